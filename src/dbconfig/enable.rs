@@ -1,0 +1,545 @@
+//! `enable`: switch a DB_CONFIG to a replication role by uncommenting that role's block and
+//! setting its site addresses, changing nothing else.
+
+use super::blocks::{Block, Role, SiteKind, find_blocks};
+use super::directive::{LineKind, classify, comment_out, uncomment};
+use super::document::{Document, check_encoding};
+use std::net::Ipv4Addr;
+
+/// A replication site address as written in DB_CONFIG: host and port.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SiteAddr {
+    /// IPv4 address (advised) or host name.
+    pub host: String,
+    /// TCP port of the replication listener.
+    pub port: u16,
+}
+
+impl SiteAddr {
+    /// True when the host is a literal IPv4 address, as the vendor advises.
+    pub fn is_ipv4(&self) -> bool {
+        self.host.parse::<Ipv4Addr>().is_ok()
+    }
+}
+
+impl std::fmt::Display for SiteAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+impl std::str::FromStr for SiteAddr {
+    type Err = String;
+
+    /// Parses `HOST:PORT`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (host, port) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("`{s}` is not HOST:PORT (for example 192.168.1.10:5100)"))?;
+        if host.is_empty() || host.contains(char::is_whitespace) || host.contains('#') {
+            return Err(format!(
+                "`{s}`: the host must be a non-empty IPv4 address or name without spaces"
+            ));
+        }
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("`{s}`: the port must be a number from 1 to 65535"))?;
+        Ok(SiteAddr {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+/// What to enable.
+#[derive(Debug, Clone)]
+pub struct EnableRequest {
+    /// The role whose block is uncommented.
+    pub role: Role,
+    /// This server's replication address.
+    pub local: SiteAddr,
+    /// The other sites, in the order of the block's remote site lines.
+    pub remotes: Vec<SiteAddr>,
+    /// Comment the other role's active block back out instead of refusing.
+    pub switch: bool,
+}
+
+/// A successful `enable`: the new document (equal to the old one when nothing had to change).
+#[derive(Debug, Clone)]
+pub struct Enabled {
+    /// The edited document.
+    pub document: Document,
+    /// True when the document differs from the input.
+    pub changed: bool,
+    /// Advice that does not stop the edit (host names instead of IPv4, hyphenated keywords).
+    pub warnings: Vec<String>,
+    /// The block that was enabled (as found in the input).
+    pub block: Block,
+}
+
+/// Why `enable` refused. The file is never touched when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnableError {
+    /// UTF-16 or NUL bytes.
+    #[error("{0}")]
+    Encoding(String),
+    /// No block for the role.
+    #[error(
+        "no {role} block: no line `#rep_set_priority {prio}` was found{found}. Add the block from templates/DB_CONFIG (`tt-ha dbconfig insert FILE --role {role}`) and run again"
+    )]
+    NoBlock {
+        /// The role asked for.
+        role: Role,
+        /// `1` or `0`, for the message.
+        prio: u32,
+        /// What was found instead, already formatted.
+        found: String,
+    },
+    /// More than one block for the role, so which one to enable is unclear.
+    #[error(
+        "{count} {role} blocks, at lines {lines}: keep one, delete or rename the others' priority lines, and run again"
+    )]
+    Ambiguous {
+        /// The role asked for.
+        role: Role,
+        /// How many.
+        count: usize,
+        /// Their line numbers.
+        lines: String,
+    },
+    /// Both roles are active.
+    #[error(
+        "active replication blocks for both roles (lines {lines}): a server is either master or replicant. Comment one out by hand and run again"
+    )]
+    BothActive {
+        /// Their line numbers.
+        lines: String,
+    },
+    /// The other role is active and `--switch` was not given.
+    #[error(
+        "the {other} block at line {line} is active: this server is configured as {other}. Use --switch to comment it out and enable the {role} block"
+    )]
+    OtherRoleActive {
+        /// The role asked for.
+        role: Role,
+        /// The active role.
+        other: Role,
+        /// Its line.
+        line: usize,
+    },
+    /// The block has no (or several) local site lines.
+    #[error(
+        "the {role} block at line {line} has {count} local site lines; it needs exactly one (`repmgr_site HOST PORT db_local_site on`)"
+    )]
+    LocalSites {
+        /// The role.
+        role: Role,
+        /// The block's line.
+        line: usize,
+        /// How many were found.
+        count: usize,
+    },
+    /// The number of `--remote` does not match the block.
+    #[error(
+        "the {role} block at line {line} has {has} remote site line(s) but {given} remote address(es) were given: give --remote once per remote line"
+    )]
+    RemoteCount {
+        /// The role.
+        role: Role,
+        /// The block's line.
+        line: usize,
+        /// Remote lines in the block.
+        has: usize,
+        /// `--remote` given.
+        given: usize,
+    },
+}
+
+fn line_list(lines: impl IntoIterator<Item = usize>) -> String {
+    lines
+        .into_iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Picks the block to enable and the other role's active block, or refuses.
+fn select(blocks: &[Block], req: &EnableRequest) -> Result<(Block, Option<Block>), EnableError> {
+    let active: Vec<&Block> = blocks.iter().filter(|b| b.active).collect();
+    if active.len() > 1 {
+        return Err(EnableError::BothActive {
+            lines: line_list(active.iter().map(|b| b.line_no())),
+        });
+    }
+    let other_active = active
+        .iter()
+        .find(|b| b.role != req.role)
+        .map(|b| (*b).clone());
+    let target = match active.iter().find(|b| b.role == req.role) {
+        Some(b) => (*b).clone(),
+        None => {
+            let mine: Vec<&Block> = blocks.iter().filter(|b| b.role == req.role).collect();
+            match mine.as_slice() {
+                [one] => (*one).clone(),
+                [] => {
+                    let found = if blocks.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (found: {})",
+                            blocks
+                                .iter()
+                                .map(|b| format!(
+                                    "{} {} block at line {}",
+                                    if b.active { "active" } else { "commented" },
+                                    b.role,
+                                    b.line_no()
+                                ))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    };
+                    return Err(EnableError::NoBlock {
+                        role: req.role,
+                        prio: if req.role == Role::Master { 1 } else { 0 },
+                        found,
+                    });
+                }
+                many => {
+                    return Err(EnableError::Ambiguous {
+                        role: req.role,
+                        count: many.len(),
+                        lines: line_list(many.iter().map(|b| b.line_no())),
+                    });
+                }
+            }
+        }
+    };
+    if let Some(other) = &other_active
+        && !req.switch
+    {
+        return Err(EnableError::OtherRoleActive {
+            role: req.role,
+            other: other.role,
+            line: other.line_no(),
+        });
+    }
+    Ok((target, other_active))
+}
+
+/// Replaces tokens 1 (host) and 2 (port) of a site line; every other byte stays.
+fn set_site(content: &[u8], addr: &SiteAddr) -> Vec<u8> {
+    let d = match classify(content) {
+        LineKind::Directive(d) | LineKind::CommentedDirective { directive: d, .. } => d,
+        _ => return content.to_vec(),
+    };
+    let (host, port) = (d.tokens[1].clone(), d.tokens[2].clone());
+    let mut out = content[..host.start].to_vec();
+    out.extend_from_slice(addr.host.as_bytes());
+    out.extend_from_slice(&content[host.end..port.start]);
+    out.extend_from_slice(addr.port.to_string().as_bytes());
+    out.extend_from_slice(&content[port.end..]);
+    out
+}
+
+/// Enables `req.role` in the DB_CONFIG bytes. Pure: the caller writes the result.
+pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError> {
+    check_encoding(bytes).map_err(|e| EnableError::Encoding(e.to_string()))?;
+    let doc = Document::parse(bytes);
+    let blocks = find_blocks(&doc);
+    let (target, other_active) = select(&blocks, req)?;
+
+    let locals = target.local_sites().count();
+    if locals != 1 {
+        return Err(EnableError::LocalSites {
+            role: req.role,
+            line: target.line_no(),
+            count: locals,
+        });
+    }
+    let has = target.remote_sites().count();
+    if has != req.remotes.len() {
+        return Err(EnableError::RemoteCount {
+            role: req.role,
+            line: target.line_no(),
+            has,
+            given: req.remotes.len(),
+        });
+    }
+
+    let mut new = doc.clone();
+    if let Some(other) = &other_active {
+        for i in other.lines.clone() {
+            new.lines[i].content = comment_out(&doc.lines[i].content);
+        }
+    }
+    let mut remotes = req.remotes.iter();
+    let sites: std::collections::HashMap<usize, SiteKind> =
+        target.sites.iter().map(|s| (s.line, s.kind)).collect();
+    for i in target.lines.clone() {
+        let mut content = doc.lines[i].content.clone();
+        if let LineKind::CommentedDirective { hash, .. } = classify(&content) {
+            content = uncomment(&content, hash);
+        }
+        match sites.get(&i) {
+            Some(SiteKind::Local) => content = set_site(&content, &req.local),
+            Some(SiteKind::Remote) => {
+                let addr = remotes.next().expect("remote count checked above");
+                content = set_site(&content, addr);
+            }
+            None => {}
+        }
+        new.lines[i].content = content;
+    }
+
+    let mut warnings = Vec::new();
+    for addr in std::iter::once(&req.local).chain(&req.remotes) {
+        if !addr.is_ipv4() {
+            warnings.push(format!(
+                "`{}` is a name, not an IPv4 address: the vendor advises IPv4 addresses in DB_CONFIG, because a name can resolve to IPv6 and break the replication link",
+                addr.host
+            ));
+        }
+    }
+    for i in target.lines.clone() {
+        if let LineKind::Directive(d) = classify(&new.lines[i].content) {
+            let spelled = d.token_str(&new.lines[i].content, 0).unwrap_or_default();
+            if spelled.contains('-') {
+                warnings.push(format!(
+                    "line {}: `{spelled}` is the vendor page's spelling; Berkeley DB itself reads `{}` and refuses to open the environment on a line it does not recognise. If the server does not start, change the spelling",
+                    i + 1,
+                    d.keyword
+                ));
+            }
+        }
+    }
+    let changed = new != doc;
+    Ok(Enabled {
+        document: new,
+        changed,
+        warnings,
+        block: target,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SiteAddr {
+        s.parse().unwrap()
+    }
+
+    fn req(role: Role, local: &str, remotes: &[&str]) -> EnableRequest {
+        EnableRequest {
+            role,
+            local: addr(local),
+            remotes: remotes.iter().map(|r| addr(r)).collect(),
+            switch: false,
+        }
+    }
+
+    const BASE: &str = "set_cachesize 0 268435456 1\n\n# Replication Master\n#rep_set_priority 1\n#repmgr_site 192.0.2.10 5100 db_local_site on\n#repmgr_site 192.0.2.20 5100\n\n# Replication Replicant\n#rep_set_priority 0\n#repmgr_site 192.0.2.20 5100 db_local_site on\n#repmgr_site 192.0.2.10 5100 db_bootstrap_helper on\n";
+
+    fn text(doc: &Document) -> String {
+        String::from_utf8(doc.render()).unwrap()
+    }
+
+    #[test]
+    fn enables_replicant_block_only() {
+        let out = enable(
+            BASE.as_bytes(),
+            &req(Role::Replicant, "10.1.1.2:5200", &["10.1.1.1:5201"]),
+        )
+        .unwrap();
+        assert!(out.changed);
+        assert_eq!(
+            text(&out.document),
+            BASE.replace(
+                "#rep_set_priority 0\n#repmgr_site 192.0.2.20 5100 db_local_site on\n#repmgr_site 192.0.2.10 5100 db_bootstrap_helper on",
+                "rep_set_priority 0\nrepmgr_site 10.1.1.2 5200 db_local_site on\nrepmgr_site 10.1.1.1 5201 db_bootstrap_helper on"
+            )
+        );
+        assert!(out.warnings.is_empty());
+    }
+
+    #[test]
+    fn second_run_is_a_no_op() {
+        let r = req(Role::Master, "10.1.1.1:5100", &["10.1.1.2:5100"]);
+        let once = enable(BASE.as_bytes(), &r).unwrap();
+        let twice = enable(&once.document.render(), &r).unwrap();
+        assert!(!twice.changed);
+        assert_eq!(twice.document.render(), once.document.render());
+    }
+
+    #[test]
+    fn active_block_with_other_values_is_updated() {
+        let r = req(Role::Master, "10.1.1.1:5100", &["10.1.1.2:5100"]);
+        let once = enable(BASE.as_bytes(), &r).unwrap().document.render();
+        let again = enable(
+            &once,
+            &req(Role::Master, "10.1.1.1:5100", &["10.1.1.3:5100"]),
+        )
+        .unwrap();
+        assert!(again.changed);
+        assert!(text(&again.document).contains("\nrepmgr_site 10.1.1.3 5100\n"));
+    }
+
+    #[test]
+    fn keeps_crlf_bom_tabs_and_flags() {
+        let input = b"\xEF\xBB\xBF# x\r\n#\t rep-set-priority\t0\r\n#  repmgr-site\t192.0.2.20  5100\tdb_local_site on  \r\n#repmgr_site 192.0.2.10 5100 db_bootstrap_helper on\r\n";
+        let out = enable(
+            input,
+            &req(Role::Replicant, "10.0.0.2:5010", &["10.0.0.1:5011"]),
+        )
+        .unwrap();
+        assert_eq!(
+            out.document.render(),
+            b"\xEF\xBB\xBF# x\r\nrep-set-priority\t0\r\nrepmgr-site\t10.0.0.2  5010\tdb_local_site on  \r\nrepmgr_site 10.0.0.1 5011 db_bootstrap_helper on\r\n"
+        );
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("line 2") && w.contains("rep_set_priority"))
+        );
+    }
+
+    #[test]
+    fn edits_4x_syntax() {
+        let input = b"#rep_set_priority 1\n#repmgr_set_local_site 192.0.2.10 5010\n#repmgr_add_remote_site 192.0.2.20 5010\n";
+        let out = enable(
+            input,
+            &req(Role::Master, "10.0.0.1:6000", &["10.0.0.2:6001"]),
+        )
+        .unwrap();
+        assert_eq!(
+            text(&out.document),
+            "rep_set_priority 1\nrepmgr_set_local_site 10.0.0.1 6000\nrepmgr_add_remote_site 10.0.0.2 6001\n"
+        );
+    }
+
+    #[test]
+    fn refuses_other_role_unless_switch() {
+        let master = enable(
+            BASE.as_bytes(),
+            &req(Role::Master, "10.1.1.1:5100", &["10.1.1.2:5100"]),
+        )
+        .unwrap()
+        .document
+        .render();
+        let mut r = req(Role::Replicant, "10.1.1.2:5100", &["10.1.1.1:5100"]);
+        let err = enable(&master, &r).unwrap_err();
+        assert_eq!(
+            err,
+            EnableError::OtherRoleActive {
+                role: Role::Replicant,
+                other: Role::Master,
+                line: 4
+            }
+        );
+        assert!(err.to_string().contains("--switch"));
+        r.switch = true;
+        let out = text(&enable(&master, &r).unwrap().document);
+        assert!(out.contains("#rep_set_priority 1\n#repmgr_site 10.1.1.1 5100 db_local_site on\n#repmgr_site 10.1.1.2 5100\n"));
+        assert!(out.contains("\nrep_set_priority 0\nrepmgr_site 10.1.1.2 5100 db_local_site on\n"));
+    }
+
+    #[test]
+    fn refuses_both_active_naming_lines() {
+        let both = "rep_set_priority 1\nrepmgr_site a 1 db_local_site on\n\nrep_set_priority 0\nrepmgr_site b 2 db_local_site on\n";
+        let err = enable(both.as_bytes(), &req(Role::Master, "10.0.0.1:1", &[])).unwrap_err();
+        assert_eq!(
+            err,
+            EnableError::BothActive {
+                lines: "1, 4".into()
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_missing_block_naming_what_was_found() {
+        let only_master = "#rep_set_priority 1\n#repmgr_site a 1 db_local_site on\n";
+        let err = enable(
+            only_master.as_bytes(),
+            &req(Role::Replicant, "10.0.0.1:1", &[]),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("commented master block at line 1"), "{msg}");
+        assert!(msg.contains("dbconfig insert"), "{msg}");
+        let err = enable(
+            b"set_cachesize 0 1 1\n",
+            &req(Role::Master, "10.0.0.1:1", &[]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, EnableError::NoBlock { .. }));
+    }
+
+    #[test]
+    fn refuses_two_blocks_for_one_role() {
+        let twice = "#rep_set_priority 1\n#repmgr_site a 1 db_local_site on\n\n#rep_set_priority 2\n#repmgr_site b 2 db_local_site on\n";
+        let err = enable(twice.as_bytes(), &req(Role::Master, "10.0.0.1:1", &[])).unwrap_err();
+        assert_eq!(
+            err,
+            EnableError::Ambiguous {
+                role: Role::Master,
+                count: 2,
+                lines: "1, 4".into()
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_wrong_remote_count_saying_how_many() {
+        let err = enable(BASE.as_bytes(), &req(Role::Master, "10.0.0.1:1", &[])).unwrap_err();
+        assert_eq!(
+            err,
+            EnableError::RemoteCount {
+                role: Role::Master,
+                line: 4,
+                has: 1,
+                given: 0
+            }
+        );
+        assert!(err.to_string().contains("has 1 remote site line"));
+    }
+
+    #[test]
+    fn refuses_block_without_local_site() {
+        let input = "#rep_set_priority 1\n#repmgr_site a 1\n";
+        let err = enable(
+            input.as_bytes(),
+            &req(Role::Master, "10.0.0.1:1", &["10.0.0.2:2"]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, EnableError::LocalSites { count: 0, .. }));
+    }
+
+    #[test]
+    fn refuses_utf16() {
+        let err = enable(b"\xFF\xFE#\0", &req(Role::Master, "10.0.0.1:1", &[])).unwrap_err();
+        assert!(matches!(err, EnableError::Encoding(_)));
+    }
+
+    #[test]
+    fn warns_on_host_names() {
+        let out = enable(
+            BASE.as_bytes(),
+            &req(Role::Master, "ttmaster:5100", &["10.1.1.2:5100"]),
+        )
+        .unwrap();
+        assert_eq!(out.warnings.len(), 1);
+        assert!(out.warnings[0].contains("`ttmaster` is a name"));
+    }
+
+    #[test]
+    fn site_addr_parsing() {
+        assert_eq!(addr("10.0.0.1:5100").port, 5100);
+        assert!("10.0.0.1".parse::<SiteAddr>().is_err());
+        assert!("10.0.0.1:0".parse::<SiteAddr>().is_err());
+        assert!("10.0.0.1:70000".parse::<SiteAddr>().is_err());
+        assert!(":5100".parse::<SiteAddr>().is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! Lossless DB_CONFIG model and the replication edits tt-ha makes to it.
+//!
+//! Everything here is pure (bytes in, document out); [`crate::atomic`] writes the result.
+
+pub mod blocks;
+pub mod directive;
+pub mod document;
+pub mod enable;
+pub mod template;
+
+pub use blocks::{Block, Role, SiteKind, SiteLine, find_blocks};
+pub use document::{Document, Eol, Line, check_encoding};
+pub use enable::{EnableError, EnableRequest, Enabled, SiteAddr, enable};
+pub use template::{TEMPLATE, insert_block};

@@ -1,0 +1,8 @@
+//! tt-ha: enable, roll back and monitor a TapeTrack Framework Server High Availability replicant.
+//!
+//! The library is the engine; it never touches the terminal. Front-ends (the CLI in `main.rs`)
+//! render what it returns.
+
+pub mod atomic;
+pub mod dbconfig;
+pub mod textdiff;
