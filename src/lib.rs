@@ -4,5 +4,7 @@
 //! render what it returns.
 
 pub mod atomic;
+pub mod config;
 pub mod dbconfig;
+pub mod dbhome;
 pub mod textdiff;

@@ -1,0 +1,512 @@
+//! A Berkeley DB home (TapeTrack's `var/db`): what each entry is, whether the folder really is a
+//! home, and which entries each procedure step moves into quarantine.
+//!
+//! Nothing here changes the file system. Symbolic links are listed as links and never followed.
+
+use serde::Serialize;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+/// What an entry of a home is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileClass {
+    /// `DB_CONFIG`.
+    DbConfig,
+    /// A region file, `__db.001` … (also `_db.*`, as the vendor page shows it).
+    Region,
+    /// A replication file, `__db.rep.*` (also `db.rep.*`).
+    Replication,
+    /// A transaction log, `log.0000000001`.
+    Log,
+    /// A database file (`*.db`).
+    Database,
+    /// The server's message file (`$DB_Msg.txt`).
+    MessageFile,
+    /// A folder.
+    Folder,
+    /// Anything else.
+    Other,
+}
+
+impl FileClass {
+    /// Short label for listings.
+    pub fn label(self) -> &'static str {
+        match self {
+            FileClass::DbConfig => "DB_CONFIG",
+            FileClass::Region => "region",
+            FileClass::Replication => "replication",
+            FileClass::Log => "log",
+            FileClass::Database => "database",
+            FileClass::MessageFile => "message file",
+            FileClass::Folder => "folder",
+            FileClass::Other => "other",
+        }
+    }
+}
+
+/// The kind of file-system object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// Regular file.
+    File,
+    /// Folder (its size is the total of what it holds).
+    Dir,
+    /// Symbolic link (moved as a link, never followed).
+    Symlink,
+    /// Socket, device, …
+    Special,
+}
+
+/// One entry directly inside the home.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// The file name, lossily as text (for display and JSON).
+    pub name: String,
+    /// Full path.
+    pub path: PathBuf,
+    /// File, folder, link.
+    pub kind: EntryKind,
+    /// What it is for Berkeley DB.
+    pub class: FileClass,
+    /// Size in bytes (folders: total of their contents; links: the link itself).
+    pub bytes: u64,
+}
+
+/// Why a folder is refused as a database home.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    /// Missing or not a folder.
+    #[error("{path}: {why}. Check `home` in tt-ha.toml: it must be the server's var/db folder")]
+    NotAFolder {
+        /// The configured path.
+        path: PathBuf,
+        /// What was found.
+        why: String,
+    },
+    /// A folder that must never be treated as a home.
+    #[error(
+        "{path} is {what}, not a Berkeley DB home: tt-ha refuses to plan moves there. Point `home` at the server's var/db folder"
+    )]
+    Forbidden {
+        /// The resolved path.
+        path: PathBuf,
+        /// `the root folder`, `a user's home folder` …
+        what: &'static str,
+    },
+    /// No DB_CONFIG.
+    #[error(
+        "{path} does not look like a Berkeley DB home: it has no DB_CONFIG. Point `home` at the server's var/db folder (the one holding DB_CONFIG and the __db.* files)"
+    )]
+    NoDbConfig {
+        /// The home.
+        path: PathBuf,
+    },
+    /// DB_CONFIG is a link.
+    #[error(
+        "{path} is a symbolic link (to {target}): tt-ha never follows links out of the home. Replace it with the real file and run again"
+    )]
+    DbConfigIsLink {
+        /// DB_CONFIG's path.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
+    /// The folder could not be read.
+    #[error(
+        "{path}: cannot read: {source}. Run tt-ha as a user that may read the database folder (on Windows, as Administrator)"
+    )]
+    Unreadable {
+        /// What could not be read.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+/// A database home and its entries, sorted by name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Home {
+    /// The path as configured.
+    pub configured: PathBuf,
+    /// The resolved path (links in the path itself resolved).
+    pub path: PathBuf,
+    /// Entries sorted by name.
+    pub entries: Vec<Entry>,
+}
+
+fn name_is_dbconfig(name: &OsStr) -> bool {
+    if cfg!(windows) {
+        name.eq_ignore_ascii_case("DB_CONFIG")
+    } else {
+        name == "DB_CONFIG"
+    }
+}
+
+/// True for names the master's `regions` step moves: `__db.*`, plus the vendor page's `_db.*` and
+/// `db.rep.*` renderings of the same names.
+pub fn is_region_name(name: &str) -> bool {
+    name.starts_with("__db.") || name.starts_with("_db.") || name.starts_with("db.rep.")
+}
+
+/// Classifies an entry by name and kind.
+pub fn classify(name: &str, kind: EntryKind, message_file: &str) -> FileClass {
+    if kind == EntryKind::Dir {
+        return FileClass::Folder;
+    }
+    if name_is_dbconfig(OsStr::new(name)) {
+        return FileClass::DbConfig;
+    }
+    if name.starts_with("__db.rep.") || name.starts_with("db.rep.") {
+        return FileClass::Replication;
+    }
+    if is_region_name(name) {
+        return FileClass::Region;
+    }
+    if name == message_file {
+        return FileClass::MessageFile;
+    }
+    if let Some(num) = name.strip_prefix("log.")
+        && num.len() == 10
+        && num.bytes().all(|b| b.is_ascii_digit())
+    {
+        return FileClass::Log;
+    }
+    if name.ends_with(".db") {
+        return FileClass::Database;
+    }
+    FileClass::Other
+}
+
+/// What is wrong with using `path` (already resolved) as a home, if anything.
+fn forbidden(path: &Path) -> Option<&'static str> {
+    if path.parent().is_none() {
+        return Some("the root of a drive or of the file system");
+    }
+    let homes = ["HOME", "USERPROFILE"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .map(PathBuf::from)
+        .filter_map(|p| p.canonicalize().ok());
+    for home in homes {
+        if path == home {
+            return Some("a user's home folder");
+        }
+    }
+    let parent = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().to_lowercase());
+    let grand = path.parent().and_then(|p| p.parent());
+    if grand.is_some_and(|g| g.parent().is_none())
+        && matches!(parent.as_deref(), Some("home" | "users"))
+    {
+        return Some("a user's home folder");
+    }
+    if path == Path::new("/root") {
+        return Some("a user's home folder");
+    }
+    None
+}
+
+/// Total size of a folder's contents, without following links.
+fn tree_bytes(dir: &Path) -> Result<u64, HomeError> {
+    let unreadable = |source| HomeError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        let meta = std::fs::symlink_metadata(entry.path()).map_err(unreadable)?;
+        total += if meta.is_dir() {
+            tree_bytes(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
+impl Home {
+    /// Reads and checks a home: refuses `/`, drive roots, users' home folders and folders without
+    /// DB_CONFIG. `message_file` is the node's message file name.
+    pub fn open(configured: &Path, message_file: &str) -> Result<Home, HomeError> {
+        let meta = std::fs::metadata(configured).map_err(|e| HomeError::NotAFolder {
+            path: configured.to_path_buf(),
+            why: match e.kind() {
+                std::io::ErrorKind::NotFound => "no such folder".to_string(),
+                std::io::ErrorKind::PermissionDenied => {
+                    "permission denied (run tt-ha as a user that may read it)".to_string()
+                }
+                _ => e.to_string(),
+            },
+        })?;
+        if !meta.is_dir() {
+            return Err(HomeError::NotAFolder {
+                path: configured.to_path_buf(),
+                why: "this is a file, not a folder".to_string(),
+            });
+        }
+        let path = configured
+            .canonicalize()
+            .map_err(|source| HomeError::Unreadable {
+                path: configured.to_path_buf(),
+                source,
+            })?;
+        if let Some(what) = forbidden(&path) {
+            return Err(HomeError::Forbidden { path, what });
+        }
+        let unreadable = |source| HomeError::Unreadable {
+            path: path.clone(),
+            source,
+        };
+        let mut entries = Vec::new();
+        let mut has_config = false;
+        for item in std::fs::read_dir(&path).map_err(unreadable)? {
+            let item = item.map_err(unreadable)?;
+            let p = item.path();
+            let meta = std::fs::symlink_metadata(&p).map_err(|source| HomeError::Unreadable {
+                path: p.clone(),
+                source,
+            })?;
+            let ft = meta.file_type();
+            let kind = if ft.is_symlink() {
+                EntryKind::Symlink
+            } else if ft.is_dir() {
+                EntryKind::Dir
+            } else if ft.is_file() {
+                EntryKind::File
+            } else {
+                EntryKind::Special
+            };
+            let os_name = item.file_name();
+            if name_is_dbconfig(&os_name) {
+                if kind == EntryKind::Symlink {
+                    return Err(HomeError::DbConfigIsLink {
+                        target: std::fs::read_link(&p).unwrap_or_default(),
+                        path: p,
+                    });
+                }
+                has_config = kind == EntryKind::File;
+            }
+            let name = os_name.to_string_lossy().into_owned();
+            let bytes = if kind == EntryKind::Dir {
+                tree_bytes(&p)?
+            } else {
+                meta.len()
+            };
+            entries.push(Entry {
+                class: classify(&name, kind, message_file),
+                name,
+                path: p,
+                kind,
+                bytes,
+            });
+        }
+        if !has_config {
+            return Err(HomeError::NoDbConfig { path });
+        }
+        entries.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
+        Ok(Home {
+            configured: configured.to_path_buf(),
+            path,
+            entries,
+        })
+    }
+
+    /// What the master's `regions` step moves: exactly the non-folder entries named `__db.*`,
+    /// `_db.*` or `db.rep.*`. Databases, logs, DB_CONFIG and the message file never.
+    pub fn master_region_moves(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.kind != EntryKind::Dir && is_region_name(&e.name))
+            .collect()
+    }
+
+    /// What the replicant's `prune` step moves: everything except DB_CONFIG.
+    pub fn replicant_prune_moves(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.class != FileClass::DbConfig)
+            .collect()
+    }
+
+    /// Total bytes of the given entries.
+    pub fn total(entries: &[&Entry]) -> u64 {
+        entries.iter().map(|e| e.bytes).sum()
+    }
+
+    /// Bytes of the databases and logs (what a backup copies).
+    pub fn data_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.class, FileClass::Database | FileClass::Log))
+            .map(|e| e.bytes)
+            .sum()
+    }
+}
+
+/// `1.5 MiB`-style sizes for people.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn classifies_names() {
+        let c = |n| classify(n, EntryKind::File, "$DB_Msg.txt");
+        assert_eq!(c("DB_CONFIG"), FileClass::DbConfig);
+        assert_eq!(c("__db.001"), FileClass::Region);
+        assert_eq!(c("_db.002"), FileClass::Region);
+        assert_eq!(c("__db.rep.gen"), FileClass::Replication);
+        assert_eq!(c("db.rep.egen"), FileClass::Replication);
+        assert_eq!(c("log.0000000001"), FileClass::Log);
+        assert_eq!(c("log.1"), FileClass::Other);
+        assert_eq!(c("volumes.db"), FileClass::Database);
+        assert_eq!(c("$DB_Msg.txt"), FileClass::MessageFile);
+        assert_eq!(
+            c("db_config"),
+            if cfg!(windows) {
+                FileClass::DbConfig
+            } else {
+                FileClass::Other
+            }
+        );
+        assert_eq!(c("x__db.001"), FileClass::Other);
+        assert_eq!(classify("__db.001", EntryKind::Dir, ""), FileClass::Folder);
+    }
+
+    #[test]
+    fn forbidden_paths() {
+        assert!(forbidden(Path::new("/")).is_some());
+        assert!(forbidden(Path::new("/home/alice")).is_some());
+        assert!(forbidden(Path::new("/root")).is_some());
+        assert!(forbidden(Path::new("/home/alice/var/db")).is_none());
+        assert!(forbidden(Path::new("/srv/tapetrack/var/db")).is_none());
+    }
+
+    fn home_with(names: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for n in names {
+            fs::write(dir.path().join(n), n.as_bytes()).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn master_plan_moves_only_region_names() {
+        let dir = home_with(&[
+            "DB_CONFIG",
+            "__db.001",
+            "__db.002",
+            "__db.rep.gen",
+            "__db.rep.egen",
+            "_db.003",
+            "db.rep.system",
+            "log.0000000001",
+            "volumes.db",
+            "$DB_Msg.txt",
+            "notes.txt",
+            "__db",
+            "db.repx",
+            "x__db.001",
+        ]);
+        let home = Home::open(dir.path(), "$DB_Msg.txt").unwrap();
+        let moved: Vec<&str> = home
+            .master_region_moves()
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(
+            moved,
+            vec![
+                "__db.001",
+                "__db.002",
+                "__db.rep.egen",
+                "__db.rep.gen",
+                "_db.003",
+                "db.rep.system"
+            ]
+        );
+    }
+
+    #[test]
+    fn replicant_plan_moves_all_but_db_config_sorted_with_sizes() {
+        let dir = home_with(&["DB_CONFIG", "zeta", "__db.001", "log.0000000001"]);
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("sub/inner"), b"12345").unwrap();
+        let home = Home::open(dir.path(), "$DB_Msg.txt").unwrap();
+        let moves = home.replicant_prune_moves();
+        let names: Vec<&str> = moves.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, vec!["__db.001", "log.0000000001", "sub", "zeta"]);
+        assert_eq!(moves[2].bytes, 5);
+        assert_eq!(moves[2].class, FileClass::Folder);
+        assert_eq!(Home::total(&moves), 8 + 14 + 5 + 4);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_listed_not_followed() {
+        let outside = home_with(&["big"]);
+        fs::write(outside.path().join("big"), vec![0u8; 10_000]).unwrap();
+        let dir = home_with(&["DB_CONFIG"]);
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("__db.link")).unwrap();
+        let home = Home::open(dir.path(), "$DB_Msg.txt").unwrap();
+        let e = &home.master_region_moves()[0];
+        assert_eq!(e.kind, EntryKind::Symlink);
+        assert!(e.bytes < 10_000, "link size, not target size");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn db_config_symlink_is_refused() {
+        let outside = home_with(&["DB_CONFIG"]);
+        let dir = home_with(&[]);
+        std::os::unix::fs::symlink(
+            outside.path().join("DB_CONFIG"),
+            dir.path().join("DB_CONFIG"),
+        )
+        .unwrap();
+        let err = Home::open(dir.path(), "$DB_Msg.txt").unwrap_err();
+        assert!(matches!(err, HomeError::DbConfigIsLink { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_without_db_config_or_not_a_folder() {
+        let dir = home_with(&["__db.001"]);
+        let err = Home::open(dir.path(), "$DB_Msg.txt").unwrap_err();
+        assert!(err.to_string().contains("has no DB_CONFIG"), "{err}");
+        let err = Home::open(&dir.path().join("__db.001"), "$DB_Msg.txt").unwrap_err();
+        assert!(err.to_string().contains("not a folder"), "{err}");
+        let err = Home::open(&dir.path().join("missing"), "$DB_Msg.txt").unwrap_err();
+        assert!(err.to_string().contains("no such folder"), "{err}");
+        assert!(matches!(
+            Home::open(Path::new("/"), "x"),
+            Err(HomeError::Forbidden { .. })
+        ));
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+}
