@@ -4,7 +4,13 @@
 //! render what it returns.
 
 pub mod atomic;
+pub mod cli;
 pub mod config;
 pub mod dbconfig;
 pub mod dbhome;
+pub mod fsinfo;
+pub mod nodeview;
+pub mod plan;
+pub mod preflight;
+pub mod procedure;
 pub mod textdiff;

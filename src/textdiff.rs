@@ -22,7 +22,7 @@ pub fn unified(label: &str, old: &Document, new: &Document) -> String {
     TextDiff::from_lines(&a, &b)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{label}"), &format!("b/{label}"))
+        .header(label, &format!("{label} (after tt-ha)"))
         .to_string()
 }
 

@@ -1,0 +1,185 @@
+//! `tt-ha plan`: the preflight table and the ordered steps with their effects.
+
+use crate::config;
+use crate::dbhome::human_bytes;
+use crate::plan::{Effect, Plan, build};
+use crate::preflight::Status;
+use crate::procedure::POINT_OF_NO_RETURN;
+use std::fmt::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Runs `plan`: exit 0 when preflight passes, 1 when a check fails (the plan is printed anyway).
+pub fn run(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let cfg = config::load(config_path)?;
+    let plan = build(&cfg);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", render(&plan, config_path));
+    }
+    Ok(if plan.ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "ok",
+        Status::Warn => "WARN",
+        Status::Fail => "FAIL",
+    }
+}
+
+/// The plan as text for people.
+pub fn render(plan: &Plan, config_path: &Path) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "tt-ha plan (config {}), run id if applied now: {}",
+        config_path.display(),
+        plan.run_id
+    );
+    let _ = writeln!(out, "\nPreflight");
+    let w = |f: fn(&crate::preflight::Finding) -> usize| {
+        plan.preflight.iter().map(f).max().unwrap_or(0)
+    };
+    let (wc, wn, wcur) = (
+        w(|f| f.check.len()),
+        w(|f| f.node.as_deref().unwrap_or("both").len()),
+        w(|f| f.current.len()).min(60),
+    );
+    for f in &plan.preflight {
+        let _ = writeln!(
+            out,
+            "  {:<4}  {:<wn$}  {:<wc$}  {:<wcur$}  required: {}",
+            status_word(f.status),
+            f.node.as_deref().unwrap_or("both"),
+            f.check,
+            f.current,
+            f.required
+        );
+        if !f.note.is_empty() {
+            let _ = writeln!(out, "        {}", f.note);
+        }
+        if let Some(d) = &f.fix_diff {
+            for l in d.lines() {
+                let _ = writeln!(out, "        | {l}");
+            }
+        }
+    }
+    let _ = writeln!(out, "\nSteps");
+    for (i, s) in plan.steps.iter().enumerate() {
+        let mark = if s.id == POINT_OF_NO_RETURN {
+            "  << point of no return: from here the servers change"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{:>3}. {} [{}] {}{mark}",
+            i + 1,
+            s.id,
+            s.node.as_str(),
+            s.title
+        );
+        if let Some(b) = &s.blocked {
+            let _ = writeln!(out, "       BLOCKED: {b}");
+        }
+        if let Some(n) = &s.note {
+            let _ = writeln!(out, "       note: {n}");
+        }
+        let total: u64 = s
+            .effects
+            .iter()
+            .map(|e| {
+                if let Effect::Move { bytes, .. } = e {
+                    *bytes
+                } else {
+                    0
+                }
+            })
+            .sum();
+        let moves = s
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Move { .. }))
+            .count();
+        if let Some(Effect::Move { to, from, .. }) =
+            s.effects.iter().find(|e| matches!(e, Effect::Move { .. }))
+        {
+            let _ = writeln!(
+                out,
+                "       move {moves} entries ({}) from {}",
+                human_bytes(total),
+                from.parent().unwrap_or(from).display()
+            );
+            let _ = writeln!(
+                out,
+                "       into quarantine {}:",
+                to.parent().unwrap_or(to).display()
+            );
+        }
+        for e in &s.effects {
+            match e {
+                Effect::Move {
+                    from, bytes, class, ..
+                } => {
+                    let name = from
+                        .file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "       - {:>10}  {:<12} {name}",
+                        human_bytes(*bytes),
+                        class.label()
+                    );
+                }
+                Effect::Edit {
+                    path,
+                    diff,
+                    warnings,
+                    ..
+                } => {
+                    let _ = writeln!(out, "       - edit {}:", path.display());
+                    for l in diff.lines() {
+                        let _ = writeln!(out, "         | {l}");
+                    }
+                    for w in warnings {
+                        let _ = writeln!(out, "         warning: {w}");
+                    }
+                }
+                Effect::Service { action, method, .. } => {
+                    let _ = writeln!(out, "       - {action} the server ({method})");
+                }
+                Effect::Wait { until, .. } => {
+                    let _ = writeln!(out, "       - wait until {until}");
+                }
+                Effect::Backup {
+                    from, to, bytes, ..
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "       - verify a backup of {} ({} of databases and logs) in {}, or make one",
+                        from.display(),
+                        human_bytes(*bytes),
+                        to.display()
+                    );
+                }
+                Effect::Check { what, .. } => {
+                    let _ = writeln!(out, "       - check {what}");
+                }
+            }
+        }
+    }
+    if !plan.ready {
+        let _ = writeln!(
+            out,
+            "\nNot ready: fix the FAIL rows above, then run `tt-ha plan` again."
+        );
+    }
+    out
+}

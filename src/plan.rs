@@ -1,0 +1,334 @@
+//! `plan`: the procedure's steps with their exact effects, computed from the live state of both
+//! homes. Changes nothing.
+
+use crate::config::{ServiceControl, SiteConfig};
+use crate::dbconfig::{Document, Role, enable};
+use crate::dbhome::{Entry, EntryKind, FileClass, Home};
+use crate::nodeview::NodeView;
+use crate::preflight::{self, Finding, Status, enable_request};
+use crate::procedure::{STEPS, StepDef};
+use crate::textdiff;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// One concrete effect of a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Effect {
+    /// Move an entry into the run's quarantine.
+    Move {
+        /// The node.
+        node: Role,
+        /// Where it is.
+        from: PathBuf,
+        /// Where it goes.
+        to: PathBuf,
+        /// Its size.
+        bytes: u64,
+        /// What it is.
+        class: FileClass,
+        /// File, folder or link.
+        entry: EntryKind,
+    },
+    /// Edit a DB_CONFIG; `diff` is the unified diff.
+    Edit {
+        /// The node.
+        node: Role,
+        /// The file.
+        path: PathBuf,
+        /// Unified diff of the change.
+        diff: String,
+        /// Advice that does not stop the edit.
+        warnings: Vec<String>,
+    },
+    /// Stop or start the server.
+    Service {
+        /// The node.
+        node: Role,
+        /// `stop` or `start`.
+        action: String,
+        /// How (`systemd unit ttfs.service`, `sc.exe service X`, `command …`).
+        method: String,
+    },
+    /// Wait until a condition holds, with a deadline.
+    Wait {
+        /// The node.
+        node: Role,
+        /// The condition, in words.
+        until: String,
+    },
+    /// Verify or make a backup.
+    Backup {
+        /// The node.
+        node: Role,
+        /// The home backed up.
+        from: PathBuf,
+        /// The backup folder.
+        to: PathBuf,
+        /// Bytes of databases and logs.
+        bytes: u64,
+    },
+    /// A check that changes nothing.
+    Check {
+        /// The node, or null for both.
+        node: Option<Role>,
+        /// What is checked.
+        what: String,
+    },
+}
+
+/// A step of the plan: its definition and its effects.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    /// Stable id.
+    pub id: &'static str,
+    /// `master`, `replicant` or `both`.
+    pub node: crate::procedure::StepNode,
+    /// Title.
+    pub title: &'static str,
+    /// What and why.
+    pub why: &'static str,
+    /// Changes a server.
+    pub destructive: bool,
+    /// Effects in order.
+    pub effects: Vec<Effect>,
+    /// Why the step cannot run as things are, if it cannot.
+    pub blocked: Option<String>,
+    /// Extra information (`already enabled`).
+    pub note: Option<String>,
+}
+
+impl PlannedStep {
+    fn new(def: &StepDef) -> PlannedStep {
+        PlannedStep {
+            id: def.id,
+            node: def.node,
+            title: def.title,
+            why: def.why,
+            destructive: def.destructive,
+            effects: Vec::new(),
+            blocked: None,
+            note: None,
+        }
+    }
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The run id the plan would get if applied now (quarantine paths use it).
+    pub run_id: String,
+    /// Preflight findings.
+    pub preflight: Vec<Finding>,
+    /// True when no finding fails.
+    pub ready: bool,
+    /// The steps in the vendor's order.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// A new run id from the current UTC time, e.g. `20261122T053012Z`.
+pub fn new_run_id() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string()
+}
+
+/// Where an entry of `home` goes in the quarantine of `run_id`.
+pub fn quarantine_path(
+    run_dir: &Path,
+    run_id: &str,
+    node_name: &str,
+    home: &Path,
+    entry: &Path,
+) -> PathBuf {
+    let rel = entry.strip_prefix(home).unwrap_or(entry);
+    run_dir
+        .join(run_id)
+        .join("quarantine")
+        .join(node_name)
+        .join(rel)
+}
+
+/// How a service is controlled, in words.
+pub fn service_method(s: &ServiceControl) -> String {
+    match s {
+        ServiceControl::Systemd { unit } => format!("systemd unit {unit}"),
+        ServiceControl::Windows { name, host: None } => format!("sc.exe service \"{name}\""),
+        ServiceControl::Windows {
+            name,
+            host: Some(h),
+        } => format!("sc.exe \\\\{h} service \"{name}\""),
+        ServiceControl::Commands { .. } => "configured commands".to_string(),
+    }
+}
+
+fn moves(n: &NodeView, run_id: &str, entries: Vec<&Entry>, home: &Home) -> Vec<Effect> {
+    entries
+        .into_iter()
+        .map(|e| Effect::Move {
+            node: n.role,
+            from: e.path.clone(),
+            to: quarantine_path(&n.cfg.run_dir(), run_id, &n.cfg.name, &home.path, &e.path),
+            bytes: e.bytes,
+            class: e.class,
+            entry: e.kind,
+        })
+        .collect()
+}
+
+fn dbconfig_step(step: &mut PlannedStep, me: &NodeView, peer: &NodeView) {
+    let path = me.dbconfig_path();
+    let bytes = match &me.dbconfig {
+        Ok(b) => b,
+        Err(e) => {
+            step.blocked = Some(e.clone());
+            return;
+        }
+    };
+    match enable(bytes, &enable_request(me, peer)) {
+        Ok(done) if done.changed => step.effects.push(Effect::Edit {
+            node: me.role,
+            diff: textdiff::unified(
+                &path.display().to_string(),
+                &Document::parse(bytes),
+                &done.document,
+            ),
+            path,
+            warnings: done.warnings,
+        }),
+        Ok(_) => {
+            step.note = Some(format!(
+                "{} already has the {} block enabled with these addresses: nothing to change",
+                path.display(),
+                me.role
+            ))
+        }
+        Err(e) => step.blocked = Some(format!("{}: {e}", path.display())),
+    }
+}
+
+fn stop_effects(n: &NodeView) -> Vec<Effect> {
+    let mut what = Vec::new();
+    if let Some(name) = &n.cfg.process.name {
+        what.push(format!("no process named {name}"));
+    }
+    if let Some(exe) = &n.cfg.process.exe {
+        what.push(format!("no process running {}", exe.display()));
+    }
+    what.push(format!("client port {} closed", n.cfg.client_port.0));
+    vec![
+        Effect::Service {
+            node: n.role,
+            action: "stop".into(),
+            method: service_method(&n.cfg.service),
+        },
+        Effect::Wait {
+            node: n.role,
+            until: format!("service stopped, {}", what.join(", ")),
+        },
+    ]
+}
+
+/// Builds the plan from the configuration and the live state of both homes.
+pub fn build(cfg: &SiteConfig) -> Plan {
+    let master = NodeView::read(Role::Master, &cfg.master);
+    let replicant = NodeView::read(Role::Replicant, cfg.replicant());
+    let run_id = new_run_id();
+    let findings = preflight::run(&master, &replicant);
+    let ready = findings.iter().all(|f| f.status != Status::Fail);
+    let mut steps = Vec::new();
+    for def in STEPS {
+        let mut s = PlannedStep::new(def);
+        match def.id {
+            "preflight" => {
+                s.effects.push(Effect::Check {
+                    node: None,
+                    what: format!("{} checks (see the preflight table)", findings.len()),
+                });
+                if !ready {
+                    s.blocked =
+                        Some("preflight found problems: fix the rows marked fail".to_string());
+                }
+            }
+            "backup" => match (&master.home, &cfg.master.backup_dir) {
+                (Ok(home), Some(dir)) => s.effects.push(Effect::Backup {
+                    node: Role::Master,
+                    from: home.path.clone(),
+                    to: dir.clone(),
+                    bytes: home.data_bytes(),
+                }),
+                (Err(e), _) => s.blocked = Some(e.to_string()),
+                (_, None) => {
+                    s.blocked = Some("no backup_dir configured for the master".to_string())
+                }
+            },
+            "replicant.stop" => s.effects = stop_effects(&replicant),
+            "master.stop" => s.effects = stop_effects(&master),
+            "replicant.prune" => match &replicant.home {
+                Ok(home) => {
+                    s.effects = moves(&replicant, &run_id, home.replicant_prune_moves(), home)
+                }
+                Err(e) => s.blocked = Some(e.to_string()),
+            },
+            "master.regions" => match &master.home {
+                Ok(home) => {
+                    s.effects = moves(&master, &run_id, home.master_region_moves(), home);
+                    if s.effects.is_empty() {
+                        s.note = Some("no region files: nothing to move".to_string());
+                    }
+                }
+                Err(e) => s.blocked = Some(e.to_string()),
+            },
+            "replicant.dbconfig" => dbconfig_step(&mut s, &replicant, &master),
+            "master.dbconfig" => dbconfig_step(&mut s, &master, &replicant),
+            "master.start" => {
+                s.effects.push(Effect::Service {
+                    node: Role::Master,
+                    action: "start".into(),
+                    method: service_method(&master.cfg.service),
+                });
+                s.effects.push(Effect::Wait {
+                    node: Role::Master,
+                    until: format!(
+                        "server process running and client port {} answering",
+                        master.cfg.client_port.0
+                    ),
+                });
+            }
+            "replicant.start" => {
+                s.effects.push(Effect::Service {
+                    node: Role::Replicant,
+                    action: "start".into(),
+                    method: service_method(&replicant.cfg.service),
+                });
+                s.effects.push(Effect::Wait {
+                    node: Role::Replicant,
+                    until: format!(
+                        "{} reports start-up done (internal init from {}:{} finished)",
+                        replicant.cfg.message_path().display(),
+                        master.cfg.address,
+                        master.repl_port
+                    ),
+                });
+            }
+            "verify" => {
+                s.effects.push(Effect::Check { node: None, what: "both message files prove replication: the master sends to the replicant, the replicant's start-up is done and it applies log records".to_string() });
+                s.effects.push(Effect::Check {
+                    node: Some(Role::Replicant),
+                    what: format!(
+                        "client port {}:{} answers",
+                        replicant.cfg.address, replicant.cfg.client_port.0
+                    ),
+                });
+            }
+            other => unreachable!("step {other} has no planner"),
+        }
+        steps.push(s);
+    }
+    Plan {
+        run_id,
+        preflight: findings,
+        ready,
+        steps,
+    }
+}

@@ -1,0 +1,402 @@
+//! Preflight: the table an operator reads before anything changes — check, current value,
+//! required value, note — in the manner of MySQL Shell's `checkInstanceConfiguration`.
+
+use crate::dbconfig::{
+    Document, EnableRequest, Role, SiteAddr, check_encoding, enable, find_blocks, insert_block,
+};
+use crate::dbhome::{Home, human_bytes};
+use crate::fsinfo;
+use crate::nodeview::NodeView;
+use crate::textdiff;
+use serde::Serialize;
+use std::net::Ipv4Addr;
+
+/// The name of the lock file a run holds in each node's run folder.
+pub const LOCK_FILE_NAME: &str = "tt-ha.lock";
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Fine.
+    Ok,
+    /// Allowed, but read the note.
+    Warn,
+    /// The procedure cannot start until this is fixed.
+    Fail,
+}
+
+/// One row of the preflight table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What was checked.
+    pub check: String,
+    /// The node it concerns (`master`, `replicant`), or null for both.
+    pub node: Option<String>,
+    /// What was found.
+    pub current: String,
+    /// What is required.
+    pub required: String,
+    /// The outcome.
+    pub status: Status,
+    /// What it means and what to do.
+    pub note: String,
+    /// A fix tt-ha can make, as a diff to review (a missing DB_CONFIG block).
+    pub fix_diff: Option<String>,
+}
+
+fn finding(
+    check: &str,
+    node: Option<&NodeView>,
+    current: impl Into<String>,
+    required: impl Into<String>,
+    status: Status,
+    note: impl Into<String>,
+) -> Finding {
+    Finding {
+        check: check.to_string(),
+        node: node.map(|n| n.role.as_str().to_string()),
+        current: current.into(),
+        required: required.into(),
+        status,
+        note: note.into(),
+        fix_diff: None,
+    }
+}
+
+/// The enable request for a node: its own address as local, the other node's as remote.
+pub fn enable_request(me: &NodeView, peer: &NodeView) -> EnableRequest {
+    EnableRequest {
+        role: me.role,
+        local: SiteAddr {
+            host: me.cfg.address.clone(),
+            port: me.repl_port,
+        },
+        remotes: vec![SiteAddr {
+            host: peer.cfg.address.clone(),
+            port: peer.repl_port,
+        }],
+        switch: false,
+    }
+}
+
+fn check_home(n: &NodeView, out: &mut Vec<Finding>) {
+    match &n.home {
+        Ok(home) => {
+            let regions = home.master_region_moves().len();
+            let logs = home
+                .entries
+                .iter()
+                .filter(|e| e.class == crate::dbhome::FileClass::Log)
+                .count();
+            let looks_used = regions > 0 || logs > 0;
+            let status = if looks_used || n.role == Role::Replicant {
+                Status::Ok
+            } else {
+                Status::Warn
+            };
+            out.push(finding(
+                "database home",
+                Some(n),
+                format!(
+                    "{} ({} entries, {}; {regions} region files, {logs} logs)",
+                    home.path.display(),
+                    home.entries.len(),
+                    human_bytes(home.entries.iter().map(|e| e.bytes).sum())
+                ),
+                "a Berkeley DB home with DB_CONFIG",
+                status,
+                if status == Status::Ok {
+                    String::new()
+                } else {
+                    "no region files and no logs: has the server ever opened this folder? Check `home` in tt-ha.toml".to_string()
+                },
+            ));
+        }
+        Err(e) => out.push(finding(
+            "database home",
+            Some(n),
+            n.cfg.home.display().to_string(),
+            "a Berkeley DB home with DB_CONFIG",
+            Status::Fail,
+            e.to_string(),
+        )),
+    }
+}
+
+fn check_dbconfig(n: &NodeView, peer: &NodeView, out: &mut Vec<Finding>) {
+    let path = n.dbconfig_path();
+    let required = format!(
+        "a {} block (rep_set_priority {})",
+        n.role,
+        if n.role == Role::Master { 1 } else { 0 }
+    );
+    let bytes = match &n.dbconfig {
+        Ok(b) => b,
+        Err(e) => {
+            out.push(finding(
+                "DB_CONFIG",
+                Some(n),
+                "unreadable",
+                required,
+                Status::Fail,
+                e.clone(),
+            ));
+            return;
+        }
+    };
+    if let Err(e) = check_encoding(bytes) {
+        out.push(finding(
+            "DB_CONFIG",
+            Some(n),
+            "not 8-bit text",
+            required,
+            Status::Fail,
+            format!("{}: {e}", path.display()),
+        ));
+        return;
+    }
+    let doc = Document::parse(bytes);
+    let blocks = find_blocks(&doc);
+    let mine: Vec<_> = blocks.iter().filter(|b| b.role == n.role).collect();
+    if mine.is_empty() {
+        let mut f = finding(
+            "DB_CONFIG block",
+            Some(n),
+            "missing",
+            required,
+            Status::Fail,
+            format!(
+                "{} has no {} block. Review the diff, then add it with: tt-ha dbconfig insert '{}' --role {}",
+                path.display(),
+                n.role,
+                path.display(),
+                n.role
+            ),
+        );
+        if let Ok(new) = insert_block(bytes, n.role) {
+            f.fix_diff = Some(textdiff::unified(&path.display().to_string(), &doc, &new));
+        }
+        out.push(f);
+        return;
+    }
+    match enable(bytes, &enable_request(n, peer)) {
+        Ok(done) => {
+            let b = &done.block;
+            let state = if !b.active {
+                "commented (will be enabled)"
+            } else if done.changed {
+                "active, other addresses (will be updated)"
+            } else {
+                "active with these addresses (nothing to change)"
+            };
+            out.push(finding(
+                "DB_CONFIG block",
+                Some(n),
+                format!("line {}: {state}", b.line_no()),
+                required,
+                Status::Ok,
+                String::new(),
+            ));
+            for w in done.warnings {
+                out.push(finding(
+                    "DB_CONFIG spelling",
+                    Some(n),
+                    "",
+                    "",
+                    Status::Warn,
+                    w,
+                ));
+            }
+        }
+        Err(e) => out.push(finding(
+            "DB_CONFIG block",
+            Some(n),
+            "cannot be enabled",
+            required,
+            Status::Fail,
+            format!("{}: {e}", path.display()),
+        )),
+    }
+}
+
+fn check_address(n: &NodeView, out: &mut Vec<Finding>) {
+    let ok = n.cfg.address.parse::<Ipv4Addr>().is_ok();
+    out.push(finding(
+        "address",
+        Some(n),
+        n.cfg.address.clone(),
+        "an IPv4 address",
+        if ok { Status::Ok } else { Status::Warn },
+        if ok {
+            String::new()
+        } else {
+            "a name, not an IPv4 address: the vendor advises IPv4 in DB_CONFIG because a name can resolve to IPv6 and break the link".to_string()
+        },
+    ));
+}
+
+fn check_ports(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
+    for n in [m, r] {
+        out.push(finding(
+            "replication port",
+            Some(n),
+            format!("{} ({})", n.repl_port, n.repl_port_source),
+            "1-65535, not the client port",
+            if n.repl_port == n.cfg.client_port.0 {
+                Status::Fail
+            } else {
+                Status::Ok
+            },
+            if n.repl_port == n.cfg.client_port.0 {
+                format!(
+                    "the replication port equals the client port {}: give replication its own port",
+                    n.cfg.client_port.0
+                )
+            } else {
+                String::new()
+            },
+        ));
+    }
+    let same_host = m.cfg.address == r.cfg.address;
+    if same_host {
+        let ports = [
+            (m.repl_port, "master replication"),
+            (m.cfg.client_port.0, "master client"),
+            (r.repl_port, "replicant replication"),
+            (r.cfg.client_port.0, "replicant client"),
+        ];
+        for (i, a) in ports.iter().enumerate() {
+            for b in &ports[i + 1..] {
+                if a.0 == b.0 {
+                    out.push(finding(
+                        "same port twice",
+                        None,
+                        format!("{} port = {} port = {}", a.1, b.1, a.0),
+                        "distinct ports on one address",
+                        Status::Fail,
+                        format!(
+                            "both nodes use address {}: every port must differ",
+                            m.cfg.address
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) {
+    let Ok(home) = &n.home else { return };
+    let run_dir = n.cfg.run_dir();
+    let moves = match n.role {
+        Role::Master => home.master_region_moves(),
+        Role::Replicant => home.replicant_prune_moves(),
+    };
+    let move_bytes = Home::total(&moves);
+    let same_fs = fsinfo::same_filesystem(&home.path, &run_dir);
+    let need = if same_fs == Some(true) { 0 } else { move_bytes };
+    match fsinfo::available_space(&run_dir) {
+        Ok(free) => out.push(finding(
+            "disk space: quarantine",
+            Some(n),
+            format!("{} free at {}", human_bytes(free), run_dir.display()),
+            format!(
+                "{} ({})",
+                human_bytes(need),
+                match same_fs {
+                    Some(true) => "same file system: moves are renames",
+                    Some(false) => "another file system: moves are copies",
+                    None => "file system unknown",
+                }
+            ),
+            if free >= need {
+                Status::Ok
+            } else {
+                Status::Fail
+            },
+            if free >= need {
+                String::new()
+            } else {
+                format!(
+                    "free {} on that volume, or set run_dir on the home's volume",
+                    human_bytes(need - free)
+                )
+            },
+        )),
+        Err(e) => out.push(finding(
+            "disk space: quarantine",
+            Some(n),
+            "unknown",
+            human_bytes(need),
+            Status::Warn,
+            format!("{}: {e}", run_dir.display()),
+        )),
+    }
+    if let (Some(bytes), Some(dir)) = (backup_bytes, n.cfg.backup_dir.as_ref()) {
+        let need = bytes + bytes / 20;
+        match fsinfo::available_space(dir) {
+            Ok(free) => out.push(finding(
+                "disk space: backup",
+                Some(n),
+                format!("{} free at {}", human_bytes(free), dir.display()),
+                format!("{} (databases and logs + 5%)", human_bytes(need)),
+                if free >= need {
+                    Status::Ok
+                } else {
+                    Status::Fail
+                },
+                if free >= need {
+                    String::new()
+                } else {
+                    "free space there or set backup_dir to a larger volume".to_string()
+                },
+            )),
+            Err(e) => out.push(finding(
+                "disk space: backup",
+                Some(n),
+                "unknown",
+                human_bytes(need),
+                Status::Warn,
+                format!("{}: {e}", dir.display()),
+            )),
+        }
+    }
+}
+
+fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
+    let lock = n.cfg.run_dir().join(LOCK_FILE_NAME);
+    let held = std::fs::read_to_string(&lock).ok();
+    out.push(finding(
+        "run in progress",
+        Some(n),
+        match &held {
+            Some(s) => format!("lock {} ({})", lock.display(), s.trim()),
+            None => "none".to_string(),
+        },
+        "none",
+        if held.is_some() { Status::Fail } else { Status::Ok },
+        if held.is_some() {
+            "another tt-ha run holds this node: see `tt-ha status`, then resume with `tt-ha apply` or undo with `tt-ha rollback`".to_string()
+        } else {
+            String::new()
+        },
+    ));
+}
+
+/// All preflight findings for a master and its replicant.
+pub fn run(master: &NodeView, replicant: &NodeView) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (n, peer) in [(master, replicant), (replicant, master)] {
+        check_home(n, &mut out);
+        check_dbconfig(n, peer, &mut out);
+        check_address(n, &mut out);
+    }
+    check_ports(master, replicant, &mut out);
+    let backup = master.home.as_ref().ok().map(Home::data_bytes);
+    check_space(master, backup, &mut out);
+    check_space(replicant, None, &mut out);
+    check_lock(master, &mut out);
+    check_lock(replicant, &mut out);
+    out
+}

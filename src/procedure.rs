@@ -1,0 +1,160 @@
+//! The vendor's procedure as data: step ids in their fixed order, which node each touches, and
+//! what each does and why, in plain words. The planner, the executor and the TUI all read this
+//! one list, so the order can never differ between them.
+
+use serde::Serialize;
+
+/// Which node a step acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepNode {
+    /// The master.
+    Master,
+    /// The replicant.
+    Replicant,
+    /// Both nodes.
+    Both,
+}
+
+impl StepNode {
+    /// Lower-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepNode::Master => "master",
+            StepNode::Replicant => "replicant",
+            StepNode::Both => "both",
+        }
+    }
+}
+
+/// One step of the procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StepDef {
+    /// Stable id (`replicant.prune`), used in JSON, `--until` and the journal.
+    pub id: &'static str,
+    /// The node it acts on.
+    pub node: StepNode,
+    /// One-line title.
+    pub title: &'static str,
+    /// The vendor's instruction and its reason, in plain words.
+    pub why: &'static str,
+    /// True when the step changes a server (stops it, moves files, edits DB_CONFIG).
+    pub destructive: bool,
+}
+
+/// The procedure, in the vendor's order. Never reorder.
+pub const STEPS: &[StepDef] = &[
+    StepDef {
+        id: "preflight",
+        node: StepNode::Both,
+        title: "Check configuration, paths, addresses, ports and disk space",
+        why: "Nothing is touched until both homes, both DB_CONFIG files, the addresses and ports and the free space for quarantine and backup have been checked, and no other run is in progress.",
+        destructive: false,
+    },
+    StepDef {
+        id: "backup",
+        node: StepNode::Master,
+        title: "Verify (or make) a complete backup of the master",
+        why: "The vendor's prerequisite: a complete backup of the master database before anything changes. tt-ha verifies every database and log file against a manifest of hashes, or makes one.",
+        destructive: false,
+    },
+    StepDef {
+        id: "replicant.stop",
+        node: StepNode::Replicant,
+        title: "Stop the replicant's server",
+        why: "The replicant's database folder is emptied next; Berkeley DB must not have it open. A service stop returns before the server has stopped, so tt-ha waits until the service, the process list and the client port all agree.",
+        destructive: true,
+    },
+    StepDef {
+        id: "replicant.prune",
+        node: StepNode::Replicant,
+        title: "Empty the replicant's var/db except DB_CONFIG",
+        why: "The replicant receives the whole database from the master (internal init), so its own files must go. tt-ha moves them into the run's quarantine; nothing is deleted.",
+        destructive: true,
+    },
+    StepDef {
+        id: "replicant.dbconfig",
+        node: StepNode::Replicant,
+        title: "Enable the replicant block in the replicant's DB_CONFIG",
+        why: "Uncomment the block that starts with rep_set_priority 0 and set the local site (this replicant) and the remote site (the master). Nothing else in the file changes.",
+        destructive: true,
+    },
+    StepDef {
+        id: "master.stop",
+        node: StepNode::Master,
+        title: "Stop the master's server",
+        why: "The master's DB_CONFIG and region files change next; Berkeley DB reads DB_CONFIG only when it opens the environment. From here on clients cannot use TapeTrack until the master starts again.",
+        destructive: true,
+    },
+    StepDef {
+        id: "master.dbconfig",
+        node: StepNode::Master,
+        title: "Enable the master block in the master's DB_CONFIG",
+        why: "Uncomment the block that starts with rep_set_priority 1 and set the local site (this master) and the remote site (the replicant).",
+        destructive: true,
+    },
+    StepDef {
+        id: "master.regions",
+        node: StepNode::Master,
+        title: "Remove the master's region files (__db.*) only",
+        why: "Region files hold the environment's shared memory; they must be rebuilt with replication on. Only files named __db.* are moved into quarantine: the master's databases and logs are never touched.",
+        destructive: true,
+    },
+    StepDef {
+        id: "master.start",
+        node: StepNode::Master,
+        title: "Start the master and wait until it serves",
+        why: "The master opens its environment with replication on and waits for the replicant.",
+        destructive: false,
+    },
+    StepDef {
+        id: "replicant.start",
+        node: StepNode::Replicant,
+        title: "Start the replicant and wait for the initial copy",
+        why: "The replicant is Start Pending while the master sends it the whole database (internal init); tt-ha follows both message files and shows the progress until start-up is done.",
+        destructive: false,
+    },
+    StepDef {
+        id: "verify",
+        node: StepNode::Both,
+        title: "Verify replication",
+        why: "Both message files must prove replication (the master sending, the replicant done with start-up and applying), and the replicant's client port must answer.",
+        destructive: false,
+    },
+];
+
+/// The step with this id.
+pub fn step(id: &str) -> Option<&'static StepDef> {
+    STEPS.iter().find(|s| s.id == id)
+}
+
+/// The first step after which the servers are no longer in their original state.
+pub const POINT_OF_NO_RETURN: &str = "replicant.stop";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_the_vendors() {
+        let ids: Vec<&str> = STEPS.iter().map(|s| s.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "preflight",
+                "backup",
+                "replicant.stop",
+                "replicant.prune",
+                "replicant.dbconfig",
+                "master.stop",
+                "master.dbconfig",
+                "master.regions",
+                "master.start",
+                "replicant.start",
+                "verify"
+            ]
+        );
+        assert!(step(POINT_OF_NO_RETURN).unwrap().destructive);
+        assert!(step("nope").is_none());
+    }
+}
