@@ -546,3 +546,45 @@ exe = "/usr/bin/ttfs-sim"
         );
     }
 }
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    const TEMPLATE: &str = include_str!("../templates/tt-ha.toml");
+
+    #[test]
+    fn windows_pair_parses() {
+        let c = parse(TEMPLATE, Path::new("tt-ha.toml"), Path::new(".")).unwrap();
+        assert!(matches!(
+            c.master.service,
+            ServiceControl::Windows { host: None, .. }
+        ));
+        assert!(
+            matches!(&c.replicant().service, ServiceControl::Windows { host: Some(h), .. } if h == "TT-REPLICANT")
+        );
+        assert!(
+            c.master
+                .home
+                .to_string_lossy()
+                .ends_with(r"C:\Program Files\TapeTrack\TapeTrack Framework Server\var\db")
+        );
+    }
+
+    #[test]
+    fn linux_pair_parses_when_uncommented() {
+        let start = TEMPLATE.find("# [master]").unwrap();
+        let linux: String = TEMPLATE[start..]
+            .lines()
+            .map(|l| l.strip_prefix("# ").or(l.strip_prefix('#')).unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&linux, Path::new("tt-ha.toml"), Path::new("/")).unwrap();
+        assert!(matches!(c.master.service, ServiceControl::Systemd { .. }));
+        assert!(matches!(
+            c.replicant().service,
+            ServiceControl::Commands { .. }
+        ));
+        assert_eq!(c.replicant().replication_port, None);
+    }
+}

@@ -36,7 +36,7 @@ mod tests {
         let new = Document::parse(b"a\r\nrep_set_priority 0\r\nc\r\n");
         let d = unified("DB_CONFIG", &old, &new);
         assert!(
-            d.starts_with("--- a/DB_CONFIG\n+++ b/DB_CONFIG\n@@ -1,3 +1,3 @@\n"),
+            d.starts_with("--- DB_CONFIG\n+++ DB_CONFIG (after tt-ha)\n@@ -1,3 +1,3 @@\n"),
             "{d}"
         );
         assert!(

@@ -85,6 +85,10 @@ pub struct Block {
     pub active: bool,
     /// The line indices it spans, priority line first.
     pub lines: Range<usize>,
+    /// The lines from the priority line through the block's last replication directive
+    /// (`rep_*`, `repmgr_*`): what `--switch` comments out, so that an unrelated directive that
+    /// merely follows the block without a blank line is left alone.
+    pub replication_lines: Range<usize>,
     /// Its site lines in file order.
     pub sites: Vec<SiteLine>,
     /// The keyword spelling used on the priority line (`rep_set_priority` or `rep-set-priority`).
@@ -162,11 +166,15 @@ pub fn find_blocks(doc: &Document) -> Vec<Block> {
         let spelling = d.token_str(content, 0).unwrap_or_default();
         let start = i;
         let mut sites = Vec::new();
+        let mut last_replication = i;
         i += 1;
         while i < doc.lines.len() {
             let c = &doc.lines[i].content;
             match directive_of(c) {
                 Some((a, d)) if a == active && d.keyword != "rep_set_priority" => {
+                    if d.keyword.starts_with("rep_") || d.keyword.starts_with("repmgr_") {
+                        last_replication = i;
+                    }
                     if let Some(kind) = site_of(c, &d) {
                         sites.push(SiteLine {
                             line: i,
@@ -185,6 +193,7 @@ pub fn find_blocks(doc: &Document) -> Vec<Block> {
             priority,
             active,
             lines: start..i,
+            replication_lines: start..last_replication + 1,
             sites,
             priority_spelling: spelling,
         });
@@ -261,6 +270,14 @@ set_cachesize 0 268435456 1
         assert!(b.active);
         assert_eq!(b.lines, 0..2);
         assert_eq!(b.remote_sites().count(), 0);
+    }
+
+    #[test]
+    fn replication_lines_stop_before_trailing_unrelated_directives() {
+        let doc = Document::parse(b"rep_set_priority 1\nset_verbose DB_VERB_REPLICATION\nrepmgr_site a 1 db_local_site on\nset_cachesize 0 1 1\n");
+        let b = &find_blocks(&doc)[0];
+        assert_eq!(b.lines, 0..4);
+        assert_eq!(b.replication_lines, 0..3);
     }
 
     #[test]

@@ -141,6 +141,14 @@ pub enum EnableError {
         /// How many were found.
         count: usize,
     },
+    /// Active site lines outside any block: Berkeley DB would use them too.
+    #[error(
+        "active site line(s) outside a replication block at line(s) {lines}: Berkeley DB would read them as sites too. Comment them out or move them into the block, and run again"
+    )]
+    StraySites {
+        /// Their line numbers.
+        lines: String,
+    },
     /// The number of `--remote` does not match the block.
     #[error(
         "the {role} block at line {line} has {has} remote site line(s) but {given} remote address(es) were given: give --remote once per remote line"
@@ -250,6 +258,12 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
     let doc = Document::parse(bytes);
     let blocks = find_blocks(&doc);
     let (target, other_active) = select(&blocks, req)?;
+    let stray = super::blocks::stray_active_sites(&doc, &blocks);
+    if !stray.is_empty() {
+        return Err(EnableError::StraySites {
+            lines: line_list(stray.iter().map(|l| l + 1)),
+        });
+    }
 
     let locals = target.local_sites().count();
     if locals != 1 {
@@ -271,7 +285,7 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
 
     let mut new = doc.clone();
     if let Some(other) = &other_active {
-        for i in other.lines.clone() {
+        for i in other.replication_lines.clone() {
             new.lines[i].content = comment_out(&doc.lines[i].content);
         }
     }
@@ -444,6 +458,22 @@ mod tests {
         let out = text(&enable(&master, &r).unwrap().document);
         assert!(out.contains("#rep_set_priority 1\n#repmgr_site 10.1.1.1 5100 db_local_site on\n#repmgr_site 10.1.1.2 5100\n"));
         assert!(out.contains("\nrep_set_priority 0\nrepmgr_site 10.1.1.2 5100 db_local_site on\n"));
+    }
+
+    #[test]
+    fn switch_leaves_a_trailing_unrelated_directive_alone() {
+        let input = "rep_set_priority 1\nrepmgr_site a 1 db_local_site on\nrepmgr_site b 2\nset_cachesize 0 1 1\n\n#rep_set_priority 0\n#repmgr_site b 2 db_local_site on\n#repmgr_site a 1\n";
+        let mut r = req(Role::Replicant, "10.0.0.2:2", &["10.0.0.1:1"]);
+        r.switch = true;
+        let out = text(&enable(input.as_bytes(), &r).unwrap().document);
+        assert!(out.starts_with("#rep_set_priority 1\n#repmgr_site a 1 db_local_site on\n#repmgr_site b 2\nset_cachesize 0 1 1\n"), "{out}");
+    }
+
+    #[test]
+    fn refuses_stray_active_site_lines() {
+        let input = "#rep_set_priority 0\n#repmgr_site a 1 db_local_site on\nrepmgr_site c 3 db_local_site on\n";
+        let err = enable(input.as_bytes(), &req(Role::Replicant, "10.0.0.2:2", &[])).unwrap_err();
+        assert_eq!(err, EnableError::StraySites { lines: "3".into() });
     }
 
     #[test]

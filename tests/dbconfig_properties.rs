@@ -1,0 +1,97 @@
+//! Property tests of the DB_CONFIG model and `enable`: lossless for any bytes, never panics,
+//! changes only the lines of the blocks it means to change, and is idempotent.
+
+use proptest::prelude::*;
+use tt_ha::dbconfig::{Document, EnableRequest, Role, SiteAddr, enable, find_blocks};
+
+/// Lines that look like DB_CONFIG lines, so that random files contain blocks.
+fn config_line() -> impl Strategy<Value = Vec<u8>> {
+    let pieces = prop_oneof![
+        Just(b"#rep_set_priority 1".to_vec()),
+        Just(b"#rep-set-priority 0".to_vec()),
+        Just(b"rep_set_priority 0".to_vec()),
+        Just(b"rep_set_priority 1".to_vec()),
+        Just(b"# \t repmgr_site 192.0.2.10 5100 db_local_site on".to_vec()),
+        Just(b"#repmgr_site 192.0.2.20\t5100 db_bootstrap_helper on".to_vec()),
+        Just(b"repmgr_site 10.0.0.1 5100 db_local_site on".to_vec()),
+        Just(b"repmgr-site 10.0.0.2 5100".to_vec()),
+        Just(b"#repmgr_set_local_site 1.2.3.4 5010".to_vec()),
+        Just(b"#repmgr_add_remote_site 1.2.3.5 5010".to_vec()),
+        Just(b"set_cachesize 0 268435456 1".to_vec()),
+        Just(b"# Replication Master".to_vec()),
+        Just(b"".to_vec()),
+        Just(b"   ".to_vec()),
+        Just(b"\xEF\xBB\xBF".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..20),
+    ];
+    (
+        pieces,
+        prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b""[..])],
+    )
+        .prop_map(|(mut l, eol)| {
+            l.extend_from_slice(eol);
+            l
+        })
+}
+
+fn config_file() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(config_line(), 0..14).prop_map(|ls| ls.concat())
+}
+
+fn request(role: Role, remotes: usize) -> EnableRequest {
+    EnableRequest {
+        role,
+        local: "10.9.9.1:6001".parse().unwrap(),
+        remotes: (0..remotes)
+            .map(|i| SiteAddr {
+                host: format!("10.9.9.{}", i + 2),
+                port: 6002,
+            })
+            .collect(),
+        switch: remotes.is_multiple_of(2),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn parse_then_render_is_identity_for_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        prop_assert_eq!(Document::parse(&bytes).render(), bytes);
+    }
+
+    #[test]
+    fn parse_then_render_is_identity_for_config_like_files(bytes in config_file()) {
+        prop_assert_eq!(Document::parse(&bytes).render(), bytes);
+    }
+
+    #[test]
+    fn enable_never_panics_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400), remotes in 0usize..3) {
+        let _ = enable(&bytes, &request(Role::Master, remotes));
+        let _ = enable(&bytes, &request(Role::Replicant, remotes));
+    }
+
+    #[test]
+    fn enable_touches_only_block_lines_and_is_idempotent(bytes in config_file(), remotes in 0usize..3, master in any::<bool>()) {
+        let role = if master { Role::Master } else { Role::Replicant };
+        let req = request(role, remotes);
+        if let Ok(done) = enable(&bytes, &req) {
+            let old = Document::parse(&bytes);
+            prop_assert_eq!(old.lines.len(), done.document.lines.len());
+            prop_assert_eq!(old.bom, done.document.bom);
+            let blocks = find_blocks(&old);
+            for (i, (a, b)) in old.lines.iter().zip(&done.document.lines).enumerate() {
+                prop_assert_eq!(a.eol, b.eol, "line ending of line {} changed", i + 1);
+                if a.content != b.content {
+                    let in_block = blocks.iter().any(|bl| bl.lines.contains(&i) && (bl.role == role || bl.active));
+                    prop_assert!(in_block, "line {} changed outside the blocks", i + 1);
+                }
+            }
+            let again = enable(&done.document.render(), &req).expect("enabling an enabled file works");
+            prop_assert!(!again.changed, "second enable changed the file");
+            let after = find_blocks(&done.document);
+            prop_assert!(after.iter().any(|b| b.active && b.role == role));
+            prop_assert_eq!(after.iter().filter(|b| b.active).count(), 1);
+        }
+    }
+}
