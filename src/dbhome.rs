@@ -503,6 +503,47 @@ mod tests {
         ));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn odd_names_are_classified_and_planned() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let dir = home_with(&[
+            "DB_CONFIG",
+            "line\nbreak",
+            " leading space",
+            "__db.001 ",
+            "-rf",
+            "DB_CONFIG.bak",
+            ".hidden",
+        ]);
+        fs::write(dir.path().join(OsStr::from_bytes(b"__db.\xff\xfe")), b"x").unwrap();
+        fs::write(dir.path().join(OsStr::from_bytes(b"latin1-\xe9.db")), b"x").unwrap();
+        let home = Home::open(dir.path(), "$DB_Msg.txt").unwrap();
+        let regions: Vec<&str> = home
+            .master_region_moves()
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(regions, vec!["__db.001 ", "__db.\u{FFFD}\u{FFFD}"]);
+        assert!(
+            home.master_region_moves()[1]
+                .path
+                .as_os_str()
+                .as_bytes()
+                .ends_with(b"__db.\xff\xfe"),
+            "the real name is kept for the move"
+        );
+        assert_eq!(
+            home.replicant_prune_moves().len(),
+            8,
+            "all but DB_CONFIG, DB_CONFIG.bak included"
+        );
+        let class = |n: &str| home.entries.iter().find(|e| e.name == n).unwrap().class;
+        assert_eq!(class("DB_CONFIG.bak"), FileClass::Other);
+        assert_eq!(class("latin1-\u{FFFD}.db"), FileClass::Database);
+    }
+
     #[test]
     fn human_sizes() {
         assert_eq!(human_bytes(512), "512 B");
