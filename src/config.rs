@@ -70,6 +70,10 @@ pub struct ProcessMatch {
     /// Full path of the executable.
     #[serde(default)]
     pub exe: Option<PathBuf>,
+    /// Text the process's command line must contain (e.g. the home path), to tell apart two
+    /// servers running the same program on one machine.
+    #[serde(default)]
+    pub cmdline_contains: Option<String>,
 }
 
 /// One server of the pair.
@@ -103,6 +107,9 @@ pub struct Node {
     /// filesystem so that quarantining is a rename.
     #[serde(default)]
     pub run_dir: Option<PathBuf>,
+    /// Optional command that must succeed in `verify` (e.g. `["TMSS10Ping", "-P", "5000", "HOST"]`).
+    #[serde(default)]
+    pub ping_command: Option<Vec<String>>,
 }
 
 fn default_client_port() -> Port {
@@ -135,10 +142,38 @@ impl Node {
     }
 }
 
+/// Deadlines and the start-up probe of the procedure (`[procedure]`, all optional).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcedureSettings {
+    /// Seconds to wait for a server to stop (default 120).
+    pub stop_timeout_secs: u64,
+    /// Seconds to wait for a server to start and answer on its client port (default 120).
+    pub start_timeout_secs: u64,
+    /// Seconds to wait for the replicant's start-up (internal init) to finish (default 3600).
+    pub startup_timeout_secs: u64,
+    /// Regex on the replicant's message file that proves start-up is done.
+    pub startup_regex: String,
+}
+
+impl Default for ProcedureSettings {
+    fn default() -> Self {
+        ProcedureSettings {
+            stop_timeout_secs: 120,
+            start_timeout_secs: 120,
+            startup_timeout_secs: 3600,
+            startup_regex: "Start-up is done".to_string(),
+        }
+    }
+}
+
 /// The whole site configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteConfig {
+    /// Deadlines and probes.
+    #[serde(default)]
+    pub procedure: ProcedureSettings,
     /// The master.
     pub master: Node,
     /// The replicants; exactly one in this version (`[[replicant]]` or `[replicant]`).
@@ -325,6 +360,12 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
                 *p = base.join(&*p);
             }
         }
+    }
+    if let Err(e) = regex::Regex::new(&cfg.procedure.startup_regex) {
+        return Err(err(
+            "procedure.startup_regex".into(),
+            format!("not a valid regular expression: {e}"),
+        ));
     }
     if cfg.master.backup_dir.is_none() {
         return Err(err(

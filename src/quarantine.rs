@@ -1,0 +1,311 @@
+//! Moving files into (and back out of) a run's quarantine without ever losing one.
+//!
+//! On one file system a move is a rename: atomic, O(1) per entry, no data copied. Across file
+//! systems it is a copy, fsync, hash comparison (BLAKE3) and only then removal of the source.
+//! Folders and symbolic links are moved as they are; links are never followed.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// What a move did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// Renamed in place.
+    Renamed,
+    /// Copied across file systems, verified, source removed.
+    Copied,
+    /// The destination already held it and the source was gone: done by an earlier attempt.
+    AlreadyDone,
+}
+
+/// Why a move failed. The source is intact whenever this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    /// Both ends exist and the destination is not ours to replace.
+    #[error(
+        "cannot move {from} to {to}: both exist. Nothing was changed; move one of them aside by hand and run again"
+    )]
+    BothExist {
+        /// Source.
+        from: PathBuf,
+        /// Destination.
+        to: PathBuf,
+    },
+    /// Neither end exists.
+    #[error(
+        "cannot move {from}: it is gone and {to} does not hold it either. Check whether someone moved it by hand"
+    )]
+    Missing {
+        /// Source.
+        from: PathBuf,
+        /// Destination.
+        to: PathBuf,
+    },
+    /// The copy did not match the source.
+    #[error(
+        "copy of {from} to {to} does not match the source (hash differs). The source was kept; check the disk"
+    )]
+    Mismatch {
+        /// Source.
+        from: PathBuf,
+        /// Destination.
+        to: PathBuf,
+    },
+    /// I/O, with advice.
+    #[error("cannot {action} {path}: {source}. The source is intact. {advice}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+        /// What to do.
+        advice: &'static str,
+    },
+}
+
+/// Advice for an I/O error kind.
+pub fn advice(kind: io::ErrorKind) -> &'static str {
+    match kind {
+        io::ErrorKind::StorageFull => {
+            "The volume is full: free space there (or point run_dir at a larger volume on the same file system) and run again"
+        }
+        io::ErrorKind::ReadOnlyFilesystem => {
+            "The volume is read-only: remount it read-write and run again"
+        }
+        io::ErrorKind::PermissionDenied => {
+            "Permission denied: run tt-ha as a user that may write there (on Windows, as Administrator)"
+        }
+        _ => "Fix the cause above and run again",
+    }
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> MoveError + 'a {
+    move |source| MoveError::Io {
+        action,
+        advice: advice(source.kind()),
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn exists(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok()
+}
+
+/// Creates `dir` and its missing parents, fsyncing each parent so the new names are durable.
+pub fn create_dirs(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dirs(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(parent) = dir.parent() {
+        crate::atomic::sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Moves `from` to `to`. `dest_is_ours` says the destination lies in our quarantine, so a
+/// destination left by an interrupted cross-file-system copy may be replaced.
+pub fn move_entry(from: &Path, to: &Path, dest_is_ours: bool) -> Result<Moved, MoveError> {
+    match (exists(from), exists(to)) {
+        (false, true) => return Ok(Moved::AlreadyDone),
+        (false, false) => {
+            return Err(MoveError::Missing {
+                from: from.into(),
+                to: to.into(),
+            });
+        }
+        (true, true) if dest_is_ours => {
+            remove_any(to).map_err(io_err("remove the partial copy", to))?
+        }
+        (true, true) => {
+            return Err(MoveError::BothExist {
+                from: from.into(),
+                to: to.into(),
+            });
+        }
+        (true, false) => {}
+    }
+    let parent = to.parent().unwrap_or(Path::new("."));
+    create_dirs(parent).map_err(io_err("create the folder", parent))?;
+    match fs::rename(from, to) {
+        Ok(()) => {
+            crate::atomic::sync_dir(parent).map_err(io_err("flush the folder", parent))?;
+            if let Some(src_parent) = from.parent() {
+                crate::atomic::sync_dir(src_parent)
+                    .map_err(io_err("flush the folder", src_parent))?;
+            }
+            Ok(Moved::Renamed)
+        }
+        Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+            if let Err(err) = copy_verified(from, to) {
+                let _ = remove_any(to);
+                return Err(err);
+            }
+            remove_any(from).map_err(io_err("remove the source after a verified copy of", from))?;
+            Ok(Moved::Copied)
+        }
+        Err(e) => Err(io_err("move", from)(e)),
+    }
+}
+
+fn remove_any(p: &Path) -> io::Result<()> {
+    let meta = fs::symlink_metadata(p)?;
+    if meta.is_dir() {
+        fs::remove_dir_all(p)
+    } else {
+        fs::remove_file(p)
+    }
+}
+
+/// BLAKE3 of a file's content.
+pub fn hash_file(p: &Path) -> io::Result<blake3::Hash> {
+    let mut hasher = blake3::Hasher::new();
+    let mut f = fs::File::open(p)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize())
+}
+
+/// Copies a file with fsync and returns the BLAKE3 of what was written, hashing while copying so
+/// the source is read once.
+pub fn copy_file_hashed(
+    from: &Path,
+    to: &Path,
+    mut progress: impl FnMut(u64),
+) -> Result<blake3::Hash, MoveError> {
+    let mut src = fs::File::open(from).map_err(io_err("read", from))?;
+    let mut dst = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(io_err("create", to))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = src.read(&mut buf).map_err(io_err("read", from))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        dst.write_all(&buf[..n]).map_err(io_err("write", to))?;
+        progress(n as u64);
+    }
+    dst.sync_all().map_err(io_err("flush", to))?;
+    if let Ok(meta) = fs::metadata(from) {
+        let _ = dst.set_permissions(meta.permissions());
+        if let Ok(m) = meta.modified() {
+            let _ = dst.set_modified(m);
+        }
+    }
+    Ok(hasher.finalize())
+}
+
+/// Copies a file, folder or link to `to` and verifies every file's hash against the source.
+fn copy_verified(from: &Path, to: &Path) -> Result<(), MoveError> {
+    let meta = fs::symlink_metadata(from).map_err(io_err("read", from))?;
+    if meta.file_type().is_symlink() {
+        let target = fs::read_link(from).map_err(io_err("read the link", from))?;
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&target, to).map_err(io_err("create the link", to))?;
+        #[cfg(windows)]
+        {
+            let r = if fs::metadata(from).map(|m| m.is_dir()).unwrap_or(false) {
+                std::os::windows::fs::symlink_dir(&target, to)
+            } else {
+                std::os::windows::fs::symlink_file(&target, to)
+            };
+            r.map_err(io_err("create the link", to))?;
+        }
+    } else if meta.is_dir() {
+        fs::create_dir(to).map_err(io_err("create the folder", to))?;
+        for entry in fs::read_dir(from).map_err(io_err("read the folder", from))? {
+            let entry = entry.map_err(io_err("read the folder", from))?;
+            copy_verified(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else {
+        let written = copy_file_hashed(from, to, |_| {})?;
+        let reread = hash_file(to).map_err(io_err("re-read the copy", to))?;
+        if written != reread {
+            return Err(MoveError::Mismatch {
+                from: from.into(),
+                to: to.into(),
+            });
+        }
+    }
+    if let Some(parent) = to.parent() {
+        crate::atomic::sync_dir(parent).map_err(io_err("flush the folder", parent))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renames_and_is_idempotent() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("home/__db.001");
+        fs::create_dir_all(from.parent().unwrap()).unwrap();
+        fs::write(&from, b"region").unwrap();
+        let to = d.path().join("run/quarantine/m/__db.001");
+        assert_eq!(move_entry(&from, &to, true).unwrap(), Moved::Renamed);
+        assert_eq!(fs::read(&to).unwrap(), b"region");
+        assert!(!from.exists());
+        assert_eq!(move_entry(&from, &to, true).unwrap(), Moved::AlreadyDone);
+    }
+
+    #[test]
+    fn refuses_to_overwrite_what_is_not_ours() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        fs::write(&a, b"1").unwrap();
+        fs::write(&b, b"2").unwrap();
+        assert!(matches!(
+            move_entry(&a, &b, false),
+            Err(MoveError::BothExist { .. })
+        ));
+        assert_eq!(
+            (fs::read(&a).unwrap(), fs::read(&b).unwrap()),
+            (b"1".to_vec(), b"2".to_vec())
+        );
+        assert!(matches!(
+            move_entry(&d.path().join("x"), &d.path().join("y"), true),
+            Err(MoveError::Missing { .. })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn copies_folders_and_links_verified() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::write(src.join("sub/f"), vec![7u8; 3_000_000]).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", src.join("link")).unwrap();
+        let dst = d.path().join("dst");
+        copy_verified(&src, &dst).unwrap();
+        assert_eq!(fs::read(dst.join("sub/f")).unwrap(), vec![7u8; 3_000_000]);
+        assert_eq!(
+            fs::read_link(dst.join("link")).unwrap(),
+            PathBuf::from("/etc/passwd")
+        );
+    }
+}
