@@ -341,10 +341,13 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
             }
             _ => {}
         }
-        if node.process.name.is_none() && node.process.exe.is_none() {
+        if node.process.name.is_none()
+            && node.process.exe.is_none()
+            && node.process.cmdline_contains.is_none()
+        {
             return Err(err(
                 format!("{prefix}.process"),
-                "expected `name` or `exe` of the server process, so tt-ha can confirm it has really stopped".into(),
+                "expected `name`, `exe` or `cmdline_contains` of the server process, so tt-ha can confirm it has really stopped".into(),
             ));
         }
         for p in [

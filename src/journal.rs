@@ -93,14 +93,13 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
-    /// Move an entry (rename, or verified copy across file systems).
+    /// Move entries (rename, or verified copy across file systems), journaled as one batch so
+    /// that a home of 100,000 files costs a few fsyncs, not 200,000.
     Move {
         /// Node name.
         node: String,
-        /// Source.
-        from: PathBuf,
-        /// Destination.
-        to: PathBuf,
+        /// The moves, in order.
+        moves: Vec<MovePair>,
     },
     /// Copy a file (original DB_CONFIG into the quarantine).
     Copy {
@@ -137,6 +136,15 @@ pub enum Action {
         /// The folder removed.
         path: PathBuf,
     },
+}
+
+/// One move of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovePair {
+    /// Source.
+    pub from: PathBuf,
+    /// Destination.
+    pub to: PathBuf,
 }
 
 /// One line of the journal.
@@ -253,8 +261,9 @@ impl Journal {
         self.records.push(rec);
         self.written_here += 1;
         if self.crash_after == Some(self.written_here) {
-            // Test hook: die like a power cut would, without unwinding or flushing anything else.
-            std::process::abort();
+            // Test hook: die at once, like a power cut: no unwinding, so no lock is released and
+            // nothing after this record happens. (exit, not abort, so no core files are left.)
+            std::process::exit(86);
         }
         Ok(self.next_seq - 1)
     }
@@ -348,8 +357,10 @@ mod tests {
                 step: "replicant.prune".into(),
                 action: Action::Move {
                     node: "r".into(),
-                    from: "a".into(),
-                    to: "b".into(),
+                    moves: vec![MovePair {
+                        from: "a".into(),
+                        to: "b".into(),
+                    }],
                 },
             })
             .unwrap();
@@ -363,8 +374,10 @@ mod tests {
                 step: "replicant.prune".into(),
                 action: Action::Move {
                     node: "r".into(),
-                    from: "c".into(),
-                    to: "d".into(),
+                    moves: vec![MovePair {
+                        from: "c".into(),
+                        to: "d".into(),
+                    }],
                 },
             })
             .unwrap();

@@ -4,10 +4,12 @@
 //! render what it returns.
 
 pub mod atomic;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod dbconfig;
 pub mod dbhome;
+pub mod engine;
 pub mod fsinfo;
 pub mod journal;
 pub mod nodeview;
@@ -16,5 +18,8 @@ pub mod preflight;
 pub mod probe;
 pub mod procedure;
 pub mod quarantine;
+pub mod runlock;
+pub mod runs;
 pub mod service;
+pub mod startup;
 pub mod textdiff;

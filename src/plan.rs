@@ -229,12 +229,53 @@ fn stop_effects(n: &NodeView) -> Vec<Effect> {
     ]
 }
 
+/// The "no other run in progress" row from the journals: an interrupted or failed run must be
+/// resumed or rolled back before a new one starts.
+fn unfinished_run_finding(cfg: &SiteConfig) -> Finding {
+    let (current, status, note) = match crate::runs::latest(cfg) {
+        Ok(Some(run)) if run.unfinished() => (
+            format!("run {} stopped while {:?}", run.run_id, run.phase).to_lowercase(),
+            Status::Fail,
+            format!(
+                "see `tt-ha status`; finish it with `tt-ha apply` or undo it with `tt-ha rollback` (journal {})",
+                run.journal.display()
+            ),
+        ),
+        Ok(Some(run)) => (
+            format!("last run {} is {:?}", run.run_id, run.phase).to_lowercase(),
+            Status::Ok,
+            String::new(),
+        ),
+        Ok(None) => ("none".to_string(), Status::Ok, String::new()),
+        Err(e) => (
+            "unreadable journal".to_string(),
+            Status::Fail,
+            e.to_string(),
+        ),
+    };
+    Finding {
+        check: "unfinished run".to_string(),
+        node: None,
+        current,
+        required: "none".to_string(),
+        status,
+        note,
+        fix_diff: None,
+    }
+}
+
 /// Builds the plan from the configuration and the live state of both homes.
 pub fn build(cfg: &SiteConfig) -> Plan {
+    build_for(cfg, &new_run_id())
+}
+
+/// Builds the plan for a given run id (quarantine paths use it).
+pub fn build_for(cfg: &SiteConfig, run_id: &str) -> Plan {
+    let run_id = run_id.to_string();
     let master = NodeView::read(Role::Master, &cfg.master);
     let replicant = NodeView::read(Role::Replicant, cfg.replicant());
-    let run_id = new_run_id();
-    let findings = preflight::run(&master, &replicant);
+    let mut findings = preflight::run(&master, &replicant);
+    findings.push(unfinished_run_finding(cfg));
     let ready = findings.iter().all(|f| f.status != Status::Fail);
     let mut steps = Vec::new();
     for def in STEPS {

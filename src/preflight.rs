@@ -366,7 +366,10 @@ fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) 
 
 fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
     let lock = n.cfg.run_dir().join(LOCK_FILE_NAME);
-    let held = std::fs::read_to_string(&lock).ok();
+    let mine = format!("pid {} ", std::process::id());
+    let held = std::fs::read_to_string(&lock)
+        .ok()
+        .filter(|s| !s.starts_with(&mine));
     out.push(finding(
         "run in progress",
         Some(n),

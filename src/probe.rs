@@ -31,7 +31,7 @@ pub struct FoundProcess {
 }
 
 fn matches(m: &ProcessMatch, p: &sysinfo::Process) -> bool {
-    if m.name.is_none() && m.exe.is_none() {
+    if m.name.is_none() && m.exe.is_none() && m.cmdline_contains.is_none() {
         return false;
     }
     let name = p.name().to_string_lossy();

@@ -115,7 +115,8 @@ pub fn create_dirs(dir: &Path) -> io::Result<()> {
 }
 
 /// Moves `from` to `to`. `dest_is_ours` says the destination lies in our quarantine, so a
-/// destination left by an interrupted cross-file-system copy may be replaced.
+/// destination left by an interrupted cross-file-system copy may be replaced. A rename is made
+/// durable by [`sync_parents`], which the caller runs once per batch.
 pub fn move_entry(from: &Path, to: &Path, dest_is_ours: bool) -> Result<Moved, MoveError> {
     match (exists(from), exists(to)) {
         (false, true) => return Ok(Moved::AlreadyDone),
@@ -157,6 +158,26 @@ pub fn move_entry(from: &Path, to: &Path, dest_is_ours: bool) -> Result<Moved, M
         }
         Err(e) => Err(io_err("move", from)(e)),
     }
+}
+
+/// Flushes the folders both ends of a batch of moves live in, so the renames are durable.
+pub fn sync_parents<'a>(
+    pairs: impl IntoIterator<Item = (&'a Path, &'a Path)>,
+) -> Result<(), MoveError> {
+    let mut dirs: Vec<&Path> = Vec::new();
+    for (from, to) in pairs {
+        for p in [from.parent(), to.parent()].into_iter().flatten() {
+            if !dirs.contains(&p) {
+                dirs.push(p);
+            }
+        }
+    }
+    for d in dirs {
+        if d.exists() {
+            crate::atomic::sync_dir(d).map_err(io_err("flush the folder", d))?;
+        }
+    }
+    Ok(())
 }
 
 fn remove_any(p: &Path) -> io::Result<()> {

@@ -284,6 +284,14 @@ impl<'a> Service<'a> {
         }
     }
 
+    /// Asks the manager to start the server unless it already runs or is pending; does not wait.
+    pub fn start_only(&self) -> Result<(), ServiceError> {
+        if matches!(self.state()?, SvcState::Running | SvcState::Pending(_)) {
+            return Ok(());
+        }
+        self.invoke("start")
+    }
+
     /// Starts the server and waits until a matching process runs and the client port answers.
     /// A replicant in internal init may stay pending; that is accepted here.
     pub fn start_and_confirm(
@@ -291,9 +299,7 @@ impl<'a> Service<'a> {
         deadline: Duration,
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), ServiceError> {
-        if !(matches!(self.state()?, SvcState::Running | SvcState::Pending(_))) {
-            self.invoke("start")?;
-        }
+        self.start_only()?;
         let start = Instant::now();
         loop {
             let procs = server_processes(&self.node.process);

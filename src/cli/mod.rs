@@ -3,6 +3,7 @@
 
 mod dbconfig_cmd;
 mod plan_cmd;
+mod run_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -29,6 +30,44 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the procedure (or resume an interrupted run): stop, prune, edit, start, verify.
+    Apply {
+        /// Confirm every destructive step without asking (and make a missing backup).
+        #[arg(long)]
+        yes: bool,
+        /// Stop after this step (e.g. `replicant.dbconfig`).
+        #[arg(long, value_name = "STEP")]
+        until: Option<String>,
+        /// Events as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo the newest run, domain-aware (never restores old master region files).
+    Rollback {
+        /// Show what it would do; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+        /// Events as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain the state the newest run left things in, and what to do next.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the quarantine of a complete or rolled-back run, for good.
+    Finalize {
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Verify the newest backup of the master's databases and logs, or make one.
+    Backup,
     /// Read or edit a DB_CONFIG file.
     Dbconfig {
         /// What to do with it.
@@ -42,5 +81,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plan { json } => plan_cmd::run(&cli.config, json),
         Command::Dbconfig { action } => dbconfig_cmd::run(action),
+        Command::Apply { yes, until, json } => run_cmd::apply(&cli.config, yes, until, json),
+        Command::Rollback { dry_run, yes, json } => {
+            run_cmd::rollback(&cli.config, dry_run, yes, json)
+        }
+        Command::Status { json } => run_cmd::status(&cli.config, json),
+        Command::Finalize { yes } => run_cmd::finalize(&cli.config, yes),
+        Command::Backup => run_cmd::backup(&cli.config),
     }
 }

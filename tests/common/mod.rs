@@ -128,3 +128,216 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 pub fn tt_ha() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("tt-ha").unwrap()
 }
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The fake server used by the engine tests.
+pub fn fakesvc() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fakesvc.py")
+}
+
+/// A two-node site whose servers are real processes (tests/fixtures/fakesvc.py) with pid files,
+/// client ports and region files. Every process is stopped when it is dropped.
+pub struct FakeSite {
+    /// Keeps the folder alive.
+    pub dir: tempfile::TempDir,
+    /// The master's var/db.
+    pub master: PathBuf,
+    /// The replicant's var/db.
+    pub replicant: PathBuf,
+    /// tt-ha.toml.
+    pub config: PathBuf,
+    /// Ports: master client, master replication, replicant client, replicant replication.
+    pub ports: [u16; 4],
+}
+
+fn svc(home: &Path, verb: &str, port: Option<u16>) -> String {
+    let mut v = vec![
+        "/usr/bin/python3".to_string(),
+        fakesvc().display().to_string(),
+        verb.into(),
+        home.display().to_string(),
+    ];
+    if let Some(p) = port {
+        v.push(p.to_string());
+    }
+    format!(
+        "[{}]",
+        v.iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The master's data files (no logs: fake logs would fail a real `db_recover -c`).
+pub const MASTER_FILES: &[&str] = &[
+    "customers.db",
+    "media.db",
+    "volumes.db",
+    "$DB_Msg.txt",
+    "notes.txt",
+];
+
+impl FakeSite {
+    /// Creates both installs and starts both servers standalone.
+    pub fn new() -> FakeSite {
+        Self::with(|_| {})
+    }
+
+    /// Like `new`, with a hook to adjust the layout before the servers start.
+    pub fn with(adjust: impl FnOnce(&FakeSite)) -> FakeSite {
+        let dir = tempfile::tempdir().unwrap();
+        let master = dir.path().join("master/TapeTrack Framework Server/var/db");
+        let replicant = dir
+            .path()
+            .join("replicant/TapeTrack Framework Server/var/db");
+        for (home, files) in [(&master, MASTER_FILES), (&replicant, HOME_FILES)] {
+            fs::create_dir_all(home).unwrap();
+            fs::write(home.join("DB_CONFIG"), TEMPLATE).unwrap();
+            for (i, name) in files.iter().enumerate() {
+                if !name.starts_with("__db")
+                    && *name != "log.0000000001"
+                    && *name != "log.0000000002"
+                {
+                    fs::write(home.join(name), format!("{name} #{i}\n").repeat(10 + i)).unwrap();
+                }
+            }
+        }
+        fs::create_dir_all(dir.path().join("backup")).unwrap();
+        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let config = dir.path().join("tt-ha.toml");
+        let node = |name: &str, home: &Path, rel: &str, client: u16, repl: u16, backup: bool| {
+            format!(
+                "name = \"{name}\"\naddress = \"127.0.0.1\"\nreplication_port = {repl}\nclient_port = {client}\nhome = \"{rel}\"\n{}service = {{ kind = \"commands\", start = {}, stop = {}, status = {} }}\nprocess = {{ cmdline_contains = \"fakesvc.py serve {} \" }}\n",
+                if backup {
+                    "backup_dir = \"backup\"\n"
+                } else {
+                    ""
+                },
+                svc(home, "start", Some(client)),
+                svc(home, "stop", None),
+                svc(home, "status", None),
+                home.display()
+            )
+        };
+        let text = format!(
+            "[procedure]\nstop_timeout_secs = 10\nstart_timeout_secs = 10\nstartup_timeout_secs = 8\n\n[master]\n{}\n[[replicant]]\n{}",
+            node(
+                "ttmaster",
+                &master,
+                "master/TapeTrack Framework Server/var/db",
+                ports[0],
+                ports[1],
+                true
+            ),
+            node(
+                "ttreplicant",
+                &replicant,
+                "replicant/TapeTrack Framework Server/var/db",
+                ports[2],
+                ports[3],
+                false
+            ),
+        );
+        fs::write(&config, text).unwrap();
+        let site = FakeSite {
+            dir,
+            master,
+            replicant,
+            config,
+            ports,
+        };
+        adjust(&site);
+        site.start(true);
+        site.start(false);
+        site
+    }
+
+    /// Starts a node's server and waits for its client port.
+    pub fn start(&self, master: bool) {
+        let (home, port) = if master {
+            (&self.master, self.ports[0])
+        } else {
+            (&self.replicant, self.ports[2])
+        };
+        let ok = std::process::Command::new("/usr/bin/python3")
+            .arg(fakesvc())
+            .arg("start")
+            .arg(home)
+            .arg(port.to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        wait_port(port, true);
+    }
+
+    /// True when a node's client port answers.
+    pub fn up(&self, master: bool) -> bool {
+        let port = if master { self.ports[0] } else { self.ports[2] };
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }
+
+    /// Runs tt-ha with this site's config.
+    pub fn tt_ha(&self, args: &[&str]) -> std::process::Output {
+        tt_ha()
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+/// Waits up to 10 s for a port to open (or close).
+pub fn wait_port(port: u16, open: bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() == open {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!(
+        "port {port} did not become {}",
+        if open { "open" } else { "closed" }
+    );
+}
+
+impl Drop for FakeSite {
+    fn drop(&mut self) {
+        for home in [&self.master, &self.replicant] {
+            let _ = fs::remove_file(home.parent().unwrap().join("stubborn"));
+            if let Ok(pid) = fs::read_to_string(home.parent().unwrap().join("fakesvc.pid")) {
+                let _ = std::process::Command::new("kill")
+                    .arg("-9")
+                    .arg(pid.trim())
+                    .status();
+            }
+        }
+    }
+}
+
+/// Snapshot of a home without the region files (`__db.*`) and without the given names.
+pub fn snapshot_without_regions(home: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    snapshot(home)
+        .into_iter()
+        .filter(|(p, _)| !p.to_string_lossy().starts_with("__db."))
+        .collect()
+}
+
+/// Text of an output's stdout and stderr.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

@@ -1,0 +1,745 @@
+//! `apply`: run the procedure's steps in order, journaling each effect, and resume an
+//! interrupted run where it stopped. Every step re-checks the live state, so re-running it is
+//! safe; a step the journal records as done is not run again.
+
+use super::EngineError;
+use super::ctx::{Confirm, Ctx, Event, StepState};
+use crate::atomic::replace_if_unchanged;
+use crate::backup;
+use crate::config::{Node, SiteConfig};
+use crate::dbconfig::{Role, enable};
+use crate::dbhome::{Entry, Home, human_bytes};
+use crate::journal::{Action, Event as J, Journal, MovePair};
+use crate::nodeview::NodeView;
+use crate::plan::{self, Effect};
+use crate::preflight::{Status, enable_request};
+use crate::procedure::{STEPS, StepDef};
+use crate::quarantine::{self, Moved};
+use crate::runs::{self, Phase, RunState};
+use crate::service::Service;
+use crate::startup::{ProbeStatus, RegexProbe, StartupProbe};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Options of `apply`.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Stop after this step (inclusive); all steps when `None`.
+    pub until: Option<String>,
+    /// Make a missing backup without asking.
+    pub yes: bool,
+    /// The configuration file, recorded in the journal.
+    pub config_path: PathBuf,
+}
+
+/// Entries moved per journal record.
+const MOVE_BATCH: usize = 1000;
+
+pub(super) fn service<'n>(ctx: &Ctx, node: &'n Node) -> Service<'n> {
+    Service::new(node, ctx.stop_timeout().max(ctx.start_timeout()))
+}
+
+/// Moves entries of a home into `dest`, journaled in batches.
+pub(super) fn move_all(
+    ctx: &mut Ctx,
+    step: &str,
+    node: &Node,
+    pairs: Vec<(PathBuf, PathBuf)>,
+    dest_is_ours: bool,
+) -> Result<(usize, usize), EngineError> {
+    let mut moved = 0;
+    let mut already = 0;
+    let total = pairs.len();
+    let started = Instant::now();
+    let mut last = Instant::now();
+    for chunk in pairs.chunks(MOVE_BATCH) {
+        let moves = chunk
+            .iter()
+            .map(|(f, t)| MovePair {
+                from: f.clone(),
+                to: t.clone(),
+            })
+            .collect();
+        let seq = ctx.intent(
+            step,
+            Action::Move {
+                node: node.name.clone(),
+                moves,
+            },
+        )?;
+        for (from, to) in chunk {
+            match quarantine::move_entry(from, to, dest_is_ours) {
+                Ok(Moved::AlreadyDone) => already += 1,
+                Ok(_) => moved += 1,
+                Err(e) => {
+                    return Err(EngineError::Step {
+                        step: step.into(),
+                        error: e.to_string(),
+                    });
+                }
+            }
+            if last.elapsed() > Duration::from_millis(500) {
+                last = Instant::now();
+                ctx.line(
+                    step,
+                    format!(
+                        "moved {} of {total} ({:.0}/s)",
+                        moved + already,
+                        (moved + already) as f64 / started.elapsed().as_secs_f64()
+                    ),
+                );
+            }
+        }
+        quarantine::sync_parents(chunk.iter().map(|(f, t)| (f.as_path(), t.as_path()))).map_err(
+            |e| EngineError::Step {
+                step: step.into(),
+                error: e.to_string(),
+            },
+        )?;
+        ctx.result(seq, format!("{} entries", chunk.len()))?;
+    }
+    Ok((moved, already))
+}
+
+/// Refuses a destructive step while the node's server runs (service, process or port).
+pub(super) fn ensure_down(ctx: &Ctx, step: &str, node: &Node) -> Result<(), EngineError> {
+    if service(ctx, node).is_up() {
+        return Err(EngineError::Step {
+            step: step.into(),
+            error: format!(
+                "{}'s server is running (service, process or client port {}): nothing was moved. Stop it first (`tt-ha apply` stops it in its own step)",
+                node.name, node.client_port.0
+            ),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn stop(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, EngineError> {
+    let svc = service(ctx, node);
+    if !svc.is_up() {
+        return Ok(format!("{} was already stopped", node.name));
+    }
+    let seq = ctx.intent(
+        step,
+        Action::Service {
+            node: node.name.clone(),
+            action: "stop".into(),
+        },
+    )?;
+    let mut lines = Vec::new();
+    let res = svc.stop_and_confirm(ctx.stop_timeout(), &mut |l| lines.push(l.to_string()));
+    for l in lines {
+        ctx.line(step, l);
+    }
+    res.map_err(|e| EngineError::Step {
+        step: step.into(),
+        error: e.to_string(),
+    })?;
+    ctx.result(seq, "stopped and confirmed")?;
+    Ok(format!(
+        "{} stopped; no server process; client port {} closed",
+        node.name, node.client_port.0
+    ))
+}
+
+pub(super) fn start(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, EngineError> {
+    let seq = ctx.intent(
+        step,
+        Action::Service {
+            node: node.name.clone(),
+            action: "start".into(),
+        },
+    )?;
+    let svc = service(ctx, node);
+    let mut lines = Vec::new();
+    let res = svc.start_and_confirm(ctx.start_timeout(), &mut |l| lines.push(l.to_string()));
+    for l in lines.iter().rev().take(3).rev() {
+        ctx.line(step, l.clone());
+    }
+    res.map_err(|e| EngineError::Step {
+        step: step.into(),
+        error: e.to_string(),
+    })?;
+    ctx.result(seq, "serving")?;
+    Ok(format!(
+        "{} serves on client port {}",
+        node.name, node.client_port.0
+    ))
+}
+
+/// Copies the node's DB_CONFIG into its quarantine, once per run, before the first edit.
+pub(super) fn save_original_dbconfig(
+    ctx: &mut Ctx,
+    step: &str,
+    node: &Node,
+) -> Result<PathBuf, EngineError> {
+    let to = runs::quarantine_dir(node, &ctx.run_id).join("DB_CONFIG");
+    let saved = ctx.journal.records().iter().any(|r| matches!(&r.event, J::Intent { action: Action::Copy { to: t, .. }, .. } if *t == to))
+        && crate::journal::open_intents(ctx.journal.records()).iter().all(|r| !matches!(&r.event, J::Intent { action: Action::Copy { to: t, .. }, .. } if *t == to));
+    if saved {
+        return Ok(to);
+    }
+    let from = node.db_config_path();
+    let seq = ctx.intent(
+        step,
+        Action::Copy {
+            node: node.name.clone(),
+            from: from.clone(),
+            to: to.clone(),
+        },
+    )?;
+    let fail = |e: String| EngineError::Step {
+        step: step.into(),
+        error: e,
+    };
+    quarantine::create_dirs(to.parent().unwrap())
+        .map_err(|e| fail(format!("{}: {e}", to.display())))?;
+    let _ = std::fs::remove_file(&to);
+    quarantine::copy_file_hashed(&from, &to, |_| {}).map_err(|e| fail(e.to_string()))?;
+    crate::atomic::sync_dir(to.parent().unwrap()).map_err(|e| fail(e.to_string()))?;
+    ctx.result(seq, "original saved")?;
+    Ok(to)
+}
+
+fn dbconfig(ctx: &mut Ctx, step: &str, master: bool) -> Result<String, EngineError> {
+    let cfg = ctx.cfg;
+    let (me, peer) = if master {
+        (
+            NodeView::read(Role::Master, &cfg.master),
+            NodeView::read(Role::Replicant, cfg.replicant()),
+        )
+    } else {
+        (
+            NodeView::read(Role::Replicant, cfg.replicant()),
+            NodeView::read(Role::Master, &cfg.master),
+        )
+    };
+    let node = me.cfg;
+    ensure_down(ctx, step, node)?;
+    let path = node.db_config_path();
+    let fail = |e: String| EngineError::Step {
+        step: step.into(),
+        error: e,
+    };
+    let current = std::fs::read(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let done = enable(&current, &enable_request(&me, &peer))
+        .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    for w in &done.warnings {
+        ctx.emit(Event::Warning {
+            text: format!("{}: {w}", path.display()),
+        });
+    }
+    if !done.changed {
+        return Ok(format!(
+            "{} already has the {} block enabled with these addresses",
+            path.display(),
+            me.role
+        ));
+    }
+    save_original_dbconfig(ctx, step, node)?;
+    let content = runs::run_folder(cfg, &ctx.run_id)
+        .join("dbconfig")
+        .join(format!("{}.DB_CONFIG.new", node.name));
+    let new = done.document.render();
+    quarantine::create_dirs(content.parent().unwrap()).map_err(|e| fail(e.to_string()))?;
+    std::fs::write(&content, &new)
+        .and_then(|_| std::fs::File::open(&content)?.sync_all())
+        .map_err(|e| fail(format!("{}: {e}", content.display())))?;
+    let seq = ctx.intent(
+        step,
+        Action::Write {
+            node: node.name.clone(),
+            path: path.clone(),
+            content,
+        },
+    )?;
+    replace_if_unchanged(&path, &current, &new).map_err(|e| fail(e.to_string()))?;
+    ctx.result(seq, "written")?;
+    let check = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+    if check != new {
+        return Err(fail(format!(
+            "{} does not hold what was written",
+            path.display()
+        )));
+    }
+    let diff = crate::textdiff::unified(
+        &path.display().to_string(),
+        &crate::dbconfig::Document::parse(&current),
+        &done.document,
+    );
+    for l in diff.lines() {
+        ctx.line(step, l);
+    }
+    Ok(format!("{}: {} block enabled", path.display(), me.role))
+}
+
+fn quarantine_moves(
+    ctx: &mut Ctx,
+    step: &str,
+    node: &Node,
+    master: bool,
+) -> Result<String, EngineError> {
+    ensure_down(ctx, step, node)?;
+    let fail = |e: String| EngineError::Step {
+        step: step.into(),
+        error: e,
+    };
+    let home = Home::open(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
+    let entries: Vec<&Entry> = if master {
+        home.master_region_moves()
+    } else {
+        home.replicant_prune_moves()
+    };
+    let bytes = Home::total(&entries);
+    let dest = runs::quarantine_dir(node, &ctx.run_id);
+    let pairs: Vec<(PathBuf, PathBuf)> = entries
+        .iter()
+        .map(|e| (e.path.clone(), dest.join(e.path.file_name().unwrap())))
+        .collect();
+    ctx.line(
+        step,
+        format!(
+            "moving {} entries ({}) into {}",
+            pairs.len(),
+            human_bytes(bytes),
+            dest.display()
+        ),
+    );
+    let (moved, _) = move_all(ctx, step, node, pairs, true)?;
+    let after = Home::open(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
+    let left = if master {
+        after.master_region_moves().len()
+    } else {
+        after.replicant_prune_moves().len()
+    };
+    if left != 0 {
+        return Err(fail(format!(
+            "{left} entries are still in {} after the move: did the server start meanwhile?",
+            after.path.display()
+        )));
+    }
+    Ok(format!(
+        "{moved} entries ({}) moved into {}",
+        human_bytes(bytes),
+        dest.display()
+    ))
+}
+
+fn backup_step(
+    ctx: &mut Ctx,
+    opts: &ApplyOptions,
+    confirm: &mut dyn Confirm,
+) -> Result<String, EngineError> {
+    let step = "backup";
+    let node = &ctx.cfg.master;
+    let fail = |e: String| EngineError::Step {
+        step: step.into(),
+        error: e,
+    };
+    let home = Home::open(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
+    let root = node
+        .backup_dir
+        .clone()
+        .ok_or_else(|| fail("no backup_dir configured for the master".into()))?;
+    if let Some(v) = backup::find_verified(&root, &home) {
+        return Ok(format!(
+            "verified backup {} ({} files, {}; recovery check {})",
+            v.dir.display(),
+            v.files,
+            human_bytes(v.bytes),
+            v.recover
+        ));
+    }
+    let def = crate::procedure::step(step).unwrap();
+    if !opts.yes
+        && !confirm.confirm(
+            def,
+            &node.name,
+            &format!(
+                "No verified backup of {} in {}: make one now ({} of databases and logs)?",
+                home.path.display(),
+                root.display(),
+                human_bytes(backup::backup_set(&home).iter().map(|e| e.bytes).sum())
+            ),
+        )
+    {
+        return Err(EngineError::Declined { step: step.into() });
+    }
+    let id = format!("{}-{}", ctx.run_id, node.name);
+    let seq = ctx.intent(step, Action::Backup { to: root.join(&id) })?;
+    let mut lines = Vec::new();
+    let v = backup::make(&home, &root, &id, &mut |p| {
+        lines.push(format!(
+            "{} {} of {} ({}/s)",
+            p.file,
+            human_bytes(p.done),
+            human_bytes(p.total),
+            human_bytes(p.rate as u64)
+        ))
+    })
+    .map_err(|e| fail(e.to_string()))?;
+    for l in lines {
+        ctx.line(step, l);
+    }
+    ctx.result(seq, "verified")?;
+    Ok(format!(
+        "made and verified backup {} ({} files, {}; recovery check {})",
+        v.dir.display(),
+        v.files,
+        human_bytes(v.bytes),
+        v.recover
+    ))
+}
+
+fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
+    let step = "replicant.start";
+    let node = ctx.cfg.replicant();
+    let fail = |e: String| EngineError::Step {
+        step: step.into(),
+        error: e,
+    };
+    let seq = ctx.intent(
+        step,
+        Action::Service {
+            node: node.name.clone(),
+            action: "start".into(),
+        },
+    )?;
+    service(ctx, node)
+        .start_only()
+        .map_err(|e| fail(e.to_string()))?;
+    let re =
+        regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
+    let mut probe = RegexProbe::new(node.message_path(), re);
+    let deadline = Duration::from_secs(ctx.cfg.procedure.startup_timeout_secs);
+    let started = Instant::now();
+    let mut last = String::new();
+    let proof = loop {
+        match probe.poll() {
+            ProbeStatus::Done(line) => break line,
+            ProbeStatus::Waiting(what) => {
+                if started.elapsed() > deadline {
+                    return Err(fail(format!(
+                        "start-up not done after {} s: {}. Then run `tt-ha rollback` to undo, or fix it and `tt-ha apply` to resume",
+                        deadline.as_secs(),
+                        probe.diagnose()
+                    )));
+                }
+                if what != last {
+                    ctx.line(
+                        step,
+                        format!("start pending ({} s): {what}", started.elapsed().as_secs()),
+                    );
+                    last = what;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    ctx.line(step, format!("proof: {proof}"));
+    let mut lines = Vec::new();
+    let res = service(ctx, node)
+        .start_and_confirm(ctx.start_timeout(), &mut |l| lines.push(l.to_string()));
+    res.map_err(|e| fail(e.to_string()))?;
+    ctx.result(seq, "start-up done")?;
+    Ok(format!(
+        "{} started; start-up done after {} s",
+        node.name,
+        started.elapsed().as_secs()
+    ))
+}
+
+fn verify(ctx: &mut Ctx) -> Result<String, EngineError> {
+    let step = "verify";
+    let (m, r) = (&ctx.cfg.master, ctx.cfg.replicant());
+    let fail = |e: String| EngineError::Step {
+        step: step.into(),
+        error: e,
+    };
+    if !crate::probe::client_port_open(m) {
+        return Err(fail(format!(
+            "the master's client port {}:{} does not answer",
+            m.address, m.client_port.0
+        )));
+    }
+    if !crate::probe::client_port_open(r) {
+        return Err(fail(format!(
+            "the replicant's client port {}:{} does not answer",
+            r.address, r.client_port.0
+        )));
+    }
+    let re =
+        regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
+    let mut probe = RegexProbe::new(r.message_path(), re);
+    if let ProbeStatus::Waiting(w) = probe.poll() {
+        return Err(fail(format!(
+            "the replicant's message file shows no start-up: {w}"
+        )));
+    }
+    let mut done = vec![
+        format!(
+            "client ports {} and {} answer",
+            m.client_port.0, r.client_port.0
+        ),
+        "replicant start-up done".to_string(),
+    ];
+    if let Some(argv) = &r.ping_command {
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| fail(format!("{}: {e}", argv[0])))?;
+        if !out.status.success() {
+            return Err(fail(format!(
+                "`{}` failed: {}",
+                argv.join(" "),
+                String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).trim()
+            )));
+        }
+        done.push(format!("`{}` succeeded", argv.join(" ")));
+    }
+    Ok(done.join("; "))
+}
+
+/// Text of a step's planned effects for a confirmation prompt.
+fn describe(step: &plan::PlannedStep) -> String {
+    let mut out = format!("{}\n{}\n", step.title, step.why);
+    for e in &step.effects {
+        match e {
+            Effect::Move { from, bytes, .. } => out.push_str(&format!(
+                "  move {} ({})\n",
+                from.display(),
+                human_bytes(*bytes)
+            )),
+            Effect::Edit { diff, .. } => out.push_str(diff),
+            Effect::Service { action, method, .. } => {
+                out.push_str(&format!("  {action} the server ({method})\n"))
+            }
+            Effect::Wait { until, .. } => out.push_str(&format!("  then wait until {until}\n")),
+            Effect::Backup { .. } | Effect::Check { .. } => {}
+        }
+    }
+    out
+}
+
+fn run_step(
+    ctx: &mut Ctx,
+    def: &StepDef,
+    opts: &ApplyOptions,
+    confirm: &mut dyn Confirm,
+) -> Result<String, EngineError> {
+    let cfg = ctx.cfg;
+    if def.destructive {
+        let planned = plan::build_for(cfg, &ctx.run_id);
+        let p = planned
+            .steps
+            .iter()
+            .find(|s| s.id == def.id)
+            .expect("every step is planned");
+        let node = if def.id.starts_with("master") {
+            &cfg.master.name
+        } else {
+            &cfg.replicant().name
+        };
+        if !confirm.confirm(def, node, &describe(p)) {
+            return Err(EngineError::Declined {
+                step: def.id.into(),
+            });
+        }
+    }
+    ctx.journal.append(J::StepStart {
+        step: def.id.into(),
+    })?;
+    ctx.emit(Event::Step {
+        id: def.id.into(),
+        title: def.title.into(),
+        state: StepState::Running,
+    });
+    let out = match def.id {
+        "backup" => backup_step(ctx, opts, confirm),
+        "replicant.stop" => stop(ctx, def.id, cfg.replicant()),
+        "master.stop" => stop(ctx, def.id, &cfg.master),
+        "replicant.prune" => quarantine_moves(ctx, def.id, cfg.replicant(), false),
+        "master.regions" => quarantine_moves(ctx, def.id, &cfg.master, true),
+        "replicant.dbconfig" => dbconfig(ctx, def.id, false),
+        "master.dbconfig" => dbconfig(ctx, def.id, true),
+        "master.start" => start(ctx, def.id, &cfg.master),
+        "replicant.start" => replicant_start(ctx),
+        "verify" => verify(ctx),
+        other => Err(EngineError::Other(format!("no executor for step {other}"))),
+    };
+    if out.is_ok() {
+        ctx.settle_open_intents(def.id)?;
+    }
+    out
+}
+
+fn state(ctx: &Ctx) -> RunState {
+    RunState::from_records(&ctx.run_id, ctx.journal.path(), ctx.journal.records())
+}
+
+/// Applies the procedure (resuming an interrupted run) up to `opts.until`. Returns the run id.
+pub fn apply(
+    cfg: &SiteConfig,
+    opts: &ApplyOptions,
+    confirm: &mut dyn Confirm,
+    sink: &mut dyn FnMut(Event),
+) -> Result<String, EngineError> {
+    let until = opts.until.clone().unwrap_or_else(|| "verify".into());
+    let until_idx = STEPS.iter().position(|s| s.id == until).ok_or_else(|| {
+        EngineError::Other(format!(
+            "--until {until}: no such step; the steps are {}",
+            STEPS.iter().map(|s| s.id).collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    let latest = runs::latest(cfg)?;
+    let (run_id, resume) = match &latest {
+        Some(r) if r.phase == Phase::Applying => (r.run_id.clone(), true),
+        Some(r) if r.phase == Phase::RollingBack => {
+            return Err(EngineError::Other(format!(
+                "run {} is part-way through its rollback: finish it with `tt-ha rollback` before applying again",
+                r.run_id
+            )));
+        }
+        Some(r) if r.phase == Phase::Complete => (r.run_id.clone(), true),
+        _ => (plan::new_run_id(), false),
+    };
+    if !resume {
+        let p = plan::build_for(cfg, &run_id);
+        if !p.ready {
+            let rows: Vec<String> = p
+                .preflight
+                .iter()
+                .filter(|f| f.status == Status::Fail)
+                .map(|f| {
+                    format!(
+                        "  {} {}: {} — {}",
+                        f.node.as_deref().unwrap_or("both"),
+                        f.check,
+                        f.current,
+                        f.note
+                    )
+                })
+                .collect();
+            return Err(EngineError::Preflight(rows.join("\n")));
+        }
+    }
+    let lock = crate::runlock::acquire(
+        &[cfg.master.run_dir(), cfg.replicant().run_dir()],
+        &run_id,
+        "apply",
+    )?;
+    for t in &lock.took_over {
+        sink(Event::Warning { text: t.clone() });
+    }
+    let journal = Journal::open(&runs::run_folder(cfg, &run_id))?;
+    let mut ctx = Ctx {
+        cfg,
+        run_id: run_id.clone(),
+        journal,
+        sink,
+    };
+    if resume {
+        ctx.emit(Event::Run {
+            run_id: run_id.clone(),
+            how: "resumed".into(),
+        });
+        let open = state(&ctx).open_intents.len();
+        if open > 0 {
+            ctx.emit(Event::Warning { text: format!("{open} effect(s) of the interrupted invocation may be half done; their steps re-check the live state and finish them") });
+        }
+    } else {
+        let m = service(&ctx, &cfg.master).is_up();
+        let r = service(&ctx, cfg.replicant()).is_up();
+        ctx.journal.append(J::RunStart {
+            run_id: run_id.clone(),
+            config: opts.config_path.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            master_was_running: m,
+            replicant_was_running: r,
+        })?;
+        ctx.emit(Event::Run {
+            run_id: run_id.clone(),
+            how: "started".into(),
+        });
+    }
+    ctx.journal.append(J::Attach {
+        pid: std::process::id(),
+        command: "apply".into(),
+    })?;
+    for def in &STEPS[..=until_idx] {
+        if state(&ctx).done(def.id) {
+            ctx.emit(Event::Step {
+                id: def.id.into(),
+                title: def.title.into(),
+                state: StepState::AlreadyDone("done earlier in this run: nothing to do".into()),
+            });
+            continue;
+        }
+        let result = if def.id == "preflight" {
+            ctx.journal.append(J::StepStart {
+                step: def.id.into(),
+            })?;
+            ctx.emit(Event::Step {
+                id: def.id.into(),
+                title: def.title.into(),
+                state: StepState::Running,
+            });
+            let p = plan::build_for(cfg, &run_id);
+            for f in p.preflight.iter().filter(|f| f.status == Status::Warn) {
+                ctx.emit(Event::Warning {
+                    text: format!(
+                        "{} {}: {}",
+                        f.node.as_deref().unwrap_or("both"),
+                        f.check,
+                        f.note
+                    ),
+                });
+            }
+            Ok(format!("{} checks passed", p.preflight.len()))
+        } else {
+            run_step(&mut ctx, def, opts, confirm)
+        };
+        match result {
+            Ok(summary) => {
+                ctx.journal.append(J::StepDone {
+                    step: def.id.into(),
+                    summary: summary.clone(),
+                })?;
+                ctx.emit(Event::Step {
+                    id: def.id.into(),
+                    title: def.title.into(),
+                    state: StepState::Done(summary),
+                });
+            }
+            Err(EngineError::Declined { step }) => return Err(EngineError::Declined { step }),
+            Err(e) => {
+                let error = match &e {
+                    EngineError::Step { error, .. } => error.clone(),
+                    other => other.to_string(),
+                };
+                ctx.journal.append(J::StepFailed {
+                    step: def.id.into(),
+                    error: error.clone(),
+                })?;
+                ctx.emit(Event::Step {
+                    id: def.id.into(),
+                    title: def.title.into(),
+                    state: StepState::Failed(error.clone()),
+                });
+                return Err(EngineError::Step {
+                    step: def.id.into(),
+                    error,
+                });
+            }
+        }
+    }
+    if state(&ctx).phase != Phase::Complete {
+        ctx.journal.append(J::RunDone {
+            until: until.clone(),
+        })?;
+    }
+    drop(lock);
+    Ok(run_id)
+}

@@ -1,0 +1,132 @@
+//! What every engine action shares: the configuration, the run's journal, and the channel to
+//! the front-end (events and confirmations).
+
+use super::EngineError;
+use crate::config::SiteConfig;
+use crate::journal::{Action, Event as J, Journal};
+use crate::procedure::StepDef;
+use serde::Serialize;
+use std::time::Duration;
+
+/// How a step is going.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "detail", rename_all = "kebab-case")]
+pub enum StepState {
+    /// Started.
+    Running,
+    /// Finished; what it did.
+    Done(String),
+    /// Done by an earlier invocation of this run: a no-op.
+    AlreadyDone(String),
+    /// Failed; why and what to do.
+    Failed(String),
+}
+
+/// What the engine reports, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The run the engine works on.
+    Run {
+        /// Run id.
+        run_id: String,
+        /// `started`, `resumed`, `rolling-back`.
+        how: String,
+    },
+    /// A step changed state.
+    Step {
+        /// Step id.
+        id: String,
+        /// Title.
+        title: String,
+        /// State.
+        #[serde(flatten)]
+        state: StepState,
+    },
+    /// Progress or detail within a step.
+    Line {
+        /// Step id.
+        id: String,
+        /// Text.
+        text: String,
+    },
+    /// Advice that does not stop anything.
+    Warning {
+        /// Text.
+        text: String,
+    },
+}
+
+/// Asks the operator before a destructive step. The CLI types the node name; `--yes` answers.
+pub trait Confirm {
+    /// `details` lists the exact effects; true to go ahead.
+    fn confirm(&mut self, step: &StepDef, node: &str, details: &str) -> bool;
+}
+
+/// One engine invocation on one run.
+pub struct Ctx<'a> {
+    /// The site.
+    pub cfg: &'a SiteConfig,
+    /// The run id.
+    pub run_id: String,
+    /// Its journal.
+    pub journal: Journal,
+    /// Front-end sink.
+    pub sink: &'a mut dyn FnMut(Event),
+}
+
+impl Ctx<'_> {
+    /// Reports an event.
+    pub fn emit(&mut self, e: Event) {
+        (self.sink)(e);
+    }
+
+    /// Reports a line of progress for `step`.
+    pub fn line(&mut self, step: &str, text: impl Into<String>) {
+        self.emit(Event::Line {
+            id: step.to_string(),
+            text: text.into(),
+        });
+    }
+
+    /// Journals an intent (fsynced) and returns its sequence number.
+    pub fn intent(&mut self, step: &str, action: Action) -> Result<u64, EngineError> {
+        Ok(self.journal.append(J::Intent {
+            step: step.to_string(),
+            action,
+        })?)
+    }
+
+    /// Journals the result of an intent.
+    pub fn result(&mut self, intent: u64, detail: impl Into<String>) -> Result<(), EngineError> {
+        self.journal.append(J::Result {
+            intent,
+            detail: detail.into(),
+        })?;
+        Ok(())
+    }
+
+    /// Closes the intents of `step` left open by an interrupted invocation: the step has just
+    /// re-done its work from the live state, so each of them is now settled.
+    pub fn settle_open_intents(&mut self, step: &str) -> Result<(), EngineError> {
+        let open: Vec<u64> = crate::journal::open_intents(self.journal.records())
+            .into_iter()
+            .filter(|r| matches!(&r.event, J::Intent { step: s, .. } if s == step))
+            .map(|r| r.seq)
+            .collect();
+        for seq in open {
+            self.result(seq, "settled on resume: the step re-checked the live state")?;
+        }
+        Ok(())
+    }
+
+    /// Stop deadline.
+    pub fn stop_timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.procedure.stop_timeout_secs)
+    }
+
+    /// Start deadline.
+    pub fn start_timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.procedure.start_timeout_secs)
+    }
+}

@@ -1,0 +1,52 @@
+//! The procedure engine: `apply` (and resume), `rollback`, `status`, `finalize`. It journals
+//! every effect before it happens and reports what it does through [`Event`]s; it never touches
+//! the terminal. The CLI and the TUI drive the same engine.
+
+mod apply;
+mod ctx;
+mod rollback;
+mod status;
+
+pub use apply::{ApplyOptions, apply};
+pub use ctx::{Confirm, Event, StepState};
+pub use rollback::{RollbackStep, plan_rollback, rollback};
+pub use status::{StatusReport, finalize, status};
+
+/// Why the engine stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A step failed; the journal records it and `status` explains.
+    #[error("step {step} failed: {error}")]
+    Step {
+        /// The step.
+        step: String,
+        /// Why, with what to do.
+        error: String,
+    },
+    /// The operator declined a confirmation.
+    #[error(
+        "stopped before {step}: not confirmed. Nothing of that step was done; run `tt-ha apply` again to continue, or `tt-ha rollback` to undo"
+    )]
+    Declined {
+        /// The step.
+        step: String,
+    },
+    /// Preflight found problems.
+    #[error("preflight failed, nothing was changed:\n{0}")]
+    Preflight(String),
+    /// Anything else, already explained.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<crate::journal::JournalError> for EngineError {
+    fn from(e: crate::journal::JournalError) -> Self {
+        EngineError::Other(e.to_string())
+    }
+}
+
+impl From<crate::runlock::LockError> for EngineError {
+    fn from(e: crate::runlock::LockError) -> Self {
+        EngineError::Other(e.to_string())
+    }
+}

@@ -1,0 +1,384 @@
+//! `rollback`: undo an attempt, domain-aware rather than a byte replay.
+//!
+//! Master: stop; restore the original DB_CONFIG; move the region files the attempt made into
+//! quarantine (old region files are never restored: stale regions over newer logs corrupt the
+//! environment); start again if it ran before; check it serves. Replicant: stop; move what the
+//! attempt created aside; move its original files back; restore its DB_CONFIG; restore its
+//! service state. Every action is journaled; an interrupted rollback resumes from the live state.
+
+use super::EngineError;
+use super::apply::{ensure_down, move_all, start, stop};
+use super::ctx::{Ctx, Event, StepState};
+use crate::atomic::replace_if_unchanged;
+use crate::config::{Node, SiteConfig};
+use crate::dbconfig::Document;
+use crate::dbhome::Home;
+use crate::journal::{Event as J, Journal, Record};
+use crate::runs::{self, Phase, RunState};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// One rollback action with its effects in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackStep {
+    /// Id (`rollback.master.dbconfig`).
+    pub id: &'static str,
+    /// Node name.
+    pub node: String,
+    /// What it does.
+    pub title: String,
+    /// Exact effects.
+    pub effects: Vec<String>,
+}
+
+fn step(id: &'static str, node: &Node, title: &str, effects: Vec<String>) -> RollbackStep {
+    RollbackStep {
+        id,
+        node: node.name.clone(),
+        title: title.to_string(),
+        effects,
+    }
+}
+
+/// The original DB_CONFIG saved for `node`, when the run edited it and the file differs now.
+fn dbconfig_to_restore(node: &Node, run_id: &str) -> Option<(PathBuf, Vec<u8>, Vec<u8>)> {
+    let saved = runs::quarantine_dir(node, run_id).join("DB_CONFIG");
+    let original = std::fs::read(&saved).ok()?;
+    let current = std::fs::read(node.db_config_path()).ok()?;
+    (original != current).then_some((saved, original, current))
+}
+
+/// Pairs (current → attempt folder) for entries the attempt created in a home.
+fn attempt_moves(node: &Node, run_id: &str, master: bool) -> Vec<(PathBuf, PathBuf)> {
+    let Ok(home) = Home::open(&node.home, &node.message_file) else {
+        return Vec::new();
+    };
+    let dest = runs::attempt_dir(node, run_id);
+    let entries = if master {
+        home.master_region_moves()
+    } else {
+        home.replicant_prune_moves()
+    };
+    entries
+        .iter()
+        .map(|e| (e.path.clone(), dest.join(e.path.file_name().unwrap())))
+        .collect()
+}
+
+/// Pairs (quarantine → home) for the replicant's originals still in quarantine.
+fn restore_moves(records: &[Record]) -> Vec<(PathBuf, PathBuf)> {
+    runs::moves_of(records, "replicant.prune")
+        .into_iter()
+        .filter(|(_, to)| std::fs::symlink_metadata(to).is_ok())
+        .map(|(from, to)| (to, from))
+        .collect()
+}
+
+/// What rollback would do now, from the journal and the live state. Changes nothing.
+pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Vec<RollbackStep> {
+    let (m, r) = (&cfg.master, cfg.replicant());
+    let timeout = std::time::Duration::from_secs(cfg.procedure.stop_timeout_secs);
+    let up = |n: &Node| crate::service::Service::new(n, timeout).is_up();
+    let (m_up, r_up) = (up(m), up(r));
+    let mut out = Vec::new();
+    let restore = restore_moves(records);
+    let r_clear = if run.started("replicant.start") {
+        attempt_moves(r, &run.run_id, false)
+    } else {
+        Vec::new()
+    };
+    let r_conf = dbconfig_to_restore(r, &run.run_id);
+    let m_conf = dbconfig_to_restore(m, &run.run_id);
+    let m_regions = if run.started("master.regions") {
+        attempt_moves(m, &run.run_id, true)
+    } else {
+        Vec::new()
+    };
+    let replicant_changes = !restore.is_empty() || !r_clear.is_empty() || r_conf.is_some();
+    let master_changes = m_conf.is_some() || !m_regions.is_empty();
+
+    if r_up && (replicant_changes || !run.replicant_was_running) {
+        out.push(step(
+            "rollback.replicant.stop",
+            r,
+            "Stop the replicant",
+            vec![format!("stop {} and confirm it stopped", r.name)],
+        ));
+    }
+    if m_up && master_changes {
+        out.push(step(
+            "rollback.master.stop",
+            m,
+            "Stop the master",
+            vec![format!("stop {} and confirm it stopped", m.name)],
+        ));
+    }
+    if let Some((saved, original, current)) = &m_conf {
+        let diff = crate::textdiff::unified(
+            &m.db_config_path().display().to_string(),
+            &Document::parse(current),
+            &Document::parse(original),
+        );
+        out.push(step(
+            "rollback.master.dbconfig",
+            m,
+            "Restore the master's original DB_CONFIG",
+            vec![
+                format!(
+                    "write {} back over {}",
+                    saved.display(),
+                    m.db_config_path().display()
+                ),
+                diff,
+            ],
+        ));
+    }
+    if !m_regions.is_empty() {
+        out.push(step(
+            "rollback.master.regions",
+            m,
+            "Move the region files the attempt made into quarantine (old ones are never restored)",
+            m_regions
+                .iter()
+                .map(|(f, t)| format!("move {} -> {}", f.display(), t.display()))
+                .collect(),
+        ));
+    }
+    if run.master_was_running && (!m_up || master_changes) {
+        out.push(step(
+            "rollback.master.start",
+            m,
+            "Start the master standalone and check it serves",
+            vec![format!(
+                "start {} and wait for client port {}",
+                m.name, m.client_port.0
+            )],
+        ));
+    }
+    if !r_clear.is_empty() {
+        out.push(step(
+            "rollback.replicant.clear",
+            r,
+            "Move what the attempt created on the replicant aside",
+            r_clear
+                .iter()
+                .map(|(f, t)| format!("move {} -> {}", f.display(), t.display()))
+                .collect(),
+        ));
+    }
+    if !restore.is_empty() {
+        out.push(step(
+            "rollback.replicant.restore",
+            r,
+            "Move the replicant's original files back",
+            restore
+                .iter()
+                .map(|(f, t)| format!("move {} -> {}", f.display(), t.display()))
+                .collect(),
+        ));
+    }
+    if let Some((saved, original, current)) = &r_conf {
+        let diff = crate::textdiff::unified(
+            &r.db_config_path().display().to_string(),
+            &Document::parse(current),
+            &Document::parse(original),
+        );
+        out.push(step(
+            "rollback.replicant.dbconfig",
+            r,
+            "Restore the replicant's original DB_CONFIG",
+            vec![
+                format!(
+                    "write {} back over {}",
+                    saved.display(),
+                    r.db_config_path().display()
+                ),
+                diff,
+            ],
+        ));
+    }
+    if run.replicant_was_running && (!r_up || replicant_changes) {
+        out.push(step(
+            "rollback.replicant.start",
+            r,
+            "Start the replicant as it was before the run",
+            vec![format!("start {}", r.name)],
+        ));
+    } else if !run.replicant_was_running
+        && r_up
+        && !out.iter().any(|s| s.id == "rollback.replicant.stop")
+    {
+        out.push(step(
+            "rollback.replicant.stop",
+            r,
+            "Stop the replicant (it was stopped before the run)",
+            vec![format!("stop {}", r.name)],
+        ));
+    }
+    out
+}
+
+fn restore_dbconfig(ctx: &mut Ctx, id: &str, node: &Node) -> Result<String, EngineError> {
+    let Some((saved, original, current)) = dbconfig_to_restore(node, &ctx.run_id) else {
+        return Ok("already the original".into());
+    };
+    ensure_down(ctx, id, node)?;
+    let path = node.db_config_path();
+    let seq = ctx.intent(
+        id,
+        crate::journal::Action::Write {
+            node: node.name.clone(),
+            path: path.clone(),
+            content: saved,
+        },
+    )?;
+    replace_if_unchanged(&path, &current, &original).map_err(|e| EngineError::Step {
+        step: id.into(),
+        error: e.to_string(),
+    })?;
+    ctx.result(seq, "restored")?;
+    Ok(format!("{} restored", path.display()))
+}
+
+fn run_step(ctx: &mut Ctx, s: &RollbackStep, records: &[Record]) -> Result<String, EngineError> {
+    let cfg = ctx.cfg;
+    let (m, r) = (&cfg.master, cfg.replicant());
+    match s.id {
+        "rollback.replicant.stop" => stop(ctx, s.id, r),
+        "rollback.master.stop" => stop(ctx, s.id, m),
+        "rollback.master.dbconfig" => restore_dbconfig(ctx, s.id, m),
+        "rollback.replicant.dbconfig" => restore_dbconfig(ctx, s.id, r),
+        "rollback.master.regions" => {
+            ensure_down(ctx, s.id, m)?;
+            let pairs = attempt_moves(m, &ctx.run_id, true);
+            let (n, _) = move_all(ctx, s.id, m, pairs, true)?;
+            Ok(format!(
+                "{n} region files moved into {}",
+                runs::attempt_dir(m, &ctx.run_id).display()
+            ))
+        }
+        "rollback.replicant.clear" => {
+            ensure_down(ctx, s.id, r)?;
+            let pairs = attempt_moves(r, &ctx.run_id, false);
+            let (n, _) = move_all(ctx, s.id, r, pairs, true)?;
+            Ok(format!(
+                "{n} entries moved into {}",
+                runs::attempt_dir(r, &ctx.run_id).display()
+            ))
+        }
+        "rollback.replicant.restore" => {
+            ensure_down(ctx, s.id, r)?;
+            let pairs = restore_moves(records);
+            let (n, _) = move_all(ctx, s.id, r, pairs, false)?;
+            Ok(format!(
+                "{n} original entries moved back into {}",
+                r.home.display()
+            ))
+        }
+        "rollback.master.start" => start(ctx, s.id, m),
+        "rollback.replicant.start" => start(ctx, s.id, r),
+        other => Err(EngineError::Other(format!("no executor for {other}"))),
+    }
+}
+
+/// Rolls back the newest run. With `dry_run`, returns what it would do and changes nothing.
+pub fn rollback(
+    cfg: &SiteConfig,
+    dry_run: bool,
+    sink: &mut dyn FnMut(Event),
+) -> Result<(String, Vec<RollbackStep>), EngineError> {
+    let run = runs::latest(cfg)?.ok_or_else(|| {
+        EngineError::Other("no run to roll back: `tt-ha status` shows none".into())
+    })?;
+    match run.phase {
+        Phase::RolledBack => return Ok((run.run_id, Vec::new())),
+        Phase::Finalized => {
+            return Err(EngineError::Other(format!(
+                "run {} is finalized: its quarantine is purged and it cannot be rolled back",
+                run.run_id
+            )));
+        }
+        _ => {}
+    }
+    let records = crate::journal::read(&run.journal)?;
+    let steps = plan_rollback(cfg, &run, &records);
+    if dry_run {
+        return Ok((run.run_id, steps));
+    }
+    let lock = crate::runlock::acquire(
+        &[cfg.master.run_dir(), cfg.replicant().run_dir()],
+        &run.run_id,
+        "rollback",
+    )?;
+    for t in &lock.took_over {
+        sink(Event::Warning { text: t.clone() });
+    }
+    let journal = Journal::open(&runs::run_folder(cfg, &run.run_id))?;
+    let mut ctx = Ctx {
+        cfg,
+        run_id: run.run_id.clone(),
+        journal,
+        sink,
+    };
+    ctx.emit(Event::Run {
+        run_id: run.run_id.clone(),
+        how: "rolling-back".into(),
+    });
+    if run.phase != Phase::RollingBack {
+        ctx.journal.append(J::RollbackStart)?;
+    }
+    ctx.journal.append(J::Attach {
+        pid: std::process::id(),
+        command: "rollback".into(),
+    })?;
+    for s in &steps {
+        ctx.journal.append(J::StepStart { step: s.id.into() })?;
+        ctx.emit(Event::Step {
+            id: s.id.into(),
+            title: s.title.clone(),
+            state: StepState::Running,
+        });
+        match run_step(&mut ctx, s, &records) {
+            Ok(summary) => {
+                ctx.settle_open_intents(s.id)?;
+                ctx.journal.append(J::StepDone {
+                    step: s.id.into(),
+                    summary: summary.clone(),
+                })?;
+                ctx.emit(Event::Step {
+                    id: s.id.into(),
+                    title: s.title.clone(),
+                    state: StepState::Done(summary),
+                });
+            }
+            Err(e) => {
+                let error = match &e {
+                    EngineError::Step { error, .. } => error.clone(),
+                    other => other.to_string(),
+                };
+                ctx.journal.append(J::StepFailed {
+                    step: s.id.into(),
+                    error: error.clone(),
+                })?;
+                ctx.emit(Event::Step {
+                    id: s.id.into(),
+                    title: s.title.clone(),
+                    state: StepState::Failed(error.clone()),
+                });
+                return Err(EngineError::Step {
+                    step: s.id.into(),
+                    error: format!("{error}. Fix it and run `tt-ha rollback` again: it resumes"),
+                });
+            }
+        }
+    }
+    if run.master_was_running && !crate::probe::client_port_open(&cfg.master) {
+        return Err(EngineError::Other(format!(
+            "the master's client port {} does not answer after rollback",
+            cfg.master.client_port.0
+        )));
+    }
+    ctx.journal.append(J::RollbackDone)?;
+    drop(lock);
+    Ok((run.run_id, steps))
+}

@@ -1,0 +1,217 @@
+//! `status` (what state the last run left things in, and what to do next) and `finalize`
+//! (purge a finished run's quarantine: the only place tt-ha deletes anything).
+
+use super::EngineError;
+use super::rollback::{RollbackStep, plan_rollback};
+use crate::config::SiteConfig;
+use crate::dbhome::human_bytes;
+use crate::journal::{Action, Event as J, Journal};
+use crate::runs::{self, Phase, RunState};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What `status` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// The newest run, if any.
+    pub run: Option<RunState>,
+    /// The lock: holder, and whether that process is alive.
+    pub lock: Option<String>,
+    /// Plain-words explanation.
+    pub explanation: String,
+    /// Commands that move things forward.
+    pub next: Vec<String>,
+    /// What `rollback` would do now.
+    pub rollback_preview: Vec<RollbackStep>,
+}
+
+fn describe_action(a: &Action) -> String {
+    match a {
+        Action::Move { node, moves } => format!(
+            "move {} entries on {node} (first: {})",
+            moves.len(),
+            moves
+                .first()
+                .map(|m| m.from.display().to_string())
+                .unwrap_or_default()
+        ),
+        Action::Copy { node, from, to } => {
+            format!("copy {} to {} on {node}", from.display(), to.display())
+        }
+        Action::Write { node, path, .. } => format!("write {} on {node}", path.display()),
+        Action::Service { node, action } => format!("{action} {node}"),
+        Action::Backup { to } => format!("backup into {}", to.display()),
+        Action::Purge { path } => format!("purge {}", path.display()),
+    }
+}
+
+/// Reads the newest run and explains it.
+pub fn status(cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
+    let run = runs::latest(cfg)?;
+    let lock = crate::runlock::read(&cfg.master.run_dir()).map(|(info, alive)| {
+        format!(
+            "{} of run {} by pid {} ({})",
+            info.command,
+            info.run_id,
+            info.pid,
+            if alive {
+                "running now"
+            } else {
+                "no longer running: it was interrupted"
+            }
+        )
+    });
+    let Some(run) = run else {
+        return Ok(StatusReport {
+            run: None,
+            lock,
+            explanation: "No run yet.".into(),
+            next: vec!["tt-ha plan".into(), "tt-ha apply".into()],
+            rollback_preview: Vec::new(),
+        });
+    };
+    let records = crate::journal::read(&run.journal)?;
+    let mut text = format!("Run {}: ", run.run_id);
+    let mut next = Vec::new();
+    match run.phase {
+        Phase::Applying => {
+            match &run.failed {
+                Some((step, error)) => text.push_str(&format!("step {step} failed: {error}. ")),
+                None => match run.steps_started.iter().rev().find(|s| !run.done(s)) {
+                    Some(step) => text.push_str(&format!("interrupted during step {step}. ")),
+                    None => text.push_str(&format!(
+                        "stopped after step {}. ",
+                        run.steps_done
+                            .last()
+                            .map(String::as_str)
+                            .unwrap_or("(none)")
+                    )),
+                },
+            }
+            text.push_str(&format!(
+                "Done: {}.",
+                if run.steps_done.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    run.steps_done.join(", ")
+                }
+            ));
+            next.push("tt-ha apply      # resume where it stopped".into());
+            next.push("tt-ha rollback   # undo the attempt (see the preview)".into());
+        }
+        Phase::Complete => {
+            text.push_str("complete: every step through verify is done.");
+            next.push("tt-ha monitor    # watch replication".into());
+            next.push("tt-ha finalize   # purge the quarantine once you are satisfied".into());
+            next.push("tt-ha rollback   # undo it".into());
+        }
+        Phase::RollingBack => {
+            text.push_str("rollback was interrupted part-way.");
+            next.push("tt-ha rollback   # resume the rollback".into());
+        }
+        Phase::RolledBack => {
+            text.push_str("rolled back: both nodes are as they were before the run.");
+            next.push("tt-ha finalize   # purge the quarantine".into());
+            next.push("tt-ha apply      # try again (a new run)".into());
+        }
+        Phase::Finalized => text.push_str("finalized: its quarantine was purged."),
+    }
+    if !run.open_intents.is_empty() {
+        text.push_str(&format!(
+            " {} effect(s) may be half done: {}. `apply` finishes them from the live state; `rollback` undoes them.",
+            run.open_intents.len(),
+            run.open_intents.iter().map(|(_, _, a)| describe_action(a)).collect::<Vec<_>>().join("; ")
+        ));
+    }
+    let rollback_preview = if run.unfinished() || run.phase == Phase::Complete {
+        plan_rollback(cfg, &run, &records)
+    } else {
+        Vec::new()
+    };
+    Ok(StatusReport {
+        run: Some(run),
+        lock,
+        explanation: text,
+        next,
+        rollback_preview,
+    })
+}
+
+/// The folders `finalize` would purge for the newest run, with their sizes.
+pub fn purge_targets(cfg: &SiteConfig, run_id: &str) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    for node in [&cfg.master, cfg.replicant()] {
+        let run = node.run_dir().join(run_id);
+        for dir in [run.join("quarantine"), run.join("attempt")] {
+            if dir.exists() && !out.iter().any(|(d, _)| *d == dir) {
+                out.push((dir.clone(), tree_size(&dir)));
+            }
+        }
+    }
+    out
+}
+
+fn tree_size(p: &std::path::Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| tree_size(&e.path()))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Asks whether to purge: the run id and the folders with their sizes.
+pub type PurgeConfirm<'a> = &'a mut dyn FnMut(&str, &[(PathBuf, u64)]) -> bool;
+
+/// Purges the quarantine of the newest run, which must be complete or rolled back. `confirm`
+/// sees the folders and sizes and must say yes.
+pub fn finalize(cfg: &SiteConfig, confirm: PurgeConfirm) -> Result<String, EngineError> {
+    let run = runs::latest(cfg)?.ok_or_else(|| EngineError::Other("no run to finalize".into()))?;
+    if !matches!(run.phase, Phase::Complete | Phase::RolledBack) {
+        return Err(EngineError::Other(format!("run {} is {:?}: only a complete or rolled-back run can be finalized. `tt-ha status` says what to do", run.run_id, run.phase).to_lowercase()));
+    }
+    let targets = purge_targets(cfg, &run.run_id);
+    if !confirm(&run.run_id, &targets) {
+        return Err(EngineError::Declined {
+            step: "finalize".into(),
+        });
+    }
+    let _lock = crate::runlock::acquire(
+        &[cfg.master.run_dir(), cfg.replicant().run_dir()],
+        &run.run_id,
+        "finalize",
+    )?;
+    let mut journal = Journal::open(&runs::run_folder(cfg, &run.run_id))?;
+    let mut total = 0;
+    for (dir, bytes) in &targets {
+        let seq = journal.append(J::Intent {
+            step: "finalize".into(),
+            action: Action::Purge { path: dir.clone() },
+        })?;
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| EngineError::Other(format!("{}: {e}", dir.display())))?;
+        journal.append(J::Result {
+            intent: seq,
+            detail: human_bytes(*bytes),
+        })?;
+        total += bytes;
+    }
+    journal.append(J::Finalized)?;
+    Ok(format!(
+        "run {}: purged {} ({})",
+        run.run_id,
+        targets
+            .iter()
+            .map(|(d, _)| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        human_bytes(total)
+    ))
+}

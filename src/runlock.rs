@@ -1,0 +1,194 @@
+//! The run lock: one tt-ha run at a time per node. A lock whose process is gone is explained and
+//! taken over only when the caller says so, never silently.
+
+use crate::probe::pid_alive;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use crate::preflight::LOCK_FILE_NAME;
+
+/// What a lock file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockInfo {
+    /// The holder's pid.
+    pub pid: u32,
+    /// The run it belongs to.
+    pub run_id: String,
+    /// The command (`apply`, `rollback`, `finalize`).
+    pub command: String,
+}
+
+impl LockInfo {
+    fn parse(text: &str) -> Option<LockInfo> {
+        let mut pid = None;
+        let mut run_id = String::new();
+        let mut command = String::new();
+        for part in text.split_whitespace().collect::<Vec<_>>().chunks(2) {
+            match part {
+                ["pid", v] => pid = v.parse().ok(),
+                ["run", v] => run_id = v.to_string(),
+                ["command", v] => command = v.to_string(),
+                _ => {}
+            }
+        }
+        Some(LockInfo {
+            pid: pid?,
+            run_id,
+            command,
+        })
+    }
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// A live process holds it.
+    #[error(
+        "another tt-ha ({command} of run {run_id}, pid {pid}) is running; {path} is its lock. Wait for it to finish (or stop it), then run again"
+    )]
+    Held {
+        /// Lock path.
+        path: PathBuf,
+        /// Holder pid.
+        pid: u32,
+        /// Its run.
+        run_id: String,
+        /// Its command.
+        command: String,
+    },
+    /// I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// Lock path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct Lock {
+    paths: Vec<PathBuf>,
+    /// Stale locks that were taken over, explained for the operator.
+    pub took_over: Vec<String>,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        for p in &self.paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Reads the lock in `dir`, with whether its holder is alive.
+pub fn read(dir: &Path) -> Option<(LockInfo, bool)> {
+    let text = std::fs::read_to_string(dir.join(LOCK_FILE_NAME)).ok()?;
+    let info = LockInfo::parse(&text)?;
+    let alive = info.pid == std::process::id() || pid_alive(info.pid);
+    Some((info, alive))
+}
+
+/// Takes the lock in every folder of `dirs` for `run_id`. A lock left by a dead process is taken
+/// over and explained in [`Lock::took_over`].
+pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, LockError> {
+    let mut lock = Lock {
+        paths: Vec::new(),
+        took_over: Vec::new(),
+    };
+    let mut dirs = dirs.to_vec();
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        let path = dir.join(LOCK_FILE_NAME);
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        crate::quarantine::create_dirs(&dir).map_err(io)?;
+        if let Some((info, alive)) = read(&dir) {
+            if alive {
+                return Err(LockError::Held {
+                    path,
+                    pid: info.pid,
+                    run_id: info.run_id,
+                    command: info.command,
+                });
+            }
+            lock.took_over.push(format!(
+                "{} was left by pid {} ({} of run {}), which is no longer running: that run was interrupted. Taking the lock over",
+                path.display(),
+                info.pid,
+                info.command,
+                info.run_id
+            ));
+            std::fs::remove_file(&path).map_err(io)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    LockError::Held {
+                        path: path.clone(),
+                        pid: 0,
+                        run_id: "?".into(),
+                        command: "?".into(),
+                    }
+                } else {
+                    LockError::Io {
+                        path: path.clone(),
+                        source: e,
+                    }
+                }
+            })?;
+        writeln!(
+            f,
+            "pid {} run {run_id} command {command}",
+            std::process::id()
+        )
+        .map_err(io)?;
+        f.sync_all().map_err(io)?;
+        lock.paths.push(path);
+    }
+    Ok(lock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_stale_and_released() {
+        let d = tempfile::tempdir().unwrap();
+        let dirs = vec![d.path().to_path_buf()];
+        let lock = acquire(&dirs, "r1", "apply").unwrap();
+        assert!(lock.took_over.is_empty());
+        assert_eq!(read(d.path()).unwrap().0.run_id, "r1");
+        drop(lock);
+        assert!(read(d.path()).is_none());
+
+        let mut child = std::process::Command::new("sleep")
+            .arg("20")
+            .spawn()
+            .unwrap();
+        std::fs::write(
+            d.path().join(LOCK_FILE_NAME),
+            format!("pid {} run r0 command apply\n", child.id()),
+        )
+        .unwrap();
+        let err = acquire(&dirs, "r1", "apply").unwrap_err();
+        assert!(err.to_string().contains("pid"), "{err}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let lock = acquire(&dirs, "r1", "rollback").unwrap();
+        assert_eq!(lock.took_over.len(), 1);
+        assert!(
+            lock.took_over[0].contains("no longer running"),
+            "{}",
+            lock.took_over[0]
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Finding runs and reading their state from their journals. A run lives in
+//! `<master run_dir>/<run id>/` (journal) with each node's quarantine under
+//! `<node run_dir>/<run id>/quarantine/<node name>/`.
+
+use crate::config::{Node, SiteConfig};
+use crate::journal::{self, Action, Event, JournalError, Record};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Where a run's journal folder is.
+pub fn run_folder(cfg: &SiteConfig, run_id: &str) -> PathBuf {
+    cfg.master.run_dir().join(run_id)
+}
+
+/// A node's quarantine folder for a run: originals moved aside by the procedure.
+pub fn quarantine_dir(node: &Node, run_id: &str) -> PathBuf {
+    node.run_dir()
+        .join(run_id)
+        .join("quarantine")
+        .join(&node.name)
+}
+
+/// A node's folder for what the attempt created, moved aside by rollback.
+pub fn attempt_dir(node: &Node, run_id: &str) -> PathBuf {
+    node.run_dir().join(run_id).join("attempt").join(&node.name)
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Applying; stopped part-way (crash, failure, `--until`).
+    Applying,
+    /// Every step through `verify` is done.
+    Complete,
+    /// Rolling back; stopped part-way.
+    RollingBack,
+    /// Rolled back.
+    RolledBack,
+    /// Quarantine purged; the run is closed.
+    Finalized,
+}
+
+/// A run's state as its journal tells it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunState {
+    /// Run id.
+    pub run_id: String,
+    /// The journal.
+    pub journal: PathBuf,
+    /// Phase.
+    pub phase: Phase,
+    /// Steps done, in order.
+    pub steps_done: Vec<String>,
+    /// Steps started (done or not), in order.
+    pub steps_started: Vec<String>,
+    /// The last failure: step and error.
+    pub failed: Option<(String, String)>,
+    /// Effects that may be half done (intent without result).
+    pub open_intents: Vec<(u64, String, Action)>,
+    /// Server state before the run.
+    pub master_was_running: bool,
+    /// Server state before the run.
+    pub replicant_was_running: bool,
+    /// Number of records.
+    pub records: usize,
+}
+
+impl RunState {
+    /// Reads a run's state from its records.
+    pub fn from_records(run_id: &str, journal: &Path, records: &[Record]) -> RunState {
+        let mut s = RunState {
+            run_id: run_id.to_string(),
+            journal: journal.to_path_buf(),
+            phase: Phase::Applying,
+            steps_done: Vec::new(),
+            steps_started: Vec::new(),
+            failed: None,
+            open_intents: Vec::new(),
+            master_was_running: false,
+            replicant_was_running: false,
+            records: records.len(),
+        };
+        for r in records {
+            match &r.event {
+                Event::RunStart {
+                    master_was_running,
+                    replicant_was_running,
+                    ..
+                } => {
+                    s.master_was_running = *master_was_running;
+                    s.replicant_was_running = *replicant_was_running;
+                }
+                Event::StepStart { step } => {
+                    if !s.steps_started.contains(step) {
+                        s.steps_started.push(step.clone());
+                    }
+                    s.failed = None;
+                }
+                Event::StepDone { step, .. } => s.steps_done.push(step.clone()),
+                Event::StepFailed { step, error } => s.failed = Some((step.clone(), error.clone())),
+                Event::RunDone { until } if until == "verify" => s.phase = Phase::Complete,
+                Event::RollbackStart => s.phase = Phase::RollingBack,
+                Event::RollbackDone => s.phase = Phase::RolledBack,
+                Event::Finalized => s.phase = Phase::Finalized,
+                _ => {}
+            }
+        }
+        s.open_intents = journal::open_intents(records)
+            .into_iter()
+            .filter_map(|r| match &r.event {
+                Event::Intent { step, action } => Some((r.seq, step.clone(), action.clone())),
+                _ => None,
+            })
+            .collect();
+        s
+    }
+
+    /// True when a step is done in this run.
+    pub fn done(&self, step: &str) -> bool {
+        self.steps_done.iter().any(|s| s == step)
+    }
+
+    /// True when a step was started in this run.
+    pub fn started(&self, step: &str) -> bool {
+        self.steps_started.iter().any(|s| s == step)
+    }
+
+    /// True while the run still needs `apply` or `rollback` to reach a resting state.
+    pub fn unfinished(&self) -> bool {
+        matches!(self.phase, Phase::Applying | Phase::RollingBack)
+    }
+}
+
+/// The run ids under the master's run folder, oldest first.
+pub fn list(cfg: &SiteConfig) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(cfg.master.run_dir()) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(journal::JOURNAL_FILE).is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The state of one run.
+pub fn state(cfg: &SiteConfig, run_id: &str) -> Result<RunState, JournalError> {
+    let path = run_folder(cfg, run_id).join(journal::JOURNAL_FILE);
+    let records = journal::read(&path)?;
+    Ok(RunState::from_records(run_id, &path, &records))
+}
+
+/// The newest run, if any.
+pub fn latest(cfg: &SiteConfig) -> Result<Option<RunState>, JournalError> {
+    match list(cfg).last() {
+        Some(id) => state(cfg, id).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Every Move of `step` that the journal records (with or without a result), deduplicated,
+/// in journal order.
+pub fn moves_of(records: &[Record], step: &str) -> Vec<(PathBuf, PathBuf)> {
+    let mut out: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for r in records {
+        if let Event::Intent {
+            step: s,
+            action: Action::Move { moves, .. },
+        } = &r.event
+            && s == step
+        {
+            for m in moves {
+                if !out.iter().any(|(f, t)| *f == m.from && *t == m.to) {
+                    out.push((m.from.clone(), m.to.clone()));
+                }
+            }
+        }
+    }
+    out
+}

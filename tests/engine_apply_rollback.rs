@@ -1,0 +1,204 @@
+//! The engine end to end on real processes (fake servers with pid files and ports): apply,
+//! rollback, status, finalize, and the invariant that nothing is lost.
+
+mod common;
+
+use common::{FakeSite, snapshot, snapshot_without_regions, text};
+use std::fs;
+
+#[test]
+fn apply_then_rollback_restores_every_file_but_the_masters_regions() {
+    let site = FakeSite::new();
+    let (m0, r0) = (snapshot(&site.master), snapshot(&site.replicant));
+    let master_data: Vec<_> = m0
+        .iter()
+        .filter(|(p, _)| !p.to_string_lossy().starts_with("__db."))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect();
+
+    let plan = site.tt_ha(&["plan"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    for step in [
+        "backup",
+        "replicant.stop",
+        "replicant.prune",
+        "replicant.dbconfig",
+        "master.stop",
+        "master.dbconfig",
+        "master.regions",
+        "master.start",
+        "replicant.start",
+        "verify",
+    ] {
+        assert!(
+            out.contains(&format!("[done] {step}")),
+            "{step} not done:\n{out}"
+        );
+    }
+    assert!(site.up(true) && site.up(false));
+    // The master's databases were never moved or written.
+    for (p, b) in &master_data {
+        if p.to_string_lossy() != "DB_CONFIG" {
+            assert!(
+                fs::read(site.master.join(p)).unwrap() == *b,
+                "{} changed",
+                p.display()
+            );
+        }
+    }
+    let m_conf = fs::read_to_string(site.master.join("DB_CONFIG")).unwrap();
+    assert!(m_conf.contains(&format!("\nrep_set_priority 1\nrepmgr_site 127.0.0.1 {} db_local_site on\nrepmgr_site 127.0.0.1 {}\n", site.ports[1], site.ports[3])), "{m_conf}");
+    let r_conf = fs::read_to_string(site.replicant.join("DB_CONFIG")).unwrap();
+    assert!(r_conf.contains(&format!("\nrep_set_priority 0\nrepmgr_site 127.0.0.1 {} db_local_site on\nrepmgr_site 127.0.0.1 {} db_bootstrap_helper on\n", site.ports[3], site.ports[1])), "{r_conf}");
+    let replicant_now: Vec<String> = fs::read_dir(&site.replicant)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !replicant_now.iter().any(|n| n == "notes with spaces.txt"),
+        "the replicant's old files were moved: {replicant_now:?}"
+    );
+
+    // Re-running is a no-op that says so.
+    let again = site.tt_ha(&["apply", "--yes"]);
+    assert!(again.status.success());
+    assert!(
+        text(&again).contains("done earlier in this run"),
+        "{}",
+        text(&again)
+    );
+
+    let status = site.tt_ha(&["status"]);
+    assert!(text(&status).contains("complete"), "{}", text(&status));
+
+    let dry = site.tt_ha(&["rollback", "--dry-run"]);
+    assert!(dry.status.success());
+    let dry_text = text(&dry);
+    assert!(
+        dry_text.contains("rollback.master.dbconfig")
+            && dry_text.contains("rollback.replicant.restore"),
+        "{dry_text}"
+    );
+    assert_eq!(
+        fs::read_to_string(site.master.join("DB_CONFIG")).unwrap(),
+        m_conf,
+        "dry run changed nothing"
+    );
+
+    let rb = site.tt_ha(&["rollback", "--yes"]);
+    assert!(rb.status.success(), "{}", text(&rb));
+    assert!(
+        site.up(true) && site.up(false),
+        "both servers run again, as before the run"
+    );
+    assert_eq!(
+        snapshot_without_regions(&site.master),
+        m0.into_iter()
+            .filter(|(p, _)| !p.to_string_lossy().starts_with("__db."))
+            .collect()
+    );
+    assert_eq!(
+        snapshot(&site.replicant),
+        r0,
+        "the replicant's home is byte-identical, region files included"
+    );
+    let m1 = snapshot(&site.master);
+
+    let st = site.tt_ha(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(v["run"]["phase"], "rolled-back");
+
+    // Finalize purges the quarantine, and only it.
+    let run_id = v["run"]["run_id"].as_str().unwrap().to_string();
+    let q = site
+        .replicant
+        .parent()
+        .unwrap()
+        .join("tt-ha")
+        .join(&run_id)
+        .join("quarantine");
+    assert!(q.exists());
+    let fin = site.tt_ha(&["finalize", "--yes"]);
+    assert!(fin.status.success(), "{}", text(&fin));
+    assert!(!q.exists());
+    assert_eq!(
+        snapshot(&site.replicant),
+        r0,
+        "finalize touched only the quarantine"
+    );
+    assert_eq!(
+        snapshot(&site.master),
+        m1,
+        "finalize touched only the quarantine"
+    );
+}
+
+#[test]
+fn until_stops_after_a_step_and_apply_resumes() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.dbconfig"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(site.up(true), "the master was not touched");
+    assert!(!site.up(false));
+    let st = text(&site.tt_ha(&["status"]));
+    assert!(st.contains("stopped after step replicant.dbconfig"), "{st}");
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("resumed"));
+}
+
+#[test]
+fn destructive_commands_refuse_without_terminal_or_yes() {
+    let site = FakeSite::new();
+    let before = snapshot(&site.replicant);
+    for args in [&["apply"][..], &["rollback"], &["finalize"]] {
+        let o = site.tt_ha(args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(text(&o).contains("--yes"), "{}", text(&o));
+    }
+    assert_eq!(snapshot(&site.replicant), before);
+    assert!(site.up(false));
+}
+
+#[test]
+fn a_master_that_is_not_reachable_fails_replicant_start_with_a_diagnosis_and_rollback_restores() {
+    let site = FakeSite::new();
+    let (m0, r0) = (
+        snapshot_without_regions(&site.master),
+        snapshot(&site.replicant),
+    );
+    // The replicant's DB_CONFIG ends up naming a master port where nothing listens.
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.dbconfig"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let wrong = common::free_port();
+    let conf = site.replicant.join("DB_CONFIG");
+    let edited = fs::read_to_string(&conf).unwrap().replace(
+        &format!("127.0.0.1 {} db_bootstrap_helper", site.ports[1]),
+        &format!("127.0.0.1 {wrong} db_bootstrap_helper"),
+    );
+    fs::write(&conf, edited).unwrap();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(out.contains("[FAIL] replicant.start"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "cannot connect to the master's site 127.0.0.1:{wrong}"
+        )),
+        "{out}"
+    );
+    let st = text(&site.tt_ha(&["status"]));
+    assert!(
+        st.contains("step replicant.start failed") && st.contains("tt-ha rollback"),
+        "{st}"
+    );
+    let rb = site.tt_ha(&["rollback", "--yes"]);
+    assert!(rb.status.success(), "{}", text(&rb));
+    assert_eq!(snapshot_without_regions(&site.master), m0);
+    assert_eq!(snapshot(&site.replicant), r0);
+    assert!(site.up(true) && site.up(false));
+}
