@@ -132,7 +132,13 @@ mod tests {
             exe: None,
             cmdline_contains: Some("30.5".into()),
         };
-        let found = server_processes(&m);
+        // Right after spawn the child may not have exec'd `sleep` yet.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut found = server_processes(&m);
+        while found.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            found = server_processes(&m);
+        }
         assert_eq!(
             found.iter().map(|p| p.pid).collect::<Vec<_>>(),
             vec![child.id()]
