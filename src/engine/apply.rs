@@ -697,7 +697,29 @@ pub fn apply(
                     ),
                 });
             }
-            Ok(format!("{} checks passed", p.preflight.len()))
+            // This run is itself the unfinished run its journal shows; any other failure counts.
+            let fails: Vec<String> = p
+                .preflight
+                .iter()
+                .filter(|f| f.status == Status::Fail && f.check != "unfinished run")
+                .map(|f| {
+                    format!(
+                        "{} {}: {} {}",
+                        f.node.as_deref().unwrap_or("both"),
+                        f.check,
+                        f.current,
+                        f.note
+                    )
+                })
+                .collect();
+            if fails.is_empty() {
+                Ok(format!("{} checks passed", p.preflight.len()))
+            } else {
+                Err(EngineError::Step {
+                    step: def.id.into(),
+                    error: fails.join("; "),
+                })
+            }
         } else {
             run_step(&mut ctx, def, opts, confirm)
         };

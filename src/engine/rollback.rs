@@ -41,8 +41,24 @@ fn step(id: &'static str, node: &Node, title: &str, effects: Vec<String>) -> Rol
 }
 
 /// The original DB_CONFIG saved for `node`, when the run edited it and the file differs now.
-fn dbconfig_to_restore(node: &Node, run_id: &str) -> Option<(PathBuf, Vec<u8>, Vec<u8>)> {
+/// The copy counts only once the journal records its result: an interrupted copy may be partial,
+/// and the live file is never edited before the copy is complete.
+fn dbconfig_to_restore(
+    node: &Node,
+    run_id: &str,
+    records: &[Record],
+) -> Option<(PathBuf, Vec<u8>, Vec<u8>)> {
     let saved = runs::quarantine_dir(node, run_id).join("DB_CONFIG");
+    let open: Vec<u64> = crate::journal::open_intents(records)
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    let copied = records.iter().any(|r| {
+        matches!(&r.event, J::Intent { action: crate::journal::Action::Copy { to, .. }, .. } if *to == saved) && !open.contains(&r.seq)
+    });
+    if !copied {
+        return None;
+    }
     let original = std::fs::read(&saved).ok()?;
     let current = std::fs::read(node.db_config_path()).ok()?;
     (original != current).then_some((saved, original, current))
@@ -82,18 +98,31 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     let (m_up, r_up) = (up(m), up(r));
     let mut out = Vec::new();
     let restore = restore_moves(records);
-    let r_clear = if run.started("replicant.start") {
-        attempt_moves(r, &run.run_id, false)
-    } else {
-        Vec::new()
-    };
-    let r_conf = dbconfig_to_restore(r, &run.run_id);
-    let m_conf = dbconfig_to_restore(m, &run.run_id);
-    let m_regions = if run.started("master.regions") {
-        attempt_moves(m, &run.run_id, true)
-    } else {
-        Vec::new()
-    };
+    // Rollback steps finished by an interrupted rollback are not planned again: clearing the
+    // replicant a second time would move its restored originals aside, and moving the master's
+    // regions again would take away the ones its standalone restart made.
+    let rollback_done: Vec<&str> = records
+        .iter()
+        .skip_while(|r| r.event != J::RollbackStart)
+        .filter_map(|r| match &r.event {
+            J::StepDone { step, .. } => Some(step.as_str()),
+            _ => None,
+        })
+        .collect();
+    let r_clear =
+        if run.started("replicant.start") && !rollback_done.contains(&"rollback.replicant.clear") {
+            attempt_moves(r, &run.run_id, false)
+        } else {
+            Vec::new()
+        };
+    let r_conf = dbconfig_to_restore(r, &run.run_id, records);
+    let m_conf = dbconfig_to_restore(m, &run.run_id, records);
+    let m_regions =
+        if run.started("master.regions") && !rollback_done.contains(&"rollback.master.regions") {
+            attempt_moves(m, &run.run_id, true)
+        } else {
+            Vec::new()
+        };
     let replicant_changes = !restore.is_empty() || !r_clear.is_empty() || r_conf.is_some();
     let master_changes = m_conf.is_some() || !m_regions.is_empty();
 
@@ -215,11 +244,21 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
             vec![format!("stop {}", r.name)],
         ));
     }
+    // A service step done earlier in this rollback is planned again only if the live state
+    // needs it (a node that went down again); data steps never.
+    out.retain(|s| {
+        !rollback_done.contains(&s.id) || s.id.ends_with(".start") || s.id.ends_with(".stop")
+    });
     out
 }
 
-fn restore_dbconfig(ctx: &mut Ctx, id: &str, node: &Node) -> Result<String, EngineError> {
-    let Some((saved, original, current)) = dbconfig_to_restore(node, &ctx.run_id) else {
+fn restore_dbconfig(
+    ctx: &mut Ctx,
+    id: &str,
+    node: &Node,
+    records: &[Record],
+) -> Result<String, EngineError> {
+    let Some((saved, original, current)) = dbconfig_to_restore(node, &ctx.run_id, records) else {
         return Ok("already the original".into());
     };
     ensure_down(ctx, id, node)?;
@@ -246,8 +285,8 @@ fn run_step(ctx: &mut Ctx, s: &RollbackStep, records: &[Record]) -> Result<Strin
     match s.id {
         "rollback.replicant.stop" => stop(ctx, s.id, r),
         "rollback.master.stop" => stop(ctx, s.id, m),
-        "rollback.master.dbconfig" => restore_dbconfig(ctx, s.id, m),
-        "rollback.replicant.dbconfig" => restore_dbconfig(ctx, s.id, r),
+        "rollback.master.dbconfig" => restore_dbconfig(ctx, s.id, m, records),
+        "rollback.replicant.dbconfig" => restore_dbconfig(ctx, s.id, r, records),
         "rollback.master.regions" => {
             ensure_down(ctx, s.id, m)?;
             let pairs = attempt_moves(m, &ctx.run_id, true);

@@ -341,3 +341,28 @@ pub fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Asserts two snapshots are equal, naming the paths that differ instead of dumping bytes.
+pub fn assert_same_tree(
+    left: &BTreeMap<PathBuf, Vec<u8>>,
+    right: &BTreeMap<PathBuf, Vec<u8>>,
+    what: &str,
+) {
+    let mut diffs = Vec::new();
+    for (p, b) in left {
+        match right.get(p) {
+            None => diffs.push(format!("only now: {}", p.display())),
+            Some(o) if o != b => diffs.push(format!(
+                "differs: {} ({} vs {} bytes)",
+                p.display(),
+                b.len(),
+                o.len()
+            )),
+            _ => {}
+        }
+    }
+    for p in right.keys().filter(|p| !left.contains_key(*p)) {
+        diffs.push(format!("missing now: {}", p.display()));
+    }
+    assert!(diffs.is_empty(), "{what}:\n  {}", diffs.join("\n  "));
+}

@@ -1,0 +1,212 @@
+//! Crash injection: the process dies right after its Nth journal record, for every N of a whole
+//! run. After each crash `status` explains, `apply` resumes to the end and — on a separate site
+//! crashed at the same point — `rollback` restores. Nothing is lost in any case.
+//!
+//! `TT_HA_CRASH_AFTER_RECORD=N` makes tt-ha exit with code 86 right after fsyncing its Nth record.
+
+mod common;
+
+use common::{FakeSite, snapshot, snapshot_without_regions, text};
+use std::fs;
+use std::path::Path;
+
+fn journal_records(site: &FakeSite) -> usize {
+    let runs = site.master.parent().unwrap().join("tt-ha");
+    let run = fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("journal.jsonl").exists())
+        .unwrap();
+    fs::read_to_string(run.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .count()
+}
+
+/// Records a complete apply writes, measured on a clean run.
+fn records_of_a_full_apply() -> usize {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    journal_records(&site)
+}
+
+fn crash(site: &FakeSite, args: &[&str], n: usize) -> bool {
+    let o = common::tt_ha()
+        .arg("--config")
+        .arg(&site.config)
+        .args(args)
+        .env("TT_HA_CRASH_AFTER_RECORD", n.to_string())
+        .output()
+        .unwrap();
+    match o.status.code() {
+        Some(86) => true,
+        Some(0) => false,
+        other => panic!("crash at {n}: unexpected exit {other:?}: {}", text(&o)),
+    }
+}
+
+fn status_explains(site: &FakeSite, n: usize) {
+    let st = site.tt_ha(&["status"]);
+    assert!(
+        st.status.success(),
+        "crash at {n}: status failed: {}",
+        text(&st)
+    );
+    let s = text(&st);
+    assert!(s.starts_with("Run "), "crash at {n}: {s}");
+    assert!(
+        s.contains("tt-ha apply") || s.contains("tt-ha rollback"),
+        "crash at {n}: status gives no next step: {s}"
+    );
+}
+
+fn assert_replicating(site: &FakeSite, n: usize) {
+    assert!(
+        site.up(true) && site.up(false),
+        "crash at {n}: both servers must serve"
+    );
+    let msg = fs::read_to_string(site.replicant.join("$DB_Msg.txt")).unwrap_or_default();
+    assert!(
+        msg.contains("Start-up is done"),
+        "crash at {n}: no start-up proof"
+    );
+    let conf = fs::read_to_string(site.replicant.join("DB_CONFIG")).unwrap();
+    assert!(conf.contains("\nrep_set_priority 0\n"), "crash at {n}");
+}
+
+/// Every original file of the replicant's home and every master data file are somewhere: in
+/// place or in the run's quarantine, byte-identical.
+fn nothing_lost(
+    site: &FakeSite,
+    m0: &std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
+    r0: &std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
+    n: usize,
+) {
+    let runs_dir = |home: &Path| home.parent().unwrap().join("tt-ha");
+    let everywhere = |home: &Path| {
+        let mut all = vec![snapshot(home)];
+        if let Ok(rd) = fs::read_dir(runs_dir(home)) {
+            for run in rd.flatten() {
+                for sub in ["quarantine", "attempt"] {
+                    if let Ok(nodes) = fs::read_dir(run.path().join(sub)) {
+                        all.extend(nodes.flatten().map(|n| snapshot(&n.path())));
+                    }
+                }
+            }
+        }
+        all
+    };
+    let r_all = everywhere(&site.replicant);
+    for (p, bytes) in r0 {
+        if p.to_string_lossy() == "DB_CONFIG" {
+            continue;
+        }
+        assert!(
+            r_all.iter().any(|s| s.get(p) == Some(bytes)),
+            "crash at {n}: replicant file {} lost",
+            p.display()
+        );
+    }
+    for (p, bytes) in m0 {
+        if p.to_string_lossy().starts_with("__db.") || p.to_string_lossy() == "DB_CONFIG" {
+            continue;
+        }
+        assert_eq!(
+            fs::read(site.master.join(p)).ok().as_ref(),
+            Some(bytes),
+            "crash at {n}: master file {} changed",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn crash_after_every_record_then_resume_completes() {
+    let total = records_of_a_full_apply();
+    assert!(total > 20, "a full apply writes {total} records");
+    for n in 1..=total {
+        let site = FakeSite::new();
+        let (m0, r0) = (snapshot(&site.master), snapshot(&site.replicant));
+        assert!(
+            crash(&site, &["apply", "--yes"], n),
+            "apply finished before record {n} of {total}"
+        );
+        status_explains(&site, n);
+        nothing_lost(&site, &m0, &r0, n);
+        let o = site.tt_ha(&["apply", "--yes"]);
+        assert!(
+            o.status.success(),
+            "crash at {n}: resume failed: {}",
+            text(&o)
+        );
+        assert_replicating(&site, n);
+        nothing_lost(&site, &m0, &r0, n);
+    }
+}
+
+#[test]
+fn crash_after_every_record_then_rollback_restores() {
+    let total = records_of_a_full_apply();
+    for n in 1..=total {
+        let site = FakeSite::new();
+        let (m0, r0) = (
+            snapshot_without_regions(&site.master),
+            snapshot(&site.replicant),
+        );
+        assert!(crash(&site, &["apply", "--yes"], n));
+        status_explains(&site, n);
+        let o = site.tt_ha(&["rollback", "--yes"]);
+        assert!(
+            o.status.success(),
+            "crash at {n}: rollback failed: {}",
+            text(&o)
+        );
+        assert_eq!(
+            snapshot_without_regions(&site.master),
+            m0,
+            "crash at {n}: master not restored"
+        );
+        assert_eq!(
+            snapshot(&site.replicant),
+            r0,
+            "crash at {n}: replicant not restored"
+        );
+        assert!(
+            site.up(true) && site.up(false),
+            "crash at {n}: services not restored"
+        );
+    }
+}
+
+#[test]
+fn crash_during_rollback_then_rollback_resumes() {
+    let mut n = 1;
+    loop {
+        let site = FakeSite::new();
+        let (m0, r0) = (
+            snapshot_without_regions(&site.master),
+            snapshot(&site.replicant),
+        );
+        let o = site.tt_ha(&["apply", "--yes"]);
+        assert!(o.status.success(), "{}", text(&o));
+        if !crash(&site, &["rollback", "--yes"], n) {
+            assert!(n > 10, "a rollback writes more than 10 records");
+            break;
+        }
+        status_explains(&site, n);
+        let o = site.tt_ha(&["rollback", "--yes"]);
+        assert!(
+            o.status.success(),
+            "rollback crash at {n}: resume failed: {}",
+            text(&o)
+        );
+        assert_eq!(
+            snapshot_without_regions(&site.master),
+            m0,
+            "rollback crash at {n}"
+        );
+        assert_eq!(snapshot(&site.replicant), r0, "rollback crash at {n}");
+        n += 1;
+    }
+}
