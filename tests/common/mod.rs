@@ -130,12 +130,23 @@ pub fn tt_ha() -> assert_cmd::Command {
 }
 
 /// A free TCP port on the loopback interface.
+///
+/// Never the same port twice in one test process: tests run in parallel, and a port is bound
+/// only later by the server that gets it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// The fake server used by the engine tests.
