@@ -364,6 +364,39 @@ fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) 
     }
 }
 
+/// Can tt-ha create files where it will need to (the run folder, the backup folder)? Probed with
+/// a temporary file in the folder or its nearest existing parent, removed at once.
+fn check_writable(n: &NodeView, out: &mut Vec<Finding>) {
+    let mut dirs = vec![("run folder", n.cfg.run_dir())];
+    if let Some(b) = &n.cfg.backup_dir {
+        dirs.push(("backup folder", b.clone()));
+    }
+    for (what, dir) in dirs {
+        let Some(at) = fsinfo::existing_ancestor(&dir) else {
+            continue;
+        };
+        let probe = tempfile::Builder::new()
+            .prefix(".tt-ha-probe-")
+            .tempfile_in(&at);
+        let (current, status, note) = match probe {
+            Ok(_) => ("writable".to_string(), Status::Ok, String::new()),
+            Err(e) => (
+                format!("not writable ({e})"),
+                Status::Fail,
+                format!("{}: {}", at.display(), crate::quarantine::advice(e.kind())),
+            ),
+        };
+        out.push(finding(
+            &format!("{what} writable"),
+            Some(n),
+            current,
+            format!("{} writable", dir.display()),
+            status,
+            note,
+        ));
+    }
+}
+
 fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
     let lock = n.cfg.run_dir().join(LOCK_FILE_NAME);
     let mine = format!("pid {} ", std::process::id());
@@ -399,6 +432,8 @@ pub fn run(master: &NodeView, replicant: &NodeView) -> Vec<Finding> {
     let backup = master.home.as_ref().ok().map(Home::data_bytes);
     check_space(master, backup, &mut out);
     check_space(replicant, None, &mut out);
+    check_writable(master, &mut out);
+    check_writable(replicant, &mut out);
     check_lock(master, &mut out);
     check_lock(replicant, &mut out);
     out

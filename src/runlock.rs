@@ -57,7 +57,7 @@ pub enum LockError {
         command: String,
     },
     /// I/O.
-    #[error("{path}: {source}")]
+    #[error("{path}: {source}. {}", crate::quarantine::advice(source.kind()))]
     Io {
         /// Lock path.
         path: PathBuf,

@@ -377,3 +377,38 @@ pub fn assert_same_tree(
     }
     assert!(diffs.is_empty(), "{what}:\n  {}", diffs.join("\n  "));
 }
+
+/// A tmpfs mounted for a test; unmounted on drop.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `64k`) at `dir`, read-only if asked. `None` (with a loud
+    /// message) where this machine does not allow mounting.
+    pub fn mount(dir: &Path, size: &str, read_only: bool) -> Option<Tmpfs> {
+        fs::create_dir_all(dir).unwrap();
+        let opts = format!("size={size}{}", if read_only { ",ro" } else { "" });
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+            .arg(dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            eprintln!(
+                "\n!!!! SKIPPED: cannot mount a tmpfs at {} (needs root and mount permission); this refusal test did not run !!!!\n",
+                dir.display()
+            );
+            return None;
+        }
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}

@@ -1,0 +1,145 @@
+//! Refusals: a service that will not stop, a read-only folder, a full disk, a journal written by
+//! another version. Each stops with a message that names what is wrong and what to do, and
+//! leaves the files as they were.
+
+mod common;
+
+use common::{FakeSite, Tmpfs, assert_same_tree, snapshot, text};
+use std::fs;
+
+fn set_config(site: &FakeSite, from: &str, to: &str) {
+    let cfg = fs::read_to_string(&site.config).unwrap();
+    assert!(cfg.contains(from), "{from} not in config");
+    fs::write(&site.config, cfg.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn a_service_that_will_not_stop_is_named_and_nothing_is_moved() {
+    let site =
+        FakeSite::with(|s| fs::write(s.replicant.parent().unwrap().join("stubborn"), "").unwrap());
+    set_config(&site, "stop_timeout_secs = 10", "stop_timeout_secs = 2");
+    let before = snapshot(&site.replicant);
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(out.contains("[FAIL] replicant.stop"), "{out}");
+    assert!(out.contains("ttreplicant did not stop within 2 s"), "{out}");
+    assert!(
+        out.contains("process ") && out.contains(" running"),
+        "names the process: {out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "client port 127.0.0.1:{} still open",
+            site.ports[2]
+        )),
+        "names the port: {out}"
+    );
+    assert!(out.contains("Stop the server by hand"), "{out}");
+    assert_same_tree(
+        &snapshot(&site.replicant),
+        &before,
+        "replicant home after a refused stop",
+    );
+    assert!(site.up(true), "the master was never touched");
+}
+
+#[test]
+fn a_read_only_run_folder_is_refused_before_anything_changes() {
+    let site = FakeSite::new();
+    let run_dir = site.replicant.parent().unwrap().join("tt-ha");
+    let Some(_ro) = Tmpfs::mount(&run_dir, "1m", true) else {
+        return;
+    };
+    let before = snapshot(&site.replicant);
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(
+        out.contains("preflight failed, nothing was changed"),
+        "{out}"
+    );
+    assert!(out.contains("run folder writable"), "{out}");
+    assert!(
+        out.contains("The volume is read-only: remount it read-write"),
+        "{out}"
+    );
+    assert_same_tree(
+        &snapshot(&site.replicant),
+        &before,
+        "replicant home after a read-only refusal",
+    );
+}
+
+#[test]
+fn a_full_disk_during_a_cross_filesystem_quarantine_keeps_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    let Some(_fs) = Tmpfs::mount(&small, "64k", false) else {
+        return;
+    };
+    let src = dir.path().join("volumes.db");
+    fs::write(&src, vec![42u8; 1 << 20]).unwrap();
+    let err = tt_ha::quarantine::move_entry(&src, &small.join("volumes.db"), true).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("volume is full"), "{msg}");
+    assert_eq!(
+        fs::read(&src).unwrap(),
+        vec![42u8; 1 << 20],
+        "the source is intact"
+    );
+    assert!(!small.join("volumes.db").exists(), "no partial copy left");
+}
+
+#[test]
+fn too_little_space_for_quarantine_or_backup_fails_preflight_and_changes_nothing() {
+    let site = FakeSite::with(|s| {
+        fs::write(s.master.join("big.db"), vec![1u8; 512 * 1024]).unwrap();
+        fs::write(s.replicant.join("big.db"), vec![2u8; 512 * 1024]).unwrap();
+    });
+    let backup = site.dir.path().join("backup");
+    let Some(_b) = Tmpfs::mount(&backup, "64k", false) else {
+        return;
+    };
+    let run_dir = site.replicant.parent().unwrap().join("tt-ha");
+    let Some(_q) = Tmpfs::mount(&run_dir, "64k", false) else {
+        return;
+    };
+    let (m0, r0) = (snapshot(&site.master), snapshot(&site.replicant));
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(
+        out.contains("preflight failed, nothing was changed"),
+        "{out}"
+    );
+    assert!(out.contains("disk space: backup"), "{out}");
+    assert!(out.contains("disk space: quarantine"), "{out}");
+    assert_same_tree(&snapshot(&site.master), &m0, "master");
+    assert_same_tree(&snapshot(&site.replicant), &r0, "replicant");
+    assert!(site.up(true) && site.up(false));
+}
+
+#[test]
+fn a_journal_from_another_version_is_refused() {
+    let site = FakeSite::new();
+    let run = site.master.parent().unwrap().join("tt-ha/20250101T000000Z");
+    fs::create_dir_all(&run).unwrap();
+    fs::write(
+        run.join("journal.jsonl"),
+        "{\"v\":7,\"seq\":1,\"time\":\"t\",\"type\":\"rollback-start\"}\n",
+    )
+    .unwrap();
+    let before = snapshot(&site.replicant);
+    for args in [&["apply", "--yes"][..], &["rollback", "--yes"], &["status"]] {
+        let o = site.tt_ha(args);
+        assert!(!o.status.success(), "{args:?}");
+        let out = text(&o);
+        assert!(out.contains("journal format version 7"), "{args:?}: {out}");
+        assert!(
+            out.contains("with the tt-ha version that started it"),
+            "{out}"
+        );
+    }
+    assert_same_tree(&snapshot(&site.replicant), &before, "replicant");
+}
