@@ -9,12 +9,12 @@ use crate::backup;
 use crate::config::{Node, SiteConfig};
 use crate::dbconfig::{Role, enable};
 use crate::dbhome::{Entry, Home, human_bytes};
-use crate::journal::{Action, Event as J, Journal, MovePair};
+use crate::journal::{Action, Event as J, Journal};
 use crate::nodeview::NodeView;
 use crate::plan::{self, Effect};
 use crate::preflight::{Status, enable_request};
 use crate::procedure::{STEPS, StepDef};
-use crate::quarantine::{self, Moved};
+use crate::quarantine;
 use crate::runs::{self, Phase, RunState};
 use crate::service::Service;
 use crate::startup::{ProbeStatus, RegexProbe, StartupProbe};
@@ -32,14 +32,11 @@ pub struct ApplyOptions {
     pub config_path: PathBuf,
 }
 
-/// Entries moved per journal record.
-const MOVE_BATCH: usize = 1000;
-
 pub(super) fn service<'n>(ctx: &Ctx, node: &'n Node) -> Service<'n> {
     Service::new(node, ctx.stop_timeout().max(ctx.start_timeout()))
 }
 
-/// Moves entries of a home into `dest`, journaled in batches.
+/// Moves entries of a home into `dest`, journaled in batches, reporting progress as lines.
 pub(super) fn move_all(
     ctx: &mut Ctx,
     step: &str,
@@ -47,58 +44,32 @@ pub(super) fn move_all(
     pairs: Vec<(PathBuf, PathBuf)>,
     dest_is_ours: bool,
 ) -> Result<(usize, usize), EngineError> {
-    let mut moved = 0;
-    let mut already = 0;
-    let total = pairs.len();
     let started = Instant::now();
-    let mut last = Instant::now();
-    for chunk in pairs.chunks(MOVE_BATCH) {
-        let moves = chunk
-            .iter()
-            .map(|(f, t)| MovePair {
-                from: f.clone(),
-                to: t.clone(),
-            })
-            .collect();
-        let seq = ctx.intent(
-            step,
-            Action::Move {
-                node: node.name.clone(),
-                moves,
-            },
-        )?;
-        for (from, to) in chunk {
-            match quarantine::move_entry(from, to, dest_is_ours) {
-                Ok(Moved::AlreadyDone) => already += 1,
-                Ok(_) => moved += 1,
-                Err(e) => {
-                    return Err(EngineError::Step {
-                        step: step.into(),
-                        error: e.to_string(),
-                    });
-                }
-            }
-            if last.elapsed() > Duration::from_millis(500) {
-                last = Instant::now();
-                ctx.line(
-                    step,
-                    format!(
-                        "moved {} of {total} ({:.0}/s)",
-                        moved + already,
-                        (moved + already) as f64 / started.elapsed().as_secs_f64()
-                    ),
-                );
-            }
-        }
-        quarantine::sync_parents(chunk.iter().map(|(f, t)| (f.as_path(), t.as_path()))).map_err(
-            |e| EngineError::Step {
-                step: step.into(),
-                error: e.to_string(),
-            },
-        )?;
-        ctx.result(seq, format!("{} entries", chunk.len()))?;
-    }
-    Ok((moved, already))
+    let sink = &mut *ctx.sink;
+    let mut progress = |done: usize, total: usize| {
+        sink(Event::Line {
+            id: step.to_string(),
+            text: format!(
+                "moved {done} of {total} ({:.0}/s)",
+                done as f64 / started.elapsed().as_secs_f64().max(1e-3)
+            ),
+        })
+    };
+    quarantine::move_journaled(
+        &mut ctx.journal,
+        step,
+        &node.name,
+        &pairs,
+        dest_is_ours,
+        &mut progress,
+    )
+    .map_err(|e| match e {
+        quarantine::BatchError::Journal(j) => EngineError::from(j),
+        quarantine::BatchError::Move(m) => EngineError::Step {
+            step: step.into(),
+            error: m.to_string(),
+        },
+    })
 }
 
 /// Refuses a destructive step while the node's server runs (service, process or port).
