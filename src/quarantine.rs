@@ -114,48 +114,93 @@ pub fn create_dirs(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Renames without ever replacing an existing destination: one `renameat2(RENAME_NOREPLACE)`
+/// on Linux (atomic, race-free); elsewhere, or where the file system lacks the flag, a check
+/// then a rename.
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if exists(to) {
+        return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+    }
+    fs::rename(from, to)
+}
+
+/// Sets an existing destination aside as `NAME.partial-N`: it was left by an interrupted copy or
+/// is a name met twice, and it is never deleted.
+fn set_aside(to: &Path) -> Result<(), MoveError> {
+    let aside = (1..)
+        .map(|n| PathBuf::from(format!("{}.partial-{n}", to.display())))
+        .find(|p| !exists(p))
+        .expect("a free name");
+    fs::rename(to, &aside).map_err(io_err("set aside", to))
+}
+
 /// Moves `from` to `to`. `dest_is_ours` says the destination lies in our quarantine, so a
-/// destination left by an interrupted cross-file-system copy may be replaced. A rename is made
-/// durable by [`sync_parents`], which the caller runs once per batch.
+/// destination already there is set aside; otherwise it is a refusal. The rename is made durable
+/// by [`sync_parents`], which the caller runs once per batch.
 pub fn move_entry(from: &Path, to: &Path, dest_is_ours: bool) -> Result<Moved, MoveError> {
-    match (exists(from), exists(to)) {
-        (false, true) => return Ok(Moved::AlreadyDone),
-        (false, false) => {
-            return Err(MoveError::Missing {
-                from: from.into(),
-                to: to.into(),
-            });
-        }
-        (true, true) if dest_is_ours => {
-            // Left by an interrupted copy, or a name met twice: set it aside, never delete it.
-            let aside = (1..)
-                .map(|n| PathBuf::from(format!("{}.partial-{n}", to.display())))
-                .find(|p| !exists(p))
-                .expect("a free name");
-            fs::rename(to, &aside).map_err(io_err("set aside", to))?;
-        }
-        (true, true) => {
-            return Err(MoveError::BothExist {
-                from: from.into(),
-                to: to.into(),
-            });
-        }
-        (true, false) => {}
-    }
     let parent = to.parent().unwrap_or(Path::new("."));
-    create_dirs(parent).map_err(io_err("create the folder", parent))?;
-    match fs::rename(from, to) {
-        Ok(()) => Ok(Moved::Renamed),
-        Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
-            if let Err(err) = copy_verified(from, to) {
-                let _ = remove_any(to);
-                return Err(err);
+    // Each failure below fixes one cause (missing folder, destination in the way), so a few
+    // attempts are enough; the loop only guards against a racing writer.
+    for _ in 0..4 {
+        let err = match rename_noreplace(from, to) {
+            Ok(()) => return Ok(Moved::Renamed),
+            Err(e) => e,
+        };
+        match err.kind() {
+            io::ErrorKind::NotFound if !exists(from) => {
+                return if exists(to) {
+                    Ok(Moved::AlreadyDone)
+                } else {
+                    Err(MoveError::Missing {
+                        from: from.into(),
+                        to: to.into(),
+                    })
+                };
             }
-            remove_any(from).map_err(io_err("remove the source after a verified copy of", from))?;
-            Ok(Moved::Copied)
+            io::ErrorKind::NotFound => {
+                create_dirs(parent).map_err(io_err("create the folder", parent))?
+            }
+            io::ErrorKind::AlreadyExists if dest_is_ours => set_aside(to)?,
+            io::ErrorKind::AlreadyExists => {
+                return Err(MoveError::BothExist {
+                    from: from.into(),
+                    to: to.into(),
+                });
+            }
+            io::ErrorKind::CrossesDevices => {
+                if exists(to) {
+                    if !dest_is_ours {
+                        return Err(MoveError::BothExist {
+                            from: from.into(),
+                            to: to.into(),
+                        });
+                    }
+                    set_aside(to)?;
+                }
+                if let Err(err) = copy_verified(from, to) {
+                    let _ = remove_any(to);
+                    return Err(err);
+                }
+                remove_any(from)
+                    .map_err(io_err("remove the source after a verified copy of", from))?;
+                return Ok(Moved::Copied);
+            }
+            _ => return Err(io_err("move", from)(err)),
         }
-        Err(e) => Err(io_err("move", from)(e)),
     }
+    Err(MoveError::BothExist {
+        from: from.into(),
+        to: to.into(),
+    })
 }
 
 /// Flushes the folders both ends of a batch of moves live in, so the renames are durable.
