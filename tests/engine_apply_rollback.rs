@@ -152,6 +152,40 @@ fn until_stops_after_a_step_and_apply_resumes() {
 }
 
 #[test]
+fn verify_runs_the_ping_command_and_json_events_are_lines_of_json() {
+    let site = FakeSite::new();
+    // A ping command for the replicant that fails, as TMSS10Ping would with no answer.
+    let mut cfg = fs::read_to_string(&site.config).unwrap();
+    let at = cfg.find("[[replicant]]\n").unwrap() + "[[replicant]]\n".len();
+    cfg.insert_str(at, "ping_command = [\"/usr/bin/python3\", \"-c\", \"import sys; print('no answer from TMSS10Ping'); sys.exit(3)\"]\n");
+    fs::write(&site.config, &cfg).unwrap();
+    let o = site.tt_ha(&["apply", "--yes", "--json"]);
+    assert!(!o.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert_eq!(lines[0]["event"], "run");
+    let failed = lines
+        .iter()
+        .find(|l| l["state"] == "failed")
+        .expect("a failed step event");
+    assert_eq!(failed["id"], "verify");
+    assert!(
+        failed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no answer from TMSS10Ping"),
+        "{failed}"
+    );
+    // Fix the ping; apply resumes at verify and passes.
+    fs::write(&site.config, cfg.replace("sys.exit(3)", "sys.exit(0)")).unwrap();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("succeeded"), "{}", text(&o));
+}
+
+#[test]
 fn destructive_commands_refuse_without_terminal_or_yes() {
     let site = FakeSite::new();
     let before = snapshot(&site.replicant);

@@ -440,6 +440,13 @@ fn verify(ctx: &mut Ctx) -> Result<String, EngineError> {
             r.address, r.client_port.0
         )));
     }
+    let master_repl = NodeView::read(Role::Master, m).repl_port;
+    if !crate::probe::port_open(&m.address, master_repl, Duration::from_secs(2)) {
+        return Err(fail(format!(
+            "the master's replication port {}:{master_repl} does not answer: the master is not listening for replicants",
+            m.address
+        )));
+    }
     let re =
         regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
     let mut probe = RegexProbe::new(r.message_path(), re);
