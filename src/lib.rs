@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod dbconfig;
 pub mod dbhome;
+pub mod demo;
 pub mod engine;
 pub mod fsinfo;
 pub mod journal;

@@ -2,6 +2,7 @@
 //! module and only renders what the engine returns.
 
 mod dbconfig_cmd;
+mod demo_cmd;
 mod plan_cmd;
 mod run_cmd;
 
@@ -68,6 +69,21 @@ pub enum Command {
     },
     /// Verify the newest backup of the master's databases and logs, or make one.
     Backup,
+    /// Create a two-node sandbox on this machine (Berkeley DB 5.3 stand-in servers) and say what to run.
+    Demo {
+        /// The sandbox folder.
+        #[arg(default_value = "tt-ha-sandbox")]
+        dir: std::path::PathBuf,
+        /// Only print the config path and the next commands (scripts and tests).
+        #[arg(long)]
+        no_open: bool,
+        /// Stop every sandbox server in DIR.
+        #[arg(long)]
+        down: bool,
+        /// Volumes to seed the master with.
+        #[arg(long, default_value_t = 20_000)]
+        volumes: usize,
+    },
     /// Read or edit a DB_CONFIG file.
     Dbconfig {
         /// What to do with it.
@@ -88,5 +104,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { json } => run_cmd::status(&cli.config, json),
         Command::Finalize { yes } => run_cmd::finalize(&cli.config, yes),
         Command::Backup => run_cmd::backup(&cli.config),
+        Command::Demo {
+            dir,
+            no_open,
+            down,
+            volumes,
+        } => demo_cmd::run(&dir, no_open, down, volumes),
     }
 }

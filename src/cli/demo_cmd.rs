@@ -1,0 +1,26 @@
+//! `tt-ha demo [DIR] [--no-open] [--down]`.
+
+use crate::demo;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Creates (or with `down` stops) the sandbox and prints what to run next.
+pub fn run(dir: &Path, no_open: bool, down: bool, volumes: usize) -> anyhow::Result<ExitCode> {
+    if down {
+        demo::down(dir)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = demo::create(dir, volumes)?;
+    println!("sandbox ready: {}", config.display());
+    let c = config.display();
+    // The wizard (the TUI) is not built yet: until it is, the sandbox prints the commands it
+    // would walk through, whether or not `--no-open` was given.
+    let _ = no_open;
+    println!("next:");
+    println!("  tt-ha --config '{c}' plan");
+    println!("  tt-ha --config '{c}' apply");
+    println!("  tt-ha --config '{c}' status");
+    println!("  tt-ha --config '{c}' rollback --dry-run");
+    println!("  tt-ha demo --down '{}'", dir.display());
+    Ok(ExitCode::SUCCESS)
+}

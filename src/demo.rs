@@ -1,0 +1,211 @@
+//! `tt-ha demo`: a two-node sandbox on this machine, laid out like TapeTrack's installs, served by
+//! `ttfs-sim` (the Berkeley DB 5.3 stand-in server of `testbed/`), with a ready `tt-ha.toml`.
+
+use crate::dbconfig::TEMPLATE;
+use anyhow::{Context, bail};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The sandbox's nodes: (name, folder).
+pub const NODES: [(&str, &str); 2] = [("master", "master"), ("replicant", "replicant")];
+
+/// A node's database home inside the sandbox.
+pub fn home(dir: &Path, node: &str) -> PathBuf {
+    dir.join(node)
+        .join("TapeTrack Framework Server")
+        .join("var")
+        .join("db")
+}
+
+/// Finds `ttfs-sim`: beside this executable, then on PATH.
+pub fn find_ttfs_sim() -> Option<PathBuf> {
+    let beside = std::env::current_exe().ok()?.parent()?.join("ttfs-sim");
+    if beside.is_file() {
+        return Some(beside);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("ttfs-sim"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// `ttfs-sim`, built from this checkout when missing, or an error that says exactly how.
+fn ttfs_sim() -> anyhow::Result<PathBuf> {
+    if let Some(p) = find_ttfs_sim() {
+        return Ok(p);
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let how = "ttfs-sim (the Berkeley DB stand-in server) is needed. On Debian/Ubuntu:\n  sudo apt-get install -y libdb5.3-dev db5.3-util\n  cargo build --workspace\nthen run tt-ha from target/debug (ttfs-sim is found beside it) or put ttfs-sim on PATH";
+    if repo.join("testbed/Cargo.toml").is_file() {
+        eprintln!("ttfs-sim not found: building it (cargo build -p ttfs-sim) ...");
+        let profile_release = std::env::current_exe()
+            .ok()
+            .is_some_and(|e| e.to_string_lossy().contains("/release/"));
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(repo).args(["build", "-p", "ttfs-sim"]);
+        if profile_release {
+            cmd.arg("--release");
+        }
+        if cmd.status().map(|s| s.success()).unwrap_or(false)
+            && let Some(p) = find_ttfs_sim()
+        {
+            return Ok(p);
+        }
+    }
+    bail!("{how}")
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
+    let out = cmd.output().with_context(|| format!("running {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn toml_str(p: &Path) -> String {
+    toml_str_of(&p.display().to_string())
+}
+
+/// A TOML basic string. Rust's debug quoting escapes `"` and `\\` as TOML does; the paths written
+/// here hold no control characters, where the two would differ.
+fn toml_str_of(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// Creates and starts the sandbox; returns the path of its `tt-ha.toml`.
+pub fn create(dir: &Path, volumes: usize) -> anyhow::Result<PathBuf> {
+    if dir.join("tt-ha.toml").exists() {
+        bail!(
+            "{} already holds a sandbox: stop it with `tt-ha demo --down {}` and remove the folder, or choose another folder",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let sim = ttfs_sim()?;
+    std::fs::create_dir_all(dir)?;
+    let dir = dir.canonicalize()?;
+    let backup = dir.join("backup");
+    std::fs::create_dir_all(&backup)?;
+    let mut ports = Vec::new();
+    while ports.len() < 4 {
+        let p = free_port()?;
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    let mut nodes = String::new();
+    for (i, (name, folder)) in NODES.iter().enumerate() {
+        let h = home(&dir, folder);
+        std::fs::create_dir_all(&h)?;
+        std::fs::write(h.join("DB_CONFIG"), TEMPLATE)?;
+        let (client, repl) = (ports[2 * i], ports[2 * i + 1]);
+        if *name == "master" {
+            eprintln!("seeding the master with {volumes} volumes ...");
+            run(
+                Command::new(&sim)
+                    .args(["seed", "--volumes", &volumes.to_string(), "--home"])
+                    .arg(&h),
+                "ttfs-sim seed",
+            )?;
+        }
+        let svc = |verb: &str| {
+            let mut v = vec![
+                sim.display().to_string(),
+                "service".into(),
+                verb.into(),
+                "--home".into(),
+                h.display().to_string(),
+            ];
+            if verb == "start" {
+                v.extend(["--client-port".into(), client.to_string()]);
+            }
+            format!(
+                "[{}]",
+                v.iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        nodes.push_str(&format!(
+            "\n{header}\nname = \"{name}\"\naddress = \"127.0.0.1\"\nreplication_port = {repl}\nclient_port = {client}\nhome = {home}\n{backup}\n[{table}.service]\nkind = \"commands\"\nstart = {start}\nstop = {stop}\nstatus = {status}\n\n[{table}.process]\nname = \"ttfs-sim\"\ncmdline_contains = {needle}\n",
+            header = if *name == "master" { "[master]" } else { "[[replicant]]" },
+            table = name,
+            home = toml_str(&h),
+            backup = if *name == "master" { format!("backup_dir = {}\n", toml_str(&backup)) } else { String::new() },
+            start = svc("start"),
+            stop = svc("stop"),
+            status = svc("status"),
+            needle = toml_str_of(&format!("serve --home {} ", h.display())),
+        ));
+        run(
+            Command::new(&sim)
+                .args([
+                    "service",
+                    "start",
+                    "--client-port",
+                    &client.to_string(),
+                    "--home",
+                ])
+                .arg(&h),
+            "ttfs-sim service start",
+        )?;
+        // `service start` returns while the server is still starting, like `sc start`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !crate::probe::port_open("127.0.0.1", client, std::time::Duration::from_millis(200)) {
+            if std::time::Instant::now() > deadline {
+                bail!(
+                    "the {name}'s server did not open client port {client} within 120 s; see {}",
+                    h.parent().unwrap().join("ttfs-sim.log").display()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let config = dir.join("tt-ha.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "# tt-ha demo sandbox: a master and a replicant on this machine, served by ttfs-sim\n# (Berkeley DB 5.3 with the Replication Manager). Made by `tt-ha demo`; stop with\n# `tt-ha demo --down {}`.\n\n[procedure]\nstop_timeout_secs = 60\nstart_timeout_secs = 60\nstartup_timeout_secs = 600\n{nodes}",
+            dir.display()
+        ),
+    )?;
+    crate::config::load(&config).context("the sandbox's own tt-ha.toml does not load")?;
+    Ok(config)
+}
+
+/// Stops every sandbox server.
+pub fn down(dir: &Path) -> anyhow::Result<()> {
+    let sim = find_ttfs_sim();
+    for (_, folder) in NODES {
+        let h = home(dir, folder);
+        if !h.exists() {
+            continue;
+        }
+        match &sim {
+            Some(sim) => run(
+                Command::new(sim)
+                    .args(["service", "stop", "--home"])
+                    .arg(&h),
+                "ttfs-sim service stop",
+            )?,
+            None => bail!(
+                "ttfs-sim not found to stop {}: put it on PATH or run tt-ha from target/debug",
+                h.display()
+            ),
+        }
+        println!("stopped {}", h.display());
+    }
+    Ok(())
+}
