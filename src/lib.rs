@@ -13,6 +13,7 @@ pub mod demo;
 pub mod engine;
 pub mod fsinfo;
 pub mod journal;
+pub mod monitor;
 pub mod nodeview;
 pub mod plan;
 pub mod preflight;

@@ -3,6 +3,7 @@
 
 mod dbconfig_cmd;
 mod demo_cmd;
+mod monitor_cmd;
 mod plan_cmd;
 mod run_cmd;
 
@@ -84,6 +85,41 @@ pub enum Command {
         #[arg(long, default_value_t = 20_000)]
         volumes: usize,
     },
+    /// Read a whole Berkeley DB message file and print the node's final replication state.
+    Classify {
+        /// The message file (`$DB_Msg.txt`).
+        file: std::path::PathBuf,
+        /// The node's role, when the file does not make it clear.
+        #[arg(long, value_parser = ["master", "replicant"])]
+        role: Option<String>,
+        /// Machine-readable output (documented in the README).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One-shot check of both nodes for Nagios/Icinga: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check {
+        /// Lag (bytes) from which to warn.
+        #[arg(long, default_value_t = 1_048_576)]
+        warn_lag: i64,
+        /// Lag (bytes) from which it is critical.
+        #[arg(long, default_value_t = 10_485_760)]
+        crit_lag: i64,
+        /// Seconds without init progress that count as stalled.
+        #[arg(long, default_value_t = 300.0)]
+        stale: f64,
+    },
+    /// Follow both nodes' message files live.
+    Monitor {
+        /// JSON lines: classified events and state snapshots.
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many seconds (scripts).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Polling interval in milliseconds.
+        #[arg(long, default_value_t = 250)]
+        interval_ms: u64,
+    },
     /// Read or edit a DB_CONFIG file.
     Dbconfig {
         /// What to do with it.
@@ -110,5 +146,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             down,
             volumes,
         } => demo_cmd::run(&dir, no_open, down, volumes),
+        Command::Classify { file, role, json } => {
+            monitor_cmd::classify(&file, role.as_deref(), json)
+        }
+        Command::Check {
+            warn_lag,
+            crit_lag,
+            stale,
+        } => monitor_cmd::check(&cli.config, warn_lag, crit_lag, stale),
+        Command::Monitor {
+            json: _,
+            seconds,
+            interval_ms,
+        } => monitor_cmd::monitor_json(&cli.config, seconds, interval_ms),
     }
 }

@@ -204,6 +204,22 @@ fn setup_replicates_then_rollback_restores_both_nodes() {
     );
     let master_sum_after = ask(sb.master_port, "CHECKSUM volume");
 
+    // The monitor reads the real message files: check says OK, with positive proof from both.
+    let check = sb.tt_ha(&["check"]);
+    assert_eq!(check.status.code(), Some(0), "check: {}", text(&check));
+    assert!(
+        text(&check).starts_with("TT-HA OK - replication functional"),
+        "{}",
+        text(&check)
+    );
+    let mon = sb.tt_ha(&["monitor", "--json", "--seconds", "1"]);
+    let snap = String::from_utf8_lossy(&mon.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "snapshot")
+        .expect("a snapshot");
+    assert_eq!(snap["verdict"], "functional", "{snap}");
+
     // Berkeley DB's own tools agree, independent of our code.
     assert_eq!(
         db_dump(&m, "volumes.db"),
@@ -286,6 +302,14 @@ fn a_replicant_pointed_at_a_dead_port_fails_with_a_diagnosis_and_rollback_restor
         t.elapsed() < Duration::from_secs(90),
         "the failure took {:?}",
         t.elapsed()
+    );
+
+    let check = sb.tt_ha(&["check"]);
+    assert_eq!(check.status.code(), Some(2), "check: {}", text(&check));
+    assert!(
+        text(&check).contains(&format!("cannot reach the master's site 127.0.0.1:{dead}")),
+        "{}",
+        text(&check)
     );
 
     let o = sb.tt_ha(&["rollback", "--yes"]);

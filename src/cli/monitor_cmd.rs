@@ -1,0 +1,280 @@
+//! `tt-ha classify`, `tt-ha check` and `tt-ha monitor`: the replication monitor's headless front.
+
+use crate::config;
+use crate::monitor::{self, NodeState, Verdict, follow::Follower, parse::Splitter};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// The documented JSON of one node's state (`classify --json`, `monitor --json` snapshots).
+pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
+    let last = if s.role.as_deref() == Some("master") {
+        s.last_lsn_sent
+    } else {
+        s.last_lsn_applied
+    };
+    json!({
+        "role": s.role,
+        "verdict": verdict.name(),
+        "verdict_detail": verdict,
+        "connected": s.connected,
+        "peers": s.peer_list(),
+        "startup_done": s.startup_done,
+        "init": if s.init.seen {
+            json!({
+                "phase": s.init.phase,
+                "files_total": s.init.files_total,
+                "files_done": s.init.files_done,
+                "pages_done": s.init.pages_done,
+                "pages_total": s.init.pages_total,
+                "percent": s.init.percent,
+                "rate": s.init.rate,
+                "eta_secs": s.init.eta_secs,
+            })
+        } else {
+            json!({"phase": null, "files_total": null, "files_done": null, "pages_done": null, "pages_total": null, "percent": null, "rate": null, "eta_secs": null})
+        },
+        "last_lsn": last.map(|l| json!({"file": l.file, "offset": l.offset})),
+        "connection_failures": s.connection_failures,
+        "low_verbosity": s.low_verbosity,
+        "errors": s.errors.iter().map(|(line, text)| json!({"line": line, "text": text})).collect::<Vec<_>>(),
+    })
+}
+
+/// `classify FILE [--role] [--json]`.
+pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode> {
+    let s = monitor::classify_file(file, role, "$DB_Msg.txt")
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let v = monitor::single(&s);
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&node_json(&s, &v))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}: {} messages", file.display(), s.messages);
+    println!("  role:         {}", s.role.as_deref().unwrap_or("unknown"));
+    println!(
+        "  verdict:      {} (from this file alone; `tt-ha check` needs both)",
+        describe(&v)
+    );
+    println!(
+        "  peers:        {}",
+        s.peer_list()
+            .iter()
+            .map(|p| format!(
+                "{} {}",
+                p.site,
+                if p.connected {
+                    "connected"
+                } else {
+                    "not connected"
+                }
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  start-up:     {}",
+        if s.startup_done { "done" } else { "not done" }
+    );
+    if s.init.seen {
+        println!(
+            "  initial copy: phase {}, {:.1}%",
+            s.init.phase,
+            s.init.percent.unwrap_or(0.0)
+        );
+    }
+    if s.low_verbosity {
+        println!(
+            "  warning: only connection lines (DB_VERB_REPMGR_MISC): set DB_VERB_REPLICATION to see progress and prove replication"
+        );
+    }
+    for (why, n) in &s.benign {
+        println!("  harmless ({n}x): {why}");
+    }
+    for (line, text) in &s.errors {
+        println!("  error line {line}: {text}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A verdict in words.
+pub fn describe(v: &Verdict) -> String {
+    match v {
+        Verdict::Functional => "replication functional".into(),
+        Verdict::Syncing {
+            percent: Some(p),
+            eta_secs,
+        } => format!(
+            "copying the database: {p:.1}%{}",
+            eta_secs
+                .map(|e| format!(", about {e:.0} s left"))
+                .unwrap_or_default()
+        ),
+        Verdict::Syncing { .. } => "catching up".into(),
+        Verdict::Connecting => "connecting (no proof of replication yet)".into(),
+        Verdict::CannotReachMaster { site, attempts } => {
+            format!("cannot reach the master's site {site} ({attempts} failed attempts)")
+        }
+        Verdict::MasterDown => "the master is down (the replicant lost it)".into(),
+        Verdict::Stalled { secs } => format!("stalled: no progress for {secs:.0} s"),
+        Verdict::Error { text } => format!("error: {text}"),
+    }
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// `check`: one line and an exit code in monitoring-plugin conventions.
+pub fn check(
+    config_path: &Path,
+    warn_lag: i64,
+    crit_lag: i64,
+    stale: f64,
+) -> anyhow::Result<ExitCode> {
+    let cfg = match config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("TT-HA UNKNOWN - {e}");
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let read = |n: &crate::config::Node, role: &str| {
+        monitor::classify_file(&n.message_path(), Some(role), &n.message_file)
+            .map_err(|e| format!("{}: {e}", n.message_path().display()))
+    };
+    let (m, r) = match (
+        read(&cfg.master, "master"),
+        read(cfg.replicant(), "replicant"),
+    ) {
+        (Ok(m), Ok(r)) => (m, r),
+        (Err(e), _) | (_, Err(e)) => {
+            println!("TT-HA UNKNOWN - cannot read a message file: {e}");
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let v = monitor::combined(&m, &r, Some(now_secs()), stale);
+    let lag = monitor::lag(&m, &r);
+    let lag_bytes = lag.map(|l| l.bytes);
+    let pct = r.init.percent;
+    let perf = format!(
+        "lag_bytes={};{warn_lag};{crit_lag} init_percent={}",
+        lag_bytes
+            .map(|b| b.to_string())
+            .unwrap_or_else(|| "U".into()),
+        pct.map(|p| format!("{p:.1}")).unwrap_or_else(|| "U".into())
+    );
+    let (word, code) = match &v {
+        Verdict::Functional if lag_bytes.is_some_and(|b| b >= crit_lag) => ("CRITICAL", 2),
+        Verdict::Functional if lag_bytes.is_some_and(|b| b >= warn_lag) => ("WARNING", 1),
+        Verdict::Functional => ("OK", 0),
+        Verdict::Syncing { .. } => ("WARNING", 1),
+        Verdict::Connecting => ("UNKNOWN", 3),
+        Verdict::CannotReachMaster { .. }
+        | Verdict::MasterDown
+        | Verdict::Stalled { .. }
+        | Verdict::Error { .. } => ("CRITICAL", 2),
+    };
+    let lag_text = lag
+        .map(|l| format!("; lag {} bytes", l.bytes))
+        .unwrap_or_default();
+    println!("TT-HA {word} - {}{lag_text} | {perf}", describe(&v));
+    Ok(ExitCode::from(code))
+}
+
+/// `monitor --json`: JSON lines — each classified event and a state snapshot whenever the
+/// verdict changes, and at least every 5 s. Stops after `seconds` when given.
+pub fn monitor_json(
+    config_path: &Path,
+    seconds: Option<u64>,
+    interval_ms: u64,
+) -> anyhow::Result<ExitCode> {
+    let cfg = config::load(config_path)?;
+    let nodes = [("master", &cfg.master), ("replicant", cfg.replicant())];
+    // The state needs the history (connections are logged once, at the start): read each file
+    // whole, streaming, then follow from where that read ended.
+    let mut followers: Vec<(String, Follower, Splitter, NodeState, String)> = nodes
+        .iter()
+        .map(|(role, n)| {
+            let (state, follower) = match monitor::classify_file_counted(
+                &n.message_path(),
+                Some(role),
+                &n.message_file,
+            ) {
+                Ok((s, bytes)) => (s, Follower::from_offset(n.message_path(), bytes, 0)),
+                Err(_) => (
+                    NodeState::with_role(Some(role)),
+                    Follower::new(n.message_path(), 0),
+                ),
+            };
+            (
+                role.to_string(),
+                follower,
+                Splitter::default(),
+                state,
+                n.message_file.clone(),
+            )
+        })
+        .collect();
+    println!(
+        "{}",
+        json!({"type": "start", "mode": "polling", "interval_ms": interval_ms, "files": nodes.iter().map(|(r, n)| json!({"node": r, "path": n.message_path()})).collect::<Vec<_>>()})
+    );
+    let started = Instant::now();
+    let mut last_snapshot = Instant::now() - Duration::from_secs(60);
+    let mut last_verdict = String::new();
+    loop {
+        for (role, f, sp, st, msgfile) in followers.iter_mut() {
+            let (lines, notices) = f.poll();
+            for n in notices {
+                println!(
+                    "{}",
+                    json!({"type": "file", "node": role, "notice": format!("{n:?}").to_lowercase()})
+                );
+            }
+            for (no, text) in lines {
+                for m in sp.push(no, &text) {
+                    let ev = st.apply(&m, msgfile);
+                    if !matches!(
+                        ev,
+                        monitor::Event::Other
+                            | monitor::Event::FileProgress { .. }
+                            | monitor::Event::PageReceived
+                            | monitor::Event::LogReceived { .. }
+                            | monitor::Event::LogSent { .. }
+                            | monitor::Event::Applied { .. }
+                            | monitor::Event::Message { .. }
+                    ) {
+                        println!(
+                            "{}",
+                            json!({"type": "event", "node": role, "line": m.line, "event": ev})
+                        );
+                    }
+                }
+            }
+        }
+        let v = monitor::combined(
+            &followers[0].3,
+            &followers[1].3,
+            Some(now_secs()),
+            cfg.procedure.startup_timeout_secs as f64,
+        );
+        if v.name() != last_verdict || last_snapshot.elapsed() >= Duration::from_secs(5) {
+            last_verdict = v.name().to_string();
+            last_snapshot = Instant::now();
+            println!(
+                "{}",
+                json!({"type": "snapshot", "verdict": v.name(), "detail": describe(&v), "lag": monitor::lag(&followers[0].3, &followers[1].3),
+                       "master": node_json(&followers[0].3, &monitor::single(&followers[0].3)), "replicant": node_json(&followers[1].3, &monitor::single(&followers[1].3))})
+            );
+        }
+        if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(interval_ms));
+    }
+}

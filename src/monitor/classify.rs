@@ -1,0 +1,577 @@
+//! Turning a message body into a typed event, for every Berkeley DB version in
+//! `../shared/bdb/messages.md` (5.3, 6.0, 6.1, 6.2, 18.1).
+
+use regex::Regex;
+use serde::Serialize;
+use std::sync::OnceLock;
+
+/// A log sequence number: [file][offset].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Lsn {
+    /// Log file number.
+    pub file: u64,
+    /// Byte offset within it.
+    pub offset: u64,
+}
+
+/// What a message means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// `EID n is assigned for site H:P`.
+    SiteAssigned { eid: u32, site: String },
+    /// An existing member restarting (`Read in gen`).
+    ExistingMember,
+    /// `New master gen G` / `Establishing group as master.`: this site is master.
+    IAmMaster { generation: Option<u64> },
+    /// A client-side line: this site is a replicant.
+    IAmClient,
+    /// `try join request to site site H:P`.
+    JoinAttempt { site: String },
+    /// `Request to join group from H:P` (master).
+    JoinRequest { site: String },
+    /// `connecting to site H:P`.
+    Connecting { site: String },
+    /// TCP connection up (`connection established`, `accepted … connection`).
+    Connected,
+    /// `handshake from … H:P EID n`: peer identified.
+    Handshake { site: String, eid: u32 },
+    /// 6.0+: `EID n CONNECTED, READY.  sites_avail m`.
+    Ready { eid: u32, sites_avail: u32 },
+    /// `` `TEXT' (CODE) on connection to site H:P ``.
+    ConnectionFailed {
+        site: String,
+        error: String,
+        code: i64,
+    },
+    /// `EOF on connection to site H:P`.
+    ConnectionLost { site: String },
+    /// 6.0+: `disable_conn: EID n disabled.  sites_avail m`.
+    Disabled { sites_avail: u32 },
+    /// `Updating gen from A to B from master E`: the replicant knows its master.
+    MasterKnown { generation: u64, master_eid: i64 },
+    /// `Start election …`: the replicant looks for a master.
+    ElectionStarted,
+    /// `Ended election with N`: N != 0 means no master could be elected.
+    ElectionEnded { result: i64 },
+    /// `Update setup for N files.`: internal init starts.
+    InitStart { files: u32 },
+    /// `Update setup:  First LSN` / `Last LSN`.
+    InitLogRange {
+        first: Option<Lsn>,
+        last: Option<Lsn>,
+    },
+    /// `Next file K: pgsize P, maxpg M`.
+    NextFile { index: u32, pgsize: u64, maxpg: u64 },
+    /// `FILEDONE: have X pages. Need Y.`
+    FileProgress { have: u64, need: u64 },
+    /// `PAGE: Received page N from file K`.
+    PageReceived,
+    /// `NEXTFILE: LOG_REQ from LSN to LSN`: the log phase of the init.
+    LogPhase { from: Lsn, to: Lsn },
+    /// `Returning LOGREADY up to LSN`: log phase done; local recovery.
+    LogReady,
+    /// `Walk_dir: File F at 0x…: pgsize P, max_pgno M` (master listing what it sends).
+    MasterFile { pgsize: u64, max_pgno: u64 },
+    /// `Start-up is done LSN`: synchronised.
+    StartupDone { lsn: Lsn },
+    /// `send UPDATE_REQ, merely to check…`: catch-up without internal init.
+    CatchUp,
+    /// `rep_send_message: … type log|newfile, LSN …` sent by this site.
+    LogSent {
+        lsn: Lsn,
+        broadcast: bool,
+        resend: bool,
+    },
+    /// `rep_process_message: … type log|log_more, LSN …` received.
+    LogReceived { lsn: Lsn, resend: bool },
+    /// Any other replication message sent or received.
+    Message { sent: bool, kind: String },
+    /// `Returning ISPERM LSN`: durably applied.
+    Applied { lsn: Lsn },
+    /// `got ack LSN(…) from site H:P` (master).
+    Ack { lsn: Lsn, site: String },
+    /// `send_permlsn: broadcast LSN` (replicant).
+    PermBroadcast { lsn: Lsn },
+    /// `Stopping repmgr threads` / `Repmgr threads are finished`.
+    Shutdown { finished: bool },
+    /// Harmless noise explained (`Walk_dir … returned error` on the message file, the lockout race).
+    Benign { why: String },
+    /// Something an operator must look at.
+    Error { text: String },
+    /// Not a line the monitor needs.
+    Other,
+}
+
+fn lsn(f: &str, o: &str) -> Lsn {
+    Lsn {
+        file: f.parse().unwrap_or(0),
+        offset: o.parse().unwrap_or(0),
+    }
+}
+
+struct Rules {
+    site: Regex,
+    handshake: Regex,
+    ready: Regex,
+    conn_err: Regex,
+    eof: Regex,
+    disable: Regex,
+    master_known: Regex,
+    ended: Regex,
+    update_setup: Regex,
+    first: Regex,
+    last: Regex,
+    next_file: Regex,
+    filedone: Regex,
+    log_req: Regex,
+    walk_ok: Regex,
+    walk_err: Regex,
+    startup: Regex,
+    message: Regex,
+    isperm: Regex,
+    ack: Regex,
+    permlsn: Regex,
+    new_master: Regex,
+    join_try: Regex,
+    join_req: Regex,
+    connecting: Regex,
+}
+
+fn rules() -> &'static Rules {
+    static R: OnceLock<Rules> = OnceLock::new();
+    const HP: &str = r"(\S+:\d+)";
+    const LSN: &str = r"\[(\d+)\]\[(\d+)\]";
+    R.get_or_init(|| {
+        let re = |s: String| Regex::new(&s).unwrap();
+        Rules {
+            site: re(format!(r"^EID (\d+) is assigned for site {HP}$")),
+            handshake: re(format!(r"^(?:handshake from (?:connection to|connecting site|paused site|idle site) {HP} EID (\d+)|connection from {HP} EID (\d+) while already connected)$")),
+            ready: re(r"^(?:msgin|vers_resp): EID (\d+) CONNECTED, READY\.\s+sites_avail (\d+)$".into()),
+            conn_err: re(format!(r"^`(.*)' \((-?\d+)\) on connection to site {HP}$")),
+            eof: re(format!(r"^EOF on connection to site {HP}$")),
+            disable: re(r"^disable_conn: EID \d+ disabled\.\s+sites_avail (\d+)$".into()),
+            master_known: re(r"^Updating gen from \d+ to (\d+) from master (-?\d+)$".into()),
+            ended: re(r"^Ended election with\s+(-?\d+)".into()),
+            update_setup: re(r"^Update setup for (\d+) files\.$".into()),
+            first: re(format!(r"^Update setup:\s+First LSN {LSN}\.?$")),
+            last: re(format!(r"^Update setup:\s+Last LSN {LSN}\.?$")),
+            next_file: re(r"^Next file (\d+): pgsize (\d+), maxpg (\d+)$".into()),
+            filedone: re(r"^FILEDONE: have (\d+) pages\. Need (\d+)\.$".into()),
+            log_req: re(format!(r"^NEXTFILE: LOG_REQ from LSN {LSN} to {LSN}$")),
+            walk_ok: re(r"^Walk_dir: File \S+ at 0x[0-9a-f]+: pgsize (\d+), max_pgno (\d+)$".into()),
+            walk_err: re(r"^Walk_dir: File \d+ (.+): returned error (.+)$".into()),
+            startup: re(format!(r"^Start-up is done {LSN}$")),
+            message: re(format!(r" rep_(send|process)_message: msgv = \d+ logv \d+ gen = \d+ eid (-?\d+), type (\S+), LSN {LSN}(.*)$")),
+            isperm: re(format!(r"^Returning ISPERM {LSN}")),
+            ack: re(format!(r"^got ack {LSN}\(\d+\)(?: and ckp_lsn {LSN})? from site {HP}$")),
+            permlsn: re(format!(r"^send_permlsn: broadcast {LSN}$")),
+            new_master: re(r"^New master gen (\d+)".into()),
+            join_try: re(format!(r"^try join request to site (?:site )?{HP}$")),
+            join_req: re(format!(r"^Request to join group from {HP}$")),
+            connecting: re(format!(r"^connecting to site {HP}$")),
+        }
+    })
+}
+
+/// Classifies one message body. `message_file` is the message file's name, whose failed open
+/// as a database during internal init is benign.
+pub fn classify(body: &str, message_file: &str) -> Event {
+    let r = rules();
+    let b = body.trim_end();
+    // The per-record lines are by far the most frequent: test them first, cheaply.
+    if b.contains("_message: msgv = ")
+        && let Some(c) = r.message.captures(b)
+    {
+        let sent = &c[1] == "send";
+        let kind = c[3].to_string();
+        let l = lsn(&c[4], &c[5]);
+        let flags = &c[6];
+        return match (sent, kind.as_str()) {
+            (true, "log" | "newfile") => Event::LogSent {
+                lsn: l,
+                broadcast: &c[2] == "-1",
+                resend: flags.contains("resend"),
+            },
+            (false, "log" | "log_more") => Event::LogReceived {
+                lsn: l,
+                resend: flags.contains("resend"),
+            },
+            (_, "dupmaster") => Event::Error {
+                text: format!("DUPMASTER: two sites claim to be master ({b})"),
+            },
+            _ => Event::Message { sent, kind },
+        };
+    }
+    if b.starts_with("FILEDONE")
+        && let Some(c) = r.filedone.captures(b)
+    {
+        return Event::FileProgress {
+            have: c[1].parse().unwrap_or(0),
+            need: c[2].parse().unwrap_or(0),
+        };
+    }
+    if b.starts_with("Returning ISPERM")
+        && let Some(c) = r.isperm.captures(b)
+    {
+        return Event::Applied {
+            lsn: lsn(&c[1], &c[2]),
+        };
+    }
+    if b.contains(": Received page ") {
+        return Event::PageReceived;
+    }
+    if let Some(c) = r.startup.captures(b) {
+        return Event::StartupDone {
+            lsn: lsn(&c[1], &c[2]),
+        };
+    }
+    if let Some(c) = r.site.captures(b) {
+        return Event::SiteAssigned {
+            eid: c[1].parse().unwrap_or(0),
+            site: c[2].to_string(),
+        };
+    }
+    if let Some(c) = r.conn_err.captures(b) {
+        return Event::ConnectionFailed {
+            error: c[1].to_string(),
+            code: c[2].parse().unwrap_or(0),
+            site: c[3].to_string(),
+        };
+    }
+    if let Some(c) = r.eof.captures(b) {
+        return Event::ConnectionLost {
+            site: c[1].to_string(),
+        };
+    }
+    if let Some(c) = r.handshake.captures(b) {
+        let (site, eid) = match c.get(1) {
+            Some(s) => (s.as_str(), &c[2]),
+            None => (&c[3], &c[4]),
+        };
+        return Event::Handshake {
+            site: site.to_string(),
+            eid: eid.parse().unwrap_or(0),
+        };
+    }
+    if let Some(c) = r.ready.captures(b) {
+        return Event::Ready {
+            eid: c[1].parse().unwrap_or(0),
+            sites_avail: c[2].parse().unwrap_or(0),
+        };
+    }
+    if let Some(c) = r.disable.captures(b) {
+        return Event::Disabled {
+            sites_avail: c[1].parse().unwrap_or(0),
+        };
+    }
+    if b.starts_with("connection established")
+        || b.starts_with("accepted a new connection")
+        || b.starts_with("accepted new connection")
+    {
+        return Event::Connected;
+    }
+    if let Some(c) = r.connecting.captures(b) {
+        return Event::Connecting {
+            site: c[1].to_string(),
+        };
+    }
+    if let Some(c) = r.join_try.captures(b) {
+        return Event::JoinAttempt {
+            site: c[1].to_string(),
+        };
+    }
+    if let Some(c) = r.join_req.captures(b) {
+        return Event::JoinRequest {
+            site: c[1].to_string(),
+        };
+    }
+    if let Some(c) = r.master_known.captures(b) {
+        return Event::MasterKnown {
+            generation: c[1].parse().unwrap_or(0),
+            master_eid: c[2].parse().unwrap_or(-1),
+        };
+    }
+    if let Some(c) = r.new_master.captures(b) {
+        return Event::IAmMaster {
+            generation: c[1].parse().ok(),
+        };
+    }
+    if b.starts_with("Establishing group as master") {
+        return Event::IAmMaster { generation: None };
+    }
+    if b.starts_with("Read in gen ") {
+        return Event::ExistingMember;
+    }
+    if b.starts_with("Start election ") {
+        return Event::ElectionStarted;
+    }
+    if let Some(c) = r.ended.captures(b) {
+        return Event::ElectionEnded {
+            result: c[1].parse().unwrap_or(0),
+        };
+    }
+    if let Some(c) = r.update_setup.captures(b) {
+        return Event::InitStart {
+            files: c[1].parse().unwrap_or(0),
+        };
+    }
+    if let Some(c) = r.first.captures(b) {
+        return Event::InitLogRange {
+            first: Some(lsn(&c[1], &c[2])),
+            last: None,
+        };
+    }
+    if let Some(c) = r.last.captures(b) {
+        return Event::InitLogRange {
+            first: None,
+            last: Some(lsn(&c[1], &c[2])),
+        };
+    }
+    if let Some(c) = r.next_file.captures(b) {
+        return Event::NextFile {
+            index: c[1].parse().unwrap_or(0),
+            pgsize: c[2].parse().unwrap_or(0),
+            maxpg: c[3].parse().unwrap_or(0),
+        };
+    }
+    if let Some(c) = r.log_req.captures(b) {
+        return Event::LogPhase {
+            from: lsn(&c[1], &c[2]),
+            to: lsn(&c[3], &c[4]),
+        };
+    }
+    if b.starts_with("Returning LOGREADY") {
+        return Event::LogReady;
+    }
+    if let Some(c) = r.walk_ok.captures(b) {
+        return Event::MasterFile {
+            pgsize: c[1].parse().unwrap_or(0),
+            max_pgno: c[2].parse().unwrap_or(0),
+        };
+    }
+    if let Some(c) = r.walk_err.captures(b) {
+        return Event::Benign {
+            why: if c[1].trim() == message_file {
+                format!(
+                    "Berkeley DB tried to open the message file {message_file} as a database while listing the home (harmless)"
+                )
+            } else {
+                format!(
+                    "{} in the database folder is not a database (harmless; Berkeley DB skips it)",
+                    c[1].trim()
+                )
+            },
+        };
+    }
+    if let Some(c) = r.ack.captures(b) {
+        return Event::Ack {
+            lsn: lsn(&c[1], &c[2]),
+            site: c[5].to_string(),
+        };
+    }
+    if let Some(c) = r.permlsn.captures(b) {
+        return Event::PermBroadcast {
+            lsn: lsn(&c[1], &c[2]),
+        };
+    }
+    if b.starts_with("send UPDATE_REQ, merely") || b.starts_with("UPDATE msg reveals no NIMDBs") {
+        return Event::CatchUp;
+    }
+    if b == "Stopping repmgr threads" {
+        return Event::Shutdown { finished: false };
+    }
+    if b == "Repmgr threads are finished" {
+        return Event::Shutdown { finished: true };
+    }
+    if b.starts_with("Racing replication msg lockout") {
+        return Event::Benign {
+            why: "replication lockout race at the start of a sync (harmless)".into(),
+        };
+    }
+    if b.starts_with("starting election thread")
+        || b.starts_with("Election done")
+        || b.starts_with("rep_start: Found old version log")
+    {
+        return Event::IAmClient;
+    }
+    const ERRORS: &[&str] = &[
+        "Client record received on master",
+        "Master record received on client",
+        "rep_send_function returned",
+        "queue limit exceeded",
+        "incoming queue limit exceeded",
+        "clean up interrupted internal init",
+        "Cleaning up interrupted internal init",
+        "FILE_FAIL is cleaning up",
+        "VERIFY_FAIL is cleaning up",
+        "NEWCLIENT is cleaning up",
+        "repmgr fires join failure event",
+        "rejecting connection from unknown or provisional site",
+        "heartbeat monitor timeout expired",
+        "GMDB perm failure",
+        "sendpages: PAGE_FAIL",
+        "Won election but lost race with DUPMASTER",
+    ];
+    if ERRORS.iter().any(|e| b.starts_with(e))
+        || (b.starts_with("page_req: Open") && b.ends_with("failed"))
+    {
+        return Event::Error {
+            text: b.to_string(),
+        };
+    }
+    if let Some(rest) = b.find("BDB").map(|i| &b[i..])
+        && rest.len() > 8
+        && rest[3..7].bytes().all(|c| c.is_ascii_digit())
+        && rest.as_bytes()[7] == b' '
+    {
+        // BDB0196/0178/0210 are the init's attempt to open the message file as a database.
+        return if ["BDB0196", "BDB0178", "BDB0210", "BDB0640"].contains(&&rest[..7]) {
+            Event::Benign {
+                why: format!(
+                    "{} (the library opened a non-database file as a database during internal init; harmless)",
+                    &rest[..7]
+                ),
+            }
+        } else {
+            Event::Error {
+                text: rest.to_string(),
+            }
+        };
+    }
+    Event::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(b: &str) -> Event {
+        classify(b, "$DB_Msg.txt")
+    }
+
+    #[test]
+    fn classifies_the_key_lines_of_every_version() {
+        assert_eq!(
+            c("EID 0 is assigned for site 127.0.0.1:5101"),
+            Event::SiteAssigned {
+                eid: 0,
+                site: "127.0.0.1:5101".into()
+            }
+        );
+        assert_eq!(
+            c("try join request to site site 127.0.0.1:5100"),
+            Event::JoinAttempt {
+                site: "127.0.0.1:5100".into()
+            }
+        );
+        assert_eq!(
+            c("connection established IPv4 host localhost address 127.0.0.1"),
+            Event::Connected
+        );
+        assert_eq!(c("accepted a new connection"), Event::Connected);
+        assert_eq!(
+            c("handshake from paused site 127.0.0.1:5100 EID 1"),
+            Event::Handshake {
+                site: "127.0.0.1:5100".into(),
+                eid: 1
+            }
+        );
+        assert_eq!(
+            c("vers_resp: EID 1 CONNECTED, READY.  sites_avail 1"),
+            Event::Ready {
+                eid: 1,
+                sites_avail: 1
+            }
+        );
+        assert_eq!(
+            c("`Connection refused' (111) on connection to site 127.0.0.1:5199"),
+            Event::ConnectionFailed {
+                site: "127.0.0.1:5199".into(),
+                error: "Connection refused".into(),
+                code: 111
+            }
+        );
+        assert_eq!(
+            c("Update setup for 4 files."),
+            Event::InitStart { files: 4 }
+        );
+        assert_eq!(
+            c("Update setup:  First LSN [1][28]."),
+            Event::InitLogRange {
+                first: Some(Lsn {
+                    file: 1,
+                    offset: 28
+                }),
+                last: None
+            }
+        );
+        assert_eq!(
+            c("Next file 1: pgsize 4096, maxpg 4285"),
+            Event::NextFile {
+                index: 1,
+                pgsize: 4096,
+                maxpg: 4285
+            }
+        );
+        assert_eq!(
+            c("FILEDONE: have 12 pages. Need 4286."),
+            Event::FileProgress {
+                have: 12,
+                need: 4286
+            }
+        );
+        assert_eq!(
+            c("Start-up is done [6][1234]"),
+            Event::StartupDone {
+                lsn: Lsn {
+                    file: 6,
+                    offset: 1234
+                }
+            }
+        );
+        assert_eq!(
+            c(
+                "/home/x y rep_send_message: msgv = 7 logv 19 gen = 1 eid -1, type log, LSN [1][24142] flush perm"
+            ),
+            Event::LogSent {
+                lsn: Lsn {
+                    file: 1,
+                    offset: 24142
+                },
+                broadcast: true,
+                resend: false
+            }
+        );
+        assert_eq!(
+            c("got ack [1][200](1) and ckp_lsn [1][100] from site 127.0.0.1:5101"),
+            Event::Ack {
+                lsn: Lsn {
+                    file: 1,
+                    offset: 200
+                },
+                site: "127.0.0.1:5101".into()
+            }
+        );
+        assert!(matches!(
+            c("Walk_dir: File 3 $DB_Msg.txt: returned error Invalid argument"),
+            Event::Benign { .. }
+        ));
+        assert!(matches!(
+            c("Client record received on master"),
+            Event::Error { .. }
+        ));
+        assert!(matches!(
+            c("BDB3534 Not enough votes to elect: recvd 1 of 2 from 2 sites"),
+            Event::Error { .. }
+        ));
+        assert!(matches!(
+            c("BDB0196 Encrypted checksum: no encryption key specified"),
+            Event::Benign { .. }
+        ));
+        assert_eq!(
+            c("Ended election with  -30975, e_th 1, egen 3, flag 0x0, e_fl 0x0, lo_fl 0x0"),
+            Event::ElectionEnded { result: -30975 }
+        );
+    }
+}

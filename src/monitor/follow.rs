@@ -1,0 +1,272 @@
+//! Following a message file by name, like `tail -F`: waits for a file that does not exist yet,
+//! starts from the last lines without reading a large file whole, notices truncation (restart
+//! from 0) and replacement or rotation (a new file identity), buffers partial lines and reads
+//! invalid UTF-8 lossily. Survives the folder being deleted and recreated. Polling only for now
+//! (interval configurable, default 250 ms): it works on every file system, network shares
+//! included.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+/// Identity of a file: device and inode on Unix (size-independent), so a replacement is seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+}
+
+fn identity(meta: &std::fs::Metadata) -> Identity {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        // Windows: creation time stands in for the file index until it is exposed in std.
+        let created = meta
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        Identity {
+            dev: 0,
+            ino: created,
+        }
+    }
+}
+
+/// What happened to the followed file since the last poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The file appeared (or reappeared).
+    Opened,
+    /// It shrank: read again from the start.
+    Truncated,
+    /// A different file now has the name (rotation or replacement): read it from the start.
+    Replaced,
+    /// It is gone (and is waited for).
+    Missing,
+}
+
+/// A followed file.
+#[derive(Debug)]
+pub struct Follower {
+    path: PathBuf,
+    file: Option<(File, Identity)>,
+    offset: u64,
+    partial: Vec<u8>,
+    tail_lines: usize,
+    first_open: bool,
+    line_no: usize,
+}
+
+/// Where the first read starts when opening a large file: the last `tail_lines` lines, found by
+/// reading backwards in blocks (bounded work, whatever the file's size).
+fn tail_offset(f: &mut File, len: u64, tail_lines: usize) -> std::io::Result<u64> {
+    const BLOCK: u64 = 64 * 1024;
+    let mut pos = len;
+    let mut newlines = 0;
+    let mut buf = vec![0u8; BLOCK as usize];
+    while pos > 0 {
+        let start = pos.saturating_sub(BLOCK);
+        let n = (pos - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut buf[..n])?;
+        for i in (0..n).rev() {
+            if buf[i] == b'\n' && start + i as u64 + 1 != len {
+                newlines += 1;
+                if newlines == tail_lines {
+                    return Ok(start + i as u64 + 1);
+                }
+            }
+        }
+        pos = start;
+    }
+    Ok(0)
+}
+
+impl Follower {
+    /// Follows `path`, starting from its last `tail_lines` lines (0 = from the start).
+    pub fn new(path: PathBuf, tail_lines: usize) -> Follower {
+        Follower {
+            path,
+            file: None,
+            offset: 0,
+            partial: Vec::new(),
+            tail_lines,
+            first_open: true,
+            line_no: 0,
+        }
+    }
+
+    /// Follows `path` from byte `offset` of the file as it is now (after reading the start
+    /// elsewhere, e.g. to build the state), with line numbers continuing after `lines`.
+    pub fn from_offset(path: PathBuf, offset: u64, lines: usize) -> Follower {
+        let mut f = Follower::new(path, 0);
+        if let Ok(file) = File::open(&f.path)
+            && let Ok(meta) = file.metadata()
+        {
+            f.file = Some((file, identity(&meta)));
+            f.offset = offset;
+            f.line_no = lines;
+            f.first_open = false;
+        }
+        f
+    }
+
+    /// The followed path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Reads what is new: complete lines (lossy UTF-8, without `\n`) with running line numbers
+    /// (counted from where following began), and what happened to the file.
+    pub fn poll(&mut self) -> (Vec<(usize, String)>, Vec<Notice>) {
+        let mut notices = Vec::new();
+        let meta = std::fs::metadata(&self.path);
+        let Ok(meta) = meta else {
+            if self.file.take().is_some() {
+                notices.push(Notice::Missing);
+            }
+            return (Vec::new(), notices);
+        };
+        let id = identity(&meta);
+        match &self.file {
+            Some((_, old)) if *old != id => {
+                notices.push(Notice::Replaced);
+                self.file = None;
+            }
+            _ => {}
+        }
+        if self.file.is_none() {
+            let Ok(mut f) = File::open(&self.path) else {
+                return (Vec::new(), notices);
+            };
+            let len = meta.len();
+            self.offset = if self.first_open && self.tail_lines > 0 {
+                tail_offset(&mut f, len, self.tail_lines).unwrap_or(0)
+            } else {
+                0
+            };
+            self.first_open = false;
+            self.partial.clear();
+            if !notices.contains(&Notice::Replaced) {
+                notices.push(Notice::Opened);
+            }
+            self.file = Some((f, id));
+        }
+        let (f, _) = self.file.as_mut().expect("opened above");
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.offset {
+            notices.push(Notice::Truncated);
+            self.offset = 0;
+            self.partial.clear();
+        }
+        let mut lines = Vec::new();
+        if len > self.offset && f.seek(SeekFrom::Start(self.offset)).is_ok() {
+            let mut buf = Vec::with_capacity((len - self.offset).min(8 << 20) as usize);
+            if let Ok(n) = f.take(len - self.offset).read_to_end(&mut buf) {
+                self.offset += n as u64;
+                let mut start = 0;
+                for (i, b) in buf.iter().enumerate() {
+                    if *b == b'\n' {
+                        self.partial.extend_from_slice(&buf[start..i]);
+                        self.line_no += 1;
+                        lines.push((
+                            self.line_no,
+                            String::from_utf8_lossy(&self.partial).into_owned(),
+                        ));
+                        self.partial.clear();
+                        start = i + 1;
+                    }
+                }
+                self.partial.extend_from_slice(&buf[start..]);
+            }
+        }
+        (lines, notices)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn texts(v: Vec<(usize, String)>) -> Vec<String> {
+        v.into_iter().map(|(_, t)| t).collect()
+    }
+
+    #[test]
+    fn waits_for_late_creation_and_buffers_partial_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        let mut f = Follower::new(p.clone(), 10);
+        assert_eq!(f.poll(), (vec![], vec![]));
+        std::fs::write(&p, b"one\ntw").unwrap();
+        let (l, n) = f.poll();
+        assert_eq!(
+            (texts(l), n),
+            (vec!["one".to_string()], vec![Notice::Opened])
+        );
+        let mut h = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        h.write_all(b"o\r\n\xff\xfe bad\n").unwrap();
+        assert_eq!(
+            texts(f.poll().0),
+            vec!["two\r".to_string(), "\u{FFFD}\u{FFFD} bad".to_string()]
+        );
+    }
+
+    #[test]
+    fn truncation_replacement_and_folder_recreation() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("var/db");
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("$DB_Msg.txt");
+        std::fs::write(&p, b"a\nb\n").unwrap();
+        let mut f = Follower::new(p.clone(), 0);
+        assert_eq!(texts(f.poll().0), vec!["a", "b"]);
+        std::fs::write(&p, b"c\n").unwrap();
+        let (l, n) = f.poll();
+        assert_eq!(
+            (texts(l), n),
+            (vec!["c".to_string()], vec![Notice::Truncated])
+        );
+        let tmp = dir.join("new");
+        std::fs::write(&tmp, b"d\ne\n").unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
+        let (l, n) = f.poll();
+        assert_eq!(
+            (texts(l), n),
+            (
+                vec!["d".to_string(), "e".to_string()],
+                vec![Notice::Replaced]
+            )
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(f.poll().1, vec![Notice::Missing]);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&p, b"f\n").unwrap();
+        let (l, n) = f.poll();
+        assert_eq!((texts(l), n), (vec!["f".to_string()], vec![Notice::Opened]));
+    }
+
+    #[test]
+    fn a_large_file_is_opened_at_its_last_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("big.txt");
+        let mut h = std::fs::File::create(&p).unwrap();
+        for i in 0..200_000 {
+            writeln!(h, "line {i}").unwrap();
+        }
+        let mut f = Follower::new(p, 3);
+        assert_eq!(
+            texts(f.poll().0),
+            vec!["line 199997", "line 199998", "line 199999"]
+        );
+    }
+}

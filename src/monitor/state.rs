@@ -1,0 +1,565 @@
+//! Per-node replication state built from classified messages, and the verdict over both nodes.
+
+use super::classify::{Event, Lsn, classify};
+use super::parse::Message;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Default log file size (`set_lg_max`), for LSN arithmetic.
+pub const LOG_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Bytes between two LSNs, counting whole log files of `LOG_FILE_BYTES`.
+pub fn lsn_distance(from: Lsn, to: Lsn) -> i64 {
+    (to.file as i64 - from.file as i64) * LOG_FILE_BYTES as i64
+        + (to.offset as i64 - from.offset as i64)
+}
+
+/// Internal init progress, as the replicant's file tells it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Init {
+    /// An internal init was seen.
+    pub seen: bool,
+    /// `pages`, `log`, `recovery` or `done`.
+    pub phase: String,
+    /// Files to copy.
+    pub files_total: Option<u64>,
+    /// Files finished.
+    pub files_done: Option<u64>,
+    /// Pages received of the current file.
+    pub pages_done: Option<u64>,
+    /// Pages of the current file.
+    pub pages_total: Option<u64>,
+    /// Estimated overall percent (pages and log, byte-weighted).
+    pub percent: Option<f64>,
+    /// Percent per second, from the message stamps.
+    pub rate: Option<f64>,
+    /// Seconds left at that rate.
+    pub eta_secs: Option<f64>,
+    #[serde(skip)]
+    pgsize: u64,
+    #[serde(skip)]
+    bytes_of_done_files: u64,
+    #[serde(skip)]
+    log_from: Option<Lsn>,
+    #[serde(skip)]
+    log_to: Option<Lsn>,
+    #[serde(skip)]
+    log_cur: Option<Lsn>,
+    #[serde(skip)]
+    started_at: Option<f64>,
+    #[serde(skip)]
+    pub(crate) progress_at: Option<f64>,
+}
+
+impl Init {
+    fn update_percent(&mut self, now: Option<f64>) {
+        let log_bytes = match (self.log_from, self.log_to) {
+            (Some(a), Some(b)) => lsn_distance(a, b).max(0) as u64,
+            _ => 0,
+        };
+        let page_bytes_now = self.bytes_of_done_files + self.pages_done.unwrap_or(0) * self.pgsize;
+        let pct = match self.phase.as_str() {
+            "pages" => {
+                let (done, total) = (
+                    self.files_done.unwrap_or(0) as f64,
+                    self.files_total.unwrap_or(1).max(1) as f64,
+                );
+                let file_frac = match (self.pages_done, self.pages_total) {
+                    (Some(h), Some(n)) if n > 0 => h as f64 / n as f64,
+                    _ => 0.0,
+                };
+                let pages_frac = ((done + file_frac) / total).clamp(0.0, 1.0);
+                if pages_frac > 0.0 && log_bytes > 0 {
+                    let pages_total_est = page_bytes_now as f64 / pages_frac;
+                    100.0 * page_bytes_now as f64 / (pages_total_est + log_bytes as f64)
+                } else {
+                    100.0 * pages_frac
+                }
+            }
+            "log" => {
+                let cur = match (self.log_from, self.log_cur) {
+                    (Some(a), Some(c)) => lsn_distance(a, c).max(0) as u64,
+                    _ => 0,
+                };
+                let total = self.bytes_of_done_files + log_bytes;
+                if total == 0 {
+                    99.0
+                } else {
+                    100.0 * (self.bytes_of_done_files + cur.min(log_bytes)) as f64 / total as f64
+                }
+            }
+            "recovery" => 99.0,
+            "done" => 100.0,
+            _ => 0.0,
+        };
+        self.percent = Some((pct * 10.0).round() / 10.0);
+        if let (Some(t0), Some(t)) = (self.started_at, now)
+            && t > t0
+        {
+            let rate = pct / (t - t0);
+            self.rate = Some(rate);
+            self.eta_secs = (rate > 0.0).then(|| ((100.0 - pct) / rate).max(0.0));
+        }
+    }
+}
+
+/// A peer site and whether it is connected now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Peer {
+    /// `host:port`.
+    pub site: String,
+    /// Connected now.
+    pub connected: bool,
+}
+
+/// One node's state from its message file.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NodeState {
+    /// `master`, `replicant`, or `null` when the file does not say yet.
+    pub role: Option<String>,
+    /// This site, from the first `EID 0 is assigned` line.
+    pub local_site: Option<String>,
+    /// Remote sites and their connection state.
+    #[serde(skip)]
+    pub peers: BTreeMap<String, bool>,
+    /// At least one peer connected.
+    pub connected: bool,
+    /// `Start-up is done` seen (and the node not restarted since).
+    pub startup_done: bool,
+    /// Internal init.
+    pub init: Init,
+    /// Last LSN this site sent as a live broadcast (master).
+    pub last_lsn_sent: Option<Lsn>,
+    /// Last LSN this site applied durably, or received (replicant).
+    pub last_lsn_applied: Option<Lsn>,
+    /// Connection failures seen (attempts that failed).
+    pub connection_failures: u64,
+    /// The last failure: site, OS text and code.
+    pub last_failure: Option<(String, String, i64)>,
+    /// The site this node last tried to join or connect to.
+    pub last_target: Option<String>,
+    /// Elections that ended without a master.
+    pub failed_elections: u64,
+    /// The connection to this site was lost (EOF) and not re-established.
+    pub lost: Option<String>,
+    /// The node shut down cleanly.
+    pub shut_down: bool,
+    /// Errors with their line numbers.
+    pub errors: Vec<(usize, String)>,
+    /// Harmless noise seen (counted, explained once).
+    pub benign: BTreeMap<String, u64>,
+    /// Messages read.
+    pub messages: u64,
+    /// Stamp of the last message (seconds).
+    pub last_stamp: Option<f64>,
+    /// The master sent replication messages after a replicant connected.
+    pub sent_after_connect: bool,
+    /// Only repmgr connection lines were seen: verbosity too low to prove replication.
+    pub low_verbosity: bool,
+    #[serde(skip)]
+    verbose_seen: bool,
+    #[serde(skip)]
+    eid_site: BTreeMap<u32, String>,
+    #[serde(skip)]
+    ever_connected: bool,
+}
+
+impl NodeState {
+    /// A node whose role is known beforehand (`--role`, or the site config).
+    pub fn with_role(role: Option<&str>) -> NodeState {
+        NodeState {
+            role: role.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    /// Peers as a list.
+    pub fn peer_list(&self) -> Vec<Peer> {
+        self.peers
+            .iter()
+            .map(|(s, c)| Peer {
+                site: s.clone(),
+                connected: *c,
+            })
+            .collect()
+    }
+
+    fn set_role(&mut self, role: &str) {
+        if self.role.is_none() {
+            self.role = Some(role.to_string());
+        }
+    }
+
+    fn refresh_connected(&mut self) {
+        self.connected = self.peers.values().any(|c| *c);
+    }
+
+    /// Applies one message; returns its event.
+    pub fn apply(&mut self, m: &Message, message_file: &str) -> Event {
+        let ev = classify(&m.body, message_file);
+        self.messages += 1;
+        let stamp = m.secs.map(|s| s as f64 + m.usecs.unwrap_or(0) as f64 / 1e6);
+        if stamp.is_some() {
+            self.last_stamp = stamp;
+        }
+        match m.role.as_deref() {
+            Some("MASTER") => self.set_role("master"),
+            Some("CLIENT") => self.set_role("replicant"),
+            _ => {}
+        }
+        match &ev {
+            Event::SiteAssigned { eid, site } => {
+                self.eid_site.insert(*eid, site.clone());
+                if *eid == 0 && self.local_site.is_none() {
+                    self.local_site = Some(site.clone());
+                } else if self.local_site.as_deref() != Some(site) {
+                    self.peers.entry(site.clone()).or_insert(false);
+                }
+            }
+            Event::ExistingMember => {
+                self.startup_done = false;
+            }
+            Event::IAmMaster { .. } => self.set_role("master"),
+            Event::IAmClient => self.set_role("replicant"),
+            Event::MasterKnown { master_eid, .. } => {
+                self.set_role("replicant");
+                // Knowing the master means a working connection to it.
+                if let Some(site) = u32::try_from(*master_eid)
+                    .ok()
+                    .and_then(|e| self.eid_site.get(&e))
+                    .cloned()
+                {
+                    self.peers.insert(site, true);
+                    self.refresh_connected();
+                }
+            }
+            Event::JoinAttempt { site } | Event::Connecting { site } => {
+                self.last_target = Some(site.clone());
+                if matches!(ev, Event::JoinAttempt { .. }) {
+                    self.set_role("replicant");
+                }
+            }
+            Event::JoinRequest { .. } => self.set_role("master"),
+            Event::Handshake { site, .. } => {
+                self.peers.insert(site.clone(), true);
+                if self.lost.as_deref() == Some(site) {
+                    self.lost = None;
+                }
+                self.refresh_connected();
+            }
+            Event::Connected => {
+                // 5.3 names no site here: the connection is to the site last tried.
+                if let Some(site) = self.last_target.clone() {
+                    self.peers.insert(site, true);
+                    self.ever_connected = true;
+                    self.refresh_connected();
+                }
+            }
+            Event::Ready { .. } => {}
+            Event::ConnectionFailed { site, error, code } => {
+                self.connection_failures += 1;
+                self.last_failure = Some((site.clone(), error.clone(), *code));
+                self.last_target = Some(site.clone());
+                self.peers.insert(site.clone(), false);
+                self.refresh_connected();
+            }
+            Event::ConnectionLost { site } => {
+                self.peers.insert(site.clone(), false);
+                self.lost = Some(site.clone());
+                self.refresh_connected();
+            }
+            Event::Disabled { sites_avail: 0 } => {
+                for c in self.peers.values_mut() {
+                    *c = false;
+                }
+                self.refresh_connected();
+            }
+            Event::Disabled { .. } => {}
+            Event::ElectionEnded { result } if *result != 0 => self.failed_elections += 1,
+            Event::ElectionStarted | Event::ElectionEnded { .. } => self.set_role("replicant"),
+            Event::InitStart { files } => {
+                self.set_role("replicant");
+                self.startup_done = false;
+                self.init = Init {
+                    seen: true,
+                    phase: "pages".into(),
+                    files_total: Some(*files as u64),
+                    files_done: Some(0),
+                    started_at: stamp,
+                    progress_at: stamp,
+                    ..Default::default()
+                };
+                self.init.update_percent(stamp);
+            }
+            Event::InitLogRange { first, last } => {
+                if first.is_some() {
+                    self.init.log_from = *first;
+                }
+                if last.is_some() {
+                    self.init.log_to = *last;
+                }
+            }
+            Event::NextFile {
+                index,
+                pgsize,
+                maxpg,
+            } => {
+                if let (Some(n), true) = (self.init.pages_total, *index > 0) {
+                    self.init.bytes_of_done_files += n * self.init.pgsize;
+                }
+                self.init.files_done = Some(*index as u64);
+                self.init.pgsize = *pgsize;
+                self.init.pages_done = Some(0);
+                self.init.pages_total = Some(maxpg + 1);
+                self.init.progress_at = stamp;
+                self.init.update_percent(stamp);
+            }
+            Event::FileProgress { have, need } => {
+                self.init.pages_done = Some(*have);
+                self.init.pages_total = Some(*need);
+                self.init.progress_at = stamp;
+                if self.messages.is_multiple_of(64) {
+                    self.init.update_percent(stamp);
+                }
+            }
+            Event::LogPhase { from, to } => {
+                if let Some(n) = self.init.pages_total {
+                    self.init.bytes_of_done_files += n * self.init.pgsize;
+                    self.init.pages_total = None;
+                    self.init.pages_done = None;
+                }
+                self.init.files_done = self.init.files_total;
+                self.init.phase = "log".into();
+                self.init.log_from = Some(*from);
+                self.init.log_to = Some(*to);
+                self.init.progress_at = stamp;
+                self.init.update_percent(stamp);
+            }
+            Event::LogReceived { lsn, resend } => {
+                if self.init.phase == "log" && *resend {
+                    self.init.log_cur = Some(self.init.log_cur.map_or(*lsn, |c| c.max(*lsn)));
+                    self.init.progress_at = stamp;
+                    if self.messages.is_multiple_of(64) {
+                        self.init.update_percent(stamp);
+                    }
+                }
+                self.set_role("replicant");
+                if self.startup_done {
+                    self.last_lsn_applied =
+                        Some(self.last_lsn_applied.map_or(*lsn, |c| c.max(*lsn)));
+                }
+            }
+            Event::LogReady => {
+                self.init.phase = "recovery".into();
+                self.init.progress_at = stamp;
+                self.init.update_percent(stamp);
+            }
+            Event::StartupDone { lsn } => {
+                self.set_role("replicant");
+                self.startup_done = true;
+                if self.init.seen {
+                    self.init.phase = "done".into();
+                    self.init.update_percent(stamp);
+                    self.init.eta_secs = Some(0.0);
+                }
+                self.last_lsn_applied = Some(self.last_lsn_applied.map_or(*lsn, |c| c.max(*lsn)));
+            }
+            Event::Applied { lsn } => {
+                self.last_lsn_applied = Some(self.last_lsn_applied.map_or(*lsn, |c| c.max(*lsn)));
+            }
+            Event::LogSent { lsn, broadcast, .. } => {
+                if *broadcast {
+                    self.last_lsn_sent = Some(self.last_lsn_sent.map_or(*lsn, |c| c.max(*lsn)));
+                }
+                if self.connected {
+                    self.sent_after_connect = true;
+                }
+            }
+            Event::Message { sent: true, .. } if self.connected => self.sent_after_connect = true,
+            Event::Shutdown { finished: true } => {
+                self.shut_down = true;
+                for c in self.peers.values_mut() {
+                    *c = false;
+                }
+                self.refresh_connected();
+            }
+            Event::Benign { why } => *self.benign.entry(why.clone()).or_insert(0) += 1,
+            Event::Error { text } => self.errors.push((m.line, text.clone())),
+            _ => {}
+        }
+        match &ev {
+            Event::LogSent { .. }
+            | Event::LogReceived { .. }
+            | Event::Message { .. }
+            | Event::InitStart { .. }
+            | Event::StartupDone { .. }
+            | Event::Applied { .. }
+            | Event::IAmMaster { .. }
+            | Event::MasterKnown { .. } => self.verbose_seen = true,
+            Event::Handshake { .. } => self.ever_connected = true,
+            _ => {}
+        }
+        // Connected, yet none of the lines DB_VERB_REPLICATION adds: only DB_VERB_REPMGR_MISC is
+        // on, and the file can never prove that replication works.
+        self.low_verbosity = self.ever_connected && !self.verbose_seen && self.messages > 8;
+        ev
+    }
+}
+
+/// The operator's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Positive proof from both files: the master sends to the replicant; the replicant's
+    /// start-up is done and it is connected and applying.
+    Functional,
+    /// Internal init or catch-up in progress.
+    Syncing {
+        /// Overall percent.
+        percent: Option<f64>,
+        /// Seconds left.
+        eta_secs: Option<f64>,
+    },
+    /// Trying to connect; nothing failed yet.
+    Connecting,
+    /// The replicant cannot connect to the master's site.
+    CannotReachMaster {
+        /// `host:port` it tries.
+        site: String,
+        /// Failed attempts.
+        attempts: u64,
+    },
+    /// The master is gone (stopped, killed, or the link dropped).
+    MasterDown,
+    /// No progress for longer than the stall limit.
+    Stalled {
+        /// Seconds without progress.
+        secs: f64,
+    },
+    /// Errors the operator must look at.
+    Error {
+        /// The latest error.
+        text: String,
+    },
+}
+
+impl Verdict {
+    /// The verdict's name (`functional`, `syncing`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Functional => "functional",
+            Verdict::Syncing { .. } => "syncing",
+            Verdict::Connecting => "connecting",
+            Verdict::CannotReachMaster { .. } => "cannot-reach-master",
+            Verdict::MasterDown => "master-down",
+            Verdict::Stalled { .. } => "stalled",
+            Verdict::Error { .. } => "error",
+        }
+    }
+}
+
+fn replicant_side(r: &NodeState, now: Option<f64>, stall_secs: f64) -> Option<Verdict> {
+    if let Some(e) = r.errors.last()
+        && !r.startup_done
+    {
+        return Some(Verdict::Error {
+            text: format!("line {}: {}", e.0, e.1),
+        });
+    }
+    if r.init.seen && !r.startup_done {
+        if let (Some(now), Some(p)) = (now, r.init.progress_at)
+            && now - p > stall_secs
+        {
+            return Some(Verdict::Stalled { secs: now - p });
+        }
+        return Some(Verdict::Syncing {
+            percent: r.init.percent,
+            eta_secs: r.init.eta_secs,
+        });
+    }
+    if r.lost.is_some() && !r.connected {
+        return Some(Verdict::MasterDown);
+    }
+    if !r.connected
+        && let Some((site, _, _)) = &r.last_failure
+    {
+        return Some(Verdict::CannotReachMaster {
+            site: site.clone(),
+            attempts: r.connection_failures,
+        });
+    }
+    if !r.startup_done {
+        return Some(if r.connected {
+            Verdict::Syncing {
+                percent: None,
+                eta_secs: None,
+            }
+        } else {
+            Verdict::Connecting
+        });
+    }
+    None
+}
+
+/// The verdict from one file alone (`classify`): "functional" there means this file's half of
+/// the proof is complete; the combined verdict needs both files.
+pub fn single(n: &NodeState) -> Verdict {
+    match n.role.as_deref() {
+        Some("replicant") if n.shut_down => Verdict::Error { text: "the replicant's server stopped (its message file ends with `Repmgr threads are finished`)".into() },
+        Some("replicant") => replicant_side(n, None, f64::INFINITY).unwrap_or(if n.connected { Verdict::Functional } else { Verdict::Connecting }),
+        Some("master") => {
+            if let Some(e) = n.errors.last() {
+                Verdict::Error { text: format!("line {}: {}", e.0, e.1) }
+            } else if n.shut_down {
+                Verdict::MasterDown
+            } else if n.connected && n.sent_after_connect {
+                Verdict::Functional
+            } else {
+                Verdict::Connecting
+            }
+        }
+        _ => Verdict::Connecting,
+    }
+}
+
+/// The verdict over both nodes. `now` (seconds, the stamps' clock) enables stall detection.
+pub fn combined(m: &NodeState, r: &NodeState, now: Option<f64>, stall_secs: f64) -> Verdict {
+    if r.shut_down {
+        return Verdict::Error { text: "the replicant's server stopped (its message file ends with `Repmgr threads are finished`)".into() };
+    }
+    if m.shut_down || (r.lost.is_some() && !r.connected && r.startup_done) {
+        return Verdict::MasterDown;
+    }
+    if let Some(v) = replicant_side(r, now, stall_secs) {
+        return v;
+    }
+    if let Some(e) = m.errors.last() {
+        return Verdict::Error {
+            text: format!("master line {}: {}", e.0, e.1),
+        };
+    }
+    // Positive proof from both: the replicant finished start-up and is connected; the master
+    // is connected to a replicant and has sent it replication messages.
+    if r.startup_done && r.connected && m.connected && m.sent_after_connect {
+        return Verdict::Functional;
+    }
+    Verdict::Connecting
+}
+
+/// Lag between the master's last broadcast and the replicant's last applied LSN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Lag {
+    /// Bytes (whole log files counted at the default 10 MiB).
+    pub bytes: i64,
+    /// Log files between them.
+    pub files: i64,
+}
+
+/// Lag, when both files give an LSN.
+pub fn lag(m: &NodeState, r: &NodeState) -> Option<Lag> {
+    let (a, b) = (r.last_lsn_applied?, m.last_lsn_sent?);
+    Some(Lag {
+        bytes: lsn_distance(a, b).max(0),
+        files: b.file as i64 - a.file as i64,
+    })
+}
