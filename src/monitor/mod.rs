@@ -45,7 +45,11 @@ pub fn classify_file_counted(
         consumed += n as u64;
         line_no += 1;
         buf.pop();
-        let text = String::from_utf8_lossy(&buf);
+        // Valid UTF-8 (the usual case) is borrowed as is; anything else is read lossily.
+        let text = match std::str::from_utf8(&buf) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(&buf),
+        };
         for m in splitter.push(line_no, &text) {
             state.apply(&m, message_file);
         }

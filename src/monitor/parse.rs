@@ -21,6 +21,8 @@ pub struct Message {
     pub body: String,
 }
 
+/// The prefix grammar as a regex: the reference [`parse_prefix`] is checked against in tests.
+#[cfg(test)]
 fn prefix_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -28,14 +30,80 @@ fn prefix_re() -> &'static Regex {
     })
 }
 
-fn split_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\[\d+:\d+\]\[\d+/[^\]]+\] ").unwrap())
-}
-
 fn bdb_error_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"^(?:[^\s:]+: )?BDB\d{4} ").unwrap())
+}
+
+/// The parts of a prefixed line: (stamp secs, usecs, role, byte offset of the body).
+type Prefix<'a> = (u64, u64, &'a str, usize);
+
+fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
+    let mut v: u64 = 0;
+    let start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        v = v.wrapping_mul(10).wrapping_add((b[i] - b'0') as u64);
+        i += 1;
+    }
+    (v, if i > start { i } else { usize::MAX })
+}
+
+/// `[secs:usecs][pid/tid] ` at byte `i`: returns (secs, usecs, index after the trailing space).
+fn stamp_at(b: &[u8], i: usize) -> Option<(u64, u64, usize)> {
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let (secs, j) = digits(b, i + 1);
+    if j == usize::MAX || b.get(j) != Some(&b':') {
+        return None;
+    }
+    let (usecs, j) = digits(b, j + 1);
+    if j == usize::MAX || b.get(j) != Some(&b']') || b.get(j + 1) != Some(&b'[') {
+        return None;
+    }
+    let (_, k) = digits(b, j + 2);
+    if k == usize::MAX || b.get(k) != Some(&b'/') {
+        return None;
+    }
+    let close = k + 1 + b[k + 1..].iter().position(|&c| c == b']')?;
+    if close == k + 1 || b.get(close + 1) != Some(&b' ') {
+        return None;
+    }
+    Some((secs, usecs, close + 2))
+}
+
+/// Hand-written prefix parser (the regex in `prefix_re` documents the same grammar; this is the
+/// fast path for files of gigabytes).
+fn parse_prefix(line: &str) -> Option<Prefix<'_>> {
+    let b = line.as_bytes();
+    // Optional `msgpfx: ` before the stamp (6.2/18.1 set_msgpfx).
+    let at = if b.first() == Some(&b'[') {
+        0
+    } else {
+        // `msgpfx: [`: the first '[' must follow ": ".
+        let p = memchr::memchr(b'[', b)?;
+        if p < 2 || &b[p - 2..p] != b": " {
+            return None;
+        }
+        p
+    };
+    let (secs, usecs, role_start) = stamp_at(b, at)?;
+    // The role runs to the first ':'; it must be followed by a space.
+    let colon = role_start + memchr::memchr(b':', &b[role_start..])?;
+    if b.get(colon + 1) != Some(&b' ') {
+        return None;
+    }
+    Some((secs, usecs, &line[role_start..colon], colon + 2))
+}
+
+/// Where another message starts inside `body` (5.3–6.1 interleaving), if anywhere.
+fn next_stamp(body: &str, from: usize) -> Option<usize> {
+    let b = body.as_bytes();
+    memchr::memchr_iter(b'[', &b[from..])
+        .map(|p| from + p)
+        .find(|&at| {
+            at > 0 && b.get(at + 1).is_some_and(u8::is_ascii_digit) && stamp_at(b, at).is_some()
+        })
 }
 
 /// Turns physical lines into messages, incrementally (a follower feeds it line by line).
@@ -54,34 +122,22 @@ impl Splitter {
         }
         // A later prefix on the same line starts another message (5.3–6.1 interleaving). Only
         // the text after a line's own prefix is searched, so a `set_msgpfx` prefix stays whole.
-        let mut parts = Vec::new();
         let mut rest = line;
         loop {
-            let body_start = prefix_re()
-                .captures(rest)
-                .and_then(|c| c.name("body"))
-                .map_or(0, |b| b.start());
-            match split_re().find_at(rest, body_start) {
-                Some(m) if m.start() > 0 => {
-                    parts.push(rest[..m.start()].trim_end());
-                    rest = &rest[m.start()..];
-                }
-                _ => {
-                    parts.push(rest);
-                    break;
-                }
-            }
-        }
-        for part in parts {
-            match prefix_re().captures(part) {
-                Some(c) => {
+            let prefix = parse_prefix(rest);
+            let (part, next) = match next_stamp(rest, prefix.map_or(0, |p| p.3)) {
+                Some(at) => (rest[..at].trim_end(), Some(&rest[at..])),
+                None => (rest, None),
+            };
+            match prefix {
+                Some((secs, usecs, role, body)) => {
                     out.extend(self.pending.take());
                     self.pending = Some(Message {
                         line: line_no,
-                        secs: c["sec"].parse().ok(),
-                        usecs: c["usec"].parse().ok(),
-                        role: Some(c["role"].to_string()),
-                        body: c["body"].to_string(),
+                        secs: Some(secs),
+                        usecs: Some(usecs),
+                        role: Some(role.to_string()),
+                        body: part[body.min(part.len())..].to_string(),
                     });
                 }
                 None if bdb_error_re().is_match(part) || self.pending.is_none() => {
@@ -99,6 +155,10 @@ impl Splitter {
                     let p = self.pending.as_mut().expect("checked above");
                     p.body.push_str(part);
                 }
+            }
+            match next {
+                Some(n) => rest = n,
+                None => break,
             }
         }
         out
@@ -137,6 +197,32 @@ mod tests {
         );
         assert_eq!(m[0].body, "Start-up is done [1][28]");
         assert_eq!(m[1].body, "New master gen 2, egen 3");
+    }
+
+    #[test]
+    fn the_fast_prefix_parser_agrees_with_the_regex() {
+        for line in [
+            "[1795321980:45389][2131/140] CLIENT: Start-up is done [1][28]",
+            "TT: [1:2][3/4] MASTER: New master gen 2, egen 3",
+            "[1:2][3/TID] TapeTrack: x: y",
+            "[1:2][3/4]CLIENT: no space",
+            "[a:2][3/4] CLIENT: x",
+            "plain text: with colon",
+            "[1:2][3/4] : empty role",
+            "x [1:2][3/4] CLIENT: late",
+        ] {
+            let fast =
+                parse_prefix(line).map(|(s, u, r, b)| (s, u, r.to_string(), line[b..].to_string()));
+            let slow = prefix_re().captures(line).map(|c| {
+                (
+                    c["sec"].parse().unwrap(),
+                    c["usec"].parse().unwrap(),
+                    c["role"].to_string(),
+                    c["body"].to_string(),
+                )
+            });
+            assert_eq!(fast, slow, "{line}");
+        }
     }
 
     #[test]
