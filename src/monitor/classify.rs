@@ -131,9 +131,7 @@ fn fast_message(b: &str) -> Option<Event> {
     let send = SEND.get_or_init(|| Finder::new(" rep_send_message: msgv = "));
     let process = PROCESS.get_or_init(|| Finder::new(" rep_process_message: msgv = "));
     // Cheap reject: every such line has "_message: msgv".
-    if memchr::memchr(b'=', b.as_bytes()).is_none() {
-        return None;
-    }
+    memchr::memchr(b'=', b.as_bytes())?;
     let (sent, at) = match send.find(b.as_bytes()) {
         Some(i) => (true, i),
         None => (false, process.find(b.as_bytes())?),
