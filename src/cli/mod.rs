@@ -119,6 +119,9 @@ pub enum Command {
         /// Polling interval in milliseconds.
         #[arg(long, default_value_t = 250)]
         interval_ms: u64,
+        /// Poll only (no file-system notifications), e.g. where they do not reach.
+        #[arg(long)]
+        polling: bool,
     },
     /// Read or edit a DB_CONFIG file.
     Dbconfig {
@@ -158,6 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json: _,
             seconds,
             interval_ms,
-        } => monitor_cmd::monitor_json(&cli.config, seconds, interval_ms),
+            polling,
+        } => monitor_cmd::monitor_json(&cli.config, seconds, interval_ms, polling),
     }
 }

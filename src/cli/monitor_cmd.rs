@@ -192,6 +192,7 @@ pub fn monitor_json(
     config_path: &Path,
     seconds: Option<u64>,
     interval_ms: u64,
+    polling: bool,
 ) -> anyhow::Result<ExitCode> {
     let cfg = config::load(config_path)?;
     let nodes = [("master", &cfg.master), ("replicant", cfg.replicant())];
@@ -220,9 +221,11 @@ pub fn monitor_json(
             )
         })
         .collect();
+    let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
+    let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);
     println!(
         "{}",
-        json!({"type": "start", "mode": "polling", "interval_ms": interval_ms, "files": nodes.iter().map(|(r, n)| json!({"node": r, "path": n.message_path()})).collect::<Vec<_>>()})
+        json!({"type": "start", "mode": waker.mode(), "interval_ms": interval_ms, "files": nodes.iter().map(|(r, n)| json!({"node": r, "path": n.message_path()})).collect::<Vec<_>>()})
     );
     let started = Instant::now();
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
@@ -275,6 +278,6 @@ pub fn monitor_json(
         if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
             return Ok(ExitCode::SUCCESS);
         }
-        std::thread::sleep(Duration::from_millis(interval_ms));
+        waker.wait();
     }
 }

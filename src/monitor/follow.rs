@@ -63,6 +63,7 @@ pub struct Follower {
     tail_lines: usize,
     first_open: bool,
     line_no: usize,
+    last_path_check: Option<std::time::Instant>,
 }
 
 /// Where the first read starts when opening a large file: the last `tail_lines` lines, found by
@@ -101,6 +102,7 @@ impl Follower {
             tail_lines,
             first_open: true,
             line_no: 0,
+            last_path_check: None,
         }
     }
 
@@ -128,6 +130,22 @@ impl Follower {
     /// (counted from where following began), and what happened to the file.
     pub fn poll(&mut self) -> (Vec<(usize, String)>, Vec<Notice>) {
         let mut notices = Vec::new();
+        // While the open file grows, read it at once and look the name up again only every
+        // 250 ms (a replacement is still noticed within that); the lookup is most of the cost
+        // of a poll at thousands of lines per second.
+        let growing = self
+            .file
+            .as_ref()
+            .is_some_and(|(f, _)| f.metadata().is_ok_and(|m| m.len() > self.offset));
+        if growing
+            && self
+                .last_path_check
+                .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(250))
+        {
+            let lines = self.read_new(&mut notices);
+            return (lines, notices);
+        }
+        self.last_path_check = Some(std::time::Instant::now());
         let meta = std::fs::metadata(&self.path);
         let Ok(meta) = meta else {
             if self.file.take().is_some() {
@@ -160,7 +178,15 @@ impl Follower {
             }
             self.file = Some((f, id));
         }
-        let (f, _) = self.file.as_mut().expect("opened above");
+        let lines = self.read_new(&mut notices);
+        (lines, notices)
+    }
+
+    /// Reads complete new lines from the open file (restarting from 0 if it shrank).
+    fn read_new(&mut self, notices: &mut Vec<Notice>) -> Vec<(usize, String)> {
+        let Some((f, _)) = self.file.as_mut() else {
+            return Vec::new();
+        };
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         if len < self.offset {
             notices.push(Notice::Truncated);
@@ -188,7 +214,7 @@ impl Follower {
                 self.partial.extend_from_slice(&buf[start..]);
             }
         }
-        (lines, notices)
+        lines
     }
 }
 

@@ -5,6 +5,7 @@ pub mod classify;
 pub mod follow;
 pub mod parse;
 pub mod state;
+pub mod wake;
 
 pub use classify::{Event, Lsn};
 pub use state::{Lag, NodeState, Verdict, combined, lag, single};
