@@ -145,7 +145,7 @@ mod tests {
     fn a_notification_wakes_it_before_the_safety_net() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("$DB_Msg.txt");
-        let mut w = Waker::new(&[f.clone()], Duration::from_millis(250), false);
+        let mut w = Waker::new(std::slice::from_ref(&f), Duration::from_millis(250), false);
         assert_eq!(w.mode(), &Mode::Notify);
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
@@ -165,7 +165,7 @@ mod tests {
     fn polling_only_mode_follows_appends() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("$DB_Msg.txt");
-        let mut w = Waker::new(&[f.clone()], Duration::from_millis(20), true);
+        let mut w = Waker::new(std::slice::from_ref(&f), Duration::from_millis(20), true);
         let mut follower = super::super::follow::Follower::new(f.clone(), 0);
         std::fs::write(&f, "one\n").unwrap();
         let mut seen = Vec::new();
