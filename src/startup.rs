@@ -1,9 +1,10 @@
-//! Waiting for a replicant's start-up (internal init) to finish. The probe is a trait so that the
-//! live monitor can supply a classifier-based one; the default looks for a configurable regex in
-//! the replicant's message file and, on timeout, diagnoses connection failures from it.
+//! Waiting for a replicant's start-up (internal init) to finish. The probe is a trait so that
+//! front-ends and tests can supply their own; the engine uses [`MonitorProbe`], which follows the
+//! replicant's message file with the monitor and so reports the initial copy's progress and, on
+//! a timeout, why (cannot reach the master's site, master down, …).
 
+use crate::monitor::{Event, NodeState, follow::Follower, parse::Splitter, single};
 use regex::Regex;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 /// What a probe saw.
@@ -23,133 +24,126 @@ pub trait StartupProbe {
     fn diagnose(&self) -> String;
 }
 
-/// The default probe: a regex over the message file, read incrementally.
-pub struct RegexProbe {
+/// The monitor on the replicant's message file: done at `Start-up is done` (or a line matching
+/// the configured `startup_regex`); meanwhile the monitor's verdict in words.
+pub struct MonitorProbe {
     path: PathBuf,
+    follower: Follower,
+    splitter: Splitter,
+    state: NodeState,
     done: Regex,
-    offset: u64,
-    partial: String,
-    last_failure: Option<String>,
-    lines: usize,
+    message_file: String,
 }
 
-impl RegexProbe {
-    /// Probe `path` for `done`, reading from the start of the file.
-    pub fn new(path: PathBuf, done: Regex) -> RegexProbe {
-        RegexProbe {
+impl MonitorProbe {
+    /// Probe `path` (the replicant's message file, named `message_file` in its home).
+    pub fn new(path: PathBuf, done: Regex, message_file: &str) -> MonitorProbe {
+        MonitorProbe {
+            follower: Follower::new(path.clone(), 0),
             path,
+            splitter: Splitter::default(),
+            state: NodeState::with_role(Some("replicant")),
             done,
-            offset: 0,
-            partial: String::new(),
-            last_failure: None,
-            lines: 0,
+            message_file: message_file.to_string(),
         }
     }
 }
 
-/// A connection failure line: `` `Connection refused' (111) on connection to site H:P ``.
-fn connection_failure(line: &str) -> Option<String> {
-    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    let re =
-        RE.get_or_init(|| Regex::new(r"`(.*)' \((-?\d+)\) on connection to site (\S+)").unwrap());
-    re.captures(line).map(|c| {
-        format!(
-            "cannot connect to the master's site {} ({}, code {})",
-            &c[3], &c[1], &c[2]
-        )
-    })
-}
-
-impl StartupProbe for RegexProbe {
+impl StartupProbe for MonitorProbe {
     fn poll(&mut self) -> ProbeStatus {
-        let Ok(mut f) = std::fs::File::open(&self.path) else {
-            return ProbeStatus::Waiting(format!("{} does not exist yet", self.path.display()));
-        };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        if len < self.offset {
-            self.offset = 0;
-            self.partial.clear();
-        }
-        if f.seek(SeekFrom::Start(self.offset)).is_ok() {
-            let mut buf = Vec::new();
-            if f.read_to_end(&mut buf).is_ok() {
-                self.offset += buf.len() as u64;
-                self.partial.push_str(&String::from_utf8_lossy(&buf));
+        let mut proof = None;
+        for (n, text) in self.follower.poll().0 {
+            for m in self.splitter.push(n, &text) {
+                let ev = self.state.apply(&m, &self.message_file);
+                if proof.is_none()
+                    && (matches!(ev, Event::StartupDone { .. }) || self.done.is_match(&m.body))
+                {
+                    proof = Some(text.trim_end_matches('\r').to_string());
+                }
             }
         }
-        let mut done = None;
-        while let Some(nl) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=nl).collect();
-            let line = line.trim_end();
-            self.lines += 1;
-            if let Some(f) = connection_failure(line) {
-                self.last_failure = Some(f);
+        match proof {
+            Some(line) => ProbeStatus::Done(line),
+            None if self.state.messages == 0 => {
+                ProbeStatus::Waiting(format!("{} has no messages yet", self.path.display()))
             }
-            if done.is_none() && self.done.is_match(line) {
-                done = Some(line.to_string());
-            }
-        }
-        match done {
-            Some(l) => ProbeStatus::Done(l),
-            None => ProbeStatus::Waiting(match &self.last_failure {
-                Some(f) => f.clone(),
-                None => format!(
-                    "{} lines in the message file, start-up not done yet",
-                    self.lines
-                ),
-            }),
+            None => ProbeStatus::Waiting(single(&self.state).describe()),
         }
     }
 
     fn diagnose(&self) -> String {
-        match &self.last_failure {
-            Some(f) => format!(
-                "{f}: check that the master is running and that the replicant's DB_CONFIG names the master's address and replication port"
-            ),
-            None if self.lines == 0 => format!(
+        if let (false, Some((site, error, code))) = (self.state.connected, &self.state.last_failure)
+        {
+            return format!(
+                "cannot connect to the master's site {site} ({error}, code {code}): check that the master is running and that the replicant's DB_CONFIG names the master's address and replication port"
+            );
+        }
+        if self.state.messages == 0 {
+            return format!(
                 "{} stayed empty: the replicant's server did not open its environment (check its own log)",
                 self.path.display()
-            ),
-            None => format!(
-                "no line matching /{}/ in {} ({} lines read)",
-                self.done.as_str(),
-                self.path.display(),
-                self.lines
-            ),
+            );
         }
+        format!(
+            "{} (after {} messages in {})",
+            single(&self.state).describe(),
+            self.state.messages,
+            self.path.display()
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
-    fn finds_done_and_diagnoses_refusal() {
+    fn follows_progress_finds_done_and_diagnoses_refusal() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("$DB_Msg.txt");
-        let mut probe = RegexProbe::new(p.clone(), Regex::new("Start-up is done").unwrap());
+        let mut probe = MonitorProbe::new(
+            p.clone(),
+            Regex::new("Start-up is done").unwrap(),
+            "$DB_Msg.txt",
+        );
         assert!(matches!(probe.poll(), ProbeStatus::Waiting(_)));
-        std::fs::write(&p, "[1:2][3/4] CLIENT: try join request to site site 127.0.0.1:5100\n[1:3][3/4] CLIENT: `Connection refused' (111) on connection to site 127.0.0.1:5100\n").unwrap();
+        std::fs::write(&p, "[1:2][3/4] REP_UNDEF: EID 1 is assigned for site 127.0.0.1:5100\n[1:2][3/4] REP_UNDEF: try join request to site site 127.0.0.1:5100\n[1:3][3/4] REP_UNDEF: `Connection refused' (111) on connection to site 127.0.0.1:5100\n").unwrap();
         assert_eq!(
             probe.poll(),
             ProbeStatus::Waiting(
-                "cannot connect to the master's site 127.0.0.1:5100 (Connection refused, code 111)"
-                    .into()
+                "cannot reach the master's site 127.0.0.1:5100 (1 failed attempts)".into()
             )
         );
-        assert!(probe.diagnose().contains("127.0.0.1:5100"));
-        use std::io::Write;
+        assert!(
+            probe.diagnose().starts_with(
+                "cannot connect to the master's site 127.0.0.1:5100 (Connection refused, code 111)"
+            ),
+            "{}",
+            probe.diagnose()
+        );
         let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
-        write!(f, "[1:4][3/4] CLIENT: Start-up is done [1][28").unwrap();
+        writeln!(
+            f,
+            "[1:4][3/4] CLIENT: handshake from connecting site 127.0.0.1:5100 EID 1"
+        )
+        .unwrap();
+        writeln!(f, "[1:5][3/4] CLIENT: Update setup for 2 files.").unwrap();
+        writeln!(f, "[1:6][3/4] CLIENT: Next file 1: pgsize 4096, maxpg 9").unwrap();
+        writeln!(f, "[1:7][3/4] CLIENT: FILEDONE: have 5 pages. Need 10.").unwrap();
+        let ProbeStatus::Waiting(w) = probe.poll() else {
+            panic!()
+        };
+        assert!(w.starts_with("copying the database:"), "{w}");
+        write!(f, "[2:0][3/4] CLIENT: Start-up is done [1][28").unwrap();
         assert!(
             matches!(probe.poll(), ProbeStatus::Waiting(_)),
-            "partial line is not yet a line"
+            "a partial line is not yet a line"
         );
         writeln!(f, "]").unwrap();
         assert_eq!(
             probe.poll(),
-            ProbeStatus::Done("[1:4][3/4] CLIENT: Start-up is done [1][28]".into())
+            ProbeStatus::Done("[2:0][3/4] CLIENT: Start-up is done [1][28]".into())
         );
     }
 }

@@ -55,7 +55,7 @@ pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Resu
     println!("  role:         {}", s.role.as_deref().unwrap_or("unknown"));
     println!(
         "  verdict:      {} (from this file alone; `tt-ha check` needs both)",
-        describe(&v)
+        v.describe()
     );
     println!(
         "  peers:        {}",
@@ -96,30 +96,6 @@ pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Resu
         println!("  error line {line}: {text}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A verdict in words.
-pub fn describe(v: &Verdict) -> String {
-    match v {
-        Verdict::Functional => "replication functional".into(),
-        Verdict::Syncing {
-            percent: Some(p),
-            eta_secs,
-        } => format!(
-            "copying the database: {p:.1}%{}",
-            eta_secs
-                .map(|e| format!(", about {e:.0} s left"))
-                .unwrap_or_default()
-        ),
-        Verdict::Syncing { .. } => "catching up".into(),
-        Verdict::Connecting => "connecting (no proof of replication yet)".into(),
-        Verdict::CannotReachMaster { site, attempts } => {
-            format!("cannot reach the master's site {site} ({attempts} failed attempts)")
-        }
-        Verdict::MasterDown => "the master is down (the replicant lost it)".into(),
-        Verdict::Stalled { secs } => format!("stalled: no progress for {secs:.0} s"),
-        Verdict::Error { text } => format!("error: {text}"),
-    }
 }
 
 fn now_secs() -> f64 {
@@ -182,7 +158,7 @@ pub fn check(
     let lag_text = lag
         .map(|l| format!("; lag {} bytes", l.bytes))
         .unwrap_or_default();
-    println!("TT-HA {word} - {}{lag_text} | {perf}", describe(&v));
+    println!("TT-HA {word} - {}{lag_text} | {perf}", v.describe());
     Ok(ExitCode::from(code))
 }
 
@@ -271,7 +247,7 @@ pub fn monitor_json(
             last_snapshot = Instant::now();
             println!(
                 "{}",
-                json!({"type": "snapshot", "verdict": v.name(), "detail": describe(&v), "lag": monitor::lag(&followers[0].3, &followers[1].3),
+                json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&followers[0].3, &followers[1].3),
                        "master": node_json(&followers[0].3, &monitor::single(&followers[0].3)), "replicant": node_json(&followers[1].3, &monitor::single(&followers[1].3))})
             );
         }

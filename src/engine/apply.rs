@@ -17,7 +17,7 @@ use crate::procedure::{STEPS, StepDef};
 use crate::quarantine;
 use crate::runs::{self, Phase, RunState};
 use crate::service::Service;
-use crate::startup::{ProbeStatus, RegexProbe, StartupProbe};
+use crate::startup::{MonitorProbe, ProbeStatus, StartupProbe};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -382,10 +382,11 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
         .map_err(|e| fail(e.to_string()))?;
     let re =
         regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
-    let mut probe = RegexProbe::new(node.message_path(), re);
+    let mut probe = MonitorProbe::new(node.message_path(), re, &node.message_file);
     let deadline = Duration::from_secs(ctx.cfg.procedure.startup_timeout_secs);
     let started = Instant::now();
     let mut last = String::new();
+    let mut last_line = Instant::now() - Duration::from_secs(1);
     let proof = loop {
         match probe.poll() {
             ProbeStatus::Done(line) => break line,
@@ -397,12 +398,14 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
                         probe.diagnose()
                     )));
                 }
-                if what != last {
+                // Progress changes often during an initial copy: one line a second at most.
+                if what != last && last_line.elapsed() >= Duration::from_secs(1) {
                     ctx.line(
                         step,
                         format!("start pending ({} s): {what}", started.elapsed().as_secs()),
                     );
                     last = what;
+                    last_line = Instant::now();
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
@@ -449,7 +452,7 @@ fn verify(ctx: &mut Ctx) -> Result<String, EngineError> {
     }
     let re =
         regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
-    let mut probe = RegexProbe::new(r.message_path(), re);
+    let mut probe = MonitorProbe::new(r.message_path(), re, &r.message_file);
     if let ProbeStatus::Waiting(w) = probe.poll() {
         return Err(fail(format!(
             "the replicant's message file shows no start-up: {w}"

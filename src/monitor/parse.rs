@@ -132,13 +132,20 @@ impl Splitter {
             match prefix {
                 Some((secs, usecs, role, body)) => {
                     out.extend(self.pending.take());
-                    self.pending = Some(Message {
+                    let m = Message {
                         line: line_no,
                         secs: Some(secs),
                         usecs: Some(usecs),
                         role: Some(role.to_string()),
                         body: part[body.min(part.len())..].to_string(),
-                    });
+                    };
+                    // Only an OS error text cut by its own CR/LF (Windows) waits for the rest;
+                    // every other message is delivered at once, so a follower never lags a line.
+                    if m.body.starts_with('`') && !m.body.contains("' (") {
+                        self.pending = Some(m);
+                    } else {
+                        out.push(m);
+                    }
                 }
                 None if bdb_error_re().is_match(part) || self.pending.is_none() => {
                     out.extend(self.pending.take());

@@ -444,6 +444,30 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict in words, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Verdict::Functional => "replication functional".into(),
+            Verdict::Syncing {
+                percent: Some(p),
+                eta_secs,
+            } => format!(
+                "copying the database: {p:.1}%{}",
+                eta_secs
+                    .map(|e| format!(", about {e:.0} s left"))
+                    .unwrap_or_default()
+            ),
+            Verdict::Syncing { .. } => "catching up".into(),
+            Verdict::Connecting => "connecting (no proof of replication yet)".into(),
+            Verdict::CannotReachMaster { site, attempts } => {
+                format!("cannot reach the master's site {site} ({attempts} failed attempts)")
+            }
+            Verdict::MasterDown => "the master is down (the replicant lost it)".into(),
+            Verdict::Stalled { secs } => format!("stalled: no progress for {secs:.0} s"),
+            Verdict::Error { text } => format!("error: {text}"),
+        }
+    }
+
     /// The verdict's name (`functional`, `syncing`, …).
     pub fn name(&self) -> &'static str {
         match self {
