@@ -65,10 +65,7 @@ pub(super) fn move_all(
     )
     .map_err(|e| match e {
         quarantine::BatchError::Journal(j) => EngineError::from(j),
-        quarantine::BatchError::Move(m) => EngineError::Step {
-            step: step.into(),
-            error: m.to_string(),
-        },
+        quarantine::BatchError::Move(m) => EngineError::step(step, m),
     })
 }
 
@@ -103,10 +100,7 @@ pub(super) fn stop(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, Eng
     for l in lines {
         ctx.line(step, l);
     }
-    res.map_err(|e| EngineError::Step {
-        step: step.into(),
-        error: e.to_string(),
-    })?;
+    res.map_err(|e| EngineError::step(step, e))?;
     ctx.result(seq, "stopped and confirmed")?;
     Ok(format!(
         "{} stopped; no server process; client port {} closed",
@@ -128,10 +122,7 @@ pub(super) fn start(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, En
     for l in lines.iter().rev().take(3).rev() {
         ctx.line(step, l.clone());
     }
-    res.map_err(|e| EngineError::Step {
-        step: step.into(),
-        error: e.to_string(),
-    })?;
+    res.map_err(|e| EngineError::step(step, e))?;
     ctx.result(seq, "serving")?;
     Ok(format!(
         "{} serves on client port {}",
@@ -160,10 +151,7 @@ pub(super) fn save_original_dbconfig(
             to: to.clone(),
         },
     )?;
-    let fail = |e: String| EngineError::Step {
-        step: step.into(),
-        error: e,
-    };
+    let fail = |e: String| EngineError::step(step, e);
     quarantine::create_dirs(to.parent().unwrap())
         .map_err(|e| fail(format!("{}: {e}", to.display())))?;
     let _ = std::fs::remove_file(&to);
@@ -189,10 +177,7 @@ fn dbconfig(ctx: &mut Ctx, step: &str, master: bool) -> Result<String, EngineErr
     let node = me.cfg;
     ensure_down(ctx, step, node)?;
     let path = node.db_config_path();
-    let fail = |e: String| EngineError::Step {
-        step: step.into(),
-        error: e,
-    };
+    let fail = |e: String| EngineError::step(step, e);
     let current = std::fs::read(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
     let done = enable(&current, &enable_request(&me, &peer))
         .map_err(|e| fail(format!("{}: {e}", path.display())))?;
@@ -252,10 +237,7 @@ fn quarantine_moves(
     master: bool,
 ) -> Result<String, EngineError> {
     ensure_down(ctx, step, node)?;
-    let fail = |e: String| EngineError::Step {
-        step: step.into(),
-        error: e,
-    };
+    let fail = |e: String| EngineError::step(step, e);
     let home = Home::open(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
     let entries: Vec<&Entry> = if master {
         home.master_region_moves()
@@ -304,10 +286,7 @@ fn backup_step(
 ) -> Result<String, EngineError> {
     let step = "backup";
     let node = &ctx.cfg.master;
-    let fail = |e: String| EngineError::Step {
-        step: step.into(),
-        error: e,
-    };
+    let fail = |e: String| EngineError::step(step, e);
     let home = Home::open(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
     let root = node
         .backup_dir
@@ -366,10 +345,7 @@ fn backup_step(
 fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
     let step = "replicant.start";
     let node = ctx.cfg.replicant();
-    let fail = |e: String| EngineError::Step {
-        step: step.into(),
-        error: e,
-    };
+    let fail = |e: String| EngineError::step(step, e);
     let seq = ctx.intent(
         step,
         Action::Service {
@@ -427,10 +403,7 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
 fn verify(ctx: &mut Ctx) -> Result<String, EngineError> {
     let step = "verify";
     let (m, r) = (&ctx.cfg.master, ctx.cfg.replicant());
-    let fail = |e: String| EngineError::Step {
-        step: step.into(),
-        error: e,
-    };
+    let fail = |e: String| EngineError::step(step, e);
     if !crate::probe::client_port_open(m) {
         return Err(fail(format!(
             "the master's client port {}:{} does not answer",
@@ -704,39 +677,7 @@ pub fn apply(
         } else {
             run_step(&mut ctx, def, opts, confirm)
         };
-        match result {
-            Ok(summary) => {
-                ctx.journal.append(J::StepDone {
-                    step: def.id.into(),
-                    summary: summary.clone(),
-                })?;
-                ctx.emit(Event::Step {
-                    id: def.id.into(),
-                    title: def.title.into(),
-                    state: StepState::Done(summary),
-                });
-            }
-            Err(EngineError::Declined { step }) => return Err(EngineError::Declined { step }),
-            Err(e) => {
-                let error = match &e {
-                    EngineError::Step { error, .. } => error.clone(),
-                    other => other.to_string(),
-                };
-                ctx.journal.append(J::StepFailed {
-                    step: def.id.into(),
-                    error: error.clone(),
-                })?;
-                ctx.emit(Event::Step {
-                    id: def.id.into(),
-                    title: def.title.into(),
-                    state: StepState::Failed(error.clone()),
-                });
-                return Err(EngineError::Step {
-                    step: def.id.into(),
-                    error,
-                });
-            }
-        }
+        ctx.finish_step(def.id, def.title, result)?;
     }
     if state(&ctx).phase != Phase::Complete {
         ctx.journal.append(J::RunDone {

@@ -106,6 +106,47 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Journals and reports a step's outcome. A failure is returned as the error to stop with
+    /// (the step's own message, whatever kind of error it was).
+    pub fn finish_step(
+        &mut self,
+        id: &str,
+        title: &str,
+        outcome: Result<String, EngineError>,
+    ) -> Result<(), EngineError> {
+        match outcome {
+            Ok(summary) => {
+                self.journal.append(J::StepDone {
+                    step: id.into(),
+                    summary: summary.clone(),
+                })?;
+                self.emit(Event::Step {
+                    id: id.into(),
+                    title: title.into(),
+                    state: StepState::Done(summary),
+                });
+                Ok(())
+            }
+            Err(EngineError::Declined { step }) => Err(EngineError::Declined { step }),
+            Err(e) => {
+                let error = match e {
+                    EngineError::Step { error, .. } => error,
+                    other => other.to_string(),
+                };
+                self.journal.append(J::StepFailed {
+                    step: id.into(),
+                    error: error.clone(),
+                })?;
+                self.emit(Event::Step {
+                    id: id.into(),
+                    title: title.into(),
+                    state: StepState::Failed(error.clone()),
+                });
+                Err(EngineError::step(id, error))
+            }
+        }
+    }
+
     /// Closes the intents of `step` left open by an interrupted invocation: the step has just
     /// re-done its work from the live state, so each of them is now settled.
     pub fn settle_open_intents(&mut self, step: &str) -> Result<(), EngineError> {

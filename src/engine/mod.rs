@@ -39,6 +39,16 @@ pub enum EngineError {
     Other(String),
 }
 
+impl EngineError {
+    /// A step's failure; `error` says what went wrong and what to do.
+    pub fn step(step: &str, error: impl std::fmt::Display) -> EngineError {
+        EngineError::Step {
+            step: step.to_string(),
+            error: error.to_string(),
+        }
+    }
+}
+
 impl From<crate::journal::JournalError> for EngineError {
     fn from(e: crate::journal::JournalError) -> Self {
         EngineError::Other(e.to_string())

@@ -271,10 +271,7 @@ fn restore_dbconfig(
             content: saved,
         },
     )?;
-    replace_if_unchanged(&path, &current, &original).map_err(|e| EngineError::Step {
-        step: id.into(),
-        error: e.to_string(),
-    })?;
+    replace_if_unchanged(&path, &current, &original).map_err(|e| EngineError::step(id, e))?;
     ctx.result(seq, "restored")?;
     Ok(format!("{} restored", path.display()))
 }
@@ -377,38 +374,19 @@ pub fn rollback(
             title: s.title.clone(),
             state: StepState::Running,
         });
-        match run_step(&mut ctx, s, &records) {
-            Ok(summary) => {
-                ctx.settle_open_intents(s.id)?;
-                ctx.journal.append(J::StepDone {
-                    step: s.id.into(),
-                    summary: summary.clone(),
-                })?;
-                ctx.emit(Event::Step {
-                    id: s.id.into(),
-                    title: s.title.clone(),
-                    state: StepState::Done(summary),
-                });
-            }
-            Err(e) => {
-                let error = match &e {
-                    EngineError::Step { error, .. } => error.clone(),
-                    other => other.to_string(),
-                };
-                ctx.journal.append(J::StepFailed {
-                    step: s.id.into(),
-                    error: error.clone(),
-                })?;
-                ctx.emit(Event::Step {
-                    id: s.id.into(),
-                    title: s.title.clone(),
-                    state: StepState::Failed(error.clone()),
-                });
+        let outcome = run_step(&mut ctx, s, &records);
+        if outcome.is_ok() {
+            ctx.settle_open_intents(s.id)?;
+        }
+        match ctx.finish_step(s.id, &s.title, outcome) {
+            Ok(()) => {}
+            Err(EngineError::Step { step, error }) => {
                 return Err(EngineError::Step {
-                    step: s.id.into(),
+                    step,
                     error: format!("{error}. Fix it and run `tt-ha rollback` again: it resumes"),
                 });
             }
+            Err(other) => return Err(other),
         }
     }
     if run.master_was_running && !crate::probe::client_port_open(&cfg.master) {
