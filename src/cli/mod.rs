@@ -108,7 +108,7 @@ pub enum Command {
         #[arg(long, default_value_t = 300.0)]
         stale: f64,
     },
-    /// Follow both nodes' message files live.
+    /// Follow both nodes' message files live (plain text, or JSON lines with --json).
     Monitor {
         /// JSON lines: classified events and state snapshots.
         #[arg(long)]
@@ -158,10 +158,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stale,
         } => monitor_cmd::check(&cli.config, warn_lag, crit_lag, stale),
         Command::Monitor {
-            json: _,
+            json,
             seconds,
             interval_ms,
             polling,
-        } => monitor_cmd::monitor_json(&cli.config, seconds, interval_ms, polling),
+        } => monitor_cmd::monitor(&cli.config, json, seconds, interval_ms, polling),
     }
 }

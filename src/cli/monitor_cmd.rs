@@ -162,10 +162,38 @@ pub fn check(
     Ok(ExitCode::from(code))
 }
 
-/// `monitor --json`: JSON lines — each classified event and a state snapshot whenever the
-/// verdict changes, and at least every 5 s. Stops after `seconds` when given.
-pub fn monitor_json(
+/// A notable event in words, for the plain text view (per-record chatter is left out).
+fn event_text(ev: &monitor::Event) -> Option<String> {
+    use monitor::Event as E;
+    Some(match ev {
+        E::SiteAssigned { eid, site } => format!("site {site} is EID {eid}"),
+        E::IAmMaster { .. } => "this site is the master".into(),
+        E::JoinAttempt { site } => format!("asking {site} to join the group"),
+        E::JoinRequest { site } => format!("{site} asks to join the group"),
+        E::Connecting { site } => format!("connecting to {site}"),
+        E::Handshake { site, .. } => format!("connected to {site}"),
+        E::ConnectionFailed { site, error, code } => {
+            format!("cannot connect to {site}: {error} ({code})")
+        }
+        E::ConnectionLost { site } => format!("lost the connection to {site}"),
+        E::MasterKnown { .. } => "the master is known".into(),
+        E::ElectionEnded { result } if *result != 0 => "an election found no master".into(),
+        E::InitStart { files } => format!("initial copy of {files} files starts"),
+        E::LogPhase { .. } => "initial copy: pages done, copying the log".into(),
+        E::LogReady => "initial copy: log done, recovering".into(),
+        E::StartupDone { lsn } => format!("start-up is done at [{}][{}]", lsn.file, lsn.offset),
+        E::Shutdown { finished: true } => "replication stopped (server shut down)".into(),
+        E::Error { text } => format!("ERROR: {text}"),
+        _ => return None,
+    })
+}
+
+/// `monitor`: follows both message files. With `json`, JSON lines — each classified event and a
+/// state snapshot whenever the verdict changes, and at least every 5 s; otherwise a plain live
+/// text view (the terminal screen comes with the TUI). Stops after `seconds` when given.
+pub fn monitor(
     config_path: &Path,
+    json_out: bool,
     seconds: Option<u64>,
     interval_ms: u64,
     polling: bool,
@@ -199,10 +227,24 @@ pub fn monitor_json(
         .collect();
     let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
     let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);
-    println!(
-        "{}",
-        json!({"type": "start", "mode": waker.mode(), "interval_ms": interval_ms, "files": nodes.iter().map(|(r, n)| json!({"node": r, "path": n.message_path()})).collect::<Vec<_>>()})
-    );
+    if json_out {
+        println!(
+            "{}",
+            json!({"type": "start", "mode": waker.mode(), "interval_ms": interval_ms, "files": nodes.iter().map(|(r, n)| json!({"node": r, "path": n.message_path()})).collect::<Vec<_>>()})
+        );
+    } else {
+        let mode = match waker.mode() {
+            monitor::wake::Mode::Notify => "file-system notifications".to_string(),
+            monitor::wake::Mode::Polling { reason } => {
+                format!("polling every {interval_ms} ms ({reason})")
+            }
+        };
+        println!(
+            "following {} and {} ({mode}); Ctrl-C stops",
+            files[0].display(),
+            files[1].display()
+        );
+    }
     let started = Instant::now();
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
     let mut last_verdict = String::new();
@@ -210,10 +252,15 @@ pub fn monitor_json(
         for (role, f, sp, st, msgfile) in followers.iter_mut() {
             let (lines, notices) = f.poll();
             for n in notices {
-                println!(
-                    "{}",
-                    json!({"type": "file", "node": role, "notice": format!("{n:?}").to_lowercase()})
-                );
+                let notice = format!("{n:?}").to_lowercase();
+                if json_out {
+                    println!(
+                        "{}",
+                        json!({"type": "file", "node": role, "notice": notice})
+                    );
+                } else {
+                    println!("[{role}] message file {notice}");
+                }
             }
             for (no, text) in lines {
                 for m in sp.push(no, &text) {
@@ -228,10 +275,14 @@ pub fn monitor_json(
                             | monitor::Event::Applied { .. }
                             | monitor::Event::Message { .. }
                     ) {
-                        println!(
-                            "{}",
-                            json!({"type": "event", "node": role, "line": m.line, "event": ev})
-                        );
+                        if json_out {
+                            println!(
+                                "{}",
+                                json!({"type": "event", "node": role, "line": m.line, "event": ev})
+                            );
+                        } else if let Some(t) = event_text(&ev) {
+                            println!("[{role}] line {}: {t}", m.line);
+                        }
                     }
                 }
             }
@@ -242,7 +293,19 @@ pub fn monitor_json(
             Some(now_secs()),
             cfg.procedure.startup_timeout_secs as f64,
         );
-        if v.name() != last_verdict || last_snapshot.elapsed() >= Duration::from_secs(5) {
+        let changed = v.name() != last_verdict;
+        if !json_out
+            && (changed
+                || (matches!(v, Verdict::Syncing { .. })
+                    && last_snapshot.elapsed() >= Duration::from_secs(5)))
+        {
+            last_verdict = v.name().to_string();
+            last_snapshot = Instant::now();
+            let lag = monitor::lag(&followers[0].3, &followers[1].3)
+                .map(|l| format!("; lag {} bytes", l.bytes))
+                .unwrap_or_default();
+            println!("== {}{lag}", v.describe());
+        } else if json_out && (changed || last_snapshot.elapsed() >= Duration::from_secs(5)) {
             last_verdict = v.name().to_string();
             last_snapshot = Instant::now();
             println!(

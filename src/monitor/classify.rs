@@ -137,24 +137,33 @@ fn fast_message(b: &str) -> Option<Event> {
         None => (false, process.find(b.as_bytes())?),
     };
     let rest = &b[at..];
-    let eid_at = rest.find(" eid ")? + 5;
-    let eid_end = eid_at + rest[eid_at..].find(',')?;
+    // Fixed tokens, found with prebuilt SIMD searchers (`str::find` builds one per call).
+    static EID: OnceLock<Finder<'static>> = OnceLock::new();
+    static TYPE: OnceLock<Finder<'static>> = OnceLock::new();
+    static LSN_AT: OnceLock<Finder<'static>> = OnceLock::new();
+    static RESEND: OnceLock<Finder<'static>> = OnceLock::new();
+    let find = |f: &OnceLock<Finder<'static>>, needle: &'static str, hay: &str| {
+        f.get_or_init(|| Finder::new(needle)).find(hay.as_bytes())
+    };
+    let comma = |hay: &str| memchr::memchr(b',', hay.as_bytes());
+    let eid_at = find(&EID, " eid ", rest)? + 5;
+    let eid_end = eid_at + comma(&rest[eid_at..])?;
     let broadcast = &rest[eid_at..eid_end] == "-1";
-    let type_at = eid_end + rest[eid_end..].find(", type ")? + 7;
-    let type_end = type_at + rest[type_at..].find(',')?;
+    let type_at = eid_end + find(&TYPE, ", type ", &rest[eid_end..])? + 7;
+    let type_end = type_at + comma(&rest[type_at..])?;
     let kind = &rest[type_at..type_end];
-    let lsn_at = type_end + rest[type_end..].find(", LSN ")? + 6;
+    let lsn_at = type_end + find(&LSN_AT, ", LSN ", &rest[type_end..])? + 6;
     let l = parse_lsn(&rest[lsn_at..])?;
     let flags = &rest[lsn_at..];
     Some(match (sent, kind) {
         (true, "log" | "newfile") => Event::LogSent {
             lsn: l,
             broadcast,
-            resend: flags.contains("resend"),
+            resend: find(&RESEND, "resend", flags).is_some(),
         },
         (false, "log" | "log_more") => Event::LogReceived {
             lsn: l,
-            resend: flags.contains("resend"),
+            resend: find(&RESEND, "resend", flags).is_some(),
         },
         (_, "dupmaster") => Event::Error {
             text: format!("DUPMASTER: two sites claim to be master ({b})"),

@@ -51,8 +51,17 @@ pub fn classify_file_counted(
             Ok(s) => std::borrow::Cow::Borrowed(s),
             Err(_) => String::from_utf8_lossy(&buf),
         };
-        for m in splitter.push(line_no, &text) {
-            state.apply(&m, message_file);
+        // Most lines are one whole message: classify them in place. The splitter (which owns
+        // what it holds) takes the rest, and first hands back what it was waiting on.
+        match parse::simple(&text) {
+            Some((stamp, role, body)) if !splitter.holding() => {
+                state.apply_parts(line_no, Some(stamp), Some(role), body, message_file);
+            }
+            _ => {
+                for m in splitter.push(line_no, &text) {
+                    state.apply(&m, message_file);
+                }
+            }
         }
     }
     if let Some(m) = splitter.flush() {

@@ -106,6 +106,18 @@ fn next_stamp(body: &str, from: usize) -> Option<usize> {
         })
 }
 
+/// The common case without allocating: a line that is exactly one whole message (a prefix, no
+/// second stamp, not an OS error text cut in two). Returns (stamp, role, body).
+pub fn simple(line: &str) -> Option<((u64, u64), &str, &str)> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let (secs, usecs, role, body) = parse_prefix(line)?;
+    let body_text = &line[body..];
+    if body_text.starts_with('`') || next_stamp(line, body).is_some() {
+        return None;
+    }
+    Some(((secs, usecs), role, body_text))
+}
+
 /// Turns physical lines into messages, incrementally (a follower feeds it line by line).
 #[derive(Debug, Default)]
 pub struct Splitter {
@@ -169,6 +181,11 @@ impl Splitter {
             }
         }
         out
+    }
+
+    /// True while a message waits for its continuation lines.
+    pub fn holding(&self) -> bool {
+        self.pending.is_some()
     }
 
     /// The message still waiting for possible continuation lines.

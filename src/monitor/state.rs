@@ -196,13 +196,27 @@ impl NodeState {
 
     /// Applies one message; returns its event.
     pub fn apply(&mut self, m: &Message, message_file: &str) -> Event {
-        let ev = classify(&m.body, message_file);
+        let stamp = m.secs.map(|s| (s, m.usecs.unwrap_or(0)));
+        self.apply_parts(m.line, stamp, m.role.as_deref(), &m.body, message_file)
+    }
+
+    /// [`apply`](Self::apply) on borrowed parts, so a reader of a large file allocates nothing
+    /// per line: the 1-based line, the stamp (secs, usecs), the role column, the body.
+    pub fn apply_parts(
+        &mut self,
+        line: usize,
+        stamp: Option<(u64, u64)>,
+        role: Option<&str>,
+        body: &str,
+        message_file: &str,
+    ) -> Event {
+        let ev = classify(body, message_file);
         self.messages += 1;
-        let stamp = m.secs.map(|s| s as f64 + m.usecs.unwrap_or(0) as f64 / 1e6);
+        let stamp = stamp.map(|(s, u)| s as f64 + u as f64 / 1e6);
         if stamp.is_some() {
             self.last_stamp = stamp;
         }
-        match m.role.as_deref() {
+        match role {
             Some("MASTER") => self.set_role("master"),
             Some("CLIENT") => self.set_role("replicant"),
             _ => {}
@@ -384,7 +398,7 @@ impl NodeState {
                 self.refresh_connected();
             }
             Event::Benign { why } => *self.benign.entry(why.clone()).or_insert(0) += 1,
-            Event::Error { text } => self.errors.push((m.line, text.clone())),
+            Event::Error { text } => self.errors.push((line, text.clone())),
             _ => {}
         }
         match &ev {
@@ -586,4 +600,34 @@ pub fn lag(m: &NodeState, r: &NodeState) -> Option<Lag> {
         bytes: lsn_distance(a, b).max(0),
         files: b.file as i64 - a.file as i64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::parse::messages;
+
+    fn node(text: &str) -> NodeState {
+        let mut s = NodeState::default();
+        for m in messages(text) {
+            s.apply(&m, "$DB_Msg.txt");
+        }
+        s
+    }
+
+    #[test]
+    fn an_init_without_progress_for_longer_than_the_limit_is_stalled() {
+        let r = node(
+            "[100:0][1/1] CLIENT: handshake from connecting site 10.0.0.1:5100 EID 1\n[100:0][1/1] CLIENT: Update setup for 2 files.\n[101:0][1/1] CLIENT: Next file 1: pgsize 4096, maxpg 99\n[102:0][1/1] CLIENT: FILEDONE: have 10 pages. Need 100.\n",
+        );
+        let m = node("[99:0][2/2] MASTER: New master gen 1, egen 2\n");
+        assert!(matches!(
+            combined(&m, &r, Some(150.0), 60.0),
+            Verdict::Syncing { .. }
+        ));
+        match combined(&m, &r, Some(200.0), 60.0) {
+            Verdict::Stalled { secs } => assert_eq!(secs, 98.0),
+            other => panic!("{other:?}"),
+        }
+    }
 }
