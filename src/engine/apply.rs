@@ -88,13 +88,7 @@ pub(super) fn stop(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, Eng
     if !svc.is_up() {
         return Ok(format!("{} was already stopped", node.name));
     }
-    let seq = ctx.intent(
-        step,
-        Action::Service {
-            node: node.name.clone(),
-            action: "stop".into(),
-        },
-    )?;
+    let seq = ctx.service_intent(step, node, "stop")?;
     let mut lines = Vec::new();
     let res = svc.stop_and_confirm(ctx.stop_timeout(), &mut |l| lines.push(l.to_string()));
     for l in lines {
@@ -109,13 +103,7 @@ pub(super) fn stop(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, Eng
 }
 
 pub(super) fn start(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, EngineError> {
-    let seq = ctx.intent(
-        step,
-        Action::Service {
-            node: node.name.clone(),
-            action: "start".into(),
-        },
-    )?;
+    let seq = ctx.service_intent(step, node, "start")?;
     let svc = service(ctx, node);
     let mut lines = Vec::new();
     let res = svc.start_and_confirm(ctx.start_timeout(), &mut |l| lines.push(l.to_string()));
@@ -346,13 +334,7 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
     let step = "replicant.start";
     let node = ctx.cfg.replicant();
     let fail = |e: String| EngineError::step(step, e);
-    let seq = ctx.intent(
-        step,
-        Action::Service {
-            node: node.name.clone(),
-            action: "start".into(),
-        },
-    )?;
+    let seq = ctx.service_intent(step, node, "start")?;
     service(ctx, node)
         .start_only()
         .map_err(|e| fail(e.to_string()))?;

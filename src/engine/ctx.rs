@@ -97,6 +97,22 @@ impl Ctx<'_> {
         })?)
     }
 
+    /// Journals the intent to start or stop a node's server.
+    pub fn service_intent(
+        &mut self,
+        step: &str,
+        node: &crate::config::Node,
+        action: &str,
+    ) -> Result<u64, EngineError> {
+        self.intent(
+            step,
+            Action::Service {
+                node: node.name.clone(),
+                action: action.into(),
+            },
+        )
+    }
+
     /// Journals the result of an intent.
     pub fn result(&mut self, intent: u64, detail: impl Into<String>) -> Result<(), EngineError> {
         self.journal.append(J::Result {
