@@ -15,11 +15,11 @@ struct TerminalConfirm {
 }
 
 impl Confirm for TerminalConfirm {
-    fn confirm(&mut self, step: &StepDef, node: &str, details: &str) -> bool {
+    fn confirm(&mut self, step: &StepDef, node: &str, details: &mut dyn FnMut() -> String) -> bool {
         if self.yes {
             return true;
         }
-        eprintln!("\n=== {} on {node} ===\n{details}", step.id);
+        eprintln!("\n=== {} on {node} ===\n{}", step.id, details());
         eprint!("Type the node name `{node}` to go ahead (anything else stops here): ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();

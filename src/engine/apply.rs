@@ -291,16 +291,14 @@ fn backup_step(
     }
     let def = crate::procedure::step(step).unwrap();
     if !opts.yes
-        && !confirm.confirm(
-            def,
-            &node.name,
-            &format!(
+        && !confirm.confirm(def, &node.name, &mut || {
+            format!(
                 "No verified backup of {} in {}: make one now ({} of databases and logs)?",
                 home.path.display(),
                 root.display(),
                 human_bytes(backup::backup_set(&home).iter().map(|e| e.bytes).sum())
-            ),
-        )
+            )
+        })
     {
         return Err(EngineError::Declined { step: step.into() });
     }
@@ -467,18 +465,22 @@ fn run_step(
 ) -> Result<String, EngineError> {
     let cfg = ctx.cfg;
     if def.destructive {
-        let planned = plan::build_for(cfg, &ctx.run_id);
-        let p = planned
-            .steps
-            .iter()
-            .find(|s| s.id == def.id)
-            .expect("every step is planned");
         let node = if def.id.starts_with("master") {
             &cfg.master.name
         } else {
             &cfg.replicant().name
         };
-        if !confirm.confirm(def, node, &describe(p)) {
+        let run_id = ctx.run_id.clone();
+        let mut details = || {
+            let planned = plan::build_for(cfg, &run_id);
+            planned
+                .steps
+                .iter()
+                .find(|s| s.id == def.id)
+                .map(describe)
+                .unwrap_or_default()
+        };
+        if !confirm.confirm(def, node, &mut details) {
             return Err(EngineError::Declined {
                 step: def.id.into(),
             });

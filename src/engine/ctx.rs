@@ -59,8 +59,8 @@ pub enum Event {
 
 /// Asks the operator before a destructive step. The CLI types the node name; `--yes` answers.
 pub trait Confirm {
-    /// `details` lists the exact effects; true to go ahead.
-    fn confirm(&mut self, step: &StepDef, node: &str, details: &str) -> bool;
+    /// True to go ahead. `details()` lists the exact effects (computed only when asked: it re-reads both homes).
+    fn confirm(&mut self, step: &StepDef, node: &str, details: &mut dyn FnMut() -> String) -> bool;
 }
 
 /// One engine invocation on one run.
