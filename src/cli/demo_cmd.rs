@@ -16,11 +16,14 @@ pub fn run(dir: &Path, no_open: bool, down: bool, volumes: usize) -> anyhow::Res
     // The wizard (the TUI) is not built yet: until it is, the sandbox prints the commands it
     // would walk through, whether or not `--no-open` was given.
     let _ = no_open;
+    // The commands name this very executable, so they can be pasted as they are.
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "tt-ha".into());
     println!("next:");
-    println!("  tt-ha --config '{c}' plan");
-    println!("  tt-ha --config '{c}' apply");
-    println!("  tt-ha --config '{c}' status");
-    println!("  tt-ha --config '{c}' rollback --dry-run");
-    println!("  tt-ha demo --down '{}'", dir.display());
+    for args in ["plan", "apply", "status", "monitor", "rollback --dry-run"] {
+        println!("  '{exe}' --config '{c}' {args}");
+    }
+    println!("  '{exe}' demo --down '{}'", dir.display());
     Ok(ExitCode::SUCCESS)
 }
