@@ -486,14 +486,7 @@ fn run_step(
             });
         }
     }
-    ctx.journal.append(J::StepStart {
-        step: def.id.into(),
-    })?;
-    ctx.emit(Event::Step {
-        id: def.id.into(),
-        title: def.title.into(),
-        state: StepState::Running,
-    });
+    ctx.start_step(def.id, def.title)?;
     let out = match def.id {
         "backup" => backup_step(ctx, opts, confirm),
         "replicant.stop" => stop(ctx, def.id, cfg.replicant()),
@@ -616,14 +609,7 @@ pub fn apply(
             continue;
         }
         let result = if def.id == "preflight" {
-            ctx.journal.append(J::StepStart {
-                step: def.id.into(),
-            })?;
-            ctx.emit(Event::Step {
-                id: def.id.into(),
-                title: def.title.into(),
-                state: StepState::Running,
-            });
+            ctx.start_step(def.id, def.title)?;
             let p = plan::build_for(cfg, &run_id);
             for f in p.preflight.iter().filter(|f| f.status == Status::Warn) {
                 ctx.emit(Event::Warning {

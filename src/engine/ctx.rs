@@ -122,6 +122,17 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Journals and reports that a step begins.
+    pub fn start_step(&mut self, id: &str, title: &str) -> Result<(), EngineError> {
+        self.journal.append(J::StepStart { step: id.into() })?;
+        self.emit(Event::Step {
+            id: id.into(),
+            title: title.into(),
+            state: StepState::Running,
+        });
+        Ok(())
+    }
+
     /// Journals and reports a step's outcome. A failure is returned as the error to stop with
     /// (the step's own message, whatever kind of error it was).
     pub fn finish_step(

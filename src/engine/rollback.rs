@@ -8,7 +8,7 @@
 
 use super::EngineError;
 use super::apply::{ensure_down, move_all, start, stop};
-use super::ctx::{Ctx, Event, StepState};
+use super::ctx::{Ctx, Event};
 use crate::atomic::replace_if_unchanged;
 use crate::config::{Node, SiteConfig};
 use crate::dbconfig::Document;
@@ -368,12 +368,7 @@ pub fn rollback(
         command: "rollback".into(),
     })?;
     for s in &steps {
-        ctx.journal.append(J::StepStart { step: s.id.into() })?;
-        ctx.emit(Event::Step {
-            id: s.id.into(),
-            title: s.title.clone(),
-            state: StepState::Running,
-        });
+        ctx.start_step(s.id, &s.title)?;
         let outcome = run_step(&mut ctx, s, &records);
         if outcome.is_ok() {
             ctx.settle_open_intents(s.id)?;
