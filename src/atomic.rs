@@ -98,6 +98,21 @@ fn write_tmp_and_rename(
     Ok(())
 }
 
+/// Writes a new file whole (temporary file, fsync, then a link that fails if `path` exists), so
+/// it is never half-written and never replaces a file someone else made meanwhile.
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
 /// Flushes a folder's entries (a rename is durable only once its folder is). No-op on Windows,
 /// where folders cannot be opened for syncing and NTFS journals the rename.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {

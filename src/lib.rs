@@ -1,7 +1,7 @@
 //! tt-ha: enable, roll back and monitor a TapeTrack Framework Server High Availability replicant.
 //!
-//! The library is the engine; it never touches the terminal. Front-ends (the CLI in `main.rs`)
-//! render what it returns.
+//! The library is the engine; it never touches the terminal. The front-ends, the CLI (`cli`)
+//! and the terminal app (`tui`), render what it returns.
 
 pub mod atomic;
 pub mod backup;
@@ -25,3 +25,4 @@ pub mod runs;
 pub mod service;
 pub mod startup;
 pub mod textdiff;
+pub mod tui;

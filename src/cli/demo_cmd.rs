@@ -4,7 +4,8 @@ use crate::demo;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Creates (or with `down` stops) the sandbox and prints what to run next.
+/// Creates (or with `down` stops) the sandbox, then opens the wizard on it (on a terminal,
+/// unless `no_open`) or prints what to run next.
 pub fn run(dir: &Path, no_open: bool, down: bool, volumes: usize) -> anyhow::Result<ExitCode> {
     if down {
         demo::down(dir)?;
@@ -12,16 +13,29 @@ pub fn run(dir: &Path, no_open: bool, down: bool, volumes: usize) -> anyhow::Res
     }
     let config = demo::create(dir, volumes)?;
     println!("sandbox ready: {}", config.display());
+    use std::io::IsTerminal;
+    if !no_open && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        let code = crate::tui::wizard(&config)?;
+        println!(
+            "the sandbox keeps running; stop it with: tt-ha demo --down '{}'",
+            dir.display()
+        );
+        return Ok(code);
+    }
     let c = config.display();
-    // The wizard (the TUI) is not built yet: until it is, the sandbox prints the commands it
-    // would walk through, whether or not `--no-open` was given.
-    let _ = no_open;
     // The commands name this very executable, so they can be pasted as they are.
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "tt-ha".into());
     println!("next:");
-    for args in ["plan", "apply", "status", "monitor", "rollback --dry-run"] {
+    for args in [
+        "wizard",
+        "plan",
+        "apply",
+        "status",
+        "monitor",
+        "rollback --dry-run",
+    ] {
         println!("  '{exe}' --config '{c}' {args}");
     }
     println!("  '{exe}' demo --down '{}'", dir.display());

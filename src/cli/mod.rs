@@ -18,14 +18,16 @@ pub struct Cli {
     /// Site configuration file.
     #[arg(long, global = true, default_value = "tt-ha.toml", value_name = "PATH")]
     pub config: PathBuf,
-    /// What to do.
+    /// What to do; without one, the setup wizard opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the setup wizard (the default): first-run screen, steps, confirmations, live panes.
+    Wizard,
     /// Show the procedure's steps with their exact effects, computed from both homes. Changes nothing.
     Plan {
         /// Machine-readable output (documented in the README).
@@ -108,7 +110,8 @@ pub enum Command {
         #[arg(long, default_value_t = 300.0)]
         stale: f64,
     },
-    /// Follow both nodes' message files live (plain text, or JSON lines with --json).
+    /// Follow both nodes' message files live: the monitor screen on a terminal, else plain text
+    /// (or JSON lines with --json).
     Monitor {
         /// JSON lines: classified events and state snapshots.
         #[arg(long)]
@@ -133,7 +136,11 @@ pub enum Command {
 
 /// Runs a parsed command line; the exit code says how it went.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return crate::tui::wizard(&cli.config);
+    };
+    match command {
+        Command::Wizard => crate::tui::wizard(&cli.config),
         Command::Plan { json } => plan_cmd::run(&cli.config, json),
         Command::Dbconfig { action } => dbconfig_cmd::run(action),
         Command::Apply { yes, until, json } => run_cmd::apply(&cli.config, yes, until, json),

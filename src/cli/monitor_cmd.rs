@@ -188,9 +188,10 @@ fn event_text(ev: &monitor::Event) -> Option<String> {
     })
 }
 
-/// `monitor`: follows both message files. With `json`, JSON lines — each classified event and a
-/// state snapshot whenever the verdict changes, and at least every 5 s; otherwise a plain live
-/// text view (the terminal screen comes with the TUI). Stops after `seconds` when given.
+/// `monitor`: follows both message files. On a terminal (without `--json` or `--seconds`), the
+/// monitor screen. With `json`, JSON lines — each classified event and a state snapshot
+/// whenever the verdict changes, and at least every 5 s; otherwise a plain live text view.
+/// Stops after `seconds` when given.
 pub fn monitor(
     config_path: &Path,
     json_out: bool,
@@ -198,6 +199,16 @@ pub fn monitor(
     interval_ms: u64,
     polling: bool,
 ) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    if !json_out && seconds.is_none() && std::io::stdout().is_terminal() {
+        return crate::tui::monitor(
+            config_path,
+            crate::tui::runtime::LiveOptions {
+                interval: Duration::from_millis(interval_ms),
+                polling,
+            },
+        );
+    }
     let cfg = config::load(config_path)?;
     let nodes = [("master", &cfg.master), ("replicant", cfg.replicant())];
     // The state needs the history (connections are logged once, at the start): read each file

@@ -10,7 +10,7 @@ mod status;
 pub use apply::{ApplyOptions, apply};
 pub use ctx::{Confirm, Event, StepState};
 pub use rollback::{RollbackStep, plan_rollback, rollback};
-pub use status::{StatusReport, finalize, status};
+pub use status::{StatusReport, describe_record, finalize, status};
 
 /// Why the engine stopped.
 #[derive(Debug, thiserror::Error)]

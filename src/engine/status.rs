@@ -45,6 +45,26 @@ fn describe_action(a: &Action) -> String {
     }
 }
 
+/// One journal record in words, for the journal view: `  12 intent replicant.prune: move …`.
+pub fn describe_record(r: &crate::journal::Record) -> String {
+    let what = match &r.event {
+        J::RunStart { run_id, .. } => format!("run {run_id} starts"),
+        J::Attach { pid, command } => format!("attached: pid {pid} `{command}`"),
+        J::StepStart { step } => format!("{step}: started"),
+        J::Intent { step, action } => format!("{step}: about to {}", describe_action(action)),
+        J::Result { intent, detail } => format!("result of #{intent}: {detail}"),
+        J::StepDone { step, summary } => format!("{step}: done, {summary}"),
+        J::StepFailed { step, error } => format!("{step}: FAILED, {error}"),
+        J::RunDone { until } => format!("run done (through {until})"),
+        J::RollbackStart => "rollback starts".into(),
+        J::RollbackDone => "rollback done".into(),
+        J::Finalized => "finalized: quarantine purged".into(),
+    };
+    // The run id carries the date; the time of day is enough here.
+    let time = r.time.get(11..19).unwrap_or(&r.time);
+    format!("{:>4} {time} {what}", r.seq)
+}
+
 /// Reads the newest run and explains it.
 pub fn status(cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
     let run = runs::latest(cfg)?;

@@ -118,6 +118,14 @@ pub fn simple(line: &str) -> Option<((u64, u64), &str, &str)> {
     Some(((secs, usecs), role, body_text))
 }
 
+/// A line's prefix, for display: (stamp, role, body). Unlike [`simple`] it does not check for a
+/// second message on the same line; the body is the rest of the line.
+pub fn prefix(line: &str) -> Option<((u64, u64), &str, &str)> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let (secs, usecs, role, body) = parse_prefix(line)?;
+    Some(((secs, usecs), role, &line[body..]))
+}
+
 /// Turns physical lines into messages, incrementally (a follower feeds it line by line).
 #[derive(Debug, Default)]
 pub struct Splitter {

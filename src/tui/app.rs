@@ -1,0 +1,750 @@
+//! The TUI's state and how messages change it. The view is a function of [`App`]; everything
+//! that happens (a key, an engine event, new message-file lines, a tick) arrives as a [`Msg`],
+//! and whatever must run in the background is returned as a [`Cmd`] for the runtime to start.
+//! Nothing here does I/O, so every screen can be built and snapshot-tested from messages.
+
+use super::live::LiveUpdate;
+use super::pane::Pane;
+use super::setup::SetupForm;
+use super::theme::Theme;
+use crate::config::SiteConfig;
+use crate::engine::{Event, RollbackStep, StatusReport, StepState};
+use crate::monitor::{self, Lag, NodeState, Verdict};
+use crate::plan::Plan;
+use crate::preflight::Status;
+use crate::probe::FoundProcess;
+use crate::procedure::{STEPS, StepNode};
+use crate::runs::Phase as RunPhase;
+use std::path::PathBuf;
+
+/// Which screen is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// First run: collect the site's values and write `tt-ha.toml`.
+    Setup,
+    /// The procedure, step by step.
+    Wizard,
+    /// The guided rollback of the newest run.
+    Rollback,
+    /// Both message files full-height.
+    Monitor,
+}
+
+/// Where ↑↓, PgUp/PgDn, `f` and `/` act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The step list and the step's details.
+    Detail,
+    /// A live pane: 0 master, 1 replicant.
+    Pane(usize),
+}
+
+/// How a row of the step list stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowState {
+    /// Not started.
+    Pending,
+    /// Running now.
+    Running,
+    /// Done; what it did.
+    Done(String),
+    /// Failed; why and what to do.
+    Failed(String),
+}
+
+/// One row of a step list (the procedure's steps, or the rollback's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Step id.
+    pub id: String,
+    /// `master`, `replicant` or `both`, or the node name for rollback steps.
+    pub node: String,
+    /// Title.
+    pub title: String,
+    /// The vendor's instruction in plain words (empty for rollback steps).
+    pub why: String,
+    /// Changes a server.
+    pub destructive: bool,
+    /// State.
+    pub state: RowState,
+    /// Progress lines while it runs (the newest last).
+    pub progress: Vec<String>,
+    /// Effects in words (rollback steps; the wizard reads them from the plan).
+    pub effects: Vec<String>,
+    /// `now_secs` when it started running.
+    pub started_at: Option<f64>,
+}
+
+impl Row {
+    fn of_step(def: &crate::procedure::StepDef) -> Row {
+        Row {
+            id: def.id.into(),
+            node: def.node.as_str().into(),
+            title: def.title.into(),
+            why: def.why.into(),
+            destructive: def.destructive,
+            state: RowState::Pending,
+            progress: Vec::new(),
+            effects: Vec::new(),
+            started_at: None,
+        }
+    }
+
+    fn of_rollback(s: &RollbackStep) -> Row {
+        Row {
+            id: s.id.into(),
+            node: s.node.clone(),
+            title: s.title.clone(),
+            why: String::new(),
+            destructive: true,
+            state: RowState::Pending,
+            progress: Vec::new(),
+            effects: s.effects.clone(),
+            started_at: None,
+        }
+    }
+}
+
+/// Where a run (apply or rollback) stands, as the screen tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the plan or the journal.
+    Loading,
+    /// Showing what will happen; nothing started.
+    Review,
+    /// Steps are running.
+    Running,
+    /// Stopped part-way (declined or failed); why.
+    Stopped(String),
+    /// Finished; the summary.
+    Complete(String),
+}
+
+/// A destructive step waiting for the operator.
+#[derive(Debug, Clone)]
+pub struct ConfirmRequest {
+    /// Step id.
+    pub step_id: String,
+    /// Step title.
+    pub title: String,
+    /// The node name the operator must type.
+    pub node: String,
+    /// The exact effects (moves, the DB_CONFIG diff, service actions).
+    pub details: String,
+    /// Where the answer goes (the engine's thread waits on it).
+    pub reply: Option<std::sync::mpsc::Sender<bool>>,
+}
+
+/// A modal dialog.
+#[derive(Debug, Clone)]
+pub enum Dialog {
+    /// Confirm a destructive step by typing the node's name.
+    Confirm {
+        /// The request.
+        req: ConfirmRequest,
+        /// What has been typed.
+        input: String,
+        /// Scroll of the effects.
+        scroll: u16,
+        /// The last Enter did not match.
+        wrong: bool,
+    },
+    /// Confirm the rollback by typing a word.
+    TypeWord {
+        /// The word (`rollback`).
+        word: String,
+        /// What has been typed.
+        input: String,
+        /// The last Enter did not match.
+        wrong: bool,
+    },
+    /// Quit while a step runs?
+    Quit,
+    /// The newest run stopped part-way: resume, roll back or inspect.
+    Interrupted {
+        /// Run id.
+        run_id: String,
+        /// `status`'s explanation.
+        explanation: String,
+        /// It stopped during its rollback.
+        rolling_back: bool,
+    },
+    /// The journal of the newest run.
+    Journal {
+        /// One line per record.
+        lines: Vec<String>,
+        /// Scroll.
+        scroll: u16,
+    },
+    /// A message to read.
+    Message {
+        /// Title.
+        title: String,
+        /// Text.
+        body: String,
+    },
+}
+
+/// What the runtime starts on the app's behalf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cmd {
+    /// Leave the app.
+    Quit,
+    /// Build the plan (reads both homes).
+    LoadPlan,
+    /// Read the newest run's state (interrupted-run detection).
+    CheckRun,
+    /// Follow both message files.
+    StartLive,
+    /// Run `engine::apply` (or resume).
+    StartApply,
+    /// Read the newest run's journal and the rollback dry run.
+    LoadRollback,
+    /// Run `engine::rollback`.
+    StartRollback,
+    /// Read the journal for the journal dialog.
+    LoadJournal,
+    /// Look up the servers' processes every few seconds.
+    WatchNodes,
+    /// Validate and write `tt-ha.toml` (the first-run screen's result).
+    SaveConfig(String),
+}
+
+/// Everything that can happen.
+#[derive(Debug)]
+pub enum Msg {
+    /// A key.
+    Key(crossterm::event::KeyEvent),
+    /// A mouse event, with the terminal's size.
+    Mouse(crossterm::event::MouseEvent, ratatui::layout::Rect),
+    /// Time passes: seconds since the epoch.
+    Tick(f64),
+    /// The engine reports.
+    Engine(Event),
+    /// The engine asks before a destructive step.
+    Confirm(ConfirmRequest),
+    /// `apply` returned: the run id, or why it stopped and whether the operator declined.
+    ApplyDone(Result<String, (String, bool)>),
+    /// `rollback` returned.
+    RollbackDone(Result<String, String>),
+    /// The plan.
+    Plan(Box<Plan>),
+    /// The plan could not be built.
+    PlanFailed(String),
+    /// The newest run's state.
+    Status(Box<StatusReport>),
+    /// The rollback dry run and the journal it undoes.
+    RollbackPreview {
+        /// Run id.
+        run_id: String,
+        /// What rollback will do.
+        steps: Vec<RollbackStep>,
+        /// The journal, one line per record.
+        journal: Vec<String>,
+    },
+    /// The dry run failed (no run, finalized run, unreadable journal).
+    RollbackUnavailable(String),
+    /// The journal for its dialog.
+    Journal(Vec<String>),
+    /// New lines and state from the message files.
+    Live(Box<LiveUpdate>),
+    /// The servers' processes (master, replicant), where they run on this machine.
+    Nodes([Option<FoundProcess>; 2]),
+    /// The first-run screen's config was written and loads.
+    ConfigSaved(Result<Box<SiteConfig>, String>),
+}
+
+/// What the message files say, for the status bar.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// Both nodes' states (master, replicant).
+    pub states: Option<Box<[NodeState; 2]>>,
+    /// The combined verdict.
+    pub verdict: Option<Verdict>,
+    /// Lag.
+    pub lag: Option<Lag>,
+    /// How the files are watched.
+    pub mode: Option<String>,
+}
+
+/// Which engine call is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Running {
+    /// `apply`.
+    Apply,
+    /// `rollback`.
+    Rollback,
+}
+
+/// The whole TUI state.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The screen.
+    pub screen: Screen,
+    /// Styles.
+    pub theme: Theme,
+    /// The site configuration file.
+    pub config_path: PathBuf,
+    /// The site, once known.
+    pub cfg: Option<SiteConfig>,
+    /// The first-run form.
+    pub setup: Option<SetupForm>,
+    /// The procedure's steps.
+    pub rows: Vec<Row>,
+    /// The selected step.
+    pub selected: usize,
+    /// Where the procedure stands.
+    pub phase: Phase,
+    /// The plan (effects and preflight), refreshed when idle.
+    pub plan: Option<Plan>,
+    /// The run being applied or last applied.
+    pub run_id: Option<String>,
+    /// The rollback's steps.
+    pub rb_rows: Vec<Row>,
+    /// Where the rollback stands.
+    pub rb_phase: Phase,
+    /// The journal of the run to roll back.
+    pub rb_journal: Vec<String>,
+    /// Warnings from the engine.
+    pub warnings: Vec<String>,
+    /// The open dialog.
+    pub dialog: Option<Dialog>,
+    /// The help overlay is open.
+    pub help: bool,
+    /// Text being typed after `/`.
+    pub search_input: Option<String>,
+    /// Focus.
+    pub focus: Focus,
+    /// Live panes: master, replicant.
+    pub panes: [Pane; 2],
+    /// Scroll of the details area.
+    pub detail_scroll: u16,
+    /// The message files' verdict.
+    pub live: Live,
+    /// Server processes found on this machine (monitor screen).
+    pub nodes: [Option<FoundProcess>; 2],
+    /// The engine call in flight.
+    pub running: Option<Running>,
+    /// Seconds since the epoch (from ticks; fixed in tests).
+    pub now_secs: f64,
+    /// Time zone of the panes' clock.
+    pub tz: jiff::tz::TimeZone,
+    /// The monitor screen was opened from the wizard (Esc goes back) rather than by `tt-ha monitor`.
+    pub monitor_from_wizard: bool,
+    /// A short-lived line under the status bar (`no match for …`).
+    pub flash: Option<String>,
+}
+
+fn pane_for(cfg: Option<&SiteConfig>, i: usize) -> Pane {
+    let role = ["master", "replicant"][i];
+    let path = cfg
+        .map(|c| {
+            let n = if i == 0 { &c.master } else { c.replicant() };
+            n.message_path().display().to_string()
+        })
+        .unwrap_or_default();
+    Pane::new(role, &path)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+impl App {
+    fn base(screen: Screen, config_path: PathBuf, cfg: Option<SiteConfig>, theme: Theme) -> App {
+        App {
+            screen,
+            theme,
+            config_path,
+            panes: [pane_for(cfg.as_ref(), 0), pane_for(cfg.as_ref(), 1)],
+            cfg,
+            setup: None,
+            rows: STEPS.iter().map(Row::of_step).collect(),
+            selected: 0,
+            phase: Phase::Loading,
+            plan: None,
+            run_id: None,
+            rb_rows: Vec::new(),
+            rb_phase: Phase::Loading,
+            rb_journal: Vec::new(),
+            warnings: Vec::new(),
+            dialog: None,
+            help: false,
+            search_input: None,
+            focus: Focus::Detail,
+            detail_scroll: 0,
+            live: Live::default(),
+            nodes: [None, None],
+            running: None,
+            now_secs: 0.0,
+            tz: jiff::tz::TimeZone::system(),
+            monitor_from_wizard: false,
+            flash: None,
+        }
+    }
+
+    /// The wizard on a configured site; start it with [`App::wizard_start`].
+    pub fn wizard(config_path: PathBuf, cfg: SiteConfig, theme: Theme) -> App {
+        App::base(Screen::Wizard, config_path, Some(cfg), theme)
+    }
+
+    /// What the wizard starts with: the plan, the newest run's state, the live panes.
+    pub fn wizard_start() -> Vec<Cmd> {
+        vec![Cmd::CheckRun, Cmd::LoadPlan, Cmd::StartLive]
+    }
+
+    /// The first-run screen (no configuration yet).
+    pub fn first_run(config_path: PathBuf, form: SetupForm, theme: Theme) -> App {
+        let mut a = App::base(Screen::Setup, config_path, None, theme);
+        a.setup = Some(form);
+        a
+    }
+
+    /// The monitor screen alone (`tt-ha monitor` on a terminal).
+    pub fn monitor(config_path: PathBuf, cfg: SiteConfig, theme: Theme) -> App {
+        let mut a = App::base(Screen::Monitor, config_path, Some(cfg), theme);
+        a.focus = Focus::Pane(0);
+        a
+    }
+
+    /// What the monitor screen starts with.
+    pub fn monitor_start() -> Vec<Cmd> {
+        vec![Cmd::StartLive, Cmd::WatchNodes]
+    }
+
+    /// The row list of the current screen.
+    pub fn current_rows(&self) -> &[Row] {
+        if self.screen == Screen::Rollback {
+            &self.rb_rows
+        } else {
+            &self.rows
+        }
+    }
+
+    /// True while apply or rollback runs.
+    pub fn busy(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// The status bar's verdict in words.
+    pub fn verdict_text(&self) -> String {
+        match &self.live.verdict {
+            Some(v) => capitalized(&v.describe()),
+            None => "Reading the message files".into(),
+        }
+    }
+
+    /// Index of the first step past the point of no return.
+    pub fn point_of_no_return(&self) -> usize {
+        STEPS
+            .iter()
+            .position(|s| s.id == crate::procedure::POINT_OF_NO_RETURN)
+            .unwrap_or(0)
+    }
+
+    /// Handles one message; returns what to start.
+    pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
+        match msg {
+            Msg::Key(k) => super::keys::on_key(self, k),
+            Msg::Mouse(m, size) => {
+                super::keys::on_mouse(self, m, size);
+                Vec::new()
+            }
+            Msg::Tick(now) => {
+                self.now_secs = now;
+                self.recompute_verdict();
+                Vec::new()
+            }
+            Msg::Engine(e) => {
+                self.on_engine(e);
+                Vec::new()
+            }
+            Msg::Confirm(req) => {
+                self.dialog = Some(Dialog::Confirm {
+                    req,
+                    input: String::new(),
+                    scroll: 0,
+                    wrong: false,
+                });
+                Vec::new()
+            }
+            Msg::ApplyDone(r) => {
+                self.running = None;
+                self.phase = match r {
+                    Ok(run) => {
+                        self.run_id = Some(run.clone());
+                        Phase::Complete(format!("Run {run}: every step is done."))
+                    }
+                    Err((why, _declined)) => Phase::Stopped(why),
+                };
+                vec![Cmd::LoadPlan]
+            }
+            Msg::RollbackDone(r) => {
+                self.running = None;
+                self.rb_phase = match r {
+                    Ok(run) => Phase::Complete(format!(
+                        "Run {run} is rolled back: both nodes are as they were. Its quarantine is kept until `tt-ha finalize`."
+                    )),
+                    Err(e) => Phase::Stopped(e),
+                };
+                // The procedure starts over from a fresh plan.
+                self.rows = STEPS.iter().map(Row::of_step).collect();
+                self.phase = Phase::Loading;
+                vec![Cmd::LoadPlan]
+            }
+            Msg::Plan(p) => {
+                if self.phase == Phase::Loading {
+                    self.phase = Phase::Review;
+                }
+                self.plan = Some(*p);
+                Vec::new()
+            }
+            Msg::PlanFailed(e) => {
+                self.dialog = Some(Dialog::Message {
+                    title: "Cannot read the site".into(),
+                    body: e,
+                });
+                Vec::new()
+            }
+            Msg::Status(r) => {
+                self.on_status(*r);
+                Vec::new()
+            }
+            Msg::RollbackPreview {
+                run_id,
+                steps,
+                journal,
+            } => {
+                self.rb_rows = steps.iter().map(Row::of_rollback).collect();
+                self.rb_journal = journal;
+                self.rb_phase = if steps.is_empty() {
+                    Phase::Complete(format!(
+                        "Run {run_id}: nothing to roll back, both nodes are as they were."
+                    ))
+                } else {
+                    Phase::Review
+                };
+                self.run_id = Some(run_id);
+                Vec::new()
+            }
+            Msg::RollbackUnavailable(e) => {
+                self.rb_rows.clear();
+                self.rb_phase = Phase::Complete(e);
+                Vec::new()
+            }
+            Msg::Journal(lines) => {
+                self.dialog = Some(Dialog::Journal { lines, scroll: 0 });
+                Vec::new()
+            }
+            Msg::Live(u) => {
+                self.on_live(*u);
+                Vec::new()
+            }
+            Msg::Nodes(n) => {
+                self.nodes = n;
+                Vec::new()
+            }
+            Msg::ConfigSaved(r) => match r {
+                Ok(cfg) => {
+                    self.panes = [pane_for(Some(&cfg), 0), pane_for(Some(&cfg), 1)];
+                    self.cfg = Some(*cfg);
+                    self.setup = None;
+                    self.screen = Screen::Wizard;
+                    App::wizard_start()
+                }
+                Err(e) => {
+                    if let Some(f) = &mut self.setup {
+                        f.error = Some(e);
+                    }
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    fn on_engine(&mut self, e: Event) {
+        let rows = match self.running {
+            Some(Running::Rollback) => &mut self.rb_rows,
+            _ => &mut self.rows,
+        };
+        match e {
+            Event::Run { run_id, .. } => self.run_id = Some(run_id),
+            Event::Step { id, title, state } => {
+                let idx = match rows.iter().position(|r| r.id == id) {
+                    Some(i) => i,
+                    None => {
+                        rows.push(Row {
+                            id: id.clone(),
+                            node: String::new(),
+                            title,
+                            why: String::new(),
+                            destructive: false,
+                            state: RowState::Pending,
+                            progress: Vec::new(),
+                            effects: Vec::new(),
+                            started_at: None,
+                        });
+                        rows.len() - 1
+                    }
+                };
+                let row = &mut rows[idx];
+                row.state = match state {
+                    StepState::Running => {
+                        row.started_at = Some(self.now_secs);
+                        row.progress.clear();
+                        RowState::Running
+                    }
+                    StepState::Done(s) | StepState::AlreadyDone(s) => RowState::Done(s),
+                    StepState::Failed(s) => RowState::Failed(s),
+                };
+                if self.running != Some(Running::Rollback) {
+                    self.selected = idx;
+                    self.detail_scroll = 0;
+                }
+            }
+            Event::Line { id, text } => {
+                if let Some(r) = rows.iter_mut().find(|r| r.id == id) {
+                    // Repeated progress (`moved 3000 of 9000`) replaces its previous line.
+                    let key = |s: &str| s.split_whitespace().next().map(str::to_string);
+                    if r.progress.last().is_some_and(|l| {
+                        key(l) == key(&text) && l.contains(" of ") && text.contains(" of ")
+                    }) {
+                        r.progress.pop();
+                    }
+                    r.progress.push(text);
+                    if r.progress.len() > 200 {
+                        r.progress.remove(0);
+                    }
+                }
+            }
+            Event::Warning { text } => self.warnings.push(text),
+        }
+    }
+
+    fn on_status(&mut self, r: StatusReport) {
+        let Some(run) = r.run else {
+            return;
+        };
+        for row in &mut self.rows {
+            if run.steps_done.contains(&row.id) {
+                row.state = RowState::Done(format!("done in run {}", run.run_id));
+            }
+        }
+        if let Some((step, error)) = &run.failed
+            && let Some(row) = self.rows.iter_mut().find(|r| &r.id == step)
+            && !run.steps_done.contains(step)
+        {
+            row.state = RowState::Failed(error.clone());
+        }
+        match run.phase {
+            RunPhase::Applying => {
+                self.run_id = Some(run.run_id.clone());
+                self.phase = Phase::Stopped(format!(
+                    "Run {} stopped part-way. Enter resumes it; r rolls it back.",
+                    run.run_id
+                ));
+                self.dialog = Some(Dialog::Interrupted {
+                    run_id: run.run_id,
+                    explanation: r.explanation,
+                    rolling_back: false,
+                });
+            }
+            RunPhase::RollingBack => {
+                self.run_id = Some(run.run_id.clone());
+                self.dialog = Some(Dialog::Interrupted {
+                    run_id: run.run_id,
+                    explanation: r.explanation,
+                    rolling_back: true,
+                });
+            }
+            RunPhase::Complete => {
+                self.run_id = Some(run.run_id.clone());
+                self.phase = Phase::Complete(format!(
+                    "Run {} is complete: every step is done.",
+                    run.run_id
+                ));
+            }
+            // A rolled-back or finalized run is history: the procedure starts afresh.
+            RunPhase::RolledBack | RunPhase::Finalized => {
+                for row in &mut self.rows {
+                    row.state = RowState::Pending;
+                }
+            }
+        }
+    }
+
+    fn on_live(&mut self, u: LiveUpdate) {
+        if let Some(m) = u.mode {
+            self.live.mode = Some(m);
+        }
+        for (i, lines) in u.lines.into_iter().enumerate() {
+            for n in &u.notices[i] {
+                if n == "replaced" || n == "truncated" {
+                    self.panes[i].clear();
+                }
+            }
+            if let Some(n) = u.notices[i].last() {
+                self.panes[i].notice = Some(n.clone());
+            }
+            for l in lines {
+                self.panes[i].push(l);
+            }
+        }
+        if let Some(s) = u.states {
+            self.live.states = Some(s);
+        }
+        self.recompute_verdict();
+    }
+
+    /// Recomputes the verdict and lag from the nodes' states at `now_secs`.
+    pub fn recompute_verdict(&mut self) {
+        let Some(s) = &self.live.states else {
+            return;
+        };
+        let stall = self
+            .cfg
+            .as_ref()
+            .map(|c| c.procedure.startup_timeout_secs as f64)
+            .unwrap_or(3600.0);
+        let now = (self.now_secs > 0.0).then_some(self.now_secs);
+        self.live.verdict = Some(monitor::combined(&s[0], &s[1], now, stall));
+        self.live.lag = monitor::lag(&s[0], &s[1]);
+    }
+
+    /// The preflight rows that stop the procedure.
+    pub fn preflight_failures(&self) -> Vec<String> {
+        self.plan
+            .as_ref()
+            .map(|p| {
+                p.preflight
+                    .iter()
+                    .filter(|f| f.status == Status::Fail)
+                    .map(|f| {
+                        format!(
+                            "{} {}: {} ({})",
+                            f.node.as_deref().unwrap_or("both"),
+                            f.check,
+                            f.current,
+                            f.note
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The node name a step acts on (`tt-replicant`), for titles.
+    pub fn node_name(&self, node: StepNode) -> String {
+        let Some(c) = &self.cfg else {
+            return node.as_str().into();
+        };
+        match node {
+            StepNode::Master => c.master.name.clone(),
+            StepNode::Replicant => c.replicant().name.clone(),
+            StepNode::Both => format!("{} and {}", c.master.name, c.replicant().name),
+        }
+    }
+}

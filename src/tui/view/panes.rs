@@ -1,0 +1,186 @@
+//! The live panes and the status bar.
+
+use crate::dbhome::human_bytes;
+use crate::monitor::Verdict;
+use crate::tui::app::{App, Focus, Screen};
+use crate::tui::pane::{LineKind, PaneLine};
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+fn clock(app: &App, secs: Option<u64>) -> String {
+    secs.and_then(|s| jiff::Timestamp::from_second(s as i64).ok())
+        .map(|ts| ts.to_zoned(app.tz.clone()).strftime("%H:%M:%S").to_string())
+        .unwrap_or_else(|| "        ".into())
+}
+
+fn kind_style(t: &Theme, k: LineKind) -> Style {
+    match k {
+        LineKind::Plain => Style::new(),
+        LineKind::Chatter => t.dim(),
+        LineKind::Notice => t.notice(),
+        LineKind::Good => t.good(),
+        LineKind::Bad => t.bad(),
+    }
+}
+
+/// Splits `text` around case-insensitive matches of `q`, styling the matches.
+fn with_matches<'a>(text: &'a str, q: Option<&str>, base: Style, hit: Style) -> Vec<Span<'a>> {
+    let Some(q) = q.filter(|q| !q.is_empty()) else {
+        return vec![Span::styled(text, base)];
+    };
+    let lower = text.to_lowercase();
+    let ql = q.to_lowercase();
+    // Lower-casing can change byte lengths outside ASCII; highlight only when it did not.
+    if lower.len() != text.len() {
+        return vec![Span::styled(text, base)];
+    }
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = lower[at..].find(&ql) {
+        let s = at + i;
+        if s > at {
+            out.push(Span::styled(&text[at..s], base));
+        }
+        out.push(Span::styled(&text[s..s + ql.len()], hit));
+        at = s + ql.len();
+    }
+    if at < text.len() {
+        out.push(Span::styled(&text[at..], base));
+    }
+    out
+}
+
+fn marker(k: LineKind) -> &'static str {
+    // Without colour the marker still says what the line is.
+    match k {
+        LineKind::Bad => "✗ ",
+        LineKind::Good => "✓ ",
+        LineKind::Notice => "• ",
+        LineKind::Plain | LineKind::Chatter => "  ",
+    }
+}
+
+fn line<'a>(app: &App, l: &'a PaneLine, q: Option<&str>) -> Line<'a> {
+    let t = &app.theme;
+    let base = kind_style(t, l.kind);
+    let mut spans = vec![
+        Span::styled(clock(app, l.secs), t.dim()),
+        Span::styled(format!(" {}", marker(l.kind)), base),
+    ];
+    spans.extend(with_matches(&l.text, q, base, t.matched()));
+    Line::from(spans)
+}
+
+/// One live pane.
+pub fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let t = &app.theme;
+    let p = &app.panes[i];
+    let focused = app.focus == Focus::Pane(i);
+    let name = app
+        .cfg
+        .as_ref()
+        .map(|c| {
+            if i == 0 {
+                c.master.name.clone()
+            } else {
+                c.replicant().name.clone()
+            }
+        })
+        .unwrap_or_default();
+    let mut title = format!(" {} {name} ", p.role);
+    title.push_str(if p.follow {
+        "· following "
+    } else {
+        "· paused (f follows) "
+    });
+    if let Some(s) = &p.search {
+        title.push_str(&format!("· /{s} "));
+    }
+    if let Some(n) = &p.notice {
+        title.push_str(&format!("· file {n} "));
+    }
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(
+            title,
+            if focused { t.focused() } else { t.heading() },
+        ))
+        .title_bottom(Span::styled(format!(" {} ", p.path), t.dim()));
+    if focused {
+        block = block.border_style(t.focused());
+    }
+    if app.screen == Screen::Monitor {
+        block = block.title_top(
+            Line::styled(super::monitor::details_line(app, i), t.heading()).right_aligned(),
+        );
+    }
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let lines: Vec<Line> = if p.lines.is_empty() {
+        vec![Line::styled(
+            "(no lines yet: the file is empty or does not exist yet)",
+            t.dim(),
+        )]
+    } else {
+        p.visible(inner_h)
+            .map(|k| line(app, &p.lines[k], p.search.as_deref()))
+            .collect()
+    };
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The status bar: verdict, lag, initial copy, how the files are watched.
+pub fn status_bar(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let style = match &app.live.verdict {
+        Some(Verdict::Functional) => t.good(),
+        Some(Verdict::Syncing { .. } | Verdict::Connecting) => t.warn(),
+        Some(_) => t.bad(),
+        None => t.dim(),
+    };
+    let mark = match &app.live.verdict {
+        Some(Verdict::Functional) => "✓",
+        Some(Verdict::Syncing { .. } | Verdict::Connecting) => "…",
+        Some(_) => "✗",
+        None => " ",
+    };
+    let mut spans = vec![Span::styled(
+        format!(" {mark} {} ", app.verdict_text()),
+        style.add_modifier(ratatui::style::Modifier::REVERSED),
+    )];
+    if let Some(l) = &app.live.lag {
+        spans.push(Span::raw(format!(
+            " lag {}{}",
+            human_bytes(l.bytes.max(0) as u64),
+            if l.files > 0 {
+                format!(" ({} log files)", l.files)
+            } else {
+                String::new()
+            }
+        )));
+    }
+    if let Some(s) = &app.live.states {
+        let init = &s[1].init;
+        if init.seen {
+            spans.push(Span::raw(format!(
+                " │ initial copy {}",
+                init.percent
+                    .map(|p| format!("{p:.1}%"))
+                    .unwrap_or_else(|| init.phase.clone())
+            )));
+            if let Some(e) = init.eta_secs.filter(|_| !s[1].startup_done) {
+                spans.push(Span::raw(format!(", about {e:.0} s left")));
+            }
+        }
+    }
+    if let Some(m) = &app.live.mode {
+        spans.push(Span::styled(format!(" │ {m}"), t.dim()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
