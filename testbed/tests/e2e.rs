@@ -3,115 +3,12 @@
 //! Cross-checked with Berkeley DB's own tools (db5.3_dump, db5.3_stat). Every server is stopped
 //! when a test ends, pass or fail.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// `target/<profile>/tt-ha`, built by `cargo build --workspace` beside this test's ttfs-sim.
-fn tt_ha_bin() -> PathBuf {
-    let sim = PathBuf::from(env!("CARGO_BIN_EXE_ttfs-sim"));
-    let bin = sim.parent().unwrap().join("tt-ha");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build --workspace` before these tests (.ci/run does)",
-        bin.display()
-    );
-    bin
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A demo sandbox, stopped on drop.
-struct Sandbox {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    config: PathBuf,
-    master_port: u16,
-    replicant_port: u16,
-}
-
-impl Sandbox {
-    fn new(volumes: usize) -> Sandbox {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("sandbox");
-        let o = Command::new(tt_ha_bin())
-            .args(["demo", "--no-open", "--volumes", &volumes.to_string()])
-            .arg(&root)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "demo failed: {}", text(&o));
-        let config = root.join("tt-ha.toml");
-        let cfg = std::fs::read_to_string(&config).unwrap();
-        let ports: Vec<u16> = cfg
-            .lines()
-            .filter_map(|l| l.strip_prefix("client_port = "))
-            .map(|p| p.parse().unwrap())
-            .collect();
-        Sandbox {
-            _dir: dir,
-            root,
-            config,
-            master_port: ports[0],
-            replicant_port: ports[1],
-        }
-    }
-
-    fn home(&self, node: &str) -> PathBuf {
-        self.root
-            .join(node)
-            .join("TapeTrack Framework Server/var/db")
-    }
-
-    fn tt_ha(&self, args: &[&str]) -> Output {
-        Command::new(tt_ha_bin())
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn set(&self, from: &str, to: &str) {
-        let cfg = std::fs::read_to_string(&self.config).unwrap();
-        assert!(cfg.contains(from));
-        std::fs::write(&self.config, cfg.replace(from, to)).unwrap();
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = Command::new(tt_ha_bin())
-            .args(["demo", "--down"])
-            .arg(&self.root)
-            .output();
-        for node in ["master", "replicant"] {
-            let pidfile = self.home(node).parent().unwrap().join("ttfs-sim.pid");
-            if let Ok(pid) = std::fs::read_to_string(pidfile) {
-                let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
-            }
-        }
-    }
-}
-
-/// One request on a client port.
-fn ask(port: u16, request: &str) -> String {
-    let s = TcpStream::connect(("127.0.0.1", port))
-        .unwrap_or_else(|e| panic!("client port {port}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut w = s.try_clone().unwrap();
-    writeln!(w, "{request}").unwrap();
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).unwrap();
-    line.trim().to_string()
-}
+mod common;
+use common::{Sandbox, ask, text};
 
 fn db_dump(home: &Path, db: &str) -> String {
     let o = Command::new("db5.3_dump")

@@ -1,0 +1,113 @@
+//! What the end-to-end tests share: the `tt-ha` binary, a demo sandbox that stops its servers
+//! on drop, and a client-port request.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// `target/<profile>/tt-ha`, built by `cargo build --workspace` beside this test's ttfs-sim.
+pub fn tt_ha_bin() -> PathBuf {
+    let sim = PathBuf::from(env!("CARGO_BIN_EXE_ttfs-sim"));
+    let bin = sim.parent().unwrap().join("tt-ha");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --workspace` before these tests (.ci/run does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A demo sandbox, stopped on drop.
+pub struct Sandbox {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub config: PathBuf,
+    pub master_port: u16,
+    pub replicant_port: u16,
+}
+
+impl Sandbox {
+    pub fn new(volumes: usize) -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("sandbox");
+        let o = Command::new(tt_ha_bin())
+            .args(["demo", "--no-open", "--volumes", &volumes.to_string()])
+            .arg(&root)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "demo failed: {}", text(&o));
+        let config = root.join("tt-ha.toml");
+        let cfg = std::fs::read_to_string(&config).unwrap();
+        let ports: Vec<u16> = cfg
+            .lines()
+            .filter_map(|l| l.strip_prefix("client_port = "))
+            .map(|p| p.parse().unwrap())
+            .collect();
+        Sandbox {
+            _dir: dir,
+            root,
+            config,
+            master_port: ports[0],
+            replicant_port: ports[1],
+        }
+    }
+
+    pub fn home(&self, node: &str) -> PathBuf {
+        self.root
+            .join(node)
+            .join("TapeTrack Framework Server/var/db")
+    }
+
+    pub fn tt_ha(&self, args: &[&str]) -> Output {
+        Command::new(tt_ha_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn set(&self, from: &str, to: &str) {
+        let cfg = std::fs::read_to_string(&self.config).unwrap();
+        assert!(cfg.contains(from));
+        std::fs::write(&self.config, cfg.replace(from, to)).unwrap();
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = Command::new(tt_ha_bin())
+            .args(["demo", "--down"])
+            .arg(&self.root)
+            .output();
+        for node in ["master", "replicant"] {
+            let pidfile = self.home(node).parent().unwrap().join("ttfs-sim.pid");
+            if let Ok(pid) = std::fs::read_to_string(pidfile) {
+                let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
+            }
+        }
+    }
+}
+
+/// One request on a client port.
+pub fn ask(port: u16, request: &str) -> String {
+    let s = TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("client port {port}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    writeln!(w, "{request}").unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim().to_string()
+}

@@ -1,0 +1,270 @@
+//! The wizard in a real terminal: tmux runs `tt-ha wizard` on a demo sandbox (two ttfs-sim
+//! servers on Debian's Berkeley DB 5.3) at 80×24; the test types keys as an operator would,
+//! reads the screen with `capture-pane`, walks the whole setup to "Replication functional",
+//! looks at the monitor screen, then runs the guided rollback, and checks the servers'
+//! data and files, not just the screen.
+
+mod common;
+use common::{Sandbox, ask, tt_ha_bin};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of its own (its own socket), killed on drop.
+struct Tmux {
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+}
+
+impl Tmux {
+    /// Starts `argv` in a detached session `w`×`h`; None when tmux is not installed.
+    fn start(argv: &[String], w: u16, h: u16) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!(
+                "\n!!!!! SKIPPED: tmux is not installed, so the TUI cannot be driven in a real terminal. `bash .ci/run` installs it (apt-get install tmux). !!!!!\n"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tmux {
+            socket: dir.path().join("tmux.sock"),
+            _dir: dir,
+        };
+        let ok = t
+            .cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "tt",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .args(["-e", "LANG=C.UTF-8", "--"])
+            .args(argv)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session failed");
+        let _ = t
+            .cmd()
+            .args(["set-option", "-t", "tt", "remain-on-exit", "on"])
+            .status();
+        Some(t)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket);
+        c
+    }
+
+    fn screen(&self) -> String {
+        let o = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "tt"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        assert!(
+            self.cmd()
+                .args(["send-keys", "-t", "tt"])
+                .args(keys)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    fn type_text(&self, text: &str) {
+        assert!(
+            self.cmd()
+                .args(["send-keys", "-t", "tt", "-l", text])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Waits until `pred` holds for the screen; panics with the screen after `secs`.
+    fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {secs} s for {what}; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn wait_for(&self, needle: &str, secs: u64) -> String {
+        self.wait(&format!("`{needle}`"), secs, |s| s.contains(needle))
+    }
+
+    fn pane_dead(&self) -> bool {
+        let o = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "tt", "#{pane_dead}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim() == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+/// The step and node of the confirmation dialog on screen: `Confirm replicant.stop on replicant`.
+fn confirmation(screen: &str) -> Option<(String, String)> {
+    let at = screen.find("Confirm ")?;
+    let mut words = screen[at + 8..].split_whitespace();
+    let step = words.next()?.to_string();
+    (words.next()? == "on").then_some(())?;
+    let node = words.next()?.trim_end_matches(['─', '┐']).to_string();
+    Some((step, node))
+}
+
+fn wizard(sb: &Sandbox) -> Vec<String> {
+    vec![
+        tt_ha_bin().display().to_string(),
+        "--config".into(),
+        sb.config.display().to_string(),
+        "wizard".into(),
+    ]
+}
+
+#[test]
+fn the_wizard_sets_up_replication_then_the_guided_rollback_restores() {
+    let sb = Sandbox::new(5_000);
+    let original_master_cfg = std::fs::read(sb.home("master").join("DB_CONFIG")).unwrap();
+    let master_sum = ask(sb.master_port, "CHECKSUM volume");
+    let Some(t) = Tmux::start(&wizard(&sb), 80, 24) else {
+        return;
+    };
+    let s = t.wait_for("Nothing has changed yet", 60);
+    assert!(s.contains("point of no return"), "{s}");
+    assert!(
+        s.contains("Preflight"),
+        "the preflight table is shown first:\n{s}"
+    );
+
+    // Enter starts; every destructive step asks for its node's name.
+    t.keys(&["Enter"]);
+    let mut confirmed: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let s = t.screen();
+        if s.contains("every step is done") && s.contains("Replication functional") {
+            break;
+        }
+        assert!(!s.contains("Stopped:"), "the run stopped:\n{s}");
+        assert!(
+            Instant::now() < deadline,
+            "setup did not finish; the screen:\n{s}"
+        );
+        if let Some((step, node)) = confirmation(&s) {
+            if confirmed.last() != Some(&step) {
+                // A wrong name is refused and nothing happens.
+                if confirmed.is_empty() {
+                    t.type_text("nope");
+                    t.keys(&["Enter"]);
+                    t.wait_for("that is not", 10);
+                    for _ in 0..4 {
+                        t.keys(&["BSpace"]);
+                    }
+                }
+                t.type_text(&node);
+                t.keys(&["Enter"]);
+                confirmed.push(step.clone());
+                t.wait(&format!("the {step} confirmation to close"), 30, |s| {
+                    confirmation(s).map(|c| c.0) != Some(step.clone())
+                });
+                continue;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        confirmed,
+        [
+            "backup",
+            "replicant.stop",
+            "replicant.prune",
+            "replicant.dbconfig",
+            "master.stop",
+            "master.dbconfig",
+            "master.regions"
+        ],
+        "each destructive step asked, in the vendor's order"
+    );
+    // The screen says functional; the servers agree.
+    assert_eq!(ask(sb.replicant_port, "PING"), "OK replicant");
+    assert_eq!(ask(sb.replicant_port, "CHECKSUM volume"), master_sum);
+    assert!(ask(sb.replicant_port, "PUT volume V1 x").contains("read-only"));
+
+    // The monitor screen: node details from the process list, both panes.
+    t.keys(&["m"]);
+    let s = t.wait_for("pid ", 20);
+    assert!(s.contains("replication monitor"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("setup wizard", 10);
+
+    // The guided rollback: journal and dry run first, then a typed confirmation.
+    t.keys(&["r"]);
+    let s = t.wait_for("Dry run: nothing has changed", 30);
+    assert!(s.contains("Journal of run"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("Type rollback", 10);
+    t.type_text("rollback");
+    t.keys(&["Enter"]);
+    t.wait_for("is rolled back", 180);
+    assert_eq!(ask(sb.master_port, "PING"), "OK standalone");
+    assert_eq!(ask(sb.master_port, "CHECKSUM volume"), master_sum);
+    assert_eq!(
+        std::fs::read(sb.home("master").join("DB_CONFIG")).unwrap(),
+        original_master_cfg,
+        "the master's DB_CONFIG is back, byte for byte"
+    );
+    assert_eq!(ask(sb.replicant_port, "PING"), "OK standalone");
+
+    // q quits when nothing runs, and the program ends.
+    t.keys(&["Escape"]);
+    t.wait_for("setup wizard", 10);
+    t.keys(&["q"]);
+    t.wait("the program to end", 10, |_| t.pane_dead());
+}
+
+#[test]
+fn the_first_run_screen_writes_nothing_when_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tt-ha.toml");
+    let argv = vec![
+        tt_ha_bin().display().to_string(),
+        "--config".into(),
+        cfg.display().to_string(),
+    ];
+    let Some(t) = Tmux::start(&argv, 80, 24) else {
+        return;
+    };
+    let s = t.wait_for("describe the master and the replicant", 30);
+    assert!(s.contains("IPv4 address"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait("the program to end", 10, |_| t.pane_dead());
+    assert!(
+        !Path::new(&cfg).exists(),
+        "nothing is written when the form is left"
+    );
+}
