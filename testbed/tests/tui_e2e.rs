@@ -175,25 +175,25 @@ fn the_wizard_sets_up_replication_then_the_guided_rollback_restores() {
             Instant::now() < deadline,
             "setup did not finish; the screen:\n{s}"
         );
-        if let Some((step, node)) = confirmation(&s) {
-            if confirmed.last() != Some(&step) {
-                // A wrong name is refused and nothing happens.
-                if confirmed.is_empty() {
-                    t.type_text("nope");
-                    t.keys(&["Enter"]);
-                    t.wait_for("that is not", 10);
-                    for _ in 0..4 {
-                        t.keys(&["BSpace"]);
-                    }
-                }
-                t.type_text(&node);
+        if let Some((step, node)) = confirmation(&s)
+            && confirmed.last() != Some(&step)
+        {
+            // A wrong name is refused and nothing happens.
+            if confirmed.is_empty() {
+                t.type_text("nope");
                 t.keys(&["Enter"]);
-                confirmed.push(step.clone());
-                t.wait(&format!("the {step} confirmation to close"), 30, |s| {
-                    confirmation(s).map(|c| c.0) != Some(step.clone())
-                });
-                continue;
+                t.wait_for("that is not", 10);
+                for _ in 0..4 {
+                    t.keys(&["BSpace"]);
+                }
             }
+            t.type_text(&node);
+            t.keys(&["Enter"]);
+            confirmed.push(step.clone());
+            t.wait(&format!("the {step} confirmation to close"), 30, |s| {
+                confirmation(s).map(|c| c.0) != Some(step.clone())
+            });
+            continue;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
