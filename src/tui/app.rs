@@ -431,6 +431,11 @@ impl App {
 
     /// The status bar's verdict in words.
     pub fn verdict_text(&self) -> String {
+        if let Some(s) = &self.live.states
+            && s.iter().all(|n| n.messages == 0)
+        {
+            return "No replication messages yet".into();
+        }
         match &self.live.verdict {
             Some(v) => capitalized(&v.describe()),
             None => "Reading the message files".into(),

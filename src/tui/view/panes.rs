@@ -138,13 +138,20 @@ pub fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
 /// The status bar: verdict, lag, initial copy, how the files are watched.
 pub fn status_bar(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
+    let quiet = app
+        .live
+        .states
+        .as_ref()
+        .is_some_and(|s| s.iter().all(|n| n.messages == 0));
     let style = match &app.live.verdict {
+        _ if quiet => t.dim(),
         Some(Verdict::Functional) => t.good(),
         Some(Verdict::Syncing { .. } | Verdict::Connecting) => t.warn(),
         Some(_) => t.bad(),
         None => t.dim(),
     };
     let mark = match &app.live.verdict {
+        _ if quiet => " ",
         Some(Verdict::Functional) => "✓",
         Some(Verdict::Syncing { .. } | Verdict::Connecting) => "…",
         Some(_) => "✗",

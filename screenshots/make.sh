@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Makes the README's pictures from the real program: builds tt-ha, runs it in tmux on a fresh
+# demo sandbox (two ttfs-sim servers on Debian's Berkeley DB 5.3), walks the setup, the
+# monitor and the guided rollback as an operator would, captures the screen with its colours
+# (`tmux capture-pane -e`) at each moment, and renders each capture to a PNG
+# (screenshots/ansi2png.py, Pillow and DejaVu Sans Mono from Debian).
+#
+#   bash screenshots/make.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v tmux >/dev/null || need+=(tmux)
+/usr/bin/python3 -c 'import PIL' 2>/dev/null || need+=(python3-pil)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need+=(fonts-dejavu-core)
+[ -f /usr/include/db.h ] || need+=(libdb5.3-dev)
+command -v db5.3_recover >/dev/null || need+=(db5.3-util)
+if [ ${#need[@]} -gt 0 ]; then
+  $(command -v sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+cargo build --workspace
+
+W=140 H=38
+bin=$PWD/target/debug/tt-ha
+work=$(mktemp -d)
+sock=$work/tmux.sock
+t() { tmux -S "$sock" "$@"; }
+cleanup() {
+  t kill-server 2>/dev/null || true
+  "$bin" demo --down "$work/sandbox" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+screen() { t capture-pane -p -t tt; }
+wait_for() { # TEXT SECONDS
+  local i
+  for ((i = 0; i < $2 * 5; i++)); do
+    if screen | grep -qF -- "$1"; then return 0; fi
+    sleep 0.2
+  done
+  echo "timed out waiting for '$1'; the screen:" >&2
+  screen >&2
+  exit 1
+}
+shot() { # NAME
+  sleep 0.6 # let the screen settle after the awaited text appears
+  t capture-pane -e -p -t tt >"$work/$1.ans"
+  /usr/bin/python3 screenshots/ansi2png.py "$work/$1.ans" "screenshots/$1.png" --cols $W --rows $H
+  echo "screenshots/$1.png"
+}
+start() { t new-session -d -s tt -x $W -y $H -e LANG=C.UTF-8 -e TZ=UTC -- "$@"; }
+
+# The first-run screen: no tt-ha.toml yet.
+start "$bin" --config "$work/new/tt-ha.toml"
+wait_for "describe the master" 30
+shot 1-first-run
+t kill-server
+
+# The wizard on the sandbox. A larger database makes the initial copy last a few seconds.
+"$bin" demo --no-open --volumes 300000 "$work/sandbox" >/dev/null
+start "$bin" --config "$work/sandbox/tt-ha.toml" wizard
+wait_for "Nothing has changed yet" 60
+shot 2-preflight
+t send-keys -t tt Enter
+confirmed=""
+init_shot=""
+for ((i = 0; i < 3000; i++)); do
+  s=$(screen)
+  if grep -q "every step is done" <<<"$s" && grep -q "Replication functional" <<<"$s"; then break; fi
+  if grep -qF "Stopped:" <<<"$s"; then echo "the run stopped:" >&2; echo "$s" >&2; exit 1; fi
+  if [ -z "$init_shot" ] && grep -q "Copying the database" <<<"$s"; then
+    shot 4-initial-copy
+    init_shot=1
+  fi
+  step_node=$(grep -o "Confirm [a-z.]* on [a-z-]*" <<<"$s" | head -1 | awk '{print $2, $4}') || true
+  if [ -n "$step_node" ]; then
+    read -r step node <<<"$step_node"
+    if [ "$step" != "$confirmed" ]; then
+      if [ "$step" = replicant.dbconfig ]; then
+        t send-keys -t tt -l "${node:0:4}"
+        shot 3-dbconfig-diff
+        t send-keys -t tt -l "${node:4}"
+      else
+        t send-keys -t tt -l "$node"
+      fi
+      t send-keys -t tt Enter
+      confirmed=$step
+    fi
+  fi
+  sleep 0.1
+done
+[ -n "$init_shot" ] || { echo "the initial copy was never seen in progress" >&2; exit 1; }
+shot 5-functional
+
+t send-keys -t tt m
+wait_for "pid " 20
+shot 6-monitor
+t send-keys -t tt Escape
+wait_for "setup wizard" 10
+
+t send-keys -t tt r
+wait_for "Dry run: nothing has changed" 30
+shot 7-rollback-dry-run
+t send-keys -t tt Enter
+wait_for "Type rollback" 10
+t send-keys -t tt -l rollback
+t send-keys -t tt Enter
+wait_for "is rolled back" 180
+shot 8-rolled-back
+t send-keys -t tt q
