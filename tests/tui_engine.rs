@@ -1,0 +1,126 @@
+//! The TUI's plumbing against the real engine (fake services, real processes and files): the
+//! worker runs `engine::apply` on a blocking task, every confirmation travels to the app and
+//! back, and a run interrupted by a crash is detected when the wizard starts.
+
+mod common;
+
+use common::{FakeSite, text};
+use tt_ha::tui::app::{App, Cmd, Dialog, Msg, Phase, RowState};
+use tt_ha::tui::theme::Theme;
+
+fn app(site: &FakeSite) -> App {
+    let cfg = tt_ha::config::load(&site.config).unwrap();
+    App::wizard(site.config.clone(), cfg, Theme { color: false })
+}
+
+/// Drives the worker's apply to the end, answering each confirmation through the app as an
+/// operator would (typing the node's name).
+fn apply_through_the_app(a: &mut App, site: &FakeSite) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cfg = a.cfg.clone().unwrap();
+    let _guard = rt.enter();
+    tt_ha::tui::worker::apply(cfg, site.config.clone(), tx);
+    let mut asked = Vec::new();
+    loop {
+        let m = rx
+            .blocking_recv()
+            .expect("the worker reports until it is done");
+        let done = matches!(m, Msg::ApplyDone(_));
+        if let Msg::Confirm(req) = &m {
+            asked.push(req.step_id.clone());
+        }
+        a.update(m);
+        if let Some(Dialog::Confirm { req, .. }) = &a.dialog {
+            let node = req.node.clone();
+            for c in node.chars() {
+                a.update(Msg::Key(crossterm::event::KeyEvent::from(
+                    crossterm::event::KeyCode::Char(c),
+                )));
+            }
+            a.update(Msg::Key(crossterm::event::KeyEvent::from(
+                crossterm::event::KeyCode::Enter,
+            )));
+        }
+        if done {
+            return asked;
+        }
+    }
+}
+
+#[test]
+fn the_worker_applies_with_confirmations_from_the_app() {
+    let site = FakeSite::new();
+    let mut a = app(&site);
+    a.running = Some(tt_ha::tui::app::Running::Apply);
+    let asked = apply_through_the_app(&mut a, &site);
+    assert_eq!(
+        asked,
+        [
+            "backup",
+            "replicant.stop",
+            "replicant.prune",
+            "replicant.dbconfig",
+            "master.stop",
+            "master.dbconfig",
+            "master.regions"
+        ]
+    );
+    assert!(matches!(a.phase, Phase::Complete(_)), "{:?}", a.phase);
+    assert!(
+        a.rows.iter().all(|r| matches!(r.state, RowState::Done(_))),
+        "{:?}",
+        a.rows.iter().map(|r| (&r.id, &r.state)).collect::<Vec<_>>()
+    );
+    let st = site.tt_ha(&["status"]);
+    assert!(text(&st).contains("complete"), "{}", text(&st));
+}
+
+#[test]
+fn an_interrupted_run_is_offered_for_resume_rollback_or_inspection() {
+    let site = FakeSite::new();
+    // Crash right after the 20th journal record (inside the replicant's steps).
+    let o = common::tt_ha()
+        .arg("--config")
+        .arg(&site.config)
+        .args(["apply", "--yes"])
+        .env("TT_HA_CRASH_AFTER_RECORD", "20")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(86), "{}", text(&o));
+    let mut a = app(&site);
+    let cfg = a.cfg.clone().unwrap();
+    a.update(Msg::Status(Box::new(tt_ha::engine::status(&cfg).unwrap())));
+    let Some(Dialog::Interrupted {
+        rolling_back,
+        explanation,
+        ..
+    }) = &a.dialog
+    else {
+        panic!("no interrupted-run dialog: {:?}", a.dialog);
+    };
+    assert!(!rolling_back);
+    assert!(
+        explanation.contains("interrupted during step") && explanation.contains("rollback"),
+        "{explanation}"
+    );
+    assert!(
+        matches!(a.rows[0].state, RowState::Done(_)),
+        "preflight was done"
+    );
+    // j shows the journal; Enter resumes through the same worker, to the end.
+    assert_eq!(
+        a.update(Msg::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char('j')
+        ))),
+        vec![Cmd::LoadJournal]
+    );
+    assert_eq!(
+        a.update(Msg::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Enter
+        ))),
+        vec![Cmd::StartApply]
+    );
+    apply_through_the_app(&mut a, &site);
+    assert!(matches!(a.phase, Phase::Complete(_)), "{:?}", a.phase);
+}
