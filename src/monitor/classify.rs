@@ -105,11 +105,27 @@ pub enum Event {
 
 /// A leading unsigned number and the rest.
 fn leading_u64(s: &str) -> (Option<u64>, &str) {
-    let end = s
-        .bytes()
-        .position(|c| !c.is_ascii_digit())
-        .unwrap_or(s.len());
-    (s[..end].parse().ok(), &s[end..])
+    let b = s.as_bytes();
+    let mut v: u64 = 0;
+    let mut end = 0;
+    while end < b.len() && b[end].is_ascii_digit() {
+        v = match v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((b[end] - b'0') as u64))
+        {
+            Some(v) => v,
+            None => return (None, &s[end..]),
+        };
+        end += 1;
+    }
+    ((end > 0).then_some(v), &s[end..])
+}
+
+/// Where `needle` starts in a short `hay` (a few dozen bytes: candidates by their first byte
+/// beat building a substring searcher).
+fn find_short(hay: &str, needle: &[u8]) -> Option<usize> {
+    let h = hay.as_bytes();
+    memchr::memchr_iter(needle[0], h).find(|&i| h[i..].starts_with(needle))
 }
 
 /// `[f][o]` at the start of `s`.
@@ -125,45 +141,48 @@ fn parse_lsn(s: &str) -> Option<Lsn> {
 /// `<home> rep_(send|process)_message: msgv = V logv L gen = G eid E, type T, LSN [f][o] FLAGS`,
 /// parsed by hand: these lines are most of a busy file.
 fn fast_message(b: &str) -> Option<Event> {
-    use memchr::memmem::Finder;
-    static SEND: OnceLock<Finder<'static>> = OnceLock::new();
-    static PROCESS: OnceLock<Finder<'static>> = OnceLock::new();
-    let send = SEND.get_or_init(|| Finder::new(" rep_send_message: msgv = "));
-    let process = PROCESS.get_or_init(|| Finder::new(" rep_process_message: msgv = "));
-    // Cheap reject: every such line has "_message: msgv".
-    memchr::memchr(b'=', b.as_bytes())?;
-    let (sent, at) = match send.find(b.as_bytes()) {
-        Some(i) => (true, i),
-        None => (false, process.find(b.as_bytes())?),
+    // The first '=' of such a line is the one in `_message: msgv = `, and the verb is just
+    // before it: one SIMD byte search, no substring search over the whole line.
+    let eq = memchr::memchr(b'=', b.as_bytes())?;
+    let head = b[..eq].strip_suffix("_message: msgv ")?;
+    let sent = if head.ends_with(" rep_send") {
+        true
+    } else if head.ends_with(" rep_process") {
+        false
+    } else {
+        return None;
     };
-    let rest = &b[at..];
-    // Fixed tokens, found with prebuilt SIMD searchers (`str::find` builds one per call).
-    static EID: OnceLock<Finder<'static>> = OnceLock::new();
-    static TYPE: OnceLock<Finder<'static>> = OnceLock::new();
-    static LSN_AT: OnceLock<Finder<'static>> = OnceLock::new();
-    static RESEND: OnceLock<Finder<'static>> = OnceLock::new();
-    let find = |f: &OnceLock<Finder<'static>>, needle: &'static str, hay: &str| {
-        f.get_or_init(|| Finder::new(needle)).find(hay.as_bytes())
-    };
+    // The rest has a fixed shape in every version: ` V logv L gen = G eid E, type T, LSN [f][o] FLAGS`.
+    let rest = &b[eq + 1..];
     let comma = |hay: &str| memchr::memchr(b',', hay.as_bytes());
-    let eid_at = find(&EID, " eid ", rest)? + 5;
-    let eid_end = eid_at + comma(&rest[eid_at..])?;
-    let broadcast = &rest[eid_at..eid_end] == "-1";
-    let type_at = eid_end + find(&TYPE, ", type ", &rest[eid_end..])? + 7;
+    let eid_end = comma(rest)?;
+    let sp = memchr::memrchr(b' ', &rest.as_bytes()[..eid_end])?;
+    if !rest[..sp].ends_with(" eid") {
+        return None;
+    }
+    let broadcast = &rest[sp + 1..eid_end] == "-1";
+    let type_at = eid_end + ", type ".len();
+    if !rest[eid_end..].starts_with(", type ") {
+        return None;
+    }
     let type_end = type_at + comma(&rest[type_at..])?;
     let kind = &rest[type_at..type_end];
-    let lsn_at = type_end + find(&LSN_AT, ", LSN ", &rest[type_end..])? + 6;
+    let lsn_at = type_end + ", LSN ".len();
+    if !rest[type_end..].starts_with(", LSN ") {
+        return None;
+    }
     let l = parse_lsn(&rest[lsn_at..])?;
     let flags = &rest[lsn_at..];
+    let resend = || find_short(flags, b"resend").is_some();
     Some(match (sent, kind) {
         (true, "log" | "newfile") => Event::LogSent {
             lsn: l,
             broadcast,
-            resend: find(&RESEND, "resend", flags).is_some(),
+            resend: resend(),
         },
         (false, "log" | "log_more") => Event::LogReceived {
             lsn: l,
-            resend: find(&RESEND, "resend", flags).is_some(),
+            resend: resend(),
         },
         (_, "dupmaster") => Event::Error {
             text: format!("DUPMASTER: two sites claim to be master ({b})"),
@@ -245,6 +264,21 @@ fn rules() -> &'static Rules {
 pub fn classify(body: &str, message_file: &str) -> Event {
     let r = rules();
     let b = body.trim_end();
+    // Chatty lines the monitor does not need, told by their first bytes: cheaper than any scan.
+    const CHATTY: &[&str] = &[
+        "rep_apply:",
+        "PAGE: Write",
+        "PAGE_MORE: Write",
+        "will await",
+        "checking perm",
+        "sendpages:",
+        "Returning NOTPERM",
+        "connector thread is exiting",
+        "PAGE_GAP",
+    ];
+    if CHATTY.iter().any(|c| b.starts_with(c)) {
+        return Event::Other;
+    }
     // The per-record lines are by far the most frequent: parse them by hand, no regex.
     if let Some(ev) = fast_message(b) {
         return ev;
@@ -260,21 +294,6 @@ pub fn classify(body: &str, message_file: &str) -> Event {
         && let Some(l) = parse_lsn(rest)
     {
         return Event::Applied { lsn: l };
-    }
-    // Chatty lines the monitor does not need: skip the rule list.
-    const CHATTY: &[&str] = &[
-        "rep_apply:",
-        "PAGE: Write",
-        "PAGE_MORE: Write",
-        "will await",
-        "checking perm",
-        "sendpages:",
-        "Returning NOTPERM",
-        "connector thread is exiting",
-        "PAGE_GAP",
-    ];
-    if CHATTY.iter().any(|c| b.starts_with(c)) {
-        return Event::Other;
     }
     if b.starts_with("PAGE") && b.contains(": Received page ") {
         return Event::PageReceived;

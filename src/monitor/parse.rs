@@ -99,10 +99,16 @@ fn parse_prefix(line: &str) -> Option<Prefix<'_>> {
 /// Where another message starts inside `body` (5.3–6.1 interleaving), if anywhere.
 fn next_stamp(body: &str, from: usize) -> Option<usize> {
     let b = body.as_bytes();
-    memchr::memchr_iter(b'[', &b[from..])
+    // A stamp's ':' sits between digits (`[secs:usecs]`); most bodies have one ':' at most and
+    // not there, where '[' (LSNs) is common. Walk back from such a ':' to its '['.
+    memchr::memchr_iter(b':', &b[from..])
         .map(|p| from + p)
-        .find(|&at| {
-            at > 0 && b.get(at + 1).is_some_and(u8::is_ascii_digit) && stamp_at(b, at).is_some()
+        .filter(|&c| {
+            c > 0 && b[c - 1].is_ascii_digit() && b.get(c + 1).is_some_and(u8::is_ascii_digit)
+        })
+        .find_map(|c| {
+            let at = b[..c].iter().rposition(|d| !d.is_ascii_digit())?;
+            (at > 0 && at >= from && b[at] == b'[' && stamp_at(b, at).is_some()).then_some(at)
         })
 }
 

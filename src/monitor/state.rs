@@ -211,6 +211,17 @@ impl NodeState {
         message_file: &str,
     ) -> Event {
         let ev = classify(body, message_file);
+        self.apply_event(line, stamp, role, ev)
+    }
+
+    /// Applies a message already classified (the reader's fast path for per-record lines).
+    pub fn apply_event(
+        &mut self,
+        line: usize,
+        stamp: Option<(u64, u64)>,
+        role: Option<&str>,
+        ev: Event,
+    ) -> Event {
         self.messages += 1;
         let stamp = stamp.map(|(s, u)| s as f64 + u as f64 / 1e6);
         if stamp.is_some() {
