@@ -1,9 +1,15 @@
 //! When to look at the followed files again: a file-system notification on their folders (with
 //! a slow poll as a safety net), or plain polling where notifications do not reach — network file
 //! systems (SMB/CIFS/NFS) — or when the watcher cannot be set up. The mode in use is reported.
+//!
+//! On Linux the waiting thread reads inotify itself (no watcher thread between an append and
+//! the follower: the follower then keeps pace with `tail -F`); elsewhere the `notify` crate
+//! watches.
 
+#[cfg(not(target_os = "linux"))]
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
+#[cfg(not(target_os = "linux"))]
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
@@ -41,14 +47,44 @@ pub fn network_fs(path: &Path) -> Option<&'static str> {
     }
 }
 
+/// Where notifications come from.
+enum Source {
+    /// Linux: inotify read on the waiting thread itself, so an append wakes the follower with
+    /// no thread in between.
+    #[cfg(target_os = "linux")]
+    Inotify(std::os::fd::OwnedFd),
+    /// Elsewhere: the `notify` crate's watcher thread, through a channel.
+    #[cfg(not(target_os = "linux"))]
+    Notify(RecommendedWatcher, Receiver<()>),
+    /// Polling.
+    None,
+}
+
 /// Wakes the follower loop.
 pub struct Waker {
     mode: Mode,
     interval: Duration,
-    watcher: Option<RecommendedWatcher>,
-    rx: Option<Receiver<()>>,
+    source: Source,
     folders: Vec<PathBuf>,
-    watched: Vec<PathBuf>,
+    last_rewatch: std::time::Instant,
+}
+
+#[cfg(target_os = "linux")]
+fn inotify_source() -> Result<Source, String> {
+    use rustix::fs::inotify::{CreateFlags, init};
+    init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)
+        .map(Source::Inotify)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn inotify_source() -> Result<Source, String> {
+    let (tx, rx) = channel();
+    notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
+        let _ = tx.send(());
+    })
+    .map(|w| Source::Notify(w, rx))
+    .map_err(|e| e.to_string())
 }
 
 impl Waker {
@@ -62,10 +98,9 @@ impl Waker {
         let mut w = Waker {
             mode: Mode::Notify,
             interval,
-            watcher: None,
-            rx: None,
+            source: Source::None,
             folders,
-            watched: Vec::new(),
+            last_rewatch: std::time::Instant::now(),
         };
         if polling_only {
             w.mode = Mode::Polling {
@@ -79,13 +114,9 @@ impl Waker {
             };
             return w;
         }
-        let (tx, rx) = channel();
-        match notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-            let _ = tx.send(());
-        }) {
-            Ok(watcher) => {
-                w.watcher = Some(watcher);
-                w.rx = Some(rx);
+        match inotify_source() {
+            Ok(source) => {
+                w.source = source;
                 w.rewatch();
             }
             Err(e) => {
@@ -102,19 +133,25 @@ impl Waker {
         &self.mode
     }
 
-    /// Watches folders that exist and are not watched yet (a deleted and recreated folder is
-    /// watched again).
+    /// Watches the folders that exist. Watching a watched folder again changes nothing; a
+    /// deleted and recreated folder is a new one, and is watched again.
     fn rewatch(&mut self) {
-        let Some(watcher) = self.watcher.as_mut() else {
-            return;
-        };
-        self.watched.retain(|f| f.is_dir());
-        for f in &self.folders {
-            if f.is_dir()
-                && !self.watched.contains(f)
-                && watcher.watch(f, RecursiveMode::NonRecursive).is_ok()
-            {
-                self.watched.push(f.clone());
+        for f in self.folders.iter().filter(|f| f.is_dir()) {
+            match &mut self.source {
+                #[cfg(target_os = "linux")]
+                Source::Inotify(fd) => {
+                    use rustix::fs::inotify::{WatchFlags as W, add_watch};
+                    let _ = add_watch(
+                        &*fd,
+                        f,
+                        W::MODIFY | W::CREATE | W::DELETE | W::MOVED_FROM | W::MOVED_TO | W::ATTRIB,
+                    );
+                }
+                #[cfg(not(target_os = "linux"))]
+                Source::Notify(w, _) => {
+                    let _ = w.watch(f, RecursiveMode::NonRecursive);
+                }
+                Source::None => {}
             }
         }
     }
@@ -122,16 +159,38 @@ impl Waker {
     /// Blocks until something may have changed: a notification, or the poll interval (a second
     /// as the safety net in notify mode).
     pub fn wait(&mut self) {
-        match &self.rx {
-            Some(rx) => {
-                match rx.recv_timeout(Duration::from_secs(1)) {
-                    Ok(()) => while rx.try_recv().is_ok() {},
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => std::thread::sleep(self.interval),
+        match &self.source {
+            #[cfg(target_os = "linux")]
+            Source::Inotify(fd) => {
+                use rustix::event::{PollFd, PollFlags, Timespec, poll};
+                let mut fds = [PollFd::new(fd, PollFlags::IN)];
+                let second = Timespec {
+                    tv_sec: 1,
+                    tv_nsec: 0,
+                };
+                if matches!(poll(&mut fds, Some(&second)), Ok(n) if n > 0) {
+                    // Drain the events: which file changed does not matter, the follower looks.
+                    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+                    let mut events = rustix::fs::inotify::Reader::new(fd, &mut buf);
+                    while events.next().is_ok() {}
                 }
-                self.rewatch();
             }
-            None => std::thread::sleep(self.interval),
+            #[cfg(not(target_os = "linux"))]
+            Source::Notify(_, rx) => match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(()) => while rx.try_recv().is_ok() {},
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(self.interval),
+            },
+            Source::None => {
+                std::thread::sleep(self.interval);
+                return;
+            }
+        }
+        // Looking for recreated folders costs a stat each: once a second, not on the path from
+        // an append to its delivery.
+        if self.last_rewatch.elapsed() >= Duration::from_secs(1) {
+            self.last_rewatch = std::time::Instant::now();
+            self.rewatch();
         }
     }
 }
@@ -156,6 +215,35 @@ mod tests {
         assert!(
             t.elapsed() < Duration::from_millis(900),
             "woken after {:?}",
+            t.elapsed()
+        );
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_deleted_and_recreated_folder_is_watched_again() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("db");
+        std::fs::create_dir(&sub).unwrap();
+        let f = sub.join("$DB_Msg.txt");
+        let mut w = Waker::new(std::slice::from_ref(&f), Duration::from_millis(250), false);
+        std::fs::remove_dir_all(&sub).unwrap();
+        std::fs::create_dir(&sub).unwrap();
+        // The folders are looked at again once a second: within a few waits, the new one is
+        // watched.
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(2500) {
+            w.wait();
+        }
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::write(f, "x\n").unwrap();
+        });
+        let t = Instant::now();
+        w.wait();
+        assert!(
+            t.elapsed() < Duration::from_millis(900),
+            "a write in the recreated folder woke it only after {:?}",
             t.elapsed()
         );
         writer.join().unwrap();
