@@ -83,17 +83,36 @@ pub(super) fn ensure_down(ctx: &Ctx, step: &str, node: &Node) -> Result<(), Engi
     Ok(())
 }
 
+/// Reports progress lines of `step` as they come (the front-end shows them while it waits).
+/// A repeated `waiting for … (N s): …` is reported once a second, not at every poll.
+fn live_lines<'c>(ctx: &'c mut Ctx, step: &'c str) -> impl FnMut(&str) + 'c {
+    let sink = &mut *ctx.sink;
+    let mut last: Option<(String, Instant)> = None;
+    move |l: &str| {
+        let stem = l.split(" (").next().unwrap_or(l).to_string();
+        if last
+            .as_ref()
+            .is_some_and(|(s, t)| *s == stem && t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        last = Some((stem, Instant::now()));
+        sink(Event::Line {
+            id: step.to_string(),
+            text: l.to_string(),
+        })
+    }
+}
+
 pub(super) fn stop(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, EngineError> {
     let svc = service(ctx, node);
     if !svc.is_up() {
         return Ok(format!("{} was already stopped", node.name));
     }
     let seq = ctx.service_intent(step, node, "stop")?;
-    let mut lines = Vec::new();
-    let res = svc.stop_and_confirm(ctx.stop_timeout(), &mut |l| lines.push(l.to_string()));
-    for l in lines {
-        ctx.line(step, l);
-    }
+    let timeout = ctx.stop_timeout();
+    // Reported as it happens: a stop can take minutes, and the operator watches it.
+    let res = svc.stop_and_confirm(timeout, &mut live_lines(ctx, step));
     res.map_err(|e| EngineError::step(step, e))?;
     ctx.result(seq, "stopped and confirmed")?;
     Ok(format!(
@@ -105,11 +124,8 @@ pub(super) fn stop(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, Eng
 pub(super) fn start(ctx: &mut Ctx, step: &str, node: &Node) -> Result<String, EngineError> {
     let seq = ctx.service_intent(step, node, "start")?;
     let svc = service(ctx, node);
-    let mut lines = Vec::new();
-    let res = svc.start_and_confirm(ctx.start_timeout(), &mut |l| lines.push(l.to_string()));
-    for l in lines.iter().rev().take(3).rev() {
-        ctx.line(step, l.clone());
-    }
+    let timeout = ctx.start_timeout();
+    let res = svc.start_and_confirm(timeout, &mut live_lines(ctx, step));
     res.map_err(|e| EngineError::step(step, e))?;
     ctx.result(seq, "serving")?;
     Ok(format!(
@@ -304,20 +320,23 @@ fn backup_step(
     }
     let id = format!("{}-{}", ctx.run_id, node.name);
     let seq = ctx.intent(step, Action::Backup { to: root.join(&id) })?;
-    let mut lines = Vec::new();
+    let mut report = live_lines(ctx, step);
+    let mut last = Instant::now() - Duration::from_secs(1);
     let v = backup::make(&home, &root, &id, &mut |p| {
-        lines.push(format!(
-            "{} {} of {} ({}/s)",
-            p.file,
-            human_bytes(p.done),
-            human_bytes(p.total),
-            human_bytes(p.rate as u64)
-        ))
+        // A line every half second (and the last), with the speed, while it copies.
+        if last.elapsed() >= Duration::from_millis(500) || p.done == p.total {
+            last = Instant::now();
+            report(&format!(
+                "copied {} of {} ({}/s): {}",
+                human_bytes(p.done),
+                human_bytes(p.total),
+                human_bytes(p.rate as u64),
+                p.file
+            ));
+        }
     })
     .map_err(|e| fail(e.to_string()))?;
-    for l in lines {
-        ctx.line(step, l);
-    }
+    drop(report);
     ctx.result(seq, "verified")?;
     Ok(format!(
         "made and verified backup {} ({} files, {}; recovery check {})",

@@ -50,6 +50,8 @@ pub enum RowState {
     Done(String),
     /// Failed; why and what to do.
     Failed(String),
+    /// Not run: done already (by an earlier invocation of this run).
+    Skipped(String),
 }
 
 /// One row of a step list (the procedure's steps, or the rollback's).
@@ -602,7 +604,8 @@ impl App {
                         row.progress.clear();
                         RowState::Running
                     }
-                    StepState::Done(s) | StepState::AlreadyDone(s) => RowState::Done(s),
+                    StepState::Done(s) => RowState::Done(s),
+                    StepState::AlreadyDone(s) => RowState::Skipped(s),
                     StepState::Failed(s) => RowState::Failed(s),
                 };
                 if self.running != Some(Running::Rollback) {
@@ -612,10 +615,13 @@ impl App {
             }
             Event::Line { id, text } => {
                 if let Some(r) = rows.iter_mut().find(|r| r.id == id) {
-                    // Repeated progress (`moved 3000 of 9000`) replaces its previous line.
+                    // Repeated progress replaces its previous line: `moved 3000 of 9000 …`,
+                    // `waiting for tt-replicant to stop (3 s): …`.
                     let key = |s: &str| s.split_whitespace().next().map(str::to_string);
+                    let stem = |s: &str| s.split(" (").next().unwrap_or(s).to_string();
                     if r.progress.last().is_some_and(|l| {
-                        key(l) == key(&text) && l.contains(" of ") && text.contains(" of ")
+                        (key(l) == key(&text) && l.contains(" of ") && text.contains(" of "))
+                            || (stem(l) == stem(&text) && l.contains(" (") && text.contains(" ("))
                     }) {
                         r.progress.pop();
                     }

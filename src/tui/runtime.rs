@@ -1,7 +1,7 @@
 //! The terminal and the event loop. Keys, engine reports, new message-file lines and a clock
 //! tick all arrive on one channel or stream; each is applied to the app, the commands it returns
-//! are started in the background, and the screen is redrawn. The terminal is restored on exit
-//! and on panic; Ctrl-C is a key (raw mode), handled like `q`.
+//! are started in the background, and the screen is redrawn. The terminal is restored on exit,
+//! on panic, on SIGTERM and SIGHUP; Ctrl-C is a key (raw mode), handled like `q`.
 
 use super::app::{App, Cmd, Msg};
 use super::live;
@@ -148,6 +148,49 @@ impl Runner {
     }
 }
 
+/// SIGTERM and SIGHUP, where there are such signals.
+struct StopSignals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = one(&mut self.term) => {}
+                _ = one(&mut self.hup) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
+}
+
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     mut app: App,
@@ -167,6 +210,7 @@ async fn event_loop(
     }
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut stop = StopSignals::new();
     loop {
         terminal.draw(|f| super::view::draw(f, &app))?;
         let first = tokio::select! {
@@ -182,6 +226,9 @@ async fn event_loop(
             },
             m = rx.recv() => m,
             _ = tick.tick() => Some(Msg::Tick(now_secs())),
+            // Terminated or hung up (the SSH session closed): leave, restoring the terminal.
+            // Whatever the engine was doing is in the journal, ready to resume or roll back.
+            _ = stop.recv() => return Ok(ExitCode::from(1)),
         };
         // Apply everything already waiting before drawing again, so a burst of lines costs
         // one redraw.

@@ -268,3 +268,58 @@ fn the_first_run_screen_writes_nothing_when_left() {
         "nothing is written when the form is left"
     );
 }
+
+#[test]
+fn a_terminated_wizard_gives_the_terminal_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tt-ha.toml");
+    // A shell around tt-ha shows what the terminal looks like after it.
+    let script = format!(
+        "'{}' --config '{}'; echo tt-ha-ended-$?; sleep 60",
+        tt_ha_bin().display(),
+        cfg.display()
+    );
+    let argv = vec!["sh".to_string(), "-c".into(), script];
+    let Some(t) = Tmux::start(&argv, 80, 24) else {
+        return;
+    };
+    t.wait_for("describe the master and the replicant", 30);
+    let alt = |t: &Tmux| {
+        let o = t
+            .cmd()
+            .args(["display-message", "-p", "-t", "tt", "#{alternate_on}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(alt(&t), "1", "the app runs in the alternate screen");
+    let pid = Command::new("pgrep")
+        .arg("-f")
+        .arg(format!(
+            "^{} --config {}",
+            tt_ha_bin().display(),
+            cfg.display()
+        ))
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pid.stdout)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .expect("tt-ha's pid")
+        .trim()
+        .to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    t.wait_for("tt-ha-ended-1", 10);
+    assert_eq!(
+        alt(&t),
+        "0",
+        "the terminal is back from the alternate screen"
+    );
+    assert!(!Path::new(&cfg).exists());
+}

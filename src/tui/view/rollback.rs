@@ -63,7 +63,9 @@ pub(super) fn draw(f: &mut Frame, app: &App, a: &Areas) {
                     body.push(Line::raw(format!("       {p}")));
                 }
             }
-            RowState::Done(s) => body.push(Line::styled(format!("       {s}"), t.good())),
+            RowState::Done(s) | RowState::Skipped(s) => {
+                body.push(Line::styled(format!("       {s}"), t.good()))
+            }
             RowState::Failed(e) => body.push(Line::styled(format!("       {e}"), t.bad())),
             RowState::Pending => {
                 for e in &r.effects {

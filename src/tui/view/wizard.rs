@@ -21,6 +21,7 @@ pub fn row_mark(t: &Theme, s: &RowState) -> (&'static str, Style) {
         RowState::Running => ("▶", t.warn().add_modifier(ratatui::style::Modifier::BOLD)),
         RowState::Done(_) => ("✓", t.good()),
         RowState::Failed(_) => ("✗", t.bad()),
+        RowState::Skipped(_) => ("↷", t.good()),
     }
 }
 
@@ -182,6 +183,10 @@ fn state_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
             }
         }
         RowState::Done(s) => out.push(Line::styled(format!("✓ Done: {s}"), t.good())),
+        RowState::Skipped(s) => out.push(Line::styled(
+            format!("↷ Skipped: done earlier in this run ({s})"),
+            t.good(),
+        )),
         RowState::Failed(e) => {
             out.push(Line::styled(format!("✗ Failed: {e}"), t.bad()));
             out.push(Line::raw(
@@ -289,7 +294,7 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
         return Vec::new();
     };
     let mut out = vec![Line::styled(
-        if matches!(row.state, RowState::Done(_)) {
+        if matches!(row.state, RowState::Done(_) | RowState::Skipped(_)) {
             "What it did (as planned):"
         } else {
             "What it will do:"
