@@ -50,14 +50,16 @@ shot() { # NAME
 }
 start() { t new-session -d -s tt -x $W -y $H -e LANG=C.UTF-8 -e TZ=UTC -- "$@"; }
 
-# The first-run screen: no tt-ha.toml yet.
+# The sandbox. A larger database makes the initial copy last a few seconds.
+"$bin" demo --no-open --volumes 300000 "$work/sandbox" >/dev/null
+
+# The first-run screen: no tt-ha.toml yet; it finds the sandbox's running servers.
 start "$bin" --config "$work/new/tt-ha.toml"
 wait_for "describe the master" 30
 shot 1-first-run
 t kill-server
 
-# The wizard on the sandbox. A larger database makes the initial copy last a few seconds.
-"$bin" demo --no-open --volumes 300000 "$work/sandbox" >/dev/null
+# The wizard on the sandbox.
 start "$bin" --config "$work/sandbox/tt-ha.toml" wizard
 wait_for "Nothing has changed yet" 60
 shot 2-preflight

@@ -625,3 +625,21 @@ fn no_color_uses_no_colours() {
     assert!(text.contains("✓ verify"), "{text}");
     assert!(text.contains("Replication functional"), "{text}");
 }
+
+#[test]
+fn stopped_replication_is_told_apart_from_a_failure() {
+    let mut a = review();
+    let stopped = |role: &str| {
+        let mut n = NodeState::with_role(Some(role));
+        n.shut_down = true;
+        n.messages = 10;
+        n
+    };
+    a.update(Msg::Live(Box::new(LiveUpdate {
+        states: Some(Box::new([stopped("master"), stopped("replicant")])),
+        ..Default::default()
+    })));
+    let text = render(&a, 80, 24).backend().to_string();
+    assert!(text.contains("Replication stopped"), "{text}");
+    assert!(!text.contains("master is down"), "{text}");
+}

@@ -438,10 +438,22 @@ impl App {
         {
             return "No replication messages yet".into();
         }
+        if self.replication_stopped() {
+            return "Replication stopped: both message files end with the servers' shutdown".into();
+        }
         match &self.live.verdict {
             Some(v) => capitalized(&v.describe()),
             None => "Reading the message files".into(),
         }
+    }
+
+    /// Both nodes' message files end with their replication shutting down (after a rollback,
+    /// or both servers stopped): not a failure to alarm about, but no replication either.
+    pub fn replication_stopped(&self) -> bool {
+        self.live
+            .states
+            .as_ref()
+            .is_some_and(|s| s.iter().all(|n| n.shut_down))
     }
 
     /// Index of the first step past the point of no return.

@@ -193,7 +193,8 @@ impl SetupForm {
         let doc = Document::parse(&bytes);
         let Some(site) = find_blocks(&doc)
             .into_iter()
-            .filter(|b| b.role == role)
+            // A commented block's sites are the template's placeholders, not this site's.
+            .filter(|b| b.role == role && b.active)
             .flat_map(|b| b.sites.into_iter())
             .find(|s| s.kind == SiteKind::Local && s.host.parse::<std::net::Ipv4Addr>().is_ok())
         else {

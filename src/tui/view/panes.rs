@@ -116,13 +116,12 @@ pub fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
     if focused {
         block = block.border_style(t.focused());
     }
-    if app.screen == Screen::Monitor {
-        block = block.title_top(
-            Line::styled(super::monitor::details_line(app, i), t.heading()).right_aligned(),
-        );
-    }
-    let inner_h = area.height.saturating_sub(2) as usize;
-    let lines: Vec<Line> = if p.lines.is_empty() {
+    // The monitor screen gives each node's details a line of their own above its messages.
+    let details = (app.screen == Screen::Monitor)
+        .then(|| Line::styled(super::monitor::details_line(app, i), t.heading()));
+    let inner_h =
+        (area.height.saturating_sub(2) as usize).saturating_sub(details.is_some() as usize);
+    let mut lines: Vec<Line> = if p.lines.is_empty() {
         vec![Line::styled(
             "(no lines yet: the file is empty or does not exist yet)",
             t.dim(),
@@ -132,6 +131,9 @@ pub fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
             .map(|k| line(app, &p.lines[k], p.search.as_deref()))
             .collect()
     };
+    if let Some(d) = details {
+        lines.insert(0, d);
+    }
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
@@ -143,8 +145,10 @@ pub fn status_bar(f: &mut Frame, app: &App, area: Rect) {
         .states
         .as_ref()
         .is_some_and(|s| s.iter().all(|n| n.messages == 0));
+    let stopped = app.replication_stopped();
     let style = match &app.live.verdict {
         _ if quiet => t.dim(),
+        _ if stopped => t.warn(),
         Some(Verdict::Functional) => t.good(),
         Some(Verdict::Syncing { .. } | Verdict::Connecting) => t.warn(),
         Some(_) => t.bad(),
@@ -152,6 +156,7 @@ pub fn status_bar(f: &mut Frame, app: &App, area: Rect) {
     };
     let mark = match &app.live.verdict {
         _ if quiet => " ",
+        _ if stopped => "■",
         Some(Verdict::Functional) => "✓",
         Some(Verdict::Syncing { .. } | Verdict::Connecting) => "…",
         Some(_) => "✗",
