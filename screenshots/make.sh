@@ -27,6 +27,7 @@ sock=$work/tmux.sock
 t() { tmux -S "$sock" "$@"; }
 cleanup() {
   t kill-server 2>/dev/null || true
+  tmux -S "$work/tmux.sock" kill-server 2>/dev/null || true
   "$bin" demo --down "$work/sandbox" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -58,6 +59,8 @@ start "$bin" --config "$work/new/tt-ha.toml"
 wait_for "describe the master" 30
 shot 1-first-run
 t kill-server
+# A fresh tmux server of its own for the wizard (reusing a socket just killed can race).
+sock=$work/tmux2.sock
 
 # The wizard on the sandbox.
 start "$bin" --config "$work/sandbox/tt-ha.toml" wizard

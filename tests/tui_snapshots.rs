@@ -642,4 +642,24 @@ fn stopped_replication_is_told_apart_from_a_failure() {
     let text = render(&a, 80, 24).backend().to_string();
     assert!(text.contains("Replication stopped"), "{text}");
     assert!(!text.contains("master is down"), "{text}");
+    // After a rollback the replicant's own (quiet) file is back: still stopped, not a failure.
+    a.update(Msg::Live(Box::new(LiveUpdate {
+        states: Some(Box::new([
+            stopped("master"),
+            NodeState::with_role(Some("replicant")),
+        ])),
+        ..Default::default()
+    })));
+    let text = render(&a, 80, 24).backend().to_string();
+    assert!(text.contains("Replication stopped"), "{text}");
+    // A master that stopped while its replicant still runs is a failure.
+    let mut running = NodeState::with_role(Some("replicant"));
+    running.messages = 10;
+    running.startup_done = true;
+    a.update(Msg::Live(Box::new(LiveUpdate {
+        states: Some(Box::new([stopped("master"), running])),
+        ..Default::default()
+    })));
+    let text = render(&a, 80, 24).backend().to_string();
+    assert!(!text.contains("Replication stopped"), "{text}");
 }

@@ -439,7 +439,7 @@ impl App {
             return "No replication messages yet".into();
         }
         if self.replication_stopped() {
-            return "Replication stopped: both message files end with the servers' shutdown".into();
+            return "Replication stopped on both nodes".into();
         }
         match &self.live.verdict {
             Some(v) => capitalized(&v.describe()),
@@ -447,13 +447,14 @@ impl App {
         }
     }
 
-    /// Both nodes' message files end with their replication shutting down (after a rollback,
-    /// or both servers stopped): not a failure to alarm about, but no replication either.
+    /// The master's message file ends with its replication shutting down and the replicant's
+    /// does too, or has nothing (after a rollback, which restores the replicant's own files):
+    /// no replication, on purpose — not a failure to alarm about.
     pub fn replication_stopped(&self) -> bool {
         self.live
             .states
             .as_ref()
-            .is_some_and(|s| s.iter().all(|n| n.shut_down))
+            .is_some_and(|s| s[0].shut_down && (s[1].shut_down || s[1].messages == 0))
     }
 
     /// Index of the first step past the point of no return.
@@ -705,7 +706,8 @@ impl App {
         }
         for (i, lines) in u.lines.into_iter().enumerate() {
             for n in &u.notices[i] {
-                if n == "replaced" || n == "truncated" {
+                // A new file (replaced, truncated, or back after missing) is a new history.
+                if n == "replaced" || n == "truncated" || n == "opened" {
                     self.panes[i].clear();
                 }
             }
