@@ -151,6 +151,9 @@ fn hints(f: &mut Frame, app: &App, area: Rect) {
             Screen::Rollback if app.busy() => {
                 "Tab focus · ↑↓ PgUp PgDn scroll · f follow · / search · ? help · q quit"
             }
+            Screen::Rollback if matches!(app.rb_phase, super::app::Phase::Complete(_)) => {
+                "Esc back to the wizard · Tab focus · ↑↓ scroll · / search · ? help · q quit"
+            }
             Screen::Rollback => {
                 "Enter roll back · Esc back · Tab focus · ↑↓ scroll · / search · ? help · q quit"
             }
