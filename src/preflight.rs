@@ -45,6 +45,19 @@ pub struct Finding {
     pub fix_diff: Option<String>,
 }
 
+impl Finding {
+    /// One line for a list of problems: `replicant client port: 5000 in use — note`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} {}: {} — {}",
+            self.node.as_deref().unwrap_or("both"),
+            self.check,
+            self.current,
+            self.note
+        )
+    }
+}
+
 fn finding(
     check: &str,
     node: Option<&NodeView>,

@@ -57,8 +57,9 @@ fn matches(m: &ProcessMatch, p: &sysinfo::Process) -> bool {
     name_ok && exe_ok && cmd_ok
 }
 
-/// The live (non-zombie) processes matching the node's `process` settings.
-pub fn server_processes(m: &ProcessMatch) -> Vec<FoundProcess> {
+/// What `keep` makes of each of this machine's live processes (not threads, zombies or dead
+/// ones), read with their command lines, executables and memory.
+pub fn live_processes<T>(mut keep: impl FnMut(&sysinfo::Process) -> Option<T>) -> Vec<T> {
     let Ok(mut sys) = System::new() else {
         return Vec::new();
     };
@@ -70,19 +71,24 @@ pub fn server_processes(m: &ProcessMatch) -> Vec<FoundProcess> {
             .with_cmd(UpdateKind::Always)
             .with_exe(UpdateKind::Always),
     );
-    let mut out: Vec<FoundProcess> = sys
-        .processes()
+    sys.processes()
         .values()
         .filter(|p| !matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead))
         .filter(|p| p.thread_kind().is_none())
-        .filter(|p| matches(m, p))
-        .map(|p| FoundProcess {
+        .filter_map(&mut keep)
+        .collect()
+}
+
+/// The live (non-zombie) processes matching the node's `process` settings.
+pub fn server_processes(m: &ProcessMatch) -> Vec<FoundProcess> {
+    let mut out: Vec<FoundProcess> = live_processes(|p| {
+        matches(m, p).then(|| FoundProcess {
             pid: p.pid().as_u32(),
             name: p.name().to_string_lossy().into_owned(),
             uptime_secs: p.run_time(),
             memory: p.memory(),
         })
-        .collect();
+    });
     out.sort_by_key(|p| p.pid);
     out
 }

@@ -562,15 +562,7 @@ pub fn apply(
                 .preflight
                 .iter()
                 .filter(|f| f.status == Status::Fail)
-                .map(|f| {
-                    format!(
-                        "  {} {}: {} — {}",
-                        f.node.as_deref().unwrap_or("both"),
-                        f.check,
-                        f.current,
-                        f.note
-                    )
-                })
+                .map(|f| format!("  {}", f.summary()))
                 .collect();
             return Err(EngineError::Preflight(rows.join("\n")));
         }

@@ -747,15 +747,7 @@ impl App {
                 p.preflight
                     .iter()
                     .filter(|f| f.status == Status::Fail)
-                    .map(|f| {
-                        format!(
-                            "{} {}: {} ({})",
-                            f.node.as_deref().unwrap_or("both"),
-                            f.check,
-                            f.current,
-                            f.note
-                        )
-                    })
+                    .map(|f| f.summary())
                     .collect()
             })
             .unwrap_or_default()

@@ -317,48 +317,33 @@ impl SetupForm {
 /// pid). The home comes from `--home DIR` on the command line, else `../var/db` beside the
 /// executable's folder.
 fn running_servers() -> Vec<(String, Option<std::path::PathBuf>, u32)> {
-    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
-    let Ok(mut sys) = System::new() else {
-        return Vec::new();
-    };
-    sys.refresh_processes_specifics(
-        ProcessesToUpdate::All,
-        true,
-        ProcessRefreshKind::nothing()
-            .with_cmd(UpdateKind::Always)
-            .with_exe(UpdateKind::Always),
-    );
-    let mut out: Vec<(String, Option<std::path::PathBuf>, u32)> = sys
-        .processes()
-        .values()
-        .filter(|p| p.thread_kind().is_none())
-        .filter_map(|p| {
-            let name = p.name().to_string_lossy().into_owned();
-            let lower = name.to_lowercase();
-            if !(lower.starts_with("tmss10server") || lower.starts_with("ttfs")) {
-                return None;
-            }
-            let cmd: Vec<String> = p
-                .cmd()
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect();
-            if !cmd.iter().any(|a| a == "serve") && lower.starts_with("ttfs") {
-                return None;
-            }
-            let home = cmd
-                .iter()
-                .position(|a| a == "--home")
-                .and_then(|i| cmd.get(i + 1))
-                .map(std::path::PathBuf::from)
-                .or_else(|| {
-                    p.exe()
-                        .and_then(|e| e.parent()?.parent().map(|d| d.join("var").join("db")))
-                        .filter(|h| h.join("DB_CONFIG").is_file())
-                });
-            Some((name, home, p.pid().as_u32()))
-        })
-        .collect();
+    let mut out = crate::probe::live_processes(|p| {
+        let name = p.name().to_string_lossy().into_owned();
+        let lower = name.to_lowercase();
+        if !(lower.starts_with("tmss10server") || lower.starts_with("ttfs")) {
+            return None;
+        }
+        let cmd: Vec<String> = p
+            .cmd()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        // The testbed's server: only `ttfs-sim serve`, not its `service` helper.
+        if lower.starts_with("ttfs") && !cmd.iter().any(|a| a == "serve") {
+            return None;
+        }
+        let home = cmd
+            .iter()
+            .position(|a| a == "--home")
+            .and_then(|i| cmd.get(i + 1))
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                p.exe()
+                    .and_then(|e| e.parent()?.parent().map(|d| d.join("var").join("db")))
+                    .filter(|h| h.join("DB_CONFIG").is_file())
+            });
+        Some((name, home, p.pid().as_u32()))
+    });
     out.sort_by_key(|s| s.2);
     out
 }
