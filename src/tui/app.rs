@@ -4,6 +4,7 @@
 //! Nothing here does I/O, so every screen can be built and snapshot-tested from messages.
 
 use super::live::LiveUpdate;
+pub use super::messages::{Cmd, ConfirmRequest, Msg};
 use super::pane::Pane;
 use super::setup::SetupForm;
 use super::theme::Theme;
@@ -122,21 +123,6 @@ pub enum Phase {
     Complete(String),
 }
 
-/// A destructive step waiting for the operator.
-#[derive(Debug, Clone)]
-pub struct ConfirmRequest {
-    /// Step id.
-    pub step_id: String,
-    /// Step title.
-    pub title: String,
-    /// The node name the operator must type.
-    pub node: String,
-    /// The exact effects (moves, the DB_CONFIG diff, service actions).
-    pub details: String,
-    /// Where the answer goes (the engine's thread waits on it).
-    pub reply: Option<std::sync::mpsc::Sender<bool>>,
-}
-
 /// A modal dialog.
 #[derive(Debug, Clone)]
 pub enum Dialog {
@@ -185,75 +171,6 @@ pub enum Dialog {
         /// Text.
         body: String,
     },
-}
-
-/// What the runtime starts on the app's behalf.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cmd {
-    /// Leave the app.
-    Quit,
-    /// Build the plan (reads both homes).
-    LoadPlan,
-    /// Read the newest run's state (interrupted-run detection).
-    CheckRun,
-    /// Follow both message files.
-    StartLive,
-    /// Run `engine::apply` (or resume).
-    StartApply,
-    /// Read the newest run's journal and the rollback dry run.
-    LoadRollback,
-    /// Run `engine::rollback`.
-    StartRollback,
-    /// Read the journal for the journal dialog.
-    LoadJournal,
-    /// Look up the servers' processes every few seconds.
-    WatchNodes,
-    /// Validate and write `tt-ha.toml` (the first-run screen's result).
-    SaveConfig(String),
-}
-
-/// Everything that can happen.
-#[derive(Debug)]
-pub enum Msg {
-    /// A key.
-    Key(crossterm::event::KeyEvent),
-    /// A mouse event, with the terminal's size.
-    Mouse(crossterm::event::MouseEvent, ratatui::layout::Rect),
-    /// Time passes: seconds since the epoch.
-    Tick(f64),
-    /// The engine reports.
-    Engine(Event),
-    /// The engine asks before a destructive step.
-    Confirm(ConfirmRequest),
-    /// `apply` returned: the run id, or why it stopped and whether the operator declined.
-    ApplyDone(Result<String, (String, bool)>),
-    /// `rollback` returned.
-    RollbackDone(Result<String, String>),
-    /// The plan.
-    Plan(Box<Plan>),
-    /// The plan could not be built.
-    PlanFailed(String),
-    /// The newest run's state.
-    Status(Box<StatusReport>),
-    /// The rollback dry run and the journal it undoes.
-    RollbackPreview {
-        /// Run id.
-        run_id: String,
-        /// What rollback will do.
-        steps: Vec<RollbackStep>,
-        /// The journal, one line per record.
-        journal: Vec<String>,
-    },
-    /// The dry run failed (no run, finalized run, unreadable journal).
-    RollbackUnavailable(String),
-    /// The journal for its dialog.
-    Journal(Vec<String>),
-    /// New lines and state from the message files.
-    Live(Box<LiveUpdate>),
-    /// The servers' processes (master, replicant), where they run on this machine.
-    Nodes([Option<FoundProcess>; 2]),
-    /// The first-run screen's config was written and loads.
-    ConfigSaved(Result<Box<SiteConfig>, String>),
 }
 
 /// What the message files say, for the status bar.

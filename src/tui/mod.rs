@@ -1,6 +1,6 @@
 //! The terminal front-end: the setup wizard, the guided rollback and the live monitor.
 //!
-//! [`app::App`] holds the state and turns messages into state changes; [`view`] draws it;
+//! [`app::App`] holds the state and turns messages ([`messages`]) into state changes; [`view`] draws it;
 //! [`keys`] maps keys to actions; [`worker`] and [`live`] run the engine and the file followers
 //! on tokio blocking tasks that report through a channel; [`runtime`] owns the terminal and the
 //! loop. Nothing here re-implements a step: the wizard drives `engine::apply` and
@@ -9,6 +9,7 @@
 pub mod app;
 pub mod keys;
 pub mod live;
+pub mod messages;
 pub mod pane;
 pub mod runtime;
 pub mod setup;

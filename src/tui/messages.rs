@@ -1,0 +1,92 @@
+//! What flows between the app and the rest: the messages that change it ([`Msg`]), the work it
+//! asks the runtime to start ([`Cmd`]), and a destructive step's request for confirmation.
+
+use super::live::LiveUpdate;
+use crate::config::SiteConfig;
+use crate::engine::{Event, RollbackStep, StatusReport};
+use crate::plan::Plan;
+use crate::probe::FoundProcess;
+
+/// A destructive step waiting for the operator.
+#[derive(Debug, Clone)]
+pub struct ConfirmRequest {
+    /// Step id.
+    pub step_id: String,
+    /// Step title.
+    pub title: String,
+    /// The node name the operator must type.
+    pub node: String,
+    /// The exact effects (moves, the DB_CONFIG diff, service actions).
+    pub details: String,
+    /// Where the answer goes (the engine's thread waits on it).
+    pub reply: Option<std::sync::mpsc::Sender<bool>>,
+}
+
+/// What the runtime starts on the app's behalf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cmd {
+    /// Leave the app.
+    Quit,
+    /// Build the plan (reads both homes).
+    LoadPlan,
+    /// Read the newest run's state (interrupted-run detection).
+    CheckRun,
+    /// Follow both message files.
+    StartLive,
+    /// Run `engine::apply` (or resume).
+    StartApply,
+    /// Read the newest run's journal and the rollback dry run.
+    LoadRollback,
+    /// Run `engine::rollback`.
+    StartRollback,
+    /// Read the journal for the journal dialog.
+    LoadJournal,
+    /// Look up the servers' processes every few seconds.
+    WatchNodes,
+    /// Validate and write `tt-ha.toml` (the first-run screen's result).
+    SaveConfig(String),
+}
+
+/// Everything that can happen.
+#[derive(Debug)]
+pub enum Msg {
+    /// A key.
+    Key(crossterm::event::KeyEvent),
+    /// A mouse event, with the terminal's size.
+    Mouse(crossterm::event::MouseEvent, ratatui::layout::Rect),
+    /// Time passes: seconds since the epoch.
+    Tick(f64),
+    /// The engine reports.
+    Engine(Event),
+    /// The engine asks before a destructive step.
+    Confirm(ConfirmRequest),
+    /// `apply` returned: the run id, or why it stopped and whether the operator declined.
+    ApplyDone(Result<String, (String, bool)>),
+    /// `rollback` returned.
+    RollbackDone(Result<String, String>),
+    /// The plan.
+    Plan(Box<Plan>),
+    /// The plan could not be built.
+    PlanFailed(String),
+    /// The newest run's state.
+    Status(Box<StatusReport>),
+    /// The rollback dry run and the journal it undoes.
+    RollbackPreview {
+        /// Run id.
+        run_id: String,
+        /// What rollback will do.
+        steps: Vec<RollbackStep>,
+        /// The journal, one line per record.
+        journal: Vec<String>,
+    },
+    /// The dry run failed (no run, finalized run, unreadable journal).
+    RollbackUnavailable(String),
+    /// The journal for its dialog.
+    Journal(Vec<String>),
+    /// New lines and state from the message files.
+    Live(Box<LiveUpdate>),
+    /// The servers' processes (master, replicant), where they run on this machine.
+    Nodes([Option<FoundProcess>; 2]),
+    /// The first-run screen's config was written and loads.
+    ConfigSaved(Result<Box<SiteConfig>, String>),
+}
