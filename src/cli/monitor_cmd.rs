@@ -263,6 +263,16 @@ pub fn monitor(
         for (role, f, sp, st, msgfile) in followers.iter_mut() {
             let (lines, notices) = f.poll();
             for n in notices {
+                // A new file (replaced, truncated, or back after missing) is a new history.
+                if matches!(
+                    n,
+                    monitor::follow::Notice::Replaced
+                        | monitor::follow::Notice::Truncated
+                        | monitor::follow::Notice::Opened
+                ) {
+                    *st = NodeState::with_role(Some(role.as_str()));
+                    *sp = Splitter::default();
+                }
                 let notice = format!("{n:?}").to_lowercase();
                 if json_out {
                     println!(
