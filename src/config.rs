@@ -221,6 +221,17 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// `s` as a TOML string value, quoted and escaped (for writing configuration text).
+pub fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// `items` as a TOML array of strings (a command's argv).
+pub fn toml_string_array<S: AsRef<str>>(items: &[S]) -> String {
+    let words: Vec<String> = items.iter().map(|s| toml_string(s.as_ref())).collect();
+    format!("[{}]", words.join(", "))
+}
+
 /// Loads and validates `path`.
 pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -465,6 +476,25 @@ fn find_key_line(text: &str, key: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn toml_strings_read_back_as_written() {
+        let words = [r"C:\Program Files\TapeTrack", "say \"hi\"", "it's"];
+        let text = format!(
+            "a = {}\nb = {}\n",
+            toml_string(words[0]),
+            toml_string_array(&words)
+        );
+        let v: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(v["a"].as_str(), Some(words[0]));
+        let b: Vec<&str> = v["b"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        assert_eq!(b, words);
+    }
+
     use super::*;
 
     const GOOD: &str = r#"

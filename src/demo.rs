@@ -1,6 +1,7 @@
 //! `tt-ha demo`: a two-node sandbox on this machine, laid out like TapeTrack's installs, served by
 //! `ttfs-sim` (the Berkeley DB 5.3 stand-in server of `testbed/`), with a ready `tt-ha.toml`.
 
+use crate::config::{toml_string, toml_string_array};
 use crate::dbconfig::TEMPLATE;
 use anyhow::{Context, bail};
 use std::net::TcpListener;
@@ -73,16 +74,6 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn toml_str(p: &Path) -> String {
-    toml_str_of(&p.display().to_string())
-}
-
-/// A TOML basic string. Rust's debug quoting escapes `"` and `\\` as TOML does; the paths written
-/// here hold no control characters, where the two would differ.
-fn toml_str_of(s: &str) -> String {
-    format!("{s:?}")
-}
-
 /// Creates and starts the sandbox; returns the path of its `tt-ha.toml`.
 pub fn create(dir: &Path, volumes: usize) -> anyhow::Result<PathBuf> {
     if dir.join("tt-ha.toml").exists() {
@@ -130,24 +121,18 @@ pub fn create(dir: &Path, volumes: usize) -> anyhow::Result<PathBuf> {
             if verb == "start" {
                 v.extend(["--client-port".into(), client.to_string()]);
             }
-            format!(
-                "[{}]",
-                v.iter()
-                    .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            toml_string_array(&v)
         };
         nodes.push_str(&format!(
             "\n{header}\nname = \"{name}\"\naddress = \"127.0.0.1\"\nreplication_port = {repl}\nclient_port = {client}\nhome = {home}\n{backup}\n[{table}.service]\nkind = \"commands\"\nstart = {start}\nstop = {stop}\nstatus = {status}\n\n[{table}.process]\nname = \"ttfs-sim\"\ncmdline_contains = {needle}\n",
             header = if *name == "master" { "[master]" } else { "[[replicant]]" },
             table = name,
-            home = toml_str(&h),
-            backup = if *name == "master" { format!("backup_dir = {}\n", toml_str(&backup)) } else { String::new() },
+            home = toml_string(&h.display().to_string()),
+            backup = if *name == "master" { format!("backup_dir = {}\n", toml_string(&backup.display().to_string())) } else { String::new() },
             start = svc("start"),
             stop = svc("stop"),
             status = svc("status"),
-            needle = toml_str_of(&format!("serve --home {} ", h.display())),
+            needle = toml_string(&format!("serve --home {} ", h.display())),
         ));
         run(
             Command::new(&sim)

@@ -1,7 +1,7 @@
 //! `tt-ha classify`, `tt-ha check` and `tt-ha monitor`: the replication monitor's headless front.
 
 use crate::config;
-use crate::monitor::{self, NodeState, Verdict, follow::Follower, parse::Splitter};
+use crate::monitor::{self, NodeState, Verdict, feed::Feed};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
@@ -211,31 +211,7 @@ pub fn monitor(
     }
     let cfg = config::load(config_path)?;
     let nodes = [("master", &cfg.master), ("replicant", cfg.replicant())];
-    // The state needs the history (connections are logged once, at the start): read each file
-    // whole, streaming, then follow from where that read ended.
-    let mut followers: Vec<(String, Follower, Splitter, NodeState, String)> = nodes
-        .iter()
-        .map(|(role, n)| {
-            let (state, follower) = match monitor::classify_file_counted(
-                &n.message_path(),
-                Some(role),
-                &n.message_file,
-            ) {
-                Ok((s, bytes)) => (s, Follower::from_offset(n.message_path(), bytes, 0)),
-                Err(_) => (
-                    NodeState::with_role(Some(role)),
-                    Follower::new(n.message_path(), 0),
-                ),
-            };
-            (
-                role.to_string(),
-                follower,
-                Splitter::default(),
-                state,
-                n.message_file.clone(),
-            )
-        })
-        .collect();
+    let mut feeds: Vec<Feed> = nodes.iter().map(|(role, n)| Feed::open(role, n)).collect();
     let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
     let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);
     if json_out {
@@ -244,12 +220,7 @@ pub fn monitor(
             json!({"type": "start", "mode": waker.mode(), "interval_ms": interval_ms, "files": nodes.iter().map(|(r, n)| json!({"node": r, "path": n.message_path()})).collect::<Vec<_>>()})
         );
     } else {
-        let mode = match waker.mode() {
-            monitor::wake::Mode::Notify => "file-system notifications".to_string(),
-            monitor::wake::Mode::Polling { reason } => {
-                format!("polling every {interval_ms} ms ({reason})")
-            }
-        };
+        let mode = waker.mode().describe(Duration::from_millis(interval_ms));
         println!(
             "following {} and {} ({mode}); Ctrl-C stops",
             files[0].display(),
@@ -260,19 +231,10 @@ pub fn monitor(
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
     let mut last_verdict = String::new();
     loop {
-        for (role, f, sp, st, msgfile) in followers.iter_mut() {
-            let (lines, notices) = f.poll();
-            for n in notices {
-                // A new file (replaced, truncated, or back after missing) is a new history.
-                if matches!(
-                    n,
-                    monitor::follow::Notice::Replaced
-                        | monitor::follow::Notice::Truncated
-                        | monitor::follow::Notice::Opened
-                ) {
-                    *st = NodeState::with_role(Some(role.as_str()));
-                    *sp = Splitter::default();
-                }
+        for feed in feeds.iter_mut() {
+            let role = feed.role;
+            let polled = feed.poll();
+            for n in polled.notices {
                 let notice = format!("{n:?}").to_lowercase();
                 if json_out {
                     println!(
@@ -283,34 +245,32 @@ pub fn monitor(
                     println!("[{role}] message file {notice}");
                 }
             }
-            for (no, text) in lines {
-                for m in sp.push(no, &text) {
-                    let ev = st.apply(&m, msgfile);
-                    if !matches!(
-                        ev,
-                        monitor::Event::Other
-                            | monitor::Event::FileProgress { .. }
-                            | monitor::Event::PageReceived
-                            | monitor::Event::LogReceived { .. }
-                            | monitor::Event::LogSent { .. }
-                            | monitor::Event::Applied { .. }
-                            | monitor::Event::Message { .. }
-                    ) {
-                        if json_out {
-                            println!(
-                                "{}",
-                                json!({"type": "event", "node": role, "line": m.line, "event": ev})
-                            );
-                        } else if let Some(t) = event_text(&ev) {
-                            println!("[{role}] line {}: {t}", m.line);
-                        }
-                    }
+            for (line, ev) in polled.events {
+                if matches!(
+                    ev,
+                    monitor::Event::Other
+                        | monitor::Event::FileProgress { .. }
+                        | monitor::Event::PageReceived
+                        | monitor::Event::LogReceived { .. }
+                        | monitor::Event::LogSent { .. }
+                        | monitor::Event::Applied { .. }
+                        | monitor::Event::Message { .. }
+                ) {
+                    continue;
+                }
+                if json_out {
+                    println!(
+                        "{}",
+                        json!({"type": "event", "node": role, "line": line, "event": ev})
+                    );
+                } else if let Some(t) = event_text(&ev) {
+                    println!("[{role}] line {line}: {t}");
                 }
             }
         }
         let v = monitor::combined(
-            &followers[0].3,
-            &followers[1].3,
+            &feeds[0].state,
+            &feeds[1].state,
             Some(now_secs()),
             cfg.procedure.startup_timeout_secs as f64,
         );
@@ -322,7 +282,7 @@ pub fn monitor(
         {
             last_verdict = v.name().to_string();
             last_snapshot = Instant::now();
-            let lag = monitor::lag(&followers[0].3, &followers[1].3)
+            let lag = monitor::lag(&feeds[0].state, &feeds[1].state)
                 .map(|l| format!("; lag {} bytes", l.bytes))
                 .unwrap_or_default();
             println!("== {}{lag}", v.describe());
@@ -331,8 +291,8 @@ pub fn monitor(
             last_snapshot = Instant::now();
             println!(
                 "{}",
-                json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&followers[0].3, &followers[1].3),
-                       "master": node_json(&followers[0].3, &monitor::single(&followers[0].3)), "replicant": node_json(&followers[1].3, &monitor::single(&followers[1].3))})
+                json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&feeds[0].state, &feeds[1].state),
+                       "master": node_json(&feeds[0].state, &monitor::single(&feeds[0].state)), "replicant": node_json(&feeds[1].state, &monitor::single(&feeds[1].state))})
             );
         }
         if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {

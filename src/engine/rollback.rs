@@ -31,6 +31,30 @@ pub struct RollbackStep {
     pub effects: Vec<String>,
 }
 
+/// The step that writes a node's saved DB_CONFIG back: the copy and the diff it undoes.
+fn restore_dbconfig_step(
+    id: &'static str,
+    node: &Node,
+    title: &str,
+    (saved, original, current): &(PathBuf, Vec<u8>, Vec<u8>),
+) -> RollbackStep {
+    let path = node.db_config_path();
+    let diff = crate::textdiff::unified(
+        &path.display().to_string(),
+        &Document::parse(current),
+        &Document::parse(original),
+    );
+    step(
+        id,
+        node,
+        title,
+        vec![
+            format!("write {} back over {}", saved.display(), path.display()),
+            diff,
+        ],
+    )
+}
+
 fn step(id: &'static str, node: &Node, title: &str, effects: Vec<String>) -> RollbackStep {
     RollbackStep {
         id,
@@ -142,24 +166,12 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
             vec![format!("stop {} and confirm it stopped", m.name)],
         ));
     }
-    if let Some((saved, original, current)) = &m_conf {
-        let diff = crate::textdiff::unified(
-            &m.db_config_path().display().to_string(),
-            &Document::parse(current),
-            &Document::parse(original),
-        );
-        out.push(step(
+    if let Some(c) = &m_conf {
+        out.push(restore_dbconfig_step(
             "rollback.master.dbconfig",
             m,
             "Restore the master's original DB_CONFIG",
-            vec![
-                format!(
-                    "write {} back over {}",
-                    saved.display(),
-                    m.db_config_path().display()
-                ),
-                diff,
-            ],
+            c,
         ));
     }
     if !m_regions.is_empty() {
@@ -206,24 +218,12 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
                 .collect(),
         ));
     }
-    if let Some((saved, original, current)) = &r_conf {
-        let diff = crate::textdiff::unified(
-            &r.db_config_path().display().to_string(),
-            &Document::parse(current),
-            &Document::parse(original),
-        );
-        out.push(step(
+    if let Some(c) = &r_conf {
+        out.push(restore_dbconfig_step(
             "rollback.replicant.dbconfig",
             r,
             "Restore the replicant's original DB_CONFIG",
-            vec![
-                format!(
-                    "write {} back over {}",
-                    saved.display(),
-                    r.db_config_path().display()
-                ),
-                diff,
-            ],
+            c,
         ));
     }
     if run.replicant_was_running && (!r_up || replicant_changes) {

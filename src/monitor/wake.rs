@@ -26,6 +26,18 @@ pub enum Mode {
     },
 }
 
+impl Mode {
+    /// In words: `file-system notifications`, `polling every 250 ms (reason)`.
+    pub fn describe(&self, interval: Duration) -> String {
+        match self {
+            Mode::Notify => "file-system notifications".to_string(),
+            Mode::Polling { reason } => {
+                format!("polling every {} ms ({reason})", interval.as_millis())
+            }
+        }
+    }
+}
+
 /// The network file system a path is on, if any (Linux: by `statfs` magic number).
 pub fn network_fs(path: &Path) -> Option<&'static str> {
     #[cfg(target_os = "linux")]

@@ -350,9 +350,7 @@ impl App {
 
     /// The status bar's verdict in words.
     pub fn verdict_text(&self) -> String {
-        if let Some(s) = &self.live.states
-            && s.iter().all(|n| n.messages == 0)
-        {
+        if self.no_messages_yet() {
             return "No replication messages yet".into();
         }
         if self.replication_stopped() {
@@ -362,6 +360,14 @@ impl App {
             Some(v) => capitalized(&v.describe()),
             None => "Reading the message files".into(),
         }
+    }
+
+    /// Neither message file has a replication message yet (before the first setup).
+    pub fn no_messages_yet(&self) -> bool {
+        self.live
+            .states
+            .as_ref()
+            .is_some_and(|s| s.iter().all(|n| n.messages == 0))
     }
 
     /// The master's message file ends with its replication shutting down and the replicant's

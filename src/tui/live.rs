@@ -1,10 +1,10 @@
 //! Following both message files for the live panes and the status bar: one blocking task that
-//! polls the monitor's followers when the waker says a file changed, classifies the new lines
-//! and sends them with both nodes' states.
+//! polls the monitor's feeds when the waker says a file changed, classifies the new lines for
+//! display and sends them with both nodes' states.
 
 use super::pane::{PaneLine, classify_line};
 use crate::config::{Node, SiteConfig};
-use crate::monitor::{self, NodeState, follow::Follower, follow::Notice, parse::Splitter};
+use crate::monitor::{self, NodeState, feed::Feed, follow::Follower};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,69 +24,43 @@ pub struct LiveUpdate {
     pub mode: Option<String>,
 }
 
-struct Followed {
-    role: &'static str,
-    path: PathBuf,
-    message_file: String,
+/// A node's feed and what its pane needs to show its lines.
+struct Pane {
+    feed: Feed,
     home: String,
-    follower: Follower,
-    splitter: Splitter,
-    state: NodeState,
 }
 
-impl Followed {
-    /// The state needs the whole history (connections are logged once, at the start): read
-    /// the file whole, streaming, and follow from where that read ended. The pane starts with
-    /// the file's last lines.
-    fn open(role: &'static str, node: &Node) -> (Followed, Vec<PaneLine>) {
-        let path = node.message_path();
+impl Pane {
+    /// The feed, and the file's last lines for the pane to start with.
+    fn open(role: &'static str, node: &Node) -> (Pane, Vec<PaneLine>) {
         let home = node.home.display().to_string();
-        let (mut tail, _) = Follower::new(path.clone(), TAIL_LINES).poll();
-        let (state, follower) =
-            match monitor::classify_file_counted(&path, Some(role), &node.message_file) {
-                Ok((s, bytes)) => (s, Follower::from_offset(path.clone(), bytes, 0)),
-                Err(_) => (
-                    NodeState::with_role(Some(role)),
-                    Follower::new(path.clone(), 0),
-                ),
-            };
+        let (tail, _) = Follower::new(node.message_path(), TAIL_LINES).poll();
         let lines = tail
-            .drain(..)
-            .map(|(no, t)| classify_line(no, &t, &node.message_file, &home))
+            .iter()
+            .map(|(no, t)| classify_line(*no, t, &node.message_file, &home))
             .collect();
         (
-            Followed {
-                role,
-                path,
-                message_file: node.message_file.clone(),
+            Pane {
+                feed: Feed::open(role, node),
                 home,
-                follower,
-                splitter: Splitter::default(),
-                state,
             },
             lines,
         )
     }
 
     fn poll(&mut self) -> (Vec<PaneLine>, Vec<String>) {
-        let (lines, notices) = self.follower.poll();
-        let mut words = Vec::new();
-        for n in notices {
-            // A new file is a new history (the replicant's file is quarantined and recreated).
-            if matches!(n, Notice::Replaced | Notice::Truncated | Notice::Opened) {
-                self.state = NodeState::with_role(Some(self.role));
-                self.splitter = Splitter::default();
-            }
-            words.push(format!("{n:?}").to_lowercase());
-        }
-        let mut out = Vec::with_capacity(lines.len());
-        for (no, text) in lines {
-            for m in self.splitter.push(no, &text) {
-                self.state.apply(&m, &self.message_file);
-            }
-            out.push(classify_line(no, &text, &self.message_file, &self.home));
-        }
-        (out, words)
+        let p = self.feed.poll();
+        let lines = p
+            .lines
+            .iter()
+            .map(|(no, t)| classify_line(*no, t, self.feed.message_file(), &self.home))
+            .collect();
+        let notices = p
+            .notices
+            .iter()
+            .map(|n| format!("{n:?}").to_lowercase())
+            .collect();
+        (lines, notices)
     }
 }
 
@@ -99,23 +73,18 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     let nodes = [cfg.master.clone(), cfg.replicant().clone()];
     tokio::task::spawn_blocking(move || {
-        let (m, ml) = Followed::open("master", &nodes[0]);
-        let (r, rl) = Followed::open("replicant", &nodes[1]);
+        let (m, ml) = Pane::open("master", &nodes[0]);
+        let (r, rl) = Pane::open("replicant", &nodes[1]);
         let mut followed = [m, r];
-        let files: Vec<PathBuf> = followed.iter().map(|f| f.path.clone()).collect();
+        let files: Vec<PathBuf> = nodes.iter().map(Node::message_path).collect();
         let mut waker = monitor::wake::Waker::new(&files, interval, polling_only);
-        let mode = match waker.mode() {
-            monitor::wake::Mode::Notify => "file-system notifications".to_string(),
-            monitor::wake::Mode::Polling { reason } => {
-                format!("polling every {} ms ({reason})", interval.as_millis())
-            }
-        };
+        let mode = waker.mode().describe(interval);
         let first = LiveUpdate {
             lines: [ml, rl],
             notices: [Vec::new(), Vec::new()],
             states: Some(Box::new([
-                followed[0].state.clone(),
-                followed[1].state.clone(),
+                followed[0].feed.state.clone(),
+                followed[1].feed.state.clone(),
             ])),
             mode: Some(mode),
         };
@@ -134,8 +103,8 @@ pub fn spawn(
             }
             if any {
                 u.states = Some(Box::new([
-                    followed[0].state.clone(),
-                    followed[1].state.clone(),
+                    followed[0].feed.state.clone(),
+                    followed[1].feed.state.clone(),
                 ]));
                 if !send(u) {
                     return;

@@ -249,11 +249,9 @@ impl SetupForm {
 
     /// The configuration as TOML text.
     pub fn to_toml(&self) -> String {
-        let q = |s: &str| toml::Value::String(s.to_string()).to_string();
-        let argv = |s: &str| {
-            let words: Vec<String> = s.split_whitespace().map(q).collect();
-            format!("[{}]", words.join(", "))
-        };
+        let q = crate::config::toml_string;
+        let argv =
+            |s: &str| crate::config::toml_string_array(&s.split_whitespace().collect::<Vec<_>>());
         let num = |s: &str| {
             if s.trim().parse::<u16>().is_ok() {
                 s.trim().to_string()

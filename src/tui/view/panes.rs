@@ -140,11 +140,7 @@ pub fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
 /// The status bar: verdict, lag, initial copy, how the files are watched.
 pub fn status_bar(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let quiet = app
-        .live
-        .states
-        .as_ref()
-        .is_some_and(|s| s.iter().all(|n| n.messages == 0));
+    let quiet = app.no_messages_yet();
     let stopped = app.replication_stopped();
     let style = match &app.live.verdict {
         _ if quiet => t.dim(),

@@ -1,0 +1,80 @@
+//! One node's message file, followed: the node's state read from the whole file, then kept up
+//! to date as lines arrive. A new file (replaced, truncated, or back after missing) is a new
+//! history and starts a fresh state. `tt-ha monitor` and the TUI's panes both follow through it.
+
+use super::classify::Event;
+use super::follow::{Follower, Notice};
+use super::parse::Splitter;
+use super::state::NodeState;
+use crate::config::Node;
+
+/// A followed message file and the node state it gives.
+pub struct Feed {
+    /// `master` or `replicant`.
+    pub role: &'static str,
+    /// The node's state so far.
+    pub state: NodeState,
+    message_file: String,
+    follower: Follower,
+    splitter: Splitter,
+}
+
+/// What one poll brought.
+#[derive(Debug, Default)]
+pub struct Polled {
+    /// New physical lines, numbered from where following began.
+    pub lines: Vec<(usize, String)>,
+    /// What happened to the file.
+    pub notices: Vec<Notice>,
+    /// The messages the lines completed: their line and event.
+    pub events: Vec<(usize, Event)>,
+}
+
+impl Feed {
+    /// Reads `node`'s message file whole (the state needs the history: connections are logged
+    /// once, at the start) and follows it from where that read ended; a missing file is waited
+    /// for.
+    pub fn open(role: &'static str, node: &Node) -> Feed {
+        let path = node.message_path();
+        let (state, follower) =
+            match super::classify_file_counted(&path, Some(role), &node.message_file) {
+                Ok((s, bytes)) => (s, Follower::from_offset(path, bytes, 0)),
+                Err(_) => (NodeState::with_role(Some(role)), Follower::new(path, 0)),
+            };
+        Feed {
+            role,
+            state,
+            message_file: node.message_file.clone(),
+            follower,
+            splitter: Splitter::default(),
+        }
+    }
+
+    /// The message file's name (`$DB_Msg.txt`).
+    pub fn message_file(&self) -> &str {
+        &self.message_file
+    }
+
+    /// Reads what is new and applies it to the state.
+    pub fn poll(&mut self) -> Polled {
+        let (lines, notices) = self.follower.poll();
+        if notices
+            .iter()
+            .any(|n| matches!(n, Notice::Replaced | Notice::Truncated | Notice::Opened))
+        {
+            self.state = NodeState::with_role(Some(self.role));
+            self.splitter = Splitter::default();
+        }
+        let mut events = Vec::new();
+        for (no, text) in &lines {
+            for m in self.splitter.push(*no, text) {
+                events.push((m.line, self.state.apply(&m, &self.message_file)));
+            }
+        }
+        Polled {
+            lines,
+            notices,
+            events,
+        }
+    }
+}
