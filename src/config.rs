@@ -248,7 +248,14 @@ pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
         },
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, path, base)
+    let mut cfg = parse(&text, path, base)?;
+    // A home reached through a symbolic link (or spelled with `..`) is resolved once, here, so
+    // that its run folder and quarantine lie beside the real home, on its file system, and the
+    // journal names the real folder.
+    for node in std::iter::once(&mut cfg.master).chain(cfg.replicant.iter_mut()) {
+        node.home = crate::identity::resolve_home(&node.home);
+    }
+    Ok(cfg)
 }
 
 /// Parses configuration text; `path` is used in messages, `base` resolves relative paths.

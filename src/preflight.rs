@@ -433,11 +433,126 @@ fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
     ));
 }
 
+/// Two distinct homes, and each node on this machine (design invariant 9).
+fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
+    let clash = crate::identity::homes_clash(m.cfg, r.cfg);
+    out.push(finding(
+        "separate homes",
+        None,
+        if clash.is_some() {
+            "the same folder, or one inside the other"
+        } else {
+            "two separate folders"
+        },
+        "each node its own home (compared by device and inode)",
+        if clash.is_some() {
+            Status::Fail
+        } else {
+            Status::Ok
+        },
+        clash.unwrap_or_default(),
+    ));
+    for (n, peer) in [(m, r), (r, m)] {
+        let (current, status, note) = match crate::identity::on_this_machine(n.cfg, peer.cfg) {
+            Ok(how) => (how, Status::Ok, String::new()),
+            Err(why) => (
+                format!("{} is not an address here", n.cfg.address),
+                Status::Fail,
+                why,
+            ),
+        };
+        out.push(finding(
+            "on this machine",
+            Some(n),
+            current,
+            "its address is one of this machine's",
+            status,
+            note,
+        ));
+    }
+}
+
+/// Which processes hold the node's home now. Its own server is expected (its stop step stops
+/// it); any other holder would make the step that moves the home's files refuse after the
+/// point of no return, so it is said here, before anything changes.
+fn check_holders(n: &NodeView, out: &mut Vec<Finding>) {
+    let moving = match n.role {
+        Role::Master => "master.regions",
+        Role::Replicant => "replicant.prune",
+    };
+    let row = |current: String, status, note: String| {
+        finding(
+            "processes holding the home",
+            Some(n),
+            current,
+            "none but its own server",
+            status,
+            note,
+        )
+    };
+    let found = match crate::openfiles::holders(&n.cfg.home) {
+        Ok(h) => h,
+        Err(crate::openfiles::ScanError::Unavailable) => {
+            out.push(row(
+                "not available".into(),
+                Status::Warn,
+                format!(
+                    "{}: before {moving} tt-ha relies on the service, the process list and the client port only",
+                    crate::openfiles::ScanError::Unavailable
+                ),
+            ));
+            return;
+        }
+        // The home rows say why it cannot be read.
+        Err(_) => return,
+    };
+    let server: Vec<u32> = crate::probe::matching_processes(&n.cfg.process)
+        .iter()
+        .map(|p| p.pid)
+        .collect();
+    let (own, other): (Vec<_>, Vec<_>) =
+        found.holders.iter().partition(|h| server.contains(&h.pid));
+    let mut current: Vec<String> = found.holders.iter().map(|h| h.to_string()).collect();
+    if current.is_empty() {
+        current.push("none".into());
+    }
+    let current = current.join("; ");
+    if !other.is_empty() {
+        out.push(row(
+            current,
+            Status::Warn,
+            format!(
+                "{} not this node's configured server ({}): {moving} refuses while any process holds the home. Stop {}, or set `process` of {} in tt-ha.toml if it is the server",
+                if other.len() == 1 { "it is" } else { "they are" },
+                other
+                    .iter()
+                    .map(|h| format!("pid {}", h.pid))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if other.len() == 1 { "it" } else { "them" },
+                n.cfg.name
+            ),
+        ));
+    } else {
+        out.push(row(
+            current,
+            Status::Ok,
+            if own.is_empty() {
+                String::new()
+            } else {
+                "its own server: stopped by the procedure before any file moves".into()
+            },
+        ));
+    }
+}
+
 /// All preflight findings for a master and its replicant.
 pub fn run(master: &NodeView, replicant: &NodeView) -> Vec<Finding> {
     let mut out = Vec::new();
+    check_identity(master, replicant, &mut out);
     for (n, peer) in [(master, replicant), (replicant, master)] {
         check_home(n, &mut out);
+        check_holders(n, &mut out);
         check_dbconfig(n, peer, &mut out);
         check_address(n, &mut out);
     }

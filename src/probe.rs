@@ -79,8 +79,8 @@ pub fn live_processes<T>(mut keep: impl FnMut(&sysinfo::Process) -> Option<T>) -
         .collect()
 }
 
-/// The live (non-zombie) processes matching the node's `process` settings.
-pub fn server_processes(m: &ProcessMatch) -> Vec<FoundProcess> {
+/// The live processes matching `m` (name, executable, command line), whatever they serve.
+pub fn matching_processes(m: &ProcessMatch) -> Vec<FoundProcess> {
     let mut out: Vec<FoundProcess> = live_processes(|p| {
         matches(m, p).then(|| FoundProcess {
             pid: p.pid().as_u32(),
@@ -91,6 +91,28 @@ pub fn server_processes(m: &ProcessMatch) -> Vec<FoundProcess> {
     });
     out.sort_by_key(|p| p.pid);
     out
+}
+
+/// This node's server processes: those matching its `process` settings that hold its home
+/// (a file open or mapped, or their working folder in it). A process of the same program that
+/// serves another home is not this node's (design invariant 9). Where this system cannot tell
+/// which process holds a folder, or a process cannot be inspected (another user's), a matching
+/// process counts: it cannot be proven to be another node's.
+pub fn server_processes(node: &Node) -> Vec<FoundProcess> {
+    let found = matching_processes(&node.process);
+    if found.is_empty() {
+        return found;
+    }
+    match crate::openfiles::holders(&node.home) {
+        Ok(h) => found
+            .into_iter()
+            .filter(|p| {
+                h.holders.iter().any(|x| x.pid == p.pid)
+                    || h.uninspected.iter().any(|(pid, _)| *pid == p.pid)
+            })
+            .collect(),
+        Err(_) => found,
+    }
 }
 
 /// True when `pid` is a live process on this machine.
@@ -140,10 +162,10 @@ mod tests {
         };
         // Right after spawn the child may not have exec'd `sleep` yet.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        let mut found = server_processes(&m);
+        let mut found = matching_processes(&m);
         while found.is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
-            found = server_processes(&m);
+            found = matching_processes(&m);
         }
         assert_eq!(
             found.iter().map(|p| p.pid).collect::<Vec<_>>(),
@@ -152,13 +174,79 @@ mod tests {
         assert!(pid_alive(child.id()));
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(server_processes(&m).is_empty());
+        assert!(matching_processes(&m).is_empty());
         assert!(!pid_alive(child.id()));
         let other = ProcessMatch {
             name: Some("sleep".into()),
             exe: None,
             cmdline_contains: Some("no-such-arg".into()),
         };
-        assert!(server_processes(&other).is_empty());
+        assert!(matching_processes(&other).is_empty());
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod node_tests {
+    use super::*;
+    use std::path::Path;
+
+    /// `sleep` (by name) holding `home/volumes.db` open, its working folder elsewhere.
+    fn server_of(home: &Path) -> std::process::Child {
+        std::fs::write(home.join("volumes.db"), b"x").unwrap();
+        let mut c = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec 3<volumes.db; cd /; echo ok; exec sleep 31.25")
+            .current_dir(home)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        c
+    }
+
+    fn node(home: &Path) -> Node {
+        let text = format!(
+            "name = \"n\"\naddress = \"127.0.0.1\"\nhome = {:?}\nservice = {{ kind = \"commands\", start = [\"true\"], stop = [\"true\"], status = [\"true\"] }}\nprocess = {{ name = \"sleep\", cmdline_contains = \"31.25\" }}\n",
+            home.display().to_string()
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    /// Two servers of one program on one machine: each node sees only the one holding its home,
+    /// so stopping (or waiting for) one never confuses it with the other.
+    #[test]
+    fn a_server_is_the_one_holding_this_home() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let mut pa = server_of(&a);
+        let mut pb = server_of(&b);
+        // `exec sleep` may not have replaced the shell yet when `ok` is read.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while matching_processes(&node(&a).process).len() < 2
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pids = |n: &Node| {
+            server_processes(n)
+                .iter()
+                .map(|p| p.pid)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pids(&node(&a)), vec![pa.id()]);
+        assert_eq!(pids(&node(&b)), vec![pb.id()]);
+        pa.kill().unwrap();
+        pa.wait().unwrap();
+        assert_eq!(pids(&node(&a)), Vec::<u32>::new());
+        assert_eq!(pids(&node(&b)), vec![pb.id()]);
+        pb.kill().unwrap();
+        pb.wait().unwrap();
     }
 }

@@ -41,6 +41,19 @@ pub enum Phase {
     Finalized,
 }
 
+impl Phase {
+    /// The phase as `status --json` spells it (`rolling-back`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Applying => "applying",
+            Phase::Complete => "complete",
+            Phase::RollingBack => "rolling-back",
+            Phase::RolledBack => "rolled-back",
+            Phase::Finalized => "finalized",
+        }
+    }
+}
+
 /// A run's state as its journal tells it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunState {

@@ -41,7 +41,7 @@ pub enum ServiceError {
     },
     /// Still running after the deadline.
     #[error(
-        "{node} did not stop within {secs} s: {still}. Stop the server by hand, then run `tt-ha apply` again to resume (nothing destructive has been done on {node})"
+        "{node} did not stop within {secs} s: {still}. Stop the server by hand; no file of {node} was moved or changed by this stop"
     )]
     StillRunning {
         /// Node name.
@@ -55,7 +55,7 @@ pub enum ServiceError {
     },
     /// Not serving after the deadline.
     #[error(
-        "{node} did not start within {secs} s: {missing}. Look at the server's own log and the message file, fix the cause, then run `tt-ha apply` again to resume"
+        "{node} did not start within {secs} s: {missing}. Look at the server's own log and the message file and fix the cause"
     )]
     NotStarted {
         /// Node name.
@@ -225,7 +225,7 @@ impl<'a> Service<'a> {
     /// Anything says the server runs: the manager, a process, or the client port.
     pub fn is_up(&self) -> bool {
         matches!(self.state(), Ok(SvcState::Running | SvcState::Pending(_)))
-            || !server_processes(&self.node.process).is_empty()
+            || !server_processes(self.node).is_empty()
             || client_port_open(self.node)
     }
 
@@ -244,7 +244,7 @@ impl<'a> Service<'a> {
         let start = Instant::now();
         loop {
             let state = self.state()?;
-            let procs = server_processes(&self.node.process);
+            let procs = server_processes(self.node);
             let port = client_port_open(self.node);
             if state == SvcState::Stopped && procs.is_empty() && !port {
                 progress(&format!(
@@ -302,7 +302,7 @@ impl<'a> Service<'a> {
         self.start_only()?;
         let start = Instant::now();
         loop {
-            let procs = server_processes(&self.node.process);
+            let procs = server_processes(self.node);
             let port = client_port_open(self.node);
             if !procs.is_empty() && port {
                 progress(&format!(

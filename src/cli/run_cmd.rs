@@ -82,9 +82,7 @@ pub fn apply(
         }
         Err(e) => {
             eprintln!("error: {e}");
-            eprintln!(
-                "`tt-ha status` explains the state; `tt-ha apply` resumes, `tt-ha rollback` undoes."
-            );
+            eprintln!("{}", engine::after_apply_failure(&e));
             Ok(ExitCode::from(1))
         }
     }
@@ -148,6 +146,7 @@ pub fn rollback(
         }
         Err(e) => {
             eprintln!("error: {e}");
+            eprintln!("{}", engine::AFTER_ROLLBACK_FAILURE);
             Ok(ExitCode::from(1))
         }
     }

@@ -69,18 +69,76 @@ pub(super) fn move_all(
     })
 }
 
-/// Refuses a destructive step while the node's server runs (service, process or port).
+/// Refuses a destructive step while the node's server runs (service, process or port), or
+/// while any process on this machine holds a file of its home, whatever tt-ha.toml says of the
+/// service and process: a wrong status command or process name must never let files move from
+/// under a live environment (design invariants 3 and 9).
 pub(super) fn ensure_down(ctx: &Ctx, step: &str, node: &Node) -> Result<(), EngineError> {
     if service(ctx, node).is_up() {
         return Err(EngineError::Step {
             step: step.into(),
             error: format!(
-                "{}'s server is running (service, process or client port {}): nothing was moved. Stop it first (`tt-ha apply` stops it in its own step)",
+                "{}'s server is running (service, process or client port {}): nothing was changed. Stop it first: `tt-ha apply` and `tt-ha rollback` stop it in a step of their own",
                 node.name, node.client_port.0
             ),
         });
     }
+    let held = match crate::openfiles::holders(&node.home) {
+        Ok(h) => h,
+        // Not available on this system: preflight said so; the three signs above decide.
+        Err(crate::openfiles::ScanError::Unavailable) => return Ok(()),
+        Err(e) => return Err(EngineError::step(step, e)),
+    };
+    if !held.holders.is_empty() {
+        return Err(EngineError::step(
+            step,
+            format!(
+                "{}'s home is in use although its service reports stopped: {}. Nothing was changed. If that is {}'s server, stop it and correct `service`/`process` of {} in tt-ha.toml; otherwise stop that program. Then run the same command again",
+                node.name,
+                held.holders
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                node.name,
+                node.name
+            ),
+        ));
+    }
+    // A process of another user cannot be inspected: if it is one the node's settings name,
+    // it cannot be proven not to be this node's server.
+    let suspects: Vec<String> = crate::probe::matching_processes(&node.process)
+        .iter()
+        .filter(|p| held.uninspected.iter().any(|(pid, _)| *pid == p.pid))
+        .map(|p| format!("pid {} ({})", p.pid, p.name))
+        .collect();
+    if !suspects.is_empty() {
+        return Err(EngineError::step(
+            step,
+            format!(
+                "cannot tell whether {} hold{} {}'s home: not permitted to inspect {}. Nothing was changed. Run tt-ha as root (or as the server's account)",
+                suspects.join(", "),
+                if suspects.len() == 1 { "s" } else { "" },
+                node.name,
+                if suspects.len() == 1 { "it" } else { "them" },
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// Refuses to act when the configured nodes are not two distinct nodes on this machine (same
+/// or nested homes, an address not of this machine). Asked before every destructive step,
+/// not only in preflight: the configuration or a link may have changed since.
+pub(super) fn ensure_nodes(ctx: &Ctx, step: &str) -> Result<(), EngineError> {
+    let why = crate::identity::refusals(ctx.cfg);
+    if why.is_empty() {
+        return Ok(());
+    }
+    Err(EngineError::step(
+        step,
+        format!("nothing was changed: {}", why.join("; ")),
+    ))
 }
 
 /// Reports progress lines of `step` as they come (the front-end shows them while it waits).
@@ -506,6 +564,9 @@ fn run_step(
         }
     }
     ctx.start_step(def.id, def.title)?;
+    if def.destructive {
+        ensure_nodes(ctx, def.id)?;
+    }
     let out = match def.id {
         "backup" => backup_step(ctx, opts, confirm),
         "replicant.stop" => stop(ctx, def.id, cfg.replicant()),

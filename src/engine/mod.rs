@@ -49,6 +49,20 @@ impl EngineError {
     }
 }
 
+/// What to do after `apply` failed: a refused preflight changed nothing, so there is nothing
+/// to resume or undo; any other failure left a run that `status` explains.
+pub fn after_apply_failure(e: &EngineError) -> &'static str {
+    match e {
+        EngineError::Preflight(_) => {
+            "Nothing was changed and no run was started: fix what preflight names (`tt-ha plan` shows every check), then run `tt-ha apply`."
+        }
+        _ => "`tt-ha status` explains the state; `tt-ha apply` resumes, `tt-ha rollback` undoes.",
+    }
+}
+
+/// What to do after `rollback` failed: it resumes where it stopped, never `apply`.
+pub const AFTER_ROLLBACK_FAILURE: &str = "`tt-ha status` explains the state; fix the cause, then run `tt-ha rollback` again: it resumes where it stopped.";
+
 impl From<crate::journal::JournalError> for EngineError {
     fn from(e: crate::journal::JournalError) -> Self {
         EngineError::Other(e.to_string())

@@ -7,7 +7,7 @@
 //! service state. Every action is journaled; an interrupted rollback resumes from the live state.
 
 use super::EngineError;
-use super::apply::{ensure_down, move_all, start, stop};
+use super::apply::{ensure_down, ensure_nodes, move_all, start, stop};
 use super::ctx::{Ctx, Event};
 use crate::atomic::replace_if_unchanged;
 use crate::config::{Node, SiteConfig};
@@ -369,7 +369,7 @@ pub fn rollback(
     })?;
     for s in &steps {
         ctx.start_step(s.id, &s.title)?;
-        let outcome = run_step(&mut ctx, s, &records);
+        let outcome = ensure_nodes(&ctx, s.id).and_then(|_| run_step(&mut ctx, s, &records));
         if outcome.is_ok() {
             ctx.settle_open_intents(s.id)?;
         }

@@ -195,7 +195,11 @@ pub type PurgeConfirm<'a> = &'a mut dyn FnMut(&str, &[(PathBuf, u64)]) -> bool;
 pub fn finalize(cfg: &SiteConfig, confirm: PurgeConfirm) -> Result<String, EngineError> {
     let run = runs::latest(cfg)?.ok_or_else(|| EngineError::Other("no run to finalize".into()))?;
     if !matches!(run.phase, Phase::Complete | Phase::RolledBack) {
-        return Err(EngineError::Other(format!("run {} is {:?}: only a complete or rolled-back run can be finalized. `tt-ha status` says what to do", run.run_id, run.phase).to_lowercase()));
+        return Err(EngineError::Other(format!(
+            "run {} is {}: only a complete or rolled-back run can be finalized. `tt-ha status` says what to do",
+            run.run_id,
+            run.phase.as_str()
+        )));
     }
     let targets = purge_targets(cfg, &run.run_id);
     if !confirm(&run.run_id, &targets) {

@@ -139,10 +139,8 @@ pub fn watch_nodes(cfg: SiteConfig, tx: Tx) {
             let c = cfg.clone();
             let found = tokio::task::spawn_blocking(move || {
                 [
-                    crate::probe::server_processes(&c.master.process)
-                        .into_iter()
-                        .next(),
-                    crate::probe::server_processes(&c.replicant().process)
+                    crate::probe::server_processes(&c.master).into_iter().next(),
+                    crate::probe::server_processes(c.replicant())
                         .into_iter()
                         .next(),
                 ]

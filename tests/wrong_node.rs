@@ -1,0 +1,301 @@
+//! A node is the node the config names (design invariant 9): tt-ha never acts on the other
+//! node's files. Two nodes that share a home (by any spelling), a node that is not on this
+//! machine, a process of the same program serving the other home, and a server that
+//! tt-ha.toml's service and process settings fail to see: each is refused, named, and leaves
+//! both homes as they were.
+
+mod common;
+
+use common::{FakeSite, assert_same_tree, snapshot, snapshot_without_regions, text};
+use std::fs;
+use std::path::Path;
+
+fn set_config(site: &FakeSite, from: &str, to: &str) {
+    let cfg = fs::read_to_string(&site.config).unwrap();
+    assert!(cfg.contains(from), "{from} not in config:\n{cfg}");
+    fs::write(&site.config, cfg.replacen(from, to, 1)).unwrap();
+}
+
+/// The replicant's `home = "…"` line of the site's config.
+const REPLICANT_HOME: &str = "home = \"replicant/TapeTrack Framework Server/var/db\"";
+
+#[test]
+fn two_nodes_sharing_a_home_by_any_spelling_are_refused_before_anything_changes() {
+    let site = FakeSite::new();
+    let link = site.dir.path().join("link-to-master-db");
+    std::os::unix::fs::symlink(&site.master, &link).unwrap();
+    let spellings = [
+        "master/TapeTrack Framework Server/var/db".to_string(),
+        "master/TapeTrack Framework Server/var/db/".to_string(),
+        "master/TapeTrack Framework Server/var/../var/db".to_string(),
+        "master/TapeTrack Framework Server/var/./db//".to_string(),
+        link.display().to_string(),
+        format!("{}/.", link.display()),
+        // One inside the other: pruning the outer folder would move the master's home.
+        "master/TapeTrack Framework Server".to_string(),
+    ];
+    let original = fs::read_to_string(&site.config).unwrap();
+    for s in spellings {
+        fs::write(
+            &site.config,
+            original.replacen(REPLICANT_HOME, &format!("home = {s:?}"), 1),
+        )
+        .unwrap();
+        let master = snapshot_without_regions(&site.master);
+        let plan = site.tt_ha(&["plan"]);
+        let out = text(&plan);
+        assert_eq!(plan.status.code(), Some(1), "{s}: plan passed:\n{out}");
+        assert!(out.contains("separate homes"), "{s}: {out}");
+        let o = site.tt_ha(&["apply", "--yes"]);
+        let out = text(&o);
+        assert!(!o.status.success(), "{s}: apply went ahead:\n{out}");
+        assert!(
+            out.contains("same folder") || out.contains("inside"),
+            "{s}: {out}"
+        );
+        assert!(
+            out.contains("nothing was changed"),
+            "a refused preflight says nothing changed: {out}"
+        );
+        assert!(site.up(true) && site.up(false), "{s}: a server was stopped");
+        assert_same_tree(&snapshot_without_regions(&site.master), &master, &s);
+    }
+}
+
+#[test]
+fn a_config_changed_mid_run_to_the_other_nodes_home_is_refused_at_the_destructive_step() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.stop"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Between two invocations the replicant's home is re-pointed at the master's, through a
+    // link: preflight is done, so only the per-step check stands between it and the master.
+    let link = site.dir.path().join("db-link");
+    std::os::unix::fs::symlink(&site.master, &link).unwrap();
+    set_config(
+        &site,
+        REPLICANT_HOME,
+        &format!("home = {:?}", link.display().to_string()),
+    );
+    let master = snapshot_without_regions(&site.master);
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("[FAIL] replicant.prune"), "{out}");
+    assert!(out.contains("same folder"), "{out}");
+    assert!(site.up(true), "the master keeps serving");
+    assert_same_tree(
+        &snapshot_without_regions(&site.master),
+        &master,
+        "master home",
+    );
+}
+
+#[test]
+fn a_node_whose_address_is_not_on_this_machine_is_refused() {
+    let site = FakeSite::new();
+    // The replicant's address becomes another machine's (192.0.2.0/24 is TEST-NET-1, never an
+    // address of this machine); the master stays on loopback, which is then refused too.
+    let cfg = fs::read_to_string(&site.config).unwrap();
+    let at = cfg.find("[[replicant]]").unwrap();
+    let (head, tail) = cfg.split_at(at);
+    let tail = tail.replacen("address = \"127.0.0.1\"", "address = \"192.0.2.10\"", 1);
+    fs::write(&site.config, format!("{head}{tail}")).unwrap();
+    let before = (snapshot(&site.master), snapshot(&site.replicant));
+    let plan = site.tt_ha(&["plan"]);
+    let out = text(&plan);
+    assert_eq!(plan.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("ttreplicant is not on this machine"),
+        "names the node: {out}"
+    );
+    assert!(
+        out.contains("ttmaster's address 127.0.0.1 is a loopback address"),
+        "{out}"
+    );
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("not on this machine"), "{out}");
+    assert!(site.up(true) && site.up(false), "a server was stopped");
+    assert_same_tree(&snapshot(&site.master), &before.0, "master");
+    assert_same_tree(&snapshot(&site.replicant), &before.1, "replicant");
+}
+
+#[test]
+fn a_process_of_the_same_program_serving_the_other_home_is_not_this_nodes_server() {
+    // Both nodes' `process` match both servers (one program, as on the sandbox): stopping the
+    // replicant must not wait for, or name, the master's process.
+    let site = FakeSite::new();
+    let cfg = fs::read_to_string(&site.config).unwrap();
+    let loose = regex::Regex::new(r#"process = \{ cmdline_contains = "fakesvc.py serve [^"]*" \}"#)
+        .unwrap()
+        .replace_all(
+            &cfg,
+            r#"process = { cmdline_contains = "fakesvc.py serve" }"#,
+        )
+        .into_owned();
+    assert_ne!(loose, cfg);
+    fs::write(&site.config, loose).unwrap();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.prune"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("[done] replicant.stop"), "{out}");
+    assert!(site.up(true), "the master keeps serving");
+}
+
+/// A shell holding `file` open (its working folder elsewhere), started and ready.
+fn holding(file: &Path) -> std::process::Child {
+    let mut c = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec 3<\"$0\"; cd /; echo ok; exec sleep 60")
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ok");
+    c
+}
+
+#[test]
+fn a_process_holding_the_replicants_files_blocks_the_prune_and_is_named() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.stop"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Some other program (a backup agent, an editor) has a database of the home open.
+    let mut other = holding(&site.replicant.join("volumes.db"));
+    let before = snapshot(&site.replicant);
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("[FAIL] replicant.prune"), "{out}");
+    assert!(
+        out.contains(&format!("process {} (sleep) has open", other.id()))
+            && out.contains("volumes.db"),
+        "names the pid, the program and the file: {out}"
+    );
+    assert_same_tree(&snapshot(&site.replicant), &before, "replicant home");
+    other.kill().unwrap();
+    other.wait().unwrap();
+    // Once it is gone, the run resumes to the end.
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_master_the_config_cannot_see_keeps_its_region_files() {
+    // A wrong status command (always "stopped"), a process setting that matches nothing and a
+    // client port where nothing listens: every configured sign says the master is down while
+    // it runs. The files it holds must still never move.
+    let site = FakeSite::new();
+    let cfg = fs::read_to_string(&site.config).unwrap();
+    let at = cfg.find("[[replicant]]").unwrap();
+    let (head, tail) = cfg.split_at(at);
+    let status = regex::Regex::new(r#"status = \[[^\]]*\]"#).unwrap();
+    let head = status.replace(head, r#"status = ["sh", "-c", "exit 3"]"#);
+    let stop = regex::Regex::new(r#"stop = \[[^\]]*\]"#).unwrap();
+    let head = stop.replace(&head, r#"stop = ["true"]"#);
+    let head = head
+        .replacen(
+            &format!("client_port = {}", site.ports[0]),
+            &format!("client_port = {}", common::free_port()),
+            1,
+        )
+        .replace("fakesvc.py serve ", "no-such-program ");
+    fs::write(&site.config, format!("{head}{tail}")).unwrap();
+    let before = snapshot(&site.master);
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("[FAIL] master.dbconfig") || out.contains("[FAIL] master.regions"),
+        "{out}"
+    );
+    assert!(out.contains("home is in use"), "{out}");
+    assert!(out.contains("__db.001"), "names the file: {out}");
+    assert!(site.up(true), "the master keeps serving");
+    let after = snapshot(&site.master);
+    for name in ["__db.001", "__db.002", "__db.rep.gen", "DB_CONFIG"] {
+        assert_eq!(
+            after.get(Path::new(name)),
+            before.get(Path::new(name)),
+            "{name} changed or moved"
+        );
+    }
+    assert!(
+        !out.contains("[done] master.regions"),
+        "the region files of a running master were moved: {out}"
+    );
+}
+
+#[test]
+fn the_shipped_example_names_two_different_homes_and_says_what_this_version_drives() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/tt-ha.toml");
+    let text = fs::read_to_string(&path).unwrap();
+    let cfg = tt_ha::config::parse(&text, &path, Path::new("/")).unwrap();
+    let (m, r) = (&cfg.master, cfg.replicant());
+    assert_ne!(m.home, r.home, "both nodes share one home in the example");
+    assert_ne!(m.address, r.address);
+    assert_ne!(
+        m.client_port, r.client_port,
+        "one machine: two client ports"
+    );
+    for n in [m, r] {
+        if let tt_ha::config::ServiceControl::Windows { host, .. } = &n.service {
+            assert!(
+                host.is_none(),
+                "{}: a service on another computer beside files on this one",
+                n.name
+            );
+        }
+    }
+    // The commented Linux pair too.
+    let linux: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("# Linux pair"))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('[') || l.contains(" = "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cfg = tt_ha::config::parse(&linux, &path, Path::new("/")).unwrap();
+    assert_ne!(cfg.master.home, cfg.replicant().home);
+    assert!(text.contains("acts only on nodes that are on the machine it runs on"));
+}
+
+#[test]
+fn a_home_given_through_a_link_keeps_its_run_folder_beside_the_real_home() {
+    let site = FakeSite::new();
+    let elsewhere = site.dir.path().join("links");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let link = elsewhere.join("db");
+    std::os::unix::fs::symlink(&site.replicant, &link).unwrap();
+    set_config(
+        &site,
+        REPLICANT_HOME,
+        &format!("home = {:?}", link.display().to_string()),
+    );
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.prune"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let real_runs = site.replicant.parent().unwrap().join("tt-ha");
+    let quarantined: Vec<_> = fs::read_dir(&real_runs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("quarantine/ttreplicant/volumes.db"))
+        .filter(|p| p.exists())
+        .collect();
+    assert_eq!(quarantined.len(), 1, "quarantine beside the real home: {out}");
+    assert!(
+        !elsewhere.join("tt-ha").exists(),
+        "a run folder was made beside the link"
+    );
+    // Rollback finds it there and puts the files back.
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(site.replicant.join("volumes.db").exists());
+}
