@@ -245,23 +245,8 @@ mod tests {
         }
     }
 
-    /// A shell that opens `dir/volumes.db`, leaves `dir`, says so, and sleeps.
     fn holding_volumes_db(dir: &Path) -> std::process::Child {
-        let mut c = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("exec 3<volumes.db; cd /; echo ok; exec sleep 30")
-            .current_dir(dir)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line.trim(), "ok");
-        c
+        hold_open(&dir.join("volumes.db"), "30")
     }
 
     #[test]
@@ -349,4 +334,27 @@ mod tests {
         p.kill().unwrap();
         p.wait().unwrap();
     }
+}
+
+/// For tests: a process that holds a file open, its working folder elsewhere.
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn hold_open(file: &Path, sleep_arg: &str) -> std::process::Child {
+    // `sh` opens the file as descriptor 3, leaves its folder, says so, then becomes `sleep`
+    // (by name, with `sleep_arg` to tell it apart on the command line).
+    let mut c = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec 3<\"$0\"; cd /; echo ok; exec sleep \"$1\"")
+        .arg(file)
+        .arg(sleep_arg)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ok");
+    c
 }

@@ -193,20 +193,7 @@ mod node_tests {
     /// `sleep` (by name) holding `home/volumes.db` open, its working folder elsewhere.
     fn server_of(home: &Path) -> std::process::Child {
         std::fs::write(home.join("volumes.db"), b"x").unwrap();
-        let mut c = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("exec 3<volumes.db; cd /; echo ok; exec sleep 31.25")
-            .current_dir(home)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        c
+        crate::openfiles::hold_open(&home.join("volumes.db"), "31.25")
     }
 
     fn node(home: &Path) -> Node {

@@ -289,7 +289,11 @@ fn a_home_given_through_a_link_keeps_its_run_folder_beside_the_real_home() {
         .map(|e| e.path().join("quarantine/ttreplicant/volumes.db"))
         .filter(|p| p.exists())
         .collect();
-    assert_eq!(quarantined.len(), 1, "quarantine beside the real home: {out}");
+    assert_eq!(
+        quarantined.len(),
+        1,
+        "quarantine beside the real home: {out}"
+    );
     assert!(
         !elsewhere.join("tt-ha").exists(),
         "a run folder was made beside the link"
