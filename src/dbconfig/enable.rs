@@ -507,6 +507,26 @@ mod tests {
         assert!(matches!(err, EnableError::NoBlock { .. }));
     }
 
+    /// The "no block" refusal tells the operator which line to add: priority 1 for the master,
+    /// 0 for the replicant (mutation testing flipped it unnoticed).
+    #[test]
+    fn no_block_refusal_names_the_roles_own_priority_line() {
+        for (role, line, other) in [
+            (Role::Master, "#rep_set_priority 1", "#rep_set_priority 0"),
+            (
+                Role::Replicant,
+                "#rep_set_priority 0",
+                "#rep_set_priority 1",
+            ),
+        ] {
+            let err = enable(b"set_cachesize 0 1 1\n", &req(role, "10.0.0.1:1", &[])).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("`{line}`")), "{role}: {msg}");
+            assert!(!msg.contains(other), "{role}: {msg}");
+            assert!(msg.contains(&format!("--role {role}")), "{role}: {msg}");
+        }
+    }
+
     #[test]
     fn refuses_two_blocks_for_one_role() {
         let twice = "#rep_set_priority 1\n#repmgr_site a 1 db_local_site on\n\n#rep_set_priority 2\n#repmgr_site b 2 db_local_site on\n";
