@@ -398,6 +398,13 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
         }
         names.push(node.name.clone());
         // The one address rule of DB_CONFIG sites: this address is written into DB_CONFIG.
+        // (Both nodes on one site is a preflight finding, and `enable` refuses it.)
+        if node.address.is_empty() {
+            return Err(err(
+                format!("{prefix}.address"),
+                "expected the node's IPv4 address, e.g. \"192.168.1.10\"".into(),
+            ));
+        }
         if let Err(e) = crate::dbconfig::check_host(&node.address) {
             return Err(err(format!("{prefix}.address"), e.to_string()));
         }
@@ -459,9 +466,6 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
             }
         }
     }
-    if let Some(message) = same_site(&cfg.master, cfg.replicant()) {
-        return Err(err("replicant[0].replication_port".into(), message));
-    }
     if let Err(e) = regex::Regex::new(&cfg.procedure.startup_regex) {
         return Err(err(
             "procedure.startup_regex".into(),
@@ -475,24 +479,6 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
         ));
     }
     Ok(cfg)
-}
-
-/// When both nodes name their replication port and the two sites are the same (see
-/// [`crate::dbconfig::SiteAddr::same_site`]), why that cannot work. A port read from DB_CONFIG is
-/// checked later, by `enable`.
-fn same_site(master: &Node, replicant: &Node) -> Option<String> {
-    let site = |n: &Node| {
-        n.replication_port.map(|p| crate::dbconfig::SiteAddr {
-            host: n.address.clone(),
-            port: p.0,
-        })
-    };
-    let (m, r) = (site(master)?, site(replicant)?);
-    m.same_site(&r).then(|| {
-        format!(
-            "the master ({m}) and the replicant ({r}) have the same replication site: one server cannot replicate with itself. Give the replicant its own address or replication_port"
-        )
-    })
 }
 
 /// A TOML error located in the file: line, dotted key, and for a table or key given twice, where
@@ -902,7 +888,7 @@ exe = "/usr/bin/ttfs-sim"
             ("[fe80::1%eth0]", "vendor advises IPv4"),
             ("192.168.1.10:5100", "carries a port"),
             ("tt_master", "`_`"),
-            ("", "empty"),
+            ("", "expected the node's IPv4 address"),
         ] {
             let s = GOOD.replace(
                 "address = \"192.168.1.10\"",
@@ -918,27 +904,6 @@ exe = "/usr/bin/ttfs-sim"
             parse_str(&s).unwrap().replicant().address,
             "tt-replicant.example"
         );
-    }
-
-    /// Both nodes on one replication address and port would be one site replicating with itself.
-    #[test]
-    fn same_site_for_both_nodes_is_refused() {
-        let s = GOOD
-            .replace("\"192.168.1.11\"", "\"192.168.1.10\"")
-            .replace(
-                "backup_dir = \"backup\"\n",
-                "backup_dir = \"backup\"\nreplication_port = 5101\n",
-            );
-        let e = parse_str(&s).unwrap_err();
-        assert_eq!(
-            e.key.as_deref(),
-            Some("replicant[0].replication_port"),
-            "{e}"
-        );
-        assert_eq!(e.line, Some(14), "{e}");
-        assert!(e.message.contains("same replication site"), "{e}");
-        let s = s.replacen("replication_port = 5101\n", "replication_port = 5102\n", 1);
-        parse_str(&s).unwrap();
     }
 
     /// A table or key given twice names the key, the line of the second and of the first, in the
