@@ -1,12 +1,56 @@
-//! Replacing a file atomically, and only if nobody changed it since it was read.
+//! Reading a file that tt-ha will replace, and replacing it atomically, only if nobody changed
+//! it since it was read.
+//!
+//! Both refuse a path that is not a regular file: a symbolic link (a rename over it would put a
+//! plain file in its place and leave the file it points to unchanged), a folder, a FIFO (reading
+//! one blocks until a writer comes), a socket or a device. Files are opened without following a
+//! final link and without blocking, and checked again once open, so a swap in between cannot
+//! slip through.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Why a file could not be replaced. The file is unchanged whenever this is returned.
+/// Why a file could not be read or replaced. The file is unchanged whenever this is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplaceError {
+    /// The path is a symbolic link.
+    #[error(
+        "{} is a symbolic link to {}: tt-ha does not edit through links (replacing it would put a plain file in place of the link and leave {} unchanged). Nothing was changed: run tt-ha on the file itself ({}), or replace the link by a copy of that file, and run again",
+        path.display(),
+        target.display(),
+        target.display(),
+        resolved.display()
+    )]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+        /// What the link says it points to.
+        target: PathBuf,
+        /// The target as a path from here (the link's folder joined with a relative target).
+        resolved: PathBuf,
+    },
+    /// The path is a folder, a FIFO, a socket or a device.
+    #[error(
+        "{} is {kind}, not a regular file: a DB_CONFIG is a plain text file. Nothing was read or changed: put the DB_CONFIG file there (or point tt-ha at it) and run again",
+        path.display()
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// `a folder`, `a FIFO (named pipe)`, …
+        kind: &'static str,
+    },
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}. Nothing was changed: {advice}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+        /// What the operator can do.
+        advice: &'static str,
+    },
     /// Someone edited the file between our read and our write.
     #[error(
         "{path} changed while tt-ha was editing it (someone else saved it?). Nothing was written: review the file and run again"
@@ -30,14 +74,7 @@ pub enum ReplaceError {
 }
 
 fn io_err(path: &Path, action: &'static str, source: std::io::Error) -> ReplaceError {
-    let advice = match source.kind() {
-        std::io::ErrorKind::PermissionDenied => {
-            "run tt-ha as a user that may write this folder (on Windows, as Administrator)"
-        }
-        std::io::ErrorKind::StorageFull => "free disk space on that volume and run again",
-        std::io::ErrorKind::ReadOnlyFilesystem => "the volume is read-only; remount it read-write",
-        _ => "fix the cause above and run again",
-    };
+    let advice = advice_for(&source);
     ReplaceError::Io {
         path: path.to_path_buf(),
         action,
@@ -46,9 +83,112 @@ fn io_err(path: &Path, action: &'static str, source: std::io::Error) -> ReplaceE
     }
 }
 
+fn advice_for(source: &std::io::Error) -> &'static str {
+    match source.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "run tt-ha as a user that may write this folder (on Windows, as Administrator)"
+        }
+        std::io::ErrorKind::StorageFull => "free disk space on that volume and run again",
+        std::io::ErrorKind::ReadOnlyFilesystem => "the volume is read-only; remount it read-write",
+        std::io::ErrorKind::NotFound => "check the path and run again",
+        _ => "fix the cause above and run again",
+    }
+}
+
+/// What a non-regular file is, in words.
+fn kind_of(ft: fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+        if ft.is_block_device() || ft.is_char_device() {
+            return "a device";
+        }
+    }
+    if ft.is_dir() {
+        "a folder"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Refuses `path` unless it is a regular file itself (not through a link).
+pub fn check_regular(path: &Path) -> Result<fs::Metadata, ReplaceError> {
+    let meta = fs::symlink_metadata(path).map_err(|source| ReplaceError::Unreadable {
+        path: path.to_path_buf(),
+        advice: advice_for(&source),
+        source,
+    })?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let target = fs::read_link(path).unwrap_or_else(|_| PathBuf::from("an unreadable target"));
+        let resolved = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(&target),
+            _ => target.clone(),
+        };
+        return Err(ReplaceError::Symlink {
+            path: path.to_path_buf(),
+            target,
+            resolved,
+        });
+    }
+    if !ft.is_file() {
+        return Err(ReplaceError::NotAFile {
+            path: path.to_path_buf(),
+            kind: kind_of(ft),
+        });
+    }
+    Ok(meta)
+}
+
+/// Reads a regular file whole, refusing links, folders, FIFOs and devices without blocking: the
+/// check is made before opening and again on the open file, which is opened without following
+/// a final link and without waiting for a FIFO's writer.
+pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReplaceError> {
+    check_regular(path)?;
+    let unreadable = |source: std::io::Error| ReplaceError::Unreadable {
+        path: path.to_path_buf(),
+        advice: advice_for(&source),
+        source,
+    };
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+        );
+    }
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        // Swapped for a link or something else after the check: say what it is now.
+        Err(e) => return Err(check_regular(path).err().unwrap_or_else(|| unreadable(e))),
+    };
+    let ft = file.metadata().map_err(unreadable)?.file_type();
+    if !ft.is_file() {
+        return Err(ReplaceError::NotAFile {
+            path: path.to_path_buf(),
+            kind: kind_of(ft),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(unreadable)?;
+    Ok(bytes)
+}
+
 /// Writes `new` over `path` atomically: a temporary file in the same folder, fsync, a check that
 /// `path` still holds exactly `expected`, rename over it, fsync of the folder. The original's
 /// permissions are kept. On any error the original is untouched and the temporary file removed.
+/// A `path` that is not a regular file (a symbolic link, a folder, a FIFO) is refused before
+/// anything is written: a rename would silently put a plain file in place of a link.
 pub fn replace_if_unchanged(path: &Path, expected: &[u8], new: &[u8]) -> Result<(), ReplaceError> {
     let dir = path
         .parent()
@@ -73,7 +213,7 @@ fn write_tmp_and_rename(
     expected: &[u8],
     new: &[u8],
 ) -> Result<(), ReplaceError> {
-    let meta = fs::metadata(path).map_err(|e| io_err(path, "read the file's attributes", e))?;
+    let meta = check_regular(path)?;
     {
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -87,7 +227,7 @@ fn write_tmp_and_rename(
         f.sync_all()
             .map_err(|e| io_err(tmp, "flush the temporary file to disk", e))?;
     }
-    let current = fs::read(path).map_err(|e| io_err(path, "re-read the file", e))?;
+    let current = read_regular(path)?;
     if current != expected {
         return Err(ReplaceError::ChangedUnderneath {
             path: path.to_path_buf(),
@@ -167,5 +307,82 @@ mod tests {
         assert!(matches!(err, ReplaceError::ChangedUnderneath { .. }));
         assert_eq!(fs::read(&p).unwrap(), b"someone else's");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// Runs `f` on another thread and fails the test if it has not returned within 10 s (a
+    /// FIFO opened for reading blocks until a writer comes).
+    #[cfg(unix)]
+    fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("blocked: the call did not return within 10 s")
+    }
+
+    /// Replacing a symbolic link used to put a plain file in its place and leave the file it
+    /// points to unchanged: it is refused, naming the link and its target; nothing changes.
+    #[cfg(unix)]
+    #[test]
+    fn refuses_to_replace_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("DB_CONFIG");
+        std::os::unix::fs::symlink("real", &link).unwrap();
+        let err = replace_if_unchanged(&link, b"old", b"new").unwrap_err();
+        assert!(matches!(err, ReplaceError::Symlink { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!("{} is a symbolic link to real", link.display())),
+            "{msg}"
+        );
+        assert!(msg.contains(&real.display().to_string()), "{msg}");
+        assert_eq!(fs::read_link(&link).unwrap(), PathBuf::from("real"));
+        assert_eq!(fs::read(&real).unwrap(), b"old");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temporary left"
+        );
+        assert!(matches!(
+            read_regular(&link),
+            Err(ReplaceError::Symlink { .. })
+        ));
+    }
+
+    /// A folder or a FIFO in place of the file is refused at once, saying what it is.
+    #[cfg(unix)]
+    #[test]
+    fn refuses_a_folder_or_a_fifo_without_blocking() {
+        for kind in ["a folder", "a FIFO"] {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("DB_CONFIG");
+            if kind == "a folder" {
+                fs::create_dir(&p).unwrap();
+            } else {
+                let st = std::process::Command::new("mkfifo")
+                    .arg(&p)
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+            }
+            let q = p.clone();
+            let err = within_10s(move || replace_if_unchanged(&q, b"", b"new")).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(&format!("{} is {kind}", p.display())),
+                "{msg}"
+            );
+            let q = p.clone();
+            let err = within_10s(move || read_regular(&q)).unwrap_err();
+            assert!(matches!(err, ReplaceError::NotAFile { .. }), "{err}");
+            assert_eq!(
+                fs::read_dir(dir.path()).unwrap().count(),
+                1,
+                "no temporary left"
+            );
+        }
     }
 }

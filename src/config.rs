@@ -21,19 +21,34 @@ pub struct Port(pub u16);
 
 impl<'de> Deserialize<'de> for Port {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = i64::deserialize(d)?;
-        match u16::try_from(v) {
-            Ok(p) if p != 0 => Ok(Port(p)),
-            _ => Err(de::Error::custom(format!(
-                "expected a port number from 1 to 65535, found {v}"
-            ))),
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Port;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a port number from 1 to 65535 (a number, without quotes)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Port, E> {
+                match u16::try_from(v) {
+                    Ok(p) if p != 0 => Ok(Port(p)),
+                    _ => Err(E::custom(format!(
+                        "expected a port number from 1 to 65535, found {v}"
+                    ))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Port, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
         }
+        d.deserialize_i64(V)
     }
 }
 
 /// How tt-ha starts, stops and queries a node's server.
+///
+/// Read through [`RawService`], a flat table, so that an error in one of its values names that
+/// value's key and line (an internally tagged enum would only name the whole table).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "lowercase", try_from = "RawService")]
 pub enum ServiceControl {
     /// A systemd unit, driven with `systemctl`.
     Systemd {
@@ -58,6 +73,85 @@ pub enum ServiceControl {
         /// Reports the state through its exit code.
         status: Vec<String>,
     },
+}
+
+/// A `service` table as written: every key of every kind, checked against `kind` afterwards.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    kind: String,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    start: Option<Vec<String>>,
+    #[serde(default)]
+    stop: Option<Vec<String>>,
+    #[serde(default)]
+    status: Option<Vec<String>>,
+}
+
+impl TryFrom<RawService> for ServiceControl {
+    type Error = String;
+
+    fn try_from(r: RawService) -> Result<Self, String> {
+        let given = [
+            ("unit", r.unit.is_some()),
+            ("name", r.name.is_some()),
+            ("host", r.host.is_some()),
+            ("start", r.start.is_some()),
+            ("stop", r.stop.is_some()),
+            ("status", r.status.is_some()),
+        ];
+        let (keys, control): (&[&str], _) = match r.kind.as_str() {
+            "systemd" => (
+                &["unit"],
+                r.unit.map(|unit| ServiceControl::Systemd { unit }),
+            ),
+            "windows" => (
+                &["name", "host"],
+                r.name
+                    .map(|name| ServiceControl::Windows { name, host: r.host }),
+            ),
+            "commands" => (
+                &["start", "stop", "status"],
+                match (r.start, r.stop, r.status) {
+                    (Some(start), Some(stop), Some(status)) => Some(ServiceControl::Commands {
+                        start,
+                        stop,
+                        status,
+                    }),
+                    _ => None,
+                },
+            ),
+            other => {
+                return Err(format!(
+                    "unknown service kind `{other}`, expected one of `systemd`, `windows`, `commands`"
+                ));
+            }
+        };
+        if let Some((stray, _)) = given.iter().find(|(k, set)| *set && !keys.contains(k)) {
+            return Err(format!(
+                "`{stray}` is not a setting of kind = \"{}\" (it takes {})",
+                r.kind,
+                keys.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        control.ok_or_else(|| {
+            let missing: Vec<String> = keys
+                .iter()
+                .filter(|k| **k != "host" && !given.iter().any(|(g, set)| g == *k && *set))
+                .map(|k| format!("`{k}`"))
+                .collect();
+            format!("kind = \"{}\" needs {}", r.kind, missing.join(", "))
+        })
+    }
 }
 
 /// How to recognise the node's server process with sysinfo.
@@ -260,18 +354,10 @@ pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
 
 /// Parses configuration text; `path` is used in messages, `base` resolves relative paths.
 pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigError> {
-    let mut cfg: SiteConfig = toml::from_str(text).map_err(|e| {
-        let span = e.span();
-        ConfigError {
-            path: path.to_path_buf(),
-            line: span.as_ref().map(|s| line_of(text, s.start)),
-            key: span.as_ref().and_then(|s| key_at(text, s.start)),
-            message: e.message().trim().to_string(),
-        }
-    })?;
+    let mut cfg: SiteConfig = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
     let err = |key: String, message: String| ConfigError {
         path: path.to_path_buf(),
-        line: find_key_line(text, &key),
+        line: line_for(text, &key),
         key: Some(key),
         message,
     };
@@ -318,11 +404,16 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
             ));
         }
         names.push(node.name.clone());
-        if node.address.trim().is_empty() || node.address.contains(char::is_whitespace) {
+        // The one address rule of DB_CONFIG sites: this address is written into DB_CONFIG.
+        // (Both nodes on one site is a preflight finding, and `enable` refuses it.)
+        if node.address.is_empty() {
             return Err(err(
                 format!("{prefix}.address"),
                 "expected the node's IPv4 address, e.g. \"192.168.1.10\"".into(),
             ));
+        }
+        if let Err(e) = crate::dbconfig::check_host(&node.address) {
+            return Err(err(format!("{prefix}.address"), e.to_string()));
         }
         if node.message_file.is_empty() || node.message_file.contains(['/', '\\']) {
             return Err(err(
@@ -397,6 +488,216 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
     Ok(cfg)
 }
 
+/// A TOML error located in the file: line, dotted key, and for a table or key given twice, where
+/// the first one is.
+fn toml_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
+    let span = e.span();
+    let found = span.as_ref().and_then(|s| locate(text, s.clone()));
+    let mut message = e.message().trim().to_string();
+    if let (Some(s), Some(found), "duplicate key") = (&span, &found, message.as_str()) {
+        message = duplicate_message(text, s.start, found);
+    }
+    ConfigError {
+        path: path.to_path_buf(),
+        line: span.as_ref().map(|s| line_of(text, s.start)),
+        key: found.map(|f| f.key),
+        message,
+    }
+}
+
+/// The dotted key of a TOML error, and the text it was found in.
+struct Located {
+    /// `replicant[0].service.start`.
+    key: String,
+    /// The text the key was found in: the file, or the file repaired around the error.
+    text: String,
+}
+
+/// Finds the dotted key at `span` of a TOML error. When the text does not parse (a table or key
+/// given twice, a syntax error), it is repaired just enough to parse, and the key found there.
+fn locate(text: &str, span: std::ops::Range<usize>) -> Option<Located> {
+    if let Some(key) = key_at(text, span.start) {
+        return Some(Located {
+            key,
+            text: text.to_string(),
+        });
+    }
+    for r in repairs(text, span.clone()) {
+        // The whole text, or (when a later error remains) the text up to the error's line.
+        for candidate in [&r.text[..], r.text.get(..r.line_end)?] {
+            if let Some(key) = key_at(candidate, r.offset) {
+                let key = match &r.rename {
+                    Some(name) => key.replace(PLACEHOLDER, name),
+                    None => key,
+                };
+                return Some(Located {
+                    key,
+                    text: candidate.to_string(),
+                });
+            }
+        }
+    }
+    // Too broken to parse around the error: the table it sits in and the key its line starts
+    // with, as written.
+    let table = enclosing_table(text, span.start)?;
+    let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or_default();
+    let key = match key_of_line(line) {
+        Some(k) if table == "(top level)" => k,
+        Some(k) => format!("{table}.{k}"),
+        None => table,
+    };
+    Some(Located {
+        key,
+        text: text.to_string(),
+    })
+}
+
+/// A key name no real configuration uses.
+const PLACEHOLDER: &str = "tt-ha-located-key-3f9c";
+
+/// Text repaired around a TOML error, and where to look in it.
+struct Repair {
+    /// The repaired text.
+    text: String,
+    /// Where the error's key starts in it.
+    offset: usize,
+    /// The end of the error's line in it.
+    line_end: usize,
+    /// The key name the placeholder stands for, when the key was renamed.
+    rename: Option<String>,
+}
+
+/// Candidate repairs of text that does not parse: rename the key at the error (a key given
+/// twice), or make the error's line valid (a broken value or header).
+fn repairs(text: &str, span: std::ops::Range<usize>) -> Vec<Repair> {
+    let mut out = Vec::new();
+    let (Some(before), Some(token)) = (text.get(..span.start), text.get(span.clone())) else {
+        return out;
+    };
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    if let Some(name) = key_name(token) {
+        out.push(Repair {
+            text: format!("{before}{PLACEHOLDER}{}", &text[span.end..]),
+            offset: span.start,
+            line_end: line_end + PLACEHOLDER.len() - token.len(),
+            rename: Some(name),
+        });
+    }
+    let line = &text[line_start..line_end];
+    let at = line_start + (line.len() - line.trim_start().len());
+    if let Some((fixed_line, key_offset)) = repaired_line(&text[at..line_end]) {
+        out.push(Repair {
+            text: format!("{}{fixed_line}{}", &text[..at], &text[line_end..]),
+            offset: at + key_offset,
+            line_end: at + fixed_line.len(),
+            rename: None,
+        });
+    }
+    out
+}
+
+/// A line made valid with its key kept: a header closed (`[a.b` → `[a.b]`), a value replaced
+/// (`k = 192.168.1.10` → `k = 0`); and where the key starts in it.
+fn repaired_line(line: &str) -> Option<(String, usize)> {
+    if line.starts_with('[') {
+        let (open, close) = if line.starts_with("[[") {
+            ("[[", "]]")
+        } else {
+            ("[", "]")
+        };
+        let inner = line[open.len()..].split([']', '#']).next()?.trim();
+        Some((format!("{open}{inner}{close}"), open.len()))
+    } else {
+        // `key = broken value`, or a key alone (`key with no value`).
+        let key = line.split_once('=').map_or(line, |(k, _)| k).trim_end();
+        (!key.is_empty()).then(|| (format!("{key} = 0"), 0))
+    }
+}
+
+/// The table a line that cannot be read as a key sits in (the nearest header above it, as a
+/// dotted key), or `(top level)` before any header.
+fn enclosing_table(text: &str, at: usize) -> Option<String> {
+    let line_start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[..line_start];
+    let mut offset = 0;
+    let header = before
+        .split_inclusive('\n')
+        .map(|l| {
+            let start = offset;
+            offset += l.len();
+            (start, l)
+        })
+        .filter(|(_, l)| l.trim_start().starts_with('['))
+        .last();
+    match header {
+        None => Some("(top level)".to_string()),
+        Some((start, l)) => {
+            let trimmed = l.trim_start();
+            let open = if trimmed.starts_with("[[") { 2 } else { 1 };
+            // When the lines above do not parse either (two errors at once), the header as written.
+            key_at(before, start + (l.len() - trimmed.len()) + open).or_else(|| {
+                let inner = trimmed[open..].split([']', '#']).next()?.trim();
+                (!inner.is_empty()).then(|| inner.to_string())
+            })
+        }
+    }
+}
+
+/// The key a line starts with, as written (`name` of `name = …`), if it has one.
+fn key_of_line(line: &str) -> Option<String> {
+    let line = line.trim_start();
+    if line.starts_with('[') {
+        return None;
+    }
+    let key = line.split_once('=').map_or(line, |(k, _)| k).trim();
+    key_name(key).or_else(|| {
+        key.split('.')
+            .map(|part| key_name(part.trim()))
+            .collect::<Option<Vec<_>>>()
+            .map(|parts| parts.join("."))
+    })
+}
+
+/// The name of a key token: bare, or quoted.
+fn key_name(token: &str) -> Option<String> {
+    if !token.is_empty()
+        && token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Some(token.to_string());
+    }
+    let quoted = token
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .or_else(|| token.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')))?;
+    (!quoted.contains(['"', '\\', '\''])).then(|| quoted.to_string())
+}
+
+/// "Duplicate key" in words: which table or key, where the first one is, what to do.
+fn duplicate_message(text: &str, at: usize, found: &Located) -> String {
+    let first = find_key_line(&found.text, &found.key)
+        .map(|l| format!(" (first at line {l})"))
+        .unwrap_or_default();
+    let line_start = text
+        .get(..at)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let header = text[line_start..].trim_start();
+    if header.starts_with('[') && !header.starts_with("[[") {
+        let shown = header.split_inclusive(']').next().unwrap_or(header);
+        format!(
+            "`{shown}` is defined a second time{first}: keep one `{shown}` table and move its keys there"
+        )
+    } else {
+        format!("the key is given a second time{first}: keep one of the two")
+    }
+}
+
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -451,6 +752,18 @@ fn find_in(table: &dyn toml_edit::TableLike, offset: usize, path: &mut Vec<Strin
         path.pop();
     }
     false
+}
+
+/// The line of a dotted key, or for a key that is missing, of the table it belongs in (where to
+/// add it).
+fn line_for(text: &str, key: &str) -> Option<usize> {
+    let mut key = key;
+    loop {
+        if let Some(line) = find_key_line(text, key) {
+            return Some(line);
+        }
+        key = key.rsplit_once('.')?.0;
+    }
 }
 
 /// Best-effort line of a dotted key (`replicant[0].service.start`), for validation errors.
@@ -564,6 +877,169 @@ exe = "/usr/bin/ttfs-sim"
                 .starts_with("/etc/tt-ha.toml:13: replicant[0].replication_port: "),
             "{e}"
         );
+    }
+
+    /// `address` follows the one address rule of DB_CONFIG sites (dbconfig::site): a `#` or a
+    /// space would shift or cut the site line, IPv6 is against the vendor's advice, a malformed
+    /// IPv4 address is refused; each error names the line and the key.
+    #[test]
+    fn malformed_addresses_are_refused_naming_line_and_key() {
+        for (bad, says) in [
+            ("10.0.0.1#x", "starts a comment"),
+            ("10.0.0.1 x", "a space"),
+            ("10.0.0.1\\t", "character 9"),
+            ("999.1.1.1", "greater than 255"),
+            ("1.2.3", "has 3 numbers"),
+            ("010.0.0.1", "leading zero"),
+            ("::1", "vendor advises IPv4"),
+            ("[fe80::1%eth0]", "vendor advises IPv4"),
+            ("192.168.1.10:5100", "carries a port"),
+            ("tt_master", "`_`"),
+            ("", "expected the node's IPv4 address"),
+        ] {
+            let s = GOOD.replace(
+                "address = \"192.168.1.10\"",
+                &format!("address = \"{bad}\""),
+            );
+            let e = parse_str(&s).unwrap_err();
+            assert_eq!(e.line, Some(4), "{bad}: {e}");
+            assert_eq!(e.key.as_deref(), Some("master.address"), "{bad}: {e}");
+            assert!(e.message.contains(says), "{bad}: {e}");
+        }
+        let s = GOOD.replace("\"192.168.1.11\"", "\"tt-replicant.example\"");
+        assert_eq!(
+            parse_str(&s).unwrap().replicant().address,
+            "tt-replicant.example"
+        );
+    }
+
+    /// A table or key given twice names the key, the line of the second and of the first, in the
+    /// `FILE:LINE: KEY: message` form of every other config error.
+    #[test]
+    fn duplicate_tables_and_keys_name_key_and_lines() {
+        let cases = [
+            (
+                format!("{GOOD}\n[master]\nname = \"x\"\n"),
+                23,
+                "master",
+                "table",
+                2,
+            ),
+            (
+                GOOD.replace(
+                    "name = \"tt-master\"\n",
+                    "name = \"tt-master\"\nname = \"again\"\n",
+                ),
+                4,
+                "master.name",
+                "key",
+                3,
+            ),
+            (
+                format!("{GOOD}\n[replicant.process]\nname = \"x\"\n"),
+                23,
+                "replicant[0].process",
+                "table",
+                20,
+            ),
+            (
+                GOOD.replace(
+                    "process = { name = \"ttfs\" }",
+                    "process = { name = \"ttfs\", name = \"b\" }",
+                ),
+                8,
+                "master.process.name",
+                "key",
+                8,
+            ),
+            (
+                GOOD.replace(
+                    "process = { name = \"ttfs\" }",
+                    "process.name = \"ttfs\"\nprocess.name = \"b\"",
+                ),
+                9,
+                "master.process.name",
+                "key",
+                8,
+            ),
+            (
+                format!("{GOOD}\n[master.service]\nkind = \"systemd\"\n"),
+                23,
+                "master.service",
+                "table",
+                7,
+            ),
+        ];
+        for (text, line, key, what, first) in cases {
+            let e = parse_str(&text).unwrap_err();
+            assert_eq!(e.line, Some(line), "{key}: {e}");
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert!(e.message.contains(&format!("first at line {first}")), "{e}");
+            assert!(e.message.contains(what), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("/etc/tt-ha.toml:{line}: {key}: ")),
+                "{e}"
+            );
+        }
+    }
+
+    /// Values of the wrong type, and syntax errors, name the line and the key.
+    #[test]
+    fn wrong_types_and_syntax_errors_name_line_and_key() {
+        let cases = [
+            (
+                "replication_port = 5101",
+                "replication_port = \"5101\"",
+                13,
+                "replicant[0].replication_port",
+                "port number",
+            ),
+            (
+                "address = \"192.168.1.10\"",
+                "address = 19216",
+                4,
+                "master.address",
+                "string",
+            ),
+            (
+                "start = [\"ttfs-sim\", \"service\", \"start\"]",
+                "start = \"ttfs-sim\"",
+                17,
+                "replicant[0].service.start",
+                "sequence",
+            ),
+            (
+                "unit = \"ttfs.service\"",
+                "unit = 7",
+                7,
+                "master.service.unit",
+                "string",
+            ),
+            (
+                "address = \"192.168.1.10\"",
+                "address = 192.168.1.10",
+                4,
+                "master.address",
+                "",
+            ),
+            (
+                "address = \"192.168.1.11\"",
+                "address = \"192.168.1.11",
+                12,
+                "replicant[0].address",
+                "",
+            ),
+        ];
+        for (from, to, line, key, says) in cases {
+            let e = parse_str(&GOOD.replace(from, to)).unwrap_err();
+            assert_eq!(
+                (e.line, e.key.as_deref()),
+                (Some(line), Some(key)),
+                "{to}: {e}"
+            );
+            assert!(e.message.contains(says), "{to}: {e}");
+        }
     }
 
     #[test]

@@ -544,6 +544,37 @@ mod tests {
         assert_eq!(class("latin1-\u{FFFD}.db"), FileClass::Database);
     }
 
+    /// What the backup copies: databases and logs, nothing else. The preflight's disk-space
+    /// check for the backup rests on this number, so it must never come out as 0 (or as the
+    /// whole folder) on a used home.
+    #[test]
+    fn data_bytes_counts_exactly_the_databases_and_logs() {
+        let dir = home_with(&["DB_CONFIG", "notes.txt"]);
+        let sized = [
+            ("volumes.db", 3000),
+            ("customers.db", 1000),
+            ("log.0000000001", 2000),
+            ("log.0000000002", 500),
+            ("__db.001", 4096),
+            ("__db.rep.gen", 300),
+            ("$DB_Msg.txt", 777),
+        ];
+        for (name, len) in sized {
+            fs::write(dir.path().join(name), vec![7u8; len]).unwrap();
+        }
+        fs::create_dir(dir.path().join("old.db")).unwrap();
+        fs::write(dir.path().join("old.db/inner.db"), vec![1u8; 9000]).unwrap();
+        let home = Home::open(dir.path(), "$DB_Msg.txt").unwrap();
+        assert_eq!(home.data_bytes(), 3000 + 1000 + 2000 + 500);
+        let empty = home_with(&["DB_CONFIG"]);
+        assert_eq!(
+            Home::open(empty.path(), "$DB_Msg.txt")
+                .unwrap()
+                .data_bytes(),
+            0
+        );
+    }
+
     #[test]
     fn human_sizes() {
         assert_eq!(human_bytes(512), "512 B");

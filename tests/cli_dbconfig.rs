@@ -340,3 +340,200 @@ fn missing_file_is_named() {
         stderr(&o)
     );
 }
+
+/// `enable` with the given `--local`/`--remote` on a template DB_CONFIG.
+fn enable_with(p: &std::path::Path, local: &str, remote: &str) -> std::process::Output {
+    tt_ha()
+        .args([
+            "dbconfig",
+            "enable",
+            p.to_str().unwrap(),
+            "--role",
+            "master",
+        ])
+        .arg(format!("--local={local}"))
+        .arg(format!("--remote={remote}"))
+        .output()
+        .unwrap()
+}
+
+/// Malformed addresses, IPv6 literals and bad ports are usage errors (exit 2) that say what is
+/// wrong and what to write; the file stays byte-identical.
+#[test]
+fn bad_addresses_ipv6_and_ports_are_refused_before_the_file_is_touched() {
+    for (local, says) in [
+        ("999.1.1.1:5100", "`999` is greater than 255"),
+        ("1.2.3:5100", "an IPv4 address has 4"),
+        ("+1.2.3.4:5100", "character 1 is `+`"),
+        ("1.2.3.4.:5100", "empty part"),
+        ("10.0.0.1 x:5100", "a space"),
+        ("10.0.0.1#x:5100", "starts a comment"),
+        ("10.0.0.1\u{1}:5100", "control character"),
+        ("10.0.0.١:5100", "non-ASCII"),
+        ("host_name:5100", "`_`"),
+        ("[::1]:5100", "the vendor advises IPv4"),
+        ("::1", "the vendor advises IPv4"),
+        ("fe80::1%eth0:5100", "the vendor advises IPv4"),
+        ("[2001:db8::1]:5100", "the vendor advises IPv4"),
+        ("10.0.0.1:0", "1 to 65535"),
+        ("10.0.0.1:65536", "1 to 65535"),
+        ("10.0.0.1:-1", "1 to 65535"),
+        ("10.0.0.1:x", "1 to 65535"),
+        ("10.0.0.1:", "1 to 65535"),
+    ] {
+        let (_d, p) = file_with(TEMPLATE);
+        for (l, r) in [(local, "10.0.0.2:5100"), ("10.0.0.2:5100", local)] {
+            let o = enable_with(&p, l, r);
+            assert_eq!(o.status.code(), Some(2), "{l} {r}: {}", stderr(&o));
+            assert!(stderr(&o).contains(says), "{l:?} {r:?}: {}", stderr(&o));
+            assert_eq!(fs::read(&p).unwrap(), TEMPLATE, "{l} {r}: file changed");
+        }
+    }
+}
+
+/// The local site given again as the remote one (in any spelling of the same site) is refused,
+/// naming the file, which stays byte-identical.
+#[test]
+fn local_site_equal_to_the_remote_site_is_refused() {
+    for (local, remote) in [
+        ("127.0.0.1:5100", "127.0.0.1:5100"),
+        ("127.0.0.1:5100", "127.0.0.1:005100"),
+        ("TTHost:5100", "tthost:5100"),
+    ] {
+        let (_d, p) = file_with(TEMPLATE);
+        let o = enable_with(&p, local, remote);
+        assert_eq!(o.status.code(), Some(1), "{local} {remote}");
+        let err = stderr(&o);
+        assert!(err.contains("the same site"), "{err}");
+        assert!(err.contains(p.to_str().unwrap()), "names the file: {err}");
+        assert_eq!(fs::read(&p).unwrap(), TEMPLATE);
+    }
+}
+
+/// A DB_CONFIG that is a symbolic link is refused by `enable` and `insert` (it used to be
+/// replaced silently by a plain file): the message names the link and its target and says what
+/// to do; the link stays a link and the file it points to is unchanged.
+#[cfg(unix)]
+#[test]
+fn symlinked_db_config_is_refused_and_left_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real DB_CONFIG");
+    let no_master = String::from_utf8(TEMPLATE.to_vec()).unwrap();
+    let no_master = no_master.replace("#rep_set_priority 1", "# rep set priority one");
+    fs::write(&real, &no_master).unwrap();
+    let link = dir.path().join("DB_CONFIG");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let runs: [Vec<&str>; 3] = [
+        vec![
+            "enable",
+            "--role",
+            "replicant",
+            "--local",
+            "10.0.0.2:5100",
+            "--remote",
+            "10.0.0.1:5100",
+        ],
+        vec!["insert", "--role", "master"],
+        vec![
+            "enable",
+            "--role",
+            "replicant",
+            "--local",
+            "10.0.0.2:5100",
+            "--remote",
+            "10.0.0.1:5100",
+            "--dry-run",
+        ],
+    ];
+    for args in runs {
+        let o = tt_ha()
+            .arg("dbconfig")
+            .arg(args[0])
+            .arg(&link)
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{} is a symbolic link", link.display())),
+            "{err}"
+        );
+        assert!(
+            err.contains(&real.display().to_string()),
+            "names the target: {err}"
+        );
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_link(&link).unwrap(), real);
+        assert_eq!(fs::read_to_string(&real).unwrap(), no_master);
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temporary left"
+        );
+    }
+}
+
+/// A DB_CONFIG that is a folder or a FIFO is refused at once (reading a FIFO would block for
+/// ever), naming what it is; nothing is created or changed.
+#[cfg(unix)]
+#[test]
+fn db_config_that_is_a_folder_or_a_fifo_is_refused_without_blocking() {
+    for kind in ["folder", "FIFO"] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("DB_CONFIG");
+        if kind == "folder" {
+            fs::create_dir(&p).unwrap();
+        } else {
+            let st = std::process::Command::new("mkfifo")
+                .arg(&p)
+                .status()
+                .unwrap();
+            assert!(st.success(), "mkfifo failed");
+        }
+        for args in [
+            vec![
+                "enable",
+                "--role",
+                "master",
+                "--local",
+                "10.0.0.1:5100",
+                "--remote",
+                "10.0.0.2:5100",
+            ],
+            vec!["insert", "--role", "master"],
+            vec!["show"],
+        ] {
+            let o = tt_ha()
+                .arg("dbconfig")
+                .arg(args[0])
+                .arg(&p)
+                .args(&args[1..])
+                .timeout(std::time::Duration::from_secs(20))
+                .output()
+                .unwrap();
+            let err = stderr(&o);
+            assert_eq!(
+                o.status.code(),
+                Some(1),
+                "{kind} {args:?}: blocked or accepted: {err}"
+            );
+            assert!(
+                err.contains(&format!("{} is a", p.display())),
+                "{kind}: {err}"
+            );
+            assert!(err.contains(kind), "{kind}: {err}");
+            assert!(err.contains("not a regular file"), "{kind}: {err}");
+            assert_eq!(
+                fs::read_dir(dir.path()).unwrap().count(),
+                1,
+                "{kind}: something created"
+            );
+        }
+    }
+}

@@ -95,3 +95,88 @@ proptest! {
         }
     }
 }
+
+/// Host strings an operator or a broken config could produce: any text, text from the
+/// characters that matter to DB_CONFIG and to addresses, near-IPv4 numbers, and names.
+fn host_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[0-9a-zA-Z.:#%_+ \t\r\n\\[\\]\u{0}\u{7}\u{a0}ü-]{0,24}",
+        (0u32..400, 0u32..400, 0u32..400, 0u32..400)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        "[0-9]{1,4}(\\.[0-9]{0,4}){0,5}",
+        "[a-zA-Z0-9-]{1,12}(\\.[a-zA-Z0-9-]{0,8}){0,3}",
+    ]
+}
+
+/// The tokens of line `i` of a document (commented or not).
+fn tokens_of(doc: &Document, i: usize) -> Vec<Vec<u8>> {
+    use tt_ha::dbconfig::directive::{LineKind, classify};
+    let content = &doc.lines[i].content;
+    match classify(content) {
+        LineKind::Directive(d) | LineKind::CommentedDirective { directive: d, .. } => d
+            .tokens
+            .iter()
+            .map(|r| content[r.clone()].to_vec())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Whatever host and port `enable` is handed (even a struct literal that skipped parsing), it
+    /// either refuses, or writes exactly the requested host and port as tokens 1 and 2 of each
+    /// site line, with the same number of tokens as before.
+    #[test]
+    fn enable_writes_exactly_the_requested_tokens_or_refuses(
+        local in host_string(), remote in host_string(),
+        lport in any::<u16>(), rport in any::<u16>(), master in any::<bool>(),
+    ) {
+        let role = if master { Role::Master } else { Role::Replicant };
+        let req = EnableRequest {
+            role,
+            local: SiteAddr { host: local.clone(), port: lport },
+            remotes: vec![SiteAddr { host: remote.clone(), port: rport }],
+            switch: false,
+        };
+        let old = Document::parse(tt_ha::dbconfig::TEMPLATE);
+        if let Ok(done) = enable(tt_ha::dbconfig::TEMPLATE, &req) {
+            let new = Document::parse(&done.document.render());
+            prop_assert_eq!(old.lines.len(), new.lines.len());
+            let block = &done.block;
+            let mut seen = 0;
+            for site in &block.sites {
+                let (want_host, want_port) = match site.kind {
+                    tt_ha::dbconfig::SiteKind::Local => (&local, lport),
+                    tt_ha::dbconfig::SiteKind::Remote => (&remote, rport),
+                };
+                let before = tokens_of(&old, site.line);
+                let after = tokens_of(&new, site.line);
+                prop_assert_eq!(before.len(), after.len(), "line {} changed its token count", site.line + 1);
+                prop_assert_eq!(&after[1], want_host.as_bytes());
+                let port_text = want_port.to_string();
+                prop_assert_eq!(&after[2], port_text.as_bytes());
+                prop_assert_eq!(&after[3..], &before[3..]);
+                seen += 1;
+            }
+            prop_assert_eq!(seen, 2);
+        }
+    }
+
+    /// One rule: `HOST:PORT` parses exactly when `enable` would take that host and port.
+    #[test]
+    fn parsing_and_enable_apply_the_same_rule(host in host_string(), port in any::<u16>()) {
+        prop_assume!(!host.contains(':'));
+        let parsed = format!("{host}:{port}").parse::<SiteAddr>();
+        let req = EnableRequest {
+            role: Role::Master,
+            local: SiteAddr { host: host.clone(), port },
+            remotes: vec![SiteAddr { host: "192.0.2.99".into(), port: 9 }],
+            switch: false,
+        };
+        let enabled = enable(tt_ha::dbconfig::TEMPLATE, &req);
+        prop_assert_eq!(parsed.is_ok(), enabled.is_ok(), "{:?}: parse {:?}, enable {:?}", host, parsed, enabled.as_ref().err());
+    }
+}

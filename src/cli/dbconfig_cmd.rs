@@ -1,6 +1,6 @@
 //! `tt-ha dbconfig enable|insert|show`.
 
-use crate::atomic::replace_if_unchanged;
+use crate::atomic::{read_regular, replace_if_unchanged};
 use crate::dbconfig::{Document, EnableRequest, Role, SiteAddr, enable, find_blocks, insert_block};
 use crate::textdiff;
 use clap::Subcommand;
@@ -66,8 +66,9 @@ impl From<RoleArg> for Role {
     }
 }
 
+/// Reads the DB_CONFIG, refusing a symbolic link, a folder or a FIFO (without blocking on it).
 fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))
+    Ok(read_regular(file)?)
 }
 
 fn write_reviewed(file: &Path, old: &[u8], new: &Document, dry_run: bool) -> anyhow::Result<()> {

@@ -4,54 +4,8 @@
 use super::blocks::{Block, Role, SiteKind, find_blocks};
 use super::directive::{LineKind, classify, comment_out, uncomment};
 use super::document::{Document, check_encoding};
-use std::net::Ipv4Addr;
-
-/// A replication site address as written in DB_CONFIG: host and port.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SiteAddr {
-    /// IPv4 address (advised) or host name.
-    pub host: String,
-    /// TCP port of the replication listener.
-    pub port: u16,
-}
-
-impl SiteAddr {
-    /// True when the host is a literal IPv4 address, as the vendor advises.
-    pub fn is_ipv4(&self) -> bool {
-        self.host.parse::<Ipv4Addr>().is_ok()
-    }
-}
-
-impl std::fmt::Display for SiteAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
-
-impl std::str::FromStr for SiteAddr {
-    type Err = String;
-
-    /// Parses `HOST:PORT`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (host, port) = s
-            .rsplit_once(':')
-            .ok_or_else(|| format!("`{s}` is not HOST:PORT (for example 192.168.1.10:5100)"))?;
-        if host.is_empty() || host.contains(char::is_whitespace) || host.contains('#') {
-            return Err(format!(
-                "`{s}`: the host must be a non-empty IPv4 address or name without spaces"
-            ));
-        }
-        let port: u16 = port
-            .parse()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| format!("`{s}`: the port must be a number from 1 to 65535"))?;
-        Ok(SiteAddr {
-            host: host.to_string(),
-            port,
-        })
-    }
-}
+pub use super::site::SiteAddr;
+use super::site::{AddrError, shown};
 
 /// What to enable.
 #[derive(Debug, Clone)]
@@ -85,6 +39,21 @@ pub enum EnableError {
     /// UTF-16 or NUL bytes.
     #[error("{0}")]
     Encoding(String),
+    /// A site address that breaks the address rule (see [`super::site`]).
+    #[error("{0}")]
+    Address(#[from] AddrError),
+    /// The same site twice: the local site as a remote one, or one remote site twice.
+    #[error(
+        "{first} and {second} are the same site ({site}): a site cannot replicate with itself. Give each remote site as the other server's address and replication port"
+    )]
+    SameSite {
+        /// Which address comes first (`the local site`, `remote site 1`).
+        first: String,
+        /// Which address repeats it.
+        second: String,
+        /// The site, as given the second time.
+        site: String,
+    },
     /// No block for the role.
     #[error(
         "no {role} block: no line `#rep_set_priority {prio}` was found{found}. Add the block from templates/DB_CONFIG (`tt-ha dbconfig insert FILE --role {role}`) and run again"
@@ -252,8 +221,36 @@ fn set_site(content: &[u8], addr: &SiteAddr) -> Vec<u8> {
     out
 }
 
+/// Checks every address of the request against the address rule, and that no site is given
+/// twice. Runs before anything is read, so a bad address never reaches a DB_CONFIG line.
+fn check_addresses(req: &EnableRequest) -> Result<(), EnableError> {
+    let named: Vec<(String, &SiteAddr)> =
+        std::iter::once(("the local site".to_string(), &req.local))
+            .chain(
+                req.remotes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (format!("remote site {}", i + 1), a)),
+            )
+            .collect();
+    for (_, addr) in &named {
+        addr.check()?;
+    }
+    for (i, (second, b)) in named.iter().enumerate() {
+        if let Some((first, _)) = named[..i].iter().find(|(_, a)| a.same_site(b)) {
+            return Err(EnableError::SameSite {
+                first: first.clone(),
+                second: second.clone(),
+                site: b.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Enables `req.role` in the DB_CONFIG bytes. Pure: the caller writes the result.
 pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError> {
+    check_addresses(req)?;
     check_encoding(bytes).map_err(|e| EnableError::Encoding(e.to_string()))?;
     let doc = Document::parse(bytes);
     let blocks = find_blocks(&doc);
@@ -313,7 +310,7 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
         if !addr.is_ipv4() {
             warnings.push(format!(
                 "`{}` is a name, not an IPv4 address: the vendor advises IPv4 addresses in DB_CONFIG, because a name can resolve to IPv6 and break the replication link",
-                addr.host
+                shown(&addr.host)
             ));
         }
     }
@@ -505,6 +502,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, EnableError::NoBlock { .. }));
+    }
+
+    /// The "no block" refusal tells the operator which line to add: priority 1 for the master,
+    /// 0 for the replicant (mutation testing flipped it unnoticed).
+    #[test]
+    fn no_block_refusal_names_the_roles_own_priority_line() {
+        for (role, line, other) in [
+            (Role::Master, "#rep_set_priority 1", "#rep_set_priority 0"),
+            (
+                Role::Replicant,
+                "#rep_set_priority 0",
+                "#rep_set_priority 1",
+            ),
+        ] {
+            let err = enable(b"set_cachesize 0 1 1\n", &req(role, "10.0.0.1:1", &[])).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("`{line}`")), "{role}: {msg}");
+            assert!(!msg.contains(other), "{role}: {msg}");
+            assert!(msg.contains(&format!("--role {role}")), "{role}: {msg}");
+        }
     }
 
     #[test]
