@@ -83,7 +83,7 @@ pub fn local_addresses() -> Vec<IpAddr> {
 }
 
 /// The IPv4 addresses a node's `address` stands for (itself, or what a name resolves to).
-fn ipv4_of(address: &str) -> Vec<Ipv4Addr> {
+pub(crate) fn ipv4_of(address: &str) -> Vec<Ipv4Addr> {
     if let Ok(ip) = address.parse::<Ipv4Addr>() {
         return vec![ip];
     }

@@ -49,7 +49,7 @@ impl<'a> NodeView<'a> {
     pub fn read(role: Role, cfg: &'a Node) -> NodeView<'a> {
         let home = Home::open(&cfg.home, &cfg.message_file);
         let path = cfg.db_config_path();
-        let dbconfig = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()));
+        let dbconfig = crate::atomic::read_regular(&path).map_err(|e| e.to_string());
         let (repl_port, repl_port_source) = match (cfg.replication_port, &dbconfig) {
             (Some(p), _) => (p.0, PortSource::Config),
             (None, Ok(bytes)) => port_from_dbconfig(bytes, role)

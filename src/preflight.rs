@@ -271,7 +271,14 @@ fn check_ports(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
             },
         ));
     }
-    let same_host = m.cfg.address == r.cfg.address;
+    // One host by any spelling: names compare without case, and a name that resolves to the
+    // other's address is that address.
+    let same_host = m.cfg.address.eq_ignore_ascii_case(&r.cfg.address) || {
+        let theirs = crate::identity::ipv4_of(&r.cfg.address);
+        crate::identity::ipv4_of(&m.cfg.address)
+            .iter()
+            .any(|ip| theirs.contains(ip))
+    };
     if same_host {
         let ports = [
             (m.repl_port, "master replication"),

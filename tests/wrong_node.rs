@@ -303,3 +303,23 @@ fn a_home_given_through_a_link_keeps_its_run_folder_beside_the_real_home() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(site.replicant.join("volumes.db").exists());
 }
+
+#[test]
+fn one_host_spelled_two_ways_still_needs_distinct_ports() {
+    let site = FakeSite::new();
+    let cfg = fs::read_to_string(&site.config).unwrap();
+    let at = cfg.find("[[replicant]]").unwrap();
+    let (head, tail) = cfg.split_at(at);
+    let tail = tail
+        .replacen("address = \"127.0.0.1\"", "address = \"LocalHost\"", 1)
+        .replacen(
+            &format!("client_port = {}", site.ports[2]),
+            &format!("client_port = {}", site.ports[0]),
+            1,
+        );
+    fs::write(&site.config, format!("{head}{tail}")).unwrap();
+    let o = site.tt_ha(&["plan"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("same port twice"), "{out}");
+}

@@ -240,7 +240,8 @@ fn dbconfig(ctx: &mut Ctx, step: &str, master: bool) -> Result<String, EngineErr
     ensure_down(ctx, step, node)?;
     let path = node.db_config_path();
     let fail = |e: String| EngineError::step(step, e);
-    let current = std::fs::read(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    // Read as the edit's own rule reads it: a link, folder or FIFO is refused, never followed.
+    let current = crate::atomic::read_regular(&path).map_err(|e| fail(e.to_string()))?;
     let done = enable(&current, &enable_request(&me, &peer))
         .map_err(|e| fail(format!("{}: {e}", path.display())))?;
     for w in &done.warnings {

@@ -84,7 +84,7 @@ fn dbconfig_to_restore(
         return None;
     }
     let original = std::fs::read(&saved).ok()?;
-    let current = std::fs::read(node.db_config_path()).ok()?;
+    let current = crate::atomic::read_regular(&node.db_config_path()).ok()?;
     (original != current).then_some((saved, original, current))
 }
 
