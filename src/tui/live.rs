@@ -91,8 +91,15 @@ pub fn spawn(
         if !send(first) {
             return;
         }
+        let mut last = std::time::Instant::now();
         loop {
             waker.wait();
+            // Read at most once per frame: a file growing line by line wakes the waker for
+            // every write, and the screen shows no more than a frame's worth anyway.
+            if let Some(rest) = super::frames::FRAME.checked_sub(last.elapsed()) {
+                std::thread::sleep(rest);
+            }
+            last = std::time::Instant::now();
             let mut u = LiveUpdate::default();
             let mut any = false;
             for (i, f) in followed.iter_mut().enumerate() {

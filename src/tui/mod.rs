@@ -7,6 +7,7 @@
 //! `engine::rollback`, the panes use the monitor's follower and classifier.
 
 pub mod app;
+pub mod frames;
 pub mod keys;
 pub mod live;
 pub mod messages;

@@ -1,9 +1,12 @@
 //! The terminal and the event loop. Keys, engine reports, new message-file lines and a clock
-//! tick all arrive on one channel or stream; each is applied to the app, the commands it returns
-//! are started in the background, and the screen is redrawn. The terminal is restored on exit,
-//! on panic, on SIGTERM and SIGHUP; Ctrl-C is a key (raw mode), handled like `q`.
+//! tick all arrive on one channel or stream; everything waiting is applied to the app, the
+//! commands it returns are started in the background, and the screen is redrawn only when what
+//! it shows changed, at most once per frame ([`Frames`]), in one write to the terminal. The
+//! terminal is restored on exit, on panic, on SIGTERM and SIGHUP; Ctrl-C is a key (raw mode),
+//! handled like `q`.
 
-use super::app::{App, Cmd, Msg};
+use super::app::{App, Cmd, Msg, RowState};
+use super::frames::{FRAME, Frames};
 use super::live;
 use super::setup::SetupForm;
 use super::theme::Theme;
@@ -11,11 +14,22 @@ use super::worker::{self, Tx};
 use crate::config;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
 use futures_util::StreamExt;
-use ratatui::DefaultTerminal;
-use std::io::IsTerminal;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{BufWriter, IsTerminal, Stdout};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The terminal, written through a buffer big enough for a whole frame: one frame is one write
+/// (stdout alone is line-buffered and flushes every kilobyte).
+type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+/// Enough for a full redraw of a large terminal (300×100 cells with colours).
+const FRAME_BUFFER: usize = 1 << 18;
+
+/// How often the clock ticks: the step timer shows whole seconds, the verdict's ages too.
+const TICK: Duration = Duration::from_secs(1);
 
 fn now_secs() -> f64 {
     std::time::SystemTime::now()
@@ -38,17 +52,22 @@ fn restore() {
     ratatui::restore();
 }
 
-fn enter() -> DefaultTerminal {
-    // ratatui::init installs a panic hook that restores the terminal; mouse capture is ours
-    // to undo, before that hook runs.
-    let terminal = ratatui::init();
+fn enter() -> anyhow::Result<Term> {
+    // ratatui::init enters raw mode and the alternate screen and installs a panic hook that
+    // restores the terminal; mouse capture is ours to undo, before that hook runs. The
+    // terminal it returns writes unbuffered-per-frame, so ours replaces it.
+    drop(ratatui::init());
+    let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+        FRAME_BUFFER,
+        std::io::stdout(),
+    )))?;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
         hook(info);
     }));
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
-    terminal
+    Ok(terminal)
 }
 
 /// Options of the live view.
@@ -101,7 +120,13 @@ fn run(app: App, cmds: Vec<Cmd>, live: LiveOptions) -> anyhow::Result<ExitCode> 
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let mut terminal = enter();
+    let mut terminal = match enter() {
+        Ok(t) => t,
+        Err(e) => {
+            restore();
+            return Err(e);
+        }
+    };
     let out = rt.block_on(event_loop(&mut terminal, app, cmds, live));
     restore();
     // The engine's thread may be inside a step the operator chose to leave: do not wait for
@@ -192,7 +217,7 @@ impl StopSignals {
 }
 
 async fn event_loop(
-    terminal: &mut DefaultTerminal,
+    terminal: &mut Term,
     mut app: App,
     cmds: Vec<Cmd>,
     live: LiveOptions,
@@ -209,10 +234,16 @@ async fn event_loop(
         runner.exec(&app, c);
     }
     let mut keys = EventStream::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stop = StopSignals::new();
+    let mut frames = Frames::new(FRAME);
     loop {
-        terminal.draw(|f| super::view::draw(f, &app))?;
+        if frames.ready(Instant::now()) {
+            terminal.draw(|f| super::view::draw(f, &app))?;
+            frames.drawn(Instant::now());
+        }
+        let due = frames.due();
         let first = tokio::select! {
             ev = keys.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) => Some(Msg::Key(k)),
@@ -220,31 +251,162 @@ async fn event_loop(
                     let s = terminal.size()?;
                     Some(Msg::Mouse(m, ratatui::layout::Rect::new(0, 0, s.width, s.height)))
                 }
-                Some(Ok(_)) => None,
+                // A resize (or focus, paste): the screen must be drawn again.
+                Some(Ok(_)) => {
+                    frames.changed();
+                    None
+                }
                 // The terminal is gone (SSH dropped): leave; the journal is consistent.
                 Some(Err(_)) | None => return Ok(ExitCode::from(1)),
             },
             m = rx.recv() => m,
             _ = tick.tick() => Some(Msg::Tick(now_secs())),
+            // The frame the last changes wait for.
+            _ = frame_due(due) => None,
             // Terminated or hung up (the SSH session closed): leave, restoring the terminal.
             // Whatever the engine was doing is in the journal, ready to resume or roll back.
             _ = stop.recv() => return Ok(ExitCode::from(1)),
         };
         // Apply everything already waiting before drawing again, so a burst of lines costs
-        // one redraw.
+        // one frame.
         let mut batch: Vec<Msg> = first.into_iter().collect();
-        while batch.len() < 512 {
+        while batch.len() < 4096 {
             match rx.try_recv() {
                 Ok(m) => batch.push(m),
                 Err(_) => break,
             }
         }
         for m in batch {
-            for c in app.update(m) {
+            let (cmds, changed) = apply(&mut app, m);
+            if changed {
+                frames.changed();
+            }
+            for c in cmds {
                 if !runner.exec(&app, c) {
                     return Ok(ExitCode::SUCCESS);
                 }
             }
         }
+    }
+}
+
+/// Waits until the frame is due; forever when no frame is.
+async fn frame_due(due: Option<Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Applies `m` to the app: the commands to start, and whether what the screen shows may have
+/// changed. Most messages change it; the exceptions are the ones that arrive while nothing
+/// happens: the followers' empty "still listening" updates, the clock tick when no timer or
+/// age is on screen, and the node watch finding the same processes as before.
+pub fn apply(app: &mut App, m: Msg) -> (Vec<Cmd>, bool) {
+    let changed = match &m {
+        Msg::Live(u) => {
+            !(u.lines.iter().all(Vec::is_empty)
+                && u.notices.iter().all(Vec::is_empty)
+                && u.states.is_none()
+                && u.mode.is_none())
+        }
+        Msg::Nodes(n) => *n != app.nodes,
+        Msg::Tick(_) => {
+            let before = app.live.verdict.clone();
+            let cmds = app.update(m);
+            return (cmds, app.live.verdict != before || a_step_runs(app));
+        }
+        _ => true,
+    };
+    (app.update(m), changed)
+}
+
+/// A running step shows how long it has run, in seconds.
+fn a_step_runs(app: &App) -> bool {
+    app.rows
+        .iter()
+        .chain(&app.rb_rows)
+        .any(|r| r.state == RowState::Running)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::live::LiveUpdate;
+    use crate::tui::pane::classify_line;
+    use crossterm::event::{KeyCode, KeyEvent};
+    use std::path::Path;
+
+    const SITE: &str = r#"
+[master]
+name = "m"
+address = "10.0.0.10"
+home = "/opt/m/var/db"
+backup_dir = "/srv/b"
+[master.service]
+kind = "systemd"
+unit = "m.service"
+[master.process]
+name = "ttfs"
+[[replicant]]
+name = "r"
+address = "10.0.0.11"
+home = "/opt/r/var/db"
+[replicant.service]
+kind = "systemd"
+unit = "r.service"
+[replicant.process]
+name = "ttfs"
+"#;
+
+    fn monitor_app() -> App {
+        let cfg = config::parse(SITE, Path::new("/t/tt-ha.toml"), Path::new("/t")).unwrap();
+        let mut app = App::monitor("/t/tt-ha.toml".into(), cfg, Theme { color: false });
+        apply(&mut app, Msg::Tick(1_795_321_840.0));
+        app
+    }
+
+    fn line_update(text: &str) -> Msg {
+        Msg::Live(Box::new(LiveUpdate {
+            lines: [
+                vec![classify_line(1, text, "$DB_Msg.txt", "/opt/m/var/db")],
+                Vec::new(),
+            ],
+            ..LiveUpdate::default()
+        }))
+    }
+
+    #[test]
+    fn what_arrives_while_nothing_happens_draws_nothing() {
+        let mut app = monitor_app();
+        let (_, changed) = apply(&mut app, Msg::Live(Box::default()));
+        assert!(!changed, "an empty follower update");
+        let (_, changed) = apply(&mut app, Msg::Tick(1_795_321_841.0));
+        assert!(!changed, "a tick with no timer on screen");
+        let (_, changed) = apply(&mut app, Msg::Nodes([None, None]));
+        assert!(!changed, "the same (no) server processes");
+    }
+
+    #[test]
+    fn what_changes_the_screen_draws() {
+        let mut app = monitor_app();
+        let (_, changed) = apply(
+            &mut app,
+            line_update("[1795321837:366701][1/2] CLIENT: Start-up is done [1][518174]"),
+        );
+        assert!(changed, "a new line");
+        let (_, changed) = apply(&mut app, Msg::Key(KeyEvent::from(KeyCode::Tab)));
+        assert!(changed, "a key");
+        let found = crate::probe::FoundProcess {
+            pid: 7,
+            name: "ttfs".into(),
+            uptime_secs: 3,
+            memory: 1,
+        };
+        let (_, changed) = apply(&mut app, Msg::Nodes([Some(found), None]));
+        assert!(changed, "a server process appeared");
+        app.rows[0].state = RowState::Running;
+        let (_, changed) = apply(&mut app, Msg::Tick(1_795_321_842.0));
+        assert!(changed, "a tick while a step's timer is on screen");
     }
 }
