@@ -99,11 +99,17 @@ pub fn matching_processes(m: &ProcessMatch) -> Vec<FoundProcess> {
 /// which process holds a folder, or a process cannot be inspected (another user's), a matching
 /// process counts: it cannot be proven to be another node's.
 pub fn server_processes(node: &Node) -> Vec<FoundProcess> {
-    let found = matching_processes(&node.process);
+    holding_home(node, matching_processes(&node.process))
+}
+
+/// Keeps the processes of `found` that hold the node's home (all of them where that cannot be
+/// told).
+fn holding_home(node: &Node, found: Vec<FoundProcess>) -> Vec<FoundProcess> {
     if found.is_empty() {
         return found;
     }
-    match crate::openfiles::holders(&node.home) {
+    let pids: Vec<u32> = found.iter().map(|p| p.pid).collect();
+    match crate::openfiles::holders_among(&node.home, &pids) {
         Ok(h) => found
             .into_iter()
             .filter(|p| {
@@ -113,6 +119,33 @@ pub fn server_processes(node: &Node) -> Vec<FoundProcess> {
             .collect(),
         Err(_) => found,
     }
+}
+
+/// The node's server as [`server_processes`] would find it, when it is still `pid`: a live view
+/// re-checks the server it found (one process read) instead of scanning every process of the
+/// machine each time. `None` when that process is gone or is no longer the node's server.
+pub fn still_server(node: &Node, pid: u32) -> Option<FoundProcess> {
+    let mut sys = System::new().ok()?;
+    let spid = sysinfo::Pid::from_u32(pid);
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[spid]),
+        true,
+        ProcessRefreshKind::nothing()
+            .with_memory()
+            .with_cmd(UpdateKind::Always)
+            .with_exe(UpdateKind::Always),
+    );
+    let p = sys
+        .process(spid)
+        .filter(|p| !matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead))
+        .filter(|p| matches(&node.process, p))?;
+    let found = FoundProcess {
+        pid,
+        name: p.name().to_string_lossy().into_owned(),
+        uptime_secs: p.run_time(),
+        memory: p.memory(),
+    };
+    holding_home(node, vec![found]).into_iter().next()
 }
 
 /// True when `pid` is a live process on this machine.
@@ -229,8 +262,15 @@ mod node_tests {
         };
         assert_eq!(pids(&node(&a)), vec![pa.id()]);
         assert_eq!(pids(&node(&b)), vec![pb.id()]);
+        // Re-checking a found server: still it, and never the other node's.
+        assert_eq!(
+            still_server(&node(&a), pa.id()).map(|p| p.pid),
+            Some(pa.id())
+        );
+        assert_eq!(still_server(&node(&a), pb.id()), None);
         pa.kill().unwrap();
         pa.wait().unwrap();
+        assert_eq!(still_server(&node(&a), pa.id()), None);
         assert_eq!(pids(&node(&a)), Vec::<u32>::new());
         assert_eq!(pids(&node(&b)), vec![pb.id()]);
         pb.kill().unwrap();

@@ -132,21 +132,26 @@ pub fn journal(cfg: SiteConfig, tx: Tx) {
     });
 }
 
-/// Looks the servers' processes up every 2 s, while the app listens.
+/// Looks the servers' processes up every 2 s, while the app listens. A server found once is
+/// re-checked alone (one process read); the whole process table is scanned only while a node
+/// has none, so watching costs next to nothing while both servers run.
 pub fn watch_nodes(cfg: SiteConfig, tx: Tx) {
     tokio::spawn(async move {
+        let mut last: [Option<crate::probe::FoundProcess>; 2] = [None, None];
         loop {
             let c = cfg.clone();
+            let known = last.clone();
             let found = tokio::task::spawn_blocking(move || {
-                [
-                    crate::probe::server_processes(&c.master).into_iter().next(),
-                    crate::probe::server_processes(c.replicant())
-                        .into_iter()
-                        .next(),
-                ]
+                let look = |n: &crate::config::Node, k: &Option<crate::probe::FoundProcess>| {
+                    k.as_ref()
+                        .and_then(|p| crate::probe::still_server(n, p.pid))
+                        .or_else(|| crate::probe::server_processes(n).into_iter().next())
+                };
+                [look(&c.master, &known[0]), look(c.replicant(), &known[1])]
             })
             .await;
             let Ok(found) = found else { return };
+            last = found.clone();
             if tx.send(Msg::Nodes(found)).is_err() {
                 return;
             }
