@@ -537,9 +537,16 @@ pub fn assess(root: &Path, home: &Home) -> Result<Assessment, BackupError> {
                 dir.display(),
                 manifest.version
             )),
-            Some(of) if !of.origin.same_home(&me) => {
+            Some(of)
+                if !of.origin.same_home(&me) || !origin::same_path(&manifest.source, &me.home) =>
+            {
+                let mut theirs = of.origin.clone();
+                if of.origin.same_home(&me) {
+                    // Only its `source` names another home: that is the one to name.
+                    theirs.home = manifest.source.clone();
+                }
                 return Err(BackupError::Foreign {
-                    theirs: of.origin.describe(),
+                    theirs: theirs.describe(),
                     ours: me.describe(),
                     root: root.to_path_buf(),
                     dir,
@@ -962,9 +969,31 @@ mod tests {
 
         let root2 = tempfile::tempdir().unwrap();
         let dir = backup(h.path(), root2.path());
-        rewrite(&dir, |m| m["of"]["machine"] = "elsewhere0123".into());
-        let err = assess(root2.path(), &open(h.path())).unwrap_err();
-        assert!(err.to_string().contains("elsewhere0123"), "{err}");
+        let ours = manifest_of(&dir);
+        let other_home = open(other.path()).path;
+        for (field, value) in [
+            ("machine", serde_json::json!("elsewhere0123")),
+            ("home", serde_json::json!(other_home)),
+            ("inode", serde_json::json!(1)),
+            ("source", serde_json::json!(other_home)),
+        ] {
+            rewrite(&dir, |m| {
+                *m = ours.clone();
+                match field {
+                    "source" => m["source"] = value.clone(),
+                    _ => m["of"][field] = value.clone(),
+                }
+            });
+            let err = assess(root2.path(), &open(h.path())).unwrap_err();
+            assert!(matches!(err, BackupError::Foreign { .. }), "{field}: {err}");
+            let named = match value {
+                serde_json::Value::String(v) => v,
+                v => format!("inode {v}"),
+            };
+            assert!(err.to_string().contains(&named), "{field}: {err}");
+        }
+        rewrite(&dir, |m| *m = ours.clone());
+        assert!(assess(root2.path(), &open(h.path())).is_ok());
     }
 
     #[test]

@@ -78,21 +78,16 @@ impl Origin {
         }
     }
 
-    /// True when both name the same home folder on the same machine: the same folder by device
-    /// and inode where both know them (however the path is spelled, whatever links lead to it),
-    /// else the same canonical path.
+    /// True when both name the same home folder on the same machine: the same canonical path
+    /// (however the configured path is spelled, whatever links lead to it) and, where both know
+    /// them, the same device and inode — a folder replaced at that path, or the home moved to
+    /// another path, is not the folder the backup was made of.
     pub fn same_home(&self, other: &Origin) -> bool {
-        if !self.same_machine(other) {
-            return false;
-        }
-        match (self.device, self.inode, other.device, other.inode) {
+        let same_folder = match (self.device, self.inode, other.device, other.inode) {
             (Some(d1), Some(i1), Some(d2), Some(i2)) => d1 == d2 && i1 == i2,
-            _ if cfg!(windows) => self
-                .home
-                .to_string_lossy()
-                .eq_ignore_ascii_case(&other.home.to_string_lossy()),
-            _ => self.home == other.home,
-        }
+            _ => true,
+        };
+        self.same_machine(other) && same_path(&self.home, &other.home) && same_folder
     }
 
     /// For people: `/srv/tt/var/db on tt1 (machine-id 5f…; device 2049, inode 1234)`.
@@ -108,6 +103,16 @@ impl Origin {
             self.machine_from,
             self.machine
         )
+    }
+}
+
+/// Two canonical paths of one folder (Windows paths compare without regard to case).
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    if cfg!(windows) {
+        a.to_string_lossy()
+            .eq_ignore_ascii_case(&b.to_string_lossy())
+    } else {
+        a == b
     }
 }
 
@@ -152,14 +157,19 @@ mod tests {
         let home = d.path().join("var/db");
         std::fs::create_dir_all(&home).unwrap();
         let a = Origin::here(&home.canonicalize().unwrap()).unwrap();
-        let spelled = Origin::here(&d.path().join("var/./db/../db")).unwrap();
-        assert!(a.same_home(&spelled));
+        // Home::open resolves the configured path: every spelling comes here canonical.
+        let here = |p: &Path| Origin::here(&p.canonicalize().unwrap()).unwrap();
+        assert!(a.same_home(&here(&d.path().join("var/./db/../db/"))));
         #[cfg(unix)]
         {
             let link = d.path().join("link");
             std::os::unix::fs::symlink(&home, &link).unwrap();
-            assert!(a.same_home(&Origin::here(&link).unwrap()));
+            assert!(a.same_home(&here(&link)));
         }
+        // Another path, whatever the folder: the home was moved, or the manifest edited.
+        let mut moved = a.clone();
+        moved.home = d.path().join("elsewhere");
+        assert!(!a.same_home(&moved));
         let other = d.path().join("var/db2");
         std::fs::create_dir_all(&other).unwrap();
         assert!(!a.same_home(&Origin::here(&other).unwrap()));

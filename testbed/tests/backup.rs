@@ -343,12 +343,7 @@ fn a_backup_whose_logs_no_longer_match_the_home_is_replaced_by_a_new_one() {
     let first_tree = tree(&first);
     // The master's environment is made anew in the same folder (a reinstall): its log file
     // has the same name but other contents, so no log can bring the old backup up to date.
-    let stop = Command::new(sim())
-        .args(["service", "stop", "--home"])
-        .arg(&m)
-        .output()
-        .unwrap();
-    assert!(stop.status.success(), "{}", text(&stop));
+    service(&sb, "stop");
     let aside = sb.root.join("old-env");
     std::fs::create_dir_all(&aside).unwrap();
     for e in std::fs::read_dir(&m).unwrap() {
@@ -358,12 +353,7 @@ fn a_backup_whose_logs_no_longer_match_the_home_is_replaced_by_a_new_one() {
             std::fs::rename(&p, aside.join(&n)).unwrap();
         }
     }
-    let seed = Command::new(sim())
-        .args(["seed", "--volumes", "300", "--home"])
-        .arg(&m)
-        .output()
-        .unwrap();
-    assert!(seed.status.success(), "{}", text(&seed));
+    seed(&m, &["--volumes", "300"]);
     let o = sb.tt_ha(&["backup"]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
@@ -375,6 +365,90 @@ fn a_backup_whose_logs_no_longer_match_the_home_is_replaced_by_a_new_one() {
     assert_eq!(recovered_volumes(&all[1]), db_dump(&m, "volumes.db"));
 }
 
+#[test]
+fn new_log_files_written_since_are_added_when_the_master_stops() {
+    let sb = Sandbox::new(100);
+    let m = sb.home("master");
+    let root = sb.root.join("backup");
+    // A master with small log files (256 KiB), so that writes after the backup fill the newest
+    // log and start new ones.
+    service(&sb, "stop");
+    for e in std::fs::read_dir(&m).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap() != "DB_CONFIG" {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let conf = std::fs::read_to_string(m.join("DB_CONFIG")).unwrap();
+    let conf = conf
+        .replace("set_lg_bsize 1048576", "set_lg_bsize 65536")
+        .replace("set_lg_max 10485760", "set_lg_max 262144");
+    std::fs::write(m.join("DB_CONFIG"), conf).unwrap();
+    seed(&m, &["--volumes", "3000"]);
+    service(&sb, "start");
+    let o = sb.tt_ha(&["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let logs = |dir: &Path| -> Vec<String> {
+        manifest(dir)["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .filter(|n| n.starts_with("log."))
+            .collect()
+    };
+    let dir = backups(&root).pop().unwrap();
+    let before = logs(&dir);
+    assert!(before.len() > 1, "small log files: {before:?}");
+    let o = sb.tt_ha(&["apply", "--yes", "--until", "replicant.dbconfig"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Other data for every volume, and more volumes: written after the backup step.
+    service(&sb, "stop");
+    seed(&m, &["--customers", "7", "--volumes", "6000"]);
+    service(&sb, "start");
+    let o = sb.tt_ha(&["apply", "--yes", "--until", "master.stop"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("(new)") && out.contains("topped up"), "{out}");
+    let after = logs(&dir);
+    assert!(after.len() > before.len(), "{before:?} -> {after:?}");
+    assert_eq!(after[..before.len()], before[..]);
+    assert_eq!(backups(&root).len(), 1, "topped up, not remade");
+    let recovered = recovered_volumes(&dir);
+    assert!(recovered.contains("V0005999"));
+    assert_eq!(recovered, db_dump(&m, "volumes.db"));
+}
+
 fn sim() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ttfs-sim"))
+}
+
+/// `ttfs-sim service stop|start` for the sandbox's master.
+fn service(sb: &Sandbox, verb: &str) {
+    let mut cmd = Command::new(sim());
+    cmd.args(["service", verb, "--home"]).arg(sb.home("master"));
+    if verb == "start" {
+        cmd.args(["--client-port", &sb.master_port.to_string()]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "service {verb}: {}", text(&o));
+    if verb == "start" {
+        let t = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", sb.master_port)).is_err() {
+            assert!(t.elapsed().as_secs() < 60, "the master did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+/// `ttfs-sim seed` on a stopped home.
+fn seed(home: &Path, args: &[&str]) {
+    let o = Command::new(sim())
+        .arg("seed")
+        .args(args)
+        .arg("--home")
+        .arg(home)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "seed: {}", text(&o));
 }
