@@ -1,19 +1,40 @@
-//! The `backup` step: a complete, verified copy of the master's databases and logs.
+//! The `backup` step: a complete, verified copy of this master's databases and logs, current when
+//! the run relies on it.
 //!
 //! A backup is a folder `<backup_dir>/<id>/` holding copies of every database and log file of the
-//! master's home plus `manifest.json` with each file's size and BLAKE3 hash. Databases are copied
-//! first and logs after them, as Berkeley DB's hot backup does, so that recovery on the copy can
-//! roll the databases forward. The manifest is written last: a folder without one is incomplete.
+//! master's home plus `manifest.json`: each file's size and BLAKE3 hash, and what the backup is
+//! of (machine, home folder by identity, time, newest log and how far it was written, databases).
+//! Databases are copied first and logs after them, as Berkeley DB's hot backup does, so that
+//! recovery on the copy can roll the databases forward. The manifest is written last: a folder
+//! without one is incomplete.
+//!
+//! A backup is relied on only when it is of this master (a backup of another machine or home in
+//! `backup_dir` is refused, an old manifest that does not say what it is of is not trusted) and
+//! holds what the home holds now: one that is behind is brought up to date with the log files
+//! written since (as `db_hotbackup -u` does) when its logs are a prefix of the home's, or a new
+//! one is made.
 
-use crate::dbhome::{EntryKind, FileClass, Home, human_bytes};
+mod logs;
+mod origin;
+mod topup;
+
+pub use logs::{LogState, written_end};
+pub use origin::{LogMark, Of, Origin};
+pub use topup::{NEXT, STAGE, TopUp, finish_pending};
+
+use crate::dbhome::{EntryKind, FileClass, Home, classify, human_bytes};
 use crate::quarantine::{MoveError, advice, copy_file_hashed, create_dirs, hash_file};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 /// The manifest's file name.
 pub const MANIFEST: &str = "manifest.json";
+
+/// The manifest format this build writes. Version 1 did not record what a backup is of.
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// One file of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,10 +52,13 @@ pub struct ManifestFile {
 pub struct Manifest {
     /// Format version.
     pub version: u32,
-    /// UTC time the backup finished.
+    /// UTC time the backup was first made.
     pub created: String,
-    /// The home copied.
+    /// The home copied (its canonical path; `of` says which folder it is).
     pub source: PathBuf,
+    /// What it is a backup of, and up to when; absent in version 1.
+    #[serde(default)]
+    pub of: Option<Of>,
     /// Files in copy order (databases, then logs).
     pub files: Vec<ManifestFile>,
 }
@@ -100,6 +124,28 @@ pub enum BackupError {
         /// Its output.
         output: String,
     },
+    /// The folder for a new backup already holds one.
+    #[error(
+        "{dir} already holds a backup: tt-ha never writes a new backup over one. Run again: it picks a folder of its own"
+    )]
+    Exists {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// `backup_dir` holds a backup of another machine or home.
+    #[error(
+        "{dir} is not a backup of this master: it is a backup of {theirs}, and this master is {ours}. tt-ha will neither rely on it nor add backups beside it: point backup_dir in tt-ha.toml at a folder of this master's own, or move {dir} out of {root} (tt-ha never deletes a backup)"
+    )]
+    Foreign {
+        /// The foreign backup.
+        dir: PathBuf,
+        /// Its origin, for people.
+        theirs: String,
+        /// This master, for people.
+        ours: String,
+        /// The configured backup_dir.
+        root: PathBuf,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
@@ -108,6 +154,26 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
         advice: advice(source.kind()),
         source,
     }
+}
+
+/// What a file of a backup is, by its name.
+fn class_of(name: &str) -> FileClass {
+    classify(name, EntryKind::File, "")
+}
+
+fn is_log(name: &str) -> bool {
+    class_of(name) == FileClass::Log
+}
+
+/// True for one plain file name: no folder separators, not `.` or `..`, not empty.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && name != MANIFEST
+        && name != NEXT
+        && name != STAGE
 }
 
 /// The files a backup holds: every regular file of the home except DB_CONFIG, region and
@@ -149,6 +215,24 @@ pub struct Verified {
     pub bytes: u64,
     /// Result of `db_recover -c` on a scratch copy, or why it was not run.
     pub recover: String,
+    /// What it is a backup of, and up to when.
+    pub of: Option<Of>,
+}
+
+impl Verified {
+    /// `3 files, 10.1 MiB; newest log log.0000000001 written to byte 565761; recovery check ok: …`.
+    pub fn describe(&self) -> String {
+        let upto = match self.of.as_ref().and_then(|o| o.newest_log.as_ref()) {
+            Some(l) => format!("; newest log {} written to byte {}", l.name, l.end),
+            None => String::new(),
+        };
+        format!(
+            "{} files, {}{upto}; recovery check {}",
+            self.files,
+            human_bytes(self.bytes),
+            self.recover
+        )
+    }
 }
 
 /// Verifies `dir` against its manifest and, where `home` is given, that it covers every database
@@ -161,34 +245,88 @@ pub fn verify(dir: &Path, home: Option<&Home>) -> Result<Verified, BackupError> 
         files: manifest.files.len(),
         bytes,
         recover,
+        of: manifest.of,
     })
+}
+
+/// Reads the manifest `name` (`manifest.json`, or a top-up's `manifest.next.json`) of `dir`.
+fn read_manifest(dir: &Path, name: &str) -> Result<Manifest, BackupError> {
+    let bad = |why: String| BackupError::Verify {
+        dir: dir.to_path_buf(),
+        why,
+    };
+    let text = std::fs::read_to_string(dir.join(name)).map_err(|e| {
+        bad(format!(
+            "no readable {name} ({e}): the backup is incomplete"
+        ))
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("{name} is not valid ({e})")))?;
+    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version > u64::from(MANIFEST_VERSION) {
+        return Err(bad(format!(
+            "{name} has format version {version}, written by a newer tt-ha; this one reads up to {MANIFEST_VERSION}"
+        )));
+    }
+    let manifest: Manifest =
+        serde_json::from_value(value).map_err(|e| bad(format!("{name} is not valid ({e})")))?;
+    topup::check_names(dir, &manifest.files)?;
+    Ok(manifest)
+}
+
+/// Writes a manifest atomically: a temporary file, fsync, rename, fsync of the folder.
+fn write_manifest(dir: &Path, name: &str, manifest: &Manifest) -> Result<(), BackupError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(manifest).expect("manifest serialises"),
+    )
+    .map_err(io(&tmp))?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io(&tmp))?;
+    std::fs::rename(&tmp, dir.join(name)).map_err(io(dir))?;
+    crate::atomic::sync_dir(dir).map_err(io(dir))
 }
 
 /// The manifest part of [`verify`]: every file present with its hash (and, with `home`, covering
 /// the home's databases and logs). Returns the manifest and the bytes checked.
 pub fn verify_manifest(dir: &Path, home: Option<&Home>) -> Result<(Manifest, u64), BackupError> {
+    let manifest = read_manifest(dir, MANIFEST)?;
+    if let Some(home) = home {
+        check_covers(dir, &manifest, home)?;
+    }
+    let bytes = check_hashes(dir, &manifest.files)?;
+    Ok((manifest, bytes))
+}
+
+/// Refuses a backup that lacks a database or log file the home has now.
+fn check_covers(dir: &Path, manifest: &Manifest, home: &Home) -> Result<(), BackupError> {
+    let held: HashSet<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+    match backup_set(home)
+        .into_iter()
+        .find(|e| !held.contains(e.name.as_str()))
+    {
+        Some(e) => Err(BackupError::Verify {
+            dir: dir.to_path_buf(),
+            why: format!("{} of the master home is not in it", e.name),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Re-reads `files` of the backup in `dir` and compares each with its hash; returns their bytes.
+fn check_hashes<'a>(
+    dir: &Path,
+    files: impl IntoIterator<Item = &'a ManifestFile>,
+) -> Result<u64, BackupError> {
     let bad = |why: String| BackupError::Verify {
         dir: dir.to_path_buf(),
         why,
     };
-    let text = std::fs::read_to_string(dir.join(MANIFEST)).map_err(|e| {
-        bad(format!(
-            "no readable {MANIFEST} ({e}): the backup is incomplete"
-        ))
-    })?;
-    let manifest: Manifest =
-        serde_json::from_str(&text).map_err(|e| bad(format!("{MANIFEST} is not valid ({e})")))?;
-    if let Some(home) = home {
-        for e in backup_set(home) {
-            if !manifest.files.iter().any(|f| f.name == e.name) {
-                return Err(bad(format!("{} of the master home is not in it", e.name)));
-            }
-        }
-    }
     let mut bytes = 0;
-    for f in &manifest.files {
-        let p = dir.join(&f.name);
-        let h = hash_file(&p).map_err(|e| bad(format!("{}: {e}", f.name)))?;
+    for f in files {
+        let h = hash_file(&dir.join(&f.name)).map_err(|e| bad(format!("{}: {e}", f.name)))?;
         if h.to_hex().as_str() != f.blake3 {
             return Err(bad(format!(
                 "{} has changed since the backup was made (hash differs)",
@@ -197,7 +335,7 @@ pub fn verify_manifest(dir: &Path, home: Option<&Home>) -> Result<(Manifest, u64
         }
         bytes += f.bytes;
     }
-    Ok((manifest, bytes))
+    Ok(bytes)
 }
 
 /// Berkeley DB's recovery utility, if installed.
@@ -221,7 +359,7 @@ fn recover_check(dir: &Path, manifest: &Manifest) -> Result<String, BackupError>
             "skipped: db_recover not installed (Debian: apt-get install db5.3-util)".to_string(),
         );
     };
-    if !manifest.files.iter().any(|f| f.name.starts_with("log.")) {
+    if !manifest.files.iter().any(|f| is_log(&f.name)) {
         return Ok("skipped: the backup holds no log files to recover from".to_string());
     }
     let scratch = tempfile::Builder::new()
@@ -249,21 +387,41 @@ fn recover_check(dir: &Path, manifest: &Manifest) -> Result<String, BackupError>
     Ok(format!("ok: {tool} -c recovered a scratch copy"))
 }
 
-/// The newest backup under `root` that verifies and covers `home`, if any.
-pub fn find_verified(root: &Path, home: &Home) -> Option<Verified> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.join(MANIFEST).is_file())
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
-        .rev()
-        .find_map(|d| verify(&d, Some(home)).ok())
+/// Refuses to start copying `bytes` into `dir` without that much free space (and 5% more).
+fn ensure_space(dir: &Path, bytes: u64) -> Result<(), BackupError> {
+    let need = bytes + bytes / 20;
+    let free = crate::fsinfo::available_space(dir).map_err(io(dir))?;
+    if free < need {
+        return Err(BackupError::NoSpace {
+            dir: dir.to_path_buf(),
+            free: human_bytes(free),
+            need: human_bytes(need),
+        });
+    }
+    Ok(())
 }
 
-/// Makes a backup of `home` under `root` (checking free space first) and verifies it.
+/// `base`, or `base-2`, `base-3` … : the first id under `root` that holds no backup yet (a
+/// folder without a manifest is an interrupted copy of the same id, and is reused).
+pub fn unused_id(root: &Path, base: &str) -> String {
+    let taken = |id: &str| {
+        let d = root.join(id);
+        d.join(MANIFEST).exists() || d.join(NEXT).exists()
+    };
+    (1..)
+        .map(|n| {
+            if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|id| !taken(id))
+        .expect("an unused id")
+}
+
+/// Makes a backup of `home` under `root` in the folder `id` (checking free space first) and
+/// verifies it. Refuses a folder that already holds a backup.
 pub fn make(
     home: &Home,
     root: &Path,
@@ -272,22 +430,18 @@ pub fn make(
 ) -> Result<Verified, BackupError> {
     let set = backup_set(home);
     let total: u64 = set.iter().map(|e| e.bytes).sum();
-    let need = total + total / 20;
-    let free = crate::fsinfo::available_space(root).map_err(io(root))?;
-    if free < need {
-        return Err(BackupError::NoSpace {
-            dir: root.to_path_buf(),
-            free: human_bytes(free),
-            need: human_bytes(need),
-        });
-    }
+    ensure_space(root, total)?;
     let dir = root.join(id);
+    if dir.join(MANIFEST).exists() || dir.join(NEXT).exists() {
+        return Err(BackupError::Exists { dir });
+    }
     create_dirs(&dir).map_err(io(&dir))?;
     let started = Instant::now();
     let mut done = 0u64;
     let mut files = Vec::new();
     for e in set {
         let to = dir.join(&e.name);
+        // A copy left by an interrupted attempt at this same backup (no manifest yet).
         let _ = std::fs::remove_file(&to);
         let mut last = Instant::now();
         let hash = copy_file_hashed(&e.path, &to, |n| {
@@ -316,23 +470,342 @@ pub fn make(
         });
     }
     let manifest = Manifest {
-        version: 1,
+        version: MANIFEST_VERSION,
         created: jiff::Timestamp::now().to_string(),
         source: home.path.clone(),
+        of: Some(Of::now(home, &files, |n| dir.join(n))?),
         files,
     };
-    let tmp = dir.join(format!("{MANIFEST}.tmp"));
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(&manifest).expect("manifest serialises"),
-    )
-    .map_err(io(&tmp))?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io(&tmp))?;
-    std::fs::rename(&tmp, dir.join(MANIFEST)).map_err(io(&dir))?;
-    crate::atomic::sync_dir(&dir).map_err(io(&dir))?;
+    write_manifest(&dir, MANIFEST, &manifest)?;
     verify(&dir, Some(home))
+}
+
+/// A backup of this master whose files match its manifest.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Bytes it holds.
+    pub bytes: u64,
+}
+
+/// What `backup_dir` holds for this master.
+#[derive(Debug, Clone)]
+pub enum Found {
+    /// A backup of this master holding everything the home holds now.
+    Current(Candidate),
+    /// A backup of this master that the files written since can bring up to date.
+    Behind(Candidate, TopUp),
+    /// Nothing to rely on: a new backup is needed, for this reason.
+    Missing(String),
+}
+
+/// The result of [`assess`]: what was found, and notes on backups passed over (for people).
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// The verdict.
+    pub found: Found,
+    /// Backups not used, and why.
+    pub notes: Vec<String>,
+}
+
+/// Looks at every backup in `root` for `home`: refuses when one is of another machine or home;
+/// passes over (with a note) old manifests, unreadable ones and backups whose files no longer
+/// match their manifest; takes this master's newest remaining backup and says whether it is
+/// current, can be brought up to date, or a new one is needed. Finishes a top-up that was
+/// interrupted after its commit point first.
+pub fn assess(root: &Path, home: &Home) -> Result<Assessment, BackupError> {
+    let me = Origin::here(&home.path).map_err(io(&home.path))?;
+    let mut notes = Vec::new();
+    let mut ours = Vec::new();
+    for dir in backup_dirs(root)? {
+        // A committed top-up says what the backup is now; it is finished only once the backup
+        // is known to be this master's (a foreign folder is never written to).
+        let pending = dir.join(NEXT).is_file();
+        let manifest = match read_manifest(&dir, if pending { NEXT } else { MANIFEST }) {
+            Ok(m) => m,
+            Err(e) => {
+                notes.push(format!("{e}; not used"));
+                continue;
+            }
+        };
+        match &manifest.of {
+            None => notes.push(format!(
+                "{}: made by an older tt-ha (manifest version {}) that did not record what it is a backup of: not trusted as this master's backup",
+                dir.display(),
+                manifest.version
+            )),
+            Some(of)
+                if !of.origin.same_home(&me) || !origin::same_path(&manifest.source, &me.home) =>
+            {
+                let mut theirs = of.origin.clone();
+                if of.origin.same_home(&me) {
+                    // Only its `source` names another home: that is the one to name.
+                    theirs.home = manifest.source.clone();
+                }
+                return Err(BackupError::Foreign {
+                    theirs: theirs.describe(),
+                    ours: me.describe(),
+                    root: root.to_path_buf(),
+                    dir,
+                });
+            }
+            Some(of) => {
+                if pending && let Err(e) = finish_pending(&dir) {
+                    notes.push(format!(
+                        "{}: an interrupted top-up could not be finished ({e}); not used",
+                        dir.display()
+                    ));
+                    continue;
+                }
+                let time = of.time.parse::<jiff::Timestamp>().ok();
+                ours.push((time, dir, manifest));
+            }
+        }
+    }
+    // Newest state first.
+    ours.sort_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)));
+    for (_, dir, _) in ours {
+        match verify_manifest(&dir, None) {
+            Ok((manifest, bytes)) => {
+                let c = Candidate {
+                    dir,
+                    manifest,
+                    bytes,
+                };
+                return Ok(Assessment {
+                    found: compare(c, home)?,
+                    notes,
+                });
+            }
+            Err(e) => notes.push(format!("{e}; not used")),
+        }
+    }
+    Ok(Assessment {
+        found: Found::Missing(format!(
+            "no usable backup of this master in {}",
+            root.display()
+        )),
+        notes,
+    })
+}
+
+/// The folders of `root` that hold a manifest (or a committed top-up), in name order.
+fn backup_dirs(root: &Path) -> Result<Vec<PathBuf>, BackupError> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(root)(e)),
+    };
+    let mut dirs: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join(MANIFEST).is_file() || p.join(NEXT).is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// Is backup `c` current for `home`, behind by files a top-up can add, or past saving?
+/// One pass over each list (maps by name), and each log file read once.
+fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
+    let set = backup_set(home);
+    let in_home: HashMap<&str, &crate::dbhome::Entry> =
+        set.iter().map(|e| (e.name.as_str(), *e)).collect();
+    let held: HashSet<&str> = c.manifest.files.iter().map(|f| f.name.as_str()).collect();
+    let backup_logs: Vec<&ManifestFile> = c
+        .manifest
+        .files
+        .iter()
+        .filter(|f| is_log(&f.name))
+        .collect();
+    let newest = backup_logs.iter().map(|f| f.name.as_str()).max();
+    let gone = |why: String| {
+        Ok(Found::Missing(format!(
+            "{why}: log files cannot bring backup {} up to date",
+            c.dir.display()
+        )))
+    };
+    let mut logs = Vec::new();
+    for f in &backup_logs {
+        let Some(e) = in_home.get(f.name.as_str()) else {
+            return gone(format!(
+                "{} of the backup is no longer in the master's home (removed or archived since)",
+                f.name
+            ));
+        };
+        match logs::compare(&c.dir.join(&f.name), &e.path).map_err(io(&e.path))? {
+            LogState::Same => {}
+            LogState::Extended => logs.push((f.name.clone(), "written since")),
+            LogState::Differs(why) => {
+                return gone(format!(
+                    "the master's {} no longer matches the backup's copy: {why}",
+                    e.path.display()
+                ));
+            }
+        }
+    }
+    let mut data = Vec::new();
+    for e in set.iter().filter(|e| !held.contains(e.name.as_str())) {
+        if e.class != FileClass::Log {
+            data.push((e.name.clone(), "new"));
+        } else if let Some(n) = newest.filter(|n| e.name.as_str() < *n) {
+            return gone(format!(
+                "the master's {} is older than the backup's newest log {n} yet not in the backup",
+                e.name
+            ));
+        } else {
+            logs.push((e.name.clone(), "new"));
+        }
+    }
+    if backup_logs.is_empty()
+        && let Some(why) = unlogged_change(&c, &set)?
+    {
+        return Ok(Found::Missing(why));
+    }
+    logs.sort();
+    data.extend(logs);
+    if data.is_empty() {
+        return Ok(Found::Current(c));
+    }
+    let bytes = data
+        .iter()
+        .filter_map(|(n, _)| in_home.get(n.as_str()))
+        .map(|e| e.bytes)
+        .sum();
+    Ok(Found::Behind(c, TopUp { files: data, bytes }))
+}
+
+/// For a backup without log files: nothing can roll its databases forward, so the home must
+/// have no logs either and its files must be as the backup holds them. Says why not.
+fn unlogged_change(
+    c: &Candidate,
+    set: &[&crate::dbhome::Entry],
+) -> Result<Option<String>, BackupError> {
+    if let Some(e) = set.iter().find(|e| e.class == FileClass::Log) {
+        return Ok(Some(format!(
+            "the master's home now has log files ({}) and backup {} has none",
+            e.name,
+            c.dir.display()
+        )));
+    }
+    let hashes: HashMap<&str, &str> = c
+        .manifest
+        .files
+        .iter()
+        .map(|f| (f.name.as_str(), f.blake3.as_str()))
+        .collect();
+    for e in set {
+        let Some(h) = hashes.get(e.name.as_str()) else {
+            continue;
+        };
+        if hash_file(&e.path).map_err(io(&e.path))?.to_hex().as_str() != *h {
+            return Ok(Some(format!(
+                "{} changed since backup {} was made, and the backup holds no log files that could carry the change",
+                e.path.display(),
+                c.dir.display()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// What [`act`] did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The backup was current; verified.
+    Current(Verified),
+    /// The backup was brought up to date with these files; verified.
+    ToppedUp(Verified, TopUp),
+    /// A new backup was made, for this reason; verified.
+    Made(Verified, String),
+}
+
+impl Outcome {
+    /// The backup relied on now.
+    pub fn verified(&self) -> &Verified {
+        match self {
+            Outcome::Current(v) | Outcome::ToppedUp(v, _) | Outcome::Made(v, _) => v,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Current(v) => write!(
+                f,
+                "backup {} of this master holds everything its home holds now; verified ({})",
+                v.dir.display(),
+                v.describe()
+            ),
+            Outcome::ToppedUp(v, t) => write!(
+                f,
+                "topped up backup {} with what the master wrote since: {}; verified ({})",
+                v.dir.display(),
+                t.summary(),
+                v.describe()
+            ),
+            Outcome::Made(v, why) => write!(
+                f,
+                "made and verified backup {} ({}), because {why}",
+                v.dir.display(),
+                v.describe()
+            ),
+        }
+    }
+}
+
+/// Verifies a backup just topped up: it covers the home, the files the top-up copied match
+/// their new hashes (the others were checked by [`assess`] just before and were not touched),
+/// and recovery succeeds on a scratch copy.
+fn verify_topped_up(dir: &Path, home: &Home, plan: &TopUp) -> Result<Verified, BackupError> {
+    let manifest = read_manifest(dir, MANIFEST)?;
+    check_covers(dir, &manifest, home)?;
+    let names: HashSet<&str> = plan.files.iter().map(|(n, _)| n.as_str()).collect();
+    let copied = |f: &&ManifestFile| names.contains(f.name.as_str());
+    check_hashes(dir, manifest.files.iter().filter(copied))?;
+    let recover = recover_check(dir, &manifest)?;
+    Ok(Verified {
+        dir: dir.to_path_buf(),
+        files: manifest.files.len(),
+        bytes: manifest.files.iter().map(|f| f.bytes).sum(),
+        recover,
+        of: manifest.of,
+    })
+}
+
+/// Does what an assessment calls for: verifies a current backup (recovery check on a scratch
+/// copy), tops up one that is behind and verifies it, or makes a new one in `root/<new_id>`.
+pub fn act(
+    home: &Home,
+    root: &Path,
+    found: Found,
+    new_id: &str,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Outcome, BackupError> {
+    match found {
+        Found::Current(c) => {
+            let recover = recover_check(&c.dir, &c.manifest)?;
+            Ok(Outcome::Current(Verified {
+                files: c.manifest.files.len(),
+                bytes: c.bytes,
+                recover,
+                of: c.manifest.of,
+                dir: c.dir,
+            }))
+        }
+        Found::Behind(c, plan) => {
+            topup::top_up(home, &c.dir, &c.manifest, &plan, progress)?;
+            Ok(Outcome::ToppedUp(
+                verify_topped_up(&c.dir, home, &plan)?,
+                plan,
+            ))
+        }
+        Found::Missing(why) => Ok(Outcome::Made(make(home, root, new_id, progress)?, why)),
+    }
 }
 
 #[cfg(test)]
@@ -354,11 +827,41 @@ mod tests {
         d
     }
 
+    fn open(d: &Path) -> Home {
+        Home::open(d, "$DB_Msg.txt").unwrap()
+    }
+
+    /// A backup of `h` in `root/b1`, whether or not the fake log passes a recovery check.
+    fn backup(h: &Path, root: &Path) -> PathBuf {
+        let _ = make(&open(h), root, "b1", &mut |_| {});
+        root.join("b1")
+    }
+
+    fn manifest_of(dir: &Path) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap()
+    }
+
+    fn rewrite(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+        let mut m = manifest_of(dir);
+        edit(&mut m);
+        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+    }
+
+    fn append(p: &Path, bytes: &[u8]) {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(p)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
+    }
+
     #[test]
     fn backs_up_databases_then_logs_and_verifies() {
         let h = home();
         let root = tempfile::tempdir().unwrap();
-        let home = Home::open(h.path(), "$DB_Msg.txt").unwrap();
+        let home = open(h.path());
         let names: Vec<&str> = backup_set(&home).iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["custom", "volumes.db", "log.0000000001"]);
         let mut seen = 0;
@@ -374,40 +877,287 @@ mod tests {
                 let err = made.unwrap_err();
                 assert!(matches!(err, BackupError::Recover { .. }), "{err}");
                 assert!(err.to_string().contains(&format!("`{tool} -c`")), "{err}");
-                assert!(find_verified(root.path(), &home).is_none());
             }
             None => {
                 let v = made.unwrap();
                 assert_eq!((v.files, v.bytes), (3, 3_005_007));
                 assert!(v.recover.starts_with("skipped"), "{}", v.recover);
-                assert_eq!(
-                    find_verified(root.path(), &home).unwrap().dir,
-                    root.path().join("b1")
-                );
             }
         }
         let (manifest, bytes) = verify_manifest(&root.path().join("b1"), Some(&home)).unwrap();
         assert_eq!((manifest.files.len(), bytes), (3, 3_005_007));
+        // It says what it is a backup of.
+        let of = manifest.of.unwrap();
+        assert_eq!(of.origin.home, home.path);
+        assert!(of.origin.same_home(&Origin::here(&home.path).unwrap()));
+        assert_eq!(of.databases, ["volumes.db"]);
+        let log = of.newest_log.unwrap();
+        assert_eq!(
+            (log.name.as_str(), log.bytes, log.end),
+            ("log.0000000001", 5000, 5000)
+        );
+        assert!(matches!(
+            assess(root.path(), &home).unwrap().found,
+            Found::Current(_)
+        ));
 
         std::fs::write(root.path().join("b1/volumes.db"), b"tampered").unwrap();
         let err = verify_manifest(&root.path().join("b1"), Some(&home)).unwrap_err();
         assert!(err.to_string().contains("volumes.db has changed"), "{err}");
-        assert!(find_verified(root.path(), &home).is_none());
+        let a = assess(root.path(), &home).unwrap();
+        assert!(matches!(a.found, Found::Missing(_)));
+        assert!(
+            a.notes[0].contains("volumes.db has changed"),
+            "{:?}",
+            a.notes
+        );
+        assert!(
+            make(&home, root.path(), "b1", &mut |_| {}).is_err(),
+            "never over a backup"
+        );
+        assert_eq!(unused_id(root.path(), "b1"), "b1-2");
     }
 
     #[test]
     fn a_backup_missing_a_new_log_does_not_cover_the_home() {
         let h = home();
         let root = tempfile::tempdir().unwrap();
-        let home = Home::open(h.path(), "$DB_Msg.txt").unwrap();
-        let _ = make(&home, root.path(), "b1", &mut |_| {});
+        let dir = backup(h.path(), root.path());
         std::fs::write(h.path().join("log.0000000002"), b"new").unwrap();
-        let home = Home::open(h.path(), "$DB_Msg.txt").unwrap();
-        let err = verify_manifest(&root.path().join("b1"), Some(&home)).unwrap_err();
+        let err = verify_manifest(&dir, Some(&open(h.path()))).unwrap_err();
         assert!(
             err.to_string()
                 .contains("log.0000000002 of the master home is not in it"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_backup_of_another_home_or_machine_is_refused_naming_both() {
+        let (h, other) = (home(), home());
+        let root = tempfile::tempdir().unwrap();
+        let dir = backup(other.path(), root.path());
+        // Even a top-up of that backup left half-installed is not ours to finish.
+        std::fs::copy(dir.join(MANIFEST), dir.join(NEXT)).unwrap();
+        std::fs::create_dir(dir.join(STAGE)).unwrap();
+        std::fs::write(dir.join(STAGE).join("log.0000000001"), b"staged").unwrap();
+        let folder = |d: &Path| {
+            let mut v: Vec<(PathBuf, Vec<u8>)> = [d.to_path_buf(), d.join(STAGE)]
+                .iter()
+                .filter_map(|d| std::fs::read_dir(d).ok())
+                .flatten()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+                .collect();
+            v.sort();
+            v
+        };
+        let before = folder(&dir);
+        let err = assess(root.path(), &open(h.path())).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, BackupError::Foreign { .. }), "{text}");
+        for must in [
+            open(other.path()).path.display().to_string(),
+            open(h.path()).path.display().to_string(),
+            "backup_dir".to_string(),
+            "never deletes".to_string(),
+        ] {
+            assert!(text.contains(&must), "{must}: {text}");
+        }
+        assert_eq!(folder(&dir), before, "the foreign backup was written to");
+
+        let root2 = tempfile::tempdir().unwrap();
+        let dir = backup(h.path(), root2.path());
+        let ours = manifest_of(&dir);
+        let other_home = open(other.path()).path;
+        for (field, value) in [
+            ("machine", serde_json::json!("elsewhere0123")),
+            ("home", serde_json::json!(other_home)),
+            ("inode", serde_json::json!(1)),
+            ("source", serde_json::json!(other_home)),
+        ] {
+            rewrite(&dir, |m| {
+                *m = ours.clone();
+                match field {
+                    "source" => m["source"] = value.clone(),
+                    _ => m["of"][field] = value.clone(),
+                }
+            });
+            let err = assess(root2.path(), &open(h.path())).unwrap_err();
+            assert!(matches!(err, BackupError::Foreign { .. }), "{field}: {err}");
+            let named = match value {
+                serde_json::Value::String(v) => v,
+                v => format!("inode {v}"),
+            };
+            assert!(err.to_string().contains(&named), "{field}: {err}");
+        }
+        rewrite(&dir, |m| *m = ours.clone());
+        assert!(assess(root2.path(), &open(h.path())).is_ok());
+    }
+
+    #[test]
+    fn old_newer_and_malformed_manifests_are_passed_over_with_a_reason() {
+        let h = home();
+        let home = open(h.path());
+        let root = tempfile::tempdir().unwrap();
+        let dir = backup(h.path(), root.path());
+        rewrite(&dir, |m| {
+            m.as_object_mut().unwrap().remove("of");
+            m["version"] = 1.into();
+        });
+        let a = assess(root.path(), &home).unwrap();
+        assert!(matches!(a.found, Found::Missing(_)));
+        assert!(a.notes[0].contains("not trusted"), "{:?}", a.notes);
+        for (edit, says) in [
+            (serde_json::json!(3), "newer tt-ha"),
+            (serde_json::json!("x"), "not valid"),
+        ] {
+            rewrite(&dir, |m| m["version"] = edit.clone());
+            let a = assess(root.path(), &home).unwrap();
+            assert!(matches!(a.found, Found::Missing(_)));
+            assert!(a.notes[0].contains(says), "{:?}", a.notes);
+        }
+        // A name that leads out of the backup folder is never followed.
+        rewrite(&dir, |m| {
+            m["version"] = 2.into();
+            m["files"][0]["name"] = "../../etc/passwd".into();
+        });
+        let a = assess(root.path(), &home).unwrap();
+        assert!(
+            a.notes[0].contains("not a plain file name"),
+            "{:?}",
+            a.notes
+        );
+        std::fs::write(dir.join(MANIFEST), [0xff, 0xfe, 0]).unwrap();
+        assert!(matches!(
+            assess(root.path(), &home).unwrap().found,
+            Found::Missing(_)
+        ));
+    }
+
+    #[test]
+    fn a_backup_behind_the_home_is_topped_up_when_its_logs_are_a_prefix() {
+        let h = home();
+        let root = tempfile::tempdir().unwrap();
+        let dir = backup(h.path(), root.path());
+        append(&h.path().join("log.0000000001"), b"more records");
+        std::fs::write(h.path().join("log.0000000002"), b"next log").unwrap();
+        std::fs::write(h.path().join("new.db"), b"a new database").unwrap();
+        // Databases changing is what logs carry: not a reason to copy them again.
+        std::fs::write(h.path().join("volumes.db"), b"changed pages").unwrap();
+        let home = open(h.path());
+        let Found::Behind(c, plan) = assess(root.path(), &home).unwrap().found else {
+            panic!("not behind")
+        };
+        assert_eq!(
+            plan.files,
+            [
+                ("new.db".to_string(), "new"),
+                ("log.0000000001".to_string(), "written since"),
+                ("log.0000000002".to_string(), "new")
+            ]
+        );
+        topup::top_up(&home, &c.dir, &c.manifest, &plan, &mut |_| {}).unwrap();
+        let (m, _) = verify_manifest(&dir, Some(&home)).unwrap();
+        assert_eq!(
+            std::fs::read(dir.join("log.0000000001")).unwrap(),
+            std::fs::read(h.path().join("log.0000000001")).unwrap()
+        );
+        assert_eq!(m.of.unwrap().newest_log.unwrap().name, "log.0000000002");
+        assert_eq!(m.created, c.manifest.created);
+        assert!(!dir.join(STAGE).exists() && !dir.join(NEXT).exists());
+        assert!(matches!(
+            assess(root.path(), &home).unwrap().found,
+            Found::Current(_)
+        ));
+    }
+
+    #[test]
+    fn a_backup_whose_logs_are_not_a_prefix_needs_a_new_one() {
+        for (what, change) in [
+            (
+                "rewritten",
+                &(|p: &Path| std::fs::write(p.join("log.0000000001"), vec![b'y'; 5000]).unwrap())
+                    as &dyn Fn(&Path),
+            ),
+            ("removed", &|p: &Path| {
+                std::fs::rename(p.join("log.0000000001"), p.join("archived")).unwrap()
+            }),
+            ("truncated", &|p: &Path| {
+                std::fs::write(p.join("log.0000000001"), vec![b'x'; 10]).unwrap()
+            }),
+        ] {
+            let h = home();
+            let root = tempfile::tempdir().unwrap();
+            backup(h.path(), root.path());
+            change(h.path());
+            let found = assess(root.path(), &open(h.path())).unwrap().found;
+            let Found::Missing(why) = found else {
+                panic!("{what}: {found:?}")
+            };
+            assert!(
+                why.contains("log files cannot bring backup"),
+                "{what}: {why}"
+            );
+        }
+        // Without log files, any change to a database needs a new backup.
+        let h = home();
+        std::fs::remove_file(h.path().join("log.0000000001")).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let dir = backup(h.path(), root.path());
+        assert!(matches!(
+            assess(root.path(), &open(h.path())).unwrap().found,
+            Found::Current(_)
+        ));
+        std::fs::write(h.path().join("volumes.db"), b"changed").unwrap();
+        let Found::Missing(why) = assess(root.path(), &open(h.path())).unwrap().found else {
+            panic!()
+        };
+        assert!(why.contains("no log files that could carry"), "{why}");
+        let _ = dir;
+    }
+
+    #[test]
+    fn a_top_up_interrupted_at_any_phase_is_finished_or_redone() {
+        let h = home();
+        let root = tempfile::tempdir().unwrap();
+        let dir = backup(h.path(), root.path());
+        let before = std::fs::read(dir.join(MANIFEST)).unwrap();
+        append(&h.path().join("log.0000000001"), b"more");
+        std::fs::write(h.path().join("log.0000000002"), b"next").unwrap();
+        let home = open(h.path());
+        let Found::Behind(c, plan) = assess(root.path(), &home).unwrap().found else {
+            panic!()
+        };
+
+        // Interrupted while staging: the backup is as it was; the stage is discarded next time.
+        std::fs::create_dir(dir.join(STAGE)).unwrap();
+        std::fs::write(dir.join(STAGE).join("log.0000000001"), b"partial").unwrap();
+        assert_eq!(std::fs::read(dir.join(MANIFEST)).unwrap(), before);
+        let Found::Behind(_, again) = assess(root.path(), &home).unwrap().found else {
+            panic!()
+        };
+        assert_eq!(again, plan);
+
+        // Interrupted after the commit point, half-way through installing.
+        topup::stage_and_commit(&home, &c.dir, &c.manifest, &plan, &mut |_| {}).unwrap();
+        assert!(dir.join(NEXT).is_file());
+        std::fs::rename(
+            dir.join(STAGE).join("log.0000000002"),
+            dir.join("log.0000000002"),
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read(dir.join(MANIFEST)).unwrap(),
+            before,
+            "not installed yet"
+        );
+        assert!(matches!(
+            assess(root.path(), &home).unwrap().found,
+            Found::Current(_)
+        ));
+        assert!(!dir.join(NEXT).exists() && !dir.join(STAGE).exists());
+        verify_manifest(&dir, Some(&home)).unwrap();
     }
 }

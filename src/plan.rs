@@ -57,7 +57,7 @@ pub enum Effect {
         /// The condition, in words.
         until: String,
     },
-    /// Verify or make a backup.
+    /// Verify, bring up to date or make a backup.
     Backup {
         /// The node.
         node: Role,
@@ -67,6 +67,8 @@ pub enum Effect {
         to: PathBuf,
         /// Bytes of databases and logs.
         bytes: u64,
+        /// What is done to it, in words.
+        what: String,
     },
     /// A check that changes nothing.
     Check {
@@ -229,6 +231,27 @@ fn stop_effects(n: &NodeView) -> Vec<Effect> {
     ]
 }
 
+/// What the `backup` step does to the backup, in words.
+const BACKUP_STEP: &str = "verify this master's newest backup, top it up with the log files written since when its logs are a prefix of the home's (as db_hotbackup -u does), or make a new one; a backup of another machine or home in the folder stops the run";
+
+/// What `master.stop` does to the backup once the server has stopped, in words.
+const BACKUP_AT_STOP: &str = "once the server has stopped, and before anything changes on the master: bring the backup up to date with the log files written since (as db_hotbackup -u does; a new full backup if they cannot), verify it (hashes, and db_recover -c on a scratch copy where installed) and journal it";
+
+/// The master's backup effect, or why there can be none.
+fn backup_effect(master: &NodeView, dir: &Option<PathBuf>, what: &str) -> Result<Effect, String> {
+    match (&master.home, dir) {
+        (Ok(home), Some(dir)) => Ok(Effect::Backup {
+            node: Role::Master,
+            from: home.path.clone(),
+            to: dir.clone(),
+            bytes: home.data_bytes(),
+            what: what.to_string(),
+        }),
+        (Err(e), _) => Err(e.to_string()),
+        (_, None) => Err("no backup_dir configured for the master".to_string()),
+    }
+}
+
 /// The "no other run in progress" row from the journals: an interrupted or failed run must be
 /// resumed or rolled back before a new one starts.
 fn unfinished_run_finding(cfg: &SiteConfig) -> Finding {
@@ -291,20 +314,18 @@ pub fn build_for(cfg: &SiteConfig, run_id: &str) -> Plan {
                         Some("preflight found problems: fix the rows marked fail".to_string());
                 }
             }
-            "backup" => match (&master.home, &cfg.master.backup_dir) {
-                (Ok(home), Some(dir)) => s.effects.push(Effect::Backup {
-                    node: Role::Master,
-                    from: home.path.clone(),
-                    to: dir.clone(),
-                    bytes: home.data_bytes(),
-                }),
-                (Err(e), _) => s.blocked = Some(e.to_string()),
-                (_, None) => {
-                    s.blocked = Some("no backup_dir configured for the master".to_string())
-                }
+            "backup" => match backup_effect(&master, &cfg.master.backup_dir, BACKUP_STEP) {
+                Ok(e) => s.effects.push(e),
+                Err(why) => s.blocked = Some(why),
             },
             "replicant.stop" => s.effects = stop_effects(&replicant),
-            "master.stop" => s.effects = stop_effects(&master),
+            "master.stop" => {
+                s.effects = stop_effects(&master);
+                // Blocked or not is the backup step's to say; here only what happens.
+                if let Ok(e) = backup_effect(&master, &cfg.master.backup_dir, BACKUP_AT_STOP) {
+                    s.effects.push(e);
+                }
+            }
             "replicant.prune" => match &replicant.home {
                 Ok(home) => {
                     s.effects = moves(&replicant, &run_id, home.replicant_prune_moves(), home)

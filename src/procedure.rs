@@ -55,7 +55,7 @@ pub const STEPS: &[StepDef] = &[
         id: "backup",
         node: StepNode::Master,
         title: "Verify (or make) a complete backup of the master",
-        why: "The vendor's prerequisite: a complete backup of the master database before anything changes. tt-ha verifies every database and log file against a manifest of hashes, or makes one.",
+        why: "The vendor's prerequisite: a complete backup of the master database before anything changes. tt-ha takes this master's newest backup (never one of another machine or home), verifies every database and log file against its manifest of hashes, and tops it up with the log files written since, or makes one.",
         destructive: false,
     },
     StepDef {
@@ -83,7 +83,7 @@ pub const STEPS: &[StepDef] = &[
         id: "master.stop",
         node: StepNode::Master,
         title: "Stop the master's server",
-        why: "The master's DB_CONFIG and region files change next; Berkeley DB reads DB_CONFIG only when it opens the environment. From here on clients cannot use TapeTrack until the master starts again.",
+        why: "The master's DB_CONFIG and region files change next; Berkeley DB reads DB_CONFIG only when it opens the environment. From here on clients cannot use TapeTrack until the master starts again. Once it has stopped, tt-ha brings the backup up to date with the log files the master wrote since, and verifies it: the backup holds the master as it stopped.",
         destructive: true,
     },
     StepDef {

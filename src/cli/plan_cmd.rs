@@ -159,11 +159,15 @@ pub fn render(plan: &Plan, config_path: &Path) -> String {
                     let _ = writeln!(out, "       - wait until {until}");
                 }
                 Effect::Backup {
-                    from, to, bytes, ..
+                    from,
+                    to,
+                    bytes,
+                    what,
+                    ..
                 } => {
                     let _ = writeln!(
                         out,
-                        "       - verify a backup of {} ({} of databases and logs) in {}, or make one",
+                        "       - backup of {} ({} of databases and logs) in {}: {what}",
                         from.display(),
                         human_bytes(*bytes),
                         to.display()

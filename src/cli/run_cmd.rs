@@ -198,7 +198,8 @@ pub fn finalize(config_path: &Path, yes: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `backup`: verify the newest backup of the master, or make one.
+/// `backup`: verify the newest backup of this master, bring it up to date with the log files
+/// written since, or make one.
 pub fn backup(config_path: &Path) -> anyhow::Result<ExitCode> {
     let cfg: SiteConfig = config::load(config_path)?;
     let node = &cfg.master;
@@ -207,19 +208,16 @@ pub fn backup(config_path: &Path) -> anyhow::Result<ExitCode> {
         .backup_dir
         .clone()
         .expect("validated: the master has a backup_dir");
-    if let Some(v) = crate::backup::find_verified(&root, &home) {
-        println!(
-            "verified backup {} ({} files, {}); recovery check {}",
-            v.dir.display(),
-            v.files,
-            human_bytes(v.bytes),
-            v.recover
-        );
-        return Ok(ExitCode::SUCCESS);
+    let found = crate::backup::assess(&root, &home)?;
+    for n in &found.notes {
+        eprintln!("note: {n}");
     }
-    let id = format!("{}-{}", crate::plan::new_run_id(), node.name);
+    let id = crate::backup::unused_id(
+        &root,
+        &format!("{}-{}", crate::plan::new_run_id(), node.name),
+    );
     let mut last = std::time::Instant::now();
-    let v = crate::backup::make(&home, &root, &id, &mut |p| {
+    let outcome = crate::backup::act(&home, &root, found.found, &id, &mut |p| {
         if last.elapsed().as_millis() >= 500 || p.done == p.total {
             last = std::time::Instant::now();
             eprintln!(
@@ -231,12 +229,6 @@ pub fn backup(config_path: &Path) -> anyhow::Result<ExitCode> {
             );
         }
     })?;
-    println!(
-        "made and verified backup {} ({} files, {}); recovery check {}",
-        v.dir.display(),
-        v.files,
-        human_bytes(v.bytes),
-        v.recover
-    );
+    println!("{outcome}");
     Ok(ExitCode::SUCCESS)
 }

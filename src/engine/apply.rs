@@ -342,46 +342,35 @@ fn quarantine_moves(
     ))
 }
 
-fn backup_step(
-    ctx: &mut Ctx,
-    opts: &ApplyOptions,
-    confirm: &mut dyn Confirm,
-) -> Result<String, EngineError> {
-    let step = "backup";
-    let node = &ctx.cfg.master;
+/// The master's home and its backup folder, or the step's error.
+fn master_home_and_backup_dir(step: &str, node: &Node) -> Result<(Home, PathBuf), EngineError> {
     let fail = |e: String| EngineError::step(step, e);
     let home = Home::open(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
     let root = node
         .backup_dir
         .clone()
         .ok_or_else(|| fail("no backup_dir configured for the master".into()))?;
-    if let Some(v) = backup::find_verified(&root, &home) {
-        return Ok(format!(
-            "verified backup {} ({} files, {}; recovery check {})",
-            v.dir.display(),
-            v.files,
-            human_bytes(v.bytes),
-            v.recover
-        ));
-    }
-    let def = crate::procedure::step(step).unwrap();
-    if !opts.yes
-        && !confirm.confirm(def, &node.name, &mut || {
-            format!(
-                "No verified backup of {} in {}: make one now ({} of databases and logs)?",
-                home.path.display(),
-                root.display(),
-                human_bytes(backup::backup_set(&home).iter().map(|e| e.bytes).sum())
-            )
-        })
-    {
-        return Err(EngineError::Declined { step: step.into() });
-    }
-    let id = format!("{}-{}", ctx.run_id, node.name);
-    let seq = ctx.intent(step, Action::Backup { to: root.join(&id) })?;
+    Ok((home, root))
+}
+
+/// Does what `found` calls for (verify, top up, or make a new backup), journaled: an intent
+/// naming the backup folder before, the outcome after. Copy progress is reported live.
+fn journaled_backup(
+    ctx: &mut Ctx,
+    step: &str,
+    home: &Home,
+    root: &std::path::Path,
+    found: backup::Found,
+) -> Result<String, EngineError> {
+    let new_id = backup::unused_id(root, &format!("{}-{}", ctx.run_id, ctx.cfg.master.name));
+    let to = match &found {
+        backup::Found::Current(c) | backup::Found::Behind(c, _) => c.dir.clone(),
+        backup::Found::Missing(_) => root.join(&new_id),
+    };
+    let seq = ctx.intent(step, Action::Backup { to })?;
     let mut report = live_lines(ctx, step);
     let mut last = Instant::now() - Duration::from_secs(1);
-    let v = backup::make(&home, &root, &id, &mut |p| {
+    let outcome = backup::act(home, root, found, &new_id, &mut |p| {
         // A line every half second (and the last), with the speed, while it copies.
         if last.elapsed() >= Duration::from_millis(500) || p.done == p.total {
             last = Instant::now();
@@ -394,16 +383,70 @@ fn backup_step(
             ));
         }
     })
-    .map_err(|e| fail(e.to_string()))?;
+    .map_err(|e| EngineError::step(step, e))?;
     drop(report);
-    ctx.result(seq, "verified")?;
-    Ok(format!(
-        "made and verified backup {} ({} files, {}; recovery check {})",
-        v.dir.display(),
-        v.files,
-        human_bytes(v.bytes),
-        v.recover
-    ))
+    ctx.result(seq, outcome.to_string())?;
+    Ok(outcome.to_string())
+}
+
+fn backup_step(
+    ctx: &mut Ctx,
+    opts: &ApplyOptions,
+    confirm: &mut dyn Confirm,
+) -> Result<String, EngineError> {
+    let step = "backup";
+    let node = &ctx.cfg.master;
+    let (home, root) = master_home_and_backup_dir(step, node)?;
+    let found = backup::assess(&root, &home).map_err(|e| EngineError::step(step, e))?;
+    for n in &found.notes {
+        ctx.line(step, n);
+    }
+    if let backup::Found::Missing(why) = &found.found {
+        let def = crate::procedure::step(step).unwrap();
+        if !opts.yes
+            && !confirm.confirm(def, &node.name, &mut || {
+                let notes: String = found.notes.iter().map(|n| format!("{n}\n")).collect();
+                format!(
+                    "{notes}{why}. Make a backup of {} in {} now ({} of databases and logs)?",
+                    home.path.display(),
+                    root.display(),
+                    human_bytes(backup::backup_set(&home).iter().map(|e| e.bytes).sum())
+                )
+            })
+        {
+            return Err(EngineError::Declined { step: step.into() });
+        }
+    }
+    journaled_backup(ctx, step, &home, &root, found.found)
+}
+
+/// `master.stop`: stops the master, then makes the run's backup current at that moment.
+fn master_stop(ctx: &mut Ctx) -> Result<String, EngineError> {
+    let step = "master.stop";
+    let stopped = stop(ctx, step, &ctx.cfg.master)?;
+    let backup = backup_at_stop(ctx, step)?;
+    Ok(format!("{stopped}; {backup}"))
+}
+
+/// Invariant 10: with the master stopped and before anything changes on it, the backup is
+/// brought up to date with the log files written since (as `db_hotbackup -u` does), verified,
+/// and journaled; when logs cannot bring it up to date, a new full backup is made now. Re-run
+/// after a crash, it re-checks the backup and finishes.
+fn backup_at_stop(ctx: &mut Ctx, step: &str) -> Result<String, EngineError> {
+    let node = &ctx.cfg.master;
+    ensure_down(ctx, step, node)?;
+    let (home, root) = master_home_and_backup_dir(step, node)?;
+    let found = backup::assess(&root, &home).map_err(|e| EngineError::step(step, e))?;
+    for n in &found.notes {
+        ctx.line(step, n);
+    }
+    if let backup::Found::Missing(why) = &found.found {
+        ctx.line(
+            step,
+            format!("{why}: making a new full backup now, with the master stopped"),
+        );
+    }
+    journaled_backup(ctx, step, &home, &root, found.found)
 }
 
 fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
@@ -529,7 +572,8 @@ fn describe(step: &plan::PlannedStep) -> String {
                 out.push_str(&format!("  {action} the server ({method})\n"))
             }
             Effect::Wait { until, .. } => out.push_str(&format!("  then wait until {until}\n")),
-            Effect::Backup { .. } | Effect::Check { .. } => {}
+            Effect::Backup { what, .. } => out.push_str(&format!("  backup: {what}\n")),
+            Effect::Check { .. } => {}
         }
     }
     out
@@ -571,7 +615,7 @@ fn run_step(
     let out = match def.id {
         "backup" => backup_step(ctx, opts, confirm),
         "replicant.stop" => stop(ctx, def.id, cfg.replicant()),
-        "master.stop" => stop(ctx, def.id, &cfg.master),
+        "master.stop" => master_stop(ctx),
         "replicant.prune" => quarantine_moves(ctx, def.id, cfg.replicant(), false),
         "master.regions" => quarantine_moves(ctx, def.id, &cfg.master, true),
         "replicant.dbconfig" => dbconfig(ctx, def.id, false),

@@ -366,9 +366,13 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
             }
             Effect::Wait { until, .. } => out.push(Line::raw(format!("then wait until {until}"))),
             Effect::Backup {
-                from, to, bytes, ..
+                from,
+                to,
+                bytes,
+                what,
+                ..
             } => out.push(Line::raw(format!(
-                "verify or make a backup of {} ({}) in {}",
+                "backup of {} ({}) in {}: {what}",
                 from.display(),
                 human_bytes(*bytes),
                 to.display()
