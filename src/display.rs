@@ -129,12 +129,14 @@ pub fn text(s: &str) -> Cow<'_, str> {
 /// become `\uNNNN` escapes. Outside strings, JSON text is plain ASCII, so every such character
 /// is inside a string, where the escape means the same character.
 pub fn json_safe(json: String) -> String {
-    if !json.chars().any(is_unsafe) {
+    // A raw newline is the layout of indented JSON: a serializer escapes those inside strings.
+    let unsafe_here = |c: char| is_unsafe(c) && c != '\n';
+    if !json.chars().any(unsafe_here) {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if is_unsafe(c) {
+        if unsafe_here(c) {
             // Every unsafe character is in the Basic Multilingual Plane: one `\u` escape.
             let _ = write!(out, "\\u{:04x}", c as u32);
         } else {
@@ -232,6 +234,12 @@ mod tests {
         assert!(terminal_safe(&safe), "{safe}");
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            value
+        );
+        let pretty = json_safe(serde_json::to_string_pretty(&value).unwrap());
+        assert!(pretty.starts_with("{\n  \"from\""), "layout kept: {pretty}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&pretty).unwrap(),
             value
         );
     }

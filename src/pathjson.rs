@@ -165,6 +165,40 @@ pub fn lossy<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&p.to_string_lossy())
 }
 
+/// The two ends of a move as the `--json` outputs show them: `from` and `to` as strings (U+FFFD
+/// where a path is not valid Unicode), and `from_exact`/`to_exact`, the [`Exact`] form of an end
+/// whose string is not exact, else `null`.
+#[derive(Debug, Serialize)]
+pub struct MoveEnds<'a> {
+    /// Where the entry is.
+    #[serde(serialize_with = "lossy")]
+    pub from: &'a Path,
+    /// Where it goes.
+    #[serde(serialize_with = "lossy")]
+    pub to: &'a Path,
+    /// The exact `from`, when its string is not.
+    pub from_exact: Option<Exact>,
+    /// The exact `to`, when its string is not.
+    pub to_exact: Option<Exact>,
+}
+
+impl<'a> MoveEnds<'a> {
+    /// Both ends of a move from `from` to `to`.
+    pub fn new(from: &'a Path, to: &'a Path) -> MoveEnds<'a> {
+        MoveEnds {
+            from,
+            to,
+            from_exact: exact(from),
+            to_exact: exact(to),
+        }
+    }
+}
+
+/// Serializes (from, to) pairs as a list of [`MoveEnds`].
+pub fn moves<S: Serializer>(pairs: &[(PathBuf, PathBuf)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(pairs.iter().map(|(f, t)| MoveEnds::new(f, t)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
