@@ -65,6 +65,7 @@ pub fn exact(p: &Path) -> Option<Exact> {
     }
 }
 
+#[cfg_attr(windows, allow(dead_code))]
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
