@@ -324,10 +324,29 @@ fn end_on_a_whole_line(path: &Path, whole: u64) -> std::io::Result<()> {
     let len = f.metadata()?.len();
     if whole < len {
         f.seek(SeekFrom::Start(whole))?;
-        let aside = path.with_file_name(format!("{JOURNAL_FILE}.torn-{whole}"));
-        let mut a = File::create(&aside)?;
+        // A name not taken yet: an earlier crash at the same offset left its own tail.
+        let mut a = (0u32..)
+            .map(|n| {
+                let suffix = if n == 0 {
+                    String::new()
+                } else {
+                    format!(".{n}")
+                };
+                path.with_file_name(format!("{JOURNAL_FILE}.torn-{whole}{suffix}"))
+            })
+            .find_map(
+                |aside| match OpenOptions::new().write(true).create_new(true).open(aside) {
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+                    other => Some(other),
+                },
+            )
+            .unwrap_or_else(|| Err(std::io::ErrorKind::AlreadyExists.into()))?;
         std::io::copy(&mut f, &mut a)?;
         a.sync_all()?;
+        // The copy's name is durable before the tail is cut.
+        if let Some(dir) = path.parent() {
+            crate::atomic::sync_dir(dir)?;
+        }
         f.set_len(whole)?;
     }
     if whole > 0 {
@@ -620,6 +639,18 @@ mod tests {
         j.append(Event::Finalized).unwrap();
         drop(j);
         assert_eq!(read(&p).unwrap().len(), 3);
+
+        // A second crash at the same offset keeps both tails.
+        let len = std::fs::metadata(&p).unwrap().len();
+        for tail in [&b"{\"v\":1,\"se"[..], b"{\"v\":1"] {
+            let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+            f.write_all(tail).unwrap();
+            drop(f);
+            drop(Journal::open(dir.path()).unwrap());
+        }
+        let aside = |s: &str| dir.path().join(format!("{JOURNAL_FILE}.torn-{len}{s}"));
+        assert_eq!(std::fs::read(aside("")).unwrap(), b"{\"v\":1,\"se");
+        assert_eq!(std::fs::read(aside(".1")).unwrap(), b"{\"v\":1");
     }
 
     #[test]
