@@ -36,7 +36,8 @@ impl Confirm for TerminalConfirm {
 /// called back between effects, and stopping there would leave a node's server down until
 /// someone resumes (between `master.stop` and `master.start`, the master). Every effect is
 /// journaled whatever the output does, so the run goes on to its end (or its first failure, or
-/// the next confirmation), the journal stays consistent, and `tt-ha status` tells what happened.
+/// a declined confirmation: prompts are on stderr), the journal stays consistent, and
+/// `tt-ha status` tells what happened.
 /// One line on stderr says so.
 fn printer(json: bool) -> impl FnMut(Event) {
     let mut told = false;
