@@ -6,10 +6,10 @@ use crate::monitor::{self, NodeState, Verdict, feed::Feed};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 /// Paths are shown escaped: they may hold any bytes.
 use crate::display::path as shown;
-use std::time::{Duration, Instant};
 
 /// The documented JSON of one node's state (`classify --json`, `monitor --json` snapshots).
 pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
