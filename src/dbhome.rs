@@ -7,6 +7,9 @@ use serde::Serialize;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+/// Paths in messages are shown escaped: they may hold any bytes.
+use crate::display::path as shown;
+
 /// What an entry of a home is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -62,9 +65,12 @@ pub enum EntryKind {
 /// One entry directly inside the home.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
-    /// The file name, lossily as text (for display and JSON).
+    /// The file name, lossily as text (U+FFFD for bytes that are not UTF-8). Never a key for
+    /// moves or classification: those use the exact name in `path`; show it with
+    /// [`crate::display::file_name`].
     pub name: String,
-    /// Full path.
+    /// Full path, exact.
+    #[serde(serialize_with = "crate::pathjson::lossy")]
     pub path: PathBuf,
     /// File, folder, link.
     pub kind: EntryKind,
@@ -74,11 +80,21 @@ pub struct Entry {
     pub bytes: u64,
 }
 
+impl Entry {
+    /// True when the entry's exact name is a region name ([`is_region_name`]).
+    fn has_region_name(&self) -> bool {
+        self.path.file_name().is_some_and(is_region_name)
+    }
+}
+
 /// Why a folder is refused as a database home.
 #[derive(Debug, thiserror::Error)]
 pub enum HomeError {
     /// Missing or not a folder.
-    #[error("{path}: {why}. Check `home` in tt-ha.toml: it must be the server's var/db folder")]
+    #[error(
+        "{}: {why}. Check `home` in tt-ha.toml: it must be the server's var/db folder",
+        shown(.path)
+    )]
     NotAFolder {
         /// The configured path.
         path: PathBuf,
@@ -87,7 +103,8 @@ pub enum HomeError {
     },
     /// A folder that must never be treated as a home.
     #[error(
-        "{path} is {what}, not a Berkeley DB home: tt-ha refuses to plan moves there. Point `home` at the server's var/db folder"
+        "{} is {what}, not a Berkeley DB home: tt-ha refuses to plan moves there. Point `home` at the server's var/db folder",
+        shown(.path)
     )]
     Forbidden {
         /// The resolved path.
@@ -97,7 +114,8 @@ pub enum HomeError {
     },
     /// No DB_CONFIG.
     #[error(
-        "{path} does not look like a Berkeley DB home: it has no DB_CONFIG. Point `home` at the server's var/db folder (the one holding DB_CONFIG and the __db.* files)"
+        "{} does not look like a Berkeley DB home: it has no DB_CONFIG. Point `home` at the server's var/db folder (the one holding DB_CONFIG and the __db.* files)",
+        shown(.path)
     )]
     NoDbConfig {
         /// The home.
@@ -105,7 +123,9 @@ pub enum HomeError {
     },
     /// DB_CONFIG is a link.
     #[error(
-        "{path} is a symbolic link (to {target}): tt-ha never follows links out of the home. Replace it with the real file and run again"
+        "{} is a symbolic link (to {}): tt-ha never follows links out of the home. Replace it with the real file and run again",
+        shown(.path),
+        shown(.target)
     )]
     DbConfigIsLink {
         /// DB_CONFIG's path.
@@ -115,7 +135,8 @@ pub enum HomeError {
     },
     /// The folder could not be read.
     #[error(
-        "{path}: cannot read: {source}. Run tt-ha as a user that may read the database folder (on Windows, as Administrator)"
+        "{}: cannot read: {source}. Run tt-ha as a user that may read the database folder (on Windows, as Administrator)",
+        shown(.path)
     )]
     Unreadable {
         /// What could not be read.
@@ -129,8 +150,10 @@ pub enum HomeError {
 #[derive(Debug, Clone, Serialize)]
 pub struct Home {
     /// The path as configured.
+    #[serde(serialize_with = "crate::pathjson::lossy")]
     pub configured: PathBuf,
     /// The resolved path (links in the path itself resolved).
+    #[serde(serialize_with = "crate::pathjson::lossy")]
     pub path: PathBuf,
     /// Entries sorted by name.
     pub entries: Vec<Entry>,
@@ -145,35 +168,39 @@ fn name_is_dbconfig(name: &OsStr) -> bool {
 }
 
 /// True for names the master's `regions` step moves: `__db.*`, plus the vendor page's `_db.*` and
-/// `db.rep.*` renderings of the same names.
-pub fn is_region_name(name: &str) -> bool {
-    name.starts_with("__db.") || name.starts_with("_db.") || name.starts_with("db.rep.")
+/// `db.rep.*` renderings of the same names. Decided on the name's exact bytes.
+pub fn is_region_name(name: impl AsRef<OsStr>) -> bool {
+    let b = name.as_ref().as_encoded_bytes();
+    b.starts_with(b"__db.") || b.starts_with(b"_db.") || b.starts_with(b"db.rep.")
 }
 
-/// Classifies an entry by name and kind.
-pub fn classify(name: &str, kind: EntryKind, message_file: &str) -> FileClass {
+/// Classifies an entry by its exact name and kind (never by a lossy copy of the name: a name
+/// that is not UTF-8 is not the message file just because it looks like it once decoded).
+pub fn classify(name: impl AsRef<OsStr>, kind: EntryKind, message_file: &str) -> FileClass {
+    let name = name.as_ref();
+    let b = name.as_encoded_bytes();
     if kind == EntryKind::Dir {
         return FileClass::Folder;
     }
-    if name_is_dbconfig(OsStr::new(name)) {
+    if name_is_dbconfig(name) {
         return FileClass::DbConfig;
     }
-    if name.starts_with("__db.rep.") || name.starts_with("db.rep.") {
+    if b.starts_with(b"__db.rep.") || b.starts_with(b"db.rep.") {
         return FileClass::Replication;
     }
     if is_region_name(name) {
         return FileClass::Region;
     }
-    if name == message_file {
+    if name == OsStr::new(message_file) {
         return FileClass::MessageFile;
     }
-    if let Some(num) = name.strip_prefix("log.")
+    if let Some(num) = b.strip_prefix(b"log.")
         && num.len() == 10
-        && num.bytes().all(|b| b.is_ascii_digit())
+        && num.iter().all(u8::is_ascii_digit)
     {
         return FileClass::Log;
     }
-    if name.ends_with(".db") {
+    if b.ends_with(b".db") {
         return FileClass::Database;
     }
     FileClass::Other
@@ -298,7 +325,7 @@ impl Home {
                 meta.len()
             };
             entries.push(Entry {
-                class: classify(&name, kind, message_file),
+                class: classify(&os_name, kind, message_file),
                 name,
                 path: p,
                 kind,
@@ -321,7 +348,7 @@ impl Home {
     pub fn master_region_moves(&self) -> Vec<&Entry> {
         self.entries
             .iter()
-            .filter(|e| e.kind != EntryKind::Dir && is_region_name(&e.name))
+            .filter(|e| e.kind != EntryKind::Dir && e.has_region_name())
             .collect()
     }
 
@@ -573,6 +600,50 @@ mod tests {
                 .data_bytes(),
             0
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_are_classified_by_their_bytes_not_a_lossy_copy() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let dir = home_with(&["DB_CONFIG", "msg-\u{FFFD}.txt"]);
+        fs::write(dir.path().join(OsStr::from_bytes(b"msg-\xff.txt")), b"x").unwrap();
+        fs::write(dir.path().join(OsStr::from_bytes(b"__db.rep.\xff")), b"x").unwrap();
+        let home = Home::open(dir.path(), "msg-\u{FFFD}.txt").unwrap();
+        let class = |n: &[u8]| {
+            home.entries
+                .iter()
+                .find(|e| e.path.file_name().unwrap().as_bytes() == n)
+                .unwrap()
+                .class
+        };
+        assert_eq!(class("msg-\u{FFFD}.txt".as_bytes()), FileClass::MessageFile);
+        assert_eq!(
+            class(b"msg-\xff.txt"),
+            FileClass::Other,
+            "not the message file"
+        );
+        assert_eq!(class(b"__db.rep.\xff"), FileClass::Replication);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn errors_show_paths_escaped() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir
+            .path()
+            .join(OsStr::from_bytes(b"db-\x1b]0;pwned\x07-\xff"));
+        fs::create_dir(&home).unwrap();
+        let err = Home::open(&home, "$DB_Msg.txt").unwrap_err().to_string();
+        assert!(err.contains("db-\\x1b]0;pwned\\x07-\\xff"), "{err}");
+        assert!(!err.chars().any(|c| c.is_control()), "{err:?}");
+        let err = Home::open(&home.join("missing\n"), "$DB_Msg.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing\\x0a"), "{err:?}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn ttfs_sim() -> anyhow::Result<PathBuf> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let how = "ttfs-sim (the Berkeley DB stand-in server) is needed. On Debian/Ubuntu:\n  sudo apt-get install -y libdb5.3-dev db5.3-util\n  cargo build --workspace\nthen run tt-ha from target/debug (ttfs-sim is found beside it) or put ttfs-sim on PATH";
     if repo.join("testbed/Cargo.toml").is_file() {
-        eprintln!("ttfs-sim not found: building it (cargo build -p ttfs-sim) ...");
+        crate::cli::out::eprint("ttfs-sim not found: building it (cargo build -p ttfs-sim) ...\n");
         let profile_release = std::env::current_exe()
             .ok()
             .is_some_and(|e| e.to_string_lossy().contains("/release/"));
@@ -102,7 +102,7 @@ pub fn create(dir: &Path, volumes: usize) -> anyhow::Result<PathBuf> {
         std::fs::write(h.join("DB_CONFIG"), TEMPLATE)?;
         let (client, repl) = (ports[2 * i], ports[2 * i + 1]);
         if *name == "master" {
-            eprintln!("seeding the master with {volumes} volumes ...");
+            crate::cli::out::eprint(&format!("seeding the master with {volumes} volumes ...\n"));
             run(
                 Command::new(&sim)
                     .args(["seed", "--volumes", &volumes.to_string(), "--home"])
@@ -190,7 +190,8 @@ pub fn down(dir: &Path) -> anyhow::Result<()> {
                 h.display()
             ),
         }
-        println!("stopped {}", h.display());
+        // Through the CLI's writer: no panic when the reader has gone away.
+        crate::cli::out::print(&format!("stopped {}\n", crate::display::path(&h)));
     }
     Ok(())
 }

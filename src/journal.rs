@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+
 use std::path::{Path, PathBuf};
 
 /// The journal format version this build reads and writes.
@@ -28,6 +29,7 @@ pub enum Event {
         /// Run id.
         run_id: String,
         /// The configuration file used.
+        #[serde(with = "crate::pathjson")]
         config: PathBuf,
         /// tt-ha version.
         tool_version: String,
@@ -106,8 +108,10 @@ pub enum Action {
         /// Node name.
         node: String,
         /// Source.
+        #[serde(with = "crate::pathjson")]
         from: PathBuf,
         /// Destination.
+        #[serde(with = "crate::pathjson")]
         to: PathBuf,
     },
     /// Replace a file's content atomically; the new bytes are stored at `content`.
@@ -115,8 +119,10 @@ pub enum Action {
         /// Node name.
         node: String,
         /// The file.
+        #[serde(with = "crate::pathjson")]
         path: PathBuf,
         /// Where the new content is kept in the run folder.
+        #[serde(with = "crate::pathjson")]
         content: PathBuf,
     },
     /// Start or stop a server.
@@ -129,11 +135,13 @@ pub enum Action {
     /// Make a backup.
     Backup {
         /// Destination folder.
+        #[serde(with = "crate::pathjson")]
         to: PathBuf,
     },
     /// Purge a quarantine (finalize).
     Purge {
         /// The folder removed.
+        #[serde(with = "crate::pathjson")]
         path: PathBuf,
     },
 }
@@ -142,8 +150,10 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MovePair {
     /// Source.
+    #[serde(with = "crate::pathjson")]
     pub from: PathBuf,
     /// Destination.
+    #[serde(with = "crate::pathjson")]
     pub to: PathBuf,
 }
 
@@ -166,7 +176,8 @@ pub struct Record {
 pub enum JournalError {
     /// I/O.
     #[error(
-        "{path}: {source}. Check that the run folder is readable and writable, and that its volume has free space"
+        "{}: {source}. Check that the run folder is readable and writable, and that its volume has free space",
+        crate::display::path(.path)
     )]
     Io {
         /// The journal.
@@ -176,7 +187,8 @@ pub enum JournalError {
     },
     /// Another version wrote it.
     #[error(
-        "{path} line {line} was written by journal format version {found}; this tt-ha reads version {JOURNAL_VERSION}. Finish or roll back that run with the tt-ha version that started it"
+        "{} line {line} was written by journal format version {found}; this tt-ha reads version {JOURNAL_VERSION}. Finish or roll back that run with the tt-ha version that started it",
+        crate::display::path(.path)
     )]
     Version {
         /// The journal.
@@ -188,7 +200,9 @@ pub enum JournalError {
     },
     /// Not a journal.
     #[error(
-        "{path} line {line} is not a tt-ha journal record ({why}). Do not edit journals by hand; restore it from a backup of the run folder"
+        "{} line {line} is not a tt-ha journal record ({}). Do not edit journals by hand; restore it from a backup of the run folder",
+        crate::display::path(.path),
+        crate::display::text(.why)
     )]
     Corrupt {
         /// The journal.
@@ -199,6 +213,11 @@ pub enum JournalError {
         why: String,
     },
 }
+
+/// The longest line read as a record. A batch of 1,000 moves with paths of the longest length
+/// Linux allows (4,096 bytes, in hexadecimal when not UTF-8) stays well under it; a longer line
+/// is not a record, and reading it whole would let one damaged file take all memory.
+pub const MAX_RECORD_BYTES: usize = 64 << 20;
 
 /// An open journal, appending.
 #[derive(Debug)]
@@ -212,7 +231,9 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal in `run_dir`, reading what is there.
+    /// Opens (creating if needed) the journal in `run_dir`, reading what is there. A torn last
+    /// line (a crash during a write) is set aside as `journal.jsonl.torn-OFFSET` and cut off,
+    /// so that the next record starts on a line of its own.
     pub fn open(run_dir: &Path) -> Result<Journal, JournalError> {
         let path = run_dir.join(JOURNAL_FILE);
         let io = |source| JournalError::Io {
@@ -221,7 +242,9 @@ impl Journal {
         };
         std::fs::create_dir_all(run_dir).map_err(io)?;
         let records = if path.exists() {
-            read(&path)?
+            let scan = scan(&path, MAX_RECORD_BYTES)?;
+            end_on_a_whole_line(&path, scan.whole).map_err(io)?;
+            scan.records
         } else {
             Vec::new()
         };
@@ -232,7 +255,7 @@ impl Journal {
             .map_err(io)?;
         crate::atomic::sync_dir(run_dir).map_err(io)?;
         Ok(Journal {
-            next_seq: records.last().map_or(1, |r| r.seq + 1),
+            next_seq: records.last().map_or(1, |r| r.seq.saturating_add(1)),
             path,
             file,
             records,
@@ -249,7 +272,19 @@ impl Journal {
             time: jiff::Timestamp::now().to_string(),
             event,
         };
-        let mut line = serde_json::to_string(&rec).expect("records serialise");
+        let invalid = |why: String| JournalError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+        };
+        // Paths serialize losslessly (crate::pathjson), so this only fails on a record too
+        // long to be read back, which is refused rather than written.
+        let mut line = serde_json::to_string(&rec).map_err(|e| invalid(e.to_string()))?;
+        if line.len() >= MAX_RECORD_BYTES {
+            return Err(invalid(format!(
+                "a record of {} bytes is longer than a journal line may be",
+                line.len()
+            )));
+        }
         line.push('\n');
         let io = |source| JournalError::Io {
             path: self.path.clone(),
@@ -257,7 +292,7 @@ impl Journal {
         };
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.sync_data().map_err(io)?;
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
         self.records.push(rec);
         self.written_here += 1;
         if self.crash_after == Some(self.written_here) {
@@ -265,7 +300,7 @@ impl Journal {
             // nothing after this record happens. (exit, not abort, so no core files are left.)
             std::process::exit(86);
         }
-        Ok(self.next_seq - 1)
+        Ok(self.records.last().map_or(0, |r| r.seq))
     }
 
     /// All records, oldest first.
@@ -279,50 +314,193 @@ impl Journal {
     }
 }
 
+/// Makes the journal end right after its last whole line: a torn tail after `whole` bytes is
+/// copied to `journal.jsonl.torn-OFFSET` (never deleted) and cut off, and a last record whose
+/// newline was not written gets one. Both are made durable before anything is appended.
+fn end_on_a_whole_line(path: &Path, whole: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+
+    let mut f = OpenOptions::new().read(true).write(true).open(path)?;
+    let len = f.metadata()?.len();
+    if whole < len {
+        f.seek(SeekFrom::Start(whole))?;
+        // A name not taken yet: an earlier crash at the same offset left its own tail.
+        let mut a = (0u32..)
+            .map(|n| {
+                let suffix = if n == 0 {
+                    String::new()
+                } else {
+                    format!(".{n}")
+                };
+                path.with_file_name(format!("{JOURNAL_FILE}.torn-{whole}{suffix}"))
+            })
+            .find_map(
+                |aside| match OpenOptions::new().write(true).create_new(true).open(aside) {
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+                    other => Some(other),
+                },
+            )
+            .unwrap_or_else(|| Err(std::io::ErrorKind::AlreadyExists.into()))?;
+        std::io::copy(&mut f, &mut a)?;
+        a.sync_all()?;
+        // The copy's name is durable before the tail is cut.
+        if let Some(dir) = path.parent() {
+            crate::atomic::sync_dir(dir)?;
+        }
+        f.set_len(whole)?;
+    }
+    if whole > 0 {
+        let mut last = [0u8];
+        f.seek(SeekFrom::Start(whole - 1))?;
+        f.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            f.seek(SeekFrom::End(0))?;
+            f.write_all(b"\n")?;
+        }
+    }
+    f.sync_all()
+}
+
 /// Reads a journal. A torn last line (a crash during a write) is ignored; it was never fsynced,
 /// so its effect never started.
 pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
+    Ok(scan(path, MAX_RECORD_BYTES)?.records)
+}
+
+/// What reading a journal found.
+struct Scan {
+    /// The records, oldest first.
+    records: Vec<Record>,
+    /// Bytes up to the end of the last whole line (a record or blank); a torn line follows.
+    whole: u64,
+}
+
+/// Why one line is not a record.
+enum LineError {
+    /// Not JSON (or not text, or too long): what a torn write leaves. Ignored when last.
+    Torn(String),
+    /// JSON, but not a record this tt-ha reads: an error wherever it is.
+    Fatal(JournalError),
+}
+
+/// Reads the journal line by line as bytes, each line at most `limit` bytes in memory.
+fn scan(path: &Path, limit: usize) -> Result<Scan, JournalError> {
     let io = |source| JournalError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let f = File::open(path).map_err(io)?;
-    let lines: Vec<String> = BufReader::new(f)
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    let mut reader = BufReader::new(File::open(path).map_err(io)?);
+    let mut records = Vec::new();
+    let (mut offset, mut whole, mut line_no) = (0u64, 0u64, 0usize);
+    let mut torn: Option<JournalError> = None;
+    let mut buf = Vec::new();
+    loop {
+        let (consumed, complete) = read_line(&mut reader, &mut buf, limit).map_err(io)?;
+        if consumed == 0 {
+            break;
         }
-        let value: serde_json::Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(_) if i + 1 == lines.len() => break,
-            Err(e) => {
-                return Err(JournalError::Corrupt {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    why: e.to_string(),
-                });
-            }
+        // A bad line followed by another line is not a torn last write: it is damage.
+        if let Some(err) = torn.take() {
+            return Err(err);
+        }
+        line_no += 1;
+        offset += consumed;
+        let parsed = if complete {
+            parse_line(&buf, path, line_no)
+        } else {
+            Err(LineError::Torn(format!("a line longer than {limit} bytes")))
         };
-        let v = value.get("v").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
-        if v != JOURNAL_VERSION {
-            return Err(JournalError::Version {
-                path: path.to_path_buf(),
-                line: i + 1,
-                found: v,
-            });
+        match parsed {
+            Ok(record) => {
+                records.extend(record);
+                whole = offset;
+            }
+            Err(LineError::Torn(why)) => {
+                torn = Some(JournalError::Corrupt {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    why,
+                })
+            }
+            Err(LineError::Fatal(e)) => return Err(e),
         }
-        let rec: Record = serde_json::from_value(value).map_err(|e| JournalError::Corrupt {
-            path: path.to_path_buf(),
-            line: i + 1,
-            why: e.to_string(),
-        })?;
-        out.push(rec);
     }
-    Ok(out)
+    Ok(Scan { records, whole })
+}
+
+/// Reads one line into `buf` (without keeping more than `limit` bytes): returns the bytes
+/// consumed, newline included, and whether the line fit. An over-long line is skipped to its end.
+fn read_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<(u64, bool)> {
+    buf.clear();
+    let mut consumed =
+        std::io::Read::take(&mut *reader, limit as u64 + 1).read_until(b'\n', buf)? as u64;
+    if buf.len() <= limit || buf.ends_with(b"\n") {
+        return Ok((consumed, true));
+    }
+    buf.clear();
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok((consumed, false));
+        }
+        let (n, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        reader.consume(n);
+        consumed += n as u64;
+        if done {
+            return Ok((consumed, false));
+        }
+    }
+}
+
+/// The part of a record read first: its format version, whatever the rest holds.
+#[derive(Deserialize)]
+struct Head {
+    #[serde(default)]
+    v: Option<serde_json::Value>,
+}
+
+/// One line: `None` when blank, else the record it holds.
+fn parse_line(line: &[u8], path: &Path, line_no: usize) -> Result<Option<Record>, LineError> {
+    let corrupt = |why: String| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        line: line_no,
+        why,
+    };
+    let text =
+        std::str::from_utf8(line).map_err(|e| LineError::Torn(format!("not UTF-8 text: {e}")))?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    // Syntax first, without building anything: a torn write is not JSON.
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map_err(|e| LineError::Torn(e.to_string()))?;
+    let head: Head = serde_json::from_str(text)
+        .map_err(|e| LineError::Fatal(corrupt(format!("not a record object: {e}"))))?;
+    let found = match head.v.as_ref().map(|v| v.as_u64()) {
+        None => {
+            return Err(LineError::Fatal(corrupt(
+                "it has no format version `v`".to_string(),
+            )));
+        }
+        Some(v) => v.map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX)),
+    };
+    if found != JOURNAL_VERSION {
+        return Err(LineError::Fatal(JournalError::Version {
+            path: path.to_path_buf(),
+            line: line_no,
+            found,
+        }));
+    }
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| LineError::Fatal(corrupt(e.to_string())))
 }
 
 /// Intents without a result: effects that may be half done.
@@ -405,6 +583,74 @@ mod tests {
             read(&p),
             Err(JournalError::Corrupt { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn an_over_long_line_is_never_held_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.append(Event::RollbackStart).unwrap();
+        drop(j);
+        let p = dir.path().join(JOURNAL_FILE);
+        let good = std::fs::read(&p).unwrap();
+        let long = vec![b'x'; 5000];
+        std::fs::write(&p, [&good[..], &long, b"\n", &good].concat()).unwrap();
+        match scan(&p, 1000) {
+            Err(JournalError::Corrupt { line: 2, why, .. }) => {
+                assert!(why.contains("longer than 1000 bytes"), "{why}")
+            }
+            other => panic!("{:?}", other.map(|s| s.records)),
+        }
+        std::fs::write(&p, [&good[..], &long].concat()).unwrap();
+        let s = scan(&p, 1000).unwrap();
+        assert_eq!((s.records.len(), s.whole), (1, good.len() as u64));
+    }
+
+    #[test]
+    fn a_torn_tail_is_set_aside_then_cut_so_appends_start_a_new_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.append(Event::RollbackStart).unwrap();
+        drop(j);
+        let p = dir.path().join(JOURNAL_FILE);
+        let good = std::fs::read(&p).unwrap();
+        let torn =
+            "{\"v\":1,\"seq\":2,\"time\":\"x\",\"type\":\"step-start\",\"step\":\"ü".as_bytes();
+        let torn = &torn[..torn.len() - 1]; // cut inside the two bytes of `ü`
+        std::fs::write(&p, [&good[..], torn].concat()).unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.append(Event::RollbackDone).unwrap();
+        drop(j);
+        let aside = dir
+            .path()
+            .join(format!("{JOURNAL_FILE}.torn-{}", good.len()));
+        assert_eq!(
+            std::fs::read(aside).unwrap(),
+            torn,
+            "the torn bytes are kept"
+        );
+        let events: Vec<Event> = read(&p).unwrap().into_iter().map(|r| r.event).collect();
+        assert_eq!(events, vec![Event::RollbackStart, Event::RollbackDone]);
+
+        // A whole record whose newline was not written gets one before the next record.
+        let text = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &text[..text.len() - 1]).unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.append(Event::Finalized).unwrap();
+        drop(j);
+        assert_eq!(read(&p).unwrap().len(), 3);
+
+        // A second crash at the same offset keeps both tails.
+        let len = std::fs::metadata(&p).unwrap().len();
+        for tail in [&b"{\"v\":1,\"se"[..], b"{\"v\":1"] {
+            let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+            f.write_all(tail).unwrap();
+            drop(f);
+            drop(Journal::open(dir.path()).unwrap());
+        }
+        let aside = |s: &str| dir.path().join(format!("{JOURNAL_FILE}.torn-{len}{s}"));
+        assert_eq!(std::fs::read(aside("")).unwrap(), b"{\"v\":1,\"se");
+        assert_eq!(std::fs::read(aside(".1")).unwrap(), b"{\"v\":1");
     }
 
     #[test]

@@ -8,7 +8,8 @@ fn main() -> ExitCode {
     match tt_ha::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Through the CLI's writer: escaped, and no panic when stderr is closed.
+            tt_ha::cli::out::eprint(&format!("error: {e:#}\n"));
             ExitCode::from(1)
         }
     }

@@ -11,11 +11,19 @@ use crate::textdiff;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+/// Paths in words are shown escaped: they may hold any bytes.
+use crate::display::path as shown;
+
 /// One concrete effect of a step.
+///
+/// In JSON, paths are strings; a move's `from`/`to` that are not valid Unicode are strings with
+/// U+FFFD and their exact form is in `from_exact`/`to_exact` ([`crate::pathjson::Exact`], `null`
+/// when the string is exact).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Effect {
     /// Move an entry into the run's quarantine.
+    #[serde(serialize_with = "serialize_move")]
     Move {
         /// The node.
         node: Role,
@@ -35,6 +43,7 @@ pub enum Effect {
         /// The node.
         node: Role,
         /// The file.
+        #[serde(serialize_with = "crate::pathjson::lossy")]
         path: PathBuf,
         /// Unified diff of the change.
         diff: String,
@@ -62,8 +71,10 @@ pub enum Effect {
         /// The node.
         node: Role,
         /// The home backed up.
+        #[serde(serialize_with = "crate::pathjson::lossy")]
         from: PathBuf,
         /// The backup folder.
+        #[serde(serialize_with = "crate::pathjson::lossy")]
         to: PathBuf,
         /// Bytes of databases and logs.
         bytes: u64,
@@ -77,6 +88,38 @@ pub enum Effect {
         /// What is checked.
         what: String,
     },
+}
+
+/// A move as `plan --json` shows it: the documented fields, and the exact forms of paths that
+/// are not valid Unicode (fields are added, never removed).
+#[derive(Serialize)]
+struct MoveJson<'a> {
+    node: &'a Role,
+    #[serde(flatten)]
+    ends: crate::pathjson::MoveEnds<'a>,
+    bytes: &'a u64,
+    class: &'a FileClass,
+    entry: &'a EntryKind,
+}
+
+/// Serializes [`Effect::Move`] through [`MoveJson`].
+fn serialize_move<S: serde::Serializer>(
+    node: &Role,
+    from: &Path,
+    to: &Path,
+    bytes: &u64,
+    class: &FileClass,
+    entry: &EntryKind,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    MoveJson {
+        node,
+        ends: crate::pathjson::MoveEnds::new(from, to),
+        bytes,
+        class,
+        entry,
+    }
+    .serialize(s)
 }
 
 /// A step of the plan: its definition and its effects.
@@ -191,7 +234,7 @@ fn dbconfig_step(step: &mut PlannedStep, me: &NodeView, peer: &NodeView) {
         Ok(done) if done.changed => step.effects.push(Effect::Edit {
             node: me.role,
             diff: textdiff::unified(
-                &path.display().to_string(),
+                &shown(&path).to_string(),
                 &Document::parse(bytes),
                 &done.document,
             ),
@@ -201,11 +244,11 @@ fn dbconfig_step(step: &mut PlannedStep, me: &NodeView, peer: &NodeView) {
         Ok(_) => {
             step.note = Some(format!(
                 "{} already has the {} block enabled with these addresses: nothing to change",
-                path.display(),
+                shown(&path),
                 me.role
             ))
         }
-        Err(e) => step.blocked = Some(format!("{}: {e}", path.display())),
+        Err(e) => step.blocked = Some(format!("{}: {e}", shown(&path))),
     }
 }
 
@@ -215,7 +258,7 @@ fn stop_effects(n: &NodeView) -> Vec<Effect> {
         what.push(format!("no process named {name}"));
     }
     if let Some(exe) = &n.cfg.process.exe {
-        what.push(format!("no process running {}", exe.display()));
+        what.push(format!("no process running {}", shown(exe)));
     }
     what.push(format!("client port {} closed", n.cfg.client_port.0));
     vec![
@@ -261,7 +304,7 @@ fn unfinished_run_finding(cfg: &SiteConfig) -> Finding {
             Status::Fail,
             format!(
                 "see `tt-ha status`; finish it with `tt-ha apply` or undo it with `tt-ha rollback` (journal {})",
-                run.journal.display()
+                shown(&run.journal)
             ),
         ),
         Ok(Some(run)) => (
@@ -367,7 +410,7 @@ pub fn build_for(cfg: &SiteConfig, run_id: &str) -> Plan {
                     node: Role::Replicant,
                     until: format!(
                         "{} reports start-up done (internal init from {}:{} finished)",
-                        replicant.cfg.message_path().display(),
+                        shown(&replicant.cfg.message_path()),
                         master.cfg.address,
                         master.repl_port
                     ),
@@ -392,5 +435,58 @@ pub fn build_for(cfg: &SiteConfig, run_id: &str) -> Plan {
         preflight: findings,
         ready,
         steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_move_of_a_name_that_is_not_utf8_has_its_exact_form_in_json() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"__db.001\xff\x1b[2J");
+        let e = Effect::Move {
+            node: Role::Replicant,
+            from: Path::new("/srv/var/db").join(name),
+            to: Path::new("/srv/var/tt-ha/q").join(name),
+            bytes: 7,
+            class: FileClass::Region,
+            entry: EntryKind::File,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["kind"], "move");
+        assert_eq!(v["from"], "/srv/var/db/__db.001\u{FFFD}\u{1b}[2J");
+        assert_eq!(
+            v["from_exact"]["hex"],
+            "2f7372762f7661722f64622f5f5f64622e303031ff1b5b324a"
+        );
+        assert_eq!(
+            v["from_exact"]["shown"],
+            "/srv/var/db/__db.001\\xff\\x1b[2J"
+        );
+        assert!(
+            v["to_exact"]["hex"]
+                .as_str()
+                .unwrap()
+                .ends_with("ff1b5b324a")
+        );
+        assert_eq!(
+            (v["bytes"].as_u64(), &v["class"], &v["entry"]),
+            (Some(7), &"region".into(), &"file".into())
+        );
+        let plain = Effect::Move {
+            node: Role::Master,
+            from: "/srv/var/db/__db.001".into(),
+            to: "/q/__db.001".into(),
+            bytes: 1,
+            class: FileClass::Region,
+            entry: EntryKind::File,
+        };
+        let v = serde_json::to_value(&plain).unwrap();
+        assert_eq!(v["from"], "/srv/var/db/__db.001");
+        assert!(v["from_exact"].is_null() && v["to_exact"].is_null(), "{v}");
+        assert_eq!(v["node"], "master");
     }
 }

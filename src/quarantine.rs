@@ -8,6 +8,9 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// Paths in messages are shown escaped: they may hold any bytes.
+use crate::display::path as shown;
+
 /// What a move did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Moved {
@@ -24,7 +27,9 @@ pub enum Moved {
 pub enum MoveError {
     /// Both ends exist and the destination is not ours to replace.
     #[error(
-        "cannot move {from} to {to}: both exist. Nothing was changed; move one of them aside by hand and run again"
+        "cannot move {} to {}: both exist. Nothing was changed; move one of them aside by hand and run again",
+        shown(.from),
+        shown(.to)
     )]
     BothExist {
         /// Source.
@@ -34,7 +39,9 @@ pub enum MoveError {
     },
     /// Neither end exists.
     #[error(
-        "cannot move {from}: it is gone and {to} does not hold it either. Check whether someone moved it by hand"
+        "cannot move {}: it is gone and {} does not hold it either. Check whether someone moved it by hand",
+        shown(.from),
+        shown(.to)
     )]
     Missing {
         /// Source.
@@ -44,7 +51,9 @@ pub enum MoveError {
     },
     /// The copy did not match the source.
     #[error(
-        "copy of {from} to {to} does not match the source (hash differs). The source was kept; check the disk"
+        "copy of {} to {} does not match the source (hash differs). The source was kept; check the disk",
+        shown(.from),
+        shown(.to)
     )]
     Mismatch {
         /// Source.
@@ -53,7 +62,10 @@ pub enum MoveError {
         to: PathBuf,
     },
     /// I/O, with advice.
-    #[error("cannot {action} {path}: {source}. The source is intact. {advice}")]
+    #[error(
+        "cannot {action} {}: {source}. The source is intact. {advice}",
+        shown(.path)
+    )]
     Io {
         /// What was being done.
         action: &'static str,
@@ -136,10 +148,16 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 /// Sets an existing destination aside as `NAME.partial-N`: it was left by an interrupted copy or
 /// is a name met twice, and it is never deleted.
 fn set_aside(to: &Path) -> Result<(), MoveError> {
-    let aside = (1..)
-        .map(|n| PathBuf::from(format!("{}.partial-{n}", to.display())))
+    // The exact name plus a suffix: built from the OS string, never through text, so a name
+    // that is not UTF-8 keeps its bytes.
+    let aside = (1u64..)
+        .map(|n| {
+            let mut p = to.as_os_str().to_os_string();
+            p.push(format!(".partial-{n}"));
+            PathBuf::from(p)
+        })
         .find(|p| !exists(p))
-        .expect("a free name");
+        .unwrap_or_else(|| to.with_extension("partial"));
     fs::rename(to, &aside).map_err(io_err("set aside", to))
 }
 
@@ -425,6 +443,33 @@ mod tests {
             move_entry(&d.path().join("x"), &d.path().join("y"), true),
             Err(MoveError::Missing { .. })
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn odd_names_move_and_are_set_aside_byte_for_byte() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let d = tempfile::tempdir().unwrap();
+        let name = OsStr::from_bytes(b"__db.001\xff\x1b[2J\n");
+        let (from, to) = (d.path().join(name), d.path().join("q").join(name));
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::write(&from, b"original").unwrap();
+        fs::write(&to, b"left by a copy").unwrap();
+        assert_eq!(move_entry(&from, &to, true).unwrap(), Moved::Renamed);
+        assert_eq!(fs::read(&to).unwrap(), b"original");
+        let mut aside = name.to_os_string();
+        aside.push(".partial-1");
+        assert_eq!(
+            fs::read(d.path().join("q").join(&aside)).unwrap(),
+            b"left by a copy",
+            "set aside under the exact name plus .partial-1"
+        );
+        let err = move_entry(&d.path().join(name), &d.path().join("nowhere"), true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("__db.001\\xff\\x1b[2J\\x0a"), "{err}");
+        assert!(!err.contains('\x1b') && !err.contains('\n'), "{err:?}");
     }
 
     #[cfg(unix)]

@@ -448,6 +448,7 @@ fn rollback_preview() -> Msg {
         node: node.into(),
         title: title.into(),
         effects: eff.iter().map(|e| e.to_string()).collect(),
+        moves: Vec::new(),
     };
     Msg::RollbackPreview {
         run_id: "20261122T080000Z".into(),

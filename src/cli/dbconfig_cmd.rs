@@ -1,7 +1,9 @@
 //! `tt-ha dbconfig enable|insert|show`.
 
+use super::out::{errln, out, outln};
 use crate::atomic::{read_regular, replace_if_unchanged};
 use crate::dbconfig::{Document, EnableRequest, Role, SiteAddr, enable, find_blocks, insert_block};
+use crate::display::path as shown;
 use crate::textdiff;
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
@@ -72,15 +74,15 @@ fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn write_reviewed(file: &Path, old: &[u8], new: &Document, dry_run: bool) -> anyhow::Result<()> {
-    print!(
+    out!(
         "{}",
-        textdiff::unified(&file.display().to_string(), &Document::parse(old), new)
+        textdiff::unified(&shown(file).to_string(), &Document::parse(old), new)
     );
     if dry_run {
-        println!("dry run: {} not changed", file.display());
+        outln!("dry run: {} not changed", shown(file));
     } else {
         replace_if_unchanged(file, old, &new.render())?;
-        println!("wrote {}", file.display());
+        outln!("wrote {}", shown(file));
     }
     Ok(())
 }
@@ -103,15 +105,14 @@ pub fn run(action: DbconfigAction) -> anyhow::Result<ExitCode> {
                 remotes: remote,
                 switch,
             };
-            let done =
-                enable(&old, &req).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let done = enable(&old, &req).map_err(|e| anyhow::anyhow!("{}: {e}", shown(&file)))?;
             for w in &done.warnings {
-                eprintln!("warning: {w}");
+                errln!("warning: {w}");
             }
             if !done.changed {
-                println!(
+                outln!(
                     "{}: the {} block (line {}) is already enabled with these addresses: nothing to change",
-                    file.display(),
+                    shown(&file),
                     req.role,
                     done.block.line_no()
                 );
@@ -126,20 +127,20 @@ pub fn run(action: DbconfigAction) -> anyhow::Result<ExitCode> {
         } => {
             let old = read(&file)?;
             let new = insert_block(&old, role.into())
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                .map_err(|e| anyhow::anyhow!("{}: {e}", shown(&file)))?;
             write_reviewed(&file, &old, &new, dry_run)?;
         }
         DbconfigAction::Show { file } => {
             let bytes = read(&file)?;
             crate::dbconfig::check_encoding(&bytes)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                .map_err(|e| anyhow::anyhow!("{}: {e}", shown(&file)))?;
             let doc = Document::parse(&bytes);
             let blocks = find_blocks(&doc);
             if blocks.is_empty() {
-                println!("{}: no replication blocks", file.display());
+                outln!("{}: no replication blocks", shown(&file));
             }
             for b in blocks {
-                println!(
+                outln!(
                     "line {}: {} block ({}, {} {})",
                     b.line_no(),
                     b.role,
@@ -148,7 +149,7 @@ pub fn run(action: DbconfigAction) -> anyhow::Result<ExitCode> {
                     b.priority
                 );
                 for s in &b.sites {
-                    println!(
+                    outln!(
                         "  line {}: {:?} site {} {}",
                         s.line + 1,
                         s.kind,

@@ -1,5 +1,6 @@
 //! `tt-ha demo [DIR] [--no-open] [--down]`.
 
+use super::out::outln;
 use crate::demo;
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,11 +13,11 @@ pub fn run(dir: &Path, no_open: bool, down: bool, volumes: usize) -> anyhow::Res
         return Ok(ExitCode::SUCCESS);
     }
     let config = demo::create(dir, volumes)?;
-    println!("sandbox ready: {}", config.display());
+    outln!("sandbox ready: {}", config.display());
     use std::io::IsTerminal;
     if !no_open && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         let code = crate::tui::wizard(&config)?;
-        println!(
+        outln!(
             "the sandbox keeps running; stop it with: tt-ha demo --down '{}'",
             dir.display()
         );
@@ -27,7 +28,7 @@ pub fn run(dir: &Path, no_open: bool, down: bool, volumes: usize) -> anyhow::Res
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "tt-ha".into());
-    println!("next:");
+    outln!("next:");
     for args in [
         "wizard",
         "plan",
@@ -36,8 +37,8 @@ pub fn run(dir: &Path, no_open: bool, down: bool, volumes: usize) -> anyhow::Res
         "monitor",
         "rollback --dry-run",
     ] {
-        println!("  '{exe}' --config '{c}' {args}");
+        outln!("  '{exe}' --config '{c}' {args}");
     }
-    println!("  '{exe}' demo --down '{}'", dir.display());
+    outln!("  '{exe}' demo --down '{}'", dir.display());
     Ok(ExitCode::SUCCESS)
 }

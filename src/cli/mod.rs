@@ -4,6 +4,7 @@
 mod dbconfig_cmd;
 mod demo_cmd;
 mod monitor_cmd;
+pub mod out;
 mod plan_cmd;
 mod run_cmd;
 

@@ -1,11 +1,15 @@
 //! `tt-ha classify`, `tt-ha check` and `tt-ha monitor`: the replication monitor's headless front.
 
+use super::out::{self, outln};
 use crate::config;
 use crate::monitor::{self, NodeState, Verdict, feed::Feed};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+/// Paths are shown escaped: they may hold any bytes.
+use crate::display::path as shown;
 
 /// The documented JSON of one node's state (`classify --json`, `monitor --json` snapshots).
 pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
@@ -45,19 +49,19 @@ pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
 /// `classify FILE [--role] [--json]`.
 pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode> {
     let s = monitor::classify_file(file, role, "$DB_Msg.txt")
-        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}", shown(file)))?;
     let v = monitor::single(&s);
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&node_json(&s, &v))?);
+        out::json_pretty(&node_json(&s, &v))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}: {} messages", file.display(), s.messages);
-    println!("  role:         {}", s.role.as_deref().unwrap_or("unknown"));
-    println!(
+    outln!("{}: {} messages", shown(file), s.messages);
+    outln!("  role:         {}", s.role.as_deref().unwrap_or("unknown"));
+    outln!(
         "  verdict:      {} (from this file alone; `tt-ha check` needs both)",
         v.describe()
     );
-    println!(
+    outln!(
         "  peers:        {}",
         s.peer_list()
             .iter()
@@ -73,27 +77,27 @@ pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Resu
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
+    outln!(
         "  start-up:     {}",
         if s.startup_done { "done" } else { "not done" }
     );
     if s.init.seen {
-        println!(
+        outln!(
             "  initial copy: phase {}, {:.1}%",
             s.init.phase,
             s.init.percent.unwrap_or(0.0)
         );
     }
     if s.low_verbosity {
-        println!(
+        outln!(
             "  warning: only connection lines (DB_VERB_REPMGR_MISC): set DB_VERB_REPLICATION to see progress and prove replication"
         );
     }
     for (why, n) in &s.benign {
-        println!("  harmless ({n}x): {why}");
+        outln!("  harmless ({n}x): {why}");
     }
     for (line, text) in &s.errors {
-        println!("  error line {line}: {text}");
+        outln!("  error line {line}: {text}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -115,13 +119,13 @@ pub fn check(
     let cfg = match config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
-            println!("TT-HA UNKNOWN - {e}");
+            outln!("TT-HA UNKNOWN - {e}");
             return Ok(ExitCode::from(3));
         }
     };
     let read = |n: &crate::config::Node, role: &str| {
         monitor::classify_file(&n.message_path(), Some(role), &n.message_file)
-            .map_err(|e| format!("{}: {e}", n.message_path().display()))
+            .map_err(|e| format!("{}: {e}", shown(&n.message_path())))
     };
     let (m, r) = match (
         read(&cfg.master, "master"),
@@ -129,7 +133,7 @@ pub fn check(
     ) {
         (Ok(m), Ok(r)) => (m, r),
         (Err(e), _) | (_, Err(e)) => {
-            println!("TT-HA UNKNOWN - cannot read a message file: {e}");
+            outln!("TT-HA UNKNOWN - cannot read a message file: {e}");
             return Ok(ExitCode::from(3));
         }
     };
@@ -158,7 +162,7 @@ pub fn check(
     let lag_text = lag
         .map(|l| format!("; lag {} bytes", l.bytes))
         .unwrap_or_default();
-    println!("TT-HA {word} - {}{lag_text} | {perf}", v.describe());
+    outln!("TT-HA {word} - {}{lag_text} | {perf}", v.describe());
     Ok(ExitCode::from(code))
 }
 
@@ -215,16 +219,15 @@ pub fn monitor(
     let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
     let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);
     if json_out {
-        println!(
-            "{}",
-            json!({"type": "start", "mode": waker.mode(), "interval_ms": interval_ms, "files": nodes.iter().map(|(r, n)| json!({"node": r, "path": n.message_path()})).collect::<Vec<_>>()})
-        );
+        out::json_line(
+            &json!({"type": "start", "mode": waker.mode(), "interval_ms": interval_ms, "files": nodes.iter().map(|(r, n)| json!({"node": r, "path": n.message_path()})).collect::<Vec<_>>()}),
+        )?;
     } else {
         let mode = waker.mode().describe(Duration::from_millis(interval_ms));
-        println!(
+        outln!(
             "following {} and {} ({mode}); Ctrl-C stops",
-            files[0].display(),
-            files[1].display()
+            shown(&files[0]),
+            shown(&files[1])
         );
     }
     let started = Instant::now();
@@ -237,12 +240,9 @@ pub fn monitor(
             for n in polled.notices {
                 let notice = format!("{n:?}").to_lowercase();
                 if json_out {
-                    println!(
-                        "{}",
-                        json!({"type": "file", "node": role, "notice": notice})
-                    );
+                    out::json_line(&json!({"type": "file", "node": role, "notice": notice}))?;
                 } else {
-                    println!("[{role}] message file {notice}");
+                    outln!("[{role}] message file {notice}");
                 }
             }
             for (line, ev) in polled.events {
@@ -259,12 +259,11 @@ pub fn monitor(
                     continue;
                 }
                 if json_out {
-                    println!(
-                        "{}",
-                        json!({"type": "event", "node": role, "line": line, "event": ev})
-                    );
+                    out::json_line(
+                        &json!({"type": "event", "node": role, "line": line, "event": ev}),
+                    )?;
                 } else if let Some(t) = event_text(&ev) {
-                    println!("[{role}] line {line}: {t}");
+                    outln!("[{role}] line {line}: {t}");
                 }
             }
         }
@@ -285,17 +284,19 @@ pub fn monitor(
             let lag = monitor::lag(&feeds[0].state, &feeds[1].state)
                 .map(|l| format!("; lag {} bytes", l.bytes))
                 .unwrap_or_default();
-            println!("== {}{lag}", v.describe());
+            outln!("== {}{lag}", v.describe());
         } else if json_out && (changed || last_snapshot.elapsed() >= Duration::from_secs(5)) {
             last_verdict = v.name().to_string();
             last_snapshot = Instant::now();
-            println!(
-                "{}",
-                json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&feeds[0].state, &feeds[1].state),
-                       "master": node_json(&feeds[0].state, &monitor::single(&feeds[0].state)), "replicant": node_json(&feeds[1].state, &monitor::single(&feeds[1].state))})
-            );
+            out::json_line(
+                &json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&feeds[0].state, &feeds[1].state),
+                       "master": node_json(&feeds[0].state, &monitor::single(&feeds[0].state)), "replicant": node_json(&feeds[1].state, &monitor::single(&feeds[1].state))}),
+            )?;
         }
-        if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
+        // Following for a reader that has gone away (`tt-ha monitor --json | head`) is pointless.
+        if out::stdout_closed()
+            || seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s))
+        {
             return Ok(ExitCode::SUCCESS);
         }
         waker.wait();

@@ -1,5 +1,6 @@
 //! `tt-ha plan`: the preflight table and the ordered steps with their effects.
 
+use super::out::{self, out};
 use crate::config;
 use crate::dbhome::human_bytes;
 use crate::plan::{Effect, Plan, build};
@@ -9,14 +10,17 @@ use std::fmt::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// Paths are shown escaped: they may hold any bytes.
+use crate::display::path as shown;
+
 /// Runs `plan`: exit 0 when preflight passes, 1 when a check fails (the plan is printed anyway).
 pub fn run(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let cfg = config::load(config_path)?;
     let plan = build(&cfg);
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        out::json_pretty(&plan)?;
     } else {
-        print!("{}", render(&plan, config_path));
+        out!("{}", render(&plan, config_path));
     }
     Ok(if plan.ready {
         ExitCode::SUCCESS
@@ -39,7 +43,7 @@ pub fn render(plan: &Plan, config_path: &Path) -> String {
     let _ = writeln!(
         out,
         "tt-ha plan (config {}), run id if applied now: {}",
-        config_path.display(),
+        shown(config_path),
         plan.run_id
     );
     let _ = writeln!(out, "\nPreflight");
@@ -114,12 +118,12 @@ pub fn render(plan: &Plan, config_path: &Path) -> String {
                 out,
                 "       move {moves} entries ({}) from {}",
                 human_bytes(total),
-                from.parent().unwrap_or(from).display()
+                shown(from.parent().unwrap_or(from))
             );
             let _ = writeln!(
                 out,
                 "       into quarantine {}:",
-                to.parent().unwrap_or(to).display()
+                shown(to.parent().unwrap_or(to))
             );
         }
         for e in &s.effects {
@@ -127,10 +131,7 @@ pub fn render(plan: &Plan, config_path: &Path) -> String {
                 Effect::Move {
                     from, bytes, class, ..
                 } => {
-                    let name = from
-                        .file_name()
-                        .map(|n| n.to_string_lossy())
-                        .unwrap_or_default();
+                    let name = crate::display::file_name(from);
                     let _ = writeln!(
                         out,
                         "       - {:>10}  {:<12} {name}",
@@ -144,7 +145,7 @@ pub fn render(plan: &Plan, config_path: &Path) -> String {
                     warnings,
                     ..
                 } => {
-                    let _ = writeln!(out, "       - edit {}:", path.display());
+                    let _ = writeln!(out, "       - edit {}:", shown(path));
                     for l in diff.lines() {
                         let _ = writeln!(out, "         | {l}");
                     }
@@ -168,9 +169,9 @@ pub fn render(plan: &Plan, config_path: &Path) -> String {
                     let _ = writeln!(
                         out,
                         "       - backup of {} ({} of databases and logs) in {}: {what}",
-                        from.display(),
+                        shown(from),
                         human_bytes(*bytes),
-                        to.display()
+                        shown(to)
                     );
                 }
                 Effect::Check { what, .. } => {

@@ -1,13 +1,17 @@
 //! `tt-ha apply | rollback | status | finalize | backup`: the engine's run commands, rendered for
 //! a terminal or as JSON lines.
 
+use super::out::{self, err, errln, outln};
 use crate::config::{self, SiteConfig};
 use crate::dbhome::{Home, human_bytes};
 use crate::engine::{self, ApplyOptions, Confirm, Event, StepState};
 use crate::procedure::StepDef;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// Paths are shown escaped: they may hold any bytes.
+use crate::display::path as shown;
 
 /// Confirmation on a terminal: the operator types the node's name. `--yes` answers yes.
 struct TerminalConfirm {
@@ -19,31 +23,53 @@ impl Confirm for TerminalConfirm {
         if self.yes {
             return true;
         }
-        eprintln!("\n=== {} on {node} ===\n{}", step.id, details());
-        eprint!("Type the node name `{node}` to go ahead (anything else stops here): ");
-        let _ = std::io::stderr().flush();
+        errln!("\n=== {} on {node} ===\n{}", step.id, details());
+        err!("Type the node name `{node}` to go ahead (anything else stops here): ");
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == node
     }
 }
 
+/// Prints the engine's events as they come.
+///
+/// A reader that goes away (`tt-ha apply --yes | head`) does not stop the run: the engine is
+/// called back between effects, and stopping there would leave a node's server down until
+/// someone resumes (between `master.stop` and `master.start`, the master). Every effect is
+/// journaled whatever the output does, so the run goes on to its end (or its first failure, or
+/// a declined confirmation: prompts are on stderr), the journal stays consistent, and
+/// `tt-ha status` tells what happened.
+/// One line on stderr says so.
 fn printer(json: bool) -> impl FnMut(Event) {
+    let mut told = false;
     move |e: Event| {
-        if json {
-            println!("{}", serde_json::to_string(&e).expect("events serialise"));
-            return;
+        print_event(json, e);
+        if out::stdout_closed() && !told {
+            told = true;
+            errln!(
+                "tt-ha: standard output was closed; the run goes on to its end. `tt-ha status` shows how it went"
+            );
         }
-        match e {
-            Event::Run { run_id, how } => println!("run {run_id} ({how})"),
-            Event::Step { id, state, .. } => match state {
-                StepState::Running => println!("[....] {id}"),
-                StepState::Done(s) => println!("[done] {id}: {s}"),
-                StepState::AlreadyDone(s) => println!("[done] {id}: {s}"),
-                StepState::Failed(s) => println!("[FAIL] {id}: {s}"),
-            },
-            Event::Line { text, .. } => println!("       {text}"),
-            Event::Warning { text } => eprintln!("warning: {text}"),
+    }
+}
+
+/// One event: a JSON line, or words for people.
+fn print_event(json: bool, e: Event) {
+    if json {
+        if let Err(err) = out::json_line(&e) {
+            errln!("error: cannot write an event as JSON: {err}");
         }
+        return;
+    }
+    match e {
+        Event::Run { run_id, how } => outln!("run {run_id} ({how})"),
+        Event::Step { id, state, .. } => match state {
+            StepState::Running => outln!("[....] {id}"),
+            StepState::Done(s) => outln!("[done] {id}: {s}"),
+            StepState::AlreadyDone(s) => outln!("[done] {id}: {s}"),
+            StepState::Failed(s) => outln!("[FAIL] {id}: {s}"),
+        },
+        Event::Line { text, .. } => outln!("       {text}"),
+        Event::Warning { text } => errln!("warning: {text}"),
     }
 }
 
@@ -74,15 +100,15 @@ pub fn apply(
     match engine::apply(&cfg, &opts, &mut TerminalConfirm { yes }, &mut sink) {
         Ok(run) => {
             if !json {
-                println!(
+                outln!(
                     "run {run}: done. `tt-ha status` shows where it stands; `tt-ha rollback` undoes it."
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("{}", engine::after_apply_failure(&e));
+            errln!("error: {e}");
+            errln!("{}", engine::after_apply_failure(&e));
             Ok(ExitCode::from(1))
         }
     }
@@ -90,13 +116,13 @@ pub fn apply(
 
 fn print_rollback_steps(steps: &[engine::RollbackStep]) {
     if steps.is_empty() {
-        println!("nothing to roll back: both nodes are as they were");
+        outln!("nothing to roll back: both nodes are as they were");
     }
     for (i, s) in steps.iter().enumerate() {
-        println!("{:>3}. {} [{}] {}", i + 1, s.id, s.node, s.title);
+        outln!("{:>3}. {} [{}] {}", i + 1, s.id, s.node, s.title);
         for e in &s.effects {
             for l in e.lines() {
-                println!("       {l}");
+                outln!("       {l}");
             }
         }
     }
@@ -113,9 +139,9 @@ pub fn rollback(
     if dry_run {
         let (run, steps) = engine::rollback(&cfg, true, &mut |_| {})?;
         if json {
-            println!("{}", serde_json::json!({ "run_id": run, "steps": steps }));
+            out::json_line(&serde_json::json!({ "run_id": run, "steps": steps }))?;
         } else {
-            println!("rollback of run {run} would do (dry run, nothing changed):");
+            outln!("rollback of run {run} would do (dry run, nothing changed):");
             print_rollback_steps(&steps);
         }
         return Ok(ExitCode::SUCCESS);
@@ -123,14 +149,13 @@ pub fn rollback(
     refuse_without_terminal(yes, "rollback")?;
     if !yes {
         let (run, steps) = engine::rollback(&cfg, true, &mut |_| {})?;
-        println!("rollback of run {run} will do:");
+        outln!("rollback of run {run} will do:");
         print_rollback_steps(&steps);
-        eprint!("Type `rollback` to go ahead: ");
-        let _ = std::io::stderr().flush();
+        err!("Type `rollback` to go ahead: ");
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
         if line.trim() != "rollback" {
-            eprintln!("not confirmed: nothing was changed");
+            errln!("not confirmed: nothing was changed");
             return Ok(ExitCode::from(1));
         }
     }
@@ -138,15 +163,15 @@ pub fn rollback(
     match engine::rollback(&cfg, false, &mut sink) {
         Ok((run, _)) => {
             if !json {
-                println!(
+                outln!(
                     "run {run}: rolled back. `tt-ha finalize` purges its quarantine when you are satisfied."
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("{}", engine::AFTER_ROLLBACK_FAILURE);
+            errln!("error: {e}");
+            errln!("{}", engine::AFTER_ROLLBACK_FAILURE);
             Ok(ExitCode::from(1))
         }
     }
@@ -157,21 +182,21 @@ pub fn status(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let cfg = config::load(config_path)?;
     let report = engine::status(&cfg)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out::json_pretty(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}", report.explanation);
+    outln!("{}", report.explanation);
     if let Some(l) = &report.lock {
-        println!("lock: {l}");
+        outln!("lock: {l}");
     }
     if !report.rollback_preview.is_empty() {
-        println!("\nrollback would:");
+        outln!("\nrollback would:");
         print_rollback_steps(&report.rollback_preview);
     }
     if !report.next.is_empty() {
-        println!("\nnext:");
+        outln!("\nnext:");
         for n in &report.next {
-            println!("  {n}");
+            outln!("  {n}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -182,19 +207,18 @@ pub fn finalize(config_path: &Path, yes: bool) -> anyhow::Result<ExitCode> {
     let cfg = config::load(config_path)?;
     refuse_without_terminal(yes, "finalize")?;
     let mut ask = |run: &str, targets: &[(PathBuf, u64)]| {
-        println!("finalize run {run}: permanently delete its quarantine:");
+        outln!("finalize run {run}: permanently delete its quarantine:");
         for (d, b) in targets {
-            println!("  {} ({})", d.display(), human_bytes(*b));
+            outln!("  {} ({})", shown(d), human_bytes(*b));
         }
         if yes {
             return true;
         }
-        eprint!("Type the run id `{run}` to delete these for good: ");
-        let _ = std::io::stderr().flush();
+        err!("Type the run id `{run}` to delete these for good: ");
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == run
     };
-    println!("{}", engine::finalize(&cfg, &mut ask)?);
+    outln!("{}", engine::finalize(&cfg, &mut ask)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -210,7 +234,7 @@ pub fn backup(config_path: &Path) -> anyhow::Result<ExitCode> {
         .expect("validated: the master has a backup_dir");
     let found = crate::backup::assess(&root, &home)?;
     for n in &found.notes {
-        eprintln!("note: {n}");
+        errln!("note: {n}");
     }
     let id = crate::backup::unused_id(
         &root,
@@ -220,7 +244,7 @@ pub fn backup(config_path: &Path) -> anyhow::Result<ExitCode> {
     let outcome = crate::backup::act(&home, &root, found.found, &id, &mut |p| {
         if last.elapsed().as_millis() >= 500 || p.done == p.total {
             last = std::time::Instant::now();
-            eprintln!(
+            errln!(
                 "  {} {} of {} ({}/s)",
                 p.file,
                 human_bytes(p.done),
@@ -229,6 +253,6 @@ pub fn backup(config_path: &Path) -> anyhow::Result<ExitCode> {
             );
         }
     })?;
-    println!("{outcome}");
+    outln!("{outcome}");
     Ok(ExitCode::SUCCESS)
 }

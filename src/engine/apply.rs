@@ -319,7 +319,7 @@ fn quarantine_moves(
             "moving {} entries ({}) into {}",
             pairs.len(),
             human_bytes(bytes),
-            dest.display()
+            crate::display::path(&dest)
         ),
     );
     let (moved, _) = move_all(ctx, step, node, pairs, true)?;
@@ -332,13 +332,13 @@ fn quarantine_moves(
     if left != 0 {
         return Err(fail(format!(
             "{left} entries are still in {} after the move: did the server start meanwhile?",
-            after.path.display()
+            crate::display::path(&after.path)
         )));
     }
     Ok(format!(
         "{moved} entries ({}) moved into {}",
         human_bytes(bytes),
-        dest.display()
+        crate::display::path(&dest)
     ))
 }
 
@@ -564,7 +564,7 @@ fn describe(step: &plan::PlannedStep) -> String {
         match e {
             Effect::Move { from, bytes, .. } => out.push_str(&format!(
                 "  move {} ({})\n",
-                from.display(),
+                crate::display::path(from),
                 human_bytes(*bytes)
             )),
             Effect::Edit { diff, .. } => out.push_str(diff),

@@ -18,6 +18,9 @@ use crate::runs::{self, Phase, RunState};
 use serde::Serialize;
 use std::path::PathBuf;
 
+/// Paths in words are shown escaped: they may hold any bytes.
+use crate::display::path as shown;
+
 /// One rollback action with its effects in words.
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackStep {
@@ -27,8 +30,11 @@ pub struct RollbackStep {
     pub node: String,
     /// What it does.
     pub title: String,
-    /// Exact effects.
+    /// Exact effects, in words (paths escaped for people).
     pub effects: Vec<String>,
+    /// The step's moves (from, to), exact; in JSON as [`crate::pathjson::MoveEnds`].
+    #[serde(serialize_with = "crate::pathjson::moves")]
+    pub moves: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The step that writes a node's saved DB_CONFIG back: the copy and the diff it undoes.
@@ -61,6 +67,24 @@ fn step(id: &'static str, node: &Node, title: &str, effects: Vec<String>) -> Rol
         node: node.name.clone(),
         title: title.to_string(),
         effects,
+        moves: Vec::new(),
+    }
+}
+
+/// A step that moves `pairs`: each move in words, escaped, and the exact pairs.
+fn move_step(
+    id: &'static str,
+    node: &Node,
+    title: &str,
+    pairs: Vec<(PathBuf, PathBuf)>,
+) -> RollbackStep {
+    let effects = pairs
+        .iter()
+        .map(|(f, t)| format!("move {} -> {}", shown(f), shown(t)))
+        .collect();
+    RollbackStep {
+        moves: pairs,
+        ..step(id, node, title, effects)
     }
 }
 
@@ -175,14 +199,11 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
         ));
     }
     if !m_regions.is_empty() {
-        out.push(step(
+        out.push(move_step(
             "rollback.master.regions",
             m,
             "Move the region files the attempt made into quarantine (old ones are never restored)",
-            m_regions
-                .iter()
-                .map(|(f, t)| format!("move {} -> {}", f.display(), t.display()))
-                .collect(),
+            m_regions,
         ));
     }
     if run.master_was_running && (!m_up || master_changes) {
@@ -197,25 +218,19 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
         ));
     }
     if !r_clear.is_empty() {
-        out.push(step(
+        out.push(move_step(
             "rollback.replicant.clear",
             r,
             "Move what the attempt created on the replicant aside",
-            r_clear
-                .iter()
-                .map(|(f, t)| format!("move {} -> {}", f.display(), t.display()))
-                .collect(),
+            r_clear,
         ));
     }
     if !restore.is_empty() {
-        out.push(step(
+        out.push(move_step(
             "rollback.replicant.restore",
             r,
             "Move the replicant's original files back",
-            restore
-                .iter()
-                .map(|(f, t)| format!("move {} -> {}", f.display(), t.display()))
-                .collect(),
+            restore,
         ));
     }
     if let Some(c) = &r_conf {
@@ -290,7 +305,7 @@ fn run_step(ctx: &mut Ctx, s: &RollbackStep, records: &[Record]) -> Result<Strin
             let (n, _) = move_all(ctx, s.id, m, pairs, true)?;
             Ok(format!(
                 "{n} region files moved into {}",
-                runs::attempt_dir(m, &ctx.run_id).display()
+                shown(&runs::attempt_dir(m, &ctx.run_id))
             ))
         }
         "rollback.replicant.clear" => {
@@ -299,7 +314,7 @@ fn run_step(ctx: &mut Ctx, s: &RollbackStep, records: &[Record]) -> Result<Strin
             let (n, _) = move_all(ctx, s.id, r, pairs, true)?;
             Ok(format!(
                 "{n} entries moved into {}",
-                runs::attempt_dir(r, &ctx.run_id).display()
+                shown(&runs::attempt_dir(r, &ctx.run_id))
             ))
         }
         "rollback.replicant.restore" => {
@@ -308,7 +323,7 @@ fn run_step(ctx: &mut Ctx, s: &RollbackStep, records: &[Record]) -> Result<Strin
             let (n, _) = move_all(ctx, s.id, r, pairs, false)?;
             Ok(format!(
                 "{n} original entries moved back into {}",
-                r.home.display()
+                shown(&r.home)
             ))
         }
         "rollback.master.start" => start(ctx, s.id, m),

@@ -10,6 +10,9 @@ use crate::runs::{self, Phase, RunState};
 use serde::Serialize;
 use std::path::PathBuf;
 
+/// Paths in words are shown escaped: they may hold any bytes.
+use crate::display::path as shown;
+
 /// What `status` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
@@ -32,16 +35,16 @@ fn describe_action(a: &Action) -> String {
             moves.len(),
             moves
                 .first()
-                .map(|m| m.from.display().to_string())
+                .map(|m| shown(&m.from).to_string())
                 .unwrap_or_default()
         ),
         Action::Copy { node, from, to } => {
-            format!("copy {} to {} on {node}", from.display(), to.display())
+            format!("copy {} to {} on {node}", shown(from), shown(to))
         }
-        Action::Write { node, path, .. } => format!("write {} on {node}", path.display()),
+        Action::Write { node, path, .. } => format!("write {} on {node}", shown(path)),
         Action::Service { node, action } => format!("{action} {node}"),
-        Action::Backup { to } => format!("backup into {}", to.display()),
-        Action::Purge { path } => format!("purge {}", path.display()),
+        Action::Backup { to } => format!("backup into {}", shown(to)),
+        Action::Purge { path } => format!("purge {}", shown(path)),
     }
 }
 
@@ -220,7 +223,7 @@ pub fn finalize(cfg: &SiteConfig, confirm: PurgeConfirm) -> Result<String, Engin
             action: Action::Purge { path: dir.clone() },
         })?;
         std::fs::remove_dir_all(dir)
-            .map_err(|e| EngineError::Other(format!("{}: {e}", dir.display())))?;
+            .map_err(|e| EngineError::Other(format!("{}: {e}", shown(dir))))?;
         journal.append(J::Result {
             intent: seq,
             detail: human_bytes(*bytes),
@@ -233,7 +236,7 @@ pub fn finalize(cfg: &SiteConfig, confirm: PurgeConfirm) -> Result<String, Engin
         run.run_id,
         targets
             .iter()
-            .map(|(d, _)| d.display().to_string())
+            .map(|(d, _)| shown(d).to_string())
             .collect::<Vec<_>>()
             .join(", "),
         human_bytes(total)

@@ -509,6 +509,9 @@ impl App {
     }
 
     fn on_engine(&mut self, e: Event) {
+        // The engine's words can carry file names (a backup's progress names each file): shown
+        // escaped, never raw (ratatui would drop the controls silently and garble the name).
+        let e = crate::tui::messages::escaped(e);
         let rows = match self.running {
             Some(Running::Rollback) => &mut self.rb_rows,
             _ => &mut self.rows,

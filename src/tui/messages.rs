@@ -3,7 +3,7 @@
 
 use super::live::LiveUpdate;
 use crate::config::SiteConfig;
-use crate::engine::{Event, RollbackStep, StatusReport};
+use crate::engine::{Event, RollbackStep, StatusReport, StepState};
 use crate::plan::Plan;
 use crate::probe::FoundProcess;
 
@@ -89,4 +89,24 @@ pub enum Msg {
     Nodes([Option<FoundProcess>; 2]),
     /// The first-run screen's config was written and loads.
     ConfigSaved(Result<Box<SiteConfig>, String>),
+}
+
+/// An engine event with its text escaped for the screen ([`crate::display::text`]).
+pub fn escaped(e: Event) -> Event {
+    let t = |s: String| crate::display::text(&s).into_owned();
+    match e {
+        Event::Step { id, title, state } => Event::Step {
+            id,
+            title,
+            state: match state {
+                StepState::Running => StepState::Running,
+                StepState::Done(s) => StepState::Done(t(s)),
+                StepState::AlreadyDone(s) => StepState::AlreadyDone(t(s)),
+                StepState::Failed(s) => StepState::Failed(t(s)),
+            },
+        },
+        Event::Line { id, text } => Event::Line { id, text: t(text) },
+        Event::Warning { text } => Event::Warning { text: t(text) },
+        run @ Event::Run { .. } => run,
+    }
 }

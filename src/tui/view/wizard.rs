@@ -324,14 +324,11 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
             moves.len(),
             human_bytes(total),
             to.parent()
-                .map(|p| p.display().to_string())
+                .map(|p| crate::display::path(p).to_string())
                 .unwrap_or_default()
         )));
         for (from, _, bytes) in moves.iter().take(12) {
-            let name = from
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = crate::display::file_name(from).to_string();
             out.push(Line::raw(format!(
                 "  {name:<28} {:>10}",
                 human_bytes(*bytes)
@@ -353,7 +350,7 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
                 warnings,
                 ..
             } => {
-                out.push(Line::raw(format!("edit {}:", path.display())));
+                out.push(Line::raw(format!("edit {}:", crate::display::path(path))));
                 for l in diff.lines() {
                     out.push(Line::styled(l.to_string(), t.diff_line(l)));
                 }
@@ -373,9 +370,9 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
                 ..
             } => out.push(Line::raw(format!(
                 "backup of {} ({}) in {}: {what}",
-                from.display(),
+                crate::display::path(from),
                 human_bytes(*bytes),
-                to.display()
+                crate::display::path(to)
             ))),
             Effect::Check { what, .. } => out.push(Line::raw(format!("check: {what}"))),
         }

@@ -1,0 +1,271 @@
+//! How file names, paths and untrusted text are shown to people: never a raw control byte.
+//!
+//! A file name is untrusted bytes: on Unix anything but `/` and NUL, so it can hold invalid
+//! UTF-8, newlines, and terminal escape sequences (`ESC [ 2 J` clears the screen, `ESC ] 0 ;`
+//! retitles the window). Sent to a terminal as they are, such names would rewrite what the
+//! operator sees. One rule, [`escape_bytes`], renders any name or path for people: every byte
+//! that is not part of a printable UTF-8 character becomes `\xNN`, and the backslash itself
+//! becomes `\\`, so the rendering is unambiguous (it maps back to exactly one byte string).
+//! Every front-end (CLI text, plan, status, rollback dry run, error messages, the TUI) shows
+//! names through it. The lossless value travels separately (the journal, `--json`).
+//!
+//! Free text that may carry such bytes (a message-file line, an error) goes through the same
+//! rule with the layout kept ([`text`]): newlines and tabs stay, backslashes are not doubled.
+//! JSON for a terminal goes through [`json_safe`], which keeps it valid JSON with the same value.
+
+use std::borrow::Cow;
+use std::ffi::OsStr;
+use std::fmt::{self, Write as _};
+use std::path::Path;
+
+/// True for characters that must never reach a terminal raw: the C0 and C1 controls and DEL
+/// (`char::is_control`), and the invisible characters that reorder or break what is shown
+/// (bidirectional overrides and isolates, line and paragraph separators, zero-width space, BOM).
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// What the rendering keeps as it is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A name or path: everything escaped, the backslash doubled (except where it is the path
+    /// separator, on Windows).
+    Name,
+    /// Free text: newlines and tabs kept, backslashes as they are.
+    Text,
+}
+
+/// On Windows the backslash separates folders and cannot be part of a name: it stays single.
+const BACKSLASH_IS_SEPARATOR: bool = cfg!(windows);
+
+/// Renders `bytes` into `out` by the rule above.
+fn render(bytes: &[u8], mode: Mode, out: &mut impl fmt::Write) -> fmt::Result {
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' if mode == Mode::Name && !BACKSLASH_IS_SEPARATOR => out.write_str("\\\\")?,
+                '\n' | '\t' if mode == Mode::Text => out.write_char(c)?,
+                c if c.is_control() => {
+                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                        write!(out, "\\x{b:02x}")?;
+                    }
+                }
+                c if is_unsafe(c) => write!(out, "\\u{{{:x}}}", c as u32)?,
+                c => out.write_char(c)?,
+            }
+        }
+        for b in chunk.invalid() {
+            write!(out, "\\x{b:02x}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The one rule: `bytes` (a file name, a path) as text for people, escaped. Printable UTF-8
+/// stays as it is; control characters, DEL, C1 controls and invalid UTF-8 become `\xNN` per
+/// byte; invisible reordering characters become `\u{NNNN}`; `\` becomes `\\`.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let _ = render(bytes, Mode::Name, &mut out);
+    out
+}
+
+/// A name or path, escaped when displayed (`format!("{}", display::path(p))`).
+#[derive(Clone, Copy)]
+pub struct Shown<'a>(&'a [u8]);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        render(self.0, Mode::Name, f)
+    }
+}
+
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// A path for people, escaped by [`escape_bytes`].
+pub fn path(p: &Path) -> Shown<'_> {
+    Shown(p.as_os_str().as_encoded_bytes())
+}
+
+/// A file name for people, escaped by [`escape_bytes`].
+pub fn name(n: &OsStr) -> Shown<'_> {
+    Shown(n.as_encoded_bytes())
+}
+
+/// The last component of `p` for people (the whole path when it has none).
+pub fn file_name(p: &Path) -> Shown<'_> {
+    name(p.file_name().unwrap_or(p.as_os_str()))
+}
+
+/// Free text for a terminal: the same rule with the layout kept (newlines and tabs stay,
+/// backslashes are not doubled). Borrowed when there is nothing to escape.
+pub fn text(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let _ = render(s.as_bytes(), Mode::Text, &mut out);
+    Cow::Owned(out)
+}
+
+/// JSON text made safe for a terminal without changing its value: the characters of
+/// [`is_unsafe`] that a JSON serializer leaves raw (DEL, C1 controls, bidirectional overrides)
+/// become `\uNNNN` escapes. Outside strings, JSON text is plain ASCII, so every such character
+/// is inside a string, where the escape means the same character.
+pub fn json_safe(json: String) -> String {
+    // A raw newline is the layout of indented JSON: a serializer escapes those inside strings.
+    let unsafe_here = |c: char| is_unsafe(c) && c != '\n';
+    if !json.chars().any(unsafe_here) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_here(c) {
+            // Every unsafe character is in the Basic Multilingual Plane: one `\u` escape.
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The inverse of [`escape_bytes`], to prove the rendering is unambiguous.
+    fn unescape(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        while let Some(c) = rest.chars().next() {
+            if let Some(r) = rest.strip_prefix("\\\\") {
+                out.push(b'\\');
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("\\x") {
+                out.push(u8::from_str_radix(&r[..2], 16).unwrap());
+                rest = &r[2..];
+            } else if let Some(r) = rest.strip_prefix("\\u{") {
+                let end = r.find('}').unwrap();
+                let c = char::from_u32(u32::from_str_radix(&r[..end], 16).unwrap()).unwrap();
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                rest = &r[end + 1..];
+            } else {
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        out
+    }
+
+    fn terminal_safe(s: &str) -> bool {
+        !s.chars().any(is_unsafe)
+    }
+
+    #[test]
+    fn escapes_controls_escapes_and_invalid_utf8() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"__db.001", "__db.001"),
+            (b"esc-\x1b[2J", "esc-\\x1b[2J"),
+            (b"t\x1b]0;title\x07", "t\\x1b]0;title\\x07"),
+            (b"new\nline\ttab\rcr", "new\\x0aline\\x09tab\\x0dcr"),
+            (b"bad-\xff", "bad-\\xff"),
+            (b"lone-\x80", "lone-\\x80"),
+            (b"overlong-\xc0\xaf", "overlong-\\xc0\\xaf"),
+            (b"del\x7f", "del\\x7f"),
+            (b"c1-\xc2\x9b", "c1-\\xc2\\x9b"),
+            ("bidi-\u{202E}x".as_bytes(), "bidi-\\u{202e}x"),
+            ("ünïcode $DB_Msg.txt".as_bytes(), "ünïcode $DB_Msg.txt"),
+            (b"quote\"'", "quote\"'"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(escape_bytes(raw), *shown, "{raw:?}");
+        }
+        if cfg!(unix) {
+            assert_eq!(escape_bytes(b"back\\slash"), "back\\\\slash");
+            assert_eq!(
+                escape_bytes(b"\\x1b"),
+                "\\\\x1b",
+                "a literal \\x1b is not ESC"
+            );
+        }
+    }
+
+    #[test]
+    fn every_single_byte_is_shown_safely() {
+        for b in 0..=255u8 {
+            let s = escape_bytes(&[b]);
+            assert!(terminal_safe(&s), "{b:#x} -> {s:?}");
+            assert_eq!(unescape(&s), vec![b], "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn text_keeps_the_layout_and_escapes_the_rest() {
+        assert_eq!(
+            text("two\nlines\tand a C:\\path"),
+            "two\nlines\tand a C:\\path"
+        );
+        assert!(matches!(text("plain"), Cow::Borrowed(_)));
+        assert_eq!(text("a\x1b[2Jb\r\u{9b}c"), "a\\x1b[2Jb\\x0d\\xc2\\x9bc");
+    }
+
+    #[test]
+    fn json_stays_valid_with_the_same_value() {
+        let value = serde_json::json!({"from": "a\u{7f}b\u{9b}c\u{202e}d\u{1b}e\"\\"});
+        let safe = json_safe(value.to_string());
+        assert!(terminal_safe(&safe), "{safe}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            value
+        );
+        let pretty = json_safe(serde_json::to_string_pretty(&value).unwrap());
+        assert!(pretty.starts_with("{\n  \"from\""), "layout kept: {pretty}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&pretty).unwrap(),
+            value
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_render_safely_and_unambiguously(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let s = escape_bytes(&bytes);
+            prop_assert!(terminal_safe(&s), "{:?}", s);
+            if cfg!(unix) {
+                prop_assert_eq!(unescape(&s), bytes);
+            }
+        }
+
+        #[test]
+        fn any_text_renders_safely(s in "\\PC*|[\\x00-\\x{ff}\\x{2028}\\x{202e}\\\\]*") {
+            let t = text(&s);
+            prop_assert!(!t.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t'), "{:?}", t);
+        }
+
+        #[test]
+        fn any_json_string_stays_the_same_value(s in "[\\x00-\\x{ff}\\x{2028}\\x{202e}\\x{1F600}]*") {
+            let value = serde_json::Value::String(s);
+            let safe = json_safe(value.to_string());
+            prop_assert!(terminal_safe(&safe), "{:?}", safe);
+            prop_assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), value);
+        }
+    }
+}
