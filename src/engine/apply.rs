@@ -17,7 +17,7 @@ use crate::procedure::{STEPS, StepDef};
 use crate::quarantine;
 use crate::runs::{self, Phase, RunState};
 use crate::service::Service;
-use crate::startup::{MonitorProbe, ProbeStatus, StartupProbe};
+use crate::startup::{MonitorProbe, ProbeStatus, StallWatch, StartupProbe, stall_message};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -359,7 +359,10 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
         regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
     let mut probe = MonitorProbe::new(node.message_path(), re, &node.message_file);
     let deadline = Duration::from_secs(ctx.cfg.procedure.startup_timeout_secs);
+    // A copy that no longer advances fails now, with why, rather than at the deadline.
+    let stall_secs = ctx.cfg.procedure.stall_timeout_secs;
     let started = Instant::now();
+    let mut stall = StallWatch::new(started);
     let mut last = String::new();
     let mut last_line = Instant::now() - Duration::from_secs(1);
     let proof = loop {
@@ -372,6 +375,14 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
                         deadline.as_secs(),
                         probe.diagnose()
                     )));
+                }
+                let progress = probe.progress();
+                let still = stall.observe(progress.as_ref(), Instant::now());
+                if let Some(p) = progress
+                    && stall_secs > 0
+                    && still >= Duration::from_secs(stall_secs)
+                {
+                    return Err(fail(stall_message(stall_secs, &p, &node.message_file)));
                 }
                 // Progress changes often during an initial copy: one line a second at most.
                 if what != last && last_line.elapsed() >= Duration::from_secs(1) {

@@ -106,19 +106,56 @@ fn attempt_folder(sb: &Sandbox) -> PathBuf {
 }
 
 #[test]
-fn rollback_stops_a_replicant_in_its_initial_copy_promptly() {
+fn a_stalled_initial_copy_fails_fast_with_the_diagnosis_and_rollback_stops_the_replicant_in_it() {
     let sb = Sandbox::new(VOLUMES);
-    sb.set("startup_timeout_secs = 600", "startup_timeout_secs = 3");
+    // The default deadline of the demo (600 s) stays: the stall must be found long before it.
+    sb.set(
+        "startup_timeout_secs = 600",
+        "startup_timeout_secs = 600\nstall_timeout_secs = 3",
+    );
     sb.set("stop_timeout_secs = 60", "stop_timeout_secs = 30");
     let master_sum = ask(sb.master_port, "CHECKSUM volume");
 
+    let t = Instant::now();
     let o = apply_with_the_copy_frozen(&sb, &["apply", "--yes"]);
-    assert!(!o.status.success(), "apply: {}", text(&o));
-    assert!(text(&o).contains("[FAIL] replicant.start"), "{}", text(&o));
+    let out = text(&o);
+    assert!(!o.status.success(), "apply: {out}");
+    assert!(
+        out.contains(
+            "[FAIL] replicant.start: no initial-copy progress for 3 s: last progress at line "
+        ),
+        "{out}"
+    );
+    // The last progress is a page received or a file begun: the line is quoted.
+    assert!(
+        out.contains("of $DB_Msg.txt (`FILEDONE: have ")
+            || out.contains("of $DB_Msg.txt (`Next file "),
+        "quotes the last progress: {out}"
+    );
+    assert!(out.contains("): copying file "), "says which file: {out}");
+    assert!(
+        out.contains("the replicant waits for pages or log records the master does not send"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`tt-ha rollback` to undo, or fix it and `tt-ha apply` to resume"),
+        "{out}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "the stall was reported after {:?}, not within seconds of it",
+        t.elapsed()
+    );
     let msg = std::fs::read_to_string(sb.home("replicant").join("$DB_Msg.txt")).unwrap();
     assert!(
         msg.contains("FILEDONE: have") && !msg.contains("Start-up is done"),
         "the replicant is in its initial copy"
+    );
+    let st = sb.tt_ha(&["status"]);
+    assert!(
+        text(&st).contains("no initial-copy progress for 3 s"),
+        "status explains: {}",
+        text(&st)
     );
 
     let (o, took) = rollback_thawing_the_master(&sb, &["rollback", "--yes"]);
