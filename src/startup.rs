@@ -279,6 +279,27 @@ impl StartupProbe for MonitorProbe {
     }
 }
 
+/// Where a replicant's start-up stands by its whole message file, in words, when it has not
+/// finished (`None` when it has, or the file is empty or unreadable): said when its server will
+/// not stop, because Berkeley DB may hold a server in its initial copy until the copy ends.
+pub fn unfinished_startup(path: &std::path::Path, message_file: &str) -> Option<String> {
+    let state = crate::monitor::classify_file(path, Some("replicant"), message_file).ok()?;
+    if state.startup_done || state.messages == 0 {
+        return None;
+    }
+    Some(if state.init.seen {
+        format!(
+            "its message file shows it in its initial copy (internal init): {}",
+            position(&state)
+        )
+    } else {
+        format!(
+            "its message file shows its start-up unfinished: {}",
+            single(&state).describe()
+        )
+    })
+}
+
 /// What in a replicant's message file explains that nothing arrives, if anything does.
 fn blocker(state: &NodeState) -> Option<String> {
     if !state.connected {

@@ -85,7 +85,7 @@ pub(super) fn ensure_down(ctx: &Ctx, step: &str, node: &Node) -> Result<(), Engi
 
 /// Reports progress lines of `step` as they come (the front-end shows them while it waits).
 /// A repeated `waiting for … (N s): …` is reported once a second, not at every poll.
-fn live_lines<'c>(ctx: &'c mut Ctx, step: &'c str) -> impl FnMut(&str) + 'c {
+pub(super) fn live_lines<'c>(ctx: &'c mut Ctx, step: &'c str) -> impl FnMut(&str) + 'c {
     let sink = &mut *ctx.sink;
     let mut last: Option<(String, Instant)> = None;
     move |l: &str| {

@@ -94,15 +94,33 @@ fn rollback_thawing_the_master(sb: &Sandbox, args: &[&str]) -> (Output, Duration
     (out, t.elapsed())
 }
 
-/// The replicant's files that the rollback moved aside (`attempt/replicant` of the run).
-fn attempt_folder(sb: &Sandbox) -> PathBuf {
-    let runs = sb.home("replicant").parent().unwrap().join("tt-ha");
-    let run = std::fs::read_dir(&runs)
+/// The run folder of `node` (the sandbox makes one run).
+fn run_folder(sb: &Sandbox, node: &str) -> PathBuf {
+    let runs = sb.home(node).parent().unwrap().join("tt-ha");
+    std::fs::read_dir(&runs)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.is_dir())
-        .expect("a run folder");
-    run.join("attempt").join("replicant")
+        .expect("a run folder")
+}
+
+/// The replicant's files that the rollback moved aside (`attempt/replicant` of the run).
+fn attempt_folder(sb: &Sandbox) -> PathBuf {
+    run_folder(sb, "replicant")
+        .join("attempt")
+        .join("replicant")
+}
+
+/// Makes `node`'s service stop command do nothing: a service whose stop is ignored.
+fn ignore_stop(sb: &Sandbox, node: &str) {
+    let cfg = std::fs::read_to_string(&sb.config).unwrap();
+    let home = sb.home(node).display().to_string();
+    let line = cfg
+        .lines()
+        .find(|l| l.starts_with("stop = ") && l.contains(&home))
+        .unwrap()
+        .to_string();
+    sb.set(&line, "stop = [\"true\"]");
 }
 
 #[test]
@@ -172,6 +190,154 @@ fn a_stalled_initial_copy_fails_fast_with_the_diagnosis_and_rollback_stops_the_r
         moved.contains("FILEDONE: have") && !moved.contains("Start-up is done"),
         "the replicant was stopped during its initial copy"
     );
+    assert_eq!(ask(sb.master_port, "PING"), "OK standalone");
+    assert_eq!(ask(sb.master_port, "CHECKSUM volume"), master_sum);
+    assert_eq!(ask(sb.replicant_port, "PING"), "OK standalone");
+}
+
+/// Runs `tt-ha ARGS` on a pseudo-terminal (util-linux `script`) fed `input`; `None` (said
+/// loudly) where `script` is missing.
+fn on_a_terminal(sb: &Sandbox, args: &[&str], input: &str) -> Option<Output> {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "\n!!!!! SKIPPED: util-linux `script` is missing, so the typed confirmation on a terminal is not driven (apt-get install bsdutils) !!!!!\n"
+        );
+        return None;
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = vec![
+        quote(&common::tt_ha_bin().display().to_string()),
+        "--config".into(),
+        quote(&sb.config.display().to_string()),
+    ];
+    line.extend(args.iter().map(|a| quote(a)));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    Some(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_replicant_that_will_not_stop_is_ended_only_with_consent_and_the_master_never() {
+    let sb = Sandbox::new(VOLUMES);
+    sb.set(
+        "startup_timeout_secs = 600",
+        "startup_timeout_secs = 600\nstall_timeout_secs = 3",
+    );
+    let master_sum = ask(sb.master_port, "CHECKSUM volume");
+    let config = std::fs::read_to_string(&sb.config).unwrap();
+    let o = apply_with_the_copy_frozen(&sb, &["apply", "--yes"]);
+    assert!(text(&o).contains("[FAIL] replicant.start"), "{}", text(&o));
+    let (master, replicant) = (sb.pid("master").unwrap(), sb.pid("replicant").unwrap());
+
+    // The replicant's stop is ignored (its copy frozen with the master): tt-ha says what runs
+    // and why, and without consent ends nothing.
+    sb.set("stop_timeout_secs = 60", "stop_timeout_secs = 3");
+    ignore_stop(&sb, "replicant");
+    let o = sb.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains(&format!(
+            "[FAIL] rollback.replicant.stop: replicant did not stop within 3 s: the service manager says pending (start-pending), process {replicant} (ttfs-sim) running"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "its message file shows it in its initial copy (internal init): copying file "
+        ),
+        "says why: {out}"
+    );
+    assert!(out.contains("Nothing was ended."), "{out}");
+    assert!(
+        out.contains("or `tt-ha rollback --yes --force-stop-replicant`"),
+        "says how to end it: {out}"
+    );
+    assert!(
+        alive(replicant),
+        "without consent the replicant's server runs on"
+    );
+    assert!(alive(master), "the master is untouched");
+
+    // On a terminal the operator is asked to type the replicant's name; anything else ends
+    // nothing.
+    if let Some(o) = on_a_terminal(&sb, &["rollback"], "rollback\nreplicnat\n") {
+        let out = text(&o);
+        assert!(!o.status.success(), "{out}");
+        assert!(
+            out.contains("=== end replicant's server? ===")
+                && out.contains(
+                    "Type the node name `replicant` to end its server process (anything else leaves it running):"
+                ),
+            "asks for the name: {out}"
+        );
+        assert!(out.contains("Nothing was ended."), "{out}");
+        assert!(alive(replicant), "a wrong name ends nothing");
+    }
+
+    // With --force-stop-replicant the replicant's server is ended; a master that will not stop
+    // is never ended, even so.
+    ignore_stop(&sb, "master");
+    let o = sb.tt_ha(&["rollback", "--yes", "--force-stop-replicant"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains(&format!(
+            "[done] rollback.replicant.stop: replicant did not stop in time: process {replicant} ended by SIGTERM"
+        )),
+        "{out}"
+    );
+    assert!(!alive(replicant), "the replicant's server was ended");
+    assert!(
+        out.contains(&format!(
+            "[FAIL] rollback.master.stop: master did not stop within 3 s: the service manager says running, process {master} (ttfs-sim) running"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("tt-ha never ends the master's server process (its databases and logs must stay intact), not even with --force-stop-replicant"),
+        "{out}"
+    );
+    assert!(alive(master), "the master's server was not ended");
+    let master_fail = out
+        .lines()
+        .find(|l| l.starts_with("[FAIL] rollback.master.stop"))
+        .unwrap();
+    assert!(
+        !master_fail.contains("initial copy"),
+        "the master's failure tells no replicant story: {master_fail}"
+    );
+    // Journaled: the intent to end the replicant's server before the signal, the result after.
+    let journal = std::fs::read_to_string(run_folder(&sb, "master").join("journal.jsonl")).unwrap();
+    let intent = journal
+        .find(&format!("force-stop (pid {replicant})"))
+        .expect("the force-stop intent");
+    let result = journal
+        .find(&format!("process {replicant} ended by SIGTERM"))
+        .expect("its result");
+    assert!(intent < result, "{journal}");
+
+    // The master thawed and both stops restored, the rollback resumes and completes.
+    signal(master, libc::SIGCONT);
+    std::fs::write(&sb.config, config).unwrap();
+    let o = sb.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "rollback: {}", text(&o));
     assert_eq!(ask(sb.master_port, "PING"), "OK standalone");
     assert_eq!(ask(sb.master_port, "CHECKSUM volume"), master_sum);
     assert_eq!(ask(sb.replicant_port, "PING"), "OK standalone");
