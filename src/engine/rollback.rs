@@ -429,7 +429,21 @@ fn force_stop_replicant(
     ctx.result(kill_seq, how.join(", "))?;
     let timeout = ctx.stop_timeout();
     let res = svc.stop_and_confirm(timeout, &mut live_lines(ctx, id));
-    res.map_err(|e| EngineError::step(id, e))?;
+    match res {
+        Ok(()) => {}
+        Err(ServiceError::StillRunning { still, .. }) => {
+            return Err(EngineError::step(
+                id,
+                format!(
+                    "{}'s server was ended ({}), yet it does not read as stopped: {still}. tt-ha ends nothing more: what is left is not positively its server. If it is another server matching [process] of {} in tt-ha.toml, make [process] tell them apart (cmdline_contains); else stop it by hand",
+                    node.name,
+                    how.join(", "),
+                    node.name
+                ),
+            ));
+        }
+        Err(e) => return Err(EngineError::step(id, e)),
+    }
     ctx.result(
         stop_seq,
         "did not stop in time; its server was ended, then the stop confirmed",
