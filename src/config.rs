@@ -246,6 +246,10 @@ pub struct ProcedureSettings {
     pub start_timeout_secs: u64,
     /// Seconds to wait for the replicant's start-up (internal init) to finish (default 3600).
     pub startup_timeout_secs: u64,
+    /// Seconds without initial-copy progress in the replicant's message file (pages or log
+    /// records received or applied) after which its start-up counts as stalled and fails with
+    /// the diagnosis instead of waiting out `startup_timeout_secs` (default 120; 0 = never).
+    pub stall_timeout_secs: u64,
     /// Regex on the replicant's message file that proves start-up is done.
     pub startup_regex: String,
 }
@@ -256,6 +260,7 @@ impl Default for ProcedureSettings {
             stop_timeout_secs: 120,
             start_timeout_secs: 120,
             startup_timeout_secs: 3600,
+            stall_timeout_secs: 120,
             startup_regex: "Start-up is done".to_string(),
         }
     }
@@ -857,6 +862,19 @@ exe = "/usr/bin/ttfs-sim"
             c.replicant().service,
             ServiceControl::Commands { .. }
         ));
+    }
+
+    #[test]
+    fn the_stall_limit_defaults_to_120_s_and_is_read_from_procedure() {
+        assert_eq!(parse_str(GOOD).unwrap().procedure.stall_timeout_secs, 120);
+        let s = format!("[procedure]\nstall_timeout_secs = 7\n{GOOD}");
+        assert_eq!(parse_str(&s).unwrap().procedure.stall_timeout_secs, 7);
+        let e = parse_str(&format!("[procedure]\nstall_timeout_secs = -1\n{GOOD}")).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("procedure.stall_timeout_secs"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! (`sc stop` returns before the service has stopped; a status command may lag.)
 
 use crate::config::{Node, ServiceControl};
-use crate::probe::{FoundProcess, client_port_open, server_processes};
+use crate::probe::{FoundProcess, client_port_open, pid_alive, server_processes};
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,17 @@ pub enum SvcState {
     Pending(String),
     /// The manager's answer could not be read.
     Unknown(String),
+}
+
+impl std::fmt::Display for SvcState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SvcState::Running => f.write_str("running"),
+            SvcState::Stopped => f.write_str("stopped"),
+            SvcState::Pending(s) => write!(f, "pending ({s})"),
+            SvcState::Unknown(s) => write!(f, "unknown ({s})"),
+        }
+    }
 }
 
 /// Why a service action failed.
@@ -39,9 +51,22 @@ pub enum ServiceError {
         /// Its output.
         output: String,
     },
+    /// A control command gave no answer within its deadline (it was ended).
+    #[error(
+        "{node}: `{command}` did not answer within {secs} s (it was ended). Check that the command works by hand"
+    )]
+    NoAnswer {
+        /// Node name.
+        node: String,
+        /// The command line.
+        command: String,
+        /// The deadline.
+        secs: u64,
+    },
     /// Still running after the deadline.
     #[error(
-        "{node} did not stop within {secs} s: {still}. Stop the server by hand; no file of {node} was moved or changed by this stop"
+        "{node} did not stop within {secs} s: {still}{}. Stop the server by hand; no file of {node} was moved or changed by this stop",
+        stop_command.as_deref().map(|c| format!("; {c}")).unwrap_or_default()
     )]
     StillRunning {
         /// Node name.
@@ -52,6 +77,31 @@ pub enum ServiceError {
         still: String,
         /// The processes.
         processes: Vec<FoundProcess>,
+        /// What became of the stop command when it did not simply succeed, in words.
+        stop_command: Option<String>,
+    },
+    /// A process to end is not positively this node's server (any more): nothing was sent to it.
+    #[error(
+        "{node}: process {pid} is not positively {node}'s server ({why}), so tt-ha sent it nothing. Stop the server by hand"
+    )]
+    NotIdentified {
+        /// Node name.
+        node: String,
+        /// The process.
+        pid: u32,
+        /// Why it cannot be told.
+        why: String,
+    },
+    /// Processes still alive after SIGKILL (stuck in the kernel, or not ours to kill).
+    #[error(
+        "{node}: process(es) {} still run after SIGKILL (stuck in the kernel, or this user may not end them): end them by hand (as an administrator)",
+        pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    NotEnded {
+        /// Node name.
+        node: String,
+        /// The survivors.
+        pids: Vec<u32>,
     },
     /// Not serving after the deadline.
     #[error(
@@ -65,6 +115,34 @@ pub enum ServiceError {
         /// What is missing.
         missing: String,
     },
+}
+
+/// A process positively identified as a node's server, and what identifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identified {
+    /// The process.
+    pub process: FoundProcess,
+    /// Why it is this node's server, in words (`holds …/__db.001 open`).
+    pub evidence: String,
+}
+
+/// A node's server processes as far as they can be told apart: those positively identified,
+/// and those that match `[process]` but could not be (with why).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identification {
+    /// Positively identified.
+    pub sure: Vec<Identified>,
+    /// Matching `[process]` only, with why that is not enough.
+    pub unsure: Vec<(FoundProcess, String)>,
+}
+
+/// How a process was ended by [`Service::end_processes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// Its pid.
+    pub pid: u32,
+    /// `SIGTERM`, or `SIGKILL` when it outlived the grace period.
+    pub signal: &'static str,
 }
 
 fn render(argv: &[String]) -> String {
@@ -106,10 +184,11 @@ fn run(node: &str, argv: &[String], timeout: Duration) -> Result<(i32, String), 
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(fail(
-                format!("no answer within {} s", timeout.as_secs()),
-                String::new(),
-            ));
+            return Err(ServiceError::NoAnswer {
+                node: node.to_string(),
+                command: render(argv),
+                secs: timeout.as_secs(),
+            });
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -130,6 +209,46 @@ fn sc(host: &Option<String>, verb: &str, name: &str) -> Vec<String> {
     }
     v.extend([verb.to_string(), name.to_string()]);
     v
+}
+
+/// The pid from `systemctl show -p MainPID --value` (a bare number; 0 = none) or from
+/// `sc queryex` (`PID : 1234`).
+pub fn parse_manager_pid(out: &str) -> Option<u32> {
+    let value = match out.lines().find(|l| l.trim_start().starts_with("PID")) {
+        Some(line) => line.split(':').nth(1)?.trim(),
+        None => out.trim(),
+    };
+    value.parse().ok().filter(|p| *p != 0)
+}
+
+/// A file under `home` that process `pid` holds (open, mapped, or its working folder), by the
+/// one rule of [`crate::openfiles`]; `Ok(None)` when it holds none; `Err` when this system
+/// cannot tell or the process cannot be inspected.
+fn open_file_under(pid: u32, home: &Path) -> Result<Option<PathBuf>, String> {
+    let h = crate::openfiles::holders_among(home, &[pid]).map_err(|e| e.to_string())?;
+    if h.uninspected.iter().any(|(p, _)| *p == pid) {
+        return Err(format!(
+            "the open files of process {pid} cannot be read (not permitted)"
+        ));
+    }
+    Ok(h.holders.into_iter().next().map(|x| x.file))
+}
+
+/// Sends `signal` to `pid`; false when it could not be sent (gone, not supported, refused).
+fn send(pid: u32, signal: sysinfo::Signal) -> bool {
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+    let Ok(mut sys) = System::new() else {
+        return false;
+    };
+    let pid = Pid::from_u32(pid);
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing(),
+    );
+    sys.process(pid)
+        .and_then(|p| p.kill_with(signal))
+        .unwrap_or(false)
 }
 
 /// Reads `STATE : 4  RUNNING` from `sc query` output.
@@ -205,8 +324,12 @@ impl<'a> Service<'a> {
     }
 
     fn invoke(&self, verb: &str) -> Result<(), ServiceError> {
+        self.invoke_within(verb, self.timeout)
+    }
+
+    fn invoke_within(&self, verb: &str, timeout: Duration) -> Result<(), ServiceError> {
         let argv = self.argv(verb);
-        let (code, out) = run(&self.node.name, &argv, self.timeout)?;
+        let (code, out) = run(&self.node.name, &argv, timeout)?;
         // sc.exe answers 1062 (not started) to a stop of a stopped service and 1056 (already
         // running) to a start of a running one: both are the state we want.
         let benign = matches!(self.node.service, ServiceControl::Windows { .. })
@@ -222,6 +345,147 @@ impl<'a> Service<'a> {
         Ok(())
     }
 
+    /// The pid of the node's service as its manager knows it (systemd's `MainPID`, the PID of
+    /// `sc queryex` on this machine); `None` for commands, a remote host, or no answer.
+    fn manager_pid(&self) -> Option<u32> {
+        let argv: Vec<String> = match &self.node.service {
+            ServiceControl::Systemd { unit } => ["systemctl", "show", "-p", "MainPID", "--value"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([unit.clone()])
+                .collect(),
+            ServiceControl::Windows { name, host: None } => {
+                vec!["sc.exe".into(), "queryex".into(), name.clone()]
+            }
+            _ => return None,
+        };
+        let (code, out) = run(
+            &self.node.name,
+            &argv,
+            self.timeout.min(Duration::from_secs(10)),
+        )
+        .ok()?;
+        (code == 0).then(|| parse_manager_pid(&out)).flatten()
+    }
+
+    /// Why `pid` is this node's server: it is the service manager's own process of the node's
+    /// service, or it holds a file of the node's home open (invariant 9: a server is the process
+    /// that has its home's files open). `Err` says why that cannot be told.
+    pub fn evidence(&self, pid: u32) -> Result<String, String> {
+        if self.manager_pid() == Some(pid) {
+            return Ok(format!(
+                "the service manager's process of {}'s service",
+                self.node.name
+            ));
+        }
+        match open_file_under(pid, &self.node.home)? {
+            Some(path) => Ok(format!("holds {} open", path.display())),
+            None => Err(format!(
+                "it holds no file of {} open and is not the service manager's process of the service",
+                self.node.home.display()
+            )),
+        }
+    }
+
+    /// The processes matching the node's `[process]` settings, told apart by [`Self::evidence`].
+    pub fn identify(&self) -> Identification {
+        let mut out = Identification::default();
+        for p in crate::probe::matching_processes(&self.node.process) {
+            match self.evidence(p.pid) {
+                Ok(evidence) => out.sure.push(Identified {
+                    process: p,
+                    evidence,
+                }),
+                Err(why) => out.unsure.push((p, why)),
+            }
+        }
+        out
+    }
+
+    /// Ends `targets` (processes [`Self::identify`] found): SIGTERM first (where the system has
+    /// it), then SIGKILL to each still running after `grace`. Each pid is identified again right
+    /// before each signal: one that is no longer this node's server is never signalled. Only
+    /// for a server whose files are discarded anyway: the caller decides that.
+    pub fn end_processes(
+        &self,
+        targets: &[Identified],
+        grace: Duration,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Vec<Ended>, ServiceError> {
+        let mut termed = false;
+        for t in targets {
+            let pid = t.process.pid;
+            if self.still_ours(pid)? && send(pid, sysinfo::Signal::Term) {
+                termed = true;
+                progress(&format!(
+                    "sent SIGTERM to process {pid} ({})",
+                    t.process.name
+                ));
+            }
+        }
+        // Where SIGTERM does not exist (Windows) there is nothing to wait for.
+        let grace_end = Instant::now() + if termed { grace } else { Duration::ZERO };
+        let any_alive = || targets.iter().any(|t| pid_alive(t.process.pid));
+        while any_alive() && Instant::now() < grace_end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (survivors, gone): (Vec<u32>, Vec<u32>) = targets
+            .iter()
+            .map(|t| t.process.pid)
+            .partition(|pid| pid_alive(*pid));
+        let mut ended: Vec<Ended> = gone
+            .into_iter()
+            .map(|pid| Ended {
+                pid,
+                signal: "SIGTERM",
+            })
+            .collect();
+        for pid in &survivors {
+            if self.still_ours(*pid)? {
+                progress(&format!(
+                    "process {pid} still runs {} s after SIGTERM: sending SIGKILL",
+                    grace.as_secs()
+                ));
+                send(*pid, sysinfo::Signal::Kill);
+            }
+        }
+        let kill_end = Instant::now() + Duration::from_secs(5);
+        while survivors.iter().any(|p| pid_alive(*p)) && Instant::now() < kill_end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let stuck: Vec<u32> = survivors
+            .iter()
+            .copied()
+            .filter(|p| pid_alive(*p))
+            .collect();
+        if !stuck.is_empty() {
+            return Err(ServiceError::NotEnded {
+                node: self.node.name.clone(),
+                pids: stuck,
+            });
+        }
+        ended.extend(survivors.into_iter().map(|pid| Ended {
+            pid,
+            signal: "SIGKILL",
+        }));
+        Ok(ended)
+    }
+
+    /// True when `pid` still runs and is still positively this node's server (signal it);
+    /// false when it is gone (signal nothing: the pid may be reused); an error otherwise.
+    fn still_ours(&self, pid: u32) -> Result<bool, ServiceError> {
+        if !pid_alive(pid) {
+            return Ok(false);
+        }
+        self.evidence(pid)
+            .map(|_| true)
+            .map_err(|why| ServiceError::NotIdentified {
+                node: self.node.name.clone(),
+                pid,
+                why,
+            })
+    }
+
     /// Anything says the server runs: the manager, a process, or the client port.
     pub fn is_up(&self) -> bool {
         matches!(self.state(), Ok(SvcState::Running | SvcState::Pending(_)))
@@ -230,7 +494,10 @@ impl<'a> Service<'a> {
     }
 
     /// Stops the server and waits until the manager says stopped, no matching process remains
-    /// and the client port is closed. `progress` gets a line per poll.
+    /// and the client port is closed, `deadline` in all (the stop command included). `progress`
+    /// gets a line per poll. A stop command that hangs or fails does not end the wait: the
+    /// server may still stop, and if it does not, [`ServiceError::StillRunning`] says what runs
+    /// and what became of the command.
     pub fn stop_and_confirm(
         &self,
         deadline: Duration,
@@ -240,8 +507,29 @@ impl<'a> Service<'a> {
             progress(&format!("{} is already stopped", self.node.name));
             return Ok(());
         }
-        self.invoke("stop")?;
         let start = Instant::now();
+        let stop_command = match self.invoke_within("stop", deadline) {
+            Ok(()) => None,
+            Err(e @ (ServiceError::NoAnswer { .. } | ServiceError::Command { .. })) => {
+                let said = match &e {
+                    ServiceError::NoAnswer { command, secs, .. } => {
+                        format!("the stop command `{command}` did not answer within {secs} s")
+                    }
+                    ServiceError::Command {
+                        command,
+                        status,
+                        output,
+                        ..
+                    } if status != "could not start" => {
+                        format!("the stop command `{command}` failed ({status}): {output}")
+                    }
+                    _ => return Err(e),
+                };
+                progress(&said);
+                Some(said)
+            }
+            Err(e) => return Err(e),
+        };
         loop {
             let state = self.state()?;
             let procs = server_processes(self.node);
@@ -255,7 +543,7 @@ impl<'a> Service<'a> {
             }
             let mut still = Vec::new();
             if state != SvcState::Stopped {
-                still.push(format!("service state {state:?}"));
+                still.push(format!("the service manager says {state}"));
             }
             for p in &procs {
                 still.push(format!("process {} ({}) running", p.pid, p.name));
@@ -273,6 +561,7 @@ impl<'a> Service<'a> {
                     secs: deadline.as_secs(),
                     still,
                     processes: procs,
+                    stop_command,
                 });
             }
             progress(&format!(
@@ -356,6 +645,208 @@ mod tests {
             parse_sc_state("[SC] OpenService FAILED 1060"),
             SvcState::Unknown(_)
         ));
+    }
+
+    use crate::config::{Port, ProcessMatch};
+
+    /// A node whose home is `home`, whose server is a process with `token` in its command line,
+    /// and whose service control is the given commands.
+    fn node(home: &Path, token: &str, stop: &[&str], status: &[&str]) -> Node {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect();
+        Node {
+            name: "rep".into(),
+            address: "127.0.0.1".into(),
+            replication_port: None,
+            client_port: Port(closed),
+            home: home.to_path_buf(),
+            message_file: "$DB_Msg.txt".into(),
+            service: ServiceControl::Commands {
+                start: argv(&["true"]),
+                stop: argv(stop),
+                status: argv(status),
+            },
+            process: ProcessMatch {
+                name: None,
+                exe: None,
+                cmdline_contains: Some(token.into()),
+            },
+            backup_dir: None,
+            run_dir: None,
+            ping_command: None,
+        }
+    }
+
+    /// A real process with `token` in its command line that holds `file` open (when given)
+    /// and, with `ignore_term`, ignores SIGTERM, as a server stuck in its shutdown would.
+    fn server(token: &str, file: Option<&Path>, ignore_term: bool) -> std::process::Child {
+        let script = format!(
+            "{}{}while :; do sleep 0.1; done",
+            if ignore_term { "trap '' TERM; " } else { "" },
+            if file.is_some() {
+                "exec 3<\"$1\"; "
+            } else {
+                ""
+            }
+        );
+        Command::new("sh")
+            .args(["-c", &script, token])
+            .arg(file.unwrap_or(Path::new("-")))
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits until `svc` sees `sure` identified and `unsure` unidentified processes.
+    fn identified(svc: &Service, sure: usize, unsure: usize) -> Identification {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = svc.identify();
+            if (found.sure.len(), found.unsure.len()) == (sure, unsure) || Instant::now() > deadline
+            {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn only_a_process_holding_a_file_of_the_home_is_identified_and_ended_term_then_kill() {
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().join("var db");
+        std::fs::create_dir(&home).unwrap();
+        std::fs::write(home.join("__db.001"), b"region").unwrap();
+        let token = format!("tt-ha-test-ident-{}", std::process::id());
+        let mut stubborn = server(&token, Some(&home.join("__db.001")), true);
+        let mut stranger = server(&token, None, false);
+        let n = node(&home, &token, &["true"], &["true"]);
+        let svc = Service::new(&n, Duration::from_secs(5));
+
+        let found = identified(&svc, 1, 1);
+        assert_eq!(found.sure.len(), 1, "{found:?}");
+        assert_eq!(found.sure[0].process.pid, stubborn.id());
+        assert!(
+            found.sure[0].evidence.ends_with("var db/__db.001 open"),
+            "{found:?}"
+        );
+        assert_eq!(found.unsure.len(), 1, "{found:?}");
+        assert_eq!(found.unsure[0].0.pid, stranger.id());
+        assert!(
+            found.unsure[0].1.starts_with("it holds no file of"),
+            "{found:?}"
+        );
+
+        // The stranger is never signalled, even when asked to.
+        let not_ours = Identified {
+            process: found.unsure[0].0.clone(),
+            evidence: "asked".into(),
+        };
+        let e = svc
+            .end_processes(&[not_ours], Duration::from_millis(300), &mut |_| {})
+            .unwrap_err();
+        assert!(
+            matches!(e, ServiceError::NotIdentified { pid, .. } if pid == stranger.id()),
+            "{e}"
+        );
+        assert!(pid_alive(stranger.id()), "the stranger still runs");
+
+        // The one that ignores SIGTERM ends with SIGKILL after the grace period.
+        let mut lines = Vec::new();
+        let t = Instant::now();
+        let ended = svc
+            .end_processes(&found.sure, Duration::from_millis(500), &mut |l| {
+                lines.push(l.to_string())
+            })
+            .unwrap();
+        assert_eq!(
+            ended,
+            vec![Ended {
+                pid: stubborn.id(),
+                signal: "SIGKILL"
+            }],
+            "{lines:?}"
+        );
+        assert!(
+            t.elapsed() >= Duration::from_millis(500),
+            "SIGTERM first, then the grace"
+        );
+        assert!(lines[0].starts_with("sent SIGTERM to process"), "{lines:?}");
+        stubborn.wait().unwrap();
+        assert!(pid_alive(stranger.id()), "the stranger still runs");
+        stranger.kill().unwrap();
+        stranger.wait().unwrap();
+    }
+
+    #[test]
+    fn a_server_that_honours_sigterm_ends_with_it() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("log.0000000001"), b"log").unwrap();
+        let token = format!("tt-ha-test-term-{}", std::process::id());
+        let mut child = server(&token, Some(&d.path().join("log.0000000001")), false);
+        let n = node(d.path(), &token, &["true"], &["true"]);
+        let svc = Service::new(&n, Duration::from_secs(5));
+        let found = identified(&svc, 1, 0);
+        let ended = svc
+            .end_processes(&found.sure, Duration::from_secs(5), &mut |_| {})
+            .unwrap();
+        assert_eq!(
+            ended,
+            vec![Ended {
+                pid: child.id(),
+                signal: "SIGTERM"
+            }]
+        );
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_stop_command_that_hangs_is_reported_with_what_still_runs() {
+        let d = tempfile::tempdir().unwrap();
+        let n = node(
+            d.path(),
+            "tt-ha-test-nothing-matches-this",
+            &["sleep", "30"],
+            &["true"],
+        );
+        let svc = Service::new(&n, Duration::from_secs(60));
+        let t = Instant::now();
+        let e = svc
+            .stop_and_confirm(Duration::from_secs(1), &mut |_| {})
+            .unwrap_err();
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the deadline covers the stop command"
+        );
+        match &e {
+            ServiceError::StillRunning {
+                stop_command,
+                still,
+                ..
+            } => {
+                assert_eq!(
+                    stop_command.as_deref(),
+                    Some("the stop command `sleep 30` did not answer within 1 s")
+                );
+                assert_eq!(still, "the service manager says running");
+            }
+            other => panic!("{other}"),
+        }
+        assert!(e.to_string().starts_with("rep did not stop within 1 s: the service manager says running; the stop command `sleep 30` did not answer within 1 s."), "{e}");
+    }
+
+    #[test]
+    fn reads_the_service_managers_pid() {
+        assert_eq!(parse_manager_pid("4242\n"), Some(4242));
+        assert_eq!(parse_manager_pid("0\n"), None, "systemd: no main process");
+        let sc = "SERVICE_NAME: TapeTrack\r\n        STATE              : 4  RUNNING\r\n        PID                : 1234\r\n        FLAGS              :\r\n";
+        assert_eq!(parse_manager_pid(sc), Some(1234));
+        assert_eq!(
+            parse_manager_pid("[SC] EnumQueryServicesStatus:OpenService FAILED 1060"),
+            None
+        );
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Waiting for a replicant's start-up (internal init) to finish. The probe is a trait so that
 //! front-ends and tests can supply their own; the engine uses [`MonitorProbe`], which follows the
 //! replicant's message file with the monitor and so reports the initial copy's progress and, on
-//! a timeout, why (cannot reach the master's site, master down, …).
+//! a timeout, why (cannot reach the master's site, master down, …). [`StallWatch`] tells a copy
+//! that has stopped advancing from one that is merely long.
 
-use crate::monitor::{Event, NodeState, follow::Follower, parse::Splitter, single};
+use crate::monitor::{Event, Lsn, NodeState, follow::Follower, parse::Splitter, single};
 use regex::Regex;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The longest message-file line quoted in a diagnosis (the file is untrusted bytes).
+const QUOTE_MAX: usize = 200;
 
 /// What a probe saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,12 +21,179 @@ pub enum ProbeStatus {
     Waiting(String),
 }
 
+/// How far a start-up has come, for stall detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Messages that moved the start-up forward so far: a page, a log record or an applied
+    /// LSN beyond the last one, a new file, a new phase. Unchanged = no progress.
+    pub steps: u64,
+    /// The replicant works on its own (local recovery at the end of the copy): nothing is
+    /// expected from the master, so silence is not a stall.
+    pub local_work: bool,
+    /// Where the copy stands, in words (`file 2 of 4, page 1088 of 5537, …`).
+    pub position: String,
+    /// The last line that showed progress: its line number and text (shortened).
+    pub last: Option<(usize, String)>,
+    /// What the message file says is in the way (a refused or lost connection, an error), if
+    /// anything.
+    pub blocker: Option<String>,
+}
+
 /// Watches a replicant's start-up.
 pub trait StartupProbe {
     /// Reads what is new and says where start-up stands.
     fn poll(&mut self) -> ProbeStatus;
     /// Why start-up has not finished, for a timeout message.
     fn diagnose(&self) -> String;
+    /// How far start-up has come; `None` when this probe cannot tell (then it is never
+    /// called stalled).
+    fn progress(&self) -> Option<Progress> {
+        None
+    }
+}
+
+/// Measures, on this machine's clock, how long a start-up has made no progress (the message
+/// file's stamps come from the replicant's clock, which may differ from ours).
+#[derive(Debug)]
+pub struct StallWatch {
+    steps: Option<u64>,
+    since: Instant,
+}
+
+impl StallWatch {
+    /// Starts watching at `now` (the start-up was just requested).
+    pub fn new(now: Instant) -> StallWatch {
+        StallWatch {
+            steps: None,
+            since: now,
+        }
+    }
+
+    /// Notes `progress` seen at `now`; returns how long there has been none. Local work (the
+    /// replicant's own recovery) restarts the clock: it is not waiting for anything.
+    pub fn observe(&mut self, progress: Option<&Progress>, now: Instant) -> Duration {
+        let Some(p) = progress else {
+            self.since = now;
+            return Duration::ZERO;
+        };
+        if self.steps.is_some_and(|s| s != p.steps) || p.local_work {
+            self.since = now;
+        }
+        self.steps = Some(p.steps);
+        now.saturating_duration_since(self.since)
+    }
+}
+
+/// The stall failure: for how long nothing advanced, the last progress, where the copy stands,
+/// what is in the way, and what to do next.
+pub fn stall_message(secs: u64, progress: &Progress, message_file: &str) -> String {
+    let last = match &progress.last {
+        Some((line, text)) => format!(
+            "last progress at line {line} of {message_file} (`{text}`): {}",
+            progress.position
+        ),
+        None => format!(
+            "none since the replicant was started ({})",
+            progress.position
+        ),
+    };
+    let why = match &progress.blocker {
+        Some(b) => format!("{message_file} says: {b}"),
+        None => format!(
+            "{message_file} shows no error: the replicant waits for pages or log records the master does not send"
+        ),
+    };
+    format!(
+        "no initial-copy progress for {secs} s: {last}; {why}. Check that the master's server answers and the network between the two nodes, then run `tt-ha rollback` to undo, or fix it and `tt-ha apply` to resume"
+    )
+}
+
+/// Where a start-up stands, from its monotonic markers: a message advances it only when it
+/// moves past what was already seen (a re-sent page or log record does not).
+#[derive(Debug, Default)]
+struct Advance {
+    steps: u64,
+    file: Option<u32>,
+    pages: u64,
+    lsn: Option<Lsn>,
+    last: Option<(usize, String)>,
+}
+
+impl Advance {
+    /// Notes `ev` from message line `line`; true when it moved the start-up forward.
+    fn note(&mut self, ev: &Event, line: usize, text: &str) -> bool {
+        let forward = match ev {
+            Event::InitStart { .. } => {
+                // A new copy (a restarted server): its pages and log start afresh.
+                (self.file, self.pages, self.lsn) = (None, 0, None);
+                true
+            }
+            Event::NextFile { index, .. } => {
+                let new = self.file != Some(*index);
+                (self.file, self.pages) = (Some(*index), 0);
+                new
+            }
+            Event::FileProgress { have, .. } => {
+                let new = *have > self.pages;
+                self.pages = self.pages.max(*have);
+                new
+            }
+            Event::LogReceived { lsn, .. }
+            | Event::Applied { lsn }
+            | Event::StartupDone { lsn } => {
+                let new = self.lsn.is_none_or(|l| *lsn > l);
+                self.lsn = self.lsn.max(Some(*lsn));
+                new || matches!(ev, Event::StartupDone { .. })
+            }
+            Event::LogPhase { .. } | Event::LogReady | Event::CatchUp => true,
+            _ => false,
+        };
+        if forward {
+            self.steps += 1;
+            self.last = Some((line, shorten(text)));
+        }
+        forward
+    }
+}
+
+/// `text` cut to [`QUOTE_MAX`] characters, marked when cut.
+fn shorten(text: &str) -> String {
+    let mut quoted: String = text.chars().take(QUOTE_MAX).collect();
+    if quoted.len() < text.len() {
+        quoted.push('…');
+    }
+    quoted
+}
+
+/// Where the initial copy stands, in words, from the monitor's node state.
+fn position(state: &NodeState) -> String {
+    let init = &state.init;
+    if !init.seen {
+        return "the initial copy has not begun".into();
+    }
+    let percent = init
+        .percent
+        .map(|p| format!(" ({p:.1}% of the copy)"))
+        .unwrap_or_default();
+    match init.phase.as_str() {
+        "pages" => {
+            let file = match (init.files_done, init.files_total) {
+                (Some(k), Some(n)) => format!("file {} of {n}", k + 1),
+                _ => "a file".into(),
+            };
+            let page = match (init.pages_done, init.pages_total) {
+                (Some(h), Some(n)) => format!(", page {h} of {n}"),
+                _ => String::new(),
+            };
+            format!("copying {file}{page}{percent}")
+        }
+        "log" => format!(
+            "all {} files copied, receiving the log{percent}",
+            init.files_total.unwrap_or(0)
+        ),
+        "recovery" => "all pages and log received, recovering locally".into(),
+        other => format!("phase {other}{percent}"),
+    }
 }
 
 /// The monitor on the replicant's message file: done at `Start-up is done` (or a line matching
@@ -33,6 +205,7 @@ pub struct MonitorProbe {
     state: NodeState,
     done: Regex,
     message_file: String,
+    advance: Advance,
 }
 
 impl MonitorProbe {
@@ -45,6 +218,7 @@ impl MonitorProbe {
             state: NodeState::with_role(Some("replicant")),
             done,
             message_file: message_file.to_string(),
+            advance: Advance::default(),
         }
     }
 }
@@ -55,6 +229,8 @@ impl StartupProbe for MonitorProbe {
         for (n, text) in self.follower.poll().0 {
             for m in self.splitter.push(n, &text) {
                 let ev = self.state.apply(&m, &self.message_file);
+                self.advance
+                    .note(&ev, m.line, m.body.trim_end_matches('\r'));
                 if proof.is_none()
                     && (matches!(ev, Event::StartupDone { .. }) || self.done.is_match(&m.body))
                 {
@@ -91,12 +267,199 @@ impl StartupProbe for MonitorProbe {
             self.path.display()
         )
     }
+
+    fn progress(&self) -> Option<Progress> {
+        Some(Progress {
+            steps: self.advance.steps,
+            local_work: self.state.init.seen && self.state.init.phase == "recovery",
+            position: position(&self.state),
+            last: self.advance.last.clone(),
+            blocker: blocker(&self.state),
+        })
+    }
+}
+
+/// Where a replicant's start-up stands by its whole message file, in words, when it has not
+/// finished (`None` when it has, or the file is empty or unreadable): said when its server will
+/// not stop, because Berkeley DB may hold a server in its initial copy until the copy ends.
+pub fn unfinished_startup(path: &std::path::Path, message_file: &str) -> Option<String> {
+    let state = crate::monitor::classify_file(path, Some("replicant"), message_file).ok()?;
+    if state.startup_done || state.messages == 0 {
+        return None;
+    }
+    Some(if state.init.seen {
+        format!(
+            "its message file shows it in its initial copy (internal init): {}",
+            position(&state)
+        )
+    } else {
+        format!(
+            "its message file shows its start-up unfinished: {}",
+            single(&state).describe()
+        )
+    })
+}
+
+/// What in a replicant's message file explains that nothing arrives, if anything does.
+fn blocker(state: &NodeState) -> Option<String> {
+    if !state.connected {
+        if let Some((site, error, code)) = &state.last_failure {
+            return Some(format!(
+                "cannot connect to the master's site {site} ({error}, code {code})"
+            ));
+        }
+        if let Some(site) = &state.lost {
+            return Some(format!(
+                "the connection to the master's site {site} was lost"
+            ));
+        }
+    }
+    let (line, text) = state.errors.last()?;
+    Some(format!("error at line {line}: {}", shorten(text)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    fn append(p: &std::path::Path, lines: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap();
+        f.write_all(lines.as_bytes()).unwrap();
+    }
+
+    /// The stall clock runs while the file shows no advance (a re-sent page, an unrelated
+    /// line), restarts at every page, file or log record beyond the last, and stops during the
+    /// replicant's own recovery.
+    #[test]
+    fn only_a_real_advance_restarts_the_stall_clock() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        let mut probe = MonitorProbe::new(
+            p.clone(),
+            Regex::new("Start-up is done").unwrap(),
+            "$DB_Msg.txt",
+        );
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut watch = StallWatch::new(t0);
+        let step = |probe: &mut MonitorProbe, watch: &mut StallWatch, s: u64| {
+            probe.poll();
+            watch.observe(probe.progress().as_ref(), at(s)).as_secs()
+        };
+        assert_eq!(
+            step(&mut probe, &mut watch, 5),
+            5,
+            "nothing at all since the start"
+        );
+        append(
+            &p,
+            "[1:0][3/4] CLIENT: handshake from connecting site 127.0.0.1:5100 EID 1\n",
+        );
+        assert_eq!(
+            step(&mut probe, &mut watch, 6),
+            6,
+            "a connection is not copy progress"
+        );
+        append(
+            &p,
+            "[1:1][3/4] CLIENT: Update setup for 4 files.\n[1:2][3/4] CLIENT: Next file 0: pgsize 4096, maxpg 9\n[1:3][3/4] CLIENT: FILEDONE: have 1 pages. Need 10.\n",
+        );
+        assert_eq!(step(&mut probe, &mut watch, 7), 0);
+        append(
+            &p,
+            "[1:4][3/4] CLIENT: FILEDONE: have 1 pages. Need 10.\n[1:5][3/4] CLIENT: r rep_process_message: msgv = 8 logv 22 gen = 1 eid 1, type page_req, LSN [0][0]\n",
+        );
+        assert_eq!(
+            step(&mut probe, &mut watch, 9),
+            2,
+            "a re-sent page is no progress"
+        );
+        append(&p, "[1:6][3/4] CLIENT: FILEDONE: have 2 pages. Need 10.\n");
+        assert_eq!(step(&mut probe, &mut watch, 10), 0);
+        let pr = probe.progress().unwrap();
+        assert_eq!(
+            pr.last,
+            Some((7, "FILEDONE: have 2 pages. Need 10.".into()))
+        );
+        assert!(
+            pr.position.starts_with("copying file 1 of 4, page 2 of 10"),
+            "{}",
+            pr.position
+        );
+        assert_eq!(pr.blocker, None);
+        append(
+            &p,
+            "[1:7][3/4] CLIENT: Next file 1: pgsize 4096, maxpg 0\n[1:8][3/4] CLIENT: NEXTFILE: LOG_REQ from LSN [1][28] to [1][900]\n[1:9][3/4] CLIENT: r rep_process_message: msgv = 8 logv 22 gen = 1 eid 1, type log, LSN [1][28] resend\n",
+        );
+        assert_eq!(step(&mut probe, &mut watch, 20), 0);
+        append(
+            &p,
+            "[2:0][3/4] CLIENT: r rep_process_message: msgv = 8 logv 22 gen = 1 eid 1, type log, LSN [1][28] resend\n",
+        );
+        assert_eq!(
+            step(&mut probe, &mut watch, 25),
+            5,
+            "the same log record again is no progress"
+        );
+        append(
+            &p,
+            "[2:1][3/4] CLIENT: r rep_process_message: msgv = 8 logv 22 gen = 1 eid 1, type log, LSN [1][300] resend\n",
+        );
+        assert_eq!(step(&mut probe, &mut watch, 26), 0);
+        append(&p, "[2:2][3/4] CLIENT: Returning LOGREADY up to [1][900]\n");
+        assert_eq!(step(&mut probe, &mut watch, 27), 0);
+        assert_eq!(
+            step(&mut probe, &mut watch, 500),
+            0,
+            "local recovery waits for nothing"
+        );
+    }
+
+    #[test]
+    fn the_stall_message_says_how_long_what_came_last_where_and_why() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        let mut probe = MonitorProbe::new(
+            p.clone(),
+            Regex::new("Start-up is done").unwrap(),
+            "$DB_Msg.txt",
+        );
+        probe.poll();
+        let none = stall_message(120, &probe.progress().unwrap(), "$DB_Msg.txt");
+        assert!(
+            none.starts_with("no initial-copy progress for 120 s: none since the replicant was started (the initial copy has not begun); $DB_Msg.txt shows no error"),
+            "{none}"
+        );
+        let long = "x".repeat(5000);
+        append(
+            &p,
+            &format!(
+                "[1:1][3/4] CLIENT: Update setup for 2 files.\n[1:2][3/4] CLIENT: Next file 0: pgsize 4096, maxpg 9\n[1:3][3/4] CLIENT: FILEDONE: have 7 pages. Need 10.\n[1:4][3/4] CLIENT: EOF on connection to site 127.0.0.1:5100\n[1:5][3/4] CLIENT: {long}\n"
+            ),
+        );
+        probe.poll();
+        let m = stall_message(3, &probe.progress().unwrap(), "$DB_Msg.txt");
+        assert!(
+            m.starts_with("no initial-copy progress for 3 s: last progress at line 3 of $DB_Msg.txt (`FILEDONE: have 7 pages. Need 10.`): copying file 1 of 2, page 7 of 10"),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                "$DB_Msg.txt says: the connection to the master's site 127.0.0.1:5100 was lost"
+            ),
+            "{m}"
+        );
+        assert!(
+            m.ends_with("then run `tt-ha rollback` to undo, or fix it and `tt-ha apply` to resume"),
+            "{m}"
+        );
+        assert!(m.len() < 1000, "bounded whatever the file holds");
+    }
 
     #[test]
     fn follows_progress_finds_done_and_diagnoses_refusal() {

@@ -492,6 +492,52 @@ fn rollback_screen_shows_journal_and_dry_run() {
     snap("rollback_running", &a);
 }
 
+/// The rollback's question when the replicant's server does not stop (in its initial copy):
+/// the same typed confirmation as every destructive step, over the running rollback.
+#[test]
+fn rollback_asks_before_ending_a_replicant_that_will_not_stop() {
+    let mut a = functional();
+    a.update(key(KeyCode::Char('r')));
+    a.update(rollback_preview());
+    a.update(key(KeyCode::Enter));
+    for c in "rollback".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    a.update(key(KeyCode::Enter));
+    a.update(step("rollback.replicant.stop", StepState::Running));
+    let what = "tt-replicant did not stop within 120 s: the service manager says pending (START_PENDING), process 4242 (TMSS10Server.exe) running; the stop command `sc.exe stop TapeTrack` did not answer within 120 s; its message file shows it in its initial copy (internal init): copying file 2 of 4, page 1088 of 5537 (7.9% of the copy). Berkeley DB may not close a replicant's environment before its initial copy ends";
+    let details = format!(
+        "End tt-replicant's server (SIGTERM, then SIGKILL after 5 s):\n  process 4242 (TMSS10Server.exe, up 912 s): the service manager's process of tt-replicant's service\n\n{what}.\n\nThis rollback moves everything the attempt left in C:\\Program Files\\TapeTrack\\TapeTrack Framework Server\\var\\db aside and puts the replicant's original files back, so ending its server loses nothing the rollback keeps. The master's server is never ended.\n"
+    );
+    let (reply, answer) = std::sync::mpsc::channel();
+    a.update(Msg::Confirm(ConfirmRequest::force_stop(
+        "tt-replicant",
+        &details,
+        Some(reply),
+    )));
+    for c in "tt-rep".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    let text = render(&a, 160, 48).backend().to_string();
+    assert!(
+        text.contains("Confirm rollback.replicant.stop on tt-replicant"),
+        "{text}"
+    );
+    assert!(text.contains("in its initial copy"), "{text}");
+    snap("rollback_force_stop_confirm", &a);
+    a.update(key(KeyCode::Enter));
+    assert!(
+        answer.try_recv().is_err(),
+        "a partial name must not confirm"
+    );
+    for c in "licant".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    a.update(key(KeyCode::Enter));
+    assert_eq!(answer.try_recv(), Ok(true));
+    assert!(a.dialog.is_none());
+}
+
 #[test]
 fn monitor_screen_with_node_details() {
     let mut a = prepared(App::monitor(

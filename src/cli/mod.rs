@@ -55,6 +55,10 @@ pub enum Command {
         /// Do not ask.
         #[arg(long)]
         yes: bool,
+        /// Should the replicant's server not stop in time (e.g. in its initial copy), end its
+        /// process (SIGTERM, then SIGKILL) without asking. Never the master's.
+        #[arg(long)]
+        force_stop_replicant: bool,
         /// Events as JSON lines.
         #[arg(long)]
         json: bool,
@@ -145,9 +149,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan { json } => plan_cmd::run(&cli.config, json),
         Command::Dbconfig { action } => dbconfig_cmd::run(action),
         Command::Apply { yes, until, json } => run_cmd::apply(&cli.config, yes, until, json),
-        Command::Rollback { dry_run, yes, json } => {
-            run_cmd::rollback(&cli.config, dry_run, yes, json)
-        }
+        Command::Rollback {
+            dry_run,
+            yes,
+            force_stop_replicant,
+            json,
+        } => run_cmd::rollback(&cli.config, dry_run, yes, force_stop_replicant, json),
         Command::Status { json } => run_cmd::status(&cli.config, json),
         Command::Finalize { yes } => run_cmd::finalize(&cli.config, yes),
         Command::Backup => run_cmd::backup(&cli.config),

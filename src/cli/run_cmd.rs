@@ -4,7 +4,7 @@
 use super::out::{self, err, errln, outln};
 use crate::config::{self, SiteConfig};
 use crate::dbhome::{Home, human_bytes};
-use crate::engine::{self, ApplyOptions, Confirm, Event, StepState};
+use crate::engine::{self, ApplyOptions, Confirm, Decline, Event, StepState};
 use crate::procedure::StepDef;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -13,9 +13,18 @@ use std::process::ExitCode;
 /// Paths are shown escaped: they may hold any bytes.
 use crate::display::path as shown;
 
-/// Confirmation on a terminal: the operator types the node's name. `--yes` answers yes.
+/// Confirmation on a terminal: the operator types the node's name. `--yes` answers yes, but
+/// ending the replicant's server needs `--force-stop-replicant` (or the typed name).
 struct TerminalConfirm {
     yes: bool,
+    force_stop_replicant: bool,
+}
+
+/// Reads one line from the terminal and tells whether it is exactly `node`.
+fn typed(node: &str) -> bool {
+    let _ = std::io::Write::flush(&mut std::io::stderr());
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == node
 }
 
 impl Confirm for TerminalConfirm {
@@ -25,8 +34,22 @@ impl Confirm for TerminalConfirm {
         }
         errln!("\n=== {} on {node} ===\n{}", step.id, details());
         err!("Type the node name `{node}` to go ahead (anything else stops here): ");
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == node
+        typed(node)
+    }
+
+    fn confirm_force_stop(&mut self, node: &str, details: &str) -> bool {
+        if self.force_stop_replicant {
+            errln!("\n=== end {node}'s server (--force-stop-replicant) ===\n{details}");
+            return true;
+        }
+        if self.yes {
+            return false;
+        }
+        errln!("\n=== end {node}'s server? ===\n{details}");
+        err!(
+            "Type the node name `{node}` to end its server process (anything else leaves it running): "
+        );
+        typed(node)
     }
 }
 
@@ -97,7 +120,11 @@ pub fn apply(
         config_path: config_path.to_path_buf(),
     };
     let mut sink = printer(json);
-    match engine::apply(&cfg, &opts, &mut TerminalConfirm { yes }, &mut sink) {
+    let mut confirm = TerminalConfirm {
+        yes,
+        force_stop_replicant: false,
+    };
+    match engine::apply(&cfg, &opts, &mut confirm, &mut sink) {
         Ok(run) => {
             if !json {
                 outln!(
@@ -128,16 +155,18 @@ fn print_rollback_steps(steps: &[engine::RollbackStep]) {
     }
 }
 
-/// `rollback`.
+/// `rollback`. `force_stop_replicant` consents beforehand to ending the replicant's server
+/// should it not stop in time (never the master's).
 pub fn rollback(
     config_path: &Path,
     dry_run: bool,
     yes: bool,
+    force_stop_replicant: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let cfg = config::load(config_path)?;
     if dry_run {
-        let (run, steps) = engine::rollback(&cfg, true, &mut |_| {})?;
+        let (run, steps) = engine::rollback(&cfg, true, &mut Decline, &mut |_| {})?;
         if json {
             out::json_line(&serde_json::json!({ "run_id": run, "steps": steps }))?;
         } else {
@@ -148,7 +177,7 @@ pub fn rollback(
     }
     refuse_without_terminal(yes, "rollback")?;
     if !yes {
-        let (run, steps) = engine::rollback(&cfg, true, &mut |_| {})?;
+        let (run, steps) = engine::rollback(&cfg, true, &mut Decline, &mut |_| {})?;
         outln!("rollback of run {run} will do:");
         print_rollback_steps(&steps);
         err!("Type `rollback` to go ahead: ");
@@ -160,7 +189,11 @@ pub fn rollback(
         }
     }
     let mut sink = printer(json);
-    match engine::rollback(&cfg, false, &mut sink) {
+    let mut confirm = TerminalConfirm {
+        yes,
+        force_stop_replicant,
+    };
+    match engine::rollback(&cfg, false, &mut confirm, &mut sink) {
         Ok((run, _)) => {
             if !json {
                 outln!(

@@ -17,7 +17,7 @@ use crate::procedure::{STEPS, StepDef};
 use crate::quarantine;
 use crate::runs::{self, Phase, RunState};
 use crate::service::Service;
-use crate::startup::{MonitorProbe, ProbeStatus, StartupProbe};
+use crate::startup::{MonitorProbe, ProbeStatus, StallWatch, StartupProbe, stall_message};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -143,7 +143,7 @@ pub(super) fn ensure_nodes(ctx: &Ctx, step: &str) -> Result<(), EngineError> {
 
 /// Reports progress lines of `step` as they come (the front-end shows them while it waits).
 /// A repeated `waiting for … (N s): …` is reported once a second, not at every poll.
-fn live_lines<'c>(ctx: &'c mut Ctx, step: &'c str) -> impl FnMut(&str) + 'c {
+pub(super) fn live_lines<'c>(ctx: &'c mut Ctx, step: &'c str) -> impl FnMut(&str) + 'c {
     let sink = &mut *ctx.sink;
     let mut last: Option<(String, Instant)> = None;
     move |l: &str| {
@@ -461,7 +461,10 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
         regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
     let mut probe = MonitorProbe::new(node.message_path(), re, &node.message_file);
     let deadline = Duration::from_secs(ctx.cfg.procedure.startup_timeout_secs);
+    // A copy that no longer advances fails now, with why, rather than at the deadline.
+    let stall_secs = ctx.cfg.procedure.stall_timeout_secs;
     let started = Instant::now();
+    let mut stall = StallWatch::new(started);
     let mut last = String::new();
     let mut last_line = Instant::now() - Duration::from_secs(1);
     let proof = loop {
@@ -474,6 +477,14 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
                         deadline.as_secs(),
                         probe.diagnose()
                     )));
+                }
+                let progress = probe.progress();
+                let still = stall.observe(progress.as_ref(), Instant::now());
+                if let Some(p) = progress
+                    && stall_secs > 0
+                    && still >= Duration::from_secs(stall_secs)
+                {
+                    return Err(fail(stall_message(stall_secs, &p, &node.message_file)));
                 }
                 // Progress changes often during an initial copy: one line a second at most.
                 if what != last && last_line.elapsed() >= Duration::from_secs(1) {

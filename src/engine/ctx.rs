@@ -61,6 +61,25 @@ pub enum Event {
 pub trait Confirm {
     /// True to go ahead. `details()` lists the exact effects (computed only when asked: it re-reads both homes).
     fn confirm(&mut self, step: &StepDef, node: &str, details: &mut dyn FnMut() -> String) -> bool;
+
+    /// Asked by `rollback` only, and only for the replicant, whose files the rollback discards:
+    /// its server did not stop in time; end its process (SIGTERM, then SIGKILL)? `details`
+    /// says what runs, why, and what ending it means. True only once the operator typed `node`
+    /// (or passed `--force-stop-replicant`); `--yes` alone is not consent. A front-end that
+    /// does not ask declines.
+    fn confirm_force_stop(&mut self, node: &str, details: &str) -> bool {
+        let _ = (node, details);
+        false
+    }
+}
+
+/// Answers no to every question (previews, which change nothing).
+pub struct Decline;
+
+impl Confirm for Decline {
+    fn confirm(&mut self, _: &StepDef, _: &str, _: &mut dyn FnMut() -> String) -> bool {
+        false
+    }
 }
 
 /// One engine invocation on one run.

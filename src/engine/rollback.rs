@@ -5,18 +5,27 @@
 //! environment); start again if it ran before; check it serves. Replicant: stop; move what the
 //! attempt created aside; move its original files back; restore its DB_CONFIG; restore its
 //! service state. Every action is journaled; an interrupted rollback resumes from the live state.
+//!
+//! A server that does not stop in time is named with what runs and why (a replicant in its
+//! initial copy, per its message file). The replicant's — whose files this rollback discards —
+//! may then be ended, after a typed confirmation or `--force-stop-replicant`; the master's never.
 
 use super::EngineError;
-use super::apply::{ensure_down, ensure_nodes, move_all, start, stop};
-use super::ctx::{Ctx, Event};
+use super::apply::{ensure_down, ensure_nodes, live_lines, move_all, service, start};
+use super::ctx::{Confirm, Ctx, Event};
 use crate::atomic::replace_if_unchanged;
 use crate::config::{Node, SiteConfig};
 use crate::dbconfig::Document;
 use crate::dbhome::Home;
 use crate::journal::{Event as J, Journal, Record};
 use crate::runs::{self, Phase, RunState};
+use crate::service::{Identified, ServiceError};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long a replicant's server gets between SIGTERM and SIGKILL when it is ended.
+const FORCE_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Paths in words are shown escaped: they may hold any bytes.
 use crate::display::path as shown;
@@ -291,12 +300,219 @@ fn restore_dbconfig(
     Ok(format!("{} restored", path.display()))
 }
 
-fn run_step(ctx: &mut Ctx, s: &RollbackStep, records: &[Record]) -> Result<String, EngineError> {
+/// Stops a node's server for the rollback and confirms it stopped. One that does not stop in
+/// time fails with what runs and why; for the replicant, [`force_stop_replicant`] may end it.
+fn stop_node(
+    ctx: &mut Ctx,
+    id: &str,
+    node: &Node,
+    confirm: &mut dyn Confirm,
+) -> Result<String, EngineError> {
+    let svc = service(ctx, node);
+    if !svc.is_up() {
+        return Ok(format!("{} was already stopped", node.name));
+    }
+    let seq = ctx.service_intent(id, node, "stop")?;
+    let timeout = ctx.stop_timeout();
+    let res = svc.stop_and_confirm(timeout, &mut live_lines(ctx, id));
+    match res {
+        Ok(()) => {
+            ctx.result(seq, "stopped and confirmed")?;
+            Ok(format!(
+                "{} stopped; no server process; client port {} closed",
+                node.name, node.client_port.0
+            ))
+        }
+        Err(ServiceError::StillRunning {
+            secs,
+            still,
+            stop_command,
+            ..
+        }) => {
+            let replicant = node.name == ctx.cfg.replicant().name;
+            let what = not_stopped(node, replicant, secs, &still, stop_command.as_deref());
+            if !replicant {
+                return Err(EngineError::step(
+                    id,
+                    format!(
+                        "{what}. tt-ha never ends the master's server process (its databases and logs must stay intact), not even with --force-stop-replicant: find out why it does not stop (its own log), then stop it by hand"
+                    ),
+                ));
+            }
+            force_stop_replicant(ctx, id, node, seq, &what, confirm)
+        }
+        Err(e) => Err(EngineError::step(id, e)),
+    }
+}
+
+/// A server that did not stop, truthfully: how long tt-ha waited, what still runs (process,
+/// service state, port), what became of the stop command, and, for the replicant, why from
+/// its message file (in its initial copy).
+fn not_stopped(
+    node: &Node,
+    replicant: bool,
+    secs: u64,
+    still: &str,
+    stop_command: Option<&str>,
+) -> String {
+    let mut what = format!("{} did not stop within {secs} s: {still}", node.name);
+    if let Some(c) = stop_command {
+        what.push_str(&format!("; {c}"));
+    }
+    let why = replicant
+        .then(|| crate::startup::unfinished_startup(&node.message_path(), &node.message_file))
+        .flatten();
+    if let Some(why) = why {
+        what.push_str(&format!(
+            "; {why}. Berkeley DB may not close a replicant's environment before its initial copy ends"
+        ));
+    }
+    what
+}
+
+/// Ends the replicant's server after it did not stop: only processes positively identified as
+/// its server (never one that also holds the master's files), only after the operator's
+/// consent, journaled before the first signal; then confirms the stop by all three signs.
+fn force_stop_replicant(
+    ctx: &mut Ctx,
+    id: &str,
+    node: &Node,
+    stop_seq: u64,
+    what: &str,
+    confirm: &mut dyn Confirm,
+) -> Result<String, EngineError> {
+    let svc = service(ctx, node);
+    let master = service(ctx, &ctx.cfg.master);
+    let found = svc.identify();
+    let doubts: Vec<String> = found
+        .unsure
+        .iter()
+        .map(|(p, why)| format!("process {} ({}): {why}", p.pid, p.name))
+        .collect();
+    if let Some(shared) = found
+        .sure
+        .iter()
+        .find(|t| master.evidence(t.process.pid).is_ok())
+    {
+        return Err(EngineError::step(
+            id,
+            format!(
+                "{what}. Process {} also holds files of the master's home, so tt-ha ends nothing: stop the replicant's server by hand",
+                shared.process.pid
+            ),
+        ));
+    }
+    if found.sure.is_empty() {
+        return Err(EngineError::step(
+            id,
+            format!(
+                "{what}. No process could be positively identified as {}'s server{}, so tt-ha ends nothing: stop it by hand",
+                node.name,
+                if doubts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", doubts.join("; "))
+                }
+            ),
+        ));
+    }
+    let details = force_stop_details(node, what, &found.sure, &doubts);
+    ctx.line(id, what);
+    if !confirm.confirm_force_stop(&node.name, &details) {
+        return Err(EngineError::step(
+            id,
+            format!(
+                "{what}. Nothing was ended. This rollback discards the replicant's files anyway, so its server may be ended: run `tt-ha rollback` on a terminal and type `{}` when asked, or `tt-ha rollback --yes --force-stop-replicant`; or stop it by hand",
+                node.name
+            ),
+        ));
+    }
+    let pids: Vec<String> = found
+        .sure
+        .iter()
+        .map(|t| t.process.pid.to_string())
+        .collect();
+    let kill_seq =
+        ctx.service_intent(id, node, &format!("force-stop (pid {})", pids.join(", ")))?;
+    let ended = svc
+        .end_processes(&found.sure, FORCE_STOP_GRACE, &mut live_lines(ctx, id))
+        .map_err(|e| EngineError::step(id, e))?;
+    let how: Vec<String> = ended
+        .iter()
+        .map(|e| format!("process {} ended by {}", e.pid, e.signal))
+        .collect();
+    ctx.result(kill_seq, how.join(", "))?;
+    let timeout = ctx.stop_timeout();
+    let res = svc.stop_and_confirm(timeout, &mut live_lines(ctx, id));
+    match res {
+        Ok(()) => {}
+        Err(ServiceError::StillRunning { still, .. }) => {
+            return Err(EngineError::step(
+                id,
+                format!(
+                    "{}'s server was ended ({}), yet it does not read as stopped: {still}. tt-ha ends nothing more: what is left is not positively its server. If it is another server matching [process] of {} in tt-ha.toml, make [process] tell them apart (cmdline_contains); else stop it by hand",
+                    node.name,
+                    how.join(", "),
+                    node.name
+                ),
+            ));
+        }
+        Err(e) => return Err(EngineError::step(id, e)),
+    }
+    ctx.result(
+        stop_seq,
+        "did not stop in time; its server was ended, then the stop confirmed",
+    )?;
+    Ok(format!(
+        "{} did not stop in time: {}; no server process; client port {} closed",
+        node.name,
+        how.join(", "),
+        node.client_port.0
+    ))
+}
+
+/// What the operator is asked to consent to when the replicant's server is to be ended: the
+/// processes first (a small screen shows them without scrolling), then why, then what it means.
+fn force_stop_details(node: &Node, what: &str, sure: &[Identified], doubts: &[String]) -> String {
+    let how = if cfg!(windows) {
+        "Windows has no SIGTERM: the process is terminated at once".to_string()
+    } else {
+        format!(
+            "SIGTERM, then SIGKILL after {} s",
+            FORCE_STOP_GRACE.as_secs()
+        )
+    };
+    let mut out = format!("End {}'s server ({how}):\n", node.name);
+    for t in sure {
+        out.push_str(&format!(
+            "  process {} ({}, up {} s): {}\n",
+            t.process.pid, t.process.name, t.process.uptime_secs, t.evidence
+        ));
+    }
+    for d in doubts {
+        out.push_str(&format!(
+            "  not ended, not positively {}'s server: {d}\n",
+            node.name
+        ));
+    }
+    out.push_str(&format!(
+        "\n{what}.\n\nThis rollback moves everything the attempt left in {} aside and puts the replicant's original files back, so ending its server loses nothing the rollback keeps. The master's server is never ended.\n",
+        node.home.display()
+    ));
+    out
+}
+
+fn run_step(
+    ctx: &mut Ctx,
+    s: &RollbackStep,
+    records: &[Record],
+    confirm: &mut dyn Confirm,
+) -> Result<String, EngineError> {
     let cfg = ctx.cfg;
     let (m, r) = (&cfg.master, cfg.replicant());
     match s.id {
-        "rollback.replicant.stop" => stop(ctx, s.id, r),
-        "rollback.master.stop" => stop(ctx, s.id, m),
+        "rollback.replicant.stop" => stop_node(ctx, s.id, r, confirm),
+        "rollback.master.stop" => stop_node(ctx, s.id, m, confirm),
         "rollback.master.dbconfig" => restore_dbconfig(ctx, s.id, m, records),
         "rollback.replicant.dbconfig" => restore_dbconfig(ctx, s.id, r, records),
         "rollback.master.regions" => {
@@ -333,9 +549,11 @@ fn run_step(ctx: &mut Ctx, s: &RollbackStep, records: &[Record]) -> Result<Strin
 }
 
 /// Rolls back the newest run. With `dry_run`, returns what it would do and changes nothing.
+/// `confirm` is asked before the replicant's server is ended, should it not stop in time.
 pub fn rollback(
     cfg: &SiteConfig,
     dry_run: bool,
+    confirm: &mut dyn Confirm,
     sink: &mut dyn FnMut(Event),
 ) -> Result<(String, Vec<RollbackStep>), EngineError> {
     let run = runs::latest(cfg)?.ok_or_else(|| {
@@ -384,7 +602,8 @@ pub fn rollback(
     })?;
     for s in &steps {
         ctx.start_step(s.id, &s.title)?;
-        let outcome = ensure_nodes(&ctx, s.id).and_then(|_| run_step(&mut ctx, s, &records));
+        let outcome =
+            ensure_nodes(&ctx, s.id).and_then(|_| run_step(&mut ctx, s, &records, confirm));
         if outcome.is_ok() {
             ctx.settle_open_intents(s.id)?;
         }

@@ -22,6 +22,25 @@ pub struct ConfirmRequest {
     pub reply: Option<std::sync::mpsc::Sender<bool>>,
 }
 
+impl ConfirmRequest {
+    /// The rollback's question before ending the replicant's server, which did not stop in
+    /// time (the engine asks it through `Confirm::confirm_force_stop`): the operator types the
+    /// node's name, as for every destructive step.
+    pub fn force_stop(
+        node: &str,
+        details: &str,
+        reply: Option<std::sync::mpsc::Sender<bool>>,
+    ) -> ConfirmRequest {
+        ConfirmRequest {
+            step_id: "rollback.replicant.stop".into(),
+            title: format!("End {node}'s server process"),
+            node: node.into(),
+            details: details.into(),
+            reply,
+        }
+    }
+}
+
 /// What the runtime starts on the app's behalf.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cmd {

@@ -18,6 +18,13 @@ struct UiConfirm {
     tx: Tx,
 }
 
+impl UiConfirm {
+    /// Sends `req` (whose reply is `answer`'s sender) and waits for the operator.
+    fn ask(&self, req: ConfirmRequest, answer: std::sync::mpsc::Receiver<bool>) -> bool {
+        self.tx.send(Msg::Confirm(req)).is_ok() && answer.recv().unwrap_or(false)
+    }
+}
+
 impl Confirm for UiConfirm {
     fn confirm(&mut self, step: &StepDef, node: &str, details: &mut dyn FnMut() -> String) -> bool {
         let (reply, answer) = std::sync::mpsc::channel();
@@ -28,7 +35,15 @@ impl Confirm for UiConfirm {
             details: details(),
             reply: Some(reply),
         };
-        self.tx.send(Msg::Confirm(req)).is_ok() && answer.recv().unwrap_or(false)
+        self.ask(req, answer)
+    }
+
+    fn confirm_force_stop(&mut self, node: &str, details: &str) -> bool {
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.ask(
+            ConfirmRequest::force_stop(node, details, Some(reply)),
+            answer,
+        )
     }
 }
 
@@ -59,7 +74,8 @@ pub fn rollback(cfg: SiteConfig, tx: Tx) {
         let mut sink = move |e| {
             let _ = events.send(Msg::Engine(e));
         };
-        let out = engine::rollback(&cfg, false, &mut sink);
+        let mut confirm = UiConfirm { tx: tx.clone() };
+        let out = engine::rollback(&cfg, false, &mut confirm, &mut sink);
         let _ = tx.send(Msg::RollbackDone(
             out.map(|(run, _)| run).map_err(|e| e.to_string()),
         ));
@@ -107,7 +123,7 @@ pub fn rollback_preview(cfg: SiteConfig, tx: Tx) {
     tokio::task::spawn_blocking(move || {
         let msg = match (
             journal_lines(&cfg),
-            engine::rollback(&cfg, true, &mut |_| {}),
+            engine::rollback(&cfg, true, &mut engine::Decline, &mut |_| {}),
         ) {
             (Ok((_, journal)), Ok((run_id, steps))) => Msg::RollbackPreview {
                 run_id,

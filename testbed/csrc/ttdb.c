@@ -105,6 +105,7 @@ int tt_priority(tt_server *s) { return s->priority; }
 int tt_startup_done(tt_server *s) { return s->startup_done; }
 int tt_is_master(tt_server *s) { return s->is_master; }
 int tt_rep_unavail(void) { return DB_REP_UNAVAIL; }
+int tt_rep_lockout(void) { return DB_REP_LOCKOUT; }
 
 /* Opens database `name`: created on a master, read-only on a client (it exists once replication
  * has sent it). A fresh handle per request: replication invalidates handles during an internal
@@ -223,9 +224,20 @@ int tt_checksum(tt_server *s, const char *name, uint64_t *hash, uint64_t *count,
     return 0;
 }
 
-/* Closes the environment cleanly (stops the repmgr threads, flushes, releases the regions). */
+/* Closes the environment cleanly (stops the repmgr threads, flushes, releases the regions).
+ *
+ * During a client's internal init Berkeley DB locks the API out (REP_LOCKOUT_API) until the copy
+ * ends. DB_ENV->close first stops the repmgr threads -- the only ones that could finish the copy
+ * -- and then waits for that lockout in __env_rep_enter, forever, logging "BDB3505 DB_ENV handle
+ * waiting N minutes for replication lockout to complete" every minute. With DB_REP_CONF_NOWAIT
+ * that wait returns DB_REP_LOCKOUT at once and the close goes on: the unfinished copy is
+ * abandoned (the next start begins a new internal init), and the server stops promptly;
+ * close then returns DB_REP_LOCKOUT, which the caller reports as such. */
 int tt_close(tt_server *s) {
-    int ret = s->env->close(s->env, 0);
+    int ret;
+    if (s->replicated)
+        (void)s->env->rep_set_config(s->env, DB_REP_CONF_NOWAIT, 1);
+    ret = s->env->close(s->env, 0);
     if (s->msgfile) fclose(s->msgfile);
     free(s);
     return ret;

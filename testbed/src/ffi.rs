@@ -22,6 +22,7 @@ unsafe extern "C" {
     fn tt_startup_done(s: *mut RawServer) -> c_int;
     fn tt_is_master(s: *mut RawServer) -> c_int;
     fn tt_rep_unavail() -> c_int;
+    fn tt_rep_lockout() -> c_int;
     fn tt_notfound() -> c_int;
     fn tt_create_all(s: *mut RawServer, err: *mut c_char, errlen: c_int) -> c_int;
     fn tt_put(
@@ -113,6 +114,11 @@ unsafe impl Sync for Server {}
 /// DB_REP_UNAVAIL: a brand-new client could not reach its master.
 pub fn rep_unavail() -> i32 {
     unsafe { tt_rep_unavail() }
+}
+
+/// `DB_REP_LOCKOUT`: what closing returns when it did not wait for an unfinished internal init.
+pub fn rep_lockout() -> i32 {
+    unsafe { tt_rep_lockout() }
 }
 
 impl Server {
@@ -241,7 +247,8 @@ impl Server {
         Ok((h, n))
     }
 
-    /// Closes the environment cleanly.
+    /// Closes the environment cleanly; in an unfinished internal init it does not wait for the
+    /// copy (which no thread would finish any more) and returns [`rep_lockout`].
     pub fn close(self) -> i32 {
         unsafe { tt_close(self.0) }
     }

@@ -93,8 +93,7 @@ pub fn run(home: &Path, bind: &str, client_port: u16) -> anyhow::Result<()> {
                 Err(e) => return Err(e.into()),
             }
             if STOP.load(Ordering::SeqCst) {
-                server.close();
-                return Ok(());
+                return finish(server.close(), &files);
             }
         }
     }
@@ -103,6 +102,11 @@ pub fn run(home: &Path, bind: &str, client_port: u16) -> anyhow::Result<()> {
     }
     while !server.startup_done() && !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
+    }
+    if STOP.load(Ordering::SeqCst) {
+        // Stopped while still starting (a replicant in its initial copy): never served.
+        eprintln!("ttfs-sim: stopping before start-up finished: closing the environment");
+        return finish(server.close(), &files);
     }
     let listener = TcpListener::bind((bind, client_port))
         .with_context(|| format!("listening on {bind}:{client_port}"))?;
@@ -152,8 +156,18 @@ pub fn run(home: &Path, bind: &str, client_port: u16) -> anyhow::Result<()> {
     }
     let server = Arc::try_unwrap(server)
         .map_err(|_| anyhow::anyhow!("a client thread still holds the environment"))?;
-    let rc = server.close();
+    finish(server.close(), &files)
+}
+
+/// Reports how the environment closed (`rc` from [`Server::close`]) and clears the state file.
+fn finish(rc: i32, files: &RunFiles) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&files.state);
+    if rc == ffi::rep_lockout() {
+        eprintln!(
+            "ttfs-sim: stopped during the initial copy: the unfinished copy is abandoned (the next start begins a new one)"
+        );
+        return Ok(());
+    }
     anyhow::ensure!(rc == 0, "closing the environment failed ({rc})");
     eprintln!("ttfs-sim: stopped cleanly");
     Ok(())

@@ -78,6 +78,24 @@ impl Sandbox {
             .unwrap()
     }
 
+    /// The pid in the node's ttfs-sim.pid, when the file names one.
+    pub fn pid(&self, node: &str) -> Option<i32> {
+        let file = self.home(node).parent().unwrap().join("ttfs-sim.pid");
+        std::fs::read_to_string(file).ok()?.trim().parse().ok()
+    }
+
+    /// `tt-ha --config … ARGS`, started and left running (stdout and stderr piped).
+    pub fn spawn_tt_ha(&self, args: &[&str]) -> std::process::Child {
+        Command::new(tt_ha_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn set(&self, from: &str, to: &str) {
         let cfg = std::fs::read_to_string(&self.config).unwrap();
         assert!(cfg.contains(from));
@@ -87,6 +105,12 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        // A test may have frozen a server (SIGSTOP): thaw both so that they can stop.
+        for node in ["master", "replicant"] {
+            if let Some(pid) = self.pid(node) {
+                signal(pid, libc::SIGCONT);
+            }
+        }
         let _ = Command::new(tt_ha_bin())
             .args(["demo", "--down"])
             .arg(&self.root)
@@ -98,6 +122,21 @@ impl Drop for Sandbox {
             }
         }
     }
+}
+
+/// Sends `sig` to `pid` (the tests freeze and thaw servers with SIGSTOP and SIGCONT).
+pub fn signal(pid: i32, sig: libc::c_int) {
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// True while `pid` is a live process (not a zombie).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 /// One request on a client port.
