@@ -357,6 +357,17 @@ pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
     Ok(cfg)
 }
 
+/// A node's name names its quarantine and attempt folders (`quarantine/<name>`), so it must be
+/// one plain folder name: a letter or digit first (never `.`, `..` or a hidden name, which
+/// would put the quarantine on the run folder itself), then letters, digits, `-`, `_`, `.`.
+pub fn node_name_ok(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// Parses configuration text; `path` is used in messages, `base` resolves relative paths.
 pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigError> {
     let mut cfg: SiteConfig = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
@@ -385,16 +396,11 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
         .collect();
     let mut names = Vec::new();
     for (prefix, node) in nodes {
-        if node.name.is_empty()
-            || !node
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
+        if !node_name_ok(&node.name) {
             return Err(err(
                 format!("{prefix}.name"),
                 format!(
-                    "expected a short name of letters, digits, '-', '_' or '.', found {:?}",
+                    "expected a short name that starts with a letter or digit, then letters, digits, '-', '_' or '.', found {:?}",
                     node.name
                 ),
             ));
@@ -1119,6 +1125,35 @@ exe = "/usr/bin/ttfs-sim"
                 .message
                 .contains("exactly one replicant")
         );
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::node_name_ok;
+
+    /// `.` and `..` would make `quarantine/<name>` the run folder or its parent: a rollback
+    /// then restored the attempt's files as the originals.
+    #[test]
+    fn a_node_name_is_one_plain_folder_name() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "...",
+            ".hidden",
+            "-x",
+            "_x",
+            "a/b",
+            "a b",
+            "é",
+            &"a".repeat(65),
+        ] {
+            assert!(!node_name_ok(bad), "{bad:?} accepted");
+        }
+        for good in ["tt-master", "TT_REPLICANT.2", "m", "1st", "a..b"] {
+            assert!(node_name_ok(good), "{good:?} refused");
+        }
     }
 }
 

@@ -168,6 +168,70 @@ pub fn refusals(cfg: &SiteConfig) -> Vec<String> {
     out
 }
 
+/// The file in a run's folder that records which folders the run's homes were when it started.
+pub const RUN_HOMES_FILE: &str = "homes.json";
+
+/// One home as a run saw it when it started.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct RecordedHome {
+    name: String,
+    path: PathBuf,
+    id: Option<String>,
+}
+
+fn recorded(n: &Node) -> RecordedHome {
+    RecordedHome {
+        name: n.name.clone(),
+        path: n.home.clone(),
+        id: lineage(&n.home).first().map(|i| format!("{i:?}")),
+    }
+}
+
+/// Records, in a new run's folder and before the run's first record, which folders its two
+/// homes are (by identity), so that every later step of the run, in this invocation or a
+/// resumed one, can refuse a configuration re-pointed at another folder meanwhile.
+pub fn record_run_homes(run_folder: &Path, cfg: &SiteConfig) -> std::io::Result<()> {
+    let path = run_folder.join(RUN_HOMES_FILE);
+    if path.exists() {
+        return Ok(());
+    }
+    let homes = [recorded(&cfg.master), recorded(cfg.replicant())];
+    let bytes = serde_json::to_vec_pretty(&homes).map_err(std::io::Error::other)?;
+    crate::atomic::write_new(&path, &bytes)
+}
+
+/// Why the configured homes are not the folders the run started on, if they are not. A run
+/// whose folder has no record (made by an older tt-ha) is not checked.
+pub fn run_homes_changed(run_folder: &Path, cfg: &SiteConfig) -> Option<String> {
+    let bytes = std::fs::read(run_folder.join(RUN_HOMES_FILE)).ok()?;
+    let Ok(then) = serde_json::from_slice::<Vec<RecordedHome>>(&bytes) else {
+        return Some(format!(
+            "{} is unreadable: cannot prove the homes are the ones this run started on. Restore it, or roll the run back with the configuration it started with",
+            run_folder.join(RUN_HOMES_FILE).display()
+        ));
+    };
+    let now = [recorded(&cfg.master), recorded(cfg.replicant())];
+    let changed: Vec<String> = then
+        .iter()
+        .zip(now.iter())
+        .filter(|(a, b)| a.id != b.id || a.id.is_none())
+        .map(|(a, b)| {
+            format!(
+                "{}'s home was {} when this run started and is now {} (another folder)",
+                b.name,
+                crate::display::path(&a.path),
+                crate::display::path(&b.path)
+            )
+        })
+        .collect();
+    (!changed.is_empty()).then(|| {
+        format!(
+            "{}. This run stopped and changed the first; put tt-ha.toml back as it was when the run started, then run the same command again",
+            changed.join("; ")
+        )
+    })
+}
+
 /// The resolved form of a home as configured: links and `..` resolved once, so that the run
 /// folder beside it (and everything journaled) names the real folder. Unchanged when it does
 /// not exist (preflight says so).

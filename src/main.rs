@@ -1,10 +1,31 @@
 //! The `tt-ha` command: a thin front-end over the library's engine.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = tt_ha::cli::Cli::parse();
+    // clap's own messages quote what was typed: shown through the one escaping rule, so an
+    // argument holding escape sequences never reaches the terminal raw.
+    // Without colour, clap's rendering is the plain text with what was typed kept as typed
+    // (its plain `to_string` would silently drop escape sequences from an argument instead).
+    let parsed = tt_ha::cli::Cli::command()
+        .color(clap::ColorChoice::Never)
+        .try_get_matches()
+        .and_then(|m| tt_ha::cli::Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().ansi().to_string();
+            let shown = tt_ha::display::text(&text);
+            match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    tt_ha::cli::out::print(&shown)
+                }
+                _ => tt_ha::cli::out::eprint(&shown),
+            }
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
     match tt_ha::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -300,7 +300,7 @@ fn backup_effect(master: &NodeView, dir: &Option<PathBuf>, what: &str) -> Result
 fn unfinished_run_finding(cfg: &SiteConfig) -> Finding {
     let (current, status, note) = match crate::runs::latest(cfg) {
         Ok(Some(run)) if run.unfinished() => (
-            format!("run {} stopped while {:?}", run.run_id, run.phase).to_lowercase(),
+            format!("run {} stopped while {}", run.run_id, run.phase.as_str()),
             Status::Fail,
             format!(
                 "see `tt-ha status`; finish it with `tt-ha apply` or undo it with `tt-ha rollback` (journal {})",
@@ -308,7 +308,7 @@ fn unfinished_run_finding(cfg: &SiteConfig) -> Finding {
             ),
         ),
         Ok(Some(run)) => (
-            format!("last run {} is {:?}", run.run_id, run.phase).to_lowercase(),
+            format!("last run {} is {}", run.run_id, run.phase.as_str()),
             Status::Ok,
             String::new(),
         ),

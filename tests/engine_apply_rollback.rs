@@ -236,3 +236,33 @@ fn a_master_that_is_not_reachable_fails_replicant_start_with_a_diagnosis_and_rol
     assert_eq!(snapshot(&site.replicant), r0);
     assert!(site.up(true) && site.up(false));
 }
+
+#[test]
+fn files_made_after_the_prune_by_a_server_started_by_hand_go_aside_and_the_originals_return() {
+    let site = FakeSite::new();
+    let r0 = snapshot_without_regions(&site.replicant);
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.dbconfig"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Someone starts the replicant by hand: it makes region files and a message file whose
+    // names collide with the quarantined originals.
+    // (Its start-up waits for a master that does not replicate, so its client port stays shut.)
+    let ok = std::process::Command::new("/usr/bin/python3")
+        .arg(common::fakesvc())
+        .arg("start")
+        .arg(&site.replicant)
+        .arg(site.ports[2].to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let t = std::time::Instant::now();
+    while !site.replicant.join("$DB_Msg.txt").exists() {
+        assert!(t.elapsed().as_secs() < 10, "the replicant made no files");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("rollback.replicant.clear"), "{out}");
+    let after = snapshot_without_regions(&site.replicant);
+    common::assert_same_tree(&after, &r0, "replicant home after rollback");
+}

@@ -79,3 +79,74 @@ fn run_ids_keep_their_case_in_messages() {
     );
     assert!(out.contains(&format!("run {run} is applying")), "{out}");
 }
+
+#[test]
+fn arguments_holding_escape_sequences_are_shown_escaped_by_every_message() {
+    for args in [
+        vec!["\x1b]0;PWNED\x07bogus"],
+        vec![
+            "dbconfig",
+            "enable",
+            "DB_CONFIG",
+            "--role",
+            "replicant",
+            "--local",
+            "\x1b[2Jx\x1b]0;PWNED\x07:5100",
+            "--remote",
+            "10.0.0.1:5100",
+        ],
+        vec!["plan", "--no-such-flag\x1b[2J"],
+    ] {
+        let o = common::tt_ha().args(&args).output().unwrap();
+        let out = text(&o);
+        assert!(!o.status.success(), "{args:?}: {out}");
+        assert!(
+            !out.contains('\x1b') && !out.contains('\x07'),
+            "{args:?}: raw control bytes: {out:?}"
+        );
+        assert!(out.contains("\\x1b"), "{args:?}: shown escaped: {out}");
+    }
+}
+
+#[test]
+fn a_half_done_rollback_is_explained_as_one_and_apply_sends_it_to_rollback() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.prune"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The replicant's stop command fails: the rollback stops at its first step, half done.
+    let cfg = fs::read_to_string(&site.config).unwrap();
+    let at = cfg.find("[[replicant]]").unwrap();
+    let (head, tail) = cfg.split_at(at);
+    let stop = regex::Regex::new(r#"stop = \[[^\]]*\]"#).unwrap();
+    let tail = stop.replace(tail, r#"stop = ["false"]"#);
+    fs::write(
+        &site.config,
+        format!("{head}{tail}").replace("stop_timeout_secs = 10", "stop_timeout_secs = 1"),
+    )
+    .unwrap();
+    site.start(false);
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let status = text(&site.tt_ha(&["status"]));
+    assert!(status.contains("rollback was interrupted"), "{status}");
+    assert!(
+        !status.contains("`apply` finishes them"),
+        "a rollback's half-done effects are finished by rollback: {status}"
+    );
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("finish it with `tt-ha rollback`"), "{out}");
+    assert!(!out.contains("`tt-ha apply` resumes"), "{out}");
+    let plan = text(&site.tt_ha(&["plan"]));
+    let run = regex::Regex::new(r"run (\S+) stopped while")
+        .unwrap()
+        .captures(&plan)
+        .map(|c| c[1].to_string())
+        .unwrap_or_default();
+    assert!(
+        run.chars().any(|c| c.is_ascii_uppercase()),
+        "the run id keeps its case in plan: {plan}"
+    );
+    assert!(!plan.contains("rollingback"), "{plan}");
+}

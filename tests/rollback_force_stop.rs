@@ -1,6 +1,6 @@
 //! Ending a replicant's server that will not stop is only ever done to a process positively
-//! identified as that server: a stubborn fake server (tests/fixtures/fakesvc.py, which ignores
-//! SIGTERM and holds no file of its home open) is named, and never signalled, even with
+//! identified as that server: a stubborn fake server (tests/fixtures/fakesvc.py with `stubborn`
+//! and `detached`: it ignores SIGTERM and holds no file of its home open) is named, and never signalled, even with
 //! `--force-stop-replicant`.
 
 mod common;
@@ -35,6 +35,7 @@ fn a_server_that_cannot_be_identified_is_never_ended_even_with_the_flag() {
     // The replicant comes back as a server that ignores SIGTERM (its start-up waits for a
     // master that is not replicating yet, so its client port stays closed).
     fs::write(site.replicant.parent().unwrap().join("stubborn"), "").unwrap();
+    fs::write(site.replicant.parent().unwrap().join("detached"), "").unwrap();
     let ok = Command::new("/usr/bin/python3")
         .arg(fakesvc())
         .arg("start")

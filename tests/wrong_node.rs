@@ -323,3 +323,47 @@ fn one_host_spelled_two_ways_still_needs_distinct_ports() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("same port twice"), "{out}");
 }
+
+#[test]
+fn a_resumed_run_refuses_a_home_that_is_not_the_folder_it_started_on() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.stop"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // A stopped folder that is neither node's: another server's home, say.
+    let other = site.dir.path().join("other/var/db");
+    fs::create_dir_all(&other).unwrap();
+    for (name, bytes) in [
+        (
+            "DB_CONFIG",
+            fs::read(site.replicant.join("DB_CONFIG")).unwrap(),
+        ),
+        ("volumes.db", b"another server's data".to_vec()),
+    ] {
+        fs::write(other.join(name), bytes).unwrap();
+    }
+    set_config(
+        &site,
+        REPLICANT_HOME,
+        &format!("home = {:?}", other.display().to_string()),
+    );
+    let before = snapshot(&other);
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("[FAIL] replicant.prune"), "{out}");
+    assert!(out.contains("when this run started"), "{out}");
+    assert_same_tree(&snapshot(&other), &before, "the other folder");
+}
+
+#[test]
+fn a_node_named_dot_or_dot_dot_is_refused() {
+    let site = FakeSite::new();
+    for bad in ["..", ".", ".hidden"] {
+        set_config(&site, "name = \"ttreplicant\"", &format!("name = {bad:?}"));
+        let o = site.tt_ha(&["plan"]);
+        let out = text(&o);
+        assert!(!o.status.success(), "{bad}: {out}");
+        assert!(out.contains("replicant[0].name"), "{bad}: {out}");
+        set_config(&site, &format!("name = {bad:?}"), "name = \"ttreplicant\"");
+    }
+}

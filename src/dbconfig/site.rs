@@ -373,24 +373,10 @@ fn describe(c: char) -> String {
     }
 }
 
-/// Text for messages: control and invisible characters escaped, everything else as is.
+/// Text for messages: shown by the one escaping rule of [`crate::display`] (controls and
+/// invisible characters as `\xNN` / `\u{…}`, everything else as is).
 pub fn shown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control()
-                || (c.is_whitespace() && c != ' ')
-                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}') =>
-            {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    crate::display::escape_bytes(s.as_bytes())
 }
 
 #[cfg(test)]
@@ -424,8 +410,8 @@ mod tests {
         assert!(why("+1.2.3.4:1").contains("character 1 is `+`"));
         assert!(why("10.0.0.1 x:1").contains("character 9 is a space"));
         assert!(why("a#b:1").contains("`#`, which starts a comment"));
-        assert!(why("a\u{7}b:1").contains("\\u{7}") && !why("a\u{7}b:1").contains('\u{7}'));
-        assert!(why("a\nb:1").contains("`a\\nb`"));
+        assert!(why("a\u{7}b:1").contains("\\x07") && !why("a\u{7}b:1").contains('\u{7}'));
+        assert!(why("a\nb:1").contains("`a\\x0ab`"));
         assert!(why("münchen:1").contains("xn--"));
         assert!(why("host.123:1").contains("last part `123` is a number"));
         assert!(why("0x7f000001:1").contains("reads it as a number"));

@@ -131,7 +131,11 @@ pub(super) fn ensure_down(ctx: &Ctx, step: &str, node: &Node) -> Result<(), Engi
 /// or nested homes, an address not of this machine). Asked before every destructive step,
 /// not only in preflight: the configuration or a link may have changed since.
 pub(super) fn ensure_nodes(ctx: &Ctx, step: &str) -> Result<(), EngineError> {
-    let why = crate::identity::refusals(ctx.cfg);
+    let mut why = crate::identity::refusals(ctx.cfg);
+    why.extend(crate::identity::run_homes_changed(
+        &runs::run_folder(ctx.cfg, &ctx.run_id),
+        ctx.cfg,
+    ));
     if why.is_empty() {
         return Ok(());
     }
@@ -664,10 +668,7 @@ pub fn apply(
     let (run_id, resume) = match &latest {
         Some(r) if r.phase == Phase::Applying => (r.run_id.clone(), true),
         Some(r) if r.phase == Phase::RollingBack => {
-            return Err(EngineError::Other(format!(
-                "run {} is part-way through its rollback: finish it with `tt-ha rollback` before applying again",
-                r.run_id
-            )));
+            return Err(EngineError::RollbackUnfinished(r.run_id.clone()));
         }
         Some(r) if r.phase == Phase::Complete => (r.run_id.clone(), true),
         _ => (plan::new_run_id(), false),
@@ -711,6 +712,8 @@ pub fn apply(
     } else {
         let m = service(&ctx, &cfg.master).is_up();
         let r = service(&ctx, cfg.replicant()).is_up();
+        crate::identity::record_run_homes(&runs::run_folder(cfg, &run_id), cfg)
+            .map_err(|e| EngineError::Other(format!("cannot record the run's homes: {e}")))?;
         ctx.journal.append(J::RunStart {
             run_id: run_id.clone(),
             config: opts.config_path.clone(),

@@ -34,6 +34,11 @@ pub enum EngineError {
     /// Preflight found problems.
     #[error("preflight failed, nothing was changed:\n{0}")]
     Preflight(String),
+    /// The newest run is part-way through its rollback: only `rollback` may go on.
+    #[error(
+        "run {0} is part-way through its rollback: finish it with `tt-ha rollback` before applying again"
+    )]
+    RollbackUnfinished(String),
     /// Anything else, already explained.
     #[error("{0}")]
     Other(String),
@@ -55,6 +60,9 @@ pub fn after_apply_failure(e: &EngineError) -> &'static str {
     match e {
         EngineError::Preflight(_) => {
             "Nothing was changed and no run was started: fix what preflight names (`tt-ha plan` shows every check), then run `tt-ha apply`."
+        }
+        EngineError::RollbackUnfinished(_) => {
+            "Nothing was changed: `tt-ha status` explains the rollback; `tt-ha rollback` resumes it."
         }
         _ => "`tt-ha status` explains the state; `tt-ha apply` resumes, `tt-ha rollback` undoes.",
     }

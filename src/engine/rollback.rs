@@ -166,12 +166,17 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
             _ => None,
         })
         .collect();
-    let r_clear =
-        if run.started("replicant.start") && !rollback_done.contains(&"rollback.replicant.clear") {
-            attempt_moves(r, &run.run_id, false)
-        } else {
-            Vec::new()
-        };
+    // Once the prune is done, everything but DB_CONFIG in the replicant's home was made after
+    // it (by the attempt, or by a server started by hand meanwhile): it goes aside before the
+    // originals come back, or they would collide with it. A prune cut short leaves originals
+    // there, so then only what replicant.start made is cleared.
+    let r_clear = if (run.started("replicant.start") || run.done("replicant.prune"))
+        && !rollback_done.contains(&"rollback.replicant.clear")
+    {
+        attempt_moves(r, &run.run_id, false)
+    } else {
+        Vec::new()
+    };
     let r_conf = dbconfig_to_restore(r, &run.run_id, records);
     let m_conf = dbconfig_to_restore(m, &run.run_id, records);
     let m_regions =

@@ -141,9 +141,19 @@ pub fn status(cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
     }
     if !run.open_intents.is_empty() {
         text.push_str(&format!(
-            " {} effect(s) may be half done: {}. `apply` finishes them from the live state; `rollback` undoes them.",
+            " {} effect(s) may be half done: {}. {}",
             run.open_intents.len(),
-            run.open_intents.iter().map(|(_, _, a)| describe_action(a)).collect::<Vec<_>>().join("; ")
+            run.open_intents
+                .iter()
+                .map(|(_, _, a)| describe_action(a))
+                .collect::<Vec<_>>()
+                .join("; "),
+            // Only a rollback may go on from a rollback's half-done effects.
+            if run.phase == Phase::RollingBack {
+                "`rollback` finishes them from the live state when it resumes."
+            } else {
+                "`apply` finishes them from the live state; `rollback` undoes them."
+            }
         ));
     }
     let rollback_preview = if run.unfinished() || run.phase == Phase::Complete {
