@@ -246,19 +246,7 @@ fn files_made_after_the_prune_by_a_server_started_by_hand_go_aside_and_the_origi
     // Someone starts the replicant by hand: it makes region files and a message file whose
     // names collide with the quarantined originals.
     // (Its start-up waits for a master that does not replicate, so its client port stays shut.)
-    let ok = std::process::Command::new("/usr/bin/python3")
-        .arg(common::fakesvc())
-        .arg("start")
-        .arg(&site.replicant)
-        .arg(site.ports[2].to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let t = std::time::Instant::now();
-    while !site.replicant.join("$DB_Msg.txt").exists() {
-        assert!(t.elapsed().as_secs() < 10, "the replicant made no files");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    site.start_replicant_no_wait();
     let o = site.tt_ha(&["rollback", "--yes"]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");

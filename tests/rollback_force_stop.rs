@@ -5,10 +5,8 @@
 
 mod common;
 
-use common::{FakeSite, fakesvc, text};
+use common::{FakeSite, text};
 use std::fs;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 fn pid_of(home: &std::path::Path) -> u32 {
     fs::read_to_string(home.parent().unwrap().join("fakesvc.pid"))
@@ -36,23 +34,9 @@ fn a_server_that_cannot_be_identified_is_never_ended_even_with_the_flag() {
     // master that is not replicating yet, so its client port stays closed).
     fs::write(site.replicant.parent().unwrap().join("stubborn"), "").unwrap();
     fs::write(site.replicant.parent().unwrap().join("detached"), "").unwrap();
-    let ok = Command::new("/usr/bin/python3")
-        .arg(fakesvc())
-        .arg("start")
-        .arg(&site.replicant)
-        .arg(site.ports[2].to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    site.start_replicant_no_wait();
     let pid = pid_of(&site.replicant);
-    let t = Instant::now();
-    while !running(pid) {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the fake server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(running(pid), "the fake server did not start");
     let cfg = fs::read_to_string(&site.config).unwrap();
     fs::write(
         &site.config,

@@ -5,22 +5,10 @@
 //! the backup, then `db5.3_dump` of its volumes against the master's.
 
 mod common;
-use common::{Sandbox, ask, text};
+use common::{Sandbox, ask, db_dump, text};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn db_dump(home: &Path, db: &str) -> String {
-    let o = Command::new("db5.3_dump")
-        .arg("-p")
-        .arg("-h")
-        .arg(home)
-        .arg(db)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "db5.3_dump {db}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// The backup folders under `root` that hold a manifest, oldest first (ids sort by time).
 fn backups(root: &Path) -> Vec<PathBuf> {

@@ -8,19 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Sandbox, ask, text};
-
-fn db_dump(home: &Path, db: &str) -> String {
-    let o = Command::new("db5.3_dump")
-        .arg("-p")
-        .arg("-h")
-        .arg(home)
-        .arg(db)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "db5.3_dump {db}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{Sandbox, ask, db_dump, text};
 
 fn names(home: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(home)

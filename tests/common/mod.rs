@@ -290,6 +290,28 @@ impl FakeSite {
         wait_port(port, true);
     }
 
+    /// Starts the replicant's server without waiting for its client port (a replicant whose
+    /// start-up waits for a master that does not replicate never opens it), and waits until it
+    /// has written its message file.
+    pub fn start_replicant_no_wait(&self) {
+        let ok = std::process::Command::new("/usr/bin/python3")
+            .arg(fakesvc())
+            .arg("start")
+            .arg(&self.replicant)
+            .arg(self.ports[2].to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let t = std::time::Instant::now();
+        while !self.replicant.join("$DB_Msg.txt").exists() {
+            assert!(
+                t.elapsed().as_secs() < 10,
+                "the replicant wrote no message file"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// True when a node's client port answers.
     pub fn up(&self, master: bool) -> bool {
         let port = if master { self.ports[0] } else { self.ports[2] };

@@ -150,3 +150,17 @@ pub fn ask(port: u16, request: &str) -> String {
     BufReader::new(s).read_line(&mut line).unwrap();
     line.trim().to_string()
 }
+
+/// Berkeley DB's own dump of database `db` in `home` (`db5.3_dump -p`): what two homes hold,
+/// compared by the library itself.
+pub fn db_dump(home: &std::path::Path, db: &str) -> String {
+    let o = std::process::Command::new("db5.3_dump")
+        .arg("-p")
+        .arg("-h")
+        .arg(home)
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "db5.3_dump {db}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
