@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 /// Default log file size (`set_lg_max`), for LSN arithmetic.
 pub const LOG_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
-/// Bytes between two LSNs, counting whole log files of `LOG_FILE_BYTES`.
+/// Bytes between two LSNs, counting whole log files of `LOG_FILE_BYTES`. Saturating: the
+/// numbers come from untrusted text and may be anything.
 pub fn lsn_distance(from: Lsn, to: Lsn) -> i64 {
-    (to.file as i64 - from.file as i64) * LOG_FILE_BYTES as i64
-        + (to.offset as i64 - from.offset as i64)
+    let bytes = |l: Lsn| i128::from(l.file) * i128::from(LOG_FILE_BYTES) + i128::from(l.offset);
+    (bytes(to) - bytes(from)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// Internal init progress, as the replicant's file tells it.
@@ -57,7 +58,9 @@ impl Init {
             (Some(a), Some(b)) => lsn_distance(a, b).max(0) as u64,
             _ => 0,
         };
-        let page_bytes_now = self.bytes_of_done_files + self.pages_done.unwrap_or(0) * self.pgsize;
+        let page_bytes_now = self
+            .bytes_of_done_files
+            .saturating_add(self.pages_done.unwrap_or(0).saturating_mul(self.pgsize));
         let pct = match self.phase.as_str() {
             "pages" => {
                 let (done, total) = (
@@ -81,11 +84,12 @@ impl Init {
                     (Some(a), Some(c)) => lsn_distance(a, c).max(0) as u64,
                     _ => 0,
                 };
-                let total = self.bytes_of_done_files + log_bytes;
+                let total = self.bytes_of_done_files.saturating_add(log_bytes);
                 if total == 0 {
                     99.0
                 } else {
-                    100.0 * (self.bytes_of_done_files + cur.min(log_bytes)) as f64 / total as f64
+                    100.0 * self.bytes_of_done_files.saturating_add(cur.min(log_bytes)) as f64
+                        / total as f64
                 }
             }
             "recovery" => 99.0,
@@ -330,12 +334,15 @@ impl NodeState {
                 maxpg,
             } => {
                 if let (Some(n), true) = (self.init.pages_total, *index > 0) {
-                    self.init.bytes_of_done_files += n * self.init.pgsize;
+                    self.init.bytes_of_done_files = self
+                        .init
+                        .bytes_of_done_files
+                        .saturating_add(n.saturating_mul(self.init.pgsize));
                 }
                 self.init.files_done = Some(*index as u64);
                 self.init.pgsize = *pgsize;
                 self.init.pages_done = Some(0);
-                self.init.pages_total = Some(maxpg + 1);
+                self.init.pages_total = Some(maxpg.saturating_add(1));
                 self.init.progress_at = stamp;
                 self.init.update_percent(stamp);
             }
@@ -349,7 +356,10 @@ impl NodeState {
             }
             Event::LogPhase { from, to } => {
                 if let Some(n) = self.init.pages_total {
-                    self.init.bytes_of_done_files += n * self.init.pgsize;
+                    self.init.bytes_of_done_files = self
+                        .init
+                        .bytes_of_done_files
+                        .saturating_add(n.saturating_mul(self.init.pgsize));
                     self.init.pages_total = None;
                     self.init.pages_done = None;
                 }
@@ -607,9 +617,11 @@ pub struct Lag {
 /// Lag, when both files give an LSN.
 pub fn lag(m: &NodeState, r: &NodeState) -> Option<Lag> {
     let (a, b) = (r.last_lsn_applied?, m.last_lsn_sent?);
+    let files = (i128::from(b.file) - i128::from(a.file))
+        .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
     Some(Lag {
         bytes: lsn_distance(a, b).max(0),
-        files: b.file as i64 - a.file as i64,
+        files,
     })
 }
 
