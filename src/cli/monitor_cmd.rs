@@ -1,11 +1,20 @@
 //! `tt-ha classify`, `tt-ha check` and `tt-ha monitor`: the replication monitor's headless front.
 
 use crate::config;
-use crate::monitor::{self, NodeState, Verdict, feed::Feed};
+use crate::monitor::{self, NodeState, Pair, Verdict, feed::Feed, line::LINE_MAX_TEXT};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+/// How far one file proves its pair (`unchecked` without the site config).
+fn pair_of(s: &NodeState) -> Pair {
+    if s.role.as_deref() == Some("master") {
+        monitor::pair::check(Some(s), None)
+    } else {
+        monitor::pair::check(None, Some(s))
+    }
+}
 
 /// The documented JSON of one node's state (`classify --json`, `monitor --json` snapshots).
 pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
@@ -39,6 +48,30 @@ pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
         "connection_failures": s.connection_failures,
         "low_verbosity": s.low_verbosity,
         "errors": s.errors.iter().map(|(line, text)| json!({"line": line, "text": text})).collect::<Vec<_>>(),
+        "errors_total": s.errors_total,
+        "pid": s.pid,
+        "restarts": s.restarts,
+        "local_site": s.local_site,
+        "master_site": s.master_site,
+        "pair": pair_of(s).name(),
+        "truncated_lines": s.truncated_lines,
+        "truncated_bytes": s.truncated_bytes,
+        "first_truncated_line": s.first_truncated_line,
+    })
+}
+
+/// What `classify` says about lines longer than the line cap, if there were any.
+fn truncation_text(s: &NodeState) -> Option<String> {
+    let first = s.first_truncated_line?;
+    let (n, bytes) = (s.truncated_lines, s.truncated_bytes);
+    Some(if n == 1 {
+        format!(
+            "line {first} was longer than {LINE_MAX_TEXT}: its first {LINE_MAX_TEXT} were read, {bytes} more bytes were counted and not read"
+        )
+    } else {
+        format!(
+            "{n} lines were longer than {LINE_MAX_TEXT} (the first is line {first}): their first {LINE_MAX_TEXT} were read, {bytes} more bytes were counted and not read"
+        )
     })
 }
 
@@ -77,6 +110,30 @@ pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Resu
         "  start-up:     {}",
         if s.startup_done { "done" } else { "not done" }
     );
+    if s.restarts > 0 {
+        println!(
+            "  process:      pid {} (the server restarted {} time(s) in this file; only the newest process counts)",
+            s.pid.map_or("?".into(), |p| p.to_string()),
+            s.restarts
+        );
+    }
+    if pair_of(&s) == Pair::Unchecked && (s.connected || s.startup_done) {
+        println!(
+            "  pair:         not checked: one file cannot tell whether its partner is this pair's ({}); `tt-ha check` compares both files with tt-ha.toml",
+            match (s.role.as_deref(), &s.master_site) {
+                (Some("replicant"), Some(m)) => format!("its master is {m}"),
+                _ => format!(
+                    "connected to {}",
+                    s.peer_list()
+                        .iter()
+                        .filter(|p| p.connected)
+                        .map(|p| p.site.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        );
+    }
     if s.init.seen {
         println!(
             "  initial copy: phase {}, {:.1}%",
@@ -92,8 +149,18 @@ pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Resu
     for (why, n) in &s.benign {
         println!("  harmless ({n}x): {why}");
     }
+    if s.errors_total > s.errors.len() as u64 {
+        println!(
+            "  errors:       {} in all; the newest {} follow",
+            s.errors_total,
+            s.errors.len()
+        );
+    }
     for (line, text) in &s.errors {
         println!("  error line {line}: {text}");
+    }
+    if let Some(t) = truncation_text(&s) {
+        println!("  warning: {t}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -123,7 +190,7 @@ pub fn check(
         monitor::classify_file(&n.message_path(), Some(role), &n.message_file)
             .map_err(|e| format!("{}: {e}", n.message_path().display()))
     };
-    let (m, r) = match (
+    let (mut m, mut r) = match (
         read(&cfg.master, "master"),
         read(cfg.replicant(), "replicant"),
     ) {
@@ -133,6 +200,8 @@ pub fn check(
             return Ok(ExitCode::from(3));
         }
     };
+    let (me, re) = monitor::pair::expected(&cfg);
+    (m.expected, r.expected) = (Some(me), Some(re));
     let v = monitor::combined(&m, &r, Some(now_secs()), stale);
     let lag = monitor::lag(&m, &r);
     let lag_bytes = lag.map(|l| l.bytes);
@@ -211,7 +280,12 @@ pub fn monitor(
     }
     let cfg = config::load(config_path)?;
     let nodes = [("master", &cfg.master), ("replicant", cfg.replicant())];
-    let mut feeds: Vec<Feed> = nodes.iter().map(|(role, n)| Feed::open(role, n)).collect();
+    let (me, re) = monitor::pair::expected(&cfg);
+    let mut feeds: Vec<Feed> = nodes
+        .iter()
+        .zip([me, re])
+        .map(|((role, n), e)| Feed::open(role, n, Some(e)))
+        .collect();
     let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
     let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);
     if json_out {
@@ -231,9 +305,11 @@ pub fn monitor(
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
     let mut last_verdict = String::new();
     loop {
+        let mut more = false;
         for feed in feeds.iter_mut() {
             let role = feed.role;
             let polled = feed.poll();
+            more |= polled.more;
             for n in polled.notices {
                 let notice = format!("{n:?}").to_lowercase();
                 if json_out {
@@ -298,6 +374,8 @@ pub fn monitor(
         if seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s)) {
             return Ok(ExitCode::SUCCESS);
         }
-        waker.wait();
+        if !more {
+            waker.wait();
+        }
     }
 }
