@@ -140,6 +140,20 @@ mod tests {
     }
 
     #[test]
+    fn any_bytes_appended_during_start_up_are_read_without_panic() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        let mut pr = probe(&p);
+        let mut f = std::fs::File::create(&p).unwrap();
+        f.write_all(b"[1:1][1/1] CLIENT: BDB123\xe2\x82\xac x\n[1:1][1/1] CLIENT: Next file 1: pgsize 18446744073709551615, maxpg 18446744073709551615\n\xff\xfe\n")
+            .unwrap();
+        assert!(matches!(pr.poll(), ProbeStatus::Waiting(_)));
+        f.write_all(b"[1:2][1/1] CLIENT: Start-up is done [1][28]\n")
+            .unwrap();
+        assert!(matches!(pr.poll(), ProbeStatus::Done(_)));
+    }
+
+    #[test]
     fn a_proof_from_an_earlier_process_or_another_pair_does_not_count() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("$DB_Msg.txt");
