@@ -4,7 +4,9 @@
 //! a timeout, why (cannot reach the master's site, master down, …). [`StallWatch`] tells a copy
 //! that has stopped advancing from one that is merely long.
 
-use crate::monitor::{Event, Lsn, NodeState, follow::Follower, parse::Splitter, single};
+use crate::monitor::{
+    Event, Expected, Lsn, NodeState, Pair, follow::Follower, pair, parse::Splitter, single,
+};
 use regex::Regex;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -197,7 +199,9 @@ fn position(state: &NodeState) -> String {
 }
 
 /// The monitor on the replicant's message file: done at `Start-up is done` (or a line matching
-/// the configured `startup_regex`); meanwhile the monitor's verdict in words.
+/// the configured `startup_regex`) written by the server process running now; meanwhile the
+/// monitor's verdict in words. A proof from an earlier process of the same file (before a
+/// restart, or before the server stopped) does not count.
 pub struct MonitorProbe {
     path: PathBuf,
     follower: Follower,
@@ -206,6 +210,8 @@ pub struct MonitorProbe {
     done: Regex,
     message_file: String,
     advance: Advance,
+    /// The proving line, and the process (restart count) that wrote it.
+    proof: Option<(u64, String)>,
 }
 
 impl MonitorProbe {
@@ -219,27 +225,52 @@ impl MonitorProbe {
             done,
             message_file: message_file.to_string(),
             advance: Advance::default(),
+            proof: None,
         }
+    }
+
+    /// Ties the proof to this pair (from [`pair::expected`]): a replicant whose master is not
+    /// this pair's master is never done.
+    pub fn with_expected(mut self, expected: Expected) -> MonitorProbe {
+        self.state.expected = Some(expected);
+        self
+    }
+
+    /// The proving line, if the running process wrote one and is still replicating from this
+    /// pair's master.
+    fn current_proof(&self) -> Option<&str> {
+        let (process, line) = self.proof.as_ref()?;
+        let still = *process == self.state.restarts
+            && !self.state.shut_down
+            && !matches!(pair::check(None, Some(&self.state)), Pair::Mismatch(_));
+        still.then_some(line.as_str())
     }
 }
 
 impl StartupProbe for MonitorProbe {
     fn poll(&mut self) -> ProbeStatus {
-        let mut proof = None;
-        for (n, text) in self.follower.poll().0 {
-            for m in self.splitter.push(n, &text) {
-                let ev = self.state.apply(&m, &self.message_file);
-                self.advance
-                    .note(&ev, m.line, m.body.trim_end_matches('\r'));
-                if proof.is_none()
-                    && (matches!(ev, Event::StartupDone { .. }) || self.done.is_match(&m.body))
-                {
-                    proof = Some(text.trim_end_matches('\r').to_string());
+        // Everything written so far, a bounded read at a time.
+        loop {
+            for line in self.follower.poll_lines().0 {
+                self.state.note_cut(line.no, line.cut);
+                for m in self.splitter.push(line.no, &line.text) {
+                    let ev = self.state.apply(&m, &self.message_file);
+                    self.advance
+                        .note(&ev, m.line, m.body.trim_end_matches('\r'));
+                    let proves =
+                        matches!(ev, Event::StartupDone { .. }) || self.done.is_match(&m.body);
+                    if proves && self.current_proof().is_none() {
+                        let text = line.text.trim_end_matches('\r').to_string();
+                        self.proof = Some((self.state.restarts, text));
+                    }
                 }
             }
+            if !self.follower.behind() {
+                break;
+            }
         }
-        match proof {
-            Some(line) => ProbeStatus::Done(line),
+        match self.current_proof() {
+            Some(line) => ProbeStatus::Done(line.to_string()),
             None if self.state.messages == 0 => {
                 ProbeStatus::Waiting(format!("{} has no messages yet", self.path.display()))
             }
@@ -459,6 +490,71 @@ mod tests {
             "{m}"
         );
         assert!(m.len() < 1000, "bounded whatever the file holds");
+    }
+
+    const DONE: &str = "[1:0][7/1] CLIENT: EID 0 is assigned for site 10.0.0.2:5100\n[1:0][7/1] CLIENT: EID 1 is assigned for site 10.0.0.1:5100\n[1:1][7/1] CLIENT: handshake from connection to 10.0.0.1:5100 EID 1\n[1:2][7/1] CLIENT: Updating gen from 0 to 1 from master 1\n[1:3][7/1] CLIENT: Start-up is done [1][28]\n";
+
+    fn probe(path: &std::path::Path) -> MonitorProbe {
+        MonitorProbe::new(
+            path.to_path_buf(),
+            Regex::new("Start-up is done").unwrap(),
+            "$DB_Msg.txt",
+        )
+    }
+
+    #[test]
+    fn any_bytes_appended_during_start_up_are_read_without_panic() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        let mut pr = probe(&p);
+        let mut f = std::fs::File::create(&p).unwrap();
+        f.write_all(b"[1:1][1/1] CLIENT: BDB123\xe2\x82\xac x\n[1:1][1/1] CLIENT: Next file 1: pgsize 18446744073709551615, maxpg 18446744073709551615\n\xff\xfe\n")
+            .unwrap();
+        assert!(matches!(pr.poll(), ProbeStatus::Waiting(_)));
+        f.write_all(b"[1:2][1/1] CLIENT: Start-up is done [1][28]\n")
+            .unwrap();
+        assert!(matches!(pr.poll(), ProbeStatus::Done(_)));
+    }
+
+    #[test]
+    fn a_proof_from_an_earlier_process_or_another_pair_does_not_count() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        std::fs::write(&p, DONE).unwrap();
+        assert!(matches!(probe(&p).poll(), ProbeStatus::Done(_)));
+        // The same file, then a new process's first lines: not done (read in one poll, or as
+        // they come).
+        let restarted =
+            format!("{DONE}[9:0][8/1] REP_UNDEF: EID 0 is assigned for site 10.0.0.2:5100\n");
+        std::fs::write(&p, &restarted).unwrap();
+        assert!(matches!(probe(&p).poll(), ProbeStatus::Waiting(_)));
+        std::fs::write(&p, DONE).unwrap();
+        let mut pr = probe(&p);
+        assert!(matches!(pr.poll(), ProbeStatus::Done(_)));
+        std::fs::write(&p, &restarted).unwrap();
+        assert!(matches!(pr.poll(), ProbeStatus::Waiting(_)));
+        // Stopped after start-up: not done.
+        std::fs::write(
+            &p,
+            format!("{DONE}[9:0][7/1] CLIENT: Repmgr threads are finished\n"),
+        )
+        .unwrap();
+        assert!(matches!(probe(&p).poll(), ProbeStatus::Waiting(_)));
+        // Done, but from a master that is not this pair's.
+        std::fs::write(&p, DONE).unwrap();
+        let other = crate::monitor::pair::SiteId::new("10.0.0.9", 5100);
+        let mine = crate::monitor::pair::SiteId::new("10.0.0.2", 5100);
+        let mut pr = probe(&p).with_expected(Expected {
+            local: mine,
+            partner: other,
+        });
+        let ProbeStatus::Waiting(w) = pr.poll() else {
+            panic!("done from another master")
+        };
+        assert!(
+            w.contains("10.0.0.9:5100") && w.contains("10.0.0.1:5100"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -48,9 +48,9 @@ fn a_server_that_cannot_be_identified_is_never_ended_even_with_the_flag() {
     let out = text(&o);
     assert!(!o.status.success(), "{out}");
     assert!(
-        out.contains(&format!(
+        out.contains(
             "[FAIL] rollback.replicant.stop: ttreplicant did not stop within 2 s: the service manager says running"
-        )) && out.contains(&format!("process {pid} (python3): it holds no file of")),
+        ) && out.contains(&format!("process {pid} (python3): it holds no file of")),
         "{out}"
     );
     assert!(

@@ -2,7 +2,7 @@
 
 use super::out::{self, outln};
 use crate::config;
-use crate::monitor::{self, NodeState, Verdict, feed::Feed};
+use crate::monitor::{self, NodeState, Pair, Verdict, feed::Feed, line::LINE_MAX_TEXT};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,6 +10,15 @@ use std::time::{Duration, Instant};
 
 /// Paths are shown escaped: they may hold any bytes.
 use crate::display::path as shown;
+
+/// How far one file proves its pair (`unchecked` without the site config).
+fn pair_of(s: &NodeState) -> Pair {
+    if s.role.as_deref() == Some("master") {
+        monitor::pair::check(Some(s), None)
+    } else {
+        monitor::pair::check(None, Some(s))
+    }
+}
 
 /// The documented JSON of one node's state (`classify --json`, `monitor --json` snapshots).
 pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
@@ -43,6 +52,30 @@ pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
         "connection_failures": s.connection_failures,
         "low_verbosity": s.low_verbosity,
         "errors": s.errors.iter().map(|(line, text)| json!({"line": line, "text": text})).collect::<Vec<_>>(),
+        "errors_total": s.errors_total,
+        "pid": s.pid,
+        "restarts": s.restarts,
+        "local_site": s.local_site,
+        "master_site": s.master_site,
+        "pair": pair_of(s).name(),
+        "truncated_lines": s.truncated_lines,
+        "truncated_bytes": s.truncated_bytes,
+        "first_truncated_line": s.first_truncated_line,
+    })
+}
+
+/// What `classify` says about lines longer than the line cap, if there were any.
+fn truncation_text(s: &NodeState) -> Option<String> {
+    let first = s.first_truncated_line?;
+    let (n, bytes) = (s.truncated_lines, s.truncated_bytes);
+    Some(if n == 1 {
+        format!(
+            "line {first} was longer than {LINE_MAX_TEXT}: its first {LINE_MAX_TEXT} were read, {bytes} more bytes were counted and not read"
+        )
+    } else {
+        format!(
+            "{n} lines were longer than {LINE_MAX_TEXT} (the first is line {first}): their first {LINE_MAX_TEXT} were read, {bytes} more bytes were counted and not read"
+        )
     })
 }
 
@@ -81,6 +114,30 @@ pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Resu
         "  start-up:     {}",
         if s.startup_done { "done" } else { "not done" }
     );
+    if s.restarts > 0 {
+        println!(
+            "  process:      pid {} (the server restarted {} time(s) in this file; only the newest process counts)",
+            s.pid.map_or("?".into(), |p| p.to_string()),
+            s.restarts
+        );
+    }
+    if pair_of(&s) == Pair::Unchecked && (s.connected || s.startup_done) {
+        println!(
+            "  pair:         not checked: one file cannot tell whether its partner is this pair's ({}); `tt-ha check` compares both files with tt-ha.toml",
+            match (s.role.as_deref(), &s.master_site) {
+                (Some("replicant"), Some(m)) => format!("its master is {m}"),
+                _ => format!(
+                    "connected to {}",
+                    s.peer_list()
+                        .iter()
+                        .filter(|p| p.connected)
+                        .map(|p| p.site.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        );
+    }
     if s.init.seen {
         outln!(
             "  initial copy: phase {}, {:.1}%",
@@ -96,8 +153,18 @@ pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Resu
     for (why, n) in &s.benign {
         outln!("  harmless ({n}x): {why}");
     }
+    if s.errors_total > s.errors.len() as u64 {
+        println!(
+            "  errors:       {} in all; the newest {} follow",
+            s.errors_total,
+            s.errors.len()
+        );
+    }
     for (line, text) in &s.errors {
         outln!("  error line {line}: {text}");
+    }
+    if let Some(t) = truncation_text(&s) {
+        println!("  warning: {t}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,7 +194,7 @@ pub fn check(
         monitor::classify_file(&n.message_path(), Some(role), &n.message_file)
             .map_err(|e| format!("{}: {e}", shown(&n.message_path())))
     };
-    let (m, r) = match (
+    let (mut m, mut r) = match (
         read(&cfg.master, "master"),
         read(cfg.replicant(), "replicant"),
     ) {
@@ -137,6 +204,8 @@ pub fn check(
             return Ok(ExitCode::from(3));
         }
     };
+    let (me, re) = monitor::pair::expected(&cfg);
+    (m.expected, r.expected) = (Some(me), Some(re));
     let v = monitor::combined(&m, &r, Some(now_secs()), stale);
     let lag = monitor::lag(&m, &r);
     let lag_bytes = lag.map(|l| l.bytes);
@@ -215,7 +284,12 @@ pub fn monitor(
     }
     let cfg = config::load(config_path)?;
     let nodes = [("master", &cfg.master), ("replicant", cfg.replicant())];
-    let mut feeds: Vec<Feed> = nodes.iter().map(|(role, n)| Feed::open(role, n)).collect();
+    let (me, re) = monitor::pair::expected(&cfg);
+    let mut feeds: Vec<Feed> = nodes
+        .iter()
+        .zip([me, re])
+        .map(|((role, n), e)| Feed::open(role, n, Some(e)))
+        .collect();
     let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
     let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);
     if json_out {
@@ -234,9 +308,11 @@ pub fn monitor(
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
     let mut last_verdict = String::new();
     loop {
+        let mut more = false;
         for feed in feeds.iter_mut() {
             let role = feed.role;
             let polled = feed.poll();
+            more |= polled.more;
             for n in polled.notices {
                 let notice = format!("{n:?}").to_lowercase();
                 if json_out {
@@ -299,6 +375,8 @@ pub fn monitor(
         {
             return Ok(ExitCode::SUCCESS);
         }
-        waker.wait();
+        if !more {
+            waker.wait();
+        }
     }
 }

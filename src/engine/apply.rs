@@ -463,7 +463,9 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
         .map_err(|e| fail(e.to_string()))?;
     let re =
         regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
-    let mut probe = MonitorProbe::new(node.message_path(), re, &node.message_file);
+    // The proof must come from this pair: the replicant's master is this master's site.
+    let mut probe = MonitorProbe::new(node.message_path(), re, &node.message_file)
+        .with_expected(crate::monitor::pair::expected(ctx.cfg).1);
     let deadline = Duration::from_secs(ctx.cfg.procedure.startup_timeout_secs);
     // A copy that no longer advances fails now, with why, rather than at the deadline.
     let stall_secs = ctx.cfg.procedure.stall_timeout_secs;
@@ -541,7 +543,8 @@ fn verify(ctx: &mut Ctx) -> Result<String, EngineError> {
     }
     let re =
         regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
-    let mut probe = MonitorProbe::new(r.message_path(), re, &r.message_file);
+    let mut probe = MonitorProbe::new(r.message_path(), re, &r.message_file)
+        .with_expected(crate::monitor::pair::expected(ctx.cfg).1);
     if let ProbeStatus::Waiting(w) = probe.poll() {
         return Err(fail(format!(
             "the replicant's message file shows no start-up: {w}"

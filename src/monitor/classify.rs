@@ -128,6 +128,16 @@ fn find_short(hay: &str, needle: &[u8]) -> Option<usize> {
     memchr::memchr_iter(needle[0], h).find(|&i| h[i..].starts_with(needle))
 }
 
+/// A `BDBnnnn ` error code where the text first says `BDB`: the code and the text from it.
+/// Checked byte by byte (the text is untrusted: any character may follow `BDB`), so the code,
+/// once found, is ASCII and slicing at its end is safe.
+fn bdb_code(text: &str) -> Option<(&str, &str)> {
+    let rest = &text[text.find("BDB")?..];
+    let b = rest.as_bytes();
+    (b.len() > 8 && b[3..7].iter().all(u8::is_ascii_digit) && b[7] == b' ')
+        .then(|| (&rest[..7], rest))
+}
+
 /// `[f][o]` at the start of `s`.
 fn parse_lsn(s: &str) -> Option<Lsn> {
     let (file, rest) = leading_u64(s.strip_prefix('[')?);
@@ -497,17 +507,12 @@ pub fn classify(body: &str, message_file: &str) -> Event {
             text: b.to_string(),
         };
     }
-    if let Some(rest) = b.find("BDB").map(|i| &b[i..])
-        && rest.len() > 8
-        && rest[3..7].bytes().all(|c| c.is_ascii_digit())
-        && rest.as_bytes()[7] == b' '
-    {
+    if let Some((code, rest)) = bdb_code(b) {
         // BDB0196/0178/0210 are the init's attempt to open the message file as a database.
-        return if ["BDB0196", "BDB0178", "BDB0210", "BDB0640"].contains(&&rest[..7]) {
+        return if ["BDB0196", "BDB0178", "BDB0210", "BDB0640"].contains(&code) {
             Event::Benign {
                 why: format!(
-                    "{} (the library opened a non-database file as a database during internal init; harmless)",
-                    &rest[..7]
+                    "{code} (the library opened a non-database file as a database during internal init; harmless)"
                 ),
             }
         } else {
@@ -650,5 +655,26 @@ mod tests {
             c("Ended election with  -30975, e_th 1, egen 3, flag 0x0, e_fl 0x0, lo_fl 0x0"),
             Event::ElectionEnded { result: -30975 }
         );
+    }
+
+    #[test]
+    fn a_character_of_any_width_after_bdb_is_not_a_code() {
+        for body in [
+            "BDB123€ x",
+            "BDB€",
+            "BDB12€34 x",
+            "x BDB0196é",
+            "BDB1234€",
+            "BDB1234",
+        ] {
+            assert_eq!(c(body), Event::Other, "{body}");
+        }
+        assert_eq!(
+            c("BDB1234 €"),
+            Event::Error {
+                text: "BDB1234 €".into()
+            }
+        );
+        assert!(matches!(c("é BDB0196 x"), Event::Benign { .. }));
     }
 }

@@ -4,6 +4,7 @@
 
 use super::classify::Event;
 use super::follow::{Follower, Notice};
+use super::pair::Expected;
 use super::parse::Splitter;
 use super::state::NodeState;
 use crate::config::Node;
@@ -15,6 +16,7 @@ pub struct Feed {
     /// The node's state so far.
     pub state: NodeState,
     message_file: String,
+    expected: Option<Expected>,
     follower: Follower,
     splitter: Splitter,
 }
@@ -22,29 +24,33 @@ pub struct Feed {
 /// What one poll brought.
 #[derive(Debug, Default)]
 pub struct Polled {
-    /// New physical lines, numbered from where following began.
+    /// New physical lines, numbered from where following began (cut at the line cap).
     pub lines: Vec<(usize, String)>,
     /// What happened to the file.
     pub notices: Vec<Notice>,
     /// The messages the lines completed: their line and event.
     pub events: Vec<(usize, Event)>,
+    /// More was written than one poll reads: poll again without waiting.
+    pub more: bool,
 }
 
 impl Feed {
     /// Reads `node`'s message file whole (the state needs the history: connections are logged
     /// once, at the start) and follows it from where that read ended; a missing file is waited
-    /// for.
-    pub fn open(role: &'static str, node: &Node) -> Feed {
+    /// for. `expected` (from [`super::pair::expected`]) ties the proof to this pair.
+    pub fn open(role: &'static str, node: &Node, expected: Option<Expected>) -> Feed {
         let path = node.message_path();
-        let (state, follower) =
+        let (mut state, follower) =
             match super::classify_file_counted(&path, Some(role), &node.message_file) {
                 Ok((s, bytes)) => (s, Follower::from_offset(path, bytes, 0)),
                 Err(_) => (NodeState::with_role(Some(role)), Follower::new(path, 0)),
             };
+        state.expected = expected.clone();
         Feed {
             role,
             state,
             message_file: node.message_file.clone(),
+            expected,
             follower,
             splitter: Splitter::default(),
         }
@@ -57,24 +63,27 @@ impl Feed {
 
     /// Reads what is new and applies it to the state.
     pub fn poll(&mut self) -> Polled {
-        let (lines, notices) = self.follower.poll();
+        let (lines, notices) = self.follower.poll_lines();
         if notices
             .iter()
             .any(|n| matches!(n, Notice::Replaced | Notice::Truncated | Notice::Opened))
         {
             self.state = NodeState::with_role(Some(self.role));
+            self.state.expected = self.expected.clone();
             self.splitter = Splitter::default();
         }
         let mut events = Vec::new();
-        for (no, text) in &lines {
-            for m in self.splitter.push(*no, text) {
+        for line in &lines {
+            self.state.note_cut(line.no, line.cut);
+            for m in self.splitter.push(line.no, &line.text) {
                 events.push((m.line, self.state.apply(&m, &self.message_file)));
             }
         }
         Polled {
-            lines,
+            lines: lines.into_iter().map(|l| (l.no, l.text)).collect(),
             notices,
             events,
+            more: self.follower.behind(),
         }
     }
 }

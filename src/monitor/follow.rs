@@ -4,10 +4,23 @@
 //! invalid UTF-8 lossily. Survives the folder being deleted and recreated. Polling only for now
 //! (interval configurable, default 250 ms): it works on every file system, network shares
 //! included.
+//!
+//! Memory is bounded whatever the file holds: a line is kept up to the line cap
+//! ([`LINE_MAX`](super::line::LINE_MAX)) and the rest counted (the partial line too), and one
+//! poll reads at most [`POLL_BYTES`] or [`POLL_LINES`] lines; [`Follower::behind`] then says
+//! that more is waiting, so the caller polls again at once.
 
+use super::line::{Line, push_capped};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
+
+/// Bytes one poll reads at most.
+pub const POLL_BYTES: u64 = 4 << 20;
+/// Lines one poll returns at most.
+pub const POLL_LINES: usize = 16_384;
+/// Bytes read at a time.
+const CHUNK: u64 = 256 << 10;
 
 /// Identity of a file: device and inode on Unix (size-independent), so a replacement is seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +73,8 @@ pub struct Follower {
     file: Option<(File, Identity)>,
     offset: u64,
     partial: Vec<u8>,
+    partial_cut: u64,
+    behind: bool,
     tail_lines: usize,
     first_open: bool,
     line_no: usize,
@@ -67,13 +82,19 @@ pub struct Follower {
 }
 
 /// Where the first read starts when opening a large file: the last `tail_lines` lines, found by
-/// reading backwards in blocks (bounded work, whatever the file's size).
+/// reading backwards in blocks (bounded work, whatever the file's size): no further back than
+/// [`POLL_BYTES`]. Lines that long are not all shown: the start is then just after the first
+/// line end in that reach, or the end of the file when there is none.
 fn tail_offset(f: &mut File, len: u64, tail_lines: usize) -> std::io::Result<u64> {
     const BLOCK: u64 = 64 * 1024;
     let mut pos = len;
     let mut newlines = 0;
+    let mut earliest = None;
     let mut buf = vec![0u8; BLOCK as usize];
     while pos > 0 {
+        if len - pos >= POLL_BYTES {
+            return Ok(earliest.unwrap_or(len));
+        }
         let start = pos.saturating_sub(BLOCK);
         let n = (pos - start) as usize;
         f.seek(SeekFrom::Start(start))?;
@@ -81,6 +102,7 @@ fn tail_offset(f: &mut File, len: u64, tail_lines: usize) -> std::io::Result<u64
         for i in (0..n).rev() {
             if buf[i] == b'\n' && start + i as u64 + 1 != len {
                 newlines += 1;
+                earliest = Some(start + i as u64 + 1);
                 if newlines == tail_lines {
                     return Ok(start + i as u64 + 1);
                 }
@@ -99,6 +121,8 @@ impl Follower {
             file: None,
             offset: 0,
             partial: Vec::new(),
+            partial_cut: 0,
+            behind: false,
             tail_lines,
             first_open: true,
             line_no: 0,
@@ -126,9 +150,23 @@ impl Follower {
         &self.path
     }
 
+    /// Whether the last poll stopped before the end of the file (it reads at most
+    /// [`POLL_BYTES`] or [`POLL_LINES`]): poll again without waiting.
+    pub fn behind(&self) -> bool {
+        self.behind
+    }
+
     /// Reads what is new: complete lines (lossy UTF-8, without `\n`) with running line numbers
-    /// (counted from where following began), and what happened to the file.
+    /// (counted from where following began), and what happened to the file. Lines are cut at the
+    /// line cap as [`poll_lines`](Self::poll_lines) says.
     pub fn poll(&mut self) -> (Vec<(usize, String)>, Vec<Notice>) {
+        let (lines, notices) = self.poll_lines();
+        (lines.into_iter().map(|l| (l.no, l.text)).collect(), notices)
+    }
+
+    /// Like [`poll`](Self::poll), each line with how many of its bytes past the line cap were
+    /// not kept.
+    pub fn poll_lines(&mut self) -> (Vec<Line>, Vec<Notice>) {
         let mut notices = Vec::new();
         // While the open file grows, read it at once and look the name up again only every
         // 250 ms (a replacement is still noticed within that); the lookup is most of the cost
@@ -173,6 +211,7 @@ impl Follower {
             };
             self.first_open = false;
             self.partial.clear();
+            self.partial_cut = 0;
             if !notices.contains(&Notice::Replaced) {
                 notices.push(Notice::Opened);
             }
@@ -182,8 +221,10 @@ impl Follower {
         (lines, notices)
     }
 
-    /// Reads complete new lines from the open file (restarting from 0 if it shrank).
-    fn read_new(&mut self, notices: &mut Vec<Notice>) -> Vec<(usize, String)> {
+    /// Reads complete new lines from the open file (restarting from 0 if it shrank), at most
+    /// [`POLL_BYTES`] and [`POLL_LINES`] of them; each line kept up to the line cap.
+    fn read_new(&mut self, notices: &mut Vec<Notice>) -> Vec<Line> {
+        self.behind = false;
         let Some((f, _)) = self.file.as_mut() else {
             return Vec::new();
         };
@@ -192,27 +233,45 @@ impl Follower {
             notices.push(Notice::Truncated);
             self.offset = 0;
             self.partial.clear();
+            self.partial_cut = 0;
         }
         let mut lines = Vec::new();
-        if len > self.offset && f.seek(SeekFrom::Start(self.offset)).is_ok() {
-            let mut buf = Vec::with_capacity((len - self.offset).min(8 << 20) as usize);
-            if let Ok(n) = f.take(len - self.offset).read_to_end(&mut buf) {
-                self.offset += n as u64;
-                let mut start = 0;
-                for (i, b) in buf.iter().enumerate() {
-                    if *b == b'\n' {
-                        self.partial.extend_from_slice(&buf[start..i]);
-                        self.line_no += 1;
-                        lines.push((
-                            self.line_no,
-                            String::from_utf8_lossy(&self.partial).into_owned(),
-                        ));
-                        self.partial.clear();
-                        start = i + 1;
-                    }
-                }
-                self.partial.extend_from_slice(&buf[start..]);
+        if len <= self.offset || f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return lines;
+        }
+        let mut buf = vec![0u8; (len - self.offset).min(CHUNK) as usize];
+        let mut read = 0;
+        while self.offset < len {
+            if read >= POLL_BYTES {
+                self.behind = true;
+                break;
             }
+            let want = (len - self.offset).min(buf.len() as u64) as usize;
+            let n = match f.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            read += n as u64;
+            let mut start = 0;
+            for i in memchr::memchr_iter(b'\n', &buf[..n]) {
+                self.partial_cut += push_capped(&mut self.partial, &buf[start..i]);
+                self.line_no += 1;
+                lines.push(Line {
+                    no: self.line_no,
+                    text: String::from_utf8_lossy(&self.partial).into_owned(),
+                    cut: std::mem::take(&mut self.partial_cut),
+                });
+                self.partial.clear();
+                start = i + 1;
+                if lines.len() >= POLL_LINES {
+                    // The rest of this read is read again by the next poll.
+                    self.offset += start as u64;
+                    self.behind = true;
+                    return lines;
+                }
+            }
+            self.offset += n as u64;
+            self.partial_cut += push_capped(&mut self.partial, &buf[start..n]);
         }
         lines
     }
@@ -279,6 +338,63 @@ mod tests {
         std::fs::write(&p, b"f\n").unwrap();
         let (l, n) = f.poll();
         assert_eq!((texts(l), n), (vec!["f".to_string()], vec![Notice::Opened]));
+    }
+
+    #[test]
+    fn a_line_longer_than_the_cap_keeps_its_start_and_counts_the_rest() {
+        use crate::monitor::line::LINE_MAX;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        let mut f = Follower::new(p.clone(), 0);
+        let mut h = std::fs::File::create(&p).unwrap();
+        // 9 MiB without a newline, written in pieces between polls: the partial line never
+        // holds more than the cap.
+        for _ in 0..9 {
+            h.write_all(&vec![b'x'; 1 << 20]).unwrap();
+            loop {
+                let (lines, _) = f.poll_lines();
+                assert!(lines.is_empty());
+                assert!(
+                    f.partial.capacity() <= 2 * LINE_MAX,
+                    "{}",
+                    f.partial.capacity()
+                );
+                if !f.behind() {
+                    break;
+                }
+            }
+        }
+        h.write_all(b"\nnext\n").unwrap();
+        let (lines, _) = f.poll_lines();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].text.len(), LINE_MAX);
+        assert_eq!(lines[0].cut, (9 << 20) - LINE_MAX as u64);
+        assert_eq!((lines[1].text.as_str(), lines[1].cut), ("next", 0));
+    }
+
+    #[test]
+    fn one_poll_reads_a_bounded_amount_and_says_more_is_waiting() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        std::fs::write(&p, "\n".repeat(3 * POLL_LINES + 5)).unwrap();
+        let mut f = Follower::new(p.clone(), 0);
+        let mut total = 0;
+        let mut polls = 0;
+        loop {
+            let (lines, _) = f.poll_lines();
+            assert!(lines.len() <= POLL_LINES);
+            total += lines.len();
+            polls += 1;
+            if !f.behind() {
+                break;
+            }
+        }
+        assert_eq!((total, polls), (3 * POLL_LINES + 5, 4));
+        std::fs::write(&p, vec![b'y'; 3 * POLL_BYTES as usize]).unwrap();
+        let mut f = Follower::new(p, 0);
+        let _ = f.poll_lines();
+        assert!(f.behind(), "stopped after {POLL_BYTES} bytes");
+        assert!(f.offset <= POLL_BYTES + CHUNK);
     }
 
     #[test]

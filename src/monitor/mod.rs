@@ -4,12 +4,15 @@
 pub mod classify;
 pub mod feed;
 pub mod follow;
+pub mod line;
+pub mod pair;
 pub mod parse;
 pub mod read;
 pub mod state;
 pub mod wake;
 
 pub use classify::{Event, Lsn};
+pub use pair::{Expected, Pair};
 pub use state::{Lag, NodeState, Verdict, combined, lag, single};
 
 use std::path::Path;

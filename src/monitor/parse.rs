@@ -3,8 +3,21 @@
 //! threads interleave), continuation lines (Windows error texts end in CR/LF), CRLF, and the
 //! optional `set_msgpfx` prefix of 6.2/18.1.
 
+use super::line::push_str_capped;
 use regex::Regex;
 use std::sync::OnceLock;
+
+/// A message's stamp: `[secs:usecs][pid/tid]`. The pid tells the server processes of one file
+/// apart: a restart writes on with a new pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// Seconds (epoch, or uptime for 5.3 on Windows).
+    pub secs: u64,
+    /// Microseconds (not zero-padded in the file).
+    pub usecs: u64,
+    /// The writing process.
+    pub pid: u64,
+}
 
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +28,10 @@ pub struct Message {
     pub secs: Option<u64>,
     /// Microseconds of the stamp.
     pub usecs: Option<u64>,
+    /// The writing process's id, when there is a prefix.
+    pub pid: Option<u64>,
+    /// Bytes of continuation text dropped at the line cap ([`super::line::LINE_MAX`]).
+    pub cut: u64,
     /// `MASTER`, `CLIENT`, `REP_UNDEF`, or the application's errpfx.
     pub role: Option<String>,
     /// The text after the prefix (the whole line when there is none).
@@ -35,8 +52,8 @@ fn bdb_error_re() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"^(?:[^\s:]+: )?BDB\d{4} ").unwrap())
 }
 
-/// The parts of a prefixed line: (stamp secs, usecs, role, byte offset of the body).
-type Prefix<'a> = (u64, u64, &'a str, usize);
+/// The parts of a prefixed line: (stamp, role, byte offset of the body).
+type Prefix<'a> = (Stamp, &'a str, usize);
 
 fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
     let mut v: u64 = 0;
@@ -48,8 +65,8 @@ fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
     (v, if i > start { i } else { usize::MAX })
 }
 
-/// `[secs:usecs][pid/tid] ` at byte `i`: returns (secs, usecs, index after the trailing space).
-fn stamp_at(b: &[u8], i: usize) -> Option<(u64, u64, usize)> {
+/// `[secs:usecs][pid/tid] ` at byte `i`: returns the stamp and the index after the trailing space.
+fn stamp_at(b: &[u8], i: usize) -> Option<(Stamp, usize)> {
     if b.get(i) != Some(&b'[') {
         return None;
     }
@@ -61,7 +78,7 @@ fn stamp_at(b: &[u8], i: usize) -> Option<(u64, u64, usize)> {
     if j == usize::MAX || b.get(j) != Some(&b']') || b.get(j + 1) != Some(&b'[') {
         return None;
     }
-    let (_, k) = digits(b, j + 2);
+    let (pid, k) = digits(b, j + 2);
     if k == usize::MAX || b.get(k) != Some(&b'/') {
         return None;
     }
@@ -69,7 +86,7 @@ fn stamp_at(b: &[u8], i: usize) -> Option<(u64, u64, usize)> {
     if close == k + 1 || b.get(close + 1) != Some(&b' ') {
         return None;
     }
-    Some((secs, usecs, close + 2))
+    Some((Stamp { secs, usecs, pid }, close + 2))
 }
 
 /// Hand-written prefix parser (the regex in `prefix_re` documents the same grammar; this is the
@@ -87,13 +104,13 @@ fn parse_prefix(line: &str) -> Option<Prefix<'_>> {
         }
         p
     };
-    let (secs, usecs, role_start) = stamp_at(b, at)?;
+    let (stamp, role_start) = stamp_at(b, at)?;
     // The role runs to the first ':'; it must be followed by a space.
     let colon = role_start + memchr::memchr(b':', &b[role_start..])?;
     if b.get(colon + 1) != Some(&b' ') {
         return None;
     }
-    Some((secs, usecs, &line[role_start..colon], colon + 2))
+    Some((stamp, &line[role_start..colon], colon + 2))
 }
 
 /// Where another message starts inside `body` (5.3–6.1 interleaving), if anywhere.
@@ -114,22 +131,22 @@ fn next_stamp(body: &str, from: usize) -> Option<usize> {
 
 /// The common case without allocating: a line that is exactly one whole message (a prefix, no
 /// second stamp, not an OS error text cut in two). Returns (stamp, role, body).
-pub fn simple(line: &str) -> Option<((u64, u64), &str, &str)> {
+pub fn simple(line: &str) -> Option<(Stamp, &str, &str)> {
     let line = line.strip_suffix('\r').unwrap_or(line);
-    let (secs, usecs, role, body) = parse_prefix(line)?;
+    let (stamp, role, body) = parse_prefix(line)?;
     let body_text = &line[body..];
     if body_text.starts_with('`') || next_stamp(line, body).is_some() {
         return None;
     }
-    Some(((secs, usecs), role, body_text))
+    Some((stamp, role, body_text))
 }
 
 /// A line's prefix, for display: (stamp, role, body). Unlike [`simple`] it does not check for a
 /// second message on the same line; the body is the rest of the line.
 pub fn prefix(line: &str) -> Option<((u64, u64), &str, &str)> {
     let line = line.strip_suffix('\r').unwrap_or(line);
-    let (secs, usecs, role, body) = parse_prefix(line)?;
-    Some(((secs, usecs), role, &line[body..]))
+    let (stamp, role, body) = parse_prefix(line)?;
+    Some(((stamp.secs, stamp.usecs), role, &line[body..]))
 }
 
 /// Turns physical lines into messages, incrementally (a follower feeds it line by line).
@@ -151,17 +168,19 @@ impl Splitter {
         let mut rest = line;
         loop {
             let prefix = parse_prefix(rest);
-            let (part, next) = match next_stamp(rest, prefix.map_or(0, |p| p.3)) {
+            let (part, next) = match next_stamp(rest, prefix.map_or(0, |p| p.2)) {
                 Some(at) => (rest[..at].trim_end(), Some(&rest[at..])),
                 None => (rest, None),
             };
             match prefix {
-                Some((secs, usecs, role, body)) => {
+                Some((stamp, role, body)) => {
                     out.extend(self.pending.take());
                     let m = Message {
                         line: line_no,
-                        secs: Some(secs),
-                        usecs: Some(usecs),
+                        secs: Some(stamp.secs),
+                        usecs: Some(stamp.usecs),
+                        pid: Some(stamp.pid),
+                        cut: 0,
                         role: Some(role.to_string()),
                         body: part[body.min(part.len())..].to_string(),
                     };
@@ -173,20 +192,24 @@ impl Splitter {
                         out.push(m);
                     }
                 }
-                None if bdb_error_re().is_match(part) || self.pending.is_none() => {
+                None if self.pending.is_none() || bdb_error_re().is_match(part) => {
                     out.extend(self.pending.take());
                     out.push(Message {
                         line: line_no,
                         secs: None,
                         usecs: None,
+                        pid: None,
+                        cut: 0,
                         role: None,
                         body: part.to_string(),
                     });
                 }
                 None => {
-                    // A continuation of the previous message (Windows OS error text).
-                    let p = self.pending.as_mut().expect("checked above");
-                    p.body.push_str(part);
+                    // A continuation of the previous message (Windows OS error text), held to
+                    // the line cap however many continuation lines follow.
+                    if let Some(p) = self.pending.as_mut() {
+                        p.cut += push_str_capped(&mut p.body, part);
+                    }
                 }
             }
             match next {
@@ -249,8 +272,8 @@ mod tests {
             "[1:2][3/4] : empty role",
             "x [1:2][3/4] CLIENT: late",
         ] {
-            let fast =
-                parse_prefix(line).map(|(s, u, r, b)| (s, u, r.to_string(), line[b..].to_string()));
+            let fast = parse_prefix(line)
+                .map(|(s, r, b)| (s.secs, s.usecs, r.to_string(), line[b..].to_string()));
             let slow = prefix_re().captures(line).map(|c| {
                 (
                     c["sec"].parse().unwrap(),
@@ -271,6 +294,39 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert!(m[0].body.ends_with("LSN [1][24142]"), "{:?}", m[0].body);
         assert_eq!(m[1].body, "Returning ISPERM [1][24142], cmp = 0");
+    }
+
+    #[test]
+    fn the_pid_tells_processes_apart() {
+        let m =
+            messages("[1:2][4242/140] CLIENT: a\nTT: [1:3][77/x] MASTER: b\nBDB0001 no prefix\n");
+        let pids: Vec<Option<u64>> = m.iter().map(|m| m.pid).collect();
+        assert_eq!(pids, [Some(4242), Some(77), None]);
+        let (stamp, role, body) = simple("[5:6][7/8] CLIENT: x").unwrap();
+        assert_eq!(
+            (stamp.secs, stamp.usecs, stamp.pid, role, body),
+            (5, 6, 7, "CLIENT", "x")
+        );
+    }
+
+    #[test]
+    fn continuation_lines_are_held_to_the_line_cap() {
+        let mut s = Splitter::default();
+        assert!(
+            s.push(1, "[1:2][3/4] CLIENT: `text cut by CR/LF")
+                .is_empty()
+        );
+        let piece = "é".repeat(1000);
+        for i in 0..200 {
+            assert!(s.push(i + 2, &piece).is_empty());
+        }
+        let m = s.flush().unwrap();
+        assert!(
+            m.body.len() <= crate::monitor::line::LINE_MAX,
+            "{}",
+            m.body.len()
+        );
+        assert_eq!(m.body.len() as u64 + m.cut, 18 + 200 * 2000);
     }
 
     #[test]

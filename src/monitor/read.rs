@@ -5,9 +5,13 @@
 //! in file order, on the calling thread, which also feeds the splitter the lines that are not
 //! one whole message. The result is exactly that of reading the lines one after another; small
 //! files are read that way, on the calling thread alone.
+//!
+//! Memory is bounded whatever the file holds: a line is kept up to the line cap
+//! ([`LINE_MAX`]) and the rest of it counted, and a block holds at most [`BLOCK_LINES`] lines.
 
 use super::classify::{Event, classify};
-use super::parse::{self, Splitter};
+use super::line::{LINE_MAX, floor_str};
+use super::parse::{self, Splitter, Stamp};
 use super::state::NodeState;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -16,18 +20,23 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// Bytes per block: small enough to stay in a core's cache between the read and the parse.
 const BLOCK: usize = 1 << 20;
+/// Lines per block at most: a block of empty lines would otherwise be a million items. Real
+/// message lines (about 135 bytes) fill half a block with this many.
+const BLOCK_LINES: usize = 4096;
+/// The least a read asks for while lines are short.
+const MIN_READ: usize = 4096;
 /// Below this size, threads cost more than they save.
 const PARALLEL_FROM: u64 = 8 << 20;
 /// Worker threads; the calling thread applies while they parse, and a reader thread reads.
 const WORKERS: usize = 2;
 
-/// A line, pre-classified by a worker. `start..end` is its text in the block.
+/// A line, pre-classified by a worker. `start..end` is its kept text in the block.
 enum Item {
     /// One whole message: its stamp, its role column where it names one, its event.
     Message {
         start: usize,
         end: usize,
-        stamp: (u64, u64),
+        stamp: Stamp,
         role: Option<&'static str>,
         event: Event,
     },
@@ -35,41 +44,61 @@ enum Item {
     Raw { start: usize, end: usize },
 }
 
-/// A block of whole lines: the buffer and how much of it is lines, with an empty list for its
-/// items. Both are reused from block to block: allocating and zeroing them each time costs more
-/// than parsing (page faults).
-struct Block {
-    seq: u64,
+/// The buffers of a block, handed back for reuse: allocating and zeroing them for each block
+/// costs more than parsing (page faults).
+#[derive(Default)]
+struct Buffers {
+    /// The bytes read.
     buf: Vec<u8>,
-    len: usize,
+    /// The block's lines, pre-classified.
     items: Vec<Item>,
+    /// (item index, bytes dropped) for the lines longer than the line cap.
+    cuts: Vec<(usize, u64)>,
 }
 
-/// Buffers handed back for reuse.
-type Spare = (Vec<u8>, Vec<Item>);
+/// A block of whole lines: `len` bytes of `bufs.buf`; its first line also lost `first_cut`
+/// bytes that were never held (a line longer than a read).
+struct Block {
+    seq: u64,
+    bufs: Buffers,
+    len: usize,
+    first_cut: u64,
+}
 
 /// A block and its lines, pre-classified.
 struct Parsed {
     block: Block,
     utf8: bool,
-    items: Vec<Item>,
 }
 
 fn parse_block(mut block: Block, message_file: &str) -> Parsed {
-    let mut items = std::mem::take(&mut block.items);
+    let Buffers { buf, items, cuts } = &mut block.bufs;
     items.clear();
-    let bytes = &block.buf[..block.len];
+    cuts.clear();
+    let bytes = &buf[..block.len];
     // Checked once for the block; '\n' is ASCII, so slicing at it keeps characters whole.
     let text = std::str::from_utf8(bytes).ok();
     let mut start = 0;
     for nl in memchr::memchr_iter(b'\n', bytes) {
-        let (s, e) = (start, nl);
+        let s = start;
         start = nl + 1;
-        // Valid UTF-8 (the usual case) is borrowed as is; anything else is read lossily.
-        let line = match text {
-            Some(t) => std::borrow::Cow::Borrowed(&t[s..e]),
-            None => String::from_utf8_lossy(&bytes[s..e]),
+        // Valid UTF-8 (the usual case) is borrowed as is, cut at the line cap on a character
+        // boundary; anything else is read lossily.
+        let (line, e) = match text {
+            Some(t) => {
+                let kept = floor_str(&t[s..nl], LINE_MAX);
+                (std::borrow::Cow::Borrowed(kept), s + kept.len())
+            }
+            None => {
+                let e = nl.min(s + LINE_MAX);
+                (String::from_utf8_lossy(&bytes[s..e]), e)
+            }
         };
+        let first_cut = if items.is_empty() { block.first_cut } else { 0 };
+        let cut = (nl - e) as u64 + first_cut;
+        if cut > 0 {
+            cuts.push((items.len(), cut));
+        }
         items.push(match parse::simple(&line) {
             Some((stamp, role, body)) => Item::Message {
                 start: s,
@@ -89,7 +118,6 @@ fn parse_block(mut block: Block, message_file: &str) -> Parsed {
     Parsed {
         utf8: text.is_some(),
         block,
-        items,
     }
 }
 
@@ -103,10 +131,15 @@ struct Applier<'a> {
 }
 
 impl Applier<'_> {
-    fn apply(&mut self, mut p: Parsed) -> Spare {
-        let bytes = &p.block.buf[..p.block.len];
-        for item in p.items.drain(..) {
+    fn apply(&mut self, mut p: Parsed) -> Buffers {
+        let Buffers { buf, items, cuts } = &mut p.block.bufs;
+        let bytes = &buf[..p.block.len];
+        let mut cuts = cuts.iter().peekable();
+        for (i, item) in items.drain(..).enumerate() {
             self.line_no += 1;
+            if let Some((_, cut)) = cuts.next_if(|(at, _)| *at == i) {
+                self.state.note_cut(self.line_no, *cut);
+            }
             let (s, e) = match item {
                 // Most lines are one whole message, applied as classified. While the splitter
                 // holds a message, the line goes to it instead (it may complete that message).
@@ -128,55 +161,90 @@ impl Applier<'_> {
                 self.state.apply(&m, self.message_file);
             }
         }
-        self.consumed += p.block.len as u64;
-        (p.block.buf, p.items)
+        self.consumed += p.block.len as u64 + p.block.first_cut;
+        std::mem::take(&mut p.block.bufs)
+    }
+}
+
+/// Where a block read into `b` ends: after its [`BLOCK_LINES`]th line, or after its last whole
+/// line; `None` when `b` holds no line end.
+fn block_end(b: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'\n', b)
+        .nth(BLOCK_LINES - 1)
+        .or_else(|| memchr::memrchr(b'\n', b))
+        .map(|p| p + 1)
+}
+
+/// `f.read` into `buf`, again when interrupted.
+fn read_some(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match f.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
     }
 }
 
 /// Reads `f` into blocks of whole lines, reusing the buffers `spare` hands back, and passes
-/// each to `send` until it says stop. An unfinished last line is never sent.
+/// each to `send` until it says stop. An unfinished last line is never sent. A line longer than
+/// the line cap keeps its start: the rest is counted (the block's `first_cut`), never held.
 fn read_blocks(
     f: &mut std::fs::File,
-    spare: &mut dyn FnMut() -> Spare,
+    spare: &mut dyn FnMut() -> Buffers,
     send: &mut dyn FnMut(Block) -> bool,
 ) -> std::io::Result<()> {
+    // Bytes read but not sent: the start of an unfinished line (at most LINE_MAX bytes), or
+    // whole lines beyond a block's BLOCK_LINES; and the bytes dropped from that line.
     let mut carry: Vec<u8> = Vec::new();
+    let mut carry_cut: u64 = 0;
     let mut seq = 0;
+    let mut unsent: Option<Buffers> = None;
+    // How much a read asks for: a block's worth, less while lines are so short that a block
+    // fills with BLOCK_LINES of them first (so the carry stays small).
+    let mut want = BLOCK;
     loop {
-        let (mut buf, items) = spare();
-        if buf.len() < BLOCK.max(carry.len() * 2) {
-            buf.resize(BLOCK.max(carry.len() * 2), 0);
+        let mut bufs = unsent.take().unwrap_or_else(&mut *spare);
+        let need = carry.len() + want;
+        if bufs.buf.len() < need {
+            bufs.buf.resize(need, 0);
         }
-        buf[..carry.len()].copy_from_slice(&carry);
+        bufs.buf[..carry.len()].copy_from_slice(&carry);
         let mut filled = carry.len();
-        let n = loop {
-            match f.read(&mut buf[filled..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        if n == 0 {
-            return Ok(());
-        }
-        filled += n;
         carry.clear();
-        match memchr::memrchr(b'\n', &buf[..filled]) {
-            Some(last) => {
-                carry.extend_from_slice(&buf[last + 1..filled]);
+        // Whole lines already at hand are sent first: the carry never grows by reading.
+        if memchr::memchr(b'\n', &bufs.buf[..filled]).is_none() {
+            let n = read_some(f, &mut bufs.buf[filled..filled + want])?;
+            if n == 0 {
+                return Ok(());
+            }
+            filled += n;
+        }
+        match block_end(&bufs.buf[..filled]) {
+            Some(end) => {
+                want = if filled - end > end {
+                    end.max(MIN_READ)
+                } else {
+                    (want * 2).min(BLOCK)
+                };
+                carry.extend_from_slice(&bufs.buf[end..filled]);
                 let block = Block {
                     seq,
-                    buf,
-                    len: last + 1,
-                    items,
+                    bufs,
+                    len: end,
+                    first_cut: std::mem::take(&mut carry_cut),
                 };
                 seq += 1;
                 if !send(block) {
                     return Ok(());
                 }
             }
-            // No line end yet (a line longer than the buffer): keep it all and read on.
-            None => carry.extend_from_slice(&buf[..filled]),
+            None => {
+                // No line end yet: keep the line's start, count the rest, read on.
+                let keep = filled.min(LINE_MAX);
+                carry_cut += (filled - keep) as u64;
+                carry.extend_from_slice(&bufs.buf[..keep]);
+                unsent = Some(bufs);
+            }
         }
     }
 }
@@ -198,7 +266,7 @@ pub fn read_file(
         message_file,
     };
     if size < PARALLEL_FROM {
-        let spare = std::cell::RefCell::new((Vec::new(), Vec::new()));
+        let spare = std::cell::RefCell::new(Buffers::default());
         read_blocks(&mut f, &mut || spare.take(), &mut |b| {
             *spare.borrow_mut() = app.apply(parse_block(b, message_file));
             true
@@ -215,12 +283,12 @@ pub fn read_file(
 
 fn read_parallel(f: &mut std::fs::File, app: &mut Applier) -> std::io::Result<()> {
     let message_file = app.message_file;
-    let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Spare>();
-    let (done_tx, done_rx) = sync_channel::<Parsed>(2 * WORKERS);
+    let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Buffers>();
+    let (done_tx, done_rx) = sync_channel::<Parsed>(WORKERS);
     std::thread::scope(|scope| {
         let mut to_workers: Vec<SyncSender<Block>> = Vec::new();
         for _ in 0..WORKERS {
-            let (tx, rx): (SyncSender<Block>, Receiver<Block>) = sync_channel(2);
+            let (tx, rx): (SyncSender<Block>, Receiver<Block>) = sync_channel(1);
             to_workers.push(tx);
             let done = done_tx.clone();
             scope.spawn(move || {
@@ -261,6 +329,33 @@ fn read_parallel(f: &mut std::fs::File, app: &mut Applier) -> std::io::Result<()
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// A line longer than the cap, inside a block or longer than any read, keeps its start and
+    /// counts the rest; the bytes consumed still end exactly after the last whole line.
+    #[test]
+    fn long_lines_are_cut_and_counted_in_both_readers() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        for size in [3 * LINE_MAX, 3 * BLOCK + 17, PARALLEL_FROM as usize + BLOCK] {
+            let mut bytes = b"[1:1][7/8] CLIENT: Start-up is done [1][28]\n".to_vec();
+            bytes.extend(std::iter::repeat_n(b'x', size));
+            bytes.extend_from_slice(
+                "\u{e9}\n[1:2][7/8] CLIENT: BDB1234 after\nunfinished".as_bytes(),
+            );
+            std::fs::write(&p, &bytes).unwrap();
+            let (s, consumed) = read_file(&p, None, "$DB_Msg.txt").unwrap();
+            assert_eq!(
+                consumed,
+                bytes.len() as u64 - "unfinished".len() as u64,
+                "{size}"
+            );
+            assert_eq!(s.truncated_lines, 1, "{size}");
+            assert_eq!(s.first_truncated_line, Some(2), "{size}");
+            assert_eq!(s.truncated_bytes, (size + 2 - LINE_MAX) as u64, "{size}");
+            assert!(s.startup_done, "{size}");
+            assert_eq!(s.errors.last().map(|e| e.0), Some(3), "{size}");
+        }
+    }
 
     /// The threaded reader gives exactly the state the line-by-line reader gives, on a file of
     /// real runs large enough to be read in parallel, with the awkward cases mixed in: two

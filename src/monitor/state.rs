@@ -1,17 +1,40 @@
 //! Per-node replication state built from classified messages, and the verdict over both nodes.
 
 use super::classify::{Event, Lsn, classify};
-use super::parse::Message;
+use super::pair::{self, Expected, Pair};
+use super::parse::{Message, Stamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Default log file size (`set_lg_max`), for LSN arithmetic.
 pub const LOG_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
-/// Bytes between two LSNs, counting whole log files of `LOG_FILE_BYTES`.
+/// Errors kept per node (the newest); [`NodeState::errors_total`] counts them all.
+pub const ERRORS_KEPT: usize = 64;
+/// Kinds of harmless noise kept apart; the rest are counted together.
+const BENIGN_KINDS: usize = 32;
+/// Remote sites (and EIDs) kept: a pair has one; a file naming thousands is not believed.
+const SITES_KEPT: usize = 32;
+/// The key under which harmless noise beyond [`BENIGN_KINDS`] kinds is counted.
+const OTHER_BENIGN: &str = "other harmless messages";
+
+/// Bytes between two LSNs, counting whole log files of `LOG_FILE_BYTES`. Saturating: the
+/// numbers come from untrusted text and may be anything.
 pub fn lsn_distance(from: Lsn, to: Lsn) -> i64 {
-    (to.file as i64 - from.file as i64) * LOG_FILE_BYTES as i64
-        + (to.offset as i64 - from.offset as i64)
+    let bytes = |l: Lsn| i128::from(l.file) * i128::from(LOG_FILE_BYTES) + i128::from(l.offset);
+    (bytes(to) - bytes(from)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// The initial copy's percent as shown: never lower than what this copy showed before, and
+/// below 100 until start-up is done (`done`), when it is exactly 100. Every estimate of the
+/// percent goes through here, however it is weighted.
+pub fn monotonic_percent(shown: Option<f64>, estimate: f64, done: bool) -> f64 {
+    if done {
+        return 100.0;
+    }
+    let estimate = if estimate.is_nan() { 0.0 } else { estimate };
+    let rounded = ((estimate.clamp(0.0, 100.0) * 10.0).round() / 10.0).min(99.9);
+    shown.filter(|s| *s > rounded).unwrap_or(rounded)
 }
 
 /// Internal init progress, as the replicant's file tells it.
@@ -57,7 +80,9 @@ impl Init {
             (Some(a), Some(b)) => lsn_distance(a, b).max(0) as u64,
             _ => 0,
         };
-        let page_bytes_now = self.bytes_of_done_files + self.pages_done.unwrap_or(0) * self.pgsize;
+        let page_bytes_now = self
+            .bytes_of_done_files
+            .saturating_add(self.pages_done.unwrap_or(0).saturating_mul(self.pgsize));
         let pct = match self.phase.as_str() {
             "pages" => {
                 let (done, total) = (
@@ -81,18 +106,20 @@ impl Init {
                     (Some(a), Some(c)) => lsn_distance(a, c).max(0) as u64,
                     _ => 0,
                 };
-                let total = self.bytes_of_done_files + log_bytes;
+                let total = self.bytes_of_done_files.saturating_add(log_bytes);
                 if total == 0 {
                     99.0
                 } else {
-                    100.0 * (self.bytes_of_done_files + cur.min(log_bytes)) as f64 / total as f64
+                    100.0 * self.bytes_of_done_files.saturating_add(cur.min(log_bytes)) as f64
+                        / total as f64
                 }
             }
             "recovery" => 99.0,
             "done" => 100.0,
             _ => 0.0,
         };
-        self.percent = Some((pct * 10.0).round() / 10.0);
+        let pct = monotonic_percent(self.percent, pct, self.phase == "done");
+        self.percent = Some(pct);
         if let (Some(t0), Some(t)) = (self.started_at, now)
             && t > t0
         {
@@ -156,8 +183,31 @@ pub struct NodeState {
     pub sent_after_connect: bool,
     /// Only repmgr connection lines were seen: verbosity too low to prove replication.
     pub low_verbosity: bool,
+    /// The server process writing now (the pid of the newest prefix).
+    pub pid: Option<u64>,
+    /// Server processes that began after the first one in this file (restarts). Each begins a
+    /// fresh proof: what an earlier process proved says nothing about the running one.
+    pub restarts: u64,
+    /// The replicant's master, `host:port` (from `Updating gen … from master EID`).
+    pub master_site: Option<String>,
+    /// Errors seen in this process; [`errors`](Self::errors) keeps the newest [`ERRORS_KEPT`].
+    pub errors_total: u64,
+    /// Lines longer than the line cap ([`super::line::LINE_MAX`]): their start was read, the
+    /// rest counted.
+    pub truncated_lines: u64,
+    /// Bytes of those lines that were not read.
+    pub truncated_bytes: u64,
+    /// The first such line.
+    pub first_truncated_line: Option<usize>,
+    /// The sites this node and its partner must have to prove this pair's replication (from
+    /// the site config); `None` when only the file is known (`classify`).
+    #[serde(skip)]
+    pub expected: Option<Expected>,
     #[serde(skip)]
     verbose_seen: bool,
+    /// This process has logged more than the lines of opening its environment.
+    #[serde(skip)]
+    active: bool,
     #[serde(skip)]
     eid_site: BTreeMap<u32, String>,
     #[serde(skip)]
@@ -194,18 +244,100 @@ impl NodeState {
         self.connected = self.peers.values().any(|c| *c);
     }
 
+    /// Records that line `line` was longer than the line cap and `bytes` of it were not read.
+    pub fn note_cut(&mut self, line: usize, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        self.truncated_lines += 1;
+        self.truncated_bytes = self.truncated_bytes.saturating_add(bytes);
+        self.first_truncated_line.get_or_insert(line);
+    }
+
+    /// A new server process began writing this file: a fresh proof. Only what belongs to the
+    /// file (its role, counts, cut lines) and to the site config carries over.
+    fn begin_process(&mut self) {
+        *self = NodeState {
+            role: self.role.take(),
+            messages: self.messages,
+            last_stamp: self.last_stamp,
+            restarts: self.restarts + 1,
+            truncated_lines: self.truncated_lines,
+            truncated_bytes: self.truncated_bytes,
+            first_truncated_line: self.first_truncated_line,
+            expected: self.expected.take(),
+            ..NodeState::default()
+        };
+    }
+
+    /// Whether `ev`, from the process with `pid`, is written by a new server process: another
+    /// pid, the lines of opening an environment after this process did more than open one, or
+    /// a start after this process stopped replication.
+    fn is_new_process(&self, pid: Option<u64>, ev: &Event) -> bool {
+        let other_pid = matches!((self.pid, pid), (Some(a), Some(b)) if a != b);
+        let reopens = self.active
+            && matches!(
+                ev,
+                Event::ExistingMember | Event::SiteAssigned { eid: 0, .. }
+            );
+        let starts_after_stop = self.shut_down && is_activity(ev);
+        other_pid || reopens || starts_after_stop
+    }
+
+    /// Inserts a remote site, keeping at most [`SITES_KEPT`]: a disconnected one makes room.
+    fn set_peer(&mut self, site: &str, connected: bool) {
+        if let Some(c) = self.peers.get_mut(site) {
+            *c = connected;
+            return;
+        }
+        if self.peers.len() >= SITES_KEPT {
+            let Some(old) = self
+                .peers
+                .iter()
+                .find(|(_, c)| !**c)
+                .map(|(s, _)| s.clone())
+            else {
+                return;
+            };
+            self.peers.remove(&old);
+        }
+        self.peers.insert(site.to_string(), connected);
+    }
+
+    fn note_error(&mut self, line: usize, text: &str) {
+        self.errors_total += 1;
+        if self.errors.len() >= ERRORS_KEPT {
+            self.errors.remove(0);
+        }
+        self.errors.push((line, text.to_string()));
+    }
+
+    fn note_benign(&mut self, why: &str) {
+        let key = if self.benign.contains_key(why) || self.benign.len() < BENIGN_KINDS {
+            why
+        } else {
+            OTHER_BENIGN
+        };
+        *self.benign.entry(key.to_string()).or_insert(0) += 1;
+    }
+
     /// Applies one message; returns its event.
     pub fn apply(&mut self, m: &Message, message_file: &str) -> Event {
-        let stamp = m.secs.map(|s| (s, m.usecs.unwrap_or(0)));
+        self.note_cut(m.line, m.cut);
+        let stamp = m.secs.map(|secs| Stamp {
+            secs,
+            usecs: m.usecs.unwrap_or(0),
+            pid: m.pid.unwrap_or(0),
+        });
         self.apply_parts(m.line, stamp, m.role.as_deref(), &m.body, message_file)
     }
 
     /// [`apply`](Self::apply) on borrowed parts, so a reader of a large file allocates nothing
-    /// per line: the 1-based line, the stamp (secs, usecs), the role column, the body.
+    /// per line: the 1-based line, the stamp, the role column, the body.
     pub fn apply_parts(
         &mut self,
         line: usize,
-        stamp: Option<(u64, u64)>,
+        stamp: Option<Stamp>,
         role: Option<&str>,
         body: &str,
         message_file: &str,
@@ -218,12 +350,28 @@ impl NodeState {
     pub fn apply_event(
         &mut self,
         line: usize,
-        stamp: Option<(u64, u64)>,
+        stamp: Option<Stamp>,
         role: Option<&str>,
         ev: Event,
     ) -> Event {
+        let pid = stamp.map(|s| s.pid);
+        if self.is_new_process(pid, &ev) {
+            self.begin_process();
+        }
+        if pid.is_some() {
+            self.pid = pid;
+        }
+        if !matches!(
+            ev,
+            Event::Other
+                | Event::Benign { .. }
+                | Event::ExistingMember
+                | Event::SiteAssigned { .. }
+        ) {
+            self.active = true;
+        }
         self.messages += 1;
-        let stamp = stamp.map(|(s, u)| s as f64 + u as f64 / 1e6);
+        let stamp = stamp.map(|s| s.secs as f64 + s.usecs as f64 / 1e6);
         if stamp.is_some() {
             self.last_stamp = stamp;
         }
@@ -234,11 +382,14 @@ impl NodeState {
         }
         match &ev {
             Event::SiteAssigned { eid, site } => {
-                self.eid_site.insert(*eid, site.clone());
+                if self.eid_site.len() < SITES_KEPT || self.eid_site.contains_key(eid) {
+                    self.eid_site.insert(*eid, site.clone());
+                }
                 if *eid == 0 && self.local_site.is_none() {
                     self.local_site = Some(site.clone());
-                } else if self.local_site.as_deref() != Some(site) {
-                    self.peers.entry(site.clone()).or_insert(false);
+                } else if self.local_site.as_deref() != Some(site) && !self.peers.contains_key(site)
+                {
+                    self.set_peer(site, false);
                 }
             }
             Event::ExistingMember => {
@@ -254,7 +405,8 @@ impl NodeState {
                     .and_then(|e| self.eid_site.get(&e))
                     .cloned()
                 {
-                    self.peers.insert(site, true);
+                    self.set_peer(&site, true);
+                    self.master_site = Some(site);
                     self.refresh_connected();
                 }
             }
@@ -266,7 +418,7 @@ impl NodeState {
             }
             Event::JoinRequest { .. } => self.set_role("master"),
             Event::Handshake { site, .. } => {
-                self.peers.insert(site.clone(), true);
+                self.set_peer(site, true);
                 if self.lost.as_deref() == Some(site) {
                     self.lost = None;
                 }
@@ -275,7 +427,7 @@ impl NodeState {
             Event::Connected => {
                 // 5.3 names no site here: the connection is to the site last tried.
                 if let Some(site) = self.last_target.clone() {
-                    self.peers.insert(site, true);
+                    self.set_peer(&site, true);
                     self.ever_connected = true;
                     self.refresh_connected();
                 }
@@ -285,11 +437,11 @@ impl NodeState {
                 self.connection_failures += 1;
                 self.last_failure = Some((site.clone(), error.clone(), *code));
                 self.last_target = Some(site.clone());
-                self.peers.insert(site.clone(), false);
+                self.set_peer(site, false);
                 self.refresh_connected();
             }
             Event::ConnectionLost { site } => {
-                self.peers.insert(site.clone(), false);
+                self.set_peer(site, false);
                 self.lost = Some(site.clone());
                 self.refresh_connected();
             }
@@ -330,12 +482,15 @@ impl NodeState {
                 maxpg,
             } => {
                 if let (Some(n), true) = (self.init.pages_total, *index > 0) {
-                    self.init.bytes_of_done_files += n * self.init.pgsize;
+                    self.init.bytes_of_done_files = self
+                        .init
+                        .bytes_of_done_files
+                        .saturating_add(n.saturating_mul(self.init.pgsize));
                 }
                 self.init.files_done = Some(*index as u64);
                 self.init.pgsize = *pgsize;
                 self.init.pages_done = Some(0);
-                self.init.pages_total = Some(maxpg + 1);
+                self.init.pages_total = Some(maxpg.saturating_add(1));
                 self.init.progress_at = stamp;
                 self.init.update_percent(stamp);
             }
@@ -349,7 +504,10 @@ impl NodeState {
             }
             Event::LogPhase { from, to } => {
                 if let Some(n) = self.init.pages_total {
-                    self.init.bytes_of_done_files += n * self.init.pgsize;
+                    self.init.bytes_of_done_files = self
+                        .init
+                        .bytes_of_done_files
+                        .saturating_add(n.saturating_mul(self.init.pgsize));
                     self.init.pages_total = None;
                     self.init.pages_done = None;
                 }
@@ -408,8 +566,8 @@ impl NodeState {
                 }
                 self.refresh_connected();
             }
-            Event::Benign { why } => *self.benign.entry(why.clone()).or_insert(0) += 1,
-            Event::Error { text } => self.errors.push((line, text.clone())),
+            Event::Benign { why } => self.note_benign(why),
+            Event::Error { text } => self.note_error(line, text),
             _ => {}
         }
         match &ev {
@@ -429,6 +587,14 @@ impl NodeState {
         self.low_verbosity = self.ever_connected && !self.verbose_seen && self.messages > 8;
         ev
     }
+}
+
+/// An event that only a running replication writes: after a stop, it means a new start.
+fn is_activity(ev: &Event) -> bool {
+    !matches!(
+        ev,
+        Event::Other | Event::Benign { .. } | Event::Shutdown { .. } | Event::Error { .. }
+    )
 }
 
 /// The operator's verdict.
@@ -550,18 +716,46 @@ fn replicant_side(r: &NodeState, now: Option<f64>, stall_secs: f64) -> Option<Ve
     None
 }
 
+/// The replicant's server stopped: its file's newest process ended with a clean shutdown.
+const REPLICANT_STOPPED: &str =
+    "the replicant's server stopped (its message file ends with `Repmgr threads are finished`)";
+
 /// The verdict from one file alone (`classify`): "functional" there means this file's half of
-/// the proof is complete; the combined verdict needs both files.
+/// the proof is complete; the combined verdict needs both files. With the site config's
+/// expectations (`monitor`, the TUI), the file's partner must also be this pair's.
 pub fn single(n: &NodeState) -> Verdict {
+    let is_master = n.role.as_deref() == Some("master");
+    let pair = if is_master {
+        pair::check(Some(n), None)
+    } else {
+        pair::check(None, Some(n))
+    };
     match n.role.as_deref() {
-        Some("replicant") if n.shut_down => Verdict::Error { text: "the replicant's server stopped (its message file ends with `Repmgr threads are finished`)".into() },
-        Some("replicant") => replicant_side(n, None, f64::INFINITY).unwrap_or(if n.connected { Verdict::Functional } else { Verdict::Connecting }),
+        Some("replicant") if n.shut_down => Verdict::Error {
+            text: REPLICANT_STOPPED.into(),
+        },
+        Some("replicant") => {
+            if let Pair::Mismatch(text) = pair {
+                return Verdict::Error { text };
+            }
+            replicant_side(n, None, f64::INFINITY).unwrap_or(
+                if n.connected && pair.allows_functional() {
+                    Verdict::Functional
+                } else {
+                    Verdict::Connecting
+                },
+            )
+        }
         Some("master") => {
             if let Some(e) = n.errors.last() {
-                Verdict::Error { text: format!("line {}: {}", e.0, e.1) }
+                Verdict::Error {
+                    text: format!("line {}: {}", e.0, e.1),
+                }
             } else if n.shut_down {
                 Verdict::MasterDown
-            } else if n.connected && n.sent_after_connect {
+            } else if let Pair::Mismatch(text) = pair {
+                Verdict::Error { text }
+            } else if n.connected && n.sent_after_connect && pair.allows_functional() {
                 Verdict::Functional
             } else {
                 Verdict::Connecting
@@ -572,12 +766,21 @@ pub fn single(n: &NodeState) -> Verdict {
 }
 
 /// The verdict over both nodes. `now` (seconds, the stamps' clock) enables stall detection.
+/// `functional` needs positive proof from both files, from their running processes, and that
+/// the two are this pair: the replicant's master is this master and the master's replicant is
+/// this replicant (by the files' own sites, and by the site config when the states carry it).
 pub fn combined(m: &NodeState, r: &NodeState, now: Option<f64>, stall_secs: f64) -> Verdict {
     if r.shut_down {
-        return Verdict::Error { text: "the replicant's server stopped (its message file ends with `Repmgr threads are finished`)".into() };
+        return Verdict::Error {
+            text: REPLICANT_STOPPED.into(),
+        };
     }
     if m.shut_down || (r.lost.is_some() && !r.connected && r.startup_done) {
         return Verdict::MasterDown;
+    }
+    let pair = pair::check(Some(m), Some(r));
+    if let Pair::Mismatch(text) = pair {
+        return Verdict::Error { text };
     }
     if let Some(v) = replicant_side(r, now, stall_secs) {
         return v;
@@ -588,8 +791,9 @@ pub fn combined(m: &NodeState, r: &NodeState, now: Option<f64>, stall_secs: f64)
         };
     }
     // Positive proof from both: the replicant finished start-up and is connected; the master
-    // is connected to a replicant and has sent it replication messages.
-    if r.startup_done && r.connected && m.connected && m.sent_after_connect {
+    // is connected to a replicant and has sent it replication messages; they are each other's.
+    if r.startup_done && r.connected && m.connected && m.sent_after_connect && pair == Pair::Proven
+    {
         return Verdict::Functional;
     }
     Verdict::Connecting
@@ -607,9 +811,11 @@ pub struct Lag {
 /// Lag, when both files give an LSN.
 pub fn lag(m: &NodeState, r: &NodeState) -> Option<Lag> {
     let (a, b) = (r.last_lsn_applied?, m.last_lsn_sent?);
+    let files = (i128::from(b.file) - i128::from(a.file))
+        .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
     Some(Lag {
         bytes: lsn_distance(a, b).max(0),
-        files: b.file as i64 - a.file as i64,
+        files,
     })
 }
 
@@ -624,6 +830,78 @@ mod tests {
             s.apply(&m, "$DB_Msg.txt");
         }
         s
+    }
+
+    const UP: &str = "[1:0][7/1] CLIENT: EID 0 is assigned for site 10.0.0.2:5100\n[1:0][7/1] CLIENT: EID 1 is assigned for site 10.0.0.1:5100\n[1:1][7/1] CLIENT: handshake from connection to 10.0.0.1:5100 EID 1\n[1:2][7/1] CLIENT: Updating gen from 0 to 1 from master 1\n[1:3][7/1] CLIENT: Start-up is done [1][28]\n";
+
+    #[test]
+    fn a_new_process_begins_a_fresh_proof() {
+        let up = node(UP);
+        assert!(up.startup_done && up.connected && single(&up) == Verdict::Functional);
+        assert_eq!(up.master_site.as_deref(), Some("10.0.0.1:5100"));
+        // Another pid: whatever it writes, the old proof is gone.
+        let other = node(&format!(
+            "{UP}[2:0][8/1] CLIENT: starting election thread\n"
+        ));
+        assert!(!other.startup_done && !other.connected && other.master_site.is_none());
+        assert_eq!((other.restarts, other.pid), (1, Some(8)));
+        // The same pid (reused) opening its environment again.
+        let same = node(&format!(
+            "{UP}[2:0][7/1] REP_UNDEF: EID 0 is assigned for site 10.0.0.2:5100\n"
+        ));
+        assert!(!same.startup_done && same.restarts == 1, "{same:?}");
+        // Stopped, then started again in the same process: stopped, then a fresh proof.
+        let stopped = node(&format!(
+            "{UP}[2:0][7/1] CLIENT: Stopping repmgr threads\n[2:1][7/1] CLIENT: Repmgr threads are finished\n"
+        ));
+        assert!(stopped.shut_down && matches!(single(&stopped), Verdict::Error { .. }));
+        let again = node(&format!(
+            "{UP}[2:0][7/1] CLIENT: Repmgr threads are finished\n[3:0][7/1] CLIENT: connecting to site 10.0.0.1:5100\n"
+        ));
+        assert!(!again.shut_down && !again.startup_done, "{again:?}");
+        assert_eq!(single(&again), Verdict::Connecting);
+    }
+
+    #[test]
+    fn errors_noise_and_sites_stay_bounded() {
+        let mut text = String::new();
+        for i in 0..1000 {
+            text.push_str(&format!(
+                "[1:{i}][7/1] CLIENT: Client record received on master {i}\n[1:{i}][7/1] CLIENT: Walk_dir: File 3 f{i}: returned error x\n[1:{i}][7/1] CLIENT: `Connection refused' (111) on connection to site h{i}:5100\n[1:{i}][7/1] CLIENT: EID {} is assigned for site g{i}:5100\n",
+                i + 1
+            ));
+        }
+        let s = node(&text);
+        assert_eq!(s.errors.len(), ERRORS_KEPT);
+        assert_eq!(s.errors_total, 1000);
+        assert!(s.errors.last().unwrap().1.ends_with(" 999"));
+        assert!(s.benign.len() <= BENIGN_KINDS + 1);
+        assert_eq!(s.benign.values().sum::<u64>(), 1000);
+        assert!(s.peers.len() <= SITES_KEPT && s.eid_site.len() <= SITES_KEPT);
+        assert_eq!(s.connection_failures, 1000);
+    }
+
+    #[test]
+    fn percent_is_monotonic_and_100_only_when_done() {
+        assert_eq!(monotonic_percent(None, 42.04, false), 42.0);
+        assert_eq!(monotonic_percent(Some(96.0), 83.0, false), 96.0);
+        assert_eq!(monotonic_percent(Some(50.0), 100.0, false), 99.9);
+        assert_eq!(monotonic_percent(None, 99.97, false), 99.9);
+        assert_eq!(monotonic_percent(Some(99.9), 12.0, true), 100.0);
+        assert_eq!(monotonic_percent(None, f64::NAN, false), 0.0);
+        assert_eq!(monotonic_percent(None, f64::INFINITY, false), 99.9);
+        assert_eq!(monotonic_percent(None, -5.0, false), 0.0);
+    }
+
+    #[test]
+    fn lsn_arithmetic_saturates() {
+        let big = Lsn {
+            file: u64::MAX,
+            offset: u64::MAX,
+        };
+        let zero = Lsn { file: 0, offset: 0 };
+        assert_eq!(lsn_distance(zero, big), i64::MAX);
+        assert_eq!(lsn_distance(big, zero), i64::MIN);
     }
 
     #[test]

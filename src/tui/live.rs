@@ -4,12 +4,21 @@
 
 use super::pane::{PaneLine, classify_line};
 use crate::config::{Node, SiteConfig};
-use crate::monitor::{self, NodeState, feed::Feed, follow::Follower};
+use crate::monitor::{self, Expected, NodeState, feed::Feed, follow::Follower, line::floor_str};
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Lines the panes start with: the end of each file.
 pub const TAIL_LINES: usize = 300;
+
+/// Bytes of a line a pane keeps (the node state reads up to the line cap): far wider than any
+/// terminal, so that a pane's thousands of lines stay small whatever the file holds.
+const PANE_TEXT_MAX: usize = 4096;
+
+/// A pane line for physical line `no`, cut to what a pane can show.
+fn pane_line(no: usize, text: &str, message_file: &str, home: &str) -> PaneLine {
+    classify_line(no, floor_str(text, PANE_TEXT_MAX), message_file, home)
+}
 
 /// New lines and what happened to the files since the last update.
 #[derive(Debug, Clone, Default)]
@@ -31,36 +40,38 @@ struct Pane {
 }
 
 impl Pane {
-    /// The feed, and the file's last lines for the pane to start with.
-    fn open(role: &'static str, node: &Node) -> (Pane, Vec<PaneLine>) {
+    /// The feed (tied to this pair by `expected`), and the file's last lines for the pane to
+    /// start with.
+    fn open(role: &'static str, node: &Node, expected: Expected) -> (Pane, Vec<PaneLine>) {
         let home = node.home.display().to_string();
         let (tail, _) = Follower::new(node.message_path(), TAIL_LINES).poll();
         let lines = tail
             .iter()
-            .map(|(no, t)| classify_line(*no, t, &node.message_file, &home))
+            .map(|(no, t)| pane_line(*no, t, &node.message_file, &home))
             .collect();
         (
             Pane {
-                feed: Feed::open(role, node),
+                feed: Feed::open(role, node, Some(expected)),
                 home,
             },
             lines,
         )
     }
 
-    fn poll(&mut self) -> (Vec<PaneLine>, Vec<String>) {
+    /// New lines, file notices, and whether more is waiting to be read.
+    fn poll(&mut self) -> (Vec<PaneLine>, Vec<String>, bool) {
         let p = self.feed.poll();
         let lines = p
             .lines
             .iter()
-            .map(|(no, t)| classify_line(*no, t, self.feed.message_file(), &self.home))
+            .map(|(no, t)| pane_line(*no, t, self.feed.message_file(), &self.home))
             .collect();
         let notices = p
             .notices
             .iter()
             .map(|n| format!("{n:?}").to_lowercase())
             .collect();
-        (lines, notices)
+        (lines, notices, p.more)
     }
 }
 
@@ -72,9 +83,11 @@ pub fn spawn(
     send: impl Fn(LiveUpdate) -> bool + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     let nodes = [cfg.master.clone(), cfg.replicant().clone()];
+    let cfg = cfg.clone();
     tokio::task::spawn_blocking(move || {
-        let (m, ml) = Pane::open("master", &nodes[0]);
-        let (r, rl) = Pane::open("replicant", &nodes[1]);
+        let (me, re) = monitor::pair::expected(&cfg);
+        let (m, ml) = Pane::open("master", &nodes[0], me);
+        let (r, rl) = Pane::open("replicant", &nodes[1], re);
         let mut followed = [m, r];
         let files: Vec<PathBuf> = nodes.iter().map(Node::message_path).collect();
         let mut waker = monitor::wake::Waker::new(&files, interval, polling_only);
@@ -92,18 +105,24 @@ pub fn spawn(
             return;
         }
         let mut last = std::time::Instant::now();
+        let mut more = false;
         loop {
-            waker.wait();
-            // Read at most once per frame: a file growing line by line wakes the waker for
-            // every write, and the screen shows no more than a frame's worth anyway.
-            if let Some(rest) = super::frames::FRAME.checked_sub(last.elapsed()) {
-                std::thread::sleep(rest);
+            // A file written faster than one poll reads is read on at once.
+            if !more {
+                waker.wait();
+                // Read at most once per frame: a file growing line by line wakes the waker for
+                // every write, and the screen shows no more than a frame's worth anyway.
+                if let Some(rest) = super::frames::FRAME.checked_sub(last.elapsed()) {
+                    std::thread::sleep(rest);
+                }
             }
             last = std::time::Instant::now();
+            more = false;
             let mut u = LiveUpdate::default();
             let mut any = false;
             for (i, f) in followed.iter_mut().enumerate() {
-                let (lines, notices) = f.poll();
+                let (lines, notices, behind) = f.poll();
+                more |= behind;
                 any |= !lines.is_empty() || !notices.is_empty();
                 u.lines[i] = lines;
                 u.notices[i] = notices;
@@ -122,4 +141,17 @@ pub fn spawn(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pane_keeps_a_screen_of_a_long_line() {
+        let long = format!("[1:2][3/4] CLIENT: {}", "é".repeat(30_000));
+        let l = pane_line(7, &long, "$DB_Msg.txt", "/h");
+        assert!(l.text.len() <= PANE_TEXT_MAX, "{}", l.text.len());
+        assert!(l.text.starts_with("éé") && l.no == 7);
+    }
 }
