@@ -2,7 +2,7 @@
 
 use super::out::{self, outln};
 use crate::config;
-use crate::monitor::{self, NodeState, Pair, Verdict, feed::Feed, line::LINE_MAX_TEXT};
+use crate::monitor::{self, NodeState, Pair, Verdict, feed::Feed, line::LINE_MAX_TEXT, seekfile};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
@@ -176,12 +176,16 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// `check`: one line and an exit code in monitoring-plugin conventions.
+/// `check`: one line and an exit code in monitoring-plugin conventions. Each message file is
+/// read on from where the previous check left it (the seek file `state`, by default beside the
+/// site config): a repeated check reads only what was appended. What the seek file could not do
+/// is said on the lines after the first (Nagios' long output); the answer never depends on it.
 pub fn check(
     config_path: &Path,
     warn_lag: i64,
     crit_lag: i64,
     stale: f64,
+    state: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let cfg = match config::load(config_path) {
         Ok(c) => c,
@@ -190,11 +194,15 @@ pub fn check(
             return Ok(ExitCode::from(3));
         }
     };
+    let seek_path = state.map_or_else(|| seekfile::default_path(config_path), Path::to_path_buf);
+    let loaded = seekfile::load(&seek_path);
     let read = |n: &crate::config::Node, role: &str| {
-        monitor::classify_file(&n.message_path(), Some(role), &n.message_file)
-            .map_err(|e| format!("{}: {e}", shown(&n.message_path())))
+        let path = n.message_path();
+        seekfile::read_node(&loaded.nodes, role, &path, &n.message_file)
+            .map(|(saved, _)| saved)
+            .map_err(|e| format!("{}: {e}", shown(&path)))
     };
-    let (mut m, mut r) = match (
+    let (ms, rs) = match (
         read(&cfg.master, "master"),
         read(cfg.replicant(), "replicant"),
     ) {
@@ -204,6 +212,11 @@ pub fn check(
             return Ok(ExitCode::from(3));
         }
     };
+    let (mut m, mut r) = (
+        ms.state(&cfg.master.message_file),
+        rs.state(&cfg.replicant().message_file),
+    );
+    let notes = save_seek_file(&seek_path, loaded.ignored, &[ms, rs]);
     let (me, re) = monitor::pair::expected(&cfg);
     (m.expected, r.expected) = (Some(me), Some(re));
     let v = monitor::combined(&m, &r, Some(now_secs()), stale);
@@ -232,7 +245,34 @@ pub fn check(
         .map(|l| format!("; lag {} bytes", l.bytes))
         .unwrap_or_default();
     outln!("TT-HA {word} - {}{lag_text} | {perf}", v.describe());
+    for n in notes {
+        outln!("{n}");
+    }
     Ok(ExitCode::from(code))
+}
+
+/// Writes the seek file; returns what to tell about it (nothing when all went well).
+fn save_seek_file(path: &Path, ignored: Option<String>, nodes: &[seekfile::Saved]) -> Vec<String> {
+    let saved = seekfile::save(path, nodes);
+    let mut notes = Vec::new();
+    if let Some(why) = ignored {
+        notes.push(format!(
+            "note: the seek file {} was not used ({why}): both message files were read whole{}",
+            shown(path),
+            if saved.is_ok() {
+                " and it was rewritten"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Err(e) = saved {
+        notes.push(format!(
+            "note: cannot write the seek file {}: {e}. Every check reads both message files whole until it can: give `--state FILE` a path this user can write",
+            shown(path)
+        ));
+    }
+    notes
 }
 
 /// A notable event in words, for the plain text view (per-record chatter is left out).

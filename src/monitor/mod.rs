@@ -8,6 +8,7 @@ pub mod line;
 pub mod pair;
 pub mod parse;
 pub mod read;
+pub mod seekfile;
 pub mod state;
 pub mod wake;
 

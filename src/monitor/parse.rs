@@ -20,7 +20,7 @@ pub struct Stamp {
 }
 
 /// One message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     /// 1-based physical line the message starts on.
     pub line: usize,
@@ -150,7 +150,7 @@ pub fn prefix(line: &str) -> Option<((u64, u64), &str, &str)> {
 }
 
 /// Turns physical lines into messages, incrementally (a follower feeds it line by line).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Splitter {
     pending: Option<Message>,
 }

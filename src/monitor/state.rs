@@ -6,6 +6,8 @@ use super::parse::{Message, Stamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod saved;
+
 /// Default log file size (`set_lg_max`), for LSN arithmetic.
 pub const LOG_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
