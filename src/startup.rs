@@ -236,6 +236,14 @@ impl MonitorProbe {
         self
     }
 
+    /// Reads the file from byte `offset` on (the first line of the server process running now,
+    /// found by reading back from the end) instead of from its start: what came before belongs
+    /// to earlier processes, which prove nothing for the running one.
+    pub fn starting_at(mut self, offset: u64) -> MonitorProbe {
+        self.follower = Follower::from_offset(self.path.clone(), offset, 0);
+        self
+    }
+
     /// The proving line, if the running process wrote one and is still replicating from this
     /// pair's master.
     fn current_proof(&self) -> Option<&str> {
