@@ -80,7 +80,7 @@ fn a_config_changed_mid_run_to_the_other_nodes_home_is_refused_at_the_destructiv
     let o = site.tt_ha(&["apply", "--yes"]);
     let out = text(&o);
     assert!(!o.status.success(), "{out}");
-    assert!(out.contains("[FAIL] replicant.prune"), "{out}");
+    assert!(!out.contains("[done] replicant.prune"), "{out}");
     assert!(out.contains("same folder"), "{out}");
     assert!(site.up(true), "the master keeps serving");
     assert_same_tree(
@@ -358,9 +358,13 @@ fn a_resumed_run_refuses_a_home_that_is_not_the_folder_it_started_on() {
     let o = site.tt_ha(&["apply", "--yes"]);
     let out = text(&o);
     assert!(!o.status.success(), "{out}");
-    assert!(out.contains("[FAIL] replicant.prune"), "{out}");
+    assert!(!out.contains("[done] replicant.prune"), "{out}");
     assert!(out.contains("when this run started"), "{out}");
     assert_same_tree(&snapshot(&other), &before, "the other folder");
+    assert!(
+        !other.parent().unwrap().join("tt-ha").exists(),
+        "a refused resume made a run folder beside the other folder"
+    );
 }
 
 #[test]

@@ -127,15 +127,22 @@ pub(super) fn ensure_down(ctx: &Ctx, step: &str, node: &Node) -> Result<(), Engi
     Ok(())
 }
 
+/// Every reason the configured nodes are not the two distinct nodes on this machine that run
+/// `run_id` started on.
+fn node_refusals(cfg: &SiteConfig, run_id: &str) -> Vec<String> {
+    let mut why = crate::identity::refusals(cfg);
+    why.extend(crate::identity::run_homes_changed(
+        &runs::run_folder(cfg, run_id),
+        cfg,
+    ));
+    why
+}
+
 /// Refuses to act when the configured nodes are not two distinct nodes on this machine (same
 /// or nested homes, an address not of this machine). Asked before every destructive step,
 /// not only in preflight: the configuration or a link may have changed since.
 pub(super) fn ensure_nodes(ctx: &Ctx, step: &str) -> Result<(), EngineError> {
-    let mut why = crate::identity::refusals(ctx.cfg);
-    why.extend(crate::identity::run_homes_changed(
-        &runs::run_folder(ctx.cfg, &ctx.run_id),
-        ctx.cfg,
-    ));
+    let why = node_refusals(ctx.cfg, &ctx.run_id);
     if why.is_empty() {
         return Ok(());
     }
@@ -761,6 +768,17 @@ pub fn apply(
                 .map(|f| format!("  {}", f.summary()))
                 .collect();
             return Err(EngineError::Preflight(rows.join("\n")));
+        }
+    }
+    // A resumed run on homes re-pointed meanwhile is refused before anything is created
+    // beside them (the lock would make a run folder there).
+    if resume {
+        let why = node_refusals(cfg, &run_id);
+        if !why.is_empty() {
+            return Err(EngineError::Other(format!(
+                "nothing was changed: {}",
+                why.join("; ")
+            )));
         }
     }
     let lock = crate::runlock::acquire(
