@@ -288,7 +288,13 @@ pub fn monitor(
     let mut feeds: Vec<Feed> = nodes
         .iter()
         .zip([me, re])
-        .map(|((role, n), e)| Feed::open(role, n, Some(e)))
+        .map(|((role, n), e)| match *role {
+            // The master's database sizes make the initial copy's percent and time left true.
+            "replicant" => Feed::open(role, n, Some(e)).with_master_sizes(
+                monitor::progress::database_sizes(&cfg.master.home).unwrap_or_default(),
+            ),
+            _ => Feed::open(role, n, Some(e)),
+        })
         .collect();
     let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
     let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);
