@@ -245,6 +245,22 @@ impl MonitorProbe {
         self
     }
 
+    /// The verdict now; during a copy its time left is aged by the silence since the newest
+    /// line (a replicant writing its pages to disk, or recovering, logs nothing for seconds).
+    fn verdict_now(&self) -> Verdict {
+        let mut v = single(&self.state);
+        if let (Verdict::Syncing { eta_secs, .. }, Some(stamp), Some(read_at)) =
+            (&mut v, self.state.last_stamp, self.last_read)
+            && self.state.init.seen
+        {
+            *eta_secs = self
+                .state
+                .init
+                .eta_at(stamp + read_at.elapsed().as_secs_f64());
+        }
+        v
+    }
+
     /// The proving line, if the running process wrote one and is still replicating from this
     /// pair's master.
     fn current_proof(&self) -> Option<&str> {
@@ -292,32 +308,6 @@ impl StartupProbe for MonitorProbe {
     }
 
     fn diagnose(&self) -> String {
-        self.diagnosis()
-    }
-
-    fn progress(&self) -> Option<Progress> {
-        self.progress_now()
-    }
-}
-
-impl MonitorProbe {
-    /// The verdict now; during a copy its time left is aged by the silence since the newest
-    /// line (a replicant writing its pages to disk, or recovering, logs nothing for seconds).
-    fn verdict_now(&self) -> Verdict {
-        let mut v = single(&self.state);
-        if let (Verdict::Syncing { eta_secs, .. }, Some(stamp), Some(read_at)) =
-            (&mut v, self.state.last_stamp, self.last_read)
-            && self.state.init.seen
-        {
-            *eta_secs = self
-                .state
-                .init
-                .eta_at(stamp + read_at.elapsed().as_secs_f64());
-        }
-        v
-    }
-
-    fn diagnosis(&self) -> String {
         if let (false, Some((site, error, code))) = (self.state.connected, &self.state.last_failure)
         {
             return format!(
@@ -338,7 +328,7 @@ impl MonitorProbe {
         )
     }
 
-    fn progress_now(&self) -> Option<Progress> {
+    fn progress(&self) -> Option<Progress> {
         Some(Progress {
             steps: self.advance.steps,
             local_work: self.state.init.seen && self.state.init.phase == "recovery",

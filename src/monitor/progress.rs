@@ -383,11 +383,12 @@ impl CopyModel {
         let silent = at - last;
         let page_rate = self.page_rate?;
         let log_rate = self.log_rate.unwrap_or(page_rate / LOG_BYTE_COST);
-        let log_left = (self.log_total() - self.log_done()) as f64 / log_rate;
+        let log_left = self.log_total().saturating_sub(self.log_done()) as f64 / log_rate;
         let log_time = self.log_total() as f64 / log_rate;
         match self.stage {
             Stage::Pages => {
-                let page_left = (self.page_total() - self.page_done()) as f64 / page_rate;
+                let page_left =
+                    self.page_total().saturating_sub(self.page_done()) as f64 / page_rate;
                 let flush = FLUSH_PER_PAGE_TIME * self.page_total() as f64 / page_rate;
                 let recovery = RECOVERY_PER_LOG_TIME * log_time;
                 Some(page_left + flush + log_left + recovery - silent)

@@ -74,6 +74,8 @@ pub struct Init {
 
 /// How often (stamp seconds) the estimate is recomputed from per-page and per-record lines.
 const ESTIMATE_EVERY_SECS: f64 = 0.1;
+/// How often (messages) the estimate is recomputed from per-page and per-record lines.
+const ESTIMATE_EVERY_MESSAGES: u64 = 64;
 
 impl Init {
     /// Recomputes percent and ETA from the model at `now` (stamp seconds).
@@ -100,13 +102,15 @@ impl Init {
             .map(|e| (100.0 - pct) / e);
     }
 
-    /// Recomputes when the stamps moved on enough since the last estimate (per-page and
-    /// per-record lines come by the thousand a second).
-    fn maybe_update(&mut self, now: Option<f64>) {
-        let due = match (self.estimated_at, now) {
-            (Some(a), Some(n)) => n - a >= ESTIMATE_EVERY_SECS,
-            _ => true,
-        };
+    /// Recomputes every [`ESTIMATE_EVERY_MESSAGES`] messages or when the stamps moved on
+    /// [`ESTIMATE_EVERY_SECS`] since the last estimate (per-page and per-record lines come by
+    /// the thousand a second).
+    fn maybe_update(&mut self, now: Option<f64>, messages: u64) {
+        let due = messages.is_multiple_of(ESTIMATE_EVERY_MESSAGES)
+            || match (self.estimated_at, now) {
+                (Some(a), Some(n)) => n - a >= ESTIMATE_EVERY_SECS,
+                _ => true,
+            };
         if due {
             self.update_percent(now);
         }
@@ -519,7 +523,7 @@ impl NodeState {
                 self.init.pages_done = Some(*have);
                 self.init.pages_total = Some(*need);
                 self.init.progress_at = stamp;
-                self.init.maybe_update(stamp);
+                self.init.maybe_update(stamp, self.messages);
             }
             Event::PagesDone => {
                 self.init.model.pages_done(stamp);
@@ -543,7 +547,7 @@ impl NodeState {
                 if self.init.phase == "log" && *resend {
                     self.init.model.log_received(stamp, *lsn);
                     self.init.progress_at = stamp;
-                    self.init.maybe_update(stamp);
+                    self.init.maybe_update(stamp, self.messages);
                 }
                 self.set_role("replicant");
                 if self.startup_done {
