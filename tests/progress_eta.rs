@@ -5,6 +5,8 @@
 //! than 5 s are left), the percent never goes back, and nothing is diagnosed during a normal
 //! copy.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tt_ha::monitor::progress::{Replay, eta_ok, replay};
@@ -213,4 +215,70 @@ fn the_masters_databases_are_told_by_their_magic_number() {
     for (name, bytes) in &sizes {
         assert_eq!(*bytes, std::fs::metadata(h.join(name)).unwrap().len());
     }
+}
+
+/// `tt-ha monitor` reads the master's home (from tt-ha.toml) for its databases' sizes: early in
+/// a copy whose big file is still to come, the percent counts it (it used to count files: two
+/// tiny ones done of four was 50%). Real databases made by `db5.3_load`; the replicant's file
+/// is the 3M copy's real start, up to its second file.
+#[test]
+fn monitor_counts_the_masters_databases_not_yet_announced() {
+    let site = common::Site::new();
+    for (name, records) in [("customers.db", 1), ("media.db", 1), ("volumes.db", 20_000)] {
+        // The site's stand-in files are not databases: real ones replace them.
+        let _ = std::fs::remove_file(site.master.join(name));
+        let mut child = match std::process::Command::new("db5.3_load")
+            .args(["-T", "-t", "btree"])
+            .arg(site.master.join(name))
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("SKIPPED: db5.3_load (db5.3-util) is not installed here: {e}");
+                return;
+            }
+        };
+        use std::io::Write;
+        let mut input = String::new();
+        for i in 0..records {
+            input.push_str(&format!("volume{i:08}\nlocation {i} rack {}\n", i % 97));
+        }
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "db5.3_load {name}");
+    }
+    let big = std::fs::metadata(site.master.join("volumes.db"))
+        .unwrap()
+        .len();
+    let text = std::fs::read_to_string(fixture("3m-a-replicant.txt")).unwrap();
+    let upto = text.find("Next file 2:").unwrap();
+    let start = &text[..text[..upto].rfind('\n').unwrap() + 1];
+    std::fs::write(site.replicant.join("$DB_Msg.txt"), start).unwrap();
+    std::fs::write(site.master.join("$DB_Msg.txt"), "").unwrap();
+    let o = common::tt_ha()
+        .args(["monitor", "--json", "--seconds", "1", "--config"])
+        .arg(&site.config)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let init = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            v.pointer("/replicant/init")
+                .cloned()
+                .or_else(|| v.pointer("/states/1/init").cloned())
+        })
+        .find(|i| i["phase"] == "pages")
+        .unwrap_or_else(|| panic!("no replicant init state in {out}"));
+    let pct = init["percent"].as_f64().unwrap_or_else(|| panic!("{init}"));
+    assert!(pct < 5.0, "{pct}% after two tiny files of four: {init}");
+    assert!(init["bytes_total"].as_u64().unwrap() >= big, "{init}");
+    assert_eq!(init["stage"], "copying databases (file 2 of 4)", "{init}");
 }

@@ -44,9 +44,13 @@ pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
                 "percent": s.init.percent,
                 "rate": s.init.rate,
                 "eta_secs": s.init.eta_secs,
+                "bytes_done": s.init.bytes_done,
+                "bytes_total": s.init.bytes_total,
+                "estimated_at": s.init.estimated_at,
+                "stage": s.init.stage_words(),
             })
         } else {
-            json!({"phase": null, "files_total": null, "files_done": null, "pages_done": null, "pages_total": null, "percent": null, "rate": null, "eta_secs": null})
+            json!({"phase": null, "files_total": null, "files_done": null, "pages_done": null, "pages_total": null, "percent": null, "rate": null, "eta_secs": null, "bytes_done": null, "bytes_total": null, "estimated_at": null, "stage": null})
         },
         "last_lsn": last.map(|l| json!({"file": l.file, "offset": l.offset})),
         "connection_failures": s.connection_failures,

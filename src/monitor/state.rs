@@ -87,7 +87,8 @@ impl Init {
             (None, _) if done => 100.0,
             (None, Some(shown)) => shown,
             (None, None) => {
-                (self.bytes_done, self.estimated_at, self.eta_secs) = (None, now, None);
+                (self.bytes_done, self.bytes_total) = (None, None);
+                (self.estimated_at, self.eta_secs) = (now, None);
                 return;
             }
         };
