@@ -380,37 +380,42 @@ impl CopyModel {
 
     /// Seconds left at `at`, the newest line being stamped `last`.
     fn eta(&self, at: f64, last: f64) -> Option<f64> {
+        if self.stage == Stage::Done {
+            return Some(0.0);
+        }
         let silent = at - last;
-        let page_rate = self.page_rate?;
-        let log_rate = self.log_rate.unwrap_or(page_rate / LOG_BYTE_COST);
-        let log_left = self.log_total().saturating_sub(self.log_done()) as f64 / log_rate;
-        let log_time = self.log_total() as f64 / log_rate;
+        let log_rate = self.log_rate.or(self.page_rate.map(|r| r / LOG_BYTE_COST));
+        let log_left = |rate: f64| self.log_total().saturating_sub(self.log_done()) as f64 / rate;
+        let log_time = |rate: f64| self.log_total() as f64 / rate;
         match self.stage {
             Stage::Pages => {
+                let (page_rate, log_rate) = (self.page_rate?, log_rate?);
                 let page_left =
                     self.page_total().saturating_sub(self.page_done()) as f64 / page_rate;
                 let flush = FLUSH_PER_PAGE_TIME * self.page_total() as f64 / page_rate;
-                let recovery = RECOVERY_PER_LOG_TIME * log_time;
-                Some(page_left + flush + log_left + recovery - silent)
+                let recovery = RECOVERY_PER_LOG_TIME * log_time(log_rate);
+                Some(page_left + flush + log_left(log_rate) + recovery - silent)
             }
             Stage::Flush => {
+                let log_rate = log_rate?;
                 let page_time = match (self.pages_start, self.pages_end) {
                     (Some(a), Some(b)) if b > a => b - a,
-                    _ => self.page_total() as f64 / page_rate,
+                    _ => self.page_total() as f64 / self.page_rate?,
                 };
                 let flushed = at - self.pages_end.unwrap_or(last);
                 let flush_left = (FLUSH_PER_PAGE_TIME * page_time - flushed).max(0.0);
-                Some(flush_left + log_left + RECOVERY_PER_LOG_TIME * log_time)
+                Some(flush_left + log_left(log_rate) + RECOVERY_PER_LOG_TIME * log_time(log_rate))
             }
             Stage::Log => {
+                let log_rate = log_rate?;
                 let spent = at - self.log_start.unwrap_or(last);
-                let recovery = RECOVERY_PER_LOG_TIME * (spent + log_left);
-                Some(log_left + recovery - silent)
+                let left = log_left(log_rate);
+                Some(left + RECOVERY_PER_LOG_TIME * (spent + left) - silent)
             }
             Stage::Recovery => {
                 let log_time = match (self.log_start, self.log_end) {
                     (Some(a), Some(b)) if b > a => b - a,
-                    _ => log_time,
+                    _ => log_time(log_rate?),
                 };
                 let recovering = at - self.log_end.unwrap_or(last);
                 Some(RECOVERY_PER_LOG_TIME * log_time - recovering)
@@ -568,4 +573,95 @@ fn shown_at(
 pub fn eta_ok(eta: f64, left: f64) -> bool {
     let err = (eta - left).abs();
     err <= 0.3 * left || (left < 5.0 && err <= 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lsn(file: u64, offset: u64) -> Lsn {
+        Lsn { file, offset }
+    }
+
+    fn sane(m: &CopyModel, at: Option<f64>) {
+        let e = m.estimate(at);
+        if let Some(p) = e.percent {
+            assert!(p.is_finite() && (0.0..=100.0).contains(&p), "{e:?}");
+        }
+        if let Some(t) = e.eta_secs {
+            assert!(t >= 0.0 && !t.is_nan(), "{e:?}");
+        }
+        assert!(e.bytes_done <= e.bytes_total, "{e:?}");
+    }
+
+    /// The numbers come from untrusted text: the largest, zero, stamps going back, a log
+    /// range backwards, a name per line by the thousand. No panic, no overflow, percent in
+    /// 0..=100, bounded memory.
+    #[test]
+    fn any_numbers_give_a_sane_estimate() {
+        let big = u64::MAX;
+        let mut m = CopyModel::with_expected(BTreeMap::from([("a".into(), big), ("b".into(), 0)]));
+        m.start(Some(10.0), u64::from(u32::MAX));
+        m.log_range(Some(lsn(big, big)), Some(lsn(0, 0)));
+        sane(&m, None);
+        for (i, (pgsize, maxpg)) in [(big, big), (0, big), (big, 0), (4096, 10)]
+            .into_iter()
+            .enumerate()
+        {
+            m.next_file(Some(10.0 + i as f64), pgsize, maxpg);
+            m.file_name(&format!("f{i}"));
+            m.pages(Some(9.0), big, big);
+            m.pages(Some(f64::NAN), 3, 0);
+            sane(&m, Some(f64::INFINITY));
+            sane(&m, Some(11.0));
+        }
+        for i in 0..10_000 {
+            m.file_name(&format!("name{i}"));
+        }
+        assert!(m.started.len() <= NAMES_KEPT);
+        m.pages_done(Some(20.0));
+        m.log_phase(Some(21.0), lsn(big, big), lsn(0, 1));
+        for i in 0..10_000u64 {
+            m.log_received(Some(21.0 + i as f64 * 0.001), lsn(i, big - i));
+        }
+        assert!(m.window.len() <= SAMPLES_KEPT);
+        sane(&m, Some(40.0));
+        m.log_ready(Some(30.0));
+        sane(&m, Some(29.0));
+        m.done(None);
+        assert_eq!(m.estimate(None).eta_secs, Some(0.0));
+    }
+
+    /// Bytes, not files: three tiny files done of four, the fourth big and announced by the
+    /// master's sizes, is a fraction of a percent; the fourth's pages move it.
+    #[test]
+    fn percent_weighs_bytes() {
+        let sizes = BTreeMap::from([
+            ("customers.db".into(), 8192),
+            ("media.db".into(), 8192),
+            ("volumes.db".into(), 226_521_088),
+        ]);
+        let mut m = CopyModel::with_expected(sizes);
+        m.start(Some(0.0), 4);
+        for (i, (name, pgsize, maxpg)) in [
+            ("customers.db", 4096, 1),
+            ("media.db", 4096, 1),
+            ("__db.rep.system", 1024, 5),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            m.next_file(Some(i as f64 * 0.04), pgsize, maxpg);
+            m.file_name(name);
+            m.pages(Some(i as f64 * 0.04 + 0.01), maxpg + 1, maxpg + 1);
+        }
+        let p = m.estimate(None).percent.unwrap();
+        assert!(p < 0.1, "{p}");
+        m.next_file(Some(0.2), 4096, 55_302);
+        m.file_name("volumes.db");
+        m.pages(Some(2.2), 27_651, 55_303);
+        let e = m.estimate(None);
+        assert!((49.0..51.0).contains(&e.percent.unwrap()), "{e:?}");
+        assert!(e.eta_secs.is_some(), "{e:?}");
+    }
 }
