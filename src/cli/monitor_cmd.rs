@@ -44,9 +44,13 @@ pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
                 "percent": s.init.percent,
                 "rate": s.init.rate,
                 "eta_secs": s.init.eta_secs,
+                "bytes_done": s.init.bytes_done,
+                "bytes_total": s.init.bytes_total,
+                "estimated_at": s.init.estimated_at,
+                "stage": s.init.stage_words(),
             })
         } else {
-            json!({"phase": null, "files_total": null, "files_done": null, "pages_done": null, "pages_total": null, "percent": null, "rate": null, "eta_secs": null})
+            json!({"phase": null, "files_total": null, "files_done": null, "pages_done": null, "pages_total": null, "percent": null, "rate": null, "eta_secs": null, "bytes_done": null, "bytes_total": null, "estimated_at": null, "stage": null})
         },
         "last_lsn": last.map(|l| json!({"file": l.file, "offset": l.offset})),
         "connection_failures": s.connection_failures,
@@ -328,7 +332,13 @@ pub fn monitor(
     let mut feeds: Vec<Feed> = nodes
         .iter()
         .zip([me, re])
-        .map(|((role, n), e)| Feed::open(role, n, Some(e)))
+        .map(|((role, n), e)| match *role {
+            // The master's database sizes make the initial copy's percent and time left true.
+            "replicant" => Feed::open(role, n, Some(e)).with_master_sizes(
+                monitor::progress::database_sizes(&cfg.master.home).unwrap_or_default(),
+            ),
+            _ => Feed::open(role, n, Some(e)),
+        })
         .collect();
     let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
     let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);

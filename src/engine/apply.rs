@@ -471,8 +471,12 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
     let re =
         regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
     // The proof must come from this pair: the replicant's master is this master's site.
+    // The master's database sizes make the copy's percent and time left true from the start
+    // (unreadable: the replicant's own announcements only).
+    let sizes = crate::monitor::progress::database_sizes(&ctx.cfg.master.home).unwrap_or_default();
     let mut probe = MonitorProbe::new(node.message_path(), re, &node.message_file)
-        .with_expected(crate::monitor::pair::expected(ctx.cfg).1);
+        .with_expected(crate::monitor::pair::expected(ctx.cfg).1)
+        .with_master_sizes(sizes);
     let deadline = Duration::from_secs(ctx.cfg.procedure.startup_timeout_secs);
     // A copy that no longer advances fails now, with why, rather than at the deadline.
     let stall_secs = ctx.cfg.procedure.stall_timeout_secs;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::sync::OnceLock;
 
 /// A log sequence number: [file][offset].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct Lsn {
     /// Log file number.
     pub file: u64,
@@ -63,8 +63,13 @@ pub enum Event {
     },
     /// `Next file K: pgsize P, maxpg M`.
     NextFile { index: u32, pgsize: u64, maxpg: u64 },
+    /// `name F dir D`, right after `Next file`: the file being copied.
+    InitFileName { name: String },
     /// `FILEDONE: have X pages. Need Y.`
     FileProgress { have: u64, need: u64 },
+    /// `NEXTFILE: have N files.  RECOVER_LOG now`: every page is in; the replicant writes them
+    /// out and then asks for the log.
+    PagesDone,
     /// `PAGE: Received page N from file K`.
     PageReceived,
     /// `NEXTFILE: LOG_REQ from LSN to LSN`: the log phase of the init.
@@ -224,6 +229,7 @@ struct Rules {
     first: Regex,
     last: Regex,
     next_file: Regex,
+    file_name: Regex,
     log_req: Regex,
     walk_ok: Regex,
     walk_err: Regex,
@@ -255,6 +261,7 @@ fn rules() -> &'static Rules {
             first: re(format!(r"^Update setup:\s+First LSN {LSN}\.?$")),
             last: re(format!(r"^Update setup:\s+Last LSN {LSN}\.?$")),
             next_file: re(r"^Next file (\d+): pgsize (\d+), maxpg (\d+)$".into()),
+            file_name: re(r"^name (.+) dir (.+)$".into()),
             log_req: re(format!(r"^NEXTFILE: LOG_REQ from LSN {LSN} to {LSN}$")),
             walk_ok: re(r"^Walk_dir: File \S+ at 0x[0-9a-f]+: pgsize (\d+), max_pgno (\d+)$".into()),
             walk_err: re(r"^Walk_dir: File \d+ (.+): returned error (.+)$".into()),
@@ -421,6 +428,14 @@ pub fn classify(body: &str, message_file: &str) -> Event {
             pgsize: c[2].parse().unwrap_or(0),
             maxpg: c[3].parse().unwrap_or(0),
         };
+    }
+    if let Some(c) = r.file_name.captures(b) {
+        return Event::InitFileName {
+            name: c[1].to_string(),
+        };
+    }
+    if b.starts_with("NEXTFILE: have ") && b.ends_with("RECOVER_LOG now") {
+        return Event::PagesDone;
     }
     if let Some(c) = r.log_req.captures(b) {
         return Event::LogPhase {

@@ -73,16 +73,11 @@ struct InitDef {
     rate: Option<f64>,
     #[serde(with = "opt_f64")]
     eta_secs: Option<f64>,
-    pgsize: u64,
-    bytes_of_done_files: u64,
-    #[serde(with = "opt_lsn")]
-    log_from: Option<Lsn>,
-    #[serde(with = "opt_lsn")]
-    log_to: Option<Lsn>,
-    #[serde(with = "opt_lsn")]
-    log_cur: Option<Lsn>,
+    bytes_done: Option<u64>,
+    bytes_total: Option<u64>,
     #[serde(with = "opt_f64")]
-    started_at: Option<f64>,
+    estimated_at: Option<f64>,
+    model: crate::monitor::progress::CopyModel,
     #[serde(with = "opt_f64")]
     progress_at: Option<f64>,
 }
