@@ -3,8 +3,8 @@
 //! (this machine is shared and noisy): the table gives the median and the range of the ratios.
 //!
 //! 1. Quarantine: `tt-ha apply --yes --until replicant.prune` on a site whose replicant home holds
-//!    `TT_HA_BENCH_FILES` files totalling `TT_HA_BENCH_GB` GB, against `mv` of an identical tree
-//!    + `sync -f`. The tt-ha process also runs preflight, verifies the (tiny) master's backup and
+//!    `TT_HA_BENCH_FILES` files totalling `TT_HA_BENCH_GB` GB, against `mv` and `sync -f` of an
+//!    identical tree. The tt-ha process also runs preflight, verifies the (tiny) master's backup and
 //!    confirms the already-stopped replicant is down before it moves anything: all of it is timed.
 //! 2. Verified backup: `tt-ha backup` of a real Berkeley DB home made with `ttfs-sim seed`
 //!    (`TT_HA_BENCH_VOLUMES` volumes) into an empty backup folder, against one shell doing `cp -a`
@@ -19,7 +19,8 @@
 //! page cache is dropped before every timed run; otherwise every run is warm, which the output
 //! says). Needs `b3sum` and `db5.3_recover` (Debian: b3sum, db5.3-util). Other knobs:
 //! `TT_HA_BENCH_PAIRS` (default 5), `TT_HA_BENCH_DIR` (default `target`), `TT_HA_BENCH_ONLY`
-//! (`quarantine` or `backup`).
+//! (`quarantine` or `backup`). The seeded home is kept in `target/bench-seed/<volumes>` and
+//! reused by the next run (seeding 10M volumes takes minutes); the top-ups add log files to it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -296,23 +297,31 @@ fn backup(root: &Path, pairs: usize) -> Vec<String> {
     let volumes = env_or("TT_HA_BENCH_VOLUMES", 10_000_000);
     let topup_mib = env_or("TT_HA_BENCH_TOPUP_MIB", 100);
     let site = root.join("site");
-    let home = site.join("m/var/db");
-    fs::create_dir_all(&home).unwrap();
-    fs::write(home.join("DB_CONFIG"), TEMPLATE).unwrap();
-    eprintln!("seeding a Berkeley DB home with {volumes} volumes ...");
-    let t = Instant::now();
-    seed(&home, volumes);
+    let home =
+        std::path::absolute(Path::new("target/bench-seed").join(volumes.to_string())).unwrap();
+    if home.join("volumes.db").is_file() {
+        eprintln!(
+            "reusing the home seeded with {volumes} volumes in {}",
+            home.display()
+        );
+    } else {
+        fs::create_dir_all(&home).unwrap();
+        fs::write(home.join("DB_CONFIG"), TEMPLATE).unwrap();
+        eprintln!("seeding a Berkeley DB home with {volumes} volumes ...");
+        let t = Instant::now();
+        seed(&home, volumes);
+        eprintln!("  seeded in {:.0} s", t.elapsed().as_secs_f64());
+    }
     let size: u64 =
         tt_ha::backup::backup_set(&tt_ha::dbhome::Home::open(&home, "$DB_Msg.txt").unwrap())
             .iter()
             .map(|e| e.bytes)
             .sum();
     eprintln!(
-        "  seeded in {:.0} s: {:.2} GiB of databases and logs",
-        t.elapsed().as_secs_f64(),
+        "  {:.2} GiB of databases and logs",
         size as f64 / (1u64 << 30) as f64
     );
-    let config = write_site(&site, Path::new("m/var/db"));
+    let config = write_site(&site, &home);
     let (ours, theirs, scratch) = (
         site.join("backup"),
         root.join("anchor"),
