@@ -18,7 +18,7 @@
 //! Run: `cargo build --release -p ttfs-sim && cargo bench --bench quarantine_backup` as root (the
 //! page cache is dropped before every timed run; otherwise every run is warm, which the output
 //! says). Needs `b3sum` and `db5.3_recover` (Debian: b3sum, db5.3-util). Other knobs:
-//! `TT_HA_BENCH_PAIRS` (default 5), `TT_HA_BENCH_DIR` (default `target`), `TT_HA_BENCH_ONLY`
+//! `TT_HA_BENCH_PAIRS` (default 5), `TT_HA_BENCH_TOPUP_MIB=0` (no top-up rows), `TT_HA_BENCH_DIR` (default `target`), `TT_HA_BENCH_ONLY`
 //! (`quarantine` or `backup`). The seeded home is kept in `target/bench-seed/<volumes>` and
 //! reused by the next run (seeding 10M volumes takes minutes); the top-ups add log files to it.
 
@@ -355,6 +355,9 @@ fn backup(root: &Path, pairs: usize) -> Vec<String> {
         &rows,
     );
 
+    if topup_mib == 0 {
+        return vec![backup_row];
+    }
     // The top-up: new log, then `tt-ha backup` tops up; the next run finds it current.
     // About 300 bytes of log per volume written.
     let per_round = topup_mib * (1 << 20) / 300;

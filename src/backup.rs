@@ -24,8 +24,7 @@ pub use topup::{NEXT, STAGE, TopUp, finish_pending};
 
 use crate::dbhome::{EntryKind, FileClass, Home, classify, human_bytes};
 use crate::quarantine::{
-    MoveError, advice, copy_file_hashed_unflushed, copy_scratch_hashed, create_dirs, flush_files,
-    hash_file,
+    MoveError, advice, copy_file_hashed, copy_scratch_hashed, create_dirs, hash_file,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -489,7 +488,7 @@ pub fn make(
         // A copy left by an interrupted attempt at this same backup (no manifest yet).
         let _ = std::fs::remove_file(&to);
         let mut last = Instant::now();
-        let hash = copy_file_hashed_unflushed(&e.path, &to, |n| {
+        let hash = copy_file_hashed(&e.path, &to, |n| {
             done += n;
             if last.elapsed().as_millis() >= 200 {
                 last = Instant::now();
@@ -514,9 +513,6 @@ pub fn make(
             blake3: hash.to_hex().to_string(),
         });
     }
-    // Every copy on disk before the manifest, the commit point, says the backup is complete.
-    let copies: Vec<PathBuf> = files.iter().map(|f| dir.join(&f.name)).collect();
-    flush_files(copies.iter().map(PathBuf::as_path))?;
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         created: jiff::Timestamp::now().to_string(),

@@ -381,17 +381,6 @@ pub fn copy_file_hashed(
     Ok(hash)
 }
 
-/// [`copy_file_hashed`] without the fsync: for a caller that copies many files and then flushes
-/// them all ([`flush_files`]) before anything relies on them, so that the disk writes one file
-/// while the next is read instead of the copy waiting on each file's flush.
-pub fn copy_file_hashed_unflushed(
-    from: &Path,
-    to: &Path,
-    progress: impl FnMut(u64),
-) -> Result<blake3::Hash, MoveError> {
-    copy_hashed(from, to, progress).map(|(hash, _)| hash)
-}
-
 /// The copy of [`copy_file_hashed`], returning the hash and the open copy.
 fn copy_hashed(
     from: &Path,
@@ -418,28 +407,6 @@ fn copy_hashed(
         }
     }
     Ok((hash, dst))
-}
-
-/// Flushes each of `files` to disk (fsync), then the folders holding them.
-pub fn flush_files<'a>(files: impl IntoIterator<Item = &'a Path>) -> Result<(), MoveError> {
-    let mut dirs: Vec<&Path> = Vec::new();
-    for f in files {
-        // Opened for writing: Windows flushes only a handle that may write.
-        fs::OpenOptions::new()
-            .write(true)
-            .open(f)
-            .and_then(|h| h.sync_all())
-            .map_err(io_err("flush", f))?;
-        if let Some(d) = f.parent()
-            && !dirs.contains(&d)
-        {
-            dirs.push(d);
-        }
-    }
-    for d in dirs {
-        crate::atomic::sync_dir(d).map_err(io_err("flush the folder", d))?;
-    }
-    Ok(())
 }
 
 /// Copies a file to a new file `to` without flushing it (a scratch copy, thrown away after use)
