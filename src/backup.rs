@@ -23,7 +23,9 @@ pub use origin::{LogMark, Of, Origin};
 pub use topup::{NEXT, STAGE, TopUp, finish_pending};
 
 use crate::dbhome::{EntryKind, FileClass, Home, classify, human_bytes};
-use crate::quarantine::{MoveError, advice, copy_file_hashed, create_dirs, hash_file};
+use crate::quarantine::{
+    MoveError, advice, copy_file_hashed, copy_scratch_hashed, create_dirs, hash_file,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -238,8 +240,11 @@ impl Verified {
 /// Verifies `dir` against its manifest and, where `home` is given, that it covers every database
 /// and log file the home has now.
 pub fn verify(dir: &Path, home: Option<&Home>) -> Result<Verified, BackupError> {
-    let (manifest, bytes) = verify_manifest(dir, home)?;
-    let recover = recover_check(dir, &manifest)?;
+    let manifest = read_manifest(dir, MANIFEST)?;
+    if let Some(home) = home {
+        check_covers(dir, &manifest, home)?;
+    }
+    let (bytes, recover) = check_and_recover(dir, &manifest, &|_| true)?;
     Ok(Verified {
         dir: dir.to_path_buf(),
         files: manifest.files.len(),
@@ -352,27 +357,66 @@ pub fn recover_tool() -> Option<String> {
         .map(str::to_string)
 }
 
-/// Runs catastrophic recovery (`-c`) on a scratch copy of the backup, never on the backup.
-fn recover_check(dir: &Path, manifest: &Manifest) -> Result<String, BackupError> {
-    let Some(tool) = recover_tool() else {
-        return Ok(
-            "skipped: db_recover not installed (Debian: apt-get install db5.3-util)".to_string(),
-        );
+/// Checks the hashes of the files of `manifest` that `check` picks, and runs catastrophic
+/// recovery (`-c`) on a scratch copy of the backup, never on the backup. The scratch copy of a
+/// checked file is made by the same read that hashes it, so every byte of the backup is read
+/// once, not once to check and again to copy. Returns the bytes checked and the recovery result.
+fn check_and_recover(
+    dir: &Path,
+    manifest: &Manifest,
+    check: &dyn Fn(&ManifestFile) -> bool,
+) -> Result<(u64, String), BackupError> {
+    let skipped = match recover_tool() {
+        None => Some("skipped: db_recover not installed (Debian: apt-get install db5.3-util)"),
+        Some(_) if !manifest.files.iter().any(|f| is_log(&f.name)) => {
+            Some("skipped: the backup holds no log files to recover from")
+        }
+        Some(_) => None,
     };
-    if !manifest.files.iter().any(|f| is_log(&f.name)) {
-        return Ok("skipped: the backup holds no log files to recover from".to_string());
+    if let Some(why) = skipped {
+        let bytes = check_hashes(dir, manifest.files.iter().filter(|f| check(f)))?;
+        return Ok((bytes, why.to_string()));
     }
     let scratch = tempfile::Builder::new()
         .prefix(".tt-ha-recover-")
         .tempdir_in(dir.parent().unwrap_or(dir))
         .map_err(io(dir))?;
+    let mut bytes = 0;
     for f in &manifest.files {
-        std::fs::copy(dir.join(&f.name), scratch.path().join(&f.name))
-            .map_err(io(&dir.join(&f.name)))?;
+        let (from, to) = (dir.join(&f.name), scratch.path().join(&f.name));
+        if !check(f) {
+            std::fs::copy(&from, &to).map_err(io(&from))?;
+            continue;
+        }
+        let h = copy_scratch_hashed(&from, &to).map_err(|e| BackupError::Verify {
+            dir: dir.to_path_buf(),
+            why: format!("{}: {e}", f.name),
+        })?;
+        if h.to_hex().as_str() != f.blake3 {
+            return Err(BackupError::Verify {
+                dir: dir.to_path_buf(),
+                why: format!(
+                    "{} has changed since the backup was made (hash differs)",
+                    f.name
+                ),
+            });
+        }
+        bytes += f.bytes;
     }
+    let recover = run_recover(dir, scratch.path())?;
+    Ok((bytes, recover))
+}
+
+/// Runs the recovery utility with `-c` on `scratch`, a copy of the backup `dir`.
+fn run_recover(dir: &Path, scratch: &Path) -> Result<String, BackupError> {
+    let Some(tool) = recover_tool() else {
+        return Ok(
+            "skipped: db_recover not installed (Debian: apt-get install db5.3-util)".to_string(),
+        );
+    };
     let out = Command::new(&tool)
         .args(["-c", "-h"])
-        .arg(scratch.path())
+        .arg(scratch)
         .output()
         .map_err(io(dir))?;
     if !out.status.success() {
@@ -766,8 +810,7 @@ fn verify_topped_up(dir: &Path, home: &Home, plan: &TopUp) -> Result<Verified, B
     check_covers(dir, &manifest, home)?;
     let names: HashSet<&str> = plan.files.iter().map(|(n, _)| n.as_str()).collect();
     let copied = |f: &&ManifestFile| names.contains(f.name.as_str());
-    check_hashes(dir, manifest.files.iter().filter(copied))?;
-    let recover = recover_check(dir, &manifest)?;
+    let (_, recover) = check_and_recover(dir, &manifest, &|f| copied(&f))?;
     Ok(Verified {
         dir: dir.to_path_buf(),
         files: manifest.files.len(),
@@ -788,7 +831,8 @@ pub fn act(
 ) -> Result<Outcome, BackupError> {
     match found {
         Found::Current(c) => {
-            let recover = recover_check(&c.dir, &c.manifest)?;
+            // Its hashes were checked by `assess` just before.
+            let (_, recover) = check_and_recover(&c.dir, &c.manifest, &|_| false)?;
             Ok(Outcome::Current(Verified {
                 files: c.manifest.files.len(),
                 bytes: c.bytes,

@@ -241,9 +241,35 @@ pub fn sync_parents<'a>(
     Ok(())
 }
 
-/// Entries moved per journal record: one fsynced intent covers a batch, so a home of 100,000
-/// files costs a few hundred fsyncs, not 200,000.
-pub const MOVE_BATCH: usize = 1000;
+/// Most entries moved per journal record: one fsynced intent covers a batch, so a home of
+/// 100,000 files costs some forty fsyncs, not 200,000. Each fsync waits for the file system's
+/// journal to commit, which on a busy disk is the cost of a quarantine.
+pub const MOVE_BATCH: usize = 10_000;
+
+/// Most path bytes (both ends) in one batch, so its intent record stays under the journal's
+/// [`crate::journal::MAX_RECORD_BYTES`] whatever the names: a byte of a path takes at most 7
+/// bytes in the record (a path that is not UTF-8 is written in hexadecimal, 2, plus escaped for
+/// people, `\\xff` in JSON, 5; a control character in a UTF-8 path is `\u0001`, 6).
+pub const MOVE_BATCH_BYTES: usize = crate::journal::MAX_RECORD_BYTES / 8;
+
+/// Splits `pairs` into batches of at most [`MOVE_BATCH`] entries and [`MOVE_BATCH_BYTES`] path
+/// bytes (a batch holds at least one entry).
+fn batches(pairs: &[(PathBuf, PathBuf)]) -> Vec<&[(PathBuf, PathBuf)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (from, to)) in pairs.iter().enumerate() {
+        let len = from.as_os_str().len() + to.as_os_str().len();
+        if i > start && (i - start == MOVE_BATCH || bytes + len > MOVE_BATCH_BYTES) {
+            out.push(&pairs[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += len;
+    }
+    if start < pairs.len() {
+        out.push(&pairs[start..]);
+    }
+    out
+}
 
 /// Why a journaled batch of moves stopped.
 #[derive(Debug, thiserror::Error)]
@@ -270,7 +296,7 @@ pub fn move_journaled(
     use crate::journal::{Action, Event, MovePair};
     let (mut moved, mut already) = (0, 0);
     let mut last = std::time::Instant::now();
-    for chunk in pairs.chunks(MOVE_BATCH) {
+    for chunk in batches(pairs) {
         let moves = chunk
             .iter()
             .map(|(f, t)| MovePair {
@@ -321,38 +347,77 @@ pub fn hash_file(p: &Path) -> io::Result<blake3::Hash> {
     Ok(hasher.finalize())
 }
 
+/// Copies `src` to `dst` in large blocks, hashing what passes (on all cores, as `b3sum` does),
+/// and returns the hash; `progress(n)` after each block.
+fn pump(
+    src: &mut fs::File,
+    dst: &mut fs::File,
+    mut progress: impl FnMut(u64),
+) -> Result<blake3::Hash, (bool, io::Error)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 8 << 20];
+    loop {
+        // (false, e): reading the source failed; (true, e): writing the copy.
+        let n = src.read(&mut buf).map_err(|e| (false, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update_rayon(&buf[..n]);
+        dst.write_all(&buf[..n]).map_err(|e| (true, e))?;
+        progress(n as u64);
+    }
+    Ok(hasher.finalize())
+}
+
 /// Copies a file with fsync and returns the BLAKE3 of what was written, hashing while copying so
 /// the source is read once.
 pub fn copy_file_hashed(
     from: &Path,
     to: &Path,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<blake3::Hash, MoveError> {
+    let (hash, dst) = copy_hashed(from, to, progress)?;
+    dst.sync_all().map_err(io_err("flush", to))?;
+    Ok(hash)
+}
+
+/// The copy of [`copy_file_hashed`], returning the hash and the open copy.
+fn copy_hashed(
+    from: &Path,
+    to: &Path,
+    progress: impl FnMut(u64),
+) -> Result<(blake3::Hash, fs::File), MoveError> {
     let mut src = fs::File::open(from).map_err(io_err("read", from))?;
     let mut dst = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(to)
         .map_err(io_err("create", to))?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 8 << 20];
-    loop {
-        let n = src.read(&mut buf).map_err(io_err("read", from))?;
-        if n == 0 {
-            break;
+    let hash = pump(&mut src, &mut dst, progress).map_err(|(wrote, e)| {
+        if wrote {
+            io_err("write", to)(e)
+        } else {
+            io_err("read", from)(e)
         }
-        hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n]).map_err(io_err("write", to))?;
-        progress(n as u64);
-    }
-    dst.sync_all().map_err(io_err("flush", to))?;
-    if let Ok(meta) = fs::metadata(from) {
+    })?;
+    if let Ok(meta) = src.metadata() {
         let _ = dst.set_permissions(meta.permissions());
         if let Ok(m) = meta.modified() {
             let _ = dst.set_modified(m);
         }
     }
-    Ok(hasher.finalize())
+    Ok((hash, dst))
+}
+
+/// Copies a file to a new file `to` without flushing it (a scratch copy, thrown away after use)
+/// and returns the BLAKE3 of the bytes read: one read of the source both checks it and copies it.
+pub fn copy_scratch_hashed(from: &Path, to: &Path) -> io::Result<blake3::Hash> {
+    let mut src = fs::File::open(from)?;
+    let mut dst = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)?;
+    pump(&mut src, &mut dst, |_| {}).map_err(|(_, e)| e)
 }
 
 /// Copies a file, folder or link to `to` and verifies every file's hash against the source.
@@ -470,6 +535,71 @@ mod tests {
             .to_string();
         assert!(err.contains("__db.001\\xff\\x1b[2J\\x0a"), "{err}");
         assert!(!err.contains('\x1b') && !err.contains('\n'), "{err:?}");
+    }
+
+    #[test]
+    fn a_large_home_moves_in_few_journaled_batches() {
+        use crate::journal::{Event, Journal};
+        let d = tempfile::tempdir().unwrap();
+        let (home, q) = (d.path().join("home"), d.path().join("q"));
+        fs::create_dir_all(&home).unwrap();
+        let n = 20_001;
+        let pairs: Vec<(PathBuf, PathBuf)> = (0..n)
+            .map(|i| {
+                let name = format!("f{i:06}.db");
+                fs::write(home.join(&name), b"x").unwrap();
+                (home.join(&name), q.join(&name))
+            })
+            .collect();
+        let mut journal = Journal::open(&d.path().join("run")).unwrap();
+        let done = move_journaled(&mut journal, "s", "n", &pairs, true, &mut |_, _| {}).unwrap();
+        assert_eq!(done, (n, 0));
+        let intents = journal
+            .records()
+            .iter()
+            .filter(|r| matches!(r.event, Event::Intent { .. }))
+            .count();
+        // Each batch costs four fsyncs (intent, both folders, result): 20,001 entries in three.
+        assert_eq!(intents, 3, "{n} entries moved in {intents} batches");
+        assert_eq!(fs::read_dir(&home).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(&q).unwrap().count(), n);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_batch_of_the_longest_oddest_paths_fits_one_journal_record() {
+        use crate::journal::{Action, Event, MAX_RECORD_BYTES, MovePair};
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        // Paths of 4,095 bytes, not UTF-8, every byte one that is escaped for people.
+        let long = |c: u8| {
+            let mut b = vec![b'/'];
+            b.extend(std::iter::repeat_n([0xffu8, 0x01, c], 1364).flatten());
+            PathBuf::from(OsStr::from_bytes(&b))
+        };
+        let pairs: Vec<(PathBuf, PathBuf)> = (0..MOVE_BATCH)
+            .map(|i| (long(b'a' + (i % 20) as u8), long(b'z')))
+            .collect();
+        let all = batches(&pairs);
+        assert!(all.len() > 1, "the byte budget splits them");
+        assert_eq!(all.iter().map(|b| b.len()).sum::<usize>(), pairs.len());
+        for batch in all {
+            let event = Event::Intent {
+                step: "replicant.prune".into(),
+                action: Action::Move {
+                    node: "replicant".into(),
+                    moves: batch
+                        .iter()
+                        .map(|(f, t)| MovePair {
+                            from: f.clone(),
+                            to: t.clone(),
+                        })
+                        .collect(),
+                },
+            };
+            let len = serde_json::to_string(&event).unwrap().len();
+            assert!(len < MAX_RECORD_BYTES - 4096, "{len} bytes in one record");
+        }
     }
 
     #[cfg(unix)]
