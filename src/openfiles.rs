@@ -124,9 +124,9 @@ mod linux {
         let mut ids = HashSet::new();
         let meta = std::fs::metadata(&root).map_err(err)?;
         ids.insert((meta.dev(), meta.ino()));
-        let mut stack = vec![(root.clone(), 0u32, meta.dev())];
+        let mut stack = vec![(root.clone(), 0u32)];
         let mut budget = 200_000usize;
-        while let Some((dir, depth, dev)) = stack.pop() {
+        while let Some((dir, depth)) = stack.pop() {
             let Ok(rd) = std::fs::read_dir(&dir) else {
                 continue;
             };
@@ -135,18 +135,10 @@ mod linux {
                     return Ok((root, ids));
                 }
                 budget -= 1;
-                // A file's inode comes with the folder listing (d_ino) and sits on the folder's
-                // device: no stat per file, which a home of 100,000 files would pay on every
-                // check. Only a folder is stat'ed: it may be a mount point (another device).
-                let Ok(ft) = item.file_type() else { continue };
-                if ft.is_dir() {
-                    let Ok(m) = item.metadata() else { continue };
-                    ids.insert((m.dev(), m.ino()));
-                    if depth < 8 {
-                        stack.push((item.path(), depth + 1, m.dev()));
-                    }
-                } else {
-                    ids.insert((dev, std::os::unix::fs::DirEntryExt::ino(&item)));
+                let Ok(m) = item.metadata() else { continue };
+                ids.insert((m.dev(), m.ino()));
+                if m.is_dir() && depth < 8 {
+                    stack.push((item.path(), depth + 1));
                 }
             }
         }
