@@ -12,7 +12,7 @@
 //! Run: `cargo bench --bench monitor`. `TT_HA_BENCH_MB` (default 1024) sets the size,
 //! `TT_HA_BENCH_PAIRS` (default 5) the pairs.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -36,15 +36,19 @@ struct Usage {
     rss_kib: i64,
 }
 
-/// Runs `cmd` (stdout discarded), waits for it with `wait4` and returns its own usage.
+/// Runs `cmd` (its stdout read and dropped), waits for it with `wait4` and returns its own usage.
 #[allow(clippy::zombie_processes)] // reaped by `wait4`, which `Child::wait` cannot replace
 fn measure(cmd: &mut Command) -> Usage {
     let t = Instant::now();
-    let child = cmd
-        .stdout(Stdio::null())
+    // Output to a pipe that is read, never to /dev/null: GNU grep notices /dev/null and stops
+    // at the first match.
+    let mut child = cmd
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
     let mut u: Rusage = unsafe { std::mem::zeroed() };
     let mut status = 0;
     // The child is reaped here, not by `Child::wait`: its resource usage comes with it.

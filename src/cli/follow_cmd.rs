@@ -49,7 +49,10 @@ pub fn run(
                 .iter()
                 .map(|m| state.apply(m, &message_file))
                 .collect();
-            batch.push_str(&json_text(&json!({"line": line.no, "events": events}))?);
+            batch.push_str(&json_text(&LineOut {
+                line: line.no,
+                events: &events,
+            })?);
         }
         if !batch.is_empty() {
             out::print(&batch);
@@ -64,8 +67,15 @@ pub fn run(
     }
 }
 
+/// One line's output: serialized straight from the events, no intermediate JSON value.
+#[derive(serde::Serialize)]
+struct LineOut<'a> {
+    line: usize,
+    events: &'a [monitor::Event],
+}
+
 /// One JSON line, safe for a terminal (escaped exactly as `out::json_line` does).
-fn json_text(value: &serde_json::Value) -> serde_json::Result<String> {
+fn json_text(value: &impl serde::Serialize) -> serde_json::Result<String> {
     let mut text = crate::display::json_safe(serde_json::to_string(value)?);
     text.push('\n');
     Ok(text)

@@ -171,16 +171,18 @@ impl Follower {
         // While the open file grows, read it at once and look the name up again only every
         // 250 ms (a replacement is still noticed within that); the lookup is most of the cost
         // of a poll at thousands of lines per second.
-        let growing = self
+        let len = self
             .file
             .as_ref()
-            .is_some_and(|(f, _)| f.metadata().is_ok_and(|m| m.len() > self.offset));
-        if growing
+            .and_then(|(f, _)| f.metadata().ok())
+            .map(|m| m.len());
+        if len.is_some_and(|len| len > self.offset)
             && self
                 .last_path_check
                 .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(250))
         {
-            let lines = self.read_new(&mut notices);
+            // The size just read is the one to read up to: no second look on this path.
+            let lines = self.read_new(len, &mut notices);
             return (lines, notices);
         }
         self.last_path_check = Some(std::time::Instant::now());
@@ -217,18 +219,19 @@ impl Follower {
             }
             self.file = Some((f, id));
         }
-        let lines = self.read_new(&mut notices);
+        let lines = self.read_new(None, &mut notices);
         (lines, notices)
     }
 
     /// Reads complete new lines from the open file (restarting from 0 if it shrank), at most
     /// [`POLL_BYTES`] and [`POLL_LINES`] of them; each line kept up to the line cap.
-    fn read_new(&mut self, notices: &mut Vec<Notice>) -> Vec<Line> {
+    /// `known_len` is the file's size when the caller has just read it.
+    fn read_new(&mut self, known_len: Option<u64>, notices: &mut Vec<Notice>) -> Vec<Line> {
         self.behind = false;
         let Some((f, _)) = self.file.as_mut() else {
             return Vec::new();
         };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let len = known_len.unwrap_or_else(|| f.metadata().map(|m| m.len()).unwrap_or(0));
         if len < self.offset {
             notices.push(Notice::Truncated);
             self.offset = 0;
