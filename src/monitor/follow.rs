@@ -113,6 +113,20 @@ fn tail_offset(f: &mut File, len: u64, tail_lines: usize) -> std::io::Result<u64
     Ok(0)
 }
 
+/// Reads from byte `at`: one `pread` on Unix (no seek before each read on the path from an
+/// append to its delivery), a seek and a read elsewhere.
+fn read_at(f: &mut File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(f, buf, at)
+    }
+    #[cfg(not(unix))]
+    {
+        f.seek(SeekFrom::Start(at))?;
+        f.read(buf)
+    }
+}
+
 impl Follower {
     /// Follows `path`, starting from its last `tail_lines` lines (0 = from the start).
     pub fn new(path: PathBuf, tail_lines: usize) -> Follower {
@@ -239,7 +253,7 @@ impl Follower {
             self.partial_cut = 0;
         }
         let mut lines = Vec::new();
-        if len <= self.offset || f.seek(SeekFrom::Start(self.offset)).is_err() {
+        if len <= self.offset {
             return lines;
         }
         let mut buf = vec![0u8; (len - self.offset).min(CHUNK) as usize];
@@ -250,7 +264,7 @@ impl Follower {
                 break;
             }
             let want = (len - self.offset).min(buf.len() as u64) as usize;
-            let n = match f.read(&mut buf[..want]) {
+            let n = match read_at(f, &mut buf[..want], self.offset) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
