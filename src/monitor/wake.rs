@@ -105,7 +105,16 @@ impl Waker {
     pub fn new(files: &[PathBuf], interval: Duration, polling_only: bool) -> Waker {
         let folders: Vec<PathBuf> = files
             .iter()
-            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .filter_map(|f| f.parent())
+            // A bare file name (`$DB_Msg.txt`) is in the current folder: its parent is "".
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .map(Path::to_path_buf)
             .collect();
         let mut w = Waker {
             mode: Mode::Notify,
