@@ -6,9 +6,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // clap's own messages quote what was typed: shown through the one escaping rule, so an
     // argument holding escape sequences never reaches the terminal raw.
-    // Without colour, clap's rendering is the plain text with what was typed kept as typed
-    // (its plain `to_string` would silently drop escape sequences from an argument instead).
+    // Plain styles and no colour: clap's rendering is then the plain text with what was typed
+    // kept as typed (its `to_string` would silently drop escape sequences from an argument),
+    // and the one escaping rule shows those escaped.
     let parsed = tt_ha::cli::Cli::command()
+        .styles(clap::builder::Styles::plain())
         .color(clap::ColorChoice::Never)
         .try_get_matches()
         .and_then(|m| tt_ha::cli::Cli::from_arg_matches(&m));

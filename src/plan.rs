@@ -303,7 +303,13 @@ fn unfinished_run_finding(cfg: &SiteConfig) -> Finding {
             format!("run {} stopped while {}", run.run_id, run.phase.as_str()),
             Status::Fail,
             format!(
-                "see `tt-ha status`; finish it with `tt-ha apply` or undo it with `tt-ha rollback` (journal {})",
+                "see `tt-ha status`; {} (journal {})",
+                // Only a rollback may go on from a rollback.
+                if run.phase == crate::runs::Phase::RollingBack {
+                    "finish its rollback with `tt-ha rollback`"
+                } else {
+                    "finish it with `tt-ha apply` or undo it with `tt-ha rollback`"
+                },
                 shown(&run.journal)
             ),
         ),

@@ -158,13 +158,22 @@ fn render(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// A command's output for a message: never an empty tail after a colon.
+fn said(output: String) -> String {
+    if output.trim().is_empty() {
+        "it printed nothing".to_string()
+    } else {
+        output
+    }
+}
+
 /// Runs argv without a shell (so `$DB_Msg.txt` and spaces survive), no stdin, with a deadline.
 fn run(node: &str, argv: &[String], timeout: Duration) -> Result<(i32, String), ServiceError> {
     let fail = |status: String, output: String| ServiceError::Command {
         node: node.to_string(),
         command: render(argv),
         status,
-        output,
+        output: said(output),
     };
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
@@ -339,7 +348,7 @@ impl<'a> Service<'a> {
                 node: self.node.name.clone(),
                 command: render(&argv),
                 status: format!("exit {code}"),
-                output: out,
+                output: said(out),
             });
         }
         Ok(())

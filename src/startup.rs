@@ -5,7 +5,7 @@
 //! that has stopped advancing from one that is merely long.
 
 use crate::monitor::{
-    Event, Expected, Lsn, NodeState, Pair, follow::Follower, pair, parse::Splitter, single,
+    Event, Expected, Lsn, NodeState, Pair, Verdict, follow::Follower, pair, parse::Splitter, single,
 };
 use regex::Regex;
 use std::path::PathBuf;
@@ -167,7 +167,8 @@ fn shorten(text: &str) -> String {
     quoted
 }
 
-/// Where the initial copy stands, in words, from the monitor's node state.
+/// Where the initial copy stands, in words, from the monitor's node state: its stage (file k
+/// of n, the log, recovery), the page within the file, and the byte-weighted percent.
 fn position(state: &NodeState) -> String {
     let init = &state.init;
     if !init.seen {
@@ -175,26 +176,20 @@ fn position(state: &NodeState) -> String {
     }
     let percent = init
         .percent
-        .map(|p| format!(" ({p:.1}% of the copy)"))
+        .map(|p| format!(" ({p:.1}% of the copy{})", of_bytes(init.bytes_total)))
         .unwrap_or_default();
-    match init.phase.as_str() {
-        "pages" => {
-            let file = match (init.files_done, init.files_total) {
-                (Some(k), Some(n)) => format!("file {} of {n}", k + 1),
-                _ => "a file".into(),
-            };
-            let page = match (init.pages_done, init.pages_total) {
-                (Some(h), Some(n)) => format!(", page {h} of {n}"),
-                _ => String::new(),
-            };
-            format!("copying {file}{page}{percent}")
-        }
-        "log" => format!(
-            "all {} files copied, receiving the log{percent}",
-            init.files_total.unwrap_or(0)
-        ),
-        "recovery" => "all pages and log received, recovering locally".into(),
-        other => format!("phase {other}{percent}"),
+    let page = match (init.phase.as_str(), init.pages_done, init.pages_total) {
+        ("pages", Some(h), Some(n)) => format!(", page {h} of {n}"),
+        _ => String::new(),
+    };
+    format!("{}{page}{percent}", init.stage_words())
+}
+
+/// ` of 227.1 MB` when the copy's size is known.
+fn of_bytes(total: Option<u64>) -> String {
+    match total {
+        Some(b) if b > 0 => format!(" of {:.1} MB", b as f64 / 1e6),
+        _ => String::new(),
     }
 }
 
@@ -212,6 +207,8 @@ pub struct MonitorProbe {
     advance: Advance,
     /// The proving line, and the process (restart count) that wrote it.
     proof: Option<(u64, String)>,
+    /// When (our clock) the newest stamped line was read.
+    last_read: Option<Instant>,
 }
 
 impl MonitorProbe {
@@ -226,6 +223,7 @@ impl MonitorProbe {
             message_file: message_file.to_string(),
             advance: Advance::default(),
             proof: None,
+            last_read: None,
         }
     }
 
@@ -234,6 +232,41 @@ impl MonitorProbe {
     pub fn with_expected(mut self, expected: Expected) -> MonitorProbe {
         self.state.expected = Some(expected);
         self
+    }
+
+    /// Reads the file from byte `offset` on (the first line of the server process running now,
+    /// found by reading back from the end) instead of from its start: what came before belongs
+    /// to earlier processes, which prove nothing for the running one.
+    pub fn starting_at(mut self, offset: u64) -> MonitorProbe {
+        self.follower = Follower::from_offset(self.path.clone(), offset, 0);
+        self
+    }
+
+    /// Gives the master's database files and their sizes (see
+    /// [`crate::monitor::progress::database_sizes`]): the copy's percent and time left then
+    /// count the files the replicant has not announced yet.
+    pub fn with_master_sizes(
+        mut self,
+        sizes: std::collections::BTreeMap<String, u64>,
+    ) -> MonitorProbe {
+        self.state.set_expected_bytes(sizes);
+        self
+    }
+
+    /// The verdict now; during a copy its time left is aged by the silence since the newest
+    /// line (a replicant writing its pages to disk, or recovering, logs nothing for seconds).
+    fn verdict_now(&self) -> Verdict {
+        let mut v = single(&self.state);
+        if let (Verdict::Syncing { eta_secs, .. }, Some(stamp), Some(read_at)) =
+            (&mut v, self.state.last_stamp, self.last_read)
+            && self.state.init.seen
+        {
+            *eta_secs = self
+                .state
+                .init
+                .eta_at(stamp + read_at.elapsed().as_secs_f64());
+        }
+        v
     }
 
     /// The proving line, if the running process wrote one and is still replicating from this
@@ -251,7 +284,11 @@ impl StartupProbe for MonitorProbe {
     fn poll(&mut self) -> ProbeStatus {
         // Everything written so far, a bounded read at a time.
         loop {
-            for line in self.follower.poll_lines().0 {
+            let lines = self.follower.poll_lines().0;
+            if !lines.is_empty() {
+                self.last_read = Some(Instant::now());
+            }
+            for line in lines {
                 self.state.note_cut(line.no, line.cut);
                 for m in self.splitter.push(line.no, &line.text) {
                     let ev = self.state.apply(&m, &self.message_file);
@@ -274,7 +311,7 @@ impl StartupProbe for MonitorProbe {
             None if self.state.messages == 0 => {
                 ProbeStatus::Waiting(format!("{} has no messages yet", self.path.display()))
             }
-            None => ProbeStatus::Waiting(single(&self.state).describe()),
+            None => ProbeStatus::Waiting(self.verdict_now().describe()),
         }
     }
 
@@ -418,7 +455,8 @@ mod tests {
             Some((7, "FILEDONE: have 2 pages. Need 10.".into()))
         );
         assert!(
-            pr.position.starts_with("copying file 1 of 4, page 2 of 10"),
+            pr.position
+                .starts_with("copying databases (file 1 of 4), page 2 of 10"),
             "{}",
             pr.position
         );
@@ -476,7 +514,7 @@ mod tests {
         probe.poll();
         let m = stall_message(3, &probe.progress().unwrap(), "$DB_Msg.txt");
         assert!(
-            m.starts_with("no initial-copy progress for 3 s: last progress at line 3 of $DB_Msg.txt (`FILEDONE: have 7 pages. Need 10.`): copying file 1 of 2, page 7 of 10"),
+            m.starts_with("no initial-copy progress for 3 s: last progress at line 3 of $DB_Msg.txt (`FILEDONE: have 7 pages. Need 10.`): copying databases (file 1 of 2), page 7 of 10"),
             "{m}"
         );
         assert!(
@@ -593,7 +631,7 @@ mod tests {
         let ProbeStatus::Waiting(w) = probe.poll() else {
             panic!()
         };
-        assert!(w.starts_with("copying the database:"), "{w}");
+        assert!(w.starts_with("copying databases (file 2 of 2)"), "{w}");
         write!(f, "[2:0][3/4] CLIENT: Start-up is done [1][28").unwrap();
         assert!(
             matches!(probe.poll(), ProbeStatus::Waiting(_)),

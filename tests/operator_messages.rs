@@ -106,6 +106,22 @@ fn arguments_holding_escape_sequences_are_shown_escaped_by_every_message() {
         );
         assert!(out.contains("\\x1b"), "{args:?}: shown escaped: {out}");
     }
+    // On a terminal clap would colour its messages: tt-ha's own are plain, so no escaped
+    // styling shows up as text.
+    if let Ok(o) = std::process::Command::new("script")
+        .args([
+            "-qc",
+            &format!("{} --bogus", env!("CARGO_BIN_EXE_tt-ha")),
+            "/dev/null",
+        ])
+        .output()
+    {
+        let out = text(&o);
+        assert!(out.contains("unexpected argument"), "{out}");
+        assert!(!out.contains("\\x1b") && !out.contains('\x1b'), "{out:?}");
+    } else {
+        eprintln!("SKIPPED the terminal half: `script` (util-linux) is not installed");
+    }
 }
 
 #[test]
@@ -149,4 +165,9 @@ fn a_half_done_rollback_is_explained_as_one_and_apply_sends_it_to_rollback() {
         "the run id keeps its case in plan: {plan}"
     );
     assert!(!plan.contains("rollingback"), "{plan}");
+    assert!(
+        plan.contains("finish its rollback with `tt-ha rollback`")
+            && !plan.contains("finish it with `tt-ha apply`"),
+        "{plan}"
+    );
 }

@@ -115,6 +115,10 @@ pub enum Command {
         /// Seconds without init progress that count as stalled.
         #[arg(long, default_value_t = 300.0)]
         stale: f64,
+        /// The seek file that lets a repeated check read only what was appended (default:
+        /// beside the config, `tt-ha.check-state.json` for `tt-ha.toml`).
+        #[arg(long, value_name = "FILE")]
+        state: Option<std::path::PathBuf>,
     },
     /// Follow both nodes' message files live: the monitor screen on a terminal, else plain text
     /// (or JSON lines with --json).
@@ -188,7 +192,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             warn_lag,
             crit_lag,
             stale,
-        } => monitor_cmd::check(&cli.config, warn_lag, crit_lag, stale),
+            state,
+        } => monitor_cmd::check(&cli.config, warn_lag, crit_lag, stale, state.as_deref()),
         Command::Monitor {
             json,
             seconds,

@@ -2,7 +2,7 @@
 
 use super::out::{self, outln};
 use crate::config;
-use crate::monitor::{self, NodeState, Pair, Verdict, feed::Feed, line::LINE_MAX_TEXT};
+use crate::monitor::{self, NodeState, Pair, Verdict, feed::Feed, line::LINE_MAX_TEXT, seekfile};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
@@ -44,9 +44,13 @@ pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
                 "percent": s.init.percent,
                 "rate": s.init.rate,
                 "eta_secs": s.init.eta_secs,
+                "bytes_done": s.init.bytes_done,
+                "bytes_total": s.init.bytes_total,
+                "estimated_at": s.init.estimated_at,
+                "stage": s.init.stage_words(),
             })
         } else {
-            json!({"phase": null, "files_total": null, "files_done": null, "pages_done": null, "pages_total": null, "percent": null, "rate": null, "eta_secs": null})
+            json!({"phase": null, "files_total": null, "files_done": null, "pages_done": null, "pages_total": null, "percent": null, "rate": null, "eta_secs": null, "bytes_done": null, "bytes_total": null, "estimated_at": null, "stage": null})
         },
         "last_lsn": last.map(|l| json!({"file": l.file, "offset": l.offset})),
         "connection_failures": s.connection_failures,
@@ -176,12 +180,16 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// `check`: one line and an exit code in monitoring-plugin conventions.
+/// `check`: one line and an exit code in monitoring-plugin conventions. Each message file is
+/// read on from where the previous check left it (the seek file `state`, by default beside the
+/// site config): a repeated check reads only what was appended. What the seek file could not do
+/// is said on the lines after the first (Nagios' long output); the answer never depends on it.
 pub fn check(
     config_path: &Path,
     warn_lag: i64,
     crit_lag: i64,
     stale: f64,
+    state: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let cfg = match config::load(config_path) {
         Ok(c) => c,
@@ -190,11 +198,15 @@ pub fn check(
             return Ok(ExitCode::from(3));
         }
     };
+    let seek_path = state.map_or_else(|| seekfile::default_path(config_path), Path::to_path_buf);
+    let loaded = seekfile::load(&seek_path);
     let read = |n: &crate::config::Node, role: &str| {
-        monitor::classify_file(&n.message_path(), Some(role), &n.message_file)
-            .map_err(|e| format!("{}: {e}", shown(&n.message_path())))
+        let path = n.message_path();
+        seekfile::read_node(&loaded.nodes, role, &path, &n.message_file)
+            .map(|(saved, _)| saved)
+            .map_err(|e| format!("{}: {e}", shown(&path)))
     };
-    let (mut m, mut r) = match (
+    let (ms, rs) = match (
         read(&cfg.master, "master"),
         read(cfg.replicant(), "replicant"),
     ) {
@@ -204,6 +216,11 @@ pub fn check(
             return Ok(ExitCode::from(3));
         }
     };
+    let (mut m, mut r) = (
+        ms.state(&cfg.master.message_file),
+        rs.state(&cfg.replicant().message_file),
+    );
+    let notes = save_seek_file(&seek_path, loaded.ignored, &[ms, rs]);
     let (me, re) = monitor::pair::expected(&cfg);
     (m.expected, r.expected) = (Some(me), Some(re));
     let v = monitor::combined(&m, &r, Some(now_secs()), stale);
@@ -232,7 +249,34 @@ pub fn check(
         .map(|l| format!("; lag {} bytes", l.bytes))
         .unwrap_or_default();
     outln!("TT-HA {word} - {}{lag_text} | {perf}", v.describe());
+    for n in notes {
+        outln!("{n}");
+    }
     Ok(ExitCode::from(code))
+}
+
+/// Writes the seek file; returns what to tell about it (nothing when all went well).
+fn save_seek_file(path: &Path, ignored: Option<String>, nodes: &[seekfile::Saved]) -> Vec<String> {
+    let saved = seekfile::save(path, nodes);
+    let mut notes = Vec::new();
+    if let Some(why) = ignored {
+        notes.push(format!(
+            "note: the seek file {} was not used ({why}): both message files were read whole{}",
+            shown(path),
+            if saved.is_ok() {
+                " and it was rewritten"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Err(e) = saved {
+        notes.push(format!(
+            "note: cannot write the seek file {}: {e}. Every check reads both message files whole until it can: give `--state FILE` a path this user can write",
+            shown(path)
+        ));
+    }
+    notes
 }
 
 /// A notable event in words, for the plain text view (per-record chatter is left out).
@@ -288,7 +332,13 @@ pub fn monitor(
     let mut feeds: Vec<Feed> = nodes
         .iter()
         .zip([me, re])
-        .map(|((role, n), e)| Feed::open(role, n, Some(e)))
+        .map(|((role, n), e)| match *role {
+            // The master's database sizes make the initial copy's percent and time left true.
+            "replicant" => Feed::open(role, n, Some(e)).with_master_sizes(
+                monitor::progress::database_sizes(&cfg.master.home).unwrap_or_default(),
+            ),
+            _ => Feed::open(role, n, Some(e)),
+        })
         .collect();
     let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
     let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);

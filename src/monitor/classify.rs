@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::sync::OnceLock;
 
 /// A log sequence number: [file][offset].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct Lsn {
     /// Log file number.
     pub file: u64,
@@ -63,8 +63,13 @@ pub enum Event {
     },
     /// `Next file K: pgsize P, maxpg M`.
     NextFile { index: u32, pgsize: u64, maxpg: u64 },
+    /// `name F dir D`, right after `Next file`: the file being copied.
+    InitFileName { name: String },
     /// `FILEDONE: have X pages. Need Y.`
     FileProgress { have: u64, need: u64 },
+    /// `NEXTFILE: have N files.  RECOVER_LOG now`: every page is in; the replicant writes them
+    /// out and then asks for the log.
+    PagesDone,
     /// `PAGE: Received page N from file K`.
     PageReceived,
     /// `NEXTFILE: LOG_REQ from LSN to LSN`: the log phase of the init.
@@ -244,6 +249,7 @@ struct Rules {
     first: Rule,
     last: Rule,
     next_file: Rule,
+    file_name: Rule,
     log_req: Rule,
     walk_ok: Rule,
     walk_err: Rule,
@@ -273,6 +279,7 @@ impl Rules {
             &self.first,
             &self.last,
             &self.next_file,
+            &self.file_name,
             &self.log_req,
             &self.walk_ok,
             &self.walk_err,
@@ -309,6 +316,7 @@ fn rules() -> &'static Rules {
             first: re(&["Update setup:"], format!(r"^Update setup:\s+First LSN {LSN}\.?$")),
             last: re(&["Update setup:"], format!(r"^Update setup:\s+Last LSN {LSN}\.?$")),
             next_file: re(&["Next file "], r"^Next file (\d+): pgsize (\d+), maxpg (\d+)$".into()),
+            file_name: re(&["name "], r"^name (.+) dir (.+)$".into()),
             log_req: re(&["NEXTFILE: LOG_REQ from LSN ["], format!(r"^NEXTFILE: LOG_REQ from LSN {LSN} to {LSN}$")),
             walk_ok: re(&["Walk_dir: File "], r"^Walk_dir: File \S+ at 0x[0-9a-f]+: pgsize (\d+), max_pgno (\d+)$".into()),
             walk_err: re(&["Walk_dir: File "], r"^Walk_dir: File \d+ (.+): returned error (.+)$".into()),
@@ -480,6 +488,14 @@ pub fn classify(body: &str, message_file: &str) -> Event {
             pgsize: c[2].parse().unwrap_or(0),
             maxpg: c[3].parse().unwrap_or(0),
         };
+    }
+    if let Some(c) = r.file_name.captures(b) {
+        return Event::InitFileName {
+            name: c[1].to_string(),
+        };
+    }
+    if b.starts_with("NEXTFILE: have ") && b.ends_with("RECOVER_LOG now") {
+        return Event::PagesDone;
     }
     if let Some(c) = r.log_req.captures(b) {
         return Event::LogPhase {

@@ -17,6 +17,8 @@ pub struct Feed {
     pub state: NodeState,
     message_file: String,
     expected: Option<Expected>,
+    /// The master's database sizes, for the initial copy's progress (kept across a new file).
+    sizes: std::collections::BTreeMap<String, u64>,
     follower: Follower,
     splitter: Splitter,
 }
@@ -51,9 +53,19 @@ impl Feed {
             state,
             message_file: node.message_file.clone(),
             expected,
+            sizes: Default::default(),
             follower,
             splitter: Splitter::default(),
         }
+    }
+
+    /// Gives the master's database files and their sizes (see
+    /// [`super::progress::database_sizes`]) so the initial copy's percent and time left count
+    /// the files not announced yet.
+    pub fn with_master_sizes(mut self, sizes: std::collections::BTreeMap<String, u64>) -> Feed {
+        self.state.set_expected_bytes(sizes.clone());
+        self.sizes = sizes;
+        self
     }
 
     /// The message file's name (`$DB_Msg.txt`).
@@ -70,6 +82,7 @@ impl Feed {
         {
             self.state = NodeState::with_role(Some(self.role));
             self.state.expected = self.expected.clone();
+            self.state.set_expected_bytes(self.sizes.clone());
             self.splitter = Splitter::default();
         }
         let mut events = Vec::new();

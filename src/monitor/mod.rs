@@ -7,7 +7,9 @@ pub mod follow;
 pub mod line;
 pub mod pair;
 pub mod parse;
+pub mod progress;
 pub mod read;
+pub mod seekfile;
 pub mod state;
 pub mod wake;
 

@@ -20,7 +20,7 @@ pub struct Stamp {
 }
 
 /// One message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     /// 1-based physical line the message starts on.
     pub line: usize,
@@ -142,6 +142,12 @@ pub fn simple(line: &str) -> Option<(Stamp, &str, &str)> {
     Some((stamp, role, body_text))
 }
 
+/// The stamp of a line that starts with a prefix (its first bytes are enough): which process
+/// wrote it.
+pub fn stamp_of(line: &str) -> Option<Stamp> {
+    parse_prefix(line).map(|(stamp, _, _)| stamp)
+}
+
 /// A line's prefix, for display: (stamp, role, body). Unlike [`simple`] it does not check for a
 /// second message on the same line; the body is the rest of the line.
 pub fn prefix(line: &str) -> Option<((u64, u64), &str, &str)> {
@@ -151,7 +157,7 @@ pub fn prefix(line: &str) -> Option<((u64, u64), &str, &str)> {
 }
 
 /// Turns physical lines into messages, incrementally (a follower feeds it line by line).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Splitter {
     pending: Option<Message>,
 }

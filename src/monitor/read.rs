@@ -257,28 +257,81 @@ pub fn read_file(
     message_file: &str,
 ) -> std::io::Result<(NodeState, u64)> {
     let mut f = std::fs::File::open(path)?;
+    let read = read_on(&mut f, Progress::new(role), message_file)?;
+    Ok((read.finished_state(message_file), read.consumed))
+}
+
+/// How far a file has been read: the state, the message the splitter still holds (it may get
+/// continuation lines), the lines and bytes consumed (whole lines only). Reading on from a
+/// `Progress` over what was appended gives exactly the state a read of the whole file gives.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    /// The state of the messages completed so far.
+    #[serde(with = "super::state::saved")]
+    pub state: NodeState,
+    /// The message that may still get continuation lines.
+    pub splitter: Splitter,
+    /// Physical lines consumed.
+    pub line_no: usize,
+    /// Bytes consumed (whole lines only): where reading goes on.
+    pub consumed: u64,
+}
+
+impl Progress {
+    /// Nothing read yet, for a node whose role is known beforehand (or not).
+    pub fn new(role: Option<&str>) -> Progress {
+        Progress {
+            state: NodeState::with_role(role),
+            splitter: Splitter::default(),
+            line_no: 0,
+            consumed: 0,
+        }
+    }
+
+    /// The state with the held message applied: what a whole read of the file says now.
+    pub fn finished_state(&self, message_file: &str) -> NodeState {
+        let mut state = self.state.clone();
+        if let Some(m) = self.splitter.clone().flush() {
+            state.apply(&m, message_file);
+        }
+        state
+    }
+}
+
+/// Reads the open file `f` on from `from.consumed` to its end (whole lines only) and returns
+/// how far it got. The caller makes sure the file is the one `from` was read from, unchanged up
+/// to there.
+pub fn read_on(
+    f: &mut std::fs::File,
+    from: Progress,
+    message_file: &str,
+) -> std::io::Result<Progress> {
+    use std::io::Seek;
     let size = f.metadata()?.len();
+    f.seek(std::io::SeekFrom::Start(from.consumed))?;
     let mut app = Applier {
-        state: NodeState::with_role(role),
-        splitter: Splitter::default(),
-        line_no: 0,
-        consumed: 0,
+        state: from.state,
+        splitter: from.splitter,
+        line_no: from.line_no,
+        consumed: from.consumed,
         message_file,
     };
-    if size < PARALLEL_FROM {
+    if size.saturating_sub(from.consumed) < PARALLEL_FROM {
         let spare = std::cell::RefCell::new(Buffers::default());
-        read_blocks(&mut f, &mut || spare.take(), &mut |b| {
+        read_blocks(f, &mut || spare.take(), &mut |b| {
             *spare.borrow_mut() = app.apply(parse_block(b, message_file));
             true
         })?;
     } else {
-        read_parallel(&mut f, &mut app)?;
+        read_parallel(f, &mut app)?;
     }
-    // A partial last line (no newline yet) is left for the follower, which will see it whole.
-    if let Some(m) = app.splitter.flush() {
-        app.state.apply(&m, message_file);
-    }
-    Ok((app.state, app.consumed))
+    // A partial last line (no newline yet) is left for the next read, which will see it whole.
+    Ok(Progress {
+        state: app.state,
+        splitter: app.splitter,
+        line_no: app.line_no,
+        consumed: app.consumed,
+    })
 }
 
 fn read_parallel(f: &mut std::fs::File, app: &mut Applier) -> std::io::Result<()> {

@@ -3,8 +3,11 @@
 use super::classify::{Event, Lsn, classify};
 use super::pair::{self, Expected, Pair};
 use super::parse::{Message, Stamp};
+use super::progress::{CopyModel, Stage};
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+pub mod saved;
 
 /// Default log file size (`set_lg_max`), for LSN arithmetic.
 pub const LOG_FILE_BYTES: u64 = 10 * 1024 * 1024;
@@ -52,80 +55,93 @@ pub struct Init {
     pub pages_done: Option<u64>,
     /// Pages of the current file.
     pub pages_total: Option<u64>,
-    /// Estimated overall percent (pages and log, byte-weighted).
+    /// Overall percent, byte-weighted (database bytes and log bytes), never decreasing, 100
+    /// only at start-up done.
     pub percent: Option<f64>,
-    /// Percent per second, from the message stamps.
+    /// Percent per second at the estimate's pace.
     pub rate: Option<f64>,
-    /// Seconds left at that rate.
+    /// Seconds left, estimated stage by stage at rates measured over the last seconds.
     pub eta_secs: Option<f64>,
+    /// Bytes copied (database pages and log).
+    pub bytes_done: Option<u64>,
+    /// Bytes to copy in all, as known now (the master's database sizes when given).
+    pub bytes_total: Option<u64>,
+    /// The stamp (seconds) the estimate was made at.
+    pub estimated_at: Option<f64>,
     #[serde(skip)]
-    pgsize: u64,
-    #[serde(skip)]
-    bytes_of_done_files: u64,
-    #[serde(skip)]
-    log_from: Option<Lsn>,
-    #[serde(skip)]
-    log_to: Option<Lsn>,
-    #[serde(skip)]
-    log_cur: Option<Lsn>,
-    #[serde(skip)]
-    started_at: Option<f64>,
+    pub(crate) model: CopyModel,
     #[serde(skip)]
     pub(crate) progress_at: Option<f64>,
 }
 
+/// How often (stamp seconds) the estimate is recomputed from per-page and per-record lines.
+const ESTIMATE_EVERY_SECS: f64 = 0.1;
+/// How often (messages) the estimate is recomputed from per-page and per-record lines.
+const ESTIMATE_EVERY_MESSAGES: u64 = 64;
+
 impl Init {
+    /// Recomputes percent and ETA from the model at `now` (stamp seconds).
     fn update_percent(&mut self, now: Option<f64>) {
-        let log_bytes = match (self.log_from, self.log_to) {
-            (Some(a), Some(b)) => lsn_distance(a, b).max(0) as u64,
-            _ => 0,
-        };
-        let page_bytes_now = self
-            .bytes_of_done_files
-            .saturating_add(self.pages_done.unwrap_or(0).saturating_mul(self.pgsize));
-        let pct = match self.phase.as_str() {
-            "pages" => {
-                let (done, total) = (
-                    self.files_done.unwrap_or(0) as f64,
-                    self.files_total.unwrap_or(1).max(1) as f64,
-                );
-                let file_frac = match (self.pages_done, self.pages_total) {
-                    (Some(h), Some(n)) if n > 0 => h as f64 / n as f64,
-                    _ => 0.0,
-                };
-                let pages_frac = ((done + file_frac) / total).clamp(0.0, 1.0);
-                if pages_frac > 0.0 && log_bytes > 0 {
-                    let pages_total_est = page_bytes_now as f64 / pages_frac;
-                    100.0 * page_bytes_now as f64 / (pages_total_est + log_bytes as f64)
-                } else {
-                    100.0 * pages_frac
-                }
+        let est = self.model.estimate(now);
+        let done = self.phase == "done";
+        let pct = match (est.percent, self.percent) {
+            (Some(p), shown) => monotonic_percent(shown, p, done),
+            (None, _) if done => 100.0,
+            (None, Some(shown)) => shown,
+            (None, None) => {
+                (self.bytes_done, self.bytes_total) = (None, None);
+                (self.estimated_at, self.eta_secs) = (now, None);
+                return;
             }
-            "log" => {
-                let cur = match (self.log_from, self.log_cur) {
-                    (Some(a), Some(c)) => lsn_distance(a, c).max(0) as u64,
-                    _ => 0,
-                };
-                let total = self.bytes_of_done_files.saturating_add(log_bytes);
-                if total == 0 {
-                    99.0
-                } else {
-                    100.0 * self.bytes_of_done_files.saturating_add(cur.min(log_bytes)) as f64
-                        / total as f64
-                }
-            }
-            "recovery" => 99.0,
-            "done" => 100.0,
-            _ => 0.0,
         };
-        let pct = monotonic_percent(self.percent, pct, self.phase == "done");
         self.percent = Some(pct);
-        if let (Some(t0), Some(t)) = (self.started_at, now)
-            && t > t0
-        {
-            let rate = pct / (t - t0);
-            self.rate = Some(rate);
-            self.eta_secs = (rate > 0.0).then(|| ((100.0 - pct) / rate).max(0.0));
+        self.bytes_done = Some(est.bytes_done);
+        self.bytes_total = Some(est.bytes_total);
+        self.estimated_at = now.or(self.model.now());
+        self.eta_secs = if done { Some(0.0) } else { est.eta_secs };
+        self.rate = self
+            .eta_secs
+            .filter(|e| *e > 0.0)
+            .map(|e| (100.0 - pct) / e);
+    }
+
+    /// Recomputes every [`ESTIMATE_EVERY_MESSAGES`] messages or when the stamps moved on
+    /// [`ESTIMATE_EVERY_SECS`] since the last estimate (per-page and per-record lines come by
+    /// the thousand a second).
+    fn maybe_update(&mut self, now: Option<f64>, messages: u64) {
+        let due = messages.is_multiple_of(ESTIMATE_EVERY_MESSAGES)
+            || match (self.estimated_at, now) {
+                (Some(a), Some(n)) => n - a >= ESTIMATE_EVERY_SECS,
+                _ => true,
+            };
+        if due {
+            self.update_percent(now);
+        }
+    }
+
+    /// Seconds left at `now` (stamp seconds), aged by the silence since the newest line; the
+    /// stored [`eta_secs`](Self::eta_secs) when the copy is not in progress.
+    pub fn eta_at(&self, now: f64) -> Option<f64> {
+        if !self.seen || self.phase == "done" {
+            return self.eta_secs;
+        }
+        self.model.estimate(Some(now)).eta_secs
+    }
+
+    /// The stage in words: `copying databases (file k of n)`, `writing the pages to disk`,
+    /// `catching up the log`, `recovering`, `done`.
+    pub fn stage_words(&self) -> String {
+        match self.model.stage() {
+            Stage::Pages => match (self.files_done, self.files_total) {
+                (Some(k), Some(n)) => {
+                    format!("copying databases (file {} of {n})", (k + 1).min(n.max(1)))
+                }
+                _ => "copying databases".into(),
+            },
+            Stage::Flush => "writing the copied pages to disk".into(),
+            Stage::Log => "catching up the log".into(),
+            Stage::Recovery => "recovering".into(),
+            Stage::Done => "done".into(),
         }
     }
 }
@@ -223,6 +239,20 @@ impl NodeState {
         }
     }
 
+    /// Gives the master's database files and their sizes in bytes (see
+    /// [`super::progress::database_sizes`]): the initial copy's percent and time left then
+    /// count files not announced yet. Without them, only what the replicant announces counts.
+    /// Given after lines were read, the copy's percent is computed afresh from them (call it
+    /// before showing the percent: a percent shown never goes back).
+    pub fn set_expected_bytes(&mut self, sizes: BTreeMap<String, u64>) {
+        self.init.model.set_expected(sizes);
+        if self.init.seen {
+            self.init.percent = None;
+            let now = self.init.model.now();
+            self.init.update_percent(now);
+        }
+    }
+
     /// Peers as a list.
     pub fn peer_list(&self) -> Vec<Peer> {
         self.peers
@@ -266,6 +296,10 @@ impl NodeState {
             truncated_bytes: self.truncated_bytes,
             first_truncated_line: self.first_truncated_line,
             expected: self.expected.take(),
+            init: Init {
+                model: CopyModel::with_expected(self.init.model.expected().clone()),
+                ..Init::default()
+            },
             ..NodeState::default()
         };
     }
@@ -457,74 +491,66 @@ impl NodeState {
             Event::InitStart { files } => {
                 self.set_role("replicant");
                 self.startup_done = false;
+                let mut model = std::mem::take(&mut self.init.model);
+                model.start(stamp, u64::from(*files));
                 self.init = Init {
                     seen: true,
                     phase: "pages".into(),
-                    files_total: Some(*files as u64),
+                    files_total: Some(u64::from(*files)),
                     files_done: Some(0),
-                    started_at: stamp,
                     progress_at: stamp,
+                    model,
                     ..Default::default()
                 };
                 self.init.update_percent(stamp);
             }
-            Event::InitLogRange { first, last } => {
-                if first.is_some() {
-                    self.init.log_from = *first;
-                }
-                if last.is_some() {
-                    self.init.log_to = *last;
-                }
-            }
+            Event::InitLogRange { first, last } => self.init.model.log_range(*first, *last),
             Event::NextFile {
                 index,
                 pgsize,
                 maxpg,
             } => {
-                if let (Some(n), true) = (self.init.pages_total, *index > 0) {
-                    self.init.bytes_of_done_files = self
-                        .init
-                        .bytes_of_done_files
-                        .saturating_add(n.saturating_mul(self.init.pgsize));
-                }
-                self.init.files_done = Some(*index as u64);
-                self.init.pgsize = *pgsize;
+                self.init.model.next_file(stamp, *pgsize, *maxpg);
+                self.init.files_done = Some(u64::from(*index));
                 self.init.pages_done = Some(0);
                 self.init.pages_total = Some(maxpg.saturating_add(1));
                 self.init.progress_at = stamp;
                 self.init.update_percent(stamp);
             }
+            Event::InitFileName { name } if self.init.seen && self.init.phase == "pages" => {
+                self.init.model.file_name(name);
+                self.init.update_percent(stamp);
+            }
             Event::FileProgress { have, need } => {
+                self.init.model.pages(stamp, *have, *need);
                 self.init.pages_done = Some(*have);
                 self.init.pages_total = Some(*need);
                 self.init.progress_at = stamp;
-                if self.messages.is_multiple_of(64) {
-                    self.init.update_percent(stamp);
+                self.init.maybe_update(stamp, self.messages);
+            }
+            Event::PagesDone => {
+                self.init.model.pages_done(stamp);
+                self.init.files_done = self.init.files_total;
+                (self.init.pages_done, self.init.pages_total) = (None, None);
+                if self.init.seen && self.init.phase == "pages" {
+                    self.init.phase = "log".into();
                 }
+                self.init.progress_at = stamp;
+                self.init.update_percent(stamp);
             }
             Event::LogPhase { from, to } => {
-                if let Some(n) = self.init.pages_total {
-                    self.init.bytes_of_done_files = self
-                        .init
-                        .bytes_of_done_files
-                        .saturating_add(n.saturating_mul(self.init.pgsize));
-                    self.init.pages_total = None;
-                    self.init.pages_done = None;
-                }
+                self.init.model.log_phase(stamp, *from, *to);
                 self.init.files_done = self.init.files_total;
+                (self.init.pages_done, self.init.pages_total) = (None, None);
                 self.init.phase = "log".into();
-                self.init.log_from = Some(*from);
-                self.init.log_to = Some(*to);
                 self.init.progress_at = stamp;
                 self.init.update_percent(stamp);
             }
             Event::LogReceived { lsn, resend } => {
                 if self.init.phase == "log" && *resend {
-                    self.init.log_cur = Some(self.init.log_cur.map_or(*lsn, |c| c.max(*lsn)));
+                    self.init.model.log_received(stamp, *lsn);
                     self.init.progress_at = stamp;
-                    if self.messages.is_multiple_of(64) {
-                        self.init.update_percent(stamp);
-                    }
+                    self.init.maybe_update(stamp, self.messages);
                 }
                 self.set_role("replicant");
                 if self.startup_done {
@@ -533,6 +559,7 @@ impl NodeState {
                 }
             }
             Event::LogReady => {
+                self.init.model.log_ready(stamp);
                 self.init.phase = "recovery".into();
                 self.init.progress_at = stamp;
                 self.init.update_percent(stamp);
@@ -541,9 +568,9 @@ impl NodeState {
                 self.set_role("replicant");
                 self.startup_done = true;
                 if self.init.seen {
+                    self.init.model.done(stamp);
                     self.init.phase = "done".into();
                     self.init.update_percent(stamp);
-                    self.init.eta_secs = Some(0.0);
                 }
                 self.last_lsn_applied = Some(self.last_lsn_applied.map_or(*lsn, |c| c.max(*lsn)));
             }
@@ -597,6 +624,20 @@ fn is_activity(ev: &Event) -> bool {
     )
 }
 
+/// The time left in words: `, about 12 s left`, `, about 3 min left`; under a second is
+/// `, less than a second left` (never `0 s` while the copy runs).
+pub fn eta_words(secs: f64) -> String {
+    if !secs.is_finite() {
+        return String::new();
+    }
+    match secs.max(0.0) {
+        s if s < 1.0 => ", less than a second left".into(),
+        s if s < 100.0 => format!(", about {s:.0} s left"),
+        s if s < 6000.0 => format!(", about {:.0} min left", s / 60.0),
+        s => format!(", about {:.1} h left", s / 3600.0),
+    }
+}
+
 /// The operator's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
@@ -610,6 +651,10 @@ pub enum Verdict {
         percent: Option<f64>,
         /// Seconds left.
         eta_secs: Option<f64>,
+        /// The copy's stage in words (`copying databases (file 2 of 4)`, `catching up the
+        /// log`, `recovering`), during an initial copy.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
     },
     /// Trying to connect; nothing failed yet.
     Connecting,
@@ -642,12 +687,15 @@ impl Verdict {
             Verdict::Syncing {
                 percent: Some(p),
                 eta_secs,
+                stage,
             } => format!(
-                "copying the database: {p:.1}%{}",
-                eta_secs
-                    .map(|e| format!(", about {e:.0} s left"))
-                    .unwrap_or_default()
+                "{}: {p:.1}%{}",
+                stage.as_deref().unwrap_or("copying the database"),
+                eta_secs.map(eta_words).unwrap_or_default()
             ),
+            Verdict::Syncing {
+                stage: Some(stage), ..
+            } => stage.clone(),
             Verdict::Syncing { .. } => "catching up".into(),
             Verdict::Connecting => "connecting (no proof of replication yet)".into(),
             Verdict::CannotReachMaster { site, attempts } => {
@@ -689,10 +737,14 @@ fn replicant_side(r: &NodeState, now: Option<f64>, stall_secs: f64) -> Option<Ve
         }
         return Some(Verdict::Syncing {
             percent: r.init.percent,
-            eta_secs: r.init.eta_secs,
+            eta_secs: now.map_or(r.init.eta_secs, |t| r.init.eta_at(t)),
+            stage: Some(r.init.stage_words()),
         });
     }
-    if r.lost.is_some() && !r.connected {
+    // Before start-up is done an EOF is no diagnosis: both sides connect to each other and
+    // repmgr closes the duplicate (and the join connection) during a normal handshake, and it
+    // reconnects by itself. A master that is really gone shows as refused connections next.
+    if r.lost.is_some() && !r.connected && r.startup_done {
         return Some(Verdict::MasterDown);
     }
     if !r.connected
@@ -708,6 +760,7 @@ fn replicant_side(r: &NodeState, now: Option<f64>, stall_secs: f64) -> Option<Ve
             Verdict::Syncing {
                 percent: None,
                 eta_secs: None,
+                stage: None,
             }
         } else {
             Verdict::Connecting

@@ -87,7 +87,10 @@ pub fn spawn(
     tokio::task::spawn_blocking(move || {
         let (me, re) = monitor::pair::expected(&cfg);
         let (m, ml) = Pane::open("master", &nodes[0], me);
-        let (r, rl) = Pane::open("replicant", &nodes[1], re);
+        let (mut r, rl) = Pane::open("replicant", &nodes[1], re);
+        // The master's database sizes make the initial copy's percent and time left true.
+        let sizes = crate::monitor::progress::database_sizes(&nodes[0].home).unwrap_or_default();
+        r.feed = r.feed.with_master_sizes(sizes);
         let mut followed = [m, r];
         let files: Vec<PathBuf> = nodes.iter().map(Node::message_path).collect();
         let mut waker = monitor::wake::Waker::new(&files, interval, polling_only);

@@ -150,7 +150,10 @@ fn a_stalled_initial_copy_fails_fast_with_the_diagnosis_and_rollback_stops_the_r
             || out.contains("of $DB_Msg.txt (`Next file "),
         "quotes the last progress: {out}"
     );
-    assert!(out.contains("): copying file "), "says which file: {out}");
+    assert!(
+        out.contains("): copying databases (file "),
+        "says which file: {out}"
+    );
     assert!(
         out.contains("the replicant waits for pages or log records the master does not send"),
         "{out}"
@@ -260,7 +263,7 @@ fn a_replicant_that_will_not_stop_is_ended_only_with_consent_and_the_master_neve
     );
     assert!(
         out.contains(
-            "its message file shows it in its initial copy (internal init): copying file "
+            "its message file shows it in its initial copy (internal init): copying databases (file "
         ),
         "says why: {out}"
     );

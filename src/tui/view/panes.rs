@@ -180,10 +180,10 @@ pub fn status_bar(f: &mut Frame, app: &App, area: Rect) {
                 " │ initial copy {}",
                 init.percent
                     .map(|p| format!("{p:.1}%"))
-                    .unwrap_or_else(|| init.phase.clone())
+                    .unwrap_or_else(|| init.stage_words())
             )));
             if let Some(e) = init.eta_secs.filter(|_| !s[1].startup_done) {
-                spans.push(Span::raw(format!(", about {e:.0} s left")));
+                spans.push(Span::raw(crate::monitor::state::eta_words(e)));
             }
         }
     }
