@@ -3,6 +3,7 @@
 
 mod dbconfig_cmd;
 mod demo_cmd;
+mod follow_cmd;
 mod monitor_cmd;
 pub mod out;
 mod plan_cmd;
@@ -135,6 +136,22 @@ pub enum Command {
         #[arg(long)]
         polling: bool,
     },
+    /// Follow one message file and print each line as it arrives, classified, as JSON lines
+    /// (for the follower-latency benchmark).
+    #[command(hide = true)]
+    Follow {
+        /// The message file (`$DB_Msg.txt`).
+        file: PathBuf,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Polling interval in milliseconds.
+        #[arg(long, default_value_t = 250)]
+        interval_ms: u64,
+        /// Poll only (no file-system notifications).
+        #[arg(long)]
+        polling: bool,
+    },
     /// Read or edit a DB_CONFIG file.
     Dbconfig {
         /// What to do with it.
@@ -183,5 +200,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             interval_ms,
             polling,
         } => monitor_cmd::monitor(&cli.config, json, seconds, interval_ms, polling),
+        Command::Follow {
+            file,
+            seconds,
+            interval_ms,
+            polling,
+        } => follow_cmd::run(&file, seconds, interval_ms, polling),
     }
 }

@@ -169,9 +169,12 @@ fn fast_message(b: &str) -> Option<Event> {
     };
     // The rest has a fixed shape in every version: ` V logv L gen = G eid E, type T, LSN [f][o] FLAGS`.
     let rest = &b[eq + 1..];
-    let comma = |hay: &str| memchr::memchr(b',', hay.as_bytes());
+    // The fields are a few bytes each: plain loops beat a SIMD search's set-up.
+    let comma = |hay: &str| hay.bytes().position(|c| c == b',');
     let eid_end = comma(rest)?;
-    let sp = memchr::memrchr(b' ', &rest.as_bytes()[..eid_end])?;
+    let sp = rest.as_bytes()[..eid_end]
+        .iter()
+        .rposition(|&c| c == b' ')?;
     if !rest[..sp].ends_with(" eid") {
         return None;
     }
@@ -216,30 +219,79 @@ fn lsn(f: &str, o: &str) -> Lsn {
     }
 }
 
+/// A pattern and the literal starts one of which every text it matches begins with: the
+/// starts are checked first (a few byte compares), so the regex runs only on the rare line that
+/// could match. `every_match_begins_with_a_listed_start` checks the pairing on real files.
+struct Rule {
+    starts: &'static [&'static str],
+    re: Regex,
+}
+
+impl Rule {
+    fn captures<'h>(&self, text: &'h str) -> Option<regex::Captures<'h>> {
+        if !self.starts.iter().any(|s| text.starts_with(s)) {
+            return None;
+        }
+        self.re.captures(text)
+    }
+}
+
 struct Rules {
-    site: Regex,
-    handshake: Regex,
-    ready: Regex,
-    conn_err: Regex,
-    eof: Regex,
-    disable: Regex,
-    master_known: Regex,
-    ended: Regex,
-    update_setup: Regex,
-    first: Regex,
-    last: Regex,
-    next_file: Regex,
-    file_name: Regex,
-    log_req: Regex,
-    walk_ok: Regex,
-    walk_err: Regex,
-    startup: Regex,
-    ack: Regex,
-    permlsn: Regex,
-    new_master: Regex,
-    join_try: Regex,
-    join_req: Regex,
-    connecting: Regex,
+    site: Rule,
+    handshake: Rule,
+    ready: Rule,
+    conn_err: Rule,
+    eof: Rule,
+    disable: Rule,
+    master_known: Rule,
+    ended: Rule,
+    update_setup: Rule,
+    first: Rule,
+    last: Rule,
+    next_file: Rule,
+    file_name: Rule,
+    log_req: Rule,
+    walk_ok: Rule,
+    walk_err: Rule,
+    startup: Rule,
+    ack: Rule,
+    permlsn: Rule,
+    new_master: Rule,
+    join_try: Rule,
+    join_req: Rule,
+    connecting: Rule,
+}
+
+impl Rules {
+    /// Every rule, for the test of their starts.
+    #[cfg(test)]
+    fn all(&self) -> Vec<&Rule> {
+        vec![
+            &self.site,
+            &self.handshake,
+            &self.ready,
+            &self.conn_err,
+            &self.eof,
+            &self.disable,
+            &self.master_known,
+            &self.ended,
+            &self.update_setup,
+            &self.first,
+            &self.last,
+            &self.next_file,
+            &self.file_name,
+            &self.log_req,
+            &self.walk_ok,
+            &self.walk_err,
+            &self.startup,
+            &self.ack,
+            &self.permlsn,
+            &self.new_master,
+            &self.join_try,
+            &self.join_req,
+            &self.connecting,
+        ]
+    }
 }
 
 fn rules() -> &'static Rules {
@@ -247,31 +299,34 @@ fn rules() -> &'static Rules {
     const HP: &str = r"(\S+:\d+)";
     const LSN: &str = r"\[(\d+)\]\[(\d+)\]";
     R.get_or_init(|| {
-        let re = |s: String| Regex::new(&s).unwrap();
+        let re = |starts: &'static [&'static str], s: String| Rule {
+            starts,
+            re: Regex::new(&s).unwrap(),
+        };
         Rules {
-            site: re(format!(r"^EID (\d+) is assigned for site {HP}$")),
-            handshake: re(format!(r"^(?:handshake from (?:connection to|connecting site|paused site|idle site) {HP} EID (\d+)|connection from {HP} EID (\d+) while already connected)$")),
-            ready: re(r"^(?:msgin|vers_resp): EID (\d+) CONNECTED, READY\.\s+sites_avail (\d+)$".into()),
-            conn_err: re(format!(r"^`(.*)' \((-?\d+)\) on connection to site {HP}$")),
-            eof: re(format!(r"^EOF on connection to site {HP}$")),
-            disable: re(r"^disable_conn: EID \d+ disabled\.\s+sites_avail (\d+)$".into()),
-            master_known: re(r"^Updating gen from \d+ to (\d+) from master (-?\d+)$".into()),
-            ended: re(r"^Ended election with\s+(-?\d+)".into()),
-            update_setup: re(r"^Update setup for (\d+) files\.$".into()),
-            first: re(format!(r"^Update setup:\s+First LSN {LSN}\.?$")),
-            last: re(format!(r"^Update setup:\s+Last LSN {LSN}\.?$")),
-            next_file: re(r"^Next file (\d+): pgsize (\d+), maxpg (\d+)$".into()),
-            file_name: re(r"^name (.+) dir (.+)$".into()),
-            log_req: re(format!(r"^NEXTFILE: LOG_REQ from LSN {LSN} to {LSN}$")),
-            walk_ok: re(r"^Walk_dir: File \S+ at 0x[0-9a-f]+: pgsize (\d+), max_pgno (\d+)$".into()),
-            walk_err: re(r"^Walk_dir: File \d+ (.+): returned error (.+)$".into()),
-            startup: re(format!(r"^Start-up is done {LSN}$")),
-            ack: re(format!(r"^got ack {LSN}\(\d+\)(?: and ckp_lsn {LSN})? from site {HP}$")),
-            permlsn: re(format!(r"^send_permlsn: broadcast {LSN}$")),
-            new_master: re(r"^New master gen (\d+)".into()),
-            join_try: re(format!(r"^try join request to site (?:site )?{HP}$")),
-            join_req: re(format!(r"^Request to join group from {HP}$")),
-            connecting: re(format!(r"^connecting to site {HP}$")),
+            site: re(&["EID "], format!(r"^EID (\d+) is assigned for site {HP}$")),
+            handshake: re(&["handshake from ", "connection from "], format!(r"^(?:handshake from (?:connection to|connecting site|paused site|idle site) {HP} EID (\d+)|connection from {HP} EID (\d+) while already connected)$")),
+            ready: re(&["msgin: ", "vers_resp: "], r"^(?:msgin|vers_resp): EID (\d+) CONNECTED, READY\.\s+sites_avail (\d+)$".into()),
+            conn_err: re(&["`"], format!(r"^`(.*)' \((-?\d+)\) on connection to site {HP}$")),
+            eof: re(&["EOF on connection to site "], format!(r"^EOF on connection to site {HP}$")),
+            disable: re(&["disable_conn: EID "], r"^disable_conn: EID \d+ disabled\.\s+sites_avail (\d+)$".into()),
+            master_known: re(&["Updating gen from "], r"^Updating gen from \d+ to (\d+) from master (-?\d+)$".into()),
+            ended: re(&["Ended election with"], r"^Ended election with\s+(-?\d+)".into()),
+            update_setup: re(&["Update setup for "], r"^Update setup for (\d+) files\.$".into()),
+            first: re(&["Update setup:"], format!(r"^Update setup:\s+First LSN {LSN}\.?$")),
+            last: re(&["Update setup:"], format!(r"^Update setup:\s+Last LSN {LSN}\.?$")),
+            next_file: re(&["Next file "], r"^Next file (\d+): pgsize (\d+), maxpg (\d+)$".into()),
+            file_name: re(&["name "], r"^name (.+) dir (.+)$".into()),
+            log_req: re(&["NEXTFILE: LOG_REQ from LSN ["], format!(r"^NEXTFILE: LOG_REQ from LSN {LSN} to {LSN}$")),
+            walk_ok: re(&["Walk_dir: File "], r"^Walk_dir: File \S+ at 0x[0-9a-f]+: pgsize (\d+), max_pgno (\d+)$".into()),
+            walk_err: re(&["Walk_dir: File "], r"^Walk_dir: File \d+ (.+): returned error (.+)$".into()),
+            startup: re(&["Start-up is done ["], format!(r"^Start-up is done {LSN}$")),
+            ack: re(&["got ack ["], format!(r"^got ack {LSN}\(\d+\)(?: and ckp_lsn {LSN})? from site {HP}$")),
+            permlsn: re(&["send_permlsn: broadcast ["], format!(r"^send_permlsn: broadcast {LSN}$")),
+            new_master: re(&["New master gen "], r"^New master gen (\d+)".into()),
+            join_try: re(&["try join request to site "], format!(r"^try join request to site (?:site )?{HP}$")),
+            join_req: re(&["Request to join group from "], format!(r"^Request to join group from {HP}$")),
+            connecting: re(&["connecting to site "], format!(r"^connecting to site {HP}$")),
         }
     })
 }
@@ -293,7 +348,12 @@ pub fn classify(body: &str, message_file: &str) -> Event {
         "connector thread is exiting",
         "PAGE_GAP",
     ];
-    if CHATTY.iter().any(|c| b.starts_with(c)) {
+    // The first byte first: most lines begin with none of theirs, and this costs no call.
+    let first = b.as_bytes().first().copied();
+    if CHATTY
+        .iter()
+        .any(|c| first == Some(c.as_bytes()[0]) && b.starts_with(c))
+    {
         return Event::Other;
     }
     // The per-record lines are by far the most frequent: parse them by hand, no regex.
@@ -691,5 +751,37 @@ mod tests {
             }
         );
         assert!(matches!(c("é BDB0196 x"), Event::Benign { .. }));
+    }
+
+    /// Each rule's listed starts are a filter, never a change: every text its pattern matches,
+    /// in every real message file here (the whole line and each body), begins with one of them.
+    #[test]
+    fn every_match_begins_with_a_listed_start() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bdb");
+        let mut matched = 0;
+        for f in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            for line in text.lines() {
+                let body = crate::monitor::parse::prefix(line).map_or(line, |p| p.2);
+                for t in [line, body, body.trim_end()] {
+                    for rule in rules().all() {
+                        if rule.re.is_match(t) {
+                            matched += 1;
+                            assert!(
+                                rule.starts.iter().any(|s| t.starts_with(s)),
+                                "{} matches {t:?}, which begins with none of {:?}",
+                                rule.re.as_str(),
+                                rule.starts
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            matched > 500,
+            "only {matched} matches: the files are not the real ones"
+        );
     }
 }

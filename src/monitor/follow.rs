@@ -113,6 +113,20 @@ fn tail_offset(f: &mut File, len: u64, tail_lines: usize) -> std::io::Result<u64
     Ok(0)
 }
 
+/// Reads from byte `at`: one `pread` on Unix (no seek before each read on the path from an
+/// append to its delivery), a seek and a read elsewhere.
+fn read_at(f: &mut File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(f, buf, at)
+    }
+    #[cfg(not(unix))]
+    {
+        f.seek(SeekFrom::Start(at))?;
+        f.read(buf)
+    }
+}
+
 impl Follower {
     /// Follows `path`, starting from its last `tail_lines` lines (0 = from the start).
     pub fn new(path: PathBuf, tail_lines: usize) -> Follower {
@@ -171,16 +185,18 @@ impl Follower {
         // While the open file grows, read it at once and look the name up again only every
         // 250 ms (a replacement is still noticed within that); the lookup is most of the cost
         // of a poll at thousands of lines per second.
-        let growing = self
+        let len = self
             .file
             .as_ref()
-            .is_some_and(|(f, _)| f.metadata().is_ok_and(|m| m.len() > self.offset));
-        if growing
+            .and_then(|(f, _)| f.metadata().ok())
+            .map(|m| m.len());
+        if len.is_some_and(|len| len > self.offset)
             && self
                 .last_path_check
                 .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(250))
         {
-            let lines = self.read_new(&mut notices);
+            // The size just read is the one to read up to: no second look on this path.
+            let lines = self.read_new(len, &mut notices);
             return (lines, notices);
         }
         self.last_path_check = Some(std::time::Instant::now());
@@ -217,18 +233,19 @@ impl Follower {
             }
             self.file = Some((f, id));
         }
-        let lines = self.read_new(&mut notices);
+        let lines = self.read_new(None, &mut notices);
         (lines, notices)
     }
 
     /// Reads complete new lines from the open file (restarting from 0 if it shrank), at most
     /// [`POLL_BYTES`] and [`POLL_LINES`] of them; each line kept up to the line cap.
-    fn read_new(&mut self, notices: &mut Vec<Notice>) -> Vec<Line> {
+    /// `known_len` is the file's size when the caller has just read it.
+    fn read_new(&mut self, known_len: Option<u64>, notices: &mut Vec<Notice>) -> Vec<Line> {
         self.behind = false;
         let Some((f, _)) = self.file.as_mut() else {
             return Vec::new();
         };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let len = known_len.unwrap_or_else(|| f.metadata().map(|m| m.len()).unwrap_or(0));
         if len < self.offset {
             notices.push(Notice::Truncated);
             self.offset = 0;
@@ -236,7 +253,7 @@ impl Follower {
             self.partial_cut = 0;
         }
         let mut lines = Vec::new();
-        if len <= self.offset || f.seek(SeekFrom::Start(self.offset)).is_err() {
+        if len <= self.offset {
             return lines;
         }
         let mut buf = vec![0u8; (len - self.offset).min(CHUNK) as usize];
@@ -247,7 +264,7 @@ impl Follower {
                 break;
             }
             let want = (len - self.offset).min(buf.len() as u64) as usize;
-            let n = match f.read(&mut buf[..want]) {
+            let n = match read_at(f, &mut buf[..want], self.offset) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };

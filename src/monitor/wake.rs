@@ -105,7 +105,16 @@ impl Waker {
     pub fn new(files: &[PathBuf], interval: Duration, polling_only: bool) -> Waker {
         let folders: Vec<PathBuf> = files
             .iter()
-            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .filter_map(|f| f.parent())
+            // A bare file name (`$DB_Msg.txt`) is in the current folder: its parent is "".
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .map(Path::to_path_buf)
             .collect();
         let mut w = Waker {
             mode: Mode::Notify,
@@ -181,10 +190,11 @@ impl Waker {
                     tv_nsec: 0,
                 };
                 if matches!(poll(&mut fds, Some(&second)), Ok(n) if n > 0) {
-                    // Drain the events: which file changed does not matter, the follower looks.
-                    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
-                    let mut events = rustix::fs::inotify::Reader::new(fd, &mut buf);
-                    while events.next().is_ok() {}
+                    // Take the events in one read: which file changed does not matter, the
+                    // follower looks. Reading on until the queue is empty would cost a system
+                    // call per wake-up; an event left over only means one more look.
+                    let mut buf = [0u8; 4096];
+                    let _ = rustix::io::read(fd, &mut buf);
                 }
             }
             #[cfg(not(target_os = "linux"))]

@@ -1,0 +1,82 @@
+//! `tt-ha follow FILE` (hidden): follows one message file by name, the way `tt-ha monitor` does
+//! (notifications, the safety-net poll, the same follower, splitter and state), and prints each
+//! physical line as it arrives, classified, as one JSON line:
+//! `{"line": N, "events": [EVENT, …]}` (the events of the messages the line completed, as in
+//! `monitor --json`), and `{"notice": "opened"|"truncated"|"replaced"|"missing"}` when the file
+//! changes identity. The follower-latency benchmark times it against `tail -F`.
+
+use super::out;
+use crate::monitor::{self, NodeState, follow::Follower, parse::Splitter};
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Follows `file` from its start; stops after `seconds` when given, or when stdout's reader
+/// goes away.
+pub fn run(
+    file: &Path,
+    seconds: Option<u64>,
+    interval_ms: u64,
+    polling: bool,
+) -> anyhow::Result<ExitCode> {
+    let message_file = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let interval = Duration::from_millis(interval_ms);
+    let mut waker = monitor::wake::Waker::new(&[file.to_path_buf()], interval, polling);
+    let mut follower = Follower::new(file.to_path_buf(), 0);
+    let mut state = NodeState::with_role(None);
+    let mut splitter = Splitter::default();
+    let started = Instant::now();
+    // One batch of output per poll: every line of it is flushed at once, in one write.
+    let mut batch = String::new();
+    loop {
+        let (lines, notices) = follower.poll_lines();
+        for n in notices {
+            batch.push_str(&json_text(
+                &json!({"notice": format!("{n:?}").to_lowercase()}),
+            )?);
+            // A new file is a new history, as in `monitor`.
+            state = NodeState::with_role(None);
+            splitter = Splitter::default();
+        }
+        for line in &lines {
+            state.note_cut(line.no, line.cut);
+            let events: Vec<_> = splitter
+                .push(line.no, &line.text)
+                .iter()
+                .map(|m| state.apply(m, &message_file))
+                .collect();
+            batch.push_str(&json_text(&LineOut {
+                line: line.no,
+                events: &events,
+            })?);
+        }
+        if !batch.is_empty() {
+            out::print(&batch);
+            batch.clear();
+        }
+        if out::stdout_closed() || seconds.is_some_and(|s| started.elapsed().as_secs() >= s) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !follower.behind() {
+            waker.wait();
+        }
+    }
+}
+
+/// One line's output: serialized straight from the events, no intermediate JSON value.
+#[derive(serde::Serialize)]
+struct LineOut<'a> {
+    line: usize,
+    events: &'a [monitor::Event],
+}
+
+/// One JSON line, safe for a terminal (escaped exactly as `out::json_line` does).
+fn json_text(value: &impl serde::Serialize) -> serde_json::Result<String> {
+    let mut text = crate::display::json_safe(serde_json::to_string(value)?);
+    text.push('\n');
+    Ok(text)
+}
