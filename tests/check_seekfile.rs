@@ -97,40 +97,9 @@ struct Site {
 
 impl Site {
     fn new(mp: u16, rp: u16) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        for node in ["master", "replicant"] {
-            let home = dir.path().join(node).join("var/db");
-            std::fs::create_dir_all(&home).unwrap();
-            std::fs::write(home.join("DB_CONFIG"), common::TEMPLATE).unwrap();
-            std::fs::write(home.join(MSG), b"").unwrap();
+        Site {
+            dir: common::message_site(mp, rp, b"", b""),
         }
-        std::fs::create_dir_all(dir.path().join("backup")).unwrap();
-        std::fs::write(
-            dir.path().join("tt-ha.toml"),
-            format!(
-                r#"
-[master]
-name = "ttmaster"
-address = "127.0.0.1"
-replication_port = {mp}
-home = "master/var/db"
-backup_dir = "backup"
-service = {{ kind = "commands", start = ["true"], stop = ["true"], status = ["true"] }}
-process = {{ name = "ttfs-sim" }}
-
-[[replicant]]
-name = "ttreplicant"
-address = "127.0.0.1"
-replication_port = {rp}
-client_port = 5001
-home = "replicant/var/db"
-service = {{ kind = "commands", start = ["true"], stop = ["true"], status = ["true"] }}
-process = {{ name = "ttfs-sim" }}
-"#
-            ),
-        )
-        .unwrap();
-        Site { dir }
     }
 
     fn file(&self, node: &str) -> PathBuf {

@@ -434,3 +434,43 @@ impl Drop for Tmpfs {
             .status();
     }
 }
+
+/// A site of message files only: two homes holding DB_CONFIG and the given message files, and a
+/// tt-ha.toml naming the master 127.0.0.1:`mp` and the replicant 127.0.0.1:`rp` (services that
+/// do nothing: for `check`, `monitor` and `classify`, which only read).
+pub fn message_site(mp: u16, rp: u16, master: &[u8], replicant: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (node, text) in [("master", master), ("replicant", replicant)] {
+        let home = dir.path().join(node).join("var/db");
+        fs::create_dir_all(&home).unwrap();
+        fs::write(home.join("DB_CONFIG"), TEMPLATE).unwrap();
+        fs::write(home.join("$DB_Msg.txt"), text).unwrap();
+    }
+    fs::create_dir_all(dir.path().join("backup")).unwrap();
+    fs::write(
+        dir.path().join("tt-ha.toml"),
+        format!(
+            r#"
+[master]
+name = "ttmaster"
+address = "127.0.0.1"
+replication_port = {mp}
+home = "master/var/db"
+backup_dir = "backup"
+service = {{ kind = "commands", start = ["true"], stop = ["true"], status = ["true"] }}
+process = {{ name = "ttfs-sim" }}
+
+[[replicant]]
+name = "ttreplicant"
+address = "127.0.0.1"
+replication_port = {rp}
+client_port = 5001
+home = "replicant/var/db"
+service = {{ kind = "commands", start = ["true"], stop = ["true"], status = ["true"] }}
+process = {{ name = "ttfs-sim" }}
+"#
+        ),
+    )
+    .unwrap();
+    dir
+}
