@@ -73,7 +73,7 @@ for ((i = 0; i < 3000; i++)); do
   s=$(screen)
   if grep -q "every step is done" <<<"$s" && grep -q "Replication functional" <<<"$s"; then break; fi
   if grep -qF "Stopped:" <<<"$s"; then echo "the run stopped:" >&2; echo "$s" >&2; exit 1; fi
-  if [ -z "$init_shot" ] && grep -q "Copying the database" <<<"$s"; then
+  if [ -z "$init_shot" ] && grep -qE "Copying databases|writing the copied pages|catching up the log" <<<"$s"; then
     shot 4-initial-copy
     init_shot=1
   fi
