@@ -13,6 +13,9 @@
 //! Run: `cargo bench --bench follow_latency` (release build). `TT_HA_BENCH_PAIRS` (default 5)
 //! and `TT_HA_BENCH_SECS` (seconds of writing per run, default 3) change the size.
 
+#[path = "shared/stats.rs"]
+mod stats;
+use stats::{loadavg, median, range};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -159,25 +162,6 @@ fn run(program: Program, dir: &Path, lines: &[Vec<u8>], rate: usize, secs: usize
 fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn range(v: &[f64]) -> (f64, f64) {
-    v.iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split(' ')
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn env_or(name: &str, default: usize) -> usize {

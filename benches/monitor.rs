@@ -12,6 +12,9 @@
 //! Run: `cargo bench --bench monitor`. `TT_HA_BENCH_MB` (default 1024) sets the size,
 //! `TT_HA_BENCH_PAIRS` (default 5) the pairs.
 
+#[path = "shared/stats.rs"]
+mod stats;
+use stats::{loadavg, median, range};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -65,25 +68,6 @@ fn measure(cmd: &mut Command) -> Usage {
         cpu: secs(u.ru_utime) + secs(u.ru_stime),
         rss_kib: u.ru_maxrss,
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn range(v: &[f64]) -> (f64, f64) {
-    v.iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split(' ')
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Every fixture run, in name order: the real lines the big file repeats.

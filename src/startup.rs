@@ -391,6 +391,18 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// A probe on `$DB_Msg.txt` in a fresh folder (kept alive by the returned guard).
+    fn probe_in_tempdir() -> (tempfile::TempDir, std::path::PathBuf, MonitorProbe) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        let probe = MonitorProbe::new(
+            p.clone(),
+            Regex::new("Start-up is done").unwrap(),
+            "$DB_Msg.txt",
+        );
+        (d, p, probe)
+    }
+
     fn append(p: &std::path::Path, lines: &str) {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
@@ -405,13 +417,7 @@ mod tests {
     /// replicant's own recovery.
     #[test]
     fn only_a_real_advance_restarts_the_stall_clock() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("$DB_Msg.txt");
-        let mut probe = MonitorProbe::new(
-            p.clone(),
-            Regex::new("Start-up is done").unwrap(),
-            "$DB_Msg.txt",
-        );
+        let (_dir, p, mut probe) = probe_in_tempdir();
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let mut watch = StallWatch::new(t0);
@@ -491,13 +497,7 @@ mod tests {
 
     #[test]
     fn the_stall_message_says_how_long_what_came_last_where_and_why() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("$DB_Msg.txt");
-        let mut probe = MonitorProbe::new(
-            p.clone(),
-            Regex::new("Start-up is done").unwrap(),
-            "$DB_Msg.txt",
-        );
+        let (_dir, p, mut probe) = probe_in_tempdir();
         probe.poll();
         let none = stall_message(120, &probe.progress().unwrap(), "$DB_Msg.txt");
         assert!(
@@ -597,13 +597,7 @@ mod tests {
 
     #[test]
     fn follows_progress_finds_done_and_diagnoses_refusal() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("$DB_Msg.txt");
-        let mut probe = MonitorProbe::new(
-            p.clone(),
-            Regex::new("Start-up is done").unwrap(),
-            "$DB_Msg.txt",
-        );
+        let (_dir, p, mut probe) = probe_in_tempdir();
         assert!(matches!(probe.poll(), ProbeStatus::Waiting(_)));
         std::fs::write(&p, "[1:2][3/4] REP_UNDEF: EID 1 is assigned for site 127.0.0.1:5100\n[1:2][3/4] REP_UNDEF: try join request to site site 127.0.0.1:5100\n[1:3][3/4] REP_UNDEF: `Connection refused' (111) on connection to site 127.0.0.1:5100\n").unwrap();
         assert_eq!(
