@@ -11,8 +11,7 @@ use crate::textdiff;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 
-/// The name of the lock file a run holds in each node's run folder.
-pub const LOCK_FILE_NAME: &str = "tt-ha.lock";
+pub use crate::runlock::LOCK_FILE_NAME;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -418,26 +417,53 @@ fn check_writable(n: &NodeView, out: &mut Vec<Finding>) {
 }
 
 fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
-    let lock = n.cfg.run_dir().join(LOCK_FILE_NAME);
-    let mine = format!("pid {} ", std::process::id());
-    let held = std::fs::read_to_string(&lock)
-        .ok()
-        .filter(|s| !s.starts_with(&mine));
+    use crate::runlock::{Found, inspect};
+    let dir = n.cfg.run_dir();
+    let lock = dir.join(LOCK_FILE_NAME);
+    let shown = lock.display();
+    let (current, note) = match inspect(&dir) {
+        Found::Free => (None, String::new()),
+        Found::Lock { info, .. } if info.is_mine() => (None, String::new()),
+        Found::Lock { info, alive } => {
+            let holder = format!(
+                "pid {} run {} command {}",
+                info.pid,
+                or_unknown(&info.run_id),
+                or_unknown(&info.command)
+            );
+            if alive {
+                (
+                    Some(format!("lock {shown} ({holder}, running)")),
+                    "another tt-ha run holds this node and is running: wait for it to finish (or stop it), then check again".to_string(),
+                )
+            } else {
+                (
+                    Some(format!("lock {shown} ({holder}, no longer running)")),
+                    "a tt-ha run that is no longer running left this lock: it was interrupted. See `tt-ha status`, then resume with `tt-ha apply` or undo with `tt-ha rollback` (either takes the lock over)".to_string(),
+                )
+            }
+        }
+        Found::Garbled(what) => (
+            Some(format!("lock {shown} ({what})")),
+            format!(
+                "{shown} is not a lock tt-ha can read: if no tt-ha runs, see `tt-ha status`, then move it aside and check again"
+            ),
+        ),
+    };
+    let held = current.is_some();
     out.push(finding(
         "run in progress",
         Some(n),
-        match &held {
-            Some(s) => format!("lock {} ({})", lock.display(), s.trim()),
-            None => "none".to_string(),
-        },
+        current.unwrap_or_else(|| "none".to_string()),
         "none",
-        if held.is_some() { Status::Fail } else { Status::Ok },
-        if held.is_some() {
-            "another tt-ha run holds this node: see `tt-ha status`, then resume with `tt-ha apply` or undo with `tt-ha rollback`".to_string()
-        } else {
-            String::new()
-        },
+        if held { Status::Fail } else { Status::Ok },
+        note,
     ));
+}
+
+/// `?` for a lock field the file does not give.
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() { "?" } else { s }
 }
 
 /// Two distinct homes, and each node on this machine (design invariant 9).

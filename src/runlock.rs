@@ -5,7 +5,8 @@ use crate::probe::pid_alive;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use crate::preflight::LOCK_FILE_NAME;
+/// The name of the lock file a run holds in each node's run folder.
+pub const LOCK_FILE_NAME: &str = "tt-ha.lock";
 
 /// What a lock file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,11 @@ pub struct LockInfo {
 }
 
 impl LockInfo {
+    /// This process holds it.
+    pub fn is_mine(&self) -> bool {
+        self.pid == std::process::id()
+    }
+
     fn parse(text: &str) -> Option<LockInfo> {
         let mut pid = None;
         let mut run_id = String::new();
@@ -82,12 +88,45 @@ impl Drop for Lock {
     }
 }
 
+/// What the lock file of a folder holds, as [`inspect`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// There is no lock file.
+    Free,
+    /// A lock; `alive` says whether its holder still runs (this process counts as alive).
+    Lock {
+        /// What it says.
+        info: LockInfo,
+        /// Its holder runs.
+        alive: bool,
+    },
+    /// A file that cannot be read as a lock (unreadable, or not in the lock's format): no run
+    /// can take it, so it must be looked at. The reason, or the text it holds.
+    Garbled(String),
+}
+
+/// Reads the lock file in `dir` and whether its holder lives: the one reader of the lock's
+/// format, for [`acquire`] and preflight.
+pub fn inspect(dir: &Path) -> Found {
+    match std::fs::read_to_string(dir.join(LOCK_FILE_NAME)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Found::Free,
+        Err(e) => Found::Garbled(format!("unreadable: {e}")),
+        Ok(text) => match LockInfo::parse(&text) {
+            Some(info) => {
+                let alive = info.is_mine() || pid_alive(info.pid);
+                Found::Lock { info, alive }
+            }
+            None => Found::Garbled(crate::display::text(text.trim()).into_owned()),
+        },
+    }
+}
+
 /// Reads the lock in `dir`, with whether its holder is alive.
 pub fn read(dir: &Path) -> Option<(LockInfo, bool)> {
-    let text = std::fs::read_to_string(dir.join(LOCK_FILE_NAME)).ok()?;
-    let info = LockInfo::parse(&text)?;
-    let alive = info.pid == std::process::id() || pid_alive(info.pid);
-    Some((info, alive))
+    match inspect(dir) {
+        Found::Lock { info, alive } => Some((info, alive)),
+        Found::Free | Found::Garbled(_) => None,
+    }
 }
 
 /// Takes the lock in every folder of `dirs` for `run_id`. A lock left by a dead process is taken
