@@ -27,6 +27,7 @@ pub mod quarantine;
 pub mod runlock;
 pub mod runs;
 pub mod service;
+pub mod site_setup;
 pub mod startup;
 pub mod textdiff;
 pub mod tui;

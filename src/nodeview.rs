@@ -2,7 +2,7 @@
 //! port that follows from both and from tt-ha.toml. Read once, used by preflight and plan.
 
 use crate::config::{DEFAULT_REPLICATION_PORT, Node};
-use crate::dbconfig::{Document, Role, check_encoding, find_blocks};
+use crate::dbconfig::{Document, Role, SiteLine, check_encoding, find_blocks};
 use crate::dbhome::{Home, HomeError};
 use std::path::PathBuf;
 
@@ -73,8 +73,37 @@ impl<'a> NodeView<'a> {
     }
 }
 
-/// The port on the local site line of `role`'s block, with its 1-based line number.
-pub fn port_from_dbconfig(bytes: &[u8], role: Role) -> Option<(u16, usize)> {
+/// This node's own site as its DB_CONFIG writes it: the local site line of `role`'s block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSite {
+    /// The site line (host and port as written, 0-based line index).
+    pub site: SiteLine,
+    /// The block is active: a commented block's host is usually the template's placeholder.
+    pub active: bool,
+}
+
+impl LocalSite {
+    /// The port, when it is a usable port number (not 0, not text).
+    pub fn port(&self) -> Option<u16> {
+        self.site.port.parse().ok().filter(|p| *p != 0)
+    }
+
+    /// The 1-based line number, for messages.
+    pub fn line_no(&self) -> usize {
+        self.site.line + 1
+    }
+
+    /// The host is an IPv4 address (what the vendor advises DB_CONFIG to use).
+    pub fn host_is_ipv4(&self) -> bool {
+        self.site.host.parse::<std::net::Ipv4Addr>().is_ok()
+    }
+}
+
+/// The local site of `role`'s block: the active block of that role, else its first
+/// (commented) one; `None` when the file is not readable text or names no local site there.
+/// The one reading of "this node's address and port from DB_CONFIG", for the planner and the
+/// first-run discovery ([`crate::site_setup`]).
+pub fn local_site(bytes: &[u8], role: Role) -> Option<LocalSite> {
     check_encoding(bytes).ok()?;
     let doc = Document::parse(bytes);
     let blocks = find_blocks(&doc);
@@ -82,8 +111,17 @@ pub fn port_from_dbconfig(bytes: &[u8], role: Role) -> Option<(u16, usize)> {
         .iter()
         .find(|b| b.role == role && b.active)
         .or_else(|| blocks.iter().find(|b| b.role == role))?;
-    let site = block.local_sites().next()?;
-    Some((site.port.parse().ok().filter(|p| *p != 0)?, site.line + 1))
+    let site = block.local_sites().next()?.clone();
+    Some(LocalSite {
+        site,
+        active: block.active,
+    })
+}
+
+/// The port on the local site line of `role`'s block, with its 1-based line number.
+pub fn port_from_dbconfig(bytes: &[u8], role: Role) -> Option<(u16, usize)> {
+    let local = local_site(bytes, role)?;
+    Some((local.port()?, local.line_no()))
 }
 
 #[cfg(test)]
@@ -103,5 +141,24 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn the_local_site_says_whether_its_block_is_active() {
+        let t = b"#rep_set_priority 0\n#repmgr_site 10.9.9.9 5333 db_local_site on\n\nrep_set_priority 0\nrepmgr_site 10.1.1.2 5444 db_local_site on\n";
+        let s = local_site(t, Role::Replicant).unwrap();
+        assert!(s.active && s.host_is_ipv4());
+        assert_eq!(
+            (s.site.host.as_str(), s.port(), s.line_no()),
+            ("10.1.1.2", Some(5444), 5)
+        );
+        let s = local_site(
+            b"#rep_set_priority 1\n#repmgr_site db.example 0 db_local_site on\n",
+            Role::Master,
+        )
+        .unwrap();
+        assert!(!s.active && !s.host_is_ipv4());
+        assert_eq!(s.port(), None);
+        assert_eq!(local_site(b"\xff\xfe#\x00", Role::Master), None);
     }
 }

@@ -2,8 +2,8 @@
 //! the process lookups, each on a blocking task that reports through the app's channel. The
 //! engine's thread waits for confirmations on its own channel; the UI never waits for it.
 
-use super::app::{ConfirmRequest, Msg};
-use crate::config::{self, SiteConfig};
+use super::messages::{ConfirmRequest, Msg};
+use crate::config::SiteConfig;
 use crate::engine::{self, ApplyOptions, Confirm, EngineError};
 use crate::procedure::StepDef;
 use std::path::{Path, PathBuf};
@@ -178,17 +178,6 @@ pub fn watch_nodes(cfg: SiteConfig, tx: Tx) {
 
 /// Writes the first-run screen's configuration (never over an existing file) and loads it.
 pub fn save_config(path: &Path, text: &str, tx: &Tx) {
-    let out = (|| -> Result<SiteConfig, String> {
-        if path.exists() {
-            return Err(format!(
-                "{} exists now: tt-ha does not overwrite it. Quit and run `tt-ha wizard --config {}`",
-                path.display(),
-                path.display()
-            ));
-        }
-        crate::atomic::write_new(path, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        config::load(path).map_err(|e| e.to_string())
-    })();
+    let out = crate::site_setup::write_no_clobber(path, text);
     let _ = tx.send(Msg::ConfigSaved(out.map(Box::new)));
 }

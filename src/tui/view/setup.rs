@@ -34,9 +34,9 @@ pub(super) fn draw(f: &mut Frame, app: &App, area: Rect) {
             selected_line = lines.len();
         }
         let value = if sel {
-            format!("{}▏", fld.value)
+            format!("{}▏", form.value(i))
         } else {
-            fld.value.clone()
+            form.value(i).to_string()
         };
         let label = Span::styled(
             format!("  {:<18} ", fld.label),
@@ -69,7 +69,7 @@ pub(super) fn draw(f: &mut Frame, app: &App, area: Rect) {
             "Enter checks every value with the same loader tt-ha uses, then writes the file.",
         ));
     }
-    for found in &form.found {
+    for found in form.found() {
         text.push(Line::styled(format!("found: {found}"), t.dim()));
     }
     f.render_widget(
