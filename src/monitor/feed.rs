@@ -23,6 +23,28 @@ pub struct Feed {
     splitter: Splitter,
 }
 
+/// Whether `notice` means the file now holds a new history: a replaced, truncated or
+/// recreated (opened again) file is read from its start, so what was learnt from the old one
+/// no longer holds. A missing file is waited for and changes nothing yet. The one rule for the
+/// feed's state and the TUI's panes.
+pub fn starts_fresh_history(notice: &Notice) -> bool {
+    match notice {
+        Notice::Opened | Notice::Truncated | Notice::Replaced => true,
+        Notice::Missing => false,
+    }
+}
+
+/// A notice's name as `monitor --json` writes it (`opened`, `truncated`, `replaced`,
+/// `missing`).
+pub fn notice_name(notice: &Notice) -> &'static str {
+    match notice {
+        Notice::Opened => "opened",
+        Notice::Truncated => "truncated",
+        Notice::Replaced => "replaced",
+        Notice::Missing => "missing",
+    }
+}
+
 /// What one poll brought.
 #[derive(Debug, Default)]
 pub struct Polled {
@@ -76,10 +98,7 @@ impl Feed {
     /// Reads what is new and applies it to the state.
     pub fn poll(&mut self) -> Polled {
         let (lines, notices) = self.follower.poll_lines();
-        if notices
-            .iter()
-            .any(|n| matches!(n, Notice::Replaced | Notice::Truncated | Notice::Opened))
-        {
+        if notices.iter().any(starts_fresh_history) {
             self.state = NodeState::with_role(Some(self.role));
             self.state.expected = self.expected.clone();
             self.state.set_expected_bytes(self.sizes.clone());
@@ -97,6 +116,35 @@ impl Feed {
             notices,
             events,
             more: self.follower.behind(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Notice; 4] = [
+        Notice::Opened,
+        Notice::Truncated,
+        Notice::Replaced,
+        Notice::Missing,
+    ];
+
+    #[test]
+    fn a_new_file_starts_a_fresh_history_and_a_missing_one_does_not() {
+        let fresh: Vec<&str> = ALL
+            .iter()
+            .filter(|n| starts_fresh_history(n))
+            .map(notice_name)
+            .collect();
+        assert_eq!(fresh, ["opened", "truncated", "replaced"]);
+    }
+
+    #[test]
+    fn notice_names_are_what_monitor_json_writes() {
+        for n in &ALL {
+            assert_eq!(notice_name(n), format!("{n:?}").to_lowercase());
         }
     }
 }

@@ -631,14 +631,12 @@ impl App {
             self.live.mode = Some(m);
         }
         for (i, lines) in u.lines.into_iter().enumerate() {
-            for n in &u.notices[i] {
-                // A new file (replaced, truncated, or back after missing) is a new history.
-                if n == "replaced" || n == "truncated" || n == "opened" {
-                    self.panes[i].clear();
-                }
+            // The feed's rule: a new file is a new history, in the pane as in the state.
+            if u.notices[i].iter().any(monitor::feed::starts_fresh_history) {
+                self.panes[i].clear();
             }
             if let Some(n) = u.notices[i].last() {
-                self.panes[i].notice = Some(n.clone());
+                self.panes[i].notice = Some(monitor::feed::notice_name(n).to_string());
             }
             for l in lines {
                 self.panes[i].push(l);

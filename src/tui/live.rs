@@ -4,7 +4,8 @@
 
 use super::pane::{PaneLine, classify_line};
 use crate::config::{Node, SiteConfig};
-use crate::monitor::{self, Expected, NodeState, feed::Feed, follow::Follower, line::floor_str};
+use crate::monitor::follow::{Follower, Notice};
+use crate::monitor::{self, Expected, NodeState, feed::Feed, line::floor_str};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,8 +26,8 @@ fn pane_line(no: usize, text: &str, message_file: &str, home: &str) -> PaneLine 
 pub struct LiveUpdate {
     /// New lines: master, replicant.
     pub lines: [Vec<PaneLine>; 2],
-    /// File notices (`opened`, `missing`, `replaced`, `truncated`): master, replicant.
-    pub notices: [Vec<String>; 2],
+    /// What happened to the files (opened, missing, replaced, truncated): master, replicant.
+    pub notices: [Vec<Notice>; 2],
     /// Both nodes' states after these lines.
     pub states: Option<Box<[NodeState; 2]>>,
     /// How the files are watched (`file-system notifications`, `polling every 250 ms (…)`).
@@ -59,19 +60,14 @@ impl Pane {
     }
 
     /// New lines, file notices, and whether more is waiting to be read.
-    fn poll(&mut self) -> (Vec<PaneLine>, Vec<String>, bool) {
+    fn poll(&mut self) -> (Vec<PaneLine>, Vec<Notice>, bool) {
         let p = self.feed.poll();
         let lines = p
             .lines
             .iter()
             .map(|(no, t)| pane_line(*no, t, self.feed.message_file(), &self.home))
             .collect();
-        let notices = p
-            .notices
-            .iter()
-            .map(|n| format!("{n:?}").to_lowercase())
-            .collect();
-        (lines, notices, p.more)
+        (lines, p.notices, p.more)
     }
 }
 
