@@ -1,7 +1,10 @@
 //! tt-ha: enable, roll back and monitor a TapeTrack Framework Server High Availability replicant.
 //!
 //! The library is the engine; it never touches the terminal. The front-ends, the CLI (`cli`)
-//! and the terminal app (`tui`), render what it returns.
+//! and the terminal app (`tui`), live in their own modules and render what it returns; what
+//! they need found or written (the first run's discovery and `tt-ha.toml`: `site_setup`) is
+//! a core function they call. The TUI imports one way — keys become actions the app applies,
+//! the view only reads the app — as the layer table in `tui`'s documentation says.
 
 pub mod atomic;
 pub mod backup;

@@ -1,11 +1,17 @@
 //! The TUI's state and how messages change it. The view is a function of [`App`]; everything
 //! that happens (a key, an engine event, new message-file lines, a tick) arrives as a [`Msg`],
 //! and whatever must run in the background is returned as a [`Cmd`] for the runtime to start.
-//! Nothing here does I/O, so every screen can be built and snapshot-tested from messages.
+//! A key or the mouse becomes an action through the key map ([`super::keymap`]), and
+//! [`actions`] applies it. Nothing here does I/O, so every screen can be built and
+//! snapshot-tested from messages.
 
+mod actions;
+
+use super::keymap::{self, DialogKind, Mode};
 use super::live::LiveUpdate;
 pub use super::messages::{Cmd, ConfirmRequest, Msg};
 use super::pane::Pane;
+pub use super::screen::{Focus, Screen};
 use super::setup::SetupForm;
 use super::theme::Theme;
 use crate::config::SiteConfig;
@@ -17,28 +23,6 @@ use crate::probe::FoundProcess;
 use crate::procedure::{STEPS, StepNode};
 use crate::runs::Phase as RunPhase;
 use std::path::PathBuf;
-
-/// Which screen is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// First run: collect the site's values and write `tt-ha.toml`.
-    Setup,
-    /// The procedure, step by step.
-    Wizard,
-    /// The guided rollback of the newest run.
-    Rollback,
-    /// Both message files full-height.
-    Monitor,
-}
-
-/// Where ↑↓, PgUp/PgDn, `f` and `/` act.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Focus {
-    /// The step list and the step's details.
-    Detail,
-    /// A live pane: 0 master, 1 replicant.
-    Pane(usize),
-}
 
 /// How a row of the step list stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,12 +372,47 @@ impl App {
             .unwrap_or(0)
     }
 
+    /// Where a key goes now: the help overlay, the open dialog, the search line, or the screen.
+    pub fn key_mode(&self) -> Mode {
+        if self.help {
+            return Mode::Help;
+        }
+        if let Some(d) = &self.dialog {
+            return Mode::Dialog(match d {
+                Dialog::Confirm { .. } => DialogKind::Confirm,
+                Dialog::TypeWord { .. } => DialogKind::TypeWord,
+                Dialog::Quit => DialogKind::Quit,
+                Dialog::Interrupted { .. } => DialogKind::Interrupted,
+                Dialog::Journal { .. } => DialogKind::Journal,
+                Dialog::Message { .. } => DialogKind::Message,
+            });
+        }
+        if self.search_input.is_some() {
+            return Mode::Search;
+        }
+        Mode::Screen(self.screen)
+    }
+
     /// Handles one message; returns what to start.
     pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
         match msg {
-            Msg::Key(k) => super::keys::on_key(self, k),
+            Msg::Key(k) => {
+                if !keymap::pressed(&k) {
+                    return Vec::new();
+                }
+                self.flash = None;
+                let mode = self.key_mode();
+                match keymap::action(mode, &k) {
+                    Some(a) => self.on_action(mode, a),
+                    None => Vec::new(),
+                }
+            }
             Msg::Mouse(m, size) => {
-                super::keys::on_mouse(self, m, size);
+                if let Some(keymap::Action::Wheel { pane, up }) =
+                    keymap::mouse(&m, size, self.screen)
+                {
+                    self.wheel(pane, up);
+                }
                 Vec::new()
             }
             Msg::Tick(now) => {

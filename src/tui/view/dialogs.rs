@@ -179,7 +179,7 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
         }
     }
     if app.help {
-        let keys = crate::tui::keys::help(app.screen);
+        let keys = crate::tui::keymap::help(app.screen);
         let area = centered(full, 70, 70);
         f.render_widget(Clear, area);
         let lines: Vec<Line> = keys

@@ -1,5 +1,6 @@
-//! Drawing: a pure function of [`App`]. The layout is computed by [`layout`], which the mouse
-//! handling shares, so what is clicked is what was drawn.
+//! Drawing: a pure function of [`App`]: it reads the app's state and changes nothing. The
+//! layout comes from [`super::layout`], which the mouse's key map shares, so what is scrolled
+//! is what was drawn; the key texts come from [`super::keymap`], where the keys are bound.
 
 mod dialogs;
 mod monitor;
@@ -8,81 +9,14 @@ mod rollback;
 mod setup;
 mod wizard;
 
-use super::app::{App, Screen};
+use super::app::App;
+use super::keymap;
+pub use super::layout::{Areas, layout};
+use super::screen::Screen;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-
-/// Where things go on a screen of a given size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
-    /// Top line: what this is, which site, which run.
-    pub title: Rect,
-    /// Step list (wizard), journal (rollback); empty on the monitor.
-    pub left: Rect,
-    /// The selected step's details, the rollback's plan, the form.
-    pub right: Rect,
-    /// Live panes: master, replicant.
-    pub panes: [Rect; 2],
-    /// Verdict, lag, init progress.
-    pub status: Rect,
-    /// Keys.
-    pub hints: Rect,
-}
-
-fn pane_height(h: u16) -> u16 {
-    match h {
-        h if h >= 40 => h / 3,
-        h if h >= 30 => 9,
-        _ => 7,
-    }
-}
-
-/// The layout of `screen` in `area` (80×24 and up; smaller terminals get the same layout,
-/// squeezed).
-pub fn layout(area: Rect, screen: Screen) -> Areas {
-    let panes_h = match screen {
-        Screen::Wizard | Screen::Rollback => pane_height(area.height),
-        Screen::Monitor => area.height.saturating_sub(3),
-        Screen::Setup => 0,
-    };
-    let [title, body, panes, status, hints] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(panes_h),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let left_w = match screen {
-        Screen::Wizard if area.width >= 120 => 44,
-        Screen::Wizard => 26,
-        Screen::Rollback => area.width * 2 / 5,
-        Screen::Monitor | Screen::Setup => 0,
-    };
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(left_w), Constraint::Min(0)]).areas(body);
-    // The panes sit side by side, except on a narrow monitor screen where full-width lines
-    // read better stacked.
-    let dir = if screen == Screen::Monitor && area.width < 140 {
-        Direction::Vertical
-    } else {
-        Direction::Horizontal
-    };
-    let halves = Layout::default()
-        .direction(dir)
-        .constraints([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)])
-        .split(panes);
-    Areas {
-        title,
-        left,
-        right,
-        panes: [halves[0], halves[1]],
-        status,
-        hints,
-    }
-}
 
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame, app: &App) {
@@ -140,27 +74,11 @@ fn hints(f: &mut Frame, app: &App, area: Rect) {
     } else if let Some(fl) = &app.flash {
         format!(" {fl}")
     } else {
-        let k = match app.screen {
-            Screen::Setup => "↑↓ field · type to edit · Enter next/Save · Esc quit",
-            Screen::Wizard if app.busy() => {
-                "Tab focus · ↑↓ PgUp PgDn scroll · f follow · / search · ? help · q quit"
-            }
-            Screen::Wizard => {
-                "Enter start/resume · ↑↓ step · c check · r rollback · m monitor · Tab · / · ? · q"
-            }
-            Screen::Rollback if app.busy() => {
-                "Tab focus · ↑↓ PgUp PgDn scroll · f follow · / search · ? help · q quit"
-            }
-            Screen::Rollback if matches!(app.rb_phase, super::app::Phase::Complete(_)) => {
-                "Esc back to the wizard · Tab focus · ↑↓ scroll · / search · ? help · q quit"
-            }
-            Screen::Rollback => {
-                "Enter roll back · Esc back · Tab focus · ↑↓ scroll · / search · ? help · q quit"
-            }
-            Screen::Monitor => {
-                "Tab pane · ↑↓ PgUp PgDn scroll · f follow · / search · n next · Esc back · ? · q"
-            }
-        };
+        let k = keymap::hints(keymap::HintState {
+            screen: app.screen,
+            busy: app.busy(),
+            rollback_done: matches!(app.rb_phase, super::app::Phase::Complete(_)),
+        });
         format!(" {k}")
     };
     f.render_widget(Paragraph::new(Span::styled(text, t.dim())), area);
