@@ -167,10 +167,16 @@ status = ["true"]
         std::fs::write(dir.path().join("DB_CONFIG"), b"old\n").unwrap();
         assert_eq!(n.read_file(&cfg).unwrap(), b"old\n");
         n.replace_if_unchanged(&cfg, b"old\n", b"new\n").unwrap();
-        assert_eq!(std::fs::read(dir.path().join("DB_CONFIG")).unwrap(), b"new\n");
+        assert_eq!(
+            std::fs::read(dir.path().join("DB_CONFIG")).unwrap(),
+            b"new\n"
+        );
         // Changed meanwhile: refused, file untouched.
         assert!(n.replace_if_unchanged(&cfg, b"old\n", b"x\n").is_err());
-        assert_eq!(std::fs::read(dir.path().join("DB_CONFIG")).unwrap(), b"new\n");
+        assert_eq!(
+            std::fs::read(dir.path().join("DB_CONFIG")).unwrap(),
+            b"new\n"
+        );
         assert!(n.available_space(&n.home()).unwrap() > 0);
         assert_eq!(n.same_filesystem(&n.home(), &cfg), Some(true));
     }

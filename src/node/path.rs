@@ -145,7 +145,10 @@ impl NodePath {
     /// This path with one file `name` below it, joined with the node's separator.
     pub fn join(&self, name: &str) -> Result<NodePath, NodePathError> {
         let os = self.os;
-        if name.is_empty() || name == "." || name == ".." || name.chars().any(|c| os.is_separator(c))
+        if name.is_empty()
+            || name == "."
+            || name == ".."
+            || name.chars().any(|c| os.is_separator(c))
         {
             return Err(NodePathError::NotAName {
                 name: name.to_string(),
@@ -157,7 +160,8 @@ impl NodePath {
         }
         let mut text = self.text.clone();
         // `C:` is the current folder of drive C: `C:name` stays there; `C:\name` would not.
-        let bare_drive = os == NodeOs::Windows && self.prefix_len() == text.len() && text.ends_with(':');
+        let bare_drive =
+            os == NodeOs::Windows && self.prefix_len() == text.len() && text.ends_with(':');
         if !bare_drive && !text.ends_with(|c| os.is_separator(c)) {
             text.push(os.separator());
         }
@@ -236,7 +240,11 @@ fn windows_prefix_len(t: &str) -> usize {
     let drive = |s: &str| {
         let b = s.as_bytes();
         if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
-            if b.len() >= 3 && sep(b[2] as char) { 3 } else { 2 }
+            if b.len() >= 3 && sep(b[2] as char) {
+                3
+            } else {
+                2
+            }
         } else {
             0
         }
@@ -247,7 +255,9 @@ fn windows_prefix_len(t: &str) -> usize {
             return 4 + d;
         }
         // `\\?\UNC\server\share\` and device names: the prefix is the first two names after it.
-        let unc = rest.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("UNC\\"));
+        let unc = rest
+            .get(..4)
+            .is_some_and(|s| s.eq_ignore_ascii_case("UNC\\"));
         return 4 + unc_len(rest, if unc { 3 } else { 1 });
     }
     if b.len() >= 2 && sep(b[0] as char) && sep(b[1] as char) {
@@ -339,7 +349,11 @@ mod tests {
             (r"\\?\C:\db", Some(r"\\?\C:\")),
             (r"\\?\UNC\srv\share\db", Some(r"\\?\UNC\srv\share\")),
         ] {
-            assert_eq!(w(t).parent().map(|p| p.as_str().to_string()), parent.map(String::from), "{t}");
+            assert_eq!(
+                w(t).parent().map(|p| p.as_str().to_string()),
+                parent.map(String::from),
+                "{t}"
+            );
         }
         assert_eq!(u("/").parent(), None);
         assert_eq!(u("/db").parent().unwrap().as_str(), "/");
@@ -361,7 +375,10 @@ mod tests {
         assert!(w(r"C:\h").join(r"a\b").is_err());
         // On Unix a backslash is an ordinary byte of a name.
         assert_eq!(u("/h").join(r"a\b").unwrap().as_str(), r"/h/a\b");
-        assert_eq!(NodePath::new(NodeOs::Unix, "").unwrap_err(), NodePathError::Empty);
+        assert_eq!(
+            NodePath::new(NodeOs::Unix, "").unwrap_err(),
+            NodePathError::Empty
+        );
         assert_eq!(w("C:").join("db").unwrap().as_str(), "C:db");
     }
 
