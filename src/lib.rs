@@ -19,6 +19,7 @@ pub mod fsinfo;
 pub mod identity;
 pub mod journal;
 pub mod monitor;
+pub mod node;
 pub mod nodeview;
 pub mod openfiles;
 pub mod pathjson;

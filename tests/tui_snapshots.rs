@@ -120,7 +120,7 @@ fn plan() -> Plan {
     let steps = STEPS
         .iter()
         .map(|d| {
-            let effects = match d.id {
+            let effects = match d.id.as_str() {
                 "replicant.prune" => [
                     "__db.001",
                     "__db.002",
@@ -342,8 +342,11 @@ fn wizard_review_with_preflight_table() {
 
 fn through(a: &mut App, last: &str) {
     for d in STEPS {
-        a.update(step(d.id, StepState::Running));
-        a.update(step(d.id, StepState::Done(format!("{} done", d.id))));
+        a.update(step(d.id.as_str(), StepState::Running));
+        a.update(step(
+            d.id.as_str(),
+            StepState::Done(format!("{} done", d.id)),
+        ));
         if d.id == last {
             break;
         }
@@ -444,7 +447,7 @@ fn wizard_functional_with_both_panes() {
 
 fn rollback_preview() -> Msg {
     let s = |id: &'static str, node: &str, title: &str, eff: &[&str]| RollbackStep {
-        id,
+        id: tt_ha::engine::UndoStep::parse(id).expect("a rollback step id"),
         node: node.into(),
         title: title.into(),
         effects: eff.iter().map(|e| e.to_string()).collect(),

@@ -13,7 +13,7 @@ use crate::journal::{Action, Event as J, Journal};
 use crate::nodeview::NodeView;
 use crate::plan::{self, Effect};
 use crate::preflight::{Status, enable_request};
-use crate::procedure::{STEPS, StepDef};
+use crate::procedure::{STEPS, Step, StepDef, StepNode};
 use crate::quarantine;
 use crate::runs::{self, Phase, RunState};
 use crate::service::Service;
@@ -691,10 +691,9 @@ fn run_step(
 ) -> Result<String, EngineError> {
     let cfg = ctx.cfg;
     if def.destructive {
-        let node = if def.id.starts_with("master") {
-            &cfg.master.name
-        } else {
-            &cfg.replicant().name
+        let node = match def.node {
+            StepNode::Master => &cfg.master.name,
+            _ => &cfg.replicant().name,
         };
         let run_id = ctx.run_id.clone();
         let mut details = || {
@@ -712,27 +711,66 @@ fn run_step(
             });
         }
     }
-    ctx.start_step(def.id, def.title)?;
+    let id = def.id.as_str();
+    ctx.start_step(id, def.title)?;
     if def.destructive {
-        ensure_nodes(ctx, def.id)?;
+        ensure_nodes(ctx, id)?;
     }
     let out = match def.id {
-        "backup" => backup_step(ctx, opts, confirm),
-        "replicant.stop" => stop(ctx, def.id, cfg.replicant()),
-        "master.stop" => master_stop(ctx),
-        "replicant.prune" => quarantine_moves(ctx, def.id, cfg.replicant(), false),
-        "master.regions" => quarantine_moves(ctx, def.id, &cfg.master, true),
-        "replicant.dbconfig" => dbconfig(ctx, def.id, false),
-        "master.dbconfig" => dbconfig(ctx, def.id, true),
-        "master.start" => start(ctx, def.id, &cfg.master),
-        "replicant.start" => replicant_start(ctx),
-        "verify" => verify(ctx),
-        other => Err(EngineError::Other(format!("no executor for step {other}"))),
+        Step::Preflight => preflight(ctx),
+        Step::Backup => backup_step(ctx, opts, confirm),
+        Step::ReplicantStop => stop(ctx, id, cfg.replicant()),
+        Step::MasterStop => master_stop(ctx),
+        Step::ReplicantPrune => quarantine_moves(ctx, id, cfg.replicant(), false),
+        Step::MasterRegions => quarantine_moves(ctx, id, &cfg.master, true),
+        Step::ReplicantDbconfig => dbconfig(ctx, id, false),
+        Step::MasterDbconfig => dbconfig(ctx, id, true),
+        Step::MasterStart => start(ctx, id, &cfg.master),
+        Step::ReplicantStart => replicant_start(ctx),
+        Step::Verify => verify(ctx),
     };
     if out.is_ok() {
-        ctx.settle_open_intents(def.id)?;
+        ctx.settle_open_intents(id)?;
     }
     out
+}
+
+/// The preflight step: every check of the plan, its warnings emitted; any failure stops the run.
+fn preflight(ctx: &mut Ctx) -> Result<String, EngineError> {
+    let p = plan::build_for(ctx.cfg, &ctx.run_id);
+    for f in p.preflight.iter().filter(|f| f.status == Status::Warn) {
+        ctx.emit(Event::Warning {
+            text: format!(
+                "{} {}: {}",
+                f.node.as_deref().unwrap_or("both"),
+                f.check,
+                f.note
+            ),
+        });
+    }
+    // This run is itself the unfinished run its journal shows; any other failure counts.
+    let fails: Vec<String> = p
+        .preflight
+        .iter()
+        .filter(|f| f.status == Status::Fail && f.check != "unfinished run")
+        .map(|f| {
+            format!(
+                "{} {}: {} {}",
+                f.node.as_deref().unwrap_or("both"),
+                f.check,
+                f.current,
+                f.note
+            )
+        })
+        .collect();
+    if fails.is_empty() {
+        Ok(format!("{} checks passed", p.preflight.len()))
+    } else {
+        Err(EngineError::Step {
+            step: Step::Preflight.into(),
+            error: fails.join("; "),
+        })
+    }
 }
 
 fn state(ctx: &Ctx) -> RunState {
@@ -747,12 +785,19 @@ pub fn apply(
     sink: &mut dyn FnMut(Event),
 ) -> Result<String, EngineError> {
     let until = opts.until.clone().unwrap_or_else(|| "verify".into());
-    let until_idx = STEPS.iter().position(|s| s.id == until).ok_or_else(|| {
-        EngineError::Other(format!(
-            "--until {until}: no such step; the steps are {}",
-            STEPS.iter().map(|s| s.id).collect::<Vec<_>>().join(", ")
-        ))
-    })?;
+    let until_idx = STEPS
+        .iter()
+        .position(|s| s.id.as_str() == until)
+        .ok_or_else(|| {
+            EngineError::Other(format!(
+                "--until {until}: no such step; the steps are {}",
+                STEPS
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
     let latest = runs::latest(cfg)?;
     let (run_id, resume) = match &latest {
         Some(r) if r.phase == Phase::Applying => (r.run_id.clone(), true),
@@ -831,7 +876,7 @@ pub fn apply(
         command: "apply".into(),
     })?;
     for def in &STEPS[..=until_idx] {
-        if state(&ctx).done(def.id) {
+        if state(&ctx).done(def.id.as_str()) {
             ctx.emit(Event::Step {
                 id: def.id.into(),
                 title: def.title.into(),
@@ -839,46 +884,8 @@ pub fn apply(
             });
             continue;
         }
-        let result = if def.id == "preflight" {
-            ctx.start_step(def.id, def.title)?;
-            let p = plan::build_for(cfg, &run_id);
-            for f in p.preflight.iter().filter(|f| f.status == Status::Warn) {
-                ctx.emit(Event::Warning {
-                    text: format!(
-                        "{} {}: {}",
-                        f.node.as_deref().unwrap_or("both"),
-                        f.check,
-                        f.note
-                    ),
-                });
-            }
-            // This run is itself the unfinished run its journal shows; any other failure counts.
-            let fails: Vec<String> = p
-                .preflight
-                .iter()
-                .filter(|f| f.status == Status::Fail && f.check != "unfinished run")
-                .map(|f| {
-                    format!(
-                        "{} {}: {} {}",
-                        f.node.as_deref().unwrap_or("both"),
-                        f.check,
-                        f.current,
-                        f.note
-                    )
-                })
-                .collect();
-            if fails.is_empty() {
-                Ok(format!("{} checks passed", p.preflight.len()))
-            } else {
-                Err(EngineError::Step {
-                    step: def.id.into(),
-                    error: fails.join("; "),
-                })
-            }
-        } else {
-            run_step(&mut ctx, def, opts, confirm)
-        };
-        ctx.finish_step(def.id, def.title, result)?;
+        let result = run_step(&mut ctx, def, opts, confirm);
+        ctx.finish_step(def.id.as_str(), def.title, result)?;
     }
     if state(&ctx).phase != Phase::Complete {
         ctx.journal.append(J::RunDone {

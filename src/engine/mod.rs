@@ -9,7 +9,7 @@ mod status;
 
 pub use apply::{ApplyOptions, apply};
 pub use ctx::{Confirm, Decline, Event, StepState};
-pub use rollback::{RollbackStep, plan_rollback, rollback};
+pub use rollback::{RollbackStep, UndoStep, plan_rollback, rollback};
 pub use status::{StatusReport, describe_record, finalize, status};
 
 /// Why the engine stopped.

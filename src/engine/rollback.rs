@@ -30,11 +30,91 @@ const FORCE_STOP_GRACE: Duration = Duration::from_secs(5);
 /// Paths in words are shown escaped: they may hold any bytes.
 use crate::display::path as shown;
 
+/// A rollback action. Serialised as its stable id (`rollback.master.dbconfig`), as in JSON
+/// and the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum UndoStep {
+    /// `rollback.replicant.stop`.
+    #[serde(rename = "rollback.replicant.stop")]
+    ReplicantStop,
+    /// `rollback.master.stop`.
+    #[serde(rename = "rollback.master.stop")]
+    MasterStop,
+    /// `rollback.master.dbconfig`.
+    #[serde(rename = "rollback.master.dbconfig")]
+    MasterDbconfig,
+    /// `rollback.replicant.dbconfig`.
+    #[serde(rename = "rollback.replicant.dbconfig")]
+    ReplicantDbconfig,
+    /// `rollback.master.regions`.
+    #[serde(rename = "rollback.master.regions")]
+    MasterRegions,
+    /// `rollback.replicant.clear`.
+    #[serde(rename = "rollback.replicant.clear")]
+    ReplicantClear,
+    /// `rollback.replicant.restore`.
+    #[serde(rename = "rollback.replicant.restore")]
+    ReplicantRestore,
+    /// `rollback.master.start`.
+    #[serde(rename = "rollback.master.start")]
+    MasterStart,
+    /// `rollback.replicant.start`.
+    #[serde(rename = "rollback.replicant.start")]
+    ReplicantStart,
+}
+
+impl UndoStep {
+    /// Every rollback action (in no particular order: the plan orders them).
+    pub const ALL: [UndoStep; 9] = [
+        UndoStep::ReplicantStop,
+        UndoStep::MasterStop,
+        UndoStep::MasterDbconfig,
+        UndoStep::ReplicantDbconfig,
+        UndoStep::MasterRegions,
+        UndoStep::ReplicantClear,
+        UndoStep::ReplicantRestore,
+        UndoStep::MasterStart,
+        UndoStep::ReplicantStart,
+    ];
+
+    /// The action with this id.
+    pub fn parse(id: &str) -> Option<UndoStep> {
+        UndoStep::ALL.into_iter().find(|s| s.as_str() == id)
+    }
+
+    /// The stable id (`rollback.master.dbconfig`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UndoStep::ReplicantStop => "rollback.replicant.stop",
+            UndoStep::MasterStop => "rollback.master.stop",
+            UndoStep::MasterDbconfig => "rollback.master.dbconfig",
+            UndoStep::ReplicantDbconfig => "rollback.replicant.dbconfig",
+            UndoStep::MasterRegions => "rollback.master.regions",
+            UndoStep::ReplicantClear => "rollback.replicant.clear",
+            UndoStep::ReplicantRestore => "rollback.replicant.restore",
+            UndoStep::MasterStart => "rollback.master.start",
+            UndoStep::ReplicantStart => "rollback.replicant.start",
+        }
+    }
+}
+
+impl From<UndoStep> for String {
+    fn from(s: UndoStep) -> String {
+        s.as_str().to_string()
+    }
+}
+
+impl std::fmt::Display for UndoStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One rollback action with its effects in words.
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackStep {
     /// Id (`rollback.master.dbconfig`).
-    pub id: &'static str,
+    pub id: UndoStep,
     /// Node name.
     pub node: String,
     /// What it does.
@@ -48,7 +128,7 @@ pub struct RollbackStep {
 
 /// The step that writes a node's saved DB_CONFIG back: the copy and the diff it undoes.
 fn restore_dbconfig_step(
-    id: &'static str,
+    id: UndoStep,
     node: &Node,
     title: &str,
     (saved, original, current): &(PathBuf, Vec<u8>, Vec<u8>),
@@ -70,7 +150,7 @@ fn restore_dbconfig_step(
     )
 }
 
-fn step(id: &'static str, node: &Node, title: &str, effects: Vec<String>) -> RollbackStep {
+fn step(id: UndoStep, node: &Node, title: &str, effects: Vec<String>) -> RollbackStep {
     RollbackStep {
         id,
         node: node.name.clone(),
@@ -82,7 +162,7 @@ fn step(id: &'static str, node: &Node, title: &str, effects: Vec<String>) -> Rol
 
 /// A step that moves `pairs`: each move in words, escaped, and the exact pairs.
 fn move_step(
-    id: &'static str,
+    id: UndoStep,
     node: &Node,
     title: &str,
     pairs: Vec<(PathBuf, PathBuf)>,
@@ -171,7 +251,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     // originals come back, or they would collide with it. A prune cut short leaves originals
     // there, so then only what replicant.start made is cleared.
     let r_clear = if (run.started("replicant.start") || run.done("replicant.prune"))
-        && !rollback_done.contains(&"rollback.replicant.clear")
+        && !rollback_done.contains(&UndoStep::ReplicantClear.as_str())
     {
         attempt_moves(r, &run.run_id, false)
     } else {
@@ -179,18 +259,19 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     };
     let r_conf = dbconfig_to_restore(r, &run.run_id, records);
     let m_conf = dbconfig_to_restore(m, &run.run_id, records);
-    let m_regions =
-        if run.started("master.regions") && !rollback_done.contains(&"rollback.master.regions") {
-            attempt_moves(m, &run.run_id, true)
-        } else {
-            Vec::new()
-        };
+    let m_regions = if run.started("master.regions")
+        && !rollback_done.contains(&UndoStep::MasterRegions.as_str())
+    {
+        attempt_moves(m, &run.run_id, true)
+    } else {
+        Vec::new()
+    };
     let replicant_changes = !restore.is_empty() || !r_clear.is_empty() || r_conf.is_some();
     let master_changes = m_conf.is_some() || !m_regions.is_empty();
 
     if r_up && (replicant_changes || !run.replicant_was_running) {
         out.push(step(
-            "rollback.replicant.stop",
+            UndoStep::ReplicantStop,
             r,
             "Stop the replicant",
             vec![format!("stop {} and confirm it stopped", r.name)],
@@ -198,7 +279,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     }
     if m_up && master_changes {
         out.push(step(
-            "rollback.master.stop",
+            UndoStep::MasterStop,
             m,
             "Stop the master",
             vec![format!("stop {} and confirm it stopped", m.name)],
@@ -206,7 +287,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     }
     if let Some(c) = &m_conf {
         out.push(restore_dbconfig_step(
-            "rollback.master.dbconfig",
+            UndoStep::MasterDbconfig,
             m,
             "Restore the master's original DB_CONFIG",
             c,
@@ -214,7 +295,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     }
     if !m_regions.is_empty() {
         out.push(move_step(
-            "rollback.master.regions",
+            UndoStep::MasterRegions,
             m,
             "Move the region files the attempt made into quarantine (old ones are never restored)",
             m_regions,
@@ -222,7 +303,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     }
     if run.master_was_running && (!m_up || master_changes) {
         out.push(step(
-            "rollback.master.start",
+            UndoStep::MasterStart,
             m,
             "Start the master standalone and check it serves",
             vec![format!(
@@ -233,7 +314,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     }
     if !r_clear.is_empty() {
         out.push(move_step(
-            "rollback.replicant.clear",
+            UndoStep::ReplicantClear,
             r,
             "Move what the attempt created on the replicant aside",
             r_clear,
@@ -241,7 +322,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     }
     if !restore.is_empty() {
         out.push(move_step(
-            "rollback.replicant.restore",
+            UndoStep::ReplicantRestore,
             r,
             "Move the replicant's original files back",
             restore,
@@ -249,7 +330,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     }
     if let Some(c) = &r_conf {
         out.push(restore_dbconfig_step(
-            "rollback.replicant.dbconfig",
+            UndoStep::ReplicantDbconfig,
             r,
             "Restore the replicant's original DB_CONFIG",
             c,
@@ -257,17 +338,17 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     }
     if run.replicant_was_running && (!r_up || replicant_changes) {
         out.push(step(
-            "rollback.replicant.start",
+            UndoStep::ReplicantStart,
             r,
             "Start the replicant as it was before the run",
             vec![format!("start {}", r.name)],
         ));
     } else if !run.replicant_was_running
         && r_up
-        && !out.iter().any(|s| s.id == "rollback.replicant.stop")
+        && !out.iter().any(|s| s.id == UndoStep::ReplicantStop)
     {
         out.push(step(
-            "rollback.replicant.stop",
+            UndoStep::ReplicantStop,
             r,
             "Stop the replicant (it was stopped before the run)",
             vec![format!("stop {}", r.name)],
@@ -276,7 +357,14 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     // A service step done earlier in this rollback is planned again only if the live state
     // needs it (a node that went down again); data steps never.
     out.retain(|s| {
-        !rollback_done.contains(&s.id) || s.id.ends_with(".start") || s.id.ends_with(".stop")
+        let service = matches!(
+            s.id,
+            UndoStep::MasterStart
+                | UndoStep::ReplicantStart
+                | UndoStep::MasterStop
+                | UndoStep::ReplicantStop
+        );
+        !rollback_done.contains(&s.id.as_str()) || service
     });
     out
 }
@@ -515,41 +603,41 @@ fn run_step(
 ) -> Result<String, EngineError> {
     let cfg = ctx.cfg;
     let (m, r) = (&cfg.master, cfg.replicant());
+    let id = s.id.as_str();
     match s.id {
-        "rollback.replicant.stop" => stop_node(ctx, s.id, r, confirm),
-        "rollback.master.stop" => stop_node(ctx, s.id, m, confirm),
-        "rollback.master.dbconfig" => restore_dbconfig(ctx, s.id, m, records),
-        "rollback.replicant.dbconfig" => restore_dbconfig(ctx, s.id, r, records),
-        "rollback.master.regions" => {
-            ensure_down(ctx, s.id, m)?;
+        UndoStep::ReplicantStop => stop_node(ctx, id, r, confirm),
+        UndoStep::MasterStop => stop_node(ctx, id, m, confirm),
+        UndoStep::MasterDbconfig => restore_dbconfig(ctx, id, m, records),
+        UndoStep::ReplicantDbconfig => restore_dbconfig(ctx, id, r, records),
+        UndoStep::MasterRegions => {
+            ensure_down(ctx, id, m)?;
             let pairs = attempt_moves(m, &ctx.run_id, true);
-            let (n, _) = move_all(ctx, s.id, m, pairs, true)?;
+            let (n, _) = move_all(ctx, id, m, pairs, true)?;
             Ok(format!(
                 "{n} region files moved into {}",
                 shown(&runs::attempt_dir(m, &ctx.run_id))
             ))
         }
-        "rollback.replicant.clear" => {
-            ensure_down(ctx, s.id, r)?;
+        UndoStep::ReplicantClear => {
+            ensure_down(ctx, id, r)?;
             let pairs = attempt_moves(r, &ctx.run_id, false);
-            let (n, _) = move_all(ctx, s.id, r, pairs, true)?;
+            let (n, _) = move_all(ctx, id, r, pairs, true)?;
             Ok(format!(
                 "{n} entries moved into {}",
                 shown(&runs::attempt_dir(r, &ctx.run_id))
             ))
         }
-        "rollback.replicant.restore" => {
-            ensure_down(ctx, s.id, r)?;
+        UndoStep::ReplicantRestore => {
+            ensure_down(ctx, id, r)?;
             let pairs = restore_moves(records);
-            let (n, _) = move_all(ctx, s.id, r, pairs, false)?;
+            let (n, _) = move_all(ctx, id, r, pairs, false)?;
             Ok(format!(
                 "{n} original entries moved back into {}",
                 shown(&r.home)
             ))
         }
-        "rollback.master.start" => start(ctx, s.id, m),
-        "rollback.replicant.start" => start(ctx, s.id, r),
-        other => Err(EngineError::Other(format!("no executor for {other}"))),
+        UndoStep::MasterStart => start(ctx, id, m),
+        UndoStep::ReplicantStart => start(ctx, id, r),
     }
 }
 
@@ -606,13 +694,13 @@ pub fn rollback(
         command: "rollback".into(),
     })?;
     for s in &steps {
-        ctx.start_step(s.id, &s.title)?;
-        let outcome =
-            ensure_nodes(&ctx, s.id).and_then(|_| run_step(&mut ctx, s, &records, confirm));
+        ctx.start_step(s.id.as_str(), &s.title)?;
+        let outcome = ensure_nodes(&ctx, s.id.as_str())
+            .and_then(|_| run_step(&mut ctx, s, &records, confirm));
         if outcome.is_ok() {
-            ctx.settle_open_intents(s.id)?;
+            ctx.settle_open_intents(s.id.as_str())?;
         }
-        match ctx.finish_step(s.id, &s.title, outcome) {
+        match ctx.finish_step(s.id.as_str(), &s.title, outcome) {
             Ok(()) => {}
             Err(EngineError::Step { step, error }) => {
                 return Err(EngineError::Step {
@@ -632,4 +720,22 @@ pub fn rollback(
     ctx.journal.append(J::RollbackDone)?;
     drop(lock);
     Ok((run.run_id, steps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rollback_action_serialises_as_its_id_and_parses_back() {
+        for s in UndoStep::ALL {
+            assert!(s.as_str().starts_with("rollback."), "{s}");
+            assert_eq!(UndoStep::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        assert_eq!(UndoStep::parse("rollback.nope"), None);
+    }
 }

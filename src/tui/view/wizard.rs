@@ -289,7 +289,7 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
     let Some(step) = app
         .plan
         .as_ref()
-        .and_then(|p| p.steps.iter().find(|s| s.id == row.id))
+        .and_then(|p| p.steps.iter().find(|s| s.id.as_str() == row.id))
     else {
         return Vec::new();
     };

@@ -1,0 +1,183 @@
+//! [`LocalNode`]: a node on this machine, reached by its own system calls. Today's code (the
+//! modules `dbhome`, `atomic`, `fsinfo`, `service`, `probe`, `openfiles`), behind the node
+//! interface; the only place a node's [`NodePath`] becomes a `std::path::Path`.
+
+use super::{NodeAccess, NodeOs, NodePath, Role};
+use crate::atomic::ReplaceError;
+use crate::config::Node;
+use crate::dbhome::{Home, HomeError};
+use crate::openfiles::{Holders, ScanError};
+use crate::probe::FoundProcess;
+use crate::service::{Service, ServiceError, SvcState};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a service query may take before it counts as failed.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A node on this machine.
+#[derive(Debug, Clone)]
+pub struct LocalNode {
+    cfg: Node,
+    role: Role,
+}
+
+impl LocalNode {
+    /// The node `cfg`, in `role`, on this machine.
+    pub fn new(cfg: Node, role: Role) -> LocalNode {
+        LocalNode { cfg, role }
+    }
+
+    /// `path` as this machine's path. A path spelled for another system is refused: a
+    /// Windows node's `C:\…` must never be read as a Linux file name.
+    pub fn std_path(&self, path: &NodePath) -> std::io::Result<PathBuf> {
+        if path.os() != NodeOs::this_machine() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{path} is a {} path and this machine is {}: the node is not local; give it `ssh = \"…\"` in tt-ha.toml",
+                    path.os().as_str(),
+                    NodeOs::this_machine().as_str()
+                ),
+            ));
+        }
+        Ok(PathBuf::from(path.as_str()))
+    }
+
+    fn service(&self) -> Service<'_> {
+        Service::new(&self.cfg, QUERY_TIMEOUT)
+    }
+}
+
+/// The refusal of a path this machine cannot reach.
+fn not_here(path: &NodePath, source: std::io::Error) -> ReplaceError {
+    ReplaceError::Io {
+        path: PathBuf::from(path.as_str()),
+        action: "reach",
+        source,
+        advice: "check which machine the node is on in tt-ha.toml",
+    }
+}
+
+/// A local path as a node path of this machine (config paths are UTF-8: they come from TOML).
+pub fn node_path(path: &Path) -> NodePath {
+    NodePath::new(NodeOs::this_machine(), path.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| NodePath::new(NodeOs::this_machine(), ".").expect("`.` is a path"))
+}
+
+impl NodeAccess for LocalNode {
+    fn config(&self) -> &Node {
+        &self.cfg
+    }
+
+    fn role(&self) -> Role {
+        self.role
+    }
+
+    fn os(&self) -> NodeOs {
+        NodeOs::this_machine()
+    }
+
+    fn home(&self) -> NodePath {
+        node_path(&self.cfg.home)
+    }
+
+    fn list_home(&self) -> Result<Home, HomeError> {
+        Home::open(&self.cfg.home, &self.cfg.message_file)
+    }
+
+    fn read_file(&self, path: &NodePath) -> Result<Vec<u8>, ReplaceError> {
+        let p = self.std_path(path).map_err(|e| not_here(path, e))?;
+        crate::atomic::read_regular(&p)
+    }
+
+    fn replace_if_unchanged(
+        &self,
+        path: &NodePath,
+        expected: &[u8],
+        new: &[u8],
+    ) -> Result<(), ReplaceError> {
+        let p = self.std_path(path).map_err(|e| not_here(path, e))?;
+        crate::atomic::replace_if_unchanged(&p, expected, new)
+    }
+
+    fn available_space(&self, path: &NodePath) -> std::io::Result<u64> {
+        crate::fsinfo::available_space(&self.std_path(path)?)
+    }
+
+    fn same_filesystem(&self, a: &NodePath, b: &NodePath) -> Option<bool> {
+        crate::fsinfo::same_filesystem(&self.std_path(a).ok()?, &self.std_path(b).ok()?)
+    }
+
+    fn service_state(&self) -> Result<SvcState, ServiceError> {
+        self.service().state()
+    }
+
+    fn server_processes(&self) -> Vec<FoundProcess> {
+        crate::probe::server_processes(&self.cfg)
+    }
+
+    fn home_holders(&self) -> Result<Holders, ScanError> {
+        crate::openfiles::holders(&self.cfg.home)
+    }
+
+    fn client_port_open(&self) -> bool {
+        crate::probe::client_port_open(&self.cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(home: &Path) -> LocalNode {
+        let toml = format!(
+            r#"name = "m"
+address = "127.0.0.1"
+home = "{}"
+[service]
+kind = "commands"
+start = ["true"]
+stop = ["true"]
+status = ["true"]
+"#,
+            home.display()
+        );
+        LocalNode::new(toml::from_str(&toml).unwrap(), Role::Master)
+    }
+
+    #[test]
+    fn a_path_of_another_system_is_never_read_as_a_local_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = node(dir.path());
+        let foreign = match NodeOs::this_machine() {
+            NodeOs::Unix => NodePath::new(NodeOs::Windows, r"C:\TT\var\db\DB_CONFIG").unwrap(),
+            NodeOs::Windows => NodePath::new(NodeOs::Unix, "/tt/var/db/DB_CONFIG").unwrap(),
+        };
+        let e = n.read_file(&foreign).unwrap_err().to_string();
+        assert!(e.contains("not local"), "{e}");
+        assert!(n.available_space(&foreign).is_err());
+    }
+
+    #[test]
+    fn a_local_node_reads_and_replaces_its_own_files_through_the_interface() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = node(dir.path());
+        let cfg = n.home().join("DB_CONFIG").unwrap();
+        std::fs::write(dir.path().join("DB_CONFIG"), b"old\n").unwrap();
+        assert_eq!(n.read_file(&cfg).unwrap(), b"old\n");
+        n.replace_if_unchanged(&cfg, b"old\n", b"new\n").unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("DB_CONFIG")).unwrap(),
+            b"new\n"
+        );
+        // Changed meanwhile: refused, file untouched.
+        assert!(n.replace_if_unchanged(&cfg, b"old\n", b"x\n").is_err());
+        assert_eq!(
+            std::fs::read(dir.path().join("DB_CONFIG")).unwrap(),
+            b"new\n"
+        );
+        assert!(n.available_space(&n.home()).unwrap() > 0);
+        assert_eq!(n.same_filesystem(&n.home(), &cfg), Some(true));
+    }
+}
