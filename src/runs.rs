@@ -174,6 +174,21 @@ pub fn latest(cfg: &SiteConfig) -> Result<Option<RunState>, JournalError> {
     }
 }
 
+/// Did a copy into `to` complete? True when the newest copy intent naming `to` has its result:
+/// a copy whose intent is still open may have been cut mid-write (a re-copy first removes the
+/// target), so an earlier completed copy does not count then. Apply asks it before saving a
+/// DB_CONFIG again, rollback before writing the saved one back: one crash-safety rule.
+pub fn copy_completed(records: &[Record], to: &Path) -> bool {
+    let newest = records.iter().rev().find(
+        |r| matches!(&r.event, Event::Intent { action: Action::Copy { to: t, .. }, .. } if t == to),
+    );
+    newest.is_some_and(|intent| {
+        records
+            .iter()
+            .any(|r| matches!(r.event, Event::Result { intent: i, .. } if i == intent.seq))
+    })
+}
+
 /// Every Move of `step` that the journal records (with or without a result), deduplicated,
 /// in journal order.
 pub fn moves_of(records: &[Record], step: &str) -> Vec<(PathBuf, PathBuf)> {
@@ -193,4 +208,64 @@ pub fn moves_of(records: &[Record], step: &str) -> Vec<(PathBuf, PathBuf)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(seq: u64, event: Event) -> Record {
+        Record {
+            v: 1,
+            seq,
+            time: String::new(),
+            event,
+        }
+    }
+
+    fn copy(seq: u64, to: &str) -> Record {
+        rec(
+            seq,
+            Event::Intent {
+                step: "replicant.dbconfig".into(),
+                action: Action::Copy {
+                    node: "r".into(),
+                    from: PathBuf::from("/h/DB_CONFIG"),
+                    to: PathBuf::from(to),
+                },
+            },
+        )
+    }
+
+    fn done(seq: u64, intent: u64) -> Record {
+        rec(
+            seq,
+            Event::Result {
+                intent,
+                detail: String::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_copy_counts_only_when_its_newest_intent_has_a_result() {
+        let q = Path::new("/q/DB_CONFIG");
+        assert!(!copy_completed(&[], q));
+        assert!(
+            !copy_completed(&[copy(1, "/q/DB_CONFIG")], q),
+            "cut mid-copy"
+        );
+        assert!(copy_completed(&[copy(1, "/q/DB_CONFIG"), done(2, 1)], q));
+        // Another file's completed copy says nothing of this one.
+        assert!(!copy_completed(
+            &[copy(1, "/other/DB_CONFIG"), done(2, 1)],
+            q
+        ));
+        // A re-copy cut short after a completed one: the target may be half written.
+        let recopy = [copy(1, "/q/DB_CONFIG"), done(2, 1), copy(3, "/q/DB_CONFIG")];
+        assert!(!copy_completed(&recopy, q));
+        // A cut copy followed by a completed one: complete.
+        let resumed = [copy(1, "/q/DB_CONFIG"), copy(2, "/q/DB_CONFIG"), done(3, 2)];
+        assert!(copy_completed(&resumed, q));
+    }
 }

@@ -210,9 +210,7 @@ pub(super) fn save_original_dbconfig(
     node: &Node,
 ) -> Result<PathBuf, EngineError> {
     let to = runs::quarantine_dir(node, &ctx.run_id).join("DB_CONFIG");
-    let saved = ctx.journal.records().iter().any(|r| matches!(&r.event, J::Intent { action: Action::Copy { to: t, .. }, .. } if *t == to))
-        && crate::journal::open_intents(ctx.journal.records()).iter().all(|r| !matches!(&r.event, J::Intent { action: Action::Copy { to: t, .. }, .. } if *t == to));
-    if saved {
+    if runs::copy_completed(ctx.journal.records(), &to) {
         return Ok(to);
     }
     let from = node.db_config_path();

@@ -186,14 +186,7 @@ fn dbconfig_to_restore(
     records: &[Record],
 ) -> Option<(PathBuf, Vec<u8>, Vec<u8>)> {
     let saved = runs::quarantine_dir(node, run_id).join("DB_CONFIG");
-    let open: Vec<u64> = crate::journal::open_intents(records)
-        .iter()
-        .map(|r| r.seq)
-        .collect();
-    let copied = records.iter().any(|r| {
-        matches!(&r.event, J::Intent { action: crate::journal::Action::Copy { to, .. }, .. } if *to == saved) && !open.contains(&r.seq)
-    });
-    if !copied {
+    if !runs::copy_completed(records, &saved) {
         return None;
     }
     let original = std::fs::read(&saved).ok()?;
