@@ -3,7 +3,7 @@
 
 use crate::config::{ServiceControl, SiteConfig};
 use crate::dbconfig::{Document, Role, enable};
-use crate::dbhome::{Entry, EntryKind, FileClass, Home};
+use crate::dbhome::{Entry, EntryKind, FileClass, Home, human_bytes};
 use crate::nodeview::NodeView;
 use crate::preflight::{self, Finding, Status, enable_request};
 use crate::procedure::{STEPS, Step, StepDef};
@@ -88,6 +88,99 @@ pub enum Effect {
         /// What is checked.
         what: String,
     },
+}
+
+/// An effect in words, the same for every front-end (`plan`, a step's confirmation, the
+/// wizard): they lay the words out and colour them, and never word an effect themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Words<'a> {
+    /// One entry moved into quarantine, a row under [`moves_summary`]: its name (escaped for
+    /// the screen), what it is, and its size.
+    Entry {
+        /// The entry's file name, escaped.
+        name: String,
+        /// Its class (`database`, `log`, `region`, …).
+        class: &'static str,
+        /// Its size, for people.
+        size: String,
+    },
+    /// A DB_CONFIG edit: a heading line, the unified diff and the advice that does not stop it.
+    Edit {
+        /// `edit /…/DB_CONFIG:`.
+        heading: String,
+        /// The unified diff, one line per diff line.
+        diff: &'a str,
+        /// Advice.
+        warnings: &'a [String],
+    },
+    /// Any other effect, in one line.
+    Line(String),
+}
+
+impl Effect {
+    /// This effect in words (see [`Words`]).
+    pub fn words(&self) -> Words<'_> {
+        match self {
+            Effect::Move {
+                from, bytes, class, ..
+            } => Words::Entry {
+                name: crate::display::file_name(from).to_string(),
+                class: class.label(),
+                size: human_bytes(*bytes),
+            },
+            Effect::Edit {
+                path,
+                diff,
+                warnings,
+                ..
+            } => Words::Edit {
+                heading: format!("edit {}:", shown(path)),
+                diff,
+                warnings,
+            },
+            Effect::Service { action, method, .. } => {
+                Words::Line(format!("{action} the server ({method})"))
+            }
+            Effect::Wait { until, .. } => Words::Line(format!("then wait until {until}")),
+            Effect::Backup {
+                from,
+                to,
+                bytes,
+                what,
+                ..
+            } => Words::Line(format!(
+                "backup of {} ({} of databases and logs) in {}: {what}",
+                shown(from),
+                human_bytes(*bytes),
+                shown(to)
+            )),
+            Effect::Check { what, .. } => Words::Line(format!("check: {what}")),
+        }
+    }
+}
+
+/// A step's moves in one line, above their [`Words::Entry`] rows: `move 41 entries (1.2 GB)
+/// from /…/var/db into quarantine /…/quarantine/replicant`. `None` when the step moves nothing.
+pub fn moves_summary(effects: &[Effect]) -> Option<String> {
+    let moves: Vec<(&PathBuf, &PathBuf, u64)> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Move {
+                from, to, bytes, ..
+            } => Some((from, to, *bytes)),
+            _ => None,
+        })
+        .collect();
+    let (from, to, _) = moves.first()?;
+    let total: u64 = moves.iter().map(|m| m.2).sum();
+    let folder = |p: &PathBuf| crate::display::path(p.parent().unwrap_or(p)).to_string();
+    Some(format!(
+        "move {} entries ({}) from {} into quarantine {}",
+        moves.len(),
+        human_bytes(total),
+        folder(from),
+        folder(to)
+    ))
 }
 
 /// A move as `plan --json` shows it: the documented fields, and the exact forms of paths that

@@ -2,8 +2,7 @@
 
 use super::out::{self, out};
 use crate::config;
-use crate::dbhome::human_bytes;
-use crate::plan::{Effect, Plan, build};
+use crate::plan::{Plan, Words, build};
 use crate::preflight::Status;
 use crate::procedure::POINT_OF_NO_RETURN;
 use std::fmt::Write;
@@ -95,57 +94,20 @@ pub fn render(plan: &Plan, config_path: &Path) -> String {
         if let Some(n) = &s.note {
             let _ = writeln!(out, "       note: {n}");
         }
-        let total: u64 = s
-            .effects
-            .iter()
-            .map(|e| {
-                if let Effect::Move { bytes, .. } = e {
-                    *bytes
-                } else {
-                    0
-                }
-            })
-            .sum();
-        let moves = s
-            .effects
-            .iter()
-            .filter(|e| matches!(e, Effect::Move { .. }))
-            .count();
-        if let Some(Effect::Move { to, from, .. }) =
-            s.effects.iter().find(|e| matches!(e, Effect::Move { .. }))
-        {
-            let _ = writeln!(
-                out,
-                "       move {moves} entries ({}) from {}",
-                human_bytes(total),
-                shown(from.parent().unwrap_or(from))
-            );
-            let _ = writeln!(
-                out,
-                "       into quarantine {}:",
-                shown(to.parent().unwrap_or(to))
-            );
+        if let Some(m) = crate::plan::moves_summary(&s.effects) {
+            let _ = writeln!(out, "       {m}:");
         }
         for e in &s.effects {
-            match e {
-                Effect::Move {
-                    from, bytes, class, ..
-                } => {
-                    let name = crate::display::file_name(from);
-                    let _ = writeln!(
-                        out,
-                        "       - {:>10}  {:<12} {name}",
-                        human_bytes(*bytes),
-                        class.label()
-                    );
+            match e.words() {
+                Words::Entry { name, class, size } => {
+                    let _ = writeln!(out, "       - {size:>10}  {class:<12} {name}");
                 }
-                Effect::Edit {
-                    path,
+                Words::Edit {
+                    heading,
                     diff,
                     warnings,
-                    ..
                 } => {
-                    let _ = writeln!(out, "       - edit {}:", shown(path));
+                    let _ = writeln!(out, "       - {heading}");
                     for l in diff.lines() {
                         let _ = writeln!(out, "         | {l}");
                     }
@@ -153,29 +115,8 @@ pub fn render(plan: &Plan, config_path: &Path) -> String {
                         let _ = writeln!(out, "         warning: {w}");
                     }
                 }
-                Effect::Service { action, method, .. } => {
-                    let _ = writeln!(out, "       - {action} the server ({method})");
-                }
-                Effect::Wait { until, .. } => {
-                    let _ = writeln!(out, "       - wait until {until}");
-                }
-                Effect::Backup {
-                    from,
-                    to,
-                    bytes,
-                    what,
-                    ..
-                } => {
-                    let _ = writeln!(
-                        out,
-                        "       - backup of {} ({} of databases and logs) in {}: {what}",
-                        shown(from),
-                        human_bytes(*bytes),
-                        shown(to)
-                    );
-                }
-                Effect::Check { what, .. } => {
-                    let _ = writeln!(out, "       - check {what}");
+                Words::Line(l) => {
+                    let _ = writeln!(out, "       - {l}");
                 }
             }
         }

@@ -11,7 +11,7 @@ use crate::dbconfig::{Role, enable};
 use crate::dbhome::{Entry, Home, human_bytes};
 use crate::journal::{Action, Event as J, Journal};
 use crate::nodeview::NodeView;
-use crate::plan::{self, Effect};
+use crate::plan;
 use crate::preflight::{Status, enable_request};
 use crate::procedure::{STEPS, Step, StepDef, StepNode};
 use crate::quarantine;
@@ -660,22 +660,28 @@ fn running_process_start(path: &std::path::Path) -> std::io::Result<u64> {
 }
 
 /// Text of a step's planned effects for a confirmation prompt.
+/// A step's effects in words, for its confirmation (the same words as `plan` and the wizard).
 fn describe(step: &plan::PlannedStep) -> String {
     let mut out = format!("{}\n{}\n", step.title, step.why);
+    if let Some(m) = plan::moves_summary(&step.effects) {
+        out.push_str(&format!("  {m}:\n"));
+    }
     for e in &step.effects {
-        match e {
-            Effect::Move { from, bytes, .. } => out.push_str(&format!(
-                "  move {} ({})\n",
-                crate::display::path(from),
-                human_bytes(*bytes)
-            )),
-            Effect::Edit { diff, .. } => out.push_str(diff),
-            Effect::Service { action, method, .. } => {
-                out.push_str(&format!("  {action} the server ({method})\n"))
+        match e.words() {
+            plan::Words::Entry { name, class, size } => {
+                out.push_str(&format!("    {size:>10}  {class:<12} {name}\n"))
             }
-            Effect::Wait { until, .. } => out.push_str(&format!("  then wait until {until}\n")),
-            Effect::Backup { what, .. } => out.push_str(&format!("  backup: {what}\n")),
-            Effect::Check { .. } => {}
+            plan::Words::Edit {
+                heading,
+                diff,
+                warnings,
+            } => {
+                out.push_str(&format!("  {heading}\n{diff}"));
+                for w in warnings {
+                    out.push_str(&format!("  warning: {w}\n"));
+                }
+            }
+            plan::Words::Line(l) => out.push_str(&format!("  {l}\n")),
         }
     }
     out

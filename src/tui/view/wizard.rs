@@ -3,8 +3,7 @@
 //! DB_CONFIG diff), its progress or outcome.
 
 use super::Areas;
-use crate::dbhome::human_bytes;
-use crate::plan::Effect;
+use crate::plan::{Effect, Words};
 use crate::preflight::Status;
 use crate::tui::app::{App, Focus, Phase, Row, RowState};
 use crate::tui::theme::Theme;
@@ -307,50 +306,34 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
     if let Some(n) = &step.note {
         out.push(Line::styled(n.clone(), t.dim()));
     }
-    let moves: Vec<(&std::path::PathBuf, &std::path::PathBuf, u64)> = step
+    if let Some(m) = crate::plan::moves_summary(&step.effects) {
+        out.push(Line::raw(m));
+    }
+    let mut rows = 0;
+    let entries = step
         .effects
         .iter()
-        .filter_map(|e| match e {
-            Effect::Move {
-                from, to, bytes, ..
-            } => Some((from, to, *bytes)),
-            _ => None,
-        })
-        .collect();
-    if let Some((_, to, _)) = moves.first() {
-        let total: u64 = moves.iter().map(|m| m.2).sum();
-        out.push(Line::raw(format!(
-            "move {} entries ({}) into {}",
-            moves.len(),
-            human_bytes(total),
-            to.parent()
-                .map(|p| crate::display::path(p).to_string())
-                .unwrap_or_default()
-        )));
-        for (from, _, bytes) in moves.iter().take(12) {
-            let name = crate::display::file_name(from).to_string();
-            out.push(Line::raw(format!(
-                "  {name:<28} {:>10}",
-                human_bytes(*bytes)
-            )));
-        }
-        if moves.len() > 12 {
-            out.push(Line::styled(
-                format!("  … and {} more", moves.len() - 12),
-                t.dim(),
-            ));
-        }
-    }
+        .filter(|e| matches!(e, Effect::Move { .. }))
+        .count();
     for e in &step.effects {
-        match e {
-            Effect::Move { .. } => {}
-            Effect::Edit {
-                path,
+        match e.words() {
+            Words::Entry { name, class, size } => {
+                rows += 1;
+                if rows <= 12 {
+                    out.push(Line::raw(format!("  {name:<28} {size:>10}  {class}")));
+                } else if rows == 13 {
+                    out.push(Line::styled(
+                        format!("  … and {} more", entries - 12),
+                        t.dim(),
+                    ));
+                }
+            }
+            Words::Edit {
+                heading,
                 diff,
                 warnings,
-                ..
             } => {
-                out.push(Line::raw(format!("edit {}:", crate::display::path(path))));
+                out.push(Line::raw(heading));
                 for l in diff.lines() {
                     out.push(Line::styled(l.to_string(), t.diff_line(l)));
                 }
@@ -358,23 +341,7 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
                     out.push(Line::styled(format!("note: {w}"), t.warn()));
                 }
             }
-            Effect::Service { action, method, .. } => {
-                out.push(Line::raw(format!("{action} the server ({method})")))
-            }
-            Effect::Wait { until, .. } => out.push(Line::raw(format!("then wait until {until}"))),
-            Effect::Backup {
-                from,
-                to,
-                bytes,
-                what,
-                ..
-            } => out.push(Line::raw(format!(
-                "backup of {} ({}) in {}: {what}",
-                crate::display::path(from),
-                human_bytes(*bytes),
-                crate::display::path(to)
-            ))),
-            Effect::Check { what, .. } => out.push(Line::raw(format!("check: {what}"))),
+            Words::Line(l) => out.push(Line::raw(l)),
         }
     }
     out
