@@ -602,8 +602,9 @@ pub fn make(
     })
 }
 
-/// Reads each copy `names` in `dir` once: hashes it and, with `scratch`, writes the recovery
-/// check's scratch copy from the same read. Returns the manifest's entries, in that order.
+/// Hashes each copy `names` in `dir` (mapped into memory, on all cores, as `b3sum` does) and,
+/// with `scratch`, copies it there for the recovery check (in the kernel, as `cp` does): both
+/// read the copy just written, from the page cache. Returns the manifest's entries, in order.
 fn hash_copies(
     dir: &Path,
     names: &[&str],
@@ -612,16 +613,15 @@ fn hash_copies(
     let mut files = Vec::with_capacity(names.len());
     for name in names {
         let from = dir.join(name);
-        let hashed = match scratch {
-            Some(s) => copy_scratch_hashed(&from, &s.join(name)),
-            None => hash_file(&from),
-        };
-        let h = hashed.map_err(|e| BackupError::Verify {
+        let h = hash_file(&from).map_err(|e| BackupError::Verify {
             dir: dir.to_path_buf(),
             why: format!("{name}: {e}"),
         })?;
         let bytes = std::fs::metadata(&from).map_err(io(&from))?.len();
         count(bytes);
+        if let Some(s) = scratch {
+            copy::copy(&from, &s.join(name), &mut count)?;
+        }
         files.push(ManifestFile {
             name: name.to_string(),
             bytes,

@@ -26,6 +26,14 @@ pub fn copy_flushed(
     to: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), MoveError> {
+    copy(from, to, progress)?
+        .sync_all()
+        .map_err(io_err("flush", to))
+}
+
+/// The copy of [`copy_flushed`], not flushed (a scratch copy, thrown away after use); returns
+/// the open copy.
+pub fn copy(from: &Path, to: &Path, progress: &mut dyn FnMut(u64)) -> Result<File, MoveError> {
     let src = File::open(from).map_err(io_err("read", from))?;
     let mut dst = OpenOptions::new()
         .write(true)
@@ -53,7 +61,7 @@ pub fn copy_flushed(
             let _ = dst.set_modified(m);
         }
     }
-    dst.sync_all().map_err(io_err("flush", to))
+    Ok(dst)
 }
 
 #[cfg(test)]
