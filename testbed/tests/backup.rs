@@ -467,6 +467,39 @@ fn a_top_up_reads_the_log_written_since_not_the_whole_backup() {
     assert_eq!(recovered, db_dump(&m, "volumes.db"));
 }
 
+/// A top-up proves the log it adds is readable: a damaged record in the log written since (one
+/// byte flipped in the master's newest log, past what the backup holds) stops it, naming the
+/// file, instead of a backup that recovery would silently cut short at the damage.
+#[test]
+fn a_top_up_refuses_a_damaged_record_in_the_log_written_since() {
+    let sb = Sandbox::new(100);
+    let m = sb.home("master");
+    let root = sb.root.join("backup");
+    let o = sb.tt_ha(&["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let dir = backups(&root).pop().unwrap();
+    let newest = manifest(&dir)["of"]["newest_log"].clone();
+    let name = newest["name"].as_str().unwrap().to_string();
+    let held = newest["end"].as_u64().unwrap();
+    for i in 0..200 {
+        put(sb.master_port, &format!("V71{i:05}"));
+    }
+    service(&sb, "stop");
+    let log = m.join(&name);
+    let end = tt_ha::backup::written_end(&log).unwrap();
+    assert!(end > held + 1000, "no new log written: {held} -> {end}");
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes[((held + end) / 2) as usize] ^= 0x40;
+    std::fs::write(&log, &bytes).unwrap();
+    let o = sb.tt_ha(&["backup"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "a damaged log was taken: {out}");
+    assert!(
+        out.contains("does not read as one chain of records") && out.contains(&name),
+        "{out}"
+    );
+}
+
 fn sim() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ttfs-sim"))
 }
