@@ -14,23 +14,49 @@
 //! written since (as `db_hotbackup -u` does) when its logs are a prefix of the home's, or a new
 //! one is made.
 
+mod copy;
 mod logs;
+mod logwalk;
 mod origin;
+mod stamp;
 mod topup;
 
 pub use logs::{LogState, written_end};
 pub use origin::{LogMark, Of, Origin};
+pub use stamp::STAMP;
 pub use topup::{NEXT, STAGE, TopUp, finish_pending};
 
 use crate::dbhome::{EntryKind, FileClass, Home, classify, human_bytes};
-use crate::quarantine::{
-    MoveError, advice, copy_file_hashed, copy_scratch_hashed, create_dirs, hash_file,
-};
+use crate::quarantine::{MoveError, advice, copy_scratch_hashed, create_dirs, hash_file};
 use serde::{Deserialize, Serialize};
+use stamp::Stamp;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+/// Bytes of files this process's backup code has read (hashing, comparing, copying).
+static READ: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes of files the backup code of this process has read so far: hashing, comparing and
+/// copying, the kernel's copies included. What a check or a top-up cost is the difference
+/// across it (a test bounds a top-up's work with it).
+pub fn bytes_read() -> u64 {
+    READ.load(Ordering::Relaxed)
+}
+
+/// Counts `n` bytes read.
+fn count(n: u64) {
+    READ.fetch_add(n, Ordering::Relaxed);
+}
+
+/// BLAKE3 of the file at `p`, counted.
+fn hash(p: &Path) -> std::io::Result<blake3::Hash> {
+    let h = hash_file(p)?;
+    count(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+    Ok(h)
+}
 
 /// The manifest's file name.
 pub const MANIFEST: &str = "manifest.json";
@@ -176,6 +202,7 @@ fn plain_name(name: &str) -> bool {
         && name != MANIFEST
         && name != NEXT
         && name != STAGE
+        && name != STAMP
 }
 
 /// The files a backup holds: every regular file of the home except DB_CONFIG, region and
@@ -296,12 +323,27 @@ fn write_manifest(dir: &Path, name: &str, manifest: &Manifest) -> Result<(), Bac
 
 /// The manifest part of [`verify`]: every file present with its hash (and, with `home`, covering
 /// the home's databases and logs). Returns the manifest and the bytes checked.
+/// A copy whose identity is unchanged since its hash was last checked (the backup's
+/// `verified.json`) is not read again: see [`stamp`].
 pub fn verify_manifest(dir: &Path, home: Option<&Home>) -> Result<(Manifest, u64), BackupError> {
     let manifest = read_manifest(dir, MANIFEST)?;
     if let Some(home) = home {
         check_covers(dir, &manifest, home)?;
     }
-    let bytes = check_hashes(dir, &manifest.files)?;
+    let mut stamp = Stamp::load(dir);
+    let fresh: Vec<&ManifestFile> = manifest
+        .files
+        .iter()
+        .filter(|f| !stamp.vouches_copy(dir, f))
+        .collect();
+    check_hashes(dir, fresh.iter().copied())?;
+    if !fresh.is_empty() {
+        for f in fresh {
+            stamp.checked_copy(dir, f);
+        }
+        stamp.save(dir);
+    }
+    let bytes = manifest.files.iter().map(|f| f.bytes).sum();
     Ok((manifest, bytes))
 }
 
@@ -331,7 +373,7 @@ fn check_hashes<'a>(
     };
     let mut bytes = 0;
     for f in files {
-        let h = hash_file(&dir.join(&f.name)).map_err(|e| bad(format!("{}: {e}", f.name)))?;
+        let h = hash(&dir.join(&f.name)).map_err(|e| bad(format!("{}: {e}", f.name)))?;
         if h.to_hex().as_str() != f.blake3 {
             return Err(bad(format!(
                 "{} has changed since the backup was made (hash differs)",
@@ -385,13 +427,14 @@ fn check_and_recover(
     for f in &manifest.files {
         let (from, to) = (dir.join(&f.name), scratch.path().join(&f.name));
         if !check(f) {
-            std::fs::copy(&from, &to).map_err(io(&from))?;
+            count(std::fs::copy(&from, &to).map_err(io(&from))?);
             continue;
         }
         let h = copy_scratch_hashed(&from, &to).map_err(|e| BackupError::Verify {
             dir: dir.to_path_buf(),
             why: format!("{}: {e}", f.name),
         })?;
+        count(f.bytes);
         if h.to_hex().as_str() != f.blake3 {
             return Err(BackupError::Verify {
                 dir: dir.to_path_buf(),
@@ -466,6 +509,12 @@ pub fn unused_id(root: &Path, base: &str) -> String {
 
 /// Makes a backup of `home` under `root` in the folder `id` (checking free space first) and
 /// verifies it. Refuses a folder that already holds a backup.
+///
+/// The files are copied by the kernel (`copy_file_range` where the platform has it, as `cp`
+/// does) and flushed; then each copy is read once, and that one read both hashes it for the
+/// manifest and writes the recovery check's scratch copy; then `db_recover -c` runs on the
+/// scratch copy. The manifest's hashes are therefore those of the backup's own files as they
+/// were read back, and the recovery check ran on exactly those bytes.
 pub fn make(
     home: &Home,
     root: &Path,
@@ -480,16 +529,21 @@ pub fn make(
         return Err(BackupError::Exists { dir });
     }
     create_dirs(&dir).map_err(io(&dir))?;
+    // Left by an interrupted attempt at this same backup (no manifest yet): says nothing now.
+    let _ = std::fs::remove_file(dir.join(STAMP));
+    let mut stamp = Stamp::default();
     let started = Instant::now();
     let mut done = 0u64;
-    let mut files = Vec::new();
-    for e in set {
+    for e in &set {
         let to = dir.join(&e.name);
         // A copy left by an interrupted attempt at this same backup (no manifest yet).
         let _ = std::fs::remove_file(&to);
+        // Before reading it: a write during or after the copy changes what is recorded.
+        stamp.source(&e.name, &e.path);
         let mut last = Instant::now();
-        let hash = copy_file_hashed(&e.path, &to, |n| {
+        copy::copy_flushed(&e.path, &to, &mut |n| {
             done += n;
+            count(n);
             if last.elapsed().as_millis() >= 200 {
                 last = Instant::now();
                 progress(&Progress {
@@ -506,13 +560,19 @@ pub fn make(
             total,
             rate: done as f64 / started.elapsed().as_secs_f64().max(1e-3),
         });
-        let bytes = std::fs::metadata(&to).map_err(io(&to))?.len();
-        files.push(ManifestFile {
-            name: e.name.clone(),
-            bytes,
-            blake3: hash.to_hex().to_string(),
-        });
     }
+    crate::atomic::sync_dir(&dir).map_err(io(&dir))?;
+    let names: Vec<&str> = set.iter().map(|e| e.name.as_str()).collect();
+    let scratch = match recover_tool() {
+        Some(_) if names.iter().any(|n| is_log(n)) => Some(
+            tempfile::Builder::new()
+                .prefix(".tt-ha-recover-")
+                .tempdir_in(root)
+                .map_err(io(root))?,
+        ),
+        _ => None,
+    };
+    let files = hash_copies(&dir, &names, scratch.as_ref().map(|s| s.path()))?;
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         created: jiff::Timestamp::now().to_string(),
@@ -521,7 +581,54 @@ pub fn make(
         files,
     };
     write_manifest(&dir, MANIFEST, &manifest)?;
-    verify(&dir, Some(home))
+    for f in &manifest.files {
+        stamp.checked_copy(&dir, f);
+    }
+    stamp.save(&dir);
+    check_covers(&dir, &manifest, home)?;
+    let recover = match (&scratch, recover_tool()) {
+        (Some(s), _) => run_recover(&dir, s.path())?,
+        (None, None) => {
+            "skipped: db_recover not installed (Debian: apt-get install db5.3-util)".to_string()
+        }
+        (None, Some(_)) => "skipped: the backup holds no log files to recover from".to_string(),
+    };
+    Ok(Verified {
+        dir: dir.clone(),
+        files: manifest.files.len(),
+        bytes: manifest.files.iter().map(|f| f.bytes).sum(),
+        recover,
+        of: manifest.of,
+    })
+}
+
+/// Hashes each copy `names` in `dir` (mapped into memory, on all cores, as `b3sum` does) and,
+/// with `scratch`, copies it there for the recovery check (in the kernel, as `cp` does): both
+/// read the copy just written, from the page cache. Returns the manifest's entries, in order.
+fn hash_copies(
+    dir: &Path,
+    names: &[&str],
+    scratch: Option<&Path>,
+) -> Result<Vec<ManifestFile>, BackupError> {
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        let from = dir.join(name);
+        let h = hash_file(&from).map_err(|e| BackupError::Verify {
+            dir: dir.to_path_buf(),
+            why: format!("{name}: {e}"),
+        })?;
+        let bytes = std::fs::metadata(&from).map_err(io(&from))?.len();
+        count(bytes);
+        if let Some(s) = scratch {
+            copy::copy(&from, &s.join(name), &mut count)?;
+        }
+        files.push(ManifestFile {
+            name: name.to_string(),
+            bytes,
+            blake3: h.to_hex().to_string(),
+        });
+    }
+    Ok(files)
 }
 
 /// A backup of this master whose files match its manifest.
@@ -673,6 +780,7 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
         )))
     };
     let mut logs = Vec::new();
+    let stamp = Stamp::load(&c.dir);
     for f in &backup_logs {
         let Some(e) = in_home.get(f.name.as_str()) else {
             return gone(format!(
@@ -680,6 +788,11 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
                 f.name
             ));
         };
+        // Not written since it was copied (its identity says so): the copy is the same, and
+        // neither file needs reading.
+        if stamp.vouches_source(&f.name, &e.path) {
+            continue;
+        }
         match logs::compare(&c.dir.join(&f.name), &e.path).map_err(io(&e.path))? {
             LogState::Same => {}
             LogState::Extended => logs.push((f.name.clone(), "written since")),
@@ -745,7 +858,7 @@ fn unlogged_change(
         let Some(h) = hashes.get(e.name.as_str()) else {
             continue;
         };
-        if hash_file(&e.path).map_err(io(&e.path))?.to_hex().as_str() != *h {
+        if hash(&e.path).map_err(io(&e.path))?.to_hex().as_str() != *h {
             return Ok(Some(format!(
                 "{} changed since backup {} was made, and the backup holds no log files that could carry the change",
                 e.path.display(),
@@ -802,15 +915,77 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// Verifies a backup just topped up: it covers the home, the files the top-up copied match
-/// their new hashes (the others were checked by [`assess`] just before and were not touched),
-/// and recovery succeeds on a scratch copy.
-fn verify_topped_up(dir: &Path, home: &Home, plan: &TopUp) -> Result<Verified, BackupError> {
+/// Verifies a backup just topped up, reading only what the top-up copied: it covers the home;
+/// each copied file matches its new hash; and the log, from the backup's newest log file before
+/// the top-up through its newest now, is one readable chain of records (every record's
+/// checksum, every link from a record to the one before, across files; see [`logwalk`]), read
+/// from the same pass that re-hashes the copies. The files not copied were checked by
+/// [`assess`] just before and are as they were when the whole backup was last recovered.
+fn verify_topped_up(
+    dir: &Path,
+    home: &Home,
+    plan: &TopUp,
+    old: &Manifest,
+) -> Result<Verified, BackupError> {
     let manifest = read_manifest(dir, MANIFEST)?;
     check_covers(dir, &manifest, home)?;
-    let names: HashSet<&str> = plan.files.iter().map(|(n, _)| n.as_str()).collect();
-    let copied = |f: &&ManifestFile| names.contains(f.name.as_str());
-    let (_, recover) = check_and_recover(dir, &manifest, &|f| copied(&f))?;
+    let bad = |why: String| BackupError::Verify {
+        dir: dir.to_path_buf(),
+        why,
+    };
+    let copied: HashSet<&str> = plan.files.iter().map(|(n, _)| n.as_str()).collect();
+    // The log to walk: the backup's newest log file before the top-up, and every one after.
+    let since = old
+        .files
+        .iter()
+        .filter(|f| is_log(&f.name))
+        .map(|f| f.name.as_str())
+        .max();
+    let chain: Vec<&ManifestFile> = manifest
+        .files
+        .iter()
+        .filter(|f| is_log(&f.name) && since.is_none_or(|s| f.name.as_str() >= s))
+        .collect();
+    check_consecutive(&chain).map_err(&bad)?;
+    let walks = logwalk::walk_chain(&chain.iter().map(|f| dir.join(&f.name)).collect::<Vec<_>>())
+        .map_err(|why| {
+        bad(format!(
+            "its log does not read as one chain of records: {why}"
+        ))
+    })?;
+    let mut hashes: HashMap<&str, blake3::Hash> = HashMap::new();
+    for (f, w) in chain.iter().zip(&walks) {
+        count(w.read);
+        hashes.insert(f.name.as_str(), w.blake3);
+    }
+    let mut stamp = Stamp::load(dir);
+    for f in manifest
+        .files
+        .iter()
+        .filter(|f| copied.contains(f.name.as_str()))
+    {
+        let h = match hashes.get(f.name.as_str()) {
+            Some(h) => *h,
+            None => hash(&dir.join(&f.name)).map_err(|e| bad(format!("{}: {e}", f.name)))?,
+        };
+        if h.to_hex().as_str() != f.blake3 {
+            return Err(bad(format!(
+                "{} does not match the hash taken while it was copied: check the disk",
+                f.name
+            )));
+        }
+        stamp.checked_copy(dir, f);
+    }
+    stamp.save(dir);
+    let recover = match (chain.first(), chain.last()) {
+        (Some(a), Some(b)) => format!(
+            "ok: the log from {} through {} reads as one chain of {} records, each with a valid checksum (the rest of the backup was recovered when it was made)",
+            a.name,
+            b.name,
+            walks.iter().map(|w| w.records).sum::<u64>()
+        ),
+        _ => "skipped: the backup holds no log files".to_string(),
+    };
     Ok(Verified {
         dir: dir.to_path_buf(),
         files: manifest.files.len(),
@@ -818,6 +993,22 @@ fn verify_topped_up(dir: &Path, home: &Home, plan: &TopUp) -> Result<Verified, B
         recover,
         of: manifest.of,
     })
+}
+
+/// Refuses log files whose numbers do not follow one another (`log.0000000007` then
+/// `log.0000000009`): a log file is missing.
+fn check_consecutive(logs: &[&ManifestFile]) -> Result<(), String> {
+    let number = |n: &str| n.rsplit('.').next().and_then(|d| d.parse::<u64>().ok());
+    for pair in logs.windows(2) {
+        let (a, b) = (number(&pair[0].name), number(&pair[1].name));
+        if a.zip(b).is_none_or(|(a, b)| b != a + 1) {
+            return Err(format!(
+                "its log files {} and {} do not follow one another: a log file is missing",
+                pair[0].name, pair[1].name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Does what an assessment calls for: verifies a current backup (recovery check on a scratch
@@ -844,7 +1035,7 @@ pub fn act(
         Found::Behind(c, plan) => {
             topup::top_up(home, &c.dir, &c.manifest, &plan, progress)?;
             Ok(Outcome::ToppedUp(
-                verify_topped_up(&c.dir, home, &plan)?,
+                verify_topped_up(&c.dir, home, &plan, &c.manifest)?,
                 plan,
             ))
         }

@@ -34,6 +34,7 @@ pub fn written_end(path: &Path) -> io::Result<u64> {
         pos -= n as u64;
         f.seek(SeekFrom::Start(pos))?;
         f.read_exact(&mut buf[..n])?;
+        super::count(n as u64);
         if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
             return Ok(pos + i as u64 + 1);
         }
@@ -60,6 +61,7 @@ pub fn compare(copy: &Path, home: &Path) -> io::Result<LogState> {
         let n = ((end - done) as usize).min(BLOCK);
         c.read_exact(&mut a[..n])?;
         h.read_exact(&mut b[..n])?;
+        super::count(2 * n as u64);
         if a[..n] != b[..n] {
             let at = done
                 + a[..n]
@@ -81,6 +83,7 @@ pub fn compare(copy: &Path, home: &Path) -> io::Result<LogState> {
     while done < home_len {
         let n = ((home_len - done) as usize).min(BLOCK);
         h.read_exact(&mut b[..n])?;
+        super::count(n as u64);
         if b[..n].iter().any(|&x| x != 0) {
             return Ok(LogState::Extended);
         }

@@ -10,6 +10,7 @@
 //!    reader of the backup folder runs first.
 
 use super::origin::Of;
+use super::stamp::Stamp;
 use super::{BackupError, MANIFEST, Manifest, ManifestFile, Progress, io, plain_name};
 use crate::dbhome::{Home, human_bytes};
 use crate::quarantine::{copy_file_hashed, create_dirs};
@@ -80,10 +81,15 @@ pub(super) fn stage_and_commit(
         .collect();
     let started = Instant::now();
     let mut done = 0u64;
+    // What each home file was before it was read; the backup's stamp takes these on only once
+    // the copies are installed (see `finish_pending`).
+    let mut sources = Stamp::default();
     for (name, _) in &plan.files {
         let to = stage.join(name);
+        sources.source(name, &home.path.join(name));
         let hash = copy_file_hashed(&home.path.join(name), &to, |n| {
             done += n;
+            super::count(n);
             progress(&Progress {
                 file: name.clone(),
                 done,
@@ -99,6 +105,7 @@ pub(super) fn stage_and_commit(
         };
         files.insert(name.clone(), entry);
     }
+    sources.save(&stage);
     crate::atomic::sync_dir(&stage).map_err(io(&stage))?;
     // Copy order, as a backup is made: data files, then logs (each by name).
     let (mut files, logs): (Vec<_>, Vec<_>) =
@@ -128,15 +135,22 @@ pub fn finish_pending(dir: &Path) -> Result<bool, BackupError> {
     }
     let manifest = super::read_manifest(dir, NEXT)?;
     let stage = dir.join(STAGE);
+    let mut stamp = Stamp::load(dir);
+    let staged_sources = Stamp::load(&stage);
     for f in &manifest.files {
         let staged = stage.join(&f.name);
         if staged.is_file() {
+            stamp.forget_copy(&f.name);
             std::fs::rename(&staged, dir.join(&f.name)).map_err(io(&staged))?;
         }
     }
     crate::atomic::sync_dir(dir).map_err(io(dir))?;
     std::fs::rename(&next, dir.join(MANIFEST)).map_err(io(&next))?;
     crate::atomic::sync_dir(dir).map_err(io(dir))?;
+    // The installed copies are the home's files as they were when staged: from now on a home
+    // file with that identity needs no comparing. (Lost in a crash, it only means comparing.)
+    stamp.take_sources(&staged_sources);
+    stamp.save(dir);
     if stage.exists() {
         std::fs::remove_dir_all(&stage).map_err(io(&stage))?;
     }
