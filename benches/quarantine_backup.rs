@@ -380,7 +380,14 @@ fn backup(root: &Path, pairs: usize, topup_only: bool) -> Vec<String> {
         seed(&home, per_round);
         let new = log_written(&home) - before;
         cold();
-        let up = timed(tt_ha().arg("--config").arg(&config).arg("backup"));
+        // `--top-up`: as `master.stop` does, minutes after the run's `backup` step checked it.
+        let up = timed(
+            tt_ha()
+                .arg("--config")
+                .arg(&config)
+                .arg("backup")
+                .arg("--top-up"),
+        );
         let mib = new as f64 / (1u64 << 20) as f64;
         let per100 = up / mib * 100.0;
         eprintln!(

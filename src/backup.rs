@@ -321,11 +321,26 @@ fn write_manifest(dir: &Path, name: &str, manifest: &Manifest) -> Result<(), Bac
     crate::atomic::sync_dir(dir).map_err(io(dir))
 }
 
+/// How far a look at a backup may rely on its last check (the stamp, [`STAMP`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Read every copy again: the backup has sat on disk since it was last checked, and a disk
+    /// can lose data without any write (the run's `backup` step, `tt-ha backup`).
+    Reread,
+    /// Rely on the check made earlier in this run for copies unchanged since: the top-up at
+    /// `master.stop`, minutes after the `backup` step re-read and recovered the whole backup.
+    EarlierInThisRun,
+}
+
 /// The manifest part of [`verify`]: every file present with its hash (and, with `home`, covering
 /// the home's databases and logs). Returns the manifest and the bytes checked.
-/// A copy whose identity is unchanged since its hash was last checked (the backup's
-/// `verified.json`) is not read again: see [`stamp`].
-pub fn verify_manifest(dir: &Path, home: Option<&Home>) -> Result<(Manifest, u64), BackupError> {
+/// With [`Trust::EarlierInThisRun`], a copy whose identity is unchanged since its hash was
+/// last checked (the backup's stamp) is not read again: see [`stamp`].
+pub fn verify_manifest(
+    dir: &Path,
+    home: Option<&Home>,
+    trust: Trust,
+) -> Result<(Manifest, u64), BackupError> {
     let manifest = read_manifest(dir, MANIFEST)?;
     if let Some(home) = home {
         check_covers(dir, &manifest, home)?;
@@ -334,7 +349,7 @@ pub fn verify_manifest(dir: &Path, home: Option<&Home>) -> Result<(Manifest, u64
     let fresh: Vec<&ManifestFile> = manifest
         .files
         .iter()
-        .filter(|f| !stamp.vouches_copy(dir, f))
+        .filter(|f| trust == Trust::Reread || !stamp.vouches_copy(dir, f))
         .collect();
     check_hashes(dir, fresh.iter().copied())?;
     if !fresh.is_empty() {
@@ -667,7 +682,7 @@ pub struct Assessment {
 /// match their manifest; takes this master's newest remaining backup and says whether it is
 /// current, can be brought up to date, or a new one is needed. Finishes a top-up that was
 /// interrupted after its commit point first.
-pub fn assess(root: &Path, home: &Home) -> Result<Assessment, BackupError> {
+pub fn assess(root: &Path, home: &Home, trust: Trust) -> Result<Assessment, BackupError> {
     let me = Origin::here(&home.path).map_err(io(&home.path))?;
     let mut notes = Vec::new();
     let mut ours = Vec::new();
@@ -719,7 +734,7 @@ pub fn assess(root: &Path, home: &Home) -> Result<Assessment, BackupError> {
     // Newest state first.
     ours.sort_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)));
     for (_, dir, _) in ours {
-        match verify_manifest(&dir, None) {
+        match verify_manifest(&dir, None, trust) {
             Ok((manifest, bytes)) => {
                 let c = Candidate {
                     dir,
@@ -1013,17 +1028,30 @@ fn check_consecutive(logs: &[&ManifestFile]) -> Result<(), String> {
 
 /// Does what an assessment calls for: verifies a current backup (recovery check on a scratch
 /// copy), tops up one that is behind and verifies it, or makes a new one in `root/<new_id>`.
+/// With [`Trust::EarlierInThisRun`], a current backup whose every copy is unchanged since this
+/// run's check is not recovered again (that check recovered it).
 pub fn act(
     home: &Home,
     root: &Path,
     found: Found,
     new_id: &str,
+    trust: Trust,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Outcome, BackupError> {
     match found {
         Found::Current(c) => {
             // Its hashes were checked by `assess` just before.
-            let (_, recover) = check_and_recover(&c.dir, &c.manifest, &|_| false)?;
+            let stamp = Stamp::load(&c.dir);
+            let unchanged = trust == Trust::EarlierInThisRun
+                && c.manifest
+                    .files
+                    .iter()
+                    .all(|f| stamp.vouches_copy(&c.dir, f));
+            let recover = if unchanged {
+                "recovery check done earlier in this run; no file changed since".to_string()
+            } else {
+                check_and_recover(&c.dir, &c.manifest, &|_| false)?.1
+            };
             Ok(Outcome::Current(Verified {
                 files: c.manifest.files.len(),
                 bytes: c.bytes,
@@ -1092,6 +1120,35 @@ mod tests {
             .unwrap();
     }
 
+    /// A copy whose bytes changed while its identity did not (a disk losing data, which no
+    /// write records) is caught by every check that re-reads — the run's `backup` step and
+    /// `tt-ha backup` — and only the top-up within a run relies on the stamp.
+    #[test]
+    fn only_the_top_up_within_a_run_relies_on_the_last_check() {
+        let h = home();
+        let root = tempfile::tempdir().unwrap();
+        let home = open(h.path());
+        let dir = backup(h.path(), root.path());
+        let manifest = read_manifest(&dir, MANIFEST).unwrap();
+        verify_manifest(&dir, Some(&home), Trust::Reread).unwrap();
+        // The rot: other bytes, then the stamp made to vouch for the file as it is now (as if
+        // its size, inode and times had stayed what they were when it was checked).
+        std::fs::write(dir.join("volumes.db"), vec![b'y'; 3_000_000]).unwrap();
+        let mut stamp = Stamp::load(&dir);
+        for f in &manifest.files {
+            stamp.checked_copy(&dir, f);
+        }
+        stamp.save(&dir);
+        let err = verify_manifest(&dir, Some(&home), Trust::Reread).unwrap_err();
+        assert!(err.to_string().contains("volumes.db has changed"), "{err}");
+        assert!(matches!(
+            assess(root.path(), &home, Trust::Reread).unwrap().found,
+            Found::Missing(_)
+        ));
+        // Within a run, minutes after that full check, an unchanged identity is trusted.
+        verify_manifest(&dir, Some(&home), Trust::EarlierInThisRun).unwrap();
+    }
+
     #[test]
     fn backs_up_databases_then_logs_and_verifies() {
         let h = home();
@@ -1119,7 +1176,8 @@ mod tests {
                 assert!(v.recover.starts_with("skipped"), "{}", v.recover);
             }
         }
-        let (manifest, bytes) = verify_manifest(&root.path().join("b1"), Some(&home)).unwrap();
+        let (manifest, bytes) =
+            verify_manifest(&root.path().join("b1"), Some(&home), Trust::Reread).unwrap();
         assert_eq!((manifest.files.len(), bytes), (3, 3_005_007));
         // It says what it is a backup of.
         let of = manifest.of.unwrap();
@@ -1132,14 +1190,14 @@ mod tests {
             ("log.0000000001", 5000, 5000)
         );
         assert!(matches!(
-            assess(root.path(), &home).unwrap().found,
+            assess(root.path(), &home, Trust::Reread).unwrap().found,
             Found::Current(_)
         ));
 
         std::fs::write(root.path().join("b1/volumes.db"), b"tampered").unwrap();
-        let err = verify_manifest(&root.path().join("b1"), Some(&home)).unwrap_err();
+        let err = verify_manifest(&root.path().join("b1"), Some(&home), Trust::Reread).unwrap_err();
         assert!(err.to_string().contains("volumes.db has changed"), "{err}");
-        let a = assess(root.path(), &home).unwrap();
+        let a = assess(root.path(), &home, Trust::Reread).unwrap();
         assert!(matches!(a.found, Found::Missing(_)));
         assert!(
             a.notes[0].contains("volumes.db has changed"),
@@ -1159,7 +1217,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dir = backup(h.path(), root.path());
         std::fs::write(h.path().join("log.0000000002"), b"new").unwrap();
-        let err = verify_manifest(&dir, Some(&open(h.path()))).unwrap_err();
+        let err = verify_manifest(&dir, Some(&open(h.path())), Trust::Reread).unwrap_err();
         assert!(
             err.to_string()
                 .contains("log.0000000002 of the master home is not in it"),
@@ -1189,7 +1247,7 @@ mod tests {
             v
         };
         let before = folder(&dir);
-        let err = assess(root.path(), &open(h.path())).unwrap_err();
+        let err = assess(root.path(), &open(h.path()), Trust::Reread).unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, BackupError::Foreign { .. }), "{text}");
         for must in [
@@ -1219,7 +1277,7 @@ mod tests {
                     _ => m["of"][field] = value.clone(),
                 }
             });
-            let err = assess(root2.path(), &open(h.path())).unwrap_err();
+            let err = assess(root2.path(), &open(h.path()), Trust::Reread).unwrap_err();
             assert!(matches!(err, BackupError::Foreign { .. }), "{field}: {err}");
             let named = match value {
                 serde_json::Value::String(v) => v,
@@ -1228,7 +1286,7 @@ mod tests {
             assert!(err.to_string().contains(&named), "{field}: {err}");
         }
         rewrite(&dir, |m| *m = ours.clone());
-        assert!(assess(root2.path(), &open(h.path())).is_ok());
+        assert!(assess(root2.path(), &open(h.path()), Trust::Reread).is_ok());
     }
 
     #[test]
@@ -1241,7 +1299,7 @@ mod tests {
             m.as_object_mut().unwrap().remove("of");
             m["version"] = 1.into();
         });
-        let a = assess(root.path(), &home).unwrap();
+        let a = assess(root.path(), &home, Trust::Reread).unwrap();
         assert!(matches!(a.found, Found::Missing(_)));
         assert!(a.notes[0].contains("not trusted"), "{:?}", a.notes);
         for (edit, says) in [
@@ -1249,7 +1307,7 @@ mod tests {
             (serde_json::json!("x"), "not valid"),
         ] {
             rewrite(&dir, |m| m["version"] = edit.clone());
-            let a = assess(root.path(), &home).unwrap();
+            let a = assess(root.path(), &home, Trust::Reread).unwrap();
             assert!(matches!(a.found, Found::Missing(_)));
             assert!(a.notes[0].contains(says), "{:?}", a.notes);
         }
@@ -1258,7 +1316,7 @@ mod tests {
             m["version"] = 2.into();
             m["files"][0]["name"] = "../../etc/passwd".into();
         });
-        let a = assess(root.path(), &home).unwrap();
+        let a = assess(root.path(), &home, Trust::Reread).unwrap();
         assert!(
             a.notes[0].contains("not a plain file name"),
             "{:?}",
@@ -1266,7 +1324,7 @@ mod tests {
         );
         std::fs::write(dir.join(MANIFEST), [0xff, 0xfe, 0]).unwrap();
         assert!(matches!(
-            assess(root.path(), &home).unwrap().found,
+            assess(root.path(), &home, Trust::Reread).unwrap().found,
             Found::Missing(_)
         ));
     }
@@ -1282,7 +1340,8 @@ mod tests {
         // Databases changing is what logs carry: not a reason to copy them again.
         std::fs::write(h.path().join("volumes.db"), b"changed pages").unwrap();
         let home = open(h.path());
-        let Found::Behind(c, plan) = assess(root.path(), &home).unwrap().found else {
+        let Found::Behind(c, plan) = assess(root.path(), &home, Trust::Reread).unwrap().found
+        else {
             panic!("not behind")
         };
         assert_eq!(
@@ -1294,7 +1353,7 @@ mod tests {
             ]
         );
         topup::top_up(&home, &c.dir, &c.manifest, &plan, &mut |_| {}).unwrap();
-        let (m, _) = verify_manifest(&dir, Some(&home)).unwrap();
+        let (m, _) = verify_manifest(&dir, Some(&home), Trust::Reread).unwrap();
         assert_eq!(
             std::fs::read(dir.join("log.0000000001")).unwrap(),
             std::fs::read(h.path().join("log.0000000001")).unwrap()
@@ -1303,7 +1362,7 @@ mod tests {
         assert_eq!(m.created, c.manifest.created);
         assert!(!dir.join(STAGE).exists() && !dir.join(NEXT).exists());
         assert!(matches!(
-            assess(root.path(), &home).unwrap().found,
+            assess(root.path(), &home, Trust::Reread).unwrap().found,
             Found::Current(_)
         ));
     }
@@ -1327,7 +1386,9 @@ mod tests {
             let root = tempfile::tempdir().unwrap();
             backup(h.path(), root.path());
             change(h.path());
-            let found = assess(root.path(), &open(h.path())).unwrap().found;
+            let found = assess(root.path(), &open(h.path()), Trust::Reread)
+                .unwrap()
+                .found;
             let Found::Missing(why) = found else {
                 panic!("{what}: {found:?}")
             };
@@ -1342,11 +1403,16 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dir = backup(h.path(), root.path());
         assert!(matches!(
-            assess(root.path(), &open(h.path())).unwrap().found,
+            assess(root.path(), &open(h.path()), Trust::Reread)
+                .unwrap()
+                .found,
             Found::Current(_)
         ));
         std::fs::write(h.path().join("volumes.db"), b"changed").unwrap();
-        let Found::Missing(why) = assess(root.path(), &open(h.path())).unwrap().found else {
+        let Found::Missing(why) = assess(root.path(), &open(h.path()), Trust::Reread)
+            .unwrap()
+            .found
+        else {
             panic!()
         };
         assert!(why.contains("no log files that could carry"), "{why}");
@@ -1362,7 +1428,8 @@ mod tests {
         append(&h.path().join("log.0000000001"), b"more");
         std::fs::write(h.path().join("log.0000000002"), b"next").unwrap();
         let home = open(h.path());
-        let Found::Behind(c, plan) = assess(root.path(), &home).unwrap().found else {
+        let Found::Behind(c, plan) = assess(root.path(), &home, Trust::Reread).unwrap().found
+        else {
             panic!()
         };
 
@@ -1370,7 +1437,8 @@ mod tests {
         std::fs::create_dir(dir.join(STAGE)).unwrap();
         std::fs::write(dir.join(STAGE).join("log.0000000001"), b"partial").unwrap();
         assert_eq!(std::fs::read(dir.join(MANIFEST)).unwrap(), before);
-        let Found::Behind(_, again) = assess(root.path(), &home).unwrap().found else {
+        let Found::Behind(_, again) = assess(root.path(), &home, Trust::Reread).unwrap().found
+        else {
             panic!()
         };
         assert_eq!(again, plan);
@@ -1389,10 +1457,10 @@ mod tests {
             "not installed yet"
         );
         assert!(matches!(
-            assess(root.path(), &home).unwrap().found,
+            assess(root.path(), &home, Trust::Reread).unwrap().found,
             Found::Current(_)
         ));
         assert!(!dir.join(NEXT).exists() && !dir.join(STAGE).exists());
-        verify_manifest(&dir, Some(&home)).unwrap();
+        verify_manifest(&dir, Some(&home), Trust::Reread).unwrap();
     }
 }

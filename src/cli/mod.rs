@@ -76,8 +76,15 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Verify the newest backup of the master's databases and logs, or make one.
-    Backup,
+    /// Verify the newest backup of the master's databases and logs (every file read again), bring
+    /// it up to date with the log written since, or make one.
+    Backup {
+        /// Only bring it up to date: copies unchanged (size, inode, times) since the previous
+        /// `tt-ha backup` checked them are not read again, as `master.stop` does within a run.
+        /// Use right after a full `tt-ha backup`; a disk can lose data without any write.
+        #[arg(long)]
+        top_up: bool,
+    },
     /// Create a two-node sandbox on this machine (Berkeley DB 5.3 stand-in servers) and say what to run.
     Demo {
         /// The sandbox folder.
@@ -178,7 +185,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => run_cmd::rollback(&cli.config, dry_run, yes, force_stop_replicant, json),
         Command::Status { json } => run_cmd::status(&cli.config, json),
         Command::Finalize { yes } => run_cmd::finalize(&cli.config, yes),
-        Command::Backup => run_cmd::backup(&cli.config),
+        Command::Backup { top_up } => run_cmd::backup(&cli.config, top_up),
         Command::Demo {
             dir,
             no_open,

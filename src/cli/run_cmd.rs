@@ -256,8 +256,14 @@ pub fn finalize(config_path: &Path, yes: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `backup`: verify the newest backup of this master, bring it up to date with the log files
-/// written since, or make one.
-pub fn backup(config_path: &Path) -> anyhow::Result<ExitCode> {
+/// written since, or make one. With `top_up`, copies unchanged since the previous check are
+/// trusted (see [`crate::backup::Trust`]).
+pub fn backup(config_path: &Path, top_up: bool) -> anyhow::Result<ExitCode> {
+    let trust = if top_up {
+        crate::backup::Trust::EarlierInThisRun
+    } else {
+        crate::backup::Trust::Reread
+    };
     let cfg: SiteConfig = config::load(config_path)?;
     let node = &cfg.master;
     let home = Home::open(&node.home, &node.message_file)?;
@@ -265,7 +271,7 @@ pub fn backup(config_path: &Path) -> anyhow::Result<ExitCode> {
         .backup_dir
         .clone()
         .expect("validated: the master has a backup_dir");
-    let found = crate::backup::assess(&root, &home)?;
+    let found = crate::backup::assess(&root, &home, trust)?;
     for n in &found.notes {
         errln!("note: {n}");
     }
@@ -274,7 +280,7 @@ pub fn backup(config_path: &Path) -> anyhow::Result<ExitCode> {
         &format!("{}-{}", crate::plan::new_run_id(), node.name),
     );
     let mut last = std::time::Instant::now();
-    let outcome = crate::backup::act(&home, &root, found.found, &id, &mut |p| {
+    let outcome = crate::backup::act(&home, &root, found.found, &id, trust, &mut |p| {
         if last.elapsed().as_millis() >= 500 || p.done == p.total {
             last = std::time::Instant::now();
             errln!(

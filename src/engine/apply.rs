@@ -370,6 +370,7 @@ fn journaled_backup(
     home: &Home,
     root: &std::path::Path,
     found: backup::Found,
+    trust: backup::Trust,
 ) -> Result<String, EngineError> {
     let new_id = backup::unused_id(root, &format!("{}-{}", ctx.run_id, ctx.cfg.master.name));
     let to = match &found {
@@ -379,7 +380,7 @@ fn journaled_backup(
     let seq = ctx.intent(step, Action::Backup { to })?;
     let mut report = live_lines(ctx, step);
     let mut last = Instant::now() - Duration::from_secs(1);
-    let outcome = backup::act(home, root, found, &new_id, &mut |p| {
+    let outcome = backup::act(home, root, found, &new_id, trust, &mut |p| {
         // A line every half second (and the last), with the speed, while it copies.
         if last.elapsed() >= Duration::from_millis(500) || p.done == p.total {
             last = Instant::now();
@@ -406,7 +407,8 @@ fn backup_step(
     let step = "backup";
     let node = &ctx.cfg.master;
     let (home, root) = master_home_and_backup_dir(step, node)?;
-    let found = backup::assess(&root, &home).map_err(|e| EngineError::step(step, e))?;
+    let found = backup::assess(&root, &home, backup::Trust::Reread)
+        .map_err(|e| EngineError::step(step, e))?;
     for n in &found.notes {
         ctx.line(step, n);
     }
@@ -426,7 +428,7 @@ fn backup_step(
             return Err(EngineError::Declined { step: step.into() });
         }
     }
-    journaled_backup(ctx, step, &home, &root, found.found)
+    journaled_backup(ctx, step, &home, &root, found.found, backup::Trust::Reread)
 }
 
 /// `master.stop`: stops the master, then makes the run's backup current at that moment.
@@ -445,7 +447,8 @@ fn backup_at_stop(ctx: &mut Ctx, step: &str) -> Result<String, EngineError> {
     let node = &ctx.cfg.master;
     ensure_down(ctx, step, node)?;
     let (home, root) = master_home_and_backup_dir(step, node)?;
-    let found = backup::assess(&root, &home).map_err(|e| EngineError::step(step, e))?;
+    let found = backup::assess(&root, &home, backup::Trust::EarlierInThisRun)
+        .map_err(|e| EngineError::step(step, e))?;
     for n in &found.notes {
         ctx.line(step, n);
     }
@@ -455,7 +458,14 @@ fn backup_at_stop(ctx: &mut Ctx, step: &str) -> Result<String, EngineError> {
             format!("{why}: making a new full backup now, with the master stopped"),
         );
     }
-    journaled_backup(ctx, step, &home, &root, found.found)
+    journaled_backup(
+        ctx,
+        step,
+        &home,
+        &root,
+        found.found,
+        backup::Trust::EarlierInThisRun,
+    )
 }
 
 fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {

@@ -430,7 +430,8 @@ fn a_top_up_reads_the_log_written_since_not_the_whole_backup() {
     service(&sb, "stop");
     let home = tt_ha::dbhome::Home::open(&m, "$DB_Msg.txt").unwrap();
     let before = tt_ha::backup::bytes_read();
-    let a = tt_ha::backup::assess(&root, &home).unwrap();
+    // As `master.stop` does, right after the `backup` step above checked the whole backup.
+    let a = tt_ha::backup::assess(&root, &home, tt_ha::backup::Trust::EarlierInThisRun).unwrap();
     let Found::Behind(c, plan) = a.found else {
         panic!("the backup is not behind: {:?}", a.found)
     };
@@ -441,6 +442,7 @@ fn a_top_up_reads_the_log_written_since_not_the_whole_backup() {
         &root,
         Found::Behind(c, plan.clone()),
         "unused",
+        tt_ha::backup::Trust::EarlierInThisRun,
         &mut |_| {},
     )
     .unwrap();
