@@ -218,10 +218,22 @@ mod linux {
             })
         }
 
-        /// Is `id` an entry of the home (the full set, made on first need)?
+        /// Is `id` an entry of the home (the full set, made on first need)? This process's
+        /// listing of the home, when it provably still holds (see
+        /// [`crate::dbhome::Home::open_reused`]), gives the entries directly in it from its own
+        /// `stat`s; only subfolders are walked again.
         fn is_entry(&self, id: Id) -> bool {
             self.all
-                .get_or_init(|| identities(&self.root, false))
+                .get_or_init(|| match crate::dbhome::kept_identities(&self.root) {
+                    Some((top, subfolders)) => {
+                        let mut all: HashSet<Id> = top.iter().copied().collect();
+                        for d in subfolders {
+                            all.extend(identities(&d, false));
+                        }
+                        all
+                    }
+                    None => identities(&self.root, false),
+                })
                 .contains(&id)
         }
 
@@ -269,8 +281,9 @@ mod linux {
             if name == self.root || name.starts_with(&self.root) {
                 return true;
             }
-            if file.is_some_and(|f| self.dirs.contains(&f.id)) {
-                return true;
+            if let Some(f) = file.filter(|f| f.dir) {
+                // A folder is in the home only as the home or one of its folders.
+                return self.dirs.contains(&f.id);
             }
             if !name.is_absolute() {
                 // A pipe, socket or anonymous inode: not a file of any folder.
@@ -568,6 +581,25 @@ mod spellings {
         assert!(holder_of(&home, other.id()).is_none());
         stop(c);
         stop(other);
+    }
+
+    #[test]
+    fn a_hard_link_made_after_the_home_was_listed_is_a_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let home = home_with_file(t.path());
+        std::fs::write(home.join("DB_CONFIG"), b"").unwrap();
+        let outside = t.path().join("outside.db");
+        std::fs::write(&outside, b"z").unwrap();
+        std::fs::hard_link(&outside, t.path().join("second-name")).unwrap();
+        let c = hold_open(&outside, "30.5");
+        // Listed and kept for reuse (the folder settled), then a name added to the home: the
+        // kept identities must not be used for the changed folder.
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        crate::dbhome::Home::open_reused(&home, "").unwrap();
+        assert!(holder_of(&home, c.id()).is_none());
+        std::fs::hard_link(&outside, home.join("linked-in.db")).unwrap();
+        assert_eq!(holder_of(&home, c.id()).map(|h| h.how), Some("open"));
+        stop(c);
     }
 
     #[test]
