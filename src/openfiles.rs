@@ -573,8 +573,8 @@ mod spellings {
         // A file with two names, neither in the home, is not a holder.
         std::fs::write(t.path().join("elsewhere/a"), b"y").unwrap();
         std::fs::hard_link(t.path().join("elsewhere/a"), t.path().join("elsewhere/b")).unwrap();
-        let other = hold_open(&t.path().join("elsewhere/a"), "30.1");
-        let c = hold_open(&link, "30.2");
+        let other = hold_open(&t.path().join("elsewhere/a"), "30.61");
+        let c = hold_open(&link, "30.62");
         let h = holder_of(&home, c.id()).expect("the hard link's holder is found");
         assert_eq!(h.how, "open");
         assert_eq!(h.file, link.canonicalize().unwrap());
@@ -591,7 +591,7 @@ mod spellings {
         let outside = t.path().join("outside.db");
         std::fs::write(&outside, b"z").unwrap();
         std::fs::hard_link(&outside, t.path().join("second-name")).unwrap();
-        let c = hold_open(&outside, "30.5");
+        let c = hold_open(&outside, "30.65");
         // Listed and kept for reuse (the folder settled), then a name added to the home: the
         // kept identities must not be used for the changed folder.
         std::thread::sleep(std::time::Duration::from_secs(4));
@@ -621,7 +621,7 @@ mod spellings {
         let home = home_with_file(t.path());
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&home, &link).unwrap();
-        let c = hold_open(&link.join("sub/inner.db"), "30.3");
+        let c = hold_open(&link.join("sub/inner.db"), "30.63");
         // Asked through the link too: the scan resolves the home it is given.
         for asked in [&home, &link] {
             let h = holders(asked).unwrap();
@@ -639,7 +639,7 @@ mod spellings {
         own_namespace: bool,
     ) -> Option<std::process::Child> {
         std::fs::create_dir_all(at).unwrap();
-        let script = "mount --bind \"$0\" \"$1\" || exit 1; exec 3<\"$1/$2\"; cd /; echo ok; exec sleep 30.4";
+        let script = "mount --bind \"$0\" \"$1\" || exit 1; exec 3<\"$1/$2\"; cd /; echo ok; exec sleep 30.64";
         let mut cmd = if own_namespace {
             let mut c = std::process::Command::new("unshare");
             c.args(["-m", "--propagation", "private", "sh", "-c"]);
