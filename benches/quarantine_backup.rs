@@ -206,6 +206,11 @@ fn reset_quarantine(a: &Path, b: &Path) {
         "cd \"$1\" && find . -mindepth 1 -maxdepth 1 -print0 | xargs -0 -r mv -t \"$2\"",
         &[&b.join("q"), &b.join("var/db")],
     );
+    // The anchor's Q is a new, empty folder each round, as a run's quarantine is: a folder
+    // that once held 100,000 names keeps its grown index, and renaming into it measured some
+    // 20% less system time than into a new one (1.96-2.09 s against 2.52 s, 100,000 files).
+    fs::remove_dir(b.join("q")).unwrap();
+    fs::create_dir(b.join("q")).unwrap();
 }
 
 /// Moves every entry but DB_CONFIG from `$1` to `$2` with mv, and syncs.

@@ -256,93 +256,270 @@ fn tree_bytes(dir: &Path) -> Result<u64, HomeError> {
     Ok(total)
 }
 
+/// The checks on the folder itself: it exists, is a folder, resolves, and is not forbidden.
+fn resolve(configured: &Path) -> Result<PathBuf, HomeError> {
+    let meta = std::fs::metadata(configured).map_err(|e| HomeError::NotAFolder {
+        path: configured.to_path_buf(),
+        why: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such folder".to_string(),
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied (run tt-ha as a user that may read it)".to_string()
+            }
+            _ => e.to_string(),
+        },
+    })?;
+    if !meta.is_dir() {
+        return Err(HomeError::NotAFolder {
+            path: configured.to_path_buf(),
+            why: "this is a file, not a folder".to_string(),
+        });
+    }
+    let path = configured
+        .canonicalize()
+        .map_err(|source| HomeError::Unreadable {
+            path: configured.to_path_buf(),
+            source,
+        })?;
+    if let Some(what) = forbidden(&path) {
+        return Err(HomeError::Forbidden { path, what });
+    }
+    Ok(path)
+}
+
+/// Lists the resolved home `path`: each entry's kind and size (one `stat` each, relative to
+/// the open folder: no walk of the whole path per entry), and whether DB_CONFIG is there.
+fn list(configured: &Path, path: PathBuf, message_file: &str) -> Result<Home, HomeError> {
+    list_with_ids(configured, path, message_file).map(|(home, _)| home)
+}
+
+/// [`list`], and the device and inode of each entry from the same `stat` (Unix).
+fn list_with_ids(
+    configured: &Path,
+    path: PathBuf,
+    message_file: &str,
+) -> Result<(Home, Vec<(u64, u64)>), HomeError> {
+    let unreadable = |source| HomeError::Unreadable {
+        path: path.clone(),
+        source,
+    };
+    let mut ids = Vec::new();
+    let mut entries = Vec::new();
+    let mut has_config = false;
+    for item in std::fs::read_dir(&path).map_err(unreadable)? {
+        let item = item.map_err(unreadable)?;
+        let p = item.path();
+        // Never follows a link (`lstat` of the entry).
+        let meta = item.metadata().map_err(|source| HomeError::Unreadable {
+            path: p.clone(),
+            source,
+        })?;
+        #[cfg(unix)]
+        ids.push({
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        });
+        let ft = meta.file_type();
+        let kind = if ft.is_symlink() {
+            EntryKind::Symlink
+        } else if ft.is_dir() {
+            EntryKind::Dir
+        } else if ft.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Special
+        };
+        let os_name = item.file_name();
+        if name_is_dbconfig(&os_name) {
+            if kind == EntryKind::Symlink {
+                return Err(HomeError::DbConfigIsLink {
+                    target: std::fs::read_link(&p).unwrap_or_default(),
+                    path: p,
+                });
+            }
+            has_config = kind == EntryKind::File;
+        }
+        let name = os_name.to_string_lossy().into_owned();
+        let bytes = if kind == EntryKind::Dir {
+            tree_bytes(&p)?
+        } else {
+            meta.len()
+        };
+        entries.push(Entry {
+            class: classify(&os_name, kind, message_file),
+            name,
+            path: p,
+            kind,
+            bytes,
+        });
+    }
+    if !has_config {
+        return Err(HomeError::NoDbConfig { path });
+    }
+    entries.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
+    let home = Home {
+        configured: configured.to_path_buf(),
+        path,
+        entries,
+    };
+    Ok((home, ids))
+}
+
+/// What says a folder's names have not changed: its identity and its modification and change
+/// times, to the nanosecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    id: (u64, u64),
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    /// True when both times lie more than `margin` before `t`: a change made after `t` then
+    /// shows as a different time, whatever the file system's clock granularity.
+    fn settled_before(&self, t: std::time::SystemTime, margin: std::time::Duration) -> bool {
+        let Some(limit) = t
+            .checked_sub(margin)
+            .and_then(|l| l.duration_since(std::time::UNIX_EPOCH).ok())
+        else {
+            return false;
+        };
+        let before = |(s, ns): (i64, i64)| {
+            s >= 0 && std::time::Duration::new(s as u64, ns.clamp(0, 999_999_999) as u32) < limit
+        };
+        before(self.mtime) && before(self.ctime)
+    }
+}
+
+/// How far in the past a folder's times must be for its listing to be reused. On a local file
+/// system this kernel stamps the times from its own clock, in ticks of at most 10 ms: 100 ms is
+/// ample. Elsewhere (a network share stamps with the server's clock, which may be off and
+/// coarse; FAT keeps 2 s) three seconds, and a folder changed that recently is listed afresh.
+fn racy_margin(path: &Path) -> std::time::Duration {
+    #[cfg(target_os = "linux")]
+    {
+        // ext2/3/4, XFS, Btrfs, tmpfs, overlayfs, F2FS, ZFS, bcachefs.
+        const LOCAL: [u64; 8] = [
+            0xEF53,
+            0x5846_5342,
+            0x9123_683E,
+            0x0102_1994,
+            0x794C_7630,
+            0xF2F5_2010,
+            0x2FC1_2FC1,
+            0xCA45_1A4E,
+        ];
+        if rustix::fs::statfs(path).is_ok_and(|f| LOCAL.contains(&(f.f_type as u64))) {
+            return std::time::Duration::from_millis(100);
+        }
+    }
+    let _ = path;
+    std::time::Duration::from_secs(3)
+}
+
+/// Listings kept: a run looks at two homes.
+const MAX_KEPT: usize = 4;
+
+/// Device and inode pairs, shared.
+pub type Identities = std::sync::Arc<std::collections::HashSet<(u64, u64)>>;
+
+/// One kept listing.
+struct Listing {
+    stamp: Stamp,
+    message_file: String,
+    home: Home,
+    /// Device and inode of the home and of each entry, from the listing's own `stat`s.
+    ids: Identities,
+}
+
+/// What this process's kept listing of the resolved home `path` says of its identities, when
+/// the folder provably has not changed since it was listed (the rule of
+/// [`Home::open_reused`]): the device and inode of the home and of each entry directly in it
+/// (from the listing's own `stat`s, never a listing's `d_ino`), and its subfolders, whose
+/// contents the caller must look at itself. None when there is no such listing.
+pub fn kept_identities(path: &Path) -> Option<(Identities, Vec<PathBuf>)> {
+    let now = stamp(path)?;
+    let kept = LISTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let l = kept
+        .iter()
+        .find(|l| l.stamp == now && l.home.path == path)?;
+    let subfolders = l
+        .home
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Dir)
+        .map(|e| e.path.clone())
+        .collect();
+    Some((l.ids.clone(), subfolders))
+}
+
+/// This process's kept listings (see [`Home::open_reused`]).
+static LISTINGS: std::sync::Mutex<Vec<Listing>> = std::sync::Mutex::new(Vec::new());
+
+#[cfg(unix)]
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        id: (m.dev(), m.ino()),
+        mtime: (m.mtime(), m.mtime_nsec()),
+        ctime: (m.ctime(), m.ctime_nsec()),
+    })
+}
+
+/// No reuse where the folder's change time is not at hand.
+#[cfg(not(unix))]
+fn stamp(_path: &Path) -> Option<Stamp> {
+    None
+}
+
 impl Home {
     /// Reads and checks a home: refuses `/`, drive roots, users' home folders and folders without
     /// DB_CONFIG. `message_file` is the node's message file name.
     pub fn open(configured: &Path, message_file: &str) -> Result<Home, HomeError> {
-        let meta = std::fs::metadata(configured).map_err(|e| HomeError::NotAFolder {
-            path: configured.to_path_buf(),
-            why: match e.kind() {
-                std::io::ErrorKind::NotFound => "no such folder".to_string(),
-                std::io::ErrorKind::PermissionDenied => {
-                    "permission denied (run tt-ha as a user that may read it)".to_string()
-                }
-                _ => e.to_string(),
-            },
-        })?;
-        if !meta.is_dir() {
-            return Err(HomeError::NotAFolder {
-                path: configured.to_path_buf(),
-                why: "this is a file, not a folder".to_string(),
-            });
-        }
-        let path = configured
-            .canonicalize()
-            .map_err(|source| HomeError::Unreadable {
-                path: configured.to_path_buf(),
-                source,
-            })?;
-        if let Some(what) = forbidden(&path) {
-            return Err(HomeError::Forbidden { path, what });
-        }
-        let unreadable = |source| HomeError::Unreadable {
-            path: path.clone(),
-            source,
-        };
-        let mut entries = Vec::new();
-        let mut has_config = false;
-        for item in std::fs::read_dir(&path).map_err(unreadable)? {
-            let item = item.map_err(unreadable)?;
-            let p = item.path();
-            let meta = std::fs::symlink_metadata(&p).map_err(|source| HomeError::Unreadable {
-                path: p.clone(),
-                source,
-            })?;
-            let ft = meta.file_type();
-            let kind = if ft.is_symlink() {
-                EntryKind::Symlink
-            } else if ft.is_dir() {
-                EntryKind::Dir
-            } else if ft.is_file() {
-                EntryKind::File
-            } else {
-                EntryKind::Special
-            };
-            let os_name = item.file_name();
-            if name_is_dbconfig(&os_name) {
-                if kind == EntryKind::Symlink {
-                    return Err(HomeError::DbConfigIsLink {
-                        target: std::fs::read_link(&p).unwrap_or_default(),
-                        path: p,
-                    });
-                }
-                has_config = kind == EntryKind::File;
-            }
-            let name = os_name.to_string_lossy().into_owned();
-            let bytes = if kind == EntryKind::Dir {
-                tree_bytes(&p)?
-            } else {
-                meta.len()
-            };
-            entries.push(Entry {
-                class: classify(&os_name, kind, message_file),
-                name,
-                path: p,
-                kind,
-                bytes,
-            });
-        }
-        if !has_config {
-            return Err(HomeError::NoDbConfig { path });
-        }
-        entries.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
-        Ok(Home {
-            configured: configured.to_path_buf(),
-            path,
-            entries,
-        })
+        let path = resolve(configured)?;
+        list(configured, path, message_file)
     }
 
+    /// [`Home::open`], reusing this process's last listing of the same folder when the folder
+    /// provably has not changed since: same device, inode, modification and change times, and
+    /// those times were already in the past when it was listed (a change in the same tick of
+    /// the file system's clock could otherwise hide behind an unchanged time, as git's "racy
+    /// clean" entries can; how far in the past is [`racy_margin`]). A folder's times change whenever a name in it is added, removed or
+    /// renamed, so the names and kinds are current; sizes may be older (a file grown in place),
+    /// which only what is shown uses. An `apply` lists a home of 100,000 files once instead of
+    /// three times (the plan before the run, the preflight step's plan, the step that moves).
+    pub fn open_reused(configured: &Path, message_file: &str) -> Result<Home, HomeError> {
+        let path = resolve(configured)?;
+        let Some(now) = stamp(&path) else {
+            return list(configured, path, message_file);
+        };
+        let mut kept = LISTINGS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = kept
+            .iter()
+            .find(|l| l.stamp == now && l.message_file == message_file && l.home.path == path)
+        {
+            let mut home = l.home.clone();
+            home.configured = configured.to_path_buf();
+            return Ok(home);
+        }
+        let listed_at = std::time::SystemTime::now();
+        let (home, ids) = list_with_ids(configured, path, message_file)?;
+        kept.retain(|l| l.home.path != home.path || l.message_file != message_file);
+        if now.settled_before(listed_at, racy_margin(&home.path)) {
+            if kept.len() >= MAX_KEPT {
+                kept.remove(0);
+            }
+            let mut ids: std::collections::HashSet<(u64, u64)> = ids.into_iter().collect();
+            ids.insert(now.id);
+            kept.push(Listing {
+                stamp: now,
+                message_file: message_file.to_string(),
+                home: home.clone(),
+                ids: std::sync::Arc::new(ids),
+            });
+        }
+        Ok(home)
+    }
     /// What the master's `regions` step moves: exactly the non-folder entries named `__db.*`,
     /// `_db.*` or `db.rep.*`. Databases, logs, DB_CONFIG and the message file never.
     pub fn master_region_moves(&self) -> Vec<&Entry> {
@@ -651,5 +828,81 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+
+    /// A home whose folder was last changed long enough ago to be reused.
+    fn settled_home() -> (tempfile::TempDir, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("db");
+        fs::create_dir_all(&home).unwrap();
+        fs::write(home.join("DB_CONFIG"), b"").unwrap();
+        fs::write(home.join("log.0000000001"), b"12345").unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        (t, home)
+    }
+
+    fn bytes_of(h: &Home, name: &str) -> Option<u64> {
+        h.entries.iter().find(|e| e.name == name).map(|e| e.bytes)
+    }
+
+    #[test]
+    fn a_reused_listing_is_only_reused_while_the_folder_is_unchanged() {
+        let (_t, home) = settled_home();
+        let first = Home::open_reused(&home, "$DB_Msg.txt").unwrap();
+        assert_eq!(bytes_of(&first, "log.0000000001"), Some(5));
+        // Grown in place: the folder's times do not change, so the listing is reused (its
+        // sizes are only shown) ...
+        fs::write(home.join("log.0000000001"), b"1234567890").unwrap();
+        let again = Home::open_reused(&home, "$DB_Msg.txt").unwrap();
+        assert_eq!(bytes_of(&again, "log.0000000001"), Some(5), "not reused");
+        assert_eq!(
+            bytes_of(&Home::open(&home, "").unwrap(), "log.0000000001"),
+            Some(10)
+        );
+        // ... but a name added, removed or renamed changes them: listed afresh.
+        fs::write(home.join("__db.001"), b"r").unwrap();
+        let after = Home::open_reused(&home, "$DB_Msg.txt").unwrap();
+        assert!(
+            after.entries.iter().any(|e| e.name == "__db.001"),
+            "{after:?}"
+        );
+        assert_eq!(bytes_of(&after, "log.0000000001"), Some(10));
+        fs::rename(home.join("__db.001"), home.join("__db.002")).unwrap();
+        let renamed = Home::open_reused(&home, "$DB_Msg.txt").unwrap();
+        let names: Vec<&str> = renamed.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["DB_CONFIG", "__db.002", "log.0000000001"]);
+    }
+
+    #[test]
+    fn a_listing_made_just_after_a_change_is_not_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("db");
+        fs::create_dir_all(&home).unwrap();
+        fs::write(home.join("DB_CONFIG"), b"").unwrap();
+        fs::write(home.join("volumes.db"), b"1").unwrap();
+        // Listed in the same instant the folder changed: a change in the same clock tick could
+        // leave its times as they are, so this listing must not be trusted later.
+        let first = Home::open_reused(&home, "").unwrap();
+        assert_eq!(bytes_of(&first, "volumes.db"), Some(1));
+        fs::write(home.join("volumes.db"), b"12").unwrap();
+        let again = Home::open_reused(&home, "").unwrap();
+        assert_eq!(bytes_of(&again, "volumes.db"), Some(2));
+    }
+
+    #[test]
+    fn kept_identities_follow_the_folder() {
+        use std::os::unix::fs::MetadataExt;
+        let (_t, home) = settled_home();
+        let path = home.canonicalize().unwrap();
+        Home::open_reused(&home, "$DB_Msg.txt").unwrap();
+        let (ids, subs) = kept_identities(&path).expect("kept");
+        let m = fs::symlink_metadata(home.join("log.0000000001")).unwrap();
+        assert!(ids.contains(&(m.dev(), m.ino())));
+        assert!(subs.is_empty());
+        fs::write(home.join("new"), b"").unwrap();
+        assert!(
+            kept_identities(&path).is_none(),
+            "a changed folder's identities were kept"
+        );
     }
 }

@@ -47,7 +47,7 @@ pub struct NodeView<'a> {
 impl<'a> NodeView<'a> {
     /// Reads the node's live state. Never fails: problems are kept for the findings.
     pub fn read(role: Role, cfg: &'a Node) -> NodeView<'a> {
-        let home = Home::open(&cfg.home, &cfg.message_file);
+        let home = Home::open_reused(&cfg.home, &cfg.message_file);
         let path = cfg.db_config_path();
         let dbconfig = crate::atomic::read_regular(&path).map_err(|e| e.to_string());
         let (repl_port, repl_port_source) = match (cfg.replication_port, &dbconfig) {

@@ -107,24 +107,45 @@ pub fn available() -> bool {
 
 #[cfg(target_os = "linux")]
 mod linux {
+    //! Each open descriptor, mapping and working folder is judged by its own `stat` (a few per
+    //! process), not against a set of every file of the home (one `stat` per file, 100,000 on a
+    //! large home, paid by every check). An open file is in the home when:
+    //!
+    //! 1. the kernel's name for it is below the home's resolved path; or
+    //! 2. it is the home or a folder below it, by device and inode; or
+    //! 3. the folder the kernel's name puts it in is the home or a folder below it, by device and
+    //!    inode (a bind mount or another mount namespace spells the home differently; the
+    //!    folder is looked up both as this process sees it and as the holder sees it,
+    //!    through `/proc/PID/root`); or
+    //! 4. it has more than one name (`st_nlink` > 1) and one of them is in the home: a hard link
+    //!    from outside. Only then, or when the folder cannot be looked up at all, is the whole
+    //!    home's set of device and inode pairs made (once per scan, lazily), as it always was.
+    //!
+    //! Inodes always come from `stat`, never from a folder listing's `d_ino`: on overlayfs the
+    //! two can differ, and this check must not miss a holder.
+
     use super::{Holder, Holders, ScanError};
-    use std::collections::HashSet;
+    use std::cell::OnceCell;
+    use std::collections::{HashMap, HashSet};
     use std::os::unix::fs::MetadataExt;
     use std::path::{Path, PathBuf};
 
+    /// Device and inode.
+    type Id = (u64, u64);
+
+    /// Whose view of the file system a path is looked up in: `None` for this process's, else
+    /// the holder's pid (through `/proc/PID/root`).
+    type View = Option<u32>;
+
     /// Device and inode of the home and of everything below it (bounded: a home is a flat folder,
-    /// but a stray subfolder must not make the scan unbounded).
-    pub(super) fn identities(home: &Path) -> Result<(PathBuf, HashSet<(u64, u64)>), ScanError> {
-        use std::os::unix::fs::MetadataExt;
-        let err = |e: std::io::Error| ScanError::Home {
-            path: home.to_path_buf(),
-            why: e.to_string(),
-        };
-        let root = home.canonicalize().map_err(err)?;
+    /// but a stray subfolder must not make the scan unbounded). `dirs_only` stats only folders
+    /// (the listing's file type says which entries are; an unknown type is stat-ed).
+    fn identities(root: &Path, dirs_only: bool) -> HashSet<Id> {
         let mut ids = HashSet::new();
-        let meta = std::fs::metadata(&root).map_err(err)?;
-        ids.insert((meta.dev(), meta.ino()));
-        let mut stack = vec![(root.clone(), 0u32)];
+        if let Ok(meta) = std::fs::metadata(root) {
+            ids.insert((meta.dev(), meta.ino()));
+        }
+        let mut stack = vec![(root.to_path_buf(), 0u32)];
         let mut budget = 200_000usize;
         while let Some((dir, depth)) = stack.pop() {
             let Ok(rd) = std::fs::read_dir(&dir) else {
@@ -132,9 +153,12 @@ mod linux {
             };
             for item in rd.flatten() {
                 if budget == 0 {
-                    return Ok((root, ids));
+                    return ids;
                 }
                 budget -= 1;
+                if dirs_only && item.file_type().is_ok_and(|t| !t.is_dir()) {
+                    continue;
+                }
                 let Ok(m) = item.metadata() else { continue };
                 ids.insert((m.dev(), m.ino()));
                 if m.is_dir() && depth < 8 {
@@ -142,22 +166,170 @@ mod linux {
                 }
             }
         }
-        Ok((root, ids))
+        ids
     }
 
-    /// Is `target` (as the kernel names an open file) the home or below it?
-    fn below(root: &Path, target: &Path) -> bool {
-        target == root || target.starts_with(root)
+    /// What one `stat` told.
+    #[derive(Clone, Copy)]
+    struct Stat {
+        id: Id,
+        nlink: u64,
+        dir: bool,
     }
 
-    fn held(root: &Path, ids: &HashSet<(u64, u64)>, link: &Path) -> Option<PathBuf> {
-        let target = std::fs::read_link(link).ok()?;
-        if below(root, &target) {
-            return Some(target);
+    fn stat(p: &Path) -> Option<Stat> {
+        let m = std::fs::metadata(p).ok()?;
+        Some(Stat {
+            id: (m.dev(), m.ino()),
+            nlink: m.nlink(),
+            dir: m.is_dir(),
+        })
+    }
+
+    /// The home as a scan sees it.
+    pub(super) struct HomeIds {
+        /// The resolved path.
+        root: PathBuf,
+        /// The home and every folder below it.
+        dirs: HashSet<Id>,
+        /// Every entry below the home, made only when a hard link or an unreachable name
+        /// needs it.
+        all: OnceCell<HashSet<Id>>,
+        /// `stat` of paths, by (whose view: `None` for this process's, else the pid) and path.
+        seen: std::cell::RefCell<HashMap<(View, PathBuf), Option<Stat>>>,
+        /// This process's root folder and mount namespace, to tell whose view differs.
+        my_view: (Option<Id>, Option<PathBuf>),
+    }
+
+    impl HomeIds {
+        fn new(home: &Path) -> Result<HomeIds, ScanError> {
+            let err = |e: std::io::Error| ScanError::Home {
+                path: home.to_path_buf(),
+                why: e.to_string(),
+            };
+            let root = home.canonicalize().map_err(err)?;
+            std::fs::metadata(&root).map_err(err)?;
+            Ok(HomeIds {
+                dirs: identities(&root, true),
+                root,
+                all: OnceCell::new(),
+                seen: Default::default(),
+                my_view: view_of("self"),
+            })
         }
+
+        /// Is `id` an entry of the home (the full set, made on first need)? This process's
+        /// listing of the home, when it provably still holds (see
+        /// [`crate::dbhome::Home::open_reused`]), gives the entries directly in it from its own
+        /// `stat`s; only subfolders are walked again.
+        fn is_entry(&self, id: Id) -> bool {
+            self.all
+                .get_or_init(|| match crate::dbhome::kept_identities(&self.root) {
+                    Some((top, subfolders)) => {
+                        let mut all: HashSet<Id> = top.iter().copied().collect();
+                        for d in subfolders {
+                            all.extend(identities(&d, false));
+                        }
+                        all
+                    }
+                    None => identities(&self.root, false),
+                })
+                .contains(&id)
+        }
+
+        /// `stat` of `path` as the process `view` sees it (cached for the scan).
+        fn stat_in(&self, view: Option<u32>, path: &Path) -> Option<Stat> {
+            let key = (view, path.to_path_buf());
+            if let Some(s) = self.seen.borrow().get(&key) {
+                return *s;
+            }
+            let s = match view {
+                None => stat(path),
+                Some(pid) => {
+                    let rel = path.strip_prefix("/").unwrap_or(path);
+                    stat(
+                        &Path::new("/proc")
+                            .join(pid.to_string())
+                            .join("root")
+                            .join(rel),
+                    )
+                }
+            };
+            self.seen.borrow_mut().insert(key, s);
+            s
+        }
+
+        /// The views in which to look `pid`'s names up: this process's, and the holder's own
+        /// when its root folder or mount namespace differs.
+        fn views(&self, pid: u32) -> Vec<Option<u32>> {
+            if view_of(&pid.to_string()) == self.my_view {
+                vec![None]
+            } else {
+                vec![None, Some(pid)]
+            }
+        }
+
+        /// Is the open file named `name` by the kernel, whose own `stat` is `file` (when known,
+        /// and `hint` the device and inode another source gave), in the home?
+        fn holds(
+            &self,
+            views: &[Option<u32>],
+            name: &Path,
+            file: Option<Stat>,
+            hint: Option<Id>,
+        ) -> bool {
+            if name == self.root || name.starts_with(&self.root) {
+                return true;
+            }
+            if let Some(f) = file.filter(|f| f.dir) {
+                // A folder is in the home only as the home or one of its folders.
+                return self.dirs.contains(&f.id);
+            }
+            if !name.is_absolute() {
+                // A pipe, socket or anonymous inode: not a file of any folder.
+                return false;
+            }
+            let mut reached = false;
+            if let Some(parent) = name.parent() {
+                for v in views {
+                    if let Some(p) = self.stat_in(*v, parent) {
+                        reached = true;
+                        if self.dirs.contains(&p.id) {
+                            return true;
+                        }
+                    }
+                }
+            }
+            let linked = file.is_some_and(|f| f.nlink > 1 && !f.dir);
+            if linked || !reached {
+                // A hard link from outside the home, or a name that cannot be looked up: only
+                // the home's full set of entries can tell.
+                let ids = file.map(|f| f.id).into_iter().chain(hint);
+                return ids.into_iter().any(|id| self.is_entry(id));
+            }
+            false
+        }
+    }
+
+    /// A process's root folder and mount namespace (`who` is a pid or `self`).
+    fn view_of(who: &str) -> (Option<Id>, Option<PathBuf>) {
+        let base = Path::new("/proc").join(who);
+        (
+            stat(&base.join("root")).map(|s| s.id),
+            std::fs::read_link(base.join("ns/mnt")).ok(),
+        )
+    }
+
+    /// The descriptor or working folder `link` (a `/proc/PID/…` magic link), if it is in the home.
+    fn held(home: &HomeIds, views: &[Option<u32>], link: &Path) -> Option<PathBuf> {
+        let target = std::fs::read_link(link).ok()?;
         // `stat` through the magic link reaches the open file itself, wherever it is named.
-        let m = std::fs::metadata(link).ok()?;
-        ids.contains(&(m.dev(), m.ino())).then_some(target)
+        let file = if target == home.root || target.starts_with(&home.root) {
+            None
+        } else {
+            Some(stat(link)?)
+        };
+        home.holds(views, &target, file, None).then_some(target)
     }
 
     /// `major:minor` of a `/proc/PID/maps` line's device column, as `st_dev`.
@@ -168,8 +340,10 @@ mod linux {
         Some(rustix::fs::makedev(maj as u32, min as u32))
     }
 
-    fn mapped(root: &Path, ids: &HashSet<(u64, u64)>, pid: u32) -> Option<PathBuf> {
+    /// The first mapped file of `pid` that is in the home.
+    fn mapped(home: &HomeIds, views: &[Option<u32>], pid: u32) -> Option<PathBuf> {
         let maps = std::fs::read(format!("/proc/{pid}/maps")).ok()?;
+        let mut judged = HashSet::new();
         for line in maps.split(|b| *b == b'\n') {
             let line = String::from_utf8_lossy(line);
             let mut f = line.split_ascii_whitespace();
@@ -180,8 +354,13 @@ mod linux {
             }
             let path: Vec<&str> = f.collect();
             let path = PathBuf::from(path.join(" "));
-            let by_id = dev_of(dev).is_some_and(|d| ids.contains(&(d, ino)));
-            if by_id || below(root, &path) {
+            let hint = dev_of(dev).map(|d| (d, ino));
+            // A library is mapped many times over: judge each (name, file) once.
+            if !judged.insert((path.clone(), hint)) {
+                continue;
+            }
+            let file = views.iter().find_map(|v| home.stat_in(*v, &path));
+            if home.holds(views, &path, file, hint) {
                 return Some(path);
             }
         }
@@ -207,7 +386,7 @@ mod linux {
     }
 
     pub(super) fn holders(home: &Path, among: Option<&[u32]>) -> Result<Holders, ScanError> {
-        let (root, ids) = identities(home)?;
+        let ids = HomeIds::new(home)?;
         let me = std::process::id();
         let mut out = Holders::default();
         let pids = match among {
@@ -219,12 +398,13 @@ mod linux {
                 continue;
             }
             let base = PathBuf::from(format!("/proc/{pid}"));
-            let found = held(&root, &ids, &base.join("cwd"))
+            let views = ids.views(pid);
+            let found = held(&ids, &views, &base.join("cwd"))
                 .map(|f| (f, "working folder"))
                 .or_else(|| match std::fs::read_dir(base.join("fd")) {
                     Ok(fds) => fds
                         .flatten()
-                        .find_map(|fd| held(&root, &ids, &fd.path()))
+                        .find_map(|fd| held(&ids, &views, &fd.path()))
                         .map(|f| (f, "open")),
                     Err(e) => {
                         // Gone meanwhile is not a holder; not permitted is said.
@@ -234,7 +414,7 @@ mod linux {
                         None
                     }
                 })
-                .or_else(|| mapped(&root, &ids, pid).map(|f| (f, "mapped")));
+                .or_else(|| mapped(&ids, &views, pid).map(|f| (f, "mapped")));
             if let Some((file, how)) = found {
                 out.holders.push(Holder {
                     pid,
@@ -354,6 +534,199 @@ mod tests {
         p.kill().unwrap();
         p.wait().unwrap();
     }
+}
+
+/// Spellings of a home that its entries' own names do not show: each rule of the scan has a case
+/// here that fails when the rule is taken out.
+#[cfg(all(test, target_os = "linux"))]
+mod spellings {
+    use super::*;
+
+    fn home_with_file(t: &Path) -> PathBuf {
+        let home = t.join("var/db");
+        std::fs::create_dir_all(home.join("sub")).unwrap();
+        std::fs::write(home.join("volumes.db"), b"x").unwrap();
+        std::fs::write(home.join("sub/inner.db"), b"x").unwrap();
+        home
+    }
+
+    fn holder_of(home: &Path, pid: u32) -> Option<Holder> {
+        holders(home)
+            .unwrap()
+            .holders
+            .into_iter()
+            .find(|h| h.pid == pid)
+    }
+
+    fn stop(mut c: std::process::Child) {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+
+    #[test]
+    fn a_hard_link_from_outside_the_home_is_a_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let home = home_with_file(t.path());
+        std::fs::create_dir_all(t.path().join("elsewhere")).unwrap();
+        let link = t.path().join("elsewhere/volumes-link.db");
+        std::fs::hard_link(home.join("volumes.db"), &link).unwrap();
+        // A file with two names, neither in the home, is not a holder.
+        std::fs::write(t.path().join("elsewhere/a"), b"y").unwrap();
+        std::fs::hard_link(t.path().join("elsewhere/a"), t.path().join("elsewhere/b")).unwrap();
+        let other = hold_open(&t.path().join("elsewhere/a"), "30.61");
+        let c = hold_open(&link, "30.62");
+        let h = holder_of(&home, c.id()).expect("the hard link's holder is found");
+        assert_eq!(h.how, "open");
+        assert_eq!(h.file, link.canonicalize().unwrap());
+        assert!(holder_of(&home, other.id()).is_none());
+        stop(c);
+        stop(other);
+    }
+
+    #[test]
+    fn a_hard_link_made_after_the_home_was_listed_is_a_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let home = home_with_file(t.path());
+        std::fs::write(home.join("DB_CONFIG"), b"").unwrap();
+        let outside = t.path().join("outside.db");
+        std::fs::write(&outside, b"z").unwrap();
+        std::fs::hard_link(&outside, t.path().join("second-name")).unwrap();
+        let c = hold_open(&outside, "30.65");
+        // Listed and kept for reuse (the folder settled), then a name added to the home: the
+        // kept identities must not be used for the changed folder.
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        crate::dbhome::Home::open_reused(&home, "").unwrap();
+        assert!(holder_of(&home, c.id()).is_none());
+        std::fs::hard_link(&outside, home.join("linked-in.db")).unwrap();
+        assert_eq!(holder_of(&home, c.id()).map(|h| h.how), Some("open"));
+        stop(c);
+    }
+
+    #[test]
+    fn a_mapping_through_a_hard_link_from_outside_is_a_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let home = home_with_file(t.path());
+        std::fs::write(home.join("__db.001"), vec![0u8; 8192]).unwrap();
+        let link = t.path().join("region-link");
+        std::fs::hard_link(home.join("__db.001"), &link).unwrap();
+        let p = map_only(&link);
+        let h = holder_of(&home, p.id()).expect("the mapping's holder is found");
+        assert_eq!(h.how, "mapped");
+        stop(p);
+    }
+
+    #[test]
+    fn a_symbolic_link_spelling_is_a_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let home = home_with_file(t.path());
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&home, &link).unwrap();
+        let c = hold_open(&link.join("sub/inner.db"), "30.63");
+        // Asked through the link too: the scan resolves the home it is given.
+        for asked in [&home, &link] {
+            let h = holders(asked).unwrap();
+            assert!(h.holders.iter().any(|x| x.pid == c.id()), "{h:?}");
+        }
+        stop(c);
+    }
+
+    /// Runs `script` (sh) as root in a mount namespace of its own when it may: a bind mount of
+    /// the home. None (said loudly) where this machine does not allow it.
+    fn bind_mounted(
+        home: &Path,
+        at: &Path,
+        file: &str,
+        own_namespace: bool,
+    ) -> Option<std::process::Child> {
+        std::fs::create_dir_all(at).unwrap();
+        let script = "mount --bind \"$0\" \"$1\" || exit 1; exec 3<\"$1/$2\"; cd /; echo ok; exec sleep 30.64";
+        let mut cmd = if own_namespace {
+            let mut c = std::process::Command::new("unshare");
+            c.args(["-m", "--propagation", "private", "sh", "-c"]);
+            c
+        } else {
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c");
+            c
+        };
+        let mut c = cmd
+            .arg(script)
+            .arg(home)
+            .arg(at)
+            .arg(file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
+            &mut line,
+        );
+        if line.trim() != "ok" {
+            let _ = c.wait();
+            eprintln!(
+                "SKIPPED (loudly): cannot bind-mount here (not root, or no mount namespaces): the bind-mount case of openfiles is not checked on this machine"
+            );
+            return None;
+        }
+        Some(c)
+    }
+
+    #[test]
+    fn a_bind_mount_spelling_is_a_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let home = home_with_file(t.path());
+        let at = t.path().join("bound");
+        let Some(c) = bind_mounted(&home, &at, "sub/inner.db", false) else {
+            return;
+        };
+        let h = holder_of(&home, c.id());
+        stop(c);
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&at)
+            .status();
+        assert_eq!(h.map(|h| h.how), Some("open"));
+    }
+
+    #[test]
+    fn a_holder_in_another_mount_namespace_is_a_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let home = home_with_file(t.path());
+        // Bound inside the holder's own namespace only: this process cannot see that name.
+        let at = t.path().join("private");
+        let Some(c) = bind_mounted(&home, &at, "volumes.db", true) else {
+            return;
+        };
+        let h = holder_of(&home, c.id());
+        assert_eq!(h.map(|h| h.how), Some("open"));
+        stop(c);
+    }
+}
+
+/// For tests: a process that maps `file` with libc's mmap and closes its descriptor (Python's
+/// own mmap module would keep a duplicate open): only /proc/PID/maps shows it.
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn map_only(file: &Path) -> std::process::Child {
+    let script = format!(
+        "import ctypes,os,time\nc=ctypes.CDLL(None)\nc.mmap.restype=ctypes.c_void_p\nc.mmap.argtypes=[ctypes.c_void_p,ctypes.c_size_t,ctypes.c_int,ctypes.c_int,ctypes.c_int,ctypes.c_long]\nfd=os.open({:?},os.O_RDONLY)\na=c.mmap(None,8192,1,1,fd,0)\nos.close(fd)\nos.chdir('/')\nprint('ok' if a not in (None,2**64-1) else 'fail',flush=True)\ntime.sleep(30)\n",
+        file.display().to_string()
+    );
+    let mut p = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(p.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ok");
+    p
 }
 
 /// For tests: a process that holds a file open, its working folder elsewhere.

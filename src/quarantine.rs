@@ -145,6 +145,60 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     fs::rename(from, to)
 }
 
+/// The folders of a run of moves, each opened once: a rename then names its two ends relative
+/// to them, so the kernel walks two short names instead of two whole paths per entry (as `mv
+/// -t` does). Only the plain case goes this way: any failure (destination there, source gone,
+/// folder missing, another file system) falls back to [`move_entry`], which retries by path and
+/// decides, so the outcome of every case is that function's.
+#[derive(Default)]
+struct Folders {
+    #[cfg(target_os = "linux")]
+    open: std::collections::HashMap<PathBuf, std::os::fd::OwnedFd>,
+}
+
+impl Folders {
+    /// Renames `from` to `to` (never replacing) through the opened folders. False when it did
+    /// not: the caller then moves the entry by path.
+    #[cfg(target_os = "linux")]
+    fn rename(&mut self, from: &Path, to: &Path) -> bool {
+        use rustix::fs::{RenameFlags, renameat_with};
+        let (Some(fd), Some(fname)) = (from.parent(), from.file_name()) else {
+            return false;
+        };
+        let (Some(td), Some(tname)) = (to.parent(), to.file_name()) else {
+            return false;
+        };
+        if self.dir(fd).is_none() || self.dir(td).is_none() {
+            return false;
+        }
+        let (f, t) = (&self.open[fd], &self.open[td]);
+        renameat_with(f, fname, t, tname, RenameFlags::NOREPLACE).is_ok()
+    }
+
+    /// Elsewhere every move goes by path.
+    #[cfg(not(target_os = "linux"))]
+    fn rename(&mut self, _from: &Path, _to: &Path) -> bool {
+        false
+    }
+
+    /// The folder `dir`, opened on first use (a folder that cannot be opened yet is tried
+    /// again next time: the move by path may create it).
+    #[cfg(target_os = "linux")]
+    fn dir(&mut self, dir: &Path) -> Option<()> {
+        use rustix::fs::{Mode, OFlags, open};
+        if !self.open.contains_key(dir) {
+            let fd = open(
+                dir,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ok()?;
+            self.open.insert(dir.to_path_buf(), fd);
+        }
+        Some(())
+    }
+}
+
 /// Sets an existing destination aside as `NAME.partial-N`: it was left by an interrupted copy or
 /// is a name met twice, and it is never deleted.
 fn set_aside(to: &Path) -> Result<(), MoveError> {
@@ -296,6 +350,7 @@ pub fn move_journaled(
     use crate::journal::{Action, Event, MovePair};
     let (mut moved, mut already) = (0, 0);
     let mut last = std::time::Instant::now();
+    let mut folders = Folders::default();
     for chunk in batches(pairs) {
         let moves = chunk
             .iter()
@@ -312,6 +367,14 @@ pub fn move_journaled(
             },
         })?;
         for (from, to) in chunk {
+            if folders.rename(from, to) {
+                moved += 1;
+                if last.elapsed().as_millis() > 500 {
+                    last = std::time::Instant::now();
+                    progress(moved + already, pairs.len());
+                }
+                continue;
+            }
             match move_entry(from, to, dest_is_ours)? {
                 Moved::AlreadyDone => already += 1,
                 _ => moved += 1,

@@ -310,7 +310,10 @@ fn quarantine_moves(
 ) -> Result<String, EngineError> {
     ensure_down(ctx, step, node)?;
     let fail = |e: String| EngineError::step(step, e);
-    let home = Home::open(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
+    // The plan's listing, when the folder's names provably have not changed since (the sizes
+    // are only shown); the check after the moves lists it afresh.
+    let home =
+        Home::open_reused(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
     let entries: Vec<&Entry> = if master {
         home.master_region_moves()
     } else {
