@@ -3,7 +3,7 @@
 
 use crate::config::{ServiceControl, SiteConfig};
 use crate::dbconfig::{Document, Role, enable};
-use crate::dbhome::{Entry, EntryKind, FileClass, Home, human_bytes};
+use crate::dbhome::{Entry, EntryKind, FileClass, human_bytes};
 use crate::nodeview::NodeView;
 use crate::preflight::{self, Finding, Status, enable_request};
 use crate::procedure::{STEPS, Step, StepDef};
@@ -271,22 +271,6 @@ pub fn new_run_id() -> String {
         .to_string()
 }
 
-/// Where an entry of `home` goes in the quarantine of `run_id`.
-pub fn quarantine_path(
-    run_dir: &Path,
-    run_id: &str,
-    node_name: &str,
-    home: &Path,
-    entry: &Path,
-) -> PathBuf {
-    let rel = entry.strip_prefix(home).unwrap_or(entry);
-    run_dir
-        .join(run_id)
-        .join("quarantine")
-        .join(node_name)
-        .join(rel)
-}
-
 /// How a service is controlled, in words.
 pub fn service_method(s: &ServiceControl) -> String {
     match s {
@@ -300,13 +284,13 @@ pub fn service_method(s: &ServiceControl) -> String {
     }
 }
 
-fn moves(n: &NodeView, run_id: &str, entries: Vec<&Entry>, home: &Home) -> Vec<Effect> {
+fn moves(n: &NodeView, run_id: &str, entries: Vec<&Entry>) -> Vec<Effect> {
     entries
         .into_iter()
         .map(|e| Effect::Move {
             node: n.role,
             from: e.path.clone(),
-            to: quarantine_path(&n.cfg.run_dir(), run_id, &n.cfg.name, &home.path, &e.path),
+            to: crate::runs::quarantine_dest(n.cfg, run_id, e),
             bytes: e.bytes,
             class: e.class,
             entry: e.kind,
@@ -469,14 +453,12 @@ pub fn build_for(cfg: &SiteConfig, run_id: &str) -> Plan {
                 }
             }
             Step::ReplicantPrune => match &replicant.home {
-                Ok(home) => {
-                    s.effects = moves(&replicant, &run_id, home.replicant_prune_moves(), home)
-                }
+                Ok(home) => s.effects = moves(&replicant, &run_id, home.replicant_prune_moves()),
                 Err(e) => s.blocked = Some(e.to_string()),
             },
             Step::MasterRegions => match &master.home {
                 Ok(home) => {
-                    s.effects = moves(&master, &run_id, home.master_region_moves(), home);
+                    s.effects = moves(&master, &run_id, home.master_region_moves());
                     if s.effects.is_empty() {
                         s.note = Some("no region files: nothing to move".to_string());
                     }

@@ -3,6 +3,7 @@
 //! `<node run_dir>/<run id>/quarantine/<node name>/`.
 
 use crate::config::{Node, SiteConfig};
+use crate::dbhome::Entry;
 use crate::journal::{self, Action, Event, JournalError, Record};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,17 @@ pub fn quarantine_dir(node: &Node, run_id: &str) -> PathBuf {
         .join(run_id)
         .join("quarantine")
         .join(&node.name)
+}
+
+/// Where `entry` (an entry of the node's home) goes in the run's quarantine: the quarantine
+/// folder, under the entry's own name. The plan shows it and apply moves it there: one rule.
+pub fn quarantine_dest(node: &Node, run_id: &str, entry: &Entry) -> PathBuf {
+    let dir = quarantine_dir(node, run_id);
+    match entry.path.file_name() {
+        Some(name) => dir.join(name),
+        // A home's entry always has a name; were it `..`, it would go nowhere outside.
+        None => dir.join(&entry.name),
+    }
 }
 
 /// A node's folder for what the attempt created, moved aside by rollback.
@@ -267,5 +279,26 @@ mod tests {
         // A cut copy followed by a completed one: complete.
         let resumed = [copy(1, "/q/DB_CONFIG"), copy(2, "/q/DB_CONFIG"), done(3, 2)];
         assert!(copy_completed(&resumed, q));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_entry_goes_into_the_quarantine_under_its_exact_name() {
+        use std::os::unix::ffi::OsStrExt;
+        let node: Node = toml::from_str(
+            "name = \"r\"\naddress = \"127.0.0.1\"\nhome = \"/srv/tt/var/db\"\n[service]\nkind = \"commands\"\nstart = [\"true\"]\nstop = [\"true\"]\nstatus = [\"true\"]\n",
+        )
+        .unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"vol\xffumes\n.db");
+        let entry = Entry {
+            name: name.to_string_lossy().into_owned(),
+            path: Path::new("/srv/tt/var/db").join(name),
+            kind: crate::dbhome::EntryKind::File,
+            class: crate::dbhome::FileClass::Database,
+            bytes: 1,
+        };
+        let to = quarantine_dest(&node, "R1", &entry);
+        assert_eq!(to.parent().unwrap(), quarantine_dir(&node, "R1"));
+        assert_eq!(to.file_name().unwrap().as_bytes(), name.as_bytes());
     }
 }

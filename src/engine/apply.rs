@@ -323,7 +323,7 @@ fn quarantine_moves(
     let dest = runs::quarantine_dir(node, &ctx.run_id);
     let pairs: Vec<(PathBuf, PathBuf)> = entries
         .iter()
-        .map(|e| (e.path.clone(), dest.join(e.path.file_name().unwrap())))
+        .map(|e| (e.path.clone(), runs::quarantine_dest(node, &ctx.run_id, e)))
         .collect();
     ctx.line(
         step,
