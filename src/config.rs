@@ -285,6 +285,14 @@ impl SiteConfig {
     pub fn replicant(&self) -> &Node {
         &self.replicant[0]
     }
+
+    /// The node in `role`.
+    pub fn node(&self, role: crate::dbconfig::Role) -> &Node {
+        match role {
+            crate::dbconfig::Role::Master => &self.master,
+            crate::dbconfig::Role::Replicant => self.replicant(),
+        }
+    }
 }
 
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Node>, D::Error> {

@@ -537,6 +537,16 @@ impl Home {
             .collect()
     }
 
+    /// What the procedure moves out of the home of a node in `role`: the master's region files
+    /// ([`Home::master_region_moves`]), everything of the replicant's but DB_CONFIG
+    /// ([`Home::replicant_prune_moves`]).
+    pub fn moves_for(&self, role: crate::dbconfig::Role) -> Vec<&Entry> {
+        match role {
+            crate::dbconfig::Role::Master => self.master_region_moves(),
+            crate::dbconfig::Role::Replicant => self.replicant_prune_moves(),
+        }
+    }
+
     /// Total bytes of the given entries.
     pub fn total(entries: &[&Entry]) -> u64 {
         entries.iter().map(|e| e.bytes).sum()

@@ -232,19 +232,10 @@ pub(super) fn save_original_dbconfig(
     Ok(to)
 }
 
-fn dbconfig(ctx: &mut Ctx, step: &str, master: bool) -> Result<String, EngineError> {
+fn dbconfig(ctx: &mut Ctx, step: &str, role: Role) -> Result<String, EngineError> {
     let cfg = ctx.cfg;
-    let (me, peer) = if master {
-        (
-            NodeView::read(Role::Master, &cfg.master),
-            NodeView::read(Role::Replicant, cfg.replicant()),
-        )
-    } else {
-        (
-            NodeView::read(Role::Replicant, cfg.replicant()),
-            NodeView::read(Role::Master, &cfg.master),
-        )
-    };
+    let me = NodeView::read(role, cfg.node(role));
+    let peer = NodeView::read(role.other(), cfg.node(role.other()));
     let node = me.cfg;
     ensure_down(ctx, step, node)?;
     let path = node.db_config_path();
@@ -302,23 +293,15 @@ fn dbconfig(ctx: &mut Ctx, step: &str, master: bool) -> Result<String, EngineErr
     Ok(format!("{}: {} block enabled", path.display(), me.role))
 }
 
-fn quarantine_moves(
-    ctx: &mut Ctx,
-    step: &str,
-    node: &Node,
-    master: bool,
-) -> Result<String, EngineError> {
+fn quarantine_moves(ctx: &mut Ctx, step: &str, role: Role) -> Result<String, EngineError> {
+    let node = ctx.cfg.node(role);
     ensure_down(ctx, step, node)?;
     let fail = |e: String| EngineError::step(step, e);
     // The plan's listing, when the folder's names provably have not changed since (the sizes
     // are only shown); the check after the moves lists it afresh.
     let home =
         Home::open_reused(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
-    let entries: Vec<&Entry> = if master {
-        home.master_region_moves()
-    } else {
-        home.replicant_prune_moves()
-    };
+    let entries: Vec<&Entry> = home.moves_for(role);
     let bytes = Home::total(&entries);
     let dest = runs::quarantine_dir(node, &ctx.run_id);
     let pairs: Vec<(PathBuf, PathBuf)> = entries
@@ -336,11 +319,7 @@ fn quarantine_moves(
     );
     let (moved, _) = move_all(ctx, step, node, pairs, true)?;
     let after = Home::open(&node.home, &node.message_file).map_err(|e| fail(e.to_string()))?;
-    let left = if master {
-        after.master_region_moves().len()
-    } else {
-        after.replicant_prune_moves().len()
-    };
+    let left = after.moves_for(role).len();
     if left != 0 {
         return Err(fail(format!(
             "{left} entries are still in {} after the move: did the server start meanwhile?",
@@ -738,10 +717,10 @@ fn run_step(
         Step::Backup => backup_step(ctx, opts, confirm),
         Step::ReplicantStop => stop(ctx, id, cfg.replicant()),
         Step::MasterStop => master_stop(ctx),
-        Step::ReplicantPrune => quarantine_moves(ctx, id, cfg.replicant(), false),
-        Step::MasterRegions => quarantine_moves(ctx, id, &cfg.master, true),
-        Step::ReplicantDbconfig => dbconfig(ctx, id, false),
-        Step::MasterDbconfig => dbconfig(ctx, id, true),
+        Step::ReplicantPrune => quarantine_moves(ctx, id, Role::Replicant),
+        Step::MasterRegions => quarantine_moves(ctx, id, Role::Master),
+        Step::ReplicantDbconfig => dbconfig(ctx, id, Role::Replicant),
+        Step::MasterDbconfig => dbconfig(ctx, id, Role::Master),
         Step::MasterStart => start(ctx, id, &cfg.master),
         Step::ReplicantStart => replicant_start(ctx),
         Step::Verify => verify(ctx),

@@ -15,7 +15,7 @@ use super::apply::{ensure_down, ensure_nodes, live_lines, move_all, service, sta
 use super::ctx::{Confirm, Ctx, Event};
 use crate::atomic::replace_if_unchanged;
 use crate::config::{Node, SiteConfig};
-use crate::dbconfig::Document;
+use crate::dbconfig::{Document, Role};
 use crate::dbhome::Home;
 use crate::journal::{Event as J, Journal, Record};
 use crate::runs::{self, Phase, RunState};
@@ -195,17 +195,12 @@ fn dbconfig_to_restore(
 }
 
 /// Pairs (current → attempt folder) for entries the attempt created in a home.
-fn attempt_moves(node: &Node, run_id: &str, master: bool) -> Vec<(PathBuf, PathBuf)> {
+fn attempt_moves(node: &Node, run_id: &str, role: Role) -> Vec<(PathBuf, PathBuf)> {
     let Ok(home) = Home::open(&node.home, &node.message_file) else {
         return Vec::new();
     };
     let dest = runs::attempt_dir(node, run_id);
-    let entries = if master {
-        home.master_region_moves()
-    } else {
-        home.replicant_prune_moves()
-    };
-    entries
+    home.moves_for(role)
         .iter()
         .map(|e| (e.path.clone(), dest.join(e.path.file_name().unwrap())))
         .collect()
@@ -246,7 +241,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     let r_clear = if (run.started("replicant.start") || run.done("replicant.prune"))
         && !rollback_done.contains(&UndoStep::ReplicantClear.as_str())
     {
-        attempt_moves(r, &run.run_id, false)
+        attempt_moves(r, &run.run_id, Role::Replicant)
     } else {
         Vec::new()
     };
@@ -255,7 +250,7 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     let m_regions = if run.started("master.regions")
         && !rollback_done.contains(&UndoStep::MasterRegions.as_str())
     {
-        attempt_moves(m, &run.run_id, true)
+        attempt_moves(m, &run.run_id, Role::Master)
     } else {
         Vec::new()
     };
@@ -604,7 +599,7 @@ fn run_step(
         UndoStep::ReplicantDbconfig => restore_dbconfig(ctx, id, r, records),
         UndoStep::MasterRegions => {
             ensure_down(ctx, id, m)?;
-            let pairs = attempt_moves(m, &ctx.run_id, true);
+            let pairs = attempt_moves(m, &ctx.run_id, Role::Master);
             let (n, _) = move_all(ctx, id, m, pairs, true)?;
             Ok(format!(
                 "{n} region files moved into {}",
@@ -613,7 +608,7 @@ fn run_step(
         }
         UndoStep::ReplicantClear => {
             ensure_down(ctx, id, r)?;
-            let pairs = attempt_moves(r, &ctx.run_id, false);
+            let pairs = attempt_moves(r, &ctx.run_id, Role::Replicant);
             let (n, _) = move_all(ctx, id, r, pairs, true)?;
             Ok(format!(
                 "{n} entries moved into {}",
