@@ -159,15 +159,33 @@ pub fn create(dir: &Path, volumes: usize) -> anyhow::Result<PathBuf> {
         }
     }
     let config = dir.join("tt-ha.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "# tt-ha demo sandbox: a master and a replicant on this machine, served by ttfs-sim\n# (Berkeley DB 5.3 with the Replication Manager). Made by `tt-ha demo`; stop with\n# `tt-ha demo --down {}`.\n\n[procedure]\nstop_timeout_secs = 60\nstart_timeout_secs = 60\nstartup_timeout_secs = 600\n{nodes}",
-            dir.display()
-        ),
-    )?;
+    std::fs::write(&config, format!("{}{nodes}", header(&dir, volumes)))?;
     crate::config::load(&config).context("the sandbox's own tt-ha.toml does not load")?;
     Ok(config)
+}
+
+/// Seconds a sandbox server may take to stop or to start serving: 60 s, and 30 s more per
+/// whole million volumes (a small sandbox keeps 60 s, which the testbed's tests edit). A big master's first start after its region files moved recovers its
+/// environment from the logs, which takes longer the more it holds (a 10M-volume master was
+/// seen needing more than 60 s on a loaded 2-core machine); a stop checkpoints the same way.
+pub fn service_timeout_secs(volumes: usize) -> u64 {
+    const BASE_SECS: u64 = 60;
+    const SECS_PER_MILLION: u64 = 30;
+    let millions = volumes as u64 / 1_000_000;
+    BASE_SECS.saturating_add(SECS_PER_MILLION.saturating_mul(millions))
+}
+
+/// The head of the sandbox's `tt-ha.toml` (before its nodes): what made it, how to stop it,
+/// and the procedure's timeouts for a master of `volumes` volumes.
+fn header(dir: &Path, volumes: usize) -> String {
+    let service = service_timeout_secs(volumes);
+    // The initial copy's own watch is its stall detection; this is its outer bound, which
+    // grows like the copy (measured 12-25 s for 10M volumes on a loaded machine).
+    let startup = 600u64.max(service.saturating_mul(4));
+    format!(
+        "# tt-ha demo sandbox: a master and a replicant on this machine, served by ttfs-sim\n# (Berkeley DB 5.3 with the Replication Manager). Made by `tt-ha demo`; stop with\n# `tt-ha demo --down {}`.\n\n[procedure]\nstop_timeout_secs = {service}\nstart_timeout_secs = {service}\nstartup_timeout_secs = {startup}\n",
+        dir.display()
+    )
 }
 
 /// Stops every sandbox server.
@@ -194,4 +212,37 @@ pub fn down(dir: &Path) -> anyhow::Result<()> {
         crate::cli::out::print(&format!("stopped {}\n", crate::display::path(&h)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The written `tt-ha.toml`, loaded as tt-ha loads it: a small sandbox keeps 60 s, a
+    /// 10M-volume one waits minutes for its master to serve after its regions moved.
+    #[test]
+    fn the_timeouts_grow_with_the_volumes() {
+        let d = tempfile::tempdir().unwrap();
+        let nodes = "[master]\nname = \"master\"\naddress = \"127.0.0.1\"\nhome = \"m\"\nbackup_dir = \"b\"\nservice = { kind = \"systemd\", unit = \"m\" }\nprocess = { name = \"ttfs-sim\" }\n[[replicant]]\nname = \"replicant\"\naddress = \"127.0.0.1\"\nreplication_port = 5101\nhome = \"r\"\nservice = { kind = \"systemd\", unit = \"r\" }\nprocess = { name = \"ttfs-sim\" }\n";
+        let load = |volumes: usize| {
+            let config = d.path().join(format!("{volumes}.toml"));
+            std::fs::write(&config, format!("{}{nodes}", header(d.path(), volumes))).unwrap();
+            crate::config::load(&config).unwrap().procedure
+        };
+        let small = load(200);
+        assert_eq!(
+            (small.stop_timeout_secs, small.start_timeout_secs),
+            (60, 60)
+        );
+        assert_eq!(small.startup_timeout_secs, 600);
+        let big = load(10_000_000);
+        assert_eq!(big.start_timeout_secs, 360, "{big:?}");
+        assert_eq!(big.stop_timeout_secs, 360, "{big:?}");
+        assert!(big.startup_timeout_secs >= 1440, "{big:?}");
+        assert!(load(3_000_000).start_timeout_secs < big.start_timeout_secs);
+        assert_eq!(
+            service_timeout_secs(usize::MAX),
+            60 + 30 * (usize::MAX as u64 / 1_000_000)
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! a timeout, why (cannot reach the master's site, master down, …). [`StallWatch`] tells a copy
 //! that has stopped advancing from one that is merely long.
 
+use crate::monitor::progress::{CopyModel, Stage};
 use crate::monitor::{
     Event, Expected, Lsn, NodeState, Pair, Verdict, follow::Follower, pair, parse::Splitter, single,
 };
@@ -110,51 +111,65 @@ pub fn stall_message(secs: u64, progress: &Progress, message_file: &str) -> Stri
     )
 }
 
-/// Where a start-up stands, from its monotonic markers: a message advances it only when it
-/// moves past what was already seen (a re-sent page or log record does not).
+/// Where a start-up stands, by the same measure as its percent: the copy model's bytes done
+/// and stage ([`CopyModel`]), and after the copy the LSN applied. A message advances it only
+/// when it moves one of them forward: a re-sent page or log record, or a live log record the
+/// replicant cannot use while it copies pages, does not.
 #[derive(Debug, Default)]
 struct Advance {
     steps: u64,
-    file: Option<u32>,
-    pages: u64,
+    /// Copies begun (a restarted server begins a new one).
+    copies: u64,
+    /// The copy's mark when it last advanced: copies begun, stage, bytes done.
+    mark: Option<(u64, Stage, u64)>,
     lsn: Option<Lsn>,
     last: Option<(usize, String)>,
 }
 
 impl Advance {
-    /// Notes `ev` from message line `line`; true when it moved the start-up forward.
-    fn note(&mut self, ev: &Event, line: usize, text: &str) -> bool {
-        let forward = match ev {
-            Event::InitStart { .. } => {
-                // A new copy (a restarted server): its pages and log start afresh.
-                (self.file, self.pages, self.lsn) = (None, 0, None);
+    /// Notes `ev` from message line `line`, `model` being the copy after it; true when it
+    /// moved the start-up forward.
+    fn note(&mut self, ev: &Event, model: &CopyModel, line: usize, text: &str) -> bool {
+        if matches!(ev, Event::InitStart { .. }) {
+            // A new copy: its bytes and log start afresh.
+            self.copies += 1;
+            self.lsn = None;
+        }
+        let mark = (self.copies, model.stage(), model.done_bytes());
+        let copied = match self.mark {
+            None => mark.0 > 0,
+            Some((copies, stage, bytes)) => mark.0 > copies || mark.1 != stage || mark.2 > bytes,
+        };
+        if copied {
+            self.mark = Some(mark);
+        }
+        let applied = match ev {
+            // During the copy its log is counted in bytes, above; live records wait.
+            Event::LogReceived { lsn, .. } | Event::Applied { lsn }
+                if self.copies == 0 || matches!(mark.1, Stage::Recovery | Stage::Done) =>
+            {
+                self.lsn_forward(*lsn)
+            }
+            Event::StartupDone { lsn } => {
+                self.lsn_forward(*lsn);
                 true
             }
-            Event::NextFile { index, .. } => {
-                let new = self.file != Some(*index);
-                (self.file, self.pages) = (Some(*index), 0);
-                new
-            }
-            Event::FileProgress { have, .. } => {
-                let new = *have > self.pages;
-                self.pages = self.pages.max(*have);
-                new
-            }
-            Event::LogReceived { lsn, .. }
-            | Event::Applied { lsn }
-            | Event::StartupDone { lsn } => {
-                let new = self.lsn.is_none_or(|l| *lsn > l);
-                self.lsn = self.lsn.max(Some(*lsn));
-                new || matches!(ev, Event::StartupDone { .. })
-            }
-            Event::LogPhase { .. } | Event::LogReady | Event::CatchUp => true,
+            Event::CatchUp => true,
             _ => false,
         };
+        let forward = copied || applied;
         if forward {
             self.steps += 1;
             self.last = Some((line, shorten(text)));
         }
         forward
+    }
+
+    /// Notes an LSN; true when beyond every one before.
+    fn lsn_forward(&mut self, lsn: Lsn) -> bool {
+        let new = self.lsn.is_none_or(|l| lsn > l);
+        self.lsn = self.lsn.max(Some(lsn));
+        new
     }
 }
 
@@ -292,8 +307,12 @@ impl StartupProbe for MonitorProbe {
                 self.state.note_cut(line.no, line.cut);
                 for m in self.splitter.push(line.no, &line.text) {
                     let ev = self.state.apply(&m, &self.message_file);
-                    self.advance
-                        .note(&ev, m.line, m.body.trim_end_matches('\r'));
+                    self.advance.note(
+                        &ev,
+                        &self.state.init.model,
+                        m.line,
+                        m.body.trim_end_matches('\r'),
+                    );
                     let proves =
                         matches!(ev, Event::StartupDone { .. }) || self.done.is_match(&m.body);
                     if proves && self.current_proof().is_none() {
@@ -493,6 +512,53 @@ mod tests {
             0,
             "local recovery waits for nothing"
         );
+    }
+
+    /// One progress: the stall watch counts what the percent counts. While the pages stall,
+    /// the master's live log records (not re-sent: the replicant cannot use them before its
+    /// log stage) and a page count past the file's end move neither the copy's bytes nor its
+    /// percent, so they do not hold off the stall; the next real page does.
+    #[test]
+    fn the_stall_watch_follows_the_copys_bytes_not_any_message() {
+        let (_dir, p, mut probe) = probe_in_tempdir();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut watch = StallWatch::new(t0);
+        let step = |probe: &mut MonitorProbe, watch: &mut StallWatch, s: u64| {
+            probe.poll();
+            watch.observe(probe.progress().as_ref(), at(s)).as_secs()
+        };
+        assert_eq!(step(&mut probe, &mut watch, 0), 0);
+        append(
+            &p,
+            "[1:1][3/4] CLIENT: Update setup for 1 files.\n[1:2][3/4] CLIENT: Next file 0: pgsize 4096, maxpg 9\n[1:3][3/4] CLIENT: FILEDONE: have 10 pages. Need 10.\n",
+        );
+        assert_eq!(step(&mut probe, &mut watch, 1), 0);
+        let bytes = probe.state.init.model.done_bytes();
+        assert_eq!(bytes, 40_960, "the file's 10 pages");
+        for (i, lsn) in [100, 200, 300].into_iter().enumerate() {
+            append(
+                &p,
+                &format!(
+                    "[2:{i}][3/4] CLIENT: r rep_process_message: msgv = 8 logv 22 gen = 1 eid 1, type log, LSN [1][{lsn}]\n[2:{i}][3/4] CLIENT: FILEDONE: have 12 pages. Need 10.\n"
+                ),
+            );
+            assert_eq!(
+                step(&mut probe, &mut watch, 2 + i as u64),
+                1 + i as u64,
+                "live log record {lsn} and a page past the end are no copy progress"
+            );
+        }
+        assert_eq!(
+            probe.state.init.model.done_bytes(),
+            bytes,
+            "nor do they move the bytes the percent counts"
+        );
+        append(
+            &p,
+            "[3:0][3/4] CLIENT: NEXTFILE: LOG_REQ from LSN [1][28] to [1][900]\n",
+        );
+        assert_eq!(step(&mut probe, &mut watch, 9), 0, "the log stage begins");
     }
 
     #[test]

@@ -13,9 +13,15 @@
 # the percent never goes back, no false diagnosis. Sandboxes are stopped and deleted after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -q --workspace --examples
-bin=target/debug/tt-ha
-replay=target/debug/examples/progress_replay
+# BIN=DIR runs DIR/tt-ha (ttfs-sim beside it) and DIR/progress_replay instead of building.
+if [ -z "${BIN:-}" ]; then
+    cargo build -q --workspace --examples
+    bin=target/debug/tt-ha
+    replay=target/debug/examples/progress_replay
+else
+    bin=$BIN/tt-ha
+    replay=$BIN/progress_replay
+fi
 fx=tests/fixtures/progress
 
 echo "== replay of recorded copies (with the master's sizes)"
@@ -28,7 +34,7 @@ done
 for n in "$@"; do
     dir=$(mktemp -d "${TMPDIR:-/tmp}/tt-ha-bench-progress.XXXXXX")
     trap '"$bin" demo --down "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-    echo "== live copy of $n volumes in $dir"
+    echo "== live copy of $n volumes in $dir (load $(cat /proc/loadavg))"
     start=$(date +%s)
     "$bin" demo "$dir/s" --no-open --volumes "$n" >/dev/null
     echo "seeded in $(($(date +%s) - start)) s"
@@ -48,6 +54,18 @@ for l in sys.stdin: print("%.3f %s" % (time.time(), l.rstrip()), flush=True)'; }
         mkdir -p "$KEEP"
         cp "$msg" "$KEEP/$n-replicant.txt"
         cp "$dir/apply.log" "$KEEP/$n-apply.log"
+        # The master's database files and sizes (`name bytes`), for the replay.
+        python3 - "$home" >"$KEEP/$n.sizes" <<'PY'
+import os, struct, sys
+MAGICS = {0x053162, 0x061561, 0x042253, 0x074582}
+for n in sorted(os.listdir(sys.argv[1])):
+    p = os.path.join(sys.argv[1], n)
+    if os.path.isfile(p) and not os.path.islink(p):
+        h = open(p, "rb").read(16)
+        if len(h) == 16 and {struct.unpack("<I", h[12:])[0], struct.unpack(">I", h[12:])[0]} & MAGICS:
+            print(n, os.path.getsize(p))
+PY
+        echo "load after: $(cat /proc/loadavg)" >"$KEEP/$n.load"
     fi
     "$bin" demo --down "$dir/s" >/dev/null 2>&1 || true
     rm -rf "$dir"

@@ -44,29 +44,64 @@ fn replayed(run: &str, with_sizes: bool) -> Replay {
     r
 }
 
-/// The recorded copies: 3M volumes (5.4 s), and 10M volumes three times (19.6 s, 24.9 s and
-/// 12.2 s).
-const RUNS: [&str; 4] = ["3m-a", "10m-a", "10m-b", "10m-c"];
+/// The recorded copies: 3M volumes twice (5.4 s and 8.4 s), and 10M volumes four times
+/// (19.6 s, 24.9 s, 12.2 s, and 27.5 s at a load average of 11 on 2 cores).
+const RUNS: [&str; 6] = ["3m-a", "3m-b", "10m-a", "10m-b", "10m-c", "10m-d"];
 
-/// The bar, on the copy that meets it. The 10M copies do not meet it everywhere: their page
-/// rate changes during the copy (the end of the big file comes faster, from the master's
-/// cache), which no rate measured so far foresees; their error distribution is in the README
-/// (`testbed/bench-progress.sh` measures it).
+/// The judged moments of a replay (after its first tenth) and how many are outside the bar.
+fn outside_the_bar(run: &str) -> (usize, usize) {
+    let r = replayed(run, true);
+    let judged: Vec<_> = r
+        .shown
+        .iter()
+        .filter(|s| s.at >= 0.1 * r.duration)
+        .collect();
+    assert!(judged.len() >= 10, "{run}");
+    let bad = judged
+        .iter()
+        .filter(|s| !s.eta.is_some_and(|eta| eta_ok(eta, s.left)))
+        .count();
+    (bad, judged.len())
+}
+
+/// The bar, on the copies that meet it: both 3M copies and the 10M copy whose pace held
+/// (10m-c, which the estimator was not calibrated on).
 #[test]
 fn every_eta_after_a_tenth_of_the_copy_is_within_30_percent_or_2_s() {
-    for run in ["3m-a"] {
+    for run in ["3m-a", "3m-b", "10m-c"] {
         let r = replayed(run, true);
-        let judged: Vec<_> = r
-            .shown
-            .iter()
-            .filter(|s| s.at >= 0.1 * r.duration)
-            .collect();
-        assert!(judged.len() >= 10, "{run}");
-        for s in judged {
+        for s in r.shown.iter().filter(|s| s.at >= 0.1 * r.duration) {
             let eta = s.eta.unwrap_or_else(|| panic!("{run}: no ETA at {s:?}"));
             assert!(
                 eta_ok(eta, s.left),
                 "{run}: ETA {eta:.2} s with {:.2} s left: {s:?}",
+                s.left
+            );
+        }
+    }
+}
+
+/// The 10M copies whose page rate changed during the copy on a machine shared with other
+/// builds (10m-b copied at 4.3%/s for most of it, 9%/s for its last fifth) are not met
+/// everywhere; the estimate stays near: at most an eighth of their moments outside the bar
+/// (the previous estimator, a 3 s window and a flush prior proportional to the page time, had
+/// 7 of 71 and 40 of 90) and no ETA off by half. Their full error distribution is in the
+/// README (`testbed/bench-progress.sh`).
+#[test]
+fn a_copy_whose_pace_changes_stays_near_the_bar() {
+    for run in ["10m-a", "10m-b"] {
+        let (bad, judged) = outside_the_bar(run);
+        assert!(
+            8 * bad <= judged,
+            "{run}: {bad} of {judged} outside the bar"
+        );
+        let r = replayed(run, true);
+        for s in r.shown.iter().filter(|s| s.at >= 0.1 * r.duration) {
+            let eta = s.eta.unwrap_or_else(|| panic!("{run}: no ETA at {s:?}"));
+            let err = (eta - s.left).abs();
+            assert!(
+                err <= 0.5 * s.left || err <= 2.0,
+                "{run}: ETA {eta:.2} s with {:.2} s left",
                 s.left
             );
         }
@@ -281,4 +316,40 @@ fn monitor_counts_the_masters_databases_not_yet_announced() {
     assert!(pct < 5.0, "{pct}% after two tiny files of four: {init}");
     assert!(init["bytes_total"].as_u64().unwrap() >= big, "{init}");
     assert_eq!(init["stage"], "copying databases (file 2 of 4)", "{init}");
+
+    // `check` and `classify` count the same sizes: their percent is the monitor's.
+    let o = common::tt_ha()
+        .args(["check", "--state"])
+        .arg(site.config.with_file_name("check.seek"))
+        .arg("--config")
+        .arg(&site.config)
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&o.stdout);
+    let checked = line
+        .split("init_percent=")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|p| p.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no init_percent in `check`: {line}"));
+    assert!(
+        (checked - pct).abs() < 0.05,
+        "check {checked}%, monitor {pct}%"
+    );
+    let o = common::tt_ha()
+        .args(["classify", "--json", "--config"])
+        .arg(&site.config)
+        .arg(site.replicant.join("$DB_Msg.txt"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let classified = v
+        .pointer("/init/percent")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or_else(|| panic!("no init percent in `classify --json`: {v}"));
+    assert!(
+        (classified - pct).abs() < 0.05,
+        "classify {classified}%, monitor {pct}%"
+    );
 }

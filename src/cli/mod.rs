@@ -193,7 +193,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             volumes,
         } => demo_cmd::run(&dir, no_open, down, volumes),
         Command::Classify { file, role, json } => {
-            monitor_cmd::classify(&file, role.as_deref(), json)
+            monitor_cmd::classify(&cli.config, &file, role.as_deref(), json)
         }
         Command::Check {
             warn_lag,

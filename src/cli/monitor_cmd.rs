@@ -83,10 +83,44 @@ fn truncation_text(s: &NodeState) -> Option<String> {
     })
 }
 
-/// `classify FILE [--role] [--json]`.
-pub fn classify(file: &Path, role: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode> {
-    let s = monitor::classify_file(file, role, "$DB_Msg.txt")
+/// The master's database files and sizes, read from the master's home named by `cfg`: what
+/// `monitor` counts an initial copy's percent by, so `check` and `classify` count the same.
+/// Empty when the home cannot be read (a master on another host): then only what the
+/// replicant announces counts, as in `monitor`.
+fn master_sizes(cfg: &config::SiteConfig) -> std::collections::BTreeMap<String, u64> {
+    monitor::progress::database_sizes(&cfg.master.home).unwrap_or_default()
+}
+
+/// The master's database sizes for `classify FILE`, when the site config at `config_path`
+/// loads and names `file` as a replicant's message file (the same file, by its resolved
+/// path); `None` otherwise: `classify` reads one file and needs no config.
+fn master_sizes_for(
+    config_path: &Path,
+    file: &Path,
+) -> Option<std::collections::BTreeMap<String, u64>> {
+    let cfg = config::load(config_path).ok()?;
+    let file = file.canonicalize().ok()?;
+    cfg.replicant
+        .iter()
+        .any(|r| r.message_path().canonicalize().ok().as_ref() == Some(&file))
+        .then(|| master_sizes(&cfg))
+        .filter(|sizes| !sizes.is_empty())
+}
+
+/// `classify FILE [--role] [--json]`. When the site config names FILE as a replicant's
+/// message file, the initial copy's percent counts the master's database sizes, as `monitor`
+/// does.
+pub fn classify(
+    config_path: &Path,
+    file: &Path,
+    role: Option<&str>,
+    json_out: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut s = monitor::classify_file(file, role, "$DB_Msg.txt")
         .map_err(|e| anyhow::anyhow!("{}: {e}", shown(file)))?;
+    if let Some(sizes) = master_sizes_for(config_path, file) {
+        s.set_expected_bytes(sizes);
+    }
     let v = monitor::single(&s);
     if json_out {
         out::json_pretty(&node_json(&s, &v))?;
@@ -221,6 +255,11 @@ pub fn check(
         rs.state(&cfg.replicant().message_file),
     );
     let notes = save_seek_file(&seek_path, loaded.ignored, &[ms, rs]);
+    let sizes = master_sizes(&cfg);
+    if !sizes.is_empty() {
+        // As `monitor` counts it: the copy's percent includes the files still to come.
+        r.set_expected_bytes(sizes);
+    }
     let (me, re) = monitor::pair::expected(&cfg);
     (m.expected, r.expected) = (Some(me), Some(re));
     let v = monitor::combined(&m, &r, Some(now_secs()), stale);
@@ -334,9 +373,7 @@ pub fn monitor(
         .zip([me, re])
         .map(|((role, n), e)| match *role {
             // The master's database sizes make the initial copy's percent and time left true.
-            "replicant" => Feed::open(role, n, Some(e)).with_master_sizes(
-                monitor::progress::database_sizes(&cfg.master.home).unwrap_or_default(),
-            ),
+            "replicant" => Feed::open(role, n, Some(e)).with_master_sizes(master_sizes(&cfg)),
             _ => Feed::open(role, n, Some(e)),
         })
         .collect();

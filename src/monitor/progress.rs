@@ -6,28 +6,45 @@
 //! plus the log still to ship (the LSN distance of `LOG_REQ from … to …`). Counting files
 //! instead made three tiny databases 75% of a copy whose fourth file was everything.
 //!
-//! The time left is estimated stage by stage, each at its own rate measured over the last
-//! [`RATE_WINDOW_SECS`] of the message file's stamps. A stage not begun yet is estimated from the
-//! rate of the one before it, by the ratios measured on real copies ([`FLUSH_PER_PAGE_TIME`],
-//! [`LOG_BYTE_COST`], [`RECOVERY_PER_LOG_TIME`]). `testbed/bench-progress.sh` replays recorded
-//! copies and measures the estimate against their real end.
+//! The time left is estimated stage by stage. The page rate blends the last
+//! [`RATE_WINDOW_SECS`] of the message file's stamps with the whole page stage's average
+//! ([`RECENT_WEIGHT`]): on a shared machine the rate swings by half within a copy, and neither
+//! alone follows it. A stage not begun yet is estimated from priors measured on real copies:
+//! the log from the page rate ([`LOG_BYTE_COST`]), recovery from the log's time
+//! ([`RECOVERY_PER_LOG_TIME`]), and the flush of the copied pages from the bytes the
+//! replicant's cache can hold dirty ([`FLUSH_SECS_PER_BYTE`], [`FLUSH_CACHE_BYTES`]): a disk
+//! write, not paced like the network. `testbed/bench-progress.sh` replays recorded copies and
+//! measures the estimate against their real end.
 
 use super::classify::Lsn;
 use super::state::lsn_distance;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 
-/// Seconds of the newest progress a rate is measured over at least: long enough to smooth the
-/// bursts of a busy replicant, short enough to follow a rate that changes. A longer stage is
-/// measured over the newest [`RATE_WINDOW_SHARE`] of it.
-pub const RATE_WINDOW_SECS: f64 = 3.0;
-/// The share of a stage's time so far that its rate is measured over, when longer than
-/// [`RATE_WINDOW_SECS`].
-pub const RATE_WINDOW_SHARE: f64 = 0.0;
+/// Seconds of the newest progress the recent rate is measured over: long enough to smooth the
+/// bursts of a busy replicant, short enough to follow a rate that changes.
+pub const RATE_WINDOW_SECS: f64 = 6.0;
+/// The recent rate's weight in the page rate; the rest is the page stage's average so far.
+/// The recorded 10M-volume copies changed pace mid-copy (one at 4.3%/s for most of it, 9%/s
+/// for its last fifth; another 18k pages/s, then 27k, then 15k): a short window overreacts to
+/// each swing, the whole average misses a lasting one. Calibrated on runs 3m-a, 10m-a and
+/// 10m-b (tests/fixtures/progress), checked on the others.
+pub const RECENT_WEIGHT: f64 = 0.5;
 /// After its last page the replicant writes the pages it holds to disk before it asks for the
-/// log (a silence between `RECOVER_LOG now` and `LOG_REQ`). Its length as a share of the page
-/// stage's: measured 0.13 (10M volumes), 0.27 (3M volumes) and 0.35 (run d).
-pub const FLUSH_PER_PAGE_TIME: f64 = 0.15;
+/// log (a silence between `RECOVER_LOG now` and `LOG_REQ`): the dirty pages of its cache, so
+/// at most [`FLUSH_CACHE_BYTES`], at the disk's pace. Seconds per byte so held: measured 4.6
+/// (3m-a), 7.4 (10m-a), 5.4 (10m-b) s/GB (the median taken), then checked on 10m-c (4.3) and
+/// the later runs. As a share of the page time, which it was before, it varied 0.07–0.35:
+/// a copy slowed by a busy CPU does not write slower.
+pub const FLUSH_SECS_PER_BYTE: f64 = 5.4e-9;
+/// A flush that outlasts its prior is not about to end: on a loaded machine one took 4.6 s
+/// against a 1.5 s prior (10m-d). Past the prior, the flush is taken to need this share of
+/// the time it has run so far again, so the time left keeps counting instead of standing.
+pub const FLUSH_OVERRUN_SHARE: f64 = 0.5;
+/// The replicant's cache, which bounds what it has to write out at the end of the pages: the
+/// `set_cachesize 0 268435456 1` of TapeTrack's DB_CONFIG (templates/DB_CONFIG). A 226 MB
+/// copy (3M volumes) and a 755 MB one (10M) flushed in the same 1–2 s.
+pub const FLUSH_CACHE_BYTES: u64 = 268_435_456;
 /// How much longer a log byte takes than a page byte: log records are small messages applied
 /// one by one. Measured 6.8 (3M volumes), 7.8 (run d) and 9.0 (10M volumes).
 pub const LOG_BYTE_COST: f64 = 8.0;
@@ -85,7 +102,8 @@ pub struct CopyModel {
     pages_end: Option<f64>,
     log_start: Option<f64>,
     log_end: Option<f64>,
-    /// The page rate last measured (bytes per second), kept for the stages after it.
+    /// The page rate last measured (bytes per second, recent and average blended), kept for
+    /// the stages after it.
     page_rate: Option<f64>,
     log_rate: Option<f64>,
     window: VecDeque<(f64, u64)>,
@@ -134,6 +152,12 @@ impl CopyModel {
     /// Files begun so far.
     pub fn files_started(&self) -> u64 {
         self.files_started
+    }
+
+    /// Bytes of the copy received so far (pages and log): what its percent counts, and what
+    /// the start-up's stall watch waits to see advance.
+    pub fn done_bytes(&self) -> u64 {
+        self.page_done().saturating_add(self.log_done())
     }
 
     /// The newest stamp seen.
@@ -327,14 +351,12 @@ impl CopyModel {
         } else {
             self.window.push_back((t, b));
         }
-        let stage_start = match self.stage {
-            Stage::Pages => self.pages_start,
-            _ => self.log_start,
-        };
-        let span = stage_start.map_or(0.0, |s| RATE_WINDOW_SHARE * (t - s));
-        let window = span.max(RATE_WINDOW_SECS);
         while self.window.len() > SAMPLES_KEPT
-            || (self.window.len() > 2 && self.window.front().is_some_and(|(t0, _)| t - t0 > window))
+            || (self.window.len() > 2
+                && self
+                    .window
+                    .front()
+                    .is_some_and(|(t0, _)| t - t0 > RATE_WINDOW_SECS))
         {
             self.window.pop_front();
         }
@@ -342,13 +364,33 @@ impl CopyModel {
             return;
         };
         if t1 - t0 >= MIN_SPAN_SECS && b1 > b0 {
-            let rate = (b1 - b0) as f64 / (t1 - t0);
+            let recent = (b1 - b0) as f64 / (t1 - t0);
             match self.stage {
-                Stage::Pages => self.page_rate = Some(rate),
-                Stage::Log => self.log_rate = Some(rate),
+                Stage::Pages => self.page_rate = Some(self.blend_page_rate(recent, t, b)),
+                Stage::Log => self.log_rate = Some(recent),
                 _ => {}
             }
         }
+    }
+
+    /// The page rate: the `recent` one blended with the stage's average up to `t` (`done`
+    /// bytes since `Update setup`), by [`RECENT_WEIGHT`].
+    fn blend_page_rate(&self, recent: f64, t: f64, done: u64) -> f64 {
+        let average = self
+            .pages_start
+            .map(|s| t - s)
+            .filter(|span| *span >= MIN_SPAN_SECS)
+            .map(|span| done as f64 / span)
+            .filter(|r| *r > 0.0);
+        match average {
+            Some(a) => RECENT_WEIGHT * recent + (1.0 - RECENT_WEIGHT) * a,
+            None => recent,
+        }
+    }
+
+    /// The prior for writing the copied pages out (seconds), from the pages' bytes.
+    fn flush_prior(&self) -> f64 {
+        FLUSH_SECS_PER_BYTE * self.page_total().min(FLUSH_CACHE_BYTES) as f64
     }
 
     /// The model's estimate at `now` (seconds on the stamps' clock; the newest stamp when
@@ -394,18 +436,15 @@ impl CopyModel {
                 let (page_rate, log_rate) = (self.page_rate?, log_rate?);
                 let page_left =
                     self.page_total().saturating_sub(self.page_done()) as f64 / page_rate;
-                let flush = FLUSH_PER_PAGE_TIME * self.page_total() as f64 / page_rate;
+                let flush = self.flush_prior();
                 let recovery = RECOVERY_PER_LOG_TIME * log_time(log_rate);
                 Some(page_left + flush + log_left(log_rate) + recovery - silent)
             }
             Stage::Flush => {
                 let log_rate = log_rate?;
-                let page_time = match (self.pages_start, self.pages_end) {
-                    (Some(a), Some(b)) if b > a => b - a,
-                    _ => self.page_total() as f64 / self.page_rate?,
-                };
                 let flushed = at - self.pages_end.unwrap_or(last);
-                let flush_left = (FLUSH_PER_PAGE_TIME * page_time - flushed).max(0.0);
+                let flush_left =
+                    (self.flush_prior() - flushed).max(FLUSH_OVERRUN_SHARE * flushed.max(0.0));
                 Some(flush_left + log_left(log_rate) + RECOVERY_PER_LOG_TIME * log_time(log_rate))
             }
             Stage::Log => {
@@ -632,6 +671,35 @@ mod tests {
         sane(&m, Some(29.0));
         m.done(None);
         assert_eq!(m.estimate(None).eta_secs, Some(0.0));
+    }
+
+    /// The flush's prior is the replicant's cache written out, whatever the page time; one that
+    /// outlasts it keeps counting: the time left does not stand at the log's while the
+    /// replicant is still writing.
+    #[test]
+    fn a_flush_past_its_prior_keeps_counting() {
+        let mut m = CopyModel::default();
+        m.start(Some(0.0), 1);
+        m.log_range(Some(lsn(1, 500)), Some(lsn(1, 10_000_000)));
+        m.next_file(Some(0.1), 4096, 184_338);
+        m.file_name("volumes.db");
+        for i in 1..=20u64 {
+            m.pages(Some(i as f64), i * 9_000, 184_339);
+        }
+        m.pages_done(Some(20.5));
+        let prior = FLUSH_SECS_PER_BYTE * FLUSH_CACHE_BYTES as f64;
+        assert!((1.0..2.0).contains(&prior), "{prior}");
+        let at = |t: f64| m.estimate(Some(t)).eta_secs.unwrap();
+        let log_and_recovery = at(20.5) - prior;
+        assert!(
+            at(20.5 + prior / 2.0) < at(20.5) - prior / 3.0,
+            "the prior counts down"
+        );
+        assert!(
+            at(24.5) > log_and_recovery + 1.9,
+            "4 s into a flush, 2 s more are expected: {} vs {log_and_recovery}",
+            at(24.5)
+        );
     }
 
     /// Bytes, not files: three tiny files done of four, the fourth big and announced by the
