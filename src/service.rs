@@ -277,6 +277,29 @@ pub fn parse_sc_state(out: &str) -> SvcState {
 }
 
 /// The configured control of one node.
+/// What a service control reports while it works.
+#[derive(Debug, Clone, Copy)]
+pub enum Report<'a> {
+    /// A one-off note (`sent SIGTERM to process 42`, `tt-master stopped (…)`).
+    Note(&'a str),
+    /// Still waiting, `secs` so far; each replaces the one before.
+    Waiting {
+        /// Seconds waited so far.
+        secs: u64,
+        /// In words.
+        text: &'a str,
+    },
+}
+
+impl Report<'_> {
+    /// The report in words.
+    pub fn text(&self) -> &str {
+        match self {
+            Report::Note(t) | Report::Waiting { text: t, .. } => t,
+        }
+    }
+}
+
 pub struct Service<'a> {
     node: &'a Node,
     timeout: Duration,
@@ -419,17 +442,17 @@ impl<'a> Service<'a> {
         &self,
         targets: &[Identified],
         grace: Duration,
-        progress: &mut dyn FnMut(&str),
+        progress: &mut dyn FnMut(Report<'_>),
     ) -> Result<Vec<Ended>, ServiceError> {
         let mut termed = false;
         for t in targets {
             let pid = t.process.pid;
             if self.still_ours(pid)? && send(pid, sysinfo::Signal::Term) {
                 termed = true;
-                progress(&format!(
+                progress(Report::Note(&format!(
                     "sent SIGTERM to process {pid} ({})",
                     t.process.name
-                ));
+                )));
             }
         }
         // Where SIGTERM does not exist (Windows) there is nothing to wait for.
@@ -451,10 +474,10 @@ impl<'a> Service<'a> {
             .collect();
         for pid in &survivors {
             if self.still_ours(*pid)? {
-                progress(&format!(
+                progress(Report::Note(&format!(
                     "process {pid} still runs {} s after SIGTERM: sending SIGKILL",
                     grace.as_secs()
-                ));
+                )));
                 send(*pid, sysinfo::Signal::Kill);
             }
         }
@@ -510,10 +533,13 @@ impl<'a> Service<'a> {
     pub fn stop_and_confirm(
         &self,
         deadline: Duration,
-        progress: &mut dyn FnMut(&str),
+        progress: &mut dyn FnMut(Report<'_>),
     ) -> Result<(), ServiceError> {
         if !self.is_up() {
-            progress(&format!("{} is already stopped", self.node.name));
+            progress(Report::Note(&format!(
+                "{} is already stopped",
+                self.node.name
+            )));
             return Ok(());
         }
         let start = Instant::now();
@@ -534,7 +560,7 @@ impl<'a> Service<'a> {
                     }
                     _ => return Err(e),
                 };
-                progress(&said);
+                progress(Report::Note(&said));
                 Some(said)
             }
             Err(e) => return Err(e),
@@ -544,10 +570,10 @@ impl<'a> Service<'a> {
             let procs = server_processes(self.node);
             let port = client_port_open(self.node);
             if state == SvcState::Stopped && procs.is_empty() && !port {
-                progress(&format!(
+                progress(Report::Note(&format!(
                     "{} stopped (service stopped, no process, client port {} closed)",
                     self.node.name, self.node.client_port.0
-                ));
+                )));
                 return Ok(());
             }
             let mut still = Vec::new();
@@ -573,11 +599,14 @@ impl<'a> Service<'a> {
                     stop_command,
                 });
             }
-            progress(&format!(
-                "waiting for {} to stop ({} s): {still}",
-                self.node.name,
-                start.elapsed().as_secs()
-            ));
+            progress(Report::Waiting {
+                secs: start.elapsed().as_secs(),
+                text: &format!(
+                    "waiting for {} to stop ({} s): {still}",
+                    self.node.name,
+                    start.elapsed().as_secs()
+                ),
+            });
             std::thread::sleep(Duration::from_millis(250));
         }
     }
@@ -595,7 +624,7 @@ impl<'a> Service<'a> {
     pub fn start_and_confirm(
         &self,
         deadline: Duration,
-        progress: &mut dyn FnMut(&str),
+        progress: &mut dyn FnMut(Report<'_>),
     ) -> Result<(), ServiceError> {
         self.start_only()?;
         let start = Instant::now();
@@ -603,10 +632,10 @@ impl<'a> Service<'a> {
             let procs = server_processes(self.node);
             let port = client_port_open(self.node);
             if !procs.is_empty() && port {
-                progress(&format!(
+                progress(Report::Note(&format!(
                     "{} serves (pid {}, client port {} open)",
                     self.node.name, procs[0].pid, self.node.client_port.0
-                ));
+                )));
                 return Ok(());
             }
             let missing = match (procs.is_empty(), port) {
@@ -621,11 +650,14 @@ impl<'a> Service<'a> {
                     missing,
                 });
             }
-            progress(&format!(
-                "waiting for {} to serve ({} s): {missing}",
-                self.node.name,
-                start.elapsed().as_secs()
-            ));
+            progress(Report::Waiting {
+                secs: start.elapsed().as_secs(),
+                text: &format!(
+                    "waiting for {} to serve ({} s): {missing}",
+                    self.node.name,
+                    start.elapsed().as_secs()
+                ),
+            });
             std::thread::sleep(Duration::from_millis(250));
         }
     }
@@ -767,7 +799,7 @@ mod tests {
         let t = Instant::now();
         let ended = svc
             .end_processes(&found.sure, Duration::from_millis(500), &mut |l| {
-                lines.push(l.to_string())
+                lines.push(l.text().to_string())
             })
             .unwrap();
         assert_eq!(

@@ -53,6 +53,10 @@ pub trait StartupProbe {
     fn progress(&self) -> Option<Progress> {
         None
     }
+    /// The initial copy's percent and estimated seconds left, when this probe can tell.
+    fn copy_numbers(&self) -> Option<(f64, Option<f64>)> {
+        None
+    }
 }
 
 /// Measures, on this machine's clock, how long a start-up has made no progress (the message
@@ -353,6 +357,11 @@ impl StartupProbe for MonitorProbe {
             self.state.messages,
             self.path.display()
         )
+    }
+
+    fn copy_numbers(&self) -> Option<(f64, Option<f64>)> {
+        let init = &self.state.init;
+        init.percent.map(|p| (p, init.eta_secs))
     }
 
     fn progress(&self) -> Option<Progress> {

@@ -134,6 +134,7 @@ fn engine_progress_lines_are_escaped() {
         Event::Line {
             id: "backup".into(),
             text: "copied 1 of 2: odd-\u{1b}[1m.db".into(),
+            progress: None,
         },
         Event::Warning {
             text: "warning \u{1b}]0;x\u{7}".into(),
@@ -144,4 +145,61 @@ fn engine_progress_lines_are_escaped() {
     let row = a.rows.iter().find(|r| r.id == "backup").unwrap();
     assert_eq!(row.progress, vec![r"copied 1 of 2: odd-\x1b[1m.db"]);
     assert_eq!(a.warnings, vec![r"warning \x1b]0;x\x07"]);
+}
+
+/// Which line replaces which is told by the engine's typed progress, never guessed from words:
+/// a report replaces the step's previous report of the same kind; a detail line (even one that
+/// reads like progress) and a report of another kind stay.
+#[test]
+fn a_progress_report_replaces_the_one_before_of_its_kind_only() {
+    use tt_ha::engine::{Progress, ProgressKind, Unit};
+    let p = |kind, done| {
+        Some(Progress {
+            kind,
+            done,
+            total: Some(10),
+            unit: Unit::Entries,
+            rate: None,
+            eta_secs: None,
+        })
+    };
+    let mut a = app();
+    let line = |text: &str, progress| {
+        Msg::Engine(Event::Line {
+            id: "backup".into(),
+            text: text.into(),
+            progress,
+        })
+    };
+    a.update(Msg::Engine(Event::Step {
+        id: "backup".into(),
+        title: "Backup".into(),
+        state: StepState::Running,
+    }));
+    for m in [
+        line("moved 1 of 10 (5/s)", p(ProgressKind::Moving, 1)),
+        line("moved 2 of 10 (5/s)", p(ProgressKind::Moving, 2)),
+        line(
+            "waiting for m to stop (1 s): x",
+            p(ProgressKind::Waiting, 1),
+        ),
+        line(
+            "waiting for m to stop (2 s): x",
+            p(ProgressKind::Waiting, 2),
+        ),
+        line("moved 3 of 10 (a note that reads like progress)", None),
+        line("moved 4 of 10 (another note)", None),
+    ] {
+        a.update(m);
+    }
+    let row = a.rows.iter().find(|r| r.id == "backup").unwrap();
+    assert_eq!(
+        row.progress,
+        vec![
+            "moved 2 of 10 (5/s)",
+            "waiting for m to stop (2 s): x",
+            "moved 3 of 10 (a note that reads like progress)",
+            "moved 4 of 10 (another note)",
+        ]
+    );
 }

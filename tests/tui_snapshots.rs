@@ -419,6 +419,7 @@ fn wizard_internal_init_in_progress() {
         a.update(Msg::Engine(Event::Line {
             id: "replicant.start".into(),
             text: l.into(),
+            progress: None,
         }));
     }
     // The 5.3-d run's replicant is a large internal init; stop reading it part-way.

@@ -3,7 +3,7 @@
 //! safe; a step the journal records as done is not run again.
 
 use super::EngineError;
-use super::ctx::{Confirm, Ctx, Event, StepState};
+use super::ctx::{Confirm, Ctx, Event, Progress, ProgressKind, StepState, Unit};
 use crate::atomic::replace_if_unchanged;
 use crate::backup;
 use crate::config::{Node, SiteConfig};
@@ -16,7 +16,7 @@ use crate::preflight::{Status, enable_request};
 use crate::procedure::{STEPS, Step, StepDef, StepNode};
 use crate::quarantine;
 use crate::runs::{self, Phase, RunState};
-use crate::service::Service;
+use crate::service::{Report, Service};
 use crate::startup::{MonitorProbe, ProbeStatus, StallWatch, StartupProbe, stall_message};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -47,12 +47,18 @@ pub(super) fn move_all(
     let started = Instant::now();
     let sink = &mut *ctx.sink;
     let mut progress = |done: usize, total: usize| {
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
         sink(Event::Line {
             id: step.to_string(),
-            text: format!(
-                "moved {done} of {total} ({:.0}/s)",
-                done as f64 / started.elapsed().as_secs_f64().max(1e-3)
-            ),
+            text: format!("moved {done} of {total} ({rate:.0}/s)"),
+            progress: Some(Progress {
+                kind: ProgressKind::Moving,
+                done: done as u64,
+                total: Some(total as u64),
+                unit: Unit::Entries,
+                rate: Some(rate as u64),
+                eta_secs: None,
+            }),
         })
     };
     quarantine::move_journaled(
@@ -152,23 +158,33 @@ pub(super) fn ensure_nodes(ctx: &Ctx, step: &str) -> Result<(), EngineError> {
     ))
 }
 
-/// Reports progress lines of `step` as they come (the front-end shows them while it waits).
-/// A repeated `waiting for … (N s): …` is reported once a second, not at every poll.
-pub(super) fn live_lines<'c>(ctx: &'c mut Ctx, step: &'c str) -> impl FnMut(&str) + 'c {
+/// Reports a service control's progress for `step` as it comes (the front-end shows it while
+/// it waits): notes as details, waits as typed progress, once a second rather than every poll.
+pub(super) fn live_lines<'c>(ctx: &'c mut Ctx, step: &'c str) -> impl FnMut(Report<'_>) + 'c {
     let sink = &mut *ctx.sink;
-    let mut last: Option<(String, Instant)> = None;
-    move |l: &str| {
-        let stem = l.split(" (").next().unwrap_or(l).to_string();
-        if last
-            .as_ref()
-            .is_some_and(|(s, t)| *s == stem && t.elapsed() < Duration::from_secs(1))
-        {
-            return;
-        }
-        last = Some((stem, Instant::now()));
+    let mut last_wait: Option<Instant> = None;
+    move |r: Report<'_>| {
+        let progress = match r {
+            Report::Note(_) => None,
+            Report::Waiting { secs, .. } => {
+                if last_wait.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                    return;
+                }
+                last_wait = Some(Instant::now());
+                Some(Progress {
+                    kind: ProgressKind::Waiting,
+                    done: secs,
+                    total: None,
+                    unit: Unit::Seconds,
+                    rate: None,
+                    eta_secs: None,
+                })
+            }
+        };
         sink(Event::Line {
             id: step.to_string(),
-            text: l.to_string(),
+            text: r.text().to_string(),
+            progress,
         })
     }
 }
@@ -360,23 +376,33 @@ fn journaled_backup(
         backup::Found::Missing(_) => root.join(&new_id),
     };
     let seq = ctx.intent(step, Action::Backup { to })?;
-    let mut report = live_lines(ctx, step);
     let mut last = Instant::now() - Duration::from_secs(1);
     let outcome = backup::act(home, root, found, &new_id, trust, &mut |p| {
         // A line every half second (and the last), with the speed, while it copies.
         if last.elapsed() >= Duration::from_millis(500) || p.done == p.total {
             last = Instant::now();
-            report(&format!(
-                "copied {} of {} ({}/s): {}",
-                human_bytes(p.done),
-                human_bytes(p.total),
-                human_bytes(p.rate as u64),
-                p.file
-            ));
+            let left = p.total.saturating_sub(p.done);
+            ctx.progress(
+                step,
+                format!(
+                    "copied {} of {} ({}/s): {}",
+                    human_bytes(p.done),
+                    human_bytes(p.total),
+                    human_bytes(p.rate as u64),
+                    p.file
+                ),
+                Progress {
+                    kind: ProgressKind::Copying,
+                    done: p.done,
+                    total: Some(p.total),
+                    unit: Unit::Bytes,
+                    rate: Some(p.rate as u64),
+                    eta_secs: (p.rate > 0.0).then(|| (left as f64 / p.rate) as u64),
+                },
+            );
         }
     })
     .map_err(|e| EngineError::step(step, e))?;
-    drop(report);
     ctx.result(seq, outcome.to_string())?;
     Ok(outcome.to_string())
 }
@@ -495,10 +521,26 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
                 }
                 // Progress changes often during an initial copy: one line a second at most.
                 if what != last && last_line.elapsed() >= Duration::from_secs(1) {
-                    ctx.line(
-                        step,
-                        format!("start pending ({} s): {what}", started.elapsed().as_secs()),
-                    );
+                    let secs = started.elapsed().as_secs();
+                    let progress = match probe.copy_numbers() {
+                        Some((percent, eta)) => Progress {
+                            kind: ProgressKind::InitialCopy,
+                            done: (percent * 10.0).round() as u64,
+                            total: Some(1000),
+                            unit: Unit::Permille,
+                            rate: None,
+                            eta_secs: eta.map(|e| e.round() as u64),
+                        },
+                        None => Progress {
+                            kind: ProgressKind::Waiting,
+                            done: secs,
+                            total: None,
+                            unit: Unit::Seconds,
+                            rate: None,
+                            eta_secs: None,
+                        },
+                    };
+                    ctx.progress(step, format!("start pending ({secs} s): {what}"), progress);
                     last = what;
                     last_line = Instant::now();
                 }
@@ -508,8 +550,9 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
     };
     ctx.line(step, format!("proof: {proof}"));
     let mut lines = Vec::new();
-    let res = service(ctx, node)
-        .start_and_confirm(ctx.start_timeout(), &mut |l| lines.push(l.to_string()));
+    let res = service(ctx, node).start_and_confirm(ctx.start_timeout(), &mut |r| {
+        lines.push(r.text().to_string())
+    });
     res.map_err(|e| fail(e.to_string()))?;
     ctx.result(seq, "start-up done")?;
     Ok(format!(

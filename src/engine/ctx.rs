@@ -22,6 +22,53 @@ pub enum StepState {
     Failed(String),
 }
 
+/// What a progress report counts or awaits. A front-end replaces a step's previous report of
+/// the same kind by the new one (it never guesses that from the words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProgressKind {
+    /// Waiting for a server to stop or start (`done`: seconds waited).
+    Waiting,
+    /// Copying the backup (`done`/`total`: bytes).
+    Copying,
+    /// Moving entries into or out of quarantine (`done`/`total`: entries).
+    Moving,
+    /// The replicant's initial copy (`done`/`total`: tenths of a percent).
+    InitialCopy,
+}
+
+/// What `done` and `total` count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unit {
+    /// Seconds.
+    Seconds,
+    /// Bytes.
+    Bytes,
+    /// Entries of a folder.
+    Entries,
+    /// Tenths of a percent (1000 = all).
+    Permille,
+}
+
+/// Progress within a step, typed: the CLI prints the line's words; the TUI and `--json`
+/// readers also get the numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// What is counted.
+    pub kind: ProgressKind,
+    /// How far, in `unit`.
+    pub done: u64,
+    /// Out of how much, when known.
+    pub total: Option<u64>,
+    /// What `done` and `total` count.
+    pub unit: Unit,
+    /// `unit`s per second, when measured.
+    pub rate: Option<u64>,
+    /// Seconds left, when estimated.
+    pub eta_secs: Option<u64>,
+}
+
 /// What the engine reports, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -49,6 +96,9 @@ pub enum Event {
         id: String,
         /// Text.
         text: String,
+        /// The numbers of a progress report (absent for a one-off detail).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        progress: Option<Progress>,
     },
     /// Advice that does not stop anything.
     Warning {
@@ -100,11 +150,21 @@ impl Ctx<'_> {
         (self.sink)(e);
     }
 
-    /// Reports a line of progress for `step`.
+    /// Reports a line of detail for `step`.
     pub fn line(&mut self, step: &str, text: impl Into<String>) {
         self.emit(Event::Line {
             id: step.to_string(),
             text: text.into(),
+            progress: None,
+        });
+    }
+
+    /// Reports progress of `step`: its words and its numbers.
+    pub fn progress(&mut self, step: &str, text: impl Into<String>, progress: Progress) {
+        self.emit(Event::Line {
+            id: step.to_string(),
+            text: text.into(),
+            progress: Some(progress),
         });
     }
 

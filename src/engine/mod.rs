@@ -8,7 +8,7 @@ mod rollback;
 mod status;
 
 pub use apply::{ApplyOptions, apply};
-pub use ctx::{Confirm, Decline, Event, StepState};
+pub use ctx::{Confirm, Decline, Event, Progress, ProgressKind, StepState, Unit};
 pub use rollback::{RollbackStep, UndoStep, plan_rollback, rollback};
 pub use status::{StatusReport, describe_record, finalize, status};
 

@@ -56,6 +56,9 @@ pub struct Row {
     pub state: RowState,
     /// Progress lines while it runs (the newest last).
     pub progress: Vec<String>,
+    /// The kind of the newest line's progress report, if it was one: the next report of that
+    /// kind replaces it.
+    pub last_kind: Option<crate::engine::ProgressKind>,
     /// Effects in words (rollback steps; the wizard reads them from the plan).
     pub effects: Vec<String>,
     /// `now_secs` when it started running.
@@ -72,6 +75,7 @@ impl Row {
             destructive: def.destructive,
             state: RowState::Pending,
             progress: Vec::new(),
+            last_kind: None,
             effects: Vec::new(),
             started_at: None,
         }
@@ -86,6 +90,7 @@ impl Row {
             destructive: true,
             state: RowState::Pending,
             progress: Vec::new(),
+            last_kind: None,
             effects: s.effects.clone(),
             started_at: None,
         }
@@ -549,6 +554,7 @@ impl App {
                             destructive: false,
                             state: RowState::Pending,
                             progress: Vec::new(),
+                            last_kind: None,
                             effects: Vec::new(),
                             started_at: None,
                         });
@@ -571,18 +577,15 @@ impl App {
                     self.detail_scroll = 0;
                 }
             }
-            Event::Line { id, text } => {
+            Event::Line { id, text, progress } => {
                 if let Some(r) = rows.iter_mut().find(|r| r.id == id) {
-                    // Repeated progress replaces its previous line: `moved 3000 of 9000 …`,
-                    // `waiting for tt-replicant to stop (3 s): …`.
-                    let key = |s: &str| s.split_whitespace().next().map(str::to_string);
-                    let stem = |s: &str| s.split(" (").next().unwrap_or(s).to_string();
-                    if r.progress.last().is_some_and(|l| {
-                        (key(l) == key(&text) && l.contains(" of ") && text.contains(" of "))
-                            || (stem(l) == stem(&text) && l.contains(" (") && text.contains(" ("))
-                    }) {
+                    // A progress report replaces the one before it of the same kind (`moved
+                    // 3000 of 9000 …`, `waiting for tt-replicant to stop (3 s): …`).
+                    let kind = progress.map(|p| p.kind);
+                    if kind.is_some() && r.last_kind == kind && !r.progress.is_empty() {
                         r.progress.pop();
                     }
+                    r.last_kind = kind;
                     r.progress.push(text);
                     if r.progress.len() > 200 {
                         r.progress.remove(0);

@@ -124,7 +124,11 @@ pub fn escaped(e: Event) -> Event {
                 StepState::Failed(s) => StepState::Failed(t(s)),
             },
         },
-        Event::Line { id, text } => Event::Line { id, text: t(text) },
+        Event::Line { id, text, progress } => Event::Line {
+            id,
+            text: t(text),
+            progress,
+        },
         Event::Warning { text } => Event::Warning { text: t(text) },
         run @ Event::Run { .. } => run,
     }
