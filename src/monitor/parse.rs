@@ -55,6 +55,10 @@ fn bdb_error_re() -> &'static Regex {
 /// The parts of a prefixed line: (stamp, role, byte offset of the body).
 type Prefix<'a> = (Stamp, &'a str, usize);
 
+// The prefix functions are inlined into their callers: each returns a few words, and through
+// memory (a call) a 16-byte reload of two 8-byte stores stalled on store forwarding, a third of
+// the prefix's cost on files of gigabytes.
+#[inline(always)]
 fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
     let mut v: u64 = 0;
     let start = i;
@@ -66,6 +70,7 @@ fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
 }
 
 /// `[secs:usecs][pid/tid] ` at byte `i`: returns the stamp and the index after the trailing space.
+#[inline(always)]
 fn stamp_at(b: &[u8], i: usize) -> Option<(Stamp, usize)> {
     if b.get(i) != Some(&b'[') {
         return None;
@@ -91,6 +96,7 @@ fn stamp_at(b: &[u8], i: usize) -> Option<(Stamp, usize)> {
 
 /// Hand-written prefix parser (the regex in `prefix_re` documents the same grammar; this is the
 /// fast path for files of gigabytes).
+#[inline(always)]
 fn parse_prefix(line: &str) -> Option<Prefix<'_>> {
     let b = line.as_bytes();
     // Optional `msgpfx: ` before the stamp (6.2/18.1 set_msgpfx).
