@@ -62,7 +62,8 @@ pub fn run(
             return Ok(ExitCode::SUCCESS);
         }
         if !follower.behind() {
-            waker.wait();
+            // The notifications are read after the output, not between an append and it.
+            waker.wait_deferred();
         }
     }
 }
