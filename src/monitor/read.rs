@@ -80,6 +80,7 @@ fn parse_block(mut block: Block, message_file: &str) -> Parsed {
     let bytes = &buf[..block.len];
     // Checked once for the block; '\n' is ASCII, so slicing at it keeps characters whole.
     let text = std::str::from_utf8(bytes).ok();
+    let mut prefixes = parse::PrefixCache::default();
     let mut start = 0;
     for nl in memchr::memchr_iter(b'\n', bytes) {
         let s = start;
@@ -101,7 +102,7 @@ fn parse_block(mut block: Block, message_file: &str) -> Parsed {
         if cut > 0 {
             cuts.push((items.len(), cut));
         }
-        items.push(match parse::simple(&line) {
+        items.push(match prefixes.simple(&line) {
             Some((stamp, role, body)) => Item::Message {
                 start: s,
                 end: e,
