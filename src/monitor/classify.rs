@@ -159,12 +159,34 @@ fn bdb_code(text: &str) -> Option<(&str, &str)> {
 /// `[f][o]` at the start of `s`.
 #[inline]
 fn parse_lsn(s: &str) -> Option<Lsn> {
-    let (file, rest) = leading_u64(s.strip_prefix('[')?);
-    let (offset, rest) = leading_u64(rest.strip_prefix("][")?);
-    rest.starts_with(']').then_some(Lsn {
-        file: file?,
-        offset: offset?,
-    })
+    let b = s.as_bytes();
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let (file, i) = number_at(b, 1)?;
+    if b.get(i) != Some(&b']') || b.get(i + 1) != Some(&b'[') {
+        return None;
+    }
+    let (offset, j) = number_at(b, i + 2)?;
+    (b.get(j) == Some(&b']')).then_some(Lsn { file, offset })
+}
+
+/// The unsigned number at `b[i..]` and the index after it; `None` when there is no digit or it
+/// does not fit a u64. The first 19 digits cannot overflow and are added unchecked: an LSN is
+/// on most lines of a busy file.
+#[inline(always)]
+fn number_at(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    let mut j = i;
+    while j < b.len() && b[j].is_ascii_digit() && j - i < 19 {
+        v = v * 10 + u64::from(b[j] - b'0');
+        j += 1;
+    }
+    while j < b.len() && b[j].is_ascii_digit() {
+        v = v.checked_mul(10)?.checked_add(u64::from(b[j] - b'0'))?;
+        j += 1;
+    }
+    (j > i).then_some((v, j))
 }
 
 /// `<home> rep_(send|process)_message: msgv = V logv L gen = G eid E, type T, LSN [f][o] FLAGS`,
@@ -816,6 +838,15 @@ mod tests {
             None,
             "an LSN that does not fit is not an LSN"
         );
+        let lsn = |file, offset| Some(Lsn { file, offset });
+        assert_eq!(parse_lsn("[1][24142] resend"), lsn(1, 24142));
+        assert_eq!(parse_lsn("[18446744073709551615][0]"), lsn(u64::MAX, 0));
+        assert_eq!(parse_lsn("[00000000000000000000000007][8]"), lsn(7, 8));
+        for bad in [
+            "[][1]", "[1][]", "[1]", "[1][2", "1][2]", "[1] [2]", "[1][x]", "",
+        ] {
+            assert_eq!(parse_lsn(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
