@@ -86,3 +86,65 @@ fn a_bare_file_name_is_followed_by_notification() {
         "a line took {slowest:?} to come out: the folder is not watched"
     );
 }
+
+/// What `follow` prints for a whole file is what the line-by-line reference gives (every
+/// physical line through the splitter, each completed message applied to the node state): on a
+/// real run with the awkward lines mixed in — two messages on one line, an OS error text cut by
+/// CR/LF and its continuation, a `BDB` error after a held message, CRLF, invalid UTF-8.
+#[test]
+fn a_whole_file_is_printed_as_the_line_by_line_reference_reads_it() {
+    use tt_ha::monitor::{NodeState, parse::Splitter};
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bdb");
+    let mut bytes = std::fs::read(fixtures.join("5.3-a-replicant.txt")).unwrap();
+    bytes.extend_from_slice(b"[1795321836:1][1/2] CLIENT: Start-up is done [1][28][1795321836:2][1/2] CLIENT: EOF on connection to site 10.0.0.1:5100\r\n");
+    bytes.extend_from_slice(b"[1795321836:3][1/2] CLIENT: `No such file or directory\r\n' (2) on connection to site 10.0.0.1:5100\r\n");
+    bytes.extend_from_slice(b"[1795321836:3][1/2] CLIENT: `BDB1234 first error\n");
+    bytes.extend_from_slice(b"[1795321836:3][1/2] CLIENT: BDB5678 second error\n");
+    bytes.extend_from_slice(
+        b"[1795321836:4][1/2] CLIENT: bad \xff\xfe bytes\nand its continuation\n",
+    );
+    bytes.extend_from_slice(&std::fs::read(fixtures.join("6.1-a-replicant.txt")).unwrap());
+    if !bytes.ends_with(b"\n") {
+        bytes.push(b'\n');
+    }
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("$DB_Msg.txt");
+    std::fs::write(&file, &bytes).unwrap();
+    let lines = bytes.split(|&b| b == b'\n').count() - 1;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tt-ha"))
+        .args(["follow", "--seconds", "20"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut got = Vec::new();
+    while got.len() < lines {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v.get("notice").is_none() {
+            got.push(v);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut state = NodeState::with_role(None);
+    let mut splitter = Splitter::default();
+    let mut want = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == b'\n').take(lines).enumerate() {
+        let text = String::from_utf8_lossy(raw);
+        let events: Vec<_> = splitter
+            .push(i + 1, &text)
+            .iter()
+            .map(|m| state.apply(m, "$DB_Msg.txt"))
+            .collect();
+        want.push(serde_json::json!({"line": i + 1, "events": events}));
+    }
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w);
+    }
+}

@@ -6,7 +6,11 @@
 //! changes identity. The follower-latency benchmark times it against `tail -F`.
 
 use super::out;
-use crate::monitor::{self, NodeState, follow::Follower, parse::Splitter};
+use crate::monitor::{
+    self, NodeState,
+    follow::Follower,
+    parse::{self, Splitter},
+};
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -44,15 +48,33 @@ pub fn run(
         }
         for line in &lines {
             state.note_cut(line.no, line.cut);
-            let events: Vec<_> = splitter
-                .push(line.no, &line.text)
-                .iter()
-                .map(|m| state.apply(m, &message_file))
-                .collect();
-            batch.push_str(&json_text(&LineOut {
-                line: line.no,
-                events: &events,
-            })?);
+            // A line that is one whole message (nearly all) is applied from its parts, as the
+            // whole-file reader does: no message, role or body copied, no list of one event.
+            let simple = (!splitter.holding())
+                .then(|| parse::simple(&line.text))
+                .flatten();
+            let out = match simple {
+                Some((stamp, role, body)) => {
+                    let ev =
+                        state.apply_parts(line.no, Some(stamp), Some(role), body, &message_file);
+                    json_text(&LineOut {
+                        line: line.no,
+                        events: std::slice::from_ref(&ev),
+                    })?
+                }
+                None => {
+                    let events: Vec<_> = splitter
+                        .push(line.no, &line.text)
+                        .iter()
+                        .map(|m| state.apply(m, &message_file))
+                        .collect();
+                    json_text(&LineOut {
+                        line: line.no,
+                        events: &events,
+                    })?
+                }
+            };
+            batch.push_str(&out);
         }
         if !batch.is_empty() {
             out::print(&batch);
@@ -62,7 +84,8 @@ pub fn run(
             return Ok(ExitCode::SUCCESS);
         }
         if !follower.behind() {
-            waker.wait();
+            // The notifications are read after the output, not between an append and it.
+            waker.wait_deferred();
         }
     }
 }

@@ -21,6 +21,18 @@ pub const POLL_BYTES: u64 = 4 << 20;
 pub const POLL_LINES: usize = 16_384;
 /// Bytes read at a time.
 const CHUNK: u64 = 256 << 10;
+/// Bytes read at a time while following a growing file (appends are a few lines): the buffer is
+/// kept between polls, so a poll allocates nothing before its read.
+const APPEND_CHUNK: usize = 64 << 10;
+
+/// How far [`Follower::read_new`] reads.
+#[derive(Clone, Copy)]
+enum Upto {
+    /// To the size the open file has now (looked up first).
+    Stat,
+    /// To the end, found by a short read: no lookup between an append and its delivery.
+    End,
+}
 
 /// Identity of a file: device and inode on Unix (size-independent), so a replacement is seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +91,8 @@ pub struct Follower {
     first_open: bool,
     line_no: usize,
     last_path_check: Option<std::time::Instant>,
+    /// The read buffer of [`Upto::End`] reads, kept between polls.
+    buf: Vec<u8>,
 }
 
 /// Where the first read starts when opening a large file: the last `tail_lines` lines, found by
@@ -141,6 +155,7 @@ impl Follower {
             first_open: true,
             line_no: 0,
             last_path_check: None,
+            buf: Vec::new(),
         }
     }
 
@@ -184,20 +199,20 @@ impl Follower {
         let mut notices = Vec::new();
         // While the open file grows, read it at once and look the name up again only every
         // 250 ms (a replacement is still noticed within that); the lookup is most of the cost
-        // of a poll at thousands of lines per second.
-        let len = self
-            .file
-            .as_ref()
-            .and_then(|(f, _)| f.metadata().ok())
-            .map(|m| m.len());
-        if len.is_some_and(|len| len > self.offset)
+        // of a poll at thousands of lines per second. The read goes straight on from the
+        // offset: bytes there mean the file grew, so its size is not looked up first (one
+        // system call fewer between an append and its delivery). Nothing there (or a
+        // shrunken file) is looked at the full way below.
+        if self.file.is_some()
             && self
                 .last_path_check
                 .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(250))
         {
-            // The size just read is the one to read up to: no second look on this path.
-            let lines = self.read_new(len, &mut notices);
-            return (lines, notices);
+            let before = (self.offset, self.partial.len(), self.partial_cut);
+            let lines = self.read_new(Upto::End, &mut notices);
+            if !lines.is_empty() || (self.offset, self.partial.len(), self.partial_cut) != before {
+                return (lines, notices);
+            }
         }
         self.last_path_check = Some(std::time::Instant::now());
         let meta = std::fs::metadata(&self.path);
@@ -233,19 +248,21 @@ impl Follower {
             }
             self.file = Some((f, id));
         }
-        let lines = self.read_new(None, &mut notices);
+        let lines = self.read_new(Upto::Stat, &mut notices);
         (lines, notices)
     }
 
     /// Reads complete new lines from the open file (restarting from 0 if it shrank), at most
     /// [`POLL_BYTES`] and [`POLL_LINES`] of them; each line kept up to the line cap.
-    /// `known_len` is the file's size when the caller has just read it.
-    fn read_new(&mut self, known_len: Option<u64>, notices: &mut Vec<Notice>) -> Vec<Line> {
+    fn read_new(&mut self, upto: Upto, notices: &mut Vec<Notice>) -> Vec<Line> {
         self.behind = false;
         let Some((f, _)) = self.file.as_mut() else {
             return Vec::new();
         };
-        let len = known_len.unwrap_or_else(|| f.metadata().map(|m| m.len()).unwrap_or(0));
+        let len = match upto {
+            Upto::Stat => f.metadata().map(|m| m.len()).unwrap_or(0),
+            Upto::End => u64::MAX,
+        };
         if len < self.offset {
             notices.push(Notice::Truncated);
             self.offset = 0;
@@ -256,7 +273,14 @@ impl Follower {
         if len <= self.offset {
             return lines;
         }
-        let mut buf = vec![0u8; (len - self.offset).min(CHUNK) as usize];
+        let mut buf = match upto {
+            Upto::End => {
+                let mut buf = std::mem::take(&mut self.buf);
+                buf.resize(APPEND_CHUNK, 0);
+                buf
+            }
+            _ => vec![0u8; (len - self.offset).min(CHUNK) as usize],
+        };
         let mut read = 0;
         while self.offset < len {
             if read >= POLL_BYTES {
@@ -284,11 +308,22 @@ impl Follower {
                     // The rest of this read is read again by the next poll.
                     self.offset += start as u64;
                     self.behind = true;
-                    return lines;
+                    break;
                 }
+            }
+            if self.behind {
+                break;
             }
             self.offset += n as u64;
             self.partial_cut += push_capped(&mut self.partial, &buf[start..n]);
+            // Reading to the end: a short read is the end as it is now (a further read would
+            // return nothing, one more system call before the lines are delivered).
+            if matches!(upto, Upto::End) && n < want {
+                break;
+            }
+        }
+        if matches!(upto, Upto::End) {
+            self.buf = buf;
         }
         lines
     }

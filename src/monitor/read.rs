@@ -18,11 +18,13 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-/// Bytes per block: small enough to stay in a core's cache between the read and the parse.
-const BLOCK: usize = 1 << 20;
-/// Lines per block at most: a block of empty lines would otherwise be a million items. Real
-/// message lines (about 135 bytes) fill half a block with this many.
-const BLOCK_LINES: usize = 4096;
+/// Bytes per block: small enough to stay in a core's cache between the read and the parse,
+/// large enough that handing blocks between threads costs little, and filled by real lines
+/// (about 120 bytes) before [`BLOCK_LINES`] of them, so a block ends at the last line end read
+/// and only an unfinished line is carried to the next one.
+const BLOCK: usize = 512 << 10;
+/// Lines per block at most: a block of empty lines would otherwise be half a million items.
+const BLOCK_LINES: usize = 8192;
 /// The least a read asks for while lines are short.
 const MIN_READ: usize = 4096;
 /// Below this size, threads cost more than they save.
@@ -78,6 +80,7 @@ fn parse_block(mut block: Block, message_file: &str) -> Parsed {
     let bytes = &buf[..block.len];
     // Checked once for the block; '\n' is ASCII, so slicing at it keeps characters whole.
     let text = std::str::from_utf8(bytes).ok();
+    let mut prefixes = parse::PrefixCache::default();
     let mut start = 0;
     for nl in memchr::memchr_iter(b'\n', bytes) {
         let s = start;
@@ -99,7 +102,7 @@ fn parse_block(mut block: Block, message_file: &str) -> Parsed {
         if cut > 0 {
             cuts.push((items.len(), cut));
         }
-        items.push(match parse::simple(&line) {
+        items.push(match prefixes.simple(&line) {
             Some((stamp, role, body)) => Item::Message {
                 start: s,
                 end: e,
@@ -135,19 +138,24 @@ impl Applier<'_> {
         let Buffers { buf, items, cuts } = &mut p.block.bufs;
         let bytes = &buf[..p.block.len];
         let mut cuts = cuts.iter().peekable();
-        for (i, item) in items.drain(..).enumerate() {
+        // Items are applied where they lie (by reference) and dropped together: moving each
+        // out of the block and through the state cost more than applying it.
+        for (i, item) in items.iter().enumerate() {
             self.line_no += 1;
             if let Some((_, cut)) = cuts.next_if(|(at, _)| *at == i) {
                 self.state.note_cut(self.line_no, *cut);
             }
-            let (s, e) = match item {
+            let (s, e) = match *item {
                 // Most lines are one whole message, applied as classified. While the splitter
                 // holds a message, the line goes to it instead (it may complete that message).
                 Item::Message {
-                    stamp, role, event, ..
+                    stamp,
+                    role,
+                    ref event,
+                    ..
                 } if !self.splitter.holding() => {
                     self.state
-                        .apply_event(self.line_no, Some(stamp), role, event);
+                        .note_event(self.line_no, Some(stamp), role, event);
                     continue;
                 }
                 Item::Message { start, end, .. } | Item::Raw { start, end } => (start, end),
@@ -161,6 +169,7 @@ impl Applier<'_> {
                 self.state.apply(&m, self.message_file);
             }
         }
+        items.clear();
         self.consumed += p.block.len as u64 + p.block.first_cut;
         std::mem::take(&mut p.block.bufs)
     }
@@ -169,9 +178,14 @@ impl Applier<'_> {
 /// Where a block read into `b` ends: after its [`BLOCK_LINES`]th line, or after its last whole
 /// line; `None` when `b` holds no line end.
 fn block_end(b: &[u8]) -> Option<usize> {
+    // Counting line ends is one SIMD pass; walking them one by one (a call per line) cost as
+    // much as a tenth of the parse. The walk is left for the rare block of very short lines.
+    let within_cap = memchr::memchr_iter(b'\n', b).count() <= BLOCK_LINES;
+    if within_cap {
+        return memchr::memrchr(b'\n', b).map(|p| p + 1);
+    }
     memchr::memchr_iter(b'\n', b)
         .nth(BLOCK_LINES - 1)
-        .or_else(|| memchr::memrchr(b'\n', b))
         .map(|p| p + 1)
 }
 

@@ -388,8 +388,21 @@ impl NodeState {
         role: Option<&str>,
         ev: Event,
     ) -> Event {
+        self.note_event(line, stamp, role, &ev);
+        ev
+    }
+
+    /// [`apply_event`](Self::apply_event) on a borrowed event: the whole-file reader applies
+    /// millions of them and keeps none, and moving each in and out cost more than applying it.
+    pub fn note_event(
+        &mut self,
+        line: usize,
+        stamp: Option<Stamp>,
+        role: Option<&str>,
+        ev: &Event,
+    ) {
         let pid = stamp.map(|s| s.pid);
-        if self.is_new_process(pid, &ev) {
+        if self.is_new_process(pid, ev) {
             self.begin_process();
         }
         if pid.is_some() {
@@ -414,7 +427,7 @@ impl NodeState {
             Some("CLIENT") => self.set_role("replicant"),
             _ => {}
         }
-        match &ev {
+        match ev {
             Event::SiteAssigned { eid, site } => {
                 if self.eid_site.len() < SITES_KEPT || self.eid_site.contains_key(eid) {
                     self.eid_site.insert(*eid, site.clone());
@@ -597,7 +610,7 @@ impl NodeState {
             Event::Error { text } => self.note_error(line, text),
             _ => {}
         }
-        match &ev {
+        match ev {
             Event::LogSent { .. }
             | Event::LogReceived { .. }
             | Event::Message { .. }
@@ -612,7 +625,6 @@ impl NodeState {
         // Connected, yet none of the lines DB_VERB_REPLICATION adds: only DB_VERB_REPMGR_MISC is
         // on, and the file can never prove that replication works.
         self.low_verbosity = self.ever_connected && !self.verbose_seen && self.messages > 8;
-        ev
     }
 }
 

@@ -79,6 +79,29 @@ pub struct Waker {
     source: Source,
     folders: Vec<PathBuf>,
     last_rewatch: std::time::Instant,
+    /// [`wait_deferred`](Waker::wait_deferred) returned on notifications it has not read yet.
+    undrained: bool,
+}
+
+/// Whether the inotify descriptor has events, waiting up to a second (the safety net).
+#[cfg(target_os = "linux")]
+fn inotify_ready(fd: &std::os::fd::OwnedFd) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+    let second = Timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&second)), Ok(n) if n > 0)
+}
+
+/// Takes the waiting events in one read (never blocks); whether there were any. Which file
+/// changed does not matter, the follower looks. Reading on until the queue is empty would cost
+/// a system call per wake-up; an event left over only means one more look.
+#[cfg(target_os = "linux")]
+fn inotify_drain(fd: &std::os::fd::OwnedFd) -> bool {
+    let mut buf = [0u8; 4096];
+    matches!(rustix::io::read(fd, &mut buf), Ok(n) if n > 0)
 }
 
 #[cfg(target_os = "linux")]
@@ -122,6 +145,7 @@ impl Waker {
             source: Source::None,
             folders,
             last_rewatch: std::time::Instant::now(),
+            undrained: false,
         };
         if polling_only {
             w.mode = Mode::Polling {
@@ -183,18 +207,8 @@ impl Waker {
         match &self.source {
             #[cfg(target_os = "linux")]
             Source::Inotify(fd) => {
-                use rustix::event::{PollFd, PollFlags, Timespec, poll};
-                let mut fds = [PollFd::new(fd, PollFlags::IN)];
-                let second = Timespec {
-                    tv_sec: 1,
-                    tv_nsec: 0,
-                };
-                if matches!(poll(&mut fds, Some(&second)), Ok(n) if n > 0) {
-                    // Take the events in one read: which file changed does not matter, the
-                    // follower looks. Reading on until the queue is empty would cost a system
-                    // call per wake-up; an event left over only means one more look.
-                    let mut buf = [0u8; 4096];
-                    let _ = rustix::io::read(fd, &mut buf);
+                if inotify_ready(fd) {
+                    inotify_drain(fd);
                 }
             }
             #[cfg(not(target_os = "linux"))]
@@ -208,8 +222,31 @@ impl Waker {
                 return;
             }
         }
-        // Looking for recreated folders costs a stat each: once a second, not on the path from
-        // an append to its delivery.
+        self.rewatch_now_and_then();
+    }
+
+    /// Like [`wait`](Self::wait), but on Linux the notifications that end a wait are read at
+    /// the start of the next call, after the caller has looked at its files and delivered what
+    /// was new: the read is off the path from an append to its delivery (one system call
+    /// fewer there). A notification may come for an append after that look and be read with
+    /// the others: so a call that reads any returns at once, for one more look, before it
+    /// waits; later notifications keep the descriptor readable and end the wait.
+    pub fn wait_deferred(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Source::Inotify(fd) = &self.source {
+            if std::mem::take(&mut self.undrained) && inotify_drain(fd) {
+                return;
+            }
+            self.undrained = inotify_ready(fd);
+            self.rewatch_now_and_then();
+            return;
+        }
+        self.wait();
+    }
+
+    /// Looks for recreated folders: that costs a stat each, so once a second, not on the path
+    /// from an append to its delivery.
+    fn rewatch_now_and_then(&mut self) {
         if self.last_rewatch.elapsed() >= Duration::from_secs(1) {
             self.last_rewatch = std::time::Instant::now();
             self.rewatch();
@@ -263,6 +300,49 @@ mod tests {
             w.wait();
         }
         assert_a_write_wakes(&mut w, f);
+    }
+
+    /// With the notifications read late, an append made after the caller looked, whose
+    /// notification is read together with the one that woke the wait, is still delivered at
+    /// once: the wait that reads them returns for one more look instead of sleeping to the
+    /// one-second safety net.
+    #[test]
+    fn a_late_read_of_notifications_misses_no_append() {
+        use std::io::Write;
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("$DB_Msg.txt");
+        std::fs::write(&f, "").unwrap();
+        let mut w = Waker::new(std::slice::from_ref(&f), Duration::from_millis(250), false);
+        assert_eq!(w.mode(), &Mode::Notify);
+        let mut follower = super::super::follow::Follower::new(f.clone(), 0);
+        follower.poll();
+        let mut file = std::fs::OpenOptions::new().append(true).open(&f).unwrap();
+        for (i, text) in ["one", "two", "three"].iter().enumerate() {
+            writeln!(file, "{text}").unwrap();
+            // The first wait ends on this append's notification, unread.
+            let t = Instant::now();
+            w.wait_deferred();
+            assert!(
+                t.elapsed() < Duration::from_millis(900),
+                "append {i} not noticed"
+            );
+            let (lines, _) = follower.poll();
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            // Appended after the look: its notification queues behind the unread one.
+            writeln!(file, "{text} again").unwrap();
+            let t = Instant::now();
+            let mut seen = Vec::new();
+            while seen.is_empty() && t.elapsed() < Duration::from_millis(2500) {
+                w.wait_deferred();
+                seen.extend(follower.poll().0);
+            }
+            assert!(
+                t.elapsed() < Duration::from_millis(900),
+                "the append after the look waited for the safety net: {:?}",
+                t.elapsed()
+            );
+            assert_eq!(seen.len(), 1, "{seen:?}");
+        }
     }
 
     #[test]
