@@ -276,7 +276,6 @@ pub fn parse_sc_state(out: &str) -> SvcState {
     }
 }
 
-/// The configured control of one node.
 /// What a service control reports while it works.
 #[derive(Debug, Clone, Copy)]
 pub enum Report<'a> {
@@ -300,6 +299,7 @@ impl Report<'_> {
     }
 }
 
+/// The configured control of one node.
 pub struct Service<'a> {
     node: &'a Node,
     timeout: Duration,

@@ -278,7 +278,10 @@ pub fn check(
         Verdict::Functional if lag_bytes.is_some_and(|b| b >= warn_lag) => ("WARNING", 1),
         Verdict::Functional => ("OK", 0),
         Verdict::Syncing { .. } => ("WARNING", 1),
-        Verdict::Connecting => ("UNKNOWN", 3),
+        Verdict::Connecting | Verdict::NoMessages => ("UNKNOWN", 3),
+        // Stopped on purpose is no failure of tt-ha's, but a pair that does not replicate is
+        // what this check exists to report.
+        Verdict::Stopped => ("CRITICAL", 2),
         Verdict::CannotReachMaster { .. }
         | Verdict::MasterDown
         | Verdict::Stalled { .. }

@@ -689,6 +689,12 @@ pub enum Verdict {
         /// The latest error.
         text: String,
     },
+    /// Neither file has a replication message yet (before the first setup).
+    NoMessages,
+    /// Replication stopped on purpose: the master's file ends with its replication shutting
+    /// down, and the replicant's does too or has nothing (after a rollback, which restores the
+    /// replicant's own files).
+    Stopped,
 }
 
 impl Verdict {
@@ -716,6 +722,8 @@ impl Verdict {
             Verdict::MasterDown => "the master is down (the replicant lost it)".into(),
             Verdict::Stalled { secs } => format!("stalled: no progress for {secs:.0} s"),
             Verdict::Error { text } => format!("error: {text}"),
+            Verdict::NoMessages => "no replication messages yet".into(),
+            Verdict::Stopped => "replication stopped on both nodes".into(),
         }
     }
 
@@ -729,6 +737,8 @@ impl Verdict {
             Verdict::MasterDown => "master-down",
             Verdict::Stalled { .. } => "stalled",
             Verdict::Error { .. } => "error",
+            Verdict::NoMessages => "no-messages",
+            Verdict::Stopped => "stopped",
         }
     }
 }
@@ -835,6 +845,12 @@ pub fn single(n: &NodeState) -> Verdict {
 /// the two are this pair: the replicant's master is this master and the master's replicant is
 /// this replicant (by the files' own sites, and by the site config when the states carry it).
 pub fn combined(m: &NodeState, r: &NodeState, now: Option<f64>, stall_secs: f64) -> Verdict {
+    if m.messages == 0 && r.messages == 0 {
+        return Verdict::NoMessages;
+    }
+    if m.shut_down && (r.shut_down || r.messages == 0) {
+        return Verdict::Stopped;
+    }
     if r.shut_down {
         return Verdict::Error {
             text: REPLICANT_STOPPED.into(),
@@ -925,6 +941,26 @@ mod tests {
         ));
         assert!(!again.shut_down && !again.startup_done, "{again:?}");
         assert_eq!(single(&again), Verdict::Connecting);
+    }
+
+    /// "No messages yet" and "stopped on purpose" are the core's verdicts (the TUI, `check`
+    /// and `monitor --json` all read `combined`); a master that stopped while its replicant
+    /// still runs stays `master-down`.
+    #[test]
+    fn no_messages_and_a_stopped_pair_are_verdicts_of_the_pair() {
+        let empty = NodeState::default();
+        assert_eq!(combined(&empty, &empty, None, 60.0), Verdict::NoMessages);
+        let stop = "[2:0][7/1] CLIENT: Stopping repmgr threads\n[2:1][7/1] CLIENT: Repmgr threads are finished\n";
+        let m = node(&format!("{UP}{stop}"));
+        let r = node(&format!("{UP}{stop}"));
+        assert_eq!(combined(&m, &r, None, 60.0), Verdict::Stopped);
+        // After a rollback the replicant's own file has no replication messages.
+        assert_eq!(combined(&m, &empty, None, 60.0), Verdict::Stopped);
+        // The replicant still runs and lost its master: not on purpose.
+        let running = node(UP);
+        assert_ne!(combined(&m, &running, None, 60.0), Verdict::Stopped);
+        assert_eq!(Verdict::Stopped.name(), "stopped");
+        assert_eq!(Verdict::NoMessages.name(), "no-messages");
     }
 
     #[test]

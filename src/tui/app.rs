@@ -337,14 +337,9 @@ impl App {
         self.running.is_some()
     }
 
-    /// The status bar's verdict in words.
+    /// The status bar's verdict in words: the monitor core's verdict, as `check` and
+    /// `monitor --json` give it.
     pub fn verdict_text(&self) -> String {
-        if self.no_messages_yet() {
-            return "No replication messages yet".into();
-        }
-        if self.replication_stopped() {
-            return "Replication stopped on both nodes".into();
-        }
         match &self.live.verdict {
             Some(v) => capitalized(&v.describe()),
             None => "Reading the message files".into(),
@@ -353,20 +348,13 @@ impl App {
 
     /// Neither message file has a replication message yet (before the first setup).
     pub fn no_messages_yet(&self) -> bool {
-        self.live
-            .states
-            .as_ref()
-            .is_some_and(|s| s.iter().all(|n| n.messages == 0))
+        self.live.verdict == Some(Verdict::NoMessages)
     }
 
-    /// The master's message file ends with its replication shutting down and the replicant's
-    /// does too, or has nothing (after a rollback, which restores the replicant's own files):
-    /// no replication, on purpose — not a failure to alarm about.
+    /// Replication stopped on purpose (the monitor core's [`Verdict::Stopped`]): not a failure
+    /// to alarm about.
     pub fn replication_stopped(&self) -> bool {
-        self.live
-            .states
-            .as_ref()
-            .is_some_and(|s| s[0].shut_down && (s[1].shut_down || s[1].messages == 0))
+        self.live.verdict == Some(Verdict::Stopped)
     }
 
     /// Index of the first step past the point of no return.
