@@ -132,6 +132,16 @@ pub enum BackupError {
         /// What to do.
         advice: &'static str,
     },
+    /// The master's own log, written since the backup, has a damaged record: it is not taken.
+    #[error(
+        "the master's log written since the backup does not read as one chain of records ({why}; the log files are in {home}). Nothing in the backup was changed. The master's log itself is damaged: check the master's disk and its log (`db5.3_printlog -h {home}`) before going on; `tt-ha rollback` undoes this run"
+    )]
+    DamagedLog {
+        /// The master's home.
+        home: PathBuf,
+        /// Which file, where, and what.
+        why: String,
+    },
     /// A copy does not match its manifest.
     #[error("backup {dir} does not verify: {why}")]
     Verify {
@@ -179,8 +189,19 @@ pub enum BackupError {
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     move |source| BackupError::Io {
         path: path.to_path_buf(),
-        advice: advice(source.kind()),
+        advice: backup_advice(source.kind()),
         source,
+    }
+}
+
+/// What to do about an I/O error while backing up: a full volume is the backup folder's (or
+/// the master's, for a read), not the run folder's.
+fn backup_advice(kind: std::io::ErrorKind) -> &'static str {
+    match kind {
+        std::io::ErrorKind::StorageFull => {
+            "The volume is full: free space in the backup folder, or set backup_dir in tt-ha.toml to a larger volume, and run again"
+        }
+        other => advice(other),
     }
 }
 
@@ -1048,7 +1069,7 @@ pub fn act(
                     .iter()
                     .all(|f| stamp.vouches_copy(&c.dir, f));
             let recover = if unchanged {
-                "recovery check done earlier in this run; no file changed since".to_string()
+                "done by an earlier check of this backup; no file has changed since (size, inode and times)".to_string()
             } else {
                 check_and_recover(&c.dir, &c.manifest, &|_| false)?.1
             };

@@ -115,6 +115,37 @@ pub(super) fn stage_and_commit(
         let staged = stage.join(n);
         if staged.exists() { staged } else { dir.join(n) }
     })?;
+    // Before the commit point: the log written since must read as one chain of records, from
+    // the backup's newest log on. A damaged record in the master's own log (copied faithfully,
+    // so its hash matches) must never enter the backup, whose old state stays as it was.
+    let since = old
+        .files
+        .iter()
+        .filter(|f| super::is_log(&f.name))
+        .map(|f| f.name.clone())
+        .max();
+    let chain: Vec<std::path::PathBuf> = files
+        .iter()
+        .filter(|f| super::is_log(&f.name) && since.as_ref().is_none_or(|s| f.name >= *s))
+        .map(|f| {
+            let staged = stage.join(&f.name);
+            if staged.exists() {
+                staged
+            } else {
+                dir.join(&f.name)
+            }
+        })
+        .collect();
+    match super::logwalk::walk_chain(&chain) {
+        Ok(walks) => walks.iter().for_each(|w| super::count(w.read)),
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&stage);
+            return Err(BackupError::DamagedLog {
+                home: home.path.clone(),
+                why,
+            });
+        }
+    }
     let next = Manifest {
         version: super::MANIFEST_VERSION,
         created: old.created.clone(),

@@ -453,12 +453,14 @@ fn a_top_up_reads_the_log_written_since_not_the_whole_backup() {
         "the test's backup ({whole} bytes) is too small to tell a bounded top-up ({} bytes copied)",
         plan.bytes
     );
-    // Each file the top-up takes is read at most five times: compared with the backup's copy
+    // Each file the top-up takes is read at most six times: compared with the backup's copy
     // (up to both files' size: the copy's records, the home's same bytes, the rest of the
-    // home's), copied, its written end found (reading back over the zero fill), and read once
-    // more to check its hash and its records; plus a block each where a read ends.
+    // home's), copied, its written end found (reading back over the zero fill), its records
+    // walked before the commit point (a damaged one never enters the backup), and read once
+    // more after it is installed to check its hash and its records; plus a block each where a
+    // read ends.
     assert!(
-        read <= 5 * plan.bytes + (2 << 20),
+        read <= 6 * plan.bytes + (2 << 20),
         "the top-up of {} ({} bytes) read {read} bytes; the backup holds {whole}",
         plan.summary(),
         plan.bytes
@@ -493,13 +495,43 @@ fn a_top_up_refuses_a_damaged_record_in_the_log_written_since() {
     let mut bytes = std::fs::read(&log).unwrap();
     bytes[((held + end) / 2) as usize] ^= 0x40;
     std::fs::write(&log, &bytes).unwrap();
-    let o = sb.tt_ha(&["backup"]);
-    let out = text(&o);
-    assert!(!o.status.success(), "a damaged log was taken: {out}");
-    assert!(
-        out.contains("does not read as one chain of records") && out.contains(&name),
-        "{out}"
-    );
+    // The backup as it was, every file's bytes (its manifest and stamp too).
+    let files = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                (n, std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = files(&dir);
+    // Refused, by the top-up of `tt-ha backup --top-up`, a full `tt-ha backup`, and again: a
+    // refused top-up must leave nothing behind that a later check would take.
+    for args in [
+        &["backup", "--top-up"][..],
+        &["backup"],
+        &["backup", "--top-up"],
+    ] {
+        let o = sb.tt_ha(args);
+        let out = text(&o);
+        assert!(
+            !o.status.success(),
+            "{args:?}: a damaged log was taken: {out}"
+        );
+        assert!(
+            out.contains("does not read as one chain of records")
+                && out.contains(&name)
+                && out.contains("the master's log")
+                && out.contains(&m.display().to_string()),
+            "{args:?}: {out}"
+        );
+        assert!(files(&dir) == before, "{args:?} changed the backup");
+    }
 }
 
 fn sim() -> PathBuf {
