@@ -94,7 +94,11 @@ pub fn advice(kind: io::ErrorKind) -> &'static str {
     }
 }
 
-fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> MoveError + 'a {
+/// The error of `action` on `path`, with what to do about it.
+pub(crate) fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> MoveError + 'a {
     move |source| MoveError::Io {
         action,
         advice: advice(source.kind()),

@@ -2,22 +2,13 @@
 //! `copy_file_range` on Linux (as `cp` does), so the bytes never pass through tt-ha. The copy's
 //! hash is taken afterwards, from the read that also makes the recovery check's scratch copy.
 
-use crate::quarantine::{MoveError, advice};
+use crate::quarantine::{MoveError, io_err};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::path::Path;
 
 /// Bytes per kernel copy call: progress is reported after each.
 const CHUNK: u64 = 64 << 20;
-
-fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> MoveError + 'a {
-    move |source| MoveError::Io {
-        action,
-        advice: advice(source.kind()),
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// Copies `from` to the new file `to` (never over an existing one), keeps its permissions and
 /// modification time, and flushes it to disk; `progress(n)` after each `n` bytes copied.

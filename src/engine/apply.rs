@@ -171,14 +171,7 @@ pub(super) fn live_lines<'c>(ctx: &'c mut Ctx, step: &'c str) -> impl FnMut(Repo
                     return;
                 }
                 last_wait = Some(Instant::now());
-                Some(Progress {
-                    kind: ProgressKind::Waiting,
-                    done: secs,
-                    total: None,
-                    unit: Unit::Seconds,
-                    rate: None,
-                    eta_secs: None,
-                })
+                Some(Progress::waited(secs))
             }
         };
         sink(Event::Line {
@@ -531,14 +524,7 @@ fn replicant_start(ctx: &mut Ctx) -> Result<String, EngineError> {
                             rate: None,
                             eta_secs: eta.map(|e| e.round() as u64),
                         },
-                        None => Progress {
-                            kind: ProgressKind::Waiting,
-                            done: secs,
-                            total: None,
-                            unit: Unit::Seconds,
-                            rate: None,
-                            eta_secs: None,
-                        },
+                        None => Progress::waited(secs),
                     };
                     ctx.progress(step, format!("start pending ({secs} s): {what}"), progress);
                     last = what;

@@ -69,6 +69,20 @@ pub struct Progress {
     pub eta_secs: Option<u64>,
 }
 
+impl Progress {
+    /// Still waiting, `secs` so far (nothing counted, nothing estimated).
+    pub fn waited(secs: u64) -> Progress {
+        Progress {
+            kind: ProgressKind::Waiting,
+            done: secs,
+            total: None,
+            unit: Unit::Seconds,
+            rate: None,
+            eta_secs: None,
+        }
+    }
+}
+
 /// What the engine reports, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
