@@ -1082,7 +1082,7 @@ pub fn act(
             }))
         }
         Found::Behind(c, plan) => {
-            topup::top_up(home, &c.dir, &c.manifest, &plan, progress)?;
+            topup::top_up(home, &c.dir, &c.manifest, &plan, topup::walk_log, progress)?;
             Ok(Outcome::ToppedUp(
                 verify_topped_up(&c.dir, home, &plan, &c.manifest)?,
                 plan,
@@ -1113,6 +1113,14 @@ mod tests {
 
     fn open(d: &Path) -> Home {
         Home::open(d, "$DB_Msg.txt").unwrap()
+    }
+
+    /// These tests' log files are not Berkeley DB logs (bytes of `x`), so the top-up's record
+    /// walk would refuse them: they test staging, commit and install. The walk itself, and a
+    /// damaged record refused before the commit point, are tested on real logs in
+    /// `testbed/tests/backup.rs`.
+    fn fake_logs(_: &[PathBuf]) -> Result<(), String> {
+        Ok(())
     }
 
     /// A backup of `h` in `root/b1`, whether or not the fake log passes a recovery check.
@@ -1350,6 +1358,44 @@ mod tests {
         ));
     }
 
+    /// A top-up whose log check refuses (a damaged record in the master's log) leaves the
+    /// backup exactly as it was: no committed manifest, no stage, no copied file.
+    #[test]
+    fn a_refused_log_check_leaves_the_backup_as_it_was() {
+        let h = home();
+        let root = tempfile::tempdir().unwrap();
+        let dir = backup(h.path(), root.path());
+        append(&h.path().join("log.0000000001"), b"more records");
+        std::fs::write(h.path().join("log.0000000002"), b"next log").unwrap();
+        let home = open(h.path());
+        let Found::Behind(c, plan) = assess(root.path(), &home, Trust::Reread).unwrap().found
+        else {
+            panic!("not behind")
+        };
+        let snapshot = |d: &Path| {
+            let mut v: Vec<(std::ffi::OsString, Vec<u8>)> = std::fs::read_dir(d)
+                .unwrap()
+                .flatten()
+                .map(|e| (e.file_name(), std::fs::read(e.path()).unwrap_or_default()))
+                .collect();
+            v.sort();
+            v
+        };
+        let before = snapshot(&dir);
+        fn refuse(_: &[PathBuf]) -> Result<(), String> {
+            Err("log.0000000002 has a damaged record".into())
+        }
+        let err =
+            topup::top_up(&home, &c.dir, &c.manifest, &plan, refuse, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, BackupError::DamagedLog { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("log.0000000002 has a damaged record"),
+            "{err}"
+        );
+        assert_eq!(snapshot(&dir), before);
+    }
+
     #[test]
     fn a_backup_behind_the_home_is_topped_up_when_its_logs_are_a_prefix() {
         let h = home();
@@ -1373,7 +1419,7 @@ mod tests {
                 ("log.0000000002".to_string(), "new")
             ]
         );
-        topup::top_up(&home, &c.dir, &c.manifest, &plan, &mut |_| {}).unwrap();
+        topup::top_up(&home, &c.dir, &c.manifest, &plan, fake_logs, &mut |_| {}).unwrap();
         let (m, _) = verify_manifest(&dir, Some(&home), Trust::Reread).unwrap();
         assert_eq!(
             std::fs::read(dir.join("log.0000000001")).unwrap(),
@@ -1465,7 +1511,7 @@ mod tests {
         assert_eq!(again, plan);
 
         // Interrupted after the commit point, half-way through installing.
-        topup::stage_and_commit(&home, &c.dir, &c.manifest, &plan, &mut |_| {}).unwrap();
+        topup::stage_and_commit(&home, &c.dir, &c.manifest, &plan, fake_logs, &mut |_| {}).unwrap();
         assert!(dir.join(NEXT).is_file());
         std::fs::rename(
             dir.join(STAGE).join("log.0000000002"),

@@ -43,16 +43,30 @@ impl TopUp {
     }
 }
 
-/// Copies `plan`'s files from `home` into the backup at `dir` whose manifest is `old`, and
-/// installs them with a new manifest recording the home's state. Does not verify.
+/// How a top-up checks, before its commit point, the log files it will make the backup's
+/// (the staged copies and the backup's own, in order): [`walk_log`] in every real top-up.
+pub type LogCheck = fn(&[std::path::PathBuf]) -> Result<(), String>;
+
+/// The real [`LogCheck`]: the files read as one chain of Berkeley DB log records
+/// (`logwalk`), every record's checksum and back pointer checked.
+pub fn walk_log(chain: &[std::path::PathBuf]) -> Result<(), String> {
+    let walks = super::logwalk::walk_chain(chain)?;
+    walks.iter().for_each(|w| super::count(w.read));
+    Ok(())
+}
+
+/// Copies `plan`'s files from `home` into the backup at `dir` whose manifest is `old`, checks
+/// the log it adds with `check`, and installs them with a new manifest recording the home's
+/// state. Does not verify the installed copies.
 pub fn top_up(
     home: &Home,
     dir: &Path,
     old: &Manifest,
     plan: &TopUp,
+    check: LogCheck,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(), BackupError> {
-    stage_and_commit(home, dir, old, plan, progress)?;
+    stage_and_commit(home, dir, old, plan, check, progress)?;
     finish_pending(dir)?;
     Ok(())
 }
@@ -64,6 +78,7 @@ pub(super) fn stage_and_commit(
     dir: &Path,
     old: &Manifest,
     plan: &TopUp,
+    check: LogCheck,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(), BackupError> {
     super::ensure_space(dir, plan.bytes)?;
@@ -136,15 +151,12 @@ pub(super) fn stage_and_commit(
             }
         })
         .collect();
-    match super::logwalk::walk_chain(&chain) {
-        Ok(walks) => walks.iter().for_each(|w| super::count(w.read)),
-        Err(why) => {
-            let _ = std::fs::remove_dir_all(&stage);
-            return Err(BackupError::DamagedLog {
-                home: home.path.clone(),
-                why,
-            });
-        }
+    if let Err(why) = check(&chain) {
+        let _ = std::fs::remove_dir_all(&stage);
+        return Err(BackupError::DamagedLog {
+            home: home.path.clone(),
+            why,
+        });
     }
     let next = Manifest {
         version: super::MANIFEST_VERSION,
