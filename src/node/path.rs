@@ -62,6 +62,10 @@ pub enum NodePathError {
     /// The text holds a NUL byte, which no system accepts in a path.
     #[error("{0:?} holds a NUL byte, which no file system accepts: correct the path")]
     Nul(String),
+    /// The path is only part of a root (`\\` or `\\server` without its share): no file
+    /// can be joined to it.
+    #[error("{0:?} is not a folder: a network path needs its server and share (\\\\server\\share)")]
+    NotAFolder(String),
     /// A name to join holds a separator, or is `.`/`..`: it would leave the folder.
     #[error("{name:?} is not one file name on a {os} node (separators, `.` and `..` are refused)")]
     NotAName {
@@ -166,7 +170,13 @@ impl NodePath {
             text.push(os.separator());
         }
         text.push_str(name);
-        Ok(NodePath { os, text })
+        let joined = NodePath { os, text };
+        // `\\` + `srv` is a server name, not a file in a folder: refuse what does not end in
+        // the name as one file name below this path.
+        if joined.file_name() != Some(name) || !joined.starts_with(self) {
+            return Err(NodePathError::NotAFolder(self.text.clone()));
+        }
+        Ok(joined)
     }
 
     /// The folder holding this path (`None` for a root or a single relative name).
@@ -228,7 +238,17 @@ impl NodePath {
         let p = &self.text[..self.prefix_len()];
         match self.os {
             NodeOs::Unix => p.to_string(),
-            NodeOs::Windows => p.replace('/', "\\").to_lowercase(),
+            NodeOs::Windows => {
+                let key = p.replace('/', "\\").to_lowercase();
+                // `\\srv\share` and `\\srv\share\` are one root (a drive's `C:` and `C:\`
+                // are not: the first is drive C's current folder).
+                let trimmed = key.trim_end_matches('\\');
+                if key.starts_with("\\\\") && trimmed.len() > 2 {
+                    trimmed.to_string()
+                } else {
+                    key
+                }
+            }
         }
     }
 }
@@ -380,6 +400,20 @@ mod tests {
             NodePathError::Empty
         );
         assert_eq!(w("C:").join("db").unwrap().as_str(), "C:db");
+        // Part of a network root is no folder: `\\` + `srv` would be a server name.
+        assert!(matches!(
+            w(r"\\").join("srv"),
+            Err(NodePathError::NotAFolder(_))
+        ));
+        assert_eq!(
+            w(r"\\srv\share").join("db").unwrap().as_str(),
+            r"\\srv\share\db"
+        );
+        assert_ne!(
+            w(r"\\\a"),
+            w("a"),
+            "a bare network prefix is not a relative path"
+        );
     }
 
     proptest! {
@@ -391,8 +425,14 @@ mod tests {
             if let Ok(p) = NodePath::new(os, text.clone()) {
                 let _ = (p.is_absolute(), p.names(), p.file_name(), p.parent(), p.to_string());
                 prop_assert_eq!(p.as_str(), text.as_str());
-                if name != "." && name != ".." {
-                    let j = p.join(&name).unwrap();
+                let joined = p.join(&name);
+                // A path that names something is a folder spelling: a name joins to it.
+                if !p.names().is_empty() && name != "." && name != ".." {
+                    prop_assert!(joined.is_ok(), "{:?} + {:?}: {:?}", p, name, joined);
+                }
+                if name != "." && name != ".."
+                    && let Ok(j) = joined
+                {
                     prop_assert_eq!(j.file_name(), Some(name.as_str()));
                     prop_assert!(j.starts_with(&p));
                     let back = j.parent().unwrap();
