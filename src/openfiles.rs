@@ -509,25 +509,7 @@ mod tests {
         let home = t.path().join("db");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::write(home.join("__db.001"), vec![0u8; 8192]).unwrap();
-        // python3 maps the file with libc's mmap and closes the descriptor (Python's own mmap
-        // module would keep a duplicate open): only /proc/PID/maps shows it.
-        let script = format!(
-            "import ctypes,os,time\nc=ctypes.CDLL(None)\nc.mmap.restype=ctypes.c_void_p\nc.mmap.argtypes=[ctypes.c_void_p,ctypes.c_size_t,ctypes.c_int,ctypes.c_int,ctypes.c_int,ctypes.c_long]\nfd=os.open({:?},os.O_RDONLY)\na=c.mmap(None,8192,1,1,fd,0)\nos.close(fd)\nos.chdir('/')\nprint('ok' if a not in (None,2**64-1) else 'fail',flush=True)\ntime.sleep(30)\n",
-            home.join("__db.001").display().to_string()
-        );
-        let mut p = std::process::Command::new("/usr/bin/python3")
-            .arg("-c")
-            .arg(script)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(p.stdout.as_mut().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line.trim(), "ok");
+        let mut p = super::map_only(&home.join("__db.001"));
         let h = holders(&home).unwrap();
         let x = h.holders.iter().find(|x| x.pid == p.id()).unwrap();
         assert_eq!(x.how, "mapped", "{h:?}");

@@ -599,16 +599,24 @@ impl<'a> Service<'a> {
                     stop_command,
                 });
             }
-            progress(Report::Waiting {
-                secs: start.elapsed().as_secs(),
-                text: &format!(
-                    "waiting for {} to stop ({} s): {still}",
-                    self.node.name,
-                    start.elapsed().as_secs()
-                ),
-            });
+            self.report_wait(progress, "stop", start, &still);
             std::thread::sleep(Duration::from_millis(250));
         }
+    }
+
+    /// Reports one poll of a wait: `waiting for NODE to VERB (N s): WHY`.
+    fn report_wait(
+        &self,
+        progress: &mut dyn FnMut(Report<'_>),
+        verb: &str,
+        start: Instant,
+        why: &str,
+    ) {
+        let secs = start.elapsed().as_secs();
+        progress(Report::Waiting {
+            secs,
+            text: &format!("waiting for {} to {verb} ({secs} s): {why}", self.node.name),
+        });
     }
 
     /// Asks the manager to start the server unless it already runs or is pending; does not wait.
@@ -650,14 +658,7 @@ impl<'a> Service<'a> {
                     missing,
                 });
             }
-            progress(Report::Waiting {
-                secs: start.elapsed().as_secs(),
-                text: &format!(
-                    "waiting for {} to serve ({} s): {missing}",
-                    self.node.name,
-                    start.elapsed().as_secs()
-                ),
-            });
+            self.report_wait(progress, "serve", start, &missing);
             std::thread::sleep(Duration::from_millis(250));
         }
     }

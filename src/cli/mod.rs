@@ -25,6 +25,20 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// How a message file is followed: the options `monitor` and `follow` share.
+#[derive(Debug, clap::Args)]
+pub struct FollowArgs {
+    /// Stop after this many seconds (scripts).
+    #[arg(long)]
+    pub seconds: Option<u64>,
+    /// Polling interval in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    pub interval_ms: u64,
+    /// Poll only (no file-system notifications), e.g. where they do not reach.
+    #[arg(long)]
+    pub polling: bool,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -133,15 +147,8 @@ pub enum Command {
         /// JSON lines: classified events and state snapshots.
         #[arg(long)]
         json: bool,
-        /// Stop after this many seconds (scripts).
-        #[arg(long)]
-        seconds: Option<u64>,
-        /// Polling interval in milliseconds.
-        #[arg(long, default_value_t = 250)]
-        interval_ms: u64,
-        /// Poll only (no file-system notifications), e.g. where they do not reach.
-        #[arg(long)]
-        polling: bool,
+        #[command(flatten)]
+        follow: FollowArgs,
     },
     /// Follow one message file and print each line as it arrives, classified, as JSON lines
     /// (for the follower-latency benchmark).
@@ -149,15 +156,8 @@ pub enum Command {
     Follow {
         /// The message file (`$DB_Msg.txt`).
         file: PathBuf,
-        /// Stop after this many seconds.
-        #[arg(long)]
-        seconds: Option<u64>,
-        /// Polling interval in milliseconds.
-        #[arg(long, default_value_t = 250)]
-        interval_ms: u64,
-        /// Poll only (no file-system notifications).
-        #[arg(long)]
-        polling: bool,
+        #[command(flatten)]
+        follow: FollowArgs,
     },
     /// Read or edit a DB_CONFIG file.
     Dbconfig {
@@ -201,17 +201,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stale,
             state,
         } => monitor_cmd::check(&cli.config, warn_lag, crit_lag, stale, state.as_deref()),
-        Command::Monitor {
-            json,
-            seconds,
-            interval_ms,
-            polling,
-        } => monitor_cmd::monitor(&cli.config, json, seconds, interval_ms, polling),
-        Command::Follow {
-            file,
-            seconds,
-            interval_ms,
-            polling,
-        } => follow_cmd::run(&file, seconds, interval_ms, polling),
+        Command::Monitor { json, follow: f } => {
+            monitor_cmd::monitor(&cli.config, json, f.seconds, f.interval_ms, f.polling)
+        }
+        Command::Follow { file, follow: f } => {
+            follow_cmd::run(&file, f.seconds, f.interval_ms, f.polling)
+        }
     }
 }
