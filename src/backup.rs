@@ -22,7 +22,7 @@ mod stamp;
 mod topup;
 
 pub use logs::{LogState, written_end};
-pub use origin::{LogMark, Of, Origin};
+pub use origin::{LogMark, Of, Origin, hostname, machine_id};
 pub use stamp::STAMP;
 pub use topup::{NEXT, STAGE, TopUp, finish_pending};
 
@@ -122,6 +122,15 @@ pub enum BackupError {
     /// Copy failed.
     #[error("{0}")]
     Copy(#[from] MoveError),
+    /// The node has no backup folder configured.
+    #[error("no backup_dir configured for {node}: set `backup_dir` of {node} in tt-ha.toml")]
+    NotConfigured {
+        /// The node's name.
+        node: String,
+    },
+    /// The home to back up cannot be read.
+    #[error("{0}")]
+    Home(#[from] crate::dbhome::HomeError),
     /// I/O.
     #[error("{path}: {source}. {advice}")]
     Io {

@@ -8,7 +8,8 @@
 //! destructive step, because a configuration can be edited (or a link re-pointed) between the
 //! two.
 
-use crate::config::{Node, SiteConfig};
+use crate::config::Node;
+use crate::node::{NodeAccess, Pair};
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,15 @@ fn folder_id(path: &Path) -> Option<FolderId> {
     path.canonicalize().ok()
 }
 
+/// The folder and each of its ancestors, resolved, by identity, in words (`dev:ino`), each
+/// prefixed by `machine` so that folders of two machines never compare equal.
+pub fn lineage_ids(path: &Path, machine: &str) -> Vec<String> {
+    lineage(path)
+        .iter()
+        .map(|id| format!("{machine}/{id:?}"))
+        .collect()
+}
+
 /// The folder and each of its ancestors, resolved, by identity.
 fn lineage(path: &Path) -> Vec<FolderId> {
     let Ok(real) = path.canonicalize() else {
@@ -42,9 +52,20 @@ fn lineage(path: &Path) -> Vec<FolderId> {
 
 /// Why two homes cannot be a master's and its replicant's: the same folder, or one inside the
 /// other (pruning the outer one would move the inner home). `None` when they are apart or
-/// cannot be read (the home rows of preflight say why).
+/// cannot be read (the home rows of preflight say why). Both on this machine.
 pub fn homes_clash(master: &Node, replicant: &Node) -> Option<String> {
-    let (m, r) = (lineage(&master.home), lineage(&replicant.home));
+    lineages_clash(
+        (master, &lineage_ids(&master.home, "")),
+        (replicant, &lineage_ids(&replicant.home, "")),
+    )
+}
+
+/// [`homes_clash`] for homes given by their lineages ([`lineage_ids`], as each node's machine
+/// reports them: identities of two machines never compare equal).
+pub fn lineages_clash(
+    (master, m): (&Node, &[String]),
+    (replicant, r): (&Node, &[String]),
+) -> Option<String> {
     let (Some(mid), Some(rid)) = (m.first(), r.first()) else {
         return None;
     };
@@ -154,14 +175,14 @@ fn on_machine_with(node: &Node, peer: &Node, local: &[IpAddr]) -> Result<String,
 
 /// Every reason the configured nodes are not two distinct nodes on this machine, each naming
 /// the node(s) and the fix. Empty when tt-ha may act on them.
-pub fn refusals(cfg: &SiteConfig) -> Vec<String> {
-    let (m, r) = (&cfg.master, cfg.replicant());
+pub fn refusals(nodes: &Pair) -> Vec<String> {
+    let (m, r) = (nodes.master(), nodes.replicant());
     let mut out = Vec::new();
-    if let Some(why) = homes_clash(m, r) {
+    if let Some(why) = nodes.homes_clash() {
         out.push(why);
     }
     for (n, peer) in [(m, r), (r, m)] {
-        if let Err(why) = on_this_machine(n, peer) {
+        if let Err(why) = n.address_check(peer.config()) {
             out.push(why);
         }
     }
@@ -179,30 +200,41 @@ struct RecordedHome {
     id: Option<String>,
 }
 
-fn recorded(n: &Node) -> RecordedHome {
+fn recorded(n: &dyn NodeAccess) -> RecordedHome {
     RecordedHome {
-        name: n.name.clone(),
-        path: n.home.clone(),
-        id: lineage(&n.home).first().map(|i| format!("{i:?}")),
+        name: n.config().name.clone(),
+        path: n.config().home.clone(),
+        id: n.home_lineage().into_iter().next(),
+    }
+}
+
+/// Whether two recorded identities are one folder. A run recorded by an earlier tt-ha holds the
+/// folder's `(device, inode)` without the machine: it is compared with the machine removed.
+fn same_id(then: &Option<String>, now: &Option<String>) -> bool {
+    match (then, now) {
+        (Some(a), Some(b)) => {
+            a == b || (!a.contains('/') && b.rsplit_once('/').is_some_and(|(_, id)| id == a))
+        }
+        _ => false,
     }
 }
 
 /// Records, in a new run's folder and before the run's first record, which folders its two
 /// homes are (by identity), so that every later step of the run, in this invocation or a
 /// resumed one, can refuse a configuration re-pointed at another folder meanwhile.
-pub fn record_run_homes(run_folder: &Path, cfg: &SiteConfig) -> std::io::Result<()> {
+pub fn record_run_homes(run_folder: &Path, nodes: &Pair) -> std::io::Result<()> {
     let path = run_folder.join(RUN_HOMES_FILE);
     if path.exists() {
         return Ok(());
     }
-    let homes = [recorded(&cfg.master), recorded(cfg.replicant())];
+    let homes = [recorded(nodes.master()), recorded(nodes.replicant())];
     let bytes = serde_json::to_vec_pretty(&homes).map_err(std::io::Error::other)?;
     crate::atomic::write_new(&path, &bytes)
 }
 
 /// Why the configured homes are not the folders the run started on, if they are not. A run
 /// whose folder has no record (made by an older tt-ha) is not checked.
-pub fn run_homes_changed(run_folder: &Path, cfg: &SiteConfig) -> Option<String> {
+pub fn run_homes_changed(run_folder: &Path, nodes: &Pair) -> Option<String> {
     let bytes = std::fs::read(run_folder.join(RUN_HOMES_FILE)).ok()?;
     let Ok(then) = serde_json::from_slice::<Vec<RecordedHome>>(&bytes) else {
         return Some(format!(
@@ -210,11 +242,11 @@ pub fn run_homes_changed(run_folder: &Path, cfg: &SiteConfig) -> Option<String> 
             run_folder.join(RUN_HOMES_FILE).display()
         ));
     };
-    let now = [recorded(&cfg.master), recorded(cfg.replicant())];
+    let now = [recorded(nodes.master()), recorded(nodes.replicant())];
     let changed: Vec<String> = then
         .iter()
         .zip(now.iter())
-        .filter(|(a, b)| a.id != b.id || a.id.is_none())
+        .filter(|(a, b)| !same_id(&a.id, &b.id))
         .map(|(a, b)| {
             format!(
                 "{}'s home was {} when this run started and is now {} (another folder)",

@@ -27,9 +27,35 @@ impl std::fmt::Display for PortSource {
     }
 }
 
+/// How a [`NodeView`] reaches its node.
+pub enum Access<'a> {
+    /// A node on this machine, made from its settings ([`NodeView::read`]).
+    Owned(Box<crate::node::LocalNode>),
+    /// A node the caller reaches ([`NodeView::of`]).
+    Borrowed(&'a dyn crate::node::NodeAccess),
+}
+
+impl Access<'_> {
+    /// The node.
+    pub fn get(&self) -> &dyn crate::node::NodeAccess {
+        match self {
+            Access::Owned(n) => n.as_ref(),
+            Access::Borrowed(n) => *n,
+        }
+    }
+}
+
+impl std::fmt::Debug for Access<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "node {}", self.get().config().name)
+    }
+}
+
 /// One node as the planner sees it.
 #[derive(Debug)]
 pub struct NodeView<'a> {
+    /// How the node is reached (for the checks that ask it more).
+    pub access: Access<'a>,
     /// The role this node is to take.
     pub role: Role,
     /// Its configuration.
@@ -50,6 +76,29 @@ impl<'a> NodeView<'a> {
         let home = Home::open_reused(&cfg.home, &cfg.message_file);
         let path = cfg.db_config_path();
         let dbconfig = crate::atomic::read_regular(&path).map_err(|e| e.to_string());
+        let access = Access::Owned(Box::new(crate::node::LocalNode::new(cfg.clone(), role)));
+        Self::from_parts(access, role, cfg, home, dbconfig)
+    }
+
+    /// Reads the live state of `node` through the node interface (never fails, as [`Self::read`]).
+    pub fn of(node: &'a dyn crate::node::NodeAccess) -> NodeView<'a> {
+        let cfg = node.config();
+        let home = node.list_home_reused();
+        let dbconfig = node
+            .home()
+            .join("DB_CONFIG")
+            .map_err(|e| e.to_string())
+            .and_then(|p| node.read_file(&p).map_err(|e| e.to_string()));
+        Self::from_parts(Access::Borrowed(node), node.role(), cfg, home, dbconfig)
+    }
+
+    fn from_parts(
+        access: Access<'a>,
+        role: Role,
+        cfg: &'a Node,
+        home: Result<Home, HomeError>,
+        dbconfig: Result<Vec<u8>, String>,
+    ) -> NodeView<'a> {
         let (repl_port, repl_port_source) = match (cfg.replication_port, &dbconfig) {
             (Some(p), _) => (p.0, PortSource::Config),
             (None, Ok(bytes)) => port_from_dbconfig(bytes, role)
@@ -58,6 +107,7 @@ impl<'a> NodeView<'a> {
             (None, Err(_)) => (DEFAULT_REPLICATION_PORT, PortSource::Default),
         };
         NodeView {
+            access,
             role,
             cfg,
             home,

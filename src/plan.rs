@@ -220,8 +220,9 @@ fn serialize_move<S: serde::Serializer>(
 pub struct PlannedStep {
     /// Stable id.
     pub id: Step,
-    /// `master`, `replicant` or `both`.
-    pub node: crate::procedure::StepNode,
+    /// `master`, `replicant` or `both` (`None`).
+    #[serde(serialize_with = "crate::procedure::serialize_node")]
+    pub node: Option<Role>,
     /// Title.
     pub title: &'static str,
     /// What and why.
@@ -284,7 +285,7 @@ pub fn service_method(s: &ServiceControl) -> String {
     }
 }
 
-fn moves(n: &NodeView, run_id: &str, entries: Vec<&Entry>) -> Vec<Effect> {
+pub(crate) fn moves(n: &NodeView, run_id: &str, entries: Vec<&Entry>) -> Vec<Effect> {
     entries
         .into_iter()
         .map(|e| Effect::Move {
@@ -298,7 +299,7 @@ fn moves(n: &NodeView, run_id: &str, entries: Vec<&Entry>) -> Vec<Effect> {
         .collect()
 }
 
-fn dbconfig_step(step: &mut PlannedStep, me: &NodeView, peer: &NodeView) {
+pub(crate) fn dbconfig_step(step: &mut PlannedStep, me: &NodeView, peer: &NodeView) {
     let path = me.dbconfig_path();
     let bytes = match &me.dbconfig {
         Ok(b) => b,
@@ -329,7 +330,7 @@ fn dbconfig_step(step: &mut PlannedStep, me: &NodeView, peer: &NodeView) {
     }
 }
 
-fn stop_effects(n: &NodeView) -> Vec<Effect> {
+pub(crate) fn stop_effects(n: &NodeView) -> Vec<Effect> {
     let mut what = Vec::new();
     if let Some(name) = &n.cfg.process.name {
         what.push(format!("no process named {name}"));
@@ -351,14 +352,12 @@ fn stop_effects(n: &NodeView) -> Vec<Effect> {
     ]
 }
 
-/// What the `backup` step does to the backup, in words.
-const BACKUP_STEP: &str = "verify this master's newest backup, top it up with the log files written since when its logs are a prefix of the home's (as db_hotbackup -u does), or make a new one; a backup of another machine or home in the folder stops the run";
-
-/// What `master.stop` does to the backup once the server has stopped, in words.
-const BACKUP_AT_STOP: &str = "once the server has stopped, and before anything changes on the master: bring the backup up to date with the log files written since (as db_hotbackup -u does; a new full backup if they cannot), verify it (hashes, and db_recover -c on a scratch copy where installed) and journal it";
-
 /// The master's backup effect, or why there can be none.
-fn backup_effect(master: &NodeView, dir: &Option<PathBuf>, what: &str) -> Result<Effect, String> {
+pub(crate) fn backup_effect(
+    master: &NodeView,
+    dir: &Option<PathBuf>,
+    what: &str,
+) -> Result<Effect, String> {
     match (&master.home, dir) {
         (Ok(home), Some(dir)) => Ok(Effect::Backup {
             node: Role::Master,
@@ -420,96 +419,32 @@ pub fn build(cfg: &SiteConfig) -> Plan {
 
 /// Builds the plan for a given run id (quarantine paths use it).
 pub fn build_for(cfg: &SiteConfig, run_id: &str) -> Plan {
+    build_on(&crate::node::Pair::connect(cfg), cfg, run_id)
+}
+
+/// [`build_for`] on the given nodes.
+pub fn build_on(nodes: &crate::node::Pair, cfg: &SiteConfig, run_id: &str) -> Plan {
     let run_id = run_id.to_string();
-    let master = NodeView::read(Role::Master, &cfg.master);
-    let replicant = NodeView::read(Role::Replicant, cfg.replicant());
+    let master = NodeView::of(nodes.master());
+    let replicant = NodeView::of(nodes.replicant());
     let mut findings = preflight::run(&master, &replicant);
     findings.push(unfinished_run_finding(cfg));
     let ready = findings.iter().all(|f| f.status != Status::Fail);
-    let mut steps = Vec::new();
-    for def in STEPS {
-        let mut s = PlannedStep::new(def);
-        match def.id {
-            Step::Preflight => {
-                s.effects.push(Effect::Check {
-                    node: None,
-                    what: format!("{} checks (see the preflight table)", findings.len()),
-                });
-                if !ready {
-                    s.blocked =
-                        Some("preflight found problems: fix the rows marked fail".to_string());
-                }
-            }
-            Step::Backup => match backup_effect(&master, &cfg.master.backup_dir, BACKUP_STEP) {
-                Ok(e) => s.effects.push(e),
-                Err(why) => s.blocked = Some(why),
-            },
-            Step::ReplicantStop => s.effects = stop_effects(&replicant),
-            Step::MasterStop => {
-                s.effects = stop_effects(&master);
-                // Blocked or not is the backup step's to say; here only what happens.
-                if let Ok(e) = backup_effect(&master, &cfg.master.backup_dir, BACKUP_AT_STOP) {
-                    s.effects.push(e);
-                }
-            }
-            Step::ReplicantPrune => match &replicant.home {
-                Ok(home) => s.effects = moves(&replicant, &run_id, home.replicant_prune_moves()),
-                Err(e) => s.blocked = Some(e.to_string()),
-            },
-            Step::MasterRegions => match &master.home {
-                Ok(home) => {
-                    s.effects = moves(&master, &run_id, home.master_region_moves());
-                    if s.effects.is_empty() {
-                        s.note = Some("no region files: nothing to move".to_string());
-                    }
-                }
-                Err(e) => s.blocked = Some(e.to_string()),
-            },
-            Step::ReplicantDbconfig => dbconfig_step(&mut s, &replicant, &master),
-            Step::MasterDbconfig => dbconfig_step(&mut s, &master, &replicant),
-            Step::MasterStart => {
-                s.effects.push(Effect::Service {
-                    node: Role::Master,
-                    action: "start".into(),
-                    method: service_method(&master.cfg.service),
-                });
-                s.effects.push(Effect::Wait {
-                    node: Role::Master,
-                    until: format!(
-                        "server process running and client port {} answering",
-                        master.cfg.client_port.0
-                    ),
-                });
-            }
-            Step::ReplicantStart => {
-                s.effects.push(Effect::Service {
-                    node: Role::Replicant,
-                    action: "start".into(),
-                    method: service_method(&replicant.cfg.service),
-                });
-                s.effects.push(Effect::Wait {
-                    node: Role::Replicant,
-                    until: format!(
-                        "{} reports start-up done (internal init from {}:{} finished)",
-                        shown(&replicant.cfg.message_path()),
-                        master.cfg.address,
-                        master.repl_port
-                    ),
-                });
-            }
-            Step::Verify => {
-                s.effects.push(Effect::Check { node: None, what: "both message files prove replication: the master sends to the replicant, the replicant's start-up is done and it applies log records".to_string() });
-                s.effects.push(Effect::Check {
-                    node: Some(Role::Replicant),
-                    what: format!(
-                        "client port {}:{} answers",
-                        replicant.cfg.address, replicant.cfg.client_port.0
-                    ),
-                });
-            }
-        }
-        steps.push(s);
-    }
+    let input = crate::steps::PlanInput {
+        run_id: &run_id,
+        master: &master,
+        replicant: &replicant,
+        checks: findings.len(),
+        ready,
+    };
+    let steps = STEPS
+        .iter()
+        .map(|def| {
+            let mut s = PlannedStep::new(def);
+            crate::steps::rules(def.id).plan(&input, &mut s);
+            s
+        })
+        .collect();
     Plan {
         run_id,
         preflight: findings,

@@ -5,7 +5,6 @@ use crate::dbconfig::{
     Document, EnableRequest, Role, SiteAddr, check_encoding, enable, find_blocks, insert_block,
 };
 use crate::dbhome::{Home, human_bytes};
-use crate::fsinfo;
 use crate::nodeview::NodeView;
 use crate::textdiff;
 use serde::Serialize;
@@ -313,9 +312,17 @@ fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) 
         Role::Replicant => home.replicant_prune_moves(),
     };
     let move_bytes = Home::total(&moves);
-    let same_fs = fsinfo::same_filesystem(&home.path, &run_dir);
+    let node = n.access.get();
+    let run_at = crate::node::config_path(node, &run_dir).ok();
+    let same_fs = run_at
+        .as_ref()
+        .and_then(|r| node.same_filesystem(&node.home(), r));
     let need = if same_fs == Some(true) { 0 } else { move_bytes };
-    match fsinfo::available_space(&run_dir) {
+    let free = run_at.map_or_else(
+        || Err(std::io::Error::other("not a path of the node")),
+        |r| node.available_space(&r),
+    );
+    match free {
         Ok(free) => out.push(finding(
             "disk space: quarantine",
             Some(n),
@@ -354,7 +361,11 @@ fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) 
     }
     if let (Some(bytes), Some(dir)) = (backup_bytes, n.cfg.backup_dir.as_ref()) {
         let need = bytes + bytes / 20;
-        match fsinfo::available_space(dir) {
+        let free = crate::node::config_path(node, dir).ok().map_or_else(
+            || Err(std::io::Error::other("not a path of the node")),
+            |d| node.available_space(&d),
+        );
+        match free {
             Ok(free) => out.push(finding(
                 "disk space: backup",
                 Some(n),
@@ -391,15 +402,12 @@ fn check_writable(n: &NodeView, out: &mut Vec<Finding>) {
         dirs.push(("backup folder", b.clone()));
     }
     for (what, dir) in dirs {
-        let Some(at) = fsinfo::existing_ancestor(&dir) else {
+        let Some((at, error)) = n.access.get().check_writable(&dir) else {
             continue;
         };
-        let probe = tempfile::Builder::new()
-            .prefix(".tt-ha-probe-")
-            .tempfile_in(&at);
-        let (current, status, note) = match probe {
-            Ok(_) => ("writable".to_string(), Status::Ok, String::new()),
-            Err(e) => (
+        let (current, status, note) = match error {
+            None => ("writable".to_string(), Status::Ok, String::new()),
+            Some(e) => (
                 format!("not writable ({e})"),
                 Status::Fail,
                 format!("{}: {}", at.display(), crate::quarantine::advice(e.kind())),
@@ -417,11 +425,11 @@ fn check_writable(n: &NodeView, out: &mut Vec<Finding>) {
 }
 
 fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
-    use crate::runlock::{Found, inspect};
+    use crate::runlock::Found;
     let dir = n.cfg.run_dir();
     let lock = dir.join(LOCK_FILE_NAME);
     let shown = lock.display();
-    let (current, note) = match inspect(&dir) {
+    let (current, note) = match n.access.get().inspect_lock() {
         Found::Free => (None, String::new()),
         Found::Lock { info, .. } if info.is_mine() => (None, String::new()),
         Found::Lock { info, alive } => {
@@ -468,7 +476,10 @@ fn or_unknown(s: &str) -> &str {
 
 /// Two distinct homes, and each node on this machine (design invariant 9).
 fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
-    let clash = crate::identity::homes_clash(m.cfg, r.cfg);
+    let clash = crate::identity::lineages_clash(
+        (m.cfg, &m.access.get().home_lineage()),
+        (r.cfg, &r.access.get().home_lineage()),
+    );
     out.push(finding(
         "separate homes",
         None,
@@ -486,7 +497,7 @@ fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
         clash.unwrap_or_default(),
     ));
     for (n, peer) in [(m, r), (r, m)] {
-        let (current, status, note) = match crate::identity::on_this_machine(n.cfg, peer.cfg) {
+        let (current, status, note) = match n.access.get().address_check(peer.cfg) {
             Ok(how) => (how, Status::Ok, String::new()),
             Err(why) => (
                 format!("{} is not an address here", n.cfg.address),
@@ -523,7 +534,8 @@ fn check_holders(n: &NodeView, out: &mut Vec<Finding>) {
             note,
         )
     };
-    let found = match crate::openfiles::holders(&n.cfg.home) {
+    let node = n.access.get();
+    let found = match node.home_holders() {
         Ok(h) => h,
         Err(crate::openfiles::ScanError::Unavailable) => {
             out.push(row(
@@ -539,10 +551,7 @@ fn check_holders(n: &NodeView, out: &mut Vec<Finding>) {
         // The home rows say why it cannot be read.
         Err(_) => return,
     };
-    let server: Vec<u32> = crate::probe::matching_processes(&n.cfg.process)
-        .iter()
-        .map(|p| p.pid)
-        .collect();
+    let server: Vec<u32> = node.matching_processes().iter().map(|p| p.pid).collect();
     let (own, other): (Vec<_>, Vec<_>) =
         found.holders.iter().partition(|h| server.contains(&h.pid));
     let mut current: Vec<String> = found.holders.iter().map(|h| h.to_string()).collect();

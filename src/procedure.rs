@@ -2,29 +2,19 @@
 //! what each does and why, in plain words. The planner, the executor and the TUI all read this
 //! one list, so the order can never differ between them.
 
+pub use crate::dbconfig::Role;
 use serde::Serialize;
 
-/// Which node a step acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepNode {
-    /// The master.
-    Master,
-    /// The replicant.
-    Replicant,
-    /// Both nodes.
-    Both,
+/// The node a step acts on, in JSON: `master`, `replicant`, or `both` (`None`: a step of both
+/// nodes, such as preflight and verify). One [`Role`] type names a node everywhere; a step
+/// that is not one node's says so with `None` rather than a third kind of node.
+pub fn serialize_node<S: serde::Serializer>(node: &Option<Role>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(node_str(*node))
 }
 
-impl StepNode {
-    /// Lower-case name, as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepNode::Master => "master",
-            StepNode::Replicant => "replicant",
-            StepNode::Both => "both",
-        }
-    }
+/// `master`, `replicant` or `both`.
+pub fn node_str(node: Option<Role>) -> &'static str {
+    node.map_or("both", Role::as_str)
 }
 
 /// A step of the procedure. Serialised as its stable id (`replicant.prune`), as in JSON,
@@ -95,8 +85,8 @@ impl Step {
         &STEPS[self as usize]
     }
 
-    /// Which node it acts on.
-    pub fn node(self) -> StepNode {
+    /// Which node it acts on (`None`: both).
+    pub fn node(self) -> Option<Role> {
         self.def().node
     }
 }
@@ -125,8 +115,9 @@ impl From<Step> for String {
 pub struct StepDef {
     /// The step (its stable id, `replicant.prune`, is used in JSON, `--until` and the journal).
     pub id: Step,
-    /// The node it acts on.
-    pub node: StepNode,
+    /// The node it acts on (`None`: both).
+    #[serde(serialize_with = "serialize_node")]
+    pub node: Option<Role>,
     /// One-line title.
     pub title: &'static str,
     /// The vendor's instruction and its reason, in plain words.
@@ -135,85 +126,20 @@ pub struct StepDef {
     pub destructive: bool,
 }
 
-/// The procedure, in the vendor's order. Never reorder.
+/// The procedure, in the vendor's order. Never reorder. Each step's definition lives with its
+/// rules in [`crate::steps`].
 pub const STEPS: &[StepDef] = &[
-    StepDef {
-        id: Step::Preflight,
-        node: StepNode::Both,
-        title: "Check configuration, paths, addresses, ports and disk space",
-        why: "Nothing is touched until both homes, both DB_CONFIG files, the addresses and ports and the free space for quarantine and backup have been checked, and no other run is in progress.",
-        destructive: false,
-    },
-    StepDef {
-        id: Step::Backup,
-        node: StepNode::Master,
-        title: "Verify (or make) a complete backup of the master",
-        why: "The vendor's prerequisite: a complete backup of the master database before anything changes. tt-ha takes this master's newest backup (never one of another machine or home), verifies every database and log file against its manifest of hashes, and tops it up with the log files written since, or makes one.",
-        destructive: false,
-    },
-    StepDef {
-        id: Step::ReplicantStop,
-        node: StepNode::Replicant,
-        title: "Stop the replicant's server",
-        why: "The replicant's database folder is emptied next; Berkeley DB must not have it open. A service stop returns before the server has stopped, so tt-ha waits until the service, the process list and the client port all agree.",
-        destructive: true,
-    },
-    StepDef {
-        id: Step::ReplicantPrune,
-        node: StepNode::Replicant,
-        title: "Empty the replicant's var/db except DB_CONFIG",
-        why: "The replicant receives the whole database from the master (internal init), so its own files must go. tt-ha moves them into the run's quarantine; nothing is deleted.",
-        destructive: true,
-    },
-    StepDef {
-        id: Step::ReplicantDbconfig,
-        node: StepNode::Replicant,
-        title: "Enable the replicant block in the replicant's DB_CONFIG",
-        why: "Uncomment the block that starts with rep_set_priority 0 and set the local site (this replicant) and the remote site (the master). Nothing else in the file changes.",
-        destructive: true,
-    },
-    StepDef {
-        id: Step::MasterStop,
-        node: StepNode::Master,
-        title: "Stop the master's server",
-        why: "The master's DB_CONFIG and region files change next; Berkeley DB reads DB_CONFIG only when it opens the environment. From here on clients cannot use TapeTrack until the master starts again. Once it has stopped, tt-ha brings the backup up to date with the log files the master wrote since, and verifies it: the backup holds the master as it stopped.",
-        destructive: true,
-    },
-    StepDef {
-        id: Step::MasterDbconfig,
-        node: StepNode::Master,
-        title: "Enable the master block in the master's DB_CONFIG",
-        why: "Uncomment the block that starts with rep_set_priority 1 and set the local site (this master) and the remote site (the replicant).",
-        destructive: true,
-    },
-    StepDef {
-        id: Step::MasterRegions,
-        node: StepNode::Master,
-        title: "Remove the master's region files (__db.*) only",
-        why: "Region files hold the environment's shared memory; they must be rebuilt with replication on. Only files named __db.* are moved into quarantine: the master's databases and logs are never touched.",
-        destructive: true,
-    },
-    StepDef {
-        id: Step::MasterStart,
-        node: StepNode::Master,
-        title: "Start the master and wait until it serves",
-        why: "The master opens its environment with replication on and waits for the replicant.",
-        destructive: false,
-    },
-    StepDef {
-        id: Step::ReplicantStart,
-        node: StepNode::Replicant,
-        title: "Start the replicant and wait for the initial copy",
-        why: "The replicant is Start Pending while the master sends it the whole database (internal init); tt-ha follows both message files and shows the progress until start-up is done.",
-        destructive: false,
-    },
-    StepDef {
-        id: Step::Verify,
-        node: StepNode::Both,
-        title: "Verify replication",
-        why: "Both message files must prove replication (the master sending, the replicant done with start-up and applying), and the replicant's client port must answer.",
-        destructive: false,
-    },
+    crate::steps::preflight::DEF,
+    crate::steps::backup::DEF,
+    crate::steps::replicant_stop::DEF,
+    crate::steps::replicant_prune::DEF,
+    crate::steps::replicant_dbconfig::DEF,
+    crate::steps::master_stop::DEF,
+    crate::steps::master_dbconfig::DEF,
+    crate::steps::master_regions::DEF,
+    crate::steps::master_start::DEF,
+    crate::steps::replicant_start::DEF,
+    crate::steps::verify::DEF,
 ];
 
 /// The step with this id.

@@ -340,13 +340,14 @@ pub enum BatchError {
     Move(#[from] MoveError),
 }
 
-/// Moves `pairs` (from, to) with a write-ahead intent per batch and a result after the batch's
-/// renames are durable. `progress(done, total)` is called about twice a second. Returns
-/// (moved now, found already moved).
+/// Moves `pairs` (from, to) on `node` with a write-ahead intent per batch and a result after
+/// the batch's renames are durable. The journal is the controller's; the renames are the
+/// node's ([`crate::node::NodeAccess::move_batch`]). `progress(done, total)` is called about
+/// twice a second. Returns (moved now, found already moved).
 pub fn move_journaled(
     journal: &mut crate::journal::Journal,
     step: &str,
-    node: &str,
+    node: &dyn crate::node::NodeAccess,
     pairs: &[(PathBuf, PathBuf)],
     dest_is_ours: bool,
     progress: &mut dyn FnMut(usize, usize),
@@ -354,7 +355,6 @@ pub fn move_journaled(
     use crate::journal::{Action, Event, MovePair};
     let (mut moved, mut already) = (0, 0);
     let mut last = std::time::Instant::now();
-    let mut folders = Folders::default();
     for chunk in batches(pairs) {
         let moves = chunk
             .iter()
@@ -366,35 +366,50 @@ pub fn move_journaled(
         let seq = journal.append(Event::Intent {
             step: step.to_string(),
             action: Action::Move {
-                node: node.to_string(),
+                node: node.config().name.clone(),
                 moves,
             },
         })?;
-        for (from, to) in chunk {
-            if folders.rename(from, to) {
-                moved += 1;
-                if last.elapsed().as_millis() > 500 {
-                    last = std::time::Instant::now();
-                    progress(moved + already, pairs.len());
-                }
-                continue;
-            }
-            match move_entry(from, to, dest_is_ours)? {
-                Moved::AlreadyDone => already += 1,
-                _ => moved += 1,
-            }
+        let before = moved + already;
+        let (m, a) = node.move_batch(chunk, dest_is_ours, &mut |done| {
             if last.elapsed().as_millis() > 500 {
                 last = std::time::Instant::now();
-                progress(moved + already, pairs.len());
+                progress(before + done, pairs.len());
             }
-        }
-        sync_parents(chunk.iter().map(|(f, t)| (f.as_path(), t.as_path())))?;
+        })?;
+        moved += m;
+        already += a;
         journal.append(Event::Result {
             intent: seq,
             detail: format!("{} entries", chunk.len()),
         })?;
     }
     progress(moved + already, pairs.len());
+    Ok((moved, already))
+}
+
+/// Moves one batch of `pairs` on this machine and makes it durable (both parents synced):
+/// the local half of a journaled batch. `progress(done)` after each entry. Returns (moved now,
+/// found already moved).
+pub fn move_batch(
+    pairs: &[(PathBuf, PathBuf)],
+    dest_is_ours: bool,
+    progress: &mut dyn FnMut(usize),
+) -> Result<(usize, usize), MoveError> {
+    let (mut moved, mut already) = (0, 0);
+    let mut folders = Folders::default();
+    for (from, to) in pairs {
+        if folders.rename(from, to) {
+            moved += 1;
+        } else {
+            match move_entry(from, to, dest_is_ours)? {
+                Moved::AlreadyDone => already += 1,
+                _ => moved += 1,
+            }
+        }
+        progress(moved + already);
+    }
+    sync_parents(pairs.iter().map(|(f, t)| (f.as_path(), t.as_path())))?;
     Ok((moved, already))
 }
 
@@ -619,7 +634,13 @@ mod tests {
             })
             .collect();
         let mut journal = Journal::open(&d.path().join("run")).unwrap();
-        let done = move_journaled(&mut journal, "s", "n", &pairs, true, &mut |_, _| {}).unwrap();
+        let cfg: crate::config::Node = toml::from_str(&format!(
+            "name = \"n\"\naddress = \"127.0.0.1\"\nhome = {:?}\n[service]\nkind = \"commands\"\nstart = [\"true\"]\nstop = [\"true\"]\nstatus = [\"true\"]\n",
+            home.display().to_string()
+        ))
+        .unwrap();
+        let node = crate::node::LocalNode::new(cfg, crate::node::Role::Replicant);
+        let done = move_journaled(&mut journal, "s", &node, &pairs, true, &mut |_, _| {}).unwrap();
         assert_eq!(done, (n, 0));
         let intents = journal
             .records()

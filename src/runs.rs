@@ -222,6 +222,20 @@ pub fn moves_of(records: &[Record], step: &str) -> Vec<(PathBuf, PathBuf)> {
     out
 }
 
+/// Keeps `bytes` as `dbconfig/<name>` in the run folder (the controller's, beside the journal),
+/// durably, and returns its path: a write's new content is on disk before its intent is
+/// journaled, so an interrupted write can be finished or told apart.
+pub fn save_content(run_folder: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
+    let content = run_folder.join("dbconfig").join(name);
+    let folder = run_folder.join("dbconfig");
+    crate::quarantine::create_dirs(&folder)
+        .map_err(|e| format!("{}: {e}", crate::display::path(&folder)))?;
+    std::fs::write(&content, bytes)
+        .and_then(|_| std::fs::File::open(&content)?.sync_all())
+        .map_err(|e| format!("{}: {e}", content.display()))?;
+    Ok(content)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

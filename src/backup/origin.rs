@@ -130,7 +130,7 @@ fn file_id(_meta: &std::fs::Metadata) -> (Option<u64>, Option<u64>) {
 }
 
 /// The machine id of systemd (or D-Bus), if this machine has one.
-fn machine_id() -> Option<String> {
+pub fn machine_id() -> Option<String> {
     ["/etc/machine-id", "/var/lib/dbus/machine-id"]
         .iter()
         .filter_map(|p| std::fs::read_to_string(p).ok())
@@ -138,7 +138,8 @@ fn machine_id() -> Option<String> {
         .find(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-fn hostname() -> String {
+/// This machine's host name (`unknown host` when it has none).
+pub fn hostname() -> String {
     sysinfo::System::host_name()
         .ok()
         .or_else(|| std::env::var("COMPUTERNAME").ok())

@@ -85,7 +85,7 @@ pub fn render(plan: &Plan, config_path: &Path) -> String {
             "{:>3}. {} [{}] {}{mark}",
             i + 1,
             s.id,
-            s.node.as_str(),
+            crate::procedure::node_str(s.node),
             s.title
         );
         if let Some(b) = &s.blocked {

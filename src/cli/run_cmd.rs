@@ -3,7 +3,7 @@
 
 use super::out::{self, err, errln, outln};
 use crate::config::{self, SiteConfig};
-use crate::dbhome::{Home, human_bytes};
+use crate::dbhome::human_bytes;
 use crate::engine::{self, ApplyOptions, Confirm, Decline, Event, StepState};
 use crate::procedure::StepDef;
 use std::io::{BufRead, IsTerminal};
@@ -256,41 +256,15 @@ pub fn finalize(config_path: &Path, yes: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `backup`: verify the newest backup of this master, bring it up to date with the log files
-/// written since, or make one. With `top_up`, copies unchanged since the previous check are
-/// trusted (see [`crate::backup::Trust`]).
+/// written since, or make one — the engine's journaled backup, under the master's run-folder
+/// lock. With `top_up`, copies unchanged since the previous check are trusted (see
+/// [`crate::backup::Trust`]). Details and progress go to stderr, the outcome to stdout.
 pub fn backup(config_path: &Path, top_up: bool) -> anyhow::Result<ExitCode> {
-    let trust = if top_up {
-        crate::backup::Trust::EarlierInThisRun
-    } else {
-        crate::backup::Trust::Reread
-    };
     let cfg: SiteConfig = config::load(config_path)?;
-    let node = &cfg.master;
-    let home = Home::open(&node.home, &node.message_file)?;
-    let root = node
-        .backup_dir
-        .clone()
-        .expect("validated: the master has a backup_dir");
-    let found = crate::backup::assess(&root, &home, trust)?;
-    for n in &found.notes {
-        errln!("note: {n}");
-    }
-    let id = crate::backup::unused_id(
-        &root,
-        &format!("{}-{}", crate::plan::new_run_id(), node.name),
-    );
-    let mut last = std::time::Instant::now();
-    let outcome = crate::backup::act(&home, &root, found.found, &id, trust, &mut |p| {
-        if last.elapsed().as_millis() >= 500 || p.done == p.total {
-            last = std::time::Instant::now();
-            errln!(
-                "  {} {} of {} ({}/s)",
-                p.file,
-                human_bytes(p.done),
-                human_bytes(p.total),
-                human_bytes(p.rate as u64)
-            );
-        }
+    let outcome = engine::backup(&cfg, top_up, &mut |e| match e {
+        engine::Event::Line { text, .. } => errln!("  {text}"),
+        engine::Event::Warning { text } => errln!("warning: {text}"),
+        engine::Event::Run { .. } | engine::Event::Step { .. } => {}
     })?;
     outln!("{outcome}");
     Ok(ExitCode::SUCCESS)

@@ -150,6 +150,8 @@ impl Confirm for Decline {
 pub struct Ctx<'a> {
     /// The site.
     pub cfg: &'a SiteConfig,
+    /// Its two nodes, as this controller reaches them.
+    pub nodes: &'a crate::node::Pair,
     /// The run id.
     pub run_id: String,
     /// Its journal.
@@ -279,6 +281,11 @@ impl Ctx<'_> {
             self.result(seq, "settled on resume: the step re-checked the live state")?;
         }
         Ok(())
+    }
+
+    /// How long one service query may take (the longer of the stop and start deadlines).
+    pub fn service_timeout(&self) -> Duration {
+        self.stop_timeout().max(self.start_timeout())
     }
 
     /// Stop deadline.

@@ -2,15 +2,21 @@
 //! every effect before it happens and reports what it does through [`Event`]s; it never touches
 //! the terminal. The CLI and the TUI drive the same engine.
 
-mod apply;
-mod ctx;
+pub(crate) mod apply;
+mod backup;
+pub(crate) mod ctx;
 mod rollback;
 mod status;
 
-pub use apply::{ApplyOptions, apply};
+pub use apply::{ApplyOptions, apply, apply_on};
+pub use backup::{BACKUP_JOURNALS, backup, backup_on};
 pub use ctx::{Confirm, Decline, Event, Progress, ProgressKind, StepState, Unit};
-pub use rollback::{RollbackStep, UndoStep, plan_rollback, rollback};
-pub use status::{StatusReport, describe_record, finalize, status};
+pub use rollback::{
+    RollbackStep, UndoStep, plan_rollback, plan_rollback_on, rollback, rollback_on,
+};
+pub use status::{
+    StatusReport, describe_record, finalize, finalize_on, purge_targets, status, status_on,
+};
 
 /// Why the engine stopped.
 #[derive(Debug, thiserror::Error)]

@@ -11,13 +11,12 @@
 //! may then be ended, after a typed confirmation or `--force-stop-replicant`; the master's never.
 
 use super::EngineError;
-use super::apply::{ensure_down, ensure_nodes, live_lines, move_all, service, start};
+use super::apply::{ensure_down, ensure_nodes, live_lines, move_all, start};
 use super::ctx::{Confirm, Ctx, Event};
-use crate::atomic::replace_if_unchanged;
 use crate::config::{Node, SiteConfig};
 use crate::dbconfig::{Document, Role};
-use crate::dbhome::Home;
 use crate::journal::{Event as J, Journal, Record};
+use crate::node::{NodeAccess, Pair, config_path};
 use crate::runs::{self, Phase, RunState};
 use crate::service::{Identified, ServiceError};
 use serde::Serialize;
@@ -181,48 +180,63 @@ fn move_step(
 /// The copy counts only once the journal records its result: an interrupted copy may be partial,
 /// and the live file is never edited before the copy is complete.
 fn dbconfig_to_restore(
-    node: &Node,
+    access: &dyn NodeAccess,
     run_id: &str,
     records: &[Record],
 ) -> Option<(PathBuf, Vec<u8>, Vec<u8>)> {
+    let node = access.config();
     let saved = runs::quarantine_dir(node, run_id).join("DB_CONFIG");
     if !runs::copy_completed(records, &saved) {
         return None;
     }
-    let original = std::fs::read(&saved).ok()?;
-    let current = crate::atomic::read_regular(&node.db_config_path()).ok()?;
+    let original = access.read_file(&config_path(access, &saved).ok()?).ok()?;
+    let current = access
+        .read_file(&config_path(access, &node.db_config_path()).ok()?)
+        .ok()?;
     (original != current).then_some((saved, original, current))
 }
 
 /// Pairs (current → attempt folder) for entries the attempt created in a home.
-fn attempt_moves(node: &Node, run_id: &str, role: Role) -> Vec<(PathBuf, PathBuf)> {
-    let Ok(home) = Home::open(&node.home, &node.message_file) else {
+fn attempt_moves(access: &dyn NodeAccess, run_id: &str) -> Vec<(PathBuf, PathBuf)> {
+    let Ok(home) = access.list_home() else {
         return Vec::new();
     };
-    let dest = runs::attempt_dir(node, run_id);
-    home.moves_for(role)
+    let dest = runs::attempt_dir(access.config(), run_id);
+    home.moves_for(access.role())
         .iter()
         .map(|e| (e.path.clone(), dest.join(e.path.file_name().unwrap())))
         .collect()
 }
 
 /// Pairs (quarantine → home) for the replicant's originals still in quarantine.
-fn restore_moves(records: &[Record]) -> Vec<(PathBuf, PathBuf)> {
+fn restore_moves(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<(PathBuf, PathBuf)> {
     runs::moves_of(records, "replicant.prune")
         .into_iter()
-        .filter(|(_, to)| std::fs::symlink_metadata(to).is_ok())
+        // Cannot tell: kept, so the restore is planned and its move says what is wrong; an
+        // original is never left out of the rollback for want of an answer.
+        .filter(|(_, to)| replicant.exists(to).unwrap_or(true))
         .map(|(from, to)| (to, from))
         .collect()
 }
 
 /// What rollback would do now, from the journal and the live state. Changes nothing.
 pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Vec<RollbackStep> {
-    let (m, r) = (&cfg.master, cfg.replicant());
+    plan_rollback_on(&Pair::connect(cfg), cfg, run, records)
+}
+
+/// [`plan_rollback`] on the given nodes.
+pub fn plan_rollback_on(
+    nodes: &Pair,
+    cfg: &SiteConfig,
+    run: &RunState,
+    records: &[Record],
+) -> Vec<RollbackStep> {
+    let (master, replicant) = (nodes.master(), nodes.replicant());
+    let (m, r) = (master.config(), replicant.config());
     let timeout = std::time::Duration::from_secs(cfg.procedure.stop_timeout_secs);
-    let up = |n: &Node| crate::service::Service::new(n, timeout).is_up();
-    let (m_up, r_up) = (up(m), up(r));
+    let (m_up, r_up) = (master.server_up(timeout), replicant.server_up(timeout));
     let mut out = Vec::new();
-    let restore = restore_moves(records);
+    let restore = restore_moves(replicant, records);
     // Rollback steps finished by an interrupted rollback are not planned again: clearing the
     // replicant a second time would move its restored originals aside, and moving the master's
     // regions again would take away the ones its standalone restart made.
@@ -241,16 +255,16 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
     let r_clear = if (run.started("replicant.start") || run.done("replicant.prune"))
         && !rollback_done.contains(&UndoStep::ReplicantClear.as_str())
     {
-        attempt_moves(r, &run.run_id, Role::Replicant)
+        attempt_moves(replicant, &run.run_id)
     } else {
         Vec::new()
     };
-    let r_conf = dbconfig_to_restore(r, &run.run_id, records);
-    let m_conf = dbconfig_to_restore(m, &run.run_id, records);
+    let r_conf = dbconfig_to_restore(replicant, &run.run_id, records);
+    let m_conf = dbconfig_to_restore(master, &run.run_id, records);
     let m_regions = if run.started("master.regions")
         && !rollback_done.contains(&UndoStep::MasterRegions.as_str())
     {
-        attempt_moves(m, &run.run_id, Role::Master)
+        attempt_moves(master, &run.run_id)
     } else {
         Vec::new()
     };
@@ -360,14 +374,17 @@ pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Ve
 fn restore_dbconfig(
     ctx: &mut Ctx,
     id: &str,
-    node: &Node,
+    role: Role,
     records: &[Record],
 ) -> Result<String, EngineError> {
-    let Some((saved, original, current)) = dbconfig_to_restore(node, &ctx.run_id, records) else {
+    let access = ctx.nodes.get(role);
+    let node = access.config();
+    let Some((saved, original, current)) = dbconfig_to_restore(access, &ctx.run_id, records) else {
         return Ok("already the original".into());
     };
-    ensure_down(ctx, id, node)?;
+    ensure_down(ctx, id, access)?;
     let path = node.db_config_path();
+    let at = config_path(access, &path).map_err(|e| EngineError::step(id, e.to_string()))?;
     let seq = ctx.intent(
         id,
         crate::journal::Action::Write {
@@ -376,7 +393,9 @@ fn restore_dbconfig(
             content: saved,
         },
     )?;
-    replace_if_unchanged(&path, &current, &original).map_err(|e| EngineError::step(id, e))?;
+    access
+        .replace_if_unchanged(&at, &current, &original)
+        .map_err(|e| EngineError::step(id, e))?;
     ctx.result(seq, "restored")?;
     Ok(format!("{} restored", path.display()))
 }
@@ -386,16 +405,17 @@ fn restore_dbconfig(
 fn stop_node(
     ctx: &mut Ctx,
     id: &str,
-    node: &Node,
+    role: Role,
     confirm: &mut dyn Confirm,
 ) -> Result<String, EngineError> {
-    let svc = service(ctx, node);
-    if !svc.is_up() {
+    let access = ctx.nodes.get(role);
+    let node = access.config();
+    if !access.server_up(ctx.service_timeout()) {
         return Ok(format!("{} was already stopped", node.name));
     }
     let seq = ctx.service_intent(id, node, "stop")?;
     let timeout = ctx.stop_timeout();
-    let res = svc.stop_and_confirm(timeout, &mut live_lines(ctx, id));
+    let res = access.stop_server(timeout, &mut live_lines(ctx, id));
     match res {
         Ok(()) => {
             ctx.result(seq, "stopped and confirmed")?;
@@ -410,7 +430,7 @@ fn stop_node(
             stop_command,
             ..
         }) => {
-            let replicant = node.name == ctx.cfg.replicant().name;
+            let replicant = role == Role::Replicant;
             let what = not_stopped(node, replicant, secs, &still, stop_command.as_deref());
             if !replicant {
                 return Err(EngineError::step(
@@ -420,7 +440,7 @@ fn stop_node(
                     ),
                 ));
             }
-            force_stop_replicant(ctx, id, node, seq, &what, confirm)
+            force_stop_replicant(ctx, id, seq, &what, confirm)
         }
         Err(e) => Err(EngineError::step(id, e)),
     }
@@ -457,14 +477,17 @@ fn not_stopped(
 fn force_stop_replicant(
     ctx: &mut Ctx,
     id: &str,
-    node: &Node,
     stop_seq: u64,
     what: &str,
     confirm: &mut dyn Confirm,
 ) -> Result<String, EngineError> {
-    let svc = service(ctx, node);
-    let master = service(ctx, &ctx.cfg.master);
-    let found = svc.identify();
+    let (access, master) = (ctx.nodes.replicant(), ctx.nodes.master());
+    let node = access.config();
+    let timeout = ctx.service_timeout();
+    let found = access.identify_servers(timeout);
+    // A pid names a process only on its own machine: the master's files can be held by it
+    // only when both nodes are on one machine.
+    let one_machine = access.machine_id() == master.machine_id();
     let doubts: Vec<String> = found
         .unsure
         .iter()
@@ -473,7 +496,7 @@ fn force_stop_replicant(
     if let Some(shared) = found
         .sure
         .iter()
-        .find(|t| master.evidence(t.process.pid).is_ok())
+        .find(|t| one_machine && master.server_evidence(t.process.pid, timeout).is_ok())
     {
         return Err(EngineError::step(
             id,
@@ -515,8 +538,8 @@ fn force_stop_replicant(
         .collect();
     let kill_seq =
         ctx.service_intent(id, node, &format!("force-stop (pid {})", pids.join(", ")))?;
-    let ended = svc
-        .end_processes(&found.sure, FORCE_STOP_GRACE, &mut live_lines(ctx, id))
+    let ended = access
+        .end_servers(&found.sure, FORCE_STOP_GRACE, &mut live_lines(ctx, id))
         .map_err(|e| EngineError::step(id, e))?;
     let how: Vec<String> = ended
         .iter()
@@ -524,7 +547,7 @@ fn force_stop_replicant(
         .collect();
     ctx.result(kill_seq, how.join(", "))?;
     let timeout = ctx.stop_timeout();
-    let res = svc.stop_and_confirm(timeout, &mut live_lines(ctx, id));
+    let res = access.stop_server(timeout, &mut live_lines(ctx, id));
     match res {
         Ok(()) => {}
         Err(ServiceError::StillRunning { still, .. }) => {
@@ -589,49 +612,60 @@ fn run_step(
     records: &[Record],
     confirm: &mut dyn Confirm,
 ) -> Result<String, EngineError> {
-    let cfg = ctx.cfg;
-    let (m, r) = (&cfg.master, cfg.replicant());
+    let (master, replicant) = (ctx.nodes.master(), ctx.nodes.replicant());
+    let (m, r) = (master.config(), replicant.config());
     let id = s.id.as_str();
     match s.id {
-        UndoStep::ReplicantStop => stop_node(ctx, id, r, confirm),
-        UndoStep::MasterStop => stop_node(ctx, id, m, confirm),
-        UndoStep::MasterDbconfig => restore_dbconfig(ctx, id, m, records),
-        UndoStep::ReplicantDbconfig => restore_dbconfig(ctx, id, r, records),
+        UndoStep::ReplicantStop => stop_node(ctx, id, Role::Replicant, confirm),
+        UndoStep::MasterStop => stop_node(ctx, id, Role::Master, confirm),
+        UndoStep::MasterDbconfig => restore_dbconfig(ctx, id, Role::Master, records),
+        UndoStep::ReplicantDbconfig => restore_dbconfig(ctx, id, Role::Replicant, records),
         UndoStep::MasterRegions => {
-            ensure_down(ctx, id, m)?;
-            let pairs = attempt_moves(m, &ctx.run_id, Role::Master);
-            let (n, _) = move_all(ctx, id, m, pairs, true)?;
+            ensure_down(ctx, id, master)?;
+            let pairs = attempt_moves(master, &ctx.run_id);
+            let (n, _) = move_all(ctx, id, master, pairs, true)?;
             Ok(format!(
                 "{n} region files moved into {}",
                 shown(&runs::attempt_dir(m, &ctx.run_id))
             ))
         }
         UndoStep::ReplicantClear => {
-            ensure_down(ctx, id, r)?;
-            let pairs = attempt_moves(r, &ctx.run_id, Role::Replicant);
-            let (n, _) = move_all(ctx, id, r, pairs, true)?;
+            ensure_down(ctx, id, replicant)?;
+            let pairs = attempt_moves(replicant, &ctx.run_id);
+            let (n, _) = move_all(ctx, id, replicant, pairs, true)?;
             Ok(format!(
                 "{n} entries moved into {}",
                 shown(&runs::attempt_dir(r, &ctx.run_id))
             ))
         }
         UndoStep::ReplicantRestore => {
-            ensure_down(ctx, id, r)?;
-            let pairs = restore_moves(records);
-            let (n, _) = move_all(ctx, id, r, pairs, false)?;
+            ensure_down(ctx, id, replicant)?;
+            let pairs = restore_moves(replicant, records);
+            let (n, _) = move_all(ctx, id, replicant, pairs, false)?;
             Ok(format!(
                 "{n} original entries moved back into {}",
                 shown(&r.home)
             ))
         }
-        UndoStep::MasterStart => start(ctx, id, m),
-        UndoStep::ReplicantStart => start(ctx, id, r),
+        UndoStep::MasterStart => start(ctx, id, Role::Master),
+        UndoStep::ReplicantStart => start(ctx, id, Role::Replicant),
     }
 }
 
 /// Rolls back the newest run. With `dry_run`, returns what it would do and changes nothing.
 /// `confirm` is asked before the replicant's server is ended, should it not stop in time.
 pub fn rollback(
+    cfg: &SiteConfig,
+    dry_run: bool,
+    confirm: &mut dyn Confirm,
+    sink: &mut dyn FnMut(Event),
+) -> Result<(String, Vec<RollbackStep>), EngineError> {
+    rollback_on(&Pair::connect(cfg), cfg, dry_run, confirm, sink)
+}
+
+/// [`rollback`] on the given nodes.
+pub fn rollback_on(
+    nodes: &Pair,
     cfg: &SiteConfig,
     dry_run: bool,
     confirm: &mut dyn Confirm,
@@ -651,21 +685,18 @@ pub fn rollback(
         _ => {}
     }
     let records = crate::journal::read(&run.journal)?;
-    let steps = plan_rollback(cfg, &run, &records);
+    let steps = plan_rollback_on(nodes, cfg, &run, &records);
     if dry_run {
         return Ok((run.run_id, steps));
     }
-    let lock = crate::runlock::acquire(
-        &[cfg.master.run_dir(), cfg.replicant().run_dir()],
-        &run.run_id,
-        "rollback",
-    )?;
-    for t in &lock.took_over {
+    let lock = nodes.lock(&run.run_id, "rollback")?;
+    for t in lock.iter().flat_map(|l| &l.took_over) {
         sink(Event::Warning { text: t.clone() });
     }
     let journal = Journal::open(&runs::run_folder(cfg, &run.run_id))?;
     let mut ctx = Ctx {
         cfg,
+        nodes,
         run_id: run.run_id.clone(),
         journal,
         sink,
@@ -699,7 +730,7 @@ pub fn rollback(
             Err(other) => return Err(other),
         }
     }
-    if run.master_was_running && !crate::probe::client_port_open(&cfg.master) {
+    if run.master_was_running && !nodes.master().client_port_open() {
         return Err(EngineError::Other(format!(
             "the master's client port {} does not answer after rollback",
             cfg.master.client_port.0

@@ -2,10 +2,12 @@
 //! (purge a finished run's quarantine: the only place tt-ha deletes anything).
 
 use super::EngineError;
-use super::rollback::{RollbackStep, plan_rollback};
+use super::rollback::{RollbackStep, plan_rollback_on};
 use crate::config::SiteConfig;
+use crate::dbconfig::Role;
 use crate::dbhome::human_bytes;
 use crate::journal::{Action, Event as J, Journal};
+use crate::node::Pair;
 use crate::runs::{self, Phase, RunState};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -70,8 +72,17 @@ pub fn describe_record(r: &crate::journal::Record) -> String {
 
 /// Reads the newest run and explains it.
 pub fn status(cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
+    status_on(&Pair::connect(cfg), cfg)
+}
+
+/// [`status`] of the given nodes.
+pub fn status_on(nodes: &Pair, cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
     let run = runs::latest(cfg)?;
-    let lock = crate::runlock::read(&cfg.master.run_dir()).map(|(info, alive)| {
+    let lock = match nodes.master().inspect_lock() {
+        crate::runlock::Found::Lock { info, alive } => Some((info, alive)),
+        _ => None,
+    };
+    let lock = lock.map(|(info, alive)| {
         format!(
             "{} of run {} by pid {} ({})",
             info.command,
@@ -157,7 +168,7 @@ pub fn status(cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
         ));
     }
     let rollback_preview = if run.unfinished() || run.phase == Phase::Complete {
-        plan_rollback(cfg, &run, &records)
+        plan_rollback_on(nodes, cfg, &run, &records)
     } else {
         Vec::new()
     };
@@ -170,34 +181,25 @@ pub fn status(cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
     })
 }
 
-/// The folders `finalize` would purge for the newest run, with their sizes.
-pub fn purge_targets(cfg: &SiteConfig, run_id: &str) -> Vec<(PathBuf, u64)> {
-    let mut out = Vec::new();
-    for node in [&cfg.master, cfg.replicant()] {
-        let run = node.run_dir().join(run_id);
+/// The folders `finalize` would purge for the newest run on each node, with their sizes.
+pub fn purge_targets(nodes: &Pair, run_id: &str) -> Vec<(Role, PathBuf, u64)> {
+    let mut out: Vec<(Role, PathBuf, u64)> = Vec::new();
+    let shared = nodes.master().machine_id() == nodes.replicant().machine_id();
+    for role in [Role::Master, Role::Replicant] {
+        let node = nodes.get(role);
+        let run = node.config().run_dir().join(run_id);
         for dir in [run.join("quarantine"), run.join("attempt")] {
-            if dir.exists() && !out.iter().any(|(d, _)| *d == dir) {
-                out.push((dir.clone(), tree_size(&dir)));
+            // Two nodes of one machine sharing their run folder: the folder once.
+            let seen = shared && out.iter().any(|(_, d, _)| *d == dir);
+            // Cannot tell: listed, so its purge fails with the node's error rather than
+            // finalize claiming a purge it did not make.
+            if node.exists(&dir).unwrap_or(true) && !seen {
+                let bytes = node.tree_size(&dir);
+                out.push((role, dir, bytes));
             }
         }
     }
     out
-}
-
-fn tree_size(p: &std::path::Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(p)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| tree_size(&e.path()))
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 /// Asks whether to purge: the run id and the folders with their sizes.
@@ -206,6 +208,15 @@ pub type PurgeConfirm<'a> = &'a mut dyn FnMut(&str, &[(PathBuf, u64)]) -> bool;
 /// Purges the quarantine of the newest run, which must be complete or rolled back. `confirm`
 /// sees the folders and sizes and must say yes.
 pub fn finalize(cfg: &SiteConfig, confirm: PurgeConfirm) -> Result<String, EngineError> {
+    finalize_on(&Pair::connect(cfg), cfg, confirm)
+}
+
+/// [`finalize`] on the given nodes.
+pub fn finalize_on(
+    nodes: &Pair,
+    cfg: &SiteConfig,
+    confirm: PurgeConfirm,
+) -> Result<String, EngineError> {
     let run = runs::latest(cfg)?.ok_or_else(|| EngineError::Other("no run to finalize".into()))?;
     if !matches!(run.phase, Phase::Complete | Phase::RolledBack) {
         return Err(EngineError::Other(format!(
@@ -214,25 +225,24 @@ pub fn finalize(cfg: &SiteConfig, confirm: PurgeConfirm) -> Result<String, Engin
             run.phase.as_str()
         )));
     }
-    let targets = purge_targets(cfg, &run.run_id);
+    let by_node = purge_targets(nodes, &run.run_id);
+    let targets: Vec<(PathBuf, u64)> = by_node.iter().map(|(_, d, b)| (d.clone(), *b)).collect();
     if !confirm(&run.run_id, &targets) {
         return Err(EngineError::Declined {
             step: "finalize".into(),
         });
     }
-    let _lock = crate::runlock::acquire(
-        &[cfg.master.run_dir(), cfg.replicant().run_dir()],
-        &run.run_id,
-        "finalize",
-    )?;
+    let _lock = nodes.lock(&run.run_id, "finalize")?;
     let mut journal = Journal::open(&runs::run_folder(cfg, &run.run_id))?;
     let mut total = 0;
-    for (dir, bytes) in &targets {
+    for (role, dir, bytes) in &by_node {
         let seq = journal.append(J::Intent {
             step: "finalize".into(),
             action: Action::Purge { path: dir.clone() },
         })?;
-        std::fs::remove_dir_all(dir)
+        nodes
+            .get(*role)
+            .remove_tree(dir)
             .map_err(|e| EngineError::Other(format!("{}: {e}", shown(dir))))?;
         journal.append(J::Result {
             intent: seq,

@@ -2,12 +2,16 @@
 //! modules `dbhome`, `atomic`, `fsinfo`, `service`, `probe`, `openfiles`), behind the node
 //! interface; the only place a node's [`NodePath`] becomes a `std::path::Path`.
 
-use super::{NodeAccess, NodeOs, NodePath, Role};
+use super::{EntryPath, NodeAccess, NodeOs, NodePath, Role, RunLock};
 use crate::atomic::ReplaceError;
+use crate::backup::{Assessment, BackupError, Found, Outcome, Trust};
 use crate::config::Node;
 use crate::dbhome::{Home, HomeError};
 use crate::openfiles::{Holders, ScanError};
 use crate::probe::FoundProcess;
+use crate::quarantine::MoveError;
+use crate::runlock::LockError;
+use crate::service::{Ended, Identification, Identified, Report};
 use crate::service::{Service, ServiceError, SvcState};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -124,6 +128,205 @@ impl NodeAccess for LocalNode {
     fn client_port_open(&self) -> bool {
         crate::probe::client_port_open(&self.cfg)
     }
+
+    // --- engine effects ---
+
+    fn machine_id(&self) -> String {
+        let machine = crate::backup::machine_id().unwrap_or_else(crate::backup::hostname);
+        // Two network and mount namespaces of one machine (containers, the two-host testbed)
+        // are two machines to tt-ha: their folders and ports are not each other's.
+        let ns = ["/proc/self/ns/mnt", "/proc/self/ns/net"]
+            .iter()
+            .filter_map(|p| std::fs::read_link(p).ok())
+            .map(|l| l.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(",");
+        if ns.is_empty() {
+            machine
+        } else {
+            format!("{machine}[{ns}]")
+        }
+    }
+
+    fn list_home_reused(&self) -> Result<Home, HomeError> {
+        Home::open_reused(&self.cfg.home, &self.cfg.message_file)
+    }
+
+    fn home_lineage(&self) -> Vec<String> {
+        crate::identity::lineage_ids(&self.cfg.home, &self.machine_id())
+    }
+
+    fn address_check(&self, peer: &Node) -> Result<String, String> {
+        crate::identity::on_this_machine(&self.cfg, peer)
+    }
+
+    fn server_up(&self, timeout: Duration) -> bool {
+        Service::new(&self.cfg, timeout).is_up()
+    }
+
+    fn stop_server(
+        &self,
+        deadline: Duration,
+        report: &mut dyn FnMut(Report<'_>),
+    ) -> Result<(), ServiceError> {
+        Service::new(&self.cfg, deadline).stop_and_confirm(deadline, report)
+    }
+
+    fn start_server(
+        &self,
+        deadline: Duration,
+        report: &mut dyn FnMut(Report<'_>),
+    ) -> Result<(), ServiceError> {
+        Service::new(&self.cfg, deadline).start_and_confirm(deadline, report)
+    }
+
+    fn start_server_only(&self, timeout: Duration) -> Result<(), ServiceError> {
+        Service::new(&self.cfg, timeout).start_only()
+    }
+
+    fn identify_servers(&self, timeout: Duration) -> Identification {
+        Service::new(&self.cfg, timeout).identify()
+    }
+
+    fn server_evidence(&self, pid: u32, timeout: Duration) -> Result<String, String> {
+        Service::new(&self.cfg, timeout).evidence(pid)
+    }
+
+    fn end_servers(
+        &self,
+        targets: &[Identified],
+        grace: Duration,
+        report: &mut dyn FnMut(Report<'_>),
+    ) -> Result<Vec<Ended>, ServiceError> {
+        Service::new(&self.cfg, grace).end_processes(targets, grace, report)
+    }
+
+    fn matching_processes(&self) -> Vec<FoundProcess> {
+        crate::probe::matching_processes(&self.cfg.process)
+    }
+
+    fn port_open(&self, port: u16) -> bool {
+        crate::probe::port_open(&self.cfg.address, port, Duration::from_secs(2))
+    }
+
+    fn run_ping(&self) -> Option<Result<(), String>> {
+        let argv = self.cfg.ping_command.as_ref()?;
+        let (program, args) = argv.split_first()?;
+        let out = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output();
+        Some(match out {
+            Err(e) => Err(format!("{program}: {e}")),
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "`{}` failed: {}",
+                argv.join(" "),
+                String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).trim()
+            )),
+        })
+    }
+
+    fn exists(&self, path: &EntryPath) -> std::io::Result<bool> {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn copy_file_durably(&self, from: &EntryPath, to: &EntryPath) -> Result<(), String> {
+        let folder = to.parent().unwrap_or(Path::new("."));
+        crate::quarantine::create_dirs(folder)
+            .map_err(|e| format!("{}: {e}", crate::display::path(folder)))?;
+        let _ = std::fs::remove_file(to);
+        crate::quarantine::copy_file_hashed(from, to, |_| {}).map_err(|e| e.to_string())?;
+        crate::atomic::sync_dir(folder).map_err(|e| e.to_string())
+    }
+
+    fn move_batch(
+        &self,
+        pairs: &[(EntryPath, EntryPath)],
+        dest_is_ours: bool,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(usize, usize), MoveError> {
+        crate::quarantine::move_batch(pairs, dest_is_ours, progress)
+    }
+
+    fn tree_size(&self, path: &EntryPath) -> u64 {
+        tree_size(path)
+    }
+
+    fn remove_tree(&self, path: &EntryPath) -> std::io::Result<()> {
+        std::fs::remove_dir_all(path)
+    }
+
+    fn check_writable(&self, dir: &EntryPath) -> Option<(EntryPath, Option<std::io::Error>)> {
+        let at = crate::fsinfo::existing_ancestor(dir)?;
+        let probe = tempfile::Builder::new()
+            .prefix(".tt-ha-probe-")
+            .tempfile_in(&at);
+        Some((at, probe.err()))
+    }
+
+    fn inspect_lock(&self) -> crate::runlock::Found {
+        crate::runlock::inspect(&self.cfg.run_dir())
+    }
+
+    fn lock_run_folder(&self, run_id: &str, command: &str) -> Result<RunLock, LockError> {
+        let lock = crate::runlock::acquire(&[self.cfg.run_dir()], run_id, command)?;
+        Ok(RunLock::new(lock.took_over.clone(), lock))
+    }
+
+    fn assess_backup(&self, trust: Trust) -> Result<Assessment, BackupError> {
+        let root = self.backup_root()?;
+        let home = Home::open(&self.cfg.home, &self.cfg.message_file)?;
+        crate::backup::assess(&root, &home, trust)
+    }
+
+    fn unused_backup_id(&self, base: &str) -> Result<String, BackupError> {
+        Ok(crate::backup::unused_id(&self.backup_root()?, base))
+    }
+
+    fn make_backup(
+        &self,
+        found: Found,
+        new_id: &str,
+        trust: Trust,
+        progress: &mut dyn FnMut(&crate::backup::Progress),
+    ) -> Result<Outcome, BackupError> {
+        let root = self.backup_root()?;
+        let home = Home::open_reused(&self.cfg.home, &self.cfg.message_file)?;
+        crate::backup::act(&home, &root, found, new_id, trust, progress)
+    }
+}
+
+impl LocalNode {
+    fn backup_root(&self) -> Result<PathBuf, BackupError> {
+        self.cfg
+            .backup_dir
+            .clone()
+            .ok_or_else(|| BackupError::NotConfigured {
+                node: self.cfg.name.clone(),
+            })
+    }
+}
+
+/// Bytes under `p`: a file's size, a folder's files recursively (links not followed).
+fn tree_size(p: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| tree_size(&e.path()))
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -22,11 +22,15 @@ pub use local::LocalNode;
 pub use path::{NodeOs, NodePath, NodePathError};
 
 use crate::atomic::ReplaceError;
+use crate::backup::{Assessment, BackupError, Found, Outcome, Trust};
 use crate::dbhome::{Home, HomeError};
 use crate::openfiles::{Holders, ScanError};
 use crate::probe::FoundProcess;
-use crate::service::{ServiceError, SvcState};
+use crate::quarantine::MoveError;
+use crate::runlock::LockError;
+use crate::service::{Ended, Identification, Identified, Report, ServiceError, SvcState};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Which of the pair a node is. One type for the role everywhere the core names it.
 pub use crate::dbconfig::Role;
@@ -78,6 +82,222 @@ pub trait NodeAccess: Send + Sync {
 
     /// Is the node's TapeTrack client port accepting connections?
     fn client_port_open(&self) -> bool;
+
+    // --- engine effects: what the procedure's steps, rollback and finalize do to a node ---
+
+    /// The machine the node is on (`/etc/machine-id`, or the host name): two nodes on one
+    /// machine may share a lock and a process table, two machines never.
+    fn machine_id(&self) -> String;
+
+    /// Describes the home like [`Self::list_home`], reusing this process's last listing while
+    /// the folder provably has not changed (a plan's listing reused by its step).
+    fn list_home_reused(&self) -> Result<Home, HomeError>;
+
+    /// The identities of the home and each folder above it (machine, device, inode), the home
+    /// first: two homes are the same or nested when one's first is in the other's list. Empty
+    /// when the home cannot be read.
+    fn home_lineage(&self) -> Vec<String>;
+
+    /// Whether the node's configured address is one of its machine's (`peer`: the other node,
+    /// for the loopback rule). Ok: how; Err: why not and what to do.
+    fn address_check(&self, peer: &crate::config::Node) -> Result<String, String>;
+
+    /// Whether anything says the server runs: its service, a server process, its client port.
+    fn server_up(&self, timeout: Duration) -> bool;
+
+    /// Stops the server and waits for the proof of stop (service stopped, no server process,
+    /// client port closed), `deadline` in all; reports as it goes.
+    fn stop_server(
+        &self,
+        deadline: Duration,
+        report: &mut dyn FnMut(Report<'_>),
+    ) -> Result<(), ServiceError>;
+
+    /// Starts the server and waits until a server process runs and the client port answers.
+    fn start_server(
+        &self,
+        deadline: Duration,
+        report: &mut dyn FnMut(Report<'_>),
+    ) -> Result<(), ServiceError>;
+
+    /// Asks the service manager to start the server (unless it runs); does not wait.
+    fn start_server_only(&self, timeout: Duration) -> Result<(), ServiceError>;
+
+    /// The server's processes as far as they can be told apart (sure / unsure, with why).
+    fn identify_servers(&self, timeout: Duration) -> Identification;
+
+    /// Why `pid` is this node's server (it holds the home's files), or why not.
+    fn server_evidence(&self, pid: u32, timeout: Duration) -> Result<String, String>;
+
+    /// Ends identified server processes (TERM, then KILL after `grace`); each re-identified
+    /// before each signal. Only for a server whose files are discarded anyway.
+    fn end_servers(
+        &self,
+        targets: &[Identified],
+        grace: Duration,
+        report: &mut dyn FnMut(Report<'_>),
+    ) -> Result<Vec<Ended>, ServiceError>;
+
+    /// Processes matching the node's `[process]` settings, whatever files they hold.
+    fn matching_processes(&self) -> Vec<FoundProcess>;
+
+    /// Does `port` at the node's address accept connections?
+    fn port_open(&self, port: u16) -> bool;
+
+    /// Runs the node's optional `ping_command`: `None` when there is none, else its outcome
+    /// (Ok: it succeeded; Err: what it said, or why it could not run).
+    fn run_ping(&self) -> Option<Result<(), String>>;
+
+    /// Whether anything exists at `path` (links not followed). An error when the node cannot
+    /// say: callers that decide what to undo or purge must not take "cannot tell" for "absent".
+    fn exists(&self, path: &EntryPath) -> std::io::Result<bool>;
+
+    /// Copies a file with its content hashed on both ends, durably (file and folder synced),
+    /// making the destination's folders; an existing destination is replaced.
+    fn copy_file_durably(&self, from: &EntryPath, to: &EntryPath) -> Result<(), String>;
+
+    /// Moves entries (rename; across file systems copy + fsync + hash, then remove), and makes
+    /// the batch durable (parent folders synced) before returning: the caller journals the
+    /// batch's intent before and its result after. `progress(done)` is called as it goes.
+    /// Returns (moved now, found already moved).
+    fn move_batch(
+        &self,
+        pairs: &[(EntryPath, EntryPath)],
+        dest_is_ours: bool,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(usize, usize), MoveError>;
+
+    /// Bytes under `path` (a file's size; a folder's files, recursively; 0 when absent).
+    fn tree_size(&self, path: &EntryPath) -> u64;
+
+    /// Removes a folder and everything in it (finalize's purge of a confirmed quarantine).
+    fn remove_tree(&self, path: &EntryPath) -> std::io::Result<()>;
+
+    /// Whether a file can be made in `dir` (or its nearest existing folder): `None` when no
+    /// folder of the path exists; else the folder checked, and the error when not writable.
+    fn check_writable(&self, dir: &EntryPath) -> Option<(EntryPath, Option<std::io::Error>)>;
+
+    /// The lock file in the node's run folder, read by the lock module's one reader.
+    fn inspect_lock(&self) -> crate::runlock::Found;
+
+    /// Takes the run folder's lock for `run_id` (a lock left by a dead tt-ha is taken over).
+    fn lock_run_folder(&self, run_id: &str, command: &str) -> Result<RunLock, LockError>;
+
+    /// Finds the backup of the home in the node's backup folder and judges it.
+    fn assess_backup(&self, trust: Trust) -> Result<Assessment, BackupError>;
+
+    /// A backup folder name not yet used in the backup folder, from `base`.
+    fn unused_backup_id(&self, base: &str) -> Result<String, BackupError>;
+
+    /// Does what the assessment calls for (verify, top up, or make a new backup named `new_id`),
+    /// reporting copy progress.
+    fn make_backup(
+        &self,
+        found: Found,
+        new_id: &str,
+        trust: Trust,
+        progress: &mut dyn FnMut(&crate::backup::Progress),
+    ) -> Result<Outcome, BackupError>;
+}
+
+/// The path of an entry of a node (a home's file, a quarantine's): the node's own bytes, as
+/// the journal records them. A Linux file name is bytes, not text, so these are not
+/// [`NodePath`]s (which are text); the configured folders are.
+pub type EntryPath = PathBuf;
+
+/// A held run-folder lock of a node; released when dropped (a local lock file removed, or a
+/// remote node's agent told to release it — and released by the agent anyway when its
+/// session ends).
+pub struct RunLock {
+    /// Stale locks that were taken over, explained for the operator.
+    pub took_over: Vec<String>,
+    _held: Box<dyn std::any::Any + Send>,
+}
+
+impl RunLock {
+    /// A lock held by `held` (dropping it releases the lock).
+    pub fn new(took_over: Vec<String>, held: impl std::any::Any + Send) -> RunLock {
+        RunLock {
+            took_over,
+            _held: Box::new(held),
+        }
+    }
+}
+
+impl std::fmt::Debug for RunLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunLock")
+            .field("took_over", &self.took_over)
+            .finish()
+    }
+}
+
+/// The two nodes of a site as this controller reaches them: what every engine action, the
+/// planner and the front-ends act on.
+pub struct Pair {
+    master: Box<dyn NodeAccess>,
+    replicant: Box<dyn NodeAccess>,
+}
+
+impl Pair {
+    /// The pair made of these two nodes.
+    pub fn new(master: Box<dyn NodeAccess>, replicant: Box<dyn NodeAccess>) -> Pair {
+        Pair { master, replicant }
+    }
+
+    /// The site's two nodes, each reached the way tt-ha.toml says.
+    pub fn connect(cfg: &crate::config::SiteConfig) -> Pair {
+        Pair::new(
+            Box::new(local(cfg, Role::Master)),
+            Box::new(local(cfg, Role::Replicant)),
+        )
+    }
+
+    /// The node in `role`.
+    pub fn get(&self, role: Role) -> &dyn NodeAccess {
+        match role {
+            Role::Master => self.master.as_ref(),
+            Role::Replicant => self.replicant.as_ref(),
+        }
+    }
+
+    /// The master.
+    pub fn master(&self) -> &dyn NodeAccess {
+        self.master.as_ref()
+    }
+
+    /// The replicant.
+    pub fn replicant(&self) -> &dyn NodeAccess {
+        self.replicant.as_ref()
+    }
+
+    /// Takes both nodes' run-folder locks for `run_id` (one lock when both nodes are on one
+    /// machine and share their run folder). Stale locks taken over are explained in each
+    /// lock's `took_over`.
+    pub fn lock(&self, run_id: &str, command: &str) -> Result<Vec<RunLock>, LockError> {
+        let mut held = vec![self.master.lock_run_folder(run_id, command)?];
+        let shared = self.master.machine_id() == self.replicant.machine_id()
+            && self.master.config().run_dir() == self.replicant.config().run_dir();
+        if !shared {
+            held.push(self.replicant.lock_run_folder(run_id, command)?);
+        }
+        Ok(held)
+    }
+
+    /// Why the two homes cannot be a master's and its replicant's (the same folder, or one
+    /// inside the other), compared by identity on their machines; `None` when they are apart
+    /// or cannot be read.
+    pub fn homes_clash(&self) -> Option<String> {
+        crate::identity::lineages_clash(
+            (self.master.config(), &self.master.home_lineage()),
+            (self.replicant.config(), &self.replicant.home_lineage()),
+        )
+    }
+}
+
+/// A configured folder or file of `node` (from tt-ha.toml, so UTF-8) as the node spells it.
+pub fn config_path(node: &dyn NodeAccess, path: &Path) -> Result<NodePath, NodePathError> {
+    NodePath::new(node.os(), path.to_string_lossy().into_owned())
 }
 
 /// The node a run acts on for `role`, reached from this machine.

@@ -20,7 +20,7 @@ use crate::monitor::{self, Lag, NodeState, Verdict};
 use crate::plan::Plan;
 use crate::preflight::Status;
 use crate::probe::FoundProcess;
-use crate::procedure::{STEPS, StepNode};
+use crate::procedure::STEPS;
 use crate::runs::Phase as RunPhase;
 use std::path::PathBuf;
 
@@ -69,7 +69,7 @@ impl Row {
     fn of_step(def: &crate::procedure::StepDef) -> Row {
         Row {
             id: def.id.into(),
-            node: def.node.as_str().into(),
+            node: crate::procedure::node_str(def.node).into(),
             title: def.title.into(),
             why: def.why.into(),
             destructive: def.destructive,
@@ -688,14 +688,13 @@ impl App {
     }
 
     /// The node name a step acts on (`tt-replicant`), for titles.
-    pub fn node_name(&self, node: StepNode) -> String {
+    pub fn node_name(&self, node: Option<crate::dbconfig::Role>) -> String {
         let Some(c) = &self.cfg else {
-            return node.as_str().into();
+            return crate::procedure::node_str(node).into();
         };
         match node {
-            StepNode::Master => c.master.name.clone(),
-            StepNode::Replicant => c.replicant().name.clone(),
-            StepNode::Both => format!("{} and {}", c.master.name, c.replicant().name),
+            Some(role) => c.node(role).name.clone(),
+            None => format!("{} and {}", c.master.name, c.replicant().name),
         }
     }
 }
