@@ -16,6 +16,8 @@
 set -euo pipefail
 
 readonly HOSTS=(a b)
+# sshd and ip live in sbin, which a user's PATH (and so `sudo -E`) may lack.
+PATH=$PATH:/usr/sbin:/sbin
 readonly PREFIX=10.213
 
 die() {
@@ -265,6 +267,9 @@ cmd_up() {
   for h in "${HOSTS[@]}"; do
     wait_for "ssh to host $h (ssh -F $DIR/ssh_config ttha-$h true)" 100 ssh_works "$h"
   done
+  # The hosts reach each other across the bridge (a firewall may filter bridged traffic).
+  in_host b timeout 5 bash -c "exec 3<>/dev/tcp/$(addr_of a)/22" ||
+    die "host b cannot reach host a's sshd at $(addr_of a):22 across bridge $BR: is bridged traffic filtered (sysctl net.bridge.bridge-nf-call-iptables=1 with an iptables FORWARD policy of DROP)? Allow it: iptables -I FORWARD -i $BR -o $BR -j ACCEPT"
   describe
   trap - EXIT
   echo "instance $N up: ssh -F $DIR/ssh_config ttha-a (host a $(addr_of a), folder $(root_of a)); ttha-b ($(addr_of b), $(root_of b)); down: $0 down $DIR"
