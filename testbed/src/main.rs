@@ -63,6 +63,10 @@ enum Command {
         /// The client port (start).
         #[arg(long, default_value_t = 5000)]
         client_port: u16,
+        /// Address the client port listens on (start): a host's own address in the two-host
+        /// testbed, so that the controller and the other host reach it.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
     },
 }
 
@@ -83,7 +87,8 @@ fn main() -> ExitCode {
             action,
             home,
             client_port,
-        } => service::run(action, &home, client_port),
+            bind,
+        } => service::run(action, &home, &bind, client_port),
     };
     match result {
         Ok(code) => code,

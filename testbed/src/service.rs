@@ -42,8 +42,10 @@ fn pid_of(files: &RunFiles) -> Option<i32> {
         .filter(|p| alive(*p))
 }
 
-/// Runs a service action.
-pub fn run(action: Action, home: &Path, client_port: u16) -> anyhow::Result<ExitCode> {
+/// Runs a service action. `bind` and `client_port` are where a started server listens; the
+/// server's command line carries its home and its address, so that a process list tells the
+/// servers of several homes (and of several hosts) apart.
+pub fn run(action: Action, home: &Path, bind: &str, client_port: u16) -> anyhow::Result<ExitCode> {
     let files = RunFiles::of(home);
     match action {
         Action::Status => Ok(match pid_of(&files) {
@@ -73,6 +75,8 @@ pub fn run(action: Action, home: &Path, client_port: u16) -> anyhow::Result<Exit
                 .arg(home)
                 .arg("--client-port")
                 .arg(client_port.to_string())
+                .arg("--bind")
+                .arg(bind)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log)

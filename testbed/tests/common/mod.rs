@@ -2,6 +2,8 @@
 //! on drop, and a client-port request.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod hosts;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;

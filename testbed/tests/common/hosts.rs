@@ -1,0 +1,253 @@
+//! The two-host testbed (`testbed/hosts.sh`) for tests: two Linux network namespaces, each with
+//! a mount namespace of its own (its folder on a tmpfs the controller cannot see) and OpenSSH's
+//! sshd on its own address, reached from the test (the controller) with strict host keys.
+//!
+//! ```ignore
+//! let Some(hosts) = Hosts::up_or_skip("my_test") else { return };
+//! let o = hosts.ssh("a", "ls /srv");
+//! ```
+//! The instance is taken down when the value drops, pass or fail.
+
+use super::text;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// `testbed/hosts.sh`.
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("hosts.sh")
+}
+
+/// Why the two-host testbed cannot run here, or `None` when it can: it needs root, the tools
+/// the script runs, and permission to make network and mount namespaces.
+pub fn unavailable() -> Option<String> {
+    if unsafe { libc::geteuid() } != 0 {
+        return Some(
+            "not root: the two-host testbed makes network namespaces, a bridge and tmpfs mounts (CI runs as root)".into(),
+        );
+    }
+    let missing: Vec<&str> = ["ip", "nsenter", "unshare", "sshd", "ssh", "ssh-keygen"]
+        .into_iter()
+        .filter(|tool| which(tool).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!(
+            "missing {}: apt-get install -y iproute2 util-linux openssh-server openssh-client (.ci/run does)",
+            missing.join(", ")
+        ));
+    }
+    match Command::new("unshare")
+        .args(["--net", "--mount", "true"])
+        .output()
+    {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "this machine refuses new namespaces (unshare --net --mount: {})",
+            text(&o).trim()
+        )),
+        Err(e) => Some(format!("unshare cannot run: {e}")),
+    }
+}
+
+/// `tool` on PATH or in the sbin folders (root's PATH may lack them).
+fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// Quotes `s` for a POSIX shell (the remote command of `ssh` is a shell line).
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// `hosts.sh ARGS…` with `envs` added, its output collected.
+pub fn run_script(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    Command::new("bash")
+        .arg(script())
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash runs testbed/hosts.sh")
+}
+
+/// One instance of the two hosts, taken down on drop.
+pub struct Hosts {
+    dir: tempfile::TempDir,
+    /// `DIR/hosts.json` as written by `hosts.sh up`.
+    pub info: serde_json::Value,
+    up: bool,
+}
+
+impl Hosts {
+    /// Brings an instance up, or prints a loud SKIP line naming why it cannot run here and
+    /// returns `None`.
+    pub fn up_or_skip(test: &str) -> Option<Hosts> {
+        if let Some(why) = unavailable() {
+            eprintln!("\n!!!!! SKIPPED {test}: {why} !!!!!\n");
+            return None;
+        }
+        Some(Hosts::up())
+    }
+
+    /// Brings an instance up (the first free instance number); panics with the script's
+    /// output when it fails.
+    pub fn up() -> Hosts {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let o = run_script(&["up", dir.path().to_str().expect("UTF-8 temp path")], &[]);
+        assert!(o.status.success(), "hosts.sh up failed: {}", text(&o));
+        let json = std::fs::read_to_string(dir.path().join("hosts.json")).expect("hosts.json");
+        let info = serde_json::from_str(&json).expect("hosts.json is JSON");
+        Hosts {
+            dir,
+            info,
+            up: true,
+        }
+    }
+
+    /// The folder given to `hosts.sh` (keys, ssh_config, known_hosts, logs).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The instance number N (addresses 10.213.N.x).
+    pub fn instance(&self) -> u64 {
+        self.info["instance"].as_u64().expect("instance")
+    }
+
+    fn host(&self, host: &str, field: &str) -> &serde_json::Value {
+        let v = &self.info["hosts"][host][field];
+        assert!(!v.is_null(), "hosts.json has no hosts.{host}.{field}");
+        v
+    }
+
+    /// Host `a` or `b`'s IPv4 address (inside its namespace only).
+    pub fn address(&self, host: &str) -> String {
+        self.host(host, "address").as_str().unwrap().to_string()
+    }
+
+    /// The host's private folder: a tmpfs inside the host, empty or absent from the controller.
+    pub fn root(&self, host: &str) -> PathBuf {
+        PathBuf::from(self.host(host, "root").as_str().unwrap())
+    }
+
+    /// The host's network namespace name (`ttha-N-a`).
+    pub fn namespace(&self, host: &str) -> String {
+        self.host(host, "namespace").as_str().unwrap().to_string()
+    }
+
+    /// The pid of the process that holds the host's namespaces.
+    pub fn holder_pid(&self, host: &str) -> i32 {
+        self.host(host, "holder_pid").as_i64().unwrap() as i32
+    }
+
+    /// The pid of the host's sshd.
+    pub fn sshd_pid(&self, host: &str) -> i32 {
+        self.host(host, "sshd_pid").as_i64().unwrap() as i32
+    }
+
+    /// The bridge in the root namespace.
+    pub fn bridge(&self) -> String {
+        self.info["bridge"].as_str().unwrap().to_string()
+    }
+
+    /// `DIR/ssh_config`, with the aliases `ttha-a` and `ttha-b`.
+    pub fn ssh_config(&self) -> PathBuf {
+        self.dir().join("ssh_config")
+    }
+
+    /// `ssh -F DIR/ssh_config [OPTIONS] ttha-HOST -- LINE` (LINE is run by root's shell there).
+    pub fn ssh_with(&self, host: &str, options: &[&str], line: &str, input: &[u8]) -> Output {
+        let mut child = Command::new("ssh")
+            .arg("-F")
+            .arg(self.ssh_config())
+            .args(options)
+            .arg(format!("ttha-{host}"))
+            .arg("--")
+            .arg(line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ssh runs");
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("ssh finishes");
+        let _ = writer.join();
+        out
+    }
+
+    /// `ssh ttha-HOST -- LINE`.
+    pub fn ssh(&self, host: &str, line: &str) -> Output {
+        self.ssh_with(host, &[], line, b"")
+    }
+
+    /// `ssh ttha-HOST -- LINE`, which must succeed; its standard output.
+    pub fn ssh_ok(&self, host: &str, line: &str) -> String {
+        let o = self.ssh(host, line);
+        assert!(
+            o.status.success(),
+            "ssh ttha-{host} -- {line}: {}",
+            text(&o)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Writes `bytes` to `path` on the host, over ssh.
+    pub fn write(&self, host: &str, path: &Path, bytes: &[u8]) {
+        let line = format!("cat > {}", sh_quote(path.to_str().unwrap()));
+        let o = self.ssh_with(host, &[], &line, bytes);
+        assert!(
+            o.status.success(),
+            "writing {} on host {host}: {}",
+            path.display(),
+            text(&o)
+        );
+    }
+
+    /// `hosts.sh exec DIR HOST ARGS…`: ARGS run inside the host's namespaces, not over ssh.
+    pub fn exec(&self, host: &str, args: &[&str]) -> Output {
+        let mut all = vec!["exec", self.dir().to_str().unwrap(), host];
+        all.extend_from_slice(args);
+        run_script(&all, &[])
+    }
+
+    /// `hosts.sh down DIR` (also done on drop).
+    pub fn down(&mut self) -> Output {
+        self.up = false;
+        run_script(&["down", self.dir().to_str().unwrap()], &[])
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        if self.up {
+            let o = self.down();
+            if !o.status.success() {
+                eprintln!("hosts.sh down failed: {}", text(&o));
+            }
+        }
+    }
+}
+
+/// One request to a client port at `addr:port`.
+pub fn ask_at(addr: &str, port: u16, request: &str) -> std::io::Result<String> {
+    let s = TcpStream::connect_timeout(
+        &format!("{addr}:{port}").parse().expect("an IPv4 address"),
+        Duration::from_secs(5),
+    )?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut w = s.try_clone()?;
+    writeln!(w, "{request}")?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
