@@ -204,6 +204,17 @@ pub struct Node {
     /// Optional command that must succeed in `verify` (e.g. `["TMSS10Ping", "-P", "5000", "HOST"]`).
     #[serde(default)]
     pub ping_command: Option<Vec<String>>,
+    /// How the node is reached when it is not this machine: `user@host` or an alias of the
+    /// ssh config, given to the system OpenSSH client. Absent: the node is local.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<String>,
+    /// Extra arguments for `ssh` before the host (`["-F", "/etc/tt-ha/ssh_config"]`,
+    /// `["-i", "key", "-p", "2222"]`). Never a secret: command lines are visible to every user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_options: Vec<String>,
+    /// The program run on the node as `TT_HA agent --stdio` (default `tt-ha` on its PATH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tt_ha: Option<String>,
 }
 
 fn default_client_port() -> Port {
@@ -234,6 +245,95 @@ impl Node {
     pub fn db_config_path(&self) -> PathBuf {
         self.home.join("DB_CONFIG")
     }
+
+    /// True when the node is reached over ssh (it has `ssh = "…"`).
+    pub fn is_remote(&self) -> bool {
+        self.ssh.is_some()
+    }
+
+    /// The program run on a remote node: `tt_ha`, else `tt-ha` on its PATH.
+    pub fn tt_ha_program(&self) -> &str {
+        self.tt_ha.as_deref().unwrap_or(DEFAULT_TT_HA)
+    }
+}
+
+/// The program a remote node runs when its `tt_ha` is not given: `tt-ha` on its PATH.
+pub const DEFAULT_TT_HA: &str = "tt-ha";
+
+/// Checks a node's remote settings (`ssh`, `ssh_options`, `tt_ha`): the key at fault and what
+/// is expected. Only words that cannot change what ssh does are refused: a host starting with
+/// `-` would be read as an option, and a line break or NUL cannot travel in one argument.
+fn check_remote(node: &Node) -> Result<(), (&'static str, String)> {
+    let bad = |s: &str| s.contains(['\n', '\r', '\0']);
+    if let Some(host) = &node.ssh
+        && (host.trim().is_empty()
+            || host.starts_with('-')
+            || host.contains(char::is_whitespace)
+            || bad(host))
+    {
+        return Err((
+            "ssh",
+            format!(
+                "expected `user@host` or a Host alias of your ssh config (no spaces, not starting with '-'), found {host:?}"
+            ),
+        ));
+    }
+    if node.ssh.is_none() && (!node.ssh_options.is_empty() || node.tt_ha.is_some()) {
+        let key = if node.tt_ha.is_some() {
+            "tt_ha"
+        } else {
+            "ssh_options"
+        };
+        return Err((
+            key,
+            "only a remote node uses this: add `ssh = \"user@host\"` to the node, or remove the key".into(),
+        ));
+    }
+    if let Some(o) = node.ssh_options.iter().find(|o| o.is_empty() || bad(o)) {
+        return Err((
+            "ssh_options",
+            format!("expected ssh arguments without line breaks or empty words, found {o:?}"),
+        ));
+    }
+    if let Some(p) = &node.tt_ha
+        && (p.trim().is_empty() || bad(p))
+    {
+        return Err((
+            "tt_ha",
+            format!(
+                "expected the path of tt-ha on that node (default `tt-ha` on its PATH), found {p:?}"
+            ),
+        ));
+    }
+    for (key, p) in [
+        ("home", Some(&node.home)),
+        ("run_dir", node.run_dir.as_ref()),
+        ("backup_dir", node.backup_dir.as_ref()),
+    ] {
+        if let Some(p) = p
+            && node.is_remote()
+            && !remote_absolute(p)
+        {
+            return Err((
+                key,
+                format!(
+                    "a remote node's folders are that node's own full paths (`/srv/tt/var/db` or `C:\\TapeTrack\\var\\db`), found {:?}",
+                    p.to_string_lossy()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// True for a full path on a Unix or a Windows node (the controller cannot know which yet: the
+/// node's agent says so when it greets).
+fn remote_absolute(p: &Path) -> bool {
+    use crate::node::{NodeOs, NodePath};
+    let text = p.to_string_lossy();
+    [NodeOs::Unix, NodeOs::Windows]
+        .into_iter()
+        .any(|os| NodePath::new(os, text.as_ref()).is_ok_and(|n| n.is_absolute()))
 }
 
 /// Deadlines and the start-up probe of the procedure (`[procedure]`, all optional).
@@ -469,6 +569,9 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
             }
             _ => {}
         }
+        if let Err((key, message)) = check_remote(node) {
+            return Err(err(format!("{prefix}.{key}"), message));
+        }
         if node.process.name.is_none()
             && node.process.exe.is_none()
             && node.process.cmdline_contains.is_none()
@@ -478,6 +581,8 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
                 "expected `name`, `exe` or `cmdline_contains` of the server process, so tt-ha can confirm it has really stopped".into(),
             ));
         }
+        // A remote node's paths are its own: never resolved against this machine's folder.
+        let local = !node.is_remote();
         for p in [
             Some(&mut node.home),
             node.backup_dir.as_mut(),
@@ -487,7 +592,7 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
         .into_iter()
         .flatten()
         {
-            if p.is_relative() {
+            if local && p.is_relative() {
                 *p = base.join(&*p);
             }
         }
@@ -502,6 +607,101 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
         return Err(err(
             "master.backup_dir".into(),
             "expected the folder for the master's backup: the procedure does not start without a verified backup".into(),
+        ));
+    }
+    Ok(cfg)
+}
+
+/// The node-side file of a remote node's agent (`tt-ha agent --stdio --node-config FILE`): the
+/// one node this machine serves and the folders, service and process the agent may act on.
+/// It is the node's own word, not the controller's: whatever a controller asks, the agent acts
+/// only within this node's `home`, run folder and `backup_dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Which of the pair this node is.
+    pub role: crate::dbconfig::Role,
+    /// The node, as a `[master]` or `[replicant]` table of `tt-ha.toml` would give it (without
+    /// `ssh`: on its own machine a node is local).
+    pub node: Node,
+}
+
+/// Loads and checks an agent's node file. Its folders must be full paths: the agent's
+/// confinement must not depend on the folder it was started in.
+pub fn load_agent(path: &Path) -> Result<AgentConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: path.to_path_buf(),
+        line: None,
+        key: None,
+        message: format!(
+            "cannot read the agent's node file: {e}. Create it (see the README, \"Remote nodes\") or correct --node-config in the authorized_keys command"
+        ),
+    })?;
+    parse_agent(&text, path)
+}
+
+/// Parses an agent's node file; `path` is used in messages.
+pub fn parse_agent(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
+    let cfg: AgentConfig = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
+    let err = |key: &str, message: String| ConfigError {
+        path: path.to_path_buf(),
+        line: line_for(text, &format!("node.{key}")),
+        key: Some(format!("node.{key}")),
+        message,
+    };
+    let node = &cfg.node;
+    if !node_name_ok(&node.name) {
+        return Err(err(
+            "name",
+            format!(
+                "expected a short name (letters, digits, '-', '_', '.'), found {:?}",
+                node.name
+            ),
+        ));
+    }
+    if node.ssh.is_some() || !node.ssh_options.is_empty() || node.tt_ha.is_some() {
+        let key = if node.ssh.is_some() {
+            "ssh"
+        } else if node.tt_ha.is_some() {
+            "tt_ha"
+        } else {
+            "ssh_options"
+        };
+        return Err(err(
+            key,
+            "the agent's own node is local to it: remove the key (it belongs in the controller's tt-ha.toml)".into(),
+        ));
+    }
+    for (key, p) in [
+        ("home", Some(&node.home)),
+        ("run_dir", node.run_dir.as_ref()),
+        ("backup_dir", node.backup_dir.as_ref()),
+    ] {
+        if let Some(p) = p
+            && !p.is_absolute()
+        {
+            return Err(err(
+                key,
+                format!(
+                    "expected a full path on this machine (the agent acts only inside it), found {:?}",
+                    p.to_string_lossy()
+                ),
+            ));
+        }
+    }
+    if node.message_file.is_empty() || node.message_file.contains(['/', '\\']) {
+        return Err(err(
+            "message_file",
+            "expected a file name inside the home, e.g. \"$DB_Msg.txt\"".into(),
+        ));
+    }
+    if node.process.name.is_none()
+        && node.process.exe.is_none()
+        && node.process.cmdline_contains.is_none()
+    {
+        return Err(err(
+            "process",
+            "expected `name`, `exe` or `cmdline_contains` of the server process, so the agent can tell whether it runs".into(),
         ));
     }
     Ok(cfg)

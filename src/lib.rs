@@ -6,6 +6,7 @@
 //! a core function they call. The TUI imports one way — keys become actions the app applies,
 //! the view only reads the app — as the layer table in `tui`'s documentation says.
 
+pub mod agent;
 pub mod atomic;
 pub mod backup;
 pub mod cli;

@@ -17,9 +17,11 @@
 
 pub mod local;
 pub mod path;
+pub mod remote;
 
 pub use local::LocalNode;
 pub use path::{NodeOs, NodePath, NodePathError};
+pub use remote::RemoteNode;
 
 use crate::atomic::ReplaceError;
 use crate::dbhome::{Home, HomeError};
