@@ -145,8 +145,9 @@ impl Agent {
         timing: Timing,
     ) -> Result<(), ServeError> {
         let out = Arc::new(Mutex::new(output));
-        send(&out, &protocol::greeting(&self.hello())).map_err(ServeError::Write)?;
+        // Recorded before the greeting: once a controller sees the agent, the node's log does.
         self.log.line("session opened");
+        send(&out, &protocol::greeting(&self.hello())).map_err(ServeError::Write)?;
         let lines = spawn_reader(input);
         let done = Arc::new(AtomicBool::new(false));
         spawn_heartbeats(out.clone(), done.clone(), timing.heartbeat);

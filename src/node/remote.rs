@@ -129,18 +129,14 @@ pub enum RemoteError {
     },
     /// The host's key is not in known_hosts, or differs from it: ssh refused before the agent
     /// ran, so nothing was done on the node.
-    #[error("{}", host_key_message(.who, .host, *.changed, .fingerprint, .stderr))]
+    #[error("{}", host_key_message(.who, *.changed, .seen))]
     HostKey {
         /// The node.
         who: String,
-        /// The ssh destination.
-        host: String,
         /// The key changed (rather than being unknown).
         changed: bool,
-        /// The key the host presents now, as `ssh-keygen -l` prints it, when it could be read.
-        fingerprint: Option<String>,
-        /// ssh's own words.
-        stderr: String,
+        /// What was learnt about the host and its key.
+        seen: Box<HostKeySeen>,
     },
     /// ssh failed to connect or log in.
     #[error(
@@ -158,7 +154,7 @@ pub enum RemoteError {
     },
     /// Something printed before the agent's greeting.
     #[error(
-        "{who}: the account's shell printed text before tt-ha's greeting{}: {text:?}. tt-ha refused the connection; nothing was done on the node. Make the account's shell quiet for non-interactive sessions (no echo in .bashrc/.profile or a login banner on stdout; sshd's Banner goes to stderr and is fine), or give the key a forced command (README, \"Remote nodes\")",
+        "{who}: the account's shell printed text before tt-ha's greeting{}: \"{text}\". tt-ha refused the connection; nothing was done on the node. Make the account's shell quiet for non-interactive sessions (no echo in .bashrc/.profile or a login banner on stdout; sshd's Banner goes to stderr and is fine), or give the key a forced command (README, \"Remote nodes\")",
         if *.greeted { "" } else { " (and no greeting came)" }
     )]
     Stray {
@@ -278,13 +274,30 @@ pub enum RemoteError {
     },
 }
 
-fn host_key_message(
-    who: &str,
-    host: &str,
-    changed: bool,
-    fingerprint: &Option<String>,
-    stderr: &str,
-) -> String {
+/// What a host-key refusal learnt about the host.
+#[derive(Debug)]
+pub struct HostKeySeen {
+    /// The ssh destination as configured.
+    pub host: String,
+    /// Where the site's ssh options lead (host name and port, from `ssh -G`), when known.
+    pub address: Option<(String, String)>,
+    /// The key the host presents now, as `ssh-keygen -l` prints it, when it could be read.
+    pub fingerprint: Option<String>,
+    /// ssh's own words.
+    pub stderr: String,
+}
+
+fn host_key_message(who: &str, changed: bool, seen: &HostKeySeen) -> String {
+    let HostKeySeen {
+        host,
+        address,
+        fingerprint,
+        stderr,
+    } = seen;
+    let scan = match address {
+        Some((name, port)) => format!("ssh-keyscan -p {port} {name}"),
+        None => format!("ssh-keyscan {host}"),
+    };
     let what = if changed {
         "presents a host key that differs from the one in known_hosts (ssh: REMOTE HOST IDENTIFICATION HAS CHANGED)"
     } else {
@@ -300,12 +313,11 @@ fn host_key_message(
         )
     } else {
         format!(
-            "Add it to known_hosts once you have checked it: `ssh-keyscan {host} >> ~/.ssh/known_hosts` (with the port and options of the node's ssh settings), or connect once by hand with `ssh {host}` and answer yes"
+            "Add it to known_hosts once you have checked it: `{scan} >> ~/.ssh/known_hosts` (or the known_hosts file your ssh settings name), or connect once by hand with `ssh {host}` and answer yes"
         )
     };
     format!(
-        "{who} {what}: ssh refused to connect, so nothing was done on the node. {key} Check it on the node itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; Windows: `ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub`). {fix}. (ssh said: {})",
-        crate::display::text(stderr.trim())
+        "{who} {what}: ssh refused to connect, so nothing was done on the node. {key} Check it on the node itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; Windows: `ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub`). {fix}. (ssh said: {stderr})"
     )
 }
 
@@ -472,9 +484,18 @@ fn answer(reply: Reply, link: &Link) -> Result<Value, RemoteError> {
     }
 }
 
+/// ssh's last words on one line: CR/LF line ends, blank lines and the `@@@…` frame of its
+/// warnings dropped, and the agent's own log lines (the node's log file has them) left out.
 fn stderr_text(tail: &Mutex<Tail>) -> String {
     let bytes = tail.lock().map(|t| t.bytes.clone()).unwrap_or_default();
-    crate::display::text(String::from_utf8_lossy(&bytes).trim()).into_owned()
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '@'))
+        .filter(|l| !l.contains(" tt-ha agent (node "))
+        .collect();
+    crate::display::text(&lines.join(" ")).into_owned()
 }
 
 /// A node reached over ssh, with tt-ha's agent at the other end.
@@ -484,6 +505,7 @@ pub struct RemoteNode {
     link: Link,
     timing: Timing,
     hello: Hello,
+    /// The connection; `None` after a loss was reported, until the next request reconnects.
     conn: Mutex<Option<Arc<Conn>>>,
     last_error: Mutex<Option<String>>,
 }
@@ -542,12 +564,19 @@ impl RemoteNode {
             who: self.link.who(),
             why: "a lock was poisoned".into(),
         })?;
-        if let Some(c) = slot.as_ref()
-            && !c.is_dead()
-        {
-            return Ok(c.clone());
+        if let Some(c) = slot.as_ref() {
+            if !c.is_dead() {
+                return Ok(c.clone());
+            }
+            // Lost while idle: say so once (the operator must know the node went away, and the
+            // engine must ask it again what is true); the next request connects anew.
+            let why = c.why_dead();
+            slot.take();
+            return Err(RemoteError::Lost {
+                who: self.link.who(),
+                why,
+            });
         }
-        slot.take();
         let (conn, hello) = open(&self.link, self.timing)?;
         check_hello(&hello, &self.cfg, self.role, &self.link)?;
         *slot = Some(conn.clone());
@@ -556,15 +585,28 @@ impl RemoteNode {
 
     /// Runs one operation on the node.
     fn call(&self, op: Op) -> Result<Value, RemoteError> {
-        let result = self
-            .connection()
-            .and_then(|c| c.request(op, &self.link, self.timing.silence));
+        let result = self.connection().and_then(|c| {
+            let r = c.request(op, &self.link, self.timing.silence);
+            if c.is_dead() {
+                self.forget(&c);
+            }
+            r
+        });
         if let Err(e) = &result
             && let Ok(mut last) = self.last_error.lock()
         {
             *last = Some(e.to_string());
         }
         result
+    }
+
+    /// Drops `conn` once its loss has been reported, so the next request connects anew.
+    fn forget(&self, conn: &Arc<Conn>) {
+        if let Ok(mut slot) = self.conn.lock()
+            && slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn))
+        {
+            slot.take();
+        }
     }
 
     /// Runs `op` and reads its answer as `T`.
@@ -679,7 +721,13 @@ fn greeting(
                 }
                 continue;
             }
-            Greet::Hello(h) if stray.is_empty() => Ok(*h),
+            Greet::Hello(h) if stray.is_empty() => {
+                // The silence bound counts from the greeting, not from ssh's start.
+                if let Ok(mut heard) = conn.heard.lock() {
+                    *heard = Instant::now();
+                }
+                Ok(*h)
+            }
             Greet::Hello(_) => Err(stray_error(&stray, true)),
             Greet::StrayThenHello(before) => {
                 stray.push_str(&before);
@@ -727,10 +775,13 @@ fn ended_before_greeting(conn: &Conn, link: &Link) -> RemoteError {
     if ssh_failed && (changed || unknown) {
         return RemoteError::HostKey {
             who: link.who(),
-            host: link.host.clone(),
             changed,
-            fingerprint: fingerprint(link),
-            stderr: said,
+            seen: Box::new(HostKeySeen {
+                host: link.host.clone(),
+                address: ssh_destination(link),
+                fingerprint: fingerprint(link),
+                stderr: said,
+            }),
         };
     }
     if ssh_failed {
@@ -767,18 +818,7 @@ fn wait_exit(conn: &Conn, within: Duration) -> Option<ExitStatus> {
 /// The fingerprint of the key `link`'s host presents now: `ssh -G` says which host and port
 /// the site's options lead to, `ssh-keyscan` fetches the key, `ssh-keygen -lf -` prints it.
 fn fingerprint(link: &Link) -> Option<String> {
-    let mut g = Command::new("ssh");
-    g.args(&link.options).arg("-G").arg("--").arg(&link.host);
-    let settings = String::from_utf8_lossy(&run_briefly(g, None)?).into_owned();
-    let value = |key: &str| {
-        settings
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string))
-    };
-    let (host, port) = (
-        value("hostname")?,
-        value("port").unwrap_or_else(|| "22".into()),
-    );
+    let (host, port) = ssh_destination(link)?;
     let mut scan = Command::new("ssh-keyscan");
     scan.args(["-T", "5", "-p", &port, "--", &host]);
     let keys = run_briefly(scan, None)?;
@@ -791,6 +831,23 @@ fn fingerprint(link: &Link) -> Option<String> {
         .filter(|l| !l.is_empty())
         .collect();
     (!lines.is_empty()).then(|| crate::display::text(&lines.join("; ")).into_owned())
+}
+
+/// The host name and port the site's ssh options lead to, as `ssh -G` resolves them (an
+/// alias of the ssh config, `-p`, `-F` …).
+fn ssh_destination(link: &Link) -> Option<(String, String)> {
+    let mut g = Command::new("ssh");
+    g.args(&link.options).arg("-G").arg("--").arg(&link.host);
+    let settings = String::from_utf8_lossy(&run_briefly(g, None)?).into_owned();
+    let value = |key: &str| {
+        settings
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string))
+    };
+    Some((
+        value("hostname")?,
+        value("port").unwrap_or_else(|| "22".into()),
+    ))
 }
 
 /// Runs a helper with a deadline; its stdout when it succeeds.
@@ -976,10 +1033,13 @@ fn role_word(r: Role) -> &'static str {
     }
 }
 
-/// At most [`STRAY_SHOWN`] characters of untrusted text, escaped for showing.
+/// At most [`STRAY_SHOWN`] characters of untrusted text, escaped for showing on one line
+/// (a line break as `\n`).
 fn clip(s: &str) -> String {
     let cut: String = s.chars().take(STRAY_SHOWN).collect();
-    crate::display::text(&cut).into_owned()
+    crate::display::text(&cut)
+        .replace('\r', "\\r")
+        .replace('\n', "\\n")
 }
 
 /// An io::Error for a remote failure (a refusal reads as "permission denied").
