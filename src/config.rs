@@ -1092,6 +1092,105 @@ exe = "/usr/bin/ttfs-sim"
     }
 
     #[test]
+    fn a_remote_node_keeps_its_own_paths_and_its_ssh_settings() {
+        let s = GOOD.replace(
+            "home = \"/srv/rep/var/db\"",
+            "home = 'C:\\TapeTrack\\var\\db'\nssh = \"admin@tt-rep\"\nssh_options = [\"-p\", \"2222\"]\ntt_ha = 'C:\\tt-ha\\tt-ha.exe'",
+        );
+        let c = parse_str(&s).unwrap();
+        let r = c.replicant();
+        assert!(r.is_remote());
+        // Not resolved against this machine's folder: the node's own spelling.
+        assert_eq!(r.home, PathBuf::from(r"C:\TapeTrack\var\db"));
+        assert_eq!(r.ssh_options, ["-p", "2222"]);
+        assert_eq!(r.tt_ha_program(), r"C:\tt-ha\tt-ha.exe");
+        assert!(!c.master.is_remote());
+        assert_eq!(c.master.tt_ha_program(), "tt-ha");
+    }
+
+    #[test]
+    fn bad_remote_settings_name_their_line_and_key() {
+        let remote = |extra: &str| {
+            GOOD.replace(
+                "replication_port = 5101",
+                &format!("replication_port = 5101\n{extra}"),
+            )
+        };
+        for (extra, key, says) in [
+            (
+                "ssh = \"-oProxyCommand=x\"",
+                "replicant[0].ssh",
+                "not starting with '-'",
+            ),
+            ("ssh = \"\"", "replicant[0].ssh", "user@host"),
+            (
+                "tt_ha = \"/opt/tt-ha\"",
+                "replicant[0].tt_ha",
+                "only a remote node",
+            ),
+            (
+                "ssh_options = [\"-v\"]",
+                "replicant[0].ssh_options",
+                "only a remote node",
+            ),
+            (
+                "ssh = \"h\"\nssh_options = [\"\"]",
+                "replicant[0].ssh_options",
+                "empty",
+            ),
+            (
+                "ssh = \"h\"\ntt_ha = \"a\\nb\"",
+                "replicant[0].tt_ha",
+                "path of tt-ha",
+            ),
+        ] {
+            let e = parse_str(&remote(extra)).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{extra}: {e}");
+            assert!(e.line.is_some(), "{extra}: {e}");
+            assert!(e.message.contains(says), "{extra}: {e}");
+        }
+        // A remote node's relative folder cannot be resolved here.
+        let s = GOOD.replace(
+            "home = \"/srv/rep/var/db\"",
+            "home = \"var/db\"\nssh = \"tt-rep\"",
+        );
+        let e = parse_str(&s).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("replicant[0].home"), "{e}");
+        assert_eq!(
+            e.line,
+            Some(s.lines().position(|l| l == "home = \"var/db\"").unwrap() + 1)
+        );
+    }
+
+    #[test]
+    fn the_agents_node_file_is_checked_with_lines() {
+        let good = "role = \"replicant\"\n[node]\nname = \"rep\"\naddress = \"127.0.0.1\"\nhome = \"/srv/tt/var/db\"\nprocess = { name = \"ttfs\" }\nservice = { kind = \"systemd\", unit = \"ttfs\" }\n";
+        let path = Path::new("/etc/tt-ha/node.toml");
+        let c = parse_agent(good, path).unwrap();
+        assert_eq!(c.role, crate::dbconfig::Role::Replicant);
+        assert_eq!(c.node.run_dir(), PathBuf::from("/srv/tt/var/tt-ha"));
+        for (from, to, key) in [
+            (
+                "home = \"/srv/tt/var/db\"",
+                "home = \"var/db\"",
+                "node.home",
+            ),
+            ("name = \"rep\"", "name = \"rep\"\nssh = \"x\"", "node.ssh"),
+            (
+                "process = { name = \"ttfs\" }",
+                "process = {}",
+                "node.process",
+            ),
+        ] {
+            let e = parse_agent(&good.replace(from, to), path).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert!(e.line.is_some(), "{e}");
+        }
+        let e = parse_agent(&good.replace("replicant", "witness"), path).unwrap_err();
+        assert_eq!(e.line, Some(1), "{e}");
+    }
+
+    #[test]
     fn single_replicant_table_is_accepted() {
         let s = GOOD.replace("[[replicant]]", "[replicant]");
         assert_eq!(parse_str(&s).unwrap().replicant.len(), 1);
