@@ -422,7 +422,7 @@ fn an_agent_of_another_protocol_version_is_refused_with_the_fix() {
     n.start_sshd(&n.plain_key());
     let fake = n.script(
         "future-tt-ha",
-        "echo 'tt-ha-agent/2 {\"protocol\":2,\"version\":\"9.9.9\"}'\nsleep 30",
+        "echo 'tt-ha-agent/2 {\"protocol\":2,\"version\":\"9.9.9\"}'\nsleep 20",
     );
     let e = n.connect(Some(&fake)).unwrap_err();
     assert!(matches!(e, RemoteError::Version { .. }), "{e:?}");
@@ -514,22 +514,45 @@ fn killing_the_agent_during_a_request_gives_an_error_naming_the_node() {
     assert!(remote.list_home().is_ok());
 }
 
+/// A greeting of protocol 1 for `node`, with `home`, as an agent would send it.
+fn hello_line(node: &str, home: &Path, run: &Path) -> String {
+    format!(
+        "tt-ha-agent/1 {{\"protocol\":1,\"version\":\"{}\",\"os\":\"unix\",\"capabilities\":[],\"node\":\"{node}\",\"role\":\"replicant\",\"confinement\":{{\"home\":\"{}\",\"run_dir\":\"{}\",\"backup_dir\":null}}}}",
+        env!("CARGO_PKG_VERSION"),
+        home.display(),
+        run.display()
+    )
+}
+
+#[test]
+fn an_agent_serving_another_node_or_home_is_refused() {
+    need_sshd!("an_agent_serving_another_node_or_home_is_refused");
+    let mut n = Node2::new();
+    n.start_sshd(&n.plain_key());
+    let other_node = n.script(
+        "other-node",
+        &format!("echo '{}'\nsleep 20", hello_line("other", &n.home, &n.run)),
+    );
+    let e = n.connect(Some(&other_node)).unwrap_err();
+    assert!(matches!(e, RemoteError::WrongNode { .. }), "{e:?}");
+    assert!(e.to_string().contains("\"other\""), "{e}");
+    let other_home = n.script(
+        "other-home",
+        &format!("echo '{}'\nsleep 20", hello_line("rep", &n.dir, &n.run)),
+    );
+    let e = n.connect(Some(&other_home)).unwrap_err();
+    assert!(matches!(e, RemoteError::WrongNode { .. }), "{e:?}");
+    assert!(e.to_string().contains("the home"), "{e}");
+}
+
 #[test]
 fn a_silent_agent_is_declared_dead_naming_the_node() {
     need_sshd!("a_silent_agent_is_declared_dead_naming_the_node");
     let mut n = Node2::new();
     n.start_sshd(&n.plain_key());
     // Greets as the right node, then never answers nor sends a heartbeat.
-    let hello = format!(
-        "{{\"protocol\":1,\"version\":\"{}\",\"os\":\"unix\",\"capabilities\":[],\"node\":\"rep\",\"role\":\"replicant\",\"confinement\":{{\"home\":\"{}\",\"run_dir\":\"{}\",\"backup_dir\":null}}}}",
-        env!("CARGO_PKG_VERSION"),
-        n.home.display(),
-        n.run.display()
-    );
-    let mute = n.script(
-        "mute-tt-ha",
-        &format!("echo 'tt-ha-agent/1 {hello}'\nsleep 60"),
-    );
+    let hello = hello_line("rep", &n.home, &n.run);
+    let mute = n.script("mute-tt-ha", &format!("echo '{hello}'\nsleep 20"));
     let timing = Timing {
         greeting: Duration::from_secs(20),
         heartbeat: Duration::from_millis(200),

@@ -21,6 +21,10 @@ pub const GREETING_PREFIX: &str = "tt-ha-agent/";
 /// base64.
 pub const MAX_FRAME: usize = 48 * 1024 * 1024;
 
+/// The largest file `read_file` sends whole (its base64 text fits in one frame). A DB_CONFIG
+/// is a few KiB; anything larger is refused with its size rather than cut.
+pub const MAX_FILE: usize = 32 * 1024 * 1024;
+
 /// How often each side sends a heartbeat when it has nothing else to say.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 

@@ -226,6 +226,14 @@ impl Agent {
             Op::ReadFile { path } => {
                 let p = self.allowed("read_file", &path)?;
                 let bytes = n.read_file(&p).map_err(|e| replace_error(e, &path))?;
+                if bytes.len() > protocol::MAX_FILE {
+                    return Err(failed(format!(
+                        "{} holds {} bytes; the agent sends at most {} in one answer. Nothing was changed: read it on the node",
+                        crate::display::text(&path),
+                        bytes.len(),
+                        protocol::MAX_FILE
+                    )));
+                }
                 Ok(json!({ "bytes": Bytes(bytes) }))
             }
             Op::ReplaceIfUnchanged {

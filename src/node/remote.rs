@@ -650,6 +650,21 @@ impl RemoteNode {
     }
 }
 
+/// The node the config names for `role`: a [`super::LocalNode`] when it has no `ssh`, else a
+/// connected [`RemoteNode`] (which fails here, before any effect, when the node cannot be
+/// reached, its host key is not trusted or its agent is not the right one).
+pub fn reach(
+    cfg: &crate::config::SiteConfig,
+    role: Role,
+) -> Result<Box<dyn NodeAccess>, RemoteError> {
+    let node = cfg.node(role).clone();
+    if node.is_remote() {
+        Ok(Box::new(RemoteNode::connect(node, role)?))
+    } else {
+        Ok(Box::new(super::LocalNode::new(node, role)))
+    }
+}
+
 /// Opens a connection: runs ssh, waits for the greeting, refuses anything else.
 fn open(link: &Link, timing: Timing) -> Result<(Arc<Conn>, Hello), RemoteError> {
     let mut child = link
