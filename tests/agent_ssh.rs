@@ -439,6 +439,36 @@ fn an_agent_of_another_protocol_version_is_refused_with_the_fix() {
     }
 }
 
+#[test]
+fn a_key_the_node_does_not_accept_and_a_missing_tt_ha_are_told_apart() {
+    need_sshd!("a_key_the_node_does_not_accept_and_a_missing_tt_ha_are_told_apart");
+    let mut n = Node2::new();
+    keygen(&n.dir.join("stranger"));
+    let stranger = std::fs::read_to_string(n.dir.join("stranger.pub")).unwrap();
+    n.start_sshd(&format!("restrict {}", stranger.trim()));
+    let e = n.connect(None).unwrap_err();
+    assert!(matches!(e, RemoteError::Ssh { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("Permission denied")
+            && text.contains("BatchMode")
+            && text.contains("node rep"),
+        "{text}"
+    );
+    // The key is accepted, but tt-ha is not where the config says.
+    let mut n = Node2::new();
+    n.start_sshd(&n.plain_key());
+    let e = n
+        .connect(Some(Path::new("/nonexistent/tt-ha")))
+        .unwrap_err();
+    assert!(matches!(e, RemoteError::Exited { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("127") && text.contains("/nonexistent/tt-ha") && text.contains("tt_ha"),
+        "{text}"
+    );
+}
+
 /// The pid of the agent serving the newest session, from the node's log.
 fn agent_pid(n: &Node2) -> u32 {
     let log = n.agent_log().unwrap_or_default();

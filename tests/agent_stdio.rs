@@ -399,3 +399,55 @@ fn a_missing_or_broken_node_file_is_named_with_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn untrusted_bytes_never_make_the_agent_panic_or_grow() {
+    let site = Site::new(0);
+    // Junk of every kind on one session: answered, and the session goes on.
+    let (mut peer, _) = Peer::start(&site);
+    for junk in [
+        json!("just a string"),
+        json!({"id": 1}),
+        json!({"id": -3, "op": "read_file"}),
+        json!({"op": "read_file", "path": 7}),
+        json!({"op": "replace_if_unchanged", "path": s(&site.home.join("DB_CONFIG")), "expected": "***", "new": ""}),
+    ] {
+        let mut request = junk.clone();
+        if !request.is_object() {
+            writeln!(peer.input, "{request}").unwrap();
+            let mut line = String::new();
+            peer.output.read_line(&mut line).unwrap();
+            assert!(line.contains("bad-request"), "{junk}: {line}");
+            continue;
+        }
+        request["id"] = json!(peer.next);
+        let r = peer.ask(request);
+        assert_eq!(r["error"]["kind"], json!("bad-request"), "{junk}: {r}");
+    }
+    assert_eq!(
+        peer.ok(json!({"op": "read_file", "path": s(&site.home.join("DB_CONFIG"))}))["bytes"],
+        json!(b64(b"rep_set_priority 0\r\n"))
+    );
+    drop(peer);
+
+    // A line longer than a frame: the agent ends the session instead of growing with it.
+    let (mut peer, _) = Peer::start(&site);
+    let chunk = vec![b'x'; 1 << 20];
+    let mut written = 0;
+    while written <= 48 << 20 {
+        if peer.input.write_all(&chunk).is_err() {
+            break;
+        }
+        written += chunk.len();
+    }
+    let status = peer.child.wait().unwrap();
+    assert!(!status.success(), "{status}");
+    assert!(site.log().contains("more than"), "{}", site.log());
+
+    // Bytes that are not UTF-8: the session ends, with its reason in the node's log.
+    let (mut peer, _) = Peer::start(&site);
+    peer.input.write_all(b"\xff\xfe{}\n").unwrap();
+    let status = peer.child.wait().unwrap();
+    assert!(!status.success(), "{status}");
+    assert!(site.log().contains("not UTF-8"), "{}", site.log());
+}

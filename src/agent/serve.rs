@@ -26,6 +26,10 @@ use std::time::{Duration, Instant};
 /// The file in the node's run folder where the agent records refusals and sessions.
 pub const LOG_FILE: &str = "tt-ha-agent.log";
 
+/// Past this size the log is renamed to `tt-ha-agent.log.1` (replacing the previous one) and
+/// begun anew: a controller that keeps asking for refused paths cannot fill the node's disk.
+pub const LOG_LIMIT: u64 = 8 * 1024 * 1024;
+
 /// How the agent's session ended, when not by the controller closing it.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -90,13 +94,17 @@ impl NodeLog {
             let _ = e.write_all(line.as_bytes());
             let _ = e.flush();
         }
-        if let Some(path) = &self.file
-            && let Ok(mut f) = std::fs::OpenOptions::new()
+        if let Some(path) = &self.file {
+            if std::fs::metadata(path).is_ok_and(|m| m.len() > LOG_LIMIT) {
+                let _ = std::fs::rename(path, path.with_extension("log.1"));
+            }
+            if let Ok(mut f) = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-        {
-            let _ = f.write_all(line.as_bytes());
+            {
+                let _ = f.write_all(line.as_bytes());
+            }
         }
     }
 }
@@ -456,6 +464,27 @@ mod tests {
         );
         let beats = lines.filter(|l| l.starts_with("{\"heartbeat\":")).count();
         assert!(beats >= 3, "{beats} heartbeats in {text}");
+    }
+
+    #[test]
+    fn the_node_log_stays_bounded() {
+        let t = tempfile::tempdir().unwrap();
+        let log = NodeLog::new("m", Box::new(std::io::sink()), t.path().to_path_buf());
+        let path = t.path().join(LOG_FILE);
+        std::fs::write(&path, vec![b'x'; LOG_LIMIT as usize + 1]).unwrap();
+        log.line("refused read_file \"/etc/passwd\"");
+        assert!(std::fs::metadata(&path).unwrap().len() < 1024);
+        assert_eq!(
+            std::fs::metadata(t.path().join("tt-ha-agent.log.1"))
+                .unwrap()
+                .len(),
+            LOG_LIMIT + 1
+        );
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("/etc/passwd")
+        );
     }
 
     #[test]

@@ -411,10 +411,6 @@ impl Conn {
             return Err(lost(self.why_dead()));
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel();
-        if let Ok(mut p) = self.pending.lock() {
-            p.insert(id, tx);
-        }
         let text = serde_json::to_string(&Request { id, op }).map_err(|e| RemoteError::Answer {
             who: link.who(),
             why: e.to_string(),
@@ -423,10 +419,14 @@ impl Conn {
             return Err(RemoteError::Answer {
                 who: link.who(),
                 why: format!(
-                    "the request is larger than a frame ({} bytes)",
+                    "the request is larger than a frame ({} bytes); nothing was sent",
                     protocol::MAX_FRAME
                 ),
             });
+        }
+        let (tx, rx) = mpsc::channel();
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(id, tx);
         }
         if let Err(e) = self.write(&text) {
             self.kill(&format!("cannot write to ssh: {e}"));
