@@ -576,6 +576,37 @@ fn an_agent_serving_another_node_or_home_is_refused() {
 }
 
 #[test]
+fn stream_frames_before_a_reply_reach_the_caller_in_order() {
+    need_sshd!("stream_frames_before_a_reply_reach_the_caller_in_order");
+    let mut n = Node2::new();
+    n.start_sshd(&n.plain_key());
+    // An agent that answers its first request (id 1) with two stream frames, a heartbeat
+    // between them, then the reply.
+    let agent = n.script(
+        "streaming-tt-ha",
+        &format!(
+            "echo '{}'\nread request\necho '{{\"id\":1,\"stream\":{{\"done\":1,\"total\":2}}}}'\necho '{{\"heartbeat\":1}}'\necho '{{\"id\":1,\"stream\":{{\"done\":2,\"total\":2}}}}'\necho '{{\"id\":1,\"ok\":true}}'\nsleep 20",
+            hello_line("rep", &n.home, &n.run)
+        ),
+    );
+    let remote = n.connect(Some(&agent)).unwrap_or_else(|e| panic!("{e}"));
+    let mut seen = Vec::new();
+    let ok = remote
+        .call_streaming(tt_ha::agent::protocol::Op::ClientPortOpen, &mut |v| {
+            seen.push(v)
+        })
+        .unwrap();
+    assert_eq!(ok, serde_json::json!(true));
+    assert_eq!(
+        seen,
+        [
+            serde_json::json!({"done": 1, "total": 2}),
+            serde_json::json!({"done": 2, "total": 2})
+        ]
+    );
+}
+
+#[test]
 fn a_silent_agent_is_declared_dead_naming_the_node() {
     need_sshd!("a_silent_agent_is_declared_dead_naming_the_node");
     let mut n = Node2::new();

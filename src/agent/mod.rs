@@ -25,6 +25,11 @@
 //!    `self.call(Op::FsyncDir { path: path.as_str().into() })` and reads the answer with
 //!    `decode`, turning a `RemoteError` into the method's error type (`remote_err`).
 //!
+//! An operation that reports progress (a move, a backup, a followed message file) sends
+//! `{"id": N, "stream": …}` frames before its reply; the controller hands each to the caller
+//! of `RemoteNode::call_streaming`. On the agent's side, give `dispatch` the request's id and
+//! the shared writer (`serve::send`) for that operation; none of the current ones streams.
+//!
 //! Adding an operation does not change the protocol version: an agent that does not serve it
 //! answers `bad-request`, and the controller can check `Hello::capabilities` first. Changing
 //! what an existing operation means, or its fields, takes a new `PROTOCOL_VERSION`.

@@ -335,6 +335,12 @@ enum Greet {
     Eof,
 }
 
+/// What arrives for a request: stream frames, then its reply.
+enum Incoming {
+    Stream(Value),
+    Reply(Reply),
+}
+
 /// ssh's stderr, its last bytes, and whether it has ended.
 #[derive(Default)]
 struct Tail {
@@ -346,7 +352,7 @@ struct Tail {
 struct Conn {
     child: Mutex<Child>,
     stdin: Mutex<Option<ChildStdin>>,
-    pending: Mutex<HashMap<u64, mpsc::Sender<Reply>>>,
+    pending: Mutex<HashMap<u64, mpsc::Sender<Incoming>>>,
     heard: Mutex<Instant>,
     dead: Mutex<Option<String>>,
     stderr: Arc<Mutex<Tail>>,
@@ -401,8 +407,15 @@ impl Conn {
         }
     }
 
-    /// Sends `op` and waits for its reply, watching for silence.
-    fn request(&self, op: Op, link: &Link, silence: Duration) -> Result<Value, RemoteError> {
+    /// Sends `op` and waits for its reply, watching for silence; each stream frame before the
+    /// reply goes to `on_stream`.
+    fn request(
+        &self,
+        op: Op,
+        link: &Link,
+        silence: Duration,
+        on_stream: &mut dyn FnMut(Value),
+    ) -> Result<Value, RemoteError> {
         let lost = |why: String| RemoteError::Lost {
             who: link.who(),
             why,
@@ -434,7 +447,8 @@ impl Conn {
         }
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(reply) => return answer(reply, link),
+                Ok(Incoming::Reply(reply)) => return answer(reply, link),
+                Ok(Incoming::Stream(v)) => on_stream(v),
                 Err(RecvTimeoutError::Disconnected) => return Err(lost(self.why_dead())),
                 Err(RecvTimeoutError::Timeout) => {
                     let quiet = self.heard.lock().map(|h| h.elapsed()).unwrap_or_default();
@@ -585,8 +599,19 @@ impl RemoteNode {
 
     /// Runs one operation on the node.
     fn call(&self, op: Op) -> Result<Value, RemoteError> {
+        self.call_streaming(op, &mut |_| {})
+    }
+
+    /// Runs one operation on the node, handing each stream frame that comes before its reply
+    /// (progress, message-file lines) to `on_stream` as it arrives. The reply's `ok` value is
+    /// returned; an agent's error, a loss or a silence is an error naming the node.
+    pub fn call_streaming(
+        &self,
+        op: Op,
+        on_stream: &mut dyn FnMut(Value),
+    ) -> Result<Value, RemoteError> {
         let result = self.connection().and_then(|c| {
-            let r = c.request(op, &self.link, self.timing.silence);
+            let r = c.request(op, &self.link, self.timing.silence, on_stream);
             if c.is_dead() {
                 self.forget(&c);
             }
@@ -981,7 +1006,17 @@ fn read_frames(mut r: impl std::io::BufRead, conn: Weak<Conn>) {
             ));
             return;
         };
-        if value.get("heartbeat").is_some() || value.get("stream").is_some() {
+        if value.get("heartbeat").is_some() {
+            continue;
+        }
+        if let (Some(id), Some(stream)) =
+            (value.get("id").and_then(Value::as_u64), value.get("stream"))
+        {
+            // Kept waiting: a stream frame does not end the request.
+            let waiter = c.pending.lock().ok().and_then(|p| p.get(&id).cloned());
+            if let Some(w) = waiter {
+                let _ = w.send(Incoming::Stream(stream.clone()));
+            }
             continue;
         }
         let Ok(reply) = serde_json::from_value::<Reply>(value) else {
@@ -993,7 +1028,7 @@ fn read_frames(mut r: impl std::io::BufRead, conn: Weak<Conn>) {
         };
         let waiter = c.pending.lock().ok().and_then(|mut p| p.remove(&reply.id));
         if let Some(w) = waiter {
-            let _ = w.send(reply);
+            let _ = w.send(Incoming::Reply(reply));
         }
     }
 }
