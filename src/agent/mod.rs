@@ -21,9 +21,11 @@
 //!    self.allowed("fsync_dir", &path)?; … }`: every path goes through `allowed` (the
 //!    confinement, which also logs a refusal); the result goes out with `to_json` and an error
 //!    with `failed` (or its own `KIND_*` when the controller must tell it apart).
-//! 3. `node/remote.rs`, `impl NodeAccess for RemoteNode`: one method that calls
-//!    `self.call(Op::FsyncDir { path: path.as_str().into() })` and reads the answer with
-//!    `decode`, turning a `RemoteError` into the method's error type (`remote_err`).
+//! 3. `node/remote.rs`, `impl NodeAccess for RemoteNode`: one method,
+//!    `let path = self.wire_path(path)?; self.ask::<T>(Op::FsyncDir { path })`, which sends
+//!    it and reads the `ok` value as `T`, turning a `RemoteError` into the method's error
+//!    type (the `Remote(String)` variant each error type of the interface has; `io_error`
+//!    for an `std::io::Error`).
 //!
 //! An operation that reports progress (a move, a backup, a followed message file) sends
 //! `{"id": N, "stream": …}` frames before its reply; the controller hands each to the caller
