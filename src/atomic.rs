@@ -71,6 +71,10 @@ pub enum ReplaceError {
         /// What the operator can do.
         advice: &'static str,
     },
+    /// A remote node's agent refused, or could not be asked (the message says which node and
+    /// what to do). The file is unchanged as far as the agent's answer goes.
+    #[error("{0}")]
+    Remote(String),
 }
 
 fn io_err(path: &Path, action: &'static str, source: std::io::Error) -> ReplaceError {

@@ -107,6 +107,10 @@ pub struct Progress {
 /// Why a backup could not be made or verified.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    /// A remote node's agent refused, or could not be asked (the message says which node and
+    /// what to do).
+    #[error("{0}")]
+    Remote(String),
     /// Not enough room.
     #[error(
         "{dir} has {free} free but the backup needs {need}: free space there or set backup_dir to a larger volume"

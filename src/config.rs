@@ -204,6 +204,17 @@ pub struct Node {
     /// Optional command that must succeed in `verify` (e.g. `["TMSS10Ping", "-P", "5000", "HOST"]`).
     #[serde(default)]
     pub ping_command: Option<Vec<String>>,
+    /// How the node is reached when it is not this machine: `user@host` or an alias of the
+    /// ssh config, given to the system OpenSSH client. Absent: the node is local.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<String>,
+    /// Extra arguments for `ssh` before the host (`["-F", "/etc/tt-ha/ssh_config"]`,
+    /// `["-i", "key", "-p", "2222"]`). Never a secret: command lines are visible to every user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_options: Vec<String>,
+    /// The program run on the node as `TT_HA agent --stdio` (default `tt-ha` on its PATH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tt_ha: Option<String>,
 }
 
 fn default_client_port() -> Port {
@@ -234,6 +245,95 @@ impl Node {
     pub fn db_config_path(&self) -> PathBuf {
         self.home.join("DB_CONFIG")
     }
+
+    /// True when the node is reached over ssh (it has `ssh = "…"`).
+    pub fn is_remote(&self) -> bool {
+        self.ssh.is_some()
+    }
+
+    /// The program run on a remote node: `tt_ha`, else `tt-ha` on its PATH.
+    pub fn tt_ha_program(&self) -> &str {
+        self.tt_ha.as_deref().unwrap_or(DEFAULT_TT_HA)
+    }
+}
+
+/// The program a remote node runs when its `tt_ha` is not given: `tt-ha` on its PATH.
+pub const DEFAULT_TT_HA: &str = "tt-ha";
+
+/// Checks a node's remote settings (`ssh`, `ssh_options`, `tt_ha`): the key at fault and what
+/// is expected. Only words that cannot change what ssh does are refused: a host starting with
+/// `-` would be read as an option, and a line break or NUL cannot travel in one argument.
+fn check_remote(node: &Node) -> Result<(), (&'static str, String)> {
+    let bad = |s: &str| s.contains(['\n', '\r', '\0']);
+    if let Some(host) = &node.ssh
+        && (host.trim().is_empty()
+            || host.starts_with('-')
+            || host.contains(char::is_whitespace)
+            || bad(host))
+    {
+        return Err((
+            "ssh",
+            format!(
+                "expected `user@host` or a Host alias of your ssh config (no spaces, not starting with '-'), found {host:?}"
+            ),
+        ));
+    }
+    if node.ssh.is_none() && (!node.ssh_options.is_empty() || node.tt_ha.is_some()) {
+        let key = if node.tt_ha.is_some() {
+            "tt_ha"
+        } else {
+            "ssh_options"
+        };
+        return Err((
+            key,
+            "only a remote node uses this: add `ssh = \"user@host\"` to the node, or remove the key".into(),
+        ));
+    }
+    if let Some(o) = node.ssh_options.iter().find(|o| o.is_empty() || bad(o)) {
+        return Err((
+            "ssh_options",
+            format!("expected ssh arguments without line breaks or empty words, found {o:?}"),
+        ));
+    }
+    if let Some(p) = &node.tt_ha
+        && (p.trim().is_empty() || bad(p))
+    {
+        return Err((
+            "tt_ha",
+            format!(
+                "expected the path of tt-ha on that node (default `tt-ha` on its PATH), found {p:?}"
+            ),
+        ));
+    }
+    for (key, p) in [
+        ("home", Some(&node.home)),
+        ("run_dir", node.run_dir.as_ref()),
+        ("backup_dir", node.backup_dir.as_ref()),
+    ] {
+        if let Some(p) = p
+            && node.is_remote()
+            && !remote_absolute(p)
+        {
+            return Err((
+                key,
+                format!(
+                    "a remote node's folders are that node's own full paths (`/srv/tt/var/db` or `C:\\TapeTrack\\var\\db`), found {:?}",
+                    p.to_string_lossy()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// True for a full path on a Unix or a Windows node (the controller cannot know which yet: the
+/// node's agent says so when it greets).
+fn remote_absolute(p: &Path) -> bool {
+    use crate::node::{NodeOs, NodePath};
+    let text = p.to_string_lossy();
+    [NodeOs::Unix, NodeOs::Windows]
+        .into_iter()
+        .any(|os| NodePath::new(os, text.as_ref()).is_ok_and(|n| n.is_absolute()))
 }
 
 /// Deadlines and the start-up probe of the procedure (`[procedure]`, all optional).
@@ -278,7 +378,24 @@ pub struct SiteConfig {
     /// The replicants; exactly one in this version (`[[replicant]]` or `[replicant]`).
     #[serde(deserialize_with = "one_or_many")]
     pub replicant: Vec<Node>,
+    /// The file it was loaded from (not in the file; set by [`load`]): a controller whose
+    /// master is another machine keeps its journals beside it.
+    #[serde(skip)]
+    pub source: Source,
 }
+
+/// Where a configuration was loaded from. Two configurations with the same contents are equal
+/// wherever they were read.
+#[derive(Debug, Clone, Default)]
+pub struct Source(pub Option<PathBuf>);
+
+impl PartialEq for Source {
+    fn eq(&self, _: &Source) -> bool {
+        true
+    }
+}
+
+impl Eq for Source {}
 
 impl SiteConfig {
     /// The (single) replicant.
@@ -360,8 +477,12 @@ pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
     // that its run folder and quarantine lie beside the real home, on its file system, and the
     // journal names the real folder.
     for node in std::iter::once(&mut cfg.master).chain(cfg.replicant.iter_mut()) {
-        node.home = crate::identity::resolve_home(&node.home);
+        // A remote node's home is its own machine's folder: never resolved here.
+        if !node.is_remote() {
+            node.home = crate::identity::resolve_home(&node.home);
+        }
     }
+    cfg.source = Source(Some(path.to_path_buf()));
     Ok(cfg)
 }
 
@@ -469,6 +590,9 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
             }
             _ => {}
         }
+        if let Err((key, message)) = check_remote(node) {
+            return Err(err(format!("{prefix}.{key}"), message));
+        }
         if node.process.name.is_none()
             && node.process.exe.is_none()
             && node.process.cmdline_contains.is_none()
@@ -478,6 +602,8 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
                 "expected `name`, `exe` or `cmdline_contains` of the server process, so tt-ha can confirm it has really stopped".into(),
             ));
         }
+        // A remote node's paths are its own: never resolved against this machine's folder.
+        let local = !node.is_remote();
         for p in [
             Some(&mut node.home),
             node.backup_dir.as_mut(),
@@ -487,7 +613,7 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
         .into_iter()
         .flatten()
         {
-            if p.is_relative() {
+            if local && p.is_relative() {
                 *p = base.join(&*p);
             }
         }
@@ -502,6 +628,101 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
         return Err(err(
             "master.backup_dir".into(),
             "expected the folder for the master's backup: the procedure does not start without a verified backup".into(),
+        ));
+    }
+    Ok(cfg)
+}
+
+/// The node-side file of a remote node's agent (`tt-ha agent --stdio --node-config FILE`): the
+/// one node this machine serves and the folders, service and process the agent may act on.
+/// It is the node's own word, not the controller's: whatever a controller asks, the agent acts
+/// only within this node's `home`, run folder and `backup_dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Which of the pair this node is.
+    pub role: crate::dbconfig::Role,
+    /// The node, as a `[master]` or `[replicant]` table of `tt-ha.toml` would give it (without
+    /// `ssh`: on its own machine a node is local).
+    pub node: Node,
+}
+
+/// Loads and checks an agent's node file. Its folders must be full paths: the agent's
+/// confinement must not depend on the folder it was started in.
+pub fn load_agent(path: &Path) -> Result<AgentConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: path.to_path_buf(),
+        line: None,
+        key: None,
+        message: format!(
+            "cannot read the agent's node file: {e}. Create it (see the README, \"Remote nodes\") or correct --node-config in the authorized_keys command"
+        ),
+    })?;
+    parse_agent(&text, path)
+}
+
+/// Parses an agent's node file; `path` is used in messages.
+pub fn parse_agent(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
+    let cfg: AgentConfig = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
+    let err = |key: &str, message: String| ConfigError {
+        path: path.to_path_buf(),
+        line: line_for(text, &format!("node.{key}")),
+        key: Some(format!("node.{key}")),
+        message,
+    };
+    let node = &cfg.node;
+    if !node_name_ok(&node.name) {
+        return Err(err(
+            "name",
+            format!(
+                "expected a short name (letters, digits, '-', '_', '.'), found {:?}",
+                node.name
+            ),
+        ));
+    }
+    if node.ssh.is_some() || !node.ssh_options.is_empty() || node.tt_ha.is_some() {
+        let key = if node.ssh.is_some() {
+            "ssh"
+        } else if node.tt_ha.is_some() {
+            "tt_ha"
+        } else {
+            "ssh_options"
+        };
+        return Err(err(
+            key,
+            "the agent's own node is local to it: remove the key (it belongs in the controller's tt-ha.toml)".into(),
+        ));
+    }
+    for (key, p) in [
+        ("home", Some(&node.home)),
+        ("run_dir", node.run_dir.as_ref()),
+        ("backup_dir", node.backup_dir.as_ref()),
+    ] {
+        if let Some(p) = p
+            && !p.is_absolute()
+        {
+            return Err(err(
+                key,
+                format!(
+                    "expected a full path on this machine (the agent acts only inside it), found {:?}",
+                    p.to_string_lossy()
+                ),
+            ));
+        }
+    }
+    if node.message_file.is_empty() || node.message_file.contains(['/', '\\']) {
+        return Err(err(
+            "message_file",
+            "expected a file name inside the home, e.g. \"$DB_Msg.txt\"".into(),
+        ));
+    }
+    if node.process.name.is_none()
+        && node.process.exe.is_none()
+        && node.process.cmdline_contains.is_none()
+    {
+        return Err(err(
+            "process",
+            "expected `name`, `exe` or `cmdline_contains` of the server process, so the agent can tell whether it runs".into(),
         ));
     }
     Ok(cfg)
@@ -889,6 +1110,105 @@ exe = "/usr/bin/ttfs-sim"
             Some("procedure.stall_timeout_secs"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_remote_node_keeps_its_own_paths_and_its_ssh_settings() {
+        let s = GOOD.replace(
+            "home = \"/srv/rep/var/db\"",
+            "home = 'C:\\TapeTrack\\var\\db'\nssh = \"admin@tt-rep\"\nssh_options = [\"-p\", \"2222\"]\ntt_ha = 'C:\\tt-ha\\tt-ha.exe'",
+        );
+        let c = parse_str(&s).unwrap();
+        let r = c.replicant();
+        assert!(r.is_remote());
+        // Not resolved against this machine's folder: the node's own spelling.
+        assert_eq!(r.home, PathBuf::from(r"C:\TapeTrack\var\db"));
+        assert_eq!(r.ssh_options, ["-p", "2222"]);
+        assert_eq!(r.tt_ha_program(), r"C:\tt-ha\tt-ha.exe");
+        assert!(!c.master.is_remote());
+        assert_eq!(c.master.tt_ha_program(), "tt-ha");
+    }
+
+    #[test]
+    fn bad_remote_settings_name_their_line_and_key() {
+        let remote = |extra: &str| {
+            GOOD.replace(
+                "replication_port = 5101",
+                &format!("replication_port = 5101\n{extra}"),
+            )
+        };
+        for (extra, key, says) in [
+            (
+                "ssh = \"-oProxyCommand=x\"",
+                "replicant[0].ssh",
+                "not starting with '-'",
+            ),
+            ("ssh = \"\"", "replicant[0].ssh", "user@host"),
+            (
+                "tt_ha = \"/opt/tt-ha\"",
+                "replicant[0].tt_ha",
+                "only a remote node",
+            ),
+            (
+                "ssh_options = [\"-v\"]",
+                "replicant[0].ssh_options",
+                "only a remote node",
+            ),
+            (
+                "ssh = \"h\"\nssh_options = [\"\"]",
+                "replicant[0].ssh_options",
+                "empty",
+            ),
+            (
+                "ssh = \"h\"\ntt_ha = \"a\\nb\"",
+                "replicant[0].tt_ha",
+                "path of tt-ha",
+            ),
+        ] {
+            let e = parse_str(&remote(extra)).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{extra}: {e}");
+            assert!(e.line.is_some(), "{extra}: {e}");
+            assert!(e.message.contains(says), "{extra}: {e}");
+        }
+        // A remote node's relative folder cannot be resolved here.
+        let s = GOOD.replace(
+            "home = \"/srv/rep/var/db\"",
+            "home = \"var/db\"\nssh = \"tt-rep\"",
+        );
+        let e = parse_str(&s).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("replicant[0].home"), "{e}");
+        assert_eq!(
+            e.line,
+            Some(s.lines().position(|l| l == "home = \"var/db\"").unwrap() + 1)
+        );
+    }
+
+    #[test]
+    fn the_agents_node_file_is_checked_with_lines() {
+        let good = "role = \"replicant\"\n[node]\nname = \"rep\"\naddress = \"127.0.0.1\"\nhome = \"/srv/tt/var/db\"\nprocess = { name = \"ttfs\" }\nservice = { kind = \"systemd\", unit = \"ttfs\" }\n";
+        let path = Path::new("/etc/tt-ha/node.toml");
+        let c = parse_agent(good, path).unwrap();
+        assert_eq!(c.role, crate::dbconfig::Role::Replicant);
+        assert_eq!(c.node.run_dir(), PathBuf::from("/srv/tt/var/tt-ha"));
+        for (from, to, key) in [
+            (
+                "home = \"/srv/tt/var/db\"",
+                "home = \"var/db\"",
+                "node.home",
+            ),
+            ("name = \"rep\"", "name = \"rep\"\nssh = \"x\"", "node.ssh"),
+            (
+                "process = { name = \"ttfs\" }",
+                "process = {}",
+                "node.process",
+            ),
+        ] {
+            let e = parse_agent(&good.replace(from, to), path).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert!(e.line.is_some(), "{e}");
+        }
+        let e = parse_agent(&good.replace("replicant", "witness"), path).unwrap_err();
+        assert_eq!(e.line, Some(1), "{e}");
     }
 
     #[test]

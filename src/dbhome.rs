@@ -3,7 +3,7 @@
 //!
 //! Nothing here changes the file system. Symbolic links are listed as links and never followed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::display::path as shown;
 
 /// What an entry of a home is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileClass {
     /// `DB_CONFIG`.
@@ -49,7 +49,7 @@ impl FileClass {
 }
 
 /// The kind of file-system object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     /// Regular file.
@@ -63,7 +63,7 @@ pub enum EntryKind {
 }
 
 /// One entry directly inside the home.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The file name, lossily as text (U+FFFD for bytes that are not UTF-8). Never a key for
     /// moves or classification: those use the exact name in `path`; show it with
@@ -144,10 +144,14 @@ pub enum HomeError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A remote node's agent refused, or could not be asked (the message says which node and
+    /// what to do).
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// A database home and its entries, sorted by name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Home {
     /// The path as configured.
     #[serde(serialize_with = "crate::pathjson::lossy")]

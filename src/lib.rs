@@ -17,6 +17,7 @@
 //! - **The front-ends**: `cli` (commands, `--json`) and `tui` (the wizard and the monitor);
 //!   both drive `engine`, `plan` and `monitor` and render their typed results.
 
+pub mod agent;
 pub mod atomic;
 pub mod backup;
 pub mod cli;

@@ -48,8 +48,41 @@ impl std::fmt::Display for Holder {
     }
 }
 
+/// A [`Holder`] as an agent's answer carries it (its `how` as owned text).
+#[derive(serde::Deserialize)]
+struct HolderWire {
+    pid: u32,
+    program: String,
+    file: PathBuf,
+    how: String,
+}
+
+impl<'de> serde::Deserialize<'de> for Holder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Holder, D::Error> {
+        HolderWire::deserialize(d).map(Holder::from)
+    }
+}
+
+impl From<HolderWire> for Holder {
+    /// `how` becomes one of the words this module writes (anything else reads as `open`, the
+    /// plainest claim that the file is held).
+    fn from(w: HolderWire) -> Holder {
+        let how = match w.how.as_str() {
+            "mapped" => "mapped",
+            "working folder" => "working folder",
+            _ => "open",
+        };
+        Holder {
+            pid: w.pid,
+            program: w.program,
+            file: w.file,
+            how,
+        }
+    }
+}
+
 /// What the scan found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Holders {
     /// Processes holding the home, one entry per process (the first file found).
     pub holders: Vec<Holder>,
@@ -73,6 +106,10 @@ pub enum ScanError {
         /// Why.
         why: String,
     },
+    /// A remote node's agent refused, or could not be asked (the message says which node and
+    /// what to do).
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// The processes on this machine (other than this one) that hold `home` or a file in it.

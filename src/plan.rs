@@ -419,7 +419,38 @@ pub fn build(cfg: &SiteConfig) -> Plan {
 
 /// Builds the plan for a given run id (quarantine paths use it).
 pub fn build_for(cfg: &SiteConfig, run_id: &str) -> Plan {
-    build_on(&crate::node::Pair::connect(cfg), cfg, run_id)
+    match crate::node::Pair::connect(cfg) {
+        Ok(nodes) => build_on(&nodes, cfg, run_id),
+        Err(e) => unreachable_plan(run_id, e.to_string()),
+    }
+}
+
+/// The plan when a node cannot be reached: one failed check saying why and what to do, and
+/// every step blocked by it (nothing can be read, nothing will change).
+fn unreachable_plan(run_id: &str, why: String) -> Plan {
+    let finding = Finding {
+        check: "node reachable".into(),
+        node: None,
+        current: "cannot be reached".into(),
+        required: "both nodes answer (local, or over ssh through tt-ha's agent)".into(),
+        status: Status::Fail,
+        note: why.clone(),
+        fix_diff: None,
+    };
+    let steps = STEPS
+        .iter()
+        .map(|def| {
+            let mut s = PlannedStep::new(def);
+            s.blocked = Some(why.clone());
+            s
+        })
+        .collect();
+    Plan {
+        run_id: run_id.to_string(),
+        preflight: vec![finding],
+        ready: false,
+        steps,
+    }
 }
 
 /// [`build_for`] on the given nodes.

@@ -18,7 +18,7 @@ pub fn port_open(host: &str, port: u16, timeout: Duration) -> bool {
 }
 
 /// A server process found on this machine.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FoundProcess {
     /// Process id.
     pub pid: u32,

@@ -25,6 +25,10 @@ pub enum Moved {
 /// Why a move failed. The source is intact whenever this is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum MoveError {
+    /// A remote node's agent refused, or could not be asked (the message says which node and
+    /// what to do).
+    #[error("{0}")]
+    Remote(String),
     /// Both ends exist and the destination is not ours to replace.
     #[error(
         "cannot move {} to {}: both exist. Nothing was changed; move one of them aside by hand and run again",

@@ -48,6 +48,10 @@ impl LockInfo {
 /// Why the lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    /// A remote node's agent refused, or could not be asked (the message says which node and
+    /// what to do).
+    #[error("{0}")]
+    Remote(String),
     /// A live process holds it.
     #[error(
         "another tt-ha ({command} of run {run_id}, pid {pid}) is running; {path} is its lock. Wait for it to finish (or stop it), then run again"

@@ -10,7 +10,20 @@ use std::path::{Path, PathBuf};
 
 /// Where a run's journal folder is.
 pub fn run_folder(cfg: &SiteConfig, run_id: &str) -> PathBuf {
-    cfg.master.run_dir().join(run_id)
+    journal_root(cfg).join(run_id)
+}
+
+/// Where the controller keeps its runs' journals: the master's run folder when the master is
+/// on this machine (as every run before remote nodes did), else `tt-ha-runs` beside tt-ha.toml
+/// ([`crate::node::controller_journal_dir`]). Quarantines stay on each node.
+pub fn journal_root(cfg: &SiteConfig) -> PathBuf {
+    let local_master = (!cfg.master.is_remote()).then(|| cfg.master.run_dir());
+    let config = cfg
+        .source
+        .0
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("tt-ha.toml"));
+    crate::node::controller_journal_dir(local_master.as_deref(), &config)
 }
 
 /// A node's quarantine folder for a run: originals moved aside by the procedure.
@@ -159,7 +172,7 @@ impl RunState {
 
 /// The run ids under the master's run folder, oldest first.
 pub fn list(cfg: &SiteConfig) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(cfg.master.run_dir()) else {
+    let Ok(rd) = std::fs::read_dir(journal_root(cfg)) else {
         return Vec::new();
     };
     let mut ids: Vec<String> = rd

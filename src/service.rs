@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A service's state as its manager reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SvcState {
     /// Running.
     Running,
@@ -115,6 +116,10 @@ pub enum ServiceError {
         /// What is missing.
         missing: String,
     },
+    /// A remote node's agent refused, or could not be asked (the message says which node and
+    /// what to do).
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// A process positively identified as a node's server, and what identifies it.
@@ -720,6 +725,9 @@ mod tests {
             backup_dir: None,
             run_dir: None,
             ping_command: None,
+            ssh: None,
+            ssh_options: Vec::new(),
+            tt_ha: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Command-line front-end: argument parsing and dispatch. Each subcommand lives in its own
 //! module and only renders what the engine returns.
 
+mod agent_cmd;
 mod dbconfig_cmd;
 mod demo_cmd;
 mod follow_cmd;
@@ -159,6 +160,17 @@ pub enum Command {
         #[command(flatten)]
         follow: FollowArgs,
     },
+    /// Serve a controller as this machine's node, over stdin/stdout (started by sshd; see the
+    /// README, "Remote nodes").
+    Agent {
+        /// Speak the agent protocol on stdin/stdout (the only way the agent serves).
+        #[arg(long)]
+        stdio: bool,
+        /// The node file: this node's role and folders, service and process; the agent acts
+        /// only inside them.
+        #[arg(long, value_name = "FILE", default_value = agent_cmd::default_node_config())]
+        node_config: PathBuf,
+    },
     /// Read or edit a DB_CONFIG file.
     Dbconfig {
         /// What to do with it.
@@ -176,6 +188,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wizard => crate::tui::wizard(&cli.config),
         Command::Plan { json } => plan_cmd::run(&cli.config, json),
         Command::Dbconfig { action } => dbconfig_cmd::run(action),
+        Command::Agent { stdio, node_config } => agent_cmd::run(stdio, &node_config),
         Command::Apply { yes, until, json } => run_cmd::apply(&cli.config, yes, until, json),
         Command::Rollback {
             dry_run,

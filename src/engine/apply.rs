@@ -533,7 +533,7 @@ pub fn apply(
     confirm: &mut dyn Confirm,
     sink: &mut dyn FnMut(Event),
 ) -> Result<String, EngineError> {
-    apply_on(&Pair::connect(cfg), cfg, opts, confirm, sink)
+    apply_on(&super::connect(cfg)?, cfg, opts, confirm, sink)
 }
 
 /// [`apply`] on the given nodes.

@@ -25,7 +25,7 @@ pub fn backup(
     top_up: bool,
     sink: &mut dyn FnMut(Event),
 ) -> Result<String, EngineError> {
-    backup_on(&Pair::connect(cfg), cfg, top_up, sink)
+    backup_on(&super::connect(cfg)?, cfg, top_up, sink)
 }
 
 /// [`backup`] on the given nodes.
@@ -46,7 +46,11 @@ pub fn backup_on(
     for t in &lock.took_over {
         sink(Event::Warning { text: t.clone() });
     }
-    let journal = Journal::open(&master.config().run_dir().join(BACKUP_JOURNALS).join(&id))?;
+    let journal = Journal::open(
+        &crate::runs::journal_root(cfg)
+            .join(BACKUP_JOURNALS)
+            .join(&id),
+    )?;
     let mut ctx = Ctx {
         cfg,
         nodes,

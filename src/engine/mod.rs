@@ -11,9 +11,7 @@ mod status;
 pub use apply::{ApplyOptions, apply, apply_on};
 pub use backup::{BACKUP_JOURNALS, backup, backup_on};
 pub use ctx::{Confirm, Decline, Event, Progress, ProgressKind, StepState, Unit};
-pub use rollback::{
-    RollbackStep, UndoStep, plan_rollback, plan_rollback_on, rollback, rollback_on,
-};
+pub use rollback::{RollbackStep, UndoStep, plan_rollback_on, rollback, rollback_on};
 pub use status::{
     StatusReport, describe_record, finalize, finalize_on, purge_targets, status, status_on,
 };
@@ -58,6 +56,12 @@ impl EngineError {
             error: error.to_string(),
         }
     }
+}
+
+/// The site's nodes, reached as tt-ha.toml says; a node that cannot be reached stops the
+/// command before any effect, with why and what to do.
+pub fn connect(cfg: &crate::config::SiteConfig) -> Result<crate::node::Pair, EngineError> {
+    crate::node::Pair::connect(cfg).map_err(|e| EngineError::Other(e.to_string()))
 }
 
 /// What to do after `apply` failed: a refused preflight changed nothing, so there is nothing

@@ -219,12 +219,8 @@ fn restore_moves(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<(PathBuf
         .collect()
 }
 
-/// What rollback would do now, from the journal and the live state. Changes nothing.
-pub fn plan_rollback(cfg: &SiteConfig, run: &RunState, records: &[Record]) -> Vec<RollbackStep> {
-    plan_rollback_on(&Pair::connect(cfg), cfg, run, records)
-}
-
-/// [`plan_rollback`] on the given nodes.
+/// What rollback would do now on the given nodes, from the journal and the live state.
+/// Changes nothing.
 pub fn plan_rollback_on(
     nodes: &Pair,
     cfg: &SiteConfig,
@@ -660,7 +656,7 @@ pub fn rollback(
     confirm: &mut dyn Confirm,
     sink: &mut dyn FnMut(Event),
 ) -> Result<(String, Vec<RollbackStep>), EngineError> {
-    rollback_on(&Pair::connect(cfg), cfg, dry_run, confirm, sink)
+    rollback_on(&super::connect(cfg)?, cfg, dry_run, confirm, sink)
 }
 
 /// [`rollback`] on the given nodes.

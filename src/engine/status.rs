@@ -72,7 +72,7 @@ pub fn describe_record(r: &crate::journal::Record) -> String {
 
 /// Reads the newest run and explains it.
 pub fn status(cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
-    status_on(&Pair::connect(cfg), cfg)
+    status_on(&super::connect(cfg)?, cfg)
 }
 
 /// [`status`] of the given nodes.
@@ -208,7 +208,7 @@ pub type PurgeConfirm<'a> = &'a mut dyn FnMut(&str, &[(PathBuf, u64)]) -> bool;
 /// Purges the quarantine of the newest run, which must be complete or rolled back. `confirm`
 /// sees the folders and sizes and must say yes.
 pub fn finalize(cfg: &SiteConfig, confirm: PurgeConfirm) -> Result<String, EngineError> {
-    finalize_on(&Pair::connect(cfg), cfg, confirm)
+    finalize_on(&super::connect(cfg)?, cfg, confirm)
 }
 
 /// [`finalize`] on the given nodes.

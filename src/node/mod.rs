@@ -17,9 +17,11 @@
 
 pub mod local;
 pub mod path;
+pub mod remote;
 
 pub use local::LocalNode;
 pub use path::{NodeOs, NodePath, NodePathError};
+pub use remote::RemoteNode;
 
 use crate::atomic::ReplaceError;
 use crate::backup::{Assessment, BackupError, Found, Outcome, Trust};
@@ -245,12 +247,15 @@ impl Pair {
         Pair { master, replicant }
     }
 
-    /// The site's two nodes, each reached the way tt-ha.toml says.
-    pub fn connect(cfg: &crate::config::SiteConfig) -> Pair {
-        Pair::new(
-            Box::new(local(cfg, Role::Master)),
-            Box::new(local(cfg, Role::Replicant)),
-        )
+    /// The site's two nodes, each reached the way tt-ha.toml says: a node without `ssh` is
+    /// this machine's; one with `ssh` is reached now, through its agent (refused, before any
+    /// effect, when it cannot be reached, its host key is not trusted or its agent is not the
+    /// right one).
+    pub fn connect(cfg: &crate::config::SiteConfig) -> Result<Pair, remote::RemoteError> {
+        Ok(Pair::new(
+            remote::reach(cfg, Role::Master)?,
+            remote::reach(cfg, Role::Replicant)?,
+        ))
     }
 
     /// The node in `role`.

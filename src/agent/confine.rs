@@ -1,0 +1,202 @@
+//! Confinement: the folders an agent acts in, and the check every path of a request passes
+//! before anything touches it.
+//!
+//! A path is served only when, resolved on this machine, it lies inside the node's home, run
+//! folder or backup folder. Resolved means: `..` is refused outright (it is how a path leaves
+//! a folder in text), and every folder on the way is resolved through its symbolic links (so a
+//! link inside the home pointing elsewhere leads nowhere). The last name is not followed: the
+//! operations act on a link itself (and refuse to edit through it), as they do locally.
+
+use super::protocol;
+use crate::config::Node;
+use std::path::{Component, Path, PathBuf};
+
+/// One allowed folder.
+#[derive(Debug, Clone)]
+struct Root {
+    /// `home`, `run folder`, `backup folder`.
+    label: &'static str,
+    /// As the node file gives it.
+    configured: PathBuf,
+    /// Resolved through links (as far as it exists).
+    resolved: PathBuf,
+}
+
+/// The folders an agent allows.
+#[derive(Debug, Clone)]
+pub struct Confinement {
+    roots: Vec<Root>,
+}
+
+/// A path refused by the confinement: nothing was done with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The path as requested.
+    pub path: String,
+    /// Why, in words.
+    pub why: String,
+}
+
+impl Confinement {
+    /// The home, run folder and backup folder of `node`.
+    pub fn for_node(node: &Node) -> Confinement {
+        let mut roots = vec![
+            root("home", node.home.clone()),
+            root("run folder", node.run_dir()),
+        ];
+        if let Some(b) = &node.backup_dir {
+            roots.push(root("backup folder", b.clone()));
+        }
+        Confinement { roots }
+    }
+
+    /// The folders as the greeting announces them.
+    pub fn wire(&self) -> protocol::Confinement {
+        let text = |label: &str| {
+            self.roots
+                .iter()
+                .find(|r| r.label == label)
+                .map(|r| r.configured.to_string_lossy().into_owned())
+        };
+        protocol::Confinement {
+            home: text("home").unwrap_or_default(),
+            run_dir: text("run folder").unwrap_or_default(),
+            backup_dir: text("backup folder"),
+        }
+    }
+
+    /// The allowed folders in words, for messages.
+    pub fn describe(&self) -> String {
+        self.roots
+            .iter()
+            .map(|r| format!("{} {}", r.label, crate::display::path(&r.configured)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Accepts `text` (a path as this node spells it) when it lies inside an allowed folder;
+    /// the path to act on is `text` itself.
+    pub fn check(&self, text: &str) -> Result<PathBuf, Refusal> {
+        let refuse = |why: String| Refusal {
+            path: text.to_string(),
+            why,
+        };
+        let path = Path::new(text);
+        if text.is_empty() || text.contains('\0') {
+            return Err(refuse("it is not a path".into()));
+        }
+        if !path.is_absolute() {
+            return Err(refuse(
+                "it is not a full path (the agent resolves nothing against its own folder)".into(),
+            ));
+        }
+        if path.components().any(|c| c == Component::ParentDir) {
+            return Err(refuse(
+                "it holds `..`, which could leave the allowed folders".into(),
+            ));
+        }
+        let resolved = resolve_keeping_last(path);
+        let whole = std::fs::canonicalize(path).ok();
+        let inside = self.roots.iter().any(|r| {
+            resolved.starts_with(&r.resolved) || whole.as_ref().is_some_and(|w| *w == r.resolved)
+        });
+        if inside {
+            Ok(path.to_path_buf())
+        } else {
+            let through = if resolved != path {
+                format!(
+                    " (through symbolic links it is {})",
+                    crate::display::path(&resolved)
+                )
+            } else {
+                String::new()
+            };
+            Err(refuse(format!(
+                "it is outside the folders this node allows{through}"
+            )))
+        }
+    }
+}
+
+fn root(label: &'static str, configured: PathBuf) -> Root {
+    let resolved = resolve_existing(&configured);
+    Root {
+        label,
+        configured,
+        resolved,
+    }
+}
+
+/// `path` with its longest existing beginning resolved through links (the rest, which does not
+/// exist, cannot hold a link).
+fn resolve_existing(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |p: PathBuf, n| p.join(n));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// `path` with every folder on the way resolved, its last name kept as it is.
+fn resolve_keeping_last(path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => resolve_existing(parent).join(name),
+        _ => resolve_existing(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(home: &Path, run: &Path) -> Node {
+        let text = format!(
+            "name = \"n\"\naddress = \"127.0.0.1\"\nhome = {:?}\nrun_dir = {:?}\nservice = {{ kind = \"commands\", start = [\"true\"], stop = [\"true\"], status = [\"true\"] }}\n",
+            home.display().to_string(),
+            run.display().to_string()
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn inside_outside_dotdot_and_links() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("var/db");
+        let run = t.path().join("var/tt-ha");
+        let out = t.path().join("elsewhere");
+        for d in [&home, &out] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::os::unix::fs::symlink(&out, home.join("escape")).unwrap();
+        std::os::unix::fs::symlink(out.join("f"), home.join("last-link")).unwrap();
+        let c = Confinement::for_node(&node(&home, &run));
+        assert!(c.check(home.to_str().unwrap()).is_ok());
+        assert!(c.check(home.join("DB_CONFIG").to_str().unwrap()).is_ok());
+        // The run folder does not exist yet: still allowed, by its would-be path.
+        assert!(c.check(run.join("r1/journal").to_str().unwrap()).is_ok());
+        // The last name is not followed: the operation itself refuses to act through it.
+        assert!(c.check(home.join("last-link").to_str().unwrap()).is_ok());
+        let e = c
+            .check(&format!("{}/../../elsewhere/f", home.display()))
+            .unwrap_err();
+        assert!(e.why.contains(".."), "{e:?}");
+        let e = c
+            .check(home.join("escape/f").to_str().unwrap())
+            .unwrap_err();
+        assert!(e.why.contains("symbolic links"), "{e:?}");
+        assert!(c.check(out.join("f").to_str().unwrap()).is_err());
+        assert!(c.check("/etc/passwd").is_err());
+        assert!(c.check("relative/DB_CONFIG").is_err());
+        // A sibling whose name merely starts like the home is another folder.
+        assert!(c.check(&format!("{}x/f", home.display())).is_err());
+    }
+}

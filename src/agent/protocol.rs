@@ -1,0 +1,301 @@
+//! Protocol v1 between a controller and a node's agent: the greeting, the operations, the
+//! replies and the heartbeats, as Rust types. The wire is framed JSON lines
+//! ([`super::frame`]); the README's "Remote nodes: the agent protocol" describes the same.
+
+use crate::node::NodeOs;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The protocol version this build speaks. A controller and an agent speak only their own
+/// version: a change that an older peer would misread takes a new number.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The fixed text a greeting line starts with, followed by the version, a space and the
+/// [`Hello`] as JSON: `tt-ha-agent/1 {"protocol":1,…}`. Fixed so that whatever a login script
+/// prints before it is recognised as stray output, not taken for the agent.
+pub const GREETING_PREFIX: &str = "tt-ha-agent/";
+
+/// The largest frame either side accepts, in bytes (a line longer than this is refused, and
+/// the connection closed, instead of growing without bound). Room for a 32 MiB file read in
+/// base64.
+pub const MAX_FRAME: usize = 48 * 1024 * 1024;
+
+/// The largest file `read_file` sends whole (its base64 text fits in one frame). A DB_CONFIG
+/// is a few KiB; anything larger is refused with its size rather than cut.
+pub const MAX_FILE: usize = 32 * 1024 * 1024;
+
+/// How often each side sends a heartbeat when it has nothing else to say.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// A connection silent for longer than this is dead (six heartbeats missed).
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+
+/// What an agent says about itself in its greeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The protocol version (the same number as in the greeting's prefix).
+    pub protocol: u32,
+    /// The agent's tt-ha version.
+    pub version: String,
+    /// The node's operating system, which spells its paths.
+    pub os: NodeOs,
+    /// The operations it serves (`op` names).
+    pub capabilities: Vec<String>,
+    /// The node it serves: its name and role.
+    pub node: String,
+    /// `master` or `replicant`.
+    pub role: crate::dbconfig::Role,
+    /// The folders it acts in, as the node spells them; nothing outside them is served.
+    pub confinement: Confinement,
+}
+
+/// The folders an agent allows, as the node spells them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confinement {
+    /// The Berkeley DB home.
+    pub home: String,
+    /// The run folder (journal, quarantine).
+    pub run_dir: String,
+    /// The backup folder, when the node has one.
+    pub backup_dir: Option<String>,
+}
+
+/// The greeting line for `hello` (without its line break).
+pub fn greeting(hello: &Hello) -> String {
+    format!(
+        "{GREETING_PREFIX}{} {}",
+        hello.protocol,
+        serde_json::to_string(hello).unwrap_or_default()
+    )
+}
+
+/// What a line that starts with [`GREETING_PREFIX`] says.
+#[derive(Debug)]
+pub enum Greeting {
+    /// This protocol, and the agent's hello.
+    Hello(Box<Hello>),
+    /// Another protocol version; the agent's tt-ha version when it could be read.
+    OtherVersion {
+        /// The version the agent speaks (as written).
+        protocol: String,
+        /// Its tt-ha version, when the rest of the line says.
+        version: Option<String>,
+    },
+    /// The line starts like a greeting but is not one.
+    Garbled(String),
+}
+
+/// Reads a greeting line; `None` when the line is not a greeting at all (stray output).
+pub fn parse_greeting(line: &str) -> Option<Greeting> {
+    let rest = line.strip_prefix(GREETING_PREFIX)?;
+    let (number, json) = rest.split_once(' ').unwrap_or((rest, ""));
+    if number != PROTOCOL_VERSION.to_string() {
+        let version = serde_json::from_str::<serde_json::Value>(json)
+            .ok()
+            .and_then(|v| v.get("version")?.as_str().map(str::to_string));
+        return Some(Greeting::OtherVersion {
+            protocol: number.to_string(),
+            version,
+        });
+    }
+    Some(match serde_json::from_str::<Hello>(json) {
+        Ok(h) if h.protocol == PROTOCOL_VERSION => Greeting::Hello(Box::new(h)),
+        Ok(h) => Greeting::OtherVersion {
+            protocol: h.protocol.to_string(),
+            version: Some(h.version),
+        },
+        Err(e) => Greeting::Garbled(e.to_string()),
+    })
+}
+
+/// Bytes in a frame: standard base64 text (a file's bytes are not always UTF-8).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map(Bytes)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Declares the operations once: the [`Op`] enum (the request's `op` and its fields) and
+/// [`CAPABILITIES`] (the names an agent announces) cannot drift apart.
+macro_rules! ops {
+    ($( $(#[$doc:meta])* $variant:ident $name:literal $({ $($field:ident : $ty:ty),* $(,)? })? ),* $(,)?) => {
+        /// One request's operation and its arguments. Paths are the node's own spelling.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(tag = "op")]
+        pub enum Op {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant $({ $(
+                #[allow(missing_docs)] $field: $ty ),* })? ),*
+        }
+
+        /// The operations this build serves, by `op` name (the greeting's `capabilities`).
+        pub const CAPABILITIES: &[&str] = &[$($name),*];
+
+        impl Op {
+            /// The operation's wire name.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Op::$variant { .. } => $name ),*
+                }
+            }
+        }
+    };
+}
+
+ops! {
+    /// Describe the home (`NodeAccess::list_home`). Reply: the `Home`.
+    ListHome "list_home",
+    /// Read a regular file. Reply: `{"bytes": base64}`.
+    ReadFile "read_file" { path: String },
+    /// Replace a file atomically if it still holds `expected`. Reply: `null`.
+    ReplaceIfUnchanged "replace_if_unchanged" { path: String, expected: Bytes, new: Bytes },
+    /// Free bytes where `path` is. Reply: a number.
+    AvailableSpace "available_space" { path: String },
+    /// Whether `a` and `b` are on one file system. Reply: `true`, `false` or `null`.
+    SameFilesystem "same_filesystem" { a: String, b: String },
+    /// The service manager's view. Reply: `"running"`, `"stopped"`, `{"pending": …}`,
+    /// `{"unknown": …}`.
+    ServiceState "service_state",
+    /// The server processes. Reply: a list of `{pid, name, uptime_secs, memory}`.
+    ServerProcesses "server_processes",
+    /// Every process holding a file of the home. Reply: `{holders, uninspected}`.
+    HomeHolders "home_holders",
+    /// Whether the client port answers. Reply: `true` or `false`.
+    ClientPortOpen "client_port_open",
+}
+
+/// A request: `{"id": N, "op": "…", …fields}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Chosen by the controller; the reply carries it back.
+    pub id: u64,
+    /// What to do.
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+/// Why a request failed, as the agent sends it: a machine-readable kind and a message for
+/// people that says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    /// One of the `KIND_*` words.
+    pub kind: String,
+    /// What happened and what to do.
+    pub message: String,
+    /// The path concerned, as the node spells it, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// The path is outside the folders the node allows (or escapes them): nothing was done.
+pub const KIND_REFUSED: &str = "refused";
+/// The file changed since it was read: nothing was written.
+pub const KIND_CHANGED: &str = "changed";
+/// The operation failed on the node (its message says how).
+pub const KIND_FAILED: &str = "failed";
+/// The operation cannot be answered on that node's system.
+pub const KIND_UNAVAILABLE: &str = "unavailable";
+/// The request could not be read, or names an operation the agent does not serve.
+pub const KIND_BAD_REQUEST: &str = "bad-request";
+
+/// A reply frame: exactly one of `ok` and `error` is present.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reply {
+    /// The request's id.
+    pub id: u64,
+    /// The result, on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok: Option<serde_json::Value>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<WireError>,
+}
+
+/// A heartbeat frame: `{"heartbeat": T}`, T the sender's seconds since it started.
+pub fn heartbeat(seconds: u64) -> String {
+    format!("{{\"heartbeat\":{seconds}}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_one_flat_object_and_reads_back() {
+        let r = Request {
+            id: 7,
+            op: Op::ReplaceIfUnchanged {
+                path: "/srv/db/DB_CONFIG".into(),
+                expected: Bytes(b"old\n".to_vec()),
+                new: Bytes(vec![0, 255, b'\n']),
+            },
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(
+            text.starts_with(r#"{"id":7,"op":"replace_if_unchanged","path":"/srv/db/DB_CONFIG""#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
+        let unit = serde_json::to_string(&Request {
+            id: 1,
+            op: Op::ListHome,
+        })
+        .unwrap();
+        assert_eq!(unit, r#"{"id":1,"op":"list_home"}"#);
+    }
+
+    #[test]
+    fn capabilities_name_every_operation_once() {
+        let mut names = CAPABILITIES.to_vec();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), CAPABILITIES.len());
+        assert_eq!(Op::ClientPortOpen.name(), "client_port_open");
+    }
+
+    #[test]
+    fn greetings_of_this_and_other_versions() {
+        let h = Hello {
+            protocol: PROTOCOL_VERSION,
+            version: "0.1.0".into(),
+            os: NodeOs::Unix,
+            capabilities: vec!["list_home".into()],
+            node: "rep".into(),
+            role: crate::dbconfig::Role::Replicant,
+            confinement: Confinement {
+                home: "/srv/db".into(),
+                run_dir: "/srv/tt-ha".into(),
+                backup_dir: None,
+            },
+        };
+        match parse_greeting(&greeting(&h)) {
+            Some(Greeting::Hello(got)) => assert_eq!(*got, h),
+            other => panic!("{other:?}"),
+        }
+        match parse_greeting(r#"tt-ha-agent/2 {"version":"9.0.0"}"#) {
+            Some(Greeting::OtherVersion { protocol, version }) => {
+                assert_eq!(protocol, "2");
+                assert_eq!(version.as_deref(), Some("9.0.0"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_greeting("tt-ha-agent/1 {not json"),
+            Some(Greeting::Garbled(_))
+        ));
+        assert!(parse_greeting("Welcome to host!").is_none());
+    }
+}

@@ -1,0 +1,1365 @@
+//! [`RemoteNode`]: a node on another machine, reached through the system OpenSSH client with
+//! tt-ha itself as the agent there (`ssh -T … HOST tt-ha agent --stdio`).
+//!
+//! OpenSSH brings the site's keys, agent, `~/.ssh/config`, ProxyJump and known_hosts; tt-ha adds
+//! no listening port. The command line holds no secret: `BatchMode=yes` makes ssh fail instead
+//! of asking for a password, and `StrictHostKeyChecking=yes` makes it refuse a host whose key
+//! is unknown or changed — before the agent runs, so before any effect; tt-ha then shows the
+//! key's fingerprint and how to check and add it.
+//!
+//! One connection per node, kept open: requests carry ids, a reader thread hands each reply to
+//! its caller, heartbeats go both ways, and a connection silent for longer than the bound is
+//! dead. A lost connection is an error naming the node (the next request opens a new one);
+//! what a request did on the node before the loss is for the engine to ask the node again
+//! (the journal's intent is written before the request, as for a local effect).
+
+use super::{NodeAccess, NodeOs, NodePath, Role};
+use crate::agent::frame::{self, FrameError};
+use crate::agent::protocol::{
+    self, Bytes, Greeting, Hello, KIND_CHANGED, KIND_REFUSED, KIND_UNAVAILABLE, Op, Reply, Request,
+    WireError,
+};
+use crate::atomic::ReplaceError;
+use crate::config::Node;
+use crate::dbhome::{Home, HomeError};
+use crate::openfiles::{Holders, ScanError};
+use crate::probe::FoundProcess;
+use crate::service::{ServiceError, SvcState};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// How much of ssh's stderr is kept (its last bytes) for messages.
+const STDERR_TAIL: usize = 8 * 1024;
+/// How much stray output before the greeting is quoted.
+const STRAY_SHOWN: usize = 1024;
+/// Once stray output has arrived, how long to wait for the rest of it (and the greeting).
+const STRAY_GRACE: Duration = Duration::from_secs(2);
+/// Deadline of each helper command (`ssh -G`, `ssh-keyscan`, `ssh-keygen`).
+const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Timings of a connection (the protocol's defaults; tests may shorten them).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// How long ssh and the agent may take to greet.
+    pub greeting: Duration,
+    /// How often a heartbeat goes out.
+    pub heartbeat: Duration,
+    /// A connection silent for longer than this is dead.
+    pub silence: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            greeting: Duration::from_secs(60),
+            heartbeat: protocol::HEARTBEAT_EVERY,
+            silence: protocol::SILENCE_LIMIT,
+        }
+    }
+}
+
+/// How a node is reached: its name, the ssh destination and options, the program there.
+#[derive(Debug, Clone)]
+struct Link {
+    node: String,
+    host: String,
+    options: Vec<String>,
+    program: String,
+}
+
+impl Link {
+    fn of(cfg: &Node) -> Option<Link> {
+        Some(Link {
+            node: cfg.name.clone(),
+            host: cfg.ssh.clone()?,
+            options: cfg.ssh_options.clone(),
+            program: cfg.tt_ha_program().to_string(),
+        })
+    }
+
+    /// `node NAME (ssh HOST)`: how every message names the node.
+    fn who(&self) -> String {
+        format!("node {} (ssh {})", self.node, self.host)
+    }
+
+    /// The ssh command line: fixed safety options first (ssh keeps the first value of an
+    /// option, so `ssh_options` cannot turn them off), then the site's options, then `--` so a
+    /// host can never be read as an option.
+    fn command(&self) -> Command {
+        let mut c = Command::new("ssh");
+        c.args([
+            "-T",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ])
+        .args(&self.options)
+        .arg("--")
+        .arg(&self.host)
+        .arg(&self.program)
+        .args(["agent", "--stdio"]);
+        c
+    }
+}
+
+/// Why a remote node could not be reached or did not do what was asked. Every message names
+/// the node and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The node has no `ssh`: it is local.
+    #[error("node {0} has no `ssh = \"user@host\"` in tt-ha.toml: it is a local node")]
+    NotRemote(String),
+    /// ssh could not be started.
+    #[error(
+        "{who}: cannot run the OpenSSH client `ssh`: {source}. Install it (Debian: openssh-client; Windows: the OpenSSH Client feature) and run again"
+    )]
+    Spawn {
+        /// The node.
+        who: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The host's key is not in known_hosts, or differs from it: ssh refused before the agent
+    /// ran, so nothing was done on the node.
+    #[error("{}", host_key_message(.who, *.changed, .seen))]
+    HostKey {
+        /// The node.
+        who: String,
+        /// The key changed (rather than being unknown).
+        changed: bool,
+        /// What was learnt about the host and its key.
+        seen: Box<HostKeySeen>,
+    },
+    /// ssh failed to connect or log in.
+    #[error(
+        "{who}: ssh could not connect or log in ({status}): {stderr}. Nothing was done on the node. Check that `ssh {host}` works with a key (BatchMode: no password prompt) and run again"
+    )]
+    Ssh {
+        /// The node.
+        who: String,
+        /// The ssh destination.
+        host: String,
+        /// ssh's exit status.
+        status: String,
+        /// ssh's words.
+        stderr: String,
+    },
+    /// Something printed before the agent's greeting.
+    #[error(
+        "{who}: the account's shell printed text before tt-ha's greeting{}: \"{text}\". tt-ha refused the connection; nothing was done on the node. Make the account's shell quiet for non-interactive sessions (no echo in .bashrc/.profile or a login banner on stdout; sshd's Banner goes to stderr and is fine), or give the key a forced command (README, \"Remote nodes\")",
+        if *.greeted { "" } else { " (and no greeting came)" }
+    )]
+    Stray {
+        /// The node.
+        who: String,
+        /// The stray text, escaped and clipped.
+        text: String,
+        /// Whether the greeting came after it.
+        greeted: bool,
+    },
+    /// The agent speaks another protocol version.
+    #[error(
+        "{who}: the agent there ({program}) is tt-ha {theirs} speaking agent protocol {protocol}; this tt-ha {ours} speaks protocol {}. Nothing was done on the node. Install tt-ha {ours} on the node (as {program}), or run the controller's tt-ha at the node's version",
+        protocol::PROTOCOL_VERSION,
+        ours = env!("CARGO_PKG_VERSION")
+    )]
+    Version {
+        /// The node.
+        who: String,
+        /// The program run there.
+        program: String,
+        /// The agent's protocol version, as written.
+        protocol: String,
+        /// The agent's tt-ha version, or `of an unknown version`.
+        theirs: String,
+    },
+    /// The greeting could not be read.
+    #[error(
+        "{who}: the agent's greeting could not be read ({why}). Nothing was done on the node. Install the same tt-ha version on both machines"
+    )]
+    Garbled {
+        /// The node.
+        who: String,
+        /// Why.
+        why: String,
+    },
+    /// The agent ended, or ssh did, before greeting.
+    #[error(
+        "{who}: `{program} agent --stdio` ended before greeting ({status}){}. Nothing was done on the node. Check that tt-ha is installed there as `{program}` (tt_ha in tt-ha.toml) and that its node file is right",
+        if .stderr.is_empty() { String::new() } else { format!(": {}", .stderr) }
+    )]
+    Exited {
+        /// The node.
+        who: String,
+        /// The program run there.
+        program: String,
+        /// The exit status.
+        status: String,
+        /// Its stderr.
+        stderr: String,
+    },
+    /// No greeting within the deadline.
+    #[error(
+        "{who}: no greeting from the agent within {secs} s. Nothing was done on the node. Check that `ssh {host}` connects (network, ProxyJump) and run again"
+    )]
+    NoGreeting {
+        /// The node.
+        who: String,
+        /// The ssh destination.
+        host: String,
+        /// The deadline.
+        secs: u64,
+    },
+    /// The agent serves another node than the one configured.
+    #[error(
+        "{who}: the agent there serves {what}. Nothing was done on the node. Make tt-ha.toml and the node's file (--node-config) describe the same node"
+    )]
+    WrongNode {
+        /// The node.
+        who: String,
+        /// What differs.
+        what: String,
+    },
+    /// The connection was lost.
+    #[error(
+        "{who}: the connection to its agent was lost ({why}). A request under way may or may not have taken effect on the node. Check the network and the node, then run `tt-ha status`: `tt-ha apply` (or `tt-ha rollback`) resumes by asking the node what is true"
+    )]
+    Lost {
+        /// The node.
+        who: String,
+        /// Why, with ssh's last words.
+        why: String,
+    },
+    /// The agent refused or failed the request.
+    #[error("{who}: {message}")]
+    Agent {
+        /// The node.
+        who: String,
+        /// The agent's kind (`refused`, `changed`, `failed`, …).
+        kind: String,
+        /// The agent's message.
+        message: String,
+    },
+    /// The path is spelled for another system than the node's.
+    #[error(
+        "{who}: {path} is a {path_os} path and the node runs {node_os}: check the node's paths in tt-ha.toml"
+    )]
+    ForeignPath {
+        /// The node.
+        who: String,
+        /// The path.
+        path: String,
+        /// The path's system.
+        path_os: &'static str,
+        /// The node's.
+        node_os: &'static str,
+    },
+    /// The agent's answer could not be read.
+    #[error(
+        "{who}: the agent's answer could not be read ({why}). Install the same tt-ha version on both machines"
+    )]
+    Answer {
+        /// The node.
+        who: String,
+        /// Why.
+        why: String,
+    },
+}
+
+/// What a host-key refusal learnt about the host.
+#[derive(Debug)]
+pub struct HostKeySeen {
+    /// The ssh destination as configured.
+    pub host: String,
+    /// Where the site's ssh options lead (host name and port, from `ssh -G`), when known.
+    pub address: Option<(String, String)>,
+    /// The key the host presents now, as `ssh-keygen -l` prints it, when it could be read.
+    pub fingerprint: Option<String>,
+    /// ssh's own words.
+    pub stderr: String,
+}
+
+fn host_key_message(who: &str, changed: bool, seen: &HostKeySeen) -> String {
+    let HostKeySeen {
+        host,
+        address,
+        fingerprint,
+        stderr,
+    } = seen;
+    let scan = match address {
+        Some((name, port)) => format!("ssh-keyscan -p {port} {name}"),
+        None => format!("ssh-keyscan {host}"),
+    };
+    let what = if changed {
+        "presents a host key that differs from the one in known_hosts (ssh: REMOTE HOST IDENTIFICATION HAS CHANGED)"
+    } else {
+        "presents a host key that is not in known_hosts"
+    };
+    let key = match fingerprint {
+        Some(f) => format!("The key it presents now: {f}."),
+        None => "Its key could not be read with ssh-keyscan.".to_string(),
+    };
+    let fix = if changed {
+        format!(
+            "If the node was reinstalled or its keys renewed and the fingerprint matches, remove the old key with `ssh-keygen -R {host}` (or the line ssh names) and add the new one; if you did not expect a change, do not connect: someone may be between you and the node"
+        )
+    } else {
+        format!(
+            "Add it to known_hosts once you have checked it: `{scan} >> ~/.ssh/known_hosts` (or the known_hosts file your ssh settings name), or connect once by hand with `ssh {host}` and answer yes"
+        )
+    };
+    format!(
+        "{who} {what}: ssh refused to connect, so nothing was done on the node. {key} Check it on the node itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; Windows: `ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub`). {fix}. (ssh said: {stderr})"
+    )
+}
+
+/// What the greeting phase sees, line by line.
+enum Greet {
+    Stray(String),
+    Hello(Box<Hello>),
+    /// Text before the greeting on the greeting's own line.
+    StrayThenHello(String),
+    Other {
+        protocol: String,
+        version: Option<String>,
+    },
+    Garbled(String),
+    Eof,
+}
+
+/// What arrives for a request: stream frames, then its reply.
+enum Incoming {
+    Stream(Value),
+    Reply(Reply),
+}
+
+/// ssh's stderr, its last bytes, and whether it has ended.
+#[derive(Default)]
+struct Tail {
+    bytes: Vec<u8>,
+    ended: bool,
+}
+
+/// One open connection: ssh, its pipes, the replies awaited.
+struct Conn {
+    child: Mutex<Child>,
+    stdin: Mutex<Option<ChildStdin>>,
+    pending: Mutex<HashMap<u64, mpsc::Sender<Incoming>>>,
+    heard: Mutex<Instant>,
+    dead: Mutex<Option<String>>,
+    stderr: Arc<Mutex<Tail>>,
+    next: AtomicU64,
+    closing: AtomicBool,
+}
+
+impl Conn {
+    fn is_dead(&self) -> bool {
+        self.dead.lock().map(|d| d.is_some()).unwrap_or(true)
+    }
+
+    /// Marks the connection dead (the first reason stays) and lets every waiter go.
+    fn kill(&self, why: &str) {
+        if let Ok(mut d) = self.dead.lock()
+            && d.is_none()
+        {
+            *d = Some(why.to_string());
+        }
+        if let Ok(mut p) = self.pending.lock() {
+            p.clear();
+        }
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn why_dead(&self) -> String {
+        let reason = self
+            .dead
+            .lock()
+            .ok()
+            .and_then(|d| d.clone())
+            .unwrap_or_else(|| "the agent went away".into());
+        let said = stderr_text(&self.stderr);
+        if said.is_empty() {
+            reason
+        } else {
+            format!("{reason}; ssh said: {said}")
+        }
+    }
+
+    fn write(&self, line: &str) -> std::io::Result<()> {
+        let mut guard = self
+            .stdin
+            .lock()
+            .map_err(|_| std::io::Error::other("the connection's lock was poisoned"))?;
+        match guard.as_mut() {
+            Some(w) => frame::write_frame(w, line),
+            None => Err(std::io::Error::other("the connection is closed")),
+        }
+    }
+
+    /// Sends `op` and waits for its reply, watching for silence; each stream frame before the
+    /// reply goes to `on_stream`.
+    fn request(
+        &self,
+        op: Op,
+        link: &Link,
+        silence: Duration,
+        on_stream: &mut dyn FnMut(Value),
+    ) -> Result<Value, RemoteError> {
+        let lost = |why: String| RemoteError::Lost {
+            who: link.who(),
+            why,
+        };
+        if self.is_dead() {
+            return Err(lost(self.why_dead()));
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let text = serde_json::to_string(&Request { id, op }).map_err(|e| RemoteError::Answer {
+            who: link.who(),
+            why: e.to_string(),
+        })?;
+        if text.len() > protocol::MAX_FRAME {
+            return Err(RemoteError::Answer {
+                who: link.who(),
+                why: format!(
+                    "the request is larger than a frame ({} bytes); nothing was sent",
+                    protocol::MAX_FRAME
+                ),
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(id, tx);
+        }
+        if let Err(e) = self.write(&text) {
+            self.kill(&format!("cannot write to ssh: {e}"));
+            return Err(lost(self.why_dead()));
+        }
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(Incoming::Reply(reply)) => return answer(reply, link),
+                Ok(Incoming::Stream(v)) => on_stream(v),
+                Err(RecvTimeoutError::Disconnected) => return Err(lost(self.why_dead())),
+                Err(RecvTimeoutError::Timeout) => {
+                    let quiet = self.heard.lock().map(|h| h.elapsed()).unwrap_or_default();
+                    if quiet > silence {
+                        self.kill(&format!(
+                            "nothing, not even a heartbeat, came for {} s",
+                            quiet.as_secs()
+                        ));
+                        return Err(lost(self.why_dead()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.closing.store(true, Ordering::Relaxed);
+        // Closing stdin ends the agent's session cleanly; then ssh exits by itself.
+        if let Ok(mut s) = self.stdin.lock() {
+            s.take();
+        }
+        if let Ok(mut c) = self.child.lock() {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline {
+                if matches!(c.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn answer(reply: Reply, link: &Link) -> Result<Value, RemoteError> {
+    match (reply.ok, reply.error) {
+        (_, Some(WireError { kind, message, .. })) => Err(RemoteError::Agent {
+            who: link.who(),
+            kind,
+            message,
+        }),
+        (Some(v), None) => Ok(v),
+        (None, None) => Ok(Value::Null),
+    }
+}
+
+/// ssh's last words on one line: CR/LF line ends, blank lines and the `@@@…` frame of its
+/// warnings dropped, and the agent's own log lines (the node's log file has them) left out.
+fn stderr_text(tail: &Mutex<Tail>) -> String {
+    let bytes = tail.lock().map(|t| t.bytes.clone()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '@'))
+        .filter(|l| !l.contains(" tt-ha agent (node "))
+        .collect();
+    crate::display::text(&lines.join(" ")).into_owned()
+}
+
+/// A node reached over ssh, with tt-ha's agent at the other end.
+pub struct RemoteNode {
+    cfg: Node,
+    role: Role,
+    link: Link,
+    timing: Timing,
+    hello: Hello,
+    /// The connection; `None` after a loss was reported, until the next request reconnects.
+    conn: Mutex<Option<Arc<Conn>>>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for RemoteNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteNode")
+            .field("node", &self.cfg.name)
+            .field("ssh", &self.link.host)
+            .finish()
+    }
+}
+
+impl RemoteNode {
+    /// Connects to the node `cfg` (which has `ssh = "…"`) in `role`, with the default timings.
+    pub fn connect(cfg: Node, role: Role) -> Result<RemoteNode, RemoteError> {
+        RemoteNode::connect_with(cfg, role, Timing::default())
+    }
+
+    /// Connects with the given timings.
+    pub fn connect_with(cfg: Node, role: Role, timing: Timing) -> Result<RemoteNode, RemoteError> {
+        let link = Link::of(&cfg).ok_or_else(|| RemoteError::NotRemote(cfg.name.clone()))?;
+        let (conn, hello) = open(&link, timing)?;
+        check_hello(&hello, &cfg, role, &link)?;
+        Ok(RemoteNode {
+            cfg,
+            role,
+            link,
+            timing,
+            hello,
+            conn: Mutex::new(Some(conn)),
+            last_error: Mutex::new(None),
+        })
+    }
+
+    /// What the agent said about itself when it greeted.
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    /// How the node is reached, in words (`ssh user@host`).
+    pub fn reached_by(&self) -> String {
+        format!("ssh {}", self.link.host)
+    }
+
+    /// The last error a method without an error of its own met (`server_processes`,
+    /// `client_port_open`, `same_filesystem` answer empty, `false` or `None` then).
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// The open connection, or a new one when the last was lost (the node must greet as the
+    /// same node again).
+    fn connection(&self) -> Result<Arc<Conn>, RemoteError> {
+        let mut slot = self.conn.lock().map_err(|_| RemoteError::Lost {
+            who: self.link.who(),
+            why: "a lock was poisoned".into(),
+        })?;
+        if let Some(c) = slot.as_ref() {
+            if !c.is_dead() {
+                return Ok(c.clone());
+            }
+            // Lost while idle: say so once (the operator must know the node went away, and the
+            // engine must ask it again what is true); the next request connects anew.
+            let why = c.why_dead();
+            slot.take();
+            return Err(RemoteError::Lost {
+                who: self.link.who(),
+                why,
+            });
+        }
+        let (conn, hello) = open(&self.link, self.timing)?;
+        check_hello(&hello, &self.cfg, self.role, &self.link)?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Runs one operation on the node.
+    fn call(&self, op: Op) -> Result<Value, RemoteError> {
+        self.call_streaming(op, &mut |_| {})
+    }
+
+    /// Runs one operation on the node, handing each stream frame that comes before its reply
+    /// (progress, message-file lines) to `on_stream` as it arrives. The reply's `ok` value is
+    /// returned; an agent's error, a loss or a silence is an error naming the node.
+    pub fn call_streaming(
+        &self,
+        op: Op,
+        on_stream: &mut dyn FnMut(Value),
+    ) -> Result<Value, RemoteError> {
+        let result = self.connection().and_then(|c| {
+            let r = c.request(op, &self.link, self.timing.silence, on_stream);
+            if c.is_dead() {
+                self.forget(&c);
+            }
+            r
+        });
+        if let Err(e) = &result
+            && let Ok(mut last) = self.last_error.lock()
+        {
+            *last = Some(e.to_string());
+        }
+        result
+    }
+
+    /// Drops `conn` once its loss has been reported, so the next request connects anew.
+    fn forget(&self, conn: &Arc<Conn>) {
+        if let Ok(mut slot) = self.conn.lock()
+            && slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn))
+        {
+            slot.take();
+        }
+    }
+
+    /// Runs `op` and reads its answer as `T`.
+    fn ask<T: serde::de::DeserializeOwned>(&self, op: Op) -> Result<T, RemoteError> {
+        let v = self.call(op)?;
+        serde_json::from_value(v).map_err(|e| RemoteError::Answer {
+            who: self.link.who(),
+            why: e.to_string(),
+        })
+    }
+
+    /// Why an operation the agent does not serve yet cannot be done on this node.
+    fn not_served(&self, op: &str) -> String {
+        format!(
+            "{} ({}): `{op}` is not served over ssh by this version of tt-ha: run tt-ha on that node's machine",
+            self.cfg.name,
+            self.reached_by()
+        )
+    }
+
+    /// `path` as sent: refused here when it is spelled for another system than the node's.
+    fn wire_path(&self, path: &NodePath) -> Result<String, RemoteError> {
+        if path.os() != self.hello.os {
+            return Err(RemoteError::ForeignPath {
+                who: self.link.who(),
+                path: path.to_string(),
+                path_os: path.os().as_str(),
+                node_os: self.hello.os.as_str(),
+            });
+        }
+        Ok(path.as_str().to_string())
+    }
+
+    fn replace_call(
+        &self,
+        path: &NodePath,
+        op: impl FnOnce(String) -> Op,
+    ) -> Result<Value, ReplaceError> {
+        let text = self
+            .wire_path(path)
+            .map_err(|e| ReplaceError::Remote(e.to_string()))?;
+        self.call(op(text)).map_err(|e| match e {
+            RemoteError::Agent { kind, .. } if kind == KIND_CHANGED => {
+                ReplaceError::ChangedUnderneath {
+                    path: PathBuf::from(path.as_str()),
+                }
+            }
+            e => ReplaceError::Remote(e.to_string()),
+        })
+    }
+}
+
+/// The node the config names for `role`: a [`super::LocalNode`] when it has no `ssh`, else a
+/// connected [`RemoteNode`] (which fails here, before any effect, when the node cannot be
+/// reached, its host key is not trusted or its agent is not the right one).
+pub fn reach(
+    cfg: &crate::config::SiteConfig,
+    role: Role,
+) -> Result<Box<dyn NodeAccess>, RemoteError> {
+    let node = cfg.node(role).clone();
+    if node.is_remote() {
+        Ok(Box::new(RemoteNode::connect(node, role)?))
+    } else {
+        Ok(Box::new(super::LocalNode::new(node, role)))
+    }
+}
+
+/// Opens a connection: runs ssh, waits for the greeting, refuses anything else.
+fn open(link: &Link, timing: Timing) -> Result<(Arc<Conn>, Hello), RemoteError> {
+    let mut child = link
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| RemoteError::Spawn {
+            who: link.who(),
+            source,
+        })?;
+    let stderr = Arc::new(Mutex::new(Tail::default()));
+    if let Some(e) = child.stderr.take() {
+        keep_tail(e, stderr.clone());
+    }
+    let stdout = child.stdout.take();
+    let stdin = child.stdin.take();
+    let conn = Arc::new(Conn {
+        child: Mutex::new(child),
+        stdin: Mutex::new(stdin),
+        pending: Mutex::new(HashMap::new()),
+        heard: Mutex::new(Instant::now()),
+        dead: Mutex::new(None),
+        stderr,
+        next: AtomicU64::new(1),
+        closing: AtomicBool::new(false),
+    });
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = stdout {
+        let weak = Arc::downgrade(&conn);
+        std::thread::spawn(move || read_all(out, tx, weak));
+    }
+    let hello = greeting(&conn, link, &rx, timing)?;
+    spawn_heartbeats(Arc::downgrade(&conn), timing.heartbeat);
+    Ok((conn, hello))
+}
+
+/// Waits for the greeting; anything else refuses the connection (and ends ssh).
+fn greeting(
+    conn: &Conn,
+    link: &Link,
+    rx: &mpsc::Receiver<Greet>,
+    timing: Timing,
+) -> Result<Hello, RemoteError> {
+    let start = Instant::now();
+    let mut deadline = start + timing.greeting;
+    let mut stray = String::new();
+    let stray_error = |text: &str, greeted: bool| RemoteError::Stray {
+        who: link.who(),
+        text: clip(text),
+        greeted,
+    };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = match rx.recv_timeout(left) {
+            Ok(e) => e,
+            Err(_) => Greet::Eof,
+        };
+        let timed_out = Instant::now() >= deadline;
+        let result = match event {
+            Greet::Stray(line) => {
+                if stray.is_empty() {
+                    deadline = deadline.min(Instant::now() + STRAY_GRACE);
+                }
+                if stray.len() < STRAY_SHOWN {
+                    stray.push_str(&line);
+                    stray.push('\n');
+                }
+                continue;
+            }
+            Greet::Hello(h) if stray.is_empty() => {
+                // The silence bound counts from the greeting, not from ssh's start.
+                if let Ok(mut heard) = conn.heard.lock() {
+                    *heard = Instant::now();
+                }
+                Ok(*h)
+            }
+            Greet::Hello(_) => Err(stray_error(&stray, true)),
+            Greet::StrayThenHello(before) => {
+                stray.push_str(&before);
+                Err(stray_error(&stray, true))
+            }
+            Greet::Other { protocol, version } => Err(RemoteError::Version {
+                who: link.who(),
+                program: link.program.clone(),
+                protocol,
+                theirs: version.unwrap_or_else(|| "of an unknown version".into()),
+            }),
+            Greet::Garbled(why) => Err(RemoteError::Garbled {
+                who: link.who(),
+                why,
+            }),
+            Greet::Eof if !stray.is_empty() => Err(stray_error(&stray, false)),
+            Greet::Eof if timed_out => Err(RemoteError::NoGreeting {
+                who: link.who(),
+                host: link.host.clone(),
+                secs: timing.greeting.as_secs(),
+            }),
+            Greet::Eof => Err(ended_before_greeting(conn, link)),
+        };
+        if result.is_err() {
+            conn.kill("refused at the greeting");
+        }
+        return result;
+    }
+}
+
+/// What ssh's end before a greeting means: a host key refused, a failed login, or an agent
+/// that could not start.
+fn ended_before_greeting(conn: &Conn, link: &Link) -> RemoteError {
+    let status = wait_exit(conn, Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && !conn.stderr.lock().map(|t| t.ended).unwrap_or(true) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let said = stderr_text(&conn.stderr);
+    let status_text = status.map_or("still running".to_string(), |s| s.to_string());
+    let ssh_failed = status.and_then(|s| s.code()) == Some(255);
+    let changed = said.contains("REMOTE HOST IDENTIFICATION HAS CHANGED");
+    let unknown = said.contains("Host key verification failed")
+        || (said.contains("No ") && said.contains("host key is known"));
+    if ssh_failed && (changed || unknown) {
+        return RemoteError::HostKey {
+            who: link.who(),
+            changed,
+            seen: Box::new(HostKeySeen {
+                host: link.host.clone(),
+                address: ssh_destination(link),
+                fingerprint: fingerprint(link),
+                stderr: said,
+            }),
+        };
+    }
+    if ssh_failed {
+        return RemoteError::Ssh {
+            who: link.who(),
+            host: link.host.clone(),
+            status: status_text,
+            stderr: said,
+        };
+    }
+    RemoteError::Exited {
+        who: link.who(),
+        program: link.program.clone(),
+        status: status_text,
+        stderr: said,
+    }
+}
+
+fn wait_exit(conn: &Conn, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(mut c) = conn.child.lock()
+            && let Ok(Some(s)) = c.try_wait()
+        {
+            return Some(s);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The fingerprint of the key `link`'s host presents now: `ssh -G` says which host and port
+/// the site's options lead to, `ssh-keyscan` fetches the key, `ssh-keygen -lf -` prints it.
+fn fingerprint(link: &Link) -> Option<String> {
+    let (host, port) = ssh_destination(link)?;
+    let mut scan = Command::new("ssh-keyscan");
+    scan.args(["-T", "5", "-p", &port, "--", &host]);
+    let keys = run_briefly(scan, None)?;
+    let mut keygen = Command::new("ssh-keygen");
+    keygen.args(["-l", "-f", "-"]);
+    let printed = String::from_utf8_lossy(&run_briefly(keygen, Some(keys))?).into_owned();
+    let lines: Vec<&str> = printed
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    (!lines.is_empty()).then(|| crate::display::text(&lines.join("; ")).into_owned())
+}
+
+/// The host name and port the site's ssh options lead to, as `ssh -G` resolves them (an
+/// alias of the ssh config, `-p`, `-F` …).
+fn ssh_destination(link: &Link) -> Option<(String, String)> {
+    let mut g = Command::new("ssh");
+    g.args(&link.options).arg("-G").arg("--").arg(&link.host);
+    let settings = String::from_utf8_lossy(&run_briefly(g, None)?).into_owned();
+    let value = |key: &str| {
+        settings
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string))
+    };
+    Some((
+        value("hostname")?,
+        value("port").unwrap_or_else(|| "22".into()),
+    ))
+}
+
+/// Runs a helper with a deadline; its stdout when it succeeds.
+fn run_briefly(mut cmd: Command, input: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    if let (Some(bytes), Some(mut w)) = (input, child.stdin.take()) {
+        std::thread::spawn(move || {
+            let _ = w.write_all(&bytes);
+        });
+    }
+    let mut out = child.stdout.take()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.by_ref().take(1 << 20).read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    let got = rx.recv_timeout(HELPER_TIMEOUT).ok();
+    if got.is_none() {
+        let _ = child.kill();
+    }
+    let ok = child.wait().ok()?.success();
+    got.filter(|_| ok)
+}
+
+/// Keeps the last [`STDERR_TAIL`] bytes of ssh's stderr.
+fn keep_tail(mut e: impl Read + Send + 'static, tail: Arc<Mutex<Tail>>) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = e.read(&mut buf).unwrap_or(0);
+            let Ok(mut t) = tail.lock() else { return };
+            if n == 0 {
+                t.ended = true;
+                return;
+            }
+            t.bytes.extend_from_slice(&buf[..n]);
+            let excess = t.bytes.len().saturating_sub(STDERR_TAIL);
+            t.bytes.drain(..excess);
+        }
+    });
+}
+
+/// Reads ssh's stdout: the greeting phase, then frames until the end.
+fn read_all(out: impl Read, greet: mpsc::Sender<Greet>, conn: Weak<Conn>) {
+    let mut r = BufReader::new(out);
+    loop {
+        let line = match frame::read_frame(&mut r) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = greet.send(Greet::Eof);
+                return;
+            }
+        };
+        let event = match line.find(protocol::GREETING_PREFIX) {
+            None => Greet::Stray(line),
+            Some(at) => match (protocol::parse_greeting(&line[at..]), at) {
+                (Some(Greeting::Hello(h)), 0) => Greet::Hello(h),
+                (Some(Greeting::Hello(_)), _) => Greet::StrayThenHello(line[..at].to_string()),
+                (Some(Greeting::OtherVersion { protocol, version }), _) => {
+                    Greet::Other { protocol, version }
+                }
+                (Some(Greeting::Garbled(why)), _) => Greet::Garbled(why),
+                (None, _) => Greet::Stray(line),
+            },
+        };
+        let greeted = matches!(event, Greet::Hello(_));
+        let stray = matches!(event, Greet::Stray(_));
+        if greet.send(event).is_err() || !(greeted || stray) {
+            return;
+        }
+        if greeted {
+            break;
+        }
+    }
+    read_frames(r, conn);
+}
+
+/// After the greeting: hands replies to their callers, notes every frame as a sign of life.
+fn read_frames(mut r: impl std::io::BufRead, conn: Weak<Conn>) {
+    loop {
+        let result = frame::read_frame(&mut r);
+        let Some(c) = conn.upgrade() else { return };
+        let line = match result {
+            Ok(l) => l,
+            Err(e) => {
+                let why = match e {
+                    FrameError::Closed => "the agent or ssh ended".to_string(),
+                    e => e.to_string(),
+                };
+                if !c.closing.load(Ordering::Relaxed) {
+                    // Give ssh a moment to exit and say why.
+                    let _ = wait_exit(&c, Duration::from_secs(1));
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                c.kill(&why);
+                return;
+            }
+        };
+        if let Ok(mut h) = c.heard.lock() {
+            *h = Instant::now();
+        }
+        let Ok(value) = serde_json::from_str::<Value>(&line) else {
+            c.kill(&format!(
+                "the agent sent a line that is not JSON: {:?}",
+                clip(&line)
+            ));
+            return;
+        };
+        if value.get("heartbeat").is_some() {
+            continue;
+        }
+        if let (Some(id), Some(stream)) =
+            (value.get("id").and_then(Value::as_u64), value.get("stream"))
+        {
+            // Kept waiting: a stream frame does not end the request.
+            let waiter = c.pending.lock().ok().and_then(|p| p.get(&id).cloned());
+            if let Some(w) = waiter {
+                let _ = w.send(Incoming::Stream(stream.clone()));
+            }
+            continue;
+        }
+        let Ok(reply) = serde_json::from_value::<Reply>(value) else {
+            c.kill(&format!(
+                "the agent sent a frame that is not a reply: {:?}",
+                clip(&line)
+            ));
+            return;
+        };
+        let waiter = c.pending.lock().ok().and_then(|mut p| p.remove(&reply.id));
+        if let Some(w) = waiter {
+            let _ = w.send(Incoming::Reply(reply));
+        }
+    }
+}
+
+fn spawn_heartbeats(conn: Weak<Conn>, every: Duration) {
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(every);
+            let Some(c) = conn.upgrade() else { return };
+            if c.is_dead() || c.closing.load(Ordering::Relaxed) {
+                return;
+            }
+            let _ = c.write(&protocol::heartbeat(started.elapsed().as_secs()));
+        }
+    });
+}
+
+/// The agent must serve the node the config names, in its role, with the same home.
+fn check_hello(hello: &Hello, cfg: &Node, role: Role, link: &Link) -> Result<(), RemoteError> {
+    let wrong = |what: String| RemoteError::WrongNode {
+        who: link.who(),
+        what,
+    };
+    if hello.node != cfg.name {
+        return Err(wrong(format!("node {:?}, not {:?}", hello.node, cfg.name)));
+    }
+    if hello.role != role {
+        return Err(wrong(format!(
+            "the {} role, and tt-ha.toml makes it the {}",
+            role_word(hello.role),
+            role_word(role)
+        )));
+    }
+    let ours = NodePath::new(hello.os, cfg.home.to_string_lossy().into_owned());
+    let theirs = NodePath::new(hello.os, hello.confinement.home.clone());
+    let same = matches!((&ours, &theirs), (Ok(a), Ok(b)) if a.same_spelling(b));
+    if !same {
+        return Err(wrong(format!(
+            "the home {:?}, and tt-ha.toml gives {:?}",
+            hello.confinement.home,
+            cfg.home.to_string_lossy()
+        )));
+    }
+    Ok(())
+}
+
+fn role_word(r: Role) -> &'static str {
+    match r {
+        Role::Master => "master",
+        Role::Replicant => "replicant",
+    }
+}
+
+/// At most [`STRAY_SHOWN`] characters of untrusted text, escaped for showing on one line
+/// (a line break as `\n`).
+fn clip(s: &str) -> String {
+    let cut: String = s.chars().take(STRAY_SHOWN).collect();
+    crate::display::text(&cut)
+        .replace('\r', "\\r")
+        .replace('\n', "\\n")
+}
+
+/// An io::Error for a remote failure (a refusal reads as "permission denied").
+fn io_error(e: RemoteError) -> std::io::Error {
+    let kind = match &e {
+        RemoteError::Agent { kind, .. } if kind == KIND_REFUSED => {
+            std::io::ErrorKind::PermissionDenied
+        }
+        _ => std::io::ErrorKind::Other,
+    };
+    std::io::Error::new(kind, e.to_string())
+}
+
+#[derive(serde::Deserialize)]
+struct FileBytes {
+    bytes: Bytes,
+}
+
+impl NodeAccess for RemoteNode {
+    fn config(&self) -> &Node {
+        &self.cfg
+    }
+
+    fn role(&self) -> Role {
+        self.role
+    }
+
+    fn os(&self) -> NodeOs {
+        self.hello.os
+    }
+
+    fn home(&self) -> NodePath {
+        NodePath::new(self.hello.os, self.cfg.home.to_string_lossy().into_owned())
+            .or_else(|_| NodePath::new(self.hello.os, self.hello.confinement.home.clone()))
+            .unwrap_or_else(|_| NodePath::new(self.hello.os, ".").expect("`.` is a path"))
+    }
+
+    fn list_home(&self) -> Result<Home, HomeError> {
+        self.ask(Op::ListHome)
+            .map_err(|e| HomeError::Remote(e.to_string()))
+    }
+
+    fn read_file(&self, path: &NodePath) -> Result<Vec<u8>, ReplaceError> {
+        let v = self.replace_call(path, |path| Op::ReadFile { path })?;
+        serde_json::from_value::<FileBytes>(v)
+            .map(|f| f.bytes.0)
+            .map_err(|e| {
+                ReplaceError::Remote(
+                    RemoteError::Answer {
+                        who: self.link.who(),
+                        why: e.to_string(),
+                    }
+                    .to_string(),
+                )
+            })
+    }
+
+    fn replace_if_unchanged(
+        &self,
+        path: &NodePath,
+        expected: &[u8],
+        new: &[u8],
+    ) -> Result<(), ReplaceError> {
+        self.replace_call(path, |path| Op::ReplaceIfUnchanged {
+            path,
+            expected: Bytes(expected.to_vec()),
+            new: Bytes(new.to_vec()),
+        })
+        .map(|_| ())
+    }
+
+    fn available_space(&self, path: &NodePath) -> std::io::Result<u64> {
+        let path = self.wire_path(path).map_err(io_error)?;
+        self.ask(Op::AvailableSpace { path }).map_err(io_error)
+    }
+
+    fn same_filesystem(&self, a: &NodePath, b: &NodePath) -> Option<bool> {
+        let (a, b) = (self.wire_path(a).ok()?, self.wire_path(b).ok()?);
+        self.ask::<Option<bool>>(Op::SameFilesystem { a, b })
+            .ok()
+            .flatten()
+    }
+
+    fn service_state(&self) -> Result<SvcState, ServiceError> {
+        self.ask(Op::ServiceState)
+            .map_err(|e| ServiceError::Remote(e.to_string()))
+    }
+
+    /// An unreachable node answers no process (see [`RemoteNode::last_error`]); its
+    /// `service_state` fails on the same lost connection, so no destructive step takes the
+    /// silence for a stopped server.
+    fn server_processes(&self) -> Vec<FoundProcess> {
+        self.ask(Op::ServerProcesses).unwrap_or_default()
+    }
+
+    fn home_holders(&self) -> Result<Holders, ScanError> {
+        self.ask(Op::HomeHolders).map_err(|e| match e {
+            RemoteError::Agent { kind, .. } if kind == KIND_UNAVAILABLE => ScanError::Unavailable,
+            e => ScanError::Remote(e.to_string()),
+        })
+    }
+
+    fn client_port_open(&self) -> bool {
+        self.ask(Op::ClientPortOpen).unwrap_or(false)
+    }
+
+    // --- engine effects not yet served by the agent (protocol v1 serves the methods above):
+    // each answers that it cannot be done over ssh yet, or the safe reading of "cannot tell".
+
+    fn machine_id(&self) -> String {
+        format!("ssh:{}", self.link.host)
+    }
+
+    fn list_home_reused(&self) -> Result<Home, HomeError> {
+        self.list_home()
+    }
+
+    fn home_lineage(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn address_check(&self, _peer: &Node) -> Result<String, String> {
+        Err(self.not_served("address_check"))
+    }
+
+    /// Cannot tell: counted as running, so no destructive step acts.
+    fn server_up(&self, _timeout: Duration) -> bool {
+        true
+    }
+
+    fn stop_server(
+        &self,
+        _deadline: Duration,
+        _report: &mut dyn FnMut(crate::service::Report<'_>),
+    ) -> Result<(), ServiceError> {
+        Err(ServiceError::Remote(self.not_served("stop_server")))
+    }
+
+    fn start_server(
+        &self,
+        _deadline: Duration,
+        _report: &mut dyn FnMut(crate::service::Report<'_>),
+    ) -> Result<(), ServiceError> {
+        Err(ServiceError::Remote(self.not_served("start_server")))
+    }
+
+    fn start_server_only(&self, _timeout: Duration) -> Result<(), ServiceError> {
+        Err(ServiceError::Remote(self.not_served("start_server_only")))
+    }
+
+    fn identify_servers(&self, _timeout: Duration) -> crate::service::Identification {
+        crate::service::Identification::default()
+    }
+
+    fn server_evidence(&self, _pid: u32, _timeout: Duration) -> Result<String, String> {
+        Err(self.not_served("server_evidence"))
+    }
+
+    fn end_servers(
+        &self,
+        _targets: &[crate::service::Identified],
+        _grace: Duration,
+        _report: &mut dyn FnMut(crate::service::Report<'_>),
+    ) -> Result<Vec<crate::service::Ended>, ServiceError> {
+        Err(ServiceError::Remote(self.not_served("end_servers")))
+    }
+
+    fn matching_processes(&self) -> Vec<FoundProcess> {
+        Vec::new()
+    }
+
+    fn port_open(&self, _port: u16) -> bool {
+        false
+    }
+
+    fn run_ping(&self) -> Option<Result<(), String>> {
+        self.cfg
+            .ping_command
+            .as_ref()
+            .map(|_| Err(self.not_served("run_ping")))
+    }
+
+    fn exists(&self, _path: &super::EntryPath) -> std::io::Result<bool> {
+        Err(std::io::Error::other(self.not_served("exists")))
+    }
+
+    fn copy_file_durably(
+        &self,
+        _from: &super::EntryPath,
+        _to: &super::EntryPath,
+    ) -> Result<(), String> {
+        Err(self.not_served("copy_file_durably"))
+    }
+
+    fn move_batch(
+        &self,
+        _pairs: &[(super::EntryPath, super::EntryPath)],
+        _dest_is_ours: bool,
+        _progress: &mut dyn FnMut(usize),
+    ) -> Result<(usize, usize), crate::quarantine::MoveError> {
+        Err(crate::quarantine::MoveError::Remote(
+            self.not_served("move_batch"),
+        ))
+    }
+
+    fn tree_size(&self, _path: &super::EntryPath) -> u64 {
+        0
+    }
+
+    fn remove_tree(&self, _path: &super::EntryPath) -> std::io::Result<()> {
+        Err(std::io::Error::other(self.not_served("remove_tree")))
+    }
+
+    fn check_writable(
+        &self,
+        dir: &super::EntryPath,
+    ) -> Option<(super::EntryPath, Option<std::io::Error>)> {
+        Some((
+            dir.clone(),
+            Some(std::io::Error::other(self.not_served("check_writable"))),
+        ))
+    }
+
+    fn inspect_lock(&self) -> crate::runlock::Found {
+        crate::runlock::Found::Garbled(self.not_served("inspect_lock"))
+    }
+
+    fn lock_run_folder(
+        &self,
+        _run_id: &str,
+        _command: &str,
+    ) -> Result<super::RunLock, crate::runlock::LockError> {
+        Err(crate::runlock::LockError::Remote(
+            self.not_served("lock_run_folder"),
+        ))
+    }
+
+    fn assess_backup(
+        &self,
+        _trust: crate::backup::Trust,
+    ) -> Result<crate::backup::Assessment, crate::backup::BackupError> {
+        Err(crate::backup::BackupError::Remote(
+            self.not_served("assess_backup"),
+        ))
+    }
+
+    fn unused_backup_id(&self, _base: &str) -> Result<String, crate::backup::BackupError> {
+        Err(crate::backup::BackupError::Remote(
+            self.not_served("unused_backup_id"),
+        ))
+    }
+
+    fn make_backup(
+        &self,
+        _found: crate::backup::Found,
+        _new_id: &str,
+        _trust: crate::backup::Trust,
+        _progress: &mut dyn FnMut(&crate::backup::Progress),
+    ) -> Result<crate::backup::Outcome, crate::backup::BackupError> {
+        Err(crate::backup::BackupError::Remote(
+            self.not_served("make_backup"),
+        ))
+    }
+}

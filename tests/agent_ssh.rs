@@ -1,0 +1,630 @@
+//! `RemoteNode` through a real OpenSSH server on 127.0.0.1: a fresh `sshd` per test on a free
+//! port, with fresh host and client keys in a temporary folder. Needs root (sshd's privilege
+//! separation) and /usr/sbin/sshd; without them each test says SKIP loudly, and why.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tt_ha::atomic::ReplaceError;
+use tt_ha::config::Node;
+use tt_ha::dbconfig::Role;
+use tt_ha::node::remote::{RemoteError, Timing};
+use tt_ha::node::{LocalNode, NodeAccess, RemoteNode};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// Why these tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    if !Path::new(SSHD).exists() {
+        return Some(format!("{SSHD} is missing (Debian: openssh-server)"));
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Uid:")?
+                    .split_whitespace()
+                    .next()
+                    .map(str::to_string)
+            })
+        })
+        .unwrap_or_default();
+    if uid != "0" {
+        return Some("not root: sshd needs root for its privilege separation".into());
+    }
+    for tool in ["ssh", "ssh-keygen", "ssh-keyscan"] {
+        if Command::new(tool).arg("-V").output().is_err()
+            && Command::new("which")
+                .arg(tool)
+                .output()
+                .map_or(true, |o| !o.status.success())
+        {
+            return Some(format!("{tool} is missing (Debian: openssh-client)"));
+        }
+    }
+    None
+}
+
+macro_rules! need_sshd {
+    ($name:literal) => {
+        if let Some(why) = skip_reason() {
+            eprintln!("\n!!!!!!!!!! SKIP {}: {why} !!!!!!!!!!\n", $name);
+            return;
+        }
+    };
+}
+
+/// A node's folders, the agent's node file, and an sshd in front of it.
+struct Node2 {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    home: PathBuf,
+    run: PathBuf,
+    node_file: PathBuf,
+    ssh_config: PathBuf,
+    known_hosts: PathBuf,
+    host_pub: PathBuf,
+    client_pub: String,
+    port: u16,
+    sshd: Option<Child>,
+}
+
+fn keygen(path: &Path) {
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "tt-ha-test", "-f"])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ssh-keygen failed");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Node2 {
+    fn new() -> Node2 {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().canonicalize().unwrap();
+        let home = dir.join("node/var/db");
+        let run = dir.join("node/var/tt-ha");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(home.join("DB_CONFIG"), b"#rep_set_priority 0\n").unwrap();
+        std::fs::write(home.join("__db.001"), vec![0u8; 8192]).unwrap();
+        std::fs::write(home.join("log.0000000001"), vec![7u8; 64]).unwrap();
+        let node_file = dir.join("node.toml");
+        std::fs::write(
+            &node_file,
+            format!(
+                "role = \"replicant\"\n[node]\nname = \"rep\"\naddress = \"127.0.0.1\"\nclient_port = {}\nhome = {:?}\nrun_dir = {:?}\nprocess = {{ cmdline_contains = \"no-such-server-{}\" }}\nservice = {{ kind = \"commands\", start = [\"true\"], stop = [\"true\"], status = [\"sh\", \"-c\", \"exit 3\"] }}\n",
+                free_port(),
+                home.display().to_string(),
+                run.display().to_string(),
+                std::process::id()
+            ),
+        )
+        .unwrap();
+        keygen(&dir.join("host_key"));
+        keygen(&dir.join("client_key"));
+        let client_pub = std::fs::read_to_string(dir.join("client_key.pub"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let port = free_port();
+        let known_hosts = dir.join("known_hosts");
+        let host_pub = dir.join("host_key.pub");
+        let host_key = std::fs::read_to_string(&host_pub).unwrap();
+        std::fs::write(
+            &known_hosts,
+            format!("[127.0.0.1]:{port} {}\n", host_key.trim()),
+        )
+        .unwrap();
+        let ssh_config = dir.join("ssh_config");
+        std::fs::write(
+            &ssh_config,
+            format!(
+                "Host ttnode\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  ConnectTimeout 10\n",
+                dir.join("client_key").display(),
+                known_hosts.display()
+            ),
+        )
+        .unwrap();
+        Node2 {
+            _dir: d,
+            dir,
+            home,
+            run,
+            node_file,
+            ssh_config,
+            known_hosts,
+            host_pub,
+            client_pub,
+            port,
+            sshd: None,
+        }
+    }
+
+    /// The production line: a dedicated key whose forced command is the agent.
+    fn forced_command(&self) -> String {
+        format!(
+            "restrict,command=\"{} agent --stdio --node-config {}\" {}",
+            env!("CARGO_BIN_EXE_tt-ha"),
+            self.node_file.display(),
+            self.client_pub
+        )
+    }
+
+    /// A key without a forced command: the controller's `tt_ha` runs through the shell.
+    fn plain_key(&self) -> String {
+        format!("restrict {}", self.client_pub)
+    }
+
+    /// Starts sshd with `authorized_keys` holding `line`, and waits until it listens.
+    fn start_sshd(&mut self, line: &str) {
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let keys = self.dir.join("authorized_keys");
+        std::fs::write(&keys, format!("{line}\n")).unwrap();
+        let cfg = self.dir.join("sshd_config");
+        std::fs::write(
+            &cfg,
+            format!(
+                "Port {}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nLogLevel ERROR\n",
+                self.port,
+                self.dir.join("host_key").display(),
+                self.dir.join("sshd.pid").display(),
+                keys.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(SSHD)
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.sshd = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The controller's view of the node: `ssh = "ttnode"` through this test's ssh config.
+    fn controller_node(&self, tt_ha: Option<&Path>) -> Node {
+        let mut text = format!(
+            "name = \"rep\"\naddress = \"127.0.0.1\"\nhome = {:?}\nrun_dir = {:?}\nprocess = {{ name = \"x\" }}\nservice = {{ kind = \"commands\", start = [\"true\"], stop = [\"true\"], status = [\"true\"] }}\nssh = \"ttnode\"\nssh_options = [\"-F\", {:?}]\n",
+            self.home.display().to_string(),
+            self.run.display().to_string(),
+            self.ssh_config.display().to_string()
+        );
+        if let Some(p) = tt_ha {
+            text.push_str(&format!("tt_ha = {:?}\n", p.display().to_string()));
+        }
+        toml::from_str(&text).unwrap()
+    }
+
+    fn local(&self) -> LocalNode {
+        let text = std::fs::read_to_string(&self.node_file).unwrap();
+        let cfg = tt_ha::config::parse_agent(&text, &self.node_file).unwrap();
+        LocalNode::new(cfg.node, cfg.role)
+    }
+
+    fn connect(&self, tt_ha: Option<&Path>) -> Result<RemoteNode, RemoteError> {
+        RemoteNode::connect(self.controller_node(tt_ha), Role::Replicant)
+    }
+
+    /// The host key's fingerprint as the node itself prints it.
+    fn fingerprint(&self) -> String {
+        let out = Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(&self.host_pub)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    }
+
+    fn agent_log(&self) -> Option<String> {
+        std::fs::read_to_string(self.run.join("tt-ha-agent.log")).ok()
+    }
+
+    /// An executable script in the test folder.
+    fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+}
+
+impl Drop for Node2 {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.sshd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn a_remote_node_reads_and_replaces_exactly_like_a_local_one() {
+    need_sshd!("a_remote_node_reads_and_replaces_exactly_like_a_local_one");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let local = n.local();
+    assert_eq!(remote.hello().node, "rep");
+    assert_eq!(remote.os(), local.os());
+    let cfg = remote.home().join("DB_CONFIG").unwrap();
+
+    assert_eq!(
+        remote.read_file(&cfg).unwrap(),
+        local.read_file(&cfg).unwrap()
+    );
+    let (r, l) = (remote.list_home().unwrap(), local.list_home().unwrap());
+    assert_eq!(r.entries, l.entries);
+    assert_eq!(r.path, l.path);
+
+    remote
+        .replace_if_unchanged(&cfg, b"#rep_set_priority 0\n", b"rep_set_priority 0\n")
+        .unwrap();
+    assert_eq!(
+        std::fs::read(n.home.join("DB_CONFIG")).unwrap(),
+        b"rep_set_priority 0\n"
+    );
+    // Changed since read: the same refusal as locally, file untouched.
+    let e = remote
+        .replace_if_unchanged(&cfg, b"#rep_set_priority 0\n", b"lost\n")
+        .unwrap_err();
+    assert!(matches!(e, ReplaceError::ChangedUnderneath { .. }), "{e}");
+    let e = local
+        .replace_if_unchanged(&cfg, b"#rep_set_priority 0\n", b"lost\n")
+        .unwrap_err();
+    assert!(matches!(e, ReplaceError::ChangedUnderneath { .. }), "{e}");
+    assert_eq!(
+        std::fs::read(n.home.join("DB_CONFIG")).unwrap(),
+        b"rep_set_priority 0\n"
+    );
+
+    assert!(remote.available_space(&remote.home()).unwrap() > 0);
+    assert_eq!(
+        remote.same_filesystem(&remote.home(), &cfg),
+        local.same_filesystem(&local.home(), &cfg)
+    );
+    assert_eq!(
+        remote.service_state().unwrap(),
+        local.service_state().unwrap()
+    );
+    assert_eq!(remote.server_processes(), local.server_processes());
+    assert!(!remote.client_port_open());
+    assert_eq!(
+        remote.home_holders().unwrap().holders,
+        local.home_holders().unwrap().holders
+    );
+
+    // Outside the node's folders: refused by the agent, named, logged on the node.
+    let outside = tt_ha::node::NodePath::new(remote.os(), "/etc/hostname").unwrap();
+    let e = remote.read_file(&outside).unwrap_err().to_string();
+    assert!(
+        e.contains("node rep (ssh ttnode)") && e.contains("refuses"),
+        "{e}"
+    );
+    let log = n.agent_log().unwrap_or_default();
+    assert!(log.contains("refused read_file \"/etc/hostname\""), "{log}");
+}
+
+#[test]
+fn an_unknown_host_key_is_refused_before_any_effect_with_its_fingerprint() {
+    need_sshd!("an_unknown_host_key_is_refused_before_any_effect_with_its_fingerprint");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    std::fs::write(&n.known_hosts, b"").unwrap();
+    let e = n.connect(None).unwrap_err();
+    assert!(
+        matches!(e, RemoteError::HostKey { changed: false, .. }),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    eprintln!("refusal: {text}");
+    assert!(text.contains(&n.fingerprint()), "{text}");
+    assert!(
+        text.contains("not in known_hosts") && text.contains("ssh-keyscan") && text.contains("rep"),
+        "{text}"
+    );
+    // The agent never ran: no session in the node's log.
+    assert_eq!(n.agent_log(), None);
+}
+
+#[test]
+fn a_changed_host_key_is_refused_before_any_effect_with_its_fingerprint() {
+    need_sshd!("a_changed_host_key_is_refused_before_any_effect_with_its_fingerprint");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    keygen(&n.dir.join("other_key"));
+    let other = std::fs::read_to_string(n.dir.join("other_key.pub")).unwrap();
+    std::fs::write(
+        &n.known_hosts,
+        format!("[127.0.0.1]:{} {}\n", n.port, other.trim()),
+    )
+    .unwrap();
+    let e = n.connect(None).unwrap_err();
+    assert!(
+        matches!(e, RemoteError::HostKey { changed: true, .. }),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    eprintln!("refusal: {text}");
+    assert!(text.contains(&n.fingerprint()), "{text}");
+    assert!(text.contains("ssh-keygen -R"), "{text}");
+    assert_eq!(n.agent_log(), None);
+}
+
+#[test]
+fn login_noise_before_the_greeting_is_refused_and_quoted_escaped() {
+    need_sshd!("login_noise_before_the_greeting_is_refused_and_quoted_escaped");
+    let mut n = Node2::new();
+    n.start_sshd(&n.plain_key());
+    let wrapper = n.script(
+        "noisy-tt-ha",
+        &format!(
+            "echo 'Welcome to node 7!'\nprintf '\\033[31mred alert\\n'\nexec {} \"$@\" --node-config {}",
+            env!("CARGO_BIN_EXE_tt-ha"),
+            n.node_file.display()
+        ),
+    );
+    let e = n.connect(Some(&wrapper)).unwrap_err();
+    assert!(
+        matches!(e, RemoteError::Stray { greeted: true, .. }),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    eprintln!("refusal: {text}");
+    assert!(text.contains("Welcome to node 7!"), "{text}");
+    assert!(!text.contains('\u{1b}'), "raw escape in {text:?}");
+    assert!(text.contains("red alert"), "{text}");
+    assert!(
+        text.contains("quiet for non-interactive sessions"),
+        "{text}"
+    );
+    // The same wrapper without the noise connects: the refusal was the noise, not the path.
+    let quiet = n.script(
+        "quiet-tt-ha",
+        &format!(
+            "exec {} \"$@\" --node-config {}",
+            env!("CARGO_BIN_EXE_tt-ha"),
+            n.node_file.display()
+        ),
+    );
+    let remote = n.connect(Some(&quiet)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(remote.list_home().is_ok());
+}
+
+#[test]
+fn an_agent_of_another_protocol_version_is_refused_with_the_fix() {
+    need_sshd!("an_agent_of_another_protocol_version_is_refused_with_the_fix");
+    let mut n = Node2::new();
+    n.start_sshd(&n.plain_key());
+    let fake = n.script(
+        "future-tt-ha",
+        "echo 'tt-ha-agent/2 {\"protocol\":2,\"version\":\"9.9.9\"}'\nsleep 20",
+    );
+    let e = n.connect(Some(&fake)).unwrap_err();
+    assert!(matches!(e, RemoteError::Version { .. }), "{e:?}");
+    let text = e.to_string();
+    eprintln!("refusal: {text}");
+    for part in [
+        "9.9.9",
+        "protocol 2",
+        env!("CARGO_PKG_VERSION"),
+        "Install tt-ha",
+        "node rep",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from {text}");
+    }
+}
+
+#[test]
+fn a_key_the_node_does_not_accept_and_a_missing_tt_ha_are_told_apart() {
+    need_sshd!("a_key_the_node_does_not_accept_and_a_missing_tt_ha_are_told_apart");
+    let mut n = Node2::new();
+    keygen(&n.dir.join("stranger"));
+    let stranger = std::fs::read_to_string(n.dir.join("stranger.pub")).unwrap();
+    n.start_sshd(&format!("restrict {}", stranger.trim()));
+    let e = n.connect(None).unwrap_err();
+    assert!(matches!(e, RemoteError::Ssh { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("Permission denied")
+            && text.contains("BatchMode")
+            && text.contains("node rep"),
+        "{text}"
+    );
+    // The key is accepted, but tt-ha is not where the config says.
+    let mut n = Node2::new();
+    n.start_sshd(&n.plain_key());
+    let e = n
+        .connect(Some(Path::new("/nonexistent/tt-ha")))
+        .unwrap_err();
+    assert!(matches!(e, RemoteError::Exited { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("127") && text.contains("/nonexistent/tt-ha") && text.contains("tt_ha"),
+        "{text}"
+    );
+}
+
+/// The pid of the agent serving the newest session, from the node's log.
+fn agent_pid(n: &Node2) -> u32 {
+    let log = n.agent_log().unwrap_or_default();
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("session opened"))
+        .unwrap_or_else(|| panic!("no session in {log}"));
+    line.split("pid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn killing_the_agent_mid_session_gives_an_error_naming_the_node() {
+    need_sshd!("killing_the_agent_mid_session_gives_an_error_naming_the_node");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let cfg = remote.home().join("DB_CONFIG").unwrap();
+    assert!(remote.read_file(&cfg).is_ok());
+    let pid = agent_pid(&n);
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Let the loss reach the controller (the reader sees the pipe end).
+    std::thread::sleep(Duration::from_millis(300));
+    let e = remote.read_file(&cfg).unwrap_err().to_string();
+    assert!(
+        e.contains("node rep (ssh ttnode)") && e.contains("lost") && e.contains("tt-ha status"),
+        "{e}"
+    );
+    // The next request opens a new connection to the same node.
+    assert_eq!(remote.read_file(&cfg).unwrap(), b"#rep_set_priority 0\n");
+    assert_ne!(agent_pid(&n), pid);
+}
+
+#[test]
+fn killing_the_agent_during_a_request_gives_an_error_naming_the_node() {
+    need_sshd!("killing_the_agent_during_a_request_gives_an_error_naming_the_node");
+    let mut n = Node2::new();
+    // A service query that takes a while: the agent is killed while it runs.
+    let text = std::fs::read_to_string(&n.node_file).unwrap();
+    std::fs::write(
+        &n.node_file,
+        text.replace("\"exit 3\"", "\"sleep 5; exit 3\""),
+    )
+    .unwrap();
+    n.start_sshd(&n.forced_command());
+    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let pid = agent_pid(&n);
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+    });
+    let e = remote.service_state().unwrap_err().to_string();
+    eprintln!("lost: {e}");
+    assert!(killer.join().unwrap().success());
+    assert!(
+        e.contains("node rep (ssh ttnode)") && e.contains("lost") && e.contains("tt-ha apply"),
+        "{e}"
+    );
+    // Reported once; the next request reconnects.
+    assert!(remote.list_home().is_ok());
+}
+
+/// A greeting of protocol 1 for `node`, with `home`, as an agent would send it.
+fn hello_line(node: &str, home: &Path, run: &Path) -> String {
+    format!(
+        "tt-ha-agent/1 {{\"protocol\":1,\"version\":\"{}\",\"os\":\"unix\",\"capabilities\":[],\"node\":\"{node}\",\"role\":\"replicant\",\"confinement\":{{\"home\":\"{}\",\"run_dir\":\"{}\",\"backup_dir\":null}}}}",
+        env!("CARGO_PKG_VERSION"),
+        home.display(),
+        run.display()
+    )
+}
+
+#[test]
+fn an_agent_serving_another_node_or_home_is_refused() {
+    need_sshd!("an_agent_serving_another_node_or_home_is_refused");
+    let mut n = Node2::new();
+    n.start_sshd(&n.plain_key());
+    let other_node = n.script(
+        "other-node",
+        &format!("echo '{}'\nsleep 20", hello_line("other", &n.home, &n.run)),
+    );
+    let e = n.connect(Some(&other_node)).unwrap_err();
+    assert!(matches!(e, RemoteError::WrongNode { .. }), "{e:?}");
+    assert!(e.to_string().contains("\"other\""), "{e}");
+    let other_home = n.script(
+        "other-home",
+        &format!("echo '{}'\nsleep 20", hello_line("rep", &n.dir, &n.run)),
+    );
+    let e = n.connect(Some(&other_home)).unwrap_err();
+    assert!(matches!(e, RemoteError::WrongNode { .. }), "{e:?}");
+    assert!(e.to_string().contains("the home"), "{e}");
+}
+
+#[test]
+fn stream_frames_before_a_reply_reach_the_caller_in_order() {
+    need_sshd!("stream_frames_before_a_reply_reach_the_caller_in_order");
+    let mut n = Node2::new();
+    n.start_sshd(&n.plain_key());
+    // An agent that answers its first request (id 1) with two stream frames, a heartbeat
+    // between them, then the reply.
+    let agent = n.script(
+        "streaming-tt-ha",
+        &format!(
+            "echo '{}'\nread request\necho '{{\"id\":1,\"stream\":{{\"done\":1,\"total\":2}}}}'\necho '{{\"heartbeat\":1}}'\necho '{{\"id\":1,\"stream\":{{\"done\":2,\"total\":2}}}}'\necho '{{\"id\":1,\"ok\":true}}'\nsleep 20",
+            hello_line("rep", &n.home, &n.run)
+        ),
+    );
+    let remote = n.connect(Some(&agent)).unwrap_or_else(|e| panic!("{e}"));
+    let mut seen = Vec::new();
+    let ok = remote
+        .call_streaming(tt_ha::agent::protocol::Op::ClientPortOpen, &mut |v| {
+            seen.push(v)
+        })
+        .unwrap();
+    assert_eq!(ok, serde_json::json!(true));
+    assert_eq!(
+        seen,
+        [
+            serde_json::json!({"done": 1, "total": 2}),
+            serde_json::json!({"done": 2, "total": 2})
+        ]
+    );
+}
+
+#[test]
+fn a_silent_agent_is_declared_dead_naming_the_node() {
+    need_sshd!("a_silent_agent_is_declared_dead_naming_the_node");
+    let mut n = Node2::new();
+    n.start_sshd(&n.plain_key());
+    // Greets as the right node, then never answers nor sends a heartbeat.
+    let hello = hello_line("rep", &n.home, &n.run);
+    let mute = n.script("mute-tt-ha", &format!("echo '{hello}'\nsleep 20"));
+    let timing = Timing {
+        greeting: Duration::from_secs(20),
+        heartbeat: Duration::from_millis(200),
+        silence: Duration::from_secs(1),
+    };
+    let remote = RemoteNode::connect_with(n.controller_node(Some(&mute)), Role::Replicant, timing)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e = remote.list_home().unwrap_err().to_string();
+    eprintln!("silent: {e}");
+    assert!(
+        e.contains("node rep (ssh ttnode)") && e.contains("not even a heartbeat"),
+        "{e}"
+    );
+}
