@@ -9,7 +9,9 @@ pub mod pair;
 pub mod parse;
 pub mod progress;
 pub mod read;
+pub mod running;
 pub mod seekfile;
+pub mod source;
 pub mod state;
 pub mod wake;
 
@@ -18,6 +20,18 @@ pub use pair::{Expected, Pair};
 pub use state::{Lag, NodeState, Verdict, combined, lag, single};
 
 use std::path::Path;
+
+/// The site's two nodes, master first, as the monitor's front-ends (`monitor`, `check`, the
+/// TUI's live panes) reach them: every read of a message file, a home's sizes or a server
+/// process goes through them. The one place those front-ends get their nodes (the [remote]
+/// issue picks the remote implementation here for a node with `ssh`).
+pub fn site_nodes(cfg: &crate::config::SiteConfig) -> [Box<dyn crate::node::NodeAccess>; 2] {
+    use crate::node::Role;
+    [
+        Box::new(crate::node::local(cfg, Role::Master)),
+        Box::new(crate::node::local(cfg, Role::Replicant)),
+    ]
+}
 
 /// Reads a whole message file and returns the node's final state (streaming: constant memory).
 pub fn classify_file(

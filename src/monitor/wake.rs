@@ -173,6 +173,32 @@ impl Waker {
         w
     }
 
+    /// Wakes for the followed sources (see [`super::source::WakeOn`]): the folders of the
+    /// local files are watched; a source with nothing to watch here is polled every
+    /// `interval`, and then so is everything (one thread waits for all of them).
+    pub fn for_sources(
+        wake_on: &[super::source::WakeOn],
+        interval: Duration,
+        polling_only: bool,
+    ) -> Waker {
+        use super::source::WakeOn;
+        let files: Vec<PathBuf> = wake_on
+            .iter()
+            .filter_map(|w| match w {
+                WakeOn::LocalFile(p) => Some(p.clone()),
+                WakeOn::Poll => None,
+            })
+            .collect();
+        if files.len() < wake_on.len() && !polling_only {
+            let mut w = Waker::new(&files, interval, true);
+            w.mode = Mode::Polling {
+                reason: "a message file is not on this machine".into(),
+            };
+            return w;
+        }
+        Waker::new(&files, interval, polling_only)
+    }
+
     /// The mode in use.
     pub fn mode(&self) -> &Mode {
         &self.mode

@@ -152,18 +152,21 @@ pub fn journal(cfg: SiteConfig, tx: Tx) {
 /// re-checked alone (one process read); the whole process table is scanned only while a node
 /// has none, so watching costs next to nothing while both servers run.
 pub fn watch_nodes(cfg: SiteConfig, tx: Tx) {
+    // The nodes report their processes: a node on another machine is asked, not scanned.
+    let nodes = std::sync::Arc::new(crate::monitor::site_nodes(&cfg));
     tokio::spawn(async move {
         let mut last: [Option<crate::probe::FoundProcess>; 2] = [None, None];
         loop {
-            let c = cfg.clone();
+            let nodes = nodes.clone();
             let known = last.clone();
             let found = tokio::task::spawn_blocking(move || {
-                let look = |n: &crate::config::Node, k: &Option<crate::probe::FoundProcess>| {
+                let look = |n: &dyn crate::node::NodeAccess,
+                            k: &Option<crate::probe::FoundProcess>| {
                     k.as_ref()
-                        .and_then(|p| crate::probe::still_server(n, p.pid))
-                        .or_else(|| crate::probe::server_processes(n).into_iter().next())
+                        .and_then(|p| n.still_server(p.pid))
+                        .or_else(|| n.server_processes().into_iter().next())
                 };
-                [look(&c.master, &known[0]), look(c.replicant(), &known[1])]
+                [look(&*nodes[0], &known[0]), look(&*nodes[1], &known[1])]
             })
             .await;
             let Ok(found) = found else { return };
