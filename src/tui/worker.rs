@@ -148,29 +148,83 @@ pub fn journal(cfg: SiteConfig, tx: Tx) {
     });
 }
 
-/// Looks the servers' processes up every 2 s, while the app listens. A server found once is
-/// re-checked alone (one process read); the whole process table is scanned only while a node
-/// has none, so watching costs next to nothing while both servers run.
-pub fn watch_nodes(cfg: SiteConfig, tx: Tx) {
+/// How often a node without a known server process has its whole process table scanned
+/// (the safety net; a server that writes to its message file is found sooner, by its pid).
+const FULL_SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The pids the live panes last read in each node's message file (0: none yet): where the node
+/// watch looks first for a server it does not know.
+pub type PidHints = std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>;
+
+/// What the node watch knows of one node between its looks.
+#[derive(Default, Clone)]
+struct Watched {
+    /// The server process found at the last look.
+    found: Option<crate::probe::FoundProcess>,
+    /// The message file's pid already looked up (not looked up again until it changes).
+    hinted: u64,
+    /// When the process table was last scanned for it.
+    scanned: Option<std::time::Instant>,
+}
+
+/// One look at a node's server: the one it had, if still running (one process read); else
+/// the pid its message file names, if new (one process read); else, at most every
+/// [`FULL_SCAN_EVERY`] or at once when a known server went away, a scan of the process table.
+fn look(node: &dyn crate::node::NodeAccess, w: &mut Watched, hint: u64) {
+    let lost = match &w.found {
+        Some(p) => match node.still_server(p.pid) {
+            Some(now) => {
+                w.found = Some(now);
+                return;
+            }
+            None => true,
+        },
+        None => false,
+    };
+    w.found = None;
+    if hint != 0 && hint != w.hinted {
+        w.hinted = hint;
+        w.found = u32::try_from(hint)
+            .ok()
+            .and_then(|pid| node.still_server(pid));
+        if w.found.is_some() {
+            return;
+        }
+    }
+    if lost || w.scanned.is_none_or(|t| t.elapsed() >= FULL_SCAN_EVERY) {
+        w.scanned = Some(std::time::Instant::now());
+        w.found = node.server_processes().into_iter().next();
+    }
+}
+
+/// Looks the servers' processes up every 2 s, while the app listens, through the nodes: a
+/// server found once is re-checked alone (one process read); a node without one is looked up
+/// by the pid its message file names (`hints`, from the live panes), and its whole process
+/// table scanned only every [`FULL_SCAN_EVERY`], so watching costs next to nothing whether or
+/// not the servers run.
+pub fn watch_nodes(cfg: SiteConfig, tx: Tx, hints: PidHints) {
     // The nodes report their processes: a node on another machine is asked, not scanned.
     let nodes = std::sync::Arc::new(crate::monitor::site_nodes(&cfg));
     tokio::spawn(async move {
-        let mut last: [Option<crate::probe::FoundProcess>; 2] = [None, None];
+        let mut watched: [Watched; 2] = Default::default();
         loop {
             let nodes = nodes.clone();
-            let known = last.clone();
-            let found = tokio::task::spawn_blocking(move || {
-                let look = |n: &dyn crate::node::NodeAccess,
-                            k: &Option<crate::probe::FoundProcess>| {
-                    k.as_ref()
-                        .and_then(|p| n.still_server(p.pid))
-                        .or_else(|| n.server_processes().into_iter().next())
-                };
-                [look(&*nodes[0], &known[0]), look(&*nodes[1], &known[1])]
+            let hints = hints.clone();
+            let mut w = watched.clone();
+            let looked = tokio::task::spawn_blocking(move || {
+                for (i, w) in w.iter_mut().enumerate() {
+                    look(
+                        &*nodes[i],
+                        w,
+                        hints[i].load(std::sync::atomic::Ordering::Relaxed),
+                    );
+                }
+                w
             })
             .await;
-            let Ok(found) = found else { return };
-            last = found.clone();
+            let Ok(looked) = looked else { return };
+            watched = looked;
+            let found = [watched[0].found.clone(), watched[1].found.clone()];
             if tx.send(Msg::Nodes(found)).is_err() {
                 return;
             }
