@@ -397,6 +397,28 @@ mod tests {
         assert_eq!(seen, vec!["one", "two"]);
     }
 
+    /// A source with nothing to watch on this machine (a remote node's) makes the one waiting
+    /// thread poll, and says why; local files alone are watched.
+    #[test]
+    fn a_source_not_on_this_machine_is_polled() {
+        use crate::monitor::source::WakeOn;
+        let d = tempfile::tempdir().unwrap();
+        let local = WakeOn::LocalFile(d.path().join("$DB_Msg.txt"));
+        let w = Waker::for_sources(
+            &[local.clone(), WakeOn::Poll],
+            Duration::from_millis(10),
+            false,
+        );
+        assert_eq!(
+            w.mode(),
+            &Mode::Polling {
+                reason: "a message file is not on this machine".into()
+            }
+        );
+        let w = Waker::for_sources(&[local], Duration::from_millis(10), false);
+        assert_eq!(w.mode(), &Mode::Notify);
+    }
+
     #[test]
     fn polling_only_is_reported() {
         let w = Waker::new(
