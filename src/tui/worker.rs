@@ -238,3 +238,82 @@ pub fn save_config(path: &Path, text: &str, tx: &Tx) {
     let out = crate::site_setup::write_no_clobber(path, text);
     let _ = tx.send(Msg::ConfigSaved(out.map(Box::new)));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{LocalNode, NodeAccess, Role};
+
+    /// A node whose server is a process named `sleep` holding a file of `home`.
+    fn node(home: &Path) -> LocalNode {
+        let toml = format!(
+            "name = \"n\"\naddress = \"127.0.0.1\"\nhome = '{}'\n[service]\nkind = \"commands\"\nstart = [\"true\"]\nstop = [\"true\"]\nstatus = [\"true\"]\n[process]\nname = \"sleep\"\n",
+            home.display()
+        );
+        LocalNode::new(toml::from_str(&toml).unwrap(), Role::Master)
+    }
+
+    /// A real `sleep` holding the home's DB_CONFIG open (the node's server), once it runs.
+    fn server(home: &Path) -> std::process::Child {
+        let c = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec 3<\"$1\"; exec sleep 30")
+            .arg("sh")
+            .arg(home.join("DB_CONFIG"))
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        while node(home).still_server(c.id()).is_none() {
+            assert!(t.elapsed().as_secs() < 5, "the server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        c
+    }
+
+    fn stop(mut c: std::process::Child) {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+
+    /// The watch finds a server by a scan, keeps it by its pid, scans again at once when it
+    /// goes, then not again within [`FULL_SCAN_EVERY`]; a new server is found meanwhile by the
+    /// pid its message file names, without a scan.
+    #[test]
+    fn the_watch_scans_the_process_table_only_when_it_must() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("DB_CONFIG"), "").unwrap();
+        let n = node(d.path());
+        let first = server(d.path());
+        let mut w = Watched::default();
+        look(&n, &mut w, 0);
+        assert_eq!(w.found.as_ref().map(|p| p.pid), Some(first.id()));
+        let scanned = w.scanned.expect("found by a scan");
+        look(&n, &mut w, 0);
+        assert_eq!(w.found.as_ref().map(|p| p.pid), Some(first.id()));
+        assert_eq!(
+            w.scanned,
+            Some(scanned),
+            "a known server is re-checked, not scanned for"
+        );
+        stop(first);
+        look(&n, &mut w, 0);
+        assert_eq!(w.found, None);
+        let rescanned = w.scanned.unwrap();
+        assert!(rescanned > scanned, "a lost server means a scan at once");
+        look(&n, &mut w, 0);
+        assert_eq!(
+            w.scanned,
+            Some(rescanned),
+            "then not again within the interval"
+        );
+        let second = server(d.path());
+        look(&n, &mut w, u64::from(second.id()));
+        assert_eq!(w.found.as_ref().map(|p| p.pid), Some(second.id()));
+        assert_eq!(
+            w.scanned,
+            Some(rescanned),
+            "found by its pid, not by a scan"
+        );
+        stop(second);
+    }
+}
