@@ -1362,4 +1362,59 @@ impl NodeAccess for RemoteNode {
             self.not_served("make_backup"),
         ))
     }
+
+    // --- message files: not served by the agent yet ---
+
+    fn message_file_path(&self) -> NodePath {
+        crate::node::config_path(self, &self.cfg.message_path())
+            .unwrap_or_else(|_| NodePath::new(self.hello.os, ".").expect("`.` is a path"))
+    }
+
+    fn follow_messages(
+        &self,
+        _start: crate::monitor::source::Start,
+    ) -> Box<dyn crate::monitor::source::MessageSource> {
+        Box::new(NotServed(self.not_served("follow_messages")))
+    }
+
+    fn read_messages(
+        &self,
+        _since: Option<&crate::monitor::seekfile::Saved>,
+    ) -> std::io::Result<(
+        crate::monitor::seekfile::Saved,
+        crate::monitor::seekfile::Outcome,
+    )> {
+        Err(std::io::Error::other(self.not_served("read_messages")))
+    }
+
+    fn running_process_start(&self) -> std::io::Result<u64> {
+        Err(std::io::Error::other(
+            self.not_served("running_process_start"),
+        ))
+    }
+
+    fn database_sizes(&self) -> std::io::Result<std::collections::BTreeMap<String, u64>> {
+        Err(std::io::Error::other(self.not_served("database_sizes")))
+    }
+
+    fn still_server(&self, _pid: u32) -> Option<FoundProcess> {
+        None
+    }
+}
+
+/// A message file the agent does not serve yet: nothing to read, and says why.
+struct NotServed(String);
+
+impl crate::monitor::source::MessageSource for NotServed {
+    fn next(&mut self, _buf: &mut Vec<u8>) -> Option<crate::monitor::source::Piece> {
+        None
+    }
+
+    fn wake_on(&self) -> crate::monitor::source::WakeOn {
+        crate::monitor::source::WakeOn::Poll
+    }
+
+    fn describe(&self) -> String {
+        self.0.clone()
+    }
 }
