@@ -628,3 +628,151 @@ fn a_silent_agent_is_declared_dead_naming_the_node() {
         "{e}"
     );
 }
+
+mod common;
+
+/// The replicant of a [`common::FakeSite`] reached through sshd (its agent's node file says
+/// the same node), the master local: the controller's `tt-ha.toml`.
+fn remote_replicant_site(n: &mut Node2, site: &common::FakeSite) -> PathBuf {
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let (head, block) = text.split_once("[[replicant]]\n").unwrap();
+    let rel = "replicant/TapeTrack Framework Server/var/db";
+    let block = block.replace(
+        &format!("home = \"{rel}\""),
+        &format!("home = {:?}", site.replicant.display().to_string()),
+    );
+    std::fs::write(
+        &n.node_file,
+        format!("role = \"replicant\"\n[node]\n{block}"),
+    )
+    .unwrap();
+    n.start_sshd(&n.forced_command());
+    let config = site.dir.path().join("tt-ha-remote.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{head}[[replicant]]\n{block}ssh = \"ttnode\"\nssh_options = [\"-F\", {:?}]\n",
+            n.ssh_config.display().to_string()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn run(config: &Path, args: &[&str]) -> std::process::Output {
+    common::tt_ha()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn apply_and_rollback_with_the_replicant_reached_by_ssh() {
+    need_sshd!("apply_and_rollback_with_the_replicant_reached_by_ssh");
+    use std::os::unix::ffi::OsStrExt;
+    // Names that are not text, and one that would drive a terminal: moved byte for byte.
+    let odd: [&[u8]; 2] = [b"bad\xff\xfename.db", b"esc\x1b[31mred.txt"];
+    let site = common::FakeSite::with(|s| {
+        for name in odd {
+            let p = s.replicant.join(std::ffi::OsStr::from_bytes(name));
+            std::fs::write(p, name).unwrap();
+        }
+    });
+    let mut n = Node2::new();
+    let config = remote_replicant_site(&mut n, &site);
+    let (m0, r0) = (
+        common::snapshot(&site.master),
+        common::snapshot(&site.replicant),
+    );
+
+    let o = run(&config, &["apply", "--yes"]);
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    for step in [
+        "replicant.stop",
+        "replicant.prune",
+        "replicant.dbconfig",
+        "master.regions",
+        "replicant.start",
+        "verify",
+    ] {
+        assert!(out.contains(&format!("[done] {step}")), "{step}:\n{out}");
+    }
+    // The replicant's files went into its quarantine (on the node), odd names byte for byte.
+    let st = run(&config, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    let run_id = v["run"]["run_id"].as_str().unwrap().to_string();
+    let q = site
+        .replicant
+        .parent()
+        .unwrap()
+        .join("tt-ha")
+        .join(&run_id)
+        .join("quarantine");
+    let quarantined: Vec<Vec<u8>> = walk(&q)
+        .iter()
+        .map(|p| p.file_name().unwrap().as_bytes().to_vec())
+        .collect();
+    for name in odd {
+        assert!(
+            quarantined.iter().any(|q| q == name),
+            "{:?} not in the quarantine: {quarantined:?}",
+            String::from_utf8_lossy(name)
+        );
+        assert!(
+            !site
+                .replicant
+                .join(std::ffi::OsStr::from_bytes(name))
+                .exists()
+        );
+    }
+    let r_conf = std::fs::read_to_string(site.replicant.join("DB_CONFIG")).unwrap();
+    assert!(
+        r_conf.contains(&format!(
+            "\nrep_set_priority 0\nrepmgr_site 127.0.0.1 {} db_local_site on\nrepmgr_site 127.0.0.1 {} db_bootstrap_helper on\n",
+            site.ports[3], site.ports[1]
+        )),
+        "{r_conf}"
+    );
+    assert!(site.up(true) && site.up(false));
+
+    let rb = run(&config, &["rollback", "--yes"]);
+    assert!(rb.status.success(), "{}", common::text(&rb));
+    assert_eq!(
+        common::snapshot(&site.replicant),
+        r0,
+        "the replicant's home is byte-identical, odd names and region files included"
+    );
+    assert_eq!(
+        common::snapshot_without_regions(&site.master),
+        m0.into_iter()
+            .filter(|(p, _)| !p.to_string_lossy().starts_with("__db."))
+            .collect()
+    );
+    assert!(site.up(true) && site.up(false));
+    // The agent's lock was released when its session ended with each command.
+    assert!(
+        !site
+            .replicant
+            .parent()
+            .unwrap()
+            .join("tt-ha/tt-ha.lock")
+            .exists()
+    );
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

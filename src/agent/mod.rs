@@ -37,6 +37,7 @@
 //! what an existing operation means, or its fields, takes a new `PROTOCOL_VERSION`.
 
 pub mod confine;
+pub mod effects;
 pub mod frame;
 pub mod protocol;
 pub mod serve;
