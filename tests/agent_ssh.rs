@@ -631,29 +631,60 @@ fn a_silent_agent_is_declared_dead_naming_the_node() {
 
 mod common;
 
-/// The replicant of a [`common::FakeSite`] reached through sshd (its agent's node file says
-/// the same node), the master local: the controller's `tt-ha.toml`.
-fn remote_replicant_site(n: &mut Node2, site: &common::FakeSite) -> PathBuf {
-    let text = std::fs::read_to_string(&site.config).unwrap();
-    let (head, block) = text.split_once("[[replicant]]\n").unwrap();
-    let rel = "replicant/TapeTrack Framework Server/var/db";
-    let block = block.replace(
-        &format!("home = \"{rel}\""),
-        &format!("home = {:?}", site.replicant.display().to_string()),
-    );
-    std::fs::write(
-        &n.node_file,
-        format!("role = \"replicant\"\n[node]\n{block}"),
-    )
-    .unwrap();
+/// A node's block of a [`common::FakeSite`]'s config with its paths made absolute (a remote
+/// node's paths are its own, never resolved against the controller's folder).
+fn absolute_block(site: &common::FakeSite, block: &str, role: &str) -> String {
+    let home = if role == "master" {
+        &site.master
+    } else {
+        &site.replicant
+    };
+    let rel = format!("{role}/TapeTrack Framework Server/var/db");
+    block
+        .replace(
+            &format!("home = \"{rel}\""),
+            &format!("home = {:?}", home.display().to_string()),
+        )
+        .replace(
+            "backup_dir = \"backup\"",
+            &format!(
+                "backup_dir = {:?}",
+                site.dir.path().join("backup").display().to_string()
+            ),
+        )
+}
+
+/// Serves a node of `site` through `n`'s sshd (its agent's node file says the same node);
+/// the node's block for the controller's config, with `ssh`.
+fn serve_node(n: &mut Node2, site: &common::FakeSite, block: &str, role: &str) -> String {
+    let block = absolute_block(site, block, role);
+    std::fs::write(&n.node_file, format!("role = \"{role}\"\n[node]\n{block}")).unwrap();
     n.start_sshd(&n.forced_command());
+    format!(
+        "{block}ssh = \"ttnode\"\nssh_options = [\"-F\", {:?}]\n",
+        n.ssh_config.display().to_string()
+    )
+}
+
+/// The controller's `tt-ha.toml` for `site` with its replicant reached through `replicant`'s
+/// sshd, and its master through `master`'s when given (else local).
+fn remote_site(
+    site: &common::FakeSite,
+    master: Option<&mut Node2>,
+    replicant: &mut Node2,
+) -> PathBuf {
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let (head, r_block) = text.split_once("[[replicant]]\n").unwrap();
+    let (procedure, m_block) = head.split_once("[master]\n").unwrap();
+    let m_block = match master {
+        Some(m) => serve_node(m, site, m_block, "master"),
+        None => m_block.to_string(),
+    };
+    let r_block = serve_node(replicant, site, r_block, "replicant");
     let config = site.dir.path().join("tt-ha-remote.toml");
     std::fs::write(
         &config,
-        format!(
-            "{head}[[replicant]]\n{block}ssh = \"ttnode\"\nssh_options = [\"-F\", {:?}]\n",
-            n.ssh_config.display().to_string()
-        ),
+        format!("{procedure}[master]\n{m_block}\n[[replicant]]\n{r_block}"),
     )
     .unwrap();
     config
@@ -681,7 +712,7 @@ fn apply_and_rollback_with_the_replicant_reached_by_ssh() {
         }
     });
     let mut n = Node2::new();
-    let config = remote_replicant_site(&mut n, &site);
+    let config = remote_site(&site, None, &mut n);
     let (m0, r0) = (
         common::snapshot(&site.master),
         common::snapshot(&site.replicant),
@@ -967,4 +998,75 @@ fn a_stop_longer_than_the_silence_bound_lives_on_the_agents_heartbeats() {
     assert!(stopped.exists());
     assert!(!said.is_empty(), "no report came");
     assert!(!remote.server_up(Duration::from_secs(5)));
+}
+
+#[test]
+fn both_nodes_by_ssh_backup_apply_status_rollback_and_finalize() {
+    need_sshd!("both_nodes_by_ssh_backup_apply_status_rollback_and_finalize");
+    let site = common::FakeSite::new();
+    let (mut m, mut r) = (Node2::new(), Node2::new());
+    let config = remote_site(&site, Some(&mut m), &mut r);
+    let (m0, r0) = (
+        common::snapshot(&site.master),
+        common::snapshot(&site.replicant),
+    );
+
+    // The backup is made and verified on the master by its agent.
+    let b = run(&config, &["backup"]);
+    assert!(b.status.success(), "{}", common::text(&b));
+    let made: Vec<_> = std::fs::read_dir(site.dir.path().join("backup"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .collect();
+    assert_eq!(made.len(), 1, "{}", common::text(&b));
+
+    let o = run(&config, &["apply", "--yes"]);
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("[done] master.regions") && out.contains("[done] verify"),
+        "{out}"
+    );
+    // The journal is the controller's, beside tt-ha.toml: no node is local.
+    assert!(site.dir.path().join("tt-ha-runs").is_dir());
+    let st = run(&config, &["status"]);
+    assert!(
+        common::text(&st).contains("complete"),
+        "{}",
+        common::text(&st)
+    );
+
+    let rb = run(&config, &["rollback", "--yes"]);
+    assert!(rb.status.success(), "{}", common::text(&rb));
+    assert_eq!(common::snapshot(&site.replicant), r0);
+    assert_eq!(
+        common::snapshot_without_regions(&site.master),
+        m0.into_iter()
+            .filter(|(p, _)| !p.to_string_lossy().starts_with("__db."))
+            .collect()
+    );
+    // Finalize purges each node's quarantine through its agent, and only it.
+    let q = site.replicant.parent().unwrap().join("tt-ha");
+    let runs_before: Vec<_> = std::fs::read_dir(&q)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert!(!runs_before.is_empty());
+    let fin = run(&config, &["finalize", "--yes"]);
+    assert!(fin.status.success(), "{}", common::text(&fin));
+    assert!(
+        !std::fs::read_dir(&q)
+            .unwrap()
+            .flatten()
+            .any(|e| e.path().join("quarantine").exists()),
+        "{}",
+        common::text(&fin)
+    );
+    assert_eq!(
+        common::snapshot(&site.replicant),
+        r0,
+        "finalize touched only the quarantine"
+    );
 }
