@@ -2,7 +2,7 @@
 //! `// --- engine effects ---`): each one a call of its own [`crate::node::LocalNode`]'s method,
 //! after every path of the request passed the confinement's rule for that operation.
 //!
-//! The rules, one per kind of effect (see [`Agent::entry`]):
+//! The rules, one per kind of effect (`Agent::entry` checks them):
 //! - a move goes between the home and the run folder, either way, never to or from the
 //!   folders themselves;
 //! - a copy goes from the home into the run folder;
