@@ -26,7 +26,7 @@ impl Agent {
     /// Runs one of the engine's effects; `emit` sends a stream frame for this request.
     pub(super) fn effect(&self, op: Op, emit: &mut dyn FnMut(Value)) -> Result<Value, WireError> {
         let n = self.node();
-        let ms = Duration::from_millis;
+        let ms = wait_bound;
         match op {
             Op::ListHomeReused => n.list_home_reused().map_err(failed).and_then(to_json),
             Op::HomeLineage => to_json(n.home_lineage()),
@@ -272,6 +272,15 @@ impl Agent {
     }
 }
 
+/// The longest wait a request may ask for: a day. Bounded so that no number a controller
+/// sends can overflow a deadline (an `Instant` plus it) on the node.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A wait of `ms` milliseconds as a request gives it, at most [`LONGEST_WAIT`].
+fn wait_bound(ms: u64) -> Duration {
+    Duration::from_millis(ms).min(LONGEST_WAIT)
+}
+
 /// What `rule` of an operation allows, in words.
 fn rule_words(op: &str) -> &'static str {
     match op {
@@ -363,6 +372,29 @@ impl IoFailure {
         match self.os_code {
             Some(code) => std::io::Error::from_raw_os_error(code),
             None => std::io::Error::other(self.message.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_wait_a_controller_asks_for_can_overflow_a_deadline() {
+        let d = wait_bound(u64::MAX);
+        assert_eq!(d, LONGEST_WAIT);
+        assert!(std::time::Instant::now().checked_add(d).is_some());
+        assert_eq!(wait_bound(1500), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_backup_name_is_one_plain_name() {
+        for ok in ["ttmaster-20260101", "b 1", "ünï"] {
+            assert!(is_plain_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "..\\x", "a\0b", "a\nb", "\u{1b}[2J"] {
+            assert!(!is_plain_name(bad), "{bad:?}");
         }
     }
 }
