@@ -1070,3 +1070,96 @@ fn both_nodes_by_ssh_backup_apply_status_rollback_and_finalize() {
         "finalize touched only the quarantine"
     );
 }
+
+/// Every piece of a source until it has nothing more now: notices, and the bytes with offsets.
+fn drain(
+    src: &mut dyn tt_ha::monitor::source::MessageSource,
+) -> Vec<(Option<u64>, Vec<u8>, Option<tt_ha::monitor::follow::Notice>)> {
+    use tt_ha::monitor::source::Piece;
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    while let Some(p) = src.next(&mut buf) {
+        match p {
+            Piece::Notice(n) => out.push((None, Vec::new(), Some(n))),
+            Piece::Bytes { offset } => out.push((Some(offset), buf.clone(), None)),
+        }
+    }
+    out
+}
+
+/// The message file followed on the node by its agent gives the controller the same pieces,
+/// offsets and notices as a local follower of the same file (appends, a truncation, a
+/// replacement); `check`'s read, the database sizes and where the running server's lines
+/// begin are the node's own answers.
+#[test]
+fn the_message_file_followed_and_read_through_the_agent_is_the_local_one() {
+    use tt_ha::monitor::source::Start;
+    need_sshd!("the_message_file_followed_and_read_through_the_agent_is_the_local_one");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let local = n.local();
+    let file = n.home.join("$DB_Msg.txt");
+    let line = |pid: u32, text: &str| format!("[1700000000:1][{pid}/1] {text}\n");
+    std::fs::write(&file, line(10, "REP_UNDEF: opening the environment")).unwrap();
+    let mut r = remote.follow_messages(Start::Beginning);
+    let mut l = local.follow_messages(Start::Beginning);
+    let same = |r: &mut Box<dyn tt_ha::monitor::source::MessageSource>,
+                l: &mut Box<dyn tt_ha::monitor::source::MessageSource>| {
+        let (a, b) = (drain(r.as_mut()), drain(l.as_mut()));
+        assert_eq!(a, b, "remote and local followers differ");
+        a
+    };
+    let first = same(&mut r, &mut l);
+    assert!(first.iter().any(|p| p.0 == Some(0)), "{first:?}");
+    // Appended, with a byte that is not UTF-8: the same bytes at the same offsets.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"[1700000001:1][10/1] CLIENT: bad \xff byte\n").unwrap();
+    drop(f);
+    let appended = same(&mut r, &mut l);
+    assert!(
+        appended
+            .iter()
+            .any(|p| p.1.windows(2).any(|w| w == b"\xff ")),
+        "{appended:?}"
+    );
+    // Truncated, then replaced by another file: the same notices.
+    std::fs::write(&file, b"").unwrap();
+    let truncated = same(&mut r, &mut l);
+    assert!(
+        truncated
+            .iter()
+            .any(|p| p.2 == Some(tt_ha::monitor::follow::Notice::Truncated)),
+        "{truncated:?}"
+    );
+    let next = n.home.join("msg.new");
+    std::fs::write(&next, line(20, "REP_UNDEF: a new server")).unwrap();
+    std::fs::rename(&next, &file).unwrap();
+    same(&mut r, &mut l);
+    // What `check`, the start-up probe and verify ask of the node.
+    let (rs, ro) = remote.read_messages(None).unwrap();
+    let (ls, lo) = local.read_messages(None).unwrap();
+    assert_eq!(ro, lo);
+    assert_eq!(
+        serde_json::to_value(&rs).unwrap(),
+        serde_json::to_value(&ls).unwrap()
+    );
+    let (_, again) = remote.read_messages(Some(&rs)).unwrap();
+    assert_eq!(
+        again.from, ro.to,
+        "a repeated read starts where the last ended"
+    );
+    assert_eq!(
+        remote.running_process_start().unwrap(),
+        local.running_process_start().unwrap()
+    );
+    assert_eq!(
+        remote.database_sizes().unwrap(),
+        local.database_sizes().unwrap()
+    );
+    let me = std::process::id();
+    assert_eq!(remote.still_server(me), local.still_server(me));
+}

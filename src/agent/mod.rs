@@ -45,5 +45,6 @@
 pub mod confine;
 pub mod effects;
 pub mod frame;
+mod messages;
 pub mod protocol;
 pub mod serve;

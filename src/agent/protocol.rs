@@ -235,6 +235,24 @@ ops! {
     UnusedBackupId "unused_backup_id" { base: String },
     /// Verify, top up or make the backup; streams copy progress. Reply: the outcome.
     MakeBackup "make_backup" { found: Box<crate::backup::Found>, new_id: String, trust: crate::backup::Trust },
+    /// Start following the node's message file from `start` (`"beginning"`, `{"tail": n}`,
+    /// `{"offset": o}`), on the node (its own `tail -F`). Reply: `{"follow": id}`.
+    FollowOpen "follow_open" { start: crate::monitor::source::Start },
+    /// What is new in a followed file, up to about `max_bytes`: a list of pieces, each
+    /// `{"notice": "opened"|"truncated"|"replaced"|"missing"}` or `{"offset": o, "bytes":
+    /// base64}` in file order; empty when nothing is new. Reply: `{"pieces": [...]}`.
+    FollowNext "follow_next" { follow: u64, max_bytes: u64 },
+    /// Stop following. Reply: `null`.
+    FollowClose "follow_close" { follow: u64 },
+    /// `check`'s read of the message file from a saved position (`since`: a seek file's
+    /// entry, as `check` keeps it). Reply: `[saved, outcome]` (the state, not the bytes).
+    ReadMessages "read_messages" { since: Option<serde_json::Value> },
+    /// Where the running server's lines begin in the message file. Reply: a number.
+    RunningProcessStart "running_process_start",
+    /// The home's database files and sizes. Reply: `{name: bytes}`.
+    DatabaseSizes "database_sizes",
+    /// The process `pid` when it is still this node's server. Reply: a process or `null`.
+    StillServer "still_server" { pid: u32 },
 }
 
 /// An entry's path in a frame, without loss: a string when it is valid Unicode, else its exact

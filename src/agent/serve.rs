@@ -119,6 +119,9 @@ pub struct Agent {
     /// released when the session ends, however it ends.
     locks: Mutex<HashMap<u64, crate::runlock::Lock>>,
     next_lock: AtomicU64,
+    /// The message-file followers this session opened, by the handle the controller got.
+    pub(super) follows: Mutex<HashMap<u64, Box<dyn crate::monitor::source::MessageSource>>>,
+    pub(super) next_follow: AtomicU64,
 }
 
 impl Agent {
@@ -132,6 +135,8 @@ impl Agent {
             log,
             locks: Mutex::new(HashMap::new()),
             next_lock: AtomicU64::new(1),
+            follows: Mutex::new(HashMap::new()),
+            next_follow: AtomicU64::new(1),
         }
     }
 
@@ -373,6 +378,14 @@ impl Agent {
                 Err(e) => Err(failed(e)),
             },
             Op::ClientPortOpen => to_json(n.client_port_open()),
+            // The message file, in `messages.rs`.
+            op @ (Op::FollowOpen { .. }
+            | Op::FollowNext { .. }
+            | Op::FollowClose { .. }
+            | Op::ReadMessages { .. }
+            | Op::RunningProcessStart
+            | Op::DatabaseSizes
+            | Op::StillServer { .. }) => self.messages(op),
             // The engine's effects, in `effects.rs`.
             op => self.effect(op, emit),
         }

@@ -60,7 +60,8 @@ fn identity(meta: &std::fs::Metadata) -> Identity {
 }
 
 /// What happened to the followed file since the last poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Notice {
     /// The file appeared (or reappeared).
     Opened,

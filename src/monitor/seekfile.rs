@@ -52,7 +52,7 @@ struct SeekFile {
 }
 
 /// What one node's read did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     /// Where reading began (0 when afresh).
     pub from: u64,

@@ -15,7 +15,8 @@ use super::follow::Notice;
 use std::path::PathBuf;
 
 /// Where following a message file begins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Start {
     /// From its first byte (a file that does not exist yet is waited for).
     Beginning,

@@ -1525,51 +1525,163 @@ impl NodeAccess for RemoteNode {
             .map_err(|e| crate::backup::BackupError::Remote(e.to_string()))
     }
 
-    // --- message files: not served by the agent yet ---
+    // --- message files: followed and read on the node by its agent ---
 
     fn message_file_path(&self) -> NodePath {
         crate::node::config_path(self, &self.cfg.message_path())
             .unwrap_or_else(|_| NodePath::new(self.hello.os, ".").expect("`.` is a path"))
     }
 
+    /// A follower has a session of its own (a pane follows while the engine asks): it is
+    /// opened on its first read, and reopened after a loss from where it had read.
     fn follow_messages(
         &self,
-        _start: crate::monitor::source::Start,
+        start: crate::monitor::source::Start,
     ) -> Box<dyn crate::monitor::source::MessageSource> {
-        Box::new(NotServed(self.not_served("follow_messages")))
+        Box::new(RemoteSource {
+            cfg: self.cfg.clone(),
+            role: self.role,
+            timing: self.timing,
+            describe: format!("{} on {}", self.message_file_path(), self.reached_by()),
+            start,
+            session: None,
+            pending: std::collections::VecDeque::new(),
+            read_to: None,
+            retry_at: None,
+        })
     }
 
     fn read_messages(
         &self,
-        _since: Option<&crate::monitor::seekfile::Saved>,
+        since: Option<&crate::monitor::seekfile::Saved>,
     ) -> std::io::Result<(
         crate::monitor::seekfile::Saved,
         crate::monitor::seekfile::Outcome,
     )> {
-        Err(std::io::Error::other(self.not_served("read_messages")))
+        let since = since
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(std::io::Error::other)?;
+        self.ask(Op::ReadMessages { since }).map_err(io_error)
     }
 
     fn running_process_start(&self) -> std::io::Result<u64> {
-        Err(std::io::Error::other(
-            self.not_served("running_process_start"),
-        ))
+        self.ask(Op::RunningProcessStart).map_err(io_error)
     }
 
     fn database_sizes(&self) -> std::io::Result<std::collections::BTreeMap<String, u64>> {
-        Err(std::io::Error::other(self.not_served("database_sizes")))
+        self.ask(Op::DatabaseSizes).map_err(io_error)
     }
 
-    fn still_server(&self, _pid: u32) -> Option<FoundProcess> {
-        None
+    /// Cannot tell: no process (the node watch looks again later).
+    fn still_server(&self, pid: u32) -> Option<FoundProcess> {
+        self.ask::<Option<FoundProcess>>(Op::StillServer { pid })
+            .ok()
+            .flatten()
     }
 }
 
-/// A message file the agent does not serve yet: nothing to read, and says why.
-struct NotServed(String);
+/// Bytes asked for per `follow_next` (a pane shows the end of a burst; the rest follows on
+/// the next reads).
+const FOLLOW_CHUNK: u64 = 1 << 20;
+/// How long a follower waits before reaching a node again after a loss.
+const FOLLOW_RETRY: Duration = Duration::from_secs(2);
 
-impl crate::monitor::source::MessageSource for NotServed {
-    fn next(&mut self, _buf: &mut Vec<u8>) -> Option<crate::monitor::source::Piece> {
-        None
+/// A piece as the agent sends it.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum WirePiece {
+    Notice {
+        notice: crate::monitor::follow::Notice,
+    },
+    Bytes {
+        offset: u64,
+        bytes: Bytes,
+    },
+}
+
+#[derive(serde::Deserialize)]
+struct Pieces {
+    pieces: Vec<WirePiece>,
+}
+
+#[derive(serde::Deserialize)]
+struct Opened {
+    follow: u64,
+}
+
+/// A message file followed on its node: the node's own follower runs there (`follow_open`),
+/// and each read asks it what is new (`follow_next`). Waiting is polling at the consumer's
+/// interval; a lost session is reopened from the offset read so far, so no line is lost or
+/// repeated.
+struct RemoteSource {
+    cfg: Node,
+    role: Role,
+    timing: Timing,
+    describe: String,
+    start: crate::monitor::source::Start,
+    session: Option<(RemoteNode, u64)>,
+    pending: std::collections::VecDeque<WirePiece>,
+    /// Where the bytes read so far end (to reopen there after a loss).
+    read_to: Option<u64>,
+    retry_at: Option<Instant>,
+}
+
+impl RemoteSource {
+    /// The session and its follower, opened when there is none (not more often than
+    /// [`FOLLOW_RETRY`] after a failure).
+    fn session(&mut self) -> Option<&(RemoteNode, u64)> {
+        if self.session.is_none() {
+            if self.retry_at.is_some_and(|t| Instant::now() < t) {
+                return None;
+            }
+            let start = match self.read_to {
+                Some(o) => crate::monitor::source::Start::Offset(o),
+                None => self.start,
+            };
+            let opened = RemoteNode::connect_with(self.cfg.clone(), self.role, self.timing)
+                .and_then(|node| {
+                    let id = node.ask::<Opened>(Op::FollowOpen { start })?.follow;
+                    Ok((node, id))
+                });
+            match opened {
+                Ok(s) => self.session = Some(s),
+                Err(_) => {
+                    self.retry_at = Some(Instant::now() + FOLLOW_RETRY);
+                    return None;
+                }
+            }
+        }
+        self.session.as_ref()
+    }
+}
+
+impl crate::monitor::source::MessageSource for RemoteSource {
+    fn next(&mut self, buf: &mut Vec<u8>) -> Option<crate::monitor::source::Piece> {
+        use crate::monitor::source::Piece;
+        if self.pending.is_empty() {
+            let (node, id) = self.session()?;
+            match node.ask::<Pieces>(Op::FollowNext {
+                follow: *id,
+                max_bytes: FOLLOW_CHUNK,
+            }) {
+                Ok(p) => self.pending.extend(p.pieces),
+                Err(_) => {
+                    // Lost: reopened later from where the bytes read so far end.
+                    self.session = None;
+                    self.retry_at = Some(Instant::now() + FOLLOW_RETRY);
+                    return None;
+                }
+            }
+        }
+        match self.pending.pop_front()? {
+            WirePiece::Notice { notice } => Some(Piece::Notice(notice)),
+            WirePiece::Bytes { offset, bytes } => {
+                self.read_to = Some(offset + bytes.0.len() as u64);
+                *buf = bytes.0;
+                Some(Piece::Bytes { offset })
+            }
+        }
     }
 
     fn wake_on(&self) -> crate::monitor::source::WakeOn {
@@ -1577,7 +1689,15 @@ impl crate::monitor::source::MessageSource for NotServed {
     }
 
     fn describe(&self) -> String {
-        self.0.clone()
+        self.describe.clone()
+    }
+}
+
+impl Drop for RemoteSource {
+    fn drop(&mut self) {
+        if let Some((node, id)) = &self.session {
+            let _ = node.ask::<Value>(Op::FollowClose { follow: *id });
+        }
     }
 }
 
