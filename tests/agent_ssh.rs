@@ -1163,3 +1163,37 @@ fn the_message_file_followed_and_read_through_the_agent_is_the_local_one() {
     let me = std::process::id();
     assert_eq!(remote.still_server(me), local.still_server(me));
 }
+
+/// Preflight says how each node is reached: the local master as before ("on this machine"),
+/// the replicant by its ssh destination, tt-ha version and system, its address checked on its
+/// own machine.
+#[test]
+fn preflight_says_how_each_node_is_reached() {
+    need_sshd!("preflight_says_how_each_node_is_reached");
+    let site = common::FakeSite::new();
+    let mut n = Node2::new();
+    let config = remote_site(&site, None, &mut n);
+    let o = run(&config, &["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let rows = plan["preflight"].as_array().unwrap();
+    let row = |check: &str, node: &str| {
+        rows.iter()
+            .find(|r| r["check"] == check && r["node"] == node)
+            .unwrap_or_else(|| panic!("no {check} row for {node}: {rows:?}"))
+    };
+    let r = row("reached", "replicant");
+    let current = r["current"].as_str().unwrap();
+    assert!(
+        current.starts_with("ssh ")
+            && current.contains(&format!("tt-ha {}", env!("CARGO_PKG_VERSION"))),
+        "{r}"
+    );
+    assert_eq!(r["status"], "ok", "{r}");
+    assert_eq!(row("on this machine", "master")["status"], "ok");
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r["check"] == "on this machine" && r["node"] == "replicant")
+    );
+}

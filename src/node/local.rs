@@ -104,6 +104,10 @@ impl NodeAccess for LocalNode {
         NodeOs::this_machine()
     }
 
+    fn reach(&self) -> String {
+        "this machine".to_string()
+    }
+
     fn home(&self) -> NodePath {
         node_path(&self.cfg.home)
     }

@@ -49,6 +49,10 @@ pub trait NodeAccess: Send + Sync {
     /// The node's system, for spelling its paths.
     fn os(&self) -> NodeOs;
 
+    /// How the node is reached, in words: `this machine`, or `ssh user@host: tt-ha 0.1.0 on
+    /// linux` (what its agent said of itself).
+    fn reach(&self) -> String;
+
     /// The node's Berkeley DB home, as the node spells it.
     fn home(&self) -> NodePath;
 

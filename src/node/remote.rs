@@ -1169,6 +1169,15 @@ impl NodeAccess for RemoteNode {
         self.hello.os
     }
 
+    fn reach(&self) -> String {
+        format!(
+            "{}: tt-ha {} on {}",
+            self.reached_by(),
+            self.hello.version,
+            self.hello.os.as_str()
+        )
+    }
+
     fn home(&self) -> NodePath {
         NodePath::new(self.hello.os, self.cfg.home.to_string_lossy().into_owned())
             .or_else(|_| NodePath::new(self.hello.os, self.hello.confinement.home.clone()))
