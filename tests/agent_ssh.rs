@@ -1197,3 +1197,94 @@ fn preflight_says_how_each_node_is_reached() {
             .any(|r| r["check"] == "on this machine" && r["node"] == "replicant")
     );
 }
+
+/// The controller killed right after its Nth journal record, for every N of a whole run with
+/// the replicant reached by ssh (`TT_HA_CRASH_AFTER_RECORD`, as the local crash tests): after
+/// each, `status` explains; on one site `apply` resumes to the end, on another crashed at the
+/// same point `rollback` restores both homes byte for byte (the master's region files aside).
+/// The node's lock, held by the killed controller's agent, is released with its session.
+#[test]
+fn the_controller_killed_after_every_record_resumes_or_rolls_back_over_ssh() {
+    need_sshd!("the_controller_killed_after_every_record_resumes_or_rolls_back_over_ssh");
+    let records = |site: &common::FakeSite| -> usize {
+        let runs = site.master.parent().unwrap().join("tt-ha");
+        std::fs::read_dir(&runs)
+            .unwrap()
+            .map(|e| e.unwrap().path().join("journal.jsonl"))
+            .find(|p| p.exists())
+            .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
+            .unwrap_or(0)
+    };
+    let crash = |config: &Path, args: &[&str], n: usize| -> bool {
+        let o = common::tt_ha()
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env("TT_HA_CRASH_AFTER_RECORD", n.to_string())
+            .output()
+            .unwrap();
+        match o.status.code() {
+            Some(86) => true,
+            Some(0) => false,
+            other => panic!("crash at {n}: exit {other:?}: {}", common::text(&o)),
+        }
+    };
+    let total = {
+        let site = common::FakeSite::new();
+        let mut node = Node2::new();
+        let config = remote_site(&site, None, &mut node);
+        let o = run(&config, &["apply", "--yes"]);
+        assert!(o.status.success(), "{}", common::text(&o));
+        records(&site)
+    };
+    assert!(total > 20, "a full apply writes {total} records");
+    for n in 1..=total {
+        for resume in [true, false] {
+            let site = common::FakeSite::new();
+            let mut node = Node2::new();
+            let config = remote_site(&site, None, &mut node);
+            let (m0, r0) = (
+                common::snapshot_without_regions(&site.master),
+                common::snapshot(&site.replicant),
+            );
+            assert!(
+                crash(&config, &["apply", "--yes"], n),
+                "done before record {n}"
+            );
+            let st = run(&config, &["status"]);
+            let s = common::text(&st);
+            assert!(
+                st.status.success() && (s.contains("tt-ha apply") || s.contains("tt-ha rollback")),
+                "crash at {n}: status explains nothing: {s}"
+            );
+            if resume {
+                let o = run(&config, &["apply", "--yes"]);
+                assert!(
+                    o.status.success(),
+                    "crash at {n}: resume: {}",
+                    common::text(&o)
+                );
+                assert!(site.up(true) && site.up(false), "crash at {n}");
+                let conf = std::fs::read_to_string(site.replicant.join("DB_CONFIG")).unwrap();
+                assert!(conf.contains("\nrep_set_priority 0\n"), "crash at {n}");
+            } else {
+                let o = run(&config, &["rollback", "--yes"]);
+                assert!(
+                    o.status.success(),
+                    "crash at {n}: rollback: {}",
+                    common::text(&o)
+                );
+                assert_eq!(
+                    common::snapshot_without_regions(&site.master),
+                    m0,
+                    "crash at {n}: master not restored"
+                );
+                assert_eq!(
+                    common::snapshot(&site.replicant),
+                    r0,
+                    "crash at {n}: replicant not restored"
+                );
+            }
+        }
+    }
+}
