@@ -811,8 +811,18 @@ fn odd_names_are_listed_and_moved_byte_for_byte_and_moves_stay_between_home_and_
     assert!(node.log().contains("refused move_batch"), "{}", node.log());
 
     // remove_tree: never the home, nor the run folder itself; a quarantine inside it, yes.
-    for p in [&node.home, &node.run, &node.outside] {
-        a.refused(json!({"op": "remove_tree", "path": wire(p)}));
+    // The run folder spelled another way, and a link in it that leads to the home's files.
+    std::os::unix::fs::symlink(&node.home, node.run.join("to-home")).unwrap();
+    let all = node.home.parent().unwrap().parent().unwrap().to_path_buf();
+    let snap = (tree(&all), tree(&node.outside));
+    for p in [
+        node.home.clone(),
+        node.run.clone(),
+        node.run.join("."),
+        node.outside.clone(),
+        node.run.join("to-home/customers.db"),
+    ] {
+        a.refused(json!({"op": "remove_tree", "path": wire(&p)}));
     }
     assert_eq!((tree(&all), tree(&node.outside)), snap);
     assert!(node.log().contains("refused remove_tree"), "{}", node.log());
@@ -956,6 +966,12 @@ fn a_backup_is_assessed_made_and_verified_by_the_agent_with_its_progress_streame
     a.refused(json!({"op": "make_backup", "found": outside, "new_id": "x", "trust": "Reread"}));
     a.refused(json!({"op": "make_backup", "found": {"Missing": "none"}, "new_id": "../../elsewhere", "trust": "Reread"}));
     a.refused(json!({"op": "unused_backup_id", "base": "a/b"}));
+    // A manifest whose file names lead out of the home and the backup is refused, nothing read.
+    let mut escape = again["found"].clone();
+    escape["Current"]["manifest"]["files"][0]["name"] = json!("../../elsewhere/secret");
+    let m =
+        a.refused(json!({"op": "make_backup", "found": escape, "new_id": "x", "trust": "Reread"}));
+    assert!(m.contains("plain file name"), "{m}");
     assert!(!node.outside.join("manifest.json").exists());
 }
 

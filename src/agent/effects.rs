@@ -154,6 +154,17 @@ impl Agent {
                         i.folder == BACKUP_FOLDER && !i.at_root
                     })?;
                 }
+                // The file names a backup is made of are joined to the home and the backup's
+                // folder: each must be one plain name, or a name could lead out of both.
+                if let Some(bad) = backup_names(&found).find(|n| !is_plain_name(n)) {
+                    return Err(self.refuse(
+                        "make_backup",
+                        Refusal {
+                            path: crate::display::text(bad).into_owned(),
+                            why: "a file of a backup is one plain file name of the home".into(),
+                        },
+                    ));
+                }
                 let mut progress = |p: &crate::backup::Progress| {
                     if let Ok(v) = serde_json::to_value(p) {
                         emit(v)
@@ -290,6 +301,22 @@ fn rule_words(op: &str) -> &'static str {
         "make_backup" => "acts only on backups inside the backup folder",
         _ => "is not allowed there",
     }
+}
+
+/// The names of the files a backup holds or takes from the home, as `found` gives them.
+fn backup_names(found: &crate::backup::Found) -> impl Iterator<Item = &str> {
+    let (manifest, top_up) = match found {
+        crate::backup::Found::Current(c) => (Some(&c.manifest), None),
+        crate::backup::Found::Behind(c, t) => (Some(&c.manifest), Some(t)),
+        crate::backup::Found::Missing(_) => (None, None),
+    };
+    let listed = manifest
+        .into_iter()
+        .flat_map(|m| m.files.iter().map(|f| f.name.as_str()));
+    let added = top_up
+        .into_iter()
+        .flat_map(|t| t.files.iter().map(|(n, _)| n.as_str()));
+    listed.chain(added)
 }
 
 /// One name, not a path: no separator, no `..`, nothing empty or hidden behind controls.
