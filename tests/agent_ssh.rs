@@ -1070,3 +1070,45 @@ fn both_nodes_by_ssh_backup_apply_status_rollback_and_finalize() {
         "finalize touched only the quarantine"
     );
 }
+
+#[test]
+fn a_connection_made_anew_takes_the_nodes_lock_again_before_any_request() {
+    need_sshd!("a_connection_made_anew_takes_the_nodes_lock_again_before_any_request");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    let lock_file = n.run.join("tt-ha.lock");
+    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let held = remote.lock_run_folder("r1", "apply").unwrap();
+    let first = agent_pid(&n);
+    // The agent dies (its lock names a dead pid); the loss is reported once.
+    assert!(
+        Command::new("kill")
+            .args(["-9", &first.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let cfg = remote.home().join("DB_CONFIG").unwrap();
+    assert!(remote.read_file(&cfg).is_err());
+    // The next request's new session holds the lock again before it is served.
+    assert_eq!(remote.read_file(&cfg).unwrap(), b"#rep_set_priority 0\n");
+    let second = agent_pid(&n);
+    assert_ne!(second, first);
+    let text = std::fs::read_to_string(&lock_file).unwrap();
+    assert!(text.contains(&format!("pid {second} ")), "{text}");
+    assert!(
+        text.contains("run r1") && text.contains("command apply"),
+        "{text}"
+    );
+    let other = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let e = other
+        .lock_run_folder("r2", "apply")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another tt-ha"), "{e}");
+    // Released on the session it is held on now.
+    drop(held);
+    wait_gone(&lock_file);
+    assert!(other.lock_run_folder("r2", "apply").is_ok());
+}
