@@ -10,7 +10,7 @@
 //! - a backup is made, topped up or verified only strictly inside the backup folder;
 //! - the rest (exists, sizes, writability) reads anywhere inside the allowed folders.
 
-use super::confine::{BACKUP_FOLDER, HOME, Inside, RUN_FOLDER, Refusal};
+use super::confine::{BACKUP_FOLDER, Folders, HOME, Inside, RUN_FOLDER, Refusal};
 use super::protocol::{KIND_FAILED, KIND_REFUSED, KIND_STILL_RUNNING, Op, WireError, WirePath};
 use super::serve::{Agent, failed, to_json};
 use crate::node::NodeAccess;
@@ -219,14 +219,15 @@ impl Agent {
         emit: &mut dyn FnMut(Value),
     ) -> Result<Value, WireError> {
         let mut checked = Vec::with_capacity(pairs.len());
+        let mut folders = Folders::default();
         for (from, to) in pairs {
             let (f, fi) = self
                 .confinement()
-                .place(&from.0)
+                .place_with(&from.0, &mut folders)
                 .map_err(|r| self.refuse("move_batch", r))?;
             let (t, ti) = self
                 .confinement()
-                .place(&to.0)
+                .place_with(&to.0, &mut folders)
                 .map_err(|r| self.refuse("move_batch", r))?;
             let ends = (fi.folder, ti.folder);
             let allowed = (ends == (HOME, RUN_FOLDER) || ends == (RUN_FOLDER, HOME))
