@@ -1288,3 +1288,102 @@ fn the_controller_killed_after_every_record_resumes_or_rolls_back_over_ssh() {
         }
     }
 }
+
+#[test]
+fn a_connection_made_anew_takes_the_nodes_lock_again_before_any_request() {
+    need_sshd!("a_connection_made_anew_takes_the_nodes_lock_again_before_any_request");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    let lock_file = n.run.join("tt-ha.lock");
+    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let held = remote.lock_run_folder("r1", "apply").unwrap();
+    let first = agent_pid(&n);
+    // The agent dies (its lock names a dead pid); the loss is reported once.
+    assert!(
+        Command::new("kill")
+            .args(["-9", &first.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let cfg = remote.home().join("DB_CONFIG").unwrap();
+    assert!(remote.read_file(&cfg).is_err());
+    // The next request's new session holds the lock again before it is served.
+    assert_eq!(remote.read_file(&cfg).unwrap(), b"#rep_set_priority 0\n");
+    let second = agent_pid(&n);
+    assert_ne!(second, first);
+    let text = std::fs::read_to_string(&lock_file).unwrap();
+    assert!(text.contains(&format!("pid {second} ")), "{text}");
+    assert!(
+        text.contains("run r1") && text.contains("command apply"),
+        "{text}"
+    );
+    let other = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let e = other
+        .lock_run_folder("r2", "apply")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another tt-ha"), "{e}");
+    // Released on the session it is held on now.
+    drop(held);
+    wait_gone(&lock_file);
+    assert!(other.lock_run_folder("r2", "apply").is_ok());
+}
+
+#[test]
+fn a_remote_replicant_that_will_not_stop_is_ended_through_its_agent_with_the_flag() {
+    need_sshd!("a_remote_replicant_that_will_not_stop_is_ended_through_its_agent_with_the_flag");
+    let site = common::FakeSite::new();
+    let mut n = Node2::new();
+    let config = remote_site(&site, None, &mut n);
+    let r0 = common::snapshot(&site.replicant);
+    let o = run(
+        &config,
+        &["apply", "--yes", "--until", "replicant.dbconfig"],
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    // The replicant comes back as a server that ignores SIGTERM (it still holds its home's
+    // region file, so its agent can identify it).
+    std::fs::write(site.replicant.parent().unwrap().join("stubborn"), "").unwrap();
+    site.start_replicant_no_wait();
+    let pid: u32 = std::fs::read_to_string(site.replicant.parent().unwrap().join("fakesvc.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("stop_timeout_secs = 10", "stop_timeout_secs = 2", 1),
+    )
+    .unwrap();
+
+    // Without the flag: the agent's still-running error reaches the engine with its fields,
+    // which refuses and says how to go on.
+    let o = run(&config, &["rollback", "--yes"]);
+    let out = common::text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("ttreplicant did not stop within 2 s")
+            && out.contains("--force-stop-replicant"),
+        "{out}"
+    );
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+
+    let o = run(&config, &["rollback", "--yes", "--force-stop-replicant"]);
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains(&format!("process {pid} ended by SIGKILL")),
+        "{out}"
+    );
+    std::fs::remove_file(site.replicant.parent().unwrap().join("stubborn")).unwrap();
+    assert_eq!(
+        common::snapshot_without_regions(&site.replicant),
+        r0.into_iter()
+            .filter(|(p, _)| !p.to_string_lossy().starts_with("__db."))
+            .collect(),
+        "the replicant's files are back"
+    );
+}

@@ -534,7 +534,7 @@ impl FakeNode {
         std::fs::write(
             &node_file,
             format!(
-                "role = \"master\"\n[node]\nname = \"ttmaster\"\naddress = \"127.0.0.1\"\nclient_port = {port}\nhome = {:?}\nrun_dir = {:?}\nbackup_dir = {:?}\nprocess = {{ cmdline_contains = {:?} }}\nservice = {{ kind = \"commands\", start = {}, stop = {}, status = {} }}\n",
+                "role = \"master\"\n[node]\nname = \"ttmaster\"\naddress = \"127.0.0.1\"\nclient_port = {port}\nping_command = [\"sh\", \"-c\", \"echo no pong; exit 1\"]\nhome = {:?}\nrun_dir = {:?}\nbackup_dir = {:?}\nprocess = {{ cmdline_contains = {:?} }}\nservice = {{ kind = \"commands\", start = {}, stop = {}, status = {} }}\n",
                 home.display().to_string(),
                 run.display().to_string(),
                 backup.display().to_string(),
@@ -811,8 +811,18 @@ fn odd_names_are_listed_and_moved_byte_for_byte_and_moves_stay_between_home_and_
     assert!(node.log().contains("refused move_batch"), "{}", node.log());
 
     // remove_tree: never the home, nor the run folder itself; a quarantine inside it, yes.
-    for p in [&node.home, &node.run, &node.outside] {
-        a.refused(json!({"op": "remove_tree", "path": wire(p)}));
+    // The run folder spelled another way, and a link in it that leads to the home's files.
+    std::os::unix::fs::symlink(&node.home, node.run.join("to-home")).unwrap();
+    let all = node.home.parent().unwrap().parent().unwrap().to_path_buf();
+    let snap = (tree(&all), tree(&node.outside));
+    for p in [
+        node.home.clone(),
+        node.run.clone(),
+        node.run.join("."),
+        node.outside.clone(),
+        node.run.join("to-home/customers.db"),
+    ] {
+        a.refused(json!({"op": "remove_tree", "path": wire(&p)}));
     }
     assert_eq!((tree(&all), tree(&node.outside)), snap);
     assert!(node.log().contains("refused remove_tree"), "{}", node.log());
@@ -956,5 +966,51 @@ fn a_backup_is_assessed_made_and_verified_by_the_agent_with_its_progress_streame
     a.refused(json!({"op": "make_backup", "found": outside, "new_id": "x", "trust": "Reread"}));
     a.refused(json!({"op": "make_backup", "found": {"Missing": "none"}, "new_id": "../../elsewhere", "trust": "Reread"}));
     a.refused(json!({"op": "unused_backup_id", "base": "a/b"}));
+    // A manifest whose file names lead out of the home and the backup is refused, nothing read.
+    let mut escape = again["found"].clone();
+    escape["Current"]["manifest"]["files"][0]["name"] = json!("../../elsewhere/secret");
+    let m =
+        a.refused(json!({"op": "make_backup", "found": escape, "new_id": "x", "trust": "Reread"}));
+    assert!(m.contains("plain file name"), "{m}");
     assert!(!node.outside.join("manifest.json").exists());
+}
+
+#[test]
+fn the_other_reads_answer_as_the_nodes_own_local_node_does() {
+    use tt_ha::node::NodeAccess;
+    let node = FakeNode::new();
+    let text = std::fs::read_to_string(&node.node_file).unwrap();
+    let cfg = tt_ha::config::parse_agent(&text, &node.node_file).unwrap();
+    let local = tt_ha::node::LocalNode::new(cfg.node.clone(), cfg.role);
+    let (mut a, hello) = Peer::on(&node.node_file);
+
+    assert_eq!(hello["machine_id"], json!(local.machine_id()));
+    assert_eq!(
+        a.ok(json!({"op": "home_lineage"})),
+        json!(local.home_lineage())
+    );
+    assert!(!local.home_lineage().is_empty());
+    assert_eq!(
+        a.ok(json!({"op": "list_home_reused"})),
+        a.ok(json!({"op": "list_home"}))
+    );
+    let mut peer = cfg.node.clone();
+    peer.name = "rep".into();
+    peer.address = "127.0.0.1".into();
+    assert_eq!(
+        a.ok(json!({"op": "address_check", "peer_name": "rep", "peer_address": "127.0.0.1"})),
+        serde_json::to_value(local.address_check(&peer)).unwrap()
+    );
+    let ping = a.ok(json!({"op": "run_ping"}));
+    assert!(ping["Err"].as_str().unwrap().contains("no pong"), "{ping}");
+    assert_eq!(a.ok(json!({"op": "matching_processes"})), json!([]));
+
+    // Started without waiting: the server comes up by itself.
+    a.ok(json!({"op": "start_server_only", "timeout_ms": 10000}));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", node.port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "it did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    a.ok(json!({"op": "stop_server", "deadline_ms": 10000}));
 }

@@ -10,7 +10,7 @@
 //! - a backup is made, topped up or verified only strictly inside the backup folder;
 //! - the rest (exists, sizes, writability) reads anywhere inside the allowed folders.
 
-use super::confine::{BACKUP_FOLDER, HOME, Inside, RUN_FOLDER, Refusal};
+use super::confine::{BACKUP_FOLDER, Folders, HOME, Inside, RUN_FOLDER, Refusal};
 use super::protocol::{KIND_FAILED, KIND_REFUSED, KIND_STILL_RUNNING, Op, WireError, WirePath};
 use super::serve::{Agent, failed, to_json};
 use crate::node::NodeAccess;
@@ -154,6 +154,17 @@ impl Agent {
                         i.folder == BACKUP_FOLDER && !i.at_root
                     })?;
                 }
+                // The file names a backup is made of are joined to the home and the backup's
+                // folder: each must be one plain name, or a name could lead out of both.
+                if let Some(bad) = backup_names(&found).find(|n| !is_plain_name(n)) {
+                    return Err(self.refuse(
+                        "make_backup",
+                        Refusal {
+                            path: crate::display::text(bad).into_owned(),
+                            why: "a file of a backup is one plain file name of the home".into(),
+                        },
+                    ));
+                }
                 let mut progress = |p: &crate::backup::Progress| {
                     if let Ok(v) = serde_json::to_value(p) {
                         emit(v)
@@ -208,14 +219,15 @@ impl Agent {
         emit: &mut dyn FnMut(Value),
     ) -> Result<Value, WireError> {
         let mut checked = Vec::with_capacity(pairs.len());
+        let mut folders = Folders::default();
         for (from, to) in pairs {
             let (f, fi) = self
                 .confinement()
-                .place(&from.0)
+                .place_with(&from.0, &mut folders)
                 .map_err(|r| self.refuse("move_batch", r))?;
             let (t, ti) = self
                 .confinement()
-                .place(&to.0)
+                .place_with(&to.0, &mut folders)
                 .map_err(|r| self.refuse("move_batch", r))?;
             let ends = (fi.folder, ti.folder);
             let allowed = (ends == (HOME, RUN_FOLDER) || ends == (RUN_FOLDER, HOME))
@@ -290,6 +302,22 @@ fn rule_words(op: &str) -> &'static str {
         "make_backup" => "acts only on backups inside the backup folder",
         _ => "is not allowed there",
     }
+}
+
+/// The names of the files a backup holds or takes from the home, as `found` gives them.
+fn backup_names(found: &crate::backup::Found) -> impl Iterator<Item = &str> {
+    let (manifest, top_up) = match found {
+        crate::backup::Found::Current(c) => (Some(&c.manifest), None),
+        crate::backup::Found::Behind(c, t) => (Some(&c.manifest), Some(t)),
+        crate::backup::Found::Missing(_) => (None, None),
+    };
+    let listed = manifest
+        .into_iter()
+        .flat_map(|m| m.files.iter().map(|f| f.name.as_str()));
+    let added = top_up
+        .into_iter()
+        .flat_map(|t| t.files.iter().map(|(n, _)| n.as_str()));
+    listed.chain(added)
 }
 
 /// One name, not a path: no separator, no `..`, nothing empty or hidden behind controls.

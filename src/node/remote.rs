@@ -533,6 +533,9 @@ pub struct RemoteNode {
     /// The connection; `None` after a loss was reported, until the next request reconnects.
     conn: Mutex<Option<Arc<Conn>>>,
     last_error: Mutex<Option<String>>,
+    /// The run-folder locks taken through this node and not yet released: taken again on each
+    /// new connection, before any request, so a session that replaced a lost one holds them too.
+    locks: Mutex<Vec<Weak<Held>>>,
 }
 
 impl std::fmt::Debug for RemoteNode {
@@ -563,6 +566,7 @@ impl RemoteNode {
             hello,
             conn: Mutex::new(Some(conn)),
             last_error: Mutex::new(None),
+            locks: Mutex::new(Vec::new()),
         })
     }
 
@@ -604,8 +608,49 @@ impl RemoteNode {
         }
         let (conn, hello) = open(&self.link, self.timing)?;
         check_hello(&hello, &self.cfg, self.role, &self.link)?;
+        self.lock_again(&conn)?;
         *slot = Some(conn.clone());
         Ok(conn)
+    }
+
+    /// Takes every lock this node holds again on a new connection (the lost session's agent
+    /// released them, or died leaving a dead pid that is taken over). Refused — the connection
+    /// is then not used — when another controller took the lock meanwhile, or when the lost
+    /// session's agent has not noticed the loss yet (it does within the silence bound).
+    fn lock_again(&self, conn: &Arc<Conn>) -> Result<(), RemoteError> {
+        let held: Vec<Arc<Held>> = self
+            .locks
+            .lock()
+            .map(|mut l| {
+                l.retain(|w| w.strong_count() > 0);
+                l.iter().filter_map(Weak::upgrade).collect()
+            })
+            .unwrap_or_default();
+        for h in held {
+            let op = Op::LockRunFolder {
+                run_id: h.run_id.clone(),
+                command: h.command.clone(),
+            };
+            let taken = conn
+                .request(op, &self.link, self.timing.silence, &mut |_| {})
+                .and_then(|v| self.read_answer::<Taken>(v))
+                .map_err(|e| {
+                    conn.kill("the run folder's lock could not be taken again");
+                    RemoteError::Agent {
+                        who: self.link.who(),
+                        kind: protocol::KIND_FAILED.into(),
+                        message: format!(
+                            "the connection was lost and made anew, but the run folder's lock could not be taken again ({e}); nothing was asked of the node on the new connection. If the other run is this one's lost session, its agent ends within {} s: run the command again then",
+                            self.timing.silence.as_secs()
+                        ),
+                        detail: None,
+                    }
+                })?;
+            if let Ok(mut current) = h.current.lock() {
+                *current = Some((conn.clone(), taken.lock));
+            }
+        }
+        Ok(())
     }
 
     /// Runs one operation on the node.
@@ -1488,11 +1533,18 @@ impl NodeAccess for RemoteNode {
             })
             .map_err(refused)?;
         let taken: Taken = self.read_answer(v).map_err(refused)?;
+        let held = Arc::new(Held {
+            run_id: run_id.to_string(),
+            command: command.to_string(),
+            current: Mutex::new(Some((conn, taken.lock))),
+        });
+        if let Ok(mut l) = self.locks.lock() {
+            l.push(Arc::downgrade(&held));
+        }
         let guard = RemoteLock {
-            conn,
+            held,
             link: self.link.clone(),
             silence: self.timing.silence,
-            handle: taken.lock,
         };
         Ok(super::RunLock::new(taken.took_over, guard))
     }
@@ -1722,21 +1774,30 @@ struct Taken {
     took_over: Vec<String>,
 }
 
-/// A run-folder lock the agent holds for this controller, on the connection it was taken on:
-/// dropped, it asks the agent to release it (best effort: a lost connection ended the agent's
-/// session, which released it).
+/// A run-folder lock taken through a [`RemoteNode`]: what it was taken for, and the connection
+/// and agent handle it is held on now (a new connection takes it again).
+struct Held {
+    run_id: String,
+    command: String,
+    current: Mutex<Option<(Arc<Conn>, u64)>>,
+}
+
+/// The controller's side of a run-folder lock its agent holds: dropped, it asks the agent to
+/// release it (best effort: a lost connection ended the agent's session, which released it).
 struct RemoteLock {
-    conn: Arc<Conn>,
+    held: Arc<Held>,
     link: Link,
     silence: Duration,
-    handle: u64,
 }
 
 impl Drop for RemoteLock {
     fn drop(&mut self) {
-        if !self.conn.is_dead() {
-            let op = Op::UnlockRunFolder { lock: self.handle };
-            let _ = self.conn.request(op, &self.link, self.silence, &mut |_| {});
+        let current = self.held.current.lock().ok().and_then(|mut c| c.take());
+        if let Some((conn, handle)) = current
+            && !conn.is_dead()
+        {
+            let op = Op::UnlockRunFolder { lock: handle };
+            let _ = conn.request(op, &self.link, self.silence, &mut |_| {});
         }
     }
 }
