@@ -253,6 +253,32 @@ pub fn save_content(run_folder: &Path, name: &str, bytes: &[u8]) -> Result<PathB
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_remote_masters_runs_are_journaled_beside_the_config_a_local_ones_beside_its_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = |master_extra: &str| {
+            format!(
+                "[master]\nname = \"m\"\naddress = \"10.0.0.1\"\nhome = \"/srv/m/var/db\"\nbackup_dir = \"/srv/m/backup\"\n{master_extra}service = {{ kind = \"systemd\", unit = \"ttfs\" }}\nprocess = {{ name = \"ttfs\" }}\n[replicant]\nname = \"r\"\naddress = \"10.0.0.2\"\nhome = \"/srv/r/var/db\"\nservice = {{ kind = \"systemd\", unit = \"ttfs\" }}\nprocess = {{ name = \"ttfs\" }}\n"
+            )
+        };
+        let path = dir.path().join("tt-ha.toml");
+        std::fs::write(&path, site("ssh = \"tt@m\"\n")).unwrap();
+        let remote = crate::config::load(&path).unwrap();
+        assert_eq!(journal_root(&remote), dir.path().join("tt-ha-runs"));
+        assert_eq!(
+            run_folder(&remote, "R1"),
+            dir.path().join("tt-ha-runs").join("R1")
+        );
+        // The quarantine stays on the node.
+        assert_eq!(
+            quarantine_dir(&remote.master, "R1"),
+            PathBuf::from("/srv/m/var/tt-ha/R1/quarantine/m")
+        );
+        std::fs::write(&path, site("")).unwrap();
+        let local = crate::config::load(&path).unwrap();
+        assert_eq!(journal_root(&local), local.master.run_dir());
+    }
+
     fn rec(seq: u64, event: Event) -> Record {
         Record {
             v: 1,

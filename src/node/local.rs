@@ -198,7 +198,7 @@ impl NodeAccess for LocalNode {
         grace: Duration,
         report: &mut dyn FnMut(Report<'_>),
     ) -> Result<Vec<Ended>, ServiceError> {
-        Service::new(&self.cfg, grace).end_processes(targets, grace, report)
+        Service::new(&self.cfg, QUERY_TIMEOUT).end_processes(targets, grace, report)
     }
 
     fn matching_processes(&self) -> Vec<FoundProcess> {

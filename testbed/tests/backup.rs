@@ -567,3 +567,44 @@ fn seed(home: &Path, args: &[&str]) {
         .unwrap();
     assert!(o.status.success(), "seed: {}", text(&o));
 }
+
+/// `tt-ha backup` is the engine's journaled backup: refused while another tt-ha holds the
+/// master's run folder (a run in progress), and journaled (intent before, result after) beside
+/// the runs, where `status` does not take it for a run.
+#[test]
+fn a_standalone_backup_is_journaled_and_kept_out_by_a_run_in_progress() {
+    let sb = Sandbox::new(500);
+    let run_dir = sb.home("master").parent().unwrap().join("tt-ha");
+    // A live holder: this test process, as a run of apply would be.
+    let lock = tt_ha::runlock::acquire(std::slice::from_ref(&run_dir), "20261123T000000Z", "apply")
+        .unwrap();
+    let before = backups(&sb.root.join("backup"));
+    let o = sb.tt_ha(&["backup"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "a backup ran beside a run: {out}");
+    assert!(
+        out.contains("another tt-ha") && out.contains("apply of run 20261123T000000Z"),
+        "{out}"
+    );
+    assert_eq!(backups(&sb.root.join("backup")), before, "{out}");
+    drop(lock);
+    let o = sb.tt_ha(&["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let journals: Vec<PathBuf> = std::fs::read_dir(run_dir.join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("journal.jsonl"))
+        .collect();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    let records = std::fs::read_to_string(&journals[0]).unwrap();
+    let kinds: Vec<String> = records
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+        .collect();
+    assert_eq!(kinds, ["\"intent\"", "\"result\""], "{records}");
+    assert!(records.contains("\"backup\""), "{records}");
+    // Not a run: status still says there is none.
+    let o = sb.tt_ha(&["status", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(status["run"].is_null(), "{status}");
+}
