@@ -206,7 +206,9 @@ fn demo_hosts_refuses_without_root_and_says_why() {
     assert!(!o.status.success(), "demo --hosts ran without root");
     let said = text(&o);
     assert!(
-        said.contains("must run as root") && said.contains("network namespaces"),
+        said.contains("`tt-ha demo --hosts` must run as root")
+            && said.contains("network namespaces")
+            && said.contains("sudo"),
         "{said}"
     );
     assert!(
