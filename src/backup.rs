@@ -92,7 +92,7 @@ pub struct Manifest {
 }
 
 /// Progress of a copy, for people.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Progress {
     /// File being copied.
     pub file: String,
@@ -268,9 +268,10 @@ pub fn backup_set(home: &Home) -> Vec<&crate::dbhome::Entry> {
 }
 
 /// What a verification found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verified {
     /// The backup folder.
+    #[serde(with = "crate::pathjson")]
     pub dir: PathBuf,
     /// Files checked.
     pub files: usize,
@@ -356,7 +357,7 @@ fn write_manifest(dir: &Path, name: &str, manifest: &Manifest) -> Result<(), Bac
 }
 
 /// How far a look at a backup may rely on its last check (the stamp, [`STAMP`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trust {
     /// Read every copy again: the backup has sat on disk since it was last checked, and a disk
     /// can lose data without any write (the run's `backup` step, `tt-ha backup`).
@@ -681,9 +682,10 @@ fn hash_copies(
 }
 
 /// A backup of this master whose files match its manifest.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {
     /// Its folder.
+    #[serde(with = "crate::pathjson")]
     pub dir: PathBuf,
     /// Its manifest.
     pub manifest: Manifest,
@@ -692,7 +694,7 @@ pub struct Candidate {
 }
 
 /// What `backup_dir` holds for this master.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Found {
     /// A backup of this master holding everything the home holds now.
     Current(Candidate),
@@ -703,7 +705,7 @@ pub enum Found {
 }
 
 /// The result of [`assess`]: what was found, and notes on backups passed over (for people).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Assessment {
     /// The verdict.
     pub found: Found,
@@ -919,7 +921,7 @@ fn unlogged_change(
 }
 
 /// What [`act`] did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Outcome {
     /// The backup was current; verified.
     Current(Verified),

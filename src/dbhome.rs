@@ -70,7 +70,7 @@ pub struct Entry {
     /// [`crate::display::file_name`].
     pub name: String,
     /// Full path, exact.
-    #[serde(serialize_with = "crate::pathjson::lossy")]
+    #[serde(with = "crate::pathjson")]
     pub path: PathBuf,
     /// File, folder, link.
     pub kind: EntryKind,
@@ -154,10 +154,10 @@ pub enum HomeError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Home {
     /// The path as configured.
-    #[serde(serialize_with = "crate::pathjson::lossy")]
+    #[serde(with = "crate::pathjson")]
     pub configured: PathBuf,
     /// The resolved path (links in the path itself resolved).
-    #[serde(serialize_with = "crate::pathjson::lossy")]
+    #[serde(with = "crate::pathjson")]
     pub path: PathBuf,
     /// Entries sorted by name.
     pub entries: Vec<Entry>,

@@ -160,7 +160,7 @@ fn on_machine_with(node: &Node, peer: &Node, local: &[IpAddr]) -> Result<String,
         .map(|ip| ip.to_string())
         .collect();
     Err(format!(
-        "{} is not on this machine: its address {} is not one of this machine's ({}). tt-ha acts only on nodes on the machine it runs on, so its folders and server here would be another node's. Run tt-ha on {}'s machine, or correct `address` of {} in tt-ha.toml",
+        "{} is not on this machine: its address {} is not one of this machine's ({}). a node without `ssh` is the machine tt-ha runs on, so its folders and server here would be another node's. If {} is another server, give it `ssh = \"user@host\"` in tt-ha.toml (tt-ha reaches it through its agent there); else correct its `address`",
         node.name,
         node.address,
         if here.is_empty() {
@@ -168,7 +168,6 @@ fn on_machine_with(node: &Node, peer: &Node, local: &[IpAddr]) -> Result<String,
         } else {
             here.join(", ")
         },
-        node.name,
         node.name
     ))
 }

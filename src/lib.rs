@@ -13,7 +13,7 @@
 //! - **The node interface**: `node` — `NodeAccess` is every effect on a node (files, service,
 //!   processes, ports, locks, backup); `LocalNode` is this machine; `node::Pair` the two nodes a
 //!   run acts on. Nothing outside the node implementations touches a node directly
-//!   (`tests/node_interface_rule.rs` reads the source to check).
+//!   (`tests/node_rule.rs` reads the source to check).
 //! - **The front-ends**: `cli` (commands, `--json`) and `tui` (the wizard and the monitor);
 //!   both drive `engine`, `plan` and `monitor` and render their typed results.
 

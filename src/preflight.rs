@@ -497,7 +497,8 @@ fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
         clash.unwrap_or_default(),
     ));
     for (n, peer) in [(m, r), (r, m)] {
-        let (current, status, note) = match n.access.get().address_check(peer.cfg) {
+        let node = n.access.get();
+        let (current, status, note) = match node.address_check(peer.cfg) {
             Ok(how) => (how, Status::Ok, String::new()),
             Err(why) => (
                 format!("{} is not an address here", n.cfg.address),
@@ -505,6 +506,18 @@ fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
                 why,
             ),
         };
+        if n.cfg.is_remote() {
+            // Reached through its agent: how, and its address checked on its own machine.
+            out.push(finding(
+                "reached",
+                Some(n),
+                format!("{}; {current}", node.reach()),
+                "its agent answers; its address is one of its machine's",
+                status,
+                note,
+            ));
+            continue;
+        }
         out.push(finding(
             "on this machine",
             Some(n),

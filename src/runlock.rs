@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 pub const LOCK_FILE_NAME: &str = "tt-ha.lock";
 
 /// What a lock file says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LockInfo {
     /// The holder's pid.
     pub pid: u32,
@@ -93,7 +93,7 @@ impl Drop for Lock {
 }
 
 /// What the lock file of a folder holds, as [`inspect`] finds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Found {
     /// There is no lock file.
     Free,

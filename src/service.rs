@@ -123,7 +123,7 @@ pub enum ServiceError {
 }
 
 /// A process positively identified as a node's server, and what identifies it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identified {
     /// The process.
     pub process: FoundProcess,
@@ -133,7 +133,7 @@ pub struct Identified {
 
 /// A node's server processes as far as they can be told apart: those positively identified,
 /// and those that match `[process]` but could not be (with why).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identification {
     /// Positively identified.
     pub sure: Vec<Identified>,
@@ -142,12 +142,34 @@ pub struct Identification {
 }
 
 /// How a process was ended by [`Service::end_processes`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Ended {
     /// Its pid.
     pub pid: u32,
     /// `SIGTERM`, or `SIGKILL` when it outlived the grace period.
     pub signal: &'static str,
+}
+
+impl<'de> serde::Deserialize<'de> for Ended {
+    /// As a remote node's agent sends it: the signal is one of the two tt-ha sends (anything
+    /// else reads as `a signal`, never as a name it did not send).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Ended, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Sent {
+            pid: u32,
+            signal: String,
+        }
+        let sent = Sent::deserialize(d)?;
+        let signal = match sent.signal.as_str() {
+            "SIGTERM" => "SIGTERM",
+            "SIGKILL" => "SIGKILL",
+            _ => "a signal",
+        };
+        Ok(Ended {
+            pid: sent.pid,
+            signal,
+        })
+    }
 }
 
 fn render(argv: &[String]) -> String {

@@ -5,9 +5,11 @@
 //! that has stopped advancing from one that is merely long.
 
 use crate::monitor::progress::{CopyModel, Stage};
+use crate::monitor::source::Start;
 use crate::monitor::{
     Event, Expected, Lsn, NodeState, Pair, Verdict, follow::Follower, pair, parse::Splitter, single,
 };
+use crate::node::NodeAccess;
 use regex::Regex;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -217,7 +219,10 @@ fn of_bytes(total: Option<u64>) -> String {
 /// monitor's verdict in words. A proof from an earlier process of the same file (before a
 /// restart, or before the server stopped) does not count.
 pub struct MonitorProbe {
-    path: PathBuf,
+    /// The file, as its node names it (for messages).
+    file: String,
+    /// Where the local file is, for [`MonitorProbe::starting_at`] (`None` for a node's file).
+    path: Option<PathBuf>,
     follower: Follower,
     splitter: Splitter,
     state: NodeState,
@@ -231,11 +236,31 @@ pub struct MonitorProbe {
 }
 
 impl MonitorProbe {
-    /// Probe `path` (the replicant's message file, named `message_file` in its home).
+    /// Probe `path` (the replicant's message file, named `message_file` in its home), a file of
+    /// this machine. [`MonitorProbe::for_node`] is the same through the node interface.
     pub fn new(path: PathBuf, done: Regex, message_file: &str) -> MonitorProbe {
+        let follower = Follower::new(path.clone(), 0);
+        let mut probe = MonitorProbe::with_follower(follower, done, message_file);
+        probe.file = path.display().to_string();
+        probe.path = Some(path);
+        probe
+    }
+
+    /// Probe the message file of `node` (the replicant) from `start`, through the node: from
+    /// [`Start::Beginning`] while it starts, or from where its running server's lines begin
+    /// ([`NodeAccess::running_process_start`]) when verifying an earlier start-up.
+    pub fn for_node(node: &dyn NodeAccess, done: Regex, start: Start) -> MonitorProbe {
+        let follower = Follower::from_source(node.follow_messages(start), 0);
+        let mut probe = MonitorProbe::with_follower(follower, done, &node.config().message_file);
+        probe.file = node.message_file_path().to_string();
+        probe
+    }
+
+    fn with_follower(follower: Follower, done: Regex, message_file: &str) -> MonitorProbe {
         MonitorProbe {
-            follower: Follower::new(path.clone(), 0),
-            path,
+            file: String::new(),
+            path: None,
+            follower,
             splitter: Splitter::default(),
             state: NodeState::with_role(Some("replicant")),
             done,
@@ -256,8 +281,12 @@ impl MonitorProbe {
     /// Reads the file from byte `offset` on (the first line of the server process running now,
     /// found by reading back from the end) instead of from its start: what came before belongs
     /// to earlier processes, which prove nothing for the running one.
+    /// (A probe made by [`MonitorProbe::for_node`] says where it starts there, with
+    /// [`Start::Offset`]; this changes nothing for it.)
     pub fn starting_at(mut self, offset: u64) -> MonitorProbe {
-        self.follower = Follower::from_offset(self.path.clone(), offset, 0);
+        if let Some(path) = &self.path {
+            self.follower = Follower::from_offset(path.clone(), offset, 0);
+        }
         self
     }
 
@@ -332,7 +361,7 @@ impl StartupProbe for MonitorProbe {
         match self.current_proof() {
             Some(line) => ProbeStatus::Done(line.to_string()),
             None if self.state.messages == 0 => {
-                ProbeStatus::Waiting(format!("{} has no messages yet", self.path.display()))
+                ProbeStatus::Waiting(format!("{} has no messages yet", self.file))
             }
             None => ProbeStatus::Waiting(self.verdict_now().describe()),
         }
@@ -348,14 +377,14 @@ impl StartupProbe for MonitorProbe {
         if self.state.messages == 0 {
             return format!(
                 "{} stayed empty: the replicant's server did not open its environment (check its own log)",
-                self.path.display()
+                self.file
             );
         }
         format!(
             "{} (after {} messages in {})",
             single(&self.state).describe(),
             self.state.messages,
-            self.path.display()
+            self.file
         )
     }
 
@@ -380,18 +409,30 @@ impl StartupProbe for MonitorProbe {
 /// not stop, because Berkeley DB may hold a server in its initial copy until the copy ends.
 pub fn unfinished_startup(path: &std::path::Path, message_file: &str) -> Option<String> {
     let state = crate::monitor::classify_file(path, Some("replicant"), message_file).ok()?;
+    unfinished(&state)
+}
+
+/// [`unfinished_startup`] of `node`'s message file, read by the node
+/// ([`NodeAccess::read_messages`]): only the state travels.
+pub fn unfinished_startup_of(node: &dyn NodeAccess) -> Option<String> {
+    let (read, _) = node.read_messages(None).ok()?;
+    unfinished(&read.state(&node.config().message_file))
+}
+
+/// Where an unfinished start-up stands, from the replicant's whole-file state.
+fn unfinished(state: &NodeState) -> Option<String> {
     if state.startup_done || state.messages == 0 {
         return None;
     }
     Some(if state.init.seen {
         format!(
             "its message file shows it in its initial copy (internal init): {}",
-            position(&state)
+            position(state)
         )
     } else {
         format!(
             "its message file shows its start-up unfinished: {}",
-            single(&state).describe()
+            single(state).describe()
         )
     })
 }

@@ -628,3 +628,572 @@ fn a_silent_agent_is_declared_dead_naming_the_node() {
         "{e}"
     );
 }
+
+mod common;
+
+/// A node's block of a [`common::FakeSite`]'s config with its paths made absolute (a remote
+/// node's paths are its own, never resolved against the controller's folder).
+fn absolute_block(site: &common::FakeSite, block: &str, role: &str) -> String {
+    let home = if role == "master" {
+        &site.master
+    } else {
+        &site.replicant
+    };
+    let rel = format!("{role}/TapeTrack Framework Server/var/db");
+    block
+        .replace(
+            &format!("home = \"{rel}\""),
+            &format!("home = {:?}", home.display().to_string()),
+        )
+        .replace(
+            "backup_dir = \"backup\"",
+            &format!(
+                "backup_dir = {:?}",
+                site.dir.path().join("backup").display().to_string()
+            ),
+        )
+}
+
+/// Serves a node of `site` through `n`'s sshd (its agent's node file says the same node);
+/// the node's block for the controller's config, with `ssh`.
+fn serve_node(n: &mut Node2, site: &common::FakeSite, block: &str, role: &str) -> String {
+    let block = absolute_block(site, block, role);
+    std::fs::write(&n.node_file, format!("role = \"{role}\"\n[node]\n{block}")).unwrap();
+    n.start_sshd(&n.forced_command());
+    format!(
+        "{block}ssh = \"ttnode\"\nssh_options = [\"-F\", {:?}]\n",
+        n.ssh_config.display().to_string()
+    )
+}
+
+/// The controller's `tt-ha.toml` for `site` with its replicant reached through `replicant`'s
+/// sshd, and its master through `master`'s when given (else local).
+fn remote_site(
+    site: &common::FakeSite,
+    master: Option<&mut Node2>,
+    replicant: &mut Node2,
+) -> PathBuf {
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let (head, r_block) = text.split_once("[[replicant]]\n").unwrap();
+    let (procedure, m_block) = head.split_once("[master]\n").unwrap();
+    let m_block = match master {
+        Some(m) => serve_node(m, site, m_block, "master"),
+        None => m_block.to_string(),
+    };
+    let r_block = serve_node(replicant, site, r_block, "replicant");
+    let config = site.dir.path().join("tt-ha-remote.toml");
+    std::fs::write(
+        &config,
+        format!("{procedure}[master]\n{m_block}\n[[replicant]]\n{r_block}"),
+    )
+    .unwrap();
+    config
+}
+
+fn run(config: &Path, args: &[&str]) -> std::process::Output {
+    common::tt_ha()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn apply_and_rollback_with_the_replicant_reached_by_ssh() {
+    need_sshd!("apply_and_rollback_with_the_replicant_reached_by_ssh");
+    use std::os::unix::ffi::OsStrExt;
+    // Names that are not text, and one that would drive a terminal: moved byte for byte.
+    let odd: [&[u8]; 2] = [b"bad\xff\xfename.db", b"esc\x1b[31mred.txt"];
+    let site = common::FakeSite::with(|s| {
+        for name in odd {
+            let p = s.replicant.join(std::ffi::OsStr::from_bytes(name));
+            std::fs::write(p, name).unwrap();
+        }
+    });
+    let mut n = Node2::new();
+    let config = remote_site(&site, None, &mut n);
+    let (m0, r0) = (
+        common::snapshot(&site.master),
+        common::snapshot(&site.replicant),
+    );
+
+    let o = run(&config, &["apply", "--yes"]);
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    for step in [
+        "replicant.stop",
+        "replicant.prune",
+        "replicant.dbconfig",
+        "master.regions",
+        "replicant.start",
+        "verify",
+    ] {
+        assert!(out.contains(&format!("[done] {step}")), "{step}:\n{out}");
+    }
+    // The replicant's files went into its quarantine (on the node), odd names byte for byte.
+    let st = run(&config, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    let run_id = v["run"]["run_id"].as_str().unwrap().to_string();
+    let q = site
+        .replicant
+        .parent()
+        .unwrap()
+        .join("tt-ha")
+        .join(&run_id)
+        .join("quarantine");
+    let quarantined: Vec<Vec<u8>> = walk(&q)
+        .iter()
+        .map(|p| p.file_name().unwrap().as_bytes().to_vec())
+        .collect();
+    for name in odd {
+        assert!(
+            quarantined.iter().any(|q| q == name),
+            "{:?} not in the quarantine: {quarantined:?}",
+            String::from_utf8_lossy(name)
+        );
+        assert!(
+            !site
+                .replicant
+                .join(std::ffi::OsStr::from_bytes(name))
+                .exists()
+        );
+    }
+    let r_conf = std::fs::read_to_string(site.replicant.join("DB_CONFIG")).unwrap();
+    assert!(
+        r_conf.contains(&format!(
+            "\nrep_set_priority 0\nrepmgr_site 127.0.0.1 {} db_local_site on\nrepmgr_site 127.0.0.1 {} db_bootstrap_helper on\n",
+            site.ports[3], site.ports[1]
+        )),
+        "{r_conf}"
+    );
+    assert!(site.up(true) && site.up(false));
+
+    let rb = run(&config, &["rollback", "--yes"]);
+    assert!(rb.status.success(), "{}", common::text(&rb));
+    assert_eq!(
+        common::snapshot(&site.replicant),
+        r0,
+        "the replicant's home is byte-identical, odd names and region files included"
+    );
+    assert_eq!(
+        common::snapshot_without_regions(&site.master),
+        m0.into_iter()
+            .filter(|(p, _)| !p.to_string_lossy().starts_with("__db."))
+            .collect()
+    );
+    assert!(site.up(true) && site.up(false));
+    // The agent's lock was released when its session ended with each command.
+    assert!(
+        !site
+            .replicant
+            .parent()
+            .unwrap()
+            .join("tt-ha/tt-ha.lock")
+            .exists()
+    );
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The pids of this test process's `ssh` children that use `ssh_config` (the connections of
+/// one test's RemoteNodes: tests run in parallel in one process).
+fn our_ssh_clients(ssh_config: &Path) -> Vec<u32> {
+    let config = ssh_config.display().to_string();
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let Some((comm, rest)) = stat.split_once(") ") else {
+                return false;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            comm.ends_with("(ssh")
+                && rest.split_whitespace().nth(1) == Some(me.as_str())
+                && String::from_utf8_lossy(&cmdline).contains(&config)
+        })
+        .collect()
+}
+
+fn wait_gone(p: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while p.exists() {
+        assert!(Instant::now() < deadline, "{} stayed", p.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_releases_it() {
+    need_sshd!("the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_releases_it");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    let lock_file = n.run.join("tt-ha.lock");
+    let first = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let first_ssh = our_ssh_clients(&n.ssh_config);
+    assert_eq!(first_ssh.len(), 1, "{first_ssh:?}");
+    let second = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let second_ssh: Vec<u32> = our_ssh_clients(&n.ssh_config)
+        .into_iter()
+        .filter(|p| !first_ssh.contains(p))
+        .collect();
+    assert_eq!(second_ssh.len(), 1, "{second_ssh:?}");
+    let held = first.lock_run_folder("r1", "apply").unwrap();
+    assert!(held.took_over.is_empty());
+    // The first reads it as its own (as a local lock of this process), the second as another's.
+    assert!(matches!(
+        first.inspect_lock(),
+        tt_ha::runlock::Found::Lock { info, .. } if info.is_mine()
+    ));
+    assert!(matches!(
+        second.inspect_lock(),
+        tt_ha::runlock::Found::Lock { info, alive: true } if !info.is_mine()
+    ));
+    let e = second
+        .lock_run_folder("r2", "rollback")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("node rep (ssh ttnode)") && e.contains("another tt-ha") && e.contains("apply"),
+        "{e}"
+    );
+    // Dropping the RunLock releases it on the node.
+    drop(held);
+    wait_gone(&lock_file);
+    let held = second.lock_run_folder("r2", "rollback").unwrap();
+    assert!(lock_file.exists());
+
+    // The holder's connection cut (its ssh killed, as when the controller dies): the agent's
+    // session ends and releases the lock, so the next controller gets in.
+    assert!(
+        Command::new("kill")
+            .args(["-9", &second_ssh[0].to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_gone(&lock_file);
+    assert!(
+        n.agent_log()
+            .unwrap()
+            .contains("released 1 run-folder lock"),
+        "{:?}",
+        n.agent_log()
+    );
+    // Its RunLock's release has nowhere to go now (best effort, and not needed).
+    drop(held);
+    drop((first, second));
+    let third = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let took = third.lock_run_folder("r3", "apply").unwrap();
+    assert!(took.took_over.is_empty(), "{:?}", took.took_over);
+    drop(took);
+
+    // An agent killed outright cannot release: its lock names a dead pid, which the next
+    // controller takes over and explains.
+    let held = third.lock_run_folder("r4", "apply").unwrap();
+    let pid = agent_pid(&n);
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    std::mem::forget(held);
+    assert!(lock_file.exists());
+    let fourth = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let took = fourth.lock_run_folder("r5", "apply").unwrap();
+    let said = took.took_over.join(" ");
+    assert!(said.contains(&pid.to_string()), "{said}");
+}
+
+#[test]
+fn a_node_that_cannot_be_asked_gets_the_safe_answers() {
+    need_sshd!("a_node_that_cannot_be_asked_gets_the_safe_answers");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let local = n.local();
+    // While it answers: the agent's machine, the node's lineage.
+    assert_eq!(remote.machine_id(), local.machine_id());
+    assert_eq!(remote.home_lineage(), local.home_lineage());
+    assert!(!remote.home_lineage().is_empty());
+    // Now the node is gone: its sshd and its agent.
+    if let Some(mut c) = n.sshd.take() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let pid = agent_pid(&n);
+    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Duration::from_secs(1);
+    assert!(remote.server_up(t), "silence is never a stopped server");
+    assert!(remote.home_lineage().is_empty());
+    assert!(remote.matching_processes().is_empty());
+    let id = remote.identify_servers(t);
+    assert!(
+        id.sure.is_empty() && id.unsure.is_empty(),
+        "nothing gets ended"
+    );
+    assert!(!remote.port_open(22));
+    assert_eq!(remote.tree_size(&n.home), 0);
+    let (at, err) = remote.check_writable(&n.run).unwrap();
+    assert_eq!(at, n.run);
+    assert!(err.unwrap().to_string().contains("node rep (ssh ttnode)"));
+    assert!(
+        matches!(remote.inspect_lock(), tt_ha::runlock::Found::Garbled(why) if why.contains("node rep"))
+    );
+    assert!(remote.exists(&n.home).is_err(), "cannot tell is not absent");
+    assert!(remote.stop_server(t, &mut |_| {}).is_err());
+    assert!(remote.lock_run_folder("r1", "apply").is_err());
+}
+
+#[test]
+fn a_stop_longer_than_the_silence_bound_lives_on_the_agents_heartbeats() {
+    need_sshd!("a_stop_longer_than_the_silence_bound_lives_on_the_agents_heartbeats");
+    let mut n = Node2::new();
+    // A service that takes 8 s to stop, longer than the controller's 6 s silence bound: the
+    // agent's heartbeats (every 5 s) keep the connection alive while it works.
+    let stopped = n.dir.join("stopped");
+    let text = std::fs::read_to_string(&n.node_file).unwrap().replace(
+        "stop = [\"true\"], status = [\"sh\", \"-c\", \"exit 3\"]",
+        &format!(
+            "stop = [\"sh\", \"-c\", \"sleep 8; touch {0}\"], status = [\"sh\", \"-c\", \"test -e {0} && exit 3; exit 0\"]",
+            stopped.display()
+        ),
+    );
+    std::fs::write(&n.node_file, text).unwrap();
+    n.start_sshd(&n.forced_command());
+    let timing = Timing {
+        greeting: Duration::from_secs(20),
+        heartbeat: Duration::from_secs(1),
+        silence: Duration::from_secs(6),
+    };
+    let remote = RemoteNode::connect_with(n.controller_node(None), Role::Replicant, timing)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let mut said = Vec::new();
+    remote
+        .stop_server(Duration::from_secs(30), &mut |r| {
+            said.push(r.text().to_string())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(started.elapsed() > Duration::from_secs(7));
+    assert!(stopped.exists());
+    assert!(!said.is_empty(), "no report came");
+    assert!(!remote.server_up(Duration::from_secs(5)));
+}
+
+#[test]
+fn both_nodes_by_ssh_backup_apply_status_rollback_and_finalize() {
+    need_sshd!("both_nodes_by_ssh_backup_apply_status_rollback_and_finalize");
+    let site = common::FakeSite::new();
+    let (mut m, mut r) = (Node2::new(), Node2::new());
+    let config = remote_site(&site, Some(&mut m), &mut r);
+    let (m0, r0) = (
+        common::snapshot(&site.master),
+        common::snapshot(&site.replicant),
+    );
+
+    // The backup is made and verified on the master by its agent.
+    let b = run(&config, &["backup"]);
+    assert!(b.status.success(), "{}", common::text(&b));
+    let made: Vec<_> = std::fs::read_dir(site.dir.path().join("backup"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .collect();
+    assert_eq!(made.len(), 1, "{}", common::text(&b));
+
+    let o = run(&config, &["apply", "--yes"]);
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("[done] master.regions") && out.contains("[done] verify"),
+        "{out}"
+    );
+    // The journal is the controller's, beside tt-ha.toml: no node is local.
+    assert!(site.dir.path().join("tt-ha-runs").is_dir());
+    let st = run(&config, &["status"]);
+    assert!(
+        common::text(&st).contains("complete"),
+        "{}",
+        common::text(&st)
+    );
+
+    let rb = run(&config, &["rollback", "--yes"]);
+    assert!(rb.status.success(), "{}", common::text(&rb));
+    assert_eq!(common::snapshot(&site.replicant), r0);
+    assert_eq!(
+        common::snapshot_without_regions(&site.master),
+        m0.into_iter()
+            .filter(|(p, _)| !p.to_string_lossy().starts_with("__db."))
+            .collect()
+    );
+    // Finalize purges each node's quarantine through its agent, and only it.
+    let q = site.replicant.parent().unwrap().join("tt-ha");
+    let runs_before: Vec<_> = std::fs::read_dir(&q)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert!(!runs_before.is_empty());
+    let fin = run(&config, &["finalize", "--yes"]);
+    assert!(fin.status.success(), "{}", common::text(&fin));
+    assert!(
+        !std::fs::read_dir(&q)
+            .unwrap()
+            .flatten()
+            .any(|e| e.path().join("quarantine").exists()),
+        "{}",
+        common::text(&fin)
+    );
+    assert_eq!(
+        common::snapshot(&site.replicant),
+        r0,
+        "finalize touched only the quarantine"
+    );
+}
+
+/// Every piece of a source until it has nothing more now: notices, and the bytes with offsets.
+fn drain(
+    src: &mut dyn tt_ha::monitor::source::MessageSource,
+) -> Vec<(Option<u64>, Vec<u8>, Option<tt_ha::monitor::follow::Notice>)> {
+    use tt_ha::monitor::source::Piece;
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    while let Some(p) = src.next(&mut buf) {
+        match p {
+            Piece::Notice(n) => out.push((None, Vec::new(), Some(n))),
+            Piece::Bytes { offset } => out.push((Some(offset), buf.clone(), None)),
+        }
+    }
+    out
+}
+
+/// The message file followed on the node by its agent gives the controller the same pieces,
+/// offsets and notices as a local follower of the same file (appends, a truncation, a
+/// replacement); `check`'s read, the database sizes and where the running server's lines
+/// begin are the node's own answers.
+#[test]
+fn the_message_file_followed_and_read_through_the_agent_is_the_local_one() {
+    use tt_ha::monitor::source::Start;
+    need_sshd!("the_message_file_followed_and_read_through_the_agent_is_the_local_one");
+    let mut n = Node2::new();
+    n.start_sshd(&n.forced_command());
+    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let local = n.local();
+    let file = n.home.join("$DB_Msg.txt");
+    let line = |pid: u32, text: &str| format!("[1700000000:1][{pid}/1] {text}\n");
+    std::fs::write(&file, line(10, "REP_UNDEF: opening the environment")).unwrap();
+    let mut r = remote.follow_messages(Start::Beginning);
+    let mut l = local.follow_messages(Start::Beginning);
+    let same = |r: &mut Box<dyn tt_ha::monitor::source::MessageSource>,
+                l: &mut Box<dyn tt_ha::monitor::source::MessageSource>| {
+        let (a, b) = (drain(r.as_mut()), drain(l.as_mut()));
+        assert_eq!(a, b, "remote and local followers differ");
+        a
+    };
+    let first = same(&mut r, &mut l);
+    assert!(first.iter().any(|p| p.0 == Some(0)), "{first:?}");
+    // Appended, with a byte that is not UTF-8: the same bytes at the same offsets.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"[1700000001:1][10/1] CLIENT: bad \xff byte\n").unwrap();
+    drop(f);
+    let appended = same(&mut r, &mut l);
+    assert!(
+        appended
+            .iter()
+            .any(|p| p.1.windows(2).any(|w| w == b"\xff ")),
+        "{appended:?}"
+    );
+    // Truncated, then replaced by another file: the same notices.
+    std::fs::write(&file, b"").unwrap();
+    let truncated = same(&mut r, &mut l);
+    assert!(
+        truncated
+            .iter()
+            .any(|p| p.2 == Some(tt_ha::monitor::follow::Notice::Truncated)),
+        "{truncated:?}"
+    );
+    let next = n.home.join("msg.new");
+    std::fs::write(&next, line(20, "REP_UNDEF: a new server")).unwrap();
+    std::fs::rename(&next, &file).unwrap();
+    same(&mut r, &mut l);
+    // What `check`, the start-up probe and verify ask of the node.
+    let (rs, ro) = remote.read_messages(None).unwrap();
+    let (ls, lo) = local.read_messages(None).unwrap();
+    assert_eq!(ro, lo);
+    assert_eq!(
+        serde_json::to_value(&rs).unwrap(),
+        serde_json::to_value(&ls).unwrap()
+    );
+    let (_, again) = remote.read_messages(Some(&rs)).unwrap();
+    assert_eq!(
+        again.from, ro.to,
+        "a repeated read starts where the last ended"
+    );
+    assert_eq!(
+        remote.running_process_start().unwrap(),
+        local.running_process_start().unwrap()
+    );
+    assert_eq!(
+        remote.database_sizes().unwrap(),
+        local.database_sizes().unwrap()
+    );
+    let me = std::process::id();
+    assert_eq!(remote.still_server(me), local.still_server(me));
+}
+
+/// Preflight says how each node is reached: the local master as before ("on this machine"),
+/// the replicant by its ssh destination, tt-ha version and system, its address checked on its
+/// own machine.
+#[test]
+fn preflight_says_how_each_node_is_reached() {
+    need_sshd!("preflight_says_how_each_node_is_reached");
+    let site = common::FakeSite::new();
+    let mut n = Node2::new();
+    let config = remote_site(&site, None, &mut n);
+    let o = run(&config, &["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let rows = plan["preflight"].as_array().unwrap();
+    let row = |check: &str, node: &str| {
+        rows.iter()
+            .find(|r| r["check"] == check && r["node"] == node)
+            .unwrap_or_else(|| panic!("no {check} row for {node}: {rows:?}"))
+    };
+    let r = row("reached", "replicant");
+    let current = r["current"].as_str().unwrap();
+    assert!(
+        current.starts_with("ssh ")
+            && current.contains(&format!("tt-ha {}", env!("CARGO_PKG_VERSION"))),
+        "{r}"
+    );
+    assert_eq!(r["status"], "ok", "{r}");
+    assert_eq!(row("on this machine", "master")["status"], "ok");
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r["check"] == "on this machine" && r["node"] == "replicant")
+    );
+}

@@ -80,13 +80,20 @@ struct Peer {
     input: ChildStdin,
     output: BufReader<ChildStdout>,
     next: u64,
+    /// The stream frames of the last request, in the order they came.
+    streams: Vec<Value>,
 }
 
 impl Peer {
     fn start(site: &Site) -> (Peer, Value) {
+        Peer::on(&site.node_file)
+    }
+
+    /// An agent serving the node of `node_file`.
+    fn on(node_file: &Path) -> (Peer, Value) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tt-ha"))
             .args(["agent", "--stdio", "--node-config"])
-            .arg(&site.node_file)
+            .arg(node_file)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -106,6 +113,7 @@ impl Peer {
                 input,
                 output,
                 next: 1,
+                streams: Vec::new(),
             },
             hello,
         )
@@ -118,6 +126,7 @@ impl Peer {
         request["id"] = json!(id);
         writeln!(self.input, "{request}").unwrap();
         self.input.flush().unwrap();
+        self.streams.clear();
         loop {
             let mut line = String::new();
             assert!(
@@ -129,6 +138,11 @@ impl Peer {
                 continue;
             }
             assert_eq!(v["id"], json!(id), "{v}");
+            if let Some(frame) = v.get("stream") {
+                assert!(v.get("ok").is_none() && v.get("error").is_none(), "{v}");
+                self.streams.push(frame.clone());
+                continue;
+            }
             return v;
         }
     }
@@ -143,6 +157,21 @@ impl Peer {
         let r = self.ask(request.clone());
         assert_eq!(r["error"]["kind"], json!("refused"), "{request}: {r}");
         r["error"]["message"].as_str().unwrap().to_string()
+    }
+}
+
+impl Peer {
+    /// Closes the agent's stdin, as a controller that goes away does (the pipe is replaced
+    /// by one whose reading end is gone at once).
+    fn close(&mut self) {
+        let (r, _w) = std::io::pipe().unwrap();
+        drop(r);
+        // Hand the old stdin to a short-lived spare: it is closed when dropped.
+        let old = std::mem::replace(
+            &mut self.input,
+            ChildStdin::from(std::os::fd::OwnedFd::from(_w)),
+        );
+        drop(old);
     }
 }
 
@@ -450,4 +479,482 @@ fn untrusted_bytes_never_make_the_agent_panic_or_grow() {
     let status = peer.child.wait().unwrap();
     assert!(!status.success(), "{status}");
     assert!(site.log().contains("not UTF-8"), "{}", site.log());
+}
+
+// --- the engine's effects ---
+
+/// A node whose server is the fake TapeTrack server (tests/fixtures/fakesvc.py, a real
+/// process holding its home's region file, with a pid file and a client port), as the engine
+/// tests use it; with a backup folder and a folder outside everything.
+struct FakeNode {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    run: PathBuf,
+    backup: PathBuf,
+    outside: PathBuf,
+    node_file: PathBuf,
+    port: u16,
+}
+
+fn fakesvc() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fakesvc.py")
+}
+
+impl FakeNode {
+    fn new() -> FakeNode {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let home = root.join("TT/var/db");
+        let run = root.join("TT/var/tt-ha");
+        let backup = root.join("backup");
+        let outside = root.join("elsewhere");
+        for d in [&home, &run, &backup, &outside] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(home.join("DB_CONFIG"), b"# standalone\n").unwrap();
+        std::fs::write(home.join("customers.db"), b"customers\n".repeat(100)).unwrap();
+        std::fs::write(home.join("media.db"), b"media\n".repeat(50)).unwrap();
+        std::fs::write(outside.join("secret"), b"not yours\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let svc = |verb: &str, port: Option<u16>| {
+            let mut v = vec![
+                "/usr/bin/python3".to_string(),
+                fakesvc().display().to_string(),
+                verb.to_string(),
+                home.display().to_string(),
+            ];
+            v.extend(port.map(|p| p.to_string()));
+            format!("{v:?}")
+        };
+        let node_file = root.join("node.toml");
+        std::fs::write(
+            &node_file,
+            format!(
+                "role = \"master\"\n[node]\nname = \"ttmaster\"\naddress = \"127.0.0.1\"\nclient_port = {port}\nhome = {:?}\nrun_dir = {:?}\nbackup_dir = {:?}\nprocess = {{ cmdline_contains = {:?} }}\nservice = {{ kind = \"commands\", start = {}, stop = {}, status = {} }}\n",
+                home.display().to_string(),
+                run.display().to_string(),
+                backup.display().to_string(),
+                format!("fakesvc.py serve {} ", home.display()),
+                svc("start", Some(port)),
+                svc("stop", None),
+                svc("status", None),
+            ),
+        )
+        .unwrap();
+        FakeNode {
+            _dir: dir,
+            home,
+            run,
+            backup,
+            outside,
+            node_file,
+            port,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.run.join("tt-ha-agent.log")).unwrap_or_default()
+    }
+
+    fn lock_file(&self) -> PathBuf {
+        self.run.join("tt-ha.lock")
+    }
+}
+
+impl Drop for FakeNode {
+    fn drop(&mut self) {
+        // Never leave a fake server behind (a stubborn one ignores the stop).
+        if let Ok(pid) = std::fs::read_to_string(self.home.parent().unwrap().join("fakesvc.pid")) {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+        }
+    }
+}
+
+/// A path as the wire carries it without loss: a string when it is text, else its bytes in hex.
+fn wire(p: &Path) -> Value {
+    use std::os::unix::ffi::OsStrExt;
+    match p.to_str() {
+        Some(t) => json!(t),
+        None => {
+            let hex: String = p
+                .as_os_str()
+                .as_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            json!({ "hex": hex })
+        }
+    }
+}
+
+/// A path as sent, without the `shown` rendering for people beside exact bytes.
+fn exact(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("shown");
+    }
+    v
+}
+
+/// Every file and folder under `root` with its bytes (a folder as `<dir>`), but the agent's
+/// own log (which records the refusals).
+fn tree(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().is_some_and(|n| n == "tt-ha-agent.log") {
+                continue;
+            }
+            if p.is_dir() {
+                out.insert(p.clone(), b"<dir>".to_vec());
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Each stream frame of a service operation is a note or a wait, in words.
+fn reports(frames: &[Value]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|f| {
+            if let Some(n) = f["note"].as_str() {
+                format!("note: {n}")
+            } else {
+                let w = &f["waiting"];
+                assert!(w["secs"].is_u64() && w["text"].is_string(), "{f}");
+                format!("waiting: {}", w["text"].as_str().unwrap())
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn service_operations_on_a_real_server_stream_their_reports_in_order() {
+    let node = FakeNode::new();
+    let (mut a, _) = Peer::on(&node.node_file);
+    let port = node.port;
+    assert_eq!(
+        a.ok(json!({"op": "server_up", "timeout_ms": 5000})),
+        json!(false)
+    );
+
+    a.ok(json!({"op": "start_server", "deadline_ms": 10000}));
+    let started = reports(&a.streams);
+    assert!(!started.is_empty(), "start streamed nothing");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    assert_eq!(
+        a.ok(json!({"op": "server_up", "timeout_ms": 5000})),
+        json!(true)
+    );
+    assert_eq!(a.ok(json!({"op": "port_open", "port": port})), json!(true));
+
+    let pid: u64 = std::fs::read_to_string(node.home.parent().unwrap().join("fakesvc.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let id = a.ok(json!({"op": "identify_servers", "timeout_ms": 5000}));
+    let sure = id["sure"].as_array().unwrap();
+    assert_eq!(sure.len(), 1, "{id}");
+    assert_eq!(sure[0]["process"]["pid"], json!(pid), "{id}");
+    let why = a.ok(json!({"op": "server_evidence", "pid": pid, "timeout_ms": 5000}));
+    assert!(why["Ok"].as_str().unwrap().contains("__db.001"), "{why}");
+    let m = a.ok(json!({"op": "matching_processes"}));
+    assert!(
+        m.as_array().unwrap().iter().any(|p| p["pid"] == json!(pid)),
+        "{m}"
+    );
+
+    a.ok(json!({"op": "stop_server", "deadline_ms": 10000}));
+    let stopped = reports(&a.streams);
+    assert!(!stopped.is_empty(), "stop streamed nothing");
+    assert_eq!(
+        a.ok(json!({"op": "server_up", "timeout_ms": 5000})),
+        json!(false)
+    );
+    assert_eq!(a.ok(json!({"op": "port_open", "port": port})), json!(false));
+
+    // A server that ignores the stop: the error keeps its fields (the engine decides on them),
+    // the waits stream as they go, then its identified process is ended.
+    std::fs::write(node.home.parent().unwrap().join("stubborn"), b"").unwrap();
+    a.ok(json!({"op": "start_server", "deadline_ms": 10000}));
+    let r = a.ask(json!({"op": "stop_server", "deadline_ms": 2500}));
+    assert_eq!(r["error"]["kind"], json!("still-running"), "{r}");
+    let detail = &r["error"]["detail"];
+    assert_eq!(detail["node"], json!("ttmaster"), "{r}");
+    assert!(detail["still"].as_str().unwrap().contains("running"), "{r}");
+    let waits = reports(&a.streams);
+    assert!(
+        waits.iter().any(|w| w.starts_with("waiting: ")),
+        "{waits:?}"
+    );
+    let id = a.ok(json!({"op": "identify_servers", "timeout_ms": 5000}));
+    let ended = a.ok(json!({"op": "end_servers", "targets": id["sure"], "grace_ms": 500}));
+    let pid: u64 = id["sure"][0]["process"]["pid"].as_u64().unwrap();
+    assert_eq!(ended, json!([{"pid": pid, "signal": "SIGKILL"}]), "{ended}");
+    let notes = reports(&a.streams);
+    let term = notes.iter().position(|n| n.contains("SIGTERM"));
+    let kill = notes.iter().position(|n| n.contains("SIGKILL"));
+    assert!(
+        matches!((term, kill), (Some(t), Some(k)) if t < k),
+        "TERM then KILL, in order: {notes:?}"
+    );
+    assert_eq!(
+        a.ok(json!({"op": "server_up", "timeout_ms": 5000})),
+        json!(false)
+    );
+}
+
+#[test]
+fn odd_names_are_listed_and_moved_byte_for_byte_and_moves_stay_between_home_and_run_folder() {
+    use std::os::unix::ffi::OsStrExt;
+    let node = FakeNode::new();
+    let names: [&[u8]; 2] = [b"bad\xff\xfe.db", b"esc\x1b]0;title\x07\x1b[2Jx.txt"];
+    let paths: Vec<PathBuf> = names
+        .iter()
+        .map(|n| node.home.join(std::ffi::OsStr::from_bytes(n)))
+        .collect();
+    for (p, n) in paths.iter().zip(names) {
+        std::fs::write(p, [n, b"\n".as_slice()].concat()).unwrap();
+    }
+    let (mut a, _) = Peer::on(&node.node_file);
+
+    // Listed exactly: the entry's path reads back as the very bytes.
+    let home = a.ok(json!({"op": "list_home"}));
+    for p in &paths {
+        assert!(
+            home["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| exact(&e["path"]) == wire(p)),
+            "{} not listed exactly: {home}",
+            p.display()
+        );
+    }
+
+    // Out of the home into a quarantine of the run folder, and back: byte for byte.
+    let q = node.run.join("r1/quarantine");
+    let pairs: Vec<Value> = paths
+        .iter()
+        .zip(names)
+        .map(|(p, n)| json!([wire(p), wire(&q.join(std::ffi::OsStr::from_bytes(n)))]))
+        .collect();
+    let before = tree(&node.home);
+    let moved = a.ok(json!({"op": "move_batch", "pairs": pairs, "dest_is_ours": true}));
+    assert_eq!(moved, json!([2, 0]));
+    assert_eq!(
+        a.streams.last(),
+        Some(&json!({"done": 2})),
+        "{:?}",
+        a.streams
+    );
+    for (p, n) in paths.iter().zip(names) {
+        assert!(!p.exists());
+        let q = q.join(std::ffi::OsStr::from_bytes(n));
+        assert_eq!(std::fs::read(q).unwrap(), [n, b"\n".as_slice()].concat());
+    }
+    let back: Vec<Value> = pairs
+        .iter()
+        .map(|p| json!([p[1].clone(), p[0].clone()]))
+        .collect();
+    assert_eq!(
+        a.ok(json!({"op": "move_batch", "pairs": back, "dest_is_ours": false})),
+        json!([2, 0])
+    );
+    assert_eq!(
+        tree(&node.home),
+        before,
+        "the home is as it was, byte for byte"
+    );
+
+    // Refused before any effect, logged on the node: out of the allowed folders, within the
+    // run folder, a folder itself, and a batch with one bad pair among good ones.
+    let all = node.home.parent().unwrap().parent().unwrap().to_path_buf();
+    let snap = (tree(&all), tree(&node.outside));
+    let db = node.home.join("customers.db");
+    for pairs in [
+        json!([[wire(&db), wire(&node.outside.join("customers.db"))]]),
+        json!([[
+            wire(&node.outside.join("secret")),
+            wire(&node.home.join("secret"))
+        ]]),
+        json!([[wire(&db), wire(&node.backup.join("customers.db"))]]),
+        json!([[wire(&node.run.join("a")), wire(&node.run.join("b"))]]),
+        json!([[wire(&node.home), wire(&node.run.join("home"))]]),
+        json!([
+            [wire(&db), wire(&q.join("customers.db"))],
+            [
+                wire(&node.home.join("media.db")),
+                wire(&node.outside.join("media.db"))
+            ]
+        ]),
+    ] {
+        let m = a.refused(json!({"op": "move_batch", "pairs": pairs, "dest_is_ours": true}));
+        assert!(m.contains("nothing was done"), "{m}");
+        assert_eq!(
+            (tree(&all), tree(&node.outside)),
+            snap,
+            "{pairs} changed files"
+        );
+    }
+    assert!(node.log().contains("refused move_batch"), "{}", node.log());
+
+    // remove_tree: never the home, nor the run folder itself; a quarantine inside it, yes.
+    for p in [&node.home, &node.run, &node.outside] {
+        a.refused(json!({"op": "remove_tree", "path": wire(p)}));
+    }
+    assert_eq!((tree(&all), tree(&node.outside)), snap);
+    assert!(node.log().contains("refused remove_tree"), "{}", node.log());
+
+    // copy: from the home into the run folder only.
+    let saved = node.run.join("r1/quarantine/DB_CONFIG");
+    a.ok(json!({"op": "copy_file_durably", "from": wire(&node.home.join("DB_CONFIG")), "to": wire(&saved)}));
+    assert_eq!(std::fs::read(&saved).unwrap(), b"# standalone\n");
+    a.refused(json!({"op": "copy_file_durably", "from": wire(&node.outside.join("secret")), "to": wire(&node.run.join("s"))}));
+    a.refused(
+        json!({"op": "copy_file_durably", "from": wire(&db), "to": wire(&node.outside.join("c"))}),
+    );
+    assert!(!node.run.join("s").exists() && !node.outside.join("c").exists());
+
+    // exists, tree_size, check_writable.
+    assert_eq!(
+        a.ok(json!({"op": "exists", "path": wire(&paths[0])})),
+        json!(true)
+    );
+    assert_eq!(
+        a.ok(json!({"op": "exists", "path": wire(&q.join("gone"))})),
+        json!(false)
+    );
+    a.refused(json!({"op": "exists", "path": wire(&node.outside.join("secret"))}));
+    let size = a.ok(json!({"op": "tree_size", "path": wire(&node.run.join("r1"))}));
+    assert_eq!(size, json!(13));
+    let w = a.ok(json!({"op": "check_writable", "dir": wire(&node.run.join("r2/quarantine"))}));
+    assert_eq!(exact(&w["at"]), wire(&node.run), "{w}");
+    assert_eq!(w["error"], json!(null), "{w}");
+    a.refused(json!({"op": "check_writable", "dir": wire(&node.home)}));
+
+    a.ok(json!({"op": "remove_tree", "path": wire(&node.run.join("r1"))}));
+    assert!(!node.run.join("r1").exists() && node.run.exists());
+}
+
+/// Waits until `child` has exited (up to 10 s).
+fn wait_exit(child: &mut Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent did not end"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_run_folder_lock_is_the_agents_for_its_session_and_keeps_a_second_controller_out() {
+    let node = FakeNode::new();
+    let lock = json!({"op": "lock_run_folder", "run_id": "r1", "command": "apply"});
+    let (mut a, _) = Peer::on(&node.node_file);
+    let (mut b, _) = Peer::on(&node.node_file);
+    let got = a.ok(lock.clone());
+    assert_eq!(got["took_over"], json!([]));
+    let text = std::fs::read_to_string(node.lock_file()).unwrap();
+    assert!(text.contains(&format!("pid {} ", a.child.id())), "{text}");
+    let seen = a.ok(json!({"op": "inspect_lock"}));
+    assert_eq!(seen["ours"], json!(true), "{seen}");
+
+    // A second controller is kept out while the first holds it, and sees it held.
+    let r = b.ask(lock.clone());
+    let m = r["error"]["message"].as_str().unwrap_or_default();
+    assert!(m.contains("another tt-ha") && m.contains("apply"), "{r}");
+    let seen = b.ok(json!({"op": "inspect_lock"}));
+    assert_eq!(seen["ours"], json!(false));
+    assert_eq!(seen["found"]["Lock"]["alive"], json!(true), "{seen}");
+
+    // Released on request; then the second takes it.
+    a.ok(json!({"op": "unlock_run_folder", "lock": got["lock"]}));
+    assert!(!node.lock_file().exists());
+    b.ok(lock.clone());
+
+    // The session's end (stdin closed: the controller or its ssh gone) releases it.
+    let mut b = b;
+    b.close();
+    wait_exit(&mut b.child);
+    assert!(
+        !node.lock_file().exists(),
+        "the ended session left its lock"
+    );
+    assert!(
+        node.log().contains("released 1 run-folder lock"),
+        "{}",
+        node.log()
+    );
+
+    // An agent killed outright cannot release: its lock names a dead pid, which the next
+    // controller takes over, saying so.
+    let (mut c, _) = Peer::on(&node.node_file);
+    c.ok(lock.clone());
+    let dead = c.child.id();
+    c.child.kill().unwrap();
+    c.child.wait().unwrap();
+    assert!(node.lock_file().exists());
+    let (mut d, _) = Peer::on(&node.node_file);
+    let seen = d.ok(json!({"op": "inspect_lock"}));
+    assert_eq!(seen["found"]["Lock"]["alive"], json!(false), "{seen}");
+    let got = d.ok(lock.clone());
+    let over = got["took_over"].to_string();
+    assert!(over.contains(&dead.to_string()), "{got}");
+
+    // A run id that would garble the lock file is refused, nothing written.
+    d.ok(json!({"op": "unlock_run_folder", "lock": got["lock"]}));
+    let r = d.ask(json!({"op": "lock_run_folder", "run_id": "r1 pid 1", "command": "apply"}));
+    assert_eq!(r["error"]["kind"], json!("bad-request"), "{r}");
+    assert!(!node.lock_file().exists());
+}
+
+#[test]
+fn a_backup_is_assessed_made_and_verified_by_the_agent_with_its_progress_streamed() {
+    let node = FakeNode::new();
+    let (mut a, _) = Peer::on(&node.node_file);
+    let found = a.ok(json!({"op": "assess_backup", "trust": "Reread"}));
+    assert!(found["found"]["Missing"].is_string(), "{found}");
+    let id = a.ok(json!({"op": "unused_backup_id", "base": "ttmaster-1"}));
+    assert_eq!(id, json!("ttmaster-1"));
+    let made = a
+        .ok(json!({"op": "make_backup", "found": found["found"], "new_id": id, "trust": "Reread"}));
+    let dir = node.backup.join("ttmaster-1");
+    assert_eq!(exact(&made["Made"][0]["dir"]), wire(&dir), "{made}");
+    assert_eq!(
+        std::fs::read(dir.join("customers.db")).unwrap(),
+        std::fs::read(node.home.join("customers.db")).unwrap()
+    );
+    assert!(!a.streams.is_empty(), "no progress streamed");
+    let last = a.streams.last().unwrap();
+    assert_eq!(last["done"], last["total"], "{last}");
+    assert!(last["file"].is_string(), "{last}");
+    // Now current, and verified again on request.
+    let again = a.ok(json!({"op": "assess_backup", "trust": "Reread"}));
+    assert!(again["found"]["Current"].is_object(), "{again}");
+    let v = a.ok(
+        json!({"op": "make_backup", "found": again["found"], "new_id": "x", "trust": "Reread"}),
+    );
+    assert!(v["Current"].is_object(), "{v}");
+
+    // Only inside the backup folder, and a name is a name.
+    let mut outside = again["found"].clone();
+    outside["Current"]["dir"] = wire(&node.outside);
+    a.refused(json!({"op": "make_backup", "found": outside, "new_id": "x", "trust": "Reread"}));
+    a.refused(json!({"op": "make_backup", "found": {"Missing": "none"}, "new_id": "../../elsewhere", "trust": "Reread"}));
+    a.refused(json!({"op": "unused_backup_id", "base": "a/b"}));
+    assert!(!node.outside.join("manifest.json").exists());
 }

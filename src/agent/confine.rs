@@ -41,11 +41,11 @@ impl Confinement {
     /// The home, run folder and backup folder of `node`.
     pub fn for_node(node: &Node) -> Confinement {
         let mut roots = vec![
-            root("home", node.home.clone()),
-            root("run folder", node.run_dir()),
+            root(HOME, node.home.clone()),
+            root(RUN_FOLDER, node.run_dir()),
         ];
         if let Some(b) = &node.backup_dir {
-            roots.push(root("backup folder", b.clone()));
+            roots.push(root(BACKUP_FOLDER, b.clone()));
         }
         Confinement { roots }
     }
@@ -77,12 +77,29 @@ impl Confinement {
     /// Accepts `text` (a path as this node spells it) when it lies inside an allowed folder;
     /// the path to act on is `text` itself.
     pub fn check(&self, text: &str) -> Result<PathBuf, Refusal> {
+        if text.contains('\0') {
+            return Err(Refusal {
+                path: text.to_string(),
+                why: "it is not a path".into(),
+            });
+        }
+        self.place(Path::new(text))
+            .map(|(p, _)| p)
+            .map_err(|r| Refusal {
+                path: text.to_string(),
+                why: r.why,
+            })
+    }
+
+    /// Accepts an entry's path (any bytes) when it lies inside an allowed folder, with which
+    /// folder holds it: [`HOME`], [`RUN_FOLDER`] or [`BACKUP_FOLDER`]. `Inside::at_root` is
+    /// true when the path is that folder itself.
+    pub fn place(&self, path: &Path) -> Result<(PathBuf, Inside), Refusal> {
         let refuse = |why: String| Refusal {
-            path: text.to_string(),
+            path: crate::display::path(path).to_string(),
             why,
         };
-        let path = Path::new(text);
-        if text.is_empty() || text.contains('\0') {
+        if path.as_os_str().is_empty() {
             return Err(refuse("it is not a path".into()));
         }
         if !path.is_absolute() {
@@ -97,25 +114,58 @@ impl Confinement {
         }
         let resolved = resolve_keeping_last(path);
         let whole = std::fs::canonicalize(path).ok();
-        let inside = self.roots.iter().any(|r| {
-            resolved.starts_with(&r.resolved) || whole.as_ref().is_some_and(|w| *w == r.resolved)
-        });
-        if inside {
-            Ok(path.to_path_buf())
-        } else {
-            let through = if resolved != path {
-                format!(
-                    " (through symbolic links it is {})",
-                    crate::display::path(&resolved)
-                )
-            } else {
-                String::new()
-            };
-            Err(refuse(format!(
-                "it is outside the folders this node allows{through}"
-            )))
+        // The innermost folder that holds it (a run folder inside the home is the run folder).
+        let holder = self
+            .roots
+            .iter()
+            .filter(|r| {
+                resolved.starts_with(&r.resolved)
+                    || whole.as_ref().is_some_and(|w| *w == r.resolved)
+            })
+            .max_by_key(|r| r.resolved.components().count());
+        match holder {
+            Some(r) => {
+                let at_root =
+                    resolved == r.resolved || whole.as_ref().is_some_and(|w| *w == r.resolved);
+                Ok((
+                    path.to_path_buf(),
+                    Inside {
+                        folder: r.label,
+                        at_root,
+                    },
+                ))
+            }
+            None => {
+                let through = if resolved != path {
+                    format!(
+                        " (through symbolic links it is {})",
+                        crate::display::path(&resolved)
+                    )
+                } else {
+                    String::new()
+                };
+                Err(refuse(format!(
+                    "it is outside the folders this node allows{through}"
+                )))
+            }
         }
     }
+}
+
+/// The label of the home.
+pub const HOME: &str = "home";
+/// The label of the run folder (journal, quarantine, attempts).
+pub const RUN_FOLDER: &str = "run folder";
+/// The label of the backup folder.
+pub const BACKUP_FOLDER: &str = "backup folder";
+
+/// Where an allowed path lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inside {
+    /// [`HOME`], [`RUN_FOLDER`] or [`BACKUP_FOLDER`].
+    pub folder: &'static str,
+    /// The path is that folder itself, not something in it.
+    pub at_root: bool,
 }
 
 fn root(label: &'static str, configured: PathBuf) -> Root {

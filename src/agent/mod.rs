@@ -6,6 +6,8 @@
 //! - [`frame`]: one JSON object per line, with a size bound.
 //! - [`confine`]: the folders the agent may act in, checked for every path of a request.
 //! - [`serve`]: the agent's loop, on a [`crate::node::LocalNode`] of its own.
+//! - [`effects`]: the engine's effects (service, moves, locks, backups), each path checked by
+//!   its operation's rule.
 //!
 //! The controller's side is [`crate::node::remote::RemoteNode`].
 //!
@@ -27,16 +29,22 @@
 //!    type (the `Remote(String)` variant each error type of the interface has; `io_error`
 //!    for an `std::io::Error`).
 //!
-//! An operation that reports progress (a move, a backup, a followed message file) sends
-//! `{"id": N, "stream": …}` frames before its reply; the controller hands each to the caller
-//! of `RemoteNode::call_streaming`. On the agent's side, give `dispatch` the request's id and
-//! the shared writer (`serve::send`) for that operation; none of the current ones streams.
+//! An operation that reports progress (a service stop, a move, a backup, a followed message
+//! file) sends `{"id": N, "stream": …}` frames before its reply; the controller hands each to
+//! the caller of `RemoteNode::call_streaming` as it arrives. On the agent's side, `dispatch`
+//! gets `emit`, which sends one stream frame of the request (`stop_server`, `move_batch` and
+//! `make_backup` in [`effects`] show how).
+//!
+//! An entry's path (any bytes) is a `protocol::WirePath`, which travels without loss; check it
+//! with `Agent::entry` and the operation's rule (see [`effects`]), not only `allowed`.
 //!
 //! Adding an operation does not change the protocol version: an agent that does not serve it
 //! answers `bad-request`, and the controller can check `Hello::capabilities` first. Changing
 //! what an existing operation means, or its fields, takes a new `PROTOCOL_VERSION`.
 
 pub mod confine;
+pub mod effects;
 pub mod frame;
+mod messages;
 pub mod protocol;
 pub mod serve;

@@ -48,6 +48,11 @@ pub struct Hello {
     pub role: crate::dbconfig::Role,
     /// The folders it acts in, as the node spells them; nothing outside them is served.
     pub confinement: Confinement,
+    /// The machine the agent runs on (`NodeAccess::machine_id` there): two nodes whose agents
+    /// give one id share a machine (its lock, its process table). Empty from an agent that
+    /// does not say.
+    #[serde(default)]
+    pub machine_id: String,
 }
 
 /// The folders an agent allows, as the node spells them.
@@ -175,7 +180,89 @@ ops! {
     HomeHolders "home_holders",
     /// Whether the client port answers. Reply: `true` or `false`.
     ClientPortOpen "client_port_open",
+    /// `list_home`, reusing the agent's last listing while the home provably has not changed.
+    ListHomeReused "list_home_reused",
+    /// The identities of the home and the folders above it. Reply: a list of strings.
+    HomeLineage "home_lineage",
+    /// Whether the node's address is its machine's (the peer named for the loopback rule).
+    /// Reply: `{"Ok": how}` or `{"Err": why}`.
+    AddressCheck "address_check" { peer_name: String, peer_address: String },
+    /// Whether anything says the server runs. Reply: `true` or `false`.
+    ServerUp "server_up" { timeout_ms: u64 },
+    /// Stop and confirm. Streams each report (`{"note": …}` or `{"waiting": {secs, text}}`).
+    /// Reply: `null`; a server still running is the error kind `still-running` with `detail`.
+    StopServer "stop_server" { deadline_ms: u64 },
+    /// Start and confirm; streams its reports as `stop_server`. Reply: `null`.
+    StartServer "start_server" { deadline_ms: u64 },
+    /// Ask the service manager to start the server, without waiting. Reply: `null`.
+    StartServerOnly "start_server_only" { timeout_ms: u64 },
+    /// The server's processes told apart. Reply: `{sure, unsure}`.
+    IdentifyServers "identify_servers" { timeout_ms: u64 },
+    /// Why `pid` is this node's server. Reply: `{"Ok": why}` or `{"Err": why not}`.
+    ServerEvidence "server_evidence" { pid: u32, timeout_ms: u64 },
+    /// End identified server processes; streams its reports. Reply: a list of `{pid, signal}`.
+    EndServers "end_servers" { targets: Vec<crate::service::Identified>, grace_ms: u64 },
+    /// Processes matching `[process]`. Reply: a list of processes.
+    MatchingProcesses "matching_processes",
+    /// Whether `port` at the node's address answers. Reply: `true` or `false`.
+    PortOpen "port_open" { port: u16 },
+    /// Run the node's `ping_command`. Reply: `null` (none), `{"Ok": null}` or `{"Err": why}`.
+    RunPing "run_ping",
+    /// Whether anything is at `path`. Reply: `true` or `false`.
+    Exists "exists" { path: WirePath },
+    /// Copy a file of the home into the run folder, hashed and durable. Reply: `null`.
+    CopyFileDurably "copy_file_durably" { from: WirePath, to: WirePath },
+    /// Move entries between the home and the run folder (either way), durably. Streams
+    /// `{"done": n}`. Reply: `[moved, already]`.
+    MoveBatch "move_batch" { pairs: Vec<(WirePath, WirePath)>, dest_is_ours: bool },
+    /// Bytes under `path`. Reply: a number.
+    TreeSize "tree_size" { path: WirePath },
+    /// Remove a folder inside the run folder. Reply: `null`.
+    RemoveTree "remove_tree" { path: WirePath },
+    /// Whether a file can be made in `dir`. Reply: `null` or `{at, error}`.
+    CheckWritable "check_writable" { dir: WirePath },
+    /// The run folder's lock file. Reply: `{"found": F, "ours": bool}`, F `"Free"`,
+    /// `{"Lock": {info, alive}}` or `{"Garbled": …}`; `ours` when this session holds it.
+    InspectLock "inspect_lock",
+    /// Take the run folder's lock, held by the agent until `unlock_run_folder` or the end of
+    /// the session. Reply: `{lock, took_over}`.
+    LockRunFolder "lock_run_folder" { run_id: String, command: String },
+    /// Release a lock `lock_run_folder` took. Reply: `null`.
+    UnlockRunFolder "unlock_run_folder" { lock: u64 },
+    /// Find and judge the backup of the home. Reply: the assessment.
+    AssessBackup "assess_backup" { trust: crate::backup::Trust },
+    /// An unused backup folder name from `base`. Reply: a string.
+    UnusedBackupId "unused_backup_id" { base: String },
+    /// Verify, top up or make the backup; streams copy progress. Reply: the outcome.
+    MakeBackup "make_backup" { found: Box<crate::backup::Found>, new_id: String, trust: crate::backup::Trust },
+    /// Start following the node's message file from `start` (`"beginning"`, `{"tail": n}`,
+    /// `{"offset": o}`), on the node (its own `tail -F`). Reply: `{"follow": id}`.
+    FollowOpen "follow_open" { start: crate::monitor::source::Start },
+    /// What is new in a followed file, up to about `max_bytes`: a list of pieces, each
+    /// `{"notice": "opened"|"truncated"|"replaced"|"missing"}` or `{"offset": o, "bytes":
+    /// base64}` in file order; empty when nothing is new. Reply: `{"pieces": [...]}`.
+    FollowNext "follow_next" { follow: u64, max_bytes: u64 },
+    /// Stop following. Reply: `null`.
+    FollowClose "follow_close" { follow: u64 },
+    /// `check`'s read of the message file from a saved position (`since`: a seek file's
+    /// entry, as `check` keeps it). Reply: `[saved, outcome]` (the state, not the bytes).
+    ReadMessages "read_messages" { since: Option<serde_json::Value> },
+    /// Where the running server's lines begin in the message file. Reply: a number.
+    RunningProcessStart "running_process_start",
+    /// The home's database files and sizes. Reply: `{name: bytes}`.
+    DatabaseSizes "database_sizes",
+    /// The process `pid` when it is still this node's server. Reply: a process or `null`.
+    StillServer "still_server" { pid: u32 },
 }
+
+/// An entry's path in a frame, without loss: a string when it is valid Unicode, else its exact
+/// bytes (`{"hex": …, "shown": …}`, as the journal writes it). A Linux file name is bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WirePath(#[serde(with = "crate::pathjson")] pub std::path::PathBuf);
+
+/// The server is still running after a stop's deadline: `WireError::detail` holds the
+/// `ServiceError::StillRunning` fields, so the controller can decide as it would locally.
+pub const KIND_STILL_RUNNING: &str = "still-running";
 
 /// A request: `{"id": N, "op": "…", …fields}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +285,9 @@ pub struct WireError {
     /// The path concerned, as the node spells it, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// What the controller needs to rebuild the error, for kinds that carry more than words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 /// The path is outside the folders the node allows (or escapes them): nothing was done.
@@ -280,6 +370,7 @@ mod tests {
                 run_dir: "/srv/tt-ha".into(),
                 backup_dir: None,
             },
+            machine_id: "m1".into(),
         };
         match parse_greeting(&greeting(&h)) {
             Some(Greeting::Hello(got)) => assert_eq!(*got, h),

@@ -16,9 +16,10 @@ use crate::config::AgentConfig;
 use crate::node::{LocalNode, NodeAccess, NodeOs, NodePath};
 use crate::openfiles::ScanError;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -114,6 +115,13 @@ pub struct Agent {
     node: LocalNode,
     confinement: Confinement,
     log: NodeLog,
+    /// The run-folder locks this session holds, by the handle the controller got; all are
+    /// released when the session ends, however it ends.
+    locks: Mutex<HashMap<u64, crate::runlock::Lock>>,
+    next_lock: AtomicU64,
+    /// The message-file followers this session opened, by the handle the controller got.
+    pub(super) follows: Mutex<HashMap<u64, Box<dyn crate::monitor::source::MessageSource>>>,
+    pub(super) next_follow: AtomicU64,
 }
 
 impl Agent {
@@ -125,6 +133,82 @@ impl Agent {
             node: LocalNode::new(cfg.node, cfg.role),
             confinement,
             log,
+            locks: Mutex::new(HashMap::new()),
+            next_lock: AtomicU64::new(1),
+            follows: Mutex::new(HashMap::new()),
+            next_follow: AtomicU64::new(1),
+        }
+    }
+
+    /// The node it serves.
+    pub(super) fn node(&self) -> &LocalNode {
+        &self.node
+    }
+
+    /// What it allows.
+    pub(super) fn confinement(&self) -> &Confinement {
+        &self.confinement
+    }
+
+    /// Records a line in the node's log.
+    pub(super) fn log_line(&self, what: &str) {
+        self.log.line(what)
+    }
+
+    /// Takes the run folder's lock for the controller (held by this agent's pid, in the lock's
+    /// own file and format) and keeps it until `unlock` or the end of the session.
+    pub(super) fn lock(&self, run_id: &str, command: &str) -> Result<Value, WireError> {
+        // The lock file is words separated by spaces: a word with a space would garble it.
+        let plain =
+            |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !plain(run_id) || !plain(command) {
+            self.log.line(&format!(
+                "refused lock_run_folder {run_id:?} {command:?}: not plain words"
+            ));
+            return Err(bad_request(format!(
+                "a run id and a command are single words; got {:?} and {:?}. Nothing was locked",
+                crate::display::text(run_id),
+                crate::display::text(command)
+            )));
+        }
+        let lock = crate::runlock::acquire(&[self.node.config().run_dir()], run_id, command)
+            .map_err(failed)?;
+        let took_over = lock.took_over.clone();
+        let handle = self.next_lock.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut held) = self.locks.lock() {
+            held.insert(handle, lock);
+        }
+        self.log.line(&format!(
+            "took the run folder's lock for {command} of run {run_id}"
+        ));
+        Ok(json!({ "lock": handle, "took_over": took_over }))
+    }
+
+    /// Releases a lock taken by `lock` (nothing when it is not held: a release is idempotent).
+    pub(super) fn unlock(&self, handle: u64) {
+        let released = self.locks.lock().ok().and_then(|mut h| h.remove(&handle));
+        if released.is_some() {
+            self.log.line("released the run folder's lock");
+        }
+    }
+
+    /// Whether this session holds a run-folder lock.
+    pub(super) fn holds_locks(&self) -> bool {
+        self.locks.lock().is_ok_and(|h| !h.is_empty())
+    }
+
+    /// Releases every lock of the session.
+    fn release_all(&self) {
+        let held: Vec<_> = self
+            .locks
+            .lock()
+            .map(|mut h| h.drain().map(|(_, l)| l).collect())
+            .unwrap_or_default();
+        if !held.is_empty() {
+            self.log.line(&format!(
+                "session over: released {} run-folder lock(s) it held",
+                held.len()
+            ));
         }
     }
 
@@ -141,6 +225,7 @@ impl Agent {
             node: self.node.config().name.clone(),
             role: self.node.role(),
             confinement: self.confinement.wire(),
+            machine_id: self.node.machine_id(),
         }
     }
 
@@ -161,6 +246,7 @@ impl Agent {
         spawn_heartbeats(out.clone(), done.clone(), timing.heartbeat);
         let result = self.answer_all(&lines, &out, timing.silence);
         done.store(true, Ordering::Relaxed);
+        self.release_all();
         match &result {
             Ok(()) => self.log.line("session closed by the controller"),
             Err(e) => self.log.line(&format!("session ended: {e}")),
@@ -179,7 +265,11 @@ impl Agent {
             match lines.recv_timeout(Duration::from_millis(500)) {
                 Ok(Ok(line)) => {
                     heard = Instant::now();
-                    if let Some(reply) = self.answer(&line) {
+                    let mut stream = |id: u64, v: Value| {
+                        // Best effort: a failed write shows when the reply is written.
+                        let _ = send(out, &json!({ "id": id, "stream": v }).to_string());
+                    };
+                    if let Some(reply) = self.answer_streaming(&line, &mut stream) {
                         send(out, &reply).map_err(ServeError::Write)?;
                     }
                 }
@@ -193,8 +283,18 @@ impl Agent {
         }
     }
 
-    /// The reply to one frame (none to a heartbeat).
+    /// The reply to one frame (none to a heartbeat); stream frames are dropped.
     pub fn answer(&self, line: &str) -> Option<String> {
+        self.answer_streaming(line, &mut |_, _| {})
+    }
+
+    /// The reply to one frame (none to a heartbeat); `stream(id, value)` sends each stream
+    /// frame of the request before its reply.
+    pub fn answer_streaming(
+        &self,
+        line: &str,
+        stream: &mut dyn FnMut(u64, Value),
+    ) -> Option<String> {
         let value: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {
@@ -211,7 +311,7 @@ impl Agent {
         }
         let id = value.get("id").and_then(Value::as_u64).unwrap_or(0);
         let result = match serde_json::from_value::<Op>(value.clone()) {
-            Ok(op) => self.dispatch(op),
+            Ok(op) => self.dispatch(op, &mut |v| stream(id, v)),
             Err(e) => {
                 let op = value.get("op").and_then(Value::as_str).unwrap_or("?");
                 self.log
@@ -227,7 +327,7 @@ impl Agent {
     }
 
     /// Runs one operation. To add one: an arm here (see the module doc of `agent`).
-    fn dispatch(&self, op: Op) -> Result<Value, WireError> {
+    fn dispatch(&self, op: Op, emit: &mut dyn FnMut(Value)) -> Result<Value, WireError> {
         let n = &self.node;
         match op {
             Op::ListHome => n.list_home().map_err(failed).and_then(to_json),
@@ -273,10 +373,21 @@ impl Agent {
                     kind: KIND_UNAVAILABLE.into(),
                     message: ScanError::Unavailable.to_string(),
                     path: None,
+                    detail: None,
                 }),
                 Err(e) => Err(failed(e)),
             },
             Op::ClientPortOpen => to_json(n.client_port_open()),
+            // The message file, in `messages.rs`.
+            op @ (Op::FollowOpen { .. }
+            | Op::FollowNext { .. }
+            | Op::FollowClose { .. }
+            | Op::ReadMessages { .. }
+            | Op::RunningProcessStart
+            | Op::DatabaseSizes
+            | Op::StillServer { .. }) => self.messages(op),
+            // The engine's effects, in `effects.rs`.
+            op => self.effect(op, emit),
         }
     }
 
@@ -295,6 +406,7 @@ impl Agent {
                     self.confinement.describe()
                 ),
                 path: Some(r.path),
+                detail: None,
             }
         };
         self.confinement.check(text).map_err(refused)?;
@@ -365,21 +477,23 @@ fn reply(id: u64, result: Result<Value, WireError>) -> String {
     })
 }
 
-fn to_json<T: serde::Serialize>(v: T) -> Result<Value, WireError> {
+pub(super) fn to_json<T: serde::Serialize>(v: T) -> Result<Value, WireError> {
     serde_json::to_value(v).map_err(|e| WireError {
         kind: KIND_FAILED.into(),
         message: format!(
             "the answer could not be written as JSON ({e}): a file name that is not UTF-8?"
         ),
         path: None,
+        detail: None,
     })
 }
 
-fn failed(e: impl std::fmt::Display) -> WireError {
+pub(super) fn failed(e: impl std::fmt::Display) -> WireError {
     WireError {
         kind: KIND_FAILED.into(),
         message: e.to_string(),
         path: None,
+        detail: None,
     }
 }
 
@@ -388,6 +502,7 @@ fn bad_request(message: String) -> WireError {
         kind: KIND_BAD_REQUEST.into(),
         message,
         path: None,
+        detail: None,
     }
 }
 
@@ -402,6 +517,7 @@ fn replace_error(e: ReplaceError, path: &str) -> WireError {
         kind: kind.into(),
         message: e.to_string(),
         path: Some(path.to_string()),
+        detail: None,
     }
 }
 

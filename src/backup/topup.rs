@@ -23,12 +23,32 @@ pub const STAGE: &str = ".tt-ha-topup";
 pub const NEXT: &str = "manifest.next.json";
 
 /// Files a top-up copies from the home, in copy order (data files, then logs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TopUp {
     /// Name and why it is copied (`new`, `written since`).
+    #[serde(deserialize_with = "reasons")]
     pub files: Vec<(String, &'static str)>,
     /// Their size in the home now.
     pub bytes: u64,
+}
+
+/// The files of a top-up as a remote node's agent sends them: each reason one of the two a
+/// top-up gives (anything else reads as `changed`).
+fn reasons<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(String, &'static str)>, D::Error> {
+    let files = <Vec<(String, String)> as serde::Deserialize>::deserialize(d)?;
+    Ok(files
+        .into_iter()
+        .map(|(name, why)| {
+            let why = match why.as_str() {
+                "new" => "new",
+                "written since" => "written since",
+                _ => "changed",
+            };
+            (name, why)
+        })
+        .collect())
 }
 
 impl TopUp {

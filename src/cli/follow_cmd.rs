@@ -10,7 +10,9 @@ use crate::monitor::{
     self, NodeState,
     follow::Follower,
     parse::{self, Splitter},
+    source::Start,
 };
+use crate::node::LocalNode;
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -29,8 +31,12 @@ pub fn run(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let interval = Duration::from_millis(interval_ms);
-    let mut waker = monitor::wake::Waker::new(&[file.to_path_buf()], interval, polling);
-    let mut follower = Follower::new(file.to_path_buf(), 0);
+    // FILE is a file of this machine, served as a local node serves its message file.
+    let mut follower = Follower::from_source(
+        LocalNode::follow_file(file.to_path_buf(), Start::Beginning),
+        0,
+    );
+    let mut waker = monitor::wake::Waker::for_sources(&[follower.wake_on()], interval, polling);
     let mut state = NodeState::with_role(None);
     let mut splitter = Splitter::default();
     let started = Instant::now();

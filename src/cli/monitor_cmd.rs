@@ -3,6 +3,7 @@
 use super::out::{self, outln};
 use crate::config;
 use crate::monitor::{self, NodeState, Pair, Verdict, feed::Feed, line::LINE_MAX_TEXT, seekfile};
+use crate::node::{LocalNode, NodeAccess, Role};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
@@ -83,27 +84,26 @@ fn truncation_text(s: &NodeState) -> Option<String> {
     })
 }
 
-/// The master's database files and sizes, read from the master's home named by `cfg`: what
-/// `monitor` counts an initial copy's percent by, so `check` and `classify` count the same.
-/// Empty when the home cannot be read (a master on another host): then only what the
-/// replicant announces counts, as in `monitor`.
-fn master_sizes(cfg: &config::SiteConfig) -> std::collections::BTreeMap<String, u64> {
-    monitor::progress::database_sizes(&cfg.master.home).unwrap_or_default()
+/// The master's database files and sizes, as the master's node reports them: what `monitor`
+/// counts an initial copy's percent by, so `check` and `classify` count the same. Empty when
+/// the home cannot be read: then only what the replicant announces counts, as in `monitor`.
+fn master_sizes(master: &dyn NodeAccess) -> std::collections::BTreeMap<String, u64> {
+    master.database_sizes().unwrap_or_default()
 }
 
 /// The master's database sizes for `classify FILE`, when the site config at `config_path`
-/// loads and names `file` as a replicant's message file (the same file, by its resolved
-/// path); `None` otherwise: `classify` reads one file and needs no config.
+/// loads and names `file` as a replicant's message file on this machine (the same file, by
+/// its resolved path); `None` otherwise: `classify` reads one file and needs no config.
 fn master_sizes_for(
     config_path: &Path,
     file: &Path,
 ) -> Option<std::collections::BTreeMap<String, u64>> {
     let cfg = config::load(config_path).ok()?;
-    let file = file.canonicalize().ok()?;
     cfg.replicant
         .iter()
-        .any(|r| r.message_path().canonicalize().ok().as_ref() == Some(&file))
-        .then(|| master_sizes(&cfg))
+        .any(|r| LocalNode::new(r.clone(), Role::Replicant).is_message_file(file))
+        .then(|| monitor::site_nodes(&cfg).ok().map(|n| master_sizes(&*n[0])))
+        .flatten()
         .filter(|sizes| !sizes.is_empty())
 }
 
@@ -234,16 +234,17 @@ pub fn check(
     };
     let seek_path = state.map_or_else(|| seekfile::default_path(config_path), Path::to_path_buf);
     let loaded = seekfile::load(&seek_path);
-    let read = |n: &crate::config::Node, role: &str| {
-        let path = n.message_path();
-        seekfile::read_node(&loaded.nodes, role, &path, &n.message_file)
+    let nodes = monitor::site_nodes(&cfg)?;
+    // Each node reads its own file on from what the seek file remembers of it; only the
+    // states travel.
+    let read = |n: &dyn NodeAccess| {
+        let path = n.message_file_path();
+        let since = seekfile::find(&loaded.nodes, n.role().as_str(), Path::new(path.as_str()));
+        n.read_messages(since)
             .map(|(saved, _)| saved)
-            .map_err(|e| format!("{}: {e}", shown(&path)))
+            .map_err(|e| format!("{}: {e}", shown(Path::new(path.as_str()))))
     };
-    let (ms, rs) = match (
-        read(&cfg.master, "master"),
-        read(cfg.replicant(), "replicant"),
-    ) {
+    let (ms, rs) = match (read(&*nodes[0]), read(&*nodes[1])) {
         (Ok(m), Ok(r)) => (m, r),
         (Err(e), _) | (_, Err(e)) => {
             outln!("TT-HA UNKNOWN - cannot read a message file: {e}");
@@ -255,7 +256,7 @@ pub fn check(
         rs.state(&cfg.replicant().message_file),
     );
     let notes = save_seek_file(&seek_path, loaded.ignored, &[ms, rs]);
-    let sizes = master_sizes(&cfg);
+    let sizes = master_sizes(&*nodes[0]);
     if !sizes.is_empty() {
         // As `monitor` counts it: the copy's percent includes the files still to come.
         r.set_expected_bytes(sizes);
@@ -369,29 +370,27 @@ pub fn monitor(
         );
     }
     let cfg = config::load(config_path)?;
-    let nodes = [("master", &cfg.master), ("replicant", cfg.replicant())];
+    let nodes = monitor::site_nodes(&cfg)?;
     let (me, re) = monitor::pair::expected(&cfg);
-    let mut feeds: Vec<Feed> = nodes
-        .iter()
-        .zip([me, re])
-        .map(|((role, n), e)| match *role {
-            // The master's database sizes make the initial copy's percent and time left true.
-            "replicant" => Feed::open(role, n, Some(e)).with_master_sizes(master_sizes(&cfg)),
-            _ => Feed::open(role, n, Some(e)),
-        })
-        .collect();
-    let files: Vec<std::path::PathBuf> = nodes.iter().map(|(_, n)| n.message_path()).collect();
-    let mut waker = monitor::wake::Waker::new(&files, Duration::from_millis(interval_ms), polling);
+    // The master's database sizes make the initial copy's percent and time left true.
+    let feeds = [
+        Feed::open(&*nodes[0], Some(me)),
+        Feed::open(&*nodes[1], Some(re)).with_master_sizes(master_sizes(&*nodes[0])),
+    ];
+    let mut feeds = feeds;
+    let wake: Vec<_> = feeds.iter().map(Feed::wake_on).collect();
+    let mut waker =
+        monitor::wake::Waker::for_sources(&wake, Duration::from_millis(interval_ms), polling);
     if json_out {
         out::json_line(
-            &json!({"type": "start", "mode": waker.mode(), "interval_ms": interval_ms, "files": nodes.iter().map(|(r, n)| json!({"node": r, "path": n.message_path()})).collect::<Vec<_>>()}),
+            &json!({"type": "start", "mode": waker.mode(), "interval_ms": interval_ms, "files": nodes.iter().map(|n| json!({"node": n.role().as_str(), "path": n.message_file_path().as_str()})).collect::<Vec<_>>()}),
         )?;
     } else {
         let mode = waker.mode().describe(Duration::from_millis(interval_ms));
         outln!(
             "following {} and {} ({mode}); Ctrl-C stops",
-            shown(&files[0]),
-            shown(&files[1])
+            feeds[0].describe(),
+            feeds[1].describe()
         );
     }
     let started = Instant::now();

@@ -427,7 +427,7 @@ fn stop_node(
             ..
         }) => {
             let replicant = role == Role::Replicant;
-            let what = not_stopped(node, replicant, secs, &still, stop_command.as_deref());
+            let what = not_stopped(access, replicant, secs, &still, stop_command.as_deref());
             if !replicant {
                 return Err(EngineError::step(
                     id,
@@ -446,18 +446,21 @@ fn stop_node(
 /// service state, port), what became of the stop command, and, for the replicant, why from
 /// its message file (in its initial copy).
 fn not_stopped(
-    node: &Node,
+    access: &dyn NodeAccess,
     replicant: bool,
     secs: u64,
     still: &str,
     stop_command: Option<&str>,
 ) -> String {
-    let mut what = format!("{} did not stop within {secs} s: {still}", node.name);
+    let mut what = format!(
+        "{} did not stop within {secs} s: {still}",
+        access.config().name
+    );
     if let Some(c) = stop_command {
         what.push_str(&format!("; {c}"));
     }
     let why = replicant
-        .then(|| crate::startup::unfinished_startup(&node.message_path(), &node.message_file))
+        .then(|| crate::startup::unfinished_startup_of(access))
         .flatten();
     if let Some(why) = why {
         what.push_str(&format!(

@@ -6,8 +6,9 @@ use super::classify::Event;
 use super::follow::{Follower, Notice};
 use super::pair::Expected;
 use super::parse::Splitter;
+use super::source::Start;
 use super::state::NodeState;
-use crate::config::Node;
+use crate::node::NodeAccess;
 
 /// A followed message file and the node state it gives.
 pub struct Feed {
@@ -61,24 +62,44 @@ pub struct Polled {
 impl Feed {
     /// Reads `node`'s message file whole (the state needs the history: connections are logged
     /// once, at the start) and follows it from where that read ended; a missing file is waited
-    /// for. `expected` (from [`super::pair::expected`]) ties the proof to this pair.
-    pub fn open(role: &'static str, node: &Node, expected: Option<Expected>) -> Feed {
-        let path = node.message_path();
-        let (mut state, follower) =
-            match super::classify_file_counted(&path, Some(role), &node.message_file) {
-                Ok((s, bytes)) => (s, Follower::from_offset(path, bytes, 0)),
-                Err(_) => (NodeState::with_role(Some(role)), Follower::new(path, 0)),
-            };
+    /// for. `expected` (from [`super::pair::expected`]) ties the proof to this pair. Both go
+    /// through the node ([`NodeAccess::read_messages`], [`NodeAccess::follow_messages`]).
+    pub fn open(node: &dyn NodeAccess, expected: Option<Expected>) -> Feed {
+        let role = node.role().as_str();
+        let message_file = node.config().message_file.clone();
+        let (mut state, follower) = match node.read_messages(None) {
+            Ok((read, _)) => (
+                read.state(&message_file),
+                Follower::from_source(
+                    node.follow_messages(Start::Offset(read.progress.consumed)),
+                    0,
+                ),
+            ),
+            Err(_) => (
+                NodeState::with_role(Some(role)),
+                Follower::from_source(node.follow_messages(Start::Beginning), 0),
+            ),
+        };
         state.expected = expected.clone();
         Feed {
             role,
             state,
-            message_file: node.message_file.clone(),
+            message_file,
             expected,
             sizes: Default::default(),
             follower,
             splitter: Splitter::default(),
         }
+    }
+
+    /// How to wait for news of the followed file.
+    pub fn wake_on(&self) -> super::source::WakeOn {
+        self.follower.wake_on()
+    }
+
+    /// The followed file, as its node names it.
+    pub fn describe(&self) -> String {
+        self.follower.describe()
     }
 
     /// Gives the master's database files and their sizes (see

@@ -1,9 +1,11 @@
-//! Following a message file by name, like `tail -F`: waits for a file that does not exist yet,
-//! starts from the last lines without reading a large file whole, notices truncation (restart
-//! from 0) and replacement or rotation (a new file identity), buffers partial lines and reads
-//! invalid UTF-8 lossily. Survives the folder being deleted and recreated. Polling only for now
-//! (interval configurable, default 250 ms): it works on every file system, network shares
-//! included.
+//! Following a message file by name, like `tail -F`, in two halves so that a node on another
+//! machine can serve the first: [`LocalSource`] (the node's side) waits for a file that does
+//! not exist yet, starts from the last lines without reading a large file whole, notices
+//! truncation (restart from 0) and replacement or rotation (a new file identity), survives the
+//! folder being deleted and recreated, and hands out byte chunks with their offsets and file
+//! notices ([`super::source`]); [`Follower`] (the consumer's side, the same for every source)
+//! buffers partial lines, reads invalid UTF-8 lossily and numbers the lines. When to look
+//! again is [`super::wake`]'s business.
 //!
 //! Memory is bounded whatever the file holds: a line is kept up to the line cap
 //! ([`LINE_MAX`](super::line::LINE_MAX)) and the rest counted (the partial line too), and one
@@ -11,6 +13,7 @@
 //! that more is waiting, so the caller polls again at once.
 
 use super::line::{Line, push_capped};
+use super::source::{MessageSource, Piece, Start, WakeOn};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -24,15 +27,6 @@ const CHUNK: u64 = 256 << 10;
 /// Bytes read at a time while following a growing file (appends are a few lines): the buffer is
 /// kept between polls, so a poll allocates nothing before its read.
 const APPEND_CHUNK: usize = 64 << 10;
-
-/// How far [`Follower::read_new`] reads.
-#[derive(Clone, Copy)]
-enum Upto {
-    /// To the size the open file has now (looked up first).
-    Stat,
-    /// To the end, found by a short read: no lookup between an append and its delivery.
-    End,
-}
 
 /// Identity of a file: device and inode on Unix (size-independent), so a replacement is seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +60,8 @@ fn identity(meta: &std::fs::Metadata) -> Identity {
 }
 
 /// What happened to the followed file since the last poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Notice {
     /// The file appeared (or reappeared).
     Opened,
@@ -76,23 +71,6 @@ pub enum Notice {
     Replaced,
     /// It is gone (and is waited for).
     Missing,
-}
-
-/// A followed file.
-#[derive(Debug)]
-pub struct Follower {
-    path: PathBuf,
-    file: Option<(File, Identity)>,
-    offset: u64,
-    partial: Vec<u8>,
-    partial_cut: u64,
-    behind: bool,
-    tail_lines: usize,
-    first_open: bool,
-    line_no: usize,
-    last_path_check: Option<std::time::Instant>,
-    /// The read buffer of [`Upto::End`] reads, kept between polls.
-    buf: Vec<u8>,
 }
 
 /// Where the first read starts when opening a large file: the last `tail_lines` lines, found by
@@ -141,42 +119,273 @@ fn read_at(f: &mut File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
     }
 }
 
-impl Follower {
-    /// Follows `path`, starting from its last `tail_lines` lines (0 = from the start).
-    pub fn new(path: PathBuf, tail_lines: usize) -> Follower {
-        Follower {
+/// A message file of this machine, followed by name like `tail -F`: the node-side half of
+/// following (the [`MessageSource`] of a [`crate::node::LocalNode`], and what `tt-ha agent`
+/// serves for a remote one). It reads bytes and notices what happened to the file; the lines
+/// are the consumer's ([`Follower`]).
+#[derive(Debug)]
+pub struct LocalSource {
+    path: PathBuf,
+    file: Option<(File, Identity)>,
+    offset: u64,
+    tail_lines: usize,
+    first_open: bool,
+    last_path_check: Option<std::time::Instant>,
+    /// Notices of this round not handed out yet (at most two: replaced, then truncated).
+    pending: Vec<Notice>,
+    round: Round,
+}
+
+/// Where a [`LocalSource`] is in one round of reads (from the first `next` to its `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// Between rounds: the next call starts one.
+    Idle,
+    /// Reading a growing file on from the offset to a short read (the name was looked up
+    /// less than 250 ms ago); `got`: bytes were read in this round.
+    Fast { got: bool },
+    /// Reading to `len`, the size the open file had when the round looked.
+    Stat { len: u64 },
+    /// The round has given everything: the next call says so (`None`).
+    Done,
+}
+
+impl LocalSource {
+    /// Follows `path` from `start`.
+    pub fn open(path: PathBuf, start: Start) -> LocalSource {
+        let mut s = LocalSource {
             path,
             file: None,
             offset: 0,
-            partial: Vec::new(),
-            partial_cut: 0,
-            behind: false,
-            tail_lines,
+            tail_lines: 0,
             first_open: true,
-            line_no: 0,
             last_path_check: None,
-            buf: Vec::new(),
+            pending: Vec::new(),
+            round: Round::Idle,
+        };
+        match start {
+            Start::Beginning => {}
+            Start::Tail(n) => s.tail_lines = n,
+            Start::Offset(offset) => {
+                if let Ok(file) = File::open(&s.path)
+                    && let Ok(meta) = file.metadata()
+                {
+                    s.file = Some((file, identity(&meta)));
+                    s.offset = offset;
+                    s.first_open = false;
+                }
+            }
         }
-    }
-
-    /// Follows `path` from byte `offset` of the file as it is now (after reading the start
-    /// elsewhere, e.g. to build the state), with line numbers continuing after `lines`.
-    pub fn from_offset(path: PathBuf, offset: u64, lines: usize) -> Follower {
-        let mut f = Follower::new(path, 0);
-        if let Ok(file) = File::open(&f.path)
-            && let Ok(meta) = file.metadata()
-        {
-            f.file = Some((file, identity(&meta)));
-            f.offset = offset;
-            f.line_no = lines;
-            f.first_open = false;
-        }
-        f
+        s
     }
 
     /// The followed path.
     pub fn path(&self) -> &std::path::Path {
         &self.path
+    }
+
+    /// Looks the name up: a missing, replaced, reopened or truncated file is noticed (the
+    /// notices queued), and the round reads on to the open file's size.
+    fn check_path(&mut self) {
+        self.last_path_check = Some(std::time::Instant::now());
+        self.round = Round::Done;
+        let Ok(meta) = std::fs::metadata(&self.path) else {
+            if self.file.take().is_some() {
+                self.pending.push(Notice::Missing);
+            }
+            return;
+        };
+        let id = identity(&meta);
+        if let Some((_, old)) = &self.file
+            && *old != id
+        {
+            self.pending.push(Notice::Replaced);
+            self.file = None;
+        }
+        if self.file.is_none() {
+            let Ok(mut f) = File::open(&self.path) else {
+                return;
+            };
+            self.offset = if self.first_open && self.tail_lines > 0 {
+                tail_offset(&mut f, meta.len(), self.tail_lines).unwrap_or(0)
+            } else {
+                0
+            };
+            self.first_open = false;
+            if !self.pending.contains(&Notice::Replaced) {
+                self.pending.push(Notice::Opened);
+            }
+            self.file = Some((f, id));
+        }
+        let Some((f, _)) = &self.file else { return };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.offset {
+            self.pending.push(Notice::Truncated);
+            self.offset = 0;
+        }
+        self.round = Round::Stat { len };
+    }
+
+    /// Reads up to `want` bytes at the offset into `buf`; the count (0 at the end or on an
+    /// error: the next round looks again).
+    fn read_chunk(&mut self, buf: &mut Vec<u8>, want: usize) -> usize {
+        let Some((f, _)) = self.file.as_mut() else {
+            return 0;
+        };
+        buf.resize(want, 0);
+        let n = read_at(f, buf, self.offset).unwrap_or(0);
+        buf.truncate(n);
+        n
+    }
+}
+
+impl MessageSource for LocalSource {
+    fn next(&mut self, buf: &mut Vec<u8>) -> Option<Piece> {
+        loop {
+            if !self.pending.is_empty() {
+                return Some(Piece::Notice(self.pending.remove(0)));
+            }
+            match self.round {
+                Round::Idle => {
+                    // While the open file grows, read it at once and look the name up again
+                    // only every 250 ms (a replacement is still noticed within that); the
+                    // lookup is most of the cost of a poll at thousands of lines per second.
+                    // The read goes straight on from the offset: bytes there mean the file
+                    // grew, so its size is not looked up first (one system call fewer between
+                    // an append and its delivery).
+                    if self.file.is_some()
+                        && self
+                            .last_path_check
+                            .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(250))
+                    {
+                        self.round = Round::Fast { got: false };
+                    } else {
+                        self.check_path();
+                    }
+                }
+                Round::Fast { got } => {
+                    let at = self.offset;
+                    let n = self.read_chunk(buf, APPEND_CHUNK);
+                    if n == 0 {
+                        if got {
+                            self.round = Round::Done;
+                        } else {
+                            // Nothing there (or a shrunken file): looked at the full way.
+                            self.check_path();
+                        }
+                        continue;
+                    }
+                    self.offset += n as u64;
+                    // A short read is the end as it is now: a further read would return
+                    // nothing, one more system call before the lines are delivered.
+                    self.round = if n < APPEND_CHUNK {
+                        Round::Done
+                    } else {
+                        Round::Fast { got: true }
+                    };
+                    return Some(Piece::Bytes { offset: at });
+                }
+                Round::Stat { len } => {
+                    if self.offset >= len {
+                        self.round = Round::Done;
+                        continue;
+                    }
+                    let at = self.offset;
+                    let want = (len - at).min(CHUNK) as usize;
+                    let n = self.read_chunk(buf, want);
+                    if n == 0 {
+                        self.round = Round::Done;
+                        continue;
+                    }
+                    self.offset += n as u64;
+                    return Some(Piece::Bytes { offset: at });
+                }
+                Round::Done => {
+                    self.round = Round::Idle;
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn wake_on(&self) -> WakeOn {
+        WakeOn::LocalFile(self.path.clone())
+    }
+
+    fn describe(&self) -> String {
+        crate::display::path(&self.path).to_string()
+    }
+}
+
+/// A followed file: the lines of a [`MessageSource`], whoever serves it.
+pub struct Follower {
+    source: Box<dyn MessageSource>,
+    /// Where the bytes consumed so far end in the file.
+    offset: u64,
+    partial: Vec<u8>,
+    partial_cut: u64,
+    behind: bool,
+    line_no: usize,
+    /// The source's last chunk, kept between polls (a poll allocates nothing before its
+    /// read); `rest..` of it is not consumed yet when a poll stopped at [`POLL_LINES`].
+    buf: Vec<u8>,
+    rest: usize,
+}
+
+impl std::fmt::Debug for Follower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follower")
+            .field("source", &self.source.describe())
+            .field("offset", &self.offset)
+            .field("line_no", &self.line_no)
+            .finish()
+    }
+}
+
+impl Follower {
+    /// Follows the local file `path`, starting from its last `tail_lines` lines (0 = from the
+    /// start).
+    pub fn new(path: PathBuf, tail_lines: usize) -> Follower {
+        let start = match tail_lines {
+            0 => Start::Beginning,
+            n => Start::Tail(n),
+        };
+        Follower::from_source(Box::new(LocalSource::open(path, start)), 0)
+    }
+
+    /// Follows the local file `path` from byte `offset` of the file as it is now (after
+    /// reading the start elsewhere, e.g. to build the state), with line numbers continuing
+    /// after `lines`.
+    pub fn from_offset(path: PathBuf, offset: u64, lines: usize) -> Follower {
+        Follower::from_source(
+            Box::new(LocalSource::open(path, Start::Offset(offset))),
+            lines,
+        )
+    }
+
+    /// Follows what `source` serves (from a node: [`crate::node::NodeAccess::follow_messages`]),
+    /// with line numbers continuing after `lines`.
+    pub fn from_source(source: Box<dyn MessageSource>, lines: usize) -> Follower {
+        Follower {
+            source,
+            offset: 0,
+            partial: Vec::new(),
+            partial_cut: 0,
+            behind: false,
+            line_no: lines,
+            buf: Vec::new(),
+            rest: 0,
+        }
+    }
+
+    /// The followed file, as its node names it.
+    pub fn describe(&self) -> String {
+        self.source.describe()
+    }
+
+    /// How to wait for news of the followed file.
+    pub fn wake_on(&self) -> WakeOn {
+        self.source.wake_on()
     }
 
     /// Whether the last poll stopped before the end of the file (it reads at most
@@ -194,138 +403,77 @@ impl Follower {
     }
 
     /// Like [`poll`](Self::poll), each line with how many of its bytes past the line cap were
-    /// not kept.
+    /// not kept. At most [`POLL_BYTES`] and [`POLL_LINES`] lines are read; each line is kept up
+    /// to the line cap.
     pub fn poll_lines(&mut self) -> (Vec<Line>, Vec<Notice>) {
+        self.behind = false;
+        let mut lines = Vec::new();
         let mut notices = Vec::new();
-        // While the open file grows, read it at once and look the name up again only every
-        // 250 ms (a replacement is still noticed within that); the lookup is most of the cost
-        // of a poll at thousands of lines per second. The read goes straight on from the
-        // offset: bytes there mean the file grew, so its size is not looked up first (one
-        // system call fewer between an append and its delivery). Nothing there (or a
-        // shrunken file) is looked at the full way below.
-        if self.file.is_some()
-            && self
-                .last_path_check
-                .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(250))
-        {
-            let before = (self.offset, self.partial.len(), self.partial_cut);
-            let lines = self.read_new(Upto::End, &mut notices);
-            if !lines.is_empty() || (self.offset, self.partial.len(), self.partial_cut) != before {
+        // The rest of a chunk a poll stopped in.
+        if self.rest < self.buf.len() {
+            self.split(self.rest, &mut lines);
+            if self.behind {
                 return (lines, notices);
             }
         }
-        self.last_path_check = Some(std::time::Instant::now());
-        let meta = std::fs::metadata(&self.path);
-        let Ok(meta) = meta else {
-            if self.file.take().is_some() {
-                notices.push(Notice::Missing);
-            }
-            return (Vec::new(), notices);
-        };
-        let id = identity(&meta);
-        match &self.file {
-            Some((_, old)) if *old != id => {
-                notices.push(Notice::Replaced);
-                self.file = None;
-            }
-            _ => {}
-        }
-        if self.file.is_none() {
-            let Ok(mut f) = File::open(&self.path) else {
-                return (Vec::new(), notices);
-            };
-            let len = meta.len();
-            self.offset = if self.first_open && self.tail_lines > 0 {
-                tail_offset(&mut f, len, self.tail_lines).unwrap_or(0)
-            } else {
-                0
-            };
-            self.first_open = false;
-            self.partial.clear();
-            self.partial_cut = 0;
-            if !notices.contains(&Notice::Replaced) {
-                notices.push(Notice::Opened);
-            }
-            self.file = Some((f, id));
-        }
-        let lines = self.read_new(Upto::Stat, &mut notices);
-        (lines, notices)
-    }
-
-    /// Reads complete new lines from the open file (restarting from 0 if it shrank), at most
-    /// [`POLL_BYTES`] and [`POLL_LINES`] of them; each line kept up to the line cap.
-    fn read_new(&mut self, upto: Upto, notices: &mut Vec<Notice>) -> Vec<Line> {
-        self.behind = false;
-        let Some((f, _)) = self.file.as_mut() else {
-            return Vec::new();
-        };
-        let len = match upto {
-            Upto::Stat => f.metadata().map(|m| m.len()).unwrap_or(0),
-            Upto::End => u64::MAX,
-        };
-        if len < self.offset {
-            notices.push(Notice::Truncated);
-            self.offset = 0;
-            self.partial.clear();
-            self.partial_cut = 0;
-        }
-        let mut lines = Vec::new();
-        if len <= self.offset {
-            return lines;
-        }
-        let mut buf = match upto {
-            Upto::End => {
-                let mut buf = std::mem::take(&mut self.buf);
-                buf.resize(APPEND_CHUNK, 0);
-                buf
-            }
-            _ => vec![0u8; (len - self.offset).min(CHUNK) as usize],
-        };
         let mut read = 0;
-        while self.offset < len {
+        loop {
             if read >= POLL_BYTES {
                 self.behind = true;
                 break;
             }
-            let want = (len - self.offset).min(buf.len() as u64) as usize;
-            let n = match read_at(f, &mut buf[..want], self.offset) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            read += n as u64;
-            let mut start = 0;
-            for i in memchr::memchr_iter(b'\n', &buf[..n]) {
-                self.partial_cut += push_capped(&mut self.partial, &buf[start..i]);
-                self.line_no += 1;
-                lines.push(Line {
-                    no: self.line_no,
-                    text: String::from_utf8_lossy(&self.partial).into_owned(),
-                    cut: std::mem::take(&mut self.partial_cut),
-                });
-                self.partial.clear();
-                start = i + 1;
-                if lines.len() >= POLL_LINES {
-                    // The rest of this read is read again by the next poll.
-                    self.offset += start as u64;
-                    self.behind = true;
-                    break;
+            match self.source.next(&mut self.buf) {
+                None => break,
+                Some(Piece::Notice(n)) => {
+                    // A new file, or this one from its start: what was held of a line is not
+                    // the start of the next one.
+                    if n != Notice::Missing {
+                        self.partial.clear();
+                        self.partial_cut = 0;
+                    }
+                    notices.push(n);
+                }
+                Some(Piece::Bytes { offset }) => {
+                    self.offset = offset;
+                    read += self.buf.len() as u64;
+                    self.split(0, &mut lines);
+                    if self.behind {
+                        break;
+                    }
                 }
             }
-            if self.behind {
-                break;
-            }
-            self.offset += n as u64;
-            self.partial_cut += push_capped(&mut self.partial, &buf[start..n]);
-            // Reading to the end: a short read is the end as it is now (a further read would
-            // return nothing, one more system call before the lines are delivered).
-            if matches!(upto, Upto::End) && n < want {
+        }
+        (lines, notices)
+    }
+
+    /// Turns `buf[from..]` into complete lines (the unfinished end held as the partial line),
+    /// stopping at [`POLL_LINES`] lines with the rest kept for the next poll.
+    fn split(&mut self, from: usize, lines: &mut Vec<Line>) {
+        let buf = std::mem::take(&mut self.buf);
+        let mut start = from;
+        self.rest = buf.len();
+        for i in memchr::memchr_iter(b'\n', &buf[from..]).map(|i| i + from) {
+            self.partial_cut += push_capped(&mut self.partial, &buf[start..i]);
+            self.line_no += 1;
+            lines.push(Line {
+                no: self.line_no,
+                text: String::from_utf8_lossy(&self.partial).into_owned(),
+                cut: std::mem::take(&mut self.partial_cut),
+            });
+            self.partial.clear();
+            start = i + 1;
+            if lines.len() >= POLL_LINES {
+                // The rest of this chunk is read by the next poll.
+                self.behind = true;
+                self.rest = start;
                 break;
             }
         }
-        if matches!(upto, Upto::End) {
-            self.buf = buf;
+        if !self.behind {
+            self.partial_cut += push_capped(&mut self.partial, &buf[start..]);
         }
-        lines
+        self.offset += (self.rest - from) as u64;
+        self.buf = buf;
     }
 }
 

@@ -9,7 +9,9 @@ pub mod pair;
 pub mod parse;
 pub mod progress;
 pub mod read;
+pub mod running;
 pub mod seekfile;
+pub mod source;
 pub mod state;
 pub mod wake;
 
@@ -18,6 +20,20 @@ pub use pair::{Expected, Pair};
 pub use state::{Lag, NodeState, Verdict, combined, lag, single};
 
 use std::path::Path;
+
+/// The site's two nodes, master first, as the monitor's front-ends (`monitor`, `check`, the
+/// TUI's live panes) reach them: every read of a message file, a home's sizes or a server
+/// process goes through them. The one place those front-ends get their nodes: a node with
+/// `ssh` is reached through its agent (an error, before anything is read, when it cannot be).
+pub fn site_nodes(
+    cfg: &crate::config::SiteConfig,
+) -> Result<[Box<dyn crate::node::NodeAccess>; 2], crate::node::remote::RemoteError> {
+    use crate::node::Role;
+    Ok([
+        crate::node::remote::reach(cfg, Role::Master)?,
+        crate::node::remote::reach(cfg, Role::Replicant)?,
+    ])
+}
 
 /// Reads a whole message file and returns the node's final state (streaming: constant memory).
 pub fn classify_file(

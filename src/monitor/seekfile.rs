@@ -52,7 +52,7 @@ struct SeekFile {
 }
 
 /// What one node's read did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     /// Where reading began (0 when afresh).
     pub from: u64,
@@ -170,9 +170,25 @@ pub fn read_node(
     path: &Path,
     message_file: &str,
 ) -> std::io::Result<(Saved, Outcome)> {
+    read_node_since(find(saved, role, path), role, path, message_file)
+}
+
+/// What the seek file remembers of the message file `path` of the node `role`.
+pub fn find<'a>(saved: &'a [Saved], role: &str, path: &Path) -> Option<&'a Saved> {
+    saved.iter().find(|s| s.role == role && s.path == path)
+}
+
+/// Reads the message file `path` of the node `role`: on from `known` when that is this file,
+/// unchanged up to where it was read; else from its start. The node's side of `check` (see
+/// [`crate::node::NodeAccess::read_messages`]).
+pub fn read_node_since(
+    known: Option<&Saved>,
+    role: &str,
+    path: &Path,
+    message_file: &str,
+) -> std::io::Result<(Saved, Outcome)> {
     let mut f = std::fs::File::open(path)?;
     let meta = f.metadata()?;
-    let known = saved.iter().find(|s| s.role == role && s.path == path);
     let (from, afresh) = match known.map(|s| (s, resumable(s, &mut f, &meta))) {
         Some((s, Ok(()))) => (s.progress.clone(), None),
         Some((_, Err(why))) => (Progress::new(Some(role)), Some(why)),

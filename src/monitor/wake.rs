@@ -173,6 +173,32 @@ impl Waker {
         w
     }
 
+    /// Wakes for the followed sources (see [`super::source::WakeOn`]): the folders of the
+    /// local files are watched; a source with nothing to watch here is polled every
+    /// `interval`, and then so is everything (one thread waits for all of them).
+    pub fn for_sources(
+        wake_on: &[super::source::WakeOn],
+        interval: Duration,
+        polling_only: bool,
+    ) -> Waker {
+        use super::source::WakeOn;
+        let files: Vec<PathBuf> = wake_on
+            .iter()
+            .filter_map(|w| match w {
+                WakeOn::LocalFile(p) => Some(p.clone()),
+                WakeOn::Poll => None,
+            })
+            .collect();
+        if files.len() < wake_on.len() && !polling_only {
+            let mut w = Waker::new(&files, interval, true);
+            w.mode = Mode::Polling {
+                reason: "a message file is not on this machine".into(),
+            };
+            return w;
+        }
+        Waker::new(&files, interval, polling_only)
+    }
+
     /// The mode in use.
     pub fn mode(&self) -> &Mode {
         &self.mode
@@ -369,6 +395,28 @@ mod tests {
             w.wait();
         }
         assert_eq!(seen, vec!["one", "two"]);
+    }
+
+    /// A source with nothing to watch on this machine (a remote node's) makes the one waiting
+    /// thread poll, and says why; local files alone are watched.
+    #[test]
+    fn a_source_not_on_this_machine_is_polled() {
+        use crate::monitor::source::WakeOn;
+        let d = tempfile::tempdir().unwrap();
+        let local = WakeOn::LocalFile(d.path().join("$DB_Msg.txt"));
+        let w = Waker::for_sources(
+            &[local.clone(), WakeOn::Poll],
+            Duration::from_millis(10),
+            false,
+        );
+        assert_eq!(
+            w.mode(),
+            &Mode::Polling {
+                reason: "a message file is not on this machine".into()
+            }
+        );
+        let w = Waker::for_sources(&[local], Duration::from_millis(10), false);
+        assert_eq!(w.mode(), &Mode::Notify);
     }
 
     #[test]

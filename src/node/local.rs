@@ -15,6 +15,11 @@ use crate::service::{Ended, Identification, Identified, Report};
 use crate::service::{Service, ServiceError, SvcState};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+// --- message files ---
+use crate::monitor::follow::LocalSource;
+use crate::monitor::seekfile::{Outcome as ReadOutcome, Saved};
+use crate::monitor::source::{MessageSource, Start};
+use std::collections::BTreeMap;
 
 /// How long a service query may take before it counts as failed.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,6 +56,23 @@ impl LocalNode {
     fn service(&self) -> Service<'_> {
         Service::new(&self.cfg, QUERY_TIMEOUT)
     }
+
+    // --- message files ---
+
+    /// Follows a message file of this machine by its path (`tt-ha follow FILE`, and a local
+    /// node's own message file): the source `tt-ha agent` serves for a remote node.
+    pub fn follow_file(path: PathBuf, start: Start) -> Box<dyn MessageSource> {
+        Box::new(LocalSource::open(path, start))
+    }
+
+    /// Whether `file`, a path of this machine, is this node's message file (the same file by
+    /// its resolved path): `classify FILE` then counts the master's sizes, as `monitor` does.
+    pub fn is_message_file(&self, file: &Path) -> bool {
+        match (file.canonicalize(), self.cfg.message_path().canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// The refusal of a path this machine cannot reach.
@@ -80,6 +102,10 @@ impl NodeAccess for LocalNode {
 
     fn os(&self) -> NodeOs {
         NodeOs::this_machine()
+    }
+
+    fn reach(&self) -> String {
+        "this machine".to_string()
     }
 
     fn home(&self) -> NodePath {
@@ -298,6 +324,37 @@ impl NodeAccess for LocalNode {
         let root = self.backup_root()?;
         let home = Home::open_reused(&self.cfg.home, &self.cfg.message_file)?;
         crate::backup::act(&home, &root, found, new_id, trust, progress)
+    }
+
+    // --- message files ---
+
+    fn message_file_path(&self) -> NodePath {
+        node_path(&self.cfg.message_path())
+    }
+
+    fn follow_messages(&self, start: Start) -> Box<dyn MessageSource> {
+        LocalNode::follow_file(self.cfg.message_path(), start)
+    }
+
+    fn read_messages(&self, since: Option<&Saved>) -> std::io::Result<(Saved, ReadOutcome)> {
+        crate::monitor::seekfile::read_node_since(
+            since,
+            self.role.as_str(),
+            &self.cfg.message_path(),
+            &self.cfg.message_file,
+        )
+    }
+
+    fn running_process_start(&self) -> std::io::Result<u64> {
+        crate::monitor::running::running_process_start(&self.cfg.message_path())
+    }
+
+    fn database_sizes(&self) -> std::io::Result<BTreeMap<String, u64>> {
+        crate::monitor::progress::database_sizes(&self.cfg.home)
+    }
+
+    fn still_server(&self, pid: u32) -> Option<FoundProcess> {
+        crate::probe::still_server(&self.cfg, pid)
     }
 }
 

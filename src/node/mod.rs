@@ -49,6 +49,10 @@ pub trait NodeAccess: Send + Sync {
     /// The node's system, for spelling its paths.
     fn os(&self) -> NodeOs;
 
+    /// How the node is reached, in words: `this machine`, or `ssh user@host: tt-ha 0.1.0 on
+    /// linux` (what its agent said of itself).
+    fn reach(&self) -> String;
+
     /// The node's Berkeley DB home, as the node spells it.
     fn home(&self) -> NodePath;
 
@@ -200,6 +204,47 @@ pub trait NodeAccess: Send + Sync {
         trust: Trust,
         progress: &mut dyn FnMut(&crate::backup::Progress),
     ) -> Result<Outcome, BackupError>;
+
+    // --- message files ---
+    // What the monitor's followers, `monitor`/`check`/`follow`, the TUI's live panes and the
+    // engine's start-up probe read of a node. Each is shaped so that an agent on the node can
+    // serve it with only results travelling: chunks with offsets and typed notices, states
+    // rather than bytes, offsets, sizes, process details.
+
+    /// The node's message file (`$DB_Msg.txt` in its home), as the node spells it.
+    fn message_file_path(&self) -> NodePath;
+
+    /// Follows the message file from `start`: byte chunks with their offsets and file notices
+    /// (opened, truncated, replaced, missing) as typed pieces, and how to wait for more.
+    fn follow_messages(
+        &self,
+        start: crate::monitor::source::Start,
+    ) -> Box<dyn crate::monitor::source::MessageSource>;
+
+    /// Reads the message file into the node's replication state: on from `since` when that is
+    /// this file, unchanged up to where it was read (its identity and the bytes before its
+    /// offset), else from its start (a replaced, truncated or rewritten file starts afresh).
+    /// Returns the state and where reading stopped, not the bytes; `Outcome::afresh` says why
+    /// `since` could not be used.
+    fn read_messages(
+        &self,
+        since: Option<&crate::monitor::seekfile::Saved>,
+    ) -> std::io::Result<(
+        crate::monitor::seekfile::Saved,
+        crate::monitor::seekfile::Outcome,
+    )>;
+
+    /// Where the lines of the server process writing the message file now begin (0 when one
+    /// process wrote it all), found by reading back from its end.
+    fn running_process_start(&self) -> std::io::Result<u64>;
+
+    /// The home's database files (told by Berkeley DB's magic number) and their sizes: what
+    /// an initial copy from this node copies.
+    fn database_sizes(&self) -> std::io::Result<std::collections::BTreeMap<String, u64>>;
+
+    /// The process `pid` with its details (uptime, memory), when it is still this node's
+    /// server: one process looked up, cheap enough to ask every few seconds.
+    fn still_server(&self, pid: u32) -> Option<FoundProcess>;
 }
 
 /// The path of an entry of a node (a home's file, a quarantine's): the node's own bytes, as

@@ -17,7 +17,7 @@ use super::{NodeAccess, NodeOs, NodePath, Role};
 use crate::agent::frame::{self, FrameError};
 use crate::agent::protocol::{
     self, Bytes, Greeting, Hello, KIND_CHANGED, KIND_REFUSED, KIND_UNAVAILABLE, Op, Reply, Request,
-    WireError,
+    WireError, WirePath,
 };
 use crate::atomic::ReplaceError;
 use crate::config::Node;
@@ -247,6 +247,8 @@ pub enum RemoteError {
         kind: String,
         /// The agent's message.
         message: String,
+        /// What the kind carries besides words (`still-running`: the error's fields).
+        detail: Option<Value>,
     },
     /// The path is spelled for another system than the node's.
     #[error(
@@ -488,10 +490,19 @@ impl Drop for Conn {
 
 fn answer(reply: Reply, link: &Link) -> Result<Value, RemoteError> {
     match (reply.ok, reply.error) {
-        (_, Some(WireError { kind, message, .. })) => Err(RemoteError::Agent {
+        (
+            _,
+            Some(WireError {
+                kind,
+                message,
+                detail,
+                ..
+            }),
+        ) => Err(RemoteError::Agent {
             who: link.who(),
             kind,
             message,
+            detail,
         }),
         (Some(v), None) => Ok(v),
         (None, None) => Ok(Value::Null),
@@ -637,19 +648,47 @@ impl RemoteNode {
     /// Runs `op` and reads its answer as `T`.
     fn ask<T: serde::de::DeserializeOwned>(&self, op: Op) -> Result<T, RemoteError> {
         let v = self.call(op)?;
+        self.read_answer(v)
+    }
+
+    /// An `ok` value read as `T`.
+    fn read_answer<T: serde::de::DeserializeOwned>(&self, v: Value) -> Result<T, RemoteError> {
         serde_json::from_value(v).map_err(|e| RemoteError::Answer {
             who: self.link.who(),
             why: e.to_string(),
         })
     }
 
-    /// Why an operation the agent does not serve yet cannot be done on this node.
-    fn not_served(&self, op: &str) -> String {
-        format!(
-            "{} ({}): `{op}` is not served over ssh by this version of tt-ha: run tt-ha on that node's machine",
-            self.cfg.name,
-            self.reached_by()
-        )
+    /// Runs a service operation, replaying its streamed reports to `report` as they arrive; a
+    /// server still running after the deadline comes back as the `StillRunning` it was on the
+    /// node (the engine decides on its fields).
+    fn service_call(
+        &self,
+        op: Op,
+        report: &mut dyn FnMut(crate::service::Report<'_>),
+    ) -> Result<Value, ServiceError> {
+        let mut on_stream = |v: Value| replay_report(&v, report);
+        self.call_streaming(op, &mut on_stream)
+            .map_err(|e| match e {
+                RemoteError::Agent {
+                    kind,
+                    detail: Some(detail),
+                    message,
+                    ..
+                } if kind == protocol::KIND_STILL_RUNNING => {
+                    match serde_json::from_value::<StillRunning>(detail) {
+                        Ok(s) => ServiceError::StillRunning {
+                            node: s.node,
+                            secs: s.secs,
+                            still: s.still,
+                            processes: s.processes,
+                            stop_command: s.stop_command,
+                        },
+                        Err(_) => ServiceError::Remote(format!("{}: {message}", self.link.who())),
+                    }
+                }
+                e => ServiceError::Remote(e.to_string()),
+            })
     }
 
     /// `path` as sent: refused here when it is spelled for another system than the node's.
@@ -1130,6 +1169,15 @@ impl NodeAccess for RemoteNode {
         self.hello.os
     }
 
+    fn reach(&self) -> String {
+        format!(
+            "{}: tt-ha {} on {}",
+            self.reached_by(),
+            self.hello.version,
+            self.hello.os.as_str()
+        )
+    }
+
     fn home(&self) -> NodePath {
         NodePath::new(self.hello.os, self.cfg.home.to_string_lossy().into_owned())
             .or_else(|_| NodePath::new(self.hello.os, self.hello.confinement.home.clone()))
@@ -1205,161 +1253,513 @@ impl NodeAccess for RemoteNode {
         self.ask(Op::ClientPortOpen).unwrap_or(false)
     }
 
-    // --- engine effects not yet served by the agent (protocol v1 serves the methods above):
-    // each answers that it cannot be done over ssh yet, or the safe reading of "cannot tell".
+    // --- engine effects: each one operation of the agent (`agent/effects.rs`). A method
+    // without an error of its own answers the safe reading of "cannot tell" when the node
+    // cannot be asked (see `last_error`).
 
+    /// The agent's machine (from its greeting): two nodes whose agents run on one machine
+    /// share it.
     fn machine_id(&self) -> String {
-        format!("ssh:{}", self.link.host)
+        if self.hello.machine_id.is_empty() {
+            format!("ssh:{}", self.link.host)
+        } else {
+            self.hello.machine_id.clone()
+        }
     }
 
     fn list_home_reused(&self) -> Result<Home, HomeError> {
-        self.list_home()
+        self.ask(Op::ListHomeReused)
+            .map_err(|e| HomeError::Remote(e.to_string()))
     }
 
+    /// Empty when the node cannot be asked (no clash can be told).
     fn home_lineage(&self) -> Vec<String> {
-        Vec::new()
+        self.ask(Op::HomeLineage).unwrap_or_default()
     }
 
-    fn address_check(&self, _peer: &Node) -> Result<String, String> {
-        Err(self.not_served("address_check"))
+    fn address_check(&self, peer: &Node) -> Result<String, String> {
+        self.ask::<Result<String, String>>(Op::AddressCheck {
+            peer_name: peer.name.clone(),
+            peer_address: peer.address.clone(),
+        })
+        .unwrap_or_else(|e| Err(e.to_string()))
     }
 
-    /// Cannot tell: counted as running, so no destructive step acts.
-    fn server_up(&self, _timeout: Duration) -> bool {
-        true
+    /// Cannot tell: counted as running, so no destructive step takes silence for a stop.
+    fn server_up(&self, timeout: Duration) -> bool {
+        self.ask(Op::ServerUp {
+            timeout_ms: millis(timeout),
+        })
+        .unwrap_or(true)
     }
 
     fn stop_server(
         &self,
-        _deadline: Duration,
-        _report: &mut dyn FnMut(crate::service::Report<'_>),
+        deadline: Duration,
+        report: &mut dyn FnMut(crate::service::Report<'_>),
     ) -> Result<(), ServiceError> {
-        Err(ServiceError::Remote(self.not_served("stop_server")))
+        let op = Op::StopServer {
+            deadline_ms: millis(deadline),
+        };
+        self.service_call(op, report).map(|_| ())
     }
 
     fn start_server(
         &self,
-        _deadline: Duration,
-        _report: &mut dyn FnMut(crate::service::Report<'_>),
+        deadline: Duration,
+        report: &mut dyn FnMut(crate::service::Report<'_>),
     ) -> Result<(), ServiceError> {
-        Err(ServiceError::Remote(self.not_served("start_server")))
+        let op = Op::StartServer {
+            deadline_ms: millis(deadline),
+        };
+        self.service_call(op, report).map(|_| ())
     }
 
-    fn start_server_only(&self, _timeout: Duration) -> Result<(), ServiceError> {
-        Err(ServiceError::Remote(self.not_served("start_server_only")))
+    fn start_server_only(&self, timeout: Duration) -> Result<(), ServiceError> {
+        let op = Op::StartServerOnly {
+            timeout_ms: millis(timeout),
+        };
+        self.service_call(op, &mut |_| {}).map(|_| ())
     }
 
-    fn identify_servers(&self, _timeout: Duration) -> crate::service::Identification {
-        crate::service::Identification::default()
+    /// Nothing identified when the node cannot be asked: nothing gets ended.
+    fn identify_servers(&self, timeout: Duration) -> crate::service::Identification {
+        self.ask(Op::IdentifyServers {
+            timeout_ms: millis(timeout),
+        })
+        .unwrap_or_default()
     }
 
-    fn server_evidence(&self, _pid: u32, _timeout: Duration) -> Result<String, String> {
-        Err(self.not_served("server_evidence"))
+    fn server_evidence(&self, pid: u32, timeout: Duration) -> Result<String, String> {
+        self.ask::<Result<String, String>>(Op::ServerEvidence {
+            pid,
+            timeout_ms: millis(timeout),
+        })
+        .unwrap_or_else(|e| Err(e.to_string()))
     }
 
     fn end_servers(
         &self,
-        _targets: &[crate::service::Identified],
-        _grace: Duration,
-        _report: &mut dyn FnMut(crate::service::Report<'_>),
+        targets: &[crate::service::Identified],
+        grace: Duration,
+        report: &mut dyn FnMut(crate::service::Report<'_>),
     ) -> Result<Vec<crate::service::Ended>, ServiceError> {
-        Err(ServiceError::Remote(self.not_served("end_servers")))
+        let op = Op::EndServers {
+            targets: targets.to_vec(),
+            grace_ms: millis(grace),
+        };
+        let v = self.service_call(op, report)?;
+        self.read_answer(v)
+            .map_err(|e| ServiceError::Remote(e.to_string()))
     }
 
+    /// None when the node cannot be asked.
     fn matching_processes(&self) -> Vec<FoundProcess> {
-        Vec::new()
+        self.ask(Op::MatchingProcesses).unwrap_or_default()
     }
 
-    fn port_open(&self, _port: u16) -> bool {
-        false
+    /// Closed when the node cannot be asked.
+    fn port_open(&self, port: u16) -> bool {
+        self.ask(Op::PortOpen { port }).unwrap_or(false)
     }
 
     fn run_ping(&self) -> Option<Result<(), String>> {
-        self.cfg
-            .ping_command
-            .as_ref()
-            .map(|_| Err(self.not_served("run_ping")))
+        self.cfg.ping_command.as_ref()?;
+        match self.ask::<Option<Result<(), String>>>(Op::RunPing) {
+            Ok(answer) => answer,
+            Err(e) => Some(Err(e.to_string())),
+        }
     }
 
-    fn exists(&self, _path: &super::EntryPath) -> std::io::Result<bool> {
-        Err(std::io::Error::other(self.not_served("exists")))
+    fn exists(&self, path: &super::EntryPath) -> std::io::Result<bool> {
+        self.ask(Op::Exists {
+            path: WirePath(path.clone()),
+        })
+        .map_err(io_error)
     }
 
     fn copy_file_durably(
         &self,
-        _from: &super::EntryPath,
-        _to: &super::EntryPath,
+        from: &super::EntryPath,
+        to: &super::EntryPath,
     ) -> Result<(), String> {
-        Err(self.not_served("copy_file_durably"))
+        self.call(Op::CopyFileDurably {
+            from: WirePath(from.clone()),
+            to: WirePath(to.clone()),
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 
     fn move_batch(
         &self,
-        _pairs: &[(super::EntryPath, super::EntryPath)],
-        _dest_is_ours: bool,
-        _progress: &mut dyn FnMut(usize),
+        pairs: &[(super::EntryPath, super::EntryPath)],
+        dest_is_ours: bool,
+        progress: &mut dyn FnMut(usize),
     ) -> Result<(usize, usize), crate::quarantine::MoveError> {
-        Err(crate::quarantine::MoveError::Remote(
-            self.not_served("move_batch"),
-        ))
+        let op = Op::MoveBatch {
+            pairs: pairs
+                .iter()
+                .map(|(f, t)| (WirePath(f.clone()), WirePath(t.clone())))
+                .collect(),
+            dest_is_ours,
+        };
+        let mut on_stream = |v: Value| {
+            if let Some(done) = v.get("done").and_then(Value::as_u64) {
+                progress(done as usize);
+            }
+        };
+        self.call_streaming(op, &mut on_stream)
+            .and_then(|v| self.read_answer(v))
+            .map_err(|e| crate::quarantine::MoveError::Remote(e.to_string()))
     }
 
-    fn tree_size(&self, _path: &super::EntryPath) -> u64 {
-        0
+    /// 0 when the node cannot be asked.
+    fn tree_size(&self, path: &super::EntryPath) -> u64 {
+        self.ask(Op::TreeSize {
+            path: WirePath(path.clone()),
+        })
+        .unwrap_or(0)
     }
 
-    fn remove_tree(&self, _path: &super::EntryPath) -> std::io::Result<()> {
-        Err(std::io::Error::other(self.not_served("remove_tree")))
+    fn remove_tree(&self, path: &super::EntryPath) -> std::io::Result<()> {
+        self.call(Op::RemoveTree {
+            path: WirePath(path.clone()),
+        })
+        .map(|_| ())
+        .map_err(io_error)
     }
 
+    /// The error when the node cannot be asked (never "writable" unseen).
     fn check_writable(
         &self,
         dir: &super::EntryPath,
     ) -> Option<(super::EntryPath, Option<std::io::Error>)> {
-        Some((
-            dir.clone(),
-            Some(std::io::Error::other(self.not_served("check_writable"))),
-        ))
+        match self.ask::<Option<crate::agent::effects::Writable>>(Op::CheckWritable {
+            dir: WirePath(dir.clone()),
+        }) {
+            Ok(answer) => answer.map(|w| (w.at.0, w.error.map(|e| e.to_io()))),
+            Err(e) => Some((dir.clone(), Some(io_error(e)))),
+        }
     }
 
+    /// `Garbled(why)` when the node cannot be asked: no run takes a lock it cannot see. A
+    /// lock the agent holds for this controller reads as this process's (`LockInfo::is_mine`),
+    /// as a local lock this process took does.
     fn inspect_lock(&self) -> crate::runlock::Found {
-        crate::runlock::Found::Garbled(self.not_served("inspect_lock"))
+        #[derive(serde::Deserialize)]
+        struct Seen {
+            found: crate::runlock::Found,
+            ours: bool,
+        }
+        match self.ask::<Seen>(Op::InspectLock) {
+            Ok(Seen {
+                found: crate::runlock::Found::Lock { mut info, alive },
+                ours: true,
+            }) => {
+                info.pid = std::process::id();
+                crate::runlock::Found::Lock { info, alive }
+            }
+            Ok(seen) => seen.found,
+            Err(e) => crate::runlock::Found::Garbled(e.to_string()),
+        }
     }
 
+    /// The agent takes the lock (holder: its pid) and keeps it for its session; the
+    /// `RunLock` returned releases it when dropped, and the agent does anyway when the session
+    /// ends (the controller gone, the connection cut).
     fn lock_run_folder(
         &self,
-        _run_id: &str,
-        _command: &str,
+        run_id: &str,
+        command: &str,
     ) -> Result<super::RunLock, crate::runlock::LockError> {
-        Err(crate::runlock::LockError::Remote(
-            self.not_served("lock_run_folder"),
-        ))
+        let refused = |e: RemoteError| crate::runlock::LockError::Remote(e.to_string());
+        let conn = self.connection().map_err(refused)?;
+        let op = Op::LockRunFolder {
+            run_id: run_id.to_string(),
+            command: command.to_string(),
+        };
+        let v = conn
+            .request(op, &self.link, self.timing.silence, &mut |_| {})
+            .inspect_err(|_| {
+                if conn.is_dead() {
+                    self.forget(&conn);
+                }
+            })
+            .map_err(refused)?;
+        let taken: Taken = self.read_answer(v).map_err(refused)?;
+        let guard = RemoteLock {
+            conn,
+            link: self.link.clone(),
+            silence: self.timing.silence,
+            handle: taken.lock,
+        };
+        Ok(super::RunLock::new(taken.took_over, guard))
     }
 
     fn assess_backup(
         &self,
-        _trust: crate::backup::Trust,
+        trust: crate::backup::Trust,
     ) -> Result<crate::backup::Assessment, crate::backup::BackupError> {
-        Err(crate::backup::BackupError::Remote(
-            self.not_served("assess_backup"),
-        ))
+        self.ask(Op::AssessBackup { trust })
+            .map_err(|e| crate::backup::BackupError::Remote(e.to_string()))
     }
 
-    fn unused_backup_id(&self, _base: &str) -> Result<String, crate::backup::BackupError> {
-        Err(crate::backup::BackupError::Remote(
-            self.not_served("unused_backup_id"),
-        ))
+    fn unused_backup_id(&self, base: &str) -> Result<String, crate::backup::BackupError> {
+        self.ask(Op::UnusedBackupId {
+            base: base.to_string(),
+        })
+        .map_err(|e| crate::backup::BackupError::Remote(e.to_string()))
     }
 
     fn make_backup(
         &self,
-        _found: crate::backup::Found,
-        _new_id: &str,
-        _trust: crate::backup::Trust,
-        _progress: &mut dyn FnMut(&crate::backup::Progress),
+        found: crate::backup::Found,
+        new_id: &str,
+        trust: crate::backup::Trust,
+        progress: &mut dyn FnMut(&crate::backup::Progress),
     ) -> Result<crate::backup::Outcome, crate::backup::BackupError> {
-        Err(crate::backup::BackupError::Remote(
-            self.not_served("make_backup"),
-        ))
+        let op = Op::MakeBackup {
+            found: Box::new(found),
+            new_id: new_id.to_string(),
+            trust,
+        };
+        let mut on_stream = |v: Value| {
+            if let Ok(p) = serde_json::from_value::<crate::backup::Progress>(v) {
+                progress(&p);
+            }
+        };
+        self.call_streaming(op, &mut on_stream)
+            .and_then(|v| self.read_answer(v))
+            .map_err(|e| crate::backup::BackupError::Remote(e.to_string()))
     }
+
+    // --- message files: followed and read on the node by its agent ---
+
+    fn message_file_path(&self) -> NodePath {
+        crate::node::config_path(self, &self.cfg.message_path())
+            .unwrap_or_else(|_| NodePath::new(self.hello.os, ".").expect("`.` is a path"))
+    }
+
+    /// A follower has a session of its own (a pane follows while the engine asks): it is
+    /// opened on its first read, and reopened after a loss from where it had read.
+    fn follow_messages(
+        &self,
+        start: crate::monitor::source::Start,
+    ) -> Box<dyn crate::monitor::source::MessageSource> {
+        Box::new(RemoteSource {
+            cfg: self.cfg.clone(),
+            role: self.role,
+            timing: self.timing,
+            describe: format!("{} on {}", self.message_file_path(), self.reached_by()),
+            start,
+            session: None,
+            pending: std::collections::VecDeque::new(),
+            read_to: None,
+            retry_at: None,
+        })
+    }
+
+    fn read_messages(
+        &self,
+        since: Option<&crate::monitor::seekfile::Saved>,
+    ) -> std::io::Result<(
+        crate::monitor::seekfile::Saved,
+        crate::monitor::seekfile::Outcome,
+    )> {
+        let since = since
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(std::io::Error::other)?;
+        self.ask(Op::ReadMessages { since }).map_err(io_error)
+    }
+
+    fn running_process_start(&self) -> std::io::Result<u64> {
+        self.ask(Op::RunningProcessStart).map_err(io_error)
+    }
+
+    fn database_sizes(&self) -> std::io::Result<std::collections::BTreeMap<String, u64>> {
+        self.ask(Op::DatabaseSizes).map_err(io_error)
+    }
+
+    /// Cannot tell: no process (the node watch looks again later).
+    fn still_server(&self, pid: u32) -> Option<FoundProcess> {
+        self.ask::<Option<FoundProcess>>(Op::StillServer { pid })
+            .ok()
+            .flatten()
+    }
+}
+
+/// Bytes asked for per `follow_next` (a pane shows the end of a burst; the rest follows on
+/// the next reads).
+const FOLLOW_CHUNK: u64 = 1 << 20;
+/// How long a follower waits before reaching a node again after a loss.
+const FOLLOW_RETRY: Duration = Duration::from_secs(2);
+
+/// A piece as the agent sends it.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum WirePiece {
+    Notice {
+        notice: crate::monitor::follow::Notice,
+    },
+    Bytes {
+        offset: u64,
+        bytes: Bytes,
+    },
+}
+
+#[derive(serde::Deserialize)]
+struct Pieces {
+    pieces: Vec<WirePiece>,
+}
+
+#[derive(serde::Deserialize)]
+struct Opened {
+    follow: u64,
+}
+
+/// A message file followed on its node: the node's own follower runs there (`follow_open`),
+/// and each read asks it what is new (`follow_next`). Waiting is polling at the consumer's
+/// interval; a lost session is reopened from the offset read so far, so no line is lost or
+/// repeated.
+struct RemoteSource {
+    cfg: Node,
+    role: Role,
+    timing: Timing,
+    describe: String,
+    start: crate::monitor::source::Start,
+    session: Option<(RemoteNode, u64)>,
+    pending: std::collections::VecDeque<WirePiece>,
+    /// Where the bytes read so far end (to reopen there after a loss).
+    read_to: Option<u64>,
+    retry_at: Option<Instant>,
+}
+
+impl RemoteSource {
+    /// The session and its follower, opened when there is none (not more often than
+    /// [`FOLLOW_RETRY`] after a failure).
+    fn session(&mut self) -> Option<&(RemoteNode, u64)> {
+        if self.session.is_none() {
+            if self.retry_at.is_some_and(|t| Instant::now() < t) {
+                return None;
+            }
+            let start = match self.read_to {
+                Some(o) => crate::monitor::source::Start::Offset(o),
+                None => self.start,
+            };
+            let opened = RemoteNode::connect_with(self.cfg.clone(), self.role, self.timing)
+                .and_then(|node| {
+                    let id = node.ask::<Opened>(Op::FollowOpen { start })?.follow;
+                    Ok((node, id))
+                });
+            match opened {
+                Ok(s) => self.session = Some(s),
+                Err(_) => {
+                    self.retry_at = Some(Instant::now() + FOLLOW_RETRY);
+                    return None;
+                }
+            }
+        }
+        self.session.as_ref()
+    }
+}
+
+impl crate::monitor::source::MessageSource for RemoteSource {
+    fn next(&mut self, buf: &mut Vec<u8>) -> Option<crate::monitor::source::Piece> {
+        use crate::monitor::source::Piece;
+        if self.pending.is_empty() {
+            let (node, id) = self.session()?;
+            match node.ask::<Pieces>(Op::FollowNext {
+                follow: *id,
+                max_bytes: FOLLOW_CHUNK,
+            }) {
+                Ok(p) => self.pending.extend(p.pieces),
+                Err(_) => {
+                    // Lost: reopened later from where the bytes read so far end.
+                    self.session = None;
+                    self.retry_at = Some(Instant::now() + FOLLOW_RETRY);
+                    return None;
+                }
+            }
+        }
+        match self.pending.pop_front()? {
+            WirePiece::Notice { notice } => Some(Piece::Notice(notice)),
+            WirePiece::Bytes { offset, bytes } => {
+                self.read_to = Some(offset + bytes.0.len() as u64);
+                *buf = bytes.0;
+                Some(Piece::Bytes { offset })
+            }
+        }
+    }
+
+    fn wake_on(&self) -> crate::monitor::source::WakeOn {
+        crate::monitor::source::WakeOn::Poll
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}
+
+impl Drop for RemoteSource {
+    fn drop(&mut self) {
+        if let Some((node, id)) = &self.session {
+            let _ = node.ask::<Value>(Op::FollowClose { follow: *id });
+        }
+    }
+}
+
+/// A duration in whole milliseconds, as the wire carries it.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `lock_run_folder`'s answer.
+#[derive(serde::Deserialize)]
+struct Taken {
+    lock: u64,
+    took_over: Vec<String>,
+}
+
+/// A run-folder lock the agent holds for this controller, on the connection it was taken on:
+/// dropped, it asks the agent to release it (best effort: a lost connection ended the agent's
+/// session, which released it).
+struct RemoteLock {
+    conn: Arc<Conn>,
+    link: Link,
+    silence: Duration,
+    handle: u64,
+}
+
+impl Drop for RemoteLock {
+    fn drop(&mut self) {
+        if !self.conn.is_dead() {
+            let op = Op::UnlockRunFolder { lock: self.handle };
+            let _ = self.conn.request(op, &self.link, self.silence, &mut |_| {});
+        }
+    }
+}
+
+/// A service report as the agent streams it (`{"note": …}`, `{"waiting": {secs, text}}`).
+fn replay_report(v: &Value, report: &mut dyn FnMut(crate::service::Report<'_>)) {
+    if let Some(text) = v.get("note").and_then(Value::as_str) {
+        report(crate::service::Report::Note(text));
+    } else if let Some(w) = v.get("waiting") {
+        let secs = w.get("secs").and_then(Value::as_u64).unwrap_or(0);
+        let text = w.get("text").and_then(Value::as_str).unwrap_or("");
+        report(crate::service::Report::Waiting { secs, text });
+    }
+}
+
+/// The fields of a `still-running` error, as the agent sends them.
+#[derive(serde::Deserialize)]
+struct StillRunning {
+    node: String,
+    secs: u64,
+    still: String,
+    #[serde(default)]
+    processes: Vec<FoundProcess>,
+    #[serde(default)]
+    stop_command: Option<String>,
 }

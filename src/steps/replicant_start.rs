@@ -5,6 +5,7 @@ use crate::dbconfig::Role;
 use crate::engine::ctx::Ctx;
 use crate::engine::{ApplyOptions, Confirm, EngineError, UndoStep};
 use crate::engine::{Progress, ProgressKind, Unit};
+use crate::monitor::source::Start;
 use crate::plan::PlannedStep;
 use crate::plan::{Effect, service_method};
 use crate::procedure::{Step, StepDef};
@@ -65,9 +66,8 @@ impl Rules for ReplicantStart {
         // The proof must come from this pair: the replicant's master is this master's site.
         // The master's database sizes make the copy's percent and time left true from the start
         // (unreadable: the replicant's own announcements only).
-        let sizes =
-            crate::monitor::progress::database_sizes(&ctx.cfg.master.home).unwrap_or_default();
-        let mut probe = MonitorProbe::new(node.message_path(), re, &node.message_file)
+        let sizes = ctx.nodes.master().database_sizes().unwrap_or_default();
+        let mut probe = MonitorProbe::for_node(access, re, Start::Beginning)
             .with_expected(crate::monitor::pair::expected(ctx.cfg).1)
             .with_master_sizes(sizes);
         let deadline = Duration::from_secs(ctx.cfg.procedure.startup_timeout_secs);

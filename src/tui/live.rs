@@ -3,10 +3,11 @@
 //! display and sends them with both nodes' states.
 
 use super::pane::{PaneLine, classify_line};
-use crate::config::{Node, SiteConfig};
+use crate::config::SiteConfig;
 use crate::monitor::follow::{Follower, Notice};
+use crate::monitor::source::Start;
 use crate::monitor::{self, Expected, NodeState, feed::Feed, line::floor_str};
-use std::path::PathBuf;
+use crate::node::NodeAccess;
 use std::time::Duration;
 
 /// Lines the panes start with: the end of each file.
@@ -43,16 +44,18 @@ struct Pane {
 impl Pane {
     /// The feed (tied to this pair by `expected`), and the file's last lines for the pane to
     /// start with.
-    fn open(role: &'static str, node: &Node, expected: Expected) -> (Pane, Vec<PaneLine>) {
-        let home = node.home.display().to_string();
-        let (tail, _) = Follower::new(node.message_path(), TAIL_LINES).poll();
+    fn open(node: &dyn NodeAccess, expected: Expected) -> (Pane, Vec<PaneLine>) {
+        let home = node.home().to_string();
+        let message_file = &node.config().message_file;
+        let (tail, _) =
+            Follower::from_source(node.follow_messages(Start::Tail(TAIL_LINES)), 0).poll();
         let lines = tail
             .iter()
-            .map(|(no, t)| pane_line(*no, t, &node.message_file, &home))
+            .map(|(no, t)| pane_line(*no, t, message_file, &home))
             .collect();
         (
             Pane {
-                feed: Feed::open(role, node, Some(expected)),
+                feed: Feed::open(node, Some(expected)),
                 home,
             },
             lines,
@@ -78,18 +81,22 @@ pub fn spawn(
     polling_only: bool,
     send: impl Fn(LiveUpdate) -> bool + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
-    let nodes = [cfg.master.clone(), cfg.replicant().clone()];
     let cfg = cfg.clone();
     tokio::task::spawn_blocking(move || {
+        // A node that cannot be reached leaves the panes empty; preflight's "node reachable"
+        // row says why and what to do.
+        let Ok(nodes) = monitor::site_nodes(&cfg) else {
+            return;
+        };
         let (me, re) = monitor::pair::expected(&cfg);
-        let (m, ml) = Pane::open("master", &nodes[0], me);
-        let (mut r, rl) = Pane::open("replicant", &nodes[1], re);
+        let (m, ml) = Pane::open(&*nodes[0], me);
+        let (mut r, rl) = Pane::open(&*nodes[1], re);
         // The master's database sizes make the initial copy's percent and time left true.
-        let sizes = crate::monitor::progress::database_sizes(&nodes[0].home).unwrap_or_default();
+        let sizes = nodes[0].database_sizes().unwrap_or_default();
         r.feed = r.feed.with_master_sizes(sizes);
         let mut followed = [m, r];
-        let files: Vec<PathBuf> = nodes.iter().map(Node::message_path).collect();
-        let mut waker = monitor::wake::Waker::new(&files, interval, polling_only);
+        let wake: Vec<_> = followed.iter().map(|p| p.feed.wake_on()).collect();
+        let mut waker = monitor::wake::Waker::for_sources(&wake, interval, polling_only);
         let mode = waker.mode().describe(interval);
         let first = LiveUpdate {
             lines: [ml, rl],

@@ -10,6 +10,7 @@ use super::frames::{FRAME, Frames};
 use super::live;
 use super::setup::SetupForm;
 use super::theme::Theme;
+use super::view::process_text;
 use super::worker::{self, Tx};
 use crate::config;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
@@ -140,6 +141,8 @@ struct Runner {
     live: LiveOptions,
     live_started: bool,
     watching: bool,
+    /// The pids the live panes read in the message files, for the node watch.
+    pids: worker::PidHints,
 }
 
 impl Runner {
@@ -154,7 +157,16 @@ impl Runner {
             (Cmd::CheckRun, Some(c)) => worker::status(c, tx),
             (Cmd::StartLive, Some(c)) if !self.live_started => {
                 self.live_started = true;
+                let pids = self.pids.clone();
                 live::spawn(&c, self.live.interval, self.live.polling, move |u| {
+                    if let Some(s) = &u.states {
+                        for (hint, state) in pids.iter().zip(s.iter()) {
+                            hint.store(
+                                state.pid.unwrap_or(0),
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
+                        }
+                    }
                     tx.send(Msg::Live(Box::new(u))).is_ok()
                 });
             }
@@ -165,7 +177,7 @@ impl Runner {
             (Cmd::LoadJournal, Some(c)) => worker::journal(c, tx),
             (Cmd::WatchNodes, Some(c)) if !self.watching => {
                 self.watching = true;
-                worker::watch_nodes(c, tx);
+                worker::watch_nodes(c, tx, self.pids.clone());
             }
             (Cmd::WatchNodes, Some(_)) => {}
         }
@@ -228,6 +240,7 @@ async fn event_loop(
         live,
         live_started: false,
         watching: false,
+        pids: Default::default(),
     };
     app.now_secs = now_secs();
     for c in cmds {
@@ -301,7 +314,8 @@ async fn frame_due(due: Option<Instant>) {
 /// Applies `m` to the app: the commands to start, and whether what the screen shows may have
 /// changed. Most messages change it; the exceptions are the ones that arrive while nothing
 /// happens: the followers' empty "still listening" updates, the clock tick when no timer or
-/// age is on screen, and the node watch finding the same processes as before.
+/// age is on screen, and the node watch finding the same processes as before (shown the same:
+/// an uptime a few seconds older is not a change).
 pub fn apply(app: &mut App, m: Msg) -> (Vec<Cmd>, bool) {
     let changed = match &m {
         Msg::Live(u) => {
@@ -310,7 +324,12 @@ pub fn apply(app: &mut App, m: Msg) -> (Vec<Cmd>, bool) {
                 && u.states.is_none()
                 && u.mode.is_none())
         }
-        Msg::Nodes(n) => *n != app.nodes,
+        // What the screen shows of a process, not its every number: the uptime ticks and the
+        // memory jitters between reports.
+        Msg::Nodes(n) => n
+            .iter()
+            .zip(&app.nodes)
+            .any(|(new, old)| process_text(new.as_ref()) != process_text(old.as_ref())),
         Msg::Tick(_) => {
             let before = app.live.verdict.clone();
             let cmds = app.update(m);
@@ -385,6 +404,28 @@ name = "ttfs"
         assert!(!changed, "a tick with no timer on screen");
         let (_, changed) = apply(&mut app, Msg::Nodes([None, None]));
         assert!(!changed, "the same (no) server processes");
+    }
+
+    /// The node watch reports every 2 s with a fresh uptime and memory: a report that the
+    /// screen shows the same (the same pid, the same minute, the same memory to its shown
+    /// precision) draws nothing; a new minute does.
+    #[test]
+    fn a_node_report_that_shows_the_same_draws_nothing() {
+        let mut app = monitor_app();
+        let at = |uptime_secs, memory| crate::probe::FoundProcess {
+            pid: 4242,
+            name: "ttfs".into(),
+            uptime_secs,
+            memory,
+        };
+        let (_, changed) = apply(&mut app, Msg::Nodes([Some(at(62, 14_900_000)), None]));
+        assert!(changed, "a server process appeared");
+        let (_, changed) = apply(&mut app, Msg::Nodes([Some(at(64, 14_900_100)), None]));
+        assert!(!changed, "2 s later, a few bytes more");
+        let (_, changed) = apply(&mut app, Msg::Nodes([Some(at(120, 14_900_100)), None]));
+        assert!(changed, "a new minute of uptime");
+        let (_, changed) = apply(&mut app, Msg::Nodes([None, None]));
+        assert!(changed, "the server went away");
     }
 
     #[test]

@@ -148,26 +148,87 @@ pub fn journal(cfg: SiteConfig, tx: Tx) {
     });
 }
 
-/// Looks the servers' processes up every 2 s, while the app listens. A server found once is
-/// re-checked alone (one process read); the whole process table is scanned only while a node
-/// has none, so watching costs next to nothing while both servers run.
-pub fn watch_nodes(cfg: SiteConfig, tx: Tx) {
+/// How often a node without a known server process has its whole process table scanned
+/// (the safety net; a server that writes to its message file is found sooner, by its pid).
+const FULL_SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The pids the live panes last read in each node's message file (0: none yet): where the node
+/// watch looks first for a server it does not know.
+pub type PidHints = std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>;
+
+/// What the node watch knows of one node between its looks.
+#[derive(Default, Clone)]
+struct Watched {
+    /// The server process found at the last look.
+    found: Option<crate::probe::FoundProcess>,
+    /// The message file's pid already looked up (not looked up again until it changes).
+    hinted: u64,
+    /// When the process table was last scanned for it.
+    scanned: Option<std::time::Instant>,
+}
+
+/// One look at a node's server: the one it had, if still running (one process read); else
+/// the pid its message file names, if new (one process read); else, at most every
+/// [`FULL_SCAN_EVERY`] or at once when a known server went away, a scan of the process table.
+fn look(node: &dyn crate::node::NodeAccess, w: &mut Watched, hint: u64) {
+    let lost = match &w.found {
+        Some(p) => match node.still_server(p.pid) {
+            Some(now) => {
+                w.found = Some(now);
+                return;
+            }
+            None => true,
+        },
+        None => false,
+    };
+    w.found = None;
+    if hint != 0 && hint != w.hinted {
+        w.hinted = hint;
+        w.found = u32::try_from(hint)
+            .ok()
+            .and_then(|pid| node.still_server(pid));
+        if w.found.is_some() {
+            return;
+        }
+    }
+    if lost || w.scanned.is_none_or(|t| t.elapsed() >= FULL_SCAN_EVERY) {
+        w.scanned = Some(std::time::Instant::now());
+        w.found = node.server_processes().into_iter().next();
+    }
+}
+
+/// Looks the servers' processes up every 2 s, while the app listens, through the nodes: a
+/// server found once is re-checked alone (one process read); a node without one is looked up
+/// by the pid its message file names (`hints`, from the live panes), and its whole process
+/// table scanned only every [`FULL_SCAN_EVERY`], so watching costs next to nothing whether or
+/// not the servers run.
+pub fn watch_nodes(cfg: SiteConfig, tx: Tx, hints: PidHints) {
+    // The nodes report their processes: a node on another machine is asked, not scanned.
+    // A node that cannot be reached is not watched; preflight says why.
+    let Ok(nodes) = crate::monitor::site_nodes(&cfg) else {
+        return;
+    };
+    let nodes = std::sync::Arc::new(nodes);
     tokio::spawn(async move {
-        let mut last: [Option<crate::probe::FoundProcess>; 2] = [None, None];
+        let mut watched: [Watched; 2] = Default::default();
         loop {
-            let c = cfg.clone();
-            let known = last.clone();
-            let found = tokio::task::spawn_blocking(move || {
-                let look = |n: &crate::config::Node, k: &Option<crate::probe::FoundProcess>| {
-                    k.as_ref()
-                        .and_then(|p| crate::probe::still_server(n, p.pid))
-                        .or_else(|| crate::probe::server_processes(n).into_iter().next())
-                };
-                [look(&c.master, &known[0]), look(c.replicant(), &known[1])]
+            let nodes = nodes.clone();
+            let hints = hints.clone();
+            let mut w = watched.clone();
+            let looked = tokio::task::spawn_blocking(move || {
+                for (i, w) in w.iter_mut().enumerate() {
+                    look(
+                        &*nodes[i],
+                        w,
+                        hints[i].load(std::sync::atomic::Ordering::Relaxed),
+                    );
+                }
+                w
             })
             .await;
-            let Ok(found) = found else { return };
-            last = found.clone();
+            let Ok(looked) = looked else { return };
+            watched = looked;
+            let found = [watched[0].found.clone(), watched[1].found.clone()];
             if tx.send(Msg::Nodes(found)).is_err() {
                 return;
             }
@@ -180,4 +241,83 @@ pub fn watch_nodes(cfg: SiteConfig, tx: Tx) {
 pub fn save_config(path: &Path, text: &str, tx: &Tx) {
     let out = crate::site_setup::write_no_clobber(path, text);
     let _ = tx.send(Msg::ConfigSaved(out.map(Box::new)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{LocalNode, NodeAccess, Role};
+
+    /// A node whose server is a process named `sleep` holding a file of `home`.
+    fn node(home: &Path) -> LocalNode {
+        let toml = format!(
+            "name = \"n\"\naddress = \"127.0.0.1\"\nhome = '{}'\n[service]\nkind = \"commands\"\nstart = [\"true\"]\nstop = [\"true\"]\nstatus = [\"true\"]\n[process]\nname = \"sleep\"\n",
+            home.display()
+        );
+        LocalNode::new(toml::from_str(&toml).unwrap(), Role::Master)
+    }
+
+    /// A real `sleep` holding the home's DB_CONFIG open (the node's server), once it runs.
+    fn server(home: &Path) -> std::process::Child {
+        let c = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec 3<\"$1\"; exec sleep 30")
+            .arg("sh")
+            .arg(home.join("DB_CONFIG"))
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        while node(home).still_server(c.id()).is_none() {
+            assert!(t.elapsed().as_secs() < 5, "the server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        c
+    }
+
+    fn stop(mut c: std::process::Child) {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+
+    /// The watch finds a server by a scan, keeps it by its pid, scans again at once when it
+    /// goes, then not again within [`FULL_SCAN_EVERY`]; a new server is found meanwhile by the
+    /// pid its message file names, without a scan.
+    #[test]
+    fn the_watch_scans_the_process_table_only_when_it_must() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("DB_CONFIG"), "").unwrap();
+        let n = node(d.path());
+        let first = server(d.path());
+        let mut w = Watched::default();
+        look(&n, &mut w, 0);
+        assert_eq!(w.found.as_ref().map(|p| p.pid), Some(first.id()));
+        let scanned = w.scanned.expect("found by a scan");
+        look(&n, &mut w, 0);
+        assert_eq!(w.found.as_ref().map(|p| p.pid), Some(first.id()));
+        assert_eq!(
+            w.scanned,
+            Some(scanned),
+            "a known server is re-checked, not scanned for"
+        );
+        stop(first);
+        look(&n, &mut w, 0);
+        assert_eq!(w.found, None);
+        let rescanned = w.scanned.unwrap();
+        assert!(rescanned > scanned, "a lost server means a scan at once");
+        look(&n, &mut w, 0);
+        assert_eq!(
+            w.scanned,
+            Some(rescanned),
+            "then not again within the interval"
+        );
+        let second = server(d.path());
+        look(&n, &mut w, u64::from(second.id()));
+        assert_eq!(w.found.as_ref().map(|p| p.pid), Some(second.id()));
+        assert_eq!(
+            w.scanned,
+            Some(rescanned),
+            "found by its pid, not by a scan"
+        );
+        stop(second);
+    }
 }

@@ -13,6 +13,7 @@ use super::app::App;
 use super::keymap;
 pub use super::layout::{Areas, layout};
 use super::screen::Screen;
+pub use monitor::process_text;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

@@ -1,0 +1,90 @@
+//! The agent's side of the message-file methods of `NodeAccess` (below `// --- message
+//! files ---`): following runs on the node — its own `tail -F` ([`crate::monitor::source`]'s
+//! local source, with its notices) — and only the new bytes with their offsets and the
+//! notices travel; `check`'s read returns the state, not the file. The message file is the
+//! node's own (`message_file` in its home): no request names a path, so nothing here can
+//! reach another file.
+
+use super::protocol::{Bytes, Op, WireError};
+use super::serve::{Agent, failed, to_json};
+use crate::monitor::source::Piece;
+use crate::node::NodeAccess;
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+
+/// Followers one session may hold at once (a controller follows one file per pane).
+const MAX_FOLLOWS: usize = 16;
+/// Bytes one `follow_next` answers at most, whatever the controller asks (a frame stays far
+/// below the frame bound once in base64).
+const MAX_CHUNK: u64 = 4 << 20;
+
+impl Agent {
+    /// Runs one of the message-file operations.
+    pub(super) fn messages(&self, op: Op) -> Result<Value, WireError> {
+        let n = self.node();
+        match op {
+            Op::FollowOpen { start } => {
+                let mut follows = self
+                    .follows
+                    .lock()
+                    .map_err(|_| failed("a lock was poisoned"))?;
+                if follows.len() >= MAX_FOLLOWS {
+                    return Err(failed(format!(
+                        "this session already follows {MAX_FOLLOWS} message files: close one first"
+                    )));
+                }
+                let id = self.next_follow.fetch_add(1, Ordering::Relaxed);
+                follows.insert(id, n.follow_messages(start));
+                Ok(json!({ "follow": id }))
+            }
+            Op::FollowNext { follow, max_bytes } => {
+                let mut follows = self
+                    .follows
+                    .lock()
+                    .map_err(|_| failed("a lock was poisoned"))?;
+                let source = follows.get_mut(&follow).ok_or_else(|| {
+                    failed(format!(
+                        "no follower {follow} in this session: open one first"
+                    ))
+                })?;
+                let limit = max_bytes.clamp(1, MAX_CHUNK);
+                let mut pieces = Vec::new();
+                let mut sent = 0u64;
+                let mut buf = Vec::new();
+                while sent < limit {
+                    match source.next(&mut buf) {
+                        None => break,
+                        Some(Piece::Notice(notice)) => pieces.push(json!({ "notice": notice })),
+                        Some(Piece::Bytes { offset }) => {
+                            sent += buf.len() as u64;
+                            pieces.push(json!({ "offset": offset, "bytes": Bytes(buf.clone()) }));
+                        }
+                    }
+                }
+                Ok(json!({ "pieces": pieces }))
+            }
+            Op::FollowClose { follow } => {
+                if let Ok(mut follows) = self.follows.lock() {
+                    follows.remove(&follow);
+                }
+                Ok(Value::Null)
+            }
+            Op::ReadMessages { since } => {
+                let since: Option<crate::monitor::seekfile::Saved> = since
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .map_err(|e| failed(format!("`since` is not a seek file's entry: {e}")))?;
+                n.read_messages(since.as_ref())
+                    .map_err(failed)
+                    .and_then(to_json)
+            }
+            Op::RunningProcessStart => n.running_process_start().map_err(failed).and_then(to_json),
+            Op::DatabaseSizes => n.database_sizes().map_err(failed).and_then(to_json),
+            Op::StillServer { pid } => to_json(n.still_server(pid)),
+            other => Err(failed(format!(
+                "{} is not a message-file operation (an agent bug: report it)",
+                other.name()
+            ))),
+        }
+    }
+}
