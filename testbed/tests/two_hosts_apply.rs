@@ -294,6 +294,10 @@ fn demo_hosts_builds_a_pair_on_two_hosts_that_plan_reads_over_ssh() {
     // plan from the controller shows both nodes' effects, read on the hosts by the agents.
     let p = plan(&sb);
     assert_plan_reads_both_nodes(&sb, &p);
+    assert_eq!(
+        p["ready"], true,
+        "the demo's plan does not pass preflight: {p}"
+    );
     assert_controller_blind(&sb);
 
     // demo --down takes both hosts down, servers and folders with them.
@@ -424,6 +428,13 @@ fn apply_over_ssh_replicates_and_rollback_restores_both_hosts() {
             String::from_utf8_lossy(&status)
         );
     }
+    let mon = sb.tt_ha(&["monitor", "--json", "--seconds", "1"]);
+    let snap = String::from_utf8_lossy(&mon.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "snapshot")
+        .unwrap_or_else(|| panic!("monitor --json gave no snapshot: {}", text(&mon)));
+    assert_eq!(snap["verdict"], "functional", "{snap}");
     let o = sb.tt_ha(&["status", "--json"]);
     let status: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("status --json ({e}): {}", text(&o)));
