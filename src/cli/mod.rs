@@ -108,9 +108,13 @@ pub enum Command {
         /// Only print the config path and the next commands (scripts and tests).
         #[arg(long)]
         no_open: bool,
-        /// Stop every sandbox server in DIR.
+        /// Stop every sandbox server in DIR (a two-host sandbox: take its hosts down).
         #[arg(long)]
         down: bool,
+        /// Build the sandbox on two hosts of this machine instead (Linux network and mount
+        /// namespaces with sshd, from testbed/hosts.sh), reached over ssh. Root only.
+        #[arg(long, conflicts_with = "down")]
+        hosts: bool,
         /// Volumes to seed the master with.
         #[arg(long, default_value_t = 20_000)]
         volumes: usize,
@@ -203,8 +207,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             no_open,
             down,
+            hosts,
             volumes,
-        } => demo_cmd::run(&dir, no_open, down, volumes),
+        } => demo_cmd::run(&dir, no_open, down, hosts, volumes),
         Command::Classify { file, role, json } => {
             monitor_cmd::classify(&cli.config, &file, role.as_deref(), json)
         }

@@ -110,6 +110,18 @@ impl Hosts {
         }
     }
 
+    /// Takes charge of an instance that `dir` already holds (brought up by `tt-ha demo --hosts`
+    /// there): it is taken down when the value drops. `None` when `dir` holds none.
+    pub fn adopt(dir: tempfile::TempDir) -> Option<Hosts> {
+        let json = std::fs::read_to_string(dir.path().join("hosts.json")).ok()?;
+        let info = serde_json::from_str(&json).expect("hosts.json is JSON");
+        Some(Hosts {
+            dir,
+            info,
+            up: true,
+        })
+    }
+
     /// The folder given to `hosts.sh` (keys, ssh_config, known_hosts, logs).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -250,4 +262,82 @@ pub fn ask_at(addr: &str, port: u16, request: &str) -> std::io::Result<String> {
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
     Ok(line.trim().to_string())
+}
+
+/// The two-host sandbox that `tt-ha demo --hosts DIR` builds: the master on host a, the
+/// replicant on host b, and the controller's `DIR/tt-ha.toml` outside both. Its hosts (and so
+/// its servers) are taken down when the value drops, pass or fail.
+pub struct HostsSandbox {
+    /// The instance, in `DIR`.
+    pub hosts: Hosts,
+    /// `DIR/tt-ha.toml`, the controller's config.
+    pub config: PathBuf,
+}
+
+impl HostsSandbox {
+    /// Runs `tt-ha demo --hosts --no-open --volumes VOLUMES DIR`, or prints a loud SKIP line
+    /// naming why the two hosts cannot run here and returns `None`.
+    pub fn up_or_skip(test: &str, volumes: usize) -> Option<HostsSandbox> {
+        if let Some(why) = unavailable() {
+            eprintln!("\n!!!!! SKIPPED {test}: {why} !!!!!\n");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let o = Command::new(super::tt_ha_bin())
+            .args(["demo", "--hosts", "--no-open", "--volumes"])
+            .arg(volumes.to_string())
+            .arg(dir.path())
+            .output()
+            .expect("tt-ha runs");
+        let config = dir.path().join("tt-ha.toml");
+        // Adopted first, so that a half-made sandbox is taken down too.
+        let hosts = Hosts::adopt(dir);
+        assert!(o.status.success(), "tt-ha demo --hosts: {}", text(&o));
+        let hosts = hosts.expect("demo --hosts wrote hosts.json");
+        Some(HostsSandbox { hosts, config })
+    }
+
+    /// `tt-ha --config DIR/tt-ha.toml ARGS…`, run on the controller.
+    pub fn tt_ha(&self, args: &[&str]) -> Output {
+        Command::new(super::tt_ha_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("tt-ha runs")
+    }
+
+    /// The host of a node: the master is on `a`, the replicant on `b`.
+    pub fn host_of(node: &str) -> &'static str {
+        if node == "master" { "a" } else { "b" }
+    }
+
+    /// The node's database home, a path on its host.
+    pub fn home(&self, node: &str) -> PathBuf {
+        self.hosts
+            .root(Self::host_of(node))
+            .join("TapeTrack Framework Server/var/db")
+    }
+
+    /// The node's address (its host's).
+    pub fn address(&self, node: &str) -> String {
+        self.hosts.address(Self::host_of(node))
+    }
+
+    /// ARGS run inside the node's host (not over ssh), which must succeed; their stdout.
+    pub fn on_node(&self, node: &str, args: &[&str]) -> Vec<u8> {
+        let o = self.hosts.exec(Self::host_of(node), args);
+        assert!(
+            o.status.success(),
+            "on the {node}'s host: {args:?}: {}",
+            text(&o)
+        );
+        o.stdout
+    }
+
+    /// A shell line run inside the node's host, which must succeed; its stdout as text.
+    pub fn sh_on_node(&self, node: &str, line: &str) -> String {
+        String::from_utf8_lossy(&self.on_node(node, &["sh", "-c", line])).into_owned()
+    }
 }
