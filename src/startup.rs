@@ -262,7 +262,7 @@ impl MonitorProbe {
             path: None,
             follower,
             splitter: Splitter::default(),
-            state: NodeState::with_role(Some("replicant")),
+            state: NodeState::for_role(Some(crate::dbconfig::Role::Replicant)),
             done,
             message_file: message_file.to_string(),
             advance: Advance::default(),

@@ -14,7 +14,7 @@ use crate::display::path as shown;
 
 /// How far one file proves its pair (`unchecked` without the site config).
 fn pair_of(s: &NodeState) -> Pair {
-    if s.role.as_deref() == Some("master") {
+    if s.role == Some(crate::dbconfig::Role::Master) {
         monitor::pair::check(Some(s), None)
     } else {
         monitor::pair::check(None, Some(s))
@@ -23,7 +23,7 @@ fn pair_of(s: &NodeState) -> Pair {
 
 /// The documented JSON of one node's state (`classify --json`, `monitor --json` snapshots).
 pub fn node_json(s: &NodeState, verdict: &Verdict) -> Value {
-    let last = if s.role.as_deref() == Some("master") {
+    let last = if s.role == Some(crate::dbconfig::Role::Master) {
         s.last_lsn_sent
     } else {
         s.last_lsn_applied
@@ -127,7 +127,10 @@ pub fn classify(
         return Ok(ExitCode::SUCCESS);
     }
     outln!("{}: {} messages", shown(file), s.messages);
-    outln!("  role:         {}", s.role.as_deref().unwrap_or("unknown"));
+    outln!(
+        "  role:         {}",
+        s.role.map_or("unknown", crate::dbconfig::Role::as_str)
+    );
     outln!(
         "  verdict:      {} (from this file alone; `tt-ha check` needs both)",
         v.describe()
@@ -162,7 +165,7 @@ pub fn classify(
     if pair_of(&s) == Pair::Unchecked && (s.connected || s.startup_done) {
         println!(
             "  pair:         not checked: one file cannot tell whether its partner is this pair's ({}); `tt-ha check` compares both files with tt-ha.toml",
-            match (s.role.as_deref(), &s.master_site) {
+            match (s.role.map(crate::dbconfig::Role::as_str), &s.master_site) {
                 (Some("replicant"), Some(m)) => format!("its master is {m}"),
                 _ => format!(
                     "connected to {}",
@@ -244,7 +247,7 @@ pub fn check(
             .map(|(saved, _)| saved)
             .map_err(|e| format!("{}: {e}", shown(Path::new(path.as_str()))))
     };
-    let (ms, rs) = match (read(&*nodes[0]), read(&*nodes[1])) {
+    let (ms, rs) = match (read(&*nodes[Role::Master]), read(&*nodes[Role::Replicant])) {
         (Ok(m), Ok(r)) => (m, r),
         (Err(e), _) | (_, Err(e)) => {
             outln!("TT-HA UNKNOWN - cannot read a message file: {e}");
@@ -256,7 +259,7 @@ pub fn check(
         rs.state(&cfg.replicant().message_file),
     );
     let notes = save_seek_file(&seek_path, loaded.ignored, &[ms, rs]);
-    let sizes = master_sizes(&*nodes[0]);
+    let sizes = master_sizes(&*nodes[Role::Master]);
     if !sizes.is_empty() {
         // As `monitor` counts it: the copy's percent includes the files still to come.
         r.set_expected_bytes(sizes);
@@ -374,8 +377,9 @@ pub fn monitor(
     let (me, re) = monitor::pair::expected(&cfg);
     // The master's database sizes make the initial copy's percent and time left true.
     let feeds = [
-        Feed::open(&*nodes[0], Some(me)),
-        Feed::open(&*nodes[1], Some(re)).with_master_sizes(master_sizes(&*nodes[0])),
+        Feed::open(&*nodes[Role::Master], Some(me)),
+        Feed::open(&*nodes[Role::Replicant], Some(re))
+            .with_master_sizes(master_sizes(&*nodes[Role::Master])),
     ];
     let mut feeds = feeds;
     let wake: Vec<_> = feeds.iter().map(Feed::wake_on).collect();
@@ -389,8 +393,8 @@ pub fn monitor(
         let mode = waker.mode().describe(Duration::from_millis(interval_ms));
         outln!(
             "following {} and {} ({mode}); Ctrl-C stops",
-            feeds[0].describe(),
-            feeds[1].describe()
+            feeds[Role::Master].describe(),
+            feeds[Role::Replicant].describe()
         );
     }
     let started = Instant::now();
@@ -433,8 +437,8 @@ pub fn monitor(
             }
         }
         let v = monitor::combined(
-            &feeds[0].state,
-            &feeds[1].state,
+            &feeds[Role::Master].state,
+            &feeds[Role::Replicant].state,
             Some(now_secs()),
             cfg.procedure.startup_timeout_secs as f64,
         );
@@ -446,7 +450,7 @@ pub fn monitor(
         {
             last_verdict = v.name().to_string();
             last_snapshot = Instant::now();
-            let lag = monitor::lag(&feeds[0].state, &feeds[1].state)
+            let lag = monitor::lag(&feeds[Role::Master].state, &feeds[Role::Replicant].state)
                 .map(|l| format!("; lag {} bytes", l.bytes))
                 .unwrap_or_default();
             outln!("== {}{lag}", v.describe());
@@ -454,8 +458,8 @@ pub fn monitor(
             last_verdict = v.name().to_string();
             last_snapshot = Instant::now();
             out::json_line(
-                &json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&feeds[0].state, &feeds[1].state),
-                       "master": node_json(&feeds[0].state, &monitor::single(&feeds[0].state)), "replicant": node_json(&feeds[1].state, &monitor::single(&feeds[1].state))}),
+                &json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&feeds[Role::Master].state, &feeds[Role::Replicant].state),
+                       "master": node_json(&feeds[Role::Master].state, &monitor::single(&feeds[Role::Master].state)), "replicant": node_json(&feeds[Role::Replicant].state, &monitor::single(&feeds[Role::Replicant].state))}),
             )?;
         }
         // Following for a reader that has gone away (`tt-ha monitor --json | head`) is pointless.

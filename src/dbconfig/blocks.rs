@@ -37,11 +37,42 @@ impl Role {
         }
     }
 
+    /// The role named `master` or `replicant` (as in the CLI, JSON and tt-ha's files).
+    pub fn parse(name: &str) -> Option<Role> {
+        match name {
+            "master" => Some(Role::Master),
+            "replicant" => Some(Role::Replicant),
+            _ => None,
+        }
+    }
+
     /// Lower-case name, as in the CLI and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Master => "master",
             Role::Replicant => "replicant",
+        }
+    }
+}
+
+/// Two values of a node each, master first (`[master, replicant]`), read by role: one way
+/// to name a node, rather than the index 0 or 1.
+impl<T> std::ops::Index<Role> for [T; 2] {
+    type Output = T;
+
+    fn index(&self, role: Role) -> &T {
+        match role {
+            Role::Master => &self[0],
+            Role::Replicant => &self[1],
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<Role> for [T; 2] {
+    fn index_mut(&mut self, role: Role) -> &mut T {
+        match role {
+            Role::Master => &mut self[0],
+            Role::Replicant => &mut self[1],
         }
     }
 }

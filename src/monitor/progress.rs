@@ -564,7 +564,7 @@ pub fn replay(text: &str, expected: &BTreeMap<String, u64>, message_file: &str) 
     let (Some(first), Some(begin), Some(end)) = (first, begin, end) else {
         return Replay::default();
     };
-    let mut state = NodeState::with_role(Some("replicant"));
+    let mut state = NodeState::for_role(Some(crate::dbconfig::Role::Replicant));
     state.set_expected_bytes(expected.clone());
     let mut out = Replay {
         duration: end - begin,

@@ -4,6 +4,7 @@ use super::classify::{Event, Lsn, classify};
 use super::pair::{self, Expected, Pair};
 use super::parse::{Message, Stamp};
 use super::progress::{CopyModel, Stage};
+use crate::dbconfig::Role;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -159,7 +160,7 @@ pub struct Peer {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NodeState {
     /// `master`, `replicant`, or `null` when the file does not say yet.
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// This site, from the first `EID 0 is assigned` line.
     pub local_site: Option<String>,
     /// Remote sites and their connection state.
@@ -232,11 +233,16 @@ pub struct NodeState {
 
 impl NodeState {
     /// A node whose role is known beforehand (`--role`, or the site config).
-    pub fn with_role(role: Option<&str>) -> NodeState {
+    pub fn for_role(role: Option<Role>) -> NodeState {
         NodeState {
-            role: role.map(str::to_string),
+            role,
             ..Default::default()
         }
+    }
+
+    /// [`Self::for_role`] for a role named `master` or `replicant` (anything else: unknown).
+    pub fn with_role(role: Option<&str>) -> NodeState {
+        NodeState::for_role(role.and_then(Role::parse))
     }
 
     /// Gives the master's database files and their sizes in bytes (see
@@ -264,9 +270,9 @@ impl NodeState {
             .collect()
     }
 
-    fn set_role(&mut self, role: &str) {
+    fn set_role(&mut self, role: Role) {
         if self.role.is_none() {
-            self.role = Some(role.to_string());
+            self.role = Some(role);
         }
     }
 
@@ -423,8 +429,8 @@ impl NodeState {
             self.last_stamp = stamp;
         }
         match role {
-            Some("MASTER") => self.set_role("master"),
-            Some("CLIENT") => self.set_role("replicant"),
+            Some("MASTER") => self.set_role(Role::Master),
+            Some("CLIENT") => self.set_role(Role::Replicant),
             _ => {}
         }
         match ev {
@@ -442,10 +448,10 @@ impl NodeState {
             Event::ExistingMember => {
                 self.startup_done = false;
             }
-            Event::IAmMaster { .. } => self.set_role("master"),
-            Event::IAmClient => self.set_role("replicant"),
+            Event::IAmMaster { .. } => self.set_role(Role::Master),
+            Event::IAmClient => self.set_role(Role::Replicant),
             Event::MasterKnown { master_eid, .. } => {
-                self.set_role("replicant");
+                self.set_role(Role::Replicant);
                 // Knowing the master means a working connection to it.
                 if let Some(site) = u32::try_from(*master_eid)
                     .ok()
@@ -460,10 +466,10 @@ impl NodeState {
             Event::JoinAttempt { site } | Event::Connecting { site } => {
                 self.last_target = Some(site.clone());
                 if matches!(ev, Event::JoinAttempt { .. }) {
-                    self.set_role("replicant");
+                    self.set_role(Role::Replicant);
                 }
             }
-            Event::JoinRequest { .. } => self.set_role("master"),
+            Event::JoinRequest { .. } => self.set_role(Role::Master),
             Event::Handshake { site, .. } => {
                 self.set_peer(site, true);
                 if self.lost.as_deref() == Some(site) {
@@ -500,9 +506,9 @@ impl NodeState {
             }
             Event::Disabled { .. } => {}
             Event::ElectionEnded { result } if *result != 0 => self.failed_elections += 1,
-            Event::ElectionStarted | Event::ElectionEnded { .. } => self.set_role("replicant"),
+            Event::ElectionStarted | Event::ElectionEnded { .. } => self.set_role(Role::Replicant),
             Event::InitStart { files } => {
-                self.set_role("replicant");
+                self.set_role(Role::Replicant);
                 self.startup_done = false;
                 let mut model = std::mem::take(&mut self.init.model);
                 model.start(stamp, u64::from(*files));
@@ -565,7 +571,7 @@ impl NodeState {
                     self.init.progress_at = stamp;
                     self.init.maybe_update(stamp, self.messages);
                 }
-                self.set_role("replicant");
+                self.set_role(Role::Replicant);
                 if self.startup_done {
                     self.last_lsn_applied =
                         Some(self.last_lsn_applied.map_or(*lsn, |c| c.max(*lsn)));
@@ -578,7 +584,7 @@ impl NodeState {
                 self.init.update_percent(stamp);
             }
             Event::StartupDone { lsn } => {
-                self.set_role("replicant");
+                self.set_role(Role::Replicant);
                 self.startup_done = true;
                 if self.init.seen {
                     self.init.model.done(stamp);
@@ -799,17 +805,17 @@ const REPLICANT_STOPPED: &str =
 /// the proof is complete; the combined verdict needs both files. With the site config's
 /// expectations (`monitor`, the TUI), the file's partner must also be this pair's.
 pub fn single(n: &NodeState) -> Verdict {
-    let is_master = n.role.as_deref() == Some("master");
+    let is_master = n.role == Some(Role::Master);
     let pair = if is_master {
         pair::check(Some(n), None)
     } else {
         pair::check(None, Some(n))
     };
-    match n.role.as_deref() {
-        Some("replicant") if n.shut_down => Verdict::Error {
+    match n.role {
+        Some(Role::Replicant) if n.shut_down => Verdict::Error {
             text: REPLICANT_STOPPED.into(),
         },
-        Some("replicant") => {
+        Some(Role::Replicant) => {
             if let Pair::Mismatch(text) = pair {
                 return Verdict::Error { text };
             }
@@ -821,7 +827,7 @@ pub fn single(n: &NodeState) -> Verdict {
                 },
             )
         }
-        Some("master") => {
+        Some(Role::Master) => {
             if let Some(e) = n.errors.last() {
                 Verdict::Error {
                     text: format!("line {}: {}", e.0, e.1),

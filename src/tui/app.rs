@@ -15,6 +15,7 @@ pub use super::screen::{Focus, Screen};
 use super::setup::SetupForm;
 use super::theme::Theme;
 use crate::config::SiteConfig;
+use crate::dbconfig::Role;
 use crate::engine::{Event, RollbackStep, StatusReport, StepState};
 use crate::monitor::{self, Lag, NodeState, Verdict};
 use crate::plan::Plan;
@@ -669,8 +670,13 @@ impl App {
             .map(|c| c.procedure.startup_timeout_secs as f64)
             .unwrap_or(3600.0);
         let now = (self.now_secs > 0.0).then_some(self.now_secs);
-        self.live.verdict = Some(monitor::combined(&s[0], &s[1], now, stall));
-        self.live.lag = monitor::lag(&s[0], &s[1]);
+        self.live.verdict = Some(monitor::combined(
+            &s[Role::Master],
+            &s[Role::Replicant],
+            now,
+            stall,
+        ));
+        self.live.lag = monitor::lag(&s[Role::Master], &s[Role::Replicant]);
     }
 
     /// The preflight rows that stop the procedure.

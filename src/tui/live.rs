@@ -4,6 +4,7 @@
 
 use super::pane::{PaneLine, classify_line};
 use crate::config::SiteConfig;
+use crate::dbconfig::Role;
 use crate::monitor::follow::{Follower, Notice};
 use crate::monitor::source::Start;
 use crate::monitor::{self, Expected, NodeState, feed::Feed, line::floor_str};
@@ -89,10 +90,10 @@ pub fn spawn(
             return;
         };
         let (me, re) = monitor::pair::expected(&cfg);
-        let (m, ml) = Pane::open(&*nodes[0], me);
-        let (mut r, rl) = Pane::open(&*nodes[1], re);
+        let (m, ml) = Pane::open(&*nodes[Role::Master], me);
+        let (mut r, rl) = Pane::open(&*nodes[Role::Replicant], re);
         // The master's database sizes make the initial copy's percent and time left true.
-        let sizes = nodes[0].database_sizes().unwrap_or_default();
+        let sizes = nodes[Role::Master].database_sizes().unwrap_or_default();
         r.feed = r.feed.with_master_sizes(sizes);
         let mut followed = [m, r];
         let wake: Vec<_> = followed.iter().map(|p| p.feed.wake_on()).collect();
@@ -102,8 +103,8 @@ pub fn spawn(
             lines: [ml, rl],
             notices: [Vec::new(), Vec::new()],
             states: Some(Box::new([
-                followed[0].feed.state.clone(),
-                followed[1].feed.state.clone(),
+                followed[Role::Master].feed.state.clone(),
+                followed[Role::Replicant].feed.state.clone(),
             ])),
             mode: Some(mode),
         };
@@ -135,8 +136,8 @@ pub fn spawn(
             }
             if any {
                 u.states = Some(Box::new([
-                    followed[0].feed.state.clone(),
-                    followed[1].feed.state.clone(),
+                    followed[Role::Master].feed.state.clone(),
+                    followed[Role::Replicant].feed.state.clone(),
                 ]));
                 if !send(u) {
                     return;

@@ -4,6 +4,7 @@
 
 use super::messages::{ConfirmRequest, Msg};
 use crate::config::SiteConfig;
+use crate::dbconfig::Role;
 use crate::engine::{self, ApplyOptions, Confirm, EngineError};
 use crate::procedure::StepDef;
 use std::path::{Path, PathBuf};
@@ -228,7 +229,10 @@ pub fn watch_nodes(cfg: SiteConfig, tx: Tx, hints: PidHints) {
             .await;
             let Ok(looked) = looked else { return };
             watched = looked;
-            let found = [watched[0].found.clone(), watched[1].found.clone()];
+            let found = [
+                watched[Role::Master].found.clone(),
+                watched[Role::Replicant].found.clone(),
+            ];
             if tx.send(Msg::Nodes(found)).is_err() {
                 return;
             }

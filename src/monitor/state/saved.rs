@@ -85,7 +85,7 @@ struct InitDef {
 #[derive(Serialize, Deserialize)]
 #[serde(remote = "NodeState", deny_unknown_fields)]
 struct NodeStateDef {
-    role: Option<String>,
+    role: Option<crate::dbconfig::Role>,
     local_site: Option<String>,
     peers: BTreeMap<String, bool>,
     connected: bool,

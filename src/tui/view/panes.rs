@@ -1,5 +1,6 @@
 //! The live panes and the status bar.
 
+use crate::dbconfig::Role;
 use crate::dbhome::human_bytes;
 use crate::monitor::Verdict;
 use crate::tui::app::{App, Focus, Screen};
@@ -174,7 +175,7 @@ pub fn status_bar(f: &mut Frame, app: &App, area: Rect) {
         )));
     }
     if let Some(s) = &app.live.states {
-        let init = &s[1].init;
+        let init = &s[Role::Replicant].init;
         if init.seen {
             spans.push(Span::raw(format!(
                 " │ initial copy {}",
@@ -182,7 +183,7 @@ pub fn status_bar(f: &mut Frame, app: &App, area: Rect) {
                     .map(|p| format!("{p:.1}%"))
                     .unwrap_or_else(|| init.stage_words())
             )));
-            if let Some(e) = init.eta_secs.filter(|_| !s[1].startup_done) {
+            if let Some(e) = init.eta_secs.filter(|_| !s[Role::Replicant].startup_done) {
                 spans.push(Span::raw(crate::monitor::state::eta_words(e)));
             }
         }
