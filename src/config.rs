@@ -228,22 +228,23 @@ fn default_message_file() -> String {
 impl Node {
     /// The run folder, explicit or the default beside the home.
     pub fn run_dir(&self) -> PathBuf {
-        self.run_dir.clone().unwrap_or_else(|| {
-            self.home
-                .parent()
-                .map(|p| p.join("tt-ha"))
-                .unwrap_or_else(|| self.home.join("..").join("tt-ha"))
-        })
+        use crate::node::path::{join_spelled, parent_spelled};
+        self.run_dir
+            .clone()
+            .unwrap_or_else(|| match parent_spelled(&self.home) {
+                Some(p) => join_spelled(&p, &["tt-ha"]),
+                None => join_spelled(&self.home, &["..", "tt-ha"]),
+            })
     }
 
     /// The message file's full path.
     pub fn message_path(&self) -> PathBuf {
-        self.home.join(&self.message_file)
+        crate::node::path::join_spelled(&self.home, &[&self.message_file])
     }
 
     /// The DB_CONFIG's full path.
     pub fn db_config_path(&self) -> PathBuf {
-        self.home.join("DB_CONFIG")
+        crate::node::path::join_spelled(&self.home, &["DB_CONFIG"])
     }
 
     /// True when the node is reached over ssh (it has `ssh = "…"`).

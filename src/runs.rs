@@ -28,26 +28,18 @@ pub fn journal_root(cfg: &SiteConfig) -> PathBuf {
 
 /// A node's quarantine folder for a run: originals moved aside by the procedure.
 pub fn quarantine_dir(node: &Node, run_id: &str) -> PathBuf {
-    node.run_dir()
-        .join(run_id)
-        .join("quarantine")
-        .join(&node.name)
+    crate::node::path::join_spelled(&node.run_dir(), &[run_id, "quarantine", &node.name])
 }
 
 /// Where `entry` (an entry of the node's home) goes in the run's quarantine: the quarantine
 /// folder, under the entry's own name. The plan shows it and apply moves it there: one rule.
 pub fn quarantine_dest(node: &Node, run_id: &str, entry: &Entry) -> PathBuf {
-    let dir = quarantine_dir(node, run_id);
-    match entry.path.file_name() {
-        Some(name) => dir.join(name),
-        // A home's entry always has a name; were it `..`, it would go nowhere outside.
-        None => dir.join(&entry.name),
-    }
+    crate::node::path::join_entry(&quarantine_dir(node, run_id), &entry.path, &entry.name)
 }
 
 /// A node's folder for what the attempt created, moved aside by rollback.
 pub fn attempt_dir(node: &Node, run_id: &str) -> PathBuf {
-    node.run_dir().join(run_id).join("attempt").join(&node.name)
+    crate::node::path::join_spelled(&node.run_dir(), &[run_id, "attempt", &node.name])
 }
 
 /// Where a run is.
@@ -252,6 +244,48 @@ pub fn save_content(run_folder: &Path, name: &str, bytes: &[u8]) -> Result<PathB
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_windows_nodes_folders_are_joined_in_its_own_spelling() {
+        let text = "name = \"rep\"\naddress = \"10.0.0.2\"\nssh = \"tt@rep\"\nhome = 'C:\\TT\\var\\db'\nservice = { kind = \"windows\", name = \"TT\" }\nprocess = { name = \"TMSS10Server.exe\" }\n";
+        let node: Node = toml::from_str(text).unwrap();
+        assert_eq!(node.run_dir(), PathBuf::from(r"C:\TT\var\tt-ha"));
+        assert_eq!(
+            node.db_config_path(),
+            PathBuf::from(r"C:\TT\var\db\DB_CONFIG")
+        );
+        assert_eq!(
+            node.message_path(),
+            PathBuf::from(r"C:\TT\var\db\$DB_Msg.txt")
+        );
+        assert_eq!(
+            quarantine_dir(&node, "R1"),
+            PathBuf::from(r"C:\TT\var\tt-ha\R1\quarantine\rep")
+        );
+        assert_eq!(
+            attempt_dir(&node, "R1"),
+            PathBuf::from(r"C:\TT\var\tt-ha\R1\attempt\rep")
+        );
+        let entry = Entry {
+            name: "volumes.db".into(),
+            path: PathBuf::from(r"C:\TT\var\db\volumes.db"),
+            kind: crate::dbhome::EntryKind::File,
+            class: crate::dbhome::FileClass::Database,
+            bytes: 1,
+        };
+        assert_eq!(
+            quarantine_dest(&node, "R1", &entry),
+            PathBuf::from(r"C:\TT\var\tt-ha\R1\quarantine\rep\volumes.db")
+        );
+        // A node of this machine is joined as before.
+        let local: Node =
+            toml::from_str(&text.replace("C:\\TT\\var\\db", "/srv/tt/var/db")).unwrap();
+        assert_eq!(local.run_dir(), PathBuf::from("/srv/tt/var/tt-ha"));
+        assert_eq!(
+            quarantine_dir(&local, "R1"),
+            PathBuf::from("/srv/tt/var/tt-ha/R1/quarantine/rep")
+        );
+    }
 
     #[test]
     fn a_remote_masters_runs_are_journaled_beside_the_config_a_local_ones_beside_its_home() {

@@ -370,7 +370,7 @@ pub(crate) fn journaled_backup(
         .map_err(|e| EngineError::step(step, e))?;
     let to = match &found {
         backup::Found::Current(c) | backup::Found::Behind(c, _) => c.dir.clone(),
-        backup::Found::Missing(_) => root.join(&new_id),
+        backup::Found::Missing(_) => crate::node::path::join_spelled(&root, &[&new_id]),
     };
     let seq = ctx.intent(step, Action::Backup { to })?;
     let mut last = Instant::now() - Duration::from_secs(1);

@@ -204,7 +204,10 @@ fn attempt_moves(access: &dyn NodeAccess, run_id: &str) -> Vec<(PathBuf, PathBuf
     let dest = runs::attempt_dir(access.config(), run_id);
     home.moves_for(access.role())
         .iter()
-        .map(|e| (e.path.clone(), dest.join(e.path.file_name().unwrap())))
+        .map(|e| {
+            let to = crate::node::path::join_entry(&dest, &e.path, &e.name);
+            (e.path.clone(), to)
+        })
         .collect()
 }
 

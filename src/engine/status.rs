@@ -187,8 +187,9 @@ pub fn purge_targets(nodes: &Pair, run_id: &str) -> Vec<(Role, PathBuf, u64)> {
     let shared = nodes.master().machine_id() == nodes.replicant().machine_id();
     for role in [Role::Master, Role::Replicant] {
         let node = nodes.get(role);
-        let run = node.config().run_dir().join(run_id);
-        for dir in [run.join("quarantine"), run.join("attempt")] {
+        let run_dir = node.config().run_dir();
+        let spelled = |sub: &str| crate::node::path::join_spelled(&run_dir, &[run_id, sub]);
+        for dir in [spelled("quarantine"), spelled("attempt")] {
             // Two nodes of one machine sharing their run folder: the folder once.
             let seen = shared && out.iter().any(|(_, d, _)| *d == dir);
             // Cannot tell: listed, so its purge fails with the node's error rather than

@@ -83,6 +83,67 @@ pub struct NodePath {
     text: String,
 }
 
+/// Joins `names` to `base`, a configured path, in the spelling of the system it belongs to:
+/// a remote Windows node's `C:\TapeTrack\var\db` is joined with `\` even on a Linux
+/// controller, whose `Path` would take the whole of it for one name (no parent, `/` joins).
+/// The system is this machine's unless the path is spelled as a Windows path (a drive or a
+/// UNC share) on a machine that is not Windows. `base` not being text (a local path of any
+/// bytes) is joined as this machine joins it.
+pub fn join_spelled(base: &std::path::Path, names: &[&str]) -> std::path::PathBuf {
+    match spelled(base) {
+        Some(mut p) => {
+            for n in names {
+                match p.join(n) {
+                    Ok(j) => p = j,
+                    Err(_) => return local_join(base, names),
+                }
+            }
+            std::path::PathBuf::from(p.as_str())
+        }
+        None => local_join(base, names),
+    }
+}
+
+/// The folder holding `path` (see [`join_spelled`] for the spelling), or `None` at a root.
+pub fn parent_spelled(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    match spelled(path) {
+        Some(p) => p.parent().map(|p| std::path::PathBuf::from(p.as_str())),
+        None => path.parent().map(std::path::Path::to_path_buf),
+    }
+}
+
+/// Where an entry of a home (its exact path `entry`, its name as text `name`) goes in `dir`: by
+/// its exact file name on this machine's system (a Linux name is any bytes), by its name in the
+/// node's spelling when `dir` is a path of another system (a Windows node's, whose `Path`
+/// here would not split).
+pub fn join_entry(
+    dir: &std::path::Path,
+    entry: &std::path::Path,
+    name: &str,
+) -> std::path::PathBuf {
+    match spelled(dir) {
+        Some(p) if p.os() != NodeOs::this_machine() => join_spelled(dir, &[name]),
+        _ => match entry.file_name() {
+            Some(n) => dir.join(n),
+            None => dir.join(name),
+        },
+    }
+}
+
+/// `path` as a [`NodePath`] of the system its spelling says (see [`join_spelled`]).
+fn spelled(path: &std::path::Path) -> Option<NodePath> {
+    let text = path.to_str()?;
+    let here = NodeOs::this_machine();
+    let windows = here != NodeOs::Windows
+        && NodePath::new(NodeOs::Windows, text).is_ok_and(|p| p.is_absolute())
+        && !text.starts_with('/');
+    NodePath::new(if windows { NodeOs::Windows } else { here }, text).ok()
+}
+
+fn local_join(base: &std::path::Path, names: &[&str]) -> std::path::PathBuf {
+    names.iter().fold(base.to_path_buf(), |p, n| p.join(n))
+}
+
 impl NodePath {
     /// `text` as a path of a node running `os`. Refuses an empty text and a NUL byte; keeps
     /// everything else as written (a relative path stays relative).
