@@ -578,6 +578,19 @@ pub fn make(
     if dir.join(MANIFEST).exists() || dir.join(NEXT).exists() {
         return Err(BackupError::Exists { dir });
     }
+    // A link (or anything but a folder) in its place would put the copies wherever it points.
+    if let Ok(meta) = std::fs::symlink_metadata(&dir)
+        && !meta.is_dir()
+    {
+        return Err(BackupError::Io {
+            path: dir.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "it exists and is not a folder (a link is never followed)",
+            ),
+            advice: "move it out of the backup folder, then run again",
+        });
+    }
     create_dirs(&dir).map_err(io(&dir))?;
     // Left by an interrupted attempt at this same backup (no manifest yet): says nothing now.
     let _ = std::fs::remove_file(dir.join(STAMP));

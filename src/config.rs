@@ -710,6 +710,21 @@ pub fn parse_agent(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> 
                 ),
             ));
         }
+        // The agent acts anywhere inside these folders: a root (or a link to one) would
+        // give it the whole machine.
+        if let Some(p) = p {
+            let real = p.canonicalize().unwrap_or_else(|_| p.clone());
+            if real.parent().is_none() || p.parent().is_none() {
+                return Err(err(
+                    key,
+                    format!(
+                        "{:?} is the root of the file system{}: the agent acts anywhere inside it. Give the TapeTrack folder itself",
+                        p.to_string_lossy(),
+                        if real == *p { "" } else { " (through a link)" }
+                    ),
+                ));
+            }
+        }
     }
     if node.message_file.is_empty() || node.message_file.contains(['/', '\\']) {
         return Err(err(
@@ -1111,6 +1126,22 @@ exe = "/usr/bin/ttfs-sim"
             Some("procedure.stall_timeout_secs"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_agent_never_serves_the_root_of_the_file_system() {
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("root-link");
+        std::os::unix::fs::symlink("/", &link).unwrap();
+        for home in [PathBuf::from("/"), link] {
+            let text = format!(
+                "role = \"replicant\"\n[node]\nname = \"rep\"\naddress = \"127.0.0.1\"\nhome = {:?}\nrun_dir = \"/srv/tt/var/tt-ha\"\nprocess = {{ name = \"ttfs\" }}\nservice = {{ kind = \"systemd\", unit = \"ttfs\" }}\n",
+                home.display().to_string()
+            );
+            let e = parse_agent(&text, Path::new("/etc/tt-ha/node.toml")).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("node.home"), "{e}");
+            assert!(e.message.contains("root of the file system"), "{e}");
+        }
     }
 
     #[test]

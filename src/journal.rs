@@ -174,6 +174,18 @@ pub struct Record {
 /// Why a journal could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
+    /// Another tt-ha writes this run's journal now (on this machine: it holds the journal's
+    /// lock), or wrote to it since this one opened it (from another machine sharing it).
+    #[error(
+        "{}: {why}. Two tt-ha must never drive one run: nothing more was done by this one. Let the other finish (or stop it), then see `tt-ha status`",
+        crate::display::path(.path)
+    )]
+    Concurrent {
+        /// The journal.
+        path: PathBuf,
+        /// What shows the other writer.
+        why: String,
+    },
     /// I/O.
     #[error(
         "{}: {source}. Check that the run folder is readable and writable, and that its volume has free space",
@@ -228,6 +240,9 @@ pub struct Journal {
     records: Vec<Record>,
     crash_after: Option<u64>,
     written_here: u64,
+    /// The journal's length after this writer's last record: any other length at the next
+    /// append means another writer appended meanwhile.
+    len: u64,
 }
 
 impl Journal {
@@ -241,18 +256,31 @@ impl Journal {
             source,
         };
         std::fs::create_dir_all(run_dir).map_err(io)?;
-        let records = if path.exists() {
-            let scan = scan(&path, MAX_RECORD_BYTES)?;
-            end_on_a_whole_line(&path, scan.whole).map_err(io)?;
-            scan.records
-        } else {
-            Vec::new()
-        };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io)?;
+        // One writer per run: a second tt-ha on this machine is refused here, whatever the
+        // nodes' locks say (both nodes' agents may have released theirs while this one was
+        // stopped). The lock goes with the file when the process ends, however it ends. Taken
+        // before a torn tail is cut, so a writer's line is never cut from under it.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::Concurrent {
+                    path,
+                    why: "another tt-ha holds this run's journal open".into(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let records = {
+            let scan = scan(&path, MAX_RECORD_BYTES)?;
+            end_on_a_whole_line(&path, scan.whole).map_err(io)?;
+            scan.records
+        };
+        let len = file.metadata().map_err(io)?.len();
         crate::atomic::sync_dir(run_dir).map_err(io)?;
         Ok(Journal {
             next_seq: records.last().map_or(1, |r| r.seq.saturating_add(1)),
@@ -261,6 +289,7 @@ impl Journal {
             records,
             crash_after: std::env::var(CRASH_ENV).ok().and_then(|v| v.parse().ok()),
             written_here: 0,
+            len,
         })
     }
 
@@ -290,8 +319,21 @@ impl Journal {
             path: self.path.clone(),
             source,
         };
+        // Write-ahead means no effect without a record first: a journal another writer
+        // appended to since this one's last record stops this one before its next effect.
+        let now = self.file.metadata().map_err(io)?.len();
+        if now != self.len {
+            return Err(JournalError::Concurrent {
+                path: self.path.clone(),
+                why: format!(
+                    "it grew from {} to {now} bytes since this tt-ha's last record: another tt-ha wrote to it",
+                    self.len
+                ),
+            });
+        }
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.sync_data().map_err(io)?;
+        self.len = now + line.len() as u64;
         self.next_seq = self.next_seq.saturating_add(1);
         self.records.push(rec);
         self.written_here += 1;
@@ -521,6 +563,33 @@ pub fn open_intents(records: &[Record]) -> Vec<&Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_writer_is_refused_before_it_writes_anything() {
+        let d = tempfile::tempdir().unwrap();
+        let mut first = Journal::open(d.path()).unwrap();
+        first.append(Event::RollbackStart).unwrap();
+        // Another tt-ha on this machine: refused at open, while the first holds the journal.
+        let Err(e) = Journal::open(d.path()) else {
+            panic!("a second writer was let in");
+        };
+        assert!(matches!(e, JournalError::Concurrent { .. }), "{e}");
+        assert!(e.to_string().contains("another tt-ha"), "{e}");
+        // Another writer that got past the lock (another machine sharing the folder): the
+        // first stops at its next record, which is not written.
+        let path = d.path().join(JOURNAL_FILE);
+        let mut other = OpenOptions::new().append(true).open(&path).unwrap();
+        other
+            .write_all(b"{\"v\":1,\"seq\":2,\"time\":\"t\",\"type\":\"rollback-done\"}\n")
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let e = first.append(Event::RollbackDone).unwrap_err();
+        assert!(matches!(e, JournalError::Concurrent { .. }), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // Once the first is gone, the run can be opened again.
+        drop(first);
+        Journal::open(d.path()).unwrap();
+    }
 
     #[test]
     fn appends_reads_back_and_finds_open_intents() {

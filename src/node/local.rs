@@ -262,6 +262,8 @@ impl NodeAccess for LocalNode {
     }
 
     fn copy_file_durably(&self, from: &EntryPath, to: &EntryPath) -> Result<(), String> {
+        // A regular file only: a link is never followed (it could name any file).
+        crate::atomic::check_regular(from).map_err(|e| e.to_string())?;
         let folder = to.parent().unwrap_or(Path::new("."));
         crate::quarantine::create_dirs(folder)
             .map_err(|e| format!("{}: {e}", crate::display::path(folder)))?;
@@ -439,5 +441,48 @@ status = ["true"]
         );
         assert!(n.available_space(&n.home()).unwrap() > 0);
         assert_eq!(n.same_filesystem(&n.home(), &cfg), Some(true));
+    }
+
+    #[test]
+    fn a_link_is_never_copied_through_nor_backed_up_into() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("var/db");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret"), b"SECRET").unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), home.join("link_file")).unwrap();
+        let n = node(&home);
+        let to = dir.path().join("var/tt-ha/c1");
+        let e = n
+            .copy_file_durably(&home.join("link_file"), &to)
+            .unwrap_err();
+        assert!(e.contains("link"), "{e}");
+        assert!(!to.exists(), "a link's target was copied");
+        // A backup whose folder name is a link to elsewhere: nothing written there.
+        std::fs::write(home.join("DB_CONFIG"), b"").unwrap();
+        std::fs::write(home.join("log.0000000001"), vec![0u8; 4096]).unwrap();
+        let root = dir.path().join("backup");
+        std::fs::create_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("evilid")).unwrap();
+        let mut cfg = n.config().clone();
+        cfg.backup_dir = Some(root.clone());
+        let n = LocalNode::new(cfg, Role::Master);
+        let e = n
+            .make_backup(
+                Found::Missing("none".into()),
+                "evilid",
+                Trust::Reread,
+                &mut |_| {},
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a folder"), "{e}");
+        let mut left: Vec<_> = std::fs::read_dir(&outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["secret"], "the backup wrote through the link");
     }
 }

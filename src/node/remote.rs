@@ -455,10 +455,7 @@ impl Conn {
                 Err(RecvTimeoutError::Timeout) => {
                     let quiet = self.heard.lock().map(|h| h.elapsed()).unwrap_or_default();
                     if quiet > silence {
-                        self.kill(&format!(
-                            "nothing, not even a heartbeat, came for {} s",
-                            quiet.as_secs()
-                        ));
+                        self.kill(&format!("{SILENT_WORDS} for {} s", quiet.as_secs()));
                         return Err(lost(self.why_dead()));
                     }
                 }
@@ -523,6 +520,11 @@ fn stderr_text(tail: &Mutex<Tail>) -> String {
     crate::display::text(&lines.join(" ")).into_owned()
 }
 
+/// How a silent connection's death is worded (and recognised).
+const SILENT_WORDS: &str = "nothing, not even a heartbeat, came";
+/// How long a node whose agent went silent is not asked again.
+const SILENT_PAUSE: Duration = Duration::from_secs(120);
+
 /// A node reached over ssh, with tt-ha's agent at the other end.
 pub struct RemoteNode {
     cfg: Node,
@@ -533,6 +535,10 @@ pub struct RemoteNode {
     /// The connection; `None` after a loss was reported, until the next request reconnects.
     conn: Mutex<Option<Arc<Conn>>>,
     last_error: Mutex<Option<String>>,
+    /// When and why the agent last went silent: it is not asked again for [`SILENT_PAUSE`]
+    /// (an agent that greets and then stops answering would hold every check for the silence
+    /// bound, one after another).
+    silent: Mutex<Option<(Instant, String)>>,
     /// The run-folder locks taken through this node and not yet released: taken again on each
     /// new connection, before any request, so a session that replaced a lost one holds them too.
     locks: Mutex<Vec<Weak<Held>>>,
@@ -566,6 +572,7 @@ impl RemoteNode {
             hello,
             conn: Mutex::new(Some(conn)),
             last_error: Mutex::new(None),
+            silent: Mutex::new(None),
             locks: Mutex::new(Vec::new()),
         })
     }
@@ -666,9 +673,27 @@ impl RemoteNode {
         op: Op,
         on_stream: &mut dyn FnMut(Value),
     ) -> Result<Value, RemoteError> {
+        if let Some((at, why)) = self.silent.lock().ok().and_then(|s| s.clone())
+            && at.elapsed() < SILENT_PAUSE
+        {
+            return Err(RemoteError::Lost {
+                who: self.link.who(),
+                why: format!(
+                    "{why} ({} s ago); it is not asked again for {} s. Find out why it stopped answering (a hung disk, a stopped process), then run the same command again",
+                    at.elapsed().as_secs(),
+                    SILENT_PAUSE.as_secs()
+                ),
+            });
+        }
         let result = self.connection().and_then(|c| {
             let r = c.request(op, &self.link, self.timing.silence, on_stream);
             if c.is_dead() {
+                let why = c.why_dead();
+                if why.contains(SILENT_WORDS)
+                    && let Ok(mut silent) = self.silent.lock()
+                {
+                    *silent = Some((Instant::now(), why));
+                }
                 self.forget(&c);
             }
             r
