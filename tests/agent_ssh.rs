@@ -627,6 +627,16 @@ fn a_silent_agent_is_declared_dead_naming_the_node() {
         e.contains("node rep (ssh ttnode)") && e.contains("not even a heartbeat"),
         "{e}"
     );
+    // Not asked again at once: every further question fails now, saying why, instead of
+    // waiting for the silence bound again (a plan asks a node a dozen things).
+    // (The words come only from the answer given without asking the node.)
+    for _ in 0..5 {
+        let e = remote.list_home().unwrap_err().to_string();
+        assert!(
+            e.contains("not asked again") && e.contains("not even a heartbeat"),
+            "{e}"
+        );
+    }
 }
 
 mod common;
