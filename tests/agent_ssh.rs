@@ -944,6 +944,8 @@ fn a_node_that_cannot_be_asked_gets_the_safe_answers() {
     assert_eq!(remote.machine_id(), local.machine_id());
     assert_eq!(remote.home_lineage(), local.home_lineage());
     assert!(!remote.home_lineage().is_empty());
+    let _ = remote.server_up(Duration::from_secs(5));
+    assert_eq!(remote.server_unknown(), None, "it answered");
     // Now the node is gone: its sshd and its agent.
     if let Some(mut c) = n.sshd.take() {
         let _ = c.kill();
@@ -954,6 +956,11 @@ fn a_node_that_cannot_be_asked_gets_the_safe_answers() {
     std::thread::sleep(Duration::from_millis(300));
     let t = Duration::from_secs(1);
     assert!(remote.server_up(t), "silence is never a stopped server");
+    // And "running" is then said to mean "cannot tell", naming the node.
+    let why = remote
+        .server_unknown()
+        .expect("the lost node is not told apart");
+    assert!(why.contains("node rep (ssh ttnode)"), "{why}");
     assert!(remote.home_lineage().is_empty());
     assert!(remote.matching_processes().is_empty());
     let id = remote.identify_servers(t);

@@ -82,6 +82,9 @@ pub(crate) fn ensure_down(
 ) -> Result<(), EngineError> {
     let node = access.config();
     if access.server_up(ctx.service_timeout()) {
+        if let Some(why) = access.server_unknown() {
+            return Err(EngineError::step(step, cannot_tell(node, &why)));
+        }
         return Err(EngineError::Step {
             step: step.into(),
             error: format!(
@@ -133,6 +136,14 @@ pub(crate) fn ensure_down(
         ));
     }
     Ok(())
+}
+
+/// A node that could not be asked whether its server runs: nothing was changed, and why.
+fn cannot_tell(node: &Node, why: &str) -> String {
+    format!(
+        "cannot tell whether {}'s server runs: {why}. Nothing was changed on it by this step; when it answers again, run the same command again (`tt-ha status` explains the run)",
+        node.name
+    )
 }
 
 /// Every reason the configured nodes are not the two distinct nodes on this machine that run
@@ -423,6 +434,9 @@ pub(crate) fn nothing_left_to_move(ctx: &mut Ctx, role: Role) -> Result<(), Stri
 pub(crate) fn stays_down(ctx: &mut Ctx, role: Role) -> Result<(), String> {
     let node = ctx.nodes.get(role);
     if node.server_up(ctx.service_timeout()) {
+        if let Some(why) = node.server_unknown() {
+            return Err(cannot_tell(node.config(), &why));
+        }
         return Err(format!(
             "{}'s server runs again right after it was stopped: something restarted it (a service recovery action, a scheduled task?). Stop that, then run the same command again",
             node.config().name

@@ -150,7 +150,9 @@ pub fn status_on(nodes: &Pair, cfg: &SiteConfig) -> Result<StatusReport, EngineE
         }
         Phase::Finalized => text.push_str("finalized: its quarantine was purged."),
     }
-    if !run.open_intents.is_empty() {
+    // Only a run that is still going on has effects to finish: a complete, rolled-back or
+    // finalized run is at rest (the command that would finish them refuses such a run).
+    if run.unfinished() && !run.open_intents.is_empty() {
         text.push_str(&format!(
             " {} effect(s) may be half done: {}. {}",
             run.open_intents.len(),

@@ -109,7 +109,15 @@ pub trait NodeAccess: Send + Sync {
     fn address_check(&self, peer: &crate::config::Node) -> Result<String, String>;
 
     /// Whether anything says the server runs: its service, a server process, its client port.
+    /// A node that cannot be asked answers true (see [`Self::server_unknown`]).
     fn server_up(&self, timeout: Duration) -> bool;
+
+    /// Why the last [`Self::server_up`] could not ask the node (a remote node's lost
+    /// connection): its "running" then means "cannot tell", and is said so. `None` for a
+    /// node that answered (always, on this machine).
+    fn server_unknown(&self) -> Option<String> {
+        None
+    }
 
     /// Stops the server and waits for the proof of stop (service stopped, no server process,
     /// client port closed), `deadline` in all; reports as it goes.

@@ -539,6 +539,8 @@ pub struct RemoteNode {
     /// (an agent that greets and then stops answering would hold every check for the silence
     /// bound, one after another).
     silent: Mutex<Option<(Instant, String)>>,
+    /// Why the last `server_up` could not ask the node, if it could not.
+    server_unknown: Mutex<Option<String>>,
     /// The run-folder locks taken through this node and not yet released: taken again on each
     /// new connection, before any request, so a session that replaced a lost one holds them too.
     locks: Mutex<Vec<Weak<Held>>>,
@@ -573,6 +575,7 @@ impl RemoteNode {
             conn: Mutex::new(Some(conn)),
             last_error: Mutex::new(None),
             silent: Mutex::new(None),
+            server_unknown: Mutex::new(None),
             locks: Mutex::new(Vec::new()),
         })
     }
@@ -1357,10 +1360,17 @@ impl NodeAccess for RemoteNode {
 
     /// Cannot tell: counted as running, so no destructive step takes silence for a stop.
     fn server_up(&self, timeout: Duration) -> bool {
-        self.ask(Op::ServerUp {
+        let answer = self.ask(Op::ServerUp {
             timeout_ms: millis(timeout),
-        })
-        .unwrap_or(true)
+        });
+        if let Ok(mut unknown) = self.server_unknown.lock() {
+            *unknown = answer.as_ref().err().map(|e| e.to_string());
+        }
+        answer.unwrap_or(true)
+    }
+
+    fn server_unknown(&self) -> Option<String> {
+        self.server_unknown.lock().ok().and_then(|u| u.clone())
     }
 
     fn stop_server(
