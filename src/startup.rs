@@ -406,14 +406,8 @@ impl StartupProbe for MonitorProbe {
 
 /// Where a replicant's start-up stands by its whole message file, in words, when it has not
 /// finished (`None` when it has, or the file is empty or unreadable): said when its server will
-/// not stop, because Berkeley DB may hold a server in its initial copy until the copy ends.
-pub fn unfinished_startup(path: &std::path::Path, message_file: &str) -> Option<String> {
-    let state = crate::monitor::classify_file(path, Some("replicant"), message_file).ok()?;
-    unfinished(&state)
-}
-
-/// [`unfinished_startup`] of `node`'s message file, read by the node
-/// ([`NodeAccess::read_messages`]): only the state travels.
+/// not stop, because Berkeley DB may hold a server in its initial copy until the copy ends. The
+/// file is read by the node ([`NodeAccess::read_messages`]): only the state travels.
 pub fn unfinished_startup_of(node: &dyn NodeAccess) -> Option<String> {
     let (read, _) = node.read_messages(None).ok()?;
     unfinished(&read.state(&node.config().message_file))

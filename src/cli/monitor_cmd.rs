@@ -264,7 +264,7 @@ pub fn check(
         // As `monitor` counts it: the copy's percent includes the files still to come.
         r.set_expected_bytes(sizes);
     }
-    let (me, re) = monitor::pair::expected(&cfg);
+    let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
     (m.expected, r.expected) = (Some(me), Some(re));
     let v = monitor::combined(&m, &r, Some(now_secs()), stale);
     let lag = monitor::lag(&m, &r);
@@ -374,7 +374,7 @@ pub fn monitor(
     }
     let cfg = config::load(config_path)?;
     let nodes = monitor::site_nodes(&cfg)?;
-    let (me, re) = monitor::pair::expected(&cfg);
+    let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
     // The master's database sizes make the initial copy's percent and time left true.
     let feeds = [
         Feed::open(&*nodes[Role::Master], Some(me)),

@@ -9,8 +9,7 @@
 //! name resolves to.
 
 use super::state::NodeState;
-use crate::config::{Node, SiteConfig};
-use crate::dbconfig::Role;
+
 use std::net::{IpAddr, ToSocketAddrs};
 
 /// A replication site: a port and the host spellings that name it.
@@ -78,11 +77,15 @@ pub struct Expected {
     pub partner: SiteId,
 }
 
-/// Both nodes' expectations from the site config: (the master's, the replicant's). The
-/// replication port is the one `plan` uses (tt-ha.toml, else the node's DB_CONFIG, else 5100).
-pub fn expected(cfg: &SiteConfig) -> (Expected, Expected) {
-    let m = site_of(&cfg.master, Role::Master);
-    let r = site_of(cfg.replicant(), Role::Replicant);
+/// Both nodes' expectations: (the master's, the replicant's). The replication port is the one
+/// `plan` uses (tt-ha.toml, else the node's DB_CONFIG — read through the node, wherever it
+/// is — else 5100).
+pub fn expected(
+    master: &dyn crate::node::NodeAccess,
+    replicant: &dyn crate::node::NodeAccess,
+) -> (Expected, Expected) {
+    let m = site_of(master);
+    let r = site_of(replicant);
     (
         Expected {
             local: m.clone(),
@@ -95,8 +98,9 @@ pub fn expected(cfg: &SiteConfig) -> (Expected, Expected) {
     )
 }
 
-fn site_of(node: &Node, role: Role) -> SiteId {
-    let port = crate::nodeview::NodeView::read(role, node).repl_port;
+fn site_of(access: &dyn crate::node::NodeAccess) -> SiteId {
+    let node = access.config();
+    let port = crate::nodeview::NodeView::of(access).repl_port;
     let mut site = SiteId::new(&node.address, port);
     if node.address.parse::<IpAddr>().is_err()
         && let Ok(addrs) = (node.address.as_str(), port).to_socket_addrs()

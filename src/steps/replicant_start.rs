@@ -68,7 +68,9 @@ impl Rules for ReplicantStart {
         // (unreadable: the replicant's own announcements only).
         let sizes = ctx.nodes.master().database_sizes().unwrap_or_default();
         let mut probe = MonitorProbe::for_node(access, re, Start::Beginning)
-            .with_expected(crate::monitor::pair::expected(ctx.cfg).1)
+            .with_expected(
+                crate::monitor::pair::expected(ctx.nodes.master(), ctx.nodes.replicant()).1,
+            )
             .with_master_sizes(sizes);
         let deadline = Duration::from_secs(ctx.cfg.procedure.startup_timeout_secs);
         // A copy that no longer advances fails now, with why, rather than at the deadline.

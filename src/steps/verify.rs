@@ -73,8 +73,9 @@ impl Rules for Verify {
         // Only the running process's lines can prove its start-up: read back from the end to where
         // they begin, then forward from there (a 138 MB file is not read whole to check its end).
         let from = replicant.running_process_start().unwrap_or(0);
-        let mut probe = MonitorProbe::for_node(replicant, re, Start::Offset(from))
-            .with_expected(crate::monitor::pair::expected(ctx.cfg).1);
+        let mut probe = MonitorProbe::for_node(replicant, re, Start::Offset(from)).with_expected(
+            crate::monitor::pair::expected(ctx.nodes.master(), ctx.nodes.replicant()).1,
+        );
         if let ProbeStatus::Waiting(w) = probe.poll() {
             return Err(fail(format!(
                 "the replicant's message file shows no start-up: {w}"

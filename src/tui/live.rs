@@ -89,7 +89,7 @@ pub fn spawn(
         let Ok(nodes) = monitor::site_nodes(&cfg) else {
             return;
         };
-        let (me, re) = monitor::pair::expected(&cfg);
+        let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
         let (m, ml) = Pane::open(&*nodes[Role::Master], me);
         let (mut r, rl) = Pane::open(&*nodes[Role::Replicant], re);
         // The master's database sizes make the initial copy's percent and time left true.
