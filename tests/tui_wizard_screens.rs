@@ -519,3 +519,76 @@ fn the_real_planner_and_rollback_feed_the_same_screens() {
     );
     let _ = site.tt_ha(&["rollback", "--yes"]);
 }
+
+/// The first-run form with the master reached over ssh on a Windows server, its ssh fields
+/// filled, the selection on its system.
+fn remote_form() -> App {
+    use tt_ha::site_setup::Key;
+    use tt_ha::tui::setup::{SetupForm, Slot};
+    let mut a = App::first_run(
+        PathBuf::from("/etc/tt-ha/tt-ha.toml"),
+        SetupForm::blank(),
+        Theme { color: true },
+    );
+    let go = |a: &mut App, key: Key| {
+        let f = a.setup.as_ref().expect("the form");
+        let at = f
+            .fields
+            .iter()
+            .position(|x| x.slot == Slot::Node(tt_ha::dbconfig::Role::Master, key))
+            .expect("the field is shown");
+        let here = f.selected;
+        let (code, n) = if at >= here {
+            (KeyCode::Down, at - here)
+        } else {
+            (KeyCode::Up, here - at)
+        };
+        for _ in 0..n {
+            a.update(key_msg(code));
+        }
+    };
+    let type_in = |a: &mut App, s: &str| {
+        for c in s.chars() {
+            a.update(key_msg(KeyCode::Char(c)));
+        }
+    };
+    go(&mut a, Key::Reach);
+    a.update(key_msg(KeyCode::Char(' ')));
+    go(&mut a, Key::Ssh);
+    type_in(&mut a, "tapetrack@tt-master");
+    go(&mut a, Key::SshOptions);
+    type_in(&mut a, "-p 2222");
+    go(&mut a, Key::TtHa);
+    type_in(&mut a, r"C:\Program Files\tt-ha\tt-ha.exe");
+    go(&mut a, Key::Address);
+    type_in(&mut a, "192.168.1.10");
+    go(&mut a, Key::Home);
+    type_in(&mut a, r"D:\TapeTrack\var\db");
+    go(&mut a, Key::Os);
+    a.update(key_msg(KeyCode::Right));
+    a
+}
+
+fn key_msg(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::from(c))
+}
+
+#[test]
+fn the_first_run_form_with_a_remote_windows_master() {
+    let a = remote_form();
+    snap("first_run_remote", &a);
+    let f = a.setup.as_ref().unwrap();
+    assert_eq!(f.draft.master.os, tt_ha::node::NodeOs::Windows);
+    assert_eq!(f.draft.master.service_kind, "windows");
+    let text = rows(&render(&a, 160, 48)).join("\n");
+    for shown in [
+        "Reached by",
+        "ssh",
+        "tapetrack@tt-master",
+        "-p 2222",
+        r"D:\TapeTrack\var\db",
+        "◂ Windows ▸",
+    ] {
+        assert!(text.contains(shown), "{shown:?} not shown:\n{text}");
+    }
+}
