@@ -356,7 +356,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("DB_CONFIG"),
-            b"rep_set_priority 0\nrepmgr_site 10.9.9.9 5999 db_local_site on\n",
+            b"rep_set_priority 1\nrepmgr_site 10.9.9.9 5999 db_local_site on\nrepmgr_site 10.9.9.8 5999\n",
         )
         .unwrap();
         let mut f = SetupForm::blank();
