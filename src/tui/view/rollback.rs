@@ -119,16 +119,21 @@ fn pending_lines(app: &App, r: &Row, width: u16, until: usize) -> Vec<Line<'stat
         if let Some(other) = &d.other_end {
             out.push(Line::styled(format!("{INDENT}{other}"), t.dim()));
         }
-        let rows: Vec<EntryRow> = d
-            .entries
-            .iter()
-            .map(|e| EntryRow {
+        let row = |i: usize| {
+            let e = &d.entries[i];
+            EntryRow {
                 name: e.name.clone(),
                 class: e.class.label(),
                 size: e.bytes.map(human_bytes).unwrap_or_default(),
-            })
-            .collect();
-        out.extend(entry_table(t, &rows, width, until));
+            }
+        };
+        let longest = d
+            .entries
+            .iter()
+            .map(|e| Span::raw(e.name.as_str()).width())
+            .max()
+            .unwrap_or(0);
+        out.extend(entry_table(t, d.entries.len(), row, longest, width, until));
         let known: Vec<u64> = d.entries.iter().filter_map(|e| e.bytes).collect();
         let n = count(d.entries.len(), "entry", "entries");
         out.push(Line::styled(

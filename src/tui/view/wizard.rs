@@ -337,13 +337,24 @@ pub(super) fn planned_lines(
             Span::styled("into quarantine ", t.dim()),
             Span::raw(folder_of(to)),
         ]));
-        let rows: Vec<EntryRow> = moves
+        // Rows are worded only as far as they are laid out: a home of 20,000 entries costs
+        // what is seen, plus one pass for the widest name.
+        let longest = moves
             .iter()
-            .filter_map(|e| match e.words() {
-                Words::Entry { name, class, size } => Some(EntryRow { name, class, size }),
+            .filter_map(|e| match e {
+                Effect::Move { from, .. } => Some(name_width(from)),
                 _ => None,
             })
-            .collect();
+            .max()
+            .unwrap_or(0);
+        let row = |i: usize| match moves[i].words() {
+            Words::Entry { name, class, size } => EntryRow { name, class, size },
+            _ => EntryRow {
+                name: String::new(),
+                class: "",
+                size: String::new(),
+            },
+        };
         let total: u64 = moves
             .iter()
             .map(|e| match e {
@@ -352,7 +363,7 @@ pub(super) fn planned_lines(
             })
             .sum();
         let budget = until.saturating_sub(out.len());
-        out.extend(entry_table(t, &rows, width, budget));
+        out.extend(entry_table(t, moves.len(), row, longest, width, budget));
         out.push(Line::styled(
             format!(
                 "{} in all: {}",
@@ -362,7 +373,12 @@ pub(super) fn planned_lines(
             t.heading(),
         ));
     }
-    for e in &step.effects {
+    // The moves are in the table above; the rest in order, worded.
+    for e in step
+        .effects
+        .iter()
+        .filter(|e| !matches!(e, Effect::Move { .. }))
+    {
         match e.words() {
             Words::Entry { .. } => {}
             Words::Edit {
@@ -414,6 +430,34 @@ pub(super) struct EntryRow {
     pub size: String,
 }
 
+/// Columns the file name of `path` takes once shown by the one rule: its length for plain
+/// printable ASCII (most names; nothing to escape), else counted as it is written.
+fn name_width(path: &std::path::Path) -> usize {
+    let shown = crate::display::file_name(path);
+    let plain = path
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .filter(|b| b.iter().all(|c| (0x20..0x7f).contains(c) && *c != b'\\'));
+    match plain {
+        Some(b) => b.len(),
+        None => shown_width(shown),
+    }
+}
+
+/// Columns `shown` takes on a terminal, counted as it is written: no string is made.
+pub(super) fn shown_width(shown: impl std::fmt::Display) -> usize {
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += Span::raw(s).width();
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = std::fmt::Write::write_fmt(&mut c, format_args!("{shown}"));
+    c.0
+}
+
 /// Width of the class column: the longest label (`message file`).
 const CLASS_W: usize = 12;
 /// Width of the size column (`1023.9 MiB`).
@@ -428,17 +472,14 @@ const NAME_MIN: usize = 8;
 /// scrolling brings in view.
 pub(super) fn entry_table(
     t: &Theme,
-    rows: &[EntryRow],
+    n: usize,
+    row: impl Fn(usize) -> EntryRow,
+    longest: usize,
     width: u16,
     budget: usize,
 ) -> Vec<Line<'static>> {
     let width = width as usize;
-    let longest = rows
-        .iter()
-        .map(|r| Span::raw(r.name.as_str()).width())
-        .max()
-        .unwrap_or(0)
-        .max("name".len());
+    let longest = longest.max("name".len());
     let name_w = width
         .saturating_sub(2 + 2 + CLASS_W + 2 + SIZE_W)
         .max(NAME_MIN)
@@ -451,7 +492,7 @@ pub(super) fn entry_table(
         t.dim(),
     )];
     let mut shown = 0;
-    for r in rows {
+    for r in (0..n).map(row) {
         if out.len() >= budget.max(2) {
             break;
         }
@@ -474,9 +515,9 @@ pub(super) fn entry_table(
             ));
         }
     }
-    if shown < rows.len() {
+    if shown < n {
         out.push(Line::styled(
-            format!("  … {} more below (scroll)", rows.len() - shown),
+            format!("  … {} more below (scroll)", n - shown),
             t.dim(),
         ));
     }
