@@ -149,7 +149,8 @@ fn detail(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let mut body = state;
-    let until = app.detail_scroll as usize + rest.height as usize + 1;
+    // Lines wrap: lay out a screen more than is seen, so the view is always full.
+    let until = app.detail_scroll as usize + rest.height as usize * 2;
     body.extend(effect_lines(app, row, rest.width, until));
     f.render_widget(
         Paragraph::new(body)
