@@ -192,7 +192,7 @@ impl NodeDraft {
                 Reach::ThisMachine
             },
             ssh: n.ssh.clone().unwrap_or_default(),
-            ssh_options: n.ssh_options.join(" "),
+            ssh_options: join_words(&n.ssh_options),
             tt_ha: n.tt_ha.clone().unwrap_or_default(),
             os: spelled_os(&text(&n.home)),
             address: n.address.clone(),
@@ -222,9 +222,9 @@ impl NodeDraft {
                 status,
             } => {
                 d.service_kind = "commands".into();
-                d.service_start = start.join(" ");
-                d.service_stop = stop.join(" ");
-                d.service_status = status.join(" ");
+                d.service_start = join_words(start);
+                d.service_stop = join_words(stop);
+                d.service_status = join_words(status);
             }
         }
         d
@@ -404,6 +404,48 @@ fn check_ssh_destination(s: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The words of a command or of ssh options as typed: separated by spaces; a word with spaces
+/// in it is quoted, `"C:\Program Files\x.exe"` or `'/opt/Tape Track/bin/ttctl'` (the quotes
+/// are not part of the word; there are no escapes).
+pub fn split_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.get_or_insert_with(String::new).push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (None, c) if c.is_whitespace() => out.extend(word.take()),
+            (None, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    out.extend(word);
+    out
+}
+
+/// Words as the form shows them: [`split_words`] reads them back the same.
+pub fn join_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            if w.is_empty() || w.contains(char::is_whitespace) || w.contains(['"', '\'']) {
+                if w.contains('"') {
+                    format!("'{w}'")
+                } else {
+                    format!("\"{w}\"")
+                }
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// True when `text` is a full path on a node of system `os`.
@@ -1026,6 +1068,24 @@ mod tests {
     }
 
     #[test]
+    fn words_with_spaces_are_quoted_and_read_back() {
+        let argv: Vec<String> = [
+            "/usr/bin/python3",
+            "/opt/Tape Track/svc.py",
+            "stop",
+            "",
+            "it's",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(split_words(&join_words(&argv)), argv);
+        assert_eq!(
+            split_words(r#"-i "C:\Users\ops\.ssh\tt key"  -p 2222"#),
+            ["-i", r"C:\Users\ops\.ssh\tt key", "-p", "2222"]
+        );
+    }
+
+    #[test]
     fn a_written_config_loads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tt-ha.toml");
@@ -1107,7 +1167,7 @@ mod toml_out {
         match n.reach {
             Reach::Ssh => {
                 set(t, "ssh", string(n.ssh.trim()));
-                let words: Vec<&str> = n.ssh_options.split_whitespace().collect();
+                let words = super::split_words(&n.ssh_options);
                 if words.is_empty() {
                     t.remove("ssh_options");
                 } else {
@@ -1191,7 +1251,7 @@ mod toml_out {
                     ("stop", &n.service_stop),
                     ("status", &n.service_status),
                 ] {
-                    let words: Array = v.split_whitespace().collect();
+                    let words: Array = super::split_words(v).into_iter().collect();
                     set(t, k, Value::Array(words));
                 }
             }

@@ -592,3 +592,63 @@ fn the_first_run_form_with_a_remote_windows_master() {
         assert!(text.contains(shown), "{shown:?} not shown:\n{text}");
     }
 }
+
+#[test]
+fn the_file_the_form_writes_reaches_the_real_homes() {
+    use tt_ha::site_setup::{NodeDraft, SiteDraft};
+    use tt_ha::tui::app::Cmd;
+    use tt_ha::tui::setup::SetupForm;
+    let site = common::FakeSite::new();
+    let cfg = tt_ha::config::load(&site.config).expect("the site's config loads");
+    // The form on the site's values, as discovery would fill them (the commands' words hold
+    // spaces: the homes are under `TapeTrack Framework Server`).
+    let mut draft = SiteDraft::blank();
+    draft.master = NodeDraft::from_node(&cfg.master);
+    draft.replicant = NodeDraft::from_node(cfg.replicant());
+    for n in [&mut draft.master, &mut draft.replicant] {
+        n.process_name = "python3".into();
+    }
+    let mut a = App::first_run(
+        site.dir.path().join("written.toml"),
+        SetupForm::new(draft),
+        Theme { color: true },
+    );
+    a.update(key_msg(KeyCode::Up)); // from the first field up to Save
+    assert!(a.setup.as_ref().unwrap().on_save());
+    let cmds = a.update(key_msg(KeyCode::Enter));
+    let text = match cmds.as_slice() {
+        [Cmd::SaveConfig(text)] => text.clone(),
+        other => panic!(
+            "Save did not write: {other:?} {:?}",
+            a.setup.as_ref().unwrap().error
+        ),
+    };
+    let path = site.dir.path().join("written.toml");
+    let written = tt_ha::site_setup::write_no_clobber(&path, &text).expect("written and loaded");
+    assert_eq!(written.master.service, cfg.master.service, "{text}");
+    assert_eq!(written.master.home, cfg.master.home);
+    // The planner reads both real homes through it, as through the site's own file.
+    let ours = tt_ha::plan::build_for(&written, "20261122T080000Z");
+    let theirs = tt_ha::plan::build_for(&cfg, "20261122T080000Z");
+    let prune = |p: &Plan| {
+        p.steps
+            .iter()
+            .find(|s| s.id.as_str() == "replicant.prune")
+            .map(|s| s.effects.len())
+    };
+    assert!(prune(&ours).is_some_and(|n| n > 5), "{:?}", prune(&ours));
+    assert_eq!(prune(&ours), prune(&theirs));
+    for f in &ours.preflight {
+        if f.check.contains("home") || f.check.contains("DB_CONFIG") {
+            assert_ne!(
+                f.status,
+                tt_ha::preflight::Status::Fail,
+                "{} ({:?}): {} / {}",
+                f.check,
+                f.node,
+                f.current,
+                f.note
+            );
+        }
+    }
+}

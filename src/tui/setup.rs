@@ -78,7 +78,7 @@ const NODE_FIELDS: &[(Key, &str, &str)] = &[
     (
         Key::SshOptions,
         "ssh options",
-        "Optional ssh arguments, words separated by spaces: -p 2222 -i /home/ops/.ssh/tt-ha",
+        "Optional ssh arguments, words separated by spaces (\"quoted\" with spaces): -p 2222 -i /home/ops/.ssh/tt-ha",
     ),
     (
         Key::TtHa,
@@ -128,7 +128,7 @@ const NODE_FIELDS: &[(Key, &str, &str)] = &[
     (
         Key::ServiceStart,
         "Start command",
-        "The start command, words separated by spaces, run on that server",
+        "The start command run on that server: words separated by spaces, \"quoted\" when a word has spaces",
     ),
     (Key::ServiceStop, "Stop command", "The stop command"),
     (
