@@ -2,18 +2,37 @@
 //!
 //! [`discover`] looks for running TapeTrack servers and reads their homes' DB_CONFIG into a
 //! [`SiteDraft`]; the first-run form (`tui::setup`) only shows and edits the draft; [`SiteDraft::validate`]
-//! checks it with the loader `tt-ha` uses and [`write_no_clobber`] writes it, never over an
-//! existing file. Nothing here touches the terminal.
+//! checks it (how each node is reached, paths in that node's spelling, then the loader `tt-ha`
+//! uses) and [`write_no_clobber`] writes it, never over an existing file. The file written is
+//! the shipped example (`templates/tt-ha.toml`) with the draft's values put in, its comments
+//! kept. The two examples it carries (a Windows pair and a Linux pair, each driven over ssh
+//! from one console) are offered as starting points ([`Example`]). Nothing here touches the
+//! terminal.
 
 use crate::config::SiteConfig;
 use crate::dbconfig::Role;
+use crate::node::{NodeOs, NodePath};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-/// One value of a node in the draft, named as in `tt-ha.toml`.
+/// The shipped example configuration: the shape and the comments of every file written here.
+pub const TEMPLATE: &str = include_str!("../templates/tt-ha.toml");
+
+/// One value of a node in the draft, named as in `tt-ha.toml` (or a choice of the form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
     /// `name`: typed to confirm destructive steps.
     Name,
+    /// How the node is reached: this machine, or ssh (a choice).
+    Reach,
+    /// `ssh`: the destination given to the system OpenSSH client.
+    Ssh,
+    /// `ssh_options`: extra ssh arguments, words separated by spaces.
+    SshOptions,
+    /// `tt_ha`: tt-ha's path on that node (empty: `tt-ha` on its PATH).
+    TtHa,
+    /// The node's system, which spells its paths (a choice).
+    Os,
     /// `address`.
     Address,
     /// `replication_port`.
@@ -22,7 +41,7 @@ pub enum Key {
     ClientPort,
     /// `home`: the `var/db` folder.
     Home,
-    /// `[service] kind`: `systemd`, `windows` or `commands`.
+    /// `[service] kind`: `systemd`, `windows` or `commands` (a choice).
     ServiceKind,
     /// `[service] unit` (systemd) or `name` (windows).
     ServiceName,
@@ -34,15 +53,54 @@ pub enum Key {
     ServiceStatus,
     /// `[process] name`.
     ProcessName,
+    /// `[process] exe`: the server's full path (optional).
+    ProcessExe,
     /// `backup_dir` (the master only).
     BackupDir,
 }
 
+impl Key {
+    /// True for a value chosen among a few (changed with ← → or Space), not typed.
+    pub fn is_choice(self) -> bool {
+        matches!(self, Key::Reach | Key::Os | Key::ServiceKind)
+    }
+}
+
+/// How a node is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reach {
+    /// It is the machine tt-ha runs on.
+    #[default]
+    ThisMachine,
+    /// Over the system OpenSSH client, to `tt-ha agent --stdio` on that node.
+    Ssh,
+}
+
+impl Reach {
+    /// In words, as the form shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reach::ThisMachine => "this machine",
+            Reach::Ssh => "ssh",
+        }
+    }
+}
+
 /// The values of one node, as typed (checked only when written).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeDraft {
     /// `name`.
     pub name: String,
+    /// How it is reached.
+    pub reach: Reach,
+    /// `ssh`.
+    pub ssh: String,
+    /// `ssh_options`, words separated by spaces.
+    pub ssh_options: String,
+    /// `tt_ha`.
+    pub tt_ha: String,
+    /// Its system: how its paths are spelled.
+    pub os: NodeOs,
     /// `address`.
     pub address: String,
     /// `replication_port`.
@@ -63,8 +121,51 @@ pub struct NodeDraft {
     pub service_status: String,
     /// `[process] name`.
     pub process_name: String,
+    /// `[process] exe` (empty: not written).
+    pub process_exe: String,
     /// `backup_dir`: written for the master only.
     pub backup_dir: String,
+}
+
+impl Default for NodeDraft {
+    fn default() -> NodeDraft {
+        NodeDraft {
+            name: String::new(),
+            reach: Reach::ThisMachine,
+            ssh: String::new(),
+            ssh_options: String::new(),
+            tt_ha: String::new(),
+            os: NodeOs::this_machine(),
+            address: String::new(),
+            replication_port: String::new(),
+            client_port: String::new(),
+            home: String::new(),
+            service_kind: String::new(),
+            service_name: String::new(),
+            service_start: String::new(),
+            service_stop: String::new(),
+            service_status: String::new(),
+            process_name: String::new(),
+            process_exe: String::new(),
+            backup_dir: String::new(),
+        }
+    }
+}
+
+/// The service controls a system offers, the first its default.
+fn service_kinds(os: NodeOs) -> &'static [&'static str] {
+    match os {
+        NodeOs::Windows => &["windows", "commands"],
+        NodeOs::Unix => &["systemd", "commands"],
+    }
+}
+
+/// The system's name for people.
+pub fn os_label(os: NodeOs) -> &'static str {
+    match os {
+        NodeOs::Windows => "Windows",
+        NodeOs::Unix => "Linux",
+    }
 }
 
 impl NodeDraft {
@@ -79,15 +180,72 @@ impl NodeDraft {
         }
     }
 
-    /// A value.
-    pub fn get(&self, key: Key) -> &str {
-        self.slot(key)
+    /// A node of a loaded configuration, as the form shows it.
+    pub fn from_node(n: &crate::config::Node) -> NodeDraft {
+        use crate::config::ServiceControl;
+        let text = |p: &Path| p.to_string_lossy().into_owned();
+        let mut d = NodeDraft {
+            name: n.name.clone(),
+            reach: if n.is_remote() {
+                Reach::Ssh
+            } else {
+                Reach::ThisMachine
+            },
+            ssh: n.ssh.clone().unwrap_or_default(),
+            ssh_options: join_words(&n.ssh_options),
+            tt_ha: n.tt_ha.clone().unwrap_or_default(),
+            os: spelled_os(&text(&n.home)),
+            address: n.address.clone(),
+            replication_port: n
+                .replication_port
+                .map(|p| p.0.to_string())
+                .unwrap_or_default(),
+            client_port: n.client_port.0.to_string(),
+            home: text(&n.home),
+            process_name: n.process.name.clone().unwrap_or_default(),
+            process_exe: n.process.exe.as_deref().map(text).unwrap_or_default(),
+            backup_dir: n.backup_dir.as_deref().map(text).unwrap_or_default(),
+            ..NodeDraft::default()
+        };
+        match &n.service {
+            ServiceControl::Systemd { unit } => {
+                d.service_kind = "systemd".into();
+                d.service_name = unit.clone();
+            }
+            ServiceControl::Windows { name, .. } => {
+                d.service_kind = "windows".into();
+                d.service_name = name.clone();
+            }
+            ServiceControl::Commands {
+                start,
+                stop,
+                status,
+            } => {
+                d.service_kind = "commands".into();
+                d.service_start = join_words(start);
+                d.service_stop = join_words(stop);
+                d.service_status = join_words(status);
+            }
+        }
+        d
     }
 
-    /// A value, to edit.
-    pub fn get_mut(&mut self, key: Key) -> &mut String {
+    /// A value, as the form shows it.
+    pub fn get(&self, key: Key) -> Cow<'_, str> {
         match key {
+            Key::Reach => Cow::Borrowed(self.reach.label()),
+            Key::Os => Cow::Borrowed(os_label(self.os)),
+            k => Cow::Borrowed(self.text(k).map(String::as_str).unwrap_or("")),
+        }
+    }
+
+    /// A typed value, to edit (`None` for a choice).
+    pub fn text_mut(&mut self, key: Key) -> Option<&mut String> {
+        Some(match key {
             Key::Name => &mut self.name,
+            Key::Ssh => &mut self.ssh,
+            Key::SshOptions => &mut self.ssh_options,
+            Key::TtHa => &mut self.tt_ha,
             Key::Address => &mut self.address,
             Key::ReplicationPort => &mut self.replication_port,
             Key::ClientPort => &mut self.client_port,
@@ -98,13 +256,18 @@ impl NodeDraft {
             Key::ServiceStop => &mut self.service_stop,
             Key::ServiceStatus => &mut self.service_status,
             Key::ProcessName => &mut self.process_name,
+            Key::ProcessExe => &mut self.process_exe,
             Key::BackupDir => &mut self.backup_dir,
-        }
+            Key::Reach | Key::Os => return None,
+        })
     }
 
-    fn slot(&self, key: Key) -> &String {
-        match key {
+    fn text(&self, key: Key) -> Option<&String> {
+        Some(match key {
             Key::Name => &self.name,
+            Key::Ssh => &self.ssh,
+            Key::SshOptions => &self.ssh_options,
+            Key::TtHa => &self.tt_ha,
             Key::Address => &self.address,
             Key::ReplicationPort => &self.replication_port,
             Key::ClientPort => &self.client_port,
@@ -115,8 +278,264 @@ impl NodeDraft {
             Key::ServiceStop => &self.service_stop,
             Key::ServiceStatus => &self.service_status,
             Key::ProcessName => &self.process_name,
+            Key::ProcessExe => &self.process_exe,
             Key::BackupDir => &self.backup_dir,
+            Key::Reach | Key::Os => return None,
+        })
+    }
+
+    /// Changes a choice to its next (or previous) option. A node on this machine keeps this
+    /// machine's system: the error says so. Changing the system picks its service control.
+    pub fn cycle(&mut self, key: Key, forward: bool) -> Result<(), String> {
+        match key {
+            Key::Reach => {
+                self.reach = match self.reach {
+                    Reach::ThisMachine => Reach::Ssh,
+                    Reach::Ssh => Reach::ThisMachine,
+                };
+                if self.reach == Reach::ThisMachine && self.os != NodeOs::this_machine() {
+                    self.set_os(NodeOs::this_machine());
+                }
+            }
+            Key::Os => {
+                if self.reach == Reach::ThisMachine {
+                    return Err(format!(
+                        "a node on this machine is a {} node: to describe a server of another system, set `Reached by` to ssh first",
+                        os_label(NodeOs::this_machine())
+                    ));
+                }
+                let other = match self.os {
+                    NodeOs::Unix => NodeOs::Windows,
+                    NodeOs::Windows => NodeOs::Unix,
+                };
+                self.set_os(other);
+            }
+            Key::ServiceKind => {
+                let kinds = service_kinds(self.os);
+                let at = kinds
+                    .iter()
+                    .position(|k| *k == self.service_kind.trim())
+                    .unwrap_or(0);
+                let n = kinds.len();
+                let next = if forward { at + 1 } else { at + n - 1 } % n;
+                self.service_kind = kinds[next % n].into();
+            }
+            _ => {}
         }
+        Ok(())
+    }
+
+    fn set_os(&mut self, os: NodeOs) {
+        self.os = os;
+        if !service_kinds(os).contains(&self.service_kind.trim()) {
+            self.service_kind = service_kinds(os)[0].into();
+        }
+    }
+
+    /// Checks what the loader cannot know: how the node is reached, and that its folders are
+    /// full paths in its own system's spelling. The message names the node, the field and
+    /// what to type.
+    fn check(&self, role: Role) -> Result<(), String> {
+        let node = format!("{role} ({})", self.name);
+        if self.reach == Reach::Ssh {
+            check_ssh_destination(&self.ssh)
+                .map_err(|e| format!("{node}: ssh destination: {e}"))?;
+            if self.ssh_options.contains(['\n', '\r', '\0']) {
+                return Err(format!(
+                    "{node}: ssh options: one line of words separated by spaces, e.g. `-p 2222 -i /home/ops/.ssh/tt-ha`"
+                ));
+            }
+            let tt_ha = self.tt_ha.trim();
+            if !tt_ha.is_empty() && tt_ha.contains(['/', '\\']) && !is_absolute_in(self.os, tt_ha) {
+                return Err(format!(
+                    "{node}: tt-ha on the node: {tt_ha:?} is not a full {} path; give its full path on that server ({}), or leave it empty for `tt-ha` on its PATH",
+                    os_label(self.os),
+                    example_path(self.os, "tt-ha")
+                ));
+            }
+        } else if self.os != NodeOs::this_machine() {
+            return Err(format!(
+                "{node}: a node on this machine is a {} node: set `Reached by` to ssh to describe a {} server",
+                os_label(NodeOs::this_machine()),
+                os_label(self.os)
+            ));
+        }
+        let mut folders = vec![
+            ("database home", &self.home),
+            ("server's path", &self.process_exe),
+        ];
+        if role == Role::Master {
+            folders.push(("backup folder", &self.backup_dir));
+        }
+        for (what, p) in folders {
+            let p = p.trim();
+            if p.is_empty() {
+                continue; // The loader names a missing home or backup folder.
+            }
+            if !is_absolute_in(self.os, p) {
+                return Err(format!(
+                    "{node}: {what}: {p:?} is not a full {} path; type the folder as that server spells it, e.g. {}",
+                    os_label(self.os),
+                    example_path(self.os, "var/db")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An ssh destination: `user@host` or a Host alias. Refused: empty, spaces (two words would be
+/// read as a command to run), a leading `-` (ssh would read an option: `-oProxyCommand=…`),
+/// line breaks and other control characters.
+fn check_ssh_destination(s: &str) -> Result<(), String> {
+    if s.trim().is_empty() {
+        return Err("type `user@host` or a Host alias of your ssh config".into());
+    }
+    if s.starts_with('-') {
+        return Err(format!(
+            "{:?} starts with '-': ssh would read it as an option. Type `user@host` or a Host alias",
+            crate::display::text(s)
+        ));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{:?} holds a space or a control character: ssh would read the rest as a command. Type `user@host` or a Host alias; put options in `ssh options`",
+            crate::display::text(s)
+        ));
+    }
+    Ok(())
+}
+
+/// The words of a command or of ssh options as typed: separated by spaces; a word with spaces
+/// in it is quoted, `"C:\Program Files\x.exe"` or `'/opt/Tape Track/bin/ttctl'` (the quotes
+/// are not part of the word; there are no escapes).
+pub fn split_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.get_or_insert_with(String::new).push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (None, c) if c.is_whitespace() => out.extend(word.take()),
+            (None, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    out.extend(word);
+    out
+}
+
+/// Words as the form shows them: [`split_words`] reads them back the same.
+pub fn join_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            if w.is_empty() || w.contains(char::is_whitespace) || w.contains(['"', '\'']) {
+                if w.contains('"') {
+                    format!("'{w}'")
+                } else {
+                    format!("\"{w}\"")
+                }
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// True when `text` is a full path on a node of system `os`.
+fn is_absolute_in(os: NodeOs, text: &str) -> bool {
+    // A Linux path cannot be a Windows drive path in disguise, and the other way round.
+    let foreign = match os {
+        NodeOs::Unix => !text.starts_with('/'),
+        NodeOs::Windows => text.starts_with('/'),
+    };
+    !foreign && NodePath::new(os, text).is_ok_and(|p| p.is_absolute())
+}
+
+/// An example of a full path on `os`, for messages.
+fn example_path(os: NodeOs, what: &str) -> &'static str {
+    match (os, what) {
+        (NodeOs::Windows, "tt-ha") => r"C:\Program Files\tt-ha\tt-ha.exe",
+        (NodeOs::Unix, "tt-ha") => "/usr/local/bin/tt-ha",
+        (NodeOs::Windows, _) => r"D:\TapeTrack\var\db",
+        (NodeOs::Unix, _) => "/opt/tapetrack/var/db",
+    }
+}
+
+/// The system a configured path is spelled for: Windows for a drive or UNC path, else Linux.
+fn spelled_os(text: &str) -> NodeOs {
+    if !text.starts_with('/') && is_absolute_in(NodeOs::Windows, text) {
+        NodeOs::Windows
+    } else {
+        NodeOs::Unix
+    }
+}
+
+/// A starting point for the form: what was found here, or one of the shipped examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Example {
+    /// The values found on this machine (or the defaults).
+    #[default]
+    Found,
+    /// Two Windows servers driven over ssh from one console (the example's active pair).
+    WindowsPair,
+    /// Two Linux servers driven over ssh from one console (the example's commented pair).
+    LinuxPair,
+}
+
+impl Example {
+    /// Every choice, in the form's order.
+    pub const ALL: [Example; 3] = [Example::Found, Example::WindowsPair, Example::LinuxPair];
+
+    /// In words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Example::Found => "what was found on this machine",
+            Example::WindowsPair => "example: Windows pair over ssh",
+            Example::LinuxPair => "example: Linux pair over ssh",
+        }
+    }
+
+    /// The example's configuration text: the template as shipped (its Windows pair), or with
+    /// its Linux pair uncommented in place of the Windows one.
+    pub fn text(self) -> Option<String> {
+        match self {
+            Example::Found => None,
+            Example::WindowsPair => Some(TEMPLATE.to_string()),
+            Example::LinuxPair => {
+                let windows = TEMPLATE.find("\n[master]\n")?;
+                let banner = TEMPLATE[..windows].rfind("\n# ----")?;
+                let banner = TEMPLATE[..banner].rfind("\n# ----").unwrap_or(banner);
+                let linux = TEMPLATE.find("\n# [master]\n")?;
+                let body: Vec<&str> = TEMPLATE[linux + 1..]
+                    .lines()
+                    .map(|l| {
+                        l.strip_prefix("# ")
+                            .or_else(|| l.strip_prefix('#'))
+                            .unwrap_or(l)
+                    })
+                    .collect();
+                Some(format!("{}\n{}\n", &TEMPLATE[..banner], body.join("\n")))
+            }
+        }
+    }
+
+    /// The example's values as a draft.
+    pub fn draft(self) -> Option<SiteDraft> {
+        let text = self.text()?;
+        let cfg = crate::config::parse(&text, Path::new("tt-ha.toml"), Path::new("/")).ok()?;
+        Some(SiteDraft {
+            master: NodeDraft::from_node(&cfg.master),
+            replicant: NodeDraft::from_node(cfg.replicant()),
+            found: Vec::new(),
+            example: self,
+        })
     }
 }
 
@@ -129,6 +548,8 @@ pub struct SiteDraft {
     pub replicant: NodeDraft,
     /// What discovery found, in words (`running server … taken as the master`).
     pub found: Vec<String>,
+    /// Where the values started from.
+    pub example: Example,
 }
 
 impl Default for SiteDraft {
@@ -170,6 +591,7 @@ impl SiteDraft {
             master: NodeDraft::defaults(Role::Master),
             replicant: NodeDraft::defaults(Role::Replicant),
             found: Vec::new(),
+            example: Example::Found,
         }
     }
 
@@ -210,7 +632,8 @@ impl SiteDraft {
     /// What was read is said in [`SiteDraft::found`].
     pub fn fill_from_dbconfig(&mut self, role: Role) {
         let home = self.node(role).home.clone();
-        if home.is_empty() {
+        // A remote node's home is that node's folder, never read on this machine.
+        if home.is_empty() || self.node(role).reach == Reach::Ssh {
             return;
         }
         let path = Path::new(&home).join("DB_CONFIG");
@@ -241,78 +664,25 @@ impl SiteDraft {
         ));
     }
 
-    /// The configuration as TOML text.
+    /// The configuration as TOML text: the shipped example with this draft's values put in,
+    /// its comments kept.
     pub fn to_toml(&self) -> String {
-        let mut out = String::from(
-            "# tt-ha site configuration, written by the tt-ha wizard's first-run screen.\n# Check it with `tt-ha plan`; templates/tt-ha.toml documents every setting.\n",
-        );
-        for role in [Role::Master, Role::Replicant] {
-            node_toml(&mut out, role, self.node(role));
-        }
-        out
+        crate::site_setup::toml_out::render(self)
     }
 
-    /// Checks the values with the loader `tt-ha` uses; returns the TOML to write, or the
-    /// loader's message (which names the key and what it expects).
+    /// Checks the values: how each node is reached and its paths in its own spelling, then the
+    /// loader `tt-ha` uses. Returns the TOML to write, or a message that names the node or the
+    /// key and what to type.
     pub fn validate(&self, config_path: &Path) -> Result<String, String> {
+        for role in [Role::Master, Role::Replicant] {
+            self.node(role).check(role)?;
+        }
         let text = self.to_toml();
         let base = config_path.parent().unwrap_or(Path::new("."));
         crate::config::parse(&text, config_path, base)
             .map(|_| text)
             .map_err(|e| e.to_string())
     }
-}
-
-/// Appends one node's tables.
-fn node_toml(out: &mut String, role: Role, n: &NodeDraft) {
-    let q = crate::config::toml_string;
-    let argv =
-        |s: &str| crate::config::toml_string_array(&s.split_whitespace().collect::<Vec<_>>());
-    // A port that is a number is written as one; anything else as a string, for the loader
-    // to refuse by name.
-    let num = |s: &str| {
-        if s.trim().parse::<u16>().is_ok() {
-            s.trim().to_string()
-        } else {
-            q(s)
-        }
-    };
-    out.push_str(if role == Role::Master {
-        "\n[master]\n"
-    } else {
-        "\n[[replicant]]\n"
-    });
-    out.push_str(&format!("name = {}\n", q(&n.name)));
-    out.push_str(&format!("address = {}\n", q(&n.address)));
-    out.push_str(&format!(
-        "replication_port = {}\n",
-        num(&n.replication_port)
-    ));
-    out.push_str(&format!("client_port = {}\n", num(&n.client_port)));
-    out.push_str(&format!("home = {}\n", q(&n.home)));
-    if role == Role::Master {
-        out.push_str(&format!("backup_dir = {}\n", q(&n.backup_dir)));
-    }
-    out.push_str(&format!("\n[{role}.service]\n"));
-    let kind = n.service_kind.trim();
-    out.push_str(&format!("kind = {}\n", q(kind)));
-    match kind {
-        "systemd" => out.push_str(&format!("unit = {}\n", q(&n.service_name))),
-        "windows" => out.push_str(&format!("name = {}\n", q(&n.service_name))),
-        _ => {
-            for (k, v) in [
-                ("start", &n.service_start),
-                ("stop", &n.service_stop),
-                ("status", &n.service_status),
-            ] {
-                out.push_str(&format!("{k} = {}\n", argv(v)));
-            }
-        }
-    }
-    out.push_str(&format!(
-        "\n[{role}.process]\nname = {}\n",
-        q(&n.process_name)
-    ));
 }
 
 /// Writes the checked TOML `text` to `path` — never over a file that exists by now — and
@@ -505,6 +875,216 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
     }
 
+    /// Parses `text` with the real loader, as `tt-ha` reads tt-ha.toml.
+    fn load(text: &str) -> SiteConfig {
+        crate::config::parse(
+            text,
+            Path::new("/etc/tt-ha/tt-ha.toml"),
+            Path::new("/etc/tt-ha"),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    #[test]
+    fn each_example_written_is_the_example_with_its_comments() {
+        for ex in [Example::WindowsPair, Example::LinuxPair] {
+            let d = ex.draft().expect("the example parses");
+            let text = d.validate(Path::new("/etc/tt-ha/tt-ha.toml")).unwrap();
+            assert_eq!(load(&text), load(&ex.text().unwrap()), "{ex:?}:\n{text}");
+            // The shape and the comments of the shipped file.
+            for kept in [
+                "# tt-ha site configuration: the master, its replicant, and how tt-ha reaches them.",
+                "# Where the verified backup of the master's databases and logs goes, on the master (required).",
+                "# Short name, shown everywhere and typed to confirm destructive steps.",
+                "# Linux pair: two Linux servers",
+                "[master.process]",
+                "[[replicant]]",
+            ] {
+                assert!(text.contains(kept), "{ex:?} lost {kept:?}:\n{text}");
+            }
+        }
+        let windows = Example::WindowsPair.draft().unwrap().to_toml();
+        assert!(
+            windows.contains(
+                "home = 'C:\\Program Files\\TapeTrack\\TapeTrack Framework Server\\var\\db'"
+            ),
+            "Windows paths as literal strings, as the example writes them:\n{windows}"
+        );
+    }
+
+    #[test]
+    fn a_remote_pair_from_one_console_is_written_and_loads_with_each_nodes_own_paths() {
+        let mut d = SiteDraft::blank();
+        for (role, addr, host) in [
+            (Role::Master, "192.168.1.10", "ops@tt-master"),
+            (Role::Replicant, "192.168.1.11", "tt-replicant"),
+        ] {
+            let n = d.node_mut(role);
+            n.cycle(Key::Reach, true).unwrap();
+            n.cycle(Key::Os, true).unwrap();
+            assert_eq!(n.os, NodeOs::Windows);
+            n.address = addr.into();
+            n.ssh = host.into();
+            n.home = r"D:\TapeTrack\var\db".into();
+            n.service_name = "TapeTrack Framework Server".into();
+            n.process_name = "TMSS10Server.exe".into();
+        }
+        d.master.ssh_options = "-p 2222  -i C:\\keys\\tt".into();
+        d.master.tt_ha = r"C:\tt-ha\tt-ha.exe".into();
+        d.master.backup_dir = r"E:\backup".into();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tt-ha.toml");
+        let text = d.validate(&path).unwrap();
+        let cfg = write_no_clobber(&path, &text).unwrap();
+        assert_eq!(cfg.master.ssh.as_deref(), Some("ops@tt-master"));
+        assert_eq!(cfg.master.ssh_options, ["-p", "2222", "-i", "C:\\keys\\tt"]);
+        assert_eq!(cfg.master.tt_ha.as_deref(), Some(r"C:\tt-ha\tt-ha.exe"));
+        // Never resolved against this machine's folder: that node's own path.
+        assert_eq!(cfg.master.home, PathBuf::from(r"D:\TapeTrack\var\db"));
+        assert_eq!(cfg.replicant().tt_ha, None, "empty: tt-ha on its PATH");
+        assert!(cfg.replicant().ssh_options.is_empty());
+        assert_eq!(
+            cfg.replicant().service,
+            crate::config::ServiceControl::Windows {
+                name: "TapeTrack Framework Server".into(),
+                host: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_node_on_this_machine_is_written_without_ssh() {
+        let mut d = filled();
+        d.replicant.cycle(Key::Reach, true).unwrap();
+        d.replicant.ssh = "tt-replicant".into();
+        let text = d.validate(Path::new("/etc/tt-ha/tt-ha.toml")).unwrap();
+        let cfg = load(&text);
+        assert!(!cfg.master.is_remote(), "{text}");
+        assert_eq!(cfg.master.home, PathBuf::from("/srv/m/var/db"));
+        assert!(cfg.replicant().is_remote());
+        assert_eq!(
+            cfg.master.service,
+            crate::config::ServiceControl::Systemd {
+                unit: "ttfs.service".into()
+            }
+        );
+        assert!(text.contains("# The master is this machine"), "{text}");
+    }
+
+    #[test]
+    fn an_ssh_destination_that_ssh_would_misread_is_refused() {
+        for (dest, says) in [
+            ("-oProxyCommand=sh", "starts with '-'"),
+            ("ops@tt-master rm", "space"),
+            ("ops@tt\tmaster", "space or a control"),
+            ("   ", "user@host"),
+        ] {
+            let mut d = filled();
+            d.replicant.cycle(Key::Reach, true).unwrap();
+            d.replicant.ssh = dest.replace("\\t", "\t");
+            let e = d.validate(Path::new("/tmp/tt-ha.toml")).unwrap_err();
+            assert!(
+                e.contains(says)
+                    && e.contains("replicant (tt-replicant)")
+                    && e.contains("ssh destination"),
+                "{dest:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_must_be_full_paths_in_the_nodes_own_spelling() {
+        let remote = |os_windows: bool| {
+            let mut d = filled();
+            d.master.cycle(Key::Reach, true).unwrap();
+            d.master.ssh = "tt-master".into();
+            if os_windows {
+                d.master.cycle(Key::Os, true).unwrap();
+                d.master.home = r"D:\TapeTrack\var\db".into();
+                d.master.backup_dir = r"D:\backup".into();
+            }
+            d
+        };
+        let cases: Vec<(SiteDraft, &str)> = vec![
+            (
+                {
+                    let mut d = remote(false);
+                    d.master.home = r"D:\TapeTrack\var\db".into();
+                    d
+                },
+                "database home: \"D:\\\\TapeTrack",
+            ),
+            (
+                {
+                    let mut d = remote(true);
+                    d.master.home = "/opt/tapetrack/var/db".into();
+                    d
+                },
+                "not a full Windows path",
+            ),
+            (
+                {
+                    let mut d = remote(true);
+                    d.master.backup_dir = "backup".into();
+                    d
+                },
+                "backup folder",
+            ),
+            (
+                {
+                    let mut d = remote(false);
+                    d.master.home = "var/db".into();
+                    d
+                },
+                "not a full Linux path",
+            ),
+            (
+                {
+                    let mut d = remote(true);
+                    d.master.tt_ha = r"tt-ha\tt-ha.exe".into();
+                    d
+                },
+                "tt-ha on the node",
+            ),
+        ];
+        for (d, says) in cases {
+            let e = d.validate(Path::new("/tmp/tt-ha.toml")).unwrap_err();
+            assert!(
+                e.contains(says) && e.contains("master (tt-master)"),
+                "{says}: {e}"
+            );
+        }
+        // A node on this machine is this machine's system.
+        let mut d = filled();
+        d.master.os = match NodeOs::this_machine() {
+            NodeOs::Unix => NodeOs::Windows,
+            NodeOs::Windows => NodeOs::Unix,
+        };
+        let e = d.validate(Path::new("/tmp/tt-ha.toml")).unwrap_err();
+        assert!(e.contains("set `Reached by` to ssh"), "{e}");
+        // Good spellings pass: both systems.
+        assert!(remote(true).validate(Path::new("/tmp/tt-ha.toml")).is_ok());
+        assert!(remote(false).validate(Path::new("/tmp/tt-ha.toml")).is_ok());
+    }
+
+    #[test]
+    fn words_with_spaces_are_quoted_and_read_back() {
+        let argv: Vec<String> = [
+            "/usr/bin/python3",
+            "/opt/Tape Track/svc.py",
+            "stop",
+            "",
+            "it's",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(split_words(&join_words(&argv)), argv);
+        assert_eq!(
+            split_words(r#"-i "C:\Users\ops\.ssh\tt key"  -p 2222"#),
+            ["-i", r"C:\Users\ops\.ssh\tt key", "-p", "2222"]
+        );
+    }
+
     #[test]
     fn a_written_config_loads() {
         let dir = tempfile::tempdir().unwrap();
@@ -512,5 +1092,212 @@ mod tests {
         let text = filled().validate(&path).unwrap();
         let cfg = write_no_clobber(&path, &text).unwrap();
         assert_eq!(cfg.master.name, "tt-master");
+    }
+}
+
+/// The TOML written for a draft: [`TEMPLATE`] edited in place with `toml_edit`, so that the file
+/// has the example's shape and keeps its comments (each key's explanation stays above it).
+mod toml_out {
+    use super::{NodeDraft, Reach, SiteDraft, TEMPLATE, os_label};
+    use crate::dbconfig::Role;
+    use crate::node::NodeOs;
+    use toml_edit::{Array, DocumentMut, Item, Table, Value};
+
+    /// The template with the draft's values.
+    pub(super) fn render(d: &SiteDraft) -> String {
+        let Ok(mut doc) = TEMPLATE.parse::<DocumentMut>() else {
+            // The template is part of the program and parsed by a test: never reached.
+            return String::new();
+        };
+        if let Some(t) = doc.get_mut("procedure").and_then(Item::as_table_mut) {
+            let old = t.decor().prefix().and_then(|p| p.as_str()).unwrap_or("");
+            let note = "# Written by tt-ha's first-run form from the shipped example; check it with `tt-ha plan`.\n#\n";
+            let prefix = format!("{note}{old}");
+            t.decor_mut().set_prefix(prefix);
+        }
+        if let Some(t) = doc.get_mut("master").and_then(Item::as_table_mut) {
+            node(t, Role::Master, &d.master);
+            if !windows_pair(d) {
+                banner(t, d);
+            }
+        }
+        if let Some(t) = doc
+            .get_mut("replicant")
+            .and_then(Item::as_array_of_tables_mut)
+            .and_then(|a| a.get_mut(0))
+        {
+            node(t, Role::Replicant, &d.replicant);
+        }
+        doc.to_string()
+    }
+
+    /// True when the draft is the template's own case: two Windows servers over ssh.
+    fn windows_pair(d: &SiteDraft) -> bool {
+        [&d.master, &d.replicant]
+            .iter()
+            .all(|n| n.os == NodeOs::Windows && n.reach == Reach::Ssh)
+    }
+
+    /// Says above `[master]` what this site is, in place of the Windows pair's banner.
+    fn banner(t: &mut Table, d: &SiteDraft) {
+        let rule = "# ---------------------------------------------------------------------------------------------\n";
+        let what = |role: Role, n: &NodeDraft| match n.reach {
+            Reach::Ssh => format!(
+                "# The {role} is a {} server reached over ssh ({}).\n",
+                os_label(n.os),
+                n.ssh.trim()
+            ),
+            Reach::ThisMachine => format!(
+                "# The {role} is this machine ({}): no `ssh` key.\n",
+                os_label(n.os)
+            ),
+        };
+        let text = format!(
+            "\n{rule}# This site, as described on the first run.\n{}{}{rule}\n",
+            what(Role::Master, &d.master),
+            what(Role::Replicant, &d.replicant)
+        );
+        t.decor_mut().set_prefix(text);
+    }
+
+    /// Puts one node's values into its table.
+    fn node(t: &mut Table, role: Role, n: &NodeDraft) {
+        set(t, "name", string(&n.name));
+        set(t, "address", string(&n.address));
+        match n.reach {
+            Reach::Ssh => {
+                set(t, "ssh", string(n.ssh.trim()));
+                let words = super::split_words(&n.ssh_options);
+                if words.is_empty() {
+                    t.remove("ssh_options");
+                } else {
+                    set(
+                        t,
+                        "ssh_options",
+                        Value::Array(words.into_iter().collect::<Array>()),
+                    );
+                }
+                match n.tt_ha.trim() {
+                    "" => {
+                        t.remove("tt_ha");
+                    }
+                    p => set(t, "tt_ha", string(p)),
+                }
+            }
+            Reach::ThisMachine => {
+                for k in ["ssh", "ssh_options", "tt_ha"] {
+                    t.remove(k);
+                }
+            }
+        }
+        match n.replication_port.trim() {
+            "" => {
+                t.remove("replication_port");
+            }
+            p => set(t, "replication_port", port(p)),
+        }
+        set(t, "client_port", port(&n.client_port));
+        set(t, "home", string(&n.home));
+        if role == Role::Master {
+            set(t, "backup_dir", string(&n.backup_dir));
+        }
+        if let Some(svc) = t.get_mut("service").and_then(Item::as_table_mut) {
+            service(svc, n);
+        }
+        if let Some(p) = t.get_mut("process").and_then(Item::as_table_mut) {
+            set(p, "name", string(&n.process_name));
+            match n.process_exe.trim() {
+                "" => {
+                    p.remove("exe");
+                }
+                exe => set(p, "exe", string(exe)),
+            }
+        }
+    }
+
+    /// The `[ROLE.service]` table: its kind and only that kind's keys.
+    fn service(t: &mut Table, n: &NodeDraft) {
+        let kind = n.service_kind.trim();
+        let keep: &[&str] = match kind {
+            "systemd" => &["kind", "unit"],
+            "windows" => &["kind", "name"],
+            _ => &["kind", "start", "stop", "status"],
+        };
+        let stale: Vec<String> = t
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .filter(|k| !keep.contains(&k.as_str()))
+            .collect();
+        for k in stale {
+            t.remove(&k);
+        }
+        set(t, "kind", string(kind));
+        let comment = match kind {
+            "systemd" => Some("# Driven with systemctl on that server.\n"),
+            "windows" => None,
+            _ => Some(
+                "# Commands run on that server (argv arrays); `status` exits 0 when running and 3 when\n# stopped, like LSB init scripts.\n",
+            ),
+        };
+        if let Some(c) = comment {
+            t.decor_mut().set_prefix(format!("\n{c}"));
+        }
+        match kind {
+            "systemd" => set(t, "unit", string(&n.service_name)),
+            "windows" => set(t, "name", string(&n.service_name)),
+            _ => {
+                for (k, v) in [
+                    ("start", &n.service_start),
+                    ("stop", &n.service_stop),
+                    ("status", &n.service_status),
+                ] {
+                    let words: Array = super::split_words(v).into_iter().collect();
+                    set(t, k, Value::Array(words));
+                }
+            }
+        }
+    }
+
+    /// Sets `key` to `v`, keeping the comment after the old value (`# …` on its line).
+    fn set(t: &mut Table, key: &str, v: Value) {
+        match t.get_mut(key).and_then(Item::as_value_mut) {
+            Some(old) => {
+                let suffix = old
+                    .decor()
+                    .suffix()
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string);
+                *old = v;
+                old.decor_mut().set_prefix(" ");
+                if let Some(s) = suffix {
+                    old.decor_mut().set_suffix(s);
+                }
+            }
+            None => {
+                t.insert(key, Item::Value(v));
+            }
+        }
+    }
+
+    /// A string; with backslashes (a Windows path), a literal string as the example writes
+    /// them (`'C:\…'`) when it can be one.
+    fn string(s: &str) -> Value {
+        if s.contains('\\')
+            && !s.contains(['\'', '\n', '\r'])
+            && !s.chars().any(char::is_control)
+            && let Ok(v) = format!("'{s}'").parse::<Value>()
+        {
+            return v;
+        }
+        Value::from(s)
+    }
+
+    /// A port that is a number is written as one; anything else as a string, for the loader
+    /// to refuse by name.
+    fn port(s: &str) -> Value {
+        match s.trim().parse::<u16>() {
+            Ok(p) => Value::from(i64::from(p)),
+            Err(_) => Value::from(s),
+        }
     }
 }

@@ -369,6 +369,7 @@ fn wizard_confirm_shows_the_dbconfig_diff_and_needs_the_node_name() {
             STEPS[4].why,
             dbconfig_diff(Role::Replicant, "10.0.0.11", "10.0.0.10")
         ),
+        planned: None,
         reply: Some(reply),
     }));
     for c in "tt-repl".chars() {
@@ -399,6 +400,7 @@ fn wizard_esc_declines_a_step() {
         title: String::new(),
         node: "tt-replicant".into(),
         details: String::new(),
+        planned: None,
         reply: Some(reply),
     }));
     a.update(key(KeyCode::Esc));
@@ -453,6 +455,7 @@ fn rollback_preview() -> Msg {
         title: title.into(),
         effects: eff.iter().map(|e| e.to_string()).collect(),
         moves: Vec::new(),
+        detail: Default::default(),
     };
     Msg::RollbackPreview {
         run_id: "20261122T080000Z".into(),

@@ -502,16 +502,13 @@ fn run_step(
         // A destructive step is one node's: the name the operator types.
         let node = &cfg.node(def.node.unwrap_or(Role::Replicant)).name;
         let run_id = ctx.run_id.clone();
-        let mut details = || {
-            let planned = plan::build_on(nodes, cfg, &run_id);
-            planned
+        let mut planned = || {
+            plan::build_on(nodes, cfg, &run_id)
                 .steps
-                .iter()
+                .into_iter()
                 .find(|s| s.id == def.id)
-                .map(describe)
-                .unwrap_or_default()
         };
-        if !confirm.confirm(def, node, &mut details) {
+        if !confirm.confirm_planned(def, node, &mut planned, describe) {
             return Err(EngineError::Declined {
                 step: def.id.into(),
             });

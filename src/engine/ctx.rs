@@ -126,6 +126,20 @@ pub trait Confirm {
     /// True to go ahead. `details()` lists the exact effects (computed only when asked: it re-reads both homes).
     fn confirm(&mut self, step: &StepDef, node: &str, details: &mut dyn FnMut() -> String) -> bool;
 
+    /// [`Confirm::confirm`] with the step's effects typed: `planned()` plans the step afresh
+    /// (it re-reads both homes), `describe` words it. A front-end that lays the effects out
+    /// itself (the TUI's table of entries) overrides this; the rest answer with the words.
+    fn confirm_planned(
+        &mut self,
+        step: &StepDef,
+        node: &str,
+        planned: &mut dyn FnMut() -> Option<crate::plan::PlannedStep>,
+        describe: fn(&crate::plan::PlannedStep) -> String,
+    ) -> bool {
+        let mut details = || planned().map(|s| describe(&s)).unwrap_or_default();
+        self.confirm(step, node, &mut details)
+    }
+
     /// Asked by `rollback` only, and only for the replicant, whose files the rollback discards:
     /// its server did not stop in time; end its process (SIGTERM, then SIGKILL)? `details`
     /// says what runs, why, and what ending it means. True only once the operator typed `node`

@@ -11,7 +11,9 @@ mod status;
 pub use apply::{ApplyOptions, apply, apply_on};
 pub use backup::{BACKUP_JOURNALS, backup, backup_on};
 pub use ctx::{Confirm, Decline, Event, Progress, ProgressKind, StepState, Unit};
-pub use rollback::{RollbackStep, UndoStep, plan_rollback_on, rollback, rollback_on};
+pub use rollback::{
+    MovedEntry, RollbackStep, StepDetail, UndoStep, plan_rollback_on, rollback, rollback_on,
+};
 pub use status::{
     StatusReport, describe_record, finalize, finalize_on, purge_targets, status, status_on,
 };

@@ -123,6 +123,35 @@ pub struct RollbackStep {
     /// The step's moves (from, to), exact; in JSON as [`crate::pathjson::MoveEnds`].
     #[serde(serialize_with = "crate::pathjson::moves")]
     pub moves: Vec<(PathBuf, PathBuf)>,
+    /// The same effects typed for a screen (not in JSON, which has `effects` and `moves`).
+    #[serde(skip)]
+    pub detail: StepDetail,
+}
+
+/// A rollback step's effects typed for a screen, so that a front-end lays them out (a table of
+/// entries under their folder, a diff line by line) without reading them back from words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepDetail {
+    /// The folder the moved entries leave or enter (the home), escaped for people.
+    pub folder: Option<String>,
+    /// Where they go to or come from, in words (`into quarantine …`, `from quarantine …`).
+    pub other_end: Option<String>,
+    /// The moved entries, in the order of `moves`.
+    pub entries: Vec<MovedEntry>,
+    /// A DB_CONFIG write-back: the unified diff, one element per line, without line endings.
+    pub diff: Vec<String>,
+}
+
+/// One entry a rollback step moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedEntry {
+    /// Its file name, escaped for people.
+    pub name: String,
+    /// What it is.
+    pub class: crate::dbhome::FileClass,
+    /// Its size, where the dry run knows it: the attempt's entries are listed now; the
+    /// originals in quarantine are not read (that would cost a request per entry remotely).
+    pub bytes: Option<u64>,
 }
 
 /// The step that writes a node's saved DB_CONFIG back: the copy and the diff it undoes.
@@ -138,7 +167,8 @@ fn restore_dbconfig_step(
         &Document::parse(current),
         &Document::parse(original),
     );
-    step(
+    let lines = diff.lines().map(str::to_string).collect();
+    let mut out = step(
         id,
         node,
         title,
@@ -146,7 +176,9 @@ fn restore_dbconfig_step(
             format!("write {} back over {}", saved.display(), path.display()),
             diff,
         ],
-    )
+    );
+    out.detail.diff = lines;
+    out
 }
 
 fn step(id: UndoStep, node: &Node, title: &str, effects: Vec<String>) -> RollbackStep {
@@ -156,15 +188,18 @@ fn step(id: UndoStep, node: &Node, title: &str, effects: Vec<String>) -> Rollbac
         title: title.to_string(),
         effects,
         moves: Vec::new(),
+        detail: StepDetail::default(),
     }
 }
 
-/// A step that moves `pairs`: each move in words, escaped, and the exact pairs.
+/// A step that moves `pairs`: each move in words, escaped, and the exact pairs; `detail` types
+/// them for a screen.
 fn move_step(
     id: UndoStep,
     node: &Node,
     title: &str,
     pairs: Vec<(PathBuf, PathBuf)>,
+    detail: StepDetail,
 ) -> RollbackStep {
     let effects = pairs
         .iter()
@@ -172,7 +207,71 @@ fn move_step(
         .collect();
     RollbackStep {
         moves: pairs,
+        detail,
         ..step(id, node, title, effects)
+    }
+}
+
+/// The last name of `path` (an entry of a home) for people, in the spelling of the node it
+/// belongs to: a remote Windows node's `C:\…\__db.001` is `__db.001` on a Linux controller too.
+fn entry_name(path: &std::path::Path) -> String {
+    let Some(parent) = crate::node::path::parent_spelled(path) else {
+        return shown(path).to_string();
+    };
+    if path.parent() == Some(parent.as_path()) {
+        return crate::display::file_name(path).to_string();
+    }
+    let rest = path
+        .to_str()
+        .and_then(|t| t.get(parent.as_os_str().len()..))
+        .map(|r| r.trim_start_matches(['\\', '/']));
+    match rest {
+        Some(r) if !r.is_empty() => crate::display::escape_bytes(r.as_bytes()),
+        _ => shown(path).to_string(),
+    }
+}
+
+/// The typed detail of moves out of `node`'s home (the attempt's entries, listed now).
+fn aside_detail(node: &Node, run_id: &str, entries: Vec<MovedEntry>) -> StepDetail {
+    StepDetail {
+        folder: Some(shown(&node.home).to_string()),
+        other_end: Some(format!("into {}", shown(&runs::attempt_dir(node, run_id)))),
+        entries,
+        diff: Vec::new(),
+    }
+}
+
+/// The typed detail of moves back into the replicant's home from its quarantine. The
+/// originals are classed by name as files (the journal keeps no kind) and not sized.
+fn restore_detail(node: &Node, pairs: &[(PathBuf, PathBuf)]) -> StepDetail {
+    let entries = pairs
+        .iter()
+        .map(|(_, to)| {
+            let class = match to.file_name() {
+                Some(n) if to.parent() == crate::node::path::parent_spelled(to).as_deref() => {
+                    crate::dbhome::classify(n, crate::dbhome::EntryKind::File, &node.message_file)
+                }
+                _ => crate::dbhome::classify(
+                    entry_name(to),
+                    crate::dbhome::EntryKind::File,
+                    &node.message_file,
+                ),
+            };
+            MovedEntry {
+                name: entry_name(to),
+                class,
+                bytes: None,
+            }
+        })
+        .collect();
+    StepDetail {
+        folder: Some(shown(&node.home).to_string()),
+        other_end: pairs
+            .first()
+            .and_then(|(from, _)| crate::node::path::parent_spelled(from))
+            .map(|q| format!("from {}", shown(&q))),
+        entries,
+        diff: Vec::new(),
     }
 }
 
@@ -198,17 +297,30 @@ fn dbconfig_to_restore(
 
 /// Pairs (current → attempt folder) for entries the attempt created in a home.
 fn attempt_moves(access: &dyn NodeAccess, run_id: &str) -> Vec<(PathBuf, PathBuf)> {
+    attempt_listing(access, run_id).0
+}
+
+/// [`attempt_moves`], with each entry's name, class and size for a screen.
+fn attempt_listing(
+    access: &dyn NodeAccess,
+    run_id: &str,
+) -> (Vec<(PathBuf, PathBuf)>, Vec<MovedEntry>) {
     let Ok(home) = access.list_home() else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let dest = runs::attempt_dir(access.config(), run_id);
     home.moves_for(access.role())
         .iter()
         .map(|e| {
             let to = crate::node::path::join_entry(&dest, &e.path, &e.name);
-            (e.path.clone(), to)
+            let shown = MovedEntry {
+                name: entry_name(&e.path),
+                class: e.class,
+                bytes: Some(e.bytes),
+            };
+            ((e.path.clone(), to), shown)
         })
-        .collect()
+        .unzip()
 }
 
 /// Pairs (quarantine → home) for the replicant's originals still in quarantine.
@@ -254,21 +366,21 @@ pub fn plan_rollback_on(
     let r_clear = if (run.started("replicant.start") || run.done("replicant.prune"))
         && !rollback_done.contains(&UndoStep::ReplicantClear.as_str())
     {
-        attempt_moves(replicant, &run.run_id)
+        attempt_listing(replicant, &run.run_id)
     } else {
-        Vec::new()
+        Default::default()
     };
     let r_conf = dbconfig_to_restore(replicant, &run.run_id, records);
     let m_conf = dbconfig_to_restore(master, &run.run_id, records);
     let m_regions = if run.started("master.regions")
         && !rollback_done.contains(&UndoStep::MasterRegions.as_str())
     {
-        attempt_moves(master, &run.run_id)
+        attempt_listing(master, &run.run_id)
     } else {
-        Vec::new()
+        Default::default()
     };
-    let replicant_changes = !restore.is_empty() || !r_clear.is_empty() || r_conf.is_some();
-    let master_changes = m_conf.is_some() || !m_regions.is_empty();
+    let replicant_changes = !restore.is_empty() || !r_clear.0.is_empty() || r_conf.is_some();
+    let master_changes = m_conf.is_some() || !m_regions.0.is_empty();
 
     if r_up && (replicant_changes || !run.replicant_was_running) {
         out.push(step(
@@ -294,12 +406,13 @@ pub fn plan_rollback_on(
             c,
         ));
     }
-    if !m_regions.is_empty() {
+    if !m_regions.0.is_empty() {
         out.push(move_step(
             UndoStep::MasterRegions,
             m,
             "Move the region files the attempt made into quarantine (old ones are never restored)",
-            m_regions,
+            m_regions.0,
+            aside_detail(m, &run.run_id, m_regions.1),
         ));
     }
     if run.master_was_running && (!m_up || master_changes) {
@@ -313,20 +426,23 @@ pub fn plan_rollback_on(
             )],
         ));
     }
-    if !r_clear.is_empty() {
+    if !r_clear.0.is_empty() {
         out.push(move_step(
             UndoStep::ReplicantClear,
             r,
             "Move what the attempt created on the replicant aside",
-            r_clear,
+            r_clear.0,
+            aside_detail(r, &run.run_id, r_clear.1),
         ));
     }
     if !restore.is_empty() {
+        let detail = restore_detail(r, &restore);
         out.push(move_step(
             UndoStep::ReplicantRestore,
             r,
             "Move the replicant's original files back",
             restore,
+            detail,
         ));
     }
     if let Some(c) = &r_conf {

@@ -62,6 +62,8 @@ pub struct Row {
     pub last_kind: Option<crate::engine::ProgressKind>,
     /// Effects in words (rollback steps; the wizard reads them from the plan).
     pub effects: Vec<String>,
+    /// The same effects typed, for the table of entries and the diff (rollback steps).
+    pub detail: crate::engine::StepDetail,
     /// `now_secs` when it started running.
     pub started_at: Option<f64>,
 }
@@ -78,6 +80,7 @@ impl Row {
             progress: Vec::new(),
             last_kind: None,
             effects: Vec::new(),
+            detail: Default::default(),
             started_at: None,
         }
     }
@@ -93,6 +96,7 @@ impl Row {
             progress: Vec::new(),
             last_kind: None,
             effects: s.effects.clone(),
+            detail: s.detail.clone(),
             started_at: None,
         }
     }
@@ -545,6 +549,7 @@ impl App {
                             progress: Vec::new(),
                             last_kind: None,
                             effects: Vec::new(),
+                            detail: Default::default(),
                             started_at: None,
                         });
                         rows.len() - 1

@@ -128,6 +128,12 @@ pub const SETUP: &[Binding] = &[
     ),
     // Any other key is typed into the field (the fallback of [`action`]).
     b("type, Backspace", "edit the field", &[]),
+    // Also the fallback: the form changes a choice with them.
+    b(
+        "← →  Space",
+        "change a choice (start from, reached by, system)",
+        &[],
+    ),
     b(
         "Enter",
         "next field; on Save: check and write tt-ha.toml",
@@ -408,7 +414,7 @@ pub struct HintState {
 pub fn hints(s: HintState) -> &'static str {
     const RUNNING: &str = "Tab focus · ↑↓ PgUp PgDn scroll · f follow · / search · ? help · q quit";
     match s.screen {
-        Screen::Setup => "↑↓ field · type to edit · Enter next/Save · Esc quit",
+        Screen::Setup => "↑↓ field · type to edit · ←→ choice · Enter next/Save · Esc quit",
         Screen::Wizard if s.busy => RUNNING,
         Screen::Wizard => {
             "Enter start/resume · ↑↓ step · c check · r rollback · m monitor · Tab · / · ? · q"

@@ -18,6 +18,9 @@ pub struct ConfirmRequest {
     pub node: String,
     /// The exact effects (moves, the DB_CONFIG diff, service actions).
     pub details: String,
+    /// The same effects typed (the step as planned at the question), when the engine gave
+    /// them: the dialog lays them out as the step preview does.
+    pub planned: Option<Box<crate::plan::PlannedStep>>,
     /// Where the answer goes (the engine's thread waits on it).
     pub reply: Option<std::sync::mpsc::Sender<bool>>,
 }
@@ -36,6 +39,7 @@ impl ConfirmRequest {
             title: format!("End {node}'s server process"),
             node: node.into(),
             details: details.into(),
+            planned: None,
             reply,
         }
     }

@@ -34,6 +34,27 @@ impl Confirm for UiConfirm {
             title: step.title.into(),
             node: node.into(),
             details: details(),
+            planned: None,
+            reply: Some(reply),
+        };
+        self.ask(req, answer)
+    }
+
+    fn confirm_planned(
+        &mut self,
+        step: &StepDef,
+        node: &str,
+        planned: &mut dyn FnMut() -> Option<crate::plan::PlannedStep>,
+        describe: fn(&crate::plan::PlannedStep) -> String,
+    ) -> bool {
+        let (reply, answer) = std::sync::mpsc::channel();
+        let planned = planned();
+        let req = ConfirmRequest {
+            step_id: step.id.into(),
+            title: step.title.into(),
+            node: node.into(),
+            details: planned.as_ref().map(describe).unwrap_or_default(),
+            planned: planned.map(Box::new),
             reply: Some(reply),
         };
         self.ask(req, answer)

@@ -1,5 +1,6 @@
 //! Modal dialogs and the help overlay, drawn over the screen.
 
+use super::wizard::{planned_lines, wrap_words};
 use crate::tui::app::{App, Dialog};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -24,6 +25,69 @@ fn frame<'a>(title: String, app: &App) -> Block<'a> {
         .title(Span::styled(title, app.theme.heading()))
 }
 
+/// The confirmation's text: the step's effects typed from the engine when it gave them (the
+/// table of entries under their folder, the diff), else its words line by line.
+fn confirm_lines(
+    app: &App,
+    req: &crate::tui::app::ConfirmRequest,
+    width: u16,
+    until: usize,
+) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    match &req.planned {
+        Some(step) => {
+            let mut lines = vec![
+                Line::styled(step.title.to_string(), t.heading()),
+                Line::raw(step.why.to_string()),
+                Line::raw(""),
+            ];
+            lines.extend(planned_lines(t, step, width, until));
+            lines
+        }
+        None => req
+            .details
+            .lines()
+            .map(|l| Line::styled(crate::display::text(l).into_owned(), t.diff_line(l)))
+            .collect(),
+    }
+}
+
+/// Rows `lines` take at `width` when wrapped (at least; word wrapping may take a few more).
+fn wrapped_rows(lines: &[Line], width: u16) -> usize {
+    let w = width.max(1) as usize;
+    lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum()
+}
+
+/// A scroll offset that keeps the last page in view: scrolling past the end shows the end.
+fn clamp_scroll(scroll: u16, rows: usize, height: u16) -> u16 {
+    let max = rows.saturating_sub(height as usize);
+    (scroll as usize).min(max) as u16
+}
+
+/// Journal records wrapped to `width`: nothing is cut; a record's further lines are indented
+/// under its text, so each record still reads as one.
+pub(super) fn wrapped_records(records: &[String], width: u16) -> Vec<Line<'static>> {
+    let width = width.max(1) as usize;
+    let mut out = Vec::new();
+    for r in records.iter().flat_map(|r| r.lines()) {
+        let r = crate::display::text(r);
+        let pieces = wrap_words(&r, width);
+        let mut pieces = pieces.into_iter();
+        if let Some(first) = pieces.next() {
+            out.push(Line::raw(first));
+        }
+        let rest: String = pieces.collect();
+        if !rest.is_empty() {
+            const INDENT: &str = "        ";
+            let w = width.saturating_sub(INDENT.len()).max(8);
+            for p in wrap_words(rest.trim_start(), w) {
+                out.push(Line::raw(format!("{INDENT}{p}")));
+            }
+        }
+    }
+    out
+}
+
 /// Draws the open dialog, then the help overlay.
 pub(super) fn draw(f: &mut Frame, app: &App) {
     let t = &app.theme;
@@ -43,15 +107,17 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
                 f.render_widget(block, area);
                 let [body, ask] =
                     Layout::vertical([Constraint::Min(0), Constraint::Length(5)]).areas(inner);
-                let lines: Vec<Line> = req
-                    .details
-                    .lines()
-                    .map(|l| Line::styled(l.to_string(), t.diff_line(l)))
-                    .collect();
+                let lines = confirm_lines(
+                    app,
+                    req,
+                    body.width,
+                    *scroll as usize + body.height as usize * 2,
+                );
+                let top = clamp_scroll(*scroll, wrapped_rows(&lines, body.width), body.height);
                 f.render_widget(
                     Paragraph::new(lines)
                         .wrap(Wrap { trim: false })
-                        .scroll((*scroll, 0)),
+                        .scroll((top, 0)),
                     body,
                 );
                 let mut q = vec![
@@ -154,14 +220,11 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
             Dialog::Journal { lines, scroll } => {
                 let area = centered(full, 94, 86);
                 f.render_widget(Clear, area);
-                let body: Vec<Line> = lines.iter().map(|l| Line::raw(l.clone())).collect();
-                f.render_widget(
-                    Paragraph::new(body).scroll((*scroll, 0)).block(frame(
-                        " Journal (↑↓ PgUp PgDn scroll · Esc close) ".into(),
-                        app,
-                    )),
-                    area,
-                );
+                let block = frame(" Journal (↑↓ PgUp PgDn scroll · Esc close) ".into(), app);
+                let inner = block.inner(area);
+                let body = wrapped_records(lines, inner.width);
+                let top = clamp_scroll(*scroll, body.len(), inner.height);
+                f.render_widget(Paragraph::new(body).scroll((top, 0)).block(block), area);
             }
             Dialog::Message { title, body } => {
                 let area = centered(full, 70, 50);

@@ -2,8 +2,10 @@
 //! will do on the right (each step's state once it runs).
 
 use super::Areas;
-use super::wizard::row_mark;
-use crate::tui::app::{App, Focus, Phase, RowState};
+use super::dialogs::wrapped_records;
+use super::wizard::{EntryRow, count, diff_lines, entry_table, row_mark};
+use crate::dbhome::human_bytes;
+use crate::tui::app::{App, Focus, Phase, Row, RowState};
 use ratatui::Frame;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -11,10 +13,13 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 pub(super) fn draw(f: &mut Frame, app: &App, a: &Areas) {
     let t = &app.theme;
+    // Wrapped, never cut: a record's reason is at its end. The newest records matter most:
+    // show the end of the journal.
+    let inner_w = a.left.width.saturating_sub(2);
     let journal: Vec<Line> = app
         .rb_journal
         .iter()
-        .map(|l| {
+        .flat_map(|l| {
             let style = if l.contains("FAILED") {
                 t.bad()
             } else if l.contains(": done") {
@@ -22,10 +27,11 @@ pub(super) fn draw(f: &mut Frame, app: &App, a: &Areas) {
             } else {
                 Style::new()
             };
-            Line::styled(l.clone(), style)
+            wrapped_records(std::slice::from_ref(l), inner_w)
+                .into_iter()
+                .map(move |line| line.style(style))
         })
         .collect();
-    // The newest records matter most: show the end of the journal.
     let h = a.left.height.saturating_sub(2) as usize;
     let skip = journal.len().saturating_sub(h);
     f.render_widget(
@@ -68,9 +74,14 @@ pub(super) fn draw(f: &mut Frame, app: &App, a: &Areas) {
             }
             RowState::Failed(e) => body.push(Line::styled(format!("       {e}"), t.bad())),
             RowState::Pending => {
-                for e in &r.effects {
-                    body.push(Line::styled(format!("       {e}"), t.dim()));
-                }
+                let until = (app.detail_scroll as usize + a.right.height as usize * 2)
+                    .saturating_sub(body.len());
+                body.extend(pending_lines(
+                    app,
+                    r,
+                    a.right.width.saturating_sub(2),
+                    until,
+                ));
             }
         }
     }
@@ -90,3 +101,70 @@ pub(super) fn draw(f: &mut Frame, app: &App, a: &Areas) {
         a.right,
     );
 }
+
+/// What a rollback step will do, as the wizard's preview shows a step: moves as a table of
+/// entries under the home (with the other end and a total), a DB_CONFIG write-back with its
+/// diff line by line, anything else in words.
+fn pending_lines(app: &App, r: &Row, width: u16, until: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let d = &r.detail;
+    let mut out = Vec::new();
+    if !d.entries.is_empty() {
+        if let Some(folder) = &d.folder {
+            out.push(Line::from(vec![
+                Span::styled(format!("{INDENT}in "), t.dim()),
+                Span::styled(folder.clone(), t.heading()),
+            ]));
+        }
+        if let Some(other) = &d.other_end {
+            out.push(Line::styled(format!("{INDENT}{other}"), t.dim()));
+        }
+        let row = |i: usize| {
+            let e = &d.entries[i];
+            EntryRow {
+                name: e.name.clone(),
+                class: e.class.label(),
+                size: e.bytes.map(human_bytes).unwrap_or_default(),
+            }
+        };
+        let longest = d
+            .entries
+            .iter()
+            .map(|e| Span::raw(e.name.as_str()).width())
+            .max()
+            .unwrap_or(0);
+        out.extend(entry_table(t, d.entries.len(), row, longest, width, until));
+        let known: Vec<u64> = d.entries.iter().filter_map(|e| e.bytes).collect();
+        let n = count(d.entries.len(), "entry", "entries");
+        out.push(Line::styled(
+            if known.len() == d.entries.len() {
+                format!("  {n} in all: {}", human_bytes(known.iter().sum()))
+            } else {
+                format!("  {n} in all (sizes in quarantine are not read by the dry run)")
+            },
+            t.heading(),
+        ));
+        return out;
+    }
+    let mut effects = r.effects.iter();
+    if !d.diff.is_empty() {
+        // The words' first effect is the write-back; the second is the same diff as one text.
+        if let Some(first) = effects.next() {
+            out.push(Line::styled(format!("{INDENT}{first}"), t.dim()));
+        }
+        out.extend(diff_lines(t, d.diff.iter().map(String::as_str)));
+        return out;
+    }
+    for e in effects {
+        for l in e.lines() {
+            out.push(Line::styled(
+                format!("{INDENT}{}", crate::display::text(l)),
+                t.dim(),
+            ));
+        }
+    }
+    out
+}
+
+/// The indent of a step's effects under its title.
+const INDENT: &str = "       ";

@@ -1,4 +1,5 @@
-//! The first-run form.
+//! The first-run form: where to start from, then each node's fields (those that apply: ssh's
+//! only for a node reached by ssh), a choice shown between arrows when selected.
 
 use crate::tui::app::App;
 use ratatui::Frame;
@@ -26,20 +27,24 @@ pub(super) fn draw(f: &mut Frame, app: &App, area: Rect) {
     let mut selected_line = 0;
     for (i, fld) in form.fields.iter().enumerate() {
         if fld.node != last_node {
-            lines.push(Line::styled(format!("[{}]", fld.node), t.heading()));
+            if fld.node != "site" {
+                lines.push(Line::styled(format!("[{}]", fld.node), t.heading()));
+            }
             last_node = fld.node;
         }
         let sel = i == form.selected;
         if sel {
             selected_line = lines.len();
         }
-        let value = if sel {
-            format!("{}▏", form.value(i))
-        } else {
-            form.value(i).to_string()
+        let value = match (fld.is_choice(), sel) {
+            // A choice reads as one: its arrows say ← → change it.
+            (true, true) => format!("◂ {} ▸", form.value(i)),
+            (true, false) => form.value(i).to_string(),
+            (false, true) => format!("{}▏", form.value(i)),
+            (false, false) => form.value(i).to_string(),
         };
         let label = Span::styled(
-            format!("  {:<18} ", fld.label),
+            format!("  {:<17} ", fld.label),
             if sel { t.selected() } else { t.dim() },
         );
         lines.push(Line::from(vec![label, Span::raw(value)]));

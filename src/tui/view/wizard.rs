@@ -3,7 +3,8 @@
 //! DB_CONFIG diff), its progress or outcome.
 
 use super::Areas;
-use crate::plan::{Effect, Words};
+use crate::dbhome::human_bytes;
+use crate::plan::{Effect, PlannedStep, Words};
 use crate::preflight::Status;
 use crate::tui::app::{App, Focus, Phase, Row, RowState};
 use crate::tui::theme::Theme;
@@ -148,7 +149,9 @@ fn detail(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let mut body = state;
-    body.extend(effect_lines(app, row));
+    // Lines wrap: lay out a screen more than is seen, so the view is always full.
+    let until = app.detail_scroll as usize + rest.height as usize * 2;
+    body.extend(effect_lines(app, row, rest.width, until));
     f.render_widget(
         Paragraph::new(body)
             .wrap(Wrap { trim: false })
@@ -282,9 +285,10 @@ fn preflight_table(f: &mut Frame, app: &App, area: Rect, state: Vec<Line<'static
     f.render_widget(table, table_area);
 }
 
-/// A step's planned effects in words, the DB_CONFIG diff coloured.
-pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
-    let t = &app.theme;
+/// A step's planned effects, as the preview shows them: the moves as a table under their
+/// folder, the DB_CONFIG diff coloured. Laid out for `width` columns, up to about `until` lines
+/// (what lies further down is counted, not laid out: a long list costs what is shown).
+pub fn effect_lines(app: &App, row: &Row, width: u16, until: usize) -> Vec<Line<'static>> {
     let Some(step) = app
         .plan
         .as_ref()
@@ -292,6 +296,7 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
     else {
         return Vec::new();
     };
+    let t = &app.theme;
     let mut out = vec![Line::styled(
         if matches!(row.state, RowState::Done(_) | RowState::Skipped(_)) {
             "What it did (as planned):"
@@ -300,43 +305,90 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
         },
         t.heading(),
     )];
+    out.extend(planned_lines(t, step, width, until));
+    out
+}
+
+/// A planned step's effects (the preview's and the confirmation's): what blocks it, its note,
+/// the moves as a table, the edits as diffs, the rest in words.
+pub(super) fn planned_lines(
+    t: &Theme,
+    step: &PlannedStep,
+    width: u16,
+    until: usize,
+) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
     if let Some(b) = &step.blocked {
         out.push(Line::styled(format!("Blocked: {b}"), t.bad()));
     }
     if let Some(n) = &step.note {
         out.push(Line::styled(n.clone(), t.dim()));
     }
-    if let Some(m) = crate::plan::moves_summary(&step.effects) {
-        out.push(Line::raw(m));
-    }
-    let mut rows = 0;
-    let entries = step
+    let moves: Vec<&Effect> = step
         .effects
         .iter()
         .filter(|e| matches!(e, Effect::Move { .. }))
-        .count();
-    for e in &step.effects {
+        .collect();
+    if let Some(Effect::Move { from, to, .. }) = moves.first() {
+        out.push(Line::from(vec![
+            Span::styled("from ", t.dim()),
+            Span::styled(folder_of(from), t.heading()),
+        ]));
+        out.push(Line::from(vec![
+            Span::styled("into quarantine ", t.dim()),
+            Span::raw(folder_of(to)),
+        ]));
+        // Rows are worded only as far as they are laid out: a home of 20,000 entries costs
+        // what is seen, plus one pass for the widest name.
+        let longest = moves
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Move { from, .. } => Some(name_width(from)),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let row = |i: usize| match moves[i].words() {
+            Words::Entry { name, class, size } => EntryRow { name, class, size },
+            _ => EntryRow {
+                name: String::new(),
+                class: "",
+                size: String::new(),
+            },
+        };
+        let total: u64 = moves
+            .iter()
+            .map(|e| match e {
+                Effect::Move { bytes, .. } => *bytes,
+                _ => 0,
+            })
+            .sum();
+        let budget = until.saturating_sub(out.len());
+        out.extend(entry_table(t, moves.len(), row, longest, width, budget));
+        out.push(Line::styled(
+            format!(
+                "{} in all: {}",
+                count(moves.len(), "entry", "entries"),
+                human_bytes(total)
+            ),
+            t.heading(),
+        ));
+    }
+    // The moves are in the table above; the rest in order, worded.
+    for e in step
+        .effects
+        .iter()
+        .filter(|e| !matches!(e, Effect::Move { .. }))
+    {
         match e.words() {
-            Words::Entry { name, class, size } => {
-                rows += 1;
-                if rows <= 12 {
-                    out.push(Line::raw(format!("  {name:<28} {size:>10}  {class}")));
-                } else if rows == 13 {
-                    out.push(Line::styled(
-                        format!("  … and {} more", entries - 12),
-                        t.dim(),
-                    ));
-                }
-            }
+            Words::Entry { .. } => {}
             Words::Edit {
                 heading,
                 diff,
                 warnings,
             } => {
                 out.push(Line::raw(heading));
-                for l in diff.lines() {
-                    out.push(Line::styled(l.to_string(), t.diff_line(l)));
-                }
+                out.extend(diff_lines(t, diff.lines()));
                 for w in warnings {
                     out.push(Line::styled(format!("note: {w}"), t.warn()));
                 }
@@ -345,4 +397,213 @@ pub fn effect_lines(app: &App, row: &Row) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+/// `n thing` or `n things`.
+pub(super) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The folder holding `path`, in its node's spelling, for people.
+fn folder_of(path: &std::path::Path) -> String {
+    let parent = crate::node::path::parent_spelled(path).unwrap_or_else(|| path.to_path_buf());
+    crate::display::path(&parent).to_string()
+}
+
+/// A unified diff's lines, each coloured by what it is (readable without colour: `+`/`-`).
+pub(super) fn diff_lines<'a>(
+    t: &Theme,
+    lines: impl IntoIterator<Item = &'a str>,
+) -> impl Iterator<Item = Line<'static>> {
+    lines
+        .into_iter()
+        .map(|l| Line::styled(crate::display::text(l).into_owned(), t.diff_line(l)))
+}
+
+/// One moved entry as a row of the effects table: its name relative to the folder (escaped by
+/// the one rule, [`crate::display`]), its class and its size.
+pub(super) struct EntryRow {
+    /// The name, escaped.
+    pub name: String,
+    /// Its class's label.
+    pub class: &'static str,
+    /// Its size for people (empty when not known).
+    pub size: String,
+}
+
+/// Columns the file name of `path` takes once shown by the one rule: its length for plain
+/// printable ASCII (most names; nothing to escape), else counted as it is written.
+fn name_width(path: &std::path::Path) -> usize {
+    let shown = crate::display::file_name(path);
+    let plain = path
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .filter(|b| b.iter().all(|c| (0x20..0x7f).contains(c) && *c != b'\\'));
+    match plain {
+        Some(b) => b.len(),
+        None => shown_width(shown),
+    }
+}
+
+/// Columns `shown` takes on a terminal, counted as it is written: no string is made.
+pub(super) fn shown_width(shown: impl std::fmt::Display) -> usize {
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += Span::raw(s).width();
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = std::fmt::Write::write_fmt(&mut c, format_args!("{shown}"));
+    c.0
+}
+
+/// Width of the class column: the longest label (`message file`).
+const CLASS_W: usize = 12;
+/// Width of the size column (`1023.9 MiB`).
+const SIZE_W: usize = 10;
+/// Narrowest name column before names go on lines of their own.
+const NAME_MIN: usize = 8;
+
+/// The moved entries in aligned columns (name · class · size), laid out for `width` columns:
+/// the name column as wide as the longest name where it fits. A name wider than its column
+/// takes lines of its own (cut by width, never lost) and its class and size follow on the
+/// next line. Rows are laid out until `budget` lines; the rest are counted on one line, which
+/// scrolling brings in view.
+pub(super) fn entry_table(
+    t: &Theme,
+    n: usize,
+    row: impl Fn(usize) -> EntryRow,
+    longest: usize,
+    width: u16,
+    budget: usize,
+) -> Vec<Line<'static>> {
+    let width = width as usize;
+    let longest = longest.max("name".len());
+    let name_w = width
+        .saturating_sub(2 + 2 + CLASS_W + 2 + SIZE_W)
+        .max(NAME_MIN)
+        .min(longest);
+    let mut out = vec![Line::styled(
+        format!(
+            "  {:<name_w$}  {:<CLASS_W$}  {:>SIZE_W$}",
+            "name", "class", "size"
+        ),
+        t.dim(),
+    )];
+    let mut shown = 0;
+    for r in (0..n).map(row) {
+        if out.len() >= budget.max(2) {
+            break;
+        }
+        shown += 1;
+        let name_cols = Span::raw(r.name.as_str()).width();
+        let tail = format!("  {:<CLASS_W$}  {:>SIZE_W$}", r.class, r.size);
+        if name_cols <= name_w {
+            let pad = " ".repeat(name_w - name_cols);
+            out.push(Line::from(vec![
+                Span::raw(format!("  {}{pad}", r.name)),
+                Span::styled(tail, t.dim()),
+            ]));
+        } else {
+            for piece in cut_by_width(&r.name, width.saturating_sub(2).max(NAME_MIN)) {
+                out.push(Line::raw(format!("  {piece}")));
+            }
+            out.push(Line::styled(
+                format!("  {}{tail}", " ".repeat(name_w)),
+                t.dim(),
+            ));
+        }
+    }
+    if shown < n {
+        out.push(Line::styled(
+            format!("  … {} more below (scroll)", n - shown),
+            t.dim(),
+        ));
+    }
+    out
+}
+
+/// `s` in pieces at most `cols` columns wide (a wide character is never split).
+pub(super) fn cut_by_width(s: &str, cols: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut piece = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let mut buf = [0u8; 4];
+        let w = Span::raw(&*c.encode_utf8(&mut buf)).width();
+        if used + w > cols.max(1) && !piece.is_empty() {
+            out.push(std::mem::take(&mut piece));
+            used = 0;
+        }
+        piece.push(c);
+        used += w;
+    }
+    if !piece.is_empty() || out.is_empty() {
+        out.push(piece);
+    }
+    out
+}
+
+/// `s` in lines at most `cols` columns wide, broken after spaces where it can be and cut by
+/// width where a word is longer than a line. Nothing is dropped: joined, the pieces are `s`.
+pub(super) fn wrap_words(s: &str, cols: usize) -> Vec<String> {
+    let cols = cols.max(1);
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    for word in s.split_inclusive(' ') {
+        let w = Span::raw(word).width();
+        // The trailing space may hang past the edge: it is invisible.
+        let visible = Span::raw(word.trim_end_matches(' ')).width();
+        if used + visible <= cols {
+            line.push_str(word);
+            used += w;
+            continue;
+        }
+        if !line.is_empty() {
+            out.push(std::mem::take(&mut line));
+        }
+        if visible <= cols {
+            line.push_str(word);
+            used = w;
+        } else {
+            let mut pieces = cut_by_width(word, cols);
+            line = pieces.pop().unwrap_or_default();
+            used = Span::raw(line.as_str()).width();
+            out.extend(pieces);
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_every_character_and_fits_the_width() {
+        for (s, cols) in [
+            ("  41 08:01:10 replicant.start: FAILED, cannot connect", 12),
+            ("averyveryverylongwordwithoutspaces and more", 7),
+            ("ünïcode 名前の長いファイル名前 x", 6),
+            ("", 5),
+        ] {
+            let pieces = wrap_words(s, cols);
+            assert_eq!(pieces.concat(), s, "{pieces:?}");
+            for p in &pieces {
+                assert!(
+                    Span::raw(p.trim_end_matches(' ')).width() <= cols,
+                    "{p:?} wider than {cols}"
+                );
+            }
+            let cut = cut_by_width(s, cols);
+            assert_eq!(cut.concat(), s);
+            assert!(cut.iter().all(|p| Span::raw(p.as_str()).width() <= cols));
+        }
+    }
 }
