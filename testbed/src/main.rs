@@ -40,6 +40,10 @@ enum Command {
         /// Address the client port listens on.
         #[arg(long, default_value = "127.0.0.1")]
         bind: String,
+        /// Open the environment without replication even when DB_CONFIG has an active
+        /// replication block (a replicant cut off from its master, for tests of `verify`).
+        #[arg(long)]
+        standalone: bool,
     },
     /// Fill a home with deterministic sample data (the server must not be running).
     Seed {
@@ -77,7 +81,8 @@ fn main() -> ExitCode {
             home,
             client_port,
             bind,
-        } => serve::run(&home, &bind, client_port).map(|_| ExitCode::SUCCESS),
+            standalone,
+        } => serve::run(&home, &bind, client_port, standalone).map(|_| ExitCode::SUCCESS),
         Command::Seed {
             home,
             customers,
