@@ -4,8 +4,10 @@
 //! - `serve`: opens the environment like a Berkeley DB server, starts repmgr when DB_CONFIG has
 //!   an active replication block, and answers a small line protocol on the client port.
 //! - `seed`: deterministic sample data.
+//! - `export`: a running server's Volumes as CSV (for `tt-ha verify` and its benchmark).
 //! - `service start|stop|status`: a service wrapper with a pid file, like a Windows service.
 
+mod export;
 mod ffi;
 mod protocol;
 mod seed;
@@ -57,6 +59,16 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         volumes: usize,
     },
+    /// Write a running server's Volumes as CSV to stdout (volume,customer,media,status,slot),
+    /// as a site exports them with TapeTrack's tools.
+    Export {
+        /// The server's client port.
+        #[arg(long)]
+        client_port: u16,
+        /// The server's address.
+        #[arg(long, default_value = "127.0.0.1")]
+        address: String,
+    },
     /// Start, stop or query the server as a service (pid file and log beside var/db).
     Service {
         /// start, stop or status.
@@ -88,6 +100,10 @@ fn main() -> ExitCode {
             customers,
             volumes,
         } => seed::run(&home, customers, volumes).map(|_| ExitCode::SUCCESS),
+        Command::Export {
+            client_port,
+            address,
+        } => export::run(&address, client_port).map(|_| ExitCode::SUCCESS),
         Command::Service {
             action,
             home,
