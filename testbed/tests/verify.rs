@@ -152,7 +152,7 @@ fn three_hundred_thousand_volumes_compare_equal_after_apply_and_a_compare_stops_
     assert_eq!(v["replication"]["running"], true, "{all}");
 
     // Interrupted: it stops at once, says so, and exits 2.
-    let mut child = sb.spawn_tt_ha(&["verify"]);
+    let child = sb.spawn_tt_ha(&["verify"]);
     std::thread::sleep(Duration::from_millis(700));
     common::signal(child.id() as i32, libc::SIGINT);
     let t = Instant::now();
