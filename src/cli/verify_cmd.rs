@@ -138,14 +138,15 @@ fn compare(req: &Request, args: &VerifyArgs) -> Result<Report, VerifyError> {
     report
 }
 
-/// `1,234,567 records, 300 scopes, 52,000 records/s, ETA 20 s (Ctrl-C stops)`.
+/// `verify: 1,234,567 records, 120 scopes of 300, 120 cache loads, 52,000 records/s, ETA 20 s
+/// (Ctrl-C stops)`.
 pub fn progress_text(p: &Progress) -> String {
-    let eta = match (p.eta_secs, p.total) {
-        (Some(e), Some(t)) => format!(" of {}, ETA {:.0} s", thousands(t), e),
-        _ => String::new(),
+    let (of, eta) = match (p.eta_secs, p.total_scopes) {
+        (Some(e), Some(t)) => (format!(" of {}", thousands(t)), format!(", ETA {e:.0} s")),
+        _ => (String::new(), String::new()),
     };
     format!(
-        "verify: {} records{eta}, {} scopes, {} cache loads, {} records/s (Ctrl-C stops)",
+        "verify: {} records, {} scopes{of}, {} cache loads, {} records/s{eta} (Ctrl-C stops)",
         thousands(p.records),
         thousands(p.scopes),
         thousands(p.cache_loads),

@@ -32,8 +32,8 @@ pub struct Options {
     pub keep: usize,
     /// Only this scope (`--scope`).
     pub filter: Option<ScopeFilter>,
-    /// Records the source is expected to hold, when known (for the ETA).
-    pub total: Option<u64>,
+    /// Scopes the source is expected to hold, when known (for the ETA).
+    pub total_scopes: Option<u64>,
     /// How often progress is reported.
     pub progress_every: Duration,
 }
@@ -43,7 +43,7 @@ impl Default for Options {
         Options {
             keep: 100_000,
             filter: None,
-            total: None,
+            total_scopes: None,
             progress_every: Duration::from_millis(250),
         }
     }
@@ -60,9 +60,9 @@ pub struct Progress {
     pub cache_loads: u64,
     /// Records per second so far.
     pub rate: f64,
-    /// Records expected in all, when known.
-    pub total: Option<u64>,
-    /// Seconds to go at this rate, when the total is known.
+    /// Scopes expected in all, when known.
+    pub total_scopes: Option<u64>,
+    /// Seconds to go at this pace (scopes done per second), when the total is known.
     pub eta_secs: Option<f64>,
 }
 
@@ -206,16 +206,17 @@ impl Run<'_> {
     fn progress(&self, started: Instant) -> Progress {
         let secs = started.elapsed().as_secs_f64();
         let r = rate(self.stats.records_read, secs);
-        let total = self.opts.total;
+        let total = self.opts.total_scopes;
+        let done = self.stats.scopes;
         Progress {
             records: self.stats.records_read,
-            scopes: self.stats.scopes,
+            scopes: done,
             cache_loads: self.stats.cache_loads,
             rate: r,
-            total,
+            total_scopes: total,
             eta_secs: total
-                .filter(|_| r > 0.0)
-                .map(|t| t.saturating_sub(self.stats.records_read) as f64 / r),
+                .filter(|_| done > 0)
+                .map(|t| t.saturating_sub(done) as f64 * secs / done as f64),
         }
     }
 }

@@ -97,8 +97,12 @@ pub struct Record {
     pub scope: Scope,
     /// The Volume id.
     pub volume: String,
-    /// (field name, value), sorted by name, names unique.
+    /// (field name, value), sorted by name, names unique; empty when the record keeps its
+    /// server value in `raw` instead.
     pub fields: Vec<(String, String)>,
+    /// A server's value as it came (`name=value` words), cut into fields only when needed:
+    /// two equal values are equal records without a field being made (most of a compare).
+    pub raw: Option<String>,
 }
 
 impl Record {
@@ -111,7 +115,34 @@ impl Record {
             scope,
             volume,
             fields,
+            raw: None,
         }
+    }
+
+    /// A record of a server's Volume value, kept as it came (see [`Record::fields_list`]).
+    pub fn from_value(scope: Scope, volume: String, value: String) -> Record {
+        Record {
+            scope,
+            volume,
+            fields: Vec::new(),
+            raw: Some(value),
+        }
+    }
+
+    /// Its fields, sorted by name: made from `raw` when the record keeps its value whole.
+    pub fn fields_list(&self) -> std::borrow::Cow<'_, [(String, String)]> {
+        match &self.raw {
+            Some(v) => Record::new(Scope::default(), String::new(), Record::fields_of_value(v))
+                .fields
+                .into(),
+            None => (&self.fields[..]).into(),
+        }
+    }
+
+    /// True when both keep server values and they are the same text: equal without a look at
+    /// the fields.
+    pub fn same_value(&self, other: &Record) -> bool {
+        matches!((&self.raw, &other.raw), (Some(a), Some(b)) if a == b)
     }
 
     /// The fields of a server's Volume value: its `name=value` words (`customer=C00001
@@ -135,11 +166,12 @@ impl Record {
     }
 
     /// The value of field `name`, if the record has it.
-    pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
+    pub fn field(&self, name: &str) -> Option<String> {
+        let fields = self.fields_list();
+        fields
             .binary_search_by(|(n, _)| n.as_str().cmp(name))
             .ok()
-            .map(|i| self.fields[i].1.as_str())
+            .map(|i| fields[i].1.clone())
     }
 }
 
@@ -151,9 +183,15 @@ mod tests {
     fn a_value_becomes_sorted_fields_and_loose_words_are_kept() {
         let f = Record::fields_of_value("status=onsite customer=C1  media=LTO-7 odd words =x");
         let r = Record::new(Scope::new("C1", "LTO-7"), "V1".into(), f);
-        assert_eq!(r.field("customer"), Some("C1"));
-        assert_eq!(r.field("status"), Some("onsite"));
-        assert_eq!(r.field("text"), Some("odd words =x"));
+        assert_eq!(r.field("customer").as_deref(), Some("C1"));
+        assert_eq!(r.field("status").as_deref(), Some("onsite"));
+        assert_eq!(r.field("text").as_deref(), Some("odd words =x"));
+        let raw = Record::from_value(
+            Scope::new("C1", "LTO-7"),
+            "V1".into(),
+            "status=onsite customer=C1  media=LTO-7 odd words =x".into(),
+        );
+        assert_eq!(raw.fields_list().as_ref(), r.fields.as_slice());
         let names: Vec<&str> = r.fields.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["customer", "media", "status", "text"]);
     }

@@ -7,7 +7,7 @@ use super::compare::{self, Options, Outcome, Progress, ScopeLoader, Source};
 use super::defsource::{DefinitionSide, DefinitionSource};
 use super::live::{self, Replication, Settle, Watch};
 use super::record::ScopeFilter;
-use super::ttfs::{Client, ServerSide};
+use super::ttfs::{Client, ReadAhead, ServerSide};
 use crate::config::{Node, SiteConfig};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -104,6 +104,23 @@ pub fn run(
         ..Options::default()
     };
 
+    // The master's scopes, in order, when it is the source: the ETA counts them, and the
+    // replicant's side reads them ahead.
+    let mut master_conn = match &req.source {
+        Some(_) => None,
+        None => Some(connect(&site(req)?.master)?),
+    };
+    let order: Option<Vec<super::record::Scope>> = match master_conn.as_mut() {
+        Some(c) => Some(
+            c.scopes(req.scope.as_ref())?
+                .into_iter()
+                .filter(|s| req.scope.as_ref().is_none_or(|f| s.within(f)))
+                .collect(),
+        ),
+        None => None,
+    };
+    opts.total_scopes = order.as_ref().map(|o| o.len() as u64);
+
     let (mut other, replicant): (Box<dyn ScopeLoader>, String) = match &req.against {
         Some(def) => (
             Box::new(DefinitionSide::read(
@@ -113,28 +130,33 @@ pub fn run(
         ),
         None => {
             let n = site(req)?.replicant();
-            let side = ServerSide {
-                client: connect(n)?,
-                filter: req.scope.clone(),
+            let side: Box<dyn ScopeLoader> = match order {
+                Some(order) => Box::new(ReadAhead::start(
+                    &n.name,
+                    &n.address,
+                    n.client_port.0,
+                    order,
+                    req.scope.clone(),
+                )?),
+                None => Box::new(ServerSide {
+                    client: connect(n)?,
+                    filter: req.scope.clone(),
+                }),
             };
-            (Box::new(side), describe_server(n))
+            (side, describe_server(n))
         }
     };
 
     let mut master_client = None;
-    let (mut outcome, master) = match &req.source {
-        Some(def) => {
+    let (mut outcome, master) = match (&req.source, master_conn.as_mut()) {
+        (Some(def), _) => {
             let d = super::definition::load(def).map_err(|e| VerifyError::new(e.to_string()))?;
             let mut src = DefinitionSource::open(d)?;
             let o = compare::run(&mut src, other.as_mut(), &opts, progress, stop)?;
             (o, format!("the records of {}", crate::display::path(def)))
         }
-        None => {
+        (None, Some(client)) => {
             let n = &site(req)?.master;
-            let mut client = connect(n)?;
-            if req.scope.is_none() {
-                opts.total = client.count().ok();
-            }
             let mut stream = client.stream(req.scope.as_ref())?;
             let o = compare::run(
                 &mut stream as &mut dyn Source,
@@ -146,6 +168,7 @@ pub fn run(
             master_client = Some(connect(n)?);
             (o, describe_server(n))
         }
+        (None, None) => unreachable!("a master connection whenever the master is the source"),
     };
     drop(other);
 

@@ -72,6 +72,7 @@ impl Difference {
             (None, None) => return None,
             (Some(_), None) => DifferenceKind::Missing,
             (None, Some(_)) => DifferenceKind::Extra,
+            (Some(m), Some(r)) if m.scope == r.scope && m.same_value(r) => return None,
             (Some(m), Some(r)) => {
                 let mut fields = field_diffs(m, r);
                 if m.scope != r.scope && fields.is_empty() {
@@ -132,10 +133,16 @@ impl Difference {
 
 /// The fields of two records that differ, in name order (both are sorted by name).
 fn field_diffs(m: &Record, r: &Record) -> Vec<FieldDiff> {
-    let mut names: Vec<&str> = m
-        .fields
+    let (mf, rf) = (m.fields_list(), r.fields_list());
+    let find = |fields: &[(String, String)], name: &str| {
+        fields
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| fields[i].1.clone())
+    };
+    let mut names: Vec<&str> = mf
         .iter()
-        .chain(r.fields.iter())
+        .chain(rf.iter())
         .map(|(n, _)| n.as_str())
         .collect();
     names.sort_unstable();
@@ -143,11 +150,11 @@ fn field_diffs(m: &Record, r: &Record) -> Vec<FieldDiff> {
     names
         .into_iter()
         .filter_map(|n| {
-            let (a, b) = (m.field(n), r.field(n));
+            let (a, b) = (find(&mf, n), find(&rf, n));
             (a != b).then(|| FieldDiff {
                 field: n.to_string(),
-                master: a.map(str::to_string),
-                replicant: b.map(str::to_string),
+                master: a,
+                replicant: b,
             })
         })
         .collect()

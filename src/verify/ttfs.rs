@@ -127,7 +127,11 @@ impl Client {
             customer: find("customer"),
             media: find("media"),
         };
-        Ok(Some(Record::new(scope, volume.to_string(), fields)))
+        Ok(Some(Record::from_value(
+            scope,
+            volume.to_string(),
+            value.to_string(),
+        )))
     }
 
     /// `VOLUMES CUSTOMER/MEDIA`: every Volume of one scope.
@@ -239,10 +243,10 @@ impl Stream<'_> {
             return Err(self.client.refused(&self.request, &line));
         }
         self.read += 1;
-        Ok(Some(Record::new(
+        Ok(Some(Record::from_value(
             Scope::parse(scope),
             volume.to_string(),
-            Record::fields_of_value(parts.next().unwrap_or("")),
+            parts.next().unwrap_or("").to_string(),
         )))
     }
 }
@@ -268,5 +272,79 @@ impl super::compare::ScopeLoader for ServerSide {
 
     fn scopes(&mut self) -> Result<Vec<Scope>, VerifyError> {
         self.client.scopes(self.filter.as_ref())
+    }
+}
+
+/// The next scopes' Volumes, read ahead.
+type Ahead = Result<(Scope, Vec<Record>), VerifyError>;
+
+/// A server as the other side of a compare whose source comes in a known scope order (the
+/// master's `SCOPES`): a thread on its own connection reads the scopes ahead, in that order,
+/// while the source is read, so that the two servers work at once. A scope asked for out of
+/// that order is read directly, as [`ServerSide`] does.
+pub struct ReadAhead {
+    ahead: std::sync::mpsc::Receiver<Ahead>,
+    next: Option<(Scope, Vec<Record>)>,
+    direct: ServerSide,
+}
+
+impl ReadAhead {
+    /// Starts reading `order` ahead from the server at `address:port` (node `name`).
+    pub fn start(
+        name: &str,
+        address: &str,
+        port: u16,
+        order: Vec<Scope>,
+        filter: Option<ScopeFilter>,
+    ) -> Result<ReadAhead, VerifyError> {
+        let mut reader = Client::connect(name, address, port)?;
+        let direct = ServerSide {
+            client: Client::connect(name, address, port)?,
+            filter,
+        };
+        // A few scopes ahead at most: bounded memory, whatever the source's pace.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Ahead>(2);
+        std::thread::spawn(move || {
+            for scope in order {
+                let read = reader.scope(&scope).map(|r| (scope, r));
+                let failed = read.is_err();
+                // The receiver is gone when the compare ended (or was interrupted): stop.
+                if tx.send(read).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(ReadAhead {
+            ahead: rx,
+            next: None,
+            direct,
+        })
+    }
+}
+
+impl super::compare::ScopeLoader for ReadAhead {
+    fn load(&mut self, scope: &Scope) -> Result<Vec<Record>, VerifyError> {
+        loop {
+            if self.next.is_none() {
+                match self.ahead.recv() {
+                    Ok(read) => self.next = Some(read?),
+                    Err(_) => break,
+                }
+            }
+            let Some((next, _)) = &self.next else { break };
+            if next == scope {
+                return Ok(self.next.take().map(|(_, r)| r).unwrap_or_default());
+            }
+            if next > scope {
+                break;
+            }
+            // A scope the source no longer has (removed since it was listed): never asked for.
+            self.next = None;
+        }
+        self.direct.load(scope)
+    }
+
+    fn scopes(&mut self) -> Result<Vec<Scope>, VerifyError> {
+        self.direct.scopes()
     }
 }
