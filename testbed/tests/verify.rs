@@ -340,6 +340,23 @@ fn a_cut_off_replicant_shows_exactly_the_changes_by_field_then_equal_once_caught
     assert_eq!(v["stats"]["extra"], 4);
     assert_eq!(v["stats"]["equal"], 20_000 - 7 - 4);
     assert_eq!(v["replication"]["running"], false, "{all}");
+    // One customer: only its scopes; the Volume moved away from it is extra there.
+    let (code, v, all) = verify_json(&sb, &["--scope", "C00000"]);
+    assert_eq!(code, Some(1), "{all}");
+    let in_c0: BTreeSet<(String, String, Vec<String>)> = [
+        ("V0000003", "differs", vec!["slot".to_string()]),
+        ("V0000050", "extra", vec![]),
+        ("V0000051", "extra", vec![]),
+        ("V0000100", "extra", vec![]),
+    ]
+    .into_iter()
+    .map(|(v, k, f)| (v.to_string(), k.to_string(), f))
+    .collect();
+    assert_eq!(reported(&v), in_c0, "{all}");
+    assert!(
+        v["stats"]["records_read"].as_u64().unwrap() < 20_000 / 10,
+        "{all}"
+    );
     let line = sb.tt_ha(&["verify", "--show", "50"]);
     let shown = text(&line);
     assert!(shown.contains("replication is not running"), "{shown}");
