@@ -4,6 +4,7 @@
 
 use super::out::{self, errln, outln};
 use crate::verify::session::{self, Report, Request};
+use crate::verify::stats::thousands;
 use crate::verify::{Progress, VerifyError, live::Settle, record::ScopeFilter};
 use serde_json::json;
 use std::io::{IsTerminal, Write};
@@ -115,7 +116,7 @@ fn compare(req: &Request, args: &VerifyArgs) -> Result<Report, VerifyError> {
     let mut last_line = Instant::now();
     let mut shown = false;
     let mut progress = |p: &Progress| {
-        let text = progress_text(p);
+        let text = p.describe();
         if terminal {
             // Numbers only: nothing to escape. Redrawn in place.
             let _ = write!(std::io::stderr(), "\r\x1b[2K{text}");
@@ -136,34 +137,6 @@ fn compare(req: &Request, args: &VerifyArgs) -> Result<Report, VerifyError> {
         outln!("{}", rep.line);
     }
     report
-}
-
-/// `verify: 1,234,567 records, 120 scopes of 300, 120 cache loads, 52,000 records/s, ETA 20 s
-/// (Ctrl-C stops)`.
-pub fn progress_text(p: &Progress) -> String {
-    let (of, eta) = match (p.eta_secs, p.total_scopes) {
-        (Some(e), Some(t)) => (format!(" of {}", thousands(t)), format!(", ETA {e:.0} s")),
-        _ => (String::new(), String::new()),
-    };
-    format!(
-        "verify: {} records, {} scopes{of}, {} cache loads, {} records/s{eta} (Ctrl-C stops)",
-        thousands(p.records),
-        thousands(p.scopes),
-        thousands(p.cache_loads),
-        thousands(p.rate as u64)
-    )
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn render(report: &Report, args: &VerifyArgs) -> anyhow::Result<()> {
@@ -195,44 +168,7 @@ fn render(report: &Report, args: &VerifyArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     outln!("compared {} with {}", report.master, report.replicant);
-    let fields = if s.differing_fields.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " ({})",
-            s.differing_fields
-                .iter()
-                .map(|(f, n)| format!("{f}: {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let rows = [
-        ("records read", thousands(s.records_read)),
-        ("scopes", thousands(s.scopes)),
-        ("cache loads", thousands(s.cache_loads)),
-        ("equal", thousands(s.equal)),
-        ("differing", format!("{}{fields}", thousands(s.differing))),
-        ("missing on the replicant", thousands(s.missing)),
-        ("extra on the replicant", thousands(s.extra)),
-        (
-            "read again",
-            format!(
-                "{} ({} had caught up)",
-                thousands(s.rechecked),
-                thousands(s.settled)
-            ),
-        ),
-        (
-            "elapsed",
-            format!(
-                "{:.1} s, {} records/s",
-                s.elapsed_secs,
-                thousands(s.rate as u64)
-            ),
-        ),
-    ];
-    for (name, value) in rows {
+    for (name, value) in s.rows() {
         outln!("  {name:<26}{value}");
     }
     if !o.differences.is_empty() {

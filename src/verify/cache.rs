@@ -10,6 +10,9 @@ use std::collections::{HashMap, HashSet};
 pub struct ScopeCache {
     current: Option<Scope>,
     entries: HashMap<String, Record>,
+    /// Volumes taken during this visit of the current scope (a second record of one is a
+    /// repeat in the source, not a Volume the other side lacks).
+    taken: HashSet<String>,
     /// Scopes loaded at least once.
     visited: HashSet<Scope>,
     /// Per scope left: the other side's Volumes no source record has matched yet.
@@ -36,6 +39,7 @@ impl ScopeCache {
     pub fn enter(&mut self, scope: Scope, records: Vec<Record>) {
         self.leave();
         self.entries = records.into_iter().map(|r| (r.volume.clone(), r)).collect();
+        self.taken.clear();
         self.visited.insert(scope.clone());
         self.current = Some(scope);
     }
@@ -43,12 +47,18 @@ impl ScopeCache {
     /// Takes the other side's Volume `volume` of the current scope (each is taken once).
     pub fn take(&mut self, volume: &str) -> Option<Record> {
         let found = self.entries.remove(volume)?;
+        self.taken.insert(volume.to_string());
         if let Some(scope) = &self.current
             && let Some(left) = self.unmatched.get_mut(scope)
         {
             left.remove(volume);
         }
         Some(found)
+    }
+
+    /// True when `volume` was already taken during this visit of the current scope.
+    pub fn taken_here(&self, volume: &str) -> bool {
+        self.taken.contains(volume)
     }
 
     /// Leaves the current scope: what it left untaken stays unmatched only if no earlier

@@ -45,7 +45,12 @@ pub struct Report {
 impl Report {
     /// Warnings to show with the statistics.
     pub fn warnings(&self) -> Vec<String> {
-        let mut w: Vec<String> = self.outcome.stats.order_warning().into_iter().collect();
+        let stats = &self.outcome.stats;
+        let mut w: Vec<String> = stats
+            .order_warning()
+            .into_iter()
+            .chain(stats.repeat_warning())
+            .collect();
         if self.outcome.not_kept > 0 {
             w.push(format!(
                 "{} further differences were counted but not kept (nor read again): compare a scope at a time with --scope to see them",

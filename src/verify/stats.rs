@@ -181,6 +181,8 @@ pub struct Stats {
     pub missing: u64,
     /// Volumes the replicant holds and the master lacks.
     pub extra: u64,
+    /// Source records that repeat a Volume already read in the same scope (counted once).
+    pub repeated: u64,
     /// Differences read again after the first pass (replication is live).
     pub rechecked: u64,
     /// How the re-read waited: `caught_up` (the replicant had applied the master's log
@@ -207,6 +209,7 @@ impl Default for Stats {
             differing_fields: BTreeMap::new(),
             missing: 0,
             extra: 0,
+            repeated: 0,
             rechecked: 0,
             recheck: "none",
             settled: 0,
@@ -238,6 +241,62 @@ impl Stats {
         }
     }
 
+    /// The statistics as (label, value) rows, for any front-end's table.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let fields = if self.differing_fields.is_empty() {
+            String::new()
+        } else {
+            let each: Vec<String> = self
+                .differing_fields
+                .iter()
+                .map(|(f, n)| format!("{f}: {}", thousands(*n)))
+                .collect();
+            format!(" ({})", each.join(", "))
+        };
+        let mut rows = vec![
+            ("records read", thousands(self.records_read)),
+            ("scopes", thousands(self.scopes)),
+            ("cache loads", thousands(self.cache_loads)),
+            ("equal", thousands(self.equal)),
+            (
+                "differing",
+                format!("{}{fields}", thousands(self.differing)),
+            ),
+            ("missing on the replicant", thousands(self.missing)),
+            ("extra on the replicant", thousands(self.extra)),
+        ];
+        if self.repeated > 0 {
+            rows.push(("repeated in the source", thousands(self.repeated)));
+        }
+        rows.push((
+            "read again",
+            format!(
+                "{} ({} had caught up)",
+                thousands(self.rechecked),
+                thousands(self.settled)
+            ),
+        ));
+        rows.push((
+            "elapsed",
+            format!(
+                "{:.1} s, {} records/s",
+                self.elapsed_secs,
+                thousands(self.rate as u64)
+            ),
+        ));
+        rows
+    }
+
+    /// The warning when the source repeats Volumes.
+    pub fn repeat_warning(&self) -> Option<String> {
+        (self.repeated > 0).then(|| {
+            format!(
+                "{} record(s) of the source repeat a Volume already read in the same scope: each Volume was compared once; check the export",
+                self.repeated
+            )
+        })
+    }
+
     /// The warning when the source's order made the cache load a scope more than once.
     pub fn order_warning(&self) -> Option<String> {
         (self.cache_loads > self.scopes).then(|| {
@@ -247,4 +306,17 @@ impl Stats {
             )
         })
     }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
