@@ -154,13 +154,13 @@ static int tt_scope_key(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey) {
     return 0;
 }
 
-static int tt_open_one(tt_server *s, const char *name, int dup, DB **out) {
+static int tt_open_one(tt_server *s, const char *name, int dup, int create, DB **out) {
     DB *db;
     int ret;
     u_int32_t flags = DB_THREAD | DB_AUTO_COMMIT;
     if ((ret = db_create(&db, s->env, 0)) != 0) return ret;
     if (dup) db->set_flags(db, DB_DUP | DB_DUPSORT);
-    if (s->is_master) flags |= DB_CREATE;
+    if (s->is_master && create) flags |= DB_CREATE;
     if ((ret = db->open(db, NULL, name, NULL, DB_BTREE, flags, 0644)) != 0) {
         db->close(db, 0);
         return ret;
@@ -184,32 +184,45 @@ static void tt_dbh_close(tt_dbh *h) {
 /* Opens database `name`: created on a master, read-only on a client (it exists once replication
  * has sent it). A fresh handle per request: replication invalidates handles during an internal
  * init (DB_REP_HANDLE_DEAD), and opening a btree handle is cheap. volumes.db comes with its
- * scope index associated, so every write keeps the index; a master whose volumes.db predates
- * the index builds it on first open (DB_CREATE on associate). A replicant of such a master
- * reads volumes.db without it (`h->sec` NULL). */
-static int tt_db(tt_server *s, const char *name, tt_dbh *h) {
-    int ret;
+ * scope index associated, so every write keeps the index. With `build_index` (tt_create_all,
+ * once at a master's start), a master whose home has no index yet makes it and fills it from
+ * volumes.db (DB_CREATE on associate); never on every request. Without an index (a replicant
+ * of such a master), volumes.db is read without it (`h->sec` NULL). */
+static int tt_db_index(tt_server *s, const char *name, tt_dbh *h, int build_index) {
+    int ret, made = 0;
     h->sec = NULL;
-    if ((ret = tt_open_one(s, name, 0, &h->db)) != 0) return ret;
+    if ((ret = tt_open_one(s, name, 0, 1, &h->db)) != 0) return ret;
     if (strcmp(name, "volumes.db") != 0) return 0;
-    if ((ret = tt_open_one(s, TT_SCOPE_DB, 1, &h->sec)) != 0) {
+    ret = tt_open_one(s, TT_SCOPE_DB, 1, 0, &h->sec);
+    if (ret == ENOENT && build_index && s->is_master) {
+        /* Made here, and filled from volumes.db by associate: only when it did not exist, for
+         * associate with DB_CREATE writes to the log even when the index is already full. */
+        made = 1;
+        ret = tt_open_one(s, TT_SCOPE_DB, 1, 1, &h->sec);
+    }
+    if (ret != 0) {
         h->sec = NULL;
-        if (!s->is_master && ret == ENOENT) return 0;
+        if (ret == ENOENT) return 0;
         h->db->close(h->db, 0);
         return ret;
     }
-    if ((ret = h->db->associate(h->db, NULL, h->sec, tt_scope_key, s->is_master ? DB_CREATE : 0)) != 0) {
+    if ((ret = h->db->associate(h->db, NULL, h->sec, tt_scope_key, made ? DB_CREATE : 0)) != 0) {
         tt_dbh_close(h);
         return ret;
     }
     return 0;
 }
 
+static int tt_db(tt_server *s, const char *name, tt_dbh *h) {
+    return tt_db_index(s, name, h, 0);
+}
+
 int tt_create_all(tt_server *s, char *err, int errlen) {
     static const char *names[] = {"customers.db", "media.db", "volumes.db"};
     for (int i = 0; i < 3; i++) {
         tt_dbh dh;
-        int ret = tt_db(s, names[i], &dh);
+        /* Only here may the index be built (a master whose volumes.db predates it). */
+        int ret = tt_db_index(s, names[i], &dh, 1);
         if (ret != 0) { tt_err(err, errlen, names[i], ret); return ret; }
         tt_dbh_close(&dh);
     }
