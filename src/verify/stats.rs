@@ -320,3 +320,54 @@ pub fn thousands(n: u64) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_name_each_differing_field_and_numbers_are_grouped() {
+        let mut s = Stats {
+            records_read: 1_234_567,
+            ..Stats::default()
+        };
+        let d = Difference::between(
+            Some(&Record::from_value(
+                Scope::new("C", "M"),
+                "V1".into(),
+                "a=1 b=2".into(),
+            )),
+            Some(&Record::from_value(
+                Scope::new("C", "M"),
+                "V1".into(),
+                "b=3 a=1".into(),
+            )),
+        )
+        .unwrap();
+        s.count(&d.kind, 1);
+        let rows = s.rows();
+        assert_eq!(rows[0], ("records read", "1,234,567".to_string()));
+        assert!(
+            rows.contains(&("differing", "1 (b: 1)".to_string())),
+            "{rows:?}"
+        );
+        let same_words = Difference::between(
+            Some(&Record::from_value(
+                Scope::new("C", "M"),
+                "V1".into(),
+                "a=1 b=2".into(),
+            )),
+            Some(&Record::from_value(
+                Scope::new("C", "M"),
+                "V1".into(),
+                "b=2 a=1".into(),
+            )),
+        );
+        assert_eq!(
+            same_words, None,
+            "the same fields in another order are equal"
+        );
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+    }
+}
