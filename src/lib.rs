@@ -48,3 +48,4 @@ pub mod startup;
 pub mod steps;
 pub mod textdiff;
 pub mod tui;
+pub mod verify;

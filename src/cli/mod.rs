@@ -9,6 +9,7 @@ mod monitor_cmd;
 pub mod out;
 mod plan_cmd;
 mod run_cmd;
+mod verify_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -175,6 +176,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE", default_value = agent_cmd::default_node_config())]
         node_config: PathBuf,
     },
+    /// Compare the master's and the replicant's records, Volume by Volume (read-only): exit 0
+    /// equal, 1 differences remain, 2 could not compare.
+    Verify(verify_cmd::VerifyArgs),
     /// Read or edit a DB_CONFIG file.
     Dbconfig {
         /// What to do with it.
@@ -222,6 +226,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Monitor { json, follow: f } => {
             monitor_cmd::monitor(&cli.config, json, f.seconds, f.interval_ms, f.polling)
         }
+        Command::Verify(args) => verify_cmd::run(&cli.config, &args),
         Command::Follow { file, follow: f } => {
             follow_cmd::run(&file, f.seconds, f.interval_ms, f.polling)
         }

@@ -61,6 +61,83 @@ unsafe extern "C" {
         errlen: c_int,
     ) -> c_int;
     fn tt_close(s: *mut RawServer) -> c_int;
+    fn tt_del(
+        s: *mut RawServer,
+        name: *const c_char,
+        key: *const c_char,
+        err: *mut c_char,
+        errlen: c_int,
+    ) -> c_int;
+    #[allow(clippy::too_many_arguments)]
+    fn tt_scan(
+        s: *mut RawServer,
+        from: *const c_char,
+        fl: c_int,
+        after: *const c_char,
+        al: c_int,
+        prefix: *const c_char,
+        pl: c_int,
+        exact: c_int,
+        nodup: c_int,
+        max: c_int,
+        emit: EmitFn,
+        ctx: *mut std::ffi::c_void,
+        more: *mut c_int,
+        err: *mut c_char,
+        errlen: c_int,
+    ) -> c_int;
+}
+
+type EmitFn = extern "C" fn(
+    ctx: *mut std::ffi::c_void,
+    scope: *const c_char,
+    sl: u32,
+    key: *const c_char,
+    kl: u32,
+    val: *const c_char,
+    vl: u32,
+);
+
+/// One volume of a scope walk: its scope (`CUSTOMER/MEDIA`), key and value, as bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedVolume {
+    /// `CUSTOMER/MEDIA` (from the value's `customer=` and `media=`; empty when absent).
+    pub scope: Vec<u8>,
+    /// The volume's key.
+    pub key: Vec<u8>,
+    /// Its value.
+    pub value: Vec<u8>,
+}
+
+/// Where a walk goes on: the scope and volume it stopped after.
+#[derive(Debug, Clone, Default)]
+pub struct WalkFrom {
+    /// The scope to start at (or to go on in).
+    pub scope: Vec<u8>,
+    /// The volume of `scope` it stopped after; empty at the start.
+    pub after: Vec<u8>,
+}
+
+extern "C" fn collect(
+    ctx: *mut std::ffi::c_void,
+    scope: *const c_char,
+    sl: u32,
+    key: *const c_char,
+    kl: u32,
+    val: *const c_char,
+    vl: u32,
+) {
+    // SAFETY: ctx is the Vec tt_scan was given below; the pointers are Berkeley DB's buffers,
+    // valid for the lengths given during this call.
+    let out = unsafe { &mut *(ctx as *mut Vec<ScopedVolume>) };
+    let bytes = |p: *const c_char, n: u32| unsafe {
+        std::slice::from_raw_parts(p as *const u8, n as usize).to_vec()
+    };
+    out.push(ScopedVolume {
+        scope: bytes(scope, sl),
+        key: bytes(key, kl),
+        value: bytes(val, vl),
+    });
 }
 
 /// A Berkeley DB error: the library's code and message.
@@ -245,6 +322,54 @@ impl Server {
         let rc = unsafe { tt_checksum(self.0, c(db).as_ptr(), &mut h, &mut n, e.ptr(), 512) };
         e.check(rc)?;
         Ok((h, n))
+    }
+
+    /// Removes one record; `Ok(false)` when it was not there.
+    pub fn del(&self, db: &str, key: &str) -> Result<bool, DbError> {
+        let mut e = ErrBuf::new();
+        let rc = unsafe { tt_del(self.0, c(db).as_ptr(), c(key).as_ptr(), e.ptr(), 512) };
+        if rc == unsafe { tt_notfound() } {
+            return Ok(false);
+        }
+        e.check(rc)?;
+        Ok(true)
+    }
+
+    /// Up to `max` volumes in customer/media/volume order from `from`, of the scopes that start
+    /// with `prefix` (exactly `prefix` when `exact`), and whether more follow. With
+    /// `first_only`, only the first volume of each scope.
+    pub fn scan(
+        &self,
+        from: &WalkFrom,
+        prefix: &[u8],
+        exact: bool,
+        first_only: bool,
+        max: usize,
+    ) -> Result<(Vec<ScopedVolume>, bool), DbError> {
+        let mut e = ErrBuf::new();
+        let mut out: Vec<ScopedVolume> = Vec::with_capacity(max.min(4096));
+        let mut more: c_int = 0;
+        let rc = unsafe {
+            tt_scan(
+                self.0,
+                from.scope.as_ptr() as *const c_char,
+                from.scope.len() as c_int,
+                from.after.as_ptr() as *const c_char,
+                from.after.len() as c_int,
+                prefix.as_ptr() as *const c_char,
+                prefix.len() as c_int,
+                exact as c_int,
+                first_only as c_int,
+                max.min(c_int::MAX as usize) as c_int,
+                collect,
+                &mut out as *mut Vec<ScopedVolume> as *mut std::ffi::c_void,
+                &mut more,
+                e.ptr(),
+                512,
+            )
+        };
+        e.check(rc)?;
+        Ok((out, more != 0))
     }
 
     /// Closes the environment cleanly; in an unfinished internal init it does not wait for the

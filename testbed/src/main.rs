@@ -4,8 +4,10 @@
 //! - `serve`: opens the environment like a Berkeley DB server, starts repmgr when DB_CONFIG has
 //!   an active replication block, and answers a small line protocol on the client port.
 //! - `seed`: deterministic sample data.
+//! - `export`: a running server's Volumes as CSV (for `tt-ha verify` and its benchmark).
 //! - `service start|stop|status`: a service wrapper with a pid file, like a Windows service.
 
+mod export;
 mod ffi;
 mod protocol;
 mod seed;
@@ -40,6 +42,10 @@ enum Command {
         /// Address the client port listens on.
         #[arg(long, default_value = "127.0.0.1")]
         bind: String,
+        /// Open the environment without replication even when DB_CONFIG has an active
+        /// replication block (a replicant cut off from its master, for tests of `verify`).
+        #[arg(long)]
+        standalone: bool,
     },
     /// Fill a home with deterministic sample data (the server must not be running).
     Seed {
@@ -52,6 +58,16 @@ enum Command {
         /// Number of volumes.
         #[arg(long, default_value_t = 20_000)]
         volumes: usize,
+    },
+    /// Write a running server's Volumes as CSV to stdout (volume,customer,media,status,slot),
+    /// as a site exports them with TapeTrack's tools.
+    Export {
+        /// The server's client port.
+        #[arg(long)]
+        client_port: u16,
+        /// The server's address.
+        #[arg(long, default_value = "127.0.0.1")]
+        address: String,
     },
     /// Start, stop or query the server as a service (pid file and log beside var/db).
     Service {
@@ -77,12 +93,17 @@ fn main() -> ExitCode {
             home,
             client_port,
             bind,
-        } => serve::run(&home, &bind, client_port).map(|_| ExitCode::SUCCESS),
+            standalone,
+        } => serve::run(&home, &bind, client_port, standalone).map(|_| ExitCode::SUCCESS),
         Command::Seed {
             home,
             customers,
             volumes,
         } => seed::run(&home, customers, volumes).map(|_| ExitCode::SUCCESS),
+        Command::Export {
+            client_port,
+            address,
+        } => export::run(&address, client_port).map(|_| ExitCode::SUCCESS),
         Command::Service {
             action,
             home,

@@ -58,8 +58,8 @@ fn sleep_unless_stopped(d: Duration) {
     }
 }
 
-/// Runs the server until SIGTERM or SIGINT.
-pub fn run(home: &Path, bind: &str, client_port: u16) -> anyhow::Result<()> {
+/// Runs the server until SIGTERM or SIGINT; `standalone` ignores DB_CONFIG's replication block.
+pub fn run(home: &Path, bind: &str, client_port: u16, standalone: bool) -> anyhow::Result<()> {
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
@@ -67,7 +67,7 @@ pub fn run(home: &Path, bind: &str, client_port: u16) -> anyhow::Result<()> {
     let files = RunFiles::of(home);
     let home_s = home.to_str().context("home path must be UTF-8")?;
     let msg = home.join("$DB_Msg.txt");
-    let replicated = replication_configured(home);
+    let replicated = !standalone && replication_configured(home);
     std::fs::write(&files.state, "start-pending\n")?;
     let server = Server::open(home_s, msg.to_str().unwrap(), replicated)
         .with_context(|| format!("opening the environment in {}", home.display()))?;
@@ -126,7 +126,7 @@ pub fn run(home: &Path, bind: &str, client_port: u16) -> anyhow::Result<()> {
                     let _ = stream.set_nonblocking(false);
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
                     let mut out = match stream.try_clone() {
-                        Ok(s) => s,
+                        Ok(s) => std::io::BufWriter::with_capacity(64 * 1024, s),
                         Err(_) => return,
                     };
                     for line in BufReader::new(stream).lines() {
@@ -134,9 +134,9 @@ pub fn run(home: &Path, bind: &str, client_port: u16) -> anyhow::Result<()> {
                         if line.trim().eq_ignore_ascii_case("QUIT") || STOP.load(Ordering::SeqCst) {
                             break;
                         }
-                        if writeln!(out, "{}", protocol::answer(&server, replicated, &line))
-                            .is_err()
-                        {
+                        let sent = protocol::respond(&server, replicated, &line, &mut out)
+                            .and_then(|_| out.flush());
+                        if sent.is_err() {
                             break;
                         }
                     }

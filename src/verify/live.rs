@@ -1,0 +1,232 @@
+//! Replication is live: whether it runs between the pair (what the monitor knows from both
+//! message files), the master's log position when the compare first read, and the re-check of
+//! each difference once the replicant has applied that position (or after a bounded wait), so
+//! that a pair under write load shows no false difference.
+
+use super::VerifyError;
+use super::compare::Outcome;
+use super::record::Record;
+use super::record::Scope;
+use super::stats::Difference;
+use super::ttfs::Client;
+use crate::config::SiteConfig;
+use crate::monitor::{self, Lsn, Verdict, seekfile::Saved};
+use crate::node::{NodeAccess, Role};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What the message files say of the pair, now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replication {
+    /// True when replication runs between the two (the monitor's verdict is functional).
+    pub running: bool,
+    /// One line for people: `replication is running between M and R` or why it is not.
+    pub line: String,
+    /// The last log position the master sent, when its file shows one.
+    pub master_lsn: Option<Lsn>,
+    /// The last log position the replicant applied, when its file shows one.
+    pub replicant_lsn: Option<Lsn>,
+}
+
+/// The pair's message files, read on from where the previous look left them.
+pub struct Watch<'a> {
+    cfg: &'a SiteConfig,
+    nodes: Option<[Box<dyn NodeAccess>; 2]>,
+    saved: [Option<Saved>; 2],
+    why_not: Option<String>,
+}
+
+impl<'a> Watch<'a> {
+    /// Reaches both nodes (over ssh for a remote one); a node that cannot be reached makes
+    /// every look say why.
+    pub fn new(cfg: &'a SiteConfig) -> Watch<'a> {
+        let (nodes, why_not) = match monitor::site_nodes(cfg) {
+            Ok(n) => (Some(n), None),
+            Err(e) => (
+                None,
+                Some(format!("cannot reach a node to read its message file: {e}")),
+            ),
+        };
+        Watch {
+            cfg,
+            nodes,
+            saved: [None, None],
+            why_not,
+        }
+    }
+
+    /// Looks at both message files now.
+    pub fn look(&mut self) -> Replication {
+        let unknown = |why: String| Replication {
+            running: false,
+            line: format!("whether replication runs is unknown: {why}"),
+            master_lsn: None,
+            replicant_lsn: None,
+        };
+        let Some(nodes) = &self.nodes else {
+            return unknown(self.why_not.clone().unwrap_or_default());
+        };
+        for role in [Role::Master, Role::Replicant] {
+            match nodes[role].read_messages(self.saved[role].as_ref()) {
+                Ok((s, _)) => self.saved[role] = Some(s),
+                Err(e) => {
+                    return unknown(format!(
+                        "cannot read {}'s message file: {e}",
+                        nodes[role].config().name
+                    ));
+                }
+            }
+        }
+        let (Some(ms), Some(rs)) = (&self.saved[Role::Master], &self.saved[Role::Replicant]) else {
+            return unknown("no message file read".into());
+        };
+        let mut m = ms.state(&self.cfg.master.message_file);
+        let mut r = rs.state(&self.cfg.replicant().message_file);
+        let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
+        (m.expected, r.expected) = (Some(me), Some(re));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .ok();
+        let v = monitor::combined(&m, &r, now, self.cfg.procedure.stall_timeout_secs as f64);
+        let (mn, rn) = (&self.cfg.master.name, &self.cfg.replicant().name);
+        let running = v == Verdict::Functional;
+        Replication {
+            running,
+            line: if running {
+                format!("replication is running between {mn} and {rn}")
+            } else {
+                format!(
+                    "replication is not running between {mn} and {rn} ({}): the compare shows what each holds now",
+                    v.describe()
+                )
+            },
+            master_lsn: m.last_lsn_sent,
+            replicant_lsn: r.last_lsn_applied,
+        }
+    }
+}
+
+/// How the re-check of differences waits.
+#[derive(Debug, Clone, Copy)]
+pub struct Settle {
+    /// The longest wait for the replicant to catch up before differences are reported.
+    pub timeout: Duration,
+    /// Between two looks.
+    pub interval: Duration,
+}
+
+impl Default for Settle {
+    fn default() -> Settle {
+        Settle {
+            timeout: Duration::from_secs(30),
+            interval: Duration::from_millis(300),
+        }
+    }
+}
+
+/// Reads each kept difference again from both servers (`GET`), after the replicant has
+/// applied the master's log position at the first read (`first`) or, without positions, until
+/// the differences go or `settle.timeout` passes; when replication does not run, once at
+/// once. A difference that went is counted as settled; one that changed is reported as it is
+/// now.
+pub fn recheck(
+    outcome: &mut Outcome,
+    master: &mut Client,
+    replicant: &mut Client,
+    watch: &mut Watch<'_>,
+    first: &Replication,
+    settle: Settle,
+    stop: &AtomicBool,
+) -> Result<(), VerifyError> {
+    if outcome.differences.is_empty() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + settle.timeout;
+    let mut running = first.running;
+    outcome.stats.recheck = if running { "timed_out" } else { "not_running" };
+    if let (true, Some(target)) = (running, first.master_lsn) {
+        // The replicant first applies what the master had when the compare began.
+        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+            let now = watch.look();
+            running = now.running;
+            if !running {
+                outcome.stats.recheck = "not_running";
+                break;
+            }
+            if now.replicant_lsn.is_some_and(|l| l >= target) {
+                outcome.stats.recheck = "caught_up";
+                break;
+            }
+            std::thread::sleep(settle.interval);
+        }
+    }
+    outcome.stats.rechecked = outcome.differences.len() as u64;
+    loop {
+        read_again(outcome, master, replicant)?;
+        if outcome.differences.is_empty() && outcome.stats.recheck == "timed_out" {
+            outcome.stats.recheck = "caught_up";
+        }
+        if outcome.differences.is_empty()
+            || !running
+            || Instant::now() >= deadline
+            || stop.load(Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        std::thread::sleep(settle.interval);
+        running = watch.look().running;
+    }
+}
+
+/// One re-read of every kept difference: the scopes they are in, whole, from both servers
+/// (a request per scope and side, not per Volume), then each Volume compared again.
+fn read_again(
+    outcome: &mut Outcome,
+    master: &mut Client,
+    replicant: &mut Client,
+) -> Result<(), VerifyError> {
+    let mut scopes: BTreeSet<Scope> = BTreeSet::new();
+    for d in &outcome.differences {
+        scopes.insert(d.scope.clone());
+        scopes.extend(d.replicant_scope.clone());
+    }
+    let mut mine: HashMap<String, Record> = HashMap::new();
+    let mut theirs: HashMap<String, Record> = HashMap::new();
+    for scope in &scopes {
+        mine.extend(
+            master
+                .scope(scope)?
+                .into_iter()
+                .map(|r| (r.volume.clone(), r)),
+        );
+        theirs.extend(
+            replicant
+                .scope(scope)?
+                .into_iter()
+                .map(|r| (r.volume.clone(), r)),
+        );
+    }
+    let mut still = Vec::with_capacity(outcome.differences.len());
+    let stats = &mut outcome.stats;
+    for d in std::mem::take(&mut outcome.differences) {
+        stats.count(&d.kind, -1);
+        let (m, r) = (mine.get(&d.volume), theirs.get(&d.volume));
+        match Difference::between(m, r) {
+            None => {
+                stats.settled += 1;
+                if m.is_some() {
+                    stats.equal += 1;
+                }
+            }
+            Some(now) => {
+                stats.count(&now.kind, 1);
+                still.push(now);
+            }
+        }
+    }
+    super::compare::pair_moved(&mut still, stats);
+    outcome.differences = still;
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! One `verify` from start to end, as the front-ends ask for it: which sides, the replication
+//! line, the compare, the re-check of differences. The CLI and the terminal app render the
+//! [`Report`] it returns.
+
+use super::VerifyError;
+use super::compare::{self, Options, Outcome, Progress, ScopeLoader, Source};
+use super::defsource::{DefinitionSide, DefinitionSource};
+use super::live::{self, Replication, Settle, Watch};
+use super::record::ScopeFilter;
+use super::ttfs::{Client, ReadAhead, ServerSide};
+use crate::config::{Node, SiteConfig};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+/// What to compare.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The site (needed for a side read from a server, and for the replication line).
+    pub site: Option<SiteConfig>,
+    /// `--scope`.
+    pub scope: Option<ScopeFilter>,
+    /// The master's side from a definition file instead of its server.
+    pub source: Option<PathBuf>,
+    /// The replicant's side from a definition file instead of its server.
+    pub against: Option<PathBuf>,
+    /// The re-check's wait.
+    pub settle: Settle,
+    /// Differences kept with details.
+    pub keep: usize,
+}
+
+/// What a verify found, for the front-ends to render.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Whether replication runs between the pair (when both sides are the site's servers).
+    pub replication: Option<Replication>,
+    /// The master's side, in words.
+    pub master: String,
+    /// The replicant's side, in words.
+    pub replicant: String,
+    /// The compare's outcome (after the re-check).
+    pub outcome: Outcome,
+}
+
+impl Report {
+    /// Warnings to show with the statistics.
+    pub fn warnings(&self) -> Vec<String> {
+        let stats = &self.outcome.stats;
+        let mut w: Vec<String> = stats
+            .order_warning()
+            .into_iter()
+            .chain(stats.repeat_warning())
+            .collect();
+        if self.outcome.not_kept > 0 {
+            w.push(format!(
+                "{} further differences were counted but not kept (nor read again): compare a scope at a time with --scope to see them",
+                self.outcome.not_kept
+            ));
+        }
+        w
+    }
+
+    /// `verify`'s exit code: 0 equal, 1 differences remain, 2 interrupted (could not finish).
+    pub fn exit_code(&self) -> u8 {
+        if self.outcome.interrupted {
+            2
+        } else if self.outcome.stats.all_equal() {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+fn describe_server(n: &Node) -> String {
+    format!("{} ({}:{})", n.name, n.address, n.client_port.0)
+}
+
+fn site(req: &Request) -> Result<&SiteConfig, VerifyError> {
+    req.site.as_ref().ok_or_else(|| {
+        VerifyError::new(
+            "reading a server needs the site config (tt-ha.toml, or --config PATH); or compare two exports with --source DEF --against DEF",
+        )
+    })
+}
+
+fn connect(n: &Node) -> Result<Client, VerifyError> {
+    Client::connect(&n.name, &n.address, n.client_port.0)
+}
+
+/// Runs one verify. `progress` is called now and then during the compare; `stop` ends it
+/// cleanly. Never writes to either side.
+pub fn run(
+    req: &Request,
+    progress: &mut dyn FnMut(&Progress),
+    stop: &AtomicBool,
+) -> Result<Report, VerifyError> {
+    let live_pair = req.source.is_none() && req.against.is_none();
+    let mut watch = live_pair.then(|| site(req).map(Watch::new)).transpose()?;
+    // The master's log position when the compare first reads.
+    let first = watch.as_mut().map(Watch::look);
+    let mut opts = Options {
+        keep: if req.keep == 0 {
+            Options::default().keep
+        } else {
+            req.keep
+        },
+        filter: req.scope.clone(),
+        ..Options::default()
+    };
+
+    // The master's scopes, in order, when it is the source: the ETA counts them, and the
+    // replicant's side reads them ahead.
+    let mut master_conn = match &req.source {
+        Some(_) => None,
+        None => Some(connect(&site(req)?.master)?),
+    };
+    let order: Option<Vec<super::record::Scope>> = match master_conn.as_mut() {
+        Some(c) => Some(
+            c.scopes(req.scope.as_ref())?
+                .into_iter()
+                .filter(|s| req.scope.as_ref().is_none_or(|f| s.within(f)))
+                .collect(),
+        ),
+        None => None,
+    };
+    opts.total_scopes = order.as_ref().map(|o| o.len() as u64);
+
+    let (mut other, replicant): (Box<dyn ScopeLoader>, String) = match &req.against {
+        Some(def) => (
+            Box::new(DefinitionSide::read(
+                super::definition::load(def).map_err(|e| VerifyError::new(e.to_string()))?,
+            )?),
+            format!("the records of {}", crate::display::path(def)),
+        ),
+        None => {
+            let n = site(req)?.replicant();
+            let side: Box<dyn ScopeLoader> = match order {
+                Some(order) => Box::new(ReadAhead::start(
+                    &n.name,
+                    &n.address,
+                    n.client_port.0,
+                    order,
+                    req.scope.clone(),
+                )?),
+                None => Box::new(ServerSide {
+                    client: connect(n)?,
+                    filter: req.scope.clone(),
+                }),
+            };
+            (side, describe_server(n))
+        }
+    };
+
+    let mut master_client = None;
+    let (mut outcome, master) = match (&req.source, master_conn.as_mut()) {
+        (Some(def), _) => {
+            let d = super::definition::load(def).map_err(|e| VerifyError::new(e.to_string()))?;
+            let mut src = DefinitionSource::open(d)?;
+            let o = compare::run(&mut src, other.as_mut(), &opts, progress, stop)?;
+            (o, format!("the records of {}", crate::display::path(def)))
+        }
+        (None, Some(client)) => {
+            let n = &site(req)?.master;
+            let mut stream = client.stream(req.scope.as_ref())?;
+            let o = compare::run(
+                &mut stream as &mut dyn Source,
+                other.as_mut(),
+                &opts,
+                progress,
+                stop,
+            )?;
+            master_client = Some(connect(n)?);
+            (o, describe_server(n))
+        }
+        (None, None) => unreachable!("a master connection whenever the master is the source"),
+    };
+    drop(other);
+
+    if let (Some(watch), Some(first), Some(mut m), false) = (
+        watch.as_mut(),
+        first.as_ref(),
+        master_client,
+        outcome.interrupted,
+    ) {
+        let mut r = connect(site(req)?.replicant())?;
+        live::recheck(&mut outcome, &mut m, &mut r, watch, first, req.settle, stop)?;
+    }
+    Ok(Report {
+        replication: first,
+        master,
+        replicant,
+        outcome,
+    })
+}
