@@ -264,13 +264,20 @@ fn assert_stopped_mid_step(
     );
 }
 
+/// What `pgrep -f` looks for: the agent serving this sandbox's node on `host` (its node file
+/// lies in the host's folder).
+fn agent_pattern(sb: &HostsSandbox, host: &str) -> String {
+    let file = sb.hosts.root(host).join("tt-ha-node.toml");
+    format!("agent --stdio --node-config {}", file.display())
+}
+
 /// Waits until no agent runs on either host any more (a session cut off ends when its ssh
 /// connection closes, or by the protocol's silence bound): the next run takes their locks.
 fn wait_agents_gone(sb: &HostsSandbox) {
     let deadline = Instant::now() + Duration::from_secs(120);
     for host in ["a", "b"] {
         loop {
-            let left = sb.hosts.pids(host, "agent --stdio");
+            let left = sb.hosts.pids(host, &agent_pattern(sb, host));
             if left.is_empty() {
                 break;
             }
@@ -553,7 +560,14 @@ fn cut_in_step(sb: &HostsSandbox, cut: &Cut, check_mid: &dyn Fn(&Value)) -> Valu
     let mut apply = Controller::spawn(sb, &["apply", "--yes"]);
     let intent = wait_for_intent(sb, &mut apply, cut.step);
     sb.hosts.set_link(host, false);
+    let cut_at = Instant::now();
     let (status, said) = apply.wait_stopped(&format!("the {}'s link was cut", cut.node));
+    // Said, not asserted: how long the controller took to give up on the link.
+    eprintln!(
+        "the controller stopped {:.1} s after the {}'s link was cut",
+        cut_at.elapsed().as_secs_f64(),
+        cut.node
+    );
     assert_stopped_mid_step(sb, status, &said, cut.node, cut.step, &intent);
     // The agent cut off may still be acting on the request it got; let it finish at full speed.
     drop(slow);
@@ -802,7 +816,7 @@ fn agent_killed_mid_prune_batch_then_apply_resumes_with_nothing_lost() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let agents = sb.hosts.pids("b", "agent --stdio");
+    let agents = sb.hosts.pids("b", &agent_pattern(&sb, "b"));
     assert!(
         !agents.is_empty(),
         "expected a tt-ha agent running on host b"

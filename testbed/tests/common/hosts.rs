@@ -355,13 +355,19 @@ impl Hosts {
         );
     }
 
-    /// The pids of the host's processes whose command line contains `pattern` (`pgrep -f`,
-    /// run inside the host).
+    /// The pids of the host's processes whose command line contains `pattern`: `pgrep -f`
+    /// run inside the host, kept only when the process is in the host's network namespace (the
+    /// hosts share the machine's pid namespace, so pgrep alone also sees every other process
+    /// of the machine, other hosts' and other tests' included).
     pub fn pids(&self, host: &str, pattern: &str) -> Vec<i32> {
+        let net = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
+        let own = net(self.holder_pid(host));
+        assert!(own.is_some(), "host {host}'s holder is gone");
         let o = self.exec(host, &["pgrep", "-f", "--", pattern]);
         String::from_utf8_lossy(&o.stdout)
             .lines()
             .filter_map(|l| l.trim().parse().ok())
+            .filter(|&pid| net(pid) == own)
             .collect()
     }
 }
