@@ -394,8 +394,16 @@ fn assert_replicates_nothing_lost(
     replicant_before: &BTreeMap<String, String>,
     exact: bool,
 ) {
-    assert_eq!(ask(sb, "master", "PING"), "OK master");
-    assert_eq!(ask(sb, "replicant", "PING"), "OK replicant");
+    assert_eq!(
+        ask(sb, "master", "PING"),
+        "OK master",
+        "expected the master serving as master after the resumed apply"
+    );
+    assert_eq!(
+        ask(sb, "replicant", "PING"),
+        "OK replicant",
+        "expected the replicant serving as replicant after the resumed apply"
+    );
     for (db, before) in DATABASES.iter().zip(master_dumps) {
         let (on_a, on_b) = (sb.dump("master", db), sb.dump("replicant", db));
         assert_eq!(
@@ -641,8 +649,16 @@ fn link_cut_mid_master_regions_then_rollback_restores_both_nodes() {
         "expected `rollback` to complete after the master was cut off in master.regions: {}",
         head(&common::text(&o), 4000)
     );
-    assert_eq!(ask(&sb, "master", "PING"), "OK standalone");
-    assert_eq!(ask(&sb, "replicant", "PING"), "OK standalone");
+    assert_eq!(
+        ask(&sb, "master", "PING"),
+        "OK standalone",
+        "expected the master serving standalone again after the rollback"
+    );
+    assert_eq!(
+        ask(&sb, "replicant", "PING"),
+        "OK standalone",
+        "expected the replicant serving standalone again after the rollback"
+    );
     assert_eq!(
         master_dumps(&sb),
         was.master_dumps,
@@ -681,7 +697,10 @@ fn link_cut_mid_master_regions_then_rollback_restores_both_nodes() {
     let o = sb.tt_ha(&["status", "--json"]);
     let status: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("status --json ({e}): {}", head(&common::text(&o), 2000)));
-    assert_eq!(status["run"]["phase"], "rolled-back", "{status}");
+    assert_eq!(
+        status["run"]["phase"], "rolled-back",
+        "expected status --json to say the run is rolled back: {status}"
+    );
 }
 
 #[test]
@@ -696,8 +715,8 @@ fn link_cut_mid_backup_then_apply_resumes_with_nothing_lost() {
         node: "master",
         step: "backup",
         before: "preflight",
-        // Each fsync of the backup held 300 ms, as on a slow disk.
-        slow: Some(("fsync,fdatasync", Duration::from_millis(300))),
+        // Each fsync of the backup held 1 s, as on a slow disk.
+        slow: Some(("fsync,fdatasync", Duration::from_secs(1))),
     };
     apply_until(&sb, cut.before);
     let backups = sb.hosts.root("a").join("backup");
