@@ -643,64 +643,7 @@ fn link_cut_mid_master_regions_then_rollback_restores_both_nodes() {
         );
     });
 
-    let o = sb.tt_ha(&["rollback", "--yes"]);
-    assert!(
-        o.status.success(),
-        "expected `rollback` to complete after the master was cut off in master.regions: {}",
-        head(&common::text(&o), 4000)
-    );
-    assert_eq!(
-        ask(&sb, "master", "PING"),
-        "OK standalone",
-        "expected the master serving standalone again after the rollback"
-    );
-    assert_eq!(
-        ask(&sb, "replicant", "PING"),
-        "OK standalone",
-        "expected the replicant serving standalone again after the rollback"
-    );
-    assert_eq!(
-        master_dumps(&sb),
-        was.master_dumps,
-        "expected the master's data identical after the rollback"
-    );
-    assert_eq!(
-        dbconfig(&sb, "master"),
-        was.master_dbconfig,
-        "expected the master's DB_CONFIG byte-identical to the original after the rollback"
-    );
-    assert_eq!(
-        dbconfig(&sb, "replicant"),
-        was.replicant_dbconfig,
-        "expected the replicant's DB_CONFIG byte-identical to the original after the rollback"
-    );
-    let back = sb.listing("replicant");
-    assert_eq!(
-        back.keys().collect::<Vec<_>>(),
-        was.replicant.keys().collect::<Vec<_>>(),
-        "expected the replicant's original files back in its home, and only them"
-    );
-    for (name, hash) in &was.replicant {
-        assert!(
-            rewritten_by_a_stop(name) || back.get(name) == Some(hash),
-            "expected the replicant's {name} back with its original content"
-        );
-    }
-    let replicant_dumps: Vec<String> = DATABASES
-        .iter()
-        .map(|db| sb.dump("replicant", db))
-        .collect();
-    assert_eq!(
-        replicant_dumps, was.replicant_dumps,
-        "expected the replicant's own data back after the rollback"
-    );
-    let o = sb.tt_ha(&["status", "--json"]);
-    let status: Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("status --json ({e}): {}", head(&common::text(&o), 2000)));
-    assert_eq!(
-        status["run"]["phase"], "rolled-back",
-        "expected status --json to say the run is rolled back: {status}"
-    );
+    assert_rolled_back(&sb, &was, "the master was cut off in master.regions");
 }
 
 #[test]
@@ -728,9 +671,13 @@ fn link_cut_mid_backup_then_apply_resumes_with_nothing_lost() {
             .expect("a backup intent names its folder");
         let made = file_name(to).to_string();
         for entry in entries(&sb, "master", &backups) {
+            // The backup is checked by recovering a scratch copy beside it (`.tt-ha-recover-…`,
+            // removed when the check ends): part of the journaled effect.
             assert!(
-                backups_at_start.contains(&entry) || entry.starts_with(&made),
-                "expected nothing new in the master's backup folder but the journaled backup {made}; found {entry}"
+                backups_at_start.contains(&entry)
+                    || entry.starts_with(&made)
+                    || entry.starts_with(SCRATCH),
+                "expected nothing new in the master's backup folder but the journaled backup {made} (and its check's scratch copy); found {entry}"
             );
         }
         assert_eq!(
@@ -746,7 +693,18 @@ fn link_cut_mid_backup_then_apply_resumes_with_nothing_lost() {
     });
     resume(&sb, cut.node, cut.step);
     assert_replicates_nothing_lost(&sb, &was.master_dumps, &was.replicant, false);
+    let left: Vec<String> = entries(&sb, "master", &backups)
+        .into_iter()
+        .filter(|e| e.starts_with(SCRATCH))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "expected no scratch copy of a backup check left in the master's backup folder once the cut-off agent ended and apply resumed; found {left:?}"
+    );
 }
+
+/// How the scratch copy a backup's recovery check makes beside it is named.
+const SCRATCH: &str = ".tt-ha-recover-";
 
 #[test]
 fn link_cut_mid_replicant_start_stops_without_keepalive_then_apply_resumes() {
@@ -861,4 +819,134 @@ fn agent_killed_mid_prune_batch_then_apply_resumes_with_nothing_lost() {
     assert_status_explains(&sb, node, step);
     resume(&sb, node, step);
     assert_replicates_nothing_lost(&sb, &was.master_dumps, &at_start, true);
+}
+
+/// `rollback --yes` completes after `after`, and both nodes are as before the run: each serves
+/// standalone, DB_CONFIGs byte-identical, the master's data identical, the replicant's files
+/// back by hash (by name for what a restart rewrites) and its own data back.
+fn assert_rolled_back(sb: &HostsSandbox, was: &Before, after: &str) {
+    let o = sb.tt_ha(&["rollback", "--yes"]);
+    assert!(
+        o.status.success(),
+        "expected `rollback` to complete after {after}: {}",
+        head(&common::text(&o), 4000)
+    );
+    assert_eq!(
+        ask(sb, "master", "PING"),
+        "OK standalone",
+        "expected the master serving standalone again after the rollback"
+    );
+    assert_eq!(
+        ask(sb, "replicant", "PING"),
+        "OK standalone",
+        "expected the replicant serving standalone again after the rollback"
+    );
+    assert_eq!(
+        master_dumps(sb),
+        was.master_dumps,
+        "expected the master's data identical after the rollback"
+    );
+    assert_eq!(
+        dbconfig(sb, "master"),
+        was.master_dbconfig,
+        "expected the master's DB_CONFIG byte-identical to the original after the rollback"
+    );
+    assert_eq!(
+        dbconfig(sb, "replicant"),
+        was.replicant_dbconfig,
+        "expected the replicant's DB_CONFIG byte-identical to the original after the rollback"
+    );
+    let back = sb.listing("replicant");
+    assert_eq!(
+        back.keys().collect::<Vec<_>>(),
+        was.replicant.keys().collect::<Vec<_>>(),
+        "expected the replicant's original files back in its home, and only them"
+    );
+    for (name, hash) in &was.replicant {
+        assert!(
+            rewritten_by_a_stop(name) || back.get(name) == Some(hash),
+            "expected the replicant's {name} back with its original content"
+        );
+    }
+    let replicant_dumps: Vec<String> = DATABASES
+        .iter()
+        .map(|db| sb.dump("replicant", db))
+        .collect();
+    assert_eq!(
+        replicant_dumps, was.replicant_dumps,
+        "expected the replicant's own data back after the rollback"
+    );
+    let o = sb.tt_ha(&["status", "--json"]);
+    let status: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("status --json ({e}): {}", head(&common::text(&o), 2000)));
+    assert_eq!(
+        status["run"]["phase"], "rolled-back",
+        "expected status --json to say the run is rolled back: {status}"
+    );
+}
+
+#[test]
+fn link_cut_mid_prune_rollback_waits_for_the_cut_off_agent_then_restores() {
+    let _serial = one_at_a_time();
+    let test =
+        "two_hosts_faults: link cut in replicant.prune, rollback while its agent still moves";
+    let Some(sb) = sandbox(test, true) else {
+        return;
+    };
+    crowd_replicant_home(&sb);
+    let was = before(&sb);
+    let (node, step) = ("replicant", "replicant.prune");
+    apply_until(&sb, "replicant.stop");
+    let at_start = sb.listing(node);
+    let slow = SyscallDelay::on_sshd(
+        &sb.hosts,
+        "b",
+        "rename,renameat,renameat2",
+        Duration::from_millis(3),
+    )
+    .unwrap();
+    let mut apply = Controller::spawn(&sb, &["apply", "--yes"]);
+    let intent = wait_for_intent(&sb, &mut apply, step);
+    sb.hosts.set_link("b", false);
+    let (status, said) = apply.wait_stopped("the replicant's link was cut");
+    assert_stopped_mid_step(&sb, status, &said, node, step, &intent);
+    // The cut-off agent goes on with the batch it got: held still (SIGSTOP, as a hung disk
+    // would) it is certainly running when the link is back and the operator rolls back.
+    let agents = sb.hosts.pids("b", &agent_pattern(&sb, "b"));
+    assert!(
+        !agents.is_empty(),
+        "expected the cut-off agent still running on host b"
+    );
+    let signal_all = |sig: &str| {
+        for pid in &agents {
+            let o = sb.hosts.exec("b", &["kill", sig, &pid.to_string()]);
+            assert!(
+                o.status.success(),
+                "kill {sig} {pid} on host b: {}",
+                common::text(&o)
+            );
+        }
+    };
+    signal_all("-STOP");
+    sb.hosts.set_link("b", true);
+    let o = sb.tt_ha(&["rollback", "--yes"]);
+    let refused = common::text(&o);
+    assert!(
+        !o.status.success()
+            && refused.contains(&format!("node {node}"))
+            && refused.contains("tt-ha.lock")
+            && refused.contains("Wait for it to finish"),
+        "expected `rollback` refused while the cut-off agent still holds the replicant's run folder (naming the node, the lock and what to do); it said:\n{}",
+        head(&refused, 3000)
+    );
+    assert_moves_within_journal(&sb, node, &at_start, &BTreeMap::new());
+    signal_all("-CONT");
+    drop(slow);
+    wait_agents_gone(&sb);
+    assert_status_explains(&sb, node, step);
+    assert_rolled_back(
+        &sb,
+        &was,
+        "the replicant was cut off in replicant.prune and its agent ended",
+    );
 }
