@@ -9,6 +9,9 @@
 #   hosts.sh down DIR          stop every process of the instance and remove its namespaces,
 #                              bridge and links (idempotent; also after a failed `up`)
 #   hosts.sh exec DIR a|b CMD  run CMD inside that host's mount and network namespaces
+#   hosts.sh link DIR a|b down|up
+#                              cut that host off the network (its link to the bridge down:
+#                              packets are dropped, no connection is told) or mend it
 #
 # Instance N:  bridge ttha-N-br (controller 10.213.N.1/24), host a = namespace ttha-N-a at
 # 10.213.N.2, host b = ttha-N-b at 10.213.N.3; a host's private folder is /srv/ttha-N-a (an
@@ -26,7 +29,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -368,6 +371,25 @@ cmd_exec() {
   exec nsenter -t "$pid" -m -n -- "$@"
 }
 
+# Cuts host $1 off the bridge (down) or joins it again (up): the controller's end of the host's
+# veth pair, in the root namespace. A cut link drops packets silently, as a pulled cable does;
+# TCP connections across it are not reset and carry on if it comes back in time.
+cmd_link() {
+  local h=$1 state=$2 dev
+  need_root
+  [ "$h" = a ] || [ "$h" = b ] || die "host '$h' is neither a nor b"
+  [ "$state" = down ] || [ "$state" = up ] || die "link state '$state' is neither down nor up"
+  [ -d "$DIR" ] && DIR=$(cd "$DIR" && pwd)
+  [ -n "$(instance_of_dir "$DIR")" ] || die "$DIR holds no instance that is up: run \`$0 up $DIR\` first"
+  names "$(cat "$DIR/instance")"
+  dev=$(ns_of "$h")
+  ip link show "$dev" >/dev/null 2>&1 || die "host $h's link $dev is gone: run \`$0 down $DIR\` and \`$0 up $DIR\` again"
+  ip link set "$dev" "$state"
+  # Up: wait until the bridge forwards through the port again (3 = forwarding).
+  [ "$state" = down ] || wait_for "host $h's link $dev forwarding again" 100 \
+    grep -qx 3 "/sys/class/net/$dev/brport/state"
+}
+
 main() {
   [ $# -ge 2 ] || usage
   local verb=$1
@@ -385,6 +407,10 @@ main() {
   exec)
     [ $# -ge 1 ] || usage
     cmd_exec "$@"
+    ;;
+  link)
+    [ $# -eq 2 ] || usage
+    cmd_link "$@"
     ;;
   *) usage ;;
   esac

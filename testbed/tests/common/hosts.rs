@@ -341,3 +341,161 @@ impl HostsSandbox {
         String::from_utf8_lossy(&self.on_node(node, &["sh", "-c", line])).into_owned()
     }
 }
+
+impl Hosts {
+    /// `hosts.sh link DIR HOST down|up`: cuts the host off the network (its veth to the bridge
+    /// down, packets dropped silently as by a pulled cable) or mends it; must succeed.
+    pub fn set_link(&self, host: &str, up: bool) {
+        let state = if up { "up" } else { "down" };
+        let o = run_script(&["link", self.dir().to_str().unwrap(), host, state], &[]);
+        assert!(
+            o.status.success(),
+            "hosts.sh link {host} {state}: {}",
+            text(&o)
+        );
+    }
+
+    /// The pids of the host's processes whose command line contains `pattern`: `pgrep -f`
+    /// run inside the host, kept only when the process is in the host's network namespace (the
+    /// hosts share the machine's pid namespace, so pgrep alone also sees every other process
+    /// of the machine, other hosts' and other tests' included).
+    pub fn pids(&self, host: &str, pattern: &str) -> Vec<i32> {
+        let net = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
+        let own = net(self.holder_pid(host));
+        assert!(own.is_some(), "host {host}'s holder is gone");
+        let o = self.exec(host, &["pgrep", "-f", "--", pattern]);
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .filter(|&pid| net(pid) == own)
+            .collect()
+    }
+}
+
+/// `strace` attached to a host's sshd and every process it starts from then on (the agents of
+/// new ssh sessions and what they run), making each of the given system calls wait before it
+/// runs: a real, slow disk or a slow command as seen from tt-ha, without a hook in tt-ha.
+/// Detached (the traced processes carry on at full speed) when the value drops.
+pub struct SyscallDelay {
+    strace: std::process::Child,
+}
+
+impl SyscallDelay {
+    /// Attaches to host `host`'s sshd with `syscalls` (comma-separated, as strace spells
+    /// them) each delayed by `delay`; `None` when strace is not installed (the caller says
+    /// so loudly). Returns once strace is attached.
+    pub fn on_sshd(hosts: &Hosts, host: &str, syscalls: &str, delay: Duration) -> Option<Self> {
+        which("strace")?;
+        let sshd = hosts.sshd_pid(host);
+        let strace = Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+            .arg(format!("trace={syscalls}"))
+            .arg("-e")
+            .arg(format!(
+                "inject={syscalls}:delay_enter={}",
+                delay.as_micros()
+            ))
+            .arg("-p")
+            .arg(sshd.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("strace runs");
+        let tracer = SyscallDelay { strace };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while tracer_of(sshd) != Some(tracer.strace.id() as i32) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "strace did not attach to host {host}'s sshd (pid {sshd}) within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(tracer)
+    }
+}
+
+impl Drop for SyscallDelay {
+    fn drop(&mut self) {
+        // SIGTERM makes strace detach from every process it traces; they carry on.
+        unsafe { libc::kill(self.strace.id() as i32, libc::SIGTERM) };
+        let _ = self.strace.wait();
+    }
+}
+
+/// The pid tracing `pid` (`TracerPid` in /proc/PID/status), if any.
+fn tracer_of(pid: i32) -> Option<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&p| p != 0)
+}
+
+impl HostsSandbox {
+    /// Adds `options` to both nodes' `ssh_options` in the controller's tt-ha.toml, as an
+    /// operator would (`-o ServerAliveInterval=…`).
+    pub fn add_ssh_options(&self, options: &[&str]) {
+        let cfg = std::fs::read_to_string(&self.config).expect("tt-ha.toml");
+        let extra: String = options.iter().map(|o| format!(", {o:?}")).collect();
+        let changed: Vec<String> = cfg
+            .lines()
+            .map(|l| match l.strip_prefix("ssh_options = [") {
+                Some(rest) => format!(
+                    "ssh_options = [{}{extra}]",
+                    rest.strip_suffix(']').expect("ssh_options on one line")
+                ),
+                None => l.to_string(),
+            })
+            .collect();
+        assert!(
+            changed.iter().filter(|l| l.contains(&extra)).count() == 2,
+            "tt-ha.toml has not two ssh_options lines:\n{cfg}"
+        );
+        std::fs::write(&self.config, changed.join("\n") + "\n").expect("tt-ha.toml written");
+    }
+
+    /// The node's home as its host sees it: each regular file's name and SHA-256, computed on
+    /// the host.
+    pub fn listing(&self, node: &str) -> std::collections::BTreeMap<String, String> {
+        self.hashes(node, &self.home(node), "-maxdepth 1")
+    }
+
+    /// Every regular file under the node's run folder (`var/tt-ha`, beside its home) whose path
+    /// has a `quarantine` folder, with its SHA-256: what the runs moved aside on the node. Keys
+    /// are paths relative to the run folder.
+    pub fn quarantined(&self, node: &str) -> std::collections::BTreeMap<String, String> {
+        let runs = self.home(node).parent().unwrap().join("tt-ha");
+        self.hashes(node, &runs, "-path '*/quarantine/*'")
+    }
+
+    fn hashes(
+        &self,
+        node: &str,
+        folder: &Path,
+        filter: &str,
+    ) -> std::collections::BTreeMap<String, String> {
+        let q = sh_quote(folder.to_str().expect("UTF-8 path"));
+        let line = format!(
+            "[ ! -d {q} ] || {{ cd {q} && find . {filter} -type f -exec sha256sum {{}} +; }}"
+        );
+        self.sh_on_node(node, &line)
+            .lines()
+            .filter_map(|l| l.split_once("  ./"))
+            .map(|(hash, name)| (name.to_string(), hash.to_string()))
+            .collect()
+    }
+
+    /// Berkeley DB's dump (`db5.3_dump -p`) of database `db` of the node's home, run on its host.
+    pub fn dump(&self, node: &str, db: &str) -> String {
+        let home = self.home(node);
+        let out = self.on_node(
+            node,
+            &["db5.3_dump", "-p", "-h", home.to_str().unwrap(), db],
+        );
+        let dump = String::from_utf8_lossy(&out).into_owned();
+        assert!(dump.contains("DATA=END"), "{db} on the {node}: {dump}");
+        dump
+    }
+}
