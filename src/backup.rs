@@ -147,7 +147,7 @@ pub enum BackupError {
     },
     /// The master's own log, written since the backup, has a damaged record: it is not taken.
     #[error(
-        "the master's log written since the backup does not read as one chain of records ({why}; the log files are in {home}). Nothing in the backup was changed. The master's log itself is damaged: check the master's disk and its log (`db5.3_printlog -h {home}`) before going on; `tt-ha rollback` undoes this run"
+        "the master's log written since the backup does not read as one chain of records ({why}; the log files are in {home}). Nothing in the backup was changed. The master's log itself is damaged: check the master's disk and its log (`db5.3_printlog -h {home}`) before going on (during a run, `tt-ha status` tells what it did and `tt-ha rollback` undoes it)"
     )]
     DamagedLog {
         /// The master's home.
