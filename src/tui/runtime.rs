@@ -143,6 +143,8 @@ struct Runner {
     watching: bool,
     /// The pids the live panes read in the message files, for the node watch.
     pids: worker::PidHints,
+    /// The stop flag of the compare of records in flight.
+    compare_stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Runner {
@@ -180,6 +182,16 @@ impl Runner {
                 worker::watch_nodes(c, tx, self.pids.clone());
             }
             (Cmd::WatchNodes, Some(_)) => {}
+            (Cmd::StartCompare, Some(c)) => {
+                let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                self.compare_stop = Some(stop.clone());
+                worker::compare(c, tx, stop);
+            }
+            (Cmd::StopCompare, Some(_)) => {
+                if let Some(s) = self.compare_stop.take() {
+                    s.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
         }
         true
     }
@@ -241,6 +253,7 @@ async fn event_loop(
         live_started: false,
         watching: false,
         pids: Default::default(),
+        compare_stop: None,
     };
     app.now_secs = now_secs();
     for c in cmds {
