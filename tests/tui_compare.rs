@@ -264,3 +264,36 @@ fn the_help_lists_the_compare_key_on_the_wizard_and_the_monitor() {
         assert!(text.contains("compare records"), "{text}");
     }
 }
+
+#[test]
+fn a_report_of_many_differences_with_control_bytes_draws_escaped_at_any_size() {
+    let mut r = report_with_differences();
+    let mut d = r.outcome.differences[0].clone();
+    if let tt_ha::verify::DifferenceKind::Differs(fields) = &mut d.kind {
+        fields[0].replicant = Some("VAULT\u{1b}[2J\r\nrm -rf".into());
+    }
+    d.volume = "A\u{7}2".into();
+    r.outcome.differences = vec![d; 100_000];
+    r.outcome.not_kept = 23;
+    let mut a = monitor();
+    a.update(key(KeyCode::Char('v')));
+    a.update(Msg::CompareDone(Ok(Box::new(r))));
+    for (w, h) in [(1, 1), (20, 5), (80, 24), (300, 100)] {
+        render(&a, w, h);
+    }
+    let text = render(&a, 160, 48);
+    assert!(text.contains("the first 100 of 100,023"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text}"
+    );
+    // Each control is shown as an escape on the Volume's one line, the newline too.
+    assert!(text.contains("ACME/LTO-7 A\\x072"), "{text}");
+    assert!(text.contains("VAULT\\x1b[2J\\x0d\\x0arm -rf"), "{text}");
+    // Far past the end, the last page is in view.
+    for _ in 0..100 {
+        a.update(key(KeyCode::PageDown));
+    }
+    let end = render(&a, 80, 24);
+    assert!(end.contains("rm -rf"), "{end}");
+}

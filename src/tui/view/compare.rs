@@ -3,7 +3,7 @@
 //! ([`Stats::rows`]), the warnings ([`Report::warnings`]) and the first differences by field.
 //! One view for both screens; it reads the app and changes nothing.
 
-use super::dialogs::{centered, clamp_scroll, frame};
+use super::dialogs::{centered, clamp_scroll, frame, wrapped_rows};
 use crate::tui::app::{App, Compare};
 use crate::tui::theme::Theme;
 use crate::verify::session::Report;
@@ -52,11 +52,10 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
             "↑↓ PgUp PgDn scroll · Esc or c closes",
         ),
         Compare::Failed(why) => (
-            vec![
-                Line::styled("COULD NOT COMPARE", t.bad()),
-                Line::raw(""),
-                Line::raw(why.clone()),
-            ],
+            [Line::styled("COULD NOT COMPARE", t.bad()), Line::raw("")]
+                .into_iter()
+                .chain(why.lines().map(|l| Line::raw(l.to_string())))
+                .collect(),
             0,
             "Esc or c closes",
         ),
@@ -74,12 +73,6 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
             .block(Block::default().borders(Borders::TOP)),
         keys,
     );
-}
-
-/// Rows `lines` take at `width` when wrapped (at least).
-fn wrapped_rows(lines: &[Line], width: u16) -> usize {
-    let w = width.max(1) as usize;
-    lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum()
 }
 
 /// A `label  value` row of a table.
@@ -233,7 +226,9 @@ fn difference_lines(t: &Theme, r: &Report) -> Vec<Line<'static>> {
             t.heading(),
         ),
     ];
-    let esc = |s: &str| crate::display::text(s).into_owned();
+    // One line each: a newline or a control in a Volume id or a value is shown escaped,
+    // never dropped or obeyed.
+    let esc = |s: &str| crate::display::escape_bytes(s.as_bytes());
     for d in o.differences.iter().take(n) {
         let moved = d
             .replicant_scope

@@ -53,7 +53,7 @@ fn confirm_lines(
 }
 
 /// Rows `lines` take at `width` when wrapped (at least; word wrapping may take a few more).
-fn wrapped_rows(lines: &[Line], width: u16) -> usize {
+pub(super) fn wrapped_rows(lines: &[Line], width: u16) -> usize {
     let w = width.max(1) as usize;
     lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum()
 }
