@@ -180,6 +180,27 @@ pub struct Live {
     pub mode: Option<String>,
 }
 
+/// The compare of records (`verify`), shown over the wizard or the monitor.
+#[derive(Debug, Clone)]
+pub enum Compare {
+    /// Running: verify's latest progress (none yet before its first report).
+    Running {
+        /// The latest progress.
+        progress: Option<crate::verify::Progress>,
+        /// Esc or c was pressed: the stop flag is set, the report is on its way.
+        stopping: bool,
+    },
+    /// Ended with a report.
+    Done {
+        /// Verify's report.
+        report: Box<crate::verify::session::Report>,
+        /// Scroll of the report.
+        scroll: u16,
+    },
+    /// Could not compare: why, and what to do.
+    Failed(String),
+}
+
 /// Which engine call is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Running {
@@ -246,6 +267,8 @@ pub struct App {
     pub monitor_from_wizard: bool,
     /// A short-lived line under the status bar (`no match for …`).
     pub flash: Option<String>,
+    /// The compare of records, while it runs and until its report is closed.
+    pub compare: Option<Compare>,
 }
 
 fn pane_for(cfg: Option<&SiteConfig>, i: usize) -> Pane {
@@ -296,6 +319,7 @@ impl App {
             tz: jiff::tz::TimeZone::system(),
             monitor_from_wizard: false,
             flash: None,
+            compare: None,
         }
     }
 
@@ -384,6 +408,9 @@ impl App {
                 Dialog::Journal { .. } => DialogKind::Journal,
                 Dialog::Message { .. } => DialogKind::Message,
             });
+        }
+        if self.compare.is_some() {
+            return Mode::Dialog(DialogKind::Compare);
         }
         if self.search_input.is_some() {
             return Mode::Search;
@@ -522,7 +549,31 @@ impl App {
                     Vec::new()
                 }
             },
+            Msg::CompareProgress(p) => {
+                if let Some(Compare::Running { progress, .. }) = &mut self.compare {
+                    *progress = Some(p);
+                }
+                Vec::new()
+            }
+            Msg::CompareDone(r) => {
+                self.compare = Some(match r {
+                    Ok(report) => Compare::Done { report, scroll: 0 },
+                    Err(e) => Compare::Failed(crate::display::text(&e).into_owned()),
+                });
+                Vec::new()
+            }
         }
+    }
+
+    /// The wizard offers the compare of records once its `verify` step is done (in this run
+    /// or an earlier one); the monitor offers it always.
+    pub fn compare_available(&self) -> bool {
+        self.screen == Screen::Monitor
+            || matches!(self.phase, Phase::Complete(_))
+            || self.rows.iter().any(|r| {
+                r.id == crate::procedure::Step::Verify.as_str()
+                    && matches!(r.state, RowState::Done(_) | RowState::Skipped(_))
+            })
     }
 
     fn on_engine(&mut self, e: Event) {

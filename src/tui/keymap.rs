@@ -78,6 +78,8 @@ pub enum Action {
     /// A key typed into a field or an input: a character, Backspace, or a key that edits
     /// nothing (and still clears a "that is not it" mark).
     Edit(KeyCode),
+    /// Compare the master's records with the replicant's (`verify`), shown over the screen.
+    Compare,
     /// The mouse wheel over a live pane (0 master, 1 replicant), or elsewhere (`None`).
     Wheel {
         /// The pane under the pointer.
@@ -175,7 +177,15 @@ pub const WIZARD: &[Binding] = &[
         "monitor screen",
         &[(KeyCode::Char('m'), Action::Monitor)],
     ),
+    COMPARE,
 ];
+
+/// Compare records (wizard, once the `verify` step is done, and monitor).
+const COMPARE: Binding = b(
+    "v",
+    "compare records, master with replicant (read-only)",
+    &[(KeyCode::Char('v'), Action::Compare)],
+);
 
 /// The rollback screen's own keys.
 pub const ROLLBACK: &[Binding] = &[
@@ -188,11 +198,14 @@ pub const ROLLBACK: &[Binding] = &[
 ];
 
 /// The monitor screen's own keys.
-pub const MONITOR: &[Binding] = &[b(
-    "Esc",
-    "back to the wizard, or quit",
-    &[(KeyCode::Esc, Action::Back)],
-)];
+pub const MONITOR: &[Binding] = &[
+    b(
+        "Esc",
+        "back to the wizard, or quit",
+        &[(KeyCode::Esc, Action::Back)],
+    ),
+    COMPARE,
+];
 
 /// The keys of every screen but the form: focus, scrolling, following, search, help, quit.
 pub const COMMON: &[Binding] = &[
@@ -259,6 +272,8 @@ pub enum DialogKind {
     Journal,
     /// A message to read.
     Message,
+    /// The compare of records: its progress, then its report.
+    Compare,
 }
 
 /// Where a key goes, from the innermost: the help overlay, a dialog, the search line, the form,
@@ -380,6 +395,11 @@ fn dialog_action(d: DialogKind, code: KeyCode) -> Option<Action> {
         DialogKind::Message => {
             matches!(code, KeyCode::Esc | KeyCode::Enter).then_some(Action::Cancel)
         }
+        // Esc or c stops a running compare, and closes a finished one; its report scrolls.
+        DialogKind::Compare => dialog_scroll(code).or(match code {
+            KeyCode::Esc | KeyCode::Char('c') | KeyCode::Char('q') => Some(Action::Cancel),
+            _ => None,
+        }),
     }
 }
 

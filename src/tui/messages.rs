@@ -68,6 +68,10 @@ pub enum Cmd {
     WatchNodes,
     /// Validate and write `tt-ha.toml` (the first-run screen's result).
     SaveConfig(String),
+    /// Compare the master's records with the replicant's (`verify`, read-only).
+    StartCompare,
+    /// Stop the compare in flight through verify's stop flag (it reports what it read).
+    StopCompare,
 }
 
 /// Everything that can happen.
@@ -112,6 +116,10 @@ pub enum Msg {
     Nodes([Option<FoundProcess>; 2]),
     /// The first-run screen's config was written and loads.
     ConfigSaved(Result<Box<SiteConfig>, String>),
+    /// Where the compare of records is (verify's own progress).
+    CompareProgress(crate::verify::Progress),
+    /// The compare of records ended: verify's report, or why it could not compare.
+    CompareDone(Result<Box<crate::verify::session::Report>, String>),
 }
 
 /// An engine event with its text escaped for the screen ([`crate::display::text`]).

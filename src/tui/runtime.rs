@@ -143,6 +143,8 @@ struct Runner {
     watching: bool,
     /// The pids the live panes read in the message files, for the node watch.
     pids: worker::PidHints,
+    /// The stop flag of the compare of records in flight.
+    compare_stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Runner {
@@ -180,6 +182,16 @@ impl Runner {
                 worker::watch_nodes(c, tx, self.pids.clone());
             }
             (Cmd::WatchNodes, Some(_)) => {}
+            (Cmd::StartCompare, Some(c)) => {
+                let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                self.compare_stop = Some(stop.clone());
+                worker::compare(c, tx, stop);
+            }
+            (Cmd::StopCompare, Some(_)) => {
+                if let Some(s) = self.compare_stop.take() {
+                    s.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
         }
         true
     }
@@ -241,6 +253,7 @@ async fn event_loop(
         live_started: false,
         watching: false,
         pids: Default::default(),
+        compare_stop: None,
     };
     app.now_secs = now_secs();
     for c in cmds {
@@ -449,5 +462,59 @@ name = "ttfs"
         app.rows[0].state = RowState::Running;
         let (_, changed) = apply(&mut app, Msg::Tick(1_795_321_842.0));
         assert!(changed, "a tick while a step's timer is on screen");
+    }
+
+    /// `v` starts verify's session on the worker (here against a master whose client port
+    /// refuses: the report is the reason, naming the node and the port), and Esc sets the
+    /// stop flag the session reads.
+    #[test]
+    fn the_compare_runs_on_the_worker_and_esc_sets_its_stop_flag() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let site = SITE
+            .replace("10.0.0.10\"", &format!("127.0.0.1\"\nclient_port = {port}"))
+            .replace("10.0.0.11", "127.0.0.1");
+        let cfg = config::parse(&site, Path::new("/t/tt-ha.toml"), Path::new("/t")).unwrap();
+        let mut app = App::monitor("/t/tt-ha.toml".into(), cfg, Theme { color: false });
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let _in_rt = rt.enter();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut runner = Runner {
+            tx,
+            live: LiveOptions::default(),
+            live_started: false,
+            watching: false,
+            pids: Default::default(),
+            compare_stop: None,
+        };
+        let (cmds, _) = apply(&mut app, Msg::Key(KeyEvent::from(KeyCode::Char('v'))));
+        assert_eq!(cmds, vec![Cmd::StartCompare]);
+        for c in cmds {
+            runner.exec(&app, c);
+        }
+        let flag = runner
+            .compare_stop
+            .clone()
+            .expect("the compare's stop flag");
+        let done = rt.block_on(async {
+            loop {
+                match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+                    Ok(Some(Msg::CompareDone(r))) => return r,
+                    Ok(Some(_)) => {}
+                    other => panic!("no report from the compare: {other:?}"),
+                }
+            }
+        });
+        let why = done.expect_err("nothing listens on the master's client port");
+        assert!(why.contains(&format!("m (127.0.0.1:{port})")), "{why}");
+        let (cmds, _) = apply(&mut app, Msg::Key(KeyEvent::from(KeyCode::Esc)));
+        assert_eq!(cmds, vec![Cmd::StopCompare]);
+        for c in cmds {
+            runner.exec(&app, c);
+        }
+        assert!(flag.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

@@ -262,6 +262,26 @@ pub fn watch_nodes(cfg: SiteConfig, tx: Tx, hints: PidHints) {
     });
 }
 
+/// Compares the master's records with the replicant's: verify's own session (read-only, as
+/// `tt-ha verify` without options), its progress and its report sent to the app. Setting
+/// `stop` ends it cleanly: the report then covers what was read.
+pub fn compare(cfg: SiteConfig, tx: Tx, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    tokio::task::spawn_blocking(move || {
+        let req = crate::verify::session::Request {
+            site: Some(cfg),
+            ..Default::default()
+        };
+        let progress_tx = tx.clone();
+        let mut progress = move |p: &crate::verify::Progress| {
+            let _ = progress_tx.send(Msg::CompareProgress(p.clone()));
+        };
+        let out = crate::verify::session::run(&req, &mut progress, &stop);
+        let _ = tx.send(Msg::CompareDone(
+            out.map(Box::new).map_err(|e| e.to_string()),
+        ));
+    });
+}
+
 /// Writes the first-run screen's configuration (never over an existing file) and loads it.
 pub fn save_config(path: &Path, text: &str, tx: &Tx) {
     let out = crate::site_setup::write_no_clobber(path, text);

@@ -2,8 +2,8 @@
 //! says which key means what; this says what it does in the app's state of the moment (a step
 //! running, the focus, the open dialog).
 
-use super::{App, Cmd, Dialog, Focus, Phase, Running, Screen};
-use crate::tui::keymap::{Action, Mode, Scroll};
+use super::{App, Cmd, Compare, Dialog, Focus, Phase, Running, Screen};
+use crate::tui::keymap::{Action, DialogKind, Mode, Scroll};
 use crossterm::event::KeyCode;
 
 /// Lines a page key scrolls.
@@ -26,6 +26,7 @@ impl App {
                 }
                 Vec::new()
             }
+            Mode::Dialog(DialogKind::Compare) => self.compare_action(a),
             Mode::Dialog(_) => self.dialog_action(a),
             Mode::Search => self.search_action(a),
             Mode::Screen(Screen::Setup) => match a {
@@ -72,6 +73,7 @@ impl App {
                 return vec![Cmd::WatchNodes];
             }
             Action::Back => return self.back(),
+            Action::Compare => return self.start_compare(),
             Action::Wheel { pane, up } => self.wheel(pane, up),
             // Keys of other modes: not bound on a screen.
             _ => {}
@@ -246,6 +248,49 @@ impl App {
         self.focus = Focus::Detail;
         self.detail_scroll = 0;
         vec![Cmd::LoadRollback]
+    }
+
+    /// `v`: compare records, where it is offered and nothing else runs; else say when it is.
+    fn start_compare(&mut self) -> Vec<Cmd> {
+        if self.busy() {
+            self.flash = Some("a step is running: compare records once it is done".into());
+            return Vec::new();
+        }
+        if !self.compare_available() {
+            self.flash = Some(
+                "compare records once the `verify` step is done, or now from the monitor screen (m)"
+                    .into(),
+            );
+            return Vec::new();
+        }
+        self.compare = Some(Compare::Running {
+            progress: None,
+            stopping: false,
+        });
+        vec![Cmd::StartCompare]
+    }
+
+    /// An action over the compare: Esc or c stops a running compare (verify's stop flag; its
+    /// report of what was read follows) and closes an ended one; ↑↓ PgUp PgDn scroll it.
+    fn compare_action(&mut self, a: Action) -> Vec<Cmd> {
+        match (self.compare.as_mut(), a) {
+            (Some(Compare::Running { stopping, .. }), Action::Cancel) if !*stopping => {
+                *stopping = true;
+                return vec![Cmd::StopCompare];
+            }
+            // Asked once already: the report is on its way.
+            (Some(Compare::Running { .. }), Action::Cancel) => {}
+            (Some(_), Action::Cancel) => self.compare = None,
+            (Some(Compare::Done { scroll, .. }), Action::ScrollDialog(n)) => {
+                *scroll = if n < 0 {
+                    scroll.saturating_sub(n.unsigned_abs())
+                } else {
+                    scroll.saturating_add(n as u16)
+                };
+            }
+            _ => {}
+        }
+        Vec::new()
     }
 
     /// An action while a dialog is open: only the dialog's own keys reach here.

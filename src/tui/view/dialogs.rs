@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-fn centered(area: Rect, w_pct: u16, h_pct: u16) -> Rect {
+pub(super) fn centered(area: Rect, w_pct: u16, h_pct: u16) -> Rect {
     let w = (area.width * w_pct / 100).max(40.min(area.width));
     let h = (area.height * h_pct / 100).max(8.min(area.height));
     Rect::new(
@@ -18,7 +18,7 @@ fn centered(area: Rect, w_pct: u16, h_pct: u16) -> Rect {
     )
 }
 
-fn frame<'a>(title: String, app: &App) -> Block<'a> {
+pub(super) fn frame<'a>(title: String, app: &App) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(app.theme.focused())
@@ -53,13 +53,13 @@ fn confirm_lines(
 }
 
 /// Rows `lines` take at `width` when wrapped (at least; word wrapping may take a few more).
-fn wrapped_rows(lines: &[Line], width: u16) -> usize {
+pub(super) fn wrapped_rows(lines: &[Line], width: u16) -> usize {
     let w = width.max(1) as usize;
     lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum()
 }
 
 /// A scroll offset that keeps the last page in view: scrolling past the end shows the end.
-fn clamp_scroll(scroll: u16, rows: usize, height: u16) -> u16 {
+pub(super) fn clamp_scroll(scroll: u16, rows: usize, height: u16) -> u16 {
     let max = rows.saturating_sub(height as usize);
     (scroll as usize).min(max) as u16
 }

@@ -2,6 +2,7 @@
 //! layout comes from [`super::layout`], which the mouse's key map shares, so what is scrolled
 //! is what was drawn; the key texts come from [`super::keymap`], where the keys are bound.
 
+mod compare;
 mod dialogs;
 mod monitor;
 mod panes;
@@ -36,6 +37,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         panes::status_bar(f, app, a.status);
     }
     hints(f, app, a.hints);
+    compare::draw(f, app);
     dialogs::draw(f, app);
 }
 

@@ -97,7 +97,7 @@ fn banner(app: &App) -> Option<Line<'static>> {
             let functional = matches!(app.live.verdict, Some(crate::monitor::Verdict::Functional));
             Line::styled(
                 format!(
-                    "{s} {}  r rolls back · m monitor · q quit",
+                    "{s} {}  v compare records · r rolls back · m monitor · q quit",
                     if functional {
                         "Replication functional: both message files prove it."
                     } else {

@@ -1,0 +1,160 @@
+//! The compare of records in a real terminal: a `tt-ha demo` sandbox (two ttfs-sim servers on
+//! Debian's Berkeley DB 5.3) set up with `apply`, then tmux runs `tt-ha wizard` at 80×24; the
+//! test presses `v` (offered because the run's `verify` step is done) and reads the result and
+//! the counts from the screen, as an operator would, then does the same on the monitor screen.
+
+mod common;
+use common::{Sandbox, ask, text, tt_ha_bin};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of its own (its own socket), killed on drop. (The same harness as
+/// `tui_e2e.rs`, kept to what this test needs.)
+struct Tmux {
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+}
+
+impl Tmux {
+    /// Starts `argv` in a detached session `w`×`h`; None when tmux is not installed.
+    fn start(argv: &[String], w: u16, h: u16) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!(
+                "\n!!!!! SKIPPED: tmux is not installed, so the TUI cannot be driven in a real terminal. `bash .ci/run` installs it (apt-get install tmux). !!!!!\n"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tmux {
+            socket: dir.path().join("tmux.sock"),
+            _dir: dir,
+        };
+        let (w, h) = (w.to_string(), h.to_string());
+        let ok = t
+            .cmd()
+            .args(["new-session", "-d", "-s", "tt", "-x", &w, "-y", &h])
+            .args(["-e", "LANG=C.UTF-8", "--"])
+            .args(argv)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Some(t)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket);
+        c
+    }
+
+    fn screen(&self) -> String {
+        let o = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "tt"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let ok = self
+            .cmd()
+            .args(["send-keys", "-t", "tt"])
+            .args(keys)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux send-keys failed");
+    }
+
+    /// Waits until `needle` is on the screen; panics with the screen after `secs`.
+    fn wait_for(&self, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {secs} s for `{needle}`; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+/// The value of a statistics row on the screen: `│  equal                     3,000    │`
+/// (the label, indented, then at least two spaces; the overlay may sit over other text).
+fn row(screen: &str, label: &str) -> Option<String> {
+    let key = format!("  {label}  ");
+    screen.lines().find_map(|l| {
+        let at = l.find(&key)? + key.len();
+        l[at..].split_whitespace().next().map(str::to_string)
+    })
+}
+
+#[test]
+fn after_apply_v_compares_the_records_and_the_screen_reads_equal_with_the_counts() {
+    const VOLUMES: usize = 3_000;
+    let sb = Sandbox::new(VOLUMES);
+    let o = sb.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "apply: {}", text(&o));
+    assert_eq!(ask(sb.replicant_port, "PING"), "OK replicant");
+    let argv = vec![
+        tt_ha_bin().display().to_string(),
+        "--config".into(),
+        sb.config.display().to_string(),
+        "wizard".into(),
+    ];
+    let Some(t) = Tmux::start(&argv, 80, 24) else {
+        return;
+    };
+    t.wait_for("is complete", 60);
+    let want = "3,000";
+    for screen in ["wizard", "monitor"] {
+        t.keys(&["v"]);
+        let s = t.wait_for("EQUAL", 120);
+        assert!(
+            s.contains("the replicant holds the master's 3,000 Volumes"),
+            "{screen}: {s}"
+        );
+        assert_eq!(
+            row(&s, "records read").as_deref(),
+            Some(want),
+            "{screen}: {s}"
+        );
+        assert_eq!(row(&s, "equal").as_deref(), Some(want), "{screen}: {s}");
+        assert_eq!(
+            row(&s, "missing on the replicant").as_deref(),
+            Some("0"),
+            "{s}"
+        );
+        assert_eq!(row(&s, "differing").as_deref(), Some("0"), "{s}");
+        // Esc closes the report; the screen's keys work again.
+        t.keys(&["Escape"]);
+        if screen == "wizard" {
+            t.wait_for("is complete", 10);
+            t.keys(&["m"]);
+            t.wait_for("replication monitor", 10);
+        }
+    }
+    // Esc closed the monitor's report too: the panes are in view again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.screen().contains("EQUAL") {
+        assert!(
+            Instant::now() < deadline,
+            "the report did not close:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
