@@ -127,7 +127,11 @@ impl Difference {
             .as_ref()
             .map(|r| format!(" (on the replicant in {r})"))
             .unwrap_or_default();
-        crate::display::text(&format!("{} {}{moved}: {what}", self.scope, self.volume)).into_owned()
+        // One difference, one line: a value's newline or control byte is shown escaped, never
+        // laid out (a CSV source can carry either inside a quoted field).
+        crate::display::escape_bytes(
+            format!("{} {}{moved}: {what}", self.scope, self.volume).as_bytes(),
+        )
     }
 }
 
@@ -366,6 +370,24 @@ mod tests {
         assert_eq!(
             same_words, None,
             "the same fields in another order are equal"
+        );
+        let odd = Difference::between(
+            Some(&Record::from_value(
+                Scope::new("C", "M"),
+                "V\n2".into(),
+                "a=x\u{1b}[2J".into(),
+            )),
+            Some(&Record::from_value(
+                Scope::new("C", "M"),
+                "V\n2".into(),
+                "a=y".into(),
+            )),
+        )
+        .unwrap();
+        let line = odd.describe();
+        assert!(
+            !line.contains('\n') && !line.contains('\u{1b}') && line.contains("V\\x0a2"),
+            "one escaped line: {line:?}"
         );
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000), "1,000");
