@@ -11,6 +11,20 @@ use crate::monitor::source::Piece;
 use crate::node::NodeAccess;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// The longest a `follow_wait` waits for news (the controller's heartbeats queue meanwhile;
+/// the silence bound is far longer).
+const MAX_WAIT: Duration = Duration::from_secs(5);
+/// How often a file whose folder cannot be watched is looked at during a wait.
+const WAIT_POLL: Duration = Duration::from_millis(100);
+
+/// A follower of this session: the node's own source, and what wakes a `follow_wait` (made on
+/// the first wait: a controller that only polls costs no watch).
+pub(super) struct Followed {
+    source: Box<dyn crate::monitor::source::MessageSource>,
+    waker: Option<crate::monitor::wake::Waker>,
+}
 
 /// Followers one session may hold at once (a controller follows one file per pane).
 const MAX_FOLLOWS: usize = 16;
@@ -34,35 +48,21 @@ impl Agent {
                     )));
                 }
                 let id = self.next_follow.fetch_add(1, Ordering::Relaxed);
-                follows.insert(id, n.follow_messages(start));
+                follows.insert(
+                    id,
+                    Followed {
+                        source: n.follow_messages(start),
+                        waker: None,
+                    },
+                );
                 Ok(json!({ "follow": id }))
             }
-            Op::FollowNext { follow, max_bytes } => {
-                let mut follows = self
-                    .follows
-                    .lock()
-                    .map_err(|_| failed("a lock was poisoned"))?;
-                let source = follows.get_mut(&follow).ok_or_else(|| {
-                    failed(format!(
-                        "no follower {follow} in this session: open one first"
-                    ))
-                })?;
-                let limit = max_bytes.clamp(1, MAX_CHUNK);
-                let mut pieces = Vec::new();
-                let mut sent = 0u64;
-                let mut buf = Vec::new();
-                while sent < limit {
-                    match source.next(&mut buf) {
-                        None => break,
-                        Some(Piece::Notice(notice)) => pieces.push(json!({ "notice": notice })),
-                        Some(Piece::Bytes { offset }) => {
-                            sent += buf.len() as u64;
-                            pieces.push(json!({ "offset": offset, "bytes": Bytes(buf.clone()) }));
-                        }
-                    }
-                }
-                Ok(json!({ "pieces": pieces }))
-            }
+            Op::FollowNext { follow, max_bytes } => self.follow_next(follow, max_bytes, 0),
+            Op::FollowWait {
+                follow,
+                max_bytes,
+                wait_ms,
+            } => self.follow_next(follow, max_bytes, wait_ms),
             Op::FollowClose { follow } => {
                 if let Ok(mut follows) = self.follows.lock() {
                     follows.remove(&follow);
@@ -87,4 +87,57 @@ impl Agent {
             ))),
         }
     }
+}
+
+impl Agent {
+    /// What is new in follower `follow`, up to about `max_bytes`; when nothing is, waits up to
+    /// `wait_ms` for the file to change (woken by the node's notifications, as `tail -F` is).
+    fn follow_next(&self, follow: u64, max_bytes: u64, wait_ms: u64) -> Result<Value, WireError> {
+        let mut follows = self
+            .follows
+            .lock()
+            .map_err(|_| failed("a lock was poisoned"))?;
+        let f = follows.get_mut(&follow).ok_or_else(|| {
+            failed(format!(
+                "no follower {follow} in this session: open one first"
+            ))
+        })?;
+        let limit = max_bytes.clamp(1, MAX_CHUNK);
+        let deadline = Instant::now() + Duration::from_millis(wait_ms).min(MAX_WAIT);
+        loop {
+            let pieces = read_pieces(f.source.as_mut(), limit);
+            if !pieces.is_empty() || Instant::now() >= deadline {
+                return Ok(json!({ "pieces": pieces }));
+            }
+            match &mut f.waker {
+                // Notifications read on the next wait: a look follows every wake-up.
+                Some(w) => w.wait_deferred(),
+                // Watched from now on: one more look, for an append before the watch began.
+                None => {
+                    let on = [f.source.wake_on()];
+                    f.waker = Some(crate::monitor::wake::Waker::for_sources(
+                        &on, WAIT_POLL, false,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The pieces `source` has now, up to about `limit` bytes, as sent.
+fn read_pieces(source: &mut dyn crate::monitor::source::MessageSource, limit: u64) -> Vec<Value> {
+    let mut pieces = Vec::new();
+    let mut sent = 0u64;
+    let mut buf = Vec::new();
+    while sent < limit {
+        match source.next(&mut buf) {
+            None => break,
+            Some(Piece::Notice(notice)) => pieces.push(json!({ "notice": notice })),
+            Some(Piece::Bytes { offset }) => {
+                sent += buf.len() as u64;
+                pieces.push(json!({ "offset": offset, "bytes": Bytes(buf.clone()) }));
+            }
+        }
+    }
+    pieces
 }

@@ -120,7 +120,7 @@ pub struct Agent {
     locks: Mutex<HashMap<u64, crate::runlock::Lock>>,
     next_lock: AtomicU64,
     /// The message-file followers this session opened, by the handle the controller got.
-    pub(super) follows: Mutex<HashMap<u64, Box<dyn crate::monitor::source::MessageSource>>>,
+    pub(super) follows: Mutex<HashMap<u64, super::messages::Followed>>,
     pub(super) next_follow: AtomicU64,
 }
 
@@ -381,6 +381,7 @@ impl Agent {
             // The message file, in `messages.rs`.
             op @ (Op::FollowOpen { .. }
             | Op::FollowNext { .. }
+            | Op::FollowWait { .. }
             | Op::FollowClose { .. }
             | Op::ReadMessages { .. }
             | Op::RunningProcessStart

@@ -1628,23 +1628,20 @@ impl NodeAccess for RemoteNode {
             .unwrap_or_else(|_| NodePath::new(self.hello.os, ".").expect("`.` is a path"))
     }
 
-    /// A follower has a session of its own (a pane follows while the engine asks): it is
-    /// opened on its first read, and reopened after a loss from where it had read.
+    /// A follower has a session of its own (a pane follows while the engine asks), made and
+    /// remade by a thread of its own: a read never waits for the node (see [`RemoteSource`]).
     fn follow_messages(
         &self,
         start: crate::monitor::source::Start,
     ) -> Box<dyn crate::monitor::source::MessageSource> {
-        Box::new(RemoteSource {
-            cfg: self.cfg.clone(),
-            role: self.role,
-            timing: self.timing,
-            describe: format!("{} on {}", self.message_file_path(), self.reached_by()),
+        let describe = format!("{} on {}", self.message_file_path(), self.reached_by());
+        Box::new(RemoteSource::spawn(
+            self.cfg.clone(),
+            self.role,
+            self.timing,
             start,
-            session: None,
-            pending: std::collections::VecDeque::new(),
-            read_to: None,
-            retry_at: None,
-        })
+            describe,
+        ))
     }
 
     fn read_messages(
@@ -1677,11 +1674,19 @@ impl NodeAccess for RemoteNode {
     }
 }
 
-/// Bytes asked for per `follow_next` (a pane shows the end of a burst; the rest follows on
-/// the next reads).
+/// Bytes asked for per request (a pane shows the end of a burst; the rest follows on the next
+/// requests).
 const FOLLOW_CHUNK: u64 = 1 << 20;
 /// How long a follower waits before reaching a node again after a loss.
 const FOLLOW_RETRY: Duration = Duration::from_secs(2);
+/// How long the agent holds one `follow_wait` when nothing is new (the follower's thread then
+/// asks again: a stop is seen within this).
+const FOLLOW_WAIT: Duration = Duration::from_secs(1);
+/// How often an agent without `follow_wait` (an older build) is asked what is new.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+/// Batches of pieces held for a reader that has not taken them yet: past this the node is not
+/// asked for more until the reader catches up (bounded memory, whatever the file's growth).
+const FOLLOW_QUEUE: usize = 16;
 
 /// A piece as the agent sends it.
 #[derive(serde::Deserialize)]
@@ -1706,76 +1711,138 @@ struct Opened {
     follow: u64,
 }
 
-/// A message file followed on its node: the node's own follower runs there (`follow_open`),
-/// and each read asks it what is new (`follow_next`). Waiting is polling at the consumer's
-/// interval; a lost session is reopened from the offset read so far, so no line is lost or
-/// repeated.
-struct RemoteSource {
-    cfg: Node,
-    role: Role,
-    timing: Timing,
+/// What a follower's thread hands its reader, in order.
+enum News {
+    Pieces(Vec<WirePiece>),
+    Reach(crate::monitor::source::Reach),
+}
+
+/// Wakes whoever waits for a remote follower's news (a count of deliveries and a condition
+/// variable): `tt-ha follow` sleeps on it instead of polling at an interval.
+#[derive(Clone, Default)]
+pub struct Arrivals(Arc<(Mutex<u64>, std::sync::Condvar)>);
+
+impl Arrivals {
+    fn note(&self) {
+        let (count, cv) = &*self.0;
+        if let Ok(mut n) = count.lock() {
+            *n += 1;
+        }
+        cv.notify_all();
+    }
+
+    /// How many deliveries there were so far (to pass to [`wait`](Self::wait)).
+    pub fn seen(&self) -> u64 {
+        self.0.0.lock().map(|n| *n).unwrap_or(0)
+    }
+
+    /// Waits until there was a delivery after `seen`, or `timeout`; the count now.
+    pub fn wait(&self, seen: u64, timeout: Duration) -> u64 {
+        let (count, cv) = &*self.0;
+        let Ok(guard) = count.lock() else { return seen };
+        match cv.wait_timeout_while(guard, timeout, |n| *n == seen) {
+            Ok((n, _)) => *n,
+            Err(_) => seen,
+        }
+    }
+}
+
+/// A message file followed on its node, over a session of its own that a thread of its own
+/// makes, keeps and remakes: the node's own follower runs there (`follow_open`), and the thread
+/// keeps one `follow_wait` waiting at the agent, so an append comes back as soon as the node
+/// sees it. The reader ([`MessageSource::next`](crate::monitor::source::MessageSource::next))
+/// only takes what has arrived: it never waits for the node, and says through
+/// [`reach`](crate::monitor::source::MessageSource::reach) when the node cannot be reached.
+/// A lost session is reopened from the offset read so far, so no line is lost or repeated.
+pub struct RemoteSource {
     describe: String,
-    start: crate::monitor::source::Start,
-    session: Option<(RemoteNode, u64)>,
+    news: mpsc::Receiver<News>,
     pending: std::collections::VecDeque<WirePiece>,
-    /// Where the bytes read so far end (to reopen there after a loss).
-    read_to: Option<u64>,
-    retry_at: Option<Instant>,
+    reach: crate::monitor::source::Reach,
+    stop: Arc<AtomicBool>,
+    arrivals: Arrivals,
 }
 
 impl RemoteSource {
-    /// The session and its follower, opened when there is none (not more often than
-    /// [`FOLLOW_RETRY`] after a failure).
-    fn session(&mut self) -> Option<&(RemoteNode, u64)> {
-        if self.session.is_none() {
-            if self.retry_at.is_some_and(|t| Instant::now() < t) {
-                return None;
-            }
-            let start = match self.read_to {
-                Some(o) => crate::monitor::source::Start::Offset(o),
-                None => self.start,
-            };
-            let opened = RemoteNode::connect_with(self.cfg.clone(), self.role, self.timing)
-                .and_then(|node| {
-                    let id = node.ask::<Opened>(Op::FollowOpen { start })?.follow;
-                    Ok((node, id))
-                });
-            match opened {
-                Ok(s) => self.session = Some(s),
-                Err(_) => {
-                    self.retry_at = Some(Instant::now() + FOLLOW_RETRY);
-                    return None;
-                }
-            }
+    /// Starts following the message file of node `cfg` (reached over its `ssh`) from `start`;
+    /// the connection is made in the background (`describe` names the file in messages).
+    pub fn spawn(
+        cfg: Node,
+        role: Role,
+        timing: Timing,
+        start: crate::monitor::source::Start,
+        describe: String,
+    ) -> RemoteSource {
+        let (tx, rx) = mpsc::sync_channel(FOLLOW_QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let arrivals = Arrivals::default();
+        let thread = FollowThread {
+            cfg,
+            role,
+            timing,
+            tx,
+            stop: stop.clone(),
+            arrivals: arrivals.clone(),
+        };
+        std::thread::spawn(move || thread.run(start));
+        RemoteSource {
+            describe,
+            news: rx,
+            pending: std::collections::VecDeque::new(),
+            reach: crate::monitor::source::Reach::Connecting,
+            stop,
+            arrivals,
         }
-        self.session.as_ref()
+    }
+
+    /// Starts following the message file of the remote node `cfg`, without connecting first
+    /// (a node that cannot be reached shows as such, and is followed once it is back).
+    pub fn of_node(cfg: Node, role: Role, start: crate::monitor::source::Start) -> RemoteSource {
+        let describe = format!(
+            "{} on ssh {}",
+            crate::display::path(&cfg.message_path()),
+            cfg.ssh.as_deref().unwrap_or("?")
+        );
+        RemoteSource::spawn(cfg, role, Timing::default(), start, describe)
+    }
+
+    /// What wakes a consumer when news arrives.
+    pub fn arrivals(&self) -> Arrivals {
+        self.arrivals.clone()
     }
 }
 
 impl crate::monitor::source::MessageSource for RemoteSource {
     fn next(&mut self, buf: &mut Vec<u8>) -> Option<crate::monitor::source::Piece> {
         use crate::monitor::source::Piece;
-        if self.pending.is_empty() {
-            let (node, id) = self.session()?;
-            match node.ask::<Pieces>(Op::FollowNext {
-                follow: *id,
-                max_bytes: FOLLOW_CHUNK,
-            }) {
-                Ok(p) => self.pending.extend(p.pieces),
-                Err(_) => {
-                    // Lost: reopened later from where the bytes read so far end.
-                    self.session = None;
-                    self.retry_at = Some(Instant::now() + FOLLOW_RETRY);
+        loop {
+            match self.pending.pop_front() {
+                Some(WirePiece::Notice { notice }) => return Some(Piece::Notice(notice)),
+                Some(WirePiece::Bytes { offset, bytes }) => {
+                    *buf = bytes.0;
+                    return Some(Piece::Bytes { offset });
+                }
+                None => {}
+            }
+            match self.news.try_recv() {
+                Ok(News::Pieces(p)) => self.pending.extend(p),
+                Ok(News::Reach(r)) => self.reach = r,
+                Err(mpsc::TryRecvError::Empty) => return None,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    if !matches!(
+                        self.reach,
+                        crate::monitor::source::Reach::Unreachable { .. }
+                    ) {
+                        self.reach = crate::monitor::source::Reach::Unreachable {
+                            since: std::time::SystemTime::now(),
+                            why: format!(
+                                "the follower of {} ended (a tt-ha bug: report it); restart the monitor",
+                                self.describe
+                            ),
+                        };
+                    }
                     return None;
                 }
-            }
-        }
-        match self.pending.pop_front()? {
-            WirePiece::Notice { notice } => Some(Piece::Notice(notice)),
-            WirePiece::Bytes { offset, bytes } => {
-                self.read_to = Some(offset + bytes.0.len() as u64);
-                *buf = bytes.0;
-                Some(Piece::Bytes { offset })
             }
         }
     }
@@ -1787,14 +1854,150 @@ impl crate::monitor::source::MessageSource for RemoteSource {
     fn describe(&self) -> String {
         self.describe.clone()
     }
+
+    fn reach(&self) -> crate::monitor::source::Reach {
+        self.reach.clone()
+    }
 }
 
 impl Drop for RemoteSource {
+    /// The thread sees the stop within one `follow_wait` (or at its next delivery, which
+    /// fails), closes the follower and its session, and ends.
     fn drop(&mut self) {
-        if let Some((node, id)) = &self.session {
-            let _ = node.ask::<Value>(Op::FollowClose { follow: *id });
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The thread behind a [`RemoteSource`]: connects, follows, and reconnects after a loss from
+/// where the bytes delivered so far end.
+struct FollowThread {
+    cfg: Node,
+    role: Role,
+    timing: Timing,
+    tx: mpsc::SyncSender<News>,
+    stop: Arc<AtomicBool>,
+    arrivals: Arrivals,
+}
+
+/// Why following over one session ended.
+enum Ended {
+    /// The reader is gone or asked to stop.
+    Stopped,
+    /// The node could not be asked (why, naming the node).
+    Lost(String),
+}
+
+impl FollowThread {
+    fn run(self, start: crate::monitor::source::Start) {
+        use crate::monitor::source::{Reach, Start};
+        let mut read_to: Option<u64> = None;
+        let mut down_since: Option<std::time::SystemTime> = None;
+        while !self.stop.load(Ordering::Relaxed) {
+            let from = read_to.map_or(start, Start::Offset);
+            let why = match self.open(from) {
+                Err(e) => e.to_string(),
+                Ok((node, id)) => {
+                    down_since = None;
+                    if !self.send(News::Reach(Reach::Reached)) {
+                        return close(&node, id);
+                    }
+                    match self.pump(&node, id, &mut read_to) {
+                        Ended::Stopped => return close(&node, id),
+                        Ended::Lost(why) => why,
+                    }
+                }
+            };
+            let since = *down_since.get_or_insert_with(std::time::SystemTime::now);
+            let why = match read_to {
+                Some(o) => format!(
+                    "{why} (reached again every {} s; following resumes at byte {o})",
+                    FOLLOW_RETRY.as_secs()
+                ),
+                None => format!("{why} (reached again every {} s)", FOLLOW_RETRY.as_secs()),
+            };
+            if !self.send(News::Reach(Reach::Unreachable { since, why })) {
+                return;
+            }
+            self.pause(FOLLOW_RETRY);
         }
     }
+
+    /// A new session and its follower on the node, from `start`.
+    fn open(&self, start: crate::monitor::source::Start) -> Result<(RemoteNode, u64), RemoteError> {
+        let node = RemoteNode::connect_with(self.cfg.clone(), self.role, self.timing)?;
+        let id = node.ask::<Opened>(Op::FollowOpen { start })?.follow;
+        Ok((node, id))
+    }
+
+    /// Asks for what is new until the reader goes or the node cannot be asked; `read_to`
+    /// follows the bytes delivered.
+    fn pump(&self, node: &RemoteNode, id: u64, read_to: &mut Option<u64>) -> Ended {
+        let waits = node
+            .hello()
+            .capabilities
+            .iter()
+            .any(|c| c == Op::FollowWait {
+                follow: 0,
+                max_bytes: 0,
+                wait_ms: 0,
+            }
+            .name());
+        while !self.stop.load(Ordering::Relaxed) {
+            let op = if waits {
+                Op::FollowWait {
+                    follow: id,
+                    max_bytes: FOLLOW_CHUNK,
+                    wait_ms: millis(FOLLOW_WAIT),
+                }
+            } else {
+                Op::FollowNext {
+                    follow: id,
+                    max_bytes: FOLLOW_CHUNK,
+                }
+            };
+            let pieces = match node.ask::<Pieces>(op) {
+                Ok(p) => p.pieces,
+                Err(e) => return Ended::Lost(e.to_string()),
+            };
+            if pieces.is_empty() {
+                if !waits {
+                    self.pause(FOLLOW_POLL);
+                }
+                continue;
+            }
+            if let Some((offset, len)) = pieces.iter().rev().find_map(|p| match p {
+                WirePiece::Bytes { offset, bytes } => Some((*offset, bytes.0.len() as u64)),
+                WirePiece::Notice { .. } => None,
+            }) {
+                *read_to = Some(offset + len);
+            }
+            if !self.send(News::Pieces(pieces)) {
+                return Ended::Stopped;
+            }
+        }
+        Ended::Stopped
+    }
+
+    /// Hands `news` to the reader (waiting while it has [`FOLLOW_QUEUE`] batches unread);
+    /// false when the reader is gone.
+    fn send(&self, news: News) -> bool {
+        let sent = self.tx.send(news).is_ok();
+        self.arrivals.note();
+        sent
+    }
+
+    /// Sleeps `d`, or less when asked to stop.
+    fn pause(&self, d: Duration) {
+        let until = Instant::now() + d;
+        while !self.stop.load(Ordering::Relaxed) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50).min(d));
+        }
+    }
+}
+
+/// Closes follower `id` on the node (best effort: the session ends with the node's drop).
+fn close(node: &RemoteNode, id: u64) {
+    let _ = node.ask::<Value>(Op::FollowClose { follow: id });
 }
 
 /// A duration in whole milliseconds, as the wire carries it.
