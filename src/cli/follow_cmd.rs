@@ -12,13 +12,13 @@
 //! stopped when it is back.
 
 use super::out;
+use crate::dbconfig::Role;
 use crate::monitor::{
     self, NodeState,
     follow::Follower,
     parse::{self, Splitter},
     source::{Reach, Start},
 };
-use crate::dbconfig::Role;
 use crate::node::LocalNode;
 use crate::node::remote::RemoteSource;
 use serde_json::json;
@@ -45,7 +45,9 @@ pub fn run(
         0,
     );
     let mut waker = monitor::wake::Waker::for_sources(&[follower.wake_on()], interval, polling);
-    follow(follower, &message_file, seconds, &mut || waker.wait_deferred())
+    follow(follower, &message_file, seconds, &mut || {
+        waker.wait_deferred()
+    })
 }
 
 /// Follows the message file of the site's node `role` (from `config`) from its start: a local

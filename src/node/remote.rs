@@ -1932,16 +1932,14 @@ impl FollowThread {
     /// Asks for what is new until the reader goes or the node cannot be asked; `read_to`
     /// follows the bytes delivered.
     fn pump(&self, node: &RemoteNode, id: u64, read_to: &mut Option<u64>) -> Ended {
-        let waits = node
-            .hello()
-            .capabilities
-            .iter()
-            .any(|c| c == Op::FollowWait {
+        let waits = node.hello().capabilities.iter().any(|c| {
+            c == Op::FollowWait {
                 follow: 0,
                 max_bytes: 0,
                 wait_ms: 0,
             }
-            .name());
+            .name()
+        });
         while !self.stop.load(Ordering::Relaxed) {
             let op = if waits {
                 Op::FollowWait {
