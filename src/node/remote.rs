@@ -418,12 +418,18 @@ impl Conn {
         silence: Duration,
         on_stream: &mut dyn FnMut(Value),
     ) -> Result<Value, RemoteError> {
-        let lost = |why: String| RemoteError::Lost {
-            who: link.who(),
-            why,
-        };
+        let rx = self.submit(op, link)?;
+        self.await_reply(&rx, link, silence, on_stream)
+    }
+
+    /// Sends `op` without waiting: its stream frames and reply arrive on the receiver returned
+    /// (a follower keeps a request waiting at the agent while it reads the previous answer).
+    fn submit(&self, op: Op, link: &Link) -> Result<mpsc::Receiver<Incoming>, RemoteError> {
         if self.is_dead() {
-            return Err(lost(self.why_dead()));
+            return Err(RemoteError::Lost {
+                who: link.who(),
+                why: self.why_dead(),
+            });
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let text = serde_json::to_string(&Request { id, op }).map_err(|e| RemoteError::Answer {
@@ -445,8 +451,27 @@ impl Conn {
         }
         if let Err(e) = self.write(&text) {
             self.kill(&format!("cannot write to ssh: {e}"));
-            return Err(lost(self.why_dead()));
+            return Err(RemoteError::Lost {
+                who: link.who(),
+                why: self.why_dead(),
+            });
         }
+        Ok(rx)
+    }
+
+    /// Waits for the reply of a request sent by [`submit`](Self::submit), watching for
+    /// silence; each stream frame before it goes to `on_stream`.
+    fn await_reply(
+        &self,
+        rx: &mpsc::Receiver<Incoming>,
+        link: &Link,
+        silence: Duration,
+        on_stream: &mut dyn FnMut(Value),
+    ) -> Result<Value, RemoteError> {
+        let lost = |why: String| RemoteError::Lost {
+            who: link.who(),
+            why,
+        };
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(Incoming::Reply(reply)) => return answer(reply, link),
@@ -1930,50 +1955,83 @@ impl FollowThread {
     }
 
     /// Asks for what is new until the reader goes or the node cannot be asked; `read_to`
-    /// follows the bytes delivered.
+    /// follows the bytes delivered. Two `follow_wait`s are kept under way: while the answer to
+    /// one travels back and is handed on, the next already waits at the agent, so an append
+    /// in that gap is sent at once instead of when the next request arrives.
     fn pump(&self, node: &RemoteNode, id: u64, read_to: &mut Option<u64>) -> Ended {
-        let waits = node.hello().capabilities.iter().any(|c| {
-            c == Op::FollowWait {
-                follow: 0,
-                max_bytes: 0,
-                wait_ms: 0,
-            }
-            .name()
-        });
+        let waits = node.hello().capabilities.iter().any(|c| c == "follow_wait");
+        if !waits {
+            return self.pump_polling(node, id, read_to);
+        }
+        let conn = match node.connection() {
+            Ok(c) => c,
+            Err(e) => return Ended::Lost(e.to_string()),
+        };
+        let op = || Op::FollowWait {
+            follow: id,
+            max_bytes: FOLLOW_CHUNK,
+            wait_ms: millis(FOLLOW_WAIT),
+        };
+        let mut under_way = std::collections::VecDeque::new();
         while !self.stop.load(Ordering::Relaxed) {
-            let op = if waits {
-                Op::FollowWait {
-                    follow: id,
-                    max_bytes: FOLLOW_CHUNK,
-                    wait_ms: millis(FOLLOW_WAIT),
+            while under_way.len() < 2 {
+                match conn.submit(op(), &node.link) {
+                    Ok(rx) => under_way.push_back(rx),
+                    Err(e) => return Ended::Lost(e.to_string()),
                 }
-            } else {
-                Op::FollowNext {
-                    follow: id,
-                    max_bytes: FOLLOW_CHUNK,
-                }
-            };
-            let pieces = match node.ask::<Pieces>(op) {
-                Ok(p) => p.pieces,
-                Err(e) => return Ended::Lost(e.to_string()),
-            };
-            if pieces.is_empty() {
-                if !waits {
-                    self.pause(FOLLOW_POLL);
-                }
+            }
+            let Some(rx) = under_way.pop_front() else {
                 continue;
-            }
-            if let Some((offset, len)) = pieces.iter().rev().find_map(|p| match p {
-                WirePiece::Bytes { offset, bytes } => Some((*offset, bytes.0.len() as u64)),
-                WirePiece::Notice { .. } => None,
-            }) {
-                *read_to = Some(offset + len);
-            }
-            if !self.send(News::Pieces(pieces)) {
-                return Ended::Stopped;
+            };
+            let pieces = conn
+                .await_reply(&rx, &node.link, node.timing.silence, &mut |_| {})
+                .and_then(|v| node.read_answer::<Pieces>(v));
+            match pieces {
+                Ok(p) => {
+                    if !self.deliver(p.pieces, read_to) {
+                        return Ended::Stopped;
+                    }
+                }
+                Err(e) => return Ended::Lost(e.to_string()),
             }
         }
         Ended::Stopped
+    }
+
+    /// [`pump`](Self::pump) for an agent without `follow_wait` (an older build): asks every
+    /// [`FOLLOW_POLL`].
+    fn pump_polling(&self, node: &RemoteNode, id: u64, read_to: &mut Option<u64>) -> Ended {
+        while !self.stop.load(Ordering::Relaxed) {
+            let op = Op::FollowNext {
+                follow: id,
+                max_bytes: FOLLOW_CHUNK,
+            };
+            match node.ask::<Pieces>(op) {
+                Ok(p) if p.pieces.is_empty() => self.pause(FOLLOW_POLL),
+                Ok(p) => {
+                    if !self.deliver(p.pieces, read_to) {
+                        return Ended::Stopped;
+                    }
+                }
+                Err(e) => return Ended::Lost(e.to_string()),
+            }
+        }
+        Ended::Stopped
+    }
+
+    /// Hands a batch to the reader (nothing for an empty one), noting where its bytes end;
+    /// false when the reader is gone.
+    fn deliver(&self, pieces: Vec<WirePiece>, read_to: &mut Option<u64>) -> bool {
+        if pieces.is_empty() {
+            return true;
+        }
+        if let Some((offset, len)) = pieces.iter().rev().find_map(|p| match p {
+            WirePiece::Bytes { offset, bytes } => Some((*offset, bytes.0.len() as u64)),
+            WirePiece::Notice { .. } => None,
+        }) {
+            *read_to = Some(offset + len);
+        }
+        self.send(News::Pieces(pieces))
     }
 
     /// Hands `news` to the reader (waiting while it has [`FOLLOW_QUEUE`] batches unread);
