@@ -507,7 +507,10 @@ fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
             ),
         };
         if n.cfg.is_remote() {
-            // Reached through its agent: how, and its address checked on its own machine.
+            // Reached through its agent: how, and its address checked on its own machine. The
+            // agent words it as that machine sees itself ("this machine"): here, on the
+            // controller, that machine is the node's, not the one tt-ha runs on.
+            let current = on_its_machine(&current, &n.cfg.name);
             out.push(finding(
                 "reached",
                 Some(n),
@@ -527,6 +530,16 @@ fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
             note,
         ));
     }
+}
+
+/// An address check's words from a remote node's agent, said from the controller: "this
+/// machine" there is the node's machine, and "here" is too.
+fn on_its_machine(how: &str, node: &str) -> String {
+    how.replace("this machine", &format!("{node}'s machine"))
+        .replace(
+            "an address here",
+            &format!("an address of {node}'s machine"),
+        )
 }
 
 /// Which processes hold the node's home now. Its own server is expected (its stop step stops

@@ -283,22 +283,53 @@ pub struct HostKeySeen {
     pub host: String,
     /// Where the site's ssh options lead (host name and port, from `ssh -G`), when known.
     pub address: Option<(String, String)>,
+    /// The known_hosts file ssh reads with the site's options (`ssh -G`'s first
+    /// `userknownhostsfile`: `-F FILE` and `-o UserKnownHostsFile=…` change it), when known.
+    pub known_hosts: Option<String>,
     /// The key the host presents now, as `ssh-keygen -l` prints it, when it could be read.
     pub fingerprint: Option<String>,
     /// ssh's own words.
     pub stderr: String,
 }
 
+/// `word` as one shell word, for a command shown to be pasted: as it is when it holds only
+/// characters no shell reads specially, else in single quotes (a leading `~/` kept outside,
+/// so the shell still expands it). Escaped for the terminal (the display rule).
+fn shell_word(word: &str) -> String {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-[]".contains(c))
+    };
+    let quoted = |w: &str| format!("'{}'", w.replace('\'', "'\\''"));
+    let shown = match word.strip_prefix("~/") {
+        Some(rest) if plain(rest) => word.to_string(),
+        Some(rest) => format!("~/{}", quoted(rest)),
+        None if plain(word) => word.to_string(),
+        None => quoted(word),
+    };
+    crate::display::text(&shown).into_owned()
+}
+
 fn host_key_message(who: &str, changed: bool, seen: &HostKeySeen) -> String {
     let HostKeySeen {
         host,
         address,
+        known_hosts,
         fingerprint,
         stderr,
     } = seen;
-    let scan = match address {
-        Some((name, port)) => format!("ssh-keyscan -p {port} {name}"),
-        None => format!("ssh-keyscan {host}"),
+    let (scan, entry) = match address {
+        Some((name, port)) if port != "22" => (
+            format!("ssh-keyscan -p {port} {}", shell_word(name)),
+            format!("[{name}]:{port}"),
+        ),
+        Some((name, _)) => (format!("ssh-keyscan {}", shell_word(name)), name.clone()),
+        None => (format!("ssh-keyscan {}", shell_word(host)), host.clone()),
+    };
+    let file = match known_hosts {
+        Some(f) => shell_word(f),
+        None => "~/.ssh/known_hosts".to_string(),
     };
     let what = if changed {
         "presents a host key that differs from the one in known_hosts (ssh: REMOTE HOST IDENTIFICATION HAS CHANGED)"
@@ -311,15 +342,16 @@ fn host_key_message(who: &str, changed: bool, seen: &HostKeySeen) -> String {
     };
     let fix = if changed {
         format!(
-            "If the node was reinstalled or its keys renewed and the fingerprint matches, remove the old key with `ssh-keygen -R {host}` (or the line ssh names) and add the new one; if you did not expect a change, do not connect: someone may be between you and the node"
+            "If the node was reinstalled or its keys renewed and the fingerprint matches, remove the old key with `ssh-keygen -R {} -f {file}` and add the new one with `{scan} >> {file}`; if you did not expect a change, do not connect: someone may be between you and the node",
+            shell_word(&entry)
         )
     } else {
         format!(
-            "Add it to known_hosts once you have checked it: `{scan} >> ~/.ssh/known_hosts` (or the known_hosts file your ssh settings name), or connect once by hand with `ssh {host}` and answer yes"
+            "Once it matches, add it to the known_hosts file ssh reads with these settings: `{scan} >> {file}`"
         )
     };
     format!(
-        "{who} {what}: ssh refused to connect, so nothing was done on the node. {key} Check it on the node itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; Windows: `ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub`). {fix}. (ssh said: {stderr})"
+        "{who} {what}: ssh refused to connect, so nothing was done on the node. {key} See the fingerprint from here with `{scan} | ssh-keygen -lf -` and check it on the node itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; Windows: `ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub`). {fix}. (ssh said: {stderr})"
     )
 }
 
@@ -965,6 +997,8 @@ fn ended_before_greeting(conn: &Conn, link: &Link) -> RemoteError {
             seen: Box::new(HostKeySeen {
                 host: link.host.clone(),
                 address: ssh_destination(link),
+                known_hosts: ssh_setting(link, "userknownhostsfile")
+                    .and_then(|v| v.split_whitespace().next().map(str::to_string)),
                 fingerprint: fingerprint(link),
                 stderr: said,
             }),
@@ -1022,18 +1056,30 @@ fn fingerprint(link: &Link) -> Option<String> {
 /// The host name and port the site's ssh options lead to, as `ssh -G` resolves them (an
 /// alias of the ssh config, `-p`, `-F` …).
 fn ssh_destination(link: &Link) -> Option<(String, String)> {
+    let settings = ssh_settings(link)?;
+    Some((
+        settings_value(&settings, "hostname")?,
+        settings_value(&settings, "port").unwrap_or_else(|| "22".into()),
+    ))
+}
+
+/// One setting as ssh resolves it with the site's options (`ssh -G`), when it can be asked.
+fn ssh_setting(link: &Link, key: &str) -> Option<String> {
+    settings_value(&ssh_settings(link)?, key)
+}
+
+/// `ssh -G`'s output with the site's options and the node's destination.
+fn ssh_settings(link: &Link) -> Option<String> {
     let mut g = Command::new("ssh");
     g.args(&link.options).arg("-G").arg("--").arg(&link.host);
-    let settings = String::from_utf8_lossy(&run_briefly(g, None)?).into_owned();
-    let value = |key: &str| {
-        settings
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string))
-    };
-    Some((
-        value("hostname")?,
-        value("port").unwrap_or_else(|| "22".into()),
-    ))
+    Some(String::from_utf8_lossy(&run_briefly(g, None)?).into_owned())
+}
+
+/// The value of `key` in `ssh -G`'s output (`key value` lines).
+fn settings_value(settings: &str, key: &str) -> Option<String> {
+    settings
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string))
 }
 
 /// Runs a helper with a deadline; its stdout when it succeeds.
