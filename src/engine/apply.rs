@@ -148,7 +148,7 @@ fn cannot_tell(node: &Node, why: &str) -> String {
 
 /// Every reason the configured nodes are not the two distinct nodes on this machine that run
 /// `run_id` started on.
-fn node_refusals(nodes: &Pair, cfg: &SiteConfig, run_id: &str) -> Vec<String> {
+pub(super) fn node_refusals(nodes: &Pair, cfg: &SiteConfig, run_id: &str) -> Vec<String> {
     let mut why = crate::identity::refusals(nodes);
     why.extend(crate::identity::run_homes_changed(
         &runs::run_folder(cfg, run_id),

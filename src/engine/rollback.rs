@@ -691,6 +691,16 @@ pub fn rollback_on(
     if dry_run {
         return Ok((run.run_id, steps));
     }
+    // Nodes that are not the ones the run started on (tt-ha.toml re-pointed meanwhile) are
+    // refused before anything is written: the lock would make a run folder beside the new
+    // folders, and the journal would record a rollback that never began.
+    let why = super::apply::node_refusals(nodes, cfg, &run.run_id);
+    if !why.is_empty() {
+        return Err(EngineError::Other(format!(
+            "nothing was changed: {}",
+            why.join("; ")
+        )));
+    }
     let lock = nodes.lock(&run.run_id, "rollback")?;
     for t in lock.iter().flat_map(|l| &l.took_over) {
         sink(Event::Warning { text: t.clone() });
