@@ -535,11 +535,15 @@ fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
 /// An address check's words from a remote node's agent, said from the controller: "this
 /// machine" there is the node's machine, and "here" is too.
 fn on_its_machine(how: &str, node: &str) -> String {
-    how.replace("this machine", &format!("{node}'s machine"))
-        .replace(
-            "an address here",
-            &format!("an address of {node}'s machine"),
-        )
+    how.replace(
+        "both nodes are on this machine",
+        "both nodes are on one machine",
+    )
+    .replace("this machine", &format!("{node}'s machine"))
+    .replace(
+        "an address here",
+        &format!("an address of {node}'s machine"),
+    )
 }
 
 /// Which processes hold the node's home now. Its own server is expected (its stop step stops

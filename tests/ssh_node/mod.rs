@@ -148,6 +148,24 @@ impl SshNode {
         }
     }
 
+    /// The production line: a dedicated key whose forced command is the agent.
+    pub fn forced_command(&self) -> String {
+        format!(
+            "restrict,command=\"{} agent --stdio --node-config {}\" {}",
+            env!("CARGO_BIN_EXE_tt-ha"),
+            self.node_file.display(),
+            self.client_pub
+        )
+    }
+
+    /// Stops sshd (the node can no longer be reached; the sessions it served end too).
+    pub fn stop_sshd(&mut self) {
+        if let Some(mut c) = self.sshd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// A key without a forced command: the controller's `tt_ha` runs through the shell.
     pub fn plain_key(&self) -> String {
         format!("restrict {}", self.client_pub)
