@@ -134,7 +134,7 @@ fn restore_dbconfig_step(
 ) -> RollbackStep {
     let path = node.db_config_path();
     let diff = crate::textdiff::unified(
-        &path.display().to_string(),
+        &crate::display::path(&path).to_string(),
         &Document::parse(current),
         &Document::parse(original),
     );
@@ -143,7 +143,11 @@ fn restore_dbconfig_step(
         node,
         title,
         vec![
-            format!("write {} back over {}", saved.display(), path.display()),
+            format!(
+                "write {} back over {}",
+                crate::display::path(saved),
+                crate::display::path(&path)
+            ),
             diff,
         ],
     )
@@ -396,7 +400,7 @@ fn restore_dbconfig(
         .replace_if_unchanged(&at, &current, &original)
         .map_err(|e| EngineError::step(id, e))?;
     ctx.result(seq, "restored")?;
-    Ok(format!("{} restored", path.display()))
+    Ok(format!("{} restored", crate::display::path(&path)))
 }
 
 /// Stops a node's server for the rollback and confirms it stopped. One that does not stop in
@@ -603,7 +607,7 @@ fn force_stop_details(node: &Node, what: &str, sure: &[Identified], doubts: &[St
     }
     out.push_str(&format!(
         "\n{what}.\n\nThis rollback moves everything the attempt left in {} aside and puts the replicant's original files back, so ending its server loses nothing the rollback keeps. The master's server is never ended.\n",
-        node.home.display()
+        crate::display::path(&node.home)
     ));
     out
 }
