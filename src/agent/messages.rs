@@ -23,7 +23,113 @@ const WAIT_POLL: Duration = Duration::from_millis(100);
 /// the first wait: a controller that only polls costs no watch).
 pub(super) struct Followed {
     source: Box<dyn crate::monitor::source::MessageSource>,
-    waker: Option<crate::monitor::wake::Waker>,
+    waker: Option<FolderWatch>,
+}
+
+/// What a `follow_wait` waits on: the followed file's folder changing (Linux: inotify, read
+/// on the waiting thread), or the session's input ending, whichever comes first. Elsewhere,
+/// and on a network file system where notifications do not reach, the file is looked at
+/// every [`WAIT_POLL`].
+struct FolderWatch {
+    folder: Option<std::path::PathBuf>,
+    #[cfg(target_os = "linux")]
+    fd: Option<std::os::fd::OwnedFd>,
+    watched_at: Instant,
+}
+
+impl FolderWatch {
+    fn new(wake_on: crate::monitor::source::WakeOn) -> FolderWatch {
+        let folder = match wake_on {
+            crate::monitor::source::WakeOn::LocalFile(p) => p
+                .parent()
+                .map(|f| {
+                    if f.as_os_str().is_empty() {
+                        std::path::Path::new(".")
+                    } else {
+                        f
+                    }
+                })
+                .map(std::path::Path::to_path_buf),
+            crate::monitor::source::WakeOn::Poll => None,
+        };
+        let notified = folder
+            .as_deref()
+            .is_some_and(|f| crate::monitor::wake::network_fs(f).is_none());
+        #[cfg(target_os = "linux")]
+        let fd = notified
+            .then(|| {
+                use rustix::fs::inotify::{CreateFlags, init};
+                init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok()
+            })
+            .flatten();
+        #[cfg(not(target_os = "linux"))]
+        let _ = notified;
+        let mut w = FolderWatch {
+            folder,
+            #[cfg(target_os = "linux")]
+            fd,
+            watched_at: Instant::now(),
+        };
+        w.watch();
+        w
+    }
+
+    /// Watches the folder (again: a folder deleted and made anew is another one).
+    fn watch(&mut self) {
+        self.watched_at = Instant::now();
+        #[cfg(target_os = "linux")]
+        if let (Some(fd), Some(folder)) = (&self.fd, &self.folder) {
+            use rustix::fs::inotify::{WatchFlags as W, add_watch};
+            let _ = add_watch(
+                fd,
+                folder,
+                W::MODIFY | W::CREATE | W::DELETE | W::MOVED_FROM | W::MOVED_TO | W::ATTRIB,
+            );
+        }
+    }
+
+    /// Waits until the folder may have changed, `ended` is readable, or `left` has passed.
+    fn wait(&mut self, ended: Option<&std::io::PipeReader>, left: Duration) {
+        if self.watched_at.elapsed() >= Duration::from_secs(1) {
+            self.watch();
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = &self.fd {
+            use rustix::event::{PollFd, PollFlags, Timespec, poll};
+            let t = Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: i64::from(left.subsec_nanos()),
+            };
+            let mut fds = vec![PollFd::new(fd, PollFlags::IN)];
+            if let Some(e) = ended {
+                fds.push(PollFd::new(e, PollFlags::IN));
+            }
+            if matches!(poll(&mut fds, Some(&t)), Ok(n) if n > 0) {
+                // Which file changed does not matter: the caller looks.
+                let mut buf = [0u8; 4096];
+                let _ = rustix::io::read(fd, &mut buf);
+            }
+            return;
+        }
+        let _ = ended;
+        std::thread::sleep(left.min(WAIT_POLL));
+    }
+}
+
+/// Whether the session's input has ended (its pipe's write end closed).
+fn input_ended(ended: Option<&std::io::PipeReader>) -> bool {
+    #[cfg(unix)]
+    if let Some(e) = ended {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(e, PollFlags::IN)];
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        return matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0);
+    }
+    let _ = ended;
+    false
 }
 
 /// Followers one session may hold at once (a controller follows one file per pane).
@@ -104,21 +210,17 @@ impl Agent {
         })?;
         let limit = max_bytes.clamp(1, MAX_CHUNK);
         let deadline = Instant::now() + Duration::from_millis(wait_ms).min(MAX_WAIT);
+        let ended = self.input_ended.as_ref();
         loop {
             let pieces = read_pieces(f.source.as_mut(), limit);
-            if !pieces.is_empty() || Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !pieces.is_empty() || left.is_zero() || input_ended(ended) {
                 return Ok(json!({ "pieces": pieces }));
             }
             match &mut f.waker {
-                // Notifications read on the next wait: a look follows every wake-up.
-                Some(w) => w.wait_deferred(),
+                Some(w) => w.wait(ended, left),
                 // Watched from now on: one more look, for an append before the watch began.
-                None => {
-                    let on = [f.source.wake_on()];
-                    f.waker = Some(crate::monitor::wake::Waker::for_sources(
-                        &on, WAIT_POLL, false,
-                    ));
-                }
+                None => f.waker = Some(FolderWatch::new(f.source.wake_on())),
             }
         }
     }

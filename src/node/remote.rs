@@ -1699,14 +1699,16 @@ impl NodeAccess for RemoteNode {
             .unwrap_or_else(|_| NodePath::new(self.hello.os, ".").expect("`.` is a path"))
     }
 
-    /// A follower has a session of its own (a pane follows while the engine asks), made and
-    /// remade by a thread of its own: a read never waits for the node (see [`RemoteSource`]).
+    /// A follower has a session of its own (a pane follows while the engine asks), opened
+    /// here with the file as it is now read (a reader that reads once sees it), then kept and
+    /// remade by a thread of its own: a later read never waits for the node (see
+    /// [`RemoteSource`]).
     fn follow_messages(
         &self,
         start: crate::monitor::source::Start,
     ) -> Box<dyn crate::monitor::source::MessageSource> {
         let describe = format!("{} on {}", self.message_file_path(), self.reached_by());
-        Box::new(RemoteSource::spawn(
+        Box::new(RemoteSource::spawn_read(
             self.cfg.clone(),
             self.role,
             self.timing,
@@ -1855,12 +1857,65 @@ impl RemoteSource {
             stop: stop.clone(),
             arrivals: arrivals.clone(),
         };
-        std::thread::spawn(move || thread.run(start));
+        std::thread::spawn(move || thread.run(start, None, None, None));
         RemoteSource {
             describe,
             news: rx,
             pending: std::collections::VecDeque::new(),
             reach: crate::monitor::source::Reach::Connecting,
+            stop,
+            arrivals,
+        }
+    }
+
+    /// Like [`spawn`](Self::spawn), but the file as it is now is read before returning (up to
+    /// [`FOLLOW_PREFETCH`] chunks), so that a reader that reads once (verify's proof, a
+    /// pane's last lines) sees it: the session is opened here, and handed to the thread. A
+    /// node that cannot be reached now is said so at once, and reached again in the
+    /// background.
+    pub fn spawn_read(
+        cfg: Node,
+        role: Role,
+        timing: Timing,
+        start: crate::monitor::source::Start,
+        describe: String,
+    ) -> RemoteSource {
+        let (tx, rx) = mpsc::sync_channel(FOLLOW_QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let arrivals = Arrivals::default();
+        let thread = FollowThread {
+            cfg,
+            role,
+            timing,
+            tx,
+            stop: stop.clone(),
+            arrivals: arrivals.clone(),
+        };
+        let mut pending = std::collections::VecDeque::new();
+        let mut read_to = None;
+        let (first, reach, down) = match thread.open(start) {
+            Err(e) => {
+                let now = std::time::SystemTime::now();
+                (None, unreachable(now, e.to_string(), None), Some(now))
+            }
+            Ok((node, id)) => match read_now(&node, id, &mut pending, &mut read_to) {
+                Ok(()) => (
+                    Some((node, id)),
+                    crate::monitor::source::Reach::Reached,
+                    None,
+                ),
+                Err(e) => {
+                    let now = std::time::SystemTime::now();
+                    (None, unreachable(now, e.to_string(), read_to), Some(now))
+                }
+            },
+        };
+        std::thread::spawn(move || thread.run(start, read_to, first, down));
+        RemoteSource {
+            describe,
+            news: rx,
+            pending,
+            reach,
             stop,
             arrivals,
         }
@@ -1959,13 +2014,26 @@ enum Ended {
 }
 
 impl FollowThread {
-    fn run(self, start: crate::monitor::source::Start) {
+    /// Follows from `start` (from `read_to` once bytes were delivered), on `first` when a
+    /// session is already open; `down_since` when the node could not be reached just now.
+    fn run(
+        self,
+        start: crate::monitor::source::Start,
+        mut read_to: Option<u64>,
+        mut first: Option<(RemoteNode, u64)>,
+        mut down_since: Option<std::time::SystemTime>,
+    ) {
         use crate::monitor::source::{Reach, Start};
-        let mut read_to: Option<u64> = None;
-        let mut down_since: Option<std::time::SystemTime> = None;
+        if first.is_none() && down_since.is_some() {
+            self.pause(FOLLOW_RETRY);
+        }
         while !self.stop.load(Ordering::Relaxed) {
             let from = read_to.map_or(start, Start::Offset);
-            let why = match self.open(from) {
+            let opened = match first.take() {
+                Some(session) => Ok(session),
+                None => self.open(from),
+            };
+            let why = match opened {
                 Err(e) => e.to_string(),
                 Ok((node, id)) => {
                     down_since = None;
@@ -1979,14 +2047,7 @@ impl FollowThread {
                 }
             };
             let since = *down_since.get_or_insert_with(std::time::SystemTime::now);
-            let why = match read_to {
-                Some(o) => format!(
-                    "{why} (reached again every {} s; following resumes at byte {o})",
-                    FOLLOW_RETRY.as_secs()
-                ),
-                None => format!("{why} (reached again every {} s)", FOLLOW_RETRY.as_secs()),
-            };
-            if !self.send(News::Reach(Reach::Unreachable { since, why })) {
+            if !self.send(News::Reach(unreachable(since, why, read_to))) {
                 return;
             }
             self.pause(FOLLOW_RETRY);
@@ -2071,11 +2132,8 @@ impl FollowThread {
         if pieces.is_empty() {
             return true;
         }
-        if let Some((offset, len)) = pieces.iter().rev().find_map(|p| match p {
-            WirePiece::Bytes { offset, bytes } => Some((*offset, bytes.0.len() as u64)),
-            WirePiece::Notice { .. } => None,
-        }) {
-            *read_to = Some(offset + len);
+        if let Some(end) = bytes_end(&pieces) {
+            *read_to = Some(end);
         }
         self.send(News::Pieces(pieces))
     }
@@ -2095,6 +2153,57 @@ impl FollowThread {
             std::thread::sleep(Duration::from_millis(50).min(d));
         }
     }
+}
+
+/// The unreachable state: `why`, and when following resumes.
+fn unreachable(
+    since: std::time::SystemTime,
+    why: String,
+    read_to: Option<u64>,
+) -> crate::monitor::source::Reach {
+    let why = match read_to {
+        Some(o) => format!(
+            "{why} (reached again every {} s; following resumes at byte {o})",
+            FOLLOW_RETRY.as_secs()
+        ),
+        None => format!("{why} (reached again every {} s)", FOLLOW_RETRY.as_secs()),
+    };
+    crate::monitor::source::Reach::Unreachable { since, why }
+}
+
+/// Chunks read before a [`RemoteSource::spawn_read`] returns, at most.
+const FOLLOW_PREFETCH: usize = 16;
+
+/// Reads what follower `id` has now into `pending` (until it has nothing more, at most
+/// [`FOLLOW_PREFETCH`] answers), noting where its bytes end in `read_to`.
+fn read_now(
+    node: &RemoteNode,
+    id: u64,
+    pending: &mut std::collections::VecDeque<WirePiece>,
+    read_to: &mut Option<u64>,
+) -> Result<(), RemoteError> {
+    for _ in 0..FOLLOW_PREFETCH {
+        let p = node.ask::<Pieces>(Op::FollowNext {
+            follow: id,
+            max_bytes: FOLLOW_CHUNK,
+        })?;
+        if p.pieces.is_empty() {
+            break;
+        }
+        if let Some(end) = bytes_end(&p.pieces) {
+            *read_to = Some(end);
+        }
+        pending.extend(p.pieces);
+    }
+    Ok(())
+}
+
+/// Where the last bytes of `pieces` end in the file.
+fn bytes_end(pieces: &[WirePiece]) -> Option<u64> {
+    pieces.iter().rev().find_map(|p| match p {
+        WirePiece::Bytes { offset, bytes } => Some(offset + bytes.0.len() as u64),
+        WirePiece::Notice { .. } => None,
+    })
 }
 
 /// Closes follower `id` on the node (best effort: the session ends with the node's drop).
