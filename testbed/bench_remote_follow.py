@@ -11,7 +11,8 @@ appends RATE lines a second (default 1,000) for SECONDS seconds (default 5) to F
 before the run; each line's append time (taken just before its write) is matched with the time
 the follower's output line reached this script. Both clocks are the same machine's
 (CLOCK_REALTIME, no time namespace). Prints p50 and p99 per run, then the median and range of
-the per-pair ratios A/B, and the CPU time (user+sys) of each follower process tree.
+the per-pair ratios A/B, and the CPU time (user+sys) of each follower's process tree on the
+controller (`tt-ha` and its ssh; `ssh` for B), the writer's taken out.
 """
 import json
 import os
@@ -91,8 +92,12 @@ def one_run(kind, a):
                 raise SystemExit("tt-ha follow never reached the node: %r" % got[:3])
             time.sleep(0.01)
     time.sleep(1.0)
+    # The writer's tree is reaped here: its CPU is taken out of the follower's below.
+    w0 = os.times()
     w = host(hosts_dir, h, "python3", "-c", WRITER, path, str(rate), str(secs),
              capture_output=True)
+    w1 = os.times()
+    writer_cpu = (w1.children_user - w0.children_user) + (w1.children_system - w0.children_system)
     stamps = json.loads(w.stdout)
     n = len(stamps)
     # Wait for the last line (bounded), then stop the follower.
@@ -110,6 +115,7 @@ def one_run(kind, a):
     t.join(timeout=5)
     r1 = os.times()
     cpu = (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
+    cpu -= writer_cpu
     lat = []
     if kind == "A":
         lines = [(ts, json.loads(l)) for ts, l in got if l.startswith(b'{"line"')]
