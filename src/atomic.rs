@@ -17,10 +17,10 @@ pub enum ReplaceError {
     /// The path is a symbolic link.
     #[error(
         "{} is a symbolic link to {}: tt-ha does not edit through links (replacing it would put a plain file in place of the link and leave {} unchanged). Nothing was changed: run tt-ha on the file itself ({}), or replace the link by a copy of that file, and run again",
-        path.display(),
-        target.display(),
-        target.display(),
-        resolved.display()
+        crate::display::path(path),
+        crate::display::path(target),
+        crate::display::path(target),
+        crate::display::path(resolved)
     )]
     Symlink {
         /// The link.
@@ -33,7 +33,7 @@ pub enum ReplaceError {
     /// The path is a folder, a FIFO, a socket or a device.
     #[error(
         "{} is {kind}, not a regular file: a DB_CONFIG is a plain text file. Nothing was read or changed: put the DB_CONFIG file there (or point tt-ha at it) and run again",
-        path.display()
+        crate::display::path(path)
     )]
     NotAFile {
         /// The path.
@@ -42,7 +42,10 @@ pub enum ReplaceError {
         kind: &'static str,
     },
     /// The file could not be read.
-    #[error("{}: cannot read: {source}. Nothing was changed: {advice}", path.display())]
+    #[error(
+        "{}: cannot read: {source}. Nothing was changed: {advice}",
+        crate::display::path(path)
+    )]
     Unreadable {
         /// The file.
         path: PathBuf,

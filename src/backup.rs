@@ -749,7 +749,7 @@ pub fn assess(root: &Path, home: &Home, trust: Trust) -> Result<Assessment, Back
         match &manifest.of {
             None => notes.push(format!(
                 "{}: made by an older tt-ha (manifest version {}) that did not record what it is a backup of: not trusted as this master's backup",
-                dir.display(),
+                crate::display::path(&dir),
                 manifest.version
             )),
             Some(of)
@@ -771,7 +771,7 @@ pub fn assess(root: &Path, home: &Home, trust: Trust) -> Result<Assessment, Back
                 if pending && let Err(e) = finish_pending(&dir) {
                     notes.push(format!(
                         "{}: an interrupted top-up could not be finished ({e}); not used",
-                        dir.display()
+                        crate::display::path(&dir)
                     ));
                     continue;
                 }
@@ -801,7 +801,7 @@ pub fn assess(root: &Path, home: &Home, trust: Trust) -> Result<Assessment, Back
     Ok(Assessment {
         found: Found::Missing(format!(
             "no usable backup of this master in {}",
-            root.display()
+            crate::display::path(root)
         )),
         notes,
     })
@@ -840,7 +840,7 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
     let gone = |why: String| {
         Ok(Found::Missing(format!(
             "{why}: log files cannot bring backup {} up to date",
-            c.dir.display()
+            crate::display::path(&c.dir)
         )))
     };
     let mut logs = Vec::new();
@@ -863,7 +863,7 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
             LogState::Differs(why) => {
                 return gone(format!(
                     "the master's {} no longer matches the backup's copy: {why}",
-                    e.path.display()
+                    crate::display::path(&e.path)
                 ));
             }
         }
@@ -909,7 +909,7 @@ fn unlogged_change(
         return Ok(Some(format!(
             "the master's home now has log files ({}) and backup {} has none",
             e.name,
-            c.dir.display()
+            crate::display::path(&c.dir)
         )));
     }
     let hashes: HashMap<&str, &str> = c
@@ -925,8 +925,8 @@ fn unlogged_change(
         if hash(&e.path).map_err(io(&e.path))?.to_hex().as_str() != *h {
             return Ok(Some(format!(
                 "{} changed since backup {} was made, and the backup holds no log files that could carry the change",
-                e.path.display(),
-                c.dir.display()
+                crate::display::path(&e.path),
+                crate::display::path(&c.dir)
             )));
         }
     }
@@ -959,20 +959,20 @@ impl std::fmt::Display for Outcome {
             Outcome::Current(v) => write!(
                 f,
                 "backup {} of this master holds everything its home holds now; verified ({})",
-                v.dir.display(),
+                crate::display::path(&v.dir),
                 v.describe()
             ),
             Outcome::ToppedUp(v, t) => write!(
                 f,
                 "topped up backup {} with what the master wrote since: {}; verified ({})",
-                v.dir.display(),
+                crate::display::path(&v.dir),
                 t.summary(),
                 v.describe()
             ),
             Outcome::Made(v, why) => write!(
                 f,
                 "made and verified backup {} ({}), because {why}",
-                v.dir.display(),
+                crate::display::path(&v.dir),
                 v.describe()
             ),
         }

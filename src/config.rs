@@ -434,7 +434,7 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Node>, D::Error> {
 
 /// A configuration problem, located in the file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), key.as_ref().map(|k| format!(": {k}")).unwrap_or_default())]
+#[error("{}{}{}: {message}", crate::display::path(path), line.map(|l| format!(":{l}")).unwrap_or_default(), key.as_ref().map(|k| format!(": {k}")).unwrap_or_default())]
 pub struct ConfigError {
     /// The configuration file.
     pub path: PathBuf,

@@ -72,9 +72,9 @@ pub fn lineages_clash(
     let both = format!(
         "{} ({}) and {} ({})",
         master.name,
-        master.home.display(),
+        crate::display::path(&master.home),
         replicant.name,
-        replicant.home.display()
+        crate::display::path(&replicant.home)
     );
     if mid == rid {
         Some(format!(
@@ -238,7 +238,7 @@ pub fn run_homes_changed(run_folder: &Path, nodes: &Pair) -> Option<String> {
     let Ok(then) = serde_json::from_slice::<Vec<RecordedHome>>(&bytes) else {
         return Some(format!(
             "{} is unreadable: cannot prove the homes are the ones this run started on. Restore it, or roll the run back with the configuration it started with",
-            run_folder.join(RUN_HOMES_FILE).display()
+            crate::display::path(&run_folder.join(RUN_HOMES_FILE))
         ));
     };
     let now = [recorded(nodes.master()), recorded(nodes.replicant())];

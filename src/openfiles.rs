@@ -43,7 +43,7 @@ impl std::fmt::Display for Holder {
                 "mapped" => "mapped",
                 _ => "open",
             },
-            self.file.display()
+            crate::display::path(&self.file)
         )
     }
 }
@@ -531,7 +531,7 @@ mod tests {
                 h.holders.iter().find(|x| x.pid == c.id()).map(|x| x.how),
                 Some("working folder"),
                 "{}",
-                spelled.display()
+                crate::display::path(&spelled)
             );
         }
         c.kill().unwrap();
@@ -730,7 +730,7 @@ mod spellings {
 pub(crate) fn map_only(file: &Path) -> std::process::Child {
     let script = format!(
         "import ctypes,os,time\nc=ctypes.CDLL(None)\nc.mmap.restype=ctypes.c_void_p\nc.mmap.argtypes=[ctypes.c_void_p,ctypes.c_size_t,ctypes.c_int,ctypes.c_int,ctypes.c_int,ctypes.c_long]\nfd=os.open({:?},os.O_RDONLY)\na=c.mmap(None,8192,1,1,fd,0)\nos.close(fd)\nos.chdir('/')\nprint('ok' if a not in (None,2**64-1) else 'fail',flush=True)\ntime.sleep(30)\n",
-        file.display().to_string()
+        crate::display::path(file).to_string()
     );
     let mut p = std::process::Command::new("/usr/bin/python3")
         .arg("-c")

@@ -111,7 +111,7 @@ fn check_home(n: &NodeView, out: &mut Vec<Finding>) {
                 Some(n),
                 format!(
                     "{} ({} entries, {}; {regions} region files, {logs} logs)",
-                    home.path.display(),
+                    crate::display::path(&home.path),
                     home.entries.len(),
                     human_bytes(home.entries.iter().map(|e| e.bytes).sum())
                 ),
@@ -127,7 +127,7 @@ fn check_home(n: &NodeView, out: &mut Vec<Finding>) {
         Err(e) => out.push(finding(
             "database home",
             Some(n),
-            n.cfg.home.display().to_string(),
+            crate::display::path(&n.cfg.home).to_string(),
             "a Berkeley DB home with DB_CONFIG",
             Status::Fail,
             e.to_string(),
@@ -163,7 +163,7 @@ fn check_dbconfig(n: &NodeView, peer: &NodeView, out: &mut Vec<Finding>) {
             "not 8-bit text",
             required,
             Status::Fail,
-            format!("{}: {e}", path.display()),
+            format!("{}: {e}", crate::display::path(&path)),
         ));
         return;
     }
@@ -179,14 +179,18 @@ fn check_dbconfig(n: &NodeView, peer: &NodeView, out: &mut Vec<Finding>) {
             Status::Fail,
             format!(
                 "{} has no {} block. Review the diff, then add it with: tt-ha dbconfig insert '{}' --role {}",
-                path.display(),
+                crate::display::path(&path),
                 n.role,
-                path.display(),
+                crate::display::path(&path),
                 n.role
             ),
         );
         if let Ok(new) = insert_block(bytes, n.role) {
-            f.fix_diff = Some(textdiff::unified(&path.display().to_string(), &doc, &new));
+            f.fix_diff = Some(textdiff::unified(
+                &crate::display::path(&path).to_string(),
+                &doc,
+                &new,
+            ));
         }
         out.push(f);
         return;
@@ -226,7 +230,7 @@ fn check_dbconfig(n: &NodeView, peer: &NodeView, out: &mut Vec<Finding>) {
             "cannot be enabled",
             required,
             Status::Fail,
-            format!("{}: {e}", path.display()),
+            format!("{}: {e}", crate::display::path(&path)),
         )),
     }
 }
@@ -326,7 +330,11 @@ fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) 
         Ok(free) => out.push(finding(
             "disk space: quarantine",
             Some(n),
-            format!("{} free at {}", human_bytes(free), run_dir.display()),
+            format!(
+                "{} free at {}",
+                human_bytes(free),
+                crate::display::path(&run_dir)
+            ),
             format!(
                 "{} ({})",
                 human_bytes(need),
@@ -356,7 +364,7 @@ fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) 
             "unknown",
             human_bytes(need),
             Status::Warn,
-            format!("{}: {e}", run_dir.display()),
+            format!("{}: {e}", crate::display::path(&run_dir)),
         )),
     }
     if let (Some(bytes), Some(dir)) = (backup_bytes, n.cfg.backup_dir.as_ref()) {
@@ -369,7 +377,11 @@ fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) 
             Ok(free) => out.push(finding(
                 "disk space: backup",
                 Some(n),
-                format!("{} free at {}", human_bytes(free), dir.display()),
+                format!(
+                    "{} free at {}",
+                    human_bytes(free),
+                    crate::display::path(dir)
+                ),
                 format!("{} (databases and logs + 5%)", human_bytes(need)),
                 if free >= need {
                     Status::Ok
@@ -388,7 +400,7 @@ fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) 
                 "unknown",
                 human_bytes(need),
                 Status::Warn,
-                format!("{}: {e}", dir.display()),
+                format!("{}: {e}", crate::display::path(dir)),
             )),
         }
     }
@@ -410,14 +422,18 @@ fn check_writable(n: &NodeView, out: &mut Vec<Finding>) {
             Some(e) => (
                 format!("not writable ({e})"),
                 Status::Fail,
-                format!("{}: {}", at.display(), crate::quarantine::advice(e.kind())),
+                format!(
+                    "{}: {}",
+                    crate::display::path(&at),
+                    crate::quarantine::advice(e.kind())
+                ),
             ),
         };
         out.push(finding(
             &format!("{what} writable"),
             Some(n),
             current,
-            format!("{} writable", dir.display()),
+            format!("{} writable", crate::display::path(&dir)),
             status,
             note,
         ));
@@ -428,7 +444,7 @@ fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
     use crate::runlock::Found;
     let dir = n.cfg.run_dir();
     let lock = dir.join(LOCK_FILE_NAME);
-    let shown = lock.display();
+    let shown = crate::display::path(&lock);
     let (current, note) = match n.access.get().inspect_lock() {
         Found::Free => (None, String::new()),
         Found::Lock { info, .. } if info.is_mine() => (None, String::new()),
@@ -507,7 +523,10 @@ fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
             ),
         };
         if n.cfg.is_remote() {
-            // Reached through its agent: how, and its address checked on its own machine.
+            // Reached through its agent: how, and its address checked on its own machine. The
+            // agent words it as that machine sees itself ("this machine"): here, on the
+            // controller, that machine is the node's, not the one tt-ha runs on.
+            let current = on_its_machine(&current, &n.cfg.name);
             out.push(finding(
                 "reached",
                 Some(n),
@@ -527,6 +546,20 @@ fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
             note,
         ));
     }
+}
+
+/// An address check's words from a remote node's agent, said from the controller: "this
+/// machine" there is the node's machine, and "here" is too.
+fn on_its_machine(how: &str, node: &str) -> String {
+    how.replace(
+        "both nodes are on this machine",
+        "both nodes are on one machine",
+    )
+    .replace("this machine", &format!("{node}'s machine"))
+    .replace(
+        "an address here",
+        &format!("an address of {node}'s machine"),
+    )
 }
 
 /// Which processes hold the node's home now. Its own server is expected (its stop step stops

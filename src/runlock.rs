@@ -161,7 +161,7 @@ pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, Lo
             }
             lock.took_over.push(format!(
                 "{} was left by pid {} ({} of run {}), which is no longer running: that run was interrupted. Taking the lock over",
-                path.display(),
+                crate::display::path(&path),
                 info.pid,
                 info.command,
                 info.run_id

@@ -237,7 +237,7 @@ pub fn save_content(run_folder: &Path, name: &str, bytes: &[u8]) -> Result<PathB
         .map_err(|e| format!("{}: {e}", crate::display::path(&folder)))?;
     std::fs::write(&content, bytes)
         .and_then(|_| std::fs::File::open(&content)?.sync_all())
-        .map_err(|e| format!("{}: {e}", content.display()))?;
+        .map_err(|e| format!("{}: {e}", crate::display::path(&content)))?;
     Ok(content)
 }
 

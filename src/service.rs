@@ -438,10 +438,10 @@ impl<'a> Service<'a> {
             ));
         }
         match open_file_under(pid, &self.node.home)? {
-            Some(path) => Ok(format!("holds {} open", path.display())),
+            Some(path) => Ok(format!("holds {} open", crate::display::path(&path))),
             None => Err(format!(
                 "it holds no file of {} open and is not the service manager's process of the service",
-                self.node.home.display()
+                crate::display::path(&self.node.home)
             )),
         }
     }

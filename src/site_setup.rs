@@ -657,7 +657,7 @@ impl SiteDraft {
         }
         self.found.push(format!(
             "{}: local site {}:{} (line {})",
-            path.display(),
+            crate::display::path(&path),
             local.site.host,
             local.site.port,
             local.line_no()
@@ -691,12 +691,12 @@ pub fn write_no_clobber(path: &Path, text: &str) -> Result<SiteConfig, String> {
     if path.exists() {
         return Err(format!(
             "{} exists now: tt-ha does not overwrite it. Quit and run `tt-ha wizard --config {}`",
-            path.display(),
-            path.display()
+            crate::display::path(path),
+            crate::display::path(path)
         ));
     }
     crate::atomic::write_new(path, text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot write {}: {e}", crate::display::path(path)))?;
     crate::config::load(path).map_err(|e| e.to_string())
 }
 

@@ -241,7 +241,7 @@ impl MonitorProbe {
     pub fn new(path: PathBuf, done: Regex, message_file: &str) -> MonitorProbe {
         let follower = Follower::new(path.clone(), 0);
         let mut probe = MonitorProbe::with_follower(follower, done, message_file);
-        probe.file = path.display().to_string();
+        probe.file = crate::display::path(&path).to_string();
         probe.path = Some(path);
         probe
     }

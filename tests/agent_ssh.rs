@@ -1104,6 +1104,24 @@ fn drain(
     out
 }
 
+/// Pieces with the byte chunks that follow one another joined (how a file's bytes are cut
+/// into chunks depends on when they were read).
+fn merged(
+    pieces: Vec<(Option<u64>, Vec<u8>, Option<tt_ha::monitor::follow::Notice>)>,
+) -> Vec<(Option<u64>, Vec<u8>, Option<tt_ha::monitor::follow::Notice>)> {
+    let mut out: Vec<(Option<u64>, Vec<u8>, Option<tt_ha::monitor::follow::Notice>)> = Vec::new();
+    for p in pieces {
+        if let (Some(at), Some((Some(last_at), last, None))) = (p.0, out.last_mut())
+            && *last_at + last.len() as u64 == at
+        {
+            last.extend_from_slice(&p.1);
+            continue;
+        }
+        out.push(p);
+    }
+    out
+}
+
 /// The message file followed on the node by its agent gives the controller the same pieces,
 /// offsets and notices as a local follower of the same file (appends, a truncation, a
 /// replacement); `check`'s read, the database sizes and where the running server's lines
@@ -1123,7 +1141,19 @@ fn the_message_file_followed_and_read_through_the_agent_is_the_local_one() {
     let mut l = local.follow_messages(Start::Beginning);
     let same = |r: &mut Box<dyn tt_ha::monitor::source::MessageSource>,
                 l: &mut Box<dyn tt_ha::monitor::source::MessageSource>| {
-        let (a, b) = (drain(r.as_mut()), drain(l.as_mut()));
+        // The remote follower's thread delivers what the node sends as it arrives: it is
+        // read until it has what the local one has (a failure, not a speed, at 30 s).
+        let b = merged(drain(l.as_mut()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut a = Vec::new();
+        loop {
+            a.extend(drain(r.as_mut()));
+            a = merged(a);
+            if a == b || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert_eq!(a, b, "remote and local followers differ");
         a
     };

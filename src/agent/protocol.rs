@@ -242,6 +242,11 @@ ops! {
     /// `{"notice": "opened"|"truncated"|"replaced"|"missing"}` or `{"offset": o, "bytes":
     /// base64}` in file order; empty when nothing is new. Reply: `{"pieces": [...]}`.
     FollowNext "follow_next" { follow: u64, max_bytes: u64 },
+    /// Like `follow_next`, but when nothing is new the agent waits up to `wait_ms` (at most a
+    /// few seconds) for the file to change before answering (the node's own notifications):
+    /// a controller keeps one waiting, and an append reaches it without a poll interval.
+    /// Reply: `{"pieces": [...]}` (empty when nothing came within the wait).
+    FollowWait "follow_wait" { follow: u64, max_bytes: u64, wait_ms: u64 },
     /// Stop following. Reply: `null`.
     FollowClose "follow_close" { follow: u64 },
     /// `check`'s read of the message file from a saved position (`since`: a seek file's

@@ -120,8 +120,13 @@ pub struct Agent {
     locks: Mutex<HashMap<u64, crate::runlock::Lock>>,
     next_lock: AtomicU64,
     /// The message-file followers this session opened, by the handle the controller got.
-    pub(super) follows: Mutex<HashMap<u64, Box<dyn crate::monitor::source::MessageSource>>>,
+    pub(super) follows: Mutex<HashMap<u64, super::messages::Followed>>,
     pub(super) next_follow: AtomicU64,
+    /// Readable (at its end) once the controller's input has ended: a `follow_wait` under way
+    /// returns at once then, so an agent whose controller went away never lingers holding the
+    /// message file open.
+    pub(super) input_ended: Option<std::io::PipeReader>,
+    input_open: Mutex<Option<std::io::PipeWriter>>,
 }
 
 impl Agent {
@@ -129,6 +134,11 @@ impl Agent {
     pub fn new(cfg: AgentConfig, stderr: Box<dyn Write + Send>) -> Agent {
         let confinement = Confinement::for_node(&cfg.node);
         let log = NodeLog::new(&cfg.node.name, stderr, cfg.node.run_dir());
+        // Without a pipe (no file descriptor left), a wait ends at its own bound instead.
+        let (input_ended, input_open) = match std::io::pipe() {
+            Ok((r, w)) => (Some(r), Some(w)),
+            Err(_) => (None, None),
+        };
         Agent {
             node: LocalNode::new(cfg.node, cfg.role),
             confinement,
@@ -137,6 +147,8 @@ impl Agent {
             next_lock: AtomicU64::new(1),
             follows: Mutex::new(HashMap::new()),
             next_follow: AtomicU64::new(1),
+            input_ended,
+            input_open: Mutex::new(input_open),
         }
     }
 
@@ -241,7 +253,8 @@ impl Agent {
         // Recorded before the greeting: once a controller sees the agent, the node's log does.
         self.log.line("session opened");
         send(&out, &protocol::greeting(&self.hello())).map_err(ServeError::Write)?;
-        let lines = spawn_reader(input);
+        let ended = self.input_open.lock().ok().and_then(|mut w| w.take());
+        let lines = spawn_reader(input, ended);
         let done = Arc::new(AtomicBool::new(false));
         spawn_heartbeats(out.clone(), done.clone(), timing.heartbeat);
         let result = self.answer_all(&lines, &out, timing.silence);
@@ -381,6 +394,7 @@ impl Agent {
             // The message file, in `messages.rs`.
             op @ (Op::FollowOpen { .. }
             | Op::FollowNext { .. }
+            | Op::FollowWait { .. }
             | Op::FollowClose { .. }
             | Op::ReadMessages { .. }
             | Op::RunningProcessStart
@@ -426,9 +440,15 @@ fn send<W: Write>(out: &Mutex<W>, frame: &str) -> std::io::Result<()> {
     frame::write_frame(&mut *w, frame)
 }
 
-fn spawn_reader(input: impl Read + Send + 'static) -> mpsc::Receiver<Result<String, FrameError>> {
+/// Reads the controller's frames on a thread of its own; at their end `ended` is closed (see
+/// [`Agent::input_ended`]).
+fn spawn_reader(
+    input: impl Read + Send + 'static,
+    ended: Option<std::io::PipeWriter>,
+) -> mpsc::Receiver<Result<String, FrameError>> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        let _ended = ended;
         let mut r = BufReader::new(input);
         loop {
             let frame = frame::read_frame(&mut r);

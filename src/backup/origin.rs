@@ -98,7 +98,7 @@ impl Origin {
         };
         format!(
             "{} on {} ({} {}{id})",
-            self.home.display(),
+            crate::display::path(&self.home),
             self.hostname,
             self.machine_from,
             self.machine

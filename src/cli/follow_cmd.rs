@@ -4,15 +4,23 @@
 //! `{"line": N, "events": [EVENT, …]}` (the events of the messages the line completed, as in
 //! `monitor --json`), and `{"notice": "opened"|"truncated"|"replaced"|"missing"}` when the file
 //! changes identity. The follower-latency benchmark times it against `tail -F`.
+//!
+//! `tt-ha follow --node ROLE` follows that node's message file instead: a remote node's through
+//! its agent (the remote-follow benchmark times it against `ssh HOST tail -F`). Whether the
+//! node answers is printed when it changes: `{"reach": "reached"}`, `{"reach": "connecting"}`,
+//! `{"reach": "unreachable", "since": TIME, "why": WORDS}`; lines resume from where they
+//! stopped when it is back.
 
 use super::out;
+use crate::dbconfig::Role;
 use crate::monitor::{
     self, NodeState,
     follow::Follower,
     parse::{self, Splitter},
-    source::Start,
+    source::{Reach, Start},
 };
 use crate::node::LocalNode;
+use crate::node::remote::RemoteSource;
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -32,18 +40,65 @@ pub fn run(
         .unwrap_or_default();
     let interval = Duration::from_millis(interval_ms);
     // FILE is a file of this machine, served as a local node serves its message file.
-    let mut follower = Follower::from_source(
+    let follower = Follower::from_source(
         LocalNode::follow_file(file.to_path_buf(), Start::Beginning),
         0,
     );
     let mut waker = monitor::wake::Waker::for_sources(&[follower.wake_on()], interval, polling);
+    follow(follower, &message_file, seconds, &mut || {
+        waker.wait_deferred()
+    })
+}
+
+/// Follows the message file of the site's node `role` (from `config`) from its start: a local
+/// node's as [`run`] does, a remote node's through its agent, woken by what arrives.
+pub fn run_node(
+    config: &Path,
+    role: &str,
+    seconds: Option<u64>,
+    interval_ms: u64,
+    polling: bool,
+) -> anyhow::Result<ExitCode> {
+    let Some(role) = Role::parse(role) else {
+        anyhow::bail!("--node takes `master` or `replicant`, not {:?}", role);
+    };
+    let cfg = crate::config::load(config)?;
+    let node = cfg.node(role).clone();
+    if !node.is_remote() {
+        return run(&node.message_path(), seconds, interval_ms, polling);
+    }
+    let message_file = node.message_file.clone();
+    let source = RemoteSource::of_node(node, role, Start::Beginning);
+    let arrivals = source.arrivals();
+    let interval = Duration::from_millis(interval_ms);
+    let follower = Follower::from_source(Box::new(source), 0);
+    let mut seen = arrivals.seen();
+    follow(follower, &message_file, seconds, &mut || {
+        seen = arrivals.wait(seen, interval);
+    })
+}
+
+/// Prints what `follower` reads, one JSON line per physical line (and per notice, and per
+/// change of whether its node answers), calling `wait` when it has caught up.
+fn follow(
+    mut follower: Follower,
+    message_file: &str,
+    seconds: Option<u64>,
+    wait: &mut dyn FnMut(),
+) -> anyhow::Result<ExitCode> {
     let mut state = NodeState::with_role(None);
     let mut splitter = Splitter::default();
+    let mut reach = Reach::Reached;
     let started = Instant::now();
     // One batch of output per poll: every line of it is flushed at once, in one write.
     let mut batch = String::new();
     loop {
         let (lines, notices) = follower.poll_lines();
+        let now = follower.reach();
+        if now != reach {
+            batch.push_str(&json_text(&reach_json(&now))?);
+            reach = now;
+        }
         for n in notices {
             batch.push_str(&json_text(
                 &json!({"notice": format!("{n:?}").to_lowercase()}),
@@ -62,7 +117,7 @@ pub fn run(
             let out = match simple {
                 Some((stamp, role, body)) => {
                     let ev =
-                        state.apply_parts(line.no, Some(stamp), Some(role), body, &message_file);
+                        state.apply_parts(line.no, Some(stamp), Some(role), body, message_file);
                     json_text(&LineOut {
                         line: line.no,
                         events: std::slice::from_ref(&ev),
@@ -72,7 +127,7 @@ pub fn run(
                     let events: Vec<_> = splitter
                         .push(line.no, &line.text)
                         .iter()
-                        .map(|m| state.apply(m, &message_file))
+                        .map(|m| state.apply(m, message_file))
                         .collect();
                     json_text(&LineOut {
                         line: line.no,
@@ -91,8 +146,21 @@ pub fn run(
         }
         if !follower.behind() {
             // The notifications are read after the output, not between an append and it.
-            waker.wait_deferred();
+            wait();
         }
+    }
+}
+
+/// Whether the node answers, as printed.
+fn reach_json(reach: &Reach) -> serde_json::Value {
+    match reach {
+        Reach::Reached => json!({"reach": "reached"}),
+        Reach::Connecting => json!({"reach": "connecting"}),
+        Reach::Unreachable { since, why } => json!({
+            "reach": "unreachable",
+            "since": jiff::Timestamp::try_from(*since).map(|t| t.to_string()).unwrap_or_default(),
+            "why": why,
+        }),
     }
 }
 

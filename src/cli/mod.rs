@@ -161,7 +161,12 @@ pub enum Command {
     #[command(hide = true)]
     Follow {
         /// The message file (`$DB_Msg.txt`).
-        file: PathBuf,
+        #[arg(required_unless_present = "node")]
+        file: Option<PathBuf>,
+        /// Follow this node's message file instead (`master` or `replicant` of the site
+        /// config), through its agent when it is reached over ssh.
+        #[arg(long, value_name = "ROLE", conflicts_with = "file")]
+        node: Option<String>,
         #[command(flatten)]
         follow: FollowArgs,
     },
@@ -227,8 +232,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             monitor_cmd::monitor(&cli.config, json, f.seconds, f.interval_ms, f.polling)
         }
         Command::Verify(args) => verify_cmd::run(&cli.config, &args),
-        Command::Follow { file, follow: f } => {
-            follow_cmd::run(&file, f.seconds, f.interval_ms, f.polling)
-        }
+        Command::Follow {
+            file,
+            node,
+            follow: f,
+        } => match (file, node) {
+            (_, Some(role)) => {
+                follow_cmd::run_node(&cli.config, &role, f.seconds, f.interval_ms, f.polling)
+            }
+            (Some(file), None) => follow_cmd::run(&file, f.seconds, f.interval_ms, f.polling),
+            (None, None) => anyhow::bail!("give a message file, or --node master|replicant"),
+        },
     }
 }

@@ -148,7 +148,7 @@ fn cannot_tell(node: &Node, why: &str) -> String {
 
 /// Every reason the configured nodes are not the two distinct nodes on this machine that run
 /// `run_id` started on.
-fn node_refusals(nodes: &Pair, cfg: &SiteConfig, run_id: &str) -> Vec<String> {
+pub(super) fn node_refusals(nodes: &Pair, cfg: &SiteConfig, run_id: &str) -> Vec<String> {
     let mut why = crate::identity::refusals(nodes);
     why.extend(crate::identity::run_homes_changed(
         &runs::run_folder(cfg, run_id),
@@ -270,16 +270,16 @@ pub(crate) fn dbconfig(ctx: &mut Ctx, step: &str, role: Role) -> Result<String, 
     // Read as the edit's own rule reads it: a link, folder or FIFO is refused, never followed.
     let current = access.read_file(&at).map_err(|e| fail(e.to_string()))?;
     let done = enable(&current, &enable_request(&me, &peer))
-        .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        .map_err(|e| fail(format!("{}: {e}", crate::display::path(&path))))?;
     for w in &done.warnings {
         ctx.emit(Event::Warning {
-            text: format!("{}: {w}", path.display()),
+            text: format!("{}: {w}", crate::display::path(&path)),
         });
     }
     if !done.changed {
         return Ok(format!(
             "{} already has the {} block enabled with these addresses",
-            path.display(),
+            crate::display::path(&path),
             me.role
         ));
     }
@@ -309,18 +309,22 @@ pub(crate) fn dbconfig(ctx: &mut Ctx, step: &str, role: Role) -> Result<String, 
     if check != new {
         return Err(fail(format!(
             "{} does not hold what was written",
-            path.display()
+            crate::display::path(&path)
         )));
     }
     let diff = crate::textdiff::unified(
-        &path.display().to_string(),
+        &crate::display::path(&path).to_string(),
         &crate::dbconfig::Document::parse(&current),
         &done.document,
     );
     for l in diff.lines() {
         ctx.line(step, l);
     }
-    Ok(format!("{}: {} block enabled", path.display(), me.role))
+    Ok(format!(
+        "{}: {} block enabled",
+        crate::display::path(&path),
+        me.role
+    ))
 }
 
 pub(crate) fn quarantine_moves(

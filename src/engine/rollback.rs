@@ -163,7 +163,7 @@ fn restore_dbconfig_step(
 ) -> RollbackStep {
     let path = node.db_config_path();
     let diff = crate::textdiff::unified(
-        &path.display().to_string(),
+        &crate::display::path(&path).to_string(),
         &Document::parse(current),
         &Document::parse(original),
     );
@@ -173,7 +173,11 @@ fn restore_dbconfig_step(
         node,
         title,
         vec![
-            format!("write {} back over {}", saved.display(), path.display()),
+            format!(
+                "write {} back over {}",
+                crate::display::path(saved),
+                crate::display::path(&path)
+            ),
             diff,
         ],
     );
@@ -512,7 +516,7 @@ fn restore_dbconfig(
         .replace_if_unchanged(&at, &current, &original)
         .map_err(|e| EngineError::step(id, e))?;
     ctx.result(seq, "restored")?;
-    Ok(format!("{} restored", path.display()))
+    Ok(format!("{} restored", crate::display::path(&path)))
 }
 
 /// Stops a node's server for the rollback and confirms it stopped. One that does not stop in
@@ -719,7 +723,7 @@ fn force_stop_details(node: &Node, what: &str, sure: &[Identified], doubts: &[St
     }
     out.push_str(&format!(
         "\n{what}.\n\nThis rollback moves everything the attempt left in {} aside and puts the replicant's original files back, so ending its server loses nothing the rollback keeps. The master's server is never ended.\n",
-        node.home.display()
+        crate::display::path(&node.home)
     ));
     out
 }
@@ -806,6 +810,16 @@ pub fn rollback_on(
     let steps = plan_rollback_on(nodes, cfg, &run, &records);
     if dry_run {
         return Ok((run.run_id, steps));
+    }
+    // Nodes that are not the ones the run started on (tt-ha.toml re-pointed meanwhile) are
+    // refused before anything is written: the lock would make a run folder beside the new
+    // folders, and the journal would record a rollback that never began.
+    let why = super::apply::node_refusals(nodes, cfg, &run.run_id);
+    if !why.is_empty() {
+        return Err(EngineError::Other(format!(
+            "nothing was changed: {}",
+            why.join("; ")
+        )));
     }
     let lock = nodes.lock(&run.run_id, "rollback")?;
     for t in lock.iter().flat_map(|l| &l.took_over) {

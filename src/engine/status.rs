@@ -28,6 +28,11 @@ pub struct StatusReport {
     pub next: Vec<String>,
     /// What `rollback` would do now.
     pub rollback_preview: Vec<RollbackStep>,
+    /// Why a node could not be reached (naming it): the report then says what the
+    /// controller's journal says, without what the nodes would have added (the lock, the
+    /// rollback preview).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreached: Option<String>,
 }
 
 fn describe_action(a: &Action) -> String {
@@ -72,14 +77,39 @@ pub fn describe_record(r: &crate::journal::Record) -> String {
 
 /// Reads the newest run and explains it.
 pub fn status(cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
-    status_on(&super::connect(cfg)?, cfg)
+    match super::connect(cfg) {
+        Ok(nodes) => status_on(&nodes, cfg),
+        // The journal is the controller's: what it says is told even when a node cannot be
+        // reached, and then which node could not, why, and what to do.
+        Err(e) => status_with(None, cfg).map(|r| r.unreached(e.to_string())),
+    }
 }
 
 /// [`status`] of the given nodes.
 pub fn status_on(nodes: &Pair, cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
+    status_with(Some(nodes), cfg)
+}
+
+impl StatusReport {
+    /// The report of a site whose node could not be reached (`why` names it and says why).
+    fn unreached(mut self, why: String) -> StatusReport {
+        self.explanation.push_str(&format!(
+            "\n\nA node could not be reached, so this is what this machine's journal says, not what is true on the nodes now (the lock and the rollback preview need them): {why}"
+        ));
+        self.next.insert(
+            0,
+            "make the node reachable (the error above says how), then `tt-ha status` again before `apply` or `rollback`".into(),
+        );
+        self.unreached = Some(why);
+        self
+    }
+}
+
+/// [`status`] from the journal, and from the nodes when they are given.
+fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
     let run = runs::latest(cfg)?;
-    let lock = match nodes.master().inspect_lock() {
-        crate::runlock::Found::Lock { info, alive } => Some((info, alive)),
+    let lock = match nodes.map(|n| n.master().inspect_lock()) {
+        Some(crate::runlock::Found::Lock { info, alive }) => Some((info, alive)),
         _ => None,
     };
     let lock = lock.map(|(info, alive)| {
@@ -102,6 +132,7 @@ pub fn status_on(nodes: &Pair, cfg: &SiteConfig) -> Result<StatusReport, EngineE
             explanation: "No run yet.".into(),
             next: vec!["tt-ha plan".into(), "tt-ha apply".into()],
             rollback_preview: Vec::new(),
+            unreached: None,
         });
     };
     let records = crate::journal::read(&run.journal)?;
@@ -169,10 +200,11 @@ pub fn status_on(nodes: &Pair, cfg: &SiteConfig) -> Result<StatusReport, EngineE
             }
         ));
     }
-    let rollback_preview = if run.unfinished() || run.phase == Phase::Complete {
-        plan_rollback_on(nodes, cfg, &run, &records)
-    } else {
-        Vec::new()
+    let rollback_preview = match nodes {
+        Some(nodes) if run.unfinished() || run.phase == Phase::Complete => {
+            plan_rollback_on(nodes, cfg, &run, &records)
+        }
+        _ => Vec::new(),
     };
     Ok(StatusReport {
         run: Some(run),
@@ -180,6 +212,7 @@ pub fn status_on(nodes: &Pair, cfg: &SiteConfig) -> Result<StatusReport, EngineE
         explanation: text,
         next,
         rollback_preview,
+        unreached: None,
     })
 }
 

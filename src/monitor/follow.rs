@@ -388,6 +388,12 @@ impl Follower {
         self.source.wake_on()
     }
 
+    /// Whether the file's node answers now (a remote node may be unreachable: its lines
+    /// resume from where they stopped when it is back).
+    pub fn reach(&self) -> super::source::Reach {
+        self.source.reach()
+    }
+
     /// Whether the last poll stopped before the end of the file (it reads at most
     /// [`POLL_BYTES`] or [`POLL_LINES`]): poll again without waiting.
     pub fn behind(&self) -> bool {

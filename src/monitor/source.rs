@@ -50,6 +50,25 @@ pub enum WakeOn {
     Poll,
 }
 
+/// Whether a followed file's node answers now (a file of this machine always does). A remote
+/// source reaches its node off the reader's path: a read never waits for a connection, and
+/// says this instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// The node answers: what it sends arrives.
+    Reached,
+    /// The first connection to the node is being made.
+    Connecting,
+    /// The node could not be reached since `since` (`why`: the error naming the node); it is
+    /// reached again in the background, and following resumes from the byte read so far.
+    Unreachable {
+        /// When it stopped answering (wall clock, for people).
+        since: std::time::SystemTime,
+        /// Why, naming the node and the next action.
+        why: String,
+    },
+}
+
 /// A followed message file, served by its node.
 pub trait MessageSource: Send {
     /// The next piece of what is new, without waiting: a notice, or bytes (put into `buf`,
@@ -62,4 +81,9 @@ pub trait MessageSource: Send {
 
     /// The file, as its node names it (for messages).
     fn describe(&self) -> String;
+
+    /// Whether the node answers now, as of the last [`next`](Self::next).
+    fn reach(&self) -> Reach {
+        Reach::Reached
+    }
 }

@@ -366,8 +366,22 @@ fn unc_len(t: &str, names: usize) -> usize {
 }
 
 impl fmt::Display for NodePath {
+    /// For people: escaped by the display rule ([`crate::display::escape_bytes`]), each name
+    /// between separators, so a Windows path keeps its single `\` separators wherever it is
+    /// shown (a name itself never holds one there).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        match self.os {
+            NodeOs::Unix => f.write_str(&crate::display::escape_bytes(self.text.as_bytes())),
+            NodeOs::Windows => {
+                for (i, part) in self.text.split('\\').enumerate() {
+                    if i > 0 {
+                        f.write_str("\\")?;
+                    }
+                    f.write_str(&crate::display::escape_bytes(part.as_bytes()))?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 

@@ -283,22 +283,53 @@ pub struct HostKeySeen {
     pub host: String,
     /// Where the site's ssh options lead (host name and port, from `ssh -G`), when known.
     pub address: Option<(String, String)>,
+    /// The known_hosts file ssh reads with the site's options (`ssh -G`'s first
+    /// `userknownhostsfile`: `-F FILE` and `-o UserKnownHostsFile=…` change it), when known.
+    pub known_hosts: Option<String>,
     /// The key the host presents now, as `ssh-keygen -l` prints it, when it could be read.
     pub fingerprint: Option<String>,
     /// ssh's own words.
     pub stderr: String,
 }
 
+/// `word` as one shell word, for a command shown to be pasted: as it is when it holds only
+/// characters no shell reads specially, else in single quotes (a leading `~/` kept outside,
+/// so the shell still expands it). Escaped for the terminal (the display rule).
+fn shell_word(word: &str) -> String {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-[]".contains(c))
+    };
+    let quoted = |w: &str| format!("'{}'", w.replace('\'', "'\\''"));
+    let shown = match word.strip_prefix("~/") {
+        Some(rest) if plain(rest) => word.to_string(),
+        Some(rest) => format!("~/{}", quoted(rest)),
+        None if plain(word) => word.to_string(),
+        None => quoted(word),
+    };
+    crate::display::text(&shown).into_owned()
+}
+
 fn host_key_message(who: &str, changed: bool, seen: &HostKeySeen) -> String {
     let HostKeySeen {
         host,
         address,
+        known_hosts,
         fingerprint,
         stderr,
     } = seen;
-    let scan = match address {
-        Some((name, port)) => format!("ssh-keyscan -p {port} {name}"),
-        None => format!("ssh-keyscan {host}"),
+    let (scan, entry) = match address {
+        Some((name, port)) if port != "22" => (
+            format!("ssh-keyscan -p {port} {}", shell_word(name)),
+            format!("[{name}]:{port}"),
+        ),
+        Some((name, _)) => (format!("ssh-keyscan {}", shell_word(name)), name.clone()),
+        None => (format!("ssh-keyscan {}", shell_word(host)), host.clone()),
+    };
+    let file = match known_hosts {
+        Some(f) => shell_word(f),
+        None => "~/.ssh/known_hosts".to_string(),
     };
     let what = if changed {
         "presents a host key that differs from the one in known_hosts (ssh: REMOTE HOST IDENTIFICATION HAS CHANGED)"
@@ -311,15 +342,16 @@ fn host_key_message(who: &str, changed: bool, seen: &HostKeySeen) -> String {
     };
     let fix = if changed {
         format!(
-            "If the node was reinstalled or its keys renewed and the fingerprint matches, remove the old key with `ssh-keygen -R {host}` (or the line ssh names) and add the new one; if you did not expect a change, do not connect: someone may be between you and the node"
+            "If the node was reinstalled or its keys renewed and the fingerprint matches, remove the old key with `ssh-keygen -R {} -f {file}` and add the new one with `{scan} >> {file}`; if you did not expect a change, do not connect: someone may be between you and the node",
+            shell_word(&entry)
         )
     } else {
         format!(
-            "Add it to known_hosts once you have checked it: `{scan} >> ~/.ssh/known_hosts` (or the known_hosts file your ssh settings name), or connect once by hand with `ssh {host}` and answer yes"
+            "Once it matches, add it to the known_hosts file ssh reads with these settings: `{scan} >> {file}`"
         )
     };
     format!(
-        "{who} {what}: ssh refused to connect, so nothing was done on the node. {key} Check it on the node itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; Windows: `ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub`). {fix}. (ssh said: {stderr})"
+        "{who} {what}: ssh refused to connect, so nothing was done on the node. {key} See the fingerprint from here with `{scan} | ssh-keygen -lf -` and check it on the node itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; Windows: `ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub`). {fix}. (ssh said: {stderr})"
     )
 }
 
@@ -418,12 +450,18 @@ impl Conn {
         silence: Duration,
         on_stream: &mut dyn FnMut(Value),
     ) -> Result<Value, RemoteError> {
-        let lost = |why: String| RemoteError::Lost {
-            who: link.who(),
-            why,
-        };
+        let rx = self.submit(op, link)?;
+        self.await_reply(&rx, link, silence, on_stream)
+    }
+
+    /// Sends `op` without waiting: its stream frames and reply arrive on the receiver returned
+    /// (a follower keeps a request waiting at the agent while it reads the previous answer).
+    fn submit(&self, op: Op, link: &Link) -> Result<mpsc::Receiver<Incoming>, RemoteError> {
         if self.is_dead() {
-            return Err(lost(self.why_dead()));
+            return Err(RemoteError::Lost {
+                who: link.who(),
+                why: self.why_dead(),
+            });
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let text = serde_json::to_string(&Request { id, op }).map_err(|e| RemoteError::Answer {
@@ -445,8 +483,27 @@ impl Conn {
         }
         if let Err(e) = self.write(&text) {
             self.kill(&format!("cannot write to ssh: {e}"));
-            return Err(lost(self.why_dead()));
+            return Err(RemoteError::Lost {
+                who: link.who(),
+                why: self.why_dead(),
+            });
         }
+        Ok(rx)
+    }
+
+    /// Waits for the reply of a request sent by [`submit`](Self::submit), watching for
+    /// silence; each stream frame before it goes to `on_stream`.
+    fn await_reply(
+        &self,
+        rx: &mpsc::Receiver<Incoming>,
+        link: &Link,
+        silence: Duration,
+        on_stream: &mut dyn FnMut(Value),
+    ) -> Result<Value, RemoteError> {
+        let lost = |why: String| RemoteError::Lost {
+            who: link.who(),
+            why,
+        };
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(Incoming::Reply(reply)) => return answer(reply, link),
@@ -940,6 +997,8 @@ fn ended_before_greeting(conn: &Conn, link: &Link) -> RemoteError {
             seen: Box::new(HostKeySeen {
                 host: link.host.clone(),
                 address: ssh_destination(link),
+                known_hosts: ssh_setting(link, "userknownhostsfile")
+                    .and_then(|v| v.split_whitespace().next().map(str::to_string)),
                 fingerprint: fingerprint(link),
                 stderr: said,
             }),
@@ -997,18 +1056,30 @@ fn fingerprint(link: &Link) -> Option<String> {
 /// The host name and port the site's ssh options lead to, as `ssh -G` resolves them (an
 /// alias of the ssh config, `-p`, `-F` …).
 fn ssh_destination(link: &Link) -> Option<(String, String)> {
+    let settings = ssh_settings(link)?;
+    Some((
+        settings_value(&settings, "hostname")?,
+        settings_value(&settings, "port").unwrap_or_else(|| "22".into()),
+    ))
+}
+
+/// One setting as ssh resolves it with the site's options (`ssh -G`), when it can be asked.
+fn ssh_setting(link: &Link, key: &str) -> Option<String> {
+    settings_value(&ssh_settings(link)?, key)
+}
+
+/// `ssh -G`'s output with the site's options and the node's destination.
+fn ssh_settings(link: &Link) -> Option<String> {
     let mut g = Command::new("ssh");
     g.args(&link.options).arg("-G").arg("--").arg(&link.host);
-    let settings = String::from_utf8_lossy(&run_briefly(g, None)?).into_owned();
-    let value = |key: &str| {
-        settings
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string))
-    };
-    Some((
-        value("hostname")?,
-        value("port").unwrap_or_else(|| "22".into()),
-    ))
+    Some(String::from_utf8_lossy(&run_briefly(g, None)?).into_owned())
+}
+
+/// The value of `key` in `ssh -G`'s output (`key value` lines).
+fn settings_value(settings: &str, key: &str) -> Option<String> {
+    settings
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string))
 }
 
 /// Runs a helper with a deadline; its stdout when it succeeds.
@@ -1628,23 +1699,22 @@ impl NodeAccess for RemoteNode {
             .unwrap_or_else(|_| NodePath::new(self.hello.os, ".").expect("`.` is a path"))
     }
 
-    /// A follower has a session of its own (a pane follows while the engine asks): it is
-    /// opened on its first read, and reopened after a loss from where it had read.
+    /// A follower has a session of its own (a pane follows while the engine asks), opened
+    /// here with the file as it is now read (a reader that reads once sees it), then kept and
+    /// remade by a thread of its own: a later read never waits for the node (see
+    /// [`RemoteSource`]).
     fn follow_messages(
         &self,
         start: crate::monitor::source::Start,
     ) -> Box<dyn crate::monitor::source::MessageSource> {
-        Box::new(RemoteSource {
-            cfg: self.cfg.clone(),
-            role: self.role,
-            timing: self.timing,
-            describe: format!("{} on {}", self.message_file_path(), self.reached_by()),
+        let describe = format!("{} on {}", self.message_file_path(), self.reached_by());
+        Box::new(RemoteSource::spawn_read(
+            self.cfg.clone(),
+            self.role,
+            self.timing,
             start,
-            session: None,
-            pending: std::collections::VecDeque::new(),
-            read_to: None,
-            retry_at: None,
-        })
+            describe,
+        ))
     }
 
     fn read_messages(
@@ -1677,11 +1747,19 @@ impl NodeAccess for RemoteNode {
     }
 }
 
-/// Bytes asked for per `follow_next` (a pane shows the end of a burst; the rest follows on
-/// the next reads).
+/// Bytes asked for per request (a pane shows the end of a burst; the rest follows on the next
+/// requests).
 const FOLLOW_CHUNK: u64 = 1 << 20;
 /// How long a follower waits before reaching a node again after a loss.
 const FOLLOW_RETRY: Duration = Duration::from_secs(2);
+/// How long the agent holds one `follow_wait` when nothing is new (the follower's thread then
+/// asks again: a stop is seen within this).
+const FOLLOW_WAIT: Duration = Duration::from_secs(1);
+/// How often an agent without `follow_wait` (an older build) is asked what is new.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+/// Batches of pieces held for a reader that has not taken them yet: past this the node is not
+/// asked for more until the reader catches up (bounded memory, whatever the file's growth).
+const FOLLOW_QUEUE: usize = 16;
 
 /// A piece as the agent sends it.
 #[derive(serde::Deserialize)]
@@ -1706,76 +1784,191 @@ struct Opened {
     follow: u64,
 }
 
-/// A message file followed on its node: the node's own follower runs there (`follow_open`),
-/// and each read asks it what is new (`follow_next`). Waiting is polling at the consumer's
-/// interval; a lost session is reopened from the offset read so far, so no line is lost or
-/// repeated.
-struct RemoteSource {
-    cfg: Node,
-    role: Role,
-    timing: Timing,
+/// What a follower's thread hands its reader, in order.
+enum News {
+    Pieces(Vec<WirePiece>),
+    Reach(crate::monitor::source::Reach),
+}
+
+/// Wakes whoever waits for a remote follower's news (a count of deliveries and a condition
+/// variable): `tt-ha follow` sleeps on it instead of polling at an interval.
+#[derive(Clone, Default)]
+pub struct Arrivals(Arc<(Mutex<u64>, std::sync::Condvar)>);
+
+impl Arrivals {
+    fn note(&self) {
+        let (count, cv) = &*self.0;
+        if let Ok(mut n) = count.lock() {
+            *n += 1;
+        }
+        cv.notify_all();
+    }
+
+    /// How many deliveries there were so far (to pass to [`wait`](Self::wait)).
+    pub fn seen(&self) -> u64 {
+        self.0.0.lock().map(|n| *n).unwrap_or(0)
+    }
+
+    /// Waits until there was a delivery after `seen`, or `timeout`; the count now.
+    pub fn wait(&self, seen: u64, timeout: Duration) -> u64 {
+        let (count, cv) = &*self.0;
+        let Ok(guard) = count.lock() else { return seen };
+        match cv.wait_timeout_while(guard, timeout, |n| *n == seen) {
+            Ok((n, _)) => *n,
+            Err(_) => seen,
+        }
+    }
+}
+
+/// A message file followed on its node, over a session of its own that a thread of its own
+/// makes, keeps and remakes: the node's own follower runs there (`follow_open`), and the thread
+/// keeps one `follow_wait` waiting at the agent, so an append comes back as soon as the node
+/// sees it. The reader ([`MessageSource::next`](crate::monitor::source::MessageSource::next))
+/// only takes what has arrived: it never waits for the node, and says through
+/// [`reach`](crate::monitor::source::MessageSource::reach) when the node cannot be reached.
+/// A lost session is reopened from the offset read so far, so no line is lost or repeated.
+pub struct RemoteSource {
     describe: String,
-    start: crate::monitor::source::Start,
-    session: Option<(RemoteNode, u64)>,
+    news: mpsc::Receiver<News>,
     pending: std::collections::VecDeque<WirePiece>,
-    /// Where the bytes read so far end (to reopen there after a loss).
-    read_to: Option<u64>,
-    retry_at: Option<Instant>,
+    reach: crate::monitor::source::Reach,
+    stop: Arc<AtomicBool>,
+    arrivals: Arrivals,
 }
 
 impl RemoteSource {
-    /// The session and its follower, opened when there is none (not more often than
-    /// [`FOLLOW_RETRY`] after a failure).
-    fn session(&mut self) -> Option<&(RemoteNode, u64)> {
-        if self.session.is_none() {
-            if self.retry_at.is_some_and(|t| Instant::now() < t) {
-                return None;
-            }
-            let start = match self.read_to {
-                Some(o) => crate::monitor::source::Start::Offset(o),
-                None => self.start,
-            };
-            let opened = RemoteNode::connect_with(self.cfg.clone(), self.role, self.timing)
-                .and_then(|node| {
-                    let id = node.ask::<Opened>(Op::FollowOpen { start })?.follow;
-                    Ok((node, id))
-                });
-            match opened {
-                Ok(s) => self.session = Some(s),
-                Err(_) => {
-                    self.retry_at = Some(Instant::now() + FOLLOW_RETRY);
-                    return None;
-                }
-            }
+    /// Starts following the message file of node `cfg` (reached over its `ssh`) from `start`;
+    /// the connection is made in the background (`describe` names the file in messages).
+    pub fn spawn(
+        cfg: Node,
+        role: Role,
+        timing: Timing,
+        start: crate::monitor::source::Start,
+        describe: String,
+    ) -> RemoteSource {
+        let (tx, rx) = mpsc::sync_channel(FOLLOW_QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let arrivals = Arrivals::default();
+        let thread = FollowThread {
+            cfg,
+            role,
+            timing,
+            tx,
+            stop: stop.clone(),
+            arrivals: arrivals.clone(),
+        };
+        std::thread::spawn(move || thread.run(start, None, None, None));
+        RemoteSource {
+            describe,
+            news: rx,
+            pending: std::collections::VecDeque::new(),
+            reach: crate::monitor::source::Reach::Connecting,
+            stop,
+            arrivals,
         }
-        self.session.as_ref()
+    }
+
+    /// Like [`spawn`](Self::spawn), but the file as it is now is read before returning (up to
+    /// [`FOLLOW_PREFETCH`] chunks), so that a reader that reads once (verify's proof, a
+    /// pane's last lines) sees it: the session is opened here, and handed to the thread. A
+    /// node that cannot be reached now is said so at once, and reached again in the
+    /// background.
+    pub fn spawn_read(
+        cfg: Node,
+        role: Role,
+        timing: Timing,
+        start: crate::monitor::source::Start,
+        describe: String,
+    ) -> RemoteSource {
+        let (tx, rx) = mpsc::sync_channel(FOLLOW_QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let arrivals = Arrivals::default();
+        let thread = FollowThread {
+            cfg,
+            role,
+            timing,
+            tx,
+            stop: stop.clone(),
+            arrivals: arrivals.clone(),
+        };
+        let mut pending = std::collections::VecDeque::new();
+        let mut read_to = None;
+        let (first, reach, down) = match thread.open(start) {
+            Err(e) => {
+                let now = std::time::SystemTime::now();
+                (None, unreachable(now, e.to_string(), None), Some(now))
+            }
+            Ok((node, id)) => match read_now(&node, id, &mut pending, &mut read_to) {
+                Ok(()) => (
+                    Some((node, id)),
+                    crate::monitor::source::Reach::Reached,
+                    None,
+                ),
+                Err(e) => {
+                    let now = std::time::SystemTime::now();
+                    (None, unreachable(now, e.to_string(), read_to), Some(now))
+                }
+            },
+        };
+        std::thread::spawn(move || thread.run(start, read_to, first, down));
+        RemoteSource {
+            describe,
+            news: rx,
+            pending,
+            reach,
+            stop,
+            arrivals,
+        }
+    }
+
+    /// Starts following the message file of the remote node `cfg`, without connecting first
+    /// (a node that cannot be reached shows as such, and is followed once it is back).
+    pub fn of_node(cfg: Node, role: Role, start: crate::monitor::source::Start) -> RemoteSource {
+        let describe = format!(
+            "{} on ssh {}",
+            crate::display::path(&cfg.message_path()),
+            cfg.ssh.as_deref().unwrap_or("?")
+        );
+        RemoteSource::spawn(cfg, role, Timing::default(), start, describe)
+    }
+
+    /// What wakes a consumer when news arrives.
+    pub fn arrivals(&self) -> Arrivals {
+        self.arrivals.clone()
     }
 }
 
 impl crate::monitor::source::MessageSource for RemoteSource {
     fn next(&mut self, buf: &mut Vec<u8>) -> Option<crate::monitor::source::Piece> {
         use crate::monitor::source::Piece;
-        if self.pending.is_empty() {
-            let (node, id) = self.session()?;
-            match node.ask::<Pieces>(Op::FollowNext {
-                follow: *id,
-                max_bytes: FOLLOW_CHUNK,
-            }) {
-                Ok(p) => self.pending.extend(p.pieces),
-                Err(_) => {
-                    // Lost: reopened later from where the bytes read so far end.
-                    self.session = None;
-                    self.retry_at = Some(Instant::now() + FOLLOW_RETRY);
+        loop {
+            match self.pending.pop_front() {
+                Some(WirePiece::Notice { notice }) => return Some(Piece::Notice(notice)),
+                Some(WirePiece::Bytes { offset, bytes }) => {
+                    *buf = bytes.0;
+                    return Some(Piece::Bytes { offset });
+                }
+                None => {}
+            }
+            match self.news.try_recv() {
+                Ok(News::Pieces(p)) => self.pending.extend(p),
+                Ok(News::Reach(r)) => self.reach = r,
+                Err(mpsc::TryRecvError::Empty) => return None,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    if !matches!(
+                        self.reach,
+                        crate::monitor::source::Reach::Unreachable { .. }
+                    ) {
+                        self.reach = crate::monitor::source::Reach::Unreachable {
+                            since: std::time::SystemTime::now(),
+                            why: format!(
+                                "the follower of {} ended (a tt-ha bug: report it); restart the monitor",
+                                self.describe
+                            ),
+                        };
+                    }
                     return None;
                 }
-            }
-        }
-        match self.pending.pop_front()? {
-            WirePiece::Notice { notice } => Some(Piece::Notice(notice)),
-            WirePiece::Bytes { offset, bytes } => {
-                self.read_to = Some(offset + bytes.0.len() as u64);
-                *buf = bytes.0;
-                Some(Piece::Bytes { offset })
             }
         }
     }
@@ -1787,14 +1980,235 @@ impl crate::monitor::source::MessageSource for RemoteSource {
     fn describe(&self) -> String {
         self.describe.clone()
     }
+
+    fn reach(&self) -> crate::monitor::source::Reach {
+        self.reach.clone()
+    }
 }
 
 impl Drop for RemoteSource {
+    /// The thread sees the stop within one `follow_wait` (or at its next delivery, which
+    /// fails), closes the follower and its session, and ends.
     fn drop(&mut self) {
-        if let Some((node, id)) = &self.session {
-            let _ = node.ask::<Value>(Op::FollowClose { follow: *id });
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The thread behind a [`RemoteSource`]: connects, follows, and reconnects after a loss from
+/// where the bytes delivered so far end.
+struct FollowThread {
+    cfg: Node,
+    role: Role,
+    timing: Timing,
+    tx: mpsc::SyncSender<News>,
+    stop: Arc<AtomicBool>,
+    arrivals: Arrivals,
+}
+
+/// Why following over one session ended.
+enum Ended {
+    /// The reader is gone or asked to stop.
+    Stopped,
+    /// The node could not be asked (why, naming the node).
+    Lost(String),
+}
+
+impl FollowThread {
+    /// Follows from `start` (from `read_to` once bytes were delivered), on `first` when a
+    /// session is already open; `down_since` when the node could not be reached just now.
+    fn run(
+        self,
+        start: crate::monitor::source::Start,
+        mut read_to: Option<u64>,
+        mut first: Option<(RemoteNode, u64)>,
+        mut down_since: Option<std::time::SystemTime>,
+    ) {
+        use crate::monitor::source::{Reach, Start};
+        if first.is_none() && down_since.is_some() {
+            self.pause(FOLLOW_RETRY);
+        }
+        while !self.stop.load(Ordering::Relaxed) {
+            let from = read_to.map_or(start, Start::Offset);
+            let opened = match first.take() {
+                Some(session) => Ok(session),
+                None => self.open(from),
+            };
+            let why = match opened {
+                Err(e) => e.to_string(),
+                Ok((node, id)) => {
+                    down_since = None;
+                    if !self.send(News::Reach(Reach::Reached)) {
+                        return close(&node, id);
+                    }
+                    match self.pump(&node, id, &mut read_to) {
+                        Ended::Stopped => return close(&node, id),
+                        Ended::Lost(why) => why,
+                    }
+                }
+            };
+            let since = *down_since.get_or_insert_with(std::time::SystemTime::now);
+            if !self.send(News::Reach(unreachable(since, why, read_to))) {
+                return;
+            }
+            self.pause(FOLLOW_RETRY);
         }
     }
+
+    /// A new session and its follower on the node, from `start`.
+    fn open(&self, start: crate::monitor::source::Start) -> Result<(RemoteNode, u64), RemoteError> {
+        let node = RemoteNode::connect_with(self.cfg.clone(), self.role, self.timing)?;
+        let id = node.ask::<Opened>(Op::FollowOpen { start })?.follow;
+        Ok((node, id))
+    }
+
+    /// Asks for what is new until the reader goes or the node cannot be asked; `read_to`
+    /// follows the bytes delivered. Two `follow_wait`s are kept under way: while the answer to
+    /// one travels back and is handed on, the next already waits at the agent, so an append
+    /// in that gap is sent at once instead of when the next request arrives.
+    fn pump(&self, node: &RemoteNode, id: u64, read_to: &mut Option<u64>) -> Ended {
+        let waits = node.hello().capabilities.iter().any(|c| c == "follow_wait");
+        if !waits {
+            return self.pump_polling(node, id, read_to);
+        }
+        let conn = match node.connection() {
+            Ok(c) => c,
+            Err(e) => return Ended::Lost(e.to_string()),
+        };
+        let op = || Op::FollowWait {
+            follow: id,
+            max_bytes: FOLLOW_CHUNK,
+            wait_ms: millis(FOLLOW_WAIT),
+        };
+        let mut under_way = std::collections::VecDeque::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            while under_way.len() < 2 {
+                match conn.submit(op(), &node.link) {
+                    Ok(rx) => under_way.push_back(rx),
+                    Err(e) => return Ended::Lost(e.to_string()),
+                }
+            }
+            let Some(rx) = under_way.pop_front() else {
+                continue;
+            };
+            let pieces = conn
+                .await_reply(&rx, &node.link, node.timing.silence, &mut |_| {})
+                .and_then(|v| node.read_answer::<Pieces>(v));
+            match pieces {
+                Ok(p) => {
+                    if !self.deliver(p.pieces, read_to) {
+                        return Ended::Stopped;
+                    }
+                }
+                Err(e) => return Ended::Lost(e.to_string()),
+            }
+        }
+        Ended::Stopped
+    }
+
+    /// [`pump`](Self::pump) for an agent without `follow_wait` (an older build): asks every
+    /// [`FOLLOW_POLL`].
+    fn pump_polling(&self, node: &RemoteNode, id: u64, read_to: &mut Option<u64>) -> Ended {
+        while !self.stop.load(Ordering::Relaxed) {
+            let op = Op::FollowNext {
+                follow: id,
+                max_bytes: FOLLOW_CHUNK,
+            };
+            match node.ask::<Pieces>(op) {
+                Ok(p) if p.pieces.is_empty() => self.pause(FOLLOW_POLL),
+                Ok(p) => {
+                    if !self.deliver(p.pieces, read_to) {
+                        return Ended::Stopped;
+                    }
+                }
+                Err(e) => return Ended::Lost(e.to_string()),
+            }
+        }
+        Ended::Stopped
+    }
+
+    /// Hands a batch to the reader (nothing for an empty one), noting where its bytes end;
+    /// false when the reader is gone.
+    fn deliver(&self, pieces: Vec<WirePiece>, read_to: &mut Option<u64>) -> bool {
+        if pieces.is_empty() {
+            return true;
+        }
+        if let Some(end) = bytes_end(&pieces) {
+            *read_to = Some(end);
+        }
+        self.send(News::Pieces(pieces))
+    }
+
+    /// Hands `news` to the reader (waiting while it has [`FOLLOW_QUEUE`] batches unread);
+    /// false when the reader is gone.
+    fn send(&self, news: News) -> bool {
+        let sent = self.tx.send(news).is_ok();
+        self.arrivals.note();
+        sent
+    }
+
+    /// Sleeps `d`, or less when asked to stop.
+    fn pause(&self, d: Duration) {
+        let until = Instant::now() + d;
+        while !self.stop.load(Ordering::Relaxed) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50).min(d));
+        }
+    }
+}
+
+/// The unreachable state: `why`, and when following resumes.
+fn unreachable(
+    since: std::time::SystemTime,
+    why: String,
+    read_to: Option<u64>,
+) -> crate::monitor::source::Reach {
+    let why = match read_to {
+        Some(o) => format!(
+            "{why} (reached again every {} s; following resumes at byte {o})",
+            FOLLOW_RETRY.as_secs()
+        ),
+        None => format!("{why} (reached again every {} s)", FOLLOW_RETRY.as_secs()),
+    };
+    crate::monitor::source::Reach::Unreachable { since, why }
+}
+
+/// Chunks read before a [`RemoteSource::spawn_read`] returns, at most.
+const FOLLOW_PREFETCH: usize = 16;
+
+/// Reads what follower `id` has now into `pending` (until it has nothing more, at most
+/// [`FOLLOW_PREFETCH`] answers), noting where its bytes end in `read_to`.
+fn read_now(
+    node: &RemoteNode,
+    id: u64,
+    pending: &mut std::collections::VecDeque<WirePiece>,
+    read_to: &mut Option<u64>,
+) -> Result<(), RemoteError> {
+    for _ in 0..FOLLOW_PREFETCH {
+        let p = node.ask::<Pieces>(Op::FollowNext {
+            follow: id,
+            max_bytes: FOLLOW_CHUNK,
+        })?;
+        if p.pieces.is_empty() {
+            break;
+        }
+        if let Some(end) = bytes_end(&p.pieces) {
+            *read_to = Some(end);
+        }
+        pending.extend(p.pieces);
+    }
+    Ok(())
+}
+
+/// Where the last bytes of `pieces` end in the file.
+fn bytes_end(pieces: &[WirePiece]) -> Option<u64> {
+    pieces.iter().rev().find_map(|p| match p {
+        WirePiece::Bytes { offset, bytes } => Some(offset + bytes.0.len() as u64),
+        WirePiece::Notice { .. } => None,
+    })
+}
+
+/// Closes follower `id` on the node (best effort: the session ends with the node's drop).
+fn close(node: &RemoteNode, id: u64) {
+    let _ = node.ask::<Value>(Op::FollowClose { follow: id });
 }
 
 /// A duration in whole milliseconds, as the wire carries it.

@@ -61,14 +61,14 @@ impl Rules for Backup {
                 let notes: String = found.notes.iter().map(|n| format!("{n}\n")).collect();
                 let (home, size) = match access.list_home_reused() {
                     Ok(home) => (
-                        home.path.display().to_string(),
+                        crate::display::path(&home.path).to_string(),
                         human_bytes(backup::backup_set(&home).iter().map(|e| e.bytes).sum()),
                     ),
-                    Err(e) => (node.home.display().to_string(), format!("size unknown: {e}")),
+                    Err(e) => (crate::display::path(&node.home).to_string(), format!("size unknown: {e}")),
                 };
                 format!(
                     "{notes}{why}. Make a backup of {home} in {} now ({size} of databases and logs)?",
-                    root.display(),
+                    crate::display::path(&root),
                 )
             })
         {
