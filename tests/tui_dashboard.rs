@@ -324,3 +324,80 @@ fn an_age_that_shows_the_same_does_not_redraw() {
     let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t0 + 8.0));
     assert!(!changed, "still 5s");
 }
+
+mod common;
+
+/// The last snapshot `tt-ha monitor --json` prints in a second, for run `run` cut at `at`.
+fn json_snapshot(run: &str, at: Cut) -> serde_json::Value {
+    let (mt, rt) = (
+        fixture(&format!("{run}-master.txt")),
+        fixture(&format!("{run}-replicant.txt")),
+    );
+    let port = |t: &str| -> u16 {
+        t.lines()
+            .find_map(|l| l.split("EID 0 is assigned for site 127.0.0.1:").nth(1))
+            .and_then(|p| p.trim().parse().ok())
+            .expect("a site of its own")
+    };
+    let cutoff = match at {
+        Cut::ReplicantLine(n) => rt.lines().take(n).filter_map(stamp).last().unwrap(),
+        _ => [first_stop(&mt), first_stop(&rt)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap(),
+    };
+    let dir = common::message_site(
+        port(&mt),
+        port(&rt),
+        cut(&mt, cutoff).as_bytes(),
+        cut(&rt, cutoff).as_bytes(),
+    );
+    let o = common::tt_ha()
+        .args(["monitor", "--json", "--seconds", "1", "--config"])
+        .arg(dir.path().join("tt-ha.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|v| v["type"] == "snapshot")
+        .unwrap_or_else(|| panic!("no snapshot: {}", common::text(&o)))
+}
+
+#[test]
+fn monitor_json_carries_the_node_table_the_rates_and_the_copy_rows() {
+    let v = json_snapshot("5.3-f", Cut::BeforeStop);
+    assert_eq!(v["verdict"], "functional", "{v:#}");
+    assert_eq!(v["nodes"][0]["state"], "replicating", "{v:#}");
+    assert_eq!(v["nodes"][1]["state"], "replicating", "{v:#}");
+    assert_eq!(v["nodes"][1]["name"], "ttreplicant", "{v:#}");
+    let shipped = v["rates"]["shipped"].as_array().expect("a series");
+    assert_eq!(shipped.len(), 60);
+    assert!(shipped.iter().any(|x| x.as_f64().unwrap() > 0.0), "{v:#}");
+    assert!(v["rates"]["applied"].as_array().unwrap().len() == 60);
+    assert!(v["lag_secs"].is_number(), "{v:#}");
+    // The finished copy stays, with its duration and its rows.
+    assert_eq!(v["copy"]["finished"], true, "{v:#}");
+    assert!(v["copy"]["duration_secs"].is_number(), "{v:#}");
+    let rows = v["copy"]["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["stage"] == "pages"), "{v:#}");
+    assert!(rows.iter().any(|r| r["stage"] == "log"), "{v:#}");
+    // Fields are added, never removed: the older ones are all there.
+    for k in ["verdict", "detail", "lag", "master", "replicant"] {
+        assert!(v.get(k).is_some(), "{k}: {v:#}");
+    }
+
+    let v = json_snapshot("5.3-d", Cut::ReplicantLine(3000));
+    assert_eq!(v["nodes"][1]["state"], "copying the database", "{v:#}");
+    assert_eq!(v["copy"]["finished"], false, "{v:#}");
+    let rows = v["copy"]["rows"].as_array().unwrap();
+    let running = rows.last().unwrap();
+    assert_eq!(running["done"], false, "{v:#}");
+    assert!(running["pages_done"].as_u64().unwrap() > 0, "{v:#}");
+    assert_eq!(
+        running["pages_done"], v["replicant"]["init"]["pages_done"],
+        "one model: {v:#}"
+    );
+}
