@@ -577,7 +577,7 @@ pub const RATE_SECS: u64 = 5;
 /// second of either file: the charts move with the files, not with the clock, so an idle pair
 /// costs no redraw.
 pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64) -> Rates {
-    let step = step_secs.max(1);
+    let step = step_secs.clamp(1, ACTIVITY_SECS);
     let (ma, ra) = (&m.dash.activity, &r.dash.activity);
     let newest = [ma.seconds().next_back(), ra.seconds().next_back()]
         .into_iter()
@@ -591,9 +591,16 @@ pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64) -> Rat
             ..Rates::default()
         };
     };
-    let end = until + 1;
-    let per_sec =
-        |a: &Activity, from: u64, to: u64| a.records_between(from, to) as f64 / (to - from) as f64;
+    // Stamps are untrusted numbers: every sum saturates, and an empty span counts nothing.
+    let end = until.saturating_add(1);
+    let per_sec = |a: &Activity, from: u64, to: u64| {
+        let span = to.saturating_sub(from);
+        if span == 0 {
+            0.0
+        } else {
+            a.records_between(from, to) as f64 / span as f64
+        }
+    };
     let from = end.saturating_sub(RATE_SECS);
     let points = points.min(ACTIVITY_SECS as usize);
     let starts: Vec<u64> = (0..points as u64)
@@ -609,9 +616,18 @@ pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64) -> Rat
         applied_per_sec: per_sec(ra, from, end),
         until: Some(until),
         step_secs: step,
-        shipped: starts.iter().map(|s| per_sec(ma, *s, s + step)).collect(),
-        applied: starts.iter().map(|s| per_sec(ra, *s, s + step)).collect(),
-        lag_bytes: starts.iter().map(|s| lag_at(s + step - 1)).collect(),
+        shipped: starts
+            .iter()
+            .map(|s| per_sec(ma, *s, s.saturating_add(step)))
+            .collect(),
+        applied: starts
+            .iter()
+            .map(|s| per_sec(ra, *s, s.saturating_add(step)))
+            .collect(),
+        lag_bytes: starts
+            .iter()
+            .map(|s| lag_at(s.saturating_add(step - 1)))
+            .collect(),
     }
 }
 
@@ -744,6 +760,28 @@ mod tests {
         // A late stamp counts in the newest second.
         a.note(5, lsn(1));
         assert_eq!(a.seconds().next_back().unwrap().records, 3);
+    }
+
+    /// Stamps are untrusted: the largest second a stamp can give (a float stamp cast to
+    /// whole seconds saturates at `u64::MAX`) gives rates, never an overflow.
+    #[test]
+    fn extreme_stamps_give_rates_without_overflow() {
+        let (mut m, mut r) = (NodeState::default(), NodeState::default());
+        let lsn = Lsn {
+            file: 1,
+            offset: 28,
+        };
+        for sec in [0, u64::MAX - 1, u64::MAX] {
+            m.dash.activity.note(sec, lsn);
+            r.dash.activity.note(sec, lsn);
+        }
+        m.last_stamp = Some(f64::MAX);
+        m.last_lsn_sent = Some(Lsn { file: 2, offset: 0 });
+        r.last_lsn_applied = Some(lsn);
+        let rates = rates(&m, &r, 600, u64::MAX);
+        assert_eq!(rates.shipped.len(), 600);
+        assert!(rates.shipped_per_sec.is_finite() && rates.applied_per_sec.is_finite());
+        assert!(lag_secs(&m, &r).is_none_or(f64::is_finite));
     }
 
     #[test]
