@@ -32,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-screen() { t capture-pane -p -t tt; }
+screen() { t capture-pane -p -t =tt:; }
 wait_for() { # TEXT SECONDS
   local i
   for ((i = 0; i < $2 * 5; i++)); do
