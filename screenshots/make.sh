@@ -113,7 +113,7 @@ while true; do
     mon_started=1
   fi
   if [ -n "$mon_started" ] && [ -z "$copy_dash" ] &&
-    t capture-pane -p -t =mon: | grep -qE "copying the database|writing the pages to disk|catching up the log"; then
+    t capture-pane -p -t =mon: | grep -qE "… file [2-9][0-9]* of|… writing the pages to disk|… catching up the log"; then
     capture 9-dashboard-initial-copy mon
     copy_dash=1
   fi
