@@ -164,6 +164,15 @@ fn the_monitor_screen_draws_at_a_frame_rate_and_not_at_all_when_idle() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The raw message lines, whose last lines this test waits for (the monitor screen opens
+    // on its event timeline).
+    assert!(
+        t.cmd()
+            .args(["send-keys", "-t", "tt", "t"])
+            .status()
+            .unwrap()
+            .success()
+    );
     std::thread::sleep(Duration::from_millis(1500));
 
     // Under load: 2,000 lines a second for 4 seconds.

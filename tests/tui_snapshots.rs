@@ -300,6 +300,7 @@ fn live(run: &str, replicant_line: Option<usize>) -> Msg {
         notices: [vec![], vec![]],
         states: Some(Box::new([ms, rs])),
         mode: Some("file-system notifications".into()),
+        ..Default::default()
     }))
 }
 
@@ -622,6 +623,8 @@ fn quitting_while_a_step_runs_asks_first() {
 #[test]
 fn search_and_follow_in_a_pane() {
     let mut a = functional();
+    // The raw message lines (the panes show the event timeline until `t`).
+    a.update(key(KeyCode::Char('t')));
     a.update(key(KeyCode::Tab));
     a.update(key(KeyCode::Char('/')));
     for c in "TYPE LOG".chars() {

@@ -351,6 +351,31 @@ fn event_text(ev: &monitor::Event) -> Option<String> {
     })
 }
 
+/// Points of the rate series in `monitor --json` snapshots, and the seconds each covers: the
+/// last five minutes, as the monitor screen's charts show them.
+const SERIES_POINTS: usize = 60;
+const SERIES_STEP_SECS: u64 = 5;
+
+/// Adds what the monitor screen's dashboard shows to a `monitor --json` snapshot: the node
+/// table (`nodes`), the rates and their series (`rates`), the replicant's lag in seconds
+/// (`lag_secs`) and the initial copy with its rows (`copy`, `null` when the replicant's file
+/// shows none). The same core functions the screen draws from.
+fn dashboard_json(snap: &mut Value, cfg: &config::SiteConfig, states: [&NodeState; 2]) {
+    use monitor::dashboard;
+    let both = [states[0].clone(), states[1].clone()];
+    let idents = [Role::Master, Role::Replicant].map(|r| dashboard::NodeIdent::of(cfg, r));
+    let rows = dashboard::node_rows(idents, &both, &[None, None], now_secs());
+    snap["nodes"] = json!(rows);
+    snap["rates"] = json!(dashboard::rates(
+        states[0],
+        states[1],
+        SERIES_POINTS,
+        SERIES_STEP_SECS
+    ));
+    snap["lag_secs"] = json!(dashboard::lag_secs(states[0], states[1]));
+    snap["copy"] = json!(dashboard::copy_view(states[1], Some(now_secs())));
+}
+
 /// `monitor`: follows both message files. On a terminal (without `--json` or `--seconds`), the
 /// monitor screen. With `json`, JSON lines — each classified event and a state snapshot
 /// whenever the verdict changes, and at least every 5 s; otherwise a plain live text view.
@@ -457,10 +482,10 @@ pub fn monitor(
         } else if json_out && (changed || last_snapshot.elapsed() >= Duration::from_secs(5)) {
             last_verdict = v.name().to_string();
             last_snapshot = Instant::now();
-            out::json_line(
-                &json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&feeds[Role::Master].state, &feeds[Role::Replicant].state),
-                       "master": node_json(&feeds[Role::Master].state, &monitor::single(&feeds[Role::Master].state)), "replicant": node_json(&feeds[Role::Replicant].state, &monitor::single(&feeds[Role::Replicant].state))}),
-            )?;
+            let mut snap = json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&feeds[Role::Master].state, &feeds[Role::Replicant].state),
+                       "master": node_json(&feeds[Role::Master].state, &monitor::single(&feeds[Role::Master].state)), "replicant": node_json(&feeds[Role::Replicant].state, &monitor::single(&feeds[Role::Replicant].state))});
+            dashboard_json(&mut snap, &cfg, [&feeds[0].state, &feeds[1].state]);
+            out::json_line(&snap)?;
         }
         // Following for a reader that has gone away (`tt-ha monitor --json | head`) is pointless.
         if out::stdout_closed()

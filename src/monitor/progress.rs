@@ -108,6 +108,55 @@ pub struct CopyModel {
     log_rate: Option<f64>,
     window: VecDeque<(f64, u64)>,
     now: Option<f64>,
+    /// The database files copied so far, one record each (the newest [`FILES_KEPT`]).
+    #[serde(default)]
+    files: VecDeque<FileRecord>,
+    /// When start-up was done.
+    #[serde(default)]
+    done_at: Option<f64>,
+}
+
+/// Files of the copy kept as rows (a copy has a handful).
+const FILES_KEPT: usize = 256;
+
+/// One database file of the copy, as the copy's rows show it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRecord {
+    /// 1-based, as `file k of n` reads.
+    number: u64,
+    name: Option<String>,
+    pgsize: u64,
+    pages_done: u64,
+    pages_total: u64,
+    started: Option<f64>,
+    ended: Option<f64>,
+}
+
+/// One row of the initial copy: a database file, or a stage after the pages.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CopyRow {
+    /// `pages` (one row per database file), `flush`, `log`, `recovery`.
+    pub stage: &'static str,
+    /// `file 2 of 4 volumes.db`, `writing the pages to disk`, `catching up the log`,
+    /// `recovering`.
+    pub what: String,
+    /// Pages received and pages of the file (file rows).
+    pub pages_done: Option<u64>,
+    /// Pages of the file.
+    pub pages_total: Option<u64>,
+    /// Bytes done of this row.
+    pub bytes_done: u64,
+    /// Bytes of this row.
+    pub bytes_total: u64,
+    /// Bytes per second over the row's time.
+    pub rate: Option<f64>,
+    /// Seconds this row took, or has taken so far.
+    pub secs: Option<f64>,
+    /// Seconds left of this row, while it runs.
+    pub eta_secs: Option<f64>,
+    /// Finished.
+    pub done: bool,
 }
 
 /// What the model says at one moment.
@@ -210,7 +259,26 @@ impl CopyModel {
         self.cur_pgsize = pgsize;
         self.cur_bytes = maxpg.saturating_add(1).saturating_mul(pgsize);
         self.unnamed = true;
+        self.close_file();
+        if self.files.len() == FILES_KEPT {
+            self.files.pop_front();
+        }
+        self.files.push_back(FileRecord {
+            number: self.files_started,
+            pgsize,
+            pages_total: maxpg.saturating_add(1),
+            started: self.now,
+            ..FileRecord::default()
+        });
         self.sample();
+    }
+
+    /// The file being copied is done (its pages all in).
+    fn close_file(&mut self) {
+        if let Some(f) = self.files.back_mut().filter(|f| f.ended.is_none()) {
+            f.ended = self.now;
+            f.pages_done = f.pages_total;
+        }
     }
 
     /// `name F dir D`: the file just begun.
@@ -219,6 +287,9 @@ impl CopyModel {
             self.started.insert(name.to_string());
             self.unnamed = false;
         }
+        if let Some(f) = self.files.back_mut().filter(|f| f.name.is_none()) {
+            f.name = Some(crate::monitor::line::floor_str(name, 120).to_string());
+        }
     }
 
     /// `FILEDONE: have X pages. Need Y.`
@@ -226,6 +297,10 @@ impl CopyModel {
         self.tick(t);
         self.cur_bytes = self.cur_bytes.max(need.saturating_mul(self.cur_pgsize));
         self.cur_done = have.saturating_mul(self.cur_pgsize).min(self.cur_bytes);
+        if let Some(f) = self.files.back_mut().filter(|f| f.ended.is_none()) {
+            f.pages_total = f.pages_total.max(need);
+            f.pages_done = have.min(f.pages_total);
+        }
         self.sample();
     }
 
@@ -235,6 +310,7 @@ impl CopyModel {
         if self.stage == Stage::Pages {
             self.cur_done = self.cur_bytes;
             self.finish_file();
+            self.close_file();
             self.files_started = self.files_started.max(self.files_total);
             self.stage = Stage::Flush;
             self.pages_end = self.now;
@@ -275,6 +351,122 @@ impl CopyModel {
     pub fn done(&mut self, t: Option<f64>) {
         self.tick(t);
         self.stage = Stage::Done;
+        self.done_at = self.now;
+    }
+
+    /// How long the copy took (when done) or has taken so far, from `Update setup`.
+    pub fn duration(&self) -> Option<f64> {
+        Some(self.done_at.or(self.now)? - self.pages_start?).map(|d| d.max(0.0))
+    }
+
+    /// When the copy began and when its start-up was done (stamp seconds).
+    pub fn span(&self) -> (Option<f64>, Option<f64>) {
+        (self.pages_start, self.done_at)
+    }
+
+    /// The copy as rows, one per database file and one per stage after the pages, at `now`
+    /// (stamp seconds; the newest stamp when `None`). The numbers are this model's: the same
+    /// bytes, rates and time left the percent and the ETA come from.
+    pub fn rows(&self, now: Option<f64>) -> Vec<CopyRow> {
+        let at = now.or(self.now).map(|t| self.now.map_or(t, |n| t.max(n)));
+        let secs = |from: Option<f64>, to: Option<f64>| match (from, to.or(at)) {
+            (Some(a), Some(b)) => Some((b - a).max(0.0)),
+            _ => None,
+        };
+        let left = |done: u64, total: u64, rate: Option<f64>| {
+            rate.filter(|r| *r > 0.0)
+                .map(|r| total.saturating_sub(done) as f64 / r)
+        };
+        let mut rows: Vec<CopyRow> = self
+            .files
+            .iter()
+            .map(|f| {
+                let (bd, bt) = (
+                    f.pages_done.saturating_mul(f.pgsize),
+                    f.pages_total.saturating_mul(f.pgsize),
+                );
+                let took = secs(f.started, f.ended);
+                let running = f.ended.is_none() && self.stage == Stage::Pages;
+                let rate = if running {
+                    self.page_rate
+                } else {
+                    took.filter(|t| *t >= MIN_SPAN_SECS).map(|t| bd as f64 / t)
+                };
+                CopyRow {
+                    stage: "pages",
+                    what: format!(
+                        "file {} of {}{}",
+                        f.number,
+                        self.files_total.max(f.number),
+                        f.name
+                            .as_deref()
+                            .map(|n| format!(" {n}"))
+                            .unwrap_or_default()
+                    ),
+                    pages_done: Some(f.pages_done),
+                    pages_total: Some(f.pages_total),
+                    bytes_done: bd,
+                    bytes_total: bt,
+                    rate,
+                    secs: took,
+                    eta_secs: if running { left(bd, bt, rate) } else { None },
+                    done: !running,
+                }
+            })
+            .collect();
+        if matches!(self.stage, Stage::Pages) {
+            return rows;
+        }
+        let flush_end = self.log_start.or(self.log_end).or(self.done_at);
+        rows.push(CopyRow {
+            stage: "flush",
+            what: "writing the pages to disk".into(),
+            pages_done: None,
+            pages_total: None,
+            bytes_done: 0,
+            bytes_total: 0,
+            rate: None,
+            secs: secs(self.pages_end, flush_end),
+            eta_secs: None,
+            done: self.stage != Stage::Flush,
+        });
+        if self.log_start.is_some() || self.log_total() > 0 {
+            let (bd, bt) = (self.log_done(), self.log_total());
+            let running = self.stage == Stage::Log;
+            let took = secs(self.log_start, self.log_end.or(self.done_at));
+            let rate = if running {
+                self.log_rate
+            } else {
+                took.filter(|t| *t >= MIN_SPAN_SECS).map(|t| bt as f64 / t)
+            };
+            rows.push(CopyRow {
+                stage: "log",
+                what: "catching up the log".into(),
+                pages_done: None,
+                pages_total: None,
+                bytes_done: if running { bd } else { bt },
+                bytes_total: bt,
+                rate,
+                secs: took,
+                eta_secs: if running { left(bd, bt, rate) } else { None },
+                done: !running,
+            });
+        }
+        if matches!(self.stage, Stage::Recovery | Stage::Done) {
+            rows.push(CopyRow {
+                stage: "recovery",
+                what: "recovering".into(),
+                pages_done: None,
+                pages_total: None,
+                bytes_done: 0,
+                bytes_total: 0,
+                rate: None,
+                secs: secs(self.log_end, self.done_at),
+                eta_secs: None,
+                done: self.stage == Stage::Done,
+            });
+        }
+        rows
     }
 
     /// Files of unknown size are still to come: no master sizes, and not every file begun.

@@ -229,6 +229,9 @@ pub struct NodeState {
     eid_site: BTreeMap<u32, String>,
     #[serde(skip)]
     ever_connected: bool,
+    /// The dashboard's record of this node: notable events and activity per second.
+    #[serde(skip)]
+    pub dash: super::dashboard::Dash,
 }
 
 impl NodeState {
@@ -302,6 +305,7 @@ impl NodeState {
             truncated_bytes: self.truncated_bytes,
             first_truncated_line: self.first_truncated_line,
             expected: self.expected.take(),
+            dash: std::mem::take(&mut self.dash),
             init: Init {
                 model: CopyModel::with_expected(self.init.model.expected().clone()),
                 ..Init::default()
@@ -408,8 +412,16 @@ impl NodeState {
         ev: &Event,
     ) {
         let pid = stamp.map(|s| s.pid);
+        let secs = stamp.map(|s| s.secs as f64 + s.usecs as f64 / 1e6);
         if self.is_new_process(pid, ev) {
             self.begin_process();
+            let text = match pid {
+                Some(p) => format!("server restarted (process {p})"),
+                None => "server restarted".into(),
+            };
+            self.dash
+                .timeline
+                .push(secs, line, super::dashboard::Level::Warn, text);
         }
         if pid.is_some() {
             self.pid = pid;
@@ -628,9 +640,38 @@ impl NodeState {
             Event::Handshake { .. } => self.ever_connected = true,
             _ => {}
         }
+        self.note_dash(line, stamp, ev);
         // Connected, yet none of the lines DB_VERB_REPLICATION adds: only DB_VERB_REPMGR_MISC is
         // on, and the file can never prove that replication works.
         self.low_verbosity = self.ever_connected && !self.verbose_seen && self.messages > 8;
+    }
+}
+
+impl NodeState {
+    /// Keeps the dashboard's record: a record shipped or applied counts in its second (the
+    /// chatter the rates are made of); a notable event joins the timeline.
+    fn note_dash(&mut self, line: usize, stamp: Option<f64>, ev: &Event) {
+        let counted = match ev {
+            Event::LogSent {
+                lsn,
+                broadcast: true,
+                ..
+            } => Some(*lsn),
+            Event::LogReceived { lsn, resend: false } => Some(*lsn),
+            _ => None,
+        };
+        if let (Some(lsn), Some(t)) = (counted, stamp) {
+            self.dash.activity.note(t as u64, lsn);
+            return;
+        }
+        if let Some((level, text)) = super::dashboard::notable(ev, self) {
+            self.dash.timeline.push(stamp, line, level, text);
+        }
+    }
+
+    /// The site `eid` names in this process, when known.
+    pub fn site_of_eid(&self, eid: u32) -> Option<&str> {
+        self.eid_site.get(&eid).map(String::as_str)
     }
 }
 

@@ -178,6 +178,8 @@ pub struct Live {
     pub lag: Option<Lag>,
     /// How the files are watched.
     pub mode: Option<String>,
+    /// Why a node cannot be reached (master, replicant); `None`: reachable.
+    pub unreachable: [Option<String>; 2],
 }
 
 /// The compare of records (`verify`), shown over the wizard or the monitor.
@@ -251,6 +253,10 @@ pub struct App {
     pub focus: Focus,
     /// Live panes: master, replicant.
     pub panes: [Pane; 2],
+    /// Both nodes' notable events merged by time: what the bottom panes show unless `raw`.
+    pub events: Pane,
+    /// The bottom panes show the raw message lines instead of the event timeline (`t`).
+    pub raw: bool,
     /// Scroll of the details area.
     pub detail_scroll: u16,
     /// The message files' verdict.
@@ -296,6 +302,8 @@ impl App {
             theme,
             config_path,
             panes: [pane_for(cfg.as_ref(), 0), pane_for(cfg.as_ref(), 1)],
+            events: Pane::new("events", "both message files"),
+            raw: false,
             cfg,
             setup: None,
             rows: STEPS.iter().map(Row::of_step).collect(),
@@ -709,10 +717,66 @@ impl App {
                 self.panes[i].push(l);
             }
         }
+        if let Some(r) = u.unreachable {
+            self.live.unreachable = r;
+        }
         if let Some(s) = u.states {
             self.live.states = Some(s);
+            self.rebuild_events();
         }
         self.recompute_verdict();
+    }
+
+    /// The event timeline from both nodes' states, merged by time, each marked with its node.
+    fn rebuild_events(&mut self) {
+        use crate::monitor::dashboard::{Level, merged_events};
+        use crate::tui::pane::{LineKind, PaneLine};
+        let Some(s) = &self.live.states else {
+            return;
+        };
+        let lines = merged_events(s, crate::tui::pane::CAPACITY)
+            .into_iter()
+            .enumerate()
+            .map(|(no, e)| PaneLine {
+                no,
+                secs: e.event.secs.map(|t| t.max(0.0) as u64),
+                text: format!(
+                    "{:<9} {}{}",
+                    e.node.as_str(),
+                    e.event.text,
+                    if e.event.count > 1 {
+                        format!(" (×{})", e.event.count)
+                    } else {
+                        String::new()
+                    }
+                ),
+                kind: match e.event.level {
+                    Level::Good => LineKind::Good,
+                    Level::Info => LineKind::Notice,
+                    Level::Warn => LineKind::Warn,
+                    Level::Bad => LineKind::Bad,
+                },
+            })
+            .collect();
+        self.events.set_lines(lines);
+    }
+
+    /// The pane shown in bottom pane `i`: the node's raw lines, or the event timeline.
+    pub fn shown_pane(&self, i: usize) -> &Pane {
+        if self.raw {
+            &self.panes[i]
+        } else {
+            &self.events
+        }
+    }
+
+    /// [`Self::shown_pane`], to scroll or search.
+    pub fn shown_pane_mut(&mut self, i: usize) -> &mut Pane {
+        if self.raw {
+            &mut self.panes[i]
+        } else {
+            &mut self.events
+        }
     }
 
     /// Recomputes the verdict and lag from the nodes' states at `now_secs`.

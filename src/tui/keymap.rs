@@ -47,6 +47,8 @@ pub enum Action {
     FocusPrev,
     /// Follow the newest lines on/off.
     Follow,
+    /// The bottom panes: the event timeline, or the raw message lines.
+    ToggleRaw,
     /// Start typing a search.
     Search,
     /// The next match.
@@ -232,6 +234,11 @@ pub const COMMON: &[Binding] = &[
         "f",
         "follow the newest lines on/off",
         &[(KeyCode::Char('f'), Action::Follow)],
+    ),
+    b(
+        "t",
+        "events timeline / raw message lines",
+        &[(KeyCode::Char('t'), Action::ToggleRaw)],
     ),
     b(
         "/  n",
@@ -447,7 +454,7 @@ pub fn hints(s: HintState) -> &'static str {
             "Enter roll back · Esc back · Tab focus · ↑↓ scroll · / search · ? help · q quit"
         }
         Screen::Monitor => {
-            "Tab pane · ↑↓ PgUp PgDn scroll · f follow · / search · n next · Esc back · ? · q"
+            "t events/raw · Tab pane · ↑↓ scroll · f follow · / search · n next · Esc back · ? · q"
         }
     }
 }

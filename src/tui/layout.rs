@@ -29,12 +29,24 @@ fn pane_height(h: u16) -> u16 {
     }
 }
 
+/// The monitor's dashboard (node table, initial copy, charts) on a screen `h` rows tall; the
+/// events or raw lines get the rest.
+pub fn dashboard_height(h: u16) -> u16 {
+    match h {
+        h if h >= 40 => 20,
+        h if h >= 30 => 14,
+        _ => 10,
+    }
+}
+
 /// The layout of `screen` in `area` (80×24 and up; smaller terminals get the same layout,
 /// squeezed).
 pub fn layout(area: Rect, screen: Screen) -> Areas {
     let panes_h = match screen {
         Screen::Wizard | Screen::Rollback => pane_height(area.height),
-        Screen::Monitor => area.height.saturating_sub(3),
+        Screen::Monitor => area
+            .height
+            .saturating_sub(3 + dashboard_height(area.height)),
         Screen::Setup => 0,
     };
     let [title, body, panes, status, hints] = Layout::vertical([

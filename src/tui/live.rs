@@ -34,6 +34,8 @@ pub struct LiveUpdate {
     pub states: Option<Box<[NodeState; 2]>>,
     /// How the files are watched (`file-system notifications`, `polling every 250 ms (…)`).
     pub mode: Option<String>,
+    /// Why each node (master, replicant) cannot be reached, when that changed.
+    pub unreachable: Option<[Option<String>; 2]>,
 }
 
 /// A node's feed and what its pane needs to show its lines.
@@ -84,10 +86,18 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     let cfg = cfg.clone();
     tokio::task::spawn_blocking(move || {
-        // A node that cannot be reached leaves the panes empty; preflight's "node reachable"
-        // row says why and what to do.
-        let Ok(nodes) = monitor::site_nodes(&cfg) else {
-            return;
+        // A node that cannot be reached leaves the panes empty and shows as unreachable in
+        // the node table; preflight's "node reachable" row says what to do.
+        let [m, r] = [Role::Master, Role::Replicant].map(|r| crate::node::remote::reach(&cfg, r));
+        let nodes = match (m, r) {
+            (Ok(m), Ok(r)) => [m, r],
+            (m, r) => {
+                send(LiveUpdate {
+                    unreachable: Some([m.err(), r.err()].map(|e| e.map(|e| e.to_string()))),
+                    ..LiveUpdate::default()
+                });
+                return;
+            }
         };
         let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
         let (m, ml) = Pane::open(&*nodes[Role::Master], me);
@@ -107,6 +117,7 @@ pub fn spawn(
                 followed[Role::Replicant].feed.state.clone(),
             ])),
             mode: Some(mode),
+            unreachable: Some([None, None]),
         };
         if !send(first) {
             return;

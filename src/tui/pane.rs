@@ -17,6 +17,8 @@ pub enum LineKind {
     Good,
     /// Errors and lost or refused connections.
     Bad,
+    /// Worth a look: a restart, an election without a master, replication stopping.
+    Warn,
 }
 
 /// One line of a message file as the pane shows it.
@@ -182,6 +184,16 @@ impl Pane {
             }
         }
         false
+    }
+
+    /// Replaces the lines with `lines` (a list rebuilt whole, like the event timeline, which
+    /// only grows at its end): while not following, the view stays on what the operator reads.
+    pub fn set_lines(&mut self, lines: Vec<PaneLine>) {
+        let grown = lines.len().saturating_sub(self.lines.len());
+        self.lines = lines.into_iter().collect();
+        if !self.follow {
+            self.offset = (self.offset + grown).min(self.lines.len().saturating_sub(1));
+        }
     }
 
     /// Empties the pane (the file was replaced or truncated: a new history starts).

@@ -10,7 +10,7 @@ use super::frames::{FRAME, Frames};
 use super::live;
 use super::setup::SetupForm;
 use super::theme::Theme;
-use super::view::process_text;
+use super::view::{dashboard_text, process_text};
 use super::worker::{self, Tx};
 use crate::config;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
@@ -335,7 +335,8 @@ pub fn apply(app: &mut App, m: Msg) -> (Vec<Cmd>, bool) {
             !(u.lines.iter().all(Vec::is_empty)
                 && u.notices.iter().all(Vec::is_empty)
                 && u.states.is_none()
-                && u.mode.is_none())
+                && u.mode.is_none()
+                && u.unreachable.is_none())
         }
         // What the screen shows of a process, not its every number: the uptime ticks and the
         // memory jitters between reports.
@@ -345,8 +346,11 @@ pub fn apply(app: &mut App, m: Msg) -> (Vec<Cmd>, bool) {
             .any(|(new, old)| process_text(new.as_ref()) != process_text(old.as_ref())),
         Msg::Tick(_) => {
             let before = app.live.verdict.clone();
+            let ages = dashboard_text(app);
             let cmds = app.update(m);
-            return (cmds, app.live.verdict != before || a_step_runs(app));
+            let changed =
+                app.live.verdict != before || a_step_runs(app) || dashboard_text(app) != ages;
+            return (cmds, changed);
         }
         _ => true,
     };

@@ -137,6 +137,24 @@ fn confirmation(screen: &str) -> Option<(String, String)> {
     Some((step, node))
 }
 
+/// The monitor's node-table row of node `name` (the row, not its detail line).
+fn node_row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
+    screen.lines().find(|l| {
+        l.strip_prefix(' ')
+            .is_some_and(|r| r.starts_with(&format!("{name} ")))
+    })
+}
+
+/// The event timeline's lines on the screen (inside the events pane's border).
+fn timeline(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains("events, both nodes"))
+        .skip(1)
+        .take_while(|l| l.starts_with('│'))
+        .collect()
+}
+
 fn wizard(sb: &Sandbox) -> Vec<String> {
     vec![
         tt_ha_bin().display().to_string(),
@@ -215,10 +233,35 @@ fn the_wizard_sets_up_replication_then_the_guided_rollback_restores() {
     assert_eq!(ask(sb.replicant_port, "CHECKSUM volume"), master_sum);
     assert!(ask(sb.replicant_port, "PUT volume V1 x").contains("read-only"));
 
-    // The monitor screen: node details from the process list, both panes.
+    // The monitor screen decides from its node table and its event timeline, not from raw
+    // lines: both nodes replicating, the replicant's start-up done, its copy kept with its
+    // duration, and the server process seen in the table.
     t.keys(&["m"]);
-    let s = t.wait_for("pid ", 20);
+    let s = t.wait(
+        "both nodes replicating in the node table, with their processes",
+        30,
+        |s| {
+            node_row(s, "master").is_some_and(|r| r.contains("replicating"))
+                && node_row(s, "replicant").is_some_and(|r| r.contains("replicating"))
+                && s.contains("pid ")
+        },
+    );
     assert!(s.contains("replication monitor"), "{s}");
+    assert!(
+        timeline(&s)
+            .iter()
+            .any(|l| l.contains("replicant") && l.contains("start-up done")),
+        "the timeline tells the start-up:\n{s}"
+    );
+    assert!(
+        s.contains("done in"),
+        "the initial copy stays, with its duration:\n{s}"
+    );
+    // The raw lines are one key away, and back.
+    t.keys(&["t"]);
+    t.wait_for("$DB_Msg.txt", 10);
+    t.keys(&["t"]);
+    t.wait_for("events, both nodes", 10);
     t.keys(&["Escape"]);
     t.wait_for("setup wizard", 10);
 

@@ -122,4 +122,6 @@ struct NodeStateDef {
     active: bool,
     eid_site: BTreeMap<u32, String>,
     ever_connected: bool,
+    #[serde(default)]
+    dash: crate::monitor::dashboard::Dash,
 }

@@ -49,6 +49,7 @@ impl App {
             Action::FocusNext => self.focus = self.next_focus(),
             Action::FocusPrev => self.focus = self.prev_focus(),
             Action::Follow => self.toggle_follow(),
+            Action::ToggleRaw => self.raw = !self.raw,
             Action::Search => {
                 if self.focus == Focus::Detail {
                     self.focus = Focus::Pane(0);
@@ -57,7 +58,7 @@ impl App {
             }
             Action::SearchNext => {
                 if let Focus::Pane(i) = self.focus
-                    && !self.panes[i].search_next(false)
+                    && !self.shown_pane_mut(i).search_next(false)
                 {
                     self.flash = Some("no match".into());
                 }
@@ -125,10 +126,14 @@ impl App {
     /// `f`: the focused pane, or both (on when either was off).
     fn toggle_follow(&mut self) {
         match self.focus {
-            Focus::Pane(i) => self.panes[i].toggle_follow(),
+            Focus::Pane(i) => self.shown_pane_mut(i).toggle_follow(),
             Focus::Detail => {
                 let on = !self.panes.iter().all(|p| p.follow);
-                for p in &mut self.panes {
+                for p in self
+                    .panes
+                    .iter_mut()
+                    .chain(std::iter::once(&mut self.events))
+                {
                     if p.follow != on {
                         p.toggle_follow();
                     }
@@ -140,7 +145,7 @@ impl App {
     fn scroll(&mut self, s: Scroll) {
         match self.focus {
             Focus::Pane(i) => {
-                let p = &mut self.panes[i];
+                let p = self.shown_pane_mut(i);
                 match s {
                     Scroll::Up => p.scroll_up(1),
                     Scroll::Down => p.scroll_down(1),
@@ -175,8 +180,8 @@ impl App {
     /// The mouse wheel: the pane under the pointer, else the details.
     pub(super) fn wheel(&mut self, pane: Option<usize>, up: bool) {
         match pane {
-            Some(i) if up => self.panes[i].scroll_up(WHEEL),
-            Some(i) => self.panes[i].scroll_down(WHEEL),
+            Some(i) if up => self.shown_pane_mut(i).scroll_up(WHEEL),
+            Some(i) => self.shown_pane_mut(i).scroll_down(WHEEL),
             None if up => self.detail_scroll = self.detail_scroll.saturating_sub(WHEEL as u16),
             None => self.detail_scroll = self.detail_scroll.saturating_add(WHEEL as u16),
         }
@@ -373,7 +378,7 @@ impl App {
             Action::Submit => {
                 let q = std::mem::take(input);
                 self.search_input = None;
-                let pane = &mut self.panes[i];
+                let pane = self.shown_pane_mut(i);
                 pane.search = (!q.is_empty()).then_some(q.clone());
                 if !q.is_empty() && !pane.search_next(true) {
                     self.flash = Some(format!("no match for `{q}` in the {} pane", pane.role));
@@ -381,7 +386,7 @@ impl App {
             }
             Action::Cancel => {
                 self.search_input = None;
-                self.panes[i].search = None;
+                self.shown_pane_mut(i).search = None;
             }
             Action::Edit(c) => edit(input, c),
             _ => {}

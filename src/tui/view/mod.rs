@@ -14,7 +14,7 @@ use super::app::App;
 use super::keymap;
 pub use super::layout::{Areas, layout};
 use super::screen::Screen;
-pub use monitor::process_text;
+pub use monitor::{dashboard_text, process_text};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -28,12 +28,10 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Setup => setup::draw(f, app, a.right),
         Screen::Wizard => wizard::draw(f, app, &a),
         Screen::Rollback => rollback::draw(f, app, &a),
-        Screen::Monitor => {}
+        Screen::Monitor => monitor::dashboard(f, app, a.right),
     }
     if app.screen != Screen::Setup {
-        for i in 0..2 {
-            panes::pane(f, app, i, a.panes[i]);
-        }
+        panes::bottom(f, app, a.panes);
         panes::status_bar(f, app, a.status);
     }
     hints(f, app, a.hints);

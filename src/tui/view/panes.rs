@@ -3,8 +3,8 @@
 use crate::dbconfig::Role;
 use crate::dbhome::human_bytes;
 use crate::monitor::Verdict;
-use crate::tui::app::{App, Focus, Screen};
-use crate::tui::pane::{LineKind, PaneLine};
+use crate::tui::app::{App, Focus};
+use crate::tui::pane::{LineKind, Pane, PaneLine};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -25,6 +25,7 @@ fn kind_style(t: &Theme, k: LineKind) -> Style {
         LineKind::Notice => t.notice(),
         LineKind::Good => t.good(),
         LineKind::Bad => t.bad(),
+        LineKind::Warn => t.warn(),
     }
 }
 
@@ -61,6 +62,7 @@ fn marker(k: LineKind) -> &'static str {
         LineKind::Bad => "✗ ",
         LineKind::Good => "✓ ",
         LineKind::Notice => "• ",
+        LineKind::Warn => "! ",
         LineKind::Plain | LineKind::Chatter => "  ",
     }
 }
@@ -76,26 +78,22 @@ fn line<'a>(app: &App, l: &'a PaneLine, q: Option<&str>) -> Line<'a> {
     Line::from(spans)
 }
 
-/// One live pane.
-pub fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
-    if area.height == 0 {
-        return;
+/// The bottom panes: the event timeline over both areas, or (`t`) each node's raw lines.
+pub fn bottom(f: &mut Frame, app: &App, areas: [Rect; 2]) {
+    if app.raw {
+        for (i, area) in areas.into_iter().enumerate() {
+            pane(f, app, i, area);
+        }
+    } else {
+        events(f, app, areas[0].union(areas[1]));
     }
+}
+
+/// The block around a pane: its title (what it shows, following or paused, the search) and,
+/// at the bottom, where its lines come from.
+fn pane_block<'a>(app: &App, p: &Pane, head: String, focused: bool, source: String) -> Block<'a> {
     let t = &app.theme;
-    let p = &app.panes[i];
-    let focused = app.focus == Focus::Pane(i);
-    let name = app
-        .cfg
-        .as_ref()
-        .map(|c| {
-            if i == 0 {
-                c.master.name.clone()
-            } else {
-                c.replicant().name.clone()
-            }
-        })
-        .unwrap_or_default();
-    let mut title = format!(" {} {name} ", p.role);
+    let mut title = head;
     title.push_str(if p.follow {
         "· following "
     } else {
@@ -113,28 +111,77 @@ pub fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
             title,
             if focused { t.focused() } else { t.heading() },
         ))
-        .title_bottom(Span::styled(format!(" {} ", p.path), t.dim()));
+        .title_bottom(Span::styled(source, t.dim()));
     if focused {
         block = block.border_style(t.focused());
     }
-    // The monitor screen gives each node's details a line of their own above its messages.
-    let details = (app.screen == Screen::Monitor)
-        .then(|| Line::styled(super::monitor::details_line(app, i), t.heading()));
-    let inner_h =
-        (area.height.saturating_sub(2) as usize).saturating_sub(details.is_some() as usize);
-    let mut lines: Vec<Line> = if p.lines.is_empty() {
-        vec![Line::styled(
-            "(no lines yet: the file is empty or does not exist yet)",
-            t.dim(),
-        )]
-    } else {
-        p.visible(inner_h)
-            .map(|k| line(app, &p.lines[k], p.search.as_deref()))
-            .collect()
-    };
-    if let Some(d) = details {
-        lines.insert(0, d);
+    block
+}
+
+/// The lines of `p` a pane `area` tall shows, or what an empty pane says.
+fn pane_lines<'a>(app: &App, p: &'a Pane, area: Rect, empty: &'static str) -> Vec<Line<'a>> {
+    if p.lines.is_empty() {
+        return vec![Line::styled(empty, app.theme.dim())];
     }
+    p.visible(area.height.saturating_sub(2) as usize)
+        .map(|k| line(app, &p.lines[k], p.search.as_deref()))
+        .collect()
+}
+
+/// Both nodes' notable events merged by time, each marked with its node.
+fn events(f: &mut Frame, app: &App, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let p = &app.events;
+    let focused = matches!(app.focus, Focus::Pane(_));
+    let block = pane_block(
+        app,
+        p,
+        " events, both nodes ".into(),
+        focused,
+        " t raw lines ".into(),
+    );
+    let lines = pane_lines(
+        app,
+        p,
+        area,
+        "(no events yet: connections, elections, the initial copy and errors show here)",
+    );
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// One node's raw message lines.
+pub fn pane(f: &mut Frame, app: &App, i: usize, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let p = &app.panes[i];
+    let focused = app.focus == Focus::Pane(i);
+    let name = app
+        .cfg
+        .as_ref()
+        .map(|c| {
+            if i == 0 {
+                c.master.name.clone()
+            } else {
+                c.replicant().name.clone()
+            }
+        })
+        .unwrap_or_default();
+    let block = pane_block(
+        app,
+        p,
+        format!(" {} {name} ", p.role),
+        focused,
+        format!(" {} · t events ", p.path),
+    );
+    let lines = pane_lines(
+        app,
+        p,
+        area,
+        "(no lines yet: the file is empty or does not exist yet)",
+    );
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
 

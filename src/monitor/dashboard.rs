@@ -1,0 +1,811 @@
+//! The monitor as a dashboard: what an operator wants to know — is it working, how far behind,
+//! how fast, what happened — as typed state for the front-ends (the TUI's monitor screen,
+//! `monitor --json`). Knows nothing of a terminal.
+//!
+//! Each node's state keeps two bounded records while its message file is read
+//! ([`Dash`]): the notable events ([`Timeline`]: connections and their loss, elections, the
+//! initial copy's stages, start-up done, restarts, errors), and its per-second activity
+//! ([`Activity`]: log records shipped or applied, and the LSN reached). Per-record chatter
+//! never becomes an event: it is counted into the activity, which gives the rates and the lag.
+//! [`node_rows`] and [`rates`] read both nodes' states; the initial copy's rows come from the
+//! copy's own model ([`super::progress::CopyModel::rows`]).
+
+use super::classify::{Event, Lsn};
+use super::state::{NodeState, lsn_distance};
+use crate::dbconfig::Role;
+use crate::probe::FoundProcess;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Events kept per node: the newest; older ones are in the message file.
+pub const EVENTS_KEPT: usize = 200;
+/// Seconds of activity kept per node: the charts show the last minutes.
+pub const ACTIVITY_SECS: u64 = 600;
+/// How many of the newest events a repeated event is looked for in.
+const REPEAT_WINDOW: usize = 4;
+/// Event text kept at most (bytes): the texts come from untrusted lines.
+const EVENT_TEXT_MAX: usize = 240;
+
+/// How an event reads: good news, a step, something to watch, something wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// Progress: connected, start-up done, a master elected.
+    Good,
+    /// A step of the protocol: connecting, the copy's stages.
+    Info,
+    /// Worth a look: a restart, an election without a master, replication stopping.
+    Warn,
+    /// Wrong: errors, refused or lost connections.
+    Bad,
+}
+
+/// One notable event of a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notable {
+    /// The stamp of its (newest) line, seconds since the epoch.
+    pub secs: Option<f64>,
+    /// Its (newest) line in the message file.
+    pub line: usize,
+    /// How it reads.
+    pub level: Level,
+    /// What happened, in words.
+    pub text: String,
+    /// The same event repeated this many times in a row (a join retried every few seconds
+    /// is one row that counts, not a screen of rows).
+    pub count: u64,
+}
+
+/// A node's notable events, newest last, at most [`EVENTS_KEPT`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    items: VecDeque<Notable>,
+}
+
+impl Timeline {
+    /// Adds an event. The same event as one of the newest [`REPEAT_WINDOW`] counts a repeat
+    /// instead and moves to the end: a join retried every few seconds (`asks to join`,
+    /// `cannot connect`, again and again) stays two rows that count.
+    pub fn push(&mut self, secs: Option<f64>, line: usize, level: Level, text: String) {
+        let n = self.items.len();
+        let recent = n.saturating_sub(REPEAT_WINDOW)..n;
+        if let Some(i) = recent
+            .rev()
+            .find(|&i| self.items[i].text == text && self.items[i].level == level)
+            && let Some(mut again) = self.items.remove(i)
+        {
+            again.count = again.count.saturating_add(1);
+            again.secs = secs.or(again.secs);
+            again.line = line;
+            self.items.push_back(again);
+            return;
+        }
+        if self.items.len() == EVENTS_KEPT {
+            self.items.pop_front();
+        }
+        let text = crate::monitor::line::floor_str(&text, EVENT_TEXT_MAX).to_string();
+        self.items.push_back(Notable {
+            secs,
+            line,
+            level,
+            text,
+            count: 1,
+        });
+    }
+
+    /// The events, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Notable> + ExactSizeIterator {
+        self.items.iter()
+    }
+}
+
+/// One second of a node's activity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Second {
+    /// Seconds since the epoch.
+    pub sec: u64,
+    /// Log records shipped (master) or applied (replicant) in that second.
+    pub records: u64,
+    /// The LSN reached by the end of that second, when a record gave one.
+    pub lsn: Option<Lsn>,
+}
+
+/// A node's activity per second over the last [`ACTIVITY_SECS`] (seconds without a record are
+/// not stored).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    seconds: VecDeque<Second>,
+}
+
+impl Activity {
+    /// Counts one log record at `sec` that reached `lsn`. A stamp older than the newest second
+    /// (lines of two threads interleave) counts in the newest second.
+    pub fn note(&mut self, sec: u64, lsn: Lsn) {
+        match self.seconds.back_mut() {
+            Some(b) if sec <= b.sec => {
+                b.records = b.records.saturating_add(1);
+                b.lsn = Some(b.lsn.map_or(lsn, |l| l.max(lsn)));
+            }
+            _ => {
+                let lsn = Some(
+                    self.seconds
+                        .back()
+                        .and_then(|b| b.lsn)
+                        .map_or(lsn, |l| l.max(lsn)),
+                );
+                self.seconds.push_back(Second {
+                    sec,
+                    records: 1,
+                    lsn,
+                });
+                while self
+                    .seconds
+                    .front()
+                    .is_some_and(|f| f.sec.saturating_add(ACTIVITY_SECS) <= sec)
+                {
+                    self.seconds.pop_front();
+                }
+            }
+        }
+    }
+
+    /// The seconds kept, oldest first.
+    pub fn seconds(&self) -> impl DoubleEndedIterator<Item = &Second> {
+        self.seconds.iter()
+    }
+
+    /// Records in the seconds `from..to`.
+    fn records_between(&self, from: u64, to: u64) -> u64 {
+        self.seconds
+            .iter()
+            .filter(|s| s.sec >= from && s.sec < to)
+            .map(|s| s.records)
+            .sum()
+    }
+
+    /// The LSN reached by the end of second `sec`.
+    fn lsn_at(&self, sec: u64) -> Option<Lsn> {
+        self.seconds
+            .iter()
+            .rev()
+            .find(|s| s.sec <= sec)
+            .and_then(|s| s.lsn)
+    }
+
+    /// The first second whose records went past `lsn`.
+    fn first_past(&self, lsn: Lsn) -> Option<u64> {
+        self.seconds
+            .iter()
+            .find(|s| s.lsn.is_some_and(|l| l > lsn))
+            .map(|s| s.sec)
+    }
+}
+
+/// What a node's state keeps for the dashboard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dash {
+    /// Notable events.
+    pub timeline: Timeline,
+    /// Log records per second.
+    pub activity: Activity,
+}
+
+/// The timeline's words for `ev`, applied to `s` (the state after the event), or `None` for
+/// chatter and noise.
+pub fn notable(ev: &Event, s: &NodeState) -> Option<(Level, String)> {
+    let site_of = |eid: i64| {
+        u32::try_from(eid)
+            .ok()
+            .and_then(|e| s.site_of_eid(e))
+            .unwrap_or("?")
+            .to_string()
+    };
+    Some(match ev {
+        Event::IAmMaster { generation } => (
+            Level::Good,
+            match generation {
+                Some(g) => format!("this site is master (generation {g})"),
+                None => "this site is master".into(),
+            },
+        ),
+        Event::JoinAttempt { site } => (Level::Info, format!("asks {site} to join the group")),
+        Event::JoinRequest { site } => (Level::Info, format!("{site} asks to join the group")),
+        Event::Connected => (
+            Level::Good,
+            match &s.last_target {
+                Some(t) => format!("connection to {t} established"),
+                None => "connection established".into(),
+            },
+        ),
+        Event::Handshake { site, .. } => (Level::Good, format!("connected to {site}")),
+        Event::ConnectionFailed { site, error, .. } => {
+            (Level::Bad, format!("cannot connect to {site}: {error}"))
+        }
+        Event::ConnectionLost { site } => (Level::Bad, format!("lost the connection to {site}")),
+        Event::Disabled { sites_avail: 0 } => (Level::Bad, "no connected site left".into()),
+        Event::MasterKnown {
+            generation,
+            master_eid,
+        } => (
+            Level::Good,
+            format!(
+                "new master {} (generation {generation})",
+                site_of(*master_eid)
+            ),
+        ),
+        Event::ElectionStarted => (Level::Info, "election started".into()),
+        Event::ElectionEnded { result: 0 } => (Level::Info, "election ended".into()),
+        Event::ElectionEnded { .. } => (Level::Warn, "election ended without a master".into()),
+        Event::InitStart { files } => (
+            Level::Info,
+            format!("initial copy started: {files} database files"),
+        ),
+        Event::NextFile { index, .. } if *index > 0 => (
+            Level::Info,
+            format!(
+                "initial copy: file {index} of {} copied",
+                s.init.files_total.unwrap_or(0)
+            ),
+        ),
+        Event::PagesDone => (
+            Level::Info,
+            "initial copy: every page is in, writing them to disk".into(),
+        ),
+        Event::LogPhase { from, to } => (
+            Level::Info,
+            format!(
+                "initial copy: catching up the log ({} B)",
+                lsn_distance(*from, *to).max(0)
+            ),
+        ),
+        Event::LogReady => (
+            Level::Info,
+            "initial copy: the log is in, recovering".into(),
+        ),
+        Event::StartupDone { lsn } => (
+            Level::Good,
+            match s.init.model.duration() {
+                Some(d) if s.init.seen => format!(
+                    "start-up done at [{}][{}] (copy took {})",
+                    lsn.file,
+                    lsn.offset,
+                    duration_words(d)
+                ),
+                _ => format!("start-up done at [{}][{}]", lsn.file, lsn.offset),
+            },
+        ),
+        Event::CatchUp => (Level::Info, "catching up (no initial copy needed)".into()),
+        Event::Shutdown { finished: false } => (Level::Warn, "replication stopping".into()),
+        Event::Shutdown { finished: true } => (Level::Warn, "replication stopped".into()),
+        Event::Error { text } => (Level::Bad, format!("error: {text}")),
+        _ => return None,
+    })
+}
+
+/// A duration in words, to the tenth of a second below a minute: `3.2 s`, `4 min 05 s`,
+/// `2 h 03 min`.
+pub fn duration_words(secs: f64) -> String {
+    let s = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+    match s {
+        s if s < 60.0 => format!("{s:.1} s"),
+        s if s < 3600.0 => format!("{} min {:02} s", (s / 60.0) as u64, (s % 60.0) as u64),
+        s => format!(
+            "{} h {:02} min",
+            (s / 3600.0) as u64,
+            (s % 3600.0 / 60.0) as u64
+        ),
+    }
+}
+
+/// An age shown coarsely, so that a screen showing it changes rarely: `<5s`, `12s`, `3m`,
+/// `2h`, `4d`. Tens of seconds below a minute.
+pub fn age_words(secs: f64) -> String {
+    let s = if secs.is_finite() {
+        secs.max(0.0) as u64
+    } else {
+        0
+    };
+    match s {
+        0..5 => "<5s".into(),
+        5..10 => "5s".into(),
+        10..60 => format!("{}s", s / 10 * 10),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// A node's state in words, as the node table shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeStatus {
+    /// The node cannot be reached (its agent, over ssh).
+    Unreachable,
+    /// Its message file has no message yet.
+    NoMessages,
+    /// Its replication stopped (a clean shutdown ends its file).
+    Stopped,
+    /// A new server process began and has not connected yet.
+    Restarted,
+    /// The replicant waits for its master (not connected, start-up not done).
+    StartPending,
+    /// The master waits for a replicant to connect.
+    Waiting,
+    /// The initial copy receives database pages (or writes them out).
+    CopyingDatabase,
+    /// The replicant catches up the log (after the pages, or without a copy).
+    CatchingUp,
+    /// Connected and replicating.
+    Replicating,
+    /// Was replicating and lost its connection.
+    Disconnected,
+    /// The master, as its replicant sees it: the replicant lost it and cannot reach it again
+    /// (the master's own file may end mid-sentence: a killed server writes no goodbye).
+    Down,
+}
+
+impl NodeStatus {
+    /// The state in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            NodeStatus::Unreachable => "unreachable",
+            NodeStatus::NoMessages => "no messages yet",
+            NodeStatus::Stopped => "stopped",
+            NodeStatus::Restarted => "restarted",
+            NodeStatus::StartPending => "start pending",
+            NodeStatus::Waiting => "waiting for replicant",
+            NodeStatus::CopyingDatabase => "copying the database",
+            NodeStatus::CatchingUp => "catching up",
+            NodeStatus::Replicating => "replicating",
+            NodeStatus::Disconnected => "disconnected",
+            NodeStatus::Down => "down (replicant lost it)",
+        }
+    }
+
+    /// Whether this is a state of working replication.
+    pub fn is_good(self) -> bool {
+        self == NodeStatus::Replicating
+    }
+
+    /// Whether this state needs the operator.
+    pub fn is_bad(self) -> bool {
+        matches!(
+            self,
+            NodeStatus::Unreachable
+                | NodeStatus::Stopped
+                | NodeStatus::Disconnected
+                | NodeStatus::Down
+        )
+    }
+}
+
+/// The state of node `s` (playing `role`) in words: the one rule the node table shows.
+pub fn node_status(role: Role, s: &NodeState, reachable: bool) -> NodeStatus {
+    use super::progress::Stage;
+    if !reachable {
+        return NodeStatus::Unreachable;
+    }
+    if s.messages == 0 {
+        return NodeStatus::NoMessages;
+    }
+    if s.shut_down {
+        return NodeStatus::Stopped;
+    }
+    let restarted = s.restarts > 0 && !s.connected;
+    match role {
+        Role::Replicant => {
+            if s.init.seen && !s.startup_done {
+                return match s.init.model.stage() {
+                    Stage::Pages | Stage::Flush => NodeStatus::CopyingDatabase,
+                    _ => NodeStatus::CatchingUp,
+                };
+            }
+            match (s.startup_done, s.connected) {
+                (true, true) => NodeStatus::Replicating,
+                (true, false) => NodeStatus::Disconnected,
+                _ if restarted => NodeStatus::Restarted,
+                (false, true) => NodeStatus::CatchingUp,
+                (false, false) => NodeStatus::StartPending,
+            }
+        }
+        Role::Master => match (s.connected, s.lost.is_some()) {
+            (true, _) => NodeStatus::Replicating,
+            _ if restarted => NodeStatus::Restarted,
+            (false, true) => NodeStatus::Disconnected,
+            (false, false) => NodeStatus::Waiting,
+        },
+    }
+}
+
+/// How a node is known, for its row: its name, replication site and how it is reached.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeIdent {
+    /// The config's name.
+    pub name: String,
+    /// `address:replication-port`.
+    pub site: String,
+    /// `this machine`, or `ssh HOST`.
+    pub reached: String,
+    /// Why it cannot be reached now (`None`: reachable).
+    pub unreachable: Option<String>,
+}
+
+impl NodeIdent {
+    /// The node `role` of the site config, reachable.
+    pub fn of(cfg: &crate::config::SiteConfig, role: Role) -> NodeIdent {
+        let n = cfg.node(role);
+        let port = n
+            .replication_port
+            .map(|p| p.0.to_string())
+            .unwrap_or_else(|| "?".into());
+        NodeIdent {
+            name: n.name.clone(),
+            site: format!("{}:{port}", n.address),
+            reached: n
+                .ssh
+                .as_ref()
+                .map(|h| format!("ssh {h}"))
+                .unwrap_or_else(|| "this machine".into()),
+            unreachable: None,
+        }
+    }
+}
+
+/// One row of the node table.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeRow {
+    /// Who the node is.
+    #[serde(flatten)]
+    pub ident: NodeIdent,
+    /// `master` or `replicant` (the site config's role).
+    pub role: Role,
+    /// Its state.
+    pub status: NodeStatus,
+    /// The state in words.
+    pub state: &'static str,
+    /// Its server process, where this machine can see it.
+    pub process: Option<FoundProcess>,
+    /// Peers and whether each is connected now.
+    pub peers: Vec<super::state::Peer>,
+    /// The last LSN sent (master) or applied (replicant).
+    pub last_lsn: Option<Lsn>,
+    /// The replicant's lag behind the master, bytes.
+    pub lag_bytes: Option<i64>,
+    /// The replicant's lag behind the master, seconds.
+    pub lag_secs: Option<f64>,
+    /// Seconds since its newest message, at `now`.
+    pub last_message_age: Option<f64>,
+    /// Server processes that began after the first one in its file.
+    pub restarts: u64,
+}
+
+/// The node table: master, replicant. `now` is seconds since the epoch (the wall clock: the
+/// ages count silence).
+pub fn node_rows(
+    idents: [NodeIdent; 2],
+    states: &[NodeState; 2],
+    processes: &[Option<FoundProcess>; 2],
+    now: f64,
+) -> [NodeRow; 2] {
+    let (m, r) = (&states[0], &states[1]);
+    let lag = super::state::lag(m, r);
+    let secs = lag_secs(m, r);
+    let row = |i: usize, ident: NodeIdent| {
+        let role = [Role::Master, Role::Replicant][i];
+        let s = &states[i];
+        let mut status = node_status(role, s, ident.unreachable.is_none());
+        if i == 0 && status == NodeStatus::Replicating && replicant_lost_master(m, r) {
+            status = NodeStatus::Down;
+        }
+        NodeRow {
+            ident,
+            role,
+            status,
+            state: status.words(),
+            process: processes[i].clone(),
+            peers: s.peer_list(),
+            last_lsn: if i == 0 {
+                s.last_lsn_sent
+            } else {
+                s.last_lsn_applied
+            },
+            lag_bytes: (i == 1).then_some(lag.map(|l| l.bytes)).flatten(),
+            lag_secs: (i == 1).then_some(secs).flatten(),
+            last_message_age: s.last_stamp.map(|t| (now - t).max(0.0)),
+            restarts: s.restarts,
+        }
+    };
+    let [mi, ri] = idents;
+    [row(0, mi), row(1, ri)]
+}
+
+/// The replicant finished its start-up, then lost its master and is not connected again:
+/// the pair's verdict's rule for a master that is down, whatever the master's file says last.
+fn replicant_lost_master(m: &NodeState, r: &NodeState) -> bool {
+    let lost_master = match (&r.lost, &m.local_site) {
+        (Some(lost), Some(site)) => lost == site,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    lost_master && !r.connected && r.startup_done
+}
+
+/// Seconds the replicant is behind: from the first second the master shipped a record past
+/// what the replicant applied, to the newest line of either file. 0 when caught up; `None`
+/// without LSNs from both.
+pub fn lag_secs(m: &NodeState, r: &NodeState) -> Option<f64> {
+    let (applied, sent) = (r.last_lsn_applied?, m.last_lsn_sent?);
+    if applied >= sent {
+        return Some(0.0);
+    }
+    let newest = newest_stamp(m, r)?;
+    let behind_since = m.dash.activity.first_past(applied)? as f64;
+    Some((newest - behind_since).max(0.0))
+}
+
+/// The newest stamp of either file.
+fn newest_stamp(m: &NodeState, r: &NodeState) -> Option<f64> {
+    [m.last_stamp, r.last_stamp]
+        .into_iter()
+        .flatten()
+        .reduce(f64::max)
+}
+
+/// Rates and their series over the last minutes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Rates {
+    /// Log records per second the master shipped, over the last [`RATE_SECS`] seconds.
+    pub shipped_per_sec: f64,
+    /// Log records per second the replicant applied, over the last [`RATE_SECS`] seconds.
+    pub applied_per_sec: f64,
+    /// The newest second either file has (the series end there).
+    pub until: Option<u64>,
+    /// Seconds per point of the series.
+    pub step_secs: u64,
+    /// Records per second shipped, per point, oldest first.
+    pub shipped: Vec<f64>,
+    /// Records per second applied, per point, oldest first.
+    pub applied: Vec<f64>,
+    /// Lag in bytes at the end of each point, oldest first.
+    pub lag_bytes: Vec<u64>,
+}
+
+/// Seconds the current rates are averaged over.
+pub const RATE_SECS: u64 = 5;
+
+/// The rates, and series of `points` points of `step_secs` seconds each ending at the newest
+/// second of either file: the charts move with the files, not with the clock, so an idle pair
+/// costs no redraw.
+pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64) -> Rates {
+    let step = step_secs.clamp(1, ACTIVITY_SECS);
+    let (ma, ra) = (&m.dash.activity, &r.dash.activity);
+    let newest = [ma.seconds().next_back(), ra.seconds().next_back()]
+        .into_iter()
+        .flatten()
+        .map(|s| s.sec)
+        .max()
+        .or(newest_stamp(m, r).map(|t| t as u64));
+    let Some(until) = newest else {
+        return Rates {
+            step_secs: step,
+            ..Rates::default()
+        };
+    };
+    // Stamps are untrusted numbers: every sum saturates, and an empty span counts nothing.
+    let end = until.saturating_add(1);
+    let per_sec = |a: &Activity, from: u64, to: u64| {
+        let span = to.saturating_sub(from);
+        if span == 0 {
+            0.0
+        } else {
+            a.records_between(from, to) as f64 / span as f64
+        }
+    };
+    let from = end.saturating_sub(RATE_SECS);
+    let points = points.min(ACTIVITY_SECS as usize);
+    let starts: Vec<u64> = (0..points as u64)
+        .rev()
+        .map(|k| end.saturating_sub((k + 1) * step))
+        .collect();
+    let lag_at = |sec: u64| match (ma.lsn_at(sec), ra.lsn_at(sec).or(r.last_lsn_applied)) {
+        (Some(s), Some(a)) => lsn_distance(a, s).max(0) as u64,
+        _ => 0,
+    };
+    Rates {
+        shipped_per_sec: per_sec(ma, from, end),
+        applied_per_sec: per_sec(ra, from, end),
+        until: Some(until),
+        step_secs: step,
+        shipped: starts
+            .iter()
+            .map(|s| per_sec(ma, *s, s.saturating_add(step)))
+            .collect(),
+        applied: starts
+            .iter()
+            .map(|s| per_sec(ra, *s, s.saturating_add(step)))
+            .collect(),
+        lag_bytes: starts
+            .iter()
+            .map(|s| lag_at(s.saturating_add(step - 1)))
+            .collect(),
+    }
+}
+
+/// The initial copy as the dashboard shows it: the whole copy (for a gauge) and its rows. Kept
+/// after the copy finished, with its duration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CopyView {
+    /// The stage in words (`copying databases (file 2 of 4)`, `done`).
+    pub stage: String,
+    /// Overall percent (byte-weighted, never decreasing; 100 only when start-up is done).
+    pub percent: Option<f64>,
+    /// Bytes copied.
+    pub bytes_done: Option<u64>,
+    /// Bytes to copy in all, as known now.
+    pub bytes_total: Option<u64>,
+    /// Seconds left.
+    pub eta_secs: Option<f64>,
+    /// Finished (start-up done).
+    pub finished: bool,
+    /// When it began and ended (stamp seconds).
+    pub started_at: Option<f64>,
+    /// When start-up was done.
+    pub finished_at: Option<f64>,
+    /// How long it took, or has taken so far.
+    pub duration_secs: Option<f64>,
+    /// One row per database file and per stage after the pages.
+    pub rows: Vec<super::progress::CopyRow>,
+}
+
+/// The replicant's initial copy at `now` (stamp seconds; `None`: its newest line), or `None`
+/// when its file shows none. Every number is the copy model's (the status bar's percent and
+/// time left are the same).
+pub fn copy_view(r: &NodeState, now: Option<f64>) -> Option<CopyView> {
+    let init = &r.init;
+    if !init.seen {
+        return None;
+    }
+    let finished = init.phase == "done";
+    let (started_at, finished_at) = init.model.span();
+    Some(CopyView {
+        stage: init.stage_words(),
+        percent: init.percent,
+        bytes_done: init.bytes_done,
+        bytes_total: init.bytes_total,
+        eta_secs: if finished {
+            None
+        } else {
+            now.map_or(init.eta_secs, |t| init.eta_at(t))
+        },
+        finished,
+        started_at,
+        finished_at,
+        duration_secs: init.model.duration(),
+        rows: init.model.rows(if finished { None } else { now }),
+    })
+}
+
+/// One event of the merged timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairEvent {
+    /// `master` or `replicant`.
+    pub node: Role,
+    /// The event.
+    #[serde(flatten)]
+    pub event: Notable,
+}
+
+/// Both nodes' events merged by time (a stable merge: an event without a stamp keeps its
+/// place in its node's order), the newest `keep`.
+pub fn merged_events(states: &[NodeState; 2], keep: usize) -> Vec<PairEvent> {
+    let mut out = Vec::with_capacity(EVENTS_KEPT * 2);
+    let (mut a, mut b) = (
+        states[0].dash.timeline.iter().peekable(),
+        states[1].dash.timeline.iter().peekable(),
+    );
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.secs.unwrap_or(f64::MIN) <= y.secs.unwrap_or(f64::MIN),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let (node, ev) = if take_a {
+            (Role::Master, a.next())
+        } else {
+            (Role::Replicant, b.next())
+        };
+        if let Some(ev) = ev {
+            out.push(PairEvent {
+                node,
+                event: ev.clone(),
+            });
+        }
+    }
+    let skip = out.len().saturating_sub(keep);
+    out.drain(..skip);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_collapse_and_the_timeline_is_bounded() {
+        let mut t = Timeline::default();
+        for i in 0..1000 {
+            t.push(Some(i as f64), i, Level::Bad, "cannot connect".into());
+        }
+        assert_eq!(t.iter().len(), 1);
+        assert_eq!(t.iter().next().unwrap().count, 1000);
+        for i in 0..1000 {
+            t.push(Some(i as f64), i, Level::Info, format!("e{i}"));
+        }
+        assert_eq!(t.iter().len(), EVENTS_KEPT);
+        assert_eq!(t.iter().last().unwrap().text, "e999");
+    }
+
+    #[test]
+    fn activity_is_bounded_and_counts_per_second() {
+        let mut a = Activity::default();
+        let lsn = |o| Lsn { file: 1, offset: o };
+        for s in 0..2000u64 {
+            a.note(s, lsn(s));
+            a.note(s, lsn(s + 1));
+        }
+        assert!(a.seconds().count() as u64 <= ACTIVITY_SECS);
+        assert_eq!(a.records_between(1990, 2000), 20);
+        assert_eq!(a.lsn_at(1995), Some(lsn(1996)));
+        // A late stamp counts in the newest second.
+        a.note(5, lsn(1));
+        assert_eq!(a.seconds().next_back().unwrap().records, 3);
+    }
+
+    /// Stamps are untrusted: the largest second a stamp can give (a float stamp cast to
+    /// whole seconds saturates at `u64::MAX`) gives rates, never an overflow.
+    #[test]
+    fn extreme_stamps_give_rates_without_overflow() {
+        let (mut m, mut r) = (NodeState::default(), NodeState::default());
+        let lsn = Lsn {
+            file: 1,
+            offset: 28,
+        };
+        for sec in [0, u64::MAX - 1, u64::MAX] {
+            m.dash.activity.note(sec, lsn);
+            r.dash.activity.note(sec, lsn);
+        }
+        m.last_stamp = Some(f64::MAX);
+        m.last_lsn_sent = Some(Lsn { file: 2, offset: 0 });
+        r.last_lsn_applied = Some(lsn);
+        let rates = rates(&m, &r, 600, u64::MAX);
+        assert_eq!(rates.shipped.len(), 600);
+        assert!(rates.shipped_per_sec.is_finite() && rates.applied_per_sec.is_finite());
+        assert!(lag_secs(&m, &r).is_none_or(f64::is_finite));
+    }
+
+    #[test]
+    fn ages_are_coarse() {
+        let shown: Vec<String> = [
+            0.0,
+            4.9,
+            5.0,
+            12.0,
+            59.0,
+            61.0,
+            3599.0,
+            7200.0,
+            1e9,
+            f64::NAN,
+        ]
+        .iter()
+        .map(|s| age_words(*s))
+        .collect();
+        assert_eq!(
+            shown,
+            [
+                "<5s", "<5s", "5s", "10s", "50s", "1m", "59m", "2h", "11574d", "<5s"
+            ]
+        );
+    }
+}

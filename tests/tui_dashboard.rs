@@ -1,0 +1,403 @@
+//! The monitor screen as a dashboard, in each state an operator meets: copying (mid-file),
+//! functional under write load, master down, cannot reach the master, a node restarted. Each
+//! state is built from real recorded Berkeley DB message files (`tests/fixtures/bdb/`), cut
+//! at one moment and read by the monitor's own whole-file reader, then drawn at 80×24 and
+//! 160×48 on ratatui's `TestBackend`. The assertions read what an operator reads: the node
+//! table's state words, the copy's rows, the timeline.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::path::{Path, PathBuf};
+use tt_ha::config::SiteConfig;
+use tt_ha::monitor::NodeState;
+use tt_ha::tui::app::{App, Msg};
+use tt_ha::tui::live::LiveUpdate;
+use tt_ha::tui::pane::classify_line;
+use tt_ha::tui::theme::Theme;
+
+const SITE: &str = r#"
+[master]
+name = "tt-master"
+address = "127.0.0.1"
+replication_port = MPORT
+home = "/opt/tapetrack/var/db"
+backup_dir = "/srv/tt-backup"
+[master.service]
+kind = "systemd"
+unit = "ttfs.service"
+[master.process]
+name = "TMSS10Server"
+
+[[replicant]]
+name = "tt-replicant"
+address = "127.0.0.1"
+replication_port = RPORT
+home = "/opt/tapetrack-r/var/db"
+[replicant.service]
+kind = "systemd"
+unit = "ttfs.service"
+[replicant.process]
+name = "TMSS10Server"
+"#;
+
+/// The site of a run: its nodes' replication ports as their message files name them.
+fn site(run: &str, replicant_file: &str) -> SiteConfig {
+    let port = |file: &str| {
+        let text = fixture(file);
+        text.lines()
+            .find_map(|l| l.split("EID 0 is assigned for site 127.0.0.1:").nth(1))
+            .map(|p| p.trim().to_string())
+            .unwrap_or_else(|| panic!("{file} names no site of its own"))
+    };
+    let text = SITE
+        .replace("MPORT", &port(&format!("{run}-master.txt")))
+        .replace("RPORT", &port(&format!("{run}-{replicant_file}.txt")));
+    tt_ha::config::parse(
+        &text,
+        Path::new("/etc/tt-ha/tt-ha.toml"),
+        Path::new("/etc/tt-ha"),
+    )
+    .expect("the test site parses")
+}
+
+fn fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bdb")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Stamp of a line, as (secs, usecs).
+fn stamp(line: &str) -> Option<(u64, u64)> {
+    tt_ha::monitor::parse::prefix(line).map(|(s, _, _)| s)
+}
+
+/// Where a run is cut.
+enum Cut {
+    /// At the stamp of the replicant's line N (inclusive).
+    ReplicantLine(usize),
+    /// Just before either server began to stop replication.
+    BeforeStop,
+    /// Just before the replicant began to stop (the master may have stopped already).
+    BeforeReplicantStop,
+}
+
+/// The lines of `text` up to `cutoff` (a line without a stamp goes with the one before it).
+fn cut(text: &str, cutoff: (u64, u64)) -> String {
+    let mut keep = true;
+    let mut out = String::new();
+    for l in text.lines() {
+        if let Some(s) = stamp(l) {
+            keep = s <= cutoff;
+        }
+        if keep {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn first_stop(text: &str) -> Option<(u64, u64)> {
+    text.lines()
+        .filter(|l| l.ends_with("Stopping repmgr threads"))
+        .filter_map(stamp)
+        .min()
+        .map(|(s, u)| if u == 0 { (s - 1, 999_999) } else { (s, u - 1) })
+}
+
+/// Both nodes of run `run` at the moment `at`, read by the monitor's whole-file reader from
+/// files written to a scratch folder, with the panes' last raw lines.
+fn states(run: &str, replicant_file: &str, at: Cut) -> (NodeState, NodeState, Msg) {
+    let (mt, rt) = (
+        fixture(&format!("{run}-master.txt")),
+        fixture(&format!("{run}-{replicant_file}.txt")),
+    );
+    let cutoff = match at {
+        Cut::ReplicantLine(n) => rt
+            .lines()
+            .take(n)
+            .filter_map(stamp)
+            .last()
+            .unwrap_or((0, 0)),
+        Cut::BeforeStop => [first_stop(&mt), first_stop(&rt)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or((u64::MAX, 0)),
+        Cut::BeforeReplicantStop => first_stop(&rt).unwrap_or((u64::MAX, 0)),
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "tt-ha-dash-{}-{run}-{}",
+        std::process::id(),
+        cutoff.0
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let read = |role: &str, text: &str| {
+        let text = cut(text, cutoff);
+        let path: PathBuf = dir.join(format!("{role}.txt"));
+        std::fs::write(&path, &text).unwrap();
+        let st = tt_ha::monitor::classify_file(&path, Some(role), "$DB_Msg.txt").unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let shown = lines
+            .iter()
+            .enumerate()
+            .skip(lines.len().saturating_sub(300))
+            .map(|(i, l)| classify_line(i + 1, l, "$DB_Msg.txt", "/opt/tapetrack/var/db"))
+            .collect::<Vec<_>>();
+        (st, shown)
+    };
+    let (ms, ml) = read("master", &mt);
+    let (rs, rl) = read("replicant", &rt);
+    let _ = std::fs::remove_dir_all(&dir);
+    let msg = Msg::Live(Box::new(LiveUpdate {
+        lines: [ml, rl],
+        states: Some(Box::new([ms.clone(), rs.clone()])),
+        mode: Some("file-system notifications".into()),
+        ..Default::default()
+    }));
+    (ms, rs, msg)
+}
+
+/// The monitor screen at the newest stamp of the two files plus `silence` seconds.
+fn monitor(run: &str, replicant_file: &str, at: Cut, silence: f64) -> App {
+    let (ms, rs, msg) = states(run, replicant_file, at);
+    let mut a = App::monitor(
+        PathBuf::from("/etc/tt-ha/tt-ha.toml"),
+        site(run, replicant_file),
+        Theme { color: false },
+    );
+    a.tz = jiff::tz::TimeZone::UTC;
+    let newest = [ms.last_stamp, rs.last_stamp]
+        .into_iter()
+        .flatten()
+        .fold(0.0, f64::max);
+    a.now_secs = newest.floor() + silence;
+    a.update(msg);
+    a
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| tt_ha::tui::view::draw(f, app)).unwrap();
+    t.backend().to_string()
+}
+
+/// Snapshots at both sizes; returns the 80×24 text.
+fn snap(name: &str, app: &App) -> String {
+    for (w, h) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(app, w, h));
+    }
+    render(app, 80, 24)
+}
+
+/// The node table's row of `name` on a screen.
+fn row<'a>(screen: &'a str, name: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.trim_start_matches(['"', ' ']).starts_with(name))
+        .unwrap_or_else(|| panic!("no row for {name}:\n{screen}"))
+}
+
+#[test]
+fn copying_mid_file_shows_the_copy_rows_and_a_gauge() {
+    let a = monitor("5.3-d", "replicant", Cut::ReplicantLine(3000), 1.0);
+    let s = snap("dashboard_copying", &a);
+    assert!(
+        row(&s, "tt-replicant").contains("copying the database"),
+        "{s}"
+    );
+    assert!(s.contains("initial copy █"), "a gauge: {s}");
+    assert!(s.contains("file 2 of "), "the running file's row: {s}");
+    assert!(s.contains(" pages"), "{s}");
+    // The rows come from the copy's model: the running row's pages are the state's.
+    let r = match &a.live.states {
+        Some(st) => st[1].clone(),
+        None => panic!("no states"),
+    };
+    let rows = tt_ha::monitor::dashboard::copy_view(&r, None).unwrap().rows;
+    let last = rows.last().unwrap();
+    assert_eq!(last.pages_done, r.init.pages_done);
+    assert!(!last.done && rows[0].done, "{rows:?}");
+}
+
+#[test]
+fn functional_under_write_load_shows_rates_and_replicating_nodes() {
+    let a = monitor("5.3-f", "replicant", Cut::BeforeStop, 2.0);
+    let s = snap("dashboard_functional", &a);
+    assert!(row(&s, "tt-master").contains("replicating"), "{s}");
+    assert!(row(&s, "tt-replicant").contains("replicating"), "{s}");
+    assert!(s.contains("Replication functional"), "{s}");
+    let st = a.live.states.as_ref().unwrap();
+    let r = tt_ha::monitor::dashboard::rates(&st[0], &st[1], 60, 5);
+    assert!(r.shipped.iter().any(|v| *v > 0.0), "{r:?}");
+    assert!(r.applied.iter().any(|v| *v > 0.0), "{r:?}");
+    // Chatter is not an event: the timeline is the start-up's story.
+    assert!(a.events.lines.len() < 40, "{}", a.events.lines.len());
+    assert!(
+        a.events
+            .lines
+            .iter()
+            .any(|l| l.text.contains("start-up done")),
+        "{:?}",
+        a.events.lines
+    );
+}
+
+#[test]
+fn master_down_shows_the_lost_connection() {
+    let a = monitor("6.2-fkill", "replicant", Cut::BeforeReplicantStop, 3.0);
+    let s = snap("dashboard_master_down", &a);
+    assert!(row(&s, "tt-replicant").contains("disconnected"), "{s}");
+    assert!(row(&s, "tt-master").contains("down"), "{s}");
+    assert!(s.contains("lost the connection"), "{s}");
+}
+
+#[test]
+fn cannot_reach_the_master_counts_the_refused_attempts() {
+    let a = monitor("6.1-cretry", "replicant", Cut::BeforeStop, 4.0);
+    let s = snap("dashboard_cannot_reach", &a);
+    assert!(row(&s, "tt-replicant").contains("start pending"), "{s}");
+    assert!(s.contains("cannot connect to"), "{s}");
+    assert!(s.contains("Cannot reach the master"), "{s}");
+    assert!(
+        a.events.lines.iter().any(|l| l.text.contains("(×")),
+        "repeats are one counted row: {:?}",
+        a.events.lines
+    );
+}
+
+#[test]
+fn a_restarted_node_says_so() {
+    let a = monitor("5.3-e", "replicant", Cut::ReplicantLine(5946), 1.0);
+    let s = snap("dashboard_restarted", &a);
+    assert!(row(&s, "tt-replicant").contains("restarted"), "{s}");
+    assert!(s.contains("server restarted"), "{s}");
+}
+
+#[test]
+fn the_raw_lines_are_one_key_away_and_search_works_in_both() {
+    use crossterm::event::{KeyCode, KeyEvent};
+    let key = |c| Msg::Key(KeyEvent::from(c));
+    let mut a = monitor("5.3-f", "replicant", Cut::BeforeStop, 2.0);
+    assert!(render(&a, 80, 24).contains("events, both nodes"));
+    a.update(key(KeyCode::Char('t')));
+    let raw = render(&a, 80, 24);
+    assert!(
+        raw.contains("rep_send_message") || raw.contains("rep_process_message"),
+        "{raw}"
+    );
+    a.update(key(KeyCode::Char('t')));
+    a.update(key(KeyCode::Char('/')));
+    for c in "start-up".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    a.update(key(KeyCode::Enter));
+    assert_eq!(a.events.search.as_deref(), Some("start-up"));
+    assert!(!a.events.follow, "the view moved to the match");
+    let p = &a.events;
+    let shown = p.visible(5).end - 1;
+    assert!(
+        p.lines[shown].text.contains("start-up"),
+        "{:?}",
+        p.lines[shown]
+    );
+}
+
+#[test]
+fn the_screen_adapts_to_small_and_odd_sizes_without_panicking() {
+    let a = monitor("5.3-d", "replicant", Cut::ReplicantLine(3000), 1.0);
+    for (w, h) in [(80, 24), (40, 10), (1, 1), (200, 60), (100, 30), (79, 23)] {
+        let s = render(&a, w, h);
+        assert_eq!(s.lines().count(), h as usize);
+    }
+}
+
+#[test]
+fn an_age_that_shows_the_same_does_not_redraw() {
+    let mut a = monitor("5.3-f", "replicant", Cut::BeforeStop, 0.0);
+    let t0 = a.now_secs;
+    let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t0 + 1.0));
+    assert!(!changed, "<5s either way");
+    let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t0 + 6.0));
+    assert!(changed, "<5s became 5s");
+    let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t0 + 8.0));
+    assert!(!changed, "still 5s");
+}
+
+mod common;
+
+/// The last snapshot `tt-ha monitor --json` prints in a second, for run `run` cut at `at`.
+fn json_snapshot(run: &str, at: Cut) -> serde_json::Value {
+    let (mt, rt) = (
+        fixture(&format!("{run}-master.txt")),
+        fixture(&format!("{run}-replicant.txt")),
+    );
+    let port = |t: &str| -> u16 {
+        t.lines()
+            .find_map(|l| l.split("EID 0 is assigned for site 127.0.0.1:").nth(1))
+            .and_then(|p| p.trim().parse().ok())
+            .expect("a site of its own")
+    };
+    let cutoff = match at {
+        Cut::ReplicantLine(n) => rt.lines().take(n).filter_map(stamp).last().unwrap(),
+        _ => [first_stop(&mt), first_stop(&rt)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap(),
+    };
+    let dir = common::message_site(
+        port(&mt),
+        port(&rt),
+        cut(&mt, cutoff).as_bytes(),
+        cut(&rt, cutoff).as_bytes(),
+    );
+    let o = common::tt_ha()
+        .args(["monitor", "--json", "--seconds", "1", "--config"])
+        .arg(dir.path().join("tt-ha.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|v| v["type"] == "snapshot")
+        .unwrap_or_else(|| panic!("no snapshot: {}", common::text(&o)))
+}
+
+#[test]
+fn monitor_json_carries_the_node_table_the_rates_and_the_copy_rows() {
+    let v = json_snapshot("5.3-f", Cut::BeforeStop);
+    assert_eq!(v["verdict"], "functional", "{v:#}");
+    assert_eq!(v["nodes"][0]["state"], "replicating", "{v:#}");
+    assert_eq!(v["nodes"][1]["state"], "replicating", "{v:#}");
+    assert_eq!(v["nodes"][1]["name"], "ttreplicant", "{v:#}");
+    let shipped = v["rates"]["shipped"].as_array().expect("a series");
+    assert_eq!(shipped.len(), 60);
+    assert!(shipped.iter().any(|x| x.as_f64().unwrap() > 0.0), "{v:#}");
+    assert!(v["rates"]["applied"].as_array().unwrap().len() == 60);
+    assert!(v["lag_secs"].is_number(), "{v:#}");
+    // The finished copy stays, with its duration and its rows.
+    assert_eq!(v["copy"]["finished"], true, "{v:#}");
+    assert!(v["copy"]["duration_secs"].is_number(), "{v:#}");
+    let rows = v["copy"]["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["stage"] == "pages"), "{v:#}");
+    assert!(rows.iter().any(|r| r["stage"] == "log"), "{v:#}");
+    // Fields are added, never removed: the older ones are all there.
+    for k in ["verdict", "detail", "lag", "master", "replicant"] {
+        assert!(v.get(k).is_some(), "{k}: {v:#}");
+    }
+
+    let v = json_snapshot("5.3-d", Cut::ReplicantLine(3000));
+    assert_eq!(v["nodes"][1]["state"], "copying the database", "{v:#}");
+    assert_eq!(v["copy"]["finished"], false, "{v:#}");
+    let rows = v["copy"]["rows"].as_array().unwrap();
+    let running = rows.last().unwrap();
+    assert_eq!(running["done"], false, "{v:#}");
+    assert!(running["pages_done"].as_u64().unwrap() > 0, "{v:#}");
+    assert_eq!(
+        running["pages_done"], v["replicant"]["init"]["pages_done"],
+        "one model: {v:#}"
+    );
+}
