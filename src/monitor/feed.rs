@@ -97,6 +97,12 @@ impl Feed {
         self.follower.wake_on()
     }
 
+    /// Whether the node answers now (a remote node's follower reconnects in the background
+    /// and resumes from the byte it read up to).
+    pub fn reach(&self) -> super::source::Reach {
+        self.follower.reach()
+    }
+
     /// The followed file, as its node names it.
     pub fn describe(&self) -> String {
         self.follower.describe()

@@ -88,15 +88,25 @@ pub fn spawn(
     tokio::task::spawn_blocking(move || {
         // A node that cannot be reached leaves the panes empty and shows as unreachable in
         // the node table; preflight's "node reachable" row says what to do.
-        let [m, r] = [Role::Master, Role::Replicant].map(|r| crate::node::remote::reach(&cfg, r));
-        let nodes = match (m, r) {
-            (Ok(m), Ok(r)) => [m, r],
-            (m, r) => {
-                send(LiveUpdate {
-                    unreachable: Some([m.err(), r.err()].map(|e| e.map(|e| e.to_string()))),
-                    ..LiveUpdate::default()
-                });
-                return;
+        // Both are asked again every few seconds until they answer, so a host that comes
+        // back is followed without restarting the screen.
+        let nodes = loop {
+            let [m, r] =
+                [Role::Master, Role::Replicant].map(|r| crate::node::remote::reach(&cfg, r));
+            match (m, r) {
+                (Ok(m), Ok(r)) => break [m, r],
+                (m, r) => {
+                    let why = [m.err(), r.err()].map(|e| e.map(|e| e.to_string()));
+                    if !send(LiveUpdate {
+                        unreachable: Some(why),
+                        ..LiveUpdate::default()
+                    }) {
+                        return;
+                    }
+                    if !wait_listening(&send, RETRY_UNREACHABLE) {
+                        return;
+                    }
+                }
             }
         };
         let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
@@ -124,6 +134,7 @@ pub fn spawn(
         }
         let mut last = std::time::Instant::now();
         let mut more = false;
+        let mut shown_reach: [Option<String>; 2] = [None, None];
         loop {
             // A file written faster than one poll reads is read on at once.
             if !more {
@@ -145,6 +156,14 @@ pub fn spawn(
                 u.lines[i] = lines;
                 u.notices[i] = notices;
             }
+            // A remote node's follower that lost its node says so (and reconnects on its
+            // own); the table shows it until the node answers again.
+            let reach = followed.each_ref().map(|p| unreachable_why(p.feed.reach()));
+            if reach != shown_reach {
+                u.unreachable = Some(reach.clone());
+                shown_reach = reach;
+                any = true;
+            }
             if any {
                 u.states = Some(Box::new([
                     followed[Role::Master].feed.state.clone(),
@@ -159,6 +178,31 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// How often nodes that could not be reached at the start are asked again.
+const RETRY_UNREACHABLE: Duration = Duration::from_secs(5);
+
+/// Waits `total`, checking every half second that the UI still listens (false when gone).
+fn wait_listening(send: &impl Fn(LiveUpdate) -> bool, total: Duration) -> bool {
+    let step = Duration::from_millis(500);
+    let mut waited = Duration::ZERO;
+    while waited < total {
+        std::thread::sleep(step);
+        waited += step;
+        if !send(LiveUpdate::default()) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Why a node does not answer, for the node table (`None` while it answers or connects).
+fn unreachable_why(reach: monitor::source::Reach) -> Option<String> {
+    match reach {
+        monitor::source::Reach::Unreachable { why, .. } => Some(why),
+        monitor::source::Reach::Reached | monitor::source::Reach::Connecting => None,
+    }
 }
 
 #[cfg(test)]
