@@ -1846,6 +1846,18 @@ impl RemoteSource {
         start: crate::monitor::source::Start,
         describe: String,
     ) -> RemoteSource {
+        let (thread, source) = RemoteSource::unstarted(cfg, role, timing, describe);
+        std::thread::spawn(move || thread.run(start, None, None, None));
+        source
+    }
+
+    /// The source and the thread that will feed it, not started yet.
+    fn unstarted(
+        cfg: Node,
+        role: Role,
+        timing: Timing,
+        describe: String,
+    ) -> (FollowThread, RemoteSource) {
         let (tx, rx) = mpsc::sync_channel(FOLLOW_QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
         let arrivals = Arrivals::default();
@@ -1857,15 +1869,15 @@ impl RemoteSource {
             stop: stop.clone(),
             arrivals: arrivals.clone(),
         };
-        std::thread::spawn(move || thread.run(start, None, None, None));
-        RemoteSource {
+        let source = RemoteSource {
             describe,
             news: rx,
             pending: std::collections::VecDeque::new(),
             reach: crate::monitor::source::Reach::Connecting,
             stop,
             arrivals,
-        }
+        };
+        (thread, source)
     }
 
     /// Like [`spawn`](Self::spawn), but the file as it is now is read before returning (up to
@@ -1880,17 +1892,7 @@ impl RemoteSource {
         start: crate::monitor::source::Start,
         describe: String,
     ) -> RemoteSource {
-        let (tx, rx) = mpsc::sync_channel(FOLLOW_QUEUE);
-        let stop = Arc::new(AtomicBool::new(false));
-        let arrivals = Arrivals::default();
-        let thread = FollowThread {
-            cfg,
-            role,
-            timing,
-            tx,
-            stop: stop.clone(),
-            arrivals: arrivals.clone(),
-        };
+        let (thread, source) = RemoteSource::unstarted(cfg, role, timing, describe);
         let mut pending = std::collections::VecDeque::new();
         let mut read_to = None;
         let (first, reach, down) = match thread.open(start) {
@@ -1911,14 +1913,10 @@ impl RemoteSource {
             },
         };
         std::thread::spawn(move || thread.run(start, read_to, first, down));
-        RemoteSource {
-            describe,
-            news: rx,
-            pending,
-            reach,
-            stop,
-            arrivals,
-        }
+        let mut source = source;
+        source.pending = pending;
+        source.reach = reach;
+        source
     }
 
     /// Starts following the message file of the remote node `cfg`, without connecting first
