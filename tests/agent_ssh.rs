@@ -79,12 +79,10 @@ fn keygen(path: &Path) {
     assert!(ok, "ssh-keygen failed");
 }
 
+/// A free port, never one this process handed out before (two nodes' sshds on one port
+/// would answer each other's controller with the wrong host key).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    common::free_port()
 }
 
 impl Node2 {
@@ -198,6 +196,13 @@ impl Node2 {
             assert!(Instant::now() < deadline, "sshd did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
+        // What answered must be this sshd: one that could not bind has ended.
+        let ended = self.sshd.as_mut().and_then(|c| c.try_wait().ok().flatten());
+        assert!(
+            ended.is_none(),
+            "sshd could not listen on port {} (another process has it): {ended:?}",
+            self.port
+        );
     }
 
     /// The controller's view of the node: `ssh = "ttnode"` through this test's ssh config.

@@ -29,8 +29,8 @@ fn append(file: &Path, from: usize, n: usize) {
 /// ssh through its switchable agent.
 fn site(n: &SshNode) -> (tempfile::TempDir, tt_ha::config::SiteConfig) {
     let dir = common::message_site(
-        common::free_port(),
-        common::free_port(),
+        ssh_node::free_port(),
+        ssh_node::free_port(),
         b"[1700000000:0][10/1] CLIENT: master line\n",
         b"",
     );

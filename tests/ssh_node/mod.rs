@@ -78,12 +78,23 @@ fn keygen(path: &Path) {
     assert!(ok, "ssh-keygen failed");
 }
 
+/// A free port, never one this process handed out before (the kernel may give a port it
+/// just freed again: two sshds on one port answer with each other's host key). A test that
+/// also uses `common::free_port` should take all its ports from here.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl SshNode {
@@ -204,6 +215,13 @@ impl SshNode {
             assert!(Instant::now() < deadline, "sshd did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
+        // What answered must be this sshd: one that could not bind has ended.
+        let ended = self.sshd.as_mut().and_then(|c| c.try_wait().ok().flatten());
+        assert!(
+            ended.is_none(),
+            "sshd could not listen on port {} (another process has it): {ended:?}",
+            self.port
+        );
     }
 
     /// The controller's view of the node, as tt-ha.toml's `[replicant]` text: `ssh = "ttnode"`
