@@ -261,6 +261,29 @@ impl Node {
 /// The program a remote node runs when its `tt_ha` is not given: `tt-ha` on its PATH.
 pub const DEFAULT_TT_HA: &str = "tt-ha";
 
+/// Characters that end or extend a command in the node's shell (sh or cmd.exe): a `tt_ha`
+/// holding one would run more than tt-ha there.
+const SHELL_SEPARATORS: &str = ";&|$`<>\n\r";
+
+/// The ssh options that make the ssh client run a command on the controller's machine
+/// (`-o ProxyCommand=…`, `-oLocalCommand=…`, …), named as found; `None` for any other word.
+fn runs_a_local_command(word: &str) -> Option<String> {
+    const KEYS: [&str; 4] = [
+        "proxycommand",
+        "localcommand",
+        "permitlocalcommand",
+        "knownhostscommand",
+    ];
+    let w = word.trim_start();
+    let w = w.strip_prefix("-o").unwrap_or(w).trim_start();
+    let key: String = w
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    KEYS.contains(&key.as_str()).then(|| format!("{word:?}"))
+}
+
 /// Checks a node's remote settings (`ssh`, `ssh_options`, `tt_ha`): the key at fault and what
 /// is expected. Only words that cannot change what ssh does are refused: a host starting with
 /// `-` would be read as an option, and a line break or NUL cannot travel in one argument.
@@ -294,6 +317,28 @@ fn check_remote(node: &Node) -> Result<(), (&'static str, String)> {
         return Err((
             "ssh_options",
             format!("expected ssh arguments without line breaks or empty words, found {o:?}"),
+        ));
+    }
+    if let Some(o) = node
+        .ssh_options
+        .iter()
+        .find_map(|o| runs_a_local_command(o))
+    {
+        return Err((
+            "ssh_options",
+            format!(
+                "{o} makes ssh run a command on this machine: tt-ha does not take it from tt-ha.toml. Put it in your ssh config (`Host` block, or `-F FILE` in ssh_options), or use `-J user@jumphost` for a jump host"
+            ),
+        ));
+    }
+    if let Some(p) = &node.tt_ha
+        && let Some(c) = p.chars().find(|c| SHELL_SEPARATORS.contains(*c))
+    {
+        return Err((
+            "tt_ha",
+            format!(
+                "expected the path of tt-ha on that node, found {p:?}: {c:?} would make the node's shell run something else too. Give the program's path only (quoted with \"…\" when it holds spaces)"
+            ),
         ));
     }
     if let Some(p) = &node.tt_ha
@@ -1153,6 +1198,12 @@ exe = "/usr/bin/ttfs-sim"
         let c = parse_str(&s).unwrap();
         let r = c.replicant();
         assert!(r.is_remote());
+        // A quoted Windows path with spaces and parentheses, a jump host: accepted.
+        let ok = GOOD.replace(
+            "home = \"/srv/rep/var/db\"",
+            "home = 'C:\\TapeTrack\\var\\db'\nssh = \"admin@tt-rep\"\nssh_options = [\"-J\", \"ops@jump\", \"-o\", \"ServerAliveInterval=2\"]\ntt_ha = '\"C:\\Program Files (x86)\\tt-ha\\tt-ha.exe\"'",
+        );
+        parse_str(&ok).unwrap();
         // Not resolved against this machine's folder: the node's own spelling.
         assert_eq!(r.home, PathBuf::from(r"C:\TapeTrack\var\db"));
         assert_eq!(r.ssh_options, ["-p", "2222"]);
@@ -1195,6 +1246,48 @@ exe = "/usr/bin/ttfs-sim"
                 "ssh = \"h\"\ntt_ha = \"a\\nb\"",
                 "replicant[0].tt_ha",
                 "path of tt-ha",
+            ),
+            // Words that would make ssh run a command here, in every spelling.
+            (
+                "ssh = \"h\"\nssh_options = [\"-o\", \"ProxyCommand=touch /tmp/x\"]",
+                "replicant[0].ssh_options",
+                "run a command on this machine",
+            ),
+            (
+                "ssh = \"h\"\nssh_options = [\"-p\", \"22\", \"-oproxycommand touch /tmp/x\"]",
+                "replicant[0].ssh_options",
+                "run a command on this machine",
+            ),
+            (
+                "ssh = \"h\"\nssh_options = [\"-o\", \" LocalCommand=x\", \"-oPermitLocalCommand=yes\"]",
+                "replicant[0].ssh_options",
+                "run a command on this machine",
+            ),
+            (
+                "ssh = \"h\"\nssh_options = [\"-oKnownHostsCommand=x\"]",
+                "replicant[0].ssh_options",
+                "run a command on this machine",
+            ),
+            // Shell separators in tt_ha would run more than tt-ha on the node.
+            (
+                "ssh = \"h\"\ntt_ha = \"/usr/bin/tt-ha;touch /tmp/x\"",
+                "replicant[0].tt_ha",
+                "would make the node's shell",
+            ),
+            (
+                "ssh = \"h\"\ntt_ha = \"tt-ha && rm -rf x\"",
+                "replicant[0].tt_ha",
+                "would make the node's shell",
+            ),
+            (
+                "ssh = \"h\"\ntt_ha = \"$(id)\"",
+                "replicant[0].tt_ha",
+                "would make the node's shell",
+            ),
+            (
+                "ssh = \"h\"\ntt_ha = \"tt-ha | x\"",
+                "replicant[0].tt_ha",
+                "would make the node's shell",
             ),
         ] {
             let e = parse_str(&remote(extra)).unwrap_err();

@@ -345,7 +345,8 @@ impl NodeDraft {
                     "{node}: ssh options: one line of words separated by spaces, e.g. `-p 2222 -i /home/ops/.ssh/tt-ha`"
                 ));
             }
-            let tt_ha = self.tt_ha.trim();
+            // A path with spaces is quoted for the node's shell (`"C:\Program Files\…"`).
+            let tt_ha = self.tt_ha.trim().trim_matches('"');
             if !tt_ha.is_empty() && tt_ha.contains(['/', '\\']) && !is_absolute_in(self.os, tt_ha) {
                 return Err(format!(
                     "{node}: tt-ha on the node: {tt_ha:?} is not a full {} path; give its full path on that server ({}), or leave it empty for `tt-ha` on its PATH",
@@ -972,6 +973,43 @@ mod tests {
     }
 
     #[test]
+    fn a_tt_ha_path_with_spaces_is_written_quoted_for_the_nodes_shell() {
+        let mut d = filled();
+        d.replicant.cycle(Key::Reach, true).unwrap();
+        d.replicant.ssh = "ops@tt-replicant".into();
+        d.replicant.tt_ha = "/opt/Tape Track/bin/tt-ha".into();
+        let text = d.validate(Path::new("/tmp/tt-ha.toml")).unwrap();
+        let cfg =
+            crate::config::parse(&text, Path::new("/tmp/tt-ha.toml"), Path::new("/tmp")).unwrap();
+        assert_eq!(
+            cfg.replicant().tt_ha.as_deref(),
+            Some("\"/opt/Tape Track/bin/tt-ha\"")
+        );
+    }
+
+    #[test]
+    fn typed_ssh_options_or_a_tt_ha_path_that_would_run_commands_are_refused() {
+        for (options, tt_ha, says) in [
+            (
+                "-p 22 \"-oProxyCommand=touch /tmp/pwned\"",
+                "",
+                "run a command on this machine",
+            ),
+            ("-o LocalCommand=id", "", "run a command on this machine"),
+            ("", "/usr/bin/tt-ha;touch /tmp/pwned", "node's shell"),
+            ("", "/usr/bin/tt-ha `id`", "node's shell"),
+        ] {
+            let mut d = filled();
+            d.replicant.cycle(Key::Reach, true).unwrap();
+            d.replicant.ssh = "ops@tt-replicant".into();
+            d.replicant.ssh_options = options.into();
+            d.replicant.tt_ha = tt_ha.into();
+            let e = d.validate(Path::new("/tmp/tt-ha.toml")).unwrap_err();
+            assert!(e.contains(says), "{options:?} {tt_ha:?}: {e}");
+        }
+    }
+
+    #[test]
     fn an_ssh_destination_that_ssh_would_misread_is_refused() {
         for (dest, says) in [
             ("-oProxyCommand=sh", "starts with '-'"),
@@ -1180,6 +1218,11 @@ mod toml_out {
                 match n.tt_ha.trim() {
                     "" => {
                         t.remove("tt_ha");
+                    }
+                    // The node's shell reads it (sh or cmd.exe): a path with spaces goes
+                    // quoted, as both expect.
+                    p if p.contains(' ') && !p.starts_with('"') => {
+                        set(t, "tt_ha", string(&format!("\"{p}\"")))
                     }
                     p => set(t, "tt_ha", string(p)),
                 }
