@@ -13,8 +13,15 @@ fn as_text(doc: &Document) -> String {
     s
 }
 
-/// A unified diff (3 lines of context) between two versions of `label`; empty when equal.
+/// A unified diff (3 lines of context) between two versions of `label`, the new one being what
+/// tt-ha writes; empty when equal.
 pub fn unified(label: &str, old: &Document, new: &Document) -> String {
+    unified_after(label, old, new, "after tt-ha")
+}
+
+/// [`unified`], the new version named by `after` (`"after rollback"`: what a rollback writes
+/// back), so the `+` lines are said to be what the file will hold.
+pub fn unified_after(label: &str, old: &Document, new: &Document, after: &str) -> String {
     let (a, b) = (as_text(old), as_text(new));
     if a == b {
         return String::new();
@@ -22,7 +29,7 @@ pub fn unified(label: &str, old: &Document, new: &Document) -> String {
     TextDiff::from_lines(&a, &b)
         .unified_diff()
         .context_radius(3)
-        .header(label, &format!("{label} (after tt-ha)"))
+        .header(&format!("{label} (now)"), &format!("{label} ({after})"))
         .to_string()
 }
 
@@ -36,7 +43,7 @@ mod tests {
         let new = Document::parse(b"a\r\nrep_set_priority 0\r\nc\r\n");
         let d = unified("DB_CONFIG", &old, &new);
         assert!(
-            d.starts_with("--- DB_CONFIG\n+++ DB_CONFIG (after tt-ha)\n@@ -1,3 +1,3 @@\n"),
+            d.starts_with("--- DB_CONFIG (now)\n+++ DB_CONFIG (after tt-ha)\n@@ -1,3 +1,3 @@\n"),
             "{d}"
         );
         assert!(

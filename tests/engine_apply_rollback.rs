@@ -83,6 +83,13 @@ fn apply_then_rollback_restores_every_file_but_the_masters_regions() {
             && dry_text.contains("rollback.replicant.restore"),
         "{dry_text}"
     );
+    // The diff's new side is what the rollback writes back: the original, block commented.
+    assert!(
+        dry_text.contains("DB_CONFIG (after rollback)")
+            && !dry_text.contains("(after tt-ha)")
+            && dry_text.lines().any(|l| l.trim_start().starts_with("+#")),
+        "{dry_text}"
+    );
     assert_eq!(
         fs::read_to_string(site.master.join("DB_CONFIG")).unwrap(),
         m_conf,
