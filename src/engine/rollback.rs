@@ -162,10 +162,11 @@ fn restore_dbconfig_step(
     (saved, original, current): &(PathBuf, Vec<u8>, Vec<u8>),
 ) -> RollbackStep {
     let path = node.db_config_path();
-    let diff = crate::textdiff::unified(
+    let diff = crate::textdiff::unified_after(
         &crate::display::path(&path).to_string(),
         &Document::parse(current),
         &Document::parse(original),
+        "after rollback",
     );
     let lines = diff.lines().map(str::to_string).collect();
     let mut out = step(
