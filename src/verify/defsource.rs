@@ -116,7 +116,14 @@ impl DefinitionSource {
         if buf.last() == Some(&b'\r') {
             buf.pop();
         }
-        Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+        // Exact bytes or nothing: a lossy decoding would make two different values the same.
+        match String::from_utf8(buf) {
+            Ok(line) => Ok(Some(line)),
+            Err(e) => Err(self.fail(format!(
+                "the line is not valid UTF-8 ({}): `verify` compares exact text and cannot carry these bytes, so it refuses the compare rather than guess; convert the export to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8)",
+                crate::display::escape_bytes(e.as_bytes())
+            ))),
+        }
     }
 
     fn finish_command(&mut self) -> Result<(), VerifyError> {

@@ -50,6 +50,7 @@ impl Report {
             .order_warning()
             .into_iter()
             .chain(stats.repeat_warning())
+            .chain(stats.repeat_other_warning())
             .collect();
         if self.outcome.not_kept > 0 {
             w.push(format!(
@@ -176,6 +177,7 @@ pub fn run(
         (None, None) => unreachable!("a master connection whenever the master is the source"),
     };
     drop(other);
+    nothing_read(&outcome, req.scope.as_ref(), &master)?;
 
     if let (Some(watch), Some(first), Some(mut m), false) = (
         watch.as_mut(),
@@ -192,4 +194,32 @@ pub fn run(
         replicant,
         outcome,
     })
+}
+
+/// Reading nothing proves nothing: a compare whose source held no record (in the scope asked,
+/// or at all while the other side holds none either) is an error, never EQUAL.
+fn nothing_read(
+    outcome: &Outcome,
+    scope: Option<&ScopeFilter>,
+    master: &str,
+) -> Result<(), VerifyError> {
+    let s = &outcome.stats;
+    if outcome.interrupted || s.records_read > 0 {
+        return Ok(());
+    }
+    let theirs = if s.extra > 0 {
+        format!(" (the replicant's side holds {} there)", s.extra)
+    } else {
+        String::new()
+    };
+    match scope {
+        Some(f) => Err(VerifyError::new(format!(
+            "{master} holds no Volume in scope {}{theirs}: nothing to compare; check the spelling of --scope (the master's scopes: its SCOPES answer, or the CUSTOMER and MEDIA columns of the export)",
+            crate::display::text(&f.request())
+        ))),
+        None if s.extra == 0 => Err(VerifyError::new(format!(
+            "{master} and the replicant's side hold no Volume at all: nothing to compare; check that these are the right servers or files"
+        ))),
+        None => Ok(()),
+    }
 }

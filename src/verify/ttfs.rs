@@ -22,6 +22,10 @@ pub struct Client {
     writer: TcpStream,
     /// `NAME (ADDRESS:PORT)`, for messages.
     who: String,
+    /// The last request sent, for messages.
+    request: String,
+    /// Answer lines read for it so far, for messages.
+    answer_line: u64,
 }
 
 impl Client {
@@ -46,6 +50,8 @@ impl Client {
             reader: BufReader::with_capacity(256 * 1024, stream),
             writer,
             who,
+            request: String::new(),
+            answer_line: 0,
         })
     }
 
@@ -55,6 +61,8 @@ impl Client {
     }
 
     fn send(&mut self, request: &str) -> Result<(), VerifyError> {
+        self.request = request.to_string();
+        self.answer_line = 0;
         writeln!(self.writer, "{request}")
             .map_err(|e| VerifyError::new(format!("{}: sending {request:?} failed: {e}", self.who)))
     }
@@ -81,10 +89,18 @@ impl Client {
             )));
         }
         buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-        Ok(String::from_utf8_lossy(&buf).into_owned())
+        self.answer_line += 1;
+        // Exact bytes or nothing: a lossy decoding would make two different values (or Volume
+        // ids, or scopes) the same text and the compare a false EQUAL.
+        String::from_utf8(buf).map_err(|e| {
+            VerifyError::new(format!(
+                "{}: line {} of its answer to {:?} is not valid UTF-8 ({}): `verify` compares exact text and cannot carry these bytes, so it refuses the compare rather than guess; fix the Volume on the server (or compare that scope by hand)",
+                self.who,
+                self.answer_line,
+                self.request,
+                crate::display::escape_bytes(e.as_bytes())
+            ))
+        })
     }
 
     /// `PING`: the server's role (`master`, `replicant` or `standalone`).
