@@ -118,7 +118,17 @@ pub fn run(
     };
     let mut last_report = Instant::now();
     let mut interrupted = false;
-    while let Some(record) = source.next_record()? {
+    loop {
+        let record = match source.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            // A stop ends a read that waited (a silent server, a command): what was read stands.
+            Err(_) if stop.load(Ordering::Relaxed) => {
+                interrupted = true;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         if stop.load(Ordering::Relaxed) {
             interrupted = true;
             break;

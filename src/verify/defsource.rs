@@ -5,6 +5,7 @@ use super::VerifyError;
 use super::compare::{ScopeLoader, Source};
 use super::definition::{Definition, Input};
 use super::record::{Record, Scope};
+use super::wake::{Limits, Woken};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -24,7 +25,9 @@ pub struct DefinitionSource {
 
 impl DefinitionSource {
     /// Opens the definition's file, or starts its command.
-    pub fn open(def: Definition) -> Result<DefinitionSource, VerifyError> {
+    /// A command's output is read under `limits` (a stop ends the read, the command is
+    /// killed when the source is dropped).
+    pub fn open(def: Definition, limits: &Limits) -> Result<DefinitionSource, VerifyError> {
         let where_ = format!("(definition {})", crate::display::path(&def.path));
         let (reader, child, name): (Box<dyn BufRead + Send>, _, String) = match &def.input {
             Input::File(p) => {
@@ -70,7 +73,10 @@ impl DefinitionSource {
                     String::from_utf8_lossy(&kept).into_owned()
                 });
                 (
-                    Box::new(BufReader::with_capacity(256 * 1024, out)),
+                    Box::new(BufReader::with_capacity(
+                        256 * 1024,
+                        Woken::new(out, limits.clone()),
+                    )),
                     Some((child, drain)),
                     format!("the output of {:?}", argv.join(" ")),
                 )
@@ -245,8 +251,8 @@ pub struct DefinitionSide {
 
 impl DefinitionSide {
     /// Reads every record of `def`.
-    pub fn read(def: Definition) -> Result<DefinitionSide, VerifyError> {
-        let mut src = DefinitionSource::open(def)?;
+    pub fn read(def: Definition, limits: &Limits) -> Result<DefinitionSide, VerifyError> {
+        let mut src = DefinitionSource::open(def, limits)?;
         let mut by_scope: HashMap<Scope, Vec<Record>> = HashMap::new();
         while let Some(r) = src.next_record()? {
             by_scope.entry(r.scope.clone()).or_default().push(r);

@@ -132,9 +132,23 @@ impl Record {
     /// Its fields, sorted by name: made from `raw` when the record keeps its value whole.
     pub fn fields_list(&self) -> std::borrow::Cow<'_, [(String, String)]> {
         match &self.raw {
-            Some(v) => Record::new(Scope::default(), String::new(), Record::fields_of_value(v))
-                .fields
-                .into(),
+            Some(v) => {
+                // A name a server's value repeats is compared as the whole list of its values
+                // (in their order), never as its last one.
+                let mut fields = Record::fields_of_value(v);
+                fields.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut out: Vec<(String, String)> = Vec::with_capacity(fields.len());
+                for (name, value) in fields {
+                    match out.last_mut() {
+                        Some((n, v)) if *n == name => {
+                            v.push(' ');
+                            v.push_str(&value);
+                        }
+                        _ => out.push((name, value)),
+                    }
+                }
+                out.into()
+            }
             None => (&self.fields[..]).into(),
         }
     }
@@ -163,6 +177,21 @@ impl Record {
             fields.push(("text".to_string(), text.join(" ")));
         }
         fields
+    }
+
+    /// True when two server values hold the same words, spacing included, in any order (a
+    /// space more or less is a different value: the server's bytes are compared exactly).
+    pub fn same_words(&self, other: &Record) -> bool {
+        match (&self.raw, &other.raw) {
+            (Some(a), Some(b)) => {
+                let mut a: Vec<&str> = a.split(' ').collect();
+                let mut b: Vec<&str> = b.split(' ').collect();
+                a.sort_unstable();
+                b.sort_unstable();
+                a == b
+            }
+            _ => true,
+        }
     }
 
     /// True when both records hold the same fields (whatever their form).

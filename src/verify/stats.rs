@@ -82,6 +82,13 @@ impl Difference {
                         replicant: Some(r.scope.to_string()),
                     });
                 }
+                if fields.is_empty() && !m.same_words(r) {
+                    fields.push(FieldDiff {
+                        field: "value (spacing)".into(),
+                        master: m.raw.clone(),
+                        replicant: r.raw.clone(),
+                    });
+                }
                 if fields.is_empty() {
                     return None;
                 }

@@ -5,6 +5,7 @@
 
 use super::VerifyError;
 use super::record::{Record, Scope, ScopeFilter};
+use super::wake::{Limits, Woken};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -12,13 +13,12 @@ use std::time::Duration;
 /// The longest answer line read (a longer one is an error, never unbounded memory).
 const LINE_MAX: u64 = 1 << 20;
 
-/// How long a connection may take to open, and a read to answer.
+/// How long a connection may take to open (at most: less when the silence limit is less).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One connection to a server's client port.
 pub struct Client {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Woken<TcpStream>>,
     writer: TcpStream,
     /// `NAME (ADDRESS:PORT)`, for messages.
     who: String,
@@ -29,8 +29,14 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `address:port` of node `name`.
-    pub fn connect(name: &str, address: &str, port: u16) -> Result<Client, VerifyError> {
+    /// Connects to `address:port` of node `name`; its reads end on a stop or a silence of
+    /// `limits`.
+    pub fn connect(
+        name: &str,
+        address: &str,
+        port: u16,
+        limits: &Limits,
+    ) -> Result<Client, VerifyError> {
         let who = format!("{name} ({address}:{port})");
         let fail = |e: std::io::Error| {
             VerifyError::new(format!(
@@ -42,12 +48,16 @@ impl Client {
             .map_err(fail)?
             .next()
             .ok_or_else(|| fail(std::io::Error::other("the address resolves to nothing")))?;
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(fail)?;
-        stream.set_read_timeout(Some(READ_TIMEOUT)).map_err(fail)?;
+        let wait = limits
+            .silence
+            .map_or(CONNECT_TIMEOUT, |s| s.min(CONNECT_TIMEOUT));
+        let stream = TcpStream::connect_timeout(&addr, wait).map_err(fail)?;
         let _ = stream.set_nodelay(true);
+        // A write to a server that reads nothing ends too (requests are one short line).
+        let _ = stream.set_write_timeout(Some(wait));
         let writer = stream.try_clone().map_err(fail)?;
         Ok(Client {
-            reader: BufReader::with_capacity(256 * 1024, stream),
+            reader: BufReader::with_capacity(256 * 1024, Woken::new(stream, limits.clone())),
             writer,
             who,
             request: String::new(),
@@ -73,9 +83,7 @@ impl Client {
         let n = (&mut self.reader)
             .take(LINE_MAX)
             .read_until(b'\n', &mut buf)
-            .map_err(|e| {
-                VerifyError::new(format!("{}: reading its answer failed: {e}", self.who))
-            })?;
+            .map_err(|e| self.read_failed(e))?;
         if n == 0 {
             return Err(VerifyError::new(format!(
                 "{}: the server closed the connection mid-answer (did it stop?)",
@@ -101,6 +109,22 @@ impl Client {
                 crate::display::escape_bytes(e.as_bytes())
             ))
         })
+    }
+
+    fn read_failed(&self, e: std::io::Error) -> VerifyError {
+        if super::wake::is_stop(&e) {
+            return VerifyError::new(format!("{}: {e}", self.who));
+        }
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            return VerifyError::new(format!(
+                "{}: {e} to {:?}: is that port the server's client port (not its replication port), and is the server running and not hung? Check address and client_port in tt-ha.toml (--io-timeout-secs sets this limit)",
+                self.who, self.request
+            ));
+        }
+        VerifyError::new(format!(
+            "{}: reading its answer to {:?} failed: {e}",
+            self.who, self.request
+        ))
     }
 
     /// `PING`: the server's role (`master`, `replicant` or `standalone`).
@@ -302,6 +326,7 @@ pub struct ReadAhead {
     ahead: std::sync::mpsc::Receiver<Ahead>,
     next: Option<(Scope, Vec<Record>)>,
     direct: ServerSide,
+    limits: Limits,
 }
 
 impl ReadAhead {
@@ -312,10 +337,11 @@ impl ReadAhead {
         port: u16,
         order: Vec<Scope>,
         filter: Option<ScopeFilter>,
+        limits: &Limits,
     ) -> Result<ReadAhead, VerifyError> {
-        let mut reader = Client::connect(name, address, port)?;
+        let mut reader = Client::connect(name, address, port, limits)?;
         let direct = ServerSide {
-            client: Client::connect(name, address, port)?,
+            client: Client::connect(name, address, port, limits)?,
             filter,
         };
         // A few scopes ahead at most: bounded memory, whatever the source's pace.
@@ -334,6 +360,7 @@ impl ReadAhead {
             ahead: rx,
             next: None,
             direct,
+            limits: limits.clone(),
         })
     }
 }
@@ -342,8 +369,15 @@ impl super::compare::ScopeLoader for ReadAhead {
     fn load(&mut self, scope: &Scope) -> Result<Vec<Record>, VerifyError> {
         loop {
             if self.next.is_none() {
-                match self.ahead.recv() {
+                // The reading thread's own reads end on a stop or silence; this wait too.
+                match self.ahead.recv_timeout(Duration::from_millis(200)) {
                     Ok(read) => self.next = Some(read?),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        if self.limits.stopped() {
+                            return Err(VerifyError::new(super::wake::stopped().to_string()));
+                        }
+                        continue;
+                    }
                     Err(_) => break,
                 }
             }
