@@ -131,3 +131,53 @@ fn reading_nothing_is_not_equal() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+#[test]
+fn sigterm_stops_a_command_source_that_sleeps_and_says_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.csv"), "V001,ACME,LTO,active\n").unwrap();
+    let def = "SetCommand(\"/bin/sh\", \"-c\", \"cat a.csv; sleep $SLEEP\");\nSetCSVDelimiter(\",\");\nExtract(VOLUME, 1, 0);\nExtract(CUSTOMER, 2, 0);\nExtract(MEDIA, 3, 0);\nExtract(LOCATION, 4, 0);\n";
+    std::fs::write(d.join("m.ttidef"), def).unwrap();
+    std::fs::write(d.join("r.ttidef"), DEF.replace("DATA", "a.csv")).unwrap();
+    for sig in ["-TERM", "-INT"] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tt-ha"))
+            .current_dir(d)
+            .env("SLEEP", if sig == "-TERM" { "1000" } else { "1001" })
+            .args(["--config", "/nonexistent/tt-ha.toml", "verify"])
+            .args(["--source", "m.ttidef", "--against", "r.ttidef"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        Command::new("kill")
+            .args([sig, &c.id().to_string()])
+            .status()
+            .unwrap();
+        let t = std::time::Instant::now();
+        while c.try_wait().unwrap().is_none() {
+            if t.elapsed() > std::time::Duration::from_secs(5) {
+                let _ = c.kill();
+                panic!("{sig}: verify did not stop within 5 s of the signal");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{sig}: {}", text(&o));
+        // Nothing the command started is left behind (its `sleep` in this folder's group).
+        let left = Command::new("pgrep")
+            .args([
+                "-f",
+                &format!("sleep 100{}", if sig == "-TERM" { 0 } else { 1 }),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            left.stdout.is_empty(),
+            "{sig}: left running: {}",
+            text(&left)
+        );
+        assert!(text(&o).contains("INTERRUPTED"), "{sig}: {}", text(&o));
+    }
+}

@@ -44,7 +44,12 @@ impl DefinitionSource {
                 )
             }
             Input::Command(argv) => {
-                let mut child = Command::new(&argv[0])
+                let mut cmd = Command::new(&argv[0]);
+                // Its own process group: a stop ends the command with all it started (a
+                // shell's `sleep`), and Ctrl-C reaches tt-ha, which then says INTERRUPTED.
+                #[cfg(unix)]
+                std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+                let mut child = cmd
                     .args(&argv[1..])
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
@@ -237,6 +242,15 @@ impl Drop for DefinitionSource {
     fn drop(&mut self) {
         // An interrupted compare leaves no command running behind it.
         if let Some((mut child, _)) = self.child.take() {
+            // The whole group (the command and what it started), then the command itself.
+            #[cfg(unix)]
+            if let Ok(None) = child.try_wait() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
