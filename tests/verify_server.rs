@@ -254,3 +254,25 @@ fn sigterm_and_sigint_stop_a_read_that_waits() {
         eprintln!("{sig}: stopped {:?} after the signal", sent.elapsed());
     }
 }
+
+#[test]
+fn a_port_that_never_answers_is_given_up_on_promptly() {
+    // As a replication port given as client_port: it accepts, reads and says nothing.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    for (m, r) in [(port, port), (serve(vec![], false), port)] {
+        let c = start(&site(dir.path(), m, r), &["--io-timeout-secs", "2"]);
+        let (o, took) = finish(c, Duration::from_secs(10));
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}");
+        assert!(t.contains(&format!("127.0.0.1:{port}")), "{t}");
+        eprintln!("gave up after {took:?}: {t}");
+    }
+}
