@@ -57,7 +57,10 @@ impl Client {
         let _ = stream.set_write_timeout(Some(wait));
         let writer = stream.try_clone().map_err(fail)?;
         Ok(Client {
-            reader: BufReader::with_capacity(256 * 1024, Woken::new(stream, limits.clone())),
+            reader: BufReader::with_capacity(
+                256 * 1024,
+                Woken::socket(stream, limits.clone()).map_err(fail)?,
+            ),
             writer,
             who,
             request: String::new(),
