@@ -32,6 +32,10 @@ pub struct VerifyArgs {
     /// Differences listed in the text output (all kept ones are in --json).
     #[arg(long, default_value_t = 20)]
     pub show: usize,
+    /// Longest silence, in seconds, of a server in the middle of an answer before verify
+    /// gives up on it (exit 2, naming it).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub io_timeout_secs: u64,
     /// Machine-readable output (documented in the README).
     #[arg(long)]
     pub json: bool,
@@ -39,10 +43,21 @@ pub struct VerifyArgs {
 
 /// Runs `verify`; every failure to compare is exit code 2 with a line saying what to do.
 pub fn run(config: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    match prepare(config, args).and_then(|req| compare(&req, args)) {
+    let stop = interrupt_flag();
+    match prepare(config, args).and_then(|req| compare(&req, args, &stop)) {
         Ok(report) => {
             render(&report, args)?;
             Ok(ExitCode::from(report.exit_code()))
+        }
+        // A stop that ended a wait (a silent server, a command's output) before any result.
+        Err(e) if stop.load(Ordering::SeqCst) => {
+            if args.json {
+                out::json_pretty(
+                    &json!({"result": "interrupted", "interrupted": true, "error": e.to_string()}),
+                )?;
+            }
+            errln!("tt-ha verify: INTERRUPTED (Ctrl-C or SIGTERM) before a result: {e}");
+            Ok(ExitCode::from(2))
         }
         Err(e) => {
             if args.json {
@@ -72,6 +87,7 @@ fn prepare(config: &Path, args: &VerifyArgs) -> Result<Request, VerifyError> {
             ..Settle::default()
         },
         keep: 0,
+        io_timeout: Some(Duration::from_secs(args.io_timeout_secs)),
     })
 }
 
@@ -110,8 +126,7 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     stop
 }
 
-fn compare(req: &Request, args: &VerifyArgs) -> Result<Report, VerifyError> {
-    let stop = interrupt_flag();
+fn compare(req: &Request, args: &VerifyArgs, stop: &AtomicBool) -> Result<Report, VerifyError> {
     let terminal = std::io::stderr().is_terminal();
     let mut last_line = Instant::now();
     let mut shown = false;
@@ -126,7 +141,7 @@ fn compare(req: &Request, args: &VerifyArgs) -> Result<Report, VerifyError> {
             errln!("{text}");
         }
     };
-    let report = session::run(req, &mut progress, &stop);
+    let report = session::run(req, &mut progress, stop);
     if terminal && shown {
         let _ = write!(std::io::stderr(), "\r\x1b[2K");
     }

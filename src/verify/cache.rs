@@ -36,12 +36,29 @@ impl ScopeCache {
     }
 
     /// Leaves the current scope and holds `records` (the other side's Volumes of `scope`).
-    pub fn enter(&mut self, scope: Scope, records: Vec<Record>) {
+    /// A Volume listed twice is held once, both values merged ([`Record::merged`]) when they
+    /// differ; the number of such repeats is returned (never a silent last-wins).
+    pub fn enter(&mut self, scope: Scope, records: Vec<Record>) -> u64 {
         self.leave();
-        self.entries = records.into_iter().map(|r| (r.volume.clone(), r)).collect();
+        let mut repeats = 0;
+        self.entries = HashMap::with_capacity(records.len());
+        for r in records {
+            match self.entries.get_mut(&r.volume) {
+                Some(first) => {
+                    repeats += 1;
+                    if !first.same_fields(&r) {
+                        *first = first.merged(&r);
+                    }
+                }
+                None => {
+                    self.entries.insert(r.volume.clone(), r);
+                }
+            }
+        }
         self.taken.clear();
         self.visited.insert(scope.clone());
         self.current = Some(scope);
+        repeats
     }
 
     /// Takes the other side's Volume `volume` of the current scope (each is taken once).

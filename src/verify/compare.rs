@@ -114,10 +114,21 @@ pub fn run(
         cache: ScopeCache::default(),
         differences: Vec::new(),
         not_kept: 0,
+        seen: HashMap::new(),
     };
     let mut last_report = Instant::now();
     let mut interrupted = false;
-    while let Some(record) = source.next_record()? {
+    loop {
+        let record = match source.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            // A stop ends a read that waited (a silent server, a command): what was read stands.
+            Err(_) if stop.load(Ordering::Relaxed) => {
+                interrupted = true;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         if stop.load(Ordering::Relaxed) {
             interrupted = true;
             break;
@@ -137,6 +148,7 @@ pub fn run(
     }
     if !interrupted {
         run.finish(other)?;
+        run.stats.check_accounted()?;
     }
     let mut stats = run.stats;
     stats.elapsed_secs = started.elapsed().as_secs_f64();
@@ -161,6 +173,9 @@ struct Run<'a> {
     cache: ScopeCache,
     differences: Vec<Difference>,
     not_kept: u64,
+    /// The source's records of this visit of the current scope: each with the other side's
+    /// record it met and whether they were equal (for a repeat with another value).
+    seen: HashMap<String, (Record, Option<Record>, bool)>,
 }
 
 impl Run<'_> {
@@ -174,13 +189,42 @@ impl Run<'_> {
         if theirs.is_none() && self.cache.taken_here(&record.volume) {
             // The source repeats a Volume of this scope: counted once, and said.
             self.stats.repeated += 1;
+            self.repeat(record);
             return Ok(());
         }
-        match Difference::between(Some(&record), theirs.as_ref()) {
-            None => self.stats.equal += 1,
-            Some(d) => self.note(d),
-        }
+        let equal = match Difference::between(Some(&record), theirs.as_ref()) {
+            None => {
+                self.stats.equal += 1;
+                true
+            }
+            Some(d) => {
+                self.note(d);
+                false
+            }
+        };
+        self.seen
+            .insert(record.volume.clone(), (record, theirs, equal));
         Ok(())
+    }
+
+    /// A source record repeating a Volume of this visit: with the same value it is only
+    /// counted; with another value the Volume is a difference (both values shown), never the
+    /// last one silently compared.
+    fn repeat(&mut self, record: Record) {
+        let Some((first, theirs, equal)) = self.seen.get_mut(&record.volume) else {
+            return;
+        };
+        if first.same_fields(&record) {
+            return;
+        }
+        *first = first.merged(&record);
+        if std::mem::replace(equal, false) {
+            let d = Difference::between(Some(&*first), theirs.as_ref());
+            self.stats.equal -= 1;
+            if let Some(d) = d {
+                self.note(d);
+            }
+        }
     }
 
     fn load(&mut self, scope: &Scope, other: &mut dyn ScopeLoader) -> Result<(), VerifyError> {
@@ -190,7 +234,8 @@ impl Run<'_> {
         }
         self.stats.cache_loads += 1;
         self.stats.cached_volumes += records.len() as u64;
-        self.cache.enter(scope.clone(), records);
+        self.stats.repeated_other += self.cache.enter(scope.clone(), records);
+        self.seen.clear();
         Ok(())
     }
 

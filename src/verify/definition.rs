@@ -86,7 +86,21 @@ pub fn load(path: &Path) -> Result<Definition, DefinitionError> {
         line: None,
         message: format!("cannot read the definition file: {e}"),
     })?;
-    parse(&String::from_utf8_lossy(&bytes), path)
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => parse(text, path),
+        // Never lossy: a literal or translation must match the exact bytes of the data.
+        Err(e) => Err(DefinitionError {
+            path: path.to_path_buf(),
+            line: Some(
+                bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1,
+            ),
+            message: "this line is not valid UTF-8: save the definition file as UTF-8".into(),
+        }),
+    }
 }
 
 /// Parses definition text read from `path` (paths in it are relative to its folder).

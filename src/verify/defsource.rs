@@ -5,6 +5,7 @@ use super::VerifyError;
 use super::compare::{ScopeLoader, Source};
 use super::definition::{Definition, Input};
 use super::record::{Record, Scope};
+use super::wake::{Limits, Woken};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -24,7 +25,9 @@ pub struct DefinitionSource {
 
 impl DefinitionSource {
     /// Opens the definition's file, or starts its command.
-    pub fn open(def: Definition) -> Result<DefinitionSource, VerifyError> {
+    /// A command's output is read under `limits` (a stop ends the read, the command is
+    /// killed when the source is dropped).
+    pub fn open(def: Definition, limits: &Limits) -> Result<DefinitionSource, VerifyError> {
         let where_ = format!("(definition {})", crate::display::path(&def.path));
         let (reader, child, name): (Box<dyn BufRead + Send>, _, String) = match &def.input {
             Input::File(p) => {
@@ -41,7 +44,12 @@ impl DefinitionSource {
                 )
             }
             Input::Command(argv) => {
-                let mut child = Command::new(&argv[0])
+                let mut cmd = Command::new(&argv[0]);
+                // Its own process group: a stop ends the command with all it started (a
+                // shell's `sleep`), and Ctrl-C reaches tt-ha, which then says INTERRUPTED.
+                #[cfg(unix)]
+                std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+                let mut child = cmd
                     .args(&argv[1..])
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
@@ -70,7 +78,10 @@ impl DefinitionSource {
                     String::from_utf8_lossy(&kept).into_owned()
                 });
                 (
-                    Box::new(BufReader::with_capacity(256 * 1024, out)),
+                    Box::new(BufReader::with_capacity(
+                        256 * 1024,
+                        Woken::new(out, limits.clone()),
+                    )),
                     Some((child, drain)),
                     format!("the output of {:?}", argv.join(" ")),
                 )
@@ -116,7 +127,14 @@ impl DefinitionSource {
         if buf.last() == Some(&b'\r') {
             buf.pop();
         }
-        Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+        // Exact bytes or nothing: a lossy decoding would make two different values the same.
+        match String::from_utf8(buf) {
+            Ok(line) => Ok(Some(line)),
+            Err(e) => Err(self.fail(format!(
+                "the line is not valid UTF-8 ({}): `verify` compares exact text and cannot carry these bytes, so it refuses the compare rather than guess; convert the export to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8)",
+                crate::display::escape_bytes(e.as_bytes())
+            ))),
+        }
     }
 
     fn finish_command(&mut self) -> Result<(), VerifyError> {
@@ -224,6 +242,15 @@ impl Drop for DefinitionSource {
     fn drop(&mut self) {
         // An interrupted compare leaves no command running behind it.
         if let Some((mut child, _)) = self.child.take() {
+            // The whole group (the command and what it started), then the command itself.
+            #[cfg(unix)]
+            if let Ok(None) = child.try_wait() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -238,8 +265,8 @@ pub struct DefinitionSide {
 
 impl DefinitionSide {
     /// Reads every record of `def`.
-    pub fn read(def: Definition) -> Result<DefinitionSide, VerifyError> {
-        let mut src = DefinitionSource::open(def)?;
+    pub fn read(def: Definition, limits: &Limits) -> Result<DefinitionSide, VerifyError> {
+        let mut src = DefinitionSource::open(def, limits)?;
         let mut by_scope: HashMap<Scope, Vec<Record>> = HashMap::new();
         while let Some(r) = src.next_record()? {
             by_scope.entry(r.scope.clone()).or_default().push(r);

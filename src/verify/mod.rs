@@ -17,6 +17,7 @@
 //! - [`stats`]: what a run found, in numbers.
 //! - [`live`]: whether replication runs between the pair, and the re-check of a difference
 //!   once the replicant has caught up.
+//! - [`wake`]: reads that wake to look at the stop flag and at a silent server.
 
 pub mod cache;
 pub mod compare;
@@ -27,6 +28,7 @@ pub mod record;
 pub mod session;
 pub mod stats;
 pub mod ttfs;
+pub mod wake;
 
 pub use compare::{Options, Outcome, Progress, ScopeLoader, Source};
 pub use record::{Record, Scope};

@@ -51,7 +51,8 @@ pub struct ScopeFilter {
 }
 
 impl ScopeFilter {
-    /// Parses `CUSTOMER` or `CUSTOMER/MEDIA`; an error says what is expected.
+    /// Parses `CUSTOMER` or `CUSTOMER/MEDIA` (either may be empty: the Volumes naming none);
+    /// an error says what is expected.
     pub fn parse(text: &str) -> Result<ScopeFilter, super::VerifyError> {
         let bad = |why: &str| {
             super::VerifyError::new(format!(
@@ -70,9 +71,8 @@ impl ScopeFilter {
                 media: None,
             }),
             Some((_, m)) if m.contains('/') => Err(bad("it has more than one '/'")),
-            Some((c, m)) if c.is_empty() || m.is_empty() => {
-                Err(bad("the customer or the media is empty"))
-            }
+            // An empty customer or media is a scope too: the Volumes that name none
+            // (`C00001/` is C00001's Volumes without a media).
             Some((c, m)) => Ok(ScopeFilter {
                 customer: c.to_string(),
                 media: Some(m.to_string()),
@@ -132,9 +132,23 @@ impl Record {
     /// Its fields, sorted by name: made from `raw` when the record keeps its value whole.
     pub fn fields_list(&self) -> std::borrow::Cow<'_, [(String, String)]> {
         match &self.raw {
-            Some(v) => Record::new(Scope::default(), String::new(), Record::fields_of_value(v))
-                .fields
-                .into(),
+            Some(v) => {
+                // A name a server's value repeats is compared as the whole list of its values
+                // (in their order), never as its last one.
+                let mut fields = Record::fields_of_value(v);
+                fields.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut out: Vec<(String, String)> = Vec::with_capacity(fields.len());
+                for (name, value) in fields {
+                    match out.last_mut() {
+                        Some((n, v)) if *n == name => {
+                            v.push(' ');
+                            v.push_str(&value);
+                        }
+                        _ => out.push((name, value)),
+                    }
+                }
+                out.into()
+            }
             None => (&self.fields[..]).into(),
         }
     }
@@ -163,6 +177,46 @@ impl Record {
             fields.push(("text".to_string(), text.join(" ")));
         }
         fields
+    }
+
+    /// True when two server values hold the same words, spacing included, in any order (a
+    /// space more or less is a different value: the server's bytes are compared exactly).
+    pub fn same_words(&self, other: &Record) -> bool {
+        match (&self.raw, &other.raw) {
+            (Some(a), Some(b)) => {
+                let mut a: Vec<&str> = a.split(' ').collect();
+                let mut b: Vec<&str> = b.split(' ').collect();
+                a.sort_unstable();
+                b.sort_unstable();
+                a == b
+            }
+            _ => true,
+        }
+    }
+
+    /// True when both records hold the same fields (whatever their form).
+    pub fn same_fields(&self, other: &Record) -> bool {
+        self.same_value(other) || self.fields_list() == other.fields_list()
+    }
+
+    /// One record for a Volume read twice with different values: every field of both, a field
+    /// whose values differ holding both (`first | second`), so that it differs from any single
+    /// value on the other side and the difference shows both.
+    pub fn merged(&self, again: &Record) -> Record {
+        let mut fields: Vec<(String, String)> = self.fields_list().into_owned();
+        for (name, value) in again.fields_list().iter() {
+            match fields.iter_mut().find(|(n, _)| n == name) {
+                Some((_, v)) if v != value => *v = format!("{v} | {value}"),
+                Some(_) => {}
+                None => fields.push((name.clone(), format!("(none) | {value}"))),
+            }
+        }
+        for (name, value) in fields.iter_mut() {
+            if again.field(name).is_none() {
+                *value = format!("{value} | (none)");
+            }
+        }
+        Record::new(self.scope.clone(), self.volume.clone(), fields)
     }
 
     /// The value of field `name`, if the record has it.
@@ -203,7 +257,13 @@ mod tests {
             ScopeFilter::parse("C1/LTO-7").unwrap().request(),
             "C1/LTO-7"
         );
-        for bad in ["", "C1/", "/LTO", "a/b/c", "C 1"] {
+        assert_eq!(
+            ScopeFilter::parse("C1/").unwrap().media.as_deref(),
+            Some("")
+        );
+        assert!(Scope::new("C1", "").within(&ScopeFilter::parse("C1/").unwrap()));
+        assert!(!Scope::new("C1", "X").within(&ScopeFilter::parse("C1/").unwrap()));
+        for bad in ["", "a/b/c", "C 1"] {
             let e = ScopeFilter::parse(bad).unwrap_err().to_string();
             assert!(e.contains("CUSTOMER/MEDIA"), "{bad}: {e}");
         }

@@ -8,9 +8,11 @@ use super::defsource::{DefinitionSide, DefinitionSource};
 use super::live::{self, Replication, Settle, Watch};
 use super::record::ScopeFilter;
 use super::ttfs::{Client, ReadAhead, ServerSide};
+use super::wake::Limits;
 use crate::config::{Node, SiteConfig};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What to compare.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +29,12 @@ pub struct Request {
     pub settle: Settle,
     /// Differences kept with details.
     pub keep: usize,
+    /// The longest a server may stay silent during an answer (`None`: [`IO_TIMEOUT`]).
+    pub io_timeout: Option<std::time::Duration>,
 }
+
+/// How long a server may stay silent during an answer by default.
+pub const IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a verify found, for the front-ends to render.
 #[derive(Debug, Clone)]
@@ -50,6 +57,7 @@ impl Report {
             .order_warning()
             .into_iter()
             .chain(stats.repeat_warning())
+            .chain(stats.repeat_other_warning())
             .collect();
         if self.outcome.not_kept > 0 {
             w.push(format!(
@@ -84,8 +92,8 @@ fn site(req: &Request) -> Result<&SiteConfig, VerifyError> {
     })
 }
 
-fn connect(n: &Node) -> Result<Client, VerifyError> {
-    Client::connect(&n.name, &n.address, n.client_port.0)
+fn connect(n: &Node, limits: &Limits) -> Result<Client, VerifyError> {
+    Client::connect(&n.name, &n.address, n.client_port.0, limits)
 }
 
 /// Runs one verify. `progress` is called now and then during the compare; `stop` ends it
@@ -94,6 +102,35 @@ pub fn run(
     req: &Request,
     progress: &mut dyn FnMut(&Progress),
     stop: &AtomicBool,
+) -> Result<Report, VerifyError> {
+    let limits = Limits {
+        stop: Arc::new(AtomicBool::new(false)),
+        silence: Some(req.io_timeout.unwrap_or(IO_TIMEOUT)),
+    };
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Every read waits on `limits.stop`: this mirrors the caller's flag into it, so
+        // that a stop ends a read blocked on a silent server or command within a tick.
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if stop.load(Ordering::Relaxed) {
+                    limits.stop.store(true, Ordering::Relaxed);
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+        let out = run_within(req, progress, stop, &limits);
+        done.store(true, Ordering::Relaxed);
+        out
+    })
+}
+
+fn run_within(
+    req: &Request,
+    progress: &mut dyn FnMut(&Progress),
+    stop: &AtomicBool,
+    limits: &Limits,
 ) -> Result<Report, VerifyError> {
     let live_pair = req.source.is_none() && req.against.is_none();
     let mut watch = live_pair.then(|| site(req).map(Watch::new)).transpose()?;
@@ -113,7 +150,7 @@ pub fn run(
     // replicant's side reads them ahead.
     let mut master_conn = match &req.source {
         Some(_) => None,
-        None => Some(connect(&site(req)?.master)?),
+        None => Some(connect(&site(req)?.master, limits)?),
     };
     let order: Option<Vec<super::record::Scope>> = match master_conn.as_mut() {
         Some(c) => Some(
@@ -130,6 +167,7 @@ pub fn run(
         Some(def) => (
             Box::new(DefinitionSide::read(
                 super::definition::load(def).map_err(|e| VerifyError::new(e.to_string()))?,
+                limits,
             )?),
             format!("the records of {}", crate::display::path(def)),
         ),
@@ -142,9 +180,10 @@ pub fn run(
                     n.client_port.0,
                     order,
                     req.scope.clone(),
+                    limits,
                 )?),
                 None => Box::new(ServerSide {
-                    client: connect(n)?,
+                    client: connect(n, limits)?,
                     filter: req.scope.clone(),
                 }),
             };
@@ -156,7 +195,7 @@ pub fn run(
     let (mut outcome, master) = match (&req.source, master_conn.as_mut()) {
         (Some(def), _) => {
             let d = super::definition::load(def).map_err(|e| VerifyError::new(e.to_string()))?;
-            let mut src = DefinitionSource::open(d)?;
+            let mut src = DefinitionSource::open(d, limits)?;
             let o = compare::run(&mut src, other.as_mut(), &opts, progress, stop)?;
             (o, format!("the records of {}", crate::display::path(def)))
         }
@@ -170,12 +209,13 @@ pub fn run(
                 progress,
                 stop,
             )?;
-            master_client = Some(connect(n)?);
+            master_client = Some(connect(n, limits)?);
             (o, describe_server(n))
         }
         (None, None) => unreachable!("a master connection whenever the master is the source"),
     };
     drop(other);
+    nothing_read(&outcome, req.scope.as_ref(), &master)?;
 
     if let (Some(watch), Some(first), Some(mut m), false) = (
         watch.as_mut(),
@@ -183,7 +223,7 @@ pub fn run(
         master_client,
         outcome.interrupted,
     ) {
-        let mut r = connect(site(req)?.replicant())?;
+        let mut r = connect(site(req)?.replicant(), limits)?;
         live::recheck(&mut outcome, &mut m, &mut r, watch, first, req.settle, stop)?;
     }
     Ok(Report {
@@ -192,4 +232,32 @@ pub fn run(
         replicant,
         outcome,
     })
+}
+
+/// Reading nothing proves nothing: a compare whose source held no record (in the scope asked,
+/// or at all while the other side holds none either) is an error, never EQUAL.
+fn nothing_read(
+    outcome: &Outcome,
+    scope: Option<&ScopeFilter>,
+    master: &str,
+) -> Result<(), VerifyError> {
+    let s = &outcome.stats;
+    if outcome.interrupted || s.records_read > 0 {
+        return Ok(());
+    }
+    let theirs = if s.extra > 0 {
+        format!(" (the replicant's side holds {} there)", s.extra)
+    } else {
+        String::new()
+    };
+    match scope {
+        Some(f) => Err(VerifyError::new(format!(
+            "{master} holds no Volume in scope {}{theirs}: nothing to compare; check the spelling of --scope (the master's scopes: its SCOPES answer, or the CUSTOMER and MEDIA columns of the export)",
+            crate::display::text(&f.request())
+        ))),
+        None if s.extra == 0 => Err(VerifyError::new(format!(
+            "{master} and the replicant's side hold no Volume at all: nothing to compare; check that these are the right servers or files"
+        ))),
+        None => Ok(()),
+    }
 }

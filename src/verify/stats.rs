@@ -82,6 +82,13 @@ impl Difference {
                         replicant: Some(r.scope.to_string()),
                     });
                 }
+                if fields.is_empty() && !m.same_words(r) {
+                    fields.push(FieldDiff {
+                        field: "value (spacing)".into(),
+                        master: m.raw.clone(),
+                        replicant: r.raw.clone(),
+                    });
+                }
                 if fields.is_empty() {
                     return None;
                 }
@@ -187,6 +194,8 @@ pub struct Stats {
     pub extra: u64,
     /// Source records that repeat a Volume already read in the same scope (counted once).
     pub repeated: u64,
+    /// Records of the other side (the replicant) that repeat a Volume of the same scope.
+    pub repeated_other: u64,
     /// Differences read again after the first pass (replication is live).
     pub rechecked: u64,
     /// How the re-read waited: `caught_up` (the replicant had applied the master's log
@@ -214,6 +223,7 @@ impl Default for Stats {
             missing: 0,
             extra: 0,
             repeated: 0,
+            repeated_other: 0,
             rechecked: 0,
             recheck: "none",
             settled: 0,
@@ -227,6 +237,19 @@ impl Stats {
     /// True when nothing differs.
     pub fn all_equal(&self) -> bool {
         self.differing == 0 && self.missing == 0 && self.extra == 0
+    }
+
+    /// Every record read ends as equal, differing, missing or a repeat: an error (exit 2)
+    /// when the numbers do not add up, never a result built on a record that went uncounted.
+    pub fn check_accounted(&self) -> Result<(), super::VerifyError> {
+        let ended = self.equal + self.differing + self.missing + self.repeated;
+        if self.records_read == ended {
+            return Ok(());
+        }
+        Err(super::VerifyError::new(format!(
+            "internal check failed: {} records read but {ended} accounted for (equal {}, differing {}, missing {}, repeated {}); the result cannot be trusted: report this as a bug with the --json output",
+            self.records_read, self.equal, self.differing, self.missing, self.repeated
+        )))
     }
 
     /// Counts one difference (or, `sign` -1, takes it back).
@@ -272,6 +295,9 @@ impl Stats {
         if self.repeated > 0 {
             rows.push(("repeated in the source", thousands(self.repeated)));
         }
+        if self.repeated_other > 0 {
+            rows.push(("repeated on the replicant", thousands(self.repeated_other)));
+        }
         rows.push((
             "read again",
             format!(
@@ -297,6 +323,16 @@ impl Stats {
             format!(
                 "{} record(s) of the source repeat a Volume already read in the same scope: each Volume was compared once; check the export",
                 self.repeated
+            )
+        })
+    }
+
+    /// The warning when the other side repeats Volumes.
+    pub fn repeat_other_warning(&self) -> Option<String> {
+        (self.repeated_other > 0).then(|| {
+            format!(
+                "{} record(s) of the replicant's side repeat a Volume of the same scope: a Volume read twice with different values is reported as differing (both values shown); check the export",
+                self.repeated_other
             )
         })
     }

@@ -5,6 +5,7 @@
 
 use super::VerifyError;
 use super::record::{Record, Scope, ScopeFilter};
+use super::wake::{Limits, Woken};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -12,21 +13,30 @@ use std::time::Duration;
 /// The longest answer line read (a longer one is an error, never unbounded memory).
 const LINE_MAX: u64 = 1 << 20;
 
-/// How long a connection may take to open, and a read to answer.
+/// How long a connection may take to open (at most: less when the silence limit is less).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One connection to a server's client port.
 pub struct Client {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Woken<TcpStream>>,
     writer: TcpStream,
     /// `NAME (ADDRESS:PORT)`, for messages.
     who: String,
+    /// The last request sent, for messages.
+    request: String,
+    /// Answer lines read for it so far, for messages.
+    answer_line: u64,
 }
 
 impl Client {
-    /// Connects to `address:port` of node `name`.
-    pub fn connect(name: &str, address: &str, port: u16) -> Result<Client, VerifyError> {
+    /// Connects to `address:port` of node `name`; its reads end on a stop or a silence of
+    /// `limits`.
+    pub fn connect(
+        name: &str,
+        address: &str,
+        port: u16,
+        limits: &Limits,
+    ) -> Result<Client, VerifyError> {
         let who = format!("{name} ({address}:{port})");
         let fail = |e: std::io::Error| {
             VerifyError::new(format!(
@@ -38,14 +48,23 @@ impl Client {
             .map_err(fail)?
             .next()
             .ok_or_else(|| fail(std::io::Error::other("the address resolves to nothing")))?;
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(fail)?;
-        stream.set_read_timeout(Some(READ_TIMEOUT)).map_err(fail)?;
+        let wait = limits
+            .silence
+            .map_or(CONNECT_TIMEOUT, |s| s.min(CONNECT_TIMEOUT));
+        let stream = TcpStream::connect_timeout(&addr, wait).map_err(fail)?;
         let _ = stream.set_nodelay(true);
+        // A write to a server that reads nothing ends too (requests are one short line).
+        let _ = stream.set_write_timeout(Some(wait));
         let writer = stream.try_clone().map_err(fail)?;
         Ok(Client {
-            reader: BufReader::with_capacity(256 * 1024, stream),
+            reader: BufReader::with_capacity(
+                256 * 1024,
+                Woken::socket(stream, limits.clone()).map_err(fail)?,
+            ),
             writer,
             who,
+            request: String::new(),
+            answer_line: 0,
         })
     }
 
@@ -55,6 +74,8 @@ impl Client {
     }
 
     fn send(&mut self, request: &str) -> Result<(), VerifyError> {
+        self.request = request.to_string();
+        self.answer_line = 0;
         writeln!(self.writer, "{request}")
             .map_err(|e| VerifyError::new(format!("{}: sending {request:?} failed: {e}", self.who)))
     }
@@ -65,9 +86,7 @@ impl Client {
         let n = (&mut self.reader)
             .take(LINE_MAX)
             .read_until(b'\n', &mut buf)
-            .map_err(|e| {
-                VerifyError::new(format!("{}: reading its answer failed: {e}", self.who))
-            })?;
+            .map_err(|e| self.read_failed(e))?;
         if n == 0 {
             return Err(VerifyError::new(format!(
                 "{}: the server closed the connection mid-answer (did it stop?)",
@@ -81,10 +100,34 @@ impl Client {
             )));
         }
         buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
+        self.answer_line += 1;
+        // Exact bytes or nothing: a lossy decoding would make two different values (or Volume
+        // ids, or scopes) the same text and the compare a false EQUAL.
+        String::from_utf8(buf).map_err(|e| {
+            VerifyError::new(format!(
+                "{}: line {} of its answer to {:?} is not valid UTF-8 ({}): `verify` compares exact text and cannot carry these bytes, so it refuses the compare rather than guess; fix the Volume on the server (or compare that scope by hand)",
+                self.who,
+                self.answer_line,
+                self.request,
+                crate::display::escape_bytes(e.as_bytes())
+            ))
+        })
+    }
+
+    fn read_failed(&self, e: std::io::Error) -> VerifyError {
+        if super::wake::is_stop(&e) {
+            return VerifyError::new(format!("{}: {e}", self.who));
         }
-        Ok(String::from_utf8_lossy(&buf).into_owned())
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            return VerifyError::new(format!(
+                "{}: {e} to {:?}: is that port the server's client port (not its replication port), and is the server running and not hung? Check address and client_port in tt-ha.toml (--io-timeout-secs sets this limit)",
+                self.who, self.request
+            ));
+        }
+        VerifyError::new(format!(
+            "{}: reading its answer to {:?} failed: {e}",
+            self.who, self.request
+        ))
     }
 
     /// `PING`: the server's role (`master`, `replicant` or `standalone`).
@@ -286,6 +329,7 @@ pub struct ReadAhead {
     ahead: std::sync::mpsc::Receiver<Ahead>,
     next: Option<(Scope, Vec<Record>)>,
     direct: ServerSide,
+    limits: Limits,
 }
 
 impl ReadAhead {
@@ -296,10 +340,11 @@ impl ReadAhead {
         port: u16,
         order: Vec<Scope>,
         filter: Option<ScopeFilter>,
+        limits: &Limits,
     ) -> Result<ReadAhead, VerifyError> {
-        let mut reader = Client::connect(name, address, port)?;
+        let mut reader = Client::connect(name, address, port, limits)?;
         let direct = ServerSide {
-            client: Client::connect(name, address, port)?,
+            client: Client::connect(name, address, port, limits)?,
             filter,
         };
         // A few scopes ahead at most: bounded memory, whatever the source's pace.
@@ -318,6 +363,7 @@ impl ReadAhead {
             ahead: rx,
             next: None,
             direct,
+            limits: limits.clone(),
         })
     }
 }
@@ -326,8 +372,15 @@ impl super::compare::ScopeLoader for ReadAhead {
     fn load(&mut self, scope: &Scope) -> Result<Vec<Record>, VerifyError> {
         loop {
             if self.next.is_none() {
-                match self.ahead.recv() {
+                // The reading thread's own reads end on a stop or silence; this wait too.
+                match self.ahead.recv_timeout(Duration::from_millis(200)) {
                     Ok(read) => self.next = Some(read?),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        if self.limits.stopped() {
+                            return Err(VerifyError::new(super::wake::stopped().to_string()));
+                        }
+                        continue;
+                    }
                     Err(_) => break,
                 }
             }
