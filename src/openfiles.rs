@@ -125,6 +125,23 @@ pub fn holders_among(home: &Path, pids: &[u32]) -> Result<Holders, ScanError> {
     linux::holders(home, Some(pids))
 }
 
+/// Like [`holders`], for a step about to move the home's files: a process whose only hold is
+/// descriptors open READ-ONLY on the message file `message_file` is no holder. Such a reader
+/// (`tt-ha monitor`, `tt-ha follow`, a node agent's follower, `tail -F`) follows the file by
+/// name and reopens it when it is replaced: moving the file pulls nothing from under it. A
+/// writer of it, a mapping, a working folder in the home or any other file of the home (a
+/// database, a log, a region) still holds it.
+#[cfg(target_os = "linux")]
+pub fn holders_but_readers(home: &Path, message_file: &Path) -> Result<Holders, ScanError> {
+    linux::holders_excluding(home, None, Some(message_file))
+}
+
+/// Like [`holders`] (unavailable on this system).
+#[cfg(not(target_os = "linux"))]
+pub fn holders_but_readers(_home: &Path, _message_file: &Path) -> Result<Holders, ScanError> {
+    Err(ScanError::Unavailable)
+}
+
 /// The processes on this machine that hold `home` (unavailable on this system).
 #[cfg(not(target_os = "linux"))]
 pub fn holders(_home: &Path) -> Result<Holders, ScanError> {
@@ -423,7 +440,39 @@ mod linux {
     }
 
     pub(super) fn holders(home: &Path, among: Option<&[u32]>) -> Result<Holders, ScanError> {
+        holders_excluding(home, among, None)
+    }
+
+    /// Whether descriptor `fd` (a `/proc/PID/fd/N` link) is open read-only on `readable`
+    /// (same file by device and inode): its `fdinfo` flags have access mode `O_RDONLY`.
+    fn read_only_on(fd: &Path, readable: Option<Id>) -> bool {
+        let Some(want) = readable else {
+            return false;
+        };
+        if stat(fd).map(|s| s.id) != Some(want) {
+            return false;
+        }
+        let info = fd
+            .to_str()
+            .map(|p| p.replacen("/fd/", "/fdinfo/", 1))
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        let flags = info.as_deref().and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        });
+        // O_ACCMODE is 3 and O_RDONLY 0 on Linux; unknown flags count as a writer.
+        flags.is_some_and(|f| f & 3 == 0)
+    }
+
+    /// [`holders`], where a descriptor open read-only on `readable` does not hold the home.
+    pub(super) fn holders_excluding(
+        home: &Path,
+        among: Option<&[u32]>,
+        readable: Option<&Path>,
+    ) -> Result<Holders, ScanError> {
         let ids = HomeIds::new(home)?;
+        let readable = readable.and_then(stat).map(|s| s.id);
         let me = std::process::id();
         let mut out = Holders::default();
         let pids = match among {
@@ -441,6 +490,7 @@ mod linux {
                 .or_else(|| match std::fs::read_dir(base.join("fd")) {
                     Ok(fds) => fds
                         .flatten()
+                        .filter(|fd| !read_only_on(&fd.path(), readable))
                         .find_map(|fd| held(&ids, &views, &fd.path()))
                         .map(|f| (f, "open")),
                     Err(e) => {
@@ -560,6 +610,81 @@ mod tests {
 #[cfg(all(test, target_os = "linux"))]
 mod spellings {
     use super::*;
+
+    /// A process with `file` open by the shell redirection `redir` (`<`, `>>`, `<>`) on fd 3.
+    fn open_with(file: &Path, redir: &str) -> std::process::Child {
+        let mut c = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec 3{redir}\"$0\"; cd /; echo ok; exec sleep 300"
+            ))
+            .arg(file)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "ok");
+        c
+    }
+
+    #[test]
+    fn a_read_only_reader_of_the_message_file_is_no_holder_a_writer_is() {
+        let t = tempfile::tempdir().unwrap();
+        let home = home_with_file(t.path());
+        let msg = home.join("$DB_Msg.txt");
+        std::fs::write(&msg, "x\n").unwrap();
+        let among = |pid: u32| {
+            super::holders_but_readers(&home, &msg)
+                .unwrap()
+                .holders
+                .iter()
+                .any(|h| h.pid == pid)
+        };
+        let reader = open_with(&msg, "<");
+        let all = super::holders(&home).unwrap();
+        assert!(
+            all.holders.iter().any(|h| h.pid == reader.id()),
+            "the plain check sees the reader"
+        );
+        assert!(
+            !among(reader.id()),
+            "a read-only follower of the message file holds nothing"
+        );
+        for redir in [">>", "<>"] {
+            let writer = open_with(&msg, redir);
+            assert!(
+                among(writer.id()),
+                "{redir}: a writer of the message file holds the home"
+            );
+            stop(writer);
+        }
+        // Read-only on another file of the home (a database) still holds it.
+        let db = std::fs::read_dir(&home)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p != &msg && p.is_file())
+            .unwrap();
+        let db_reader = open_with(&db, "<");
+        assert!(
+            among(db_reader.id()),
+            "a reader of a database holds the home"
+        );
+        stop(db_reader);
+        // A mapping of the message file holds it too.
+        let mapper = super::map_only(&msg);
+        assert!(
+            among(mapper.id()),
+            "a mapping of the message file holds the home"
+        );
+        stop(mapper);
+        stop(reader);
+    }
 
     fn home_with_file(t: &Path) -> PathBuf {
         let home = t.join("var/db");

@@ -561,7 +561,13 @@ fn monitor_screen_with_node_details() {
             uptime_secs: 192,
             memory: 14_900_000,
         }),
-        None,
+        // Both servers run: a server seen not running is down, whatever its file says (#14).
+        Some(tt_ha::probe::FoundProcess {
+            pid: 5151,
+            name: "TMSS10Server".into(),
+            uptime_secs: 75,
+            memory: 12_300_000,
+        }),
     ]));
     snap("monitor", &a);
 }

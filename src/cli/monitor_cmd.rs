@@ -266,7 +266,11 @@ pub fn check(
     }
     let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
     (m.expected, r.expected) = (Some(me), Some(re));
-    let v = monitor::combined(&m, &r, Some(now_secs()), stale);
+    // Both nodes answered (their files were read): each server is looked for once. A killed
+    // server's file says nothing more (#14): only its process tells it is gone.
+    let seen = [0, 1].map(|i| monitor::procwatch::ProcessWatch::default().look(&*nodes[i], true));
+    let v =
+        monitor::dashboard::pair_verdict(monitor::combined(&m, &r, Some(now_secs()), stale), &seen);
     let lag = monitor::lag(&m, &r);
     let lag_bytes = lag.map(|l| l.bytes);
     let pct = r.init.percent;
@@ -288,6 +292,7 @@ pub fn check(
         Verdict::Stopped => ("CRITICAL", 2),
         Verdict::CannotReachMaster { .. }
         | Verdict::MasterDown
+        | Verdict::ServerDown { .. }
         | Verdict::Stalled { .. }
         | Verdict::Error { .. } => ("CRITICAL", 2),
     };
@@ -360,11 +365,16 @@ const SERIES_STEP_SECS: u64 = 5;
 /// table (`nodes`), the rates and their series (`rates`), the replicant's lag in seconds
 /// (`lag_secs`) and the initial copy with its rows (`copy`, `null` when the replicant's file
 /// shows none). The same core functions the screen draws from.
-fn dashboard_json(snap: &mut Value, cfg: &config::SiteConfig, states: [&NodeState; 2]) {
+fn dashboard_json(
+    snap: &mut Value,
+    cfg: &config::SiteConfig,
+    states: [&NodeState; 2],
+    seen: &[monitor::dashboard::ProcessSeen; 2],
+) {
     use monitor::dashboard;
     let both = [states[0].clone(), states[1].clone()];
     let idents = [Role::Master, Role::Replicant].map(|r| dashboard::NodeIdent::of(cfg, r));
-    let rows = dashboard::node_rows(idents, &both, &[None, None], now_secs());
+    let rows = dashboard::node_rows(idents, &both, seen, now_secs());
     snap["nodes"] = json!(rows);
     snap["rates"] = json!(dashboard::rates(
         states[0],
@@ -425,6 +435,8 @@ pub fn monitor(
     let started = Instant::now();
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
     let mut last_verdict = String::new();
+    // What is seen of the servers: a killed server's file says nothing more (#14).
+    let mut watches: [monitor::procwatch::ProcessWatch; 2] = Default::default();
     loop {
         let mut more = false;
         for feed in feeds.iter_mut() {
@@ -461,11 +473,18 @@ pub fn monitor(
                 }
             }
         }
-        let v = monitor::combined(
-            &feeds[Role::Master].state,
-            &feeds[Role::Replicant].state,
-            Some(now_secs()),
-            cfg.procedure.startup_timeout_secs as f64,
+        let seen = [0, 1].map(|i| {
+            let reachable = matches!(feeds[i].reach(), monitor::source::Reach::Reached);
+            watches[i].look(&*nodes[i], reachable)
+        });
+        let v = monitor::dashboard::pair_verdict(
+            monitor::combined(
+                &feeds[Role::Master].state,
+                &feeds[Role::Replicant].state,
+                Some(now_secs()),
+                cfg.procedure.startup_timeout_secs as f64,
+            ),
+            &seen,
         );
         let changed = v.name() != last_verdict;
         if !json_out
@@ -484,7 +503,7 @@ pub fn monitor(
             last_snapshot = Instant::now();
             let mut snap = json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&feeds[Role::Master].state, &feeds[Role::Replicant].state),
                        "master": node_json(&feeds[Role::Master].state, &monitor::single(&feeds[Role::Master].state)), "replicant": node_json(&feeds[Role::Replicant].state, &monitor::single(&feeds[Role::Replicant].state))});
-            dashboard_json(&mut snap, &cfg, [&feeds[0].state, &feeds[1].state]);
+            dashboard_json(&mut snap, &cfg, [&feeds[0].state, &feeds[1].state], &seen);
             out::json_line(&snap)?;
         }
         // Following for a reader that has gone away (`tt-ha monitor --json | head`) is pointless.

@@ -775,6 +775,31 @@ fn run_step(
     }
 }
 
+/// The processes holding a node's home that are not its server (nor a process its settings
+/// name): stopping the servers would not end them, so the rollback's moves would be refused
+/// after both servers were down. Where holders cannot be told, the steps' own checks decide.
+fn other_holders(nodes: &Pair) -> Vec<String> {
+    let mut out = Vec::new();
+    for access in [nodes.master(), nodes.replicant()] {
+        let Ok(held) = access.home_holders() else {
+            continue;
+        };
+        if held.holders.is_empty() {
+            continue;
+        }
+        let servers: Vec<u32> = access
+            .server_processes()
+            .iter()
+            .chain(access.matching_processes().iter())
+            .map(|p| p.pid)
+            .collect();
+        for h in held.holders.iter().filter(|h| !servers.contains(&h.pid)) {
+            out.push(format!("{}'s home is in use: {h}", access.config().name));
+        }
+    }
+    out
+}
+
 /// Rolls back the newest run. With `dry_run`, returns what it would do and changes nothing.
 /// `confirm` is asked before the replicant's server is ended, should it not stop in time.
 pub fn rollback(
@@ -820,6 +845,15 @@ pub fn rollback_on(
         return Err(EngineError::Other(format!(
             "nothing was changed: {}",
             why.join("; ")
+        )));
+    }
+    // A program other than the servers holding a home would refuse the moves after both
+    // servers were stopped, leaving them down (#14): it is refused before anything stops.
+    let held = other_holders(nodes);
+    if !held.is_empty() {
+        return Err(EngineError::Other(format!(
+            "nothing was changed, no server was stopped: {}. Stop that program, then run `tt-ha rollback` again",
+            held.join("; ")
         )));
     }
     let lock = nodes.lock(&run.run_id, "rollback")?;

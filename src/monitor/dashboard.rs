@@ -11,7 +11,7 @@
 //! copy's own model ([`super::progress::CopyModel::rows`]).
 
 use super::classify::{Event, Lsn};
-use super::state::{NodeState, lsn_distance};
+use super::state::{NodeState, Verdict, lsn_distance};
 use crate::dbconfig::Role;
 use crate::probe::FoundProcess;
 use serde::{Deserialize, Serialize};
@@ -342,6 +342,9 @@ pub enum NodeStatus {
     /// The master, as its replicant sees it: the replicant lost it and cannot reach it again
     /// (the master's own file may end mid-sentence: a killed server writes no goodbye).
     Down,
+    /// Its server process can be seen from here and none runs (killed, crashed, stopped):
+    /// whatever its message file says last — a `kill -9` leaves no last words in it.
+    NoServer,
 }
 
 impl NodeStatus {
@@ -359,6 +362,7 @@ impl NodeStatus {
             NodeStatus::Replicating => "replicating",
             NodeStatus::Disconnected => "disconnected",
             NodeStatus::Down => "down (replicant lost it)",
+            NodeStatus::NoServer => "down (no server process)",
         }
     }
 
@@ -375,8 +379,81 @@ impl NodeStatus {
                 | NodeStatus::Stopped
                 | NodeStatus::Disconnected
                 | NodeStatus::Down
+                | NodeStatus::NoServer
         )
     }
+}
+
+/// What this machine sees of a node's server process: the node watch's answer, which the
+/// message file alone cannot give (a killed server writes nothing more).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessSeen {
+    /// It runs: this process.
+    Running(FoundProcess),
+    /// It was looked for (on this machine, or by the node's agent) and none runs.
+    NotRunning,
+    /// It cannot be seen from here (not looked yet, or the node cannot be reached): nothing
+    /// is assumed.
+    Unseen,
+}
+
+impl ProcessSeen {
+    /// The process, when it runs.
+    pub fn process(&self) -> Option<&FoundProcess> {
+        match self {
+            ProcessSeen::Running(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// From a node watch's answer: `looked` says whether it looked (and could), `found` what
+    /// it found.
+    pub fn from_look(looked: bool, found: Option<FoundProcess>) -> ProcessSeen {
+        match (looked, found) {
+            (_, Some(p)) => ProcessSeen::Running(p),
+            (true, None) => ProcessSeen::NotRunning,
+            (false, None) => ProcessSeen::Unseen,
+        }
+    }
+
+    /// The word `monitor --json` gives it: `running`, `not-running` or `unseen`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ProcessSeen::Running(_) => "running",
+            ProcessSeen::NotRunning => "not-running",
+            ProcessSeen::Unseen => "unseen",
+        }
+    }
+}
+
+/// The node's state once what is seen of its server process is known: a node whose server
+/// is seen not running is down, whatever its message file says last (the one rule for the
+/// node table, `monitor --json` and the pair's verdict). A clean stop the file tells, and a
+/// node that cannot be reached, stay as they are.
+pub fn with_process(status: NodeStatus, seen: &ProcessSeen) -> NodeStatus {
+    match (status, seen) {
+        (NodeStatus::Unreachable | NodeStatus::Stopped, _) => status,
+        (_, ProcessSeen::NotRunning) => NodeStatus::NoServer,
+        _ => status,
+    }
+}
+
+/// The pair's verdict once what is seen of both servers is known: replication is not
+/// functional (nor syncing, nor connecting) while a server is seen not running. A stop on
+/// purpose the files tell stays [`Verdict::Stopped`].
+pub fn pair_verdict(v: Verdict, seen: &[ProcessSeen; 2]) -> Verdict {
+    if v == Verdict::Stopped {
+        return v;
+    }
+    for (role, s) in [Role::Master, Role::Replicant].iter().zip(seen) {
+        if *s == ProcessSeen::NotRunning {
+            return Verdict::ServerDown {
+                node: role.as_str().to_string(),
+            };
+        }
+    }
+    v
 }
 
 /// The state of node `s` (playing `role`) in words: the one rule the node table shows.
@@ -465,6 +542,9 @@ pub struct NodeRow {
     pub state: &'static str,
     /// Its server process, where this machine can see it.
     pub process: Option<FoundProcess>,
+    /// Whether its server process is `running`, `not-running` (seen, none runs) or `unseen`
+    /// (cannot be seen from here: nothing is assumed).
+    pub process_seen: &'static str,
     /// Peers and whether each is connected now.
     pub peers: Vec<super::state::Peer>,
     /// The last LSN sent (master) or applied (replicant).
@@ -484,7 +564,7 @@ pub struct NodeRow {
 pub fn node_rows(
     idents: [NodeIdent; 2],
     states: &[NodeState; 2],
-    processes: &[Option<FoundProcess>; 2],
+    processes: &[ProcessSeen; 2],
     now: f64,
 ) -> [NodeRow; 2] {
     let (m, r) = (&states[0], &states[1]);
@@ -497,12 +577,14 @@ pub fn node_rows(
         if i == 0 && status == NodeStatus::Replicating && replicant_lost_master(m, r) {
             status = NodeStatus::Down;
         }
+        let status = with_process(status, &processes[i]);
         NodeRow {
             ident,
             role,
             status,
             state: status.words(),
-            process: processes[i].clone(),
+            process: processes[i].process().cloned(),
+            process_seen: processes[i].word(),
             peers: s.peer_list(),
             last_lsn: if i == 0 {
                 s.last_lsn_sent
@@ -782,6 +864,56 @@ mod tests {
         assert_eq!(rates.shipped.len(), 600);
         assert!(rates.shipped_per_sec.is_finite() && rates.applied_per_sec.is_finite());
         assert!(lag_secs(&m, &r).is_none_or(f64::is_finite));
+    }
+
+    #[test]
+    fn a_server_seen_not_running_is_down_and_the_pair_not_functional() {
+        let p = FoundProcess {
+            pid: 1,
+            name: "x".into(),
+            uptime_secs: 1,
+            memory: 1,
+        };
+        let running = ProcessSeen::Running(p);
+        for st in [
+            NodeStatus::Replicating,
+            NodeStatus::CatchingUp,
+            NodeStatus::CopyingDatabase,
+            NodeStatus::Waiting,
+            NodeStatus::NoMessages,
+            NodeStatus::Disconnected,
+        ] {
+            assert_eq!(
+                with_process(st, &ProcessSeen::NotRunning),
+                NodeStatus::NoServer
+            );
+            assert_eq!(with_process(st, &running), st);
+            assert_eq!(with_process(st, &ProcessSeen::Unseen), st);
+        }
+        for st in [NodeStatus::Stopped, NodeStatus::Unreachable] {
+            assert_eq!(with_process(st, &ProcessSeen::NotRunning), st);
+        }
+        let seen = |m: &ProcessSeen, r: &ProcessSeen| [m.clone(), r.clone()];
+        let down = |node: &str| Verdict::ServerDown { node: node.into() };
+        let f = || Verdict::Functional;
+        assert_eq!(
+            pair_verdict(f(), &seen(&running, &ProcessSeen::NotRunning)),
+            down("replicant")
+        );
+        assert_eq!(
+            pair_verdict(f(), &seen(&ProcessSeen::NotRunning, &running)),
+            down("master")
+        );
+        assert_eq!(pair_verdict(f(), &seen(&running, &running)), f());
+        assert_eq!(
+            pair_verdict(f(), &seen(&ProcessSeen::Unseen, &ProcessSeen::Unseen)),
+            f()
+        );
+        let stopped = pair_verdict(
+            Verdict::Stopped,
+            &seen(&ProcessSeen::NotRunning, &ProcessSeen::NotRunning),
+        );
+        assert_eq!(stopped, Verdict::Stopped);
     }
 
     #[test]

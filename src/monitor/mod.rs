@@ -8,6 +8,7 @@ pub mod follow;
 pub mod line;
 pub mod pair;
 pub mod parse;
+pub mod procwatch;
 pub mod progress;
 pub mod read;
 pub mod running;

@@ -726,6 +726,12 @@ pub enum Verdict {
     },
     /// The master is gone (stopped, killed, or the link dropped).
     MasterDown,
+    /// A node's server process is seen not running (killed, crashed, stopped), whatever its
+    /// message file says last: set by [`super::dashboard::pair_verdict`], never from the files.
+    ServerDown {
+        /// `master` or `replicant`.
+        node: String,
+    },
     /// No progress for longer than the stall limit.
     Stalled {
         /// Seconds without progress.
@@ -767,6 +773,9 @@ impl Verdict {
                 format!("cannot reach the master's site {site} ({attempts} failed attempts)")
             }
             Verdict::MasterDown => "the master is down (the replicant lost it)".into(),
+            Verdict::ServerDown { node } => {
+                format!("the {node} is down: its server process is not running")
+            }
             Verdict::Stalled { secs } => format!("stalled: no progress for {secs:.0} s"),
             Verdict::Error { text } => format!("error: {text}"),
             Verdict::NoMessages => "no replication messages yet".into(),
@@ -782,6 +791,7 @@ impl Verdict {
             Verdict::Connecting => "connecting",
             Verdict::CannotReachMaster { .. } => "cannot-reach-master",
             Verdict::MasterDown => "master-down",
+            Verdict::ServerDown { .. } => "server-down",
             Verdict::Stalled { .. } => "stalled",
             Verdict::Error { .. } => "error",
             Verdict::NoMessages => "no-messages",

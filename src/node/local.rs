@@ -148,7 +148,8 @@ impl NodeAccess for LocalNode {
     }
 
     fn home_holders(&self) -> Result<Holders, ScanError> {
-        crate::openfiles::holders(&self.cfg.home)
+        // A reader that follows the message file (a monitor) does not stop a move (#14).
+        crate::openfiles::holders_but_readers(&self.cfg.home, &self.cfg.message_path())
     }
 
     fn client_port_open(&self) -> bool {

@@ -263,6 +263,8 @@ pub struct App {
     pub live: Live,
     /// Server processes found on this machine (monitor screen).
     pub nodes: [Option<FoundProcess>; 2],
+    /// Whether the node watch reported yet (before: the processes are unseen, not absent).
+    pub nodes_looked: bool,
     /// The engine call in flight.
     pub running: Option<Running>,
     /// Seconds since the epoch (from ticks; fixed in tests).
@@ -322,6 +324,7 @@ impl App {
             detail_scroll: 0,
             live: Live::default(),
             nodes: [None, None],
+            nodes_looked: false,
             running: None,
             now_secs: 0.0,
             tz: jiff::tz::TimeZone::system(),
@@ -540,6 +543,8 @@ impl App {
             }
             Msg::Nodes(n) => {
                 self.nodes = n;
+                self.nodes_looked = true;
+                self.recompute_verdict();
                 Vec::new()
             }
             Msg::ConfigSaved(r) => match r {
@@ -779,6 +784,15 @@ impl App {
         }
     }
 
+    /// What is seen of both servers: the node watch's answers once it reported, and nothing
+    /// of a node that cannot be reached.
+    pub fn processes_seen(&self) -> [monitor::dashboard::ProcessSeen; 2] {
+        [0, 1].map(|i| {
+            let looked = self.nodes_looked && self.live.unreachable[i].is_none();
+            monitor::dashboard::ProcessSeen::from_look(looked, self.nodes[i].clone())
+        })
+    }
+
     /// Recomputes the verdict and lag from the nodes' states at `now_secs`.
     pub fn recompute_verdict(&mut self) {
         let Some(s) = &self.live.states else {
@@ -790,12 +804,8 @@ impl App {
             .map(|c| c.procedure.startup_timeout_secs as f64)
             .unwrap_or(3600.0);
         let now = (self.now_secs > 0.0).then_some(self.now_secs);
-        self.live.verdict = Some(monitor::combined(
-            &s[Role::Master],
-            &s[Role::Replicant],
-            now,
-            stall,
-        ));
+        let v = monitor::combined(&s[Role::Master], &s[Role::Replicant], now, stall);
+        self.live.verdict = Some(monitor::dashboard::pair_verdict(v, &self.processes_seen()));
         self.live.lag = monitor::lag(&s[Role::Master], &s[Role::Replicant]);
     }
 

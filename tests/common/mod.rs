@@ -435,6 +435,30 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A stand-in for a node's server: a process named by `token` in its command line, its
+/// working folder in `home` (so it holds the home, as a server does), that ends by itself
+/// within a second once the home is gone (the test's folder removed). A monitor sees a server
+/// seen not running as down (#14): a site whose files say "replicating" needs its servers.
+/// Returns its pid.
+pub fn stand_in_server(home: &Path, token: &str) -> u32 {
+    // Started in the background of a shell that ends at once: the stand-in is nobody's child
+    // here, so a killed one is reaped (a zombie is no server, but not every view can tell).
+    let o = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(
+            "sh -c 'while [ -e \"$0\" ]; do sleep 0.5; done' \"$0\" \"$1\" </dev/null >/dev/null 2>&1 & echo $!",
+        )
+        .arg(home)
+        .arg(token)
+        .current_dir(home)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no stand-in server for {}: {o:?}", home.display()))
+}
+
 /// A site of message files only: two homes holding DB_CONFIG and the given message files, and a
 /// tt-ha.toml naming the master 127.0.0.1:`mp` and the replicant 127.0.0.1:`rp` (services that
 /// do nothing: for `check`, `monitor` and `classify`, which only read).
@@ -445,6 +469,7 @@ pub fn message_site(mp: u16, rp: u16, master: &[u8], replicant: &[u8]) -> tempfi
         fs::create_dir_all(&home).unwrap();
         fs::write(home.join("DB_CONFIG"), TEMPLATE).unwrap();
         fs::write(home.join("$DB_Msg.txt"), text).unwrap();
+        stand_in_server(&home, &format!("tt-ha-test-server-{node}"));
     }
     fs::create_dir_all(dir.path().join("backup")).unwrap();
     fs::write(
@@ -458,7 +483,7 @@ replication_port = {mp}
 home = "master/var/db"
 backup_dir = "backup"
 service = {{ kind = "commands", start = ["true"], stop = ["true"], status = ["true"] }}
-process = {{ name = "ttfs-sim" }}
+process = {{ cmdline_contains = "tt-ha-test-server-master" }}
 
 [[replicant]]
 name = "ttreplicant"
@@ -467,7 +492,7 @@ replication_port = {rp}
 client_port = 5001
 home = "replicant/var/db"
 service = {{ kind = "commands", start = ["true"], stop = ["true"], status = ["true"] }}
-process = {{ name = "ttfs-sim" }}
+process = {{ cmdline_contains = "tt-ha-test-server-replicant" }}
 "#
         ),
     )

@@ -43,7 +43,7 @@ fn rows(app: &App) -> Option<[NodeRow; 2]> {
     Some(dashboard::node_rows(
         idents,
         states,
-        &app.nodes,
+        &app.processes_seen(),
         app.now_secs,
     ))
 }
@@ -158,7 +158,7 @@ fn node_lines(app: &App, n: &NodeRow, w: u16) -> [Line<'static>; 2] {
     match (&n.process, &n.ident.unreachable) {
         (_, Some(why)) => detail.push(why.clone()),
         (Some(p), None) => detail.push(process_text(Some(p))),
-        (None, None) if n.ident.reached.starts_with("ssh") => {
+        (None, None) if n.process_seen == "unseen" => {
             detail.push("process not seen from here".into())
         }
         (None, None) => detail.push(process_text(None)),

@@ -1,0 +1,151 @@
+//! A server killed with `kill -9` writes no last words in its message file: the file still
+//! ends "replicating". The monitor sees the node's server process (#14): a node whose server
+//! is seen not running is down, and the pair is not functional — in `monitor --json` (its
+//! verdict and its node table) and in `check`. Real processes stand in for the servers (each
+//! holding its home, named as the site config names the server), and are really killed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use tt_ha::monitor::parse;
+
+fn read(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bdb")
+        .join(name);
+    String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()
+}
+
+/// The lines of `text` stamped before `cutoff` (lines without a stamp follow the one before).
+fn lines_before(text: &str, cutoff: (u64, u64)) -> String {
+    let mut out = String::new();
+    let mut keep = true;
+    for line in text.split_inclusive('\n') {
+        if let Some((stamp, _, _)) = parse::prefix(line.trim_end_matches('\n')) {
+            keep = stamp < cutoff;
+        }
+        if keep {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// A recorded pair, cut before either server began to stop: both files say "replicating".
+fn replicating_pair() -> (String, String) {
+    let (m, r) = (read("5.3-e-master.txt"), read("5.3-e-replicant.txt"));
+    let stop = |t: &str| {
+        parse::messages(t)
+            .into_iter()
+            .filter(|x| x.body == "Stopping repmgr threads")
+            .filter_map(|x| Some((x.secs?, x.usecs?)))
+            .min()
+            .unwrap_or((u64::MAX, 0))
+    };
+    let cutoff = stop(&m).min(stop(&r));
+    (lines_before(&m, cutoff), lines_before(&r, cutoff))
+}
+
+/// The pid of the stand-in server holding `home` (its working folder), from /proc.
+fn stand_in_of(home: &Path, node: &str) -> u32 {
+    let token = format!("tt-ha-test-server-{node}");
+    let home = home.canonicalize().unwrap();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cwd = std::fs::read_link(e.path().join("cwd")).ok();
+        if String::from_utf8_lossy(&cmd).contains(&token) && cwd.as_deref() == Some(&*home) {
+            return pid;
+        }
+    }
+    panic!("no stand-in server holds {}", home.display());
+}
+
+/// `kill -9 pid`, then waits until the process is gone (reaped: it is not our child).
+fn kill9(pid: u32) {
+    let ok = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let t = std::time::Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(t.elapsed().as_secs() < 10, "process {pid} did not die");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn config(dir: &Path) -> PathBuf {
+    dir.join("tt-ha.toml")
+}
+
+/// The last snapshot `tt-ha monitor --json` prints in a second.
+fn snapshot(dir: &Path) -> serde_json::Value {
+    let o = common::tt_ha()
+        .args(["monitor", "--json", "--seconds", "1", "--config"])
+        .arg(config(dir))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|v| v["type"] == "snapshot")
+        .unwrap_or_else(|| panic!("no snapshot: {}", common::text(&o)))
+}
+
+/// `tt-ha check`: its line and exit code.
+fn check(dir: &Path) -> (String, i32) {
+    let o = common::tt_ha()
+        .args(["check", "--config"])
+        .arg(config(dir))
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        o.status.code().unwrap_or(-1),
+    )
+}
+
+/// Kills node `node`'s server (index `i` in the node table) of a replicating pair.
+fn killed_server_is_down(node: &str, i: usize) {
+    let (m, r) = replicating_pair();
+    let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+    // Both servers run: the files' word holds.
+    let v = snapshot(dir.path());
+    assert_eq!(v["verdict"], "functional", "{v:#}");
+    assert_eq!(v["nodes"][i]["state"], "replicating", "{v:#}");
+    assert_eq!(v["nodes"][i]["process_seen"], "running", "{v:#}");
+    assert!(v["nodes"][i]["process"]["pid"].is_u64(), "{v:#}");
+    let (line, code) = check(dir.path());
+    assert!(line.starts_with("TT-HA OK") && code == 0, "{line}");
+
+    kill9(stand_in_of(&dir.path().join(node).join("var/db"), node));
+    // The files are unchanged: only the process tells.
+    let v = snapshot(dir.path());
+    assert_eq!(v["verdict"], "server-down", "{v:#}");
+    assert!(v["detail"].as_str().unwrap().contains(node), "{v:#}");
+    assert_eq!(v["nodes"][i]["state"], "down (no server process)", "{v:#}");
+    assert_eq!(v["nodes"][i]["status"], "no-server", "{v:#}");
+    assert_eq!(v["nodes"][i]["process_seen"], "not-running", "{v:#}");
+    assert!(v["nodes"][i]["process"].is_null(), "{v:#}");
+    // The other node's server still runs and is shown so.
+    assert_eq!(v["nodes"][1 - i]["process_seen"], "running", "{v:#}");
+    let (line, code) = check(dir.path());
+    assert!(
+        line.starts_with("TT-HA CRITICAL") && code == 2 && line.contains(node),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_master_killed_with_sigkill_is_down_and_the_pair_is_not_functional() {
+    killed_server_is_down("master", 0);
+}
+
+#[test]
+fn a_replicant_killed_with_sigkill_is_down_and_the_pair_is_not_functional() {
+    killed_server_is_down("replicant", 1);
+}
