@@ -92,6 +92,21 @@ fn a_remote_program_that_never_greets_is_given_up_with_nothing_left_running() {
             "{name}: ssh left running"
         );
     }
+    // The hung programs on the "node" (this machine) outlive their sessions, as said above:
+    // this test ends them (by their script's unique path), so that nothing it started runs on.
+    let scripts = std::process::Command::new("pgrep")
+        .args(["-f", &n.dir.display().to_string()])
+        .output()
+        .unwrap();
+    for pid in String::from_utf8_lossy(&scripts.stdout).split_whitespace() {
+        // Its `sleep` first (a child of the script's shell), then the shell.
+        let _ = std::process::Command::new("pkill")
+            .args(["-KILL", "-P", pid])
+            .status();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", pid])
+            .status();
+    }
 }
 
 /// `site`'s tt-ha.toml with its replicant reached through `n`'s sshd (the agent's node file

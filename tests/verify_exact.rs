@@ -140,10 +140,18 @@ fn sigterm_stops_a_command_source_that_sleeps_and_says_interrupted() {
     let def = "SetCommand(\"/bin/sh\", \"-c\", \"cat a.csv; sleep $SLEEP\");\nSetCSVDelimiter(\",\");\nExtract(VOLUME, 1, 0);\nExtract(CUSTOMER, 2, 0);\nExtract(MEDIA, 3, 0);\nExtract(LOCATION, 4, 0);\n";
     std::fs::write(d.join("m.ttidef"), def).unwrap();
     std::fs::write(d.join("r.ttidef"), DEF.replace("DATA", "a.csv")).unwrap();
+    // A duration no other process on the machine sleeps for: this test's own pid in it.
+    let sleep_for = |sig: &str| {
+        format!(
+            "{}.{}",
+            if sig == "-TERM" { 1000 } else { 1001 },
+            std::process::id()
+        )
+    };
     for sig in ["-TERM", "-INT"] {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tt-ha"))
             .current_dir(d)
-            .env("SLEEP", if sig == "-TERM" { "1000" } else { "1001" })
+            .env("SLEEP", sleep_for(sig))
             .args(["--config", "/nonexistent/tt-ha.toml", "verify"])
             .args(["--source", "m.ttidef", "--against", "r.ttidef"])
             .stdout(std::process::Stdio::piped())
@@ -167,10 +175,7 @@ fn sigterm_stops_a_command_source_that_sleeps_and_says_interrupted() {
         assert_eq!(o.status.code(), Some(2), "{sig}: {}", text(&o));
         // Nothing the command started is left behind (its `sleep` in this folder's group).
         let left = Command::new("pgrep")
-            .args([
-                "-f",
-                &format!("sleep 100{}", if sig == "-TERM" { 0 } else { 1 }),
-            ])
+            .args(["-f", &format!("sleep {}", sleep_for(sig))])
             .output()
             .unwrap();
         assert!(
