@@ -613,23 +613,14 @@ mod spellings {
 
     /// A process with `file` open by the shell redirection `redir` (`<`, `>>`, `<>`) on fd 3.
     fn open_with(file: &Path, redir: &str) -> std::process::Child {
-        let mut c = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "exec 3{redir}\"$0\"; cd /; echo ok; exec sleep 300"
-            ))
-            .arg(file)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
-            &mut line,
+        super::ready(
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "exec 3{redir}\"$0\"; cd /; echo ok; exec sleep 300"
+                ))
+                .arg(file),
         )
-        .unwrap();
-        assert_eq!(line.trim(), "ok");
-        c
     }
 
     #[test]
@@ -857,12 +848,17 @@ pub(crate) fn map_only(file: &Path) -> std::process::Child {
         "import ctypes,os,time\nc=ctypes.CDLL(None)\nc.mmap.restype=ctypes.c_void_p\nc.mmap.argtypes=[ctypes.c_void_p,ctypes.c_size_t,ctypes.c_int,ctypes.c_int,ctypes.c_int,ctypes.c_long]\nfd=os.open({:?},os.O_RDONLY)\na=c.mmap(None,8192,1,1,fd,0)\nos.close(fd)\nos.chdir('/')\nprint('ok' if a not in (None,2**64-1) else 'fail',flush=True)\ntime.sleep(30)\n",
         crate::display::path(file).to_string()
     );
-    let mut p = std::process::Command::new("/usr/bin/python3")
-        .arg("-c")
-        .arg(script)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    ready(
+        std::process::Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg(script),
+    )
+}
+
+/// Starts `cmd` and returns once it printed its first line, `ok` (it holds what it should).
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn ready(cmd: &mut std::process::Command) -> std::process::Child {
+    let mut p = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     std::io::BufRead::read_line(
         &mut std::io::BufReader::new(p.stdout.as_mut().unwrap()),
