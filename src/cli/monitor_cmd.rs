@@ -237,7 +237,36 @@ pub fn check(
     };
     let seek_path = state.map_or_else(|| seekfile::default_path(config_path), Path::to_path_buf);
     let loaded = seekfile::load(&seek_path);
-    let nodes = monitor::site_nodes(&cfg)?;
+    // A node that cannot be reached from here leaves the pair's state unknown: UNKNOWN names
+    // the node and why, as Nagios expects of a check that could not look.
+    let (role, e) = match monitor::reach_each(&cfg) {
+        [Ok(m), Ok(r)] => {
+            return check_nodes(&cfg, [m, r], loaded, &seek_path, warn_lag, crit_lag, stale);
+        }
+        [Err(e), _] => (Role::Master, e),
+        [_, Err(e)] => (Role::Replicant, e),
+    };
+    let v = Verdict::NodeUnreachable {
+        node: role.as_str().to_string(),
+        why: e.to_string(),
+    };
+    outln!(
+        "TT-HA UNKNOWN - {} | lag_bytes=U;{warn_lag};{crit_lag} init_percent=U",
+        v.describe()
+    );
+    Ok(ExitCode::from(3))
+}
+
+/// `check` once both nodes answered: reads each file on from the seek file, then judges.
+fn check_nodes(
+    cfg: &config::SiteConfig,
+    nodes: [Box<dyn NodeAccess>; 2],
+    loaded: seekfile::Loaded,
+    seek_path: &Path,
+    warn_lag: i64,
+    crit_lag: i64,
+    stale: f64,
+) -> anyhow::Result<ExitCode> {
     // Each node reads its own file on from what the seek file remembers of it; only the
     // states travel.
     let read = |n: &dyn NodeAccess| {
@@ -258,7 +287,7 @@ pub fn check(
         ms.state(&cfg.master.message_file),
         rs.state(&cfg.replicant().message_file),
     );
-    let notes = save_seek_file(&seek_path, loaded.ignored, &[ms, rs]);
+    let notes = save_seek_file(seek_path, loaded.ignored, &[ms, rs]);
     let sizes = master_sizes(&*nodes[Role::Master]);
     if !sizes.is_empty() {
         // As `monitor` counts it: the copy's percent includes the files still to come.
@@ -269,8 +298,11 @@ pub fn check(
     // Both nodes answered (their files were read): each server is looked for once. A killed
     // server's file says nothing more (#14): only its process tells it is gone.
     let seen = [0, 1].map(|i| monitor::procwatch::ProcessWatch::default().look(&*nodes[i], true));
-    let v =
-        monitor::dashboard::pair_verdict(monitor::combined(&m, &r, Some(now_secs()), stale), &seen);
+    let v = monitor::dashboard::pair_verdict(
+        monitor::combined(&m, &r, Some(now_secs()), stale),
+        &seen,
+        &[None, None],
+    );
     let lag = monitor::lag(&m, &r);
     let lag_bytes = lag.map(|l| l.bytes);
     let pct = r.init.percent;
@@ -286,7 +318,9 @@ pub fn check(
         Verdict::Functional if lag_bytes.is_some_and(|b| b >= warn_lag) => ("WARNING", 1),
         Verdict::Functional => ("OK", 0),
         Verdict::Syncing { .. } => ("WARNING", 1),
-        Verdict::Connecting | Verdict::NoMessages => ("UNKNOWN", 3),
+        Verdict::Connecting | Verdict::NoMessages | Verdict::NodeUnreachable { .. } => {
+            ("UNKNOWN", 3)
+        }
         // Stopped on purpose is no failure of tt-ha's, but a pair that does not replicate is
         // what this check exists to report.
         Verdict::Stopped => ("CRITICAL", 2),
@@ -370,10 +404,14 @@ fn dashboard_json(
     cfg: &config::SiteConfig,
     states: [&NodeState; 2],
     seen: &[monitor::dashboard::ProcessSeen; 2],
+    unreached: &[Option<String>; 2],
 ) {
     use monitor::dashboard;
     let both = [states[0].clone(), states[1].clone()];
-    let idents = [Role::Master, Role::Replicant].map(|r| dashboard::NodeIdent::of(cfg, r));
+    let idents = [Role::Master, Role::Replicant].map(|r| dashboard::NodeIdent {
+        unreachable: unreached[r as usize].clone(),
+        ..dashboard::NodeIdent::of(cfg, r)
+    });
     let rows = dashboard::node_rows(idents, &both, seen, now_secs());
     snap["nodes"] = json!(rows);
     snap["rates"] = json!(dashboard::rates(
@@ -384,6 +422,74 @@ fn dashboard_json(
     ));
     snap["lag_secs"] = json!(dashboard::lag_secs(states[0], states[1]));
     snap["copy"] = json!(dashboard::copy_view(states[1], Some(now_secs())));
+}
+
+/// One `monitor --json` snapshot: the verdict, both nodes' states, and the dashboard's node
+/// table, rates, lag and copy (each node's `unreachable` says why it does not answer).
+fn snapshot_json(
+    cfg: &config::SiteConfig,
+    v: &Verdict,
+    states: [&NodeState; 2],
+    seen: &[monitor::dashboard::ProcessSeen; 2],
+    unreached: &[Option<String>; 2],
+) -> Value {
+    let [m, r] = states;
+    let mut snap = json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(m, r),
+               "master": node_json(m, &monitor::single(m)), "replicant": node_json(r, &monitor::single(r))});
+    dashboard_json(&mut snap, cfg, states, seen, unreached);
+    snap
+}
+
+/// Reaches both nodes for `monitor`. While one cannot be reached it is asked again every
+/// [`monitor::RETRY_UNREACHABLE`], and each failed round says so: a `node-unreachable`
+/// snapshot naming the node and why (`--json`), or a line. `None` when the run's time (`until`)
+/// ran out or its reader went away first. A node reached is kept, not reached again.
+fn reach_both(
+    cfg: &config::SiteConfig,
+    json_out: bool,
+    started: Instant,
+    until: Option<Duration>,
+) -> anyhow::Result<Option<[Box<dyn NodeAccess>; 2]>> {
+    let mut nodes: [Option<Box<dyn NodeAccess>>; 2] = [None, None];
+    let mut said: Option<String> = None;
+    loop {
+        let mut why: [Option<String>; 2] = [None, None];
+        for (i, role) in [Role::Master, Role::Replicant].into_iter().enumerate() {
+            if nodes[i].is_none() {
+                match crate::node::remote::reach(cfg, role) {
+                    Ok(n) => nodes[i] = Some(n),
+                    Err(e) => why[i] = Some(e.to_string()),
+                }
+            }
+        }
+        nodes = match nodes {
+            [Some(m), Some(r)] => return Ok(Some([m, r])),
+            not_yet => not_yet,
+        };
+        // Nothing of a node out of reach is known: no state, no process.
+        let seen = [0, 1].map(|_| monitor::dashboard::ProcessSeen::Unseen);
+        let v = monitor::dashboard::pair_verdict(Verdict::NoMessages, &seen, &why);
+        if json_out {
+            let empty =
+                [Role::Master, Role::Replicant].map(|r| NodeState::with_role(Some(r.as_str())));
+            out::json_line(&snapshot_json(cfg, &v, [&empty[0], &empty[1]], &seen, &why))?;
+        } else if said.as_deref() != Some(&v.describe()) {
+            outln!(
+                "== {} (asked again every {} s; Ctrl-C stops)",
+                v.describe(),
+                monitor::RETRY_UNREACHABLE.as_secs()
+            );
+        }
+        said = Some(v.describe());
+        // Wait for the next round in short steps: the run's end or a closed reader ends it.
+        let next = Instant::now() + monitor::RETRY_UNREACHABLE;
+        while Instant::now() < next {
+            if out::stdout_closed() || until.is_some_and(|u| started.elapsed() >= u) {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 /// `monitor`: follows both message files. On a terminal (without `--json` or `--seconds`), the
@@ -408,7 +514,11 @@ pub fn monitor(
         );
     }
     let cfg = config::load(config_path)?;
-    let nodes = monitor::site_nodes(&cfg)?;
+    let started = Instant::now();
+    let until = seconds.map(Duration::from_secs);
+    let Some(nodes) = reach_both(&cfg, json_out, started, until)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
     // The master's database sizes make the initial copy's percent and time left true.
     let feeds = [
@@ -432,7 +542,6 @@ pub fn monitor(
             feeds[Role::Replicant].describe()
         );
     }
-    let started = Instant::now();
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
     let mut last_verdict = String::new();
     // What is seen of the servers: a killed server's file says nothing more (#14).
@@ -477,6 +586,8 @@ pub fn monitor(
             let reachable = matches!(feeds[i].reach(), monitor::source::Reach::Reached);
             watches[i].look(&*nodes[i], reachable)
         });
+        // A node whose follower lost it: its state is unknown until it answers again.
+        let unreached = [0, 1].map(|i| monitor::dashboard::unreachable_why(feeds[i].reach()));
         let v = monitor::dashboard::pair_verdict(
             monitor::combined(
                 &feeds[Role::Master].state,
@@ -485,6 +596,7 @@ pub fn monitor(
                 cfg.procedure.startup_timeout_secs as f64,
             ),
             &seen,
+            &unreached,
         );
         let changed = v.name() != last_verdict;
         if !json_out
@@ -501,15 +613,16 @@ pub fn monitor(
         } else if json_out && (changed || last_snapshot.elapsed() >= Duration::from_secs(5)) {
             last_verdict = v.name().to_string();
             last_snapshot = Instant::now();
-            let mut snap = json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(&feeds[Role::Master].state, &feeds[Role::Replicant].state),
-                       "master": node_json(&feeds[Role::Master].state, &monitor::single(&feeds[Role::Master].state)), "replicant": node_json(&feeds[Role::Replicant].state, &monitor::single(&feeds[Role::Replicant].state))});
-            dashboard_json(&mut snap, &cfg, [&feeds[0].state, &feeds[1].state], &seen);
-            out::json_line(&snap)?;
+            out::json_line(&snapshot_json(
+                &cfg,
+                &v,
+                [&feeds[0].state, &feeds[1].state],
+                &seen,
+                &unreached,
+            ))?;
         }
         // Following for a reader that has gone away (`tt-ha monitor --json | head`) is pointless.
-        if out::stdout_closed()
-            || seconds.is_some_and(|s| started.elapsed() >= Duration::from_secs(s))
-        {
+        if out::stdout_closed() || until.is_some_and(|u| started.elapsed() >= u) {
             return Ok(ExitCode::SUCCESS);
         }
         if !more {

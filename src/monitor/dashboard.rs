@@ -439,10 +439,25 @@ pub fn with_process(status: NodeStatus, seen: &ProcessSeen) -> NodeStatus {
     }
 }
 
-/// The pair's verdict once what is seen of both servers is known: replication is not
-/// functional (nor syncing, nor connecting) while a server is seen not running. A stop on
-/// purpose the files tell stays [`Verdict::Stopped`].
-pub fn pair_verdict(v: Verdict, seen: &[ProcessSeen; 2]) -> Verdict {
+/// The pair's verdict once what is seen of both servers and of both nodes is known. A node
+/// that cannot be reached from here (`unreachable[i]` says why) makes the pair's state
+/// unknown, whatever its file said before it went quiet: no verdict read from old lines
+/// stands for it. Otherwise replication is not functional (nor syncing, nor connecting) while a
+/// server is seen not running, and a stop on purpose the files tell stays
+/// [`Verdict::Stopped`].
+pub fn pair_verdict(
+    v: Verdict,
+    seen: &[ProcessSeen; 2],
+    unreachable: &[Option<String>; 2],
+) -> Verdict {
+    for (role, why) in [Role::Master, Role::Replicant].iter().zip(unreachable) {
+        if let Some(why) = why {
+            return Verdict::NodeUnreachable {
+                node: role.as_str().to_string(),
+                why: why.clone(),
+            };
+        }
+    }
     if v == Verdict::Stopped {
         return v;
     }
@@ -454,6 +469,15 @@ pub fn pair_verdict(v: Verdict, seen: &[ProcessSeen; 2]) -> Verdict {
         }
     }
     v
+}
+
+/// Why a followed node does not answer now, for the node table and [`pair_verdict`] (`None`
+/// while it answers, or while its first connection is still being made).
+pub fn unreachable_why(reach: super::source::Reach) -> Option<String> {
+    match reach {
+        super::source::Reach::Unreachable { why, .. } => Some(why),
+        super::source::Reach::Reached | super::source::Reach::Connecting => None,
+    }
 }
 
 /// The state of node `s` (playing `role`) in words: the one rule the node table shows.
@@ -896,24 +920,53 @@ mod tests {
         let seen = |m: &ProcessSeen, r: &ProcessSeen| [m.clone(), r.clone()];
         let down = |node: &str| Verdict::ServerDown { node: node.into() };
         let f = || Verdict::Functional;
+        let none = [None, None];
         assert_eq!(
-            pair_verdict(f(), &seen(&running, &ProcessSeen::NotRunning)),
+            pair_verdict(f(), &seen(&running, &ProcessSeen::NotRunning), &none),
             down("replicant")
         );
         assert_eq!(
-            pair_verdict(f(), &seen(&ProcessSeen::NotRunning, &running)),
+            pair_verdict(f(), &seen(&ProcessSeen::NotRunning, &running), &none),
             down("master")
         );
-        assert_eq!(pair_verdict(f(), &seen(&running, &running)), f());
+        assert_eq!(pair_verdict(f(), &seen(&running, &running), &none), f());
         assert_eq!(
-            pair_verdict(f(), &seen(&ProcessSeen::Unseen, &ProcessSeen::Unseen)),
+            pair_verdict(
+                f(),
+                &seen(&ProcessSeen::Unseen, &ProcessSeen::Unseen),
+                &none
+            ),
             f()
         );
         let stopped = pair_verdict(
             Verdict::Stopped,
             &seen(&ProcessSeen::NotRunning, &ProcessSeen::NotRunning),
+            &none,
         );
         assert_eq!(stopped, Verdict::Stopped);
+        // A node that cannot be reached: nothing read before stands, not even a stop or a
+        // server seen down (the master first when both are out of reach).
+        let why = |m: Option<&str>, r: Option<&str>| [m.map(String::from), r.map(String::from)];
+        for v in [f(), Verdict::Stopped, Verdict::MasterDown] {
+            assert_eq!(
+                pair_verdict(
+                    v.clone(),
+                    &seen(&running, &running),
+                    &why(None, Some("no route"))
+                ),
+                Verdict::NodeUnreachable {
+                    node: "replicant".into(),
+                    why: "no route".into()
+                }
+            );
+            let both = pair_verdict(
+                v,
+                &seen(&ProcessSeen::NotRunning, &running),
+                &why(Some("refused"), Some("no route")),
+            );
+            assert_eq!(both.name(), "node-unreachable");
+            assert!(both.describe().contains("master") && both.describe().contains("refused"));
+        }
     }
 
     #[test]

@@ -30,11 +30,21 @@ use std::path::Path;
 pub fn site_nodes(
     cfg: &crate::config::SiteConfig,
 ) -> Result<[Box<dyn crate::node::NodeAccess>; 2], crate::node::remote::RemoteError> {
+    let [m, r] = reach_each(cfg);
+    Ok([m?, r?])
+}
+
+/// How often the monitor's front-ends (`monitor`, the TUI's live panes) ask again for a node
+/// that could not be reached when they started.
+pub const RETRY_UNREACHABLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Both nodes, each reached on its own (master first): one that cannot be reached does not
+/// keep the other from being followed. See [`site_nodes`].
+pub fn reach_each(
+    cfg: &crate::config::SiteConfig,
+) -> [Result<Box<dyn crate::node::NodeAccess>, crate::node::remote::RemoteError>; 2] {
     use crate::node::Role;
-    Ok([
-        crate::node::remote::reach(cfg, Role::Master)?,
-        crate::node::remote::reach(cfg, Role::Replicant)?,
-    ])
+    [Role::Master, Role::Replicant].map(|r| crate::node::remote::reach(cfg, r))
 }
 
 /// Reads a whole message file and returns the node's final state (streaming: constant memory).

@@ -732,6 +732,15 @@ pub enum Verdict {
         /// `master` or `replicant`.
         node: String,
     },
+    /// A node cannot be reached from here (its agent does not answer): what its file and
+    /// server say now is unknown, whatever was read before. Set by
+    /// [`super::dashboard::pair_verdict`], never from the files.
+    NodeUnreachable {
+        /// `master` or `replicant`.
+        node: String,
+        /// Why, as the connection said it.
+        why: String,
+    },
     /// No progress for longer than the stall limit.
     Stalled {
         /// Seconds without progress.
@@ -776,6 +785,9 @@ impl Verdict {
             Verdict::ServerDown { node } => {
                 format!("the {node} is down: its server process is not running")
             }
+            Verdict::NodeUnreachable { node, why } => {
+                format!("cannot reach the {node} from here, so its state is unknown: {why}")
+            }
             Verdict::Stalled { secs } => format!("stalled: no progress for {secs:.0} s"),
             Verdict::Error { text } => format!("error: {text}"),
             Verdict::NoMessages => "no replication messages yet".into(),
@@ -792,6 +804,7 @@ impl Verdict {
             Verdict::CannotReachMaster { .. } => "cannot-reach-master",
             Verdict::MasterDown => "master-down",
             Verdict::ServerDown { .. } => "server-down",
+            Verdict::NodeUnreachable { .. } => "node-unreachable",
             Verdict::Stalled { .. } => "stalled",
             Verdict::Error { .. } => "error",
             Verdict::NoMessages => "no-messages",

@@ -805,7 +805,11 @@ impl App {
             .unwrap_or(3600.0);
         let now = (self.now_secs > 0.0).then_some(self.now_secs);
         let v = monitor::combined(&s[Role::Master], &s[Role::Replicant], now, stall);
-        self.live.verdict = Some(monitor::dashboard::pair_verdict(v, &self.processes_seen()));
+        self.live.verdict = Some(monitor::dashboard::pair_verdict(
+            v,
+            &self.processes_seen(),
+            &self.live.unreachable,
+        ));
         self.live.lag = monitor::lag(&s[Role::Master], &s[Role::Replicant]);
     }
 

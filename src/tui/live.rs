@@ -91,8 +91,7 @@ pub fn spawn(
         // Both are asked again every few seconds until they answer, so a host that comes
         // back is followed without restarting the screen.
         let nodes = loop {
-            let [m, r] =
-                [Role::Master, Role::Replicant].map(|r| crate::node::remote::reach(&cfg, r));
+            let [m, r] = monitor::reach_each(&cfg);
             match (m, r) {
                 (Ok(m), Ok(r)) => break [m, r],
                 (m, r) => {
@@ -103,7 +102,7 @@ pub fn spawn(
                     }) {
                         return;
                     }
-                    if !wait_listening(&send, RETRY_UNREACHABLE) {
+                    if !wait_listening(&send, monitor::RETRY_UNREACHABLE) {
                         return;
                     }
                 }
@@ -158,7 +157,9 @@ pub fn spawn(
             }
             // A remote node's follower that lost its node says so (and reconnects on its
             // own); the table shows it until the node answers again.
-            let reach = followed.each_ref().map(|p| unreachable_why(p.feed.reach()));
+            let reach = followed
+                .each_ref()
+                .map(|p| monitor::dashboard::unreachable_why(p.feed.reach()));
             if reach != shown_reach {
                 u.unreachable = Some(reach.clone());
                 shown_reach = reach;
@@ -180,9 +181,6 @@ pub fn spawn(
     })
 }
 
-/// How often nodes that could not be reached at the start are asked again.
-const RETRY_UNREACHABLE: Duration = Duration::from_secs(5);
-
 /// Waits `total`, checking every half second that the UI still listens (false when gone).
 fn wait_listening(send: &impl Fn(LiveUpdate) -> bool, total: Duration) -> bool {
     let step = Duration::from_millis(500);
@@ -195,14 +193,6 @@ fn wait_listening(send: &impl Fn(LiveUpdate) -> bool, total: Duration) -> bool {
         }
     }
     true
-}
-
-/// Why a node does not answer, for the node table (`None` while it answers or connects).
-fn unreachable_why(reach: monitor::source::Reach) -> Option<String> {
-    match reach {
-        monitor::source::Reach::Unreachable { why, .. } => Some(why),
-        monitor::source::Reach::Reached | monitor::source::Reach::Connecting => None,
-    }
 }
 
 #[cfg(test)]

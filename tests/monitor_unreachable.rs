@@ -1,0 +1,184 @@
+//! `tt-ha monitor --json` and `tt-ha check` with a node reached through a real sshd that does
+//! not answer: the monitor says which node and why at once (it used to exit after the
+//! connection's 60 s limit without a snapshot), asks again, follows the node once it answers,
+//! and says so again when the node stops answering mid-run. No verdict read from old lines
+//! stands for a node out of reach. `check` answers UNKNOWN naming the node.
+
+mod common;
+mod ssh_node;
+
+use serde_json::Value;
+use ssh_node::SshNode;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn append(file: &Path, from: usize, n: usize) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .unwrap();
+    for i in from..from + n {
+        writeln!(f, "[1700000000:{i}][10/1] CLIENT: line {i}").unwrap();
+    }
+}
+
+/// A site whose master is a local message-file home and whose replicant is `n`, reached by
+/// ssh through its switchable agent; returns the folder and its tt-ha.toml.
+fn site(n: &SshNode) -> (tempfile::TempDir, PathBuf) {
+    let dir = common::message_site(
+        ssh_node::free_port(),
+        ssh_node::free_port(),
+        b"[1700000000:0][10/1] CLIENT: master line\n",
+        b"",
+    );
+    let toml = dir.path().join("tt-ha.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let master = text.split("[[replicant]]").next().unwrap();
+    let agent = n.switchable_agent();
+    std::fs::write(
+        &toml,
+        format!("{master}[[replicant]]\n{}", n.controller_toml(Some(&agent))),
+    )
+    .unwrap();
+    (dir, toml)
+}
+
+/// A running `monitor --json` and its stdout, line by line.
+struct Monitor {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Monitor {
+    fn start(config: &Path) -> Monitor {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tt-ha"))
+            .arg("--config")
+            .arg(config)
+            .args([
+                "monitor",
+                "--json",
+                "--seconds",
+                "120",
+                "--interval-ms",
+                "100",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"));
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Monitor { child, lines }
+    }
+
+    /// The first snapshot that satisfies `want` (bounded: 40 s is a failure, not a speed;
+    /// the connection's own limit is 60 s, so an answer only at that limit fails).
+    fn until(&self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) if v["type"] == "snapshot" && want(&v) => return v,
+                Ok(_) => {}
+                Err(_) => panic!("no snapshot {what} within 40 s"),
+            }
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn replicant_row(v: &Value) -> &Value {
+    let rows = v["nodes"].as_array().expect("a node table");
+    rows.iter()
+        .find(|r| r["role"] == "replicant")
+        .expect("a replicant row")
+}
+
+#[test]
+fn monitor_json_names_a_node_out_of_reach_then_follows_it_and_notices_it_go() {
+    need_sshd!("monitor_json_names_a_node_out_of_reach_then_follows_it_and_notices_it_go");
+    let mut n = SshNode::new();
+    n.start_sshd(&n.plain_key());
+    append(&n.home.join("$DB_Msg.txt"), 0, 20);
+    let (_dir, config) = site(&n);
+    std::fs::write(n.dir.join("down"), b"").unwrap();
+
+    let m = Monitor::start(&config);
+    let v = m.until("saying the replicant cannot be reached", |v| {
+        v["verdict"] == "node-unreachable"
+    });
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("cannot reach the replicant") && detail.contains("no route to the node"),
+        "{v}"
+    );
+    let row = replicant_row(&v);
+    assert_eq!(row["status"], "unreachable", "{v}");
+    assert!(
+        row["unreachable"]
+            .as_str()
+            .is_some_and(|w| w.contains("no route to the node")),
+        "{v}"
+    );
+    // Nothing is claimed of a node out of reach: no process, no lag.
+    assert_eq!(row["process_seen"], "unseen", "{v}");
+    assert!(row["lag_bytes"].is_null(), "{v}");
+
+    std::fs::remove_file(n.dir.join("down")).unwrap();
+    let v = m.until("once the replicant answers", |v| {
+        v["verdict"] != "node-unreachable"
+    });
+    assert_ne!(replicant_row(&v)["status"], "unreachable", "{v}");
+    assert!(replicant_row(&v)["unreachable"].is_null(), "{v}");
+
+    // Mid-run: the node stops answering; what was read before no longer stands.
+    std::fs::write(n.dir.join("down"), b"").unwrap();
+    n.kill_agent();
+    let v = m.until("saying the replicant stopped answering", |v| {
+        v["verdict"] == "node-unreachable"
+    });
+    assert_eq!(replicant_row(&v)["status"], "unreachable", "{v}");
+}
+
+#[test]
+fn check_with_a_node_out_of_reach_is_unknown_and_names_it() {
+    need_sshd!("check_with_a_node_out_of_reach_is_unknown_and_names_it");
+    let mut n = SshNode::new();
+    n.start_sshd(&n.plain_key());
+    append(&n.home.join("$DB_Msg.txt"), 0, 20);
+    let (_dir, config) = site(&n);
+    std::fs::write(n.dir.join("down"), b"").unwrap();
+    let o = common::tt_ha()
+        .arg("--config")
+        .arg(&config)
+        .arg("check")
+        .output()
+        .unwrap();
+    let out = common::text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.starts_with("TT-HA UNKNOWN - cannot reach the replicant from here"),
+        "{out}"
+    );
+    assert!(out.contains("no route to the node"), "{out}");
+    assert!(out.contains("| lag_bytes=U;"), "{out}");
+}
