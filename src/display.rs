@@ -50,11 +50,41 @@ enum Mode {
 /// On Windows the backslash separates folders and cannot be part of a name: it stays single.
 const BACKSLASH_IS_SEPARATOR: bool = cfg!(windows);
 
+/// The byte range of `bytes` outside its leading and trailing white space (`start..end`): a
+/// name's white space at either end is invisible beside a table's padding or a line's end, so
+/// a name shows it escaped (` x` and `x` must not look alike).
+fn inner_span(bytes: &[u8]) -> (usize, usize) {
+    let mut start = 0;
+    if let Some(first) = bytes.utf8_chunks().next() {
+        let v = first.valid();
+        start = v.len() - v.trim_start().len();
+    }
+    let mut end = bytes.len().max(start);
+    if let Some(last) = bytes.utf8_chunks().last()
+        && last.invalid().is_empty()
+    {
+        let v = last.valid();
+        end = (bytes.len() - (v.len() - v.trim_end().len())).max(start);
+    }
+    (start, end)
+}
+
 /// Renders `bytes` into `out` by the rule above.
 fn render(bytes: &[u8], mode: Mode, out: &mut impl fmt::Write) -> fmt::Result {
+    let (start, end) = match mode {
+        Mode::Name => inner_span(bytes),
+        Mode::Text => (0, bytes.len()),
+    };
+    let mut at = 0;
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
+            let edge = at < start || at >= end;
+            at += c.len_utf8();
             match c {
+                ' ' if edge => out.write_str("\\x20")?,
+                c if edge && c.is_whitespace() && !c.is_control() => {
+                    write!(out, "\\u{{{:x}}}", c as u32)?
+                }
                 '\\' if mode == Mode::Name && !BACKSLASH_IS_SEPARATOR => out.write_str("\\\\")?,
                 '\n' | '\t' if mode == Mode::Text => out.write_char(c)?,
                 c if c.is_control() => {
@@ -67,6 +97,7 @@ fn render(bytes: &[u8], mode: Mode, out: &mut impl fmt::Write) -> fmt::Result {
             }
         }
         for b in chunk.invalid() {
+            at += 1;
             write!(out, "\\x{b:02x}")?;
         }
     }
@@ -194,6 +225,15 @@ mod tests {
             ("bidi-\u{202E}x".as_bytes(), "bidi-\\u{202e}x"),
             ("ünïcode $DB_Msg.txt".as_bytes(), "ünïcode $DB_Msg.txt"),
             (b"quote\"'", "quote\"'"),
+            // White space at either end would vanish beside a table's padding.
+            (b" lead", "\\x20lead"),
+            (b"trail ", "trail\\x20"),
+            (b"  two  ", "\\x20\\x20two\\x20\\x20"),
+            (b"in side", "in side"),
+            (b" ", "\\x20"),
+            (b" \xff ", "\\x20\\xff\\x20"),
+            ("\u{a0}nbsp\u{3000}".as_bytes(), "\\u{a0}nbsp\\u{3000}"),
+            (b"\t tab", "\\x09\\x20tab"),
         ];
         for (raw, shown) in cases {
             assert_eq!(escape_bytes(raw), *shown, "{raw:?}");

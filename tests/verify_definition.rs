@@ -158,6 +158,21 @@ fn records_can_come_from_a_command_and_its_failure_is_named() {
         t.contains("failed") && t.contains("broken") && t.contains("SetCommand"),
         "{t}"
     );
+
+    // A command that fails silently: the message says so, not an empty `: ;`.
+    let silent = write(dir.path(), "s.ttidef", &cmd("exit 4"));
+    let o = tt_ha(&[
+        "--source",
+        silent.to_str().unwrap(),
+        "--against",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("after 0 lines: (nothing on stderr); fix SetCommand"),
+        "{t}"
+    );
 }
 
 #[test]

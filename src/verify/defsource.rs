@@ -146,11 +146,15 @@ impl DefinitionSource {
             .map_err(|e| self.fail(format!("waiting for it: {e}")))?;
         let err = drain.join().unwrap_or_default();
         if !status.success() {
+            // What it said on stderr, when it said anything.
+            let said = match err.trim() {
+                "" => "(nothing on stderr)".to_string(),
+                e => crate::display::text(e).into_owned(),
+            };
             return Err(VerifyError::new(format!(
-                "{} failed ({status}) after {} lines: {}; fix SetCommand in {}",
+                "{} failed ({status}) after {} lines: {said}; fix SetCommand in {}",
                 crate::display::text(&self.name),
                 self.line,
-                crate::display::text(err.trim()),
                 crate::display::path(&self.def.path)
             )));
         }

@@ -432,13 +432,16 @@ pub(super) struct EntryRow {
 }
 
 /// Columns the file name of `path` takes once shown by the one rule: its length for plain
-/// printable ASCII (most names; nothing to escape), else counted as it is written.
+/// printable ASCII without a space at either end (most names; nothing to escape), else counted
+/// as it is written.
 fn name_width(path: &std::path::Path) -> usize {
     let shown = crate::display::file_name(path);
     let plain = path
         .file_name()
         .map(|n| n.as_encoded_bytes())
-        .filter(|b| b.iter().all(|c| (0x20..0x7f).contains(c) && *c != b'\\'));
+        .filter(|b| b.iter().all(|c| (0x20..0x7f).contains(c) && *c != b'\\'))
+        // A space at either end is shown escaped (`\x20`): not plain.
+        .filter(|b| b.first() != Some(&b' ') && b.last() != Some(&b' '));
     match plain {
         Some(b) => b.len(),
         None => shown_width(shown),
@@ -584,6 +587,25 @@ pub(super) fn wrap_words(s: &str, cols: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_column_is_as_wide_as_the_name_is_shown() {
+        use std::os::unix::ffi::OsStrExt;
+        for raw in [
+            &b"plain.db"[..],
+            b" lead",
+            b"trail ",
+            b" ",
+            b"back\\slash",
+            b"esc\x1b[2J",
+            b"bad\xff",
+            "wide \u{4e2d}".as_bytes(),
+        ] {
+            let p = std::path::Path::new("/h").join(std::ffi::OsStr::from_bytes(raw));
+            let shown = crate::display::file_name(&p).to_string();
+            assert_eq!(name_width(&p), Span::raw(shown.as_str()).width(), "{shown}");
+        }
+    }
 
     #[test]
     fn wrapping_keeps_every_character_and_fits_the_width() {
