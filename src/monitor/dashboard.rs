@@ -188,6 +188,11 @@ pub struct Dash {
     pub timeline: Timeline,
     /// Log records per second.
     pub activity: Activity,
+    /// The initial copy an earlier server process of this file finished, kept when the server
+    /// restarts (a new process starts a fresh state): the copy's rows stay on the dashboard
+    /// until a new copy begins.
+    #[serde(skip)]
+    pub earlier_copy: Option<CopyView>,
 }
 
 /// The timeline's words for `ev`, applied to `s` (the state after the event), or `None` for
@@ -769,7 +774,7 @@ pub struct CopyView {
 pub fn copy_view(r: &NodeState, now: Option<f64>) -> Option<CopyView> {
     let init = &r.init;
     if !init.seen {
-        return None;
+        return r.dash.earlier_copy.clone();
     }
     let finished = init.phase == "done";
     let (started_at, finished_at) = init.model.span();

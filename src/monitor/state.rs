@@ -296,6 +296,10 @@ impl NodeState {
     /// A new server process began writing this file: a fresh proof. Only what belongs to the
     /// file (its role, counts, cut lines) and to the site config carries over.
     fn begin_process(&mut self) {
+        // A copy the ending process finished stays on the dashboard (until a new one begins).
+        if let Some(done) = super::dashboard::copy_view(self, None).filter(|c| c.finished) {
+            self.dash.earlier_copy = Some(done);
+        }
         *self = NodeState {
             role: self.role.take(),
             messages: self.messages,
