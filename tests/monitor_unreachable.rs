@@ -182,3 +182,28 @@ fn check_with_a_node_out_of_reach_is_unknown_and_names_it() {
     assert!(out.contains("no route to the node"), "{out}");
     assert!(out.contains("| lag_bytes=U;"), "{out}");
 }
+
+/// A remote node whose agent stops answering: its server is "unseen", never "not running" (a
+/// failed question is no answer; it used to read as a server that is down for a moment).
+#[test]
+fn a_node_that_does_not_answer_has_its_server_unseen_not_down() {
+    use tt_ha::monitor::dashboard::ProcessSeen;
+    use tt_ha::monitor::procwatch::ProcessWatch;
+    need_sshd!("a_node_that_does_not_answer_has_its_server_unseen_not_down");
+    let mut n = SshNode::new();
+    n.start_sshd(&n.plain_key());
+    let agent = n.switchable_agent();
+    let node = tt_ha::node::remote::RemoteNode::connect(
+        n.controller_node(Some(&agent)),
+        tt_ha::node::Role::Replicant,
+    )
+    .expect("the node answers");
+    let mut watch = ProcessWatch::default();
+    // The node answers: no server runs there (none was started), and that is what it says.
+    assert_eq!(watch.look(&node, true), ProcessSeen::NotRunning);
+
+    std::fs::write(n.dir.join("down"), b"").unwrap();
+    n.kill_agent();
+    let mut watch = ProcessWatch::default();
+    assert_eq!(watch.look(&node, true), ProcessSeen::Unseen);
+}

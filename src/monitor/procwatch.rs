@@ -41,21 +41,37 @@ impl ProcessWatch {
     }
 
     /// The known server if still running; else a scan when due or when the known one went.
+    /// A node that did not answer (a remote node's lost connection) tells nothing: what was
+    /// known is dropped and the server is unseen until the node answers again (a failed
+    /// question is not "no server running").
     fn refresh(&mut self, node: &dyn NodeAccess) {
         let lost = match &self.found {
-            Some(p) => match node.still_server(p.pid) {
-                Some(now) => {
+            Some(p) => match node.still_server_asked(p.pid) {
+                Ok(Some(now)) => {
                     self.found = Some(now);
                     return;
                 }
-                None => true,
+                Ok(None) => true,
+                Err(_) => return self.forget(),
             },
             None => false,
         };
         self.found = None;
         if lost || self.scanned.is_none_or(|t| t.elapsed() >= SCAN_EVERY) {
-            self.scanned = Some(Instant::now());
-            self.found = node.server_processes().into_iter().next();
+            match node.server_processes_asked() {
+                Ok(found) => {
+                    self.scanned = Some(Instant::now());
+                    self.found = found.into_iter().next();
+                }
+                Err(_) => self.forget(),
+            }
         }
+    }
+
+    /// Knows nothing, as before the first look (but keeps when it last asked, so a node that
+    /// does not answer is not asked at every frame).
+    fn forget(&mut self) {
+        self.found = None;
+        self.scanned = None;
     }
 }

@@ -253,6 +253,18 @@ pub trait NodeAccess: Send + Sync {
     /// The process `pid` with its details (uptime, memory), when it is still this node's
     /// server: one process looked up, cheap enough to ask every few seconds.
     fn still_server(&self, pid: u32) -> Option<FoundProcess>;
+
+    /// [`Self::server_processes`], or why the node could not be asked (a remote node's lost
+    /// connection): no answer is not "no server". This machine always answers.
+    fn server_processes_asked(&self) -> Result<Vec<FoundProcess>, String> {
+        Ok(self.server_processes())
+    }
+
+    /// [`Self::still_server`], or why the node could not be asked (see
+    /// [`Self::server_processes_asked`]).
+    fn still_server_asked(&self, pid: u32) -> Result<Option<FoundProcess>, String> {
+        Ok(self.still_server(pid))
+    }
 }
 
 /// The path of an entry of a node (a home's file, a quarantine's): the node's own bytes, as

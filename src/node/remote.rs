@@ -1745,6 +1745,14 @@ impl NodeAccess for RemoteNode {
             .ok()
             .flatten()
     }
+
+    fn server_processes_asked(&self) -> Result<Vec<FoundProcess>, String> {
+        self.ask(Op::ServerProcesses).map_err(|e| e.to_string())
+    }
+
+    fn still_server_asked(&self, pid: u32) -> Result<Option<FoundProcess>, String> {
+        self.ask(Op::StillServer { pid }).map_err(|e| e.to_string())
+    }
 }
 
 /// Bytes asked for per request (a pane shows the end of a burst; the rest follows on the next

@@ -192,30 +192,40 @@ struct Watched {
 /// One look at a node's server: the one it had, if still running (one process read); else
 /// the pid its message file names, if new (one process read); else, at most every
 /// [`FULL_SCAN_EVERY`] or at once when a known server went away, a scan of the process table.
+/// A node that does not answer (a remote node's lost connection) changes nothing: no answer
+/// is not "no server" (the live feed says the node is unreachable, and the table shows that).
 fn look(node: &dyn crate::node::NodeAccess, w: &mut Watched, hint: u64) {
     let lost = match &w.found {
-        Some(p) => match node.still_server(p.pid) {
-            Some(now) => {
+        Some(p) => match node.still_server_asked(p.pid) {
+            Ok(Some(now)) => {
                 w.found = Some(now);
                 return;
             }
-            None => true,
+            Ok(None) => true,
+            Err(_) => return,
         },
         None => false,
     };
-    w.found = None;
+    if lost {
+        // The node said its server is gone: that much is known even if what follows gets no
+        // answer.
+        w.found = None;
+    }
     if hint != 0 && hint != w.hinted {
-        w.hinted = hint;
-        w.found = u32::try_from(hint)
-            .ok()
-            .and_then(|pid| node.still_server(pid));
-        if w.found.is_some() {
-            return;
+        match u32::try_from(hint).map(|pid| node.still_server_asked(pid)) {
+            Ok(Err(_)) => return,
+            Ok(Ok(Some(found))) => {
+                (w.hinted, w.found) = (hint, Some(found));
+                return;
+            }
+            Ok(Ok(None)) | Err(_) => w.hinted = hint,
         }
     }
-    if lost || w.scanned.is_none_or(|t| t.elapsed() >= FULL_SCAN_EVERY) {
+    if (lost || w.scanned.is_none_or(|t| t.elapsed() >= FULL_SCAN_EVERY))
+        && let Ok(found) = node.server_processes_asked()
+    {
         w.scanned = Some(std::time::Instant::now());
-        w.found = node.server_processes().into_iter().next();
+        w.found = found.into_iter().next();
     }
 }
 
