@@ -3,274 +3,32 @@
 //! separation) and /usr/sbin/sshd; without them each test says SKIP loudly, and why.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tt_ha::atomic::ReplaceError;
-use tt_ha::config::Node;
 use tt_ha::dbconfig::Role;
 use tt_ha::node::remote::{RemoteError, Timing};
-use tt_ha::node::{LocalNode, NodeAccess, RemoteNode};
+use tt_ha::node::{NodeAccess, RemoteNode};
 
-const SSHD: &str = "/usr/sbin/sshd";
+mod ssh_node;
+use ssh_node::SshNode;
 
-/// Why these tests cannot run here, if they cannot.
-fn skip_reason() -> Option<String> {
-    if !Path::new(SSHD).exists() {
-        return Some(format!("{SSHD} is missing (Debian: openssh-server)"));
-    }
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("Uid:")?
-                    .split_whitespace()
-                    .next()
-                    .map(str::to_string)
-            })
-        })
-        .unwrap_or_default();
-    if uid != "0" {
-        return Some("not root: sshd needs root for its privilege separation".into());
-    }
-    for tool in ["ssh", "ssh-keygen", "ssh-keyscan"] {
-        if Command::new(tool).arg("-V").output().is_err()
-            && Command::new("which")
-                .arg(tool)
-                .output()
-                .map_or(true, |o| !o.status.success())
-        {
-            return Some(format!("{tool} is missing (Debian: openssh-client)"));
-        }
-    }
-    None
-}
-
-macro_rules! need_sshd {
-    ($name:literal) => {
-        if let Some(why) = skip_reason() {
-            eprintln!("\n!!!!!!!!!! SKIP {}: {why} !!!!!!!!!!\n", $name);
-            return;
-        }
-    };
-}
-
-/// A node's folders, the agent's node file, and an sshd in front of it.
-struct Node2 {
-    _dir: tempfile::TempDir,
-    dir: PathBuf,
-    home: PathBuf,
-    run: PathBuf,
-    node_file: PathBuf,
-    ssh_config: PathBuf,
-    known_hosts: PathBuf,
-    host_pub: PathBuf,
-    client_pub: String,
-    port: u16,
-    sshd: Option<Child>,
+/// This file's node: an [`SshNode`] whose home also holds a region file and a log.
+fn node2() -> SshNode {
+    let n = SshNode::new();
+    std::fs::write(n.home.join("__db.001"), vec![0u8; 8192]).unwrap();
+    std::fs::write(n.home.join("log.0000000001"), vec![7u8; 64]).unwrap();
+    n
 }
 
 fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "tt-ha-test", "-f"])
-        .arg(path)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "ssh-keygen failed");
-}
-
-/// A free port, never one this process handed out before (two nodes' sshds on one port
-/// would answer each other's controller with the wrong host key).
-fn free_port() -> u16 {
-    common::free_port()
-}
-
-impl Node2 {
-    fn new() -> Node2 {
-        let d = tempfile::tempdir().unwrap();
-        let dir = d.path().canonicalize().unwrap();
-        let home = dir.join("node/var/db");
-        let run = dir.join("node/var/tt-ha");
-        std::fs::create_dir_all(&home).unwrap();
-        std::fs::create_dir_all(&run).unwrap();
-        std::fs::write(home.join("DB_CONFIG"), b"#rep_set_priority 0\n").unwrap();
-        std::fs::write(home.join("__db.001"), vec![0u8; 8192]).unwrap();
-        std::fs::write(home.join("log.0000000001"), vec![7u8; 64]).unwrap();
-        let node_file = dir.join("node.toml");
-        std::fs::write(
-            &node_file,
-            format!(
-                "role = \"replicant\"\n[node]\nname = \"rep\"\naddress = \"127.0.0.1\"\nclient_port = {}\nhome = {:?}\nrun_dir = {:?}\nprocess = {{ cmdline_contains = \"no-such-server-{}\" }}\nservice = {{ kind = \"commands\", start = [\"true\"], stop = [\"true\"], status = [\"sh\", \"-c\", \"exit 3\"] }}\n",
-                free_port(),
-                home.display().to_string(),
-                run.display().to_string(),
-                std::process::id()
-            ),
-        )
-        .unwrap();
-        keygen(&dir.join("host_key"));
-        keygen(&dir.join("client_key"));
-        let client_pub = std::fs::read_to_string(dir.join("client_key.pub"))
-            .unwrap()
-            .trim()
-            .to_string();
-        let port = free_port();
-        let known_hosts = dir.join("known_hosts");
-        let host_pub = dir.join("host_key.pub");
-        let host_key = std::fs::read_to_string(&host_pub).unwrap();
-        std::fs::write(
-            &known_hosts,
-            format!("[127.0.0.1]:{port} {}\n", host_key.trim()),
-        )
-        .unwrap();
-        let ssh_config = dir.join("ssh_config");
-        std::fs::write(
-            &ssh_config,
-            format!(
-                "Host ttnode\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  ConnectTimeout 10\n",
-                dir.join("client_key").display(),
-                known_hosts.display()
-            ),
-        )
-        .unwrap();
-        Node2 {
-            _dir: d,
-            dir,
-            home,
-            run,
-            node_file,
-            ssh_config,
-            known_hosts,
-            host_pub,
-            client_pub,
-            port,
-            sshd: None,
-        }
-    }
-
-    /// The production line: a dedicated key whose forced command is the agent.
-    fn forced_command(&self) -> String {
-        format!(
-            "restrict,command=\"{} agent --stdio --node-config {}\" {}",
-            env!("CARGO_BIN_EXE_tt-ha"),
-            self.node_file.display(),
-            self.client_pub
-        )
-    }
-
-    /// A key without a forced command: the controller's `tt_ha` runs through the shell.
-    fn plain_key(&self) -> String {
-        format!("restrict {}", self.client_pub)
-    }
-
-    /// Starts sshd with `authorized_keys` holding `line`, and waits until it listens.
-    fn start_sshd(&mut self, line: &str) {
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        let keys = self.dir.join("authorized_keys");
-        std::fs::write(&keys, format!("{line}\n")).unwrap();
-        let cfg = self.dir.join("sshd_config");
-        std::fs::write(
-            &cfg,
-            format!(
-                "Port {}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nLogLevel ERROR\n",
-                self.port,
-                self.dir.join("host_key").display(),
-                self.dir.join("sshd.pid").display(),
-                keys.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.sshd = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // What answered must be this sshd: one that could not bind has ended.
-        let ended = self.sshd.as_mut().and_then(|c| c.try_wait().ok().flatten());
-        assert!(
-            ended.is_none(),
-            "sshd could not listen on port {} (another process has it): {ended:?}",
-            self.port
-        );
-    }
-
-    /// The controller's view of the node: `ssh = "ttnode"` through this test's ssh config.
-    fn controller_node(&self, tt_ha: Option<&Path>) -> Node {
-        let mut text = format!(
-            "name = \"rep\"\naddress = \"127.0.0.1\"\nhome = {:?}\nrun_dir = {:?}\nprocess = {{ name = \"x\" }}\nservice = {{ kind = \"commands\", start = [\"true\"], stop = [\"true\"], status = [\"true\"] }}\nssh = \"ttnode\"\nssh_options = [\"-F\", {:?}]\n",
-            self.home.display().to_string(),
-            self.run.display().to_string(),
-            self.ssh_config.display().to_string()
-        );
-        if let Some(p) = tt_ha {
-            text.push_str(&format!("tt_ha = {:?}\n", p.display().to_string()));
-        }
-        toml::from_str(&text).unwrap()
-    }
-
-    fn local(&self) -> LocalNode {
-        let text = std::fs::read_to_string(&self.node_file).unwrap();
-        let cfg = tt_ha::config::parse_agent(&text, &self.node_file).unwrap();
-        LocalNode::new(cfg.node, cfg.role)
-    }
-
-    fn connect(&self, tt_ha: Option<&Path>) -> Result<RemoteNode, RemoteError> {
-        RemoteNode::connect(self.controller_node(tt_ha), Role::Replicant)
-    }
-
-    /// The host key's fingerprint as the node itself prints it.
-    fn fingerprint(&self) -> String {
-        let out = Command::new("ssh-keygen")
-            .arg("-lf")
-            .arg(&self.host_pub)
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .to_string()
-    }
-
-    fn agent_log(&self) -> Option<String> {
-        std::fs::read_to_string(self.run.join("tt-ha-agent.log")).ok()
-    }
-
-    /// An executable script in the test folder.
-    fn script(&self, name: &str, body: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = self.dir.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
-}
-
-impl Drop for Node2 {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.sshd.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+    ssh_node::keygen(path);
 }
 
 #[test]
 fn a_remote_node_reads_and_replaces_exactly_like_a_local_one() {
     need_sshd!("a_remote_node_reads_and_replaces_exactly_like_a_local_one");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.forced_command());
     let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
     let local = n.local();
@@ -337,7 +95,7 @@ fn a_remote_node_reads_and_replaces_exactly_like_a_local_one() {
 #[test]
 fn an_unknown_host_key_is_refused_before_any_effect_with_its_fingerprint() {
     need_sshd!("an_unknown_host_key_is_refused_before_any_effect_with_its_fingerprint");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.forced_command());
     std::fs::write(&n.known_hosts, b"").unwrap();
     let e = n.connect(None).unwrap_err();
@@ -359,7 +117,7 @@ fn an_unknown_host_key_is_refused_before_any_effect_with_its_fingerprint() {
 #[test]
 fn a_changed_host_key_is_refused_before_any_effect_with_its_fingerprint() {
     need_sshd!("a_changed_host_key_is_refused_before_any_effect_with_its_fingerprint");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.forced_command());
     keygen(&n.dir.join("other_key"));
     let other = std::fs::read_to_string(n.dir.join("other_key.pub")).unwrap();
@@ -383,7 +141,7 @@ fn a_changed_host_key_is_refused_before_any_effect_with_its_fingerprint() {
 #[test]
 fn login_noise_before_the_greeting_is_refused_and_quoted_escaped() {
     need_sshd!("login_noise_before_the_greeting_is_refused_and_quoted_escaped");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.plain_key());
     let wrapper = n.script(
         "noisy-tt-ha",
@@ -423,7 +181,7 @@ fn login_noise_before_the_greeting_is_refused_and_quoted_escaped() {
 #[test]
 fn an_agent_of_another_protocol_version_is_refused_with_the_fix() {
     need_sshd!("an_agent_of_another_protocol_version_is_refused_with_the_fix");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.plain_key());
     let fake = n.script(
         "future-tt-ha",
@@ -447,7 +205,7 @@ fn an_agent_of_another_protocol_version_is_refused_with_the_fix() {
 #[test]
 fn a_key_the_node_does_not_accept_and_a_missing_tt_ha_are_told_apart() {
     need_sshd!("a_key_the_node_does_not_accept_and_a_missing_tt_ha_are_told_apart");
-    let mut n = Node2::new();
+    let mut n = node2();
     keygen(&n.dir.join("stranger"));
     let stranger = std::fs::read_to_string(n.dir.join("stranger.pub")).unwrap();
     n.start_sshd(&format!("restrict {}", stranger.trim()));
@@ -461,7 +219,7 @@ fn a_key_the_node_does_not_accept_and_a_missing_tt_ha_are_told_apart() {
         "{text}"
     );
     // The key is accepted, but tt-ha is not where the config says.
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.plain_key());
     let e = n
         .connect(Some(Path::new("/nonexistent/tt-ha")))
@@ -475,7 +233,7 @@ fn a_key_the_node_does_not_accept_and_a_missing_tt_ha_are_told_apart() {
 }
 
 /// The pid of the agent serving the newest session, from the node's log.
-fn agent_pid(n: &Node2) -> u32 {
+fn agent_pid(n: &SshNode) -> u32 {
     let log = n.agent_log().unwrap_or_default();
     let line = log
         .lines()
@@ -492,7 +250,7 @@ fn agent_pid(n: &Node2) -> u32 {
 #[test]
 fn killing_the_agent_mid_session_gives_an_error_naming_the_node() {
     need_sshd!("killing_the_agent_mid_session_gives_an_error_naming_the_node");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.forced_command());
     let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
     let cfg = remote.home().join("DB_CONFIG").unwrap();
@@ -520,7 +278,7 @@ fn killing_the_agent_mid_session_gives_an_error_naming_the_node() {
 #[test]
 fn killing_the_agent_during_a_request_gives_an_error_naming_the_node() {
     need_sshd!("killing_the_agent_during_a_request_gives_an_error_naming_the_node");
-    let mut n = Node2::new();
+    let mut n = node2();
     // A service query that takes a while: the agent is killed while it runs.
     let text = std::fs::read_to_string(&n.node_file).unwrap();
     std::fs::write(
@@ -562,7 +320,7 @@ fn hello_line(node: &str, home: &Path, run: &Path) -> String {
 #[test]
 fn an_agent_serving_another_node_or_home_is_refused() {
     need_sshd!("an_agent_serving_another_node_or_home_is_refused");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.plain_key());
     let other_node = n.script(
         "other-node",
@@ -583,7 +341,7 @@ fn an_agent_serving_another_node_or_home_is_refused() {
 #[test]
 fn stream_frames_before_a_reply_reach_the_caller_in_order() {
     need_sshd!("stream_frames_before_a_reply_reach_the_caller_in_order");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.plain_key());
     // An agent that answers its first request (id 1) with two stream frames, a heartbeat
     // between them, then the reply.
@@ -614,7 +372,7 @@ fn stream_frames_before_a_reply_reach_the_caller_in_order() {
 #[test]
 fn a_silent_agent_is_declared_dead_naming_the_node() {
     need_sshd!("a_silent_agent_is_declared_dead_naming_the_node");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.plain_key());
     // Greets as the right node, then never answers nor sends a heartbeat.
     let hello = hello_line("rep", &n.home, &n.run);
@@ -671,7 +429,7 @@ fn absolute_block(site: &common::FakeSite, block: &str, role: &str) -> String {
 
 /// Serves a node of `site` through `n`'s sshd (its agent's node file says the same node);
 /// the node's block for the controller's config, with `ssh`.
-fn serve_node(n: &mut Node2, site: &common::FakeSite, block: &str, role: &str) -> String {
+fn serve_node(n: &mut SshNode, site: &common::FakeSite, block: &str, role: &str) -> String {
     let block = absolute_block(site, block, role);
     std::fs::write(&n.node_file, format!("role = \"{role}\"\n[node]\n{block}")).unwrap();
     n.start_sshd(&n.forced_command());
@@ -685,8 +443,8 @@ fn serve_node(n: &mut Node2, site: &common::FakeSite, block: &str, role: &str) -
 /// sshd, and its master through `master`'s when given (else local).
 fn remote_site(
     site: &common::FakeSite,
-    master: Option<&mut Node2>,
-    replicant: &mut Node2,
+    master: Option<&mut SshNode>,
+    replicant: &mut SshNode,
 ) -> PathBuf {
     let text = std::fs::read_to_string(&site.config).unwrap();
     let (head, r_block) = text.split_once("[[replicant]]\n").unwrap();
@@ -726,7 +484,7 @@ fn apply_and_rollback_with_the_replicant_reached_by_ssh() {
             std::fs::write(p, name).unwrap();
         }
     });
-    let mut n = Node2::new();
+    let mut n = node2();
     let config = remote_site(&site, None, &mut n);
     let (m0, r0) = (
         common::snapshot(&site.master),
@@ -856,7 +614,7 @@ fn wait_gone(p: &Path) {
 #[test]
 fn the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_releases_it() {
     need_sshd!("the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_releases_it");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.forced_command());
     let lock_file = n.run.join("tt-ha.lock");
     let first = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
@@ -941,7 +699,7 @@ fn the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_releases_it
 #[test]
 fn a_node_that_cannot_be_asked_gets_the_safe_answers() {
     need_sshd!("a_node_that_cannot_be_asked_gets_the_safe_answers");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.forced_command());
     let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
     let local = n.local();
@@ -952,10 +710,7 @@ fn a_node_that_cannot_be_asked_gets_the_safe_answers() {
     let _ = remote.server_up(Duration::from_secs(5));
     assert_eq!(remote.server_unknown(), None, "it answered");
     // Now the node is gone: its sshd and its agent.
-    if let Some(mut c) = n.sshd.take() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    n.stop_sshd();
     let pid = agent_pid(&n);
     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
     std::thread::sleep(Duration::from_millis(300));
@@ -989,7 +744,7 @@ fn a_node_that_cannot_be_asked_gets_the_safe_answers() {
 #[test]
 fn a_stop_longer_than_the_silence_bound_lives_on_the_agents_heartbeats() {
     need_sshd!("a_stop_longer_than_the_silence_bound_lives_on_the_agents_heartbeats");
-    let mut n = Node2::new();
+    let mut n = node2();
     // A service that takes 8 s to stop, longer than the controller's 6 s silence bound: the
     // agent's heartbeats (every 5 s) keep the connection alive while it works.
     let stopped = n.dir.join("stopped");
@@ -1026,7 +781,7 @@ fn a_stop_longer_than_the_silence_bound_lives_on_the_agents_heartbeats() {
 fn both_nodes_by_ssh_backup_apply_status_rollback_and_finalize() {
     need_sshd!("both_nodes_by_ssh_backup_apply_status_rollback_and_finalize");
     let site = common::FakeSite::new();
-    let (mut m, mut r) = (Node2::new(), Node2::new());
+    let (mut m, mut r) = (node2(), node2());
     let config = remote_site(&site, Some(&mut m), &mut r);
     let (m0, r0) = (
         common::snapshot(&site.master),
@@ -1135,7 +890,7 @@ fn merged(
 fn the_message_file_followed_and_read_through_the_agent_is_the_local_one() {
     use tt_ha::monitor::source::Start;
     need_sshd!("the_message_file_followed_and_read_through_the_agent_is_the_local_one");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.forced_command());
     let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
     let local = n.local();
@@ -1223,7 +978,7 @@ fn the_message_file_followed_and_read_through_the_agent_is_the_local_one() {
 fn preflight_says_how_each_node_is_reached() {
     need_sshd!("preflight_says_how_each_node_is_reached");
     let site = common::FakeSite::new();
-    let mut n = Node2::new();
+    let mut n = node2();
     let config = remote_site(&site, None, &mut n);
     let o = run(&config, &["plan", "--json"]);
     let plan: serde_json::Value = serde_json::from_slice(&o.stdout)
@@ -1283,7 +1038,7 @@ fn the_controller_killed_after_every_record_resumes_or_rolls_back_over_ssh() {
     };
     let total = {
         let site = common::FakeSite::new();
-        let mut node = Node2::new();
+        let mut node = node2();
         let config = remote_site(&site, None, &mut node);
         let o = run(&config, &["apply", "--yes"]);
         assert!(o.status.success(), "{}", common::text(&o));
@@ -1293,7 +1048,7 @@ fn the_controller_killed_after_every_record_resumes_or_rolls_back_over_ssh() {
     for n in 1..=total {
         for resume in [true, false] {
             let site = common::FakeSite::new();
-            let mut node = Node2::new();
+            let mut node = node2();
             let config = remote_site(&site, None, &mut node);
             let (m0, r0) = (
                 common::snapshot_without_regions(&site.master),
@@ -1344,7 +1099,7 @@ fn the_controller_killed_after_every_record_resumes_or_rolls_back_over_ssh() {
 #[test]
 fn a_connection_made_anew_takes_the_nodes_lock_again_before_any_request() {
     need_sshd!("a_connection_made_anew_takes_the_nodes_lock_again_before_any_request");
-    let mut n = Node2::new();
+    let mut n = node2();
     n.start_sshd(&n.forced_command());
     let lock_file = n.run.join("tt-ha.lock");
     let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
@@ -1387,7 +1142,7 @@ fn a_connection_made_anew_takes_the_nodes_lock_again_before_any_request() {
 fn a_remote_replicant_that_will_not_stop_is_ended_through_its_agent_with_the_flag() {
     need_sshd!("a_remote_replicant_that_will_not_stop_is_ended_through_its_agent_with_the_flag");
     let site = common::FakeSite::new();
-    let mut n = Node2::new();
+    let mut n = node2();
     let config = remote_site(&site, None, &mut n);
     let r0 = common::snapshot(&site.replicant);
     let o = run(

@@ -3,6 +3,7 @@
 //! so), and following resumes from the byte read so far when the node is back, with no line
 //! lost or repeated.
 
+mod common;
 mod ssh_node;
 
 use ssh_node::SshNode;

@@ -68,7 +68,8 @@ pub struct SshNode {
     sshd: Option<Child>,
 }
 
-fn keygen(path: &Path) {
+/// A fresh ed25519 key pair at `path` (and `path.pub`), without a passphrase.
+pub fn keygen(path: &Path) {
     let ok = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "tt-ha-test", "-f"])
         .arg(path)
@@ -78,23 +79,10 @@ fn keygen(path: &Path) {
     assert!(ok, "ssh-keygen failed");
 }
 
-/// A free port, never one this process handed out before (the kernel may give a port it
-/// just freed again: two sshds on one port answer with each other's host key). A test that
-/// also uses `common::free_port` should take all its ports from here.
+/// A free port, never one this process handed out before (two sshds on one port answer with
+/// each other's host key): the one registry of `common`, shared with the fake sites' ports.
 pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
+    super::common::free_port()
 }
 
 impl SshNode {
@@ -242,6 +230,41 @@ impl SshNode {
     /// The controller's view of the node as a config value.
     pub fn controller_node(&self, tt_ha: Option<&Path>) -> tt_ha::config::Node {
         toml::from_str(&self.controller_toml(tt_ha)).unwrap()
+    }
+
+    /// The node as the agent on it sees it (this machine's view of its folders).
+    pub fn local(&self) -> tt_ha::node::LocalNode {
+        let text = std::fs::read_to_string(&self.node_file).unwrap();
+        let cfg = tt_ha::config::parse_agent(&text, &self.node_file).unwrap();
+        tt_ha::node::LocalNode::new(cfg.node, cfg.role)
+    }
+
+    /// The node reached through its sshd, as the replicant.
+    pub fn connect(
+        &self,
+        tt_ha: Option<&Path>,
+    ) -> Result<tt_ha::node::RemoteNode, tt_ha::node::remote::RemoteError> {
+        tt_ha::node::RemoteNode::connect(self.controller_node(tt_ha), tt_ha::node::Role::Replicant)
+    }
+
+    /// The host key's fingerprint as the node itself prints it.
+    pub fn fingerprint(&self) -> String {
+        let out = Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(&self.host_pub)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    }
+
+    /// The agent's log on the node, when it wrote one.
+    pub fn agent_log(&self) -> Option<String> {
+        std::fs::read_to_string(self.run.join("tt-ha-agent.log")).ok()
     }
 
     /// An executable script in the test folder.
