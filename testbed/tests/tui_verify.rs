@@ -4,93 +4,9 @@
 //! the counts from the screen, as an operator would, then does the same on the monitor screen.
 
 mod common;
+use common::tmux::Tmux;
 use common::{Sandbox, ask, text, tt_ha_bin};
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A tmux server of its own (its own socket), killed on drop. (The same harness as
-/// `tui_e2e.rs`, kept to what this test needs.)
-struct Tmux {
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-}
-
-impl Tmux {
-    /// Starts `argv` in a detached session `w`×`h`; None when tmux is not installed.
-    fn start(argv: &[String], w: u16, h: u16) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!(
-                "\n!!!!! SKIPPED: tmux is not installed, so the TUI cannot be driven in a real terminal. `bash .ci/run` installs it (apt-get install tmux). !!!!!\n"
-            );
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let t = Tmux {
-            socket: dir.path().join("tmux.sock"),
-            _dir: dir,
-        };
-        let (w, h) = (w.to_string(), h.to_string());
-        let ok = t
-            .cmd()
-            .args(["new-session", "-d", "-s", "tt", "-x", &w, "-y", &h])
-            .args(["-e", "LANG=C.UTF-8", "--"])
-            .args(argv)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux new-session failed");
-        Some(t)
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-S").arg(&self.socket);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let o = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "tt"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let ok = self
-            .cmd()
-            .args(["send-keys", "-t", "tt"])
-            .args(keys)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux send-keys failed");
-    }
-
-    /// Waits until `needle` is on the screen; panics with the screen after `secs`.
-    fn wait_for(&self, needle: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.screen();
-            if s.contains(needle) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited {secs} s for `{needle}`; the screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
-}
 
 /// The value of a statistics row on the screen: `│  equal                     3,000    │`
 /// (the label, indented, then at least two spaces; the overlay may sit over other text).

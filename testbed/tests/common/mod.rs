@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod hosts;
+pub mod tmux;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
