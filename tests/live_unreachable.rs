@@ -8,41 +8,13 @@ mod common;
 mod ssh_node;
 
 use ssh_node::SshNode;
-use std::io::Write;
-use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tt_ha::tui::live::{self, LiveUpdate};
 
-fn append(file: &Path, from: usize, n: usize) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)
-        .unwrap();
-    for i in from..from + n {
-        writeln!(f, "[1700000000:{i}][10/1] CLIENT: line {i}").unwrap();
-    }
-}
-
-/// A site whose master is a local message-file home and whose replicant is `n`, reached by
-/// ssh through its switchable agent.
+/// The site of [`ssh_node::remote_replicant_site`], loaded.
 fn site(n: &SshNode) -> (tempfile::TempDir, tt_ha::config::SiteConfig) {
-    let dir = common::message_site(
-        ssh_node::free_port(),
-        ssh_node::free_port(),
-        b"[1700000000:0][10/1] CLIENT: master line\n",
-        b"",
-    );
-    let toml = dir.path().join("tt-ha.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let master = text.split("[[replicant]]").next().unwrap();
-    let agent = n.switchable_agent();
-    std::fs::write(
-        &toml,
-        format!("{master}[[replicant]]\n{}", n.controller_toml(Some(&agent))),
-    )
-    .unwrap();
+    let (dir, toml) = ssh_node::remote_replicant_site(n);
     let cfg = tt_ha::config::load(&toml).unwrap();
     (dir, cfg)
 }
@@ -69,7 +41,7 @@ fn a_node_that_stops_answering_shows_unreachable_then_reached_again() {
     need_sshd!("a_node_that_stops_answering_shows_unreachable_then_reached_again");
     let mut n = SshNode::new();
     n.start_sshd(&n.plain_key());
-    append(&n.home.join("$DB_Msg.txt"), 0, 20);
+    ssh_node::append_lines(&n.home.join("$DB_Msg.txt"), 0, 20);
     let (_dir, cfg) = site(&n);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -93,7 +65,7 @@ fn a_node_that_stops_answering_shows_unreachable_then_reached_again() {
     until(&rx, "saying the replicant answers again", |u| {
         replicant_unreachable(u) == Some(None)
     });
-    append(&n.home.join("$DB_Msg.txt"), 20, 5);
+    ssh_node::append_lines(&n.home.join("$DB_Msg.txt"), 20, 5);
     until(&rx, "with the replicant's new lines", |u| {
         u.lines[1].iter().any(|l| l.text.contains("line 24"))
     });
@@ -104,7 +76,7 @@ fn a_node_unreachable_when_the_screen_opens_is_followed_once_it_answers() {
     need_sshd!("a_node_unreachable_when_the_screen_opens_is_followed_once_it_answers");
     let mut n = SshNode::new();
     n.start_sshd(&n.plain_key());
-    append(&n.home.join("$DB_Msg.txt"), 0, 20);
+    ssh_node::append_lines(&n.home.join("$DB_Msg.txt"), 0, 20);
     let (_dir, cfg) = site(&n);
     std::fs::write(n.dir.join("down"), b"").unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -9,43 +9,11 @@ mod ssh_node;
 
 use serde_json::Value;
 use ssh_node::SshNode;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-fn append(file: &Path, from: usize, n: usize) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)
-        .unwrap();
-    for i in from..from + n {
-        writeln!(f, "[1700000000:{i}][10/1] CLIENT: line {i}").unwrap();
-    }
-}
-
-/// A site whose master is a local message-file home and whose replicant is `n`, reached by
-/// ssh through its switchable agent; returns the folder and its tt-ha.toml.
-fn site(n: &SshNode) -> (tempfile::TempDir, PathBuf) {
-    let dir = common::message_site(
-        ssh_node::free_port(),
-        ssh_node::free_port(),
-        b"[1700000000:0][10/1] CLIENT: master line\n",
-        b"",
-    );
-    let toml = dir.path().join("tt-ha.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let master = text.split("[[replicant]]").next().unwrap();
-    let agent = n.switchable_agent();
-    std::fs::write(
-        &toml,
-        format!("{master}[[replicant]]\n{}", n.controller_toml(Some(&agent))),
-    )
-    .unwrap();
-    (dir, toml)
-}
 
 /// A running `monitor --json` and its stdout, line by line.
 struct Monitor {
@@ -118,8 +86,8 @@ fn monitor_json_names_a_node_out_of_reach_then_follows_it_and_notices_it_go() {
     need_sshd!("monitor_json_names_a_node_out_of_reach_then_follows_it_and_notices_it_go");
     let mut n = SshNode::new();
     n.start_sshd(&n.plain_key());
-    append(&n.home.join("$DB_Msg.txt"), 0, 20);
-    let (_dir, config) = site(&n);
+    ssh_node::append_lines(&n.home.join("$DB_Msg.txt"), 0, 20);
+    let (_dir, config) = ssh_node::remote_replicant_site(&n);
     std::fs::write(n.dir.join("down"), b"").unwrap();
 
     let m = Monitor::start(&config);
@@ -164,8 +132,8 @@ fn check_with_a_node_out_of_reach_is_unknown_and_names_it() {
     need_sshd!("check_with_a_node_out_of_reach_is_unknown_and_names_it");
     let mut n = SshNode::new();
     n.start_sshd(&n.plain_key());
-    append(&n.home.join("$DB_Msg.txt"), 0, 20);
-    let (_dir, config) = site(&n);
+    ssh_node::append_lines(&n.home.join("$DB_Msg.txt"), 0, 20);
+    let (_dir, config) = ssh_node::remote_replicant_site(&n);
     std::fs::write(n.dir.join("down"), b"").unwrap();
     let o = common::tt_ha()
         .arg("--config")

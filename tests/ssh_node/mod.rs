@@ -321,3 +321,37 @@ impl Drop for SshNode {
         }
     }
 }
+
+/// Appends `n` message lines numbered from `from` to `file` (`… CLIENT: line K`).
+pub fn append_lines(file: &Path, from: usize, n: usize) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .unwrap();
+    for i in from..from + n {
+        writeln!(f, "[1700000000:{i}][10/1] CLIENT: line {i}").unwrap();
+    }
+}
+
+/// A site whose master is a local message-file home and whose replicant is `n`, reached by
+/// ssh through its switchable agent: the site's folder and its tt-ha.toml.
+pub fn remote_replicant_site(n: &SshNode) -> (tempfile::TempDir, PathBuf) {
+    let dir = super::common::message_site(
+        free_port(),
+        free_port(),
+        b"[1700000000:0][10/1] CLIENT: master line\n",
+        b"",
+    );
+    let toml = dir.path().join("tt-ha.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let master = text.split("[[replicant]]").next().unwrap();
+    let agent = n.switchable_agent();
+    std::fs::write(
+        &toml,
+        format!("{master}[[replicant]]\n{}", n.controller_toml(Some(&agent))),
+    )
+    .unwrap();
+    (dir, toml)
+}
