@@ -50,35 +50,63 @@ enum Mode {
 /// On Windows the backslash separates folders and cannot be part of a name: it stays single.
 const BACKSLASH_IS_SEPARATOR: bool = cfg!(windows);
 
-/// The byte range of `bytes` outside its leading and trailing white space (`start..end`): a
-/// name's white space at either end is invisible beside a table's padding or a line's end, so
-/// a name shows it escaped (` x` and `x` must not look alike).
-fn inner_span(bytes: &[u8]) -> (usize, usize) {
-    let mut start = 0;
-    if let Some(first) = bytes.utf8_chunks().next() {
-        let v = first.valid();
-        start = v.len() - v.trim_start().len();
+/// The folder separators of a path as people read it: a name's white space at either end of
+/// any component of a path is as invisible as at either end of the whole.
+fn is_separator(b: u8) -> bool {
+    b == b'/' || (BACKSLASH_IS_SEPARATOR && b == b'\\')
+}
+
+/// Which bytes of `bytes` are white space at either end of a name (of a path's component, or
+/// of the whole): invisible beside a table's padding, a separator or a line's end, so a name
+/// shows them escaped (` x` and `x`, `/a/ x` and `/a/x` must not look alike). `None` when there
+/// are none (the common case: no string is made).
+fn edge_spaces(bytes: &[u8]) -> Option<Vec<bool>> {
+    // White space is ASCII space, a control (escaped anyway) or a multi-byte character.
+    if !bytes.iter().any(|&b| b == b' ' || b >= 0x80) {
+        return None;
     }
-    let mut end = bytes.len().max(start);
-    if let Some(last) = bytes.utf8_chunks().last()
+    let mut edge = vec![false; bytes.len()];
+    let mut any = false;
+    let mut start = 0;
+    for part in bytes.split(|&b| is_separator(b)) {
+        let (lead, trail) = edge_span(part);
+        for k in (0..lead).chain(trail..part.len()) {
+            edge[start + k] = true;
+            any = true;
+        }
+        start += part.len() + 1;
+    }
+    any.then_some(edge)
+}
+
+/// The white space at either end of one name: `(lead, trail)`, the bytes before `lead` and
+/// from `trail` on (invalid UTF-8 ends a run: it is escaped, so visible).
+fn edge_span(part: &[u8]) -> (usize, usize) {
+    let mut lead = 0;
+    if let Some(first) = part.utf8_chunks().next() {
+        let v = first.valid();
+        lead = v.len() - v.trim_start().len();
+    }
+    let mut trail = part.len().max(lead);
+    if let Some(last) = part.utf8_chunks().last()
         && last.invalid().is_empty()
     {
         let v = last.valid();
-        end = (bytes.len() - (v.len() - v.trim_end().len())).max(start);
+        trail = (part.len() - (v.len() - v.trim_end().len())).max(lead);
     }
-    (start, end)
+    (lead, trail)
 }
 
 /// Renders `bytes` into `out` by the rule above.
 fn render(bytes: &[u8], mode: Mode, out: &mut impl fmt::Write) -> fmt::Result {
-    let (start, end) = match mode {
-        Mode::Name => inner_span(bytes),
-        Mode::Text => (0, bytes.len()),
+    let edges = match mode {
+        Mode::Name => edge_spaces(bytes),
+        Mode::Text => None,
     };
     let mut at = 0;
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
-            let edge = at < start || at >= end;
+            let edge = edges.as_ref().is_some_and(|e| e[at]);
             at += c.len_utf8();
             match c {
                 ' ' if edge => out.write_str("\\x20")?,
@@ -234,6 +262,12 @@ mod tests {
             (b" \xff ", "\\x20\\xff\\x20"),
             ("\u{a0}nbsp\u{3000}".as_bytes(), "\\u{a0}nbsp\\u{3000}"),
             (b"\t tab", "\\x09\\x20tab"),
+            // And at either end of each component of a path.
+            (b"/q/ lead.db", "/q/\\x20lead.db"),
+            (b"/q/trail /x", "/q/trail\\x20/x"),
+            ("/q/\u{a0}nbsp".as_bytes(), "/q/\\u{a0}nbsp"),
+            (b"/in side/a b", "/in side/a b"),
+            (b"/q/ /x", "/q/\\x20/x"),
         ];
         for (raw, shown) in cases {
             assert_eq!(escape_bytes(raw), *shown, "{raw:?}");
