@@ -254,3 +254,67 @@ fn without_a_site_config_a_server_compare_says_what_is_needed() {
     let j = tt_ha(&["--json"]);
     assert_eq!(json(&j)["result"], "error");
 }
+
+/// `tt-ha verify ARGS`, given 20 s: a run that is still going then is killed and fails the
+/// test (a FIFO blocked the open itself, out of reach of Ctrl-C and SIGTERM).
+fn tt_ha_bounded(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tt-ha"))
+        .args(["--config", "/nonexistent/tt-ha.toml", "verify"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("verify {args:?} still ran after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_fifo_or_a_device_is_refused_as_records_or_definition_without_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, good) = pair(dir.path(), "volume;customer;media;location\n", "");
+    let fifo = dir.path().join("ff");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    for (what, records) in [
+        ("a FIFO (named pipe)", fifo.to_str().unwrap()),
+        ("a device", "/dev/zero"),
+    ] {
+        // As the records file a definition names.
+        let def = write(dir.path(), "f.ttidef", &DEF.replace("DATA", records));
+        let o = tt_ha_bounded(&[
+            "--source",
+            def.to_str().unwrap(),
+            "--against",
+            good.to_str().unwrap(),
+        ]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}");
+        assert!(
+            t.contains(&format!("it is {what}, not a regular file")),
+            "{t}"
+        );
+        assert!(t.contains("fix SetFile"), "{t}");
+    }
+    // As the definition file itself.
+    let o = tt_ha_bounded(&[
+        "--source",
+        fifo.to_str().unwrap(),
+        "--against",
+        good.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("it is a FIFO (named pipe), not a regular file"),
+        "{t}"
+    );
+}

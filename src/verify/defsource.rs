@@ -31,7 +31,7 @@ impl DefinitionSource {
         let where_ = format!("(definition {})", crate::display::path(&def.path));
         let (reader, child, name): (Box<dyn BufRead + Send>, _, String) = match &def.input {
             Input::File(p) => {
-                let f = std::fs::File::open(p).map_err(|e| {
+                let f = super::definition::open_regular(p).map_err(|e| {
                     VerifyError::new(format!(
                         "cannot open the records file {} {where_}: {e}; fix SetFile",
                         crate::display::path(p)
