@@ -96,6 +96,55 @@ fn connect(n: &Node, limits: &Limits) -> Result<Client, VerifyError> {
     Client::connect(&n.name, &n.address, n.client_port.0, limits)
 }
 
+/// The servers a compare reads are the site's master and replicant, not one server twice nor
+/// the two swapped: each answers `PING` with its role, and one that answers as the other's role
+/// (a replicant's `client_port` that reaches the master; a master's that reaches a replicant)
+/// is refused, as are two sides that reach one address and port. A compare of one server with
+/// itself is always EQUAL, and says nothing. `standalone` is either's (a pair rolled back, a
+/// replicant served on its own: the compare then shows what each holds).
+fn check_servers(req: &Request, limits: &Limits) -> Result<(), VerifyError> {
+    let site = site(req)?;
+    let (m, r) = (&site.master, site.replicant());
+    let sides = [
+        (req.source.is_none(), m, "master", "replicant"),
+        (req.against.is_none(), r, "replicant", "master"),
+    ];
+    for (read, n, role, other) in sides {
+        if !read {
+            continue;
+        }
+        let answered = connect(n, limits)?.ping()?;
+        if answered == other {
+            return Err(VerifyError::new(format!(
+                "{role} {} answers as a {other}: `verify` would compare the wrong server; check the {role}'s address and client_port in tt-ha.toml",
+                describe_server(n)
+            )));
+        }
+    }
+    if req.source.is_none() && req.against.is_none() && same_server(m, r) {
+        return Err(VerifyError::new(format!(
+            "the master {} and the replicant {} are one server (the same address and port): a compare of a server with itself proves nothing; check the client_port of both in tt-ha.toml",
+            describe_server(m),
+            describe_server(r)
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` are reached at one socket address (by name or by any address it
+/// resolves to).
+fn same_server(a: &Node, b: &Node) -> bool {
+    use std::net::ToSocketAddrs;
+    let addrs = |n: &Node| -> Vec<std::net::SocketAddr> {
+        (n.address.as_str(), n.client_port.0)
+            .to_socket_addrs()
+            .map(Iterator::collect)
+            .unwrap_or_default()
+    };
+    (a.address == b.address && a.client_port.0 == b.client_port.0)
+        || addrs(a).iter().any(|x| addrs(b).contains(x))
+}
+
 /// Runs one verify. `progress` is called now and then during the compare; `stop` ends it
 /// cleanly. Never writes to either side.
 pub fn run(
@@ -132,6 +181,9 @@ fn run_within(
     stop: &AtomicBool,
     limits: &Limits,
 ) -> Result<Report, VerifyError> {
+    if req.source.is_none() || req.against.is_none() {
+        check_servers(req, limits)?;
+    }
     let live_pair = req.source.is_none() && req.against.is_none();
     let mut watch = live_pair.then(|| site(req).map(Watch::new)).transpose()?;
     // The master's log position when the compare first reads.

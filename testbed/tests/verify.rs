@@ -448,3 +448,39 @@ fn a_cut_off_replicant_shows_exactly_the_changes_by_field_then_equal_once_caught
         std::thread::sleep(Duration::from_secs(1));
     }
 }
+
+/// A compare of a server with itself is always EQUAL and proves nothing: a replicant's
+/// `client_port` that reaches the master (and a master's that reaches the replicant) is
+/// refused, naming the node and what to check (exit 2), before anything is compared.
+#[test]
+fn one_server_on_both_sides_or_the_sides_swapped_is_refused() {
+    let sb = Sandbox::new(2_000);
+    apply(&sb);
+    let (m, r) = (
+        format!("client_port = {}", sb.master_port),
+        format!("client_port = {}", sb.replicant_port),
+    );
+    let original = std::fs::read_to_string(&sb.config).unwrap();
+    // The replicant's port reaches the master.
+    sb.set(&r, &m);
+    let o = sb.tt_ha(&["verify"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("answers as a master"), "{t}");
+    assert!(
+        t.contains("check the replicant's address and client_port"),
+        "{t}"
+    );
+    assert!(!t.contains("EQUAL"), "{t}");
+    // The master's port reaches the replicant.
+    std::fs::write(&sb.config, &original).unwrap();
+    sb.set(&m, &r);
+    let o = sb.tt_ha(&["verify"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("answers as a replicant"), "{t}");
+    // Put right, the same pair compares EQUAL.
+    std::fs::write(&sb.config, &original).unwrap();
+    let o = sb.tt_ha(&["verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
