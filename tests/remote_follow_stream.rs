@@ -5,6 +5,7 @@
 //! an older agent (one without `follow_stream`, or without `follow_wait` too) is still followed,
 //! by waiting or by polling, every byte once and in order.
 
+mod common;
 mod ssh_node;
 
 use serde_json::{Value, json};
@@ -346,4 +347,89 @@ fn an_agent_without_follow_wait_is_followed_by_polling() {
     assert_eq!(ops.get("follow_stream"), None, "{ops:?}");
     assert_eq!(ops.get("follow_wait"), None, "{ops:?}");
     assert!(ops.get("follow_next").is_some_and(|n| *n > 0), "{ops:?}");
+}
+
+/// `tt-ha follow --node replicant` (the program the remote-follow benchmark times): each line
+/// appended on the node is printed once, in order, numbered, with its events, after the
+/// node's `reached`; the output is written by whichever thread has the chunk first.
+#[test]
+fn follow_node_prints_each_appended_line_once_and_in_order() {
+    need_sshd!("follow_node_prints_each_appended_line_once_and_in_order");
+    let mut n = SshNode::new();
+    n.start_sshd(&n.plain_key());
+    let dir = common::message_site(
+        ssh_node::free_port(),
+        ssh_node::free_port(),
+        b"[1700000000:0][10/1] CLIENT: master line\n",
+        b"",
+    );
+    let toml = dir.path().join("tt-ha.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let master = text.split("[[replicant]]").next().unwrap();
+    let agent = n.switchable_agent();
+    std::fs::write(
+        &toml,
+        format!("{master}[[replicant]]\n{}", n.controller_toml(Some(&agent))),
+    )
+    .unwrap();
+    let file = n.home.join("$DB_Msg.txt");
+    append(&file, &line(1));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tt-ha"))
+        .arg("--config")
+        .arg(&toml)
+        .args(["follow", "--node", "replicant", "--seconds", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines() {
+            let Ok(l) = l else { return };
+            if tx.send(l).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || {
+        let l = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no output line within 30 s");
+        serde_json::from_str::<Value>(&l).unwrap_or_else(|e| panic!("{l}: {e}"))
+    };
+    let mut seen = Vec::new();
+    let mut reached = false;
+    // Appended one by one, each waited for, then a burst of 200.
+    for i in 2..=40 {
+        while seen.len() < i - 1 {
+            let v = next();
+            if v["reach"] == "reached" {
+                reached = true;
+            }
+            if let Some(k) = v["line"].as_u64() {
+                assert!(reached, "a line before the node was reached: {v}");
+                assert_eq!(k as usize, seen.len() + 1, "a line lost or repeated: {v}");
+                assert!(v["events"].is_array(), "{v}");
+                seen.push(k);
+            }
+        }
+        append(&file, &line(i));
+    }
+    let burst: String = (41..=240).map(line).collect();
+    append(&file, &burst);
+    while seen.len() < 240 {
+        let v = next();
+        if let Some(k) = v["line"].as_u64() {
+            assert_eq!(k as usize, seen.len() + 1, "a line lost or repeated: {v}");
+            seen.push(k);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // Nothing more than the file's lines came.
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+        let v: Value = serde_json::from_str(&l).unwrap();
+        assert!(v.get("line").is_none(), "a line after the last: {v}");
+    }
 }

@@ -1830,29 +1830,59 @@ enum News {
 }
 
 /// Wakes whoever waits for a remote follower's news (a count of deliveries and a condition
-/// variable): `tt-ha follow` sleeps on it instead of polling at an interval.
+/// variable): `tt-ha follow` sleeps on it instead of polling at an interval. A consumer may
+/// instead take the news on the thread that delivers it ([`on_arrival`](Self::on_arrival)).
 #[derive(Clone, Default)]
-pub struct Arrivals(Arc<(Mutex<u64>, std::sync::Condvar)>);
+pub struct Arrivals(Arc<ArrivalsInner>);
+
+/// What consumes a delivery on the delivering thread; true when it took everything.
+type ArrivalHook = Box<dyn FnMut() -> bool + Send>;
+
+#[derive(Default)]
+struct ArrivalsInner {
+    count: Mutex<u64>,
+    cv: std::sync::Condvar,
+    hook: Mutex<Option<ArrivalHook>>,
+}
 
 impl Arrivals {
+    /// A delivery was made: the hook takes it on this thread when it can, else the waiter
+    /// is woken.
     fn note(&self) {
-        let (count, cv) = &*self.0;
-        if let Ok(mut n) = count.lock() {
+        if let Ok(mut hook) = self.0.hook.lock()
+            && let Some(take) = hook.as_mut()
+            && take()
+        {
+            return;
+        }
+        if let Ok(mut n) = self.0.count.lock() {
             *n += 1;
         }
-        cv.notify_all();
+        self.0.cv.notify_all();
+    }
+
+    /// Has each delivery taken by `take` on the thread that makes it (the connection's reader
+    /// thread for a streamed chunk: no hand-off between the pipe and the consumer). `take`
+    /// returns false when it could not take it now (its consumer is busy): the waiter is
+    /// woken then, as without a hook. `None` removes the hook (it must be removed before the
+    /// consumer that it holds can be dropped).
+    pub fn on_arrival(&self, take: Option<ArrivalHook>) {
+        if let Ok(mut hook) = self.0.hook.lock() {
+            *hook = take;
+        }
     }
 
     /// How many deliveries there were so far (to pass to [`wait`](Self::wait)).
     pub fn seen(&self) -> u64 {
-        self.0.0.lock().map(|n| *n).unwrap_or(0)
+        self.0.count.lock().map(|n| *n).unwrap_or(0)
     }
 
     /// Waits until there was a delivery after `seen`, or `timeout`; the count now.
     pub fn wait(&self, seen: u64, timeout: Duration) -> u64 {
-        let (count, cv) = &*self.0;
-        let Ok(guard) = count.lock() else { return seen };
-        match cv.wait_timeout_while(guard, timeout, |n| *n == seen) {
+        let Ok(guard) = self.0.count.lock() else {
+            return seen;
+        };
+        match self.0.cv.wait_timeout_while(guard, timeout, |n| *n == seen) {
             Ok((n, _)) => *n,
             Err(_) => seen,
         }
