@@ -10,7 +10,8 @@
 # and runs testbed/bench_remote_follow.py: a writer on host b appends RATE lines a second; each
 # line's append time is matched with when the follower's output line arrived. Prints p50 and
 # p99 per run, the median and range of the A/B ratios, the controller-side CPU time of each
-# follower, and the load. The testbed is taken down afterwards. BIN=DIR uses DIR/tt-ha
+# follower, the context switches per line on the controller and on the node (load-robust
+# counts of the wake-ups on the path), and the load. The testbed is taken down afterwards. BIN=DIR uses DIR/tt-ha
 # instead of building the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."

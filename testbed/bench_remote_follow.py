@@ -12,7 +12,9 @@ before the run; each line's append time (taken just before its write) is matched
 the follower's output line reached this script. Both clocks are the same machine's
 (CLOCK_REALTIME, no time namespace). Prints p50 and p99 per run, then the median and range of
 the per-pair ratios A/B, and the CPU time (user+sys) of each follower's process tree on the
-controller (`tt-ha` and its ssh; `ssh` for B), the writer's taken out.
+controller (`tt-ha` and its ssh; `ssh` for B), the writer's taken out, and their context
+switches per line (/proc/PID/task/*/status, between the writer's start and the last line), on
+the controller and on the node (sshd's session process and what it runs).
 """
 import json
 import os
@@ -68,6 +70,59 @@ def read_lines(proc, out):
 
 
 
+def tree(pid):
+    """`pid` and its descendants (through /proc/PID/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/children" % (p, t)) as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def switches(pid):
+    """Context switches (voluntary + not) of every thread of `pid`'s process tree so far: a
+    load-robust count of the wake-ups on the follower's side of the path."""
+    n = 0
+    for p in tree(pid):
+        try:
+            for t in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/status" % (p, t)) as f:
+                    for l in f:
+                        if l.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                            n += int(l.split()[1])
+        except OSError:
+            pass
+    return n
+
+
+def node_side(kind, path, tt_ha):
+    """The node side's process tree: the sshd session process serving the follower (the
+    parent of the agent for A, of `tail` for B; the two hosts share this machine's process
+    table), or None when it cannot be found."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        # This run's agent: this tt-ha (other agents may run on the machine).
+        if kind == "A" and argv[0] == tt_ha.encode() and argv[1:3] == [b"agent", b"--stdio"]:
+            return ppid
+        if kind == "B" and argv and argv[0].endswith(b"tail") and path.encode() in argv:
+            return ppid
+    return None
+
+
 def one_run(kind, a):
     hosts_dir, h, config, path, tt_ha, rate, secs = a
     host(hosts_dir, h, "sh", "-c", 'rm -f "$1" && : > "$1"', "sh", path)
@@ -93,6 +148,9 @@ def one_run(kind, a):
             time.sleep(0.01)
     time.sleep(1.0)
     # The writer's tree is reaped here: its CPU is taken out of the follower's below.
+    s0 = switches(proc.pid)
+    node = node_side(kind, path, tt_ha)
+    n0 = switches(node) if node else 0
     w0 = os.times()
     w = host(hosts_dir, h, "python3", "-c", WRITER, path, str(rate), str(secs),
              capture_output=True)
@@ -110,6 +168,8 @@ def one_run(kind, a):
         if seen >= n:
             break
         time.sleep(0.05)
+    s1 = switches(proc.pid)
+    n1 = switches(node) if node else 0
     proc.terminate()
     proc.wait()
     t.join(timeout=5)
@@ -134,7 +194,7 @@ def one_run(kind, a):
         raise SystemExit("%s: %d of %d lines came out" % (kind, len(lat), n))
     lat.sort()
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
-    return p(0.50), p(0.99), cpu
+    return p(0.50), p(0.99), cpu, (s1 - s0) / n, ((n1 - n0) / n if node else float("nan"))
 
 
 def main():
@@ -150,8 +210,8 @@ def main():
         B = one_run("B", a)
         r50.append(A[0] / B[0])
         r99.append(A[1] / B[1])
-        print("pair %d: A p50 %.3f ms p99 %.3f ms cpu %.2f s | B p50 %.3f ms p99 %.3f ms cpu %.2f s"
-              % (i + 1, A[0], A[1], A[2], B[0], B[1], B[2]), flush=True)
+        print("pair %d: A p50 %.3f ms p99 %.3f ms cpu %.2f s cs/line %.2f + node %.2f | B p50 %.3f ms p99 %.3f ms cpu %.2f s cs/line %.2f + node %.2f"
+              % (i + 1, A[0], A[1], A[2], A[3], A[4], B[0], B[1], B[2], B[3], B[4]), flush=True)
         rows.append((A, B))
     med = lambda xs: statistics.median(xs)
     print("A p50 median %.3f ms, p99 median %.3f ms; B p50 median %.3f ms, p99 median %.3f ms"
@@ -161,6 +221,10 @@ def main():
           % (med(r50), min(r50), max(r50), med(r99), min(r99), max(r99)))
     print("cpu (user+sys of the follower's processes on the controller) A median %.2f s, B median %.2f s"
           % (med([r[0][2] for r in rows]), med([r[1][2] for r in rows])))
+    print("context switches per line on the controller (the follower's threads and its ssh) A median %.2f, B median %.2f"
+          % (med([r[0][3] for r in rows]), med([r[1][3] for r in rows])))
+    print("context switches per line on the node (sshd's session and the agent, or tail) A median %.2f, B median %.2f"
+          % (med([r[0][4] for r in rows]), med([r[1][4] for r in rows])))
     print("load %s" % open("/proc/loadavg").read().strip())
 
 

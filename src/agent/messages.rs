@@ -88,8 +88,9 @@ impl FolderWatch {
         }
     }
 
-    /// Waits until the folder may have changed, `ended` is readable, or `left` has passed.
-    fn wait(&mut self, ended: Option<&std::io::PipeReader>, left: Duration) {
+    /// Waits until the folder may have changed, `ended` is readable, or `left` has passed;
+    /// true when the session's input has ended (seen by the same wait: no system call more).
+    fn wait(&mut self, ended: Option<&std::io::PipeReader>, left: Duration) -> bool {
         if self.watched_at.elapsed() >= Duration::from_secs(1) {
             self.watch();
         }
@@ -104,15 +105,18 @@ impl FolderWatch {
             if let Some(e) = ended {
                 fds.push(PollFd::new(e, PollFlags::IN));
             }
-            if matches!(poll(&mut fds, Some(&t)), Ok(n) if n > 0) {
+            if !matches!(poll(&mut fds, Some(&t)), Ok(n) if n > 0) {
+                return false;
+            }
+            if !fds[0].revents().is_empty() {
                 // Which file changed does not matter: the caller looks.
                 let mut buf = [0u8; 4096];
                 let _ = rustix::io::read(fd, &mut buf);
             }
-            return;
+            return fds.get(1).is_some_and(|e| !e.revents().is_empty());
         }
-        let _ = ended;
         std::thread::sleep(left.min(WAIT_POLL));
+        input_ended(ended)
     }
 }
 
@@ -140,7 +144,7 @@ const MAX_CHUNK: u64 = 4 << 20;
 
 impl Agent {
     /// Runs one of the message-file operations.
-    pub(super) fn messages(&self, op: Op) -> Result<Value, WireError> {
+    pub(super) fn messages(&self, op: Op, emit: &mut dyn FnMut(Value)) -> Result<Value, WireError> {
         let n = self.node();
         match op {
             Op::FollowOpen { start } => {
@@ -169,6 +173,11 @@ impl Agent {
                 max_bytes,
                 wait_ms,
             } => self.follow_next(follow, max_bytes, wait_ms),
+            Op::FollowStream {
+                follow,
+                max_bytes,
+                wait_ms,
+            } => self.follow_stream(follow, max_bytes, wait_ms, emit),
             Op::FollowClose { follow } => {
                 if let Ok(mut follows) = self.follows.lock() {
                     follows.remove(&follow);
@@ -203,22 +212,65 @@ impl Agent {
             .follows
             .lock()
             .map_err(|_| failed("a lock was poisoned"))?;
-        let f = follows.get_mut(&follow).ok_or_else(|| {
-            failed(format!(
-                "no follower {follow} in this session: open one first"
-            ))
-        })?;
+        let f = followed(&mut follows, follow)?;
         let limit = max_bytes.clamp(1, MAX_CHUNK);
         let deadline = Instant::now() + Duration::from_millis(wait_ms).min(MAX_WAIT);
         let ended = self.input_ended.as_ref();
         loop {
-            let pieces = read_pieces(f.source.as_mut(), limit);
+            let (pieces, _) = read_pieces(f.source.as_mut(), limit);
             let left = deadline.saturating_duration_since(Instant::now());
             if !pieces.is_empty() || left.is_zero() || input_ended(ended) {
                 return Ok(json!({ "pieces": pieces }));
             }
             match &mut f.waker {
-                Some(w) => w.wait(ended, left),
+                Some(w) => {
+                    w.wait(ended, left);
+                }
+                // Watched from now on: one more look, for an append before the watch began.
+                None => f.waker = Some(FolderWatch::new(f.source.wake_on())),
+            }
+        }
+    }
+
+    /// What is new in follower `follow`, then each append as the node sees it, pushed as
+    /// stream frames by `emit` (written by this thread, the one the notification wakes: no
+    /// hand-off and no request between an append and its frame), until about `max_bytes`
+    /// were sent, `wait_ms` passed or the controller's input ended.
+    fn follow_stream(
+        &self,
+        follow: u64,
+        max_bytes: u64,
+        wait_ms: u64,
+        emit: &mut dyn FnMut(Value),
+    ) -> Result<Value, WireError> {
+        let mut follows = self
+            .follows
+            .lock()
+            .map_err(|_| failed("a lock was poisoned"))?;
+        let f = followed(&mut follows, follow)?;
+        let limit = max_bytes.clamp(1, MAX_CHUNK);
+        let deadline = Instant::now() + Duration::from_millis(wait_ms).min(MAX_WAIT);
+        let ended = self.input_ended.as_ref();
+        let mut sent = 0u64;
+        if input_ended(ended) {
+            return Ok(json!({ "sent": sent }));
+        }
+        loop {
+            let (pieces, bytes) = read_pieces(f.source.as_mut(), limit - sent);
+            if !pieces.is_empty() {
+                sent += bytes;
+                emit(json!({ "pieces": pieces }));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if sent >= limit || left.is_zero() {
+                return Ok(json!({ "sent": sent }));
+            }
+            match &mut f.waker {
+                Some(w) => {
+                    if w.wait(ended, left) {
+                        return Ok(json!({ "sent": sent }));
+                    }
+                }
                 // Watched from now on: one more look, for an append before the watch began.
                 None => f.waker = Some(FolderWatch::new(f.source.wake_on())),
             }
@@ -226,8 +278,23 @@ impl Agent {
     }
 }
 
-/// The pieces `source` has now, up to about `limit` bytes, as sent.
-fn read_pieces(source: &mut dyn crate::monitor::source::MessageSource, limit: u64) -> Vec<Value> {
+/// Follower `follow` of this session, or the error that says to open one.
+fn followed(
+    follows: &mut std::collections::HashMap<u64, Followed>,
+    follow: u64,
+) -> Result<&mut Followed, WireError> {
+    follows.get_mut(&follow).ok_or_else(|| {
+        failed(format!(
+            "no follower {follow} in this session: open one first"
+        ))
+    })
+}
+
+/// The pieces `source` has now, up to about `limit` bytes, as sent, and their bytes.
+fn read_pieces(
+    source: &mut dyn crate::monitor::source::MessageSource,
+    limit: u64,
+) -> (Vec<Value>, u64) {
     let mut pieces = Vec::new();
     let mut sent = 0u64;
     let mut buf = Vec::new();
@@ -241,5 +308,5 @@ fn read_pieces(source: &mut dyn crate::monitor::source::MessageSource, limit: u6
             }
         }
     }
-    pieces
+    (pieces, sent)
 }

@@ -247,6 +247,12 @@ ops! {
     /// a controller keeps one waiting, and an append reaches it without a poll interval.
     /// Reply: `{"pieces": [...]}` (empty when nothing came within the wait).
     FollowWait "follow_wait" { follow: u64, max_bytes: u64, wait_ms: u64 },
+    /// Like `follow_wait`, but pushed: the agent sends what is new now, then each append as
+    /// the node sees it, as stream frames `{"pieces": [...]}` of this request (the pieces of
+    /// `follow_next`), until `max_bytes` were sent, `wait_ms` passed (at most a few seconds)
+    /// or the session's input ended. Reply: `{"sent": n}` (the bytes it streamed). Each
+    /// request is credit for `max_bytes`: a controller asks again only while it has room.
+    FollowStream "follow_stream" { follow: u64, max_bytes: u64, wait_ms: u64 },
     /// Stop following. Reply: `null`.
     FollowClose "follow_close" { follow: u64 },
     /// `check`'s read of the message file from a saved position (`since`: a seek file's

@@ -280,7 +280,10 @@ impl Agent {
                     heard = Instant::now();
                     let mut stream = |id: u64, v: Value| {
                         // Best effort: a failed write shows when the reply is written.
-                        let _ = send(out, &json!({ "id": id, "stream": v }).to_string());
+                        let frame = serde_json::to_string(&StreamFrame { id, stream: &v });
+                        if let Ok(frame) = frame {
+                            let _ = send(out, &frame);
+                        }
                     };
                     if let Some(reply) = self.answer_streaming(&line, &mut stream) {
                         send(out, &reply).map_err(ServeError::Write)?;
@@ -395,11 +398,12 @@ impl Agent {
             op @ (Op::FollowOpen { .. }
             | Op::FollowNext { .. }
             | Op::FollowWait { .. }
+            | Op::FollowStream { .. }
             | Op::FollowClose { .. }
             | Op::ReadMessages { .. }
             | Op::RunningProcessStart
             | Op::DatabaseSizes
-            | Op::StillServer { .. }) => self.messages(op),
+            | Op::StillServer { .. }) => self.messages(op, emit),
             // The engine's effects, in `effects.rs`.
             op => self.effect(op, emit),
         }
@@ -431,6 +435,13 @@ impl Agent {
             })
         })
     }
+}
+
+/// A stream frame of request `id`, written straight from its value.
+#[derive(serde::Serialize)]
+struct StreamFrame<'a> {
+    id: u64,
+    stream: &'a Value,
 }
 
 fn send<W: Write>(out: &Mutex<W>, frame: &str) -> std::io::Result<()> {

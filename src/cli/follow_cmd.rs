@@ -24,6 +24,7 @@ use crate::node::remote::RemoteSource;
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Follows `file` from its start; stops after `seconds` when given, or when stdout's reader
@@ -51,7 +52,10 @@ pub fn run(
 }
 
 /// Follows the message file of the site's node `role` (from `config`) from its start: a local
-/// node's as [`run`] does, a remote node's through its agent, woken by what arrives.
+/// node's as [`run`] does, a remote node's through its agent. A chunk is printed by the thread
+/// that receives it from the connection (no hand-off between the pipe and the output); the
+/// main thread prints only what that thread could not take at once (it was printing), woken
+/// by its arrival, and watches the deadline and stdout.
 pub fn run_node(
     config: &Path,
     role: &str,
@@ -67,87 +71,154 @@ pub fn run_node(
     if !node.is_remote() {
         return run(&node.message_path(), seconds, interval_ms, polling);
     }
-    let message_file = node.message_file.clone();
-    let source = RemoteSource::of_node(node, role, Start::Beginning);
+    let source = RemoteSource::of_node(node.clone(), role, Start::Beginning);
     let arrivals = source.arrivals();
     let interval = Duration::from_millis(interval_ms);
-    let follower = Follower::from_source(Box::new(source), 0);
+    let printer = Arc::new(Mutex::new(Printer::new(
+        Follower::from_source(Box::new(source), 0),
+        node.message_file.clone(),
+    )));
+    let taker = printer.clone();
+    arrivals.on_arrival(Some(Box::new(move || {
+        // Busy (the main thread prints): it is woken and prints this too.
+        let Ok(mut p) = taker.try_lock() else {
+            return false;
+        };
+        p.print_all().is_ok()
+    })));
+    let started = Instant::now();
     let mut seen = arrivals.seen();
-    follow(follower, &message_file, seconds, &mut || {
+    let result = loop {
+        let printed = match printer.lock() {
+            Ok(mut p) => p.print_all(),
+            Err(_) => Err(anyhow::anyhow!(
+                "the output lock was poisoned (a tt-ha bug)"
+            )),
+        };
+        if let Err(e) = printed {
+            break Err(e);
+        }
+        if out::stdout_closed() || seconds.is_some_and(|s| started.elapsed().as_secs() >= s) {
+            break Ok(ExitCode::SUCCESS);
+        }
         seen = arrivals.wait(seen, interval);
-    })
+    };
+    // The hook holds the printer, which holds the source: dropped together, so the source's
+    // thread is told to stop.
+    arrivals.on_arrival(None);
+    result
 }
 
 /// Prints what `follower` reads, one JSON line per physical line (and per notice, and per
 /// change of whether its node answers), calling `wait` when it has caught up.
 fn follow(
-    mut follower: Follower,
+    follower: Follower,
     message_file: &str,
     seconds: Option<u64>,
     wait: &mut dyn FnMut(),
 ) -> anyhow::Result<ExitCode> {
-    let mut state = NodeState::with_role(None);
-    let mut splitter = Splitter::default();
-    let mut reach = Reach::Reached;
+    let mut printer = Printer::new(follower, message_file.to_string());
     let started = Instant::now();
-    // One batch of output per poll: every line of it is flushed at once, in one write.
-    let mut batch = String::new();
     loop {
-        let (lines, notices) = follower.poll_lines();
-        let now = follower.reach();
-        if now != reach {
-            batch.push_str(&json_text(&reach_json(&now))?);
-            reach = now;
-        }
-        for n in notices {
-            batch.push_str(&json_text(
-                &json!({"notice": format!("{n:?}").to_lowercase()}),
-            )?);
-            // A new file is a new history, as in `monitor`.
-            state = NodeState::with_role(None);
-            splitter = Splitter::default();
-        }
-        for line in &lines {
-            state.note_cut(line.no, line.cut);
-            // A line that is one whole message (nearly all) is applied from its parts, as the
-            // whole-file reader does: no message, role or body copied, no list of one event.
-            let simple = (!splitter.holding())
-                .then(|| parse::simple(&line.text))
-                .flatten();
-            let out = match simple {
-                Some((stamp, role, body)) => {
-                    let ev =
-                        state.apply_parts(line.no, Some(stamp), Some(role), body, message_file);
-                    json_text(&LineOut {
-                        line: line.no,
-                        events: std::slice::from_ref(&ev),
-                    })?
-                }
-                None => {
-                    let events: Vec<_> = splitter
-                        .push(line.no, &line.text)
-                        .iter()
-                        .map(|m| state.apply(m, message_file))
-                        .collect();
-                    json_text(&LineOut {
-                        line: line.no,
-                        events: &events,
-                    })?
-                }
-            };
-            batch.push_str(&out);
-        }
-        if !batch.is_empty() {
-            out::print(&batch);
-            batch.clear();
-        }
+        let behind = printer.print_once()?;
         if out::stdout_closed() || seconds.is_some_and(|s| started.elapsed().as_secs() >= s) {
             return Ok(ExitCode::SUCCESS);
         }
-        if !follower.behind() {
+        if !behind {
             // The notifications are read after the output, not between an append and it.
             wait();
         }
+    }
+}
+
+/// A followed file and what its output needs: the node's state, the splitter of messages
+/// that span lines, and whether the node answered at the last look.
+struct Printer {
+    follower: Follower,
+    message_file: String,
+    state: NodeState,
+    splitter: Splitter,
+    reach: Reach,
+    /// One batch of output per poll: every line of it is flushed at once, in one write.
+    batch: String,
+}
+
+impl Printer {
+    fn new(follower: Follower, message_file: String) -> Printer {
+        Printer {
+            follower,
+            message_file,
+            state: NodeState::with_role(None),
+            splitter: Splitter::default(),
+            reach: Reach::Reached,
+            batch: String::new(),
+        }
+    }
+
+    /// Prints everything the follower has now.
+    fn print_all(&mut self) -> anyhow::Result<()> {
+        while self.print_once()? {}
+        Ok(())
+    }
+
+    /// Prints one poll of the follower (in one write); whether it stopped before the end.
+    fn print_once(&mut self) -> anyhow::Result<bool> {
+        let (lines, notices) = self.follower.poll_lines();
+        let now = self.follower.reach();
+        if now != self.reach {
+            self.batch.push_str(&json_text(&reach_json(&now))?);
+            self.reach = now;
+        }
+        for n in notices {
+            self.batch.push_str(&json_text(
+                &json!({"notice": format!("{n:?}").to_lowercase()}),
+            )?);
+            // A new file is a new history, as in `monitor`.
+            self.state = NodeState::with_role(None);
+            self.splitter = Splitter::default();
+        }
+        for line in &lines {
+            let out = self.line_json(line)?;
+            self.batch.push_str(&out);
+        }
+        if !self.batch.is_empty() {
+            out::print(&self.batch);
+            self.batch.clear();
+        }
+        Ok(self.follower.behind())
+    }
+
+    /// One line's output: the events of the messages it completed.
+    fn line_json(&mut self, line: &crate::monitor::line::Line) -> anyhow::Result<String> {
+        let state = &mut self.state;
+        state.note_cut(line.no, line.cut);
+        // A line that is one whole message (nearly all) is applied from its parts, as the
+        // whole-file reader does: no message, role or body copied, no list of one event.
+        let simple = (!self.splitter.holding())
+            .then(|| parse::simple(&line.text))
+            .flatten();
+        Ok(match simple {
+            Some((stamp, role, body)) => {
+                let ev =
+                    state.apply_parts(line.no, Some(stamp), Some(role), body, &self.message_file);
+                json_text(&LineOut {
+                    line: line.no,
+                    events: std::slice::from_ref(&ev),
+                })?
+            }
+            None => {
+                let events: Vec<_> = self
+                    .splitter
+                    .push(line.no, &line.text)
+                    .iter()
+                    .map(|m| state.apply(m, &self.message_file))
+                    .collect();
+                json_text(&LineOut {
+                    line: line.no,
+                    events: &events,
+                })?
+            }
+        })
     }
 }
 

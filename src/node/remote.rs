@@ -375,6 +375,17 @@ enum Incoming {
     Reply(Reply),
 }
 
+/// Where a request's stream frames go straight from the connection's reader thread, without
+/// the requester's thread in between (a followed file's chunks into its reader's queue). An
+/// `Err` (a frame that cannot be read) ends the connection with that reason.
+type StreamSink = Arc<dyn Fn(Value) -> Result<(), String> + Send + Sync>;
+
+/// Who waits for a request: its reply (and stream frames, without a sink) come on `tx`.
+struct Waiter {
+    tx: mpsc::Sender<Incoming>,
+    sink: Option<StreamSink>,
+}
+
 /// ssh's stderr, its last bytes, and whether it has ended.
 #[derive(Default)]
 struct Tail {
@@ -386,7 +397,7 @@ struct Tail {
 struct Conn {
     child: Mutex<Child>,
     stdin: Mutex<Option<ChildStdin>>,
-    pending: Mutex<HashMap<u64, mpsc::Sender<Incoming>>>,
+    pending: Mutex<HashMap<u64, Waiter>>,
     heard: Mutex<Instant>,
     dead: Mutex<Option<String>>,
     stderr: Arc<Mutex<Tail>>,
@@ -457,6 +468,17 @@ impl Conn {
     /// Sends `op` without waiting: its stream frames and reply arrive on the receiver returned
     /// (a follower keeps a request waiting at the agent while it reads the previous answer).
     fn submit(&self, op: Op, link: &Link) -> Result<mpsc::Receiver<Incoming>, RemoteError> {
+        self.submit_with(op, link, None)
+    }
+
+    /// [`submit`](Self::submit), its stream frames handed to `sink` by the reader thread as
+    /// they arrive (only the reply comes on the receiver).
+    fn submit_with(
+        &self,
+        op: Op,
+        link: &Link,
+        sink: Option<StreamSink>,
+    ) -> Result<mpsc::Receiver<Incoming>, RemoteError> {
         if self.is_dead() {
             return Err(RemoteError::Lost {
                 who: link.who(),
@@ -479,7 +501,7 @@ impl Conn {
         }
         let (tx, rx) = mpsc::channel();
         if let Ok(mut p) = self.pending.lock() {
-            p.insert(id, tx);
+            p.insert(id, Waiter { tx, sink });
         }
         if let Err(e) = self.write(&text) {
             self.kill(&format!("cannot write to ssh: {e}"));
@@ -1191,7 +1213,7 @@ fn read_frames(mut r: impl std::io::BufRead, conn: Weak<Conn>) {
         if let Ok(mut h) = c.heard.lock() {
             *h = Instant::now();
         }
-        let Ok(value) = serde_json::from_str::<Value>(&line) else {
+        let Ok(mut value) = serde_json::from_str::<Value>(&line) else {
             c.kill(&format!(
                 "the agent sent a line that is not JSON: {:?}",
                 clip(&line)
@@ -1201,13 +1223,27 @@ fn read_frames(mut r: impl std::io::BufRead, conn: Weak<Conn>) {
         if value.get("heartbeat").is_some() {
             continue;
         }
-        if let (Some(id), Some(stream)) =
-            (value.get("id").and_then(Value::as_u64), value.get("stream"))
-        {
+        if let (Some(id), Some(stream)) = (
+            value.get("id").and_then(Value::as_u64),
+            value.get_mut("stream").map(Value::take),
+        ) {
             // Kept waiting: a stream frame does not end the request.
-            let waiter = c.pending.lock().ok().and_then(|p| p.get(&id).cloned());
-            if let Some(w) = waiter {
-                let _ = w.send(Incoming::Stream(stream.clone()));
+            let waiter = c
+                .pending
+                .lock()
+                .ok()
+                .and_then(|p| p.get(&id).map(|w| (w.tx.clone(), w.sink.clone())));
+            match waiter {
+                Some((_, Some(sink))) => {
+                    if let Err(why) = sink(stream) {
+                        c.kill(&why);
+                        return;
+                    }
+                }
+                Some((tx, None)) => {
+                    let _ = tx.send(Incoming::Stream(stream));
+                }
+                None => {}
             }
             continue;
         }
@@ -1220,7 +1256,7 @@ fn read_frames(mut r: impl std::io::BufRead, conn: Weak<Conn>) {
         };
         let waiter = c.pending.lock().ok().and_then(|mut p| p.remove(&reply.id));
         if let Some(w) = waiter {
-            let _ = w.send(Incoming::Reply(reply));
+            let _ = w.tx.send(Incoming::Reply(reply));
         }
     }
 }
@@ -1760,14 +1796,17 @@ impl NodeAccess for RemoteNode {
 const FOLLOW_CHUNK: u64 = 1 << 20;
 /// How long a follower waits before reaching a node again after a loss.
 const FOLLOW_RETRY: Duration = Duration::from_secs(2);
-/// How long the agent holds one `follow_wait` when nothing is new (the follower's thread then
-/// asks again: a stop is seen within this).
+/// How long the agent holds one `follow_stream` (or one `follow_wait` when nothing is new); the
+/// follower's thread then asks again: a stop is seen within this.
 const FOLLOW_WAIT: Duration = Duration::from_secs(1);
 /// How often an agent without `follow_wait` (an older build) is asked what is new.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
-/// Batches of pieces held for a reader that has not taken them yet: past this the node is not
-/// asked for more until the reader catches up (bounded memory, whatever the file's growth).
-const FOLLOW_QUEUE: usize = 16;
+/// Bytes held for a reader that has not taken them yet: past this the node is not asked for
+/// more until the reader catches up (bounded memory, whatever the file's growth: at most this
+/// and two requests' [`FOLLOW_CHUNK`]).
+const FOLLOW_BUFFER: u64 = 16 * FOLLOW_CHUNK;
+/// How often a follower whose reader has no room looks again.
+const FOLLOW_ROOM_WAIT: Duration = Duration::from_millis(20);
 
 /// A piece as the agent sends it.
 #[derive(serde::Deserialize)]
@@ -1792,56 +1831,208 @@ struct Opened {
     follow: u64,
 }
 
-/// What a follower's thread hands its reader, in order.
+/// What a follower hands its reader, in order.
 enum News {
-    Pieces(Vec<WirePiece>),
+    Piece(WirePiece),
     Reach(crate::monitor::source::Reach),
 }
 
 /// Wakes whoever waits for a remote follower's news (a count of deliveries and a condition
-/// variable): `tt-ha follow` sleeps on it instead of polling at an interval.
+/// variable): `tt-ha follow` sleeps on it instead of polling at an interval. A consumer may
+/// instead take the news on the thread that delivers it ([`on_arrival`](Self::on_arrival)).
 #[derive(Clone, Default)]
-pub struct Arrivals(Arc<(Mutex<u64>, std::sync::Condvar)>);
+pub struct Arrivals(Arc<ArrivalsInner>);
+
+/// What consumes a delivery on the delivering thread; true when it took everything.
+type ArrivalHook = Box<dyn FnMut() -> bool + Send>;
+
+#[derive(Default)]
+struct ArrivalsInner {
+    count: Mutex<u64>,
+    cv: std::sync::Condvar,
+    hook: Mutex<Option<ArrivalHook>>,
+}
 
 impl Arrivals {
+    /// A delivery was made: the hook takes it on this thread when it can, else the waiter
+    /// is woken.
     fn note(&self) {
-        let (count, cv) = &*self.0;
-        if let Ok(mut n) = count.lock() {
+        if let Ok(mut hook) = self.0.hook.lock()
+            && let Some(take) = hook.as_mut()
+            && take()
+        {
+            return;
+        }
+        if let Ok(mut n) = self.0.count.lock() {
             *n += 1;
         }
-        cv.notify_all();
+        self.0.cv.notify_all();
+    }
+
+    /// Has each delivery taken by `take` on the thread that makes it (the connection's reader
+    /// thread for a streamed chunk: no hand-off between the pipe and the consumer). `take`
+    /// returns false when it could not take it now (its consumer is busy): the waiter is
+    /// woken then, as without a hook. `None` removes the hook (it must be removed before the
+    /// consumer that it holds can be dropped).
+    pub fn on_arrival(&self, take: Option<ArrivalHook>) {
+        if let Ok(mut hook) = self.0.hook.lock() {
+            *hook = take;
+        }
     }
 
     /// How many deliveries there were so far (to pass to [`wait`](Self::wait)).
     pub fn seen(&self) -> u64 {
-        self.0.0.lock().map(|n| *n).unwrap_or(0)
+        self.0.count.lock().map(|n| *n).unwrap_or(0)
     }
 
     /// Waits until there was a delivery after `seen`, or `timeout`; the count now.
     pub fn wait(&self, seen: u64, timeout: Duration) -> u64 {
-        let (count, cv) = &*self.0;
-        let Ok(guard) = count.lock() else { return seen };
-        match cv.wait_timeout_while(guard, timeout, |n| *n == seen) {
+        let Ok(guard) = self.0.count.lock() else {
+            return seen;
+        };
+        match self.0.cv.wait_timeout_while(guard, timeout, |n| *n == seen) {
             Ok((n, _)) => *n,
             Err(_) => seen,
         }
     }
 }
 
+/// The queue between a remote follower's producers and its reader. The follower's thread puts
+/// the node's reach (and, from an older agent, the answers it asked for) in it; with an agent
+/// that streams, the connection's reader thread puts each chunk in it as the frame arrives and
+/// wakes the reader: one hand-off between the pipe and the reader. It also keeps where the
+/// bytes delivered so far end, from which a lost session is reopened.
+struct Feed {
+    state: Mutex<FeedState>,
+    arrivals: Arrivals,
+    /// The reader is gone: producers stop.
+    stop: AtomicBool,
+}
+
+#[derive(Default)]
+struct FeedState {
+    news: std::collections::VecDeque<News>,
+    /// Bytes in `news` the reader has not taken yet (the follower asks for more only below
+    /// [`FOLLOW_BUFFER`]).
+    unread: u64,
+    /// Where the bytes delivered so far end in the file.
+    read_to: Option<u64>,
+    /// The session whose stream frames are taken: a frame of a session given up on (still in
+    /// its pipe when the next one opens) is dropped, so no byte comes twice.
+    session: u64,
+    /// The follower's thread has ended.
+    ended: bool,
+}
+
+impl Feed {
+    fn new() -> Feed {
+        Feed {
+            state: Mutex::new(FeedState::default()),
+            arrivals: Arrivals::default(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Queues `pieces` (of `session`, when given: dropped if that session was given up on)
+    /// and wakes the reader; false when the reader is gone.
+    fn pieces(&self, session: Option<u64>, pieces: Vec<WirePiece>) -> bool {
+        if pieces.is_empty() {
+            return !self.stopped();
+        }
+        if let Ok(mut st) = self.state.lock() {
+            if session.is_some_and(|s| s != st.session) {
+                return !self.stopped();
+            }
+            if let Some(end) = bytes_end(&pieces) {
+                st.read_to = Some(end);
+            }
+            st.unread += pieces.iter().map(piece_bytes).sum::<u64>();
+            st.news.extend(pieces.into_iter().map(News::Piece));
+        }
+        self.arrivals.note();
+        !self.stopped()
+    }
+
+    /// Queues a change of reach and wakes the reader; false when the reader is gone.
+    fn reach(&self, reach: crate::monitor::source::Reach) -> bool {
+        if let Ok(mut st) = self.state.lock() {
+            st.news.push_back(News::Reach(reach));
+        }
+        self.arrivals.note();
+        !self.stopped()
+    }
+
+    /// A stream frame of `session` (`{"pieces": [...]}`), queued as it arrives.
+    fn stream_frame(&self, session: u64, frame: Value) -> Result<(), String> {
+        let p = serde_json::from_value::<Pieces>(frame).map_err(|e| {
+            format!("the agent streamed a frame that is not pieces of the message file ({e})")
+        })?;
+        self.pieces(Some(session), p.pieces);
+        Ok(())
+    }
+
+    /// Whether the reader has room for more (bounded memory whatever the file's growth).
+    fn room(&self) -> bool {
+        self.state
+            .lock()
+            .map(|st| st.unread < FOLLOW_BUFFER)
+            .unwrap_or(false)
+    }
+
+    /// Gives up on the session so far: its frames are dropped from now on. The new session's
+    /// number, and where the bytes delivered so far end.
+    fn new_session(&self) -> (u64, Option<u64>) {
+        match self.state.lock() {
+            Ok(mut st) => {
+                st.session += 1;
+                (st.session, st.read_to)
+            }
+            Err(_) => (0, None),
+        }
+    }
+
+    /// Takes everything queued (one lock for a burst), and whether the follower's thread ended.
+    fn take(&self, into: &mut std::collections::VecDeque<News>) -> bool {
+        match self.state.lock() {
+            Ok(mut st) => {
+                st.unread = 0;
+                if into.is_empty() {
+                    std::mem::swap(into, &mut st.news);
+                } else {
+                    into.append(&mut st.news);
+                }
+                st.ended
+            }
+            Err(_) => true,
+        }
+    }
+
+    fn end(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.ended = true;
+        }
+        self.arrivals.note();
+    }
+}
+
 /// A message file followed on its node, over a session of its own that a thread of its own
-/// makes, keeps and remakes: the node's own follower runs there (`follow_open`), and the thread
-/// keeps one `follow_wait` waiting at the agent, so an append comes back as soon as the node
-/// sees it. The reader ([`MessageSource::next`](crate::monitor::source::MessageSource::next))
-/// only takes what has arrived: it never waits for the node, and says through
+/// makes, keeps and remakes: the node's own follower runs there (`follow_open`). With an agent
+/// that streams (`follow_stream`), the agent pushes each append as the node sees it and the
+/// connection's reader thread queues it for the reader at once; with an older one, the thread
+/// keeps a `follow_wait` waiting at the agent (or polls with `follow_next`). The reader
+/// ([`MessageSource::next`](crate::monitor::source::MessageSource::next)) only takes what has
+/// arrived: it never waits for the node, and says through
 /// [`reach`](crate::monitor::source::MessageSource::reach) when the node cannot be reached.
 /// A lost session is reopened from the offset read so far, so no line is lost or repeated.
 pub struct RemoteSource {
     describe: String,
-    news: mpsc::Receiver<News>,
-    pending: std::collections::VecDeque<WirePiece>,
+    feed: Arc<Feed>,
+    pending: std::collections::VecDeque<News>,
     reach: crate::monitor::source::Reach,
-    stop: Arc<AtomicBool>,
-    arrivals: Arrivals,
 }
 
 impl RemoteSource {
@@ -1855,7 +2046,7 @@ impl RemoteSource {
         describe: String,
     ) -> RemoteSource {
         let (thread, source) = RemoteSource::unstarted(cfg, role, timing, describe);
-        std::thread::spawn(move || thread.run(start, None, None, None));
+        std::thread::spawn(move || thread.run(start, None, None));
         source
     }
 
@@ -1866,24 +2057,18 @@ impl RemoteSource {
         timing: Timing,
         describe: String,
     ) -> (FollowThread, RemoteSource) {
-        let (tx, rx) = mpsc::sync_channel(FOLLOW_QUEUE);
-        let stop = Arc::new(AtomicBool::new(false));
-        let arrivals = Arrivals::default();
+        let feed = Arc::new(Feed::new());
         let thread = FollowThread {
             cfg,
             role,
             timing,
-            tx,
-            stop: stop.clone(),
-            arrivals: arrivals.clone(),
+            feed: feed.clone(),
         };
         let source = RemoteSource {
             describe,
-            news: rx,
+            feed,
             pending: std::collections::VecDeque::new(),
             reach: crate::monitor::source::Reach::Connecting,
-            stop,
-            arrivals,
         };
         (thread, source)
     }
@@ -1900,29 +2085,24 @@ impl RemoteSource {
         start: crate::monitor::source::Start,
         describe: String,
     ) -> RemoteSource {
-        let (thread, source) = RemoteSource::unstarted(cfg, role, timing, describe);
-        let mut pending = std::collections::VecDeque::new();
-        let mut read_to = None;
+        let (thread, mut source) = RemoteSource::unstarted(cfg, role, timing, describe);
+        let unreached = |why: String| {
+            let now = std::time::SystemTime::now();
+            let read_to = source.feed.state.lock().ok().and_then(|st| st.read_to);
+            (None, unreachable(now, why, read_to), Some(now))
+        };
         let (first, reach, down) = match thread.open(start) {
-            Err(e) => {
-                let now = std::time::SystemTime::now();
-                (None, unreachable(now, e.to_string(), None), Some(now))
-            }
-            Ok((node, id)) => match read_now(&node, id, &mut pending, &mut read_to) {
+            Err(e) => unreached(e.to_string()),
+            Ok((node, id)) => match read_now(&node, id, &source.feed) {
                 Ok(()) => (
                     Some((node, id)),
                     crate::monitor::source::Reach::Reached,
                     None,
                 ),
-                Err(e) => {
-                    let now = std::time::SystemTime::now();
-                    (None, unreachable(now, e.to_string(), read_to), Some(now))
-                }
+                Err(e) => unreached(e.to_string()),
             },
         };
-        std::thread::spawn(move || thread.run(start, read_to, first, down));
-        let mut source = source;
-        source.pending = pending;
+        std::thread::spawn(move || thread.run(start, first, down));
         source.reach = reach;
         source
     }
@@ -1940,41 +2120,41 @@ impl RemoteSource {
 
     /// What wakes a consumer when news arrives.
     pub fn arrivals(&self) -> Arrivals {
-        self.arrivals.clone()
+        self.feed.arrivals.clone()
     }
 }
 
 impl crate::monitor::source::MessageSource for RemoteSource {
     fn next(&mut self, buf: &mut Vec<u8>) -> Option<crate::monitor::source::Piece> {
-        use crate::monitor::source::Piece;
+        use crate::monitor::source::{Piece, Reach};
+        let mut took = false;
         loop {
             match self.pending.pop_front() {
-                Some(WirePiece::Notice { notice }) => return Some(Piece::Notice(notice)),
-                Some(WirePiece::Bytes { offset, bytes }) => {
+                Some(News::Piece(WirePiece::Notice { notice })) => {
+                    return Some(Piece::Notice(notice));
+                }
+                Some(News::Piece(WirePiece::Bytes { offset, bytes })) => {
                     *buf = bytes.0;
                     return Some(Piece::Bytes { offset });
                 }
+                Some(News::Reach(r)) => {
+                    self.reach = r;
+                    continue;
+                }
+                None if took => return None,
                 None => {}
             }
-            match self.news.try_recv() {
-                Ok(News::Pieces(p)) => self.pending.extend(p),
-                Ok(News::Reach(r)) => self.reach = r,
-                Err(mpsc::TryRecvError::Empty) => return None,
-                Err(mpsc::TryRecvError::Disconnected) => {
-                    if !matches!(
-                        self.reach,
-                        crate::monitor::source::Reach::Unreachable { .. }
-                    ) {
-                        self.reach = crate::monitor::source::Reach::Unreachable {
-                            since: std::time::SystemTime::now(),
-                            why: format!(
-                                "the follower of {} ended (a tt-ha bug: report it); restart the monitor",
-                                self.describe
-                            ),
-                        };
-                    }
-                    return None;
-                }
+            took = true;
+            let ended = self.feed.take(&mut self.pending);
+            if ended && self.pending.is_empty() && !matches!(self.reach, Reach::Unreachable { .. })
+            {
+                self.reach = Reach::Unreachable {
+                    since: std::time::SystemTime::now(),
+                    why: format!(
+                        "the follower of {} ended (a tt-ha bug: report it); restart the monitor",
+                        self.describe
+                    ),
+                };
             }
         }
     }
@@ -1993,10 +2173,10 @@ impl crate::monitor::source::MessageSource for RemoteSource {
 }
 
 impl Drop for RemoteSource {
-    /// The thread sees the stop within one `follow_wait` (or at its next delivery, which
-    /// fails), closes the follower and its session, and ends.
+    /// The thread sees the stop within one `follow_stream` or `follow_wait` (or at its next
+    /// delivery), closes the follower and its session, and ends.
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.feed.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -2006,9 +2186,14 @@ struct FollowThread {
     cfg: Node,
     role: Role,
     timing: Timing,
-    tx: mpsc::SyncSender<News>,
-    stop: Arc<AtomicBool>,
-    arrivals: Arrivals,
+    feed: Arc<Feed>,
+}
+
+impl Drop for FollowThread {
+    /// However it ends, the reader learns it (a thread that ends before its reader is a bug).
+    fn drop(&mut self) {
+        self.feed.end();
+    }
 }
 
 /// Why following over one session ended.
@@ -2020,12 +2205,12 @@ enum Ended {
 }
 
 impl FollowThread {
-    /// Follows from `start` (from `read_to` once bytes were delivered), on `first` when a
-    /// session is already open; `down_since` when the node could not be reached just now.
+    /// Follows from `start` (from where the bytes delivered end, once some were), on `first`
+    /// when a session is already open; `down_since` when the node could not be reached just
+    /// now.
     fn run(
         self,
         start: crate::monitor::source::Start,
-        mut read_to: Option<u64>,
         mut first: Option<(RemoteNode, u64)>,
         mut down_since: Option<std::time::SystemTime>,
     ) {
@@ -2033,7 +2218,8 @@ impl FollowThread {
         if first.is_none() && down_since.is_some() {
             self.pause(FOLLOW_RETRY);
         }
-        while !self.stop.load(Ordering::Relaxed) {
+        while !self.feed.stopped() {
+            let (session, read_to) = self.feed.new_session();
             let from = read_to.map_or(start, Start::Offset);
             let opened = match first.take() {
                 Some(session) => Ok(session),
@@ -2043,17 +2229,18 @@ impl FollowThread {
                 Err(e) => e.to_string(),
                 Ok((node, id)) => {
                     down_since = None;
-                    if !self.send(News::Reach(Reach::Reached)) {
+                    if !self.feed.reach(Reach::Reached) {
                         return close(&node, id);
                     }
-                    match self.pump(&node, id, &mut read_to) {
+                    match self.pump(&node, id, session) {
                         Ended::Stopped => return close(&node, id),
                         Ended::Lost(why) => why,
                     }
                 }
             };
             let since = *down_since.get_or_insert_with(std::time::SystemTime::now);
-            if !self.send(News::Reach(unreachable(since, why, read_to))) {
+            let read_to = self.feed.new_session().1;
+            if !self.feed.reach(unreachable(since, why, read_to)) {
                 return;
             }
             self.pause(FOLLOW_RETRY);
@@ -2067,15 +2254,59 @@ impl FollowThread {
         Ok((node, id))
     }
 
-    /// Asks for what is new until the reader goes or the node cannot be asked; `read_to`
-    /// follows the bytes delivered. Two `follow_wait`s are kept under way: while the answer to
-    /// one travels back and is handed on, the next already waits at the agent, so an append
-    /// in that gap is sent at once instead of when the next request arrives.
-    fn pump(&self, node: &RemoteNode, id: u64, read_to: &mut Option<u64>) -> Ended {
-        let waits = node.hello().capabilities.iter().any(|c| c == "follow_wait");
-        if !waits {
-            return self.pump_polling(node, id, read_to);
+    /// Follows over one session until the reader goes or the node cannot be asked, the best
+    /// way the agent serves: pushed, kept waiting, or polled.
+    fn pump(&self, node: &RemoteNode, id: u64, session: u64) -> Ended {
+        let serves = |op: &str| node.hello().capabilities.iter().any(|c| c == op);
+        if serves("follow_stream") {
+            self.pump_streamed(node, id, session)
+        } else if serves("follow_wait") {
+            self.pump_waiting(node, id)
+        } else {
+            self.pump_polling(node, id)
         }
+    }
+
+    /// The agent pushes each append (`follow_stream`): its frames go from the connection's
+    /// reader thread straight into the feed; this thread only keeps two requests under way
+    /// (each is credit for [`FOLLOW_CHUNK`] bytes, asked for only while the reader has room),
+    /// so that when one ends the next already streams.
+    fn pump_streamed(&self, node: &RemoteNode, id: u64, session: u64) -> Ended {
+        let conn = match node.connection() {
+            Ok(c) => c,
+            Err(e) => return Ended::Lost(e.to_string()),
+        };
+        let feed = self.feed.clone();
+        let sink: StreamSink = Arc::new(move |frame| feed.stream_frame(session, frame));
+        let op = || Op::FollowStream {
+            follow: id,
+            max_bytes: FOLLOW_CHUNK,
+            wait_ms: millis(FOLLOW_WAIT),
+        };
+        let mut under_way = std::collections::VecDeque::new();
+        while !self.feed.stopped() {
+            while under_way.len() < 2 && self.feed.room() {
+                match conn.submit_with(op(), &node.link, Some(sink.clone())) {
+                    Ok(rx) => under_way.push_back(rx),
+                    Err(e) => return Ended::Lost(e.to_string()),
+                }
+            }
+            let Some(rx) = under_way.pop_front() else {
+                // The reader has not taken what came: ask again once it has.
+                self.pause(FOLLOW_ROOM_WAIT);
+                continue;
+            };
+            if let Err(e) = conn.await_reply(&rx, &node.link, node.timing.silence, &mut |_| {}) {
+                return Ended::Lost(e.to_string());
+            }
+        }
+        Ended::Stopped
+    }
+
+    /// For an agent without `follow_stream`: two `follow_wait`s are kept under way: while the
+    /// answer to one travels back and is handed on, the next already waits at the agent, so
+    /// an append in that gap is sent at once instead of when the next request arrives.
+    fn pump_waiting(&self, node: &RemoteNode, id: u64) -> Ended {
         let conn = match node.connection() {
             Ok(c) => c,
             Err(e) => return Ended::Lost(e.to_string()),
@@ -2086,7 +2317,7 @@ impl FollowThread {
             wait_ms: millis(FOLLOW_WAIT),
         };
         let mut under_way = std::collections::VecDeque::new();
-        while !self.stop.load(Ordering::Relaxed) {
+        while !self.feed.stopped() {
             while under_way.len() < 2 {
                 match conn.submit(op(), &node.link) {
                     Ok(rx) => under_way.push_back(rx),
@@ -2101,7 +2332,7 @@ impl FollowThread {
                 .and_then(|v| node.read_answer::<Pieces>(v));
             match pieces {
                 Ok(p) => {
-                    if !self.deliver(p.pieces, read_to) {
+                    if !self.deliver(p.pieces) {
                         return Ended::Stopped;
                     }
                 }
@@ -2111,10 +2342,9 @@ impl FollowThread {
         Ended::Stopped
     }
 
-    /// [`pump`](Self::pump) for an agent without `follow_wait` (an older build): asks every
-    /// [`FOLLOW_POLL`].
-    fn pump_polling(&self, node: &RemoteNode, id: u64, read_to: &mut Option<u64>) -> Ended {
-        while !self.stop.load(Ordering::Relaxed) {
+    /// For an agent without `follow_wait` (an older build): asks every [`FOLLOW_POLL`].
+    fn pump_polling(&self, node: &RemoteNode, id: u64) -> Ended {
+        while !self.feed.stopped() {
             let op = Op::FollowNext {
                 follow: id,
                 max_bytes: FOLLOW_CHUNK,
@@ -2122,7 +2352,7 @@ impl FollowThread {
             match node.ask::<Pieces>(op) {
                 Ok(p) if p.pieces.is_empty() => self.pause(FOLLOW_POLL),
                 Ok(p) => {
-                    if !self.deliver(p.pieces, read_to) {
+                    if !self.deliver(p.pieces) {
                         return Ended::Stopped;
                     }
                 }
@@ -2132,30 +2362,25 @@ impl FollowThread {
         Ended::Stopped
     }
 
-    /// Hands a batch to the reader (nothing for an empty one), noting where its bytes end;
+    /// Hands an answer's pieces to the reader, then waits while it has no room for more;
     /// false when the reader is gone.
-    fn deliver(&self, pieces: Vec<WirePiece>, read_to: &mut Option<u64>) -> bool {
-        if pieces.is_empty() {
-            return true;
+    fn deliver(&self, pieces: Vec<WirePiece>) -> bool {
+        if !self.feed.pieces(None, pieces) {
+            return false;
         }
-        if let Some(end) = bytes_end(&pieces) {
-            *read_to = Some(end);
+        while !self.feed.room() {
+            if self.feed.stopped() {
+                return false;
+            }
+            std::thread::sleep(FOLLOW_ROOM_WAIT);
         }
-        self.send(News::Pieces(pieces))
-    }
-
-    /// Hands `news` to the reader (waiting while it has [`FOLLOW_QUEUE`] batches unread);
-    /// false when the reader is gone.
-    fn send(&self, news: News) -> bool {
-        let sent = self.tx.send(news).is_ok();
-        self.arrivals.note();
-        sent
+        true
     }
 
     /// Sleeps `d`, or less when asked to stop.
     fn pause(&self, d: Duration) {
         let until = Instant::now() + d;
-        while !self.stop.load(Ordering::Relaxed) && Instant::now() < until {
+        while !self.feed.stopped() && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(50).min(d));
         }
     }
@@ -2180,14 +2405,9 @@ fn unreachable(
 /// Chunks read before a [`RemoteSource::spawn_read`] returns, at most.
 const FOLLOW_PREFETCH: usize = 16;
 
-/// Reads what follower `id` has now into `pending` (until it has nothing more, at most
-/// [`FOLLOW_PREFETCH`] answers), noting where its bytes end in `read_to`.
-fn read_now(
-    node: &RemoteNode,
-    id: u64,
-    pending: &mut std::collections::VecDeque<WirePiece>,
-    read_to: &mut Option<u64>,
-) -> Result<(), RemoteError> {
+/// Reads what follower `id` has now into `feed` (until it has nothing more, at most
+/// [`FOLLOW_PREFETCH`] answers).
+fn read_now(node: &RemoteNode, id: u64, feed: &Feed) -> Result<(), RemoteError> {
     for _ in 0..FOLLOW_PREFETCH {
         let p = node.ask::<Pieces>(Op::FollowNext {
             follow: id,
@@ -2196,10 +2416,7 @@ fn read_now(
         if p.pieces.is_empty() {
             break;
         }
-        if let Some(end) = bytes_end(&p.pieces) {
-            *read_to = Some(end);
-        }
-        pending.extend(p.pieces);
+        feed.pieces(None, p.pieces);
     }
     Ok(())
 }
@@ -2210,6 +2427,14 @@ fn bytes_end(pieces: &[WirePiece]) -> Option<u64> {
         WirePiece::Bytes { offset, bytes } => Some(offset + bytes.0.len() as u64),
         WirePiece::Notice { .. } => None,
     })
+}
+
+/// The file bytes a piece carries.
+fn piece_bytes(p: &WirePiece) -> u64 {
+    match p {
+        WirePiece::Bytes { bytes, .. } => bytes.0.len() as u64,
+        WirePiece::Notice { .. } => 0,
+    }
 }
 
 /// Closes follower `id` on the node (best effort: the session ends with the node's drop).
