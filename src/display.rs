@@ -45,6 +45,9 @@ enum Mode {
     Name,
     /// Free text: newlines and tabs kept, backslashes as they are.
     Text,
+    /// One line of free text for a line of the screen: as [`Mode::Text`], but newlines and
+    /// tabs escaped too (a screen line has no room for either).
+    Line,
 }
 
 /// On Windows the backslash separates folders and cannot be part of a name: it stays single.
@@ -101,7 +104,7 @@ fn edge_span(part: &[u8]) -> (usize, usize) {
 fn render(bytes: &[u8], mode: Mode, out: &mut impl fmt::Write) -> fmt::Result {
     let edges = match mode {
         Mode::Name => edge_spaces(bytes),
-        Mode::Text => None,
+        Mode::Text | Mode::Line => None,
     };
     let mut at = 0;
     for chunk in bytes.utf8_chunks() {
@@ -183,6 +186,18 @@ pub fn text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// One line of free text for one line of a screen (a message-file line in a pane, an event):
+/// the rule of [`text`] with newlines and tabs escaped too. Borrowed when there is nothing to
+/// escape.
+pub fn one_line(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let _ = render(s.as_bytes(), Mode::Line, &mut out);
+    Cow::Owned(out)
+}
+
 /// JSON text made safe for a terminal without changing its value: the characters of
 /// [`is_unsafe`] that a JSON serializer leaves raw (DEL, C1 controls, bidirectional overrides)
 /// become `\uNNNN` escapes. Outside strings, JSON text is plain ASCII, so every such character
@@ -236,6 +251,18 @@ mod tests {
 
     fn terminal_safe(s: &str) -> bool {
         !s.chars().any(is_unsafe)
+    }
+
+    #[test]
+    fn one_line_escapes_every_control_and_separator_and_keeps_the_rest() {
+        let raw = "a\tb\nc \u{2028} \u{202e} \x1b]0;x\x07 \0 \u{9b} é \\ ok";
+        let shown = one_line(raw);
+        assert_eq!(
+            shown,
+            "a\\x09b\\x0ac \\u{2028} \\u{202e} \\x1b]0;x\\x07 \\x00 \\xc2\\x9b é \\ ok"
+        );
+        assert!(terminal_safe(&shown));
+        assert!(matches!(one_line("plain [1][2] text"), Cow::Borrowed(_)));
     }
 
     #[test]

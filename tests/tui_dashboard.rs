@@ -273,6 +273,8 @@ fn a_restarted_node_says_so() {
     let s = snap("dashboard_restarted", &a);
     assert!(row(&s, "tt-replicant").contains("restarted"), "{s}");
     assert!(s.contains("server restarted"), "{s}");
+    // The copy the first server process finished stays shown.
+    assert!(s.contains("100% · done in"), "{s}");
 }
 
 #[test]

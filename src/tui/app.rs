@@ -748,7 +748,7 @@ impl App {
                 text: format!(
                     "{:<9} {}{}",
                     e.node.as_str(),
-                    e.event.text,
+                    crate::display::one_line(&e.event.text),
                     if e.event.count > 1 {
                         format!(" (×{})", e.event.count)
                     } else {

@@ -28,7 +28,9 @@ pub struct PaneLine {
     pub no: usize,
     /// Seconds since the epoch from the line's stamp, when it has one.
     pub secs: Option<u64>,
-    /// The message text without its prefix (the whole line when it has none).
+    /// The message text without its prefix (the whole line when it has none), escaped for one
+    /// line of the screen (`display::one_line`: no control or reordering character reaches the
+    /// terminal).
     pub text: String,
     /// Highlight.
     pub kind: LineKind,
@@ -43,7 +45,7 @@ pub fn classify_line(no: usize, raw: &str, message_file: &str, home: &str) -> Pa
         return PaneLine {
             no,
             secs: None,
-            text: raw.to_string(),
+            text: crate::display::one_line(raw).into_owned(),
             kind: LineKind::Plain,
         };
     };
@@ -82,7 +84,7 @@ pub fn classify_line(no: usize, raw: &str, message_file: &str, home: &str) -> Pa
     PaneLine {
         no,
         secs: Some(secs),
-        text: shown.to_string(),
+        text: crate::display::one_line(shown).into_owned(),
         kind,
     }
 }
@@ -213,6 +215,23 @@ mod tests {
             secs: None,
             text: text.into(),
             kind: LineKind::Plain,
+        }
+    }
+
+    #[test]
+    fn a_hostile_line_reaches_the_screen_escaped_whole() {
+        // Stamped or not: a line separator, reordering, C0 and C1 controls, ESC, NUL.
+        for raw in [
+            "[4:5][999/1] MASTER: bidi \u{202e} reversed \u{2028} sep \u{9b}31m \x1b]0;PWNED\x07 \0 end",
+            "no stamp \u{2028} \x1b[2J \t tab",
+        ] {
+            let l = classify_line(1, raw, "$DB_Msg.txt", "/x/var/db");
+            assert!(
+                !l.text.chars().any(crate::display::is_unsafe),
+                "{:?}",
+                l.text
+            );
+            assert!(l.text.contains("\\x1b"), "shown, not dropped: {:?}", l.text);
         }
     }
 
