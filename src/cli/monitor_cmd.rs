@@ -440,8 +440,9 @@ fn snapshot_json(
     snap
 }
 
-/// Reaches both nodes for `monitor`. While one cannot be reached it is asked again every
-/// [`monitor::RETRY_UNREACHABLE`], and each failed round says so: a `node-unreachable`
+/// Reaches both nodes for `monitor`. While one cannot be reached it is asked again
+/// [`monitor::RETRY_UNREACHABLE`] after each failed attempt (an attempt lasts as long as ssh
+/// takes to give up), and each failed round says so: a `node-unreachable`
 /// snapshot naming the node and why (`--json`), or a line. `None` when the run's time (`until`)
 /// ran out or its reader went away first. A node reached is kept, not reached again.
 fn reach_both(
@@ -475,7 +476,7 @@ fn reach_both(
             out::json_line(&snapshot_json(cfg, &v, [&empty[0], &empty[1]], &seen, &why))?;
         } else if said.as_deref() != Some(&v.describe()) {
             outln!(
-                "== {} (asked again every {} s; Ctrl-C stops)",
+                "== {} (asked again in {} s; Ctrl-C stops)",
                 v.describe(),
                 monitor::RETRY_UNREACHABLE.as_secs()
             );

@@ -34,8 +34,8 @@ pub fn site_nodes(
     Ok([m?, r?])
 }
 
-/// How often the monitor's front-ends (`monitor`, the TUI's live panes) ask again for a node
-/// that could not be reached when they started.
+/// How long after a failed attempt the monitor's front-ends (`monitor`, the TUI's live panes)
+/// ask again for a node that could not be reached when they started.
 pub const RETRY_UNREACHABLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Both nodes, each reached on its own (master first): one that cannot be reached does not
