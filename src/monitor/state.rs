@@ -232,6 +232,9 @@ pub struct NodeState {
     /// The dashboard's record of this node: notable events and activity per second.
     #[serde(skip)]
     pub dash: super::dashboard::Dash,
+    /// [`dash`](Self::dash) is not kept (a reader with no dashboard, `tt-ha classify`).
+    #[serde(skip)]
+    no_dashboard: bool,
 }
 
 impl NodeState {
@@ -306,6 +309,7 @@ impl NodeState {
             first_truncated_line: self.first_truncated_line,
             expected: self.expected.take(),
             dash: std::mem::take(&mut self.dash),
+            no_dashboard: self.no_dashboard,
             init: Init {
                 model: CopyModel::with_expected(self.init.model.expected().clone()),
                 ..Init::default()
@@ -415,13 +419,15 @@ impl NodeState {
         let secs = stamp.map(|s| s.secs as f64 + s.usecs as f64 / 1e6);
         if self.is_new_process(pid, ev) {
             self.begin_process();
-            let text = match pid {
-                Some(p) => format!("server restarted (process {p})"),
-                None => "server restarted".into(),
-            };
-            self.dash
-                .timeline
-                .push(secs, line, super::dashboard::Level::Warn, text);
+            if !self.no_dashboard {
+                let text = match pid {
+                    Some(p) => format!("server restarted (process {p})"),
+                    None => "server restarted".into(),
+                };
+                self.dash
+                    .timeline
+                    .push(secs, line, super::dashboard::Level::Warn, text);
+            }
         }
         if pid.is_some() {
             self.pid = pid;
@@ -651,6 +657,9 @@ impl NodeState {
     /// Keeps the dashboard's record: a record shipped or applied counts in its second (the
     /// chatter the rates are made of); a notable event joins the timeline.
     fn note_dash(&mut self, line: usize, stamp: Option<f64>, ev: &Event) {
+        if self.no_dashboard {
+            return;
+        }
         let counted = match ev {
             Event::LogSent {
                 lsn,
@@ -667,6 +676,12 @@ impl NodeState {
         if let Some((level, text)) = super::dashboard::notable(ev, self) {
             self.dash.timeline.push(stamp, line, level, text);
         }
+    }
+
+    /// Whether the dashboard's record ([`dash`](Self::dash)) is kept from now on (it is by
+    /// default); a reader that shows none saves its cost.
+    pub fn keep_dashboard(&mut self, keep: bool) {
+        self.no_dashboard = !keep;
     }
 
     /// The site `eid` names in this process, when known.
