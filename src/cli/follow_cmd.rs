@@ -78,6 +78,27 @@ pub fn run_node(
     })
 }
 
+/// A line read, classified and printed, whose change to the node state is still to be made:
+/// the output does not depend on the state, so it is written first.
+enum Pending {
+    /// One whole message, from its parts.
+    Parts {
+        no: usize,
+        cut: u64,
+        stamp: parse::Stamp,
+        /// The role column, as far as the state reads it ([`NodeState::role_column`]).
+        role: Option<&'static str>,
+        event: monitor::Event,
+    },
+    /// What the splitter made of the line: the messages it completed, and their events.
+    Split {
+        no: usize,
+        cut: u64,
+        messages: Vec<parse::Message>,
+        events: Vec<monitor::Event>,
+    },
+}
+
 /// Prints what `follower` reads, one JSON line per physical line (and per notice, and per
 /// change of whether its node answers), calling `wait` when it has caught up.
 fn follow(
@@ -90,56 +111,84 @@ fn follow(
     let mut splitter = Splitter::default();
     let mut reach = Reach::Reached;
     let started = Instant::now();
-    // One batch of output per poll: every line of it is flushed at once, in one write.
-    let mut batch = String::new();
+    // One batch of output per poll: every line of it is flushed at once, in one write. Each
+    // line is serialized straight into it (no string per line), with room for a few lines.
+    let mut batch: Vec<u8> = Vec::with_capacity(4096);
+    let mut pending: Vec<Pending> = Vec::new();
     loop {
         let (lines, notices) = follower.poll_lines();
         let now = follower.reach();
         if now != reach {
-            batch.push_str(&json_text(&reach_json(&now))?);
+            push_json(&mut batch, &reach_json(&now))?;
             reach = now;
         }
         for n in notices {
-            batch.push_str(&json_text(
+            push_json(
+                &mut batch,
                 &json!({"notice": format!("{n:?}").to_lowercase()}),
-            )?);
+            )?;
             // A new file is a new history, as in `monitor`.
             state = NodeState::with_role(None);
             splitter = Splitter::default();
         }
         for line in &lines {
-            state.note_cut(line.no, line.cut);
-            // A line that is one whole message (nearly all) is applied from its parts, as the
-            // whole-file reader does: no message, role or body copied, no list of one event.
+            // A line that is one whole message (nearly all) is classified from its parts, as
+            // the whole-file reader does: no message, role or body copied, no list of one event.
             let simple = (!splitter.holding())
                 .then(|| parse::simple(&line.text))
                 .flatten();
-            let out = match simple {
+            let (no, cut) = (line.no, line.cut);
+            match simple {
                 Some((stamp, role, body)) => {
-                    let ev =
-                        state.apply_parts(line.no, Some(stamp), Some(role), body, message_file);
-                    json_text(&LineOut {
-                        line: line.no,
-                        events: std::slice::from_ref(&ev),
-                    })?
+                    let event = monitor::classify::classify(body, message_file);
+                    push_json(
+                        &mut batch,
+                        &LineOut {
+                            line: no,
+                            events: std::slice::from_ref(&event),
+                        },
+                    )?;
+                    pending.push(Pending::Parts {
+                        no,
+                        cut,
+                        stamp,
+                        role: NodeState::role_column(role),
+                        event,
+                    });
                 }
                 None => {
-                    let events: Vec<_> = splitter
-                        .push(line.no, &line.text)
+                    let messages = splitter.push(no, &line.text);
+                    let events: Vec<_> = messages
                         .iter()
-                        .map(|m| state.apply(m, message_file))
+                        .map(|m| monitor::classify::classify(&m.body, message_file))
                         .collect();
-                    json_text(&LineOut {
-                        line: line.no,
-                        events: &events,
-                    })?
+                    push_json(
+                        &mut batch,
+                        &LineOut {
+                            line: no,
+                            events: &events,
+                        },
+                    )?;
+                    pending.push(Pending::Split {
+                        no,
+                        cut,
+                        messages,
+                        events,
+                    });
                 }
-            };
-            batch.push_str(&out);
+            }
         }
         if !batch.is_empty() {
-            out::print(&batch);
+            // Serialized JSON is UTF-8; the lossy branch is never taken.
+            match std::str::from_utf8(&batch) {
+                Ok(text) => out::print(text),
+                Err(_) => out::print(&String::from_utf8_lossy(&batch)),
+            }
             batch.clear();
+        }
+        // The state changes after the write, line by line in order, as the monitor makes them.
+        for p in pending.drain(..) {
+            note_pending(&mut state, p);
         }
         if out::stdout_closed() || seconds.is_some_and(|s| started.elapsed().as_secs() >= s) {
             return Ok(ExitCode::SUCCESS);
@@ -171,9 +220,76 @@ struct LineOut<'a> {
     events: &'a [monitor::Event],
 }
 
-/// One JSON line, safe for a terminal (escaped exactly as `out::json_line` does).
-fn json_text(value: &impl serde::Serialize) -> serde_json::Result<String> {
-    let mut text = crate::display::json_safe(serde_json::to_string(value)?);
-    text.push('\n');
-    Ok(text)
+/// Makes the change to `state` a printed line stands for.
+fn note_pending(state: &mut NodeState, p: Pending) {
+    match p {
+        Pending::Parts {
+            no,
+            cut,
+            stamp,
+            role,
+            event,
+        } => {
+            state.note_cut(no, cut);
+            state.note_event(no, Some(stamp), role, &event);
+        }
+        Pending::Split {
+            no,
+            cut,
+            messages,
+            events,
+        } => {
+            state.note_cut(no, cut);
+            for (m, ev) in messages.iter().zip(&events) {
+                state.note_message(m, ev);
+            }
+        }
+    }
+}
+
+/// Appends `value` to `batch` as one JSON line, safe for a terminal (escaped exactly as
+/// `out::json_line` does). Serialized in place; only a line holding a character that is not
+/// printable ASCII goes through the escaping (every character it escapes is one).
+fn push_json(batch: &mut Vec<u8>, value: &impl serde::Serialize) -> serde_json::Result<()> {
+    let from = batch.len();
+    serde_json::to_writer(&mut *batch, value)?;
+    if !batch[from..].iter().all(|&c| (b' '..=b'~').contains(&c)) {
+        let text = String::from_utf8_lossy(&batch[from..]).into_owned();
+        let safe = crate::display::json_safe(text);
+        batch.truncate(from);
+        batch.extend_from_slice(safe.as_bytes());
+    }
+    batch.push(b'\n');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line is written as `out::json_line` writes it: plain JSON when every character is
+    /// printable ASCII, and the terminal-unsafe characters a serializer leaves raw (DEL, C1
+    /// controls, bidirectional overrides) escaped otherwise, other text (`é`) kept.
+    #[test]
+    fn each_line_is_escaped_as_json_line_escapes_it() {
+        for text in [
+            "FILEDONE: have 1 pages. Need 6.",
+            "caf\u{e9}",
+            "bad \u{7f} del",
+            "c1 \u{85} next line",
+            "bidi \u{202e}gnp.exe",
+            "tab\tand \u{1b}[31m escape",
+            "\u{fffd}\u{fffd} lossy",
+        ] {
+            let value =
+                serde_json::json!({"line": 7, "events": [{"event": "other", "text": text}]});
+            let mut batch = b"earlier\n".to_vec();
+            push_json(&mut batch, &value).unwrap();
+            let want = format!(
+                "earlier\n{}\n",
+                crate::display::json_safe(serde_json::to_string(&value).unwrap())
+            );
+            assert_eq!(String::from_utf8(batch).unwrap(), want, "{text:?}");
+        }
+    }
 }

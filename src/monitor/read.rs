@@ -61,10 +61,10 @@ enum RoleColumn {
 
 impl RoleColumn {
     fn of(role: &str) -> RoleColumn {
-        match role {
-            "MASTER" => RoleColumn::Master,
-            "CLIENT" => RoleColumn::Client,
-            _ => RoleColumn::Other,
+        match NodeState::role_column(role) {
+            Some("MASTER") => RoleColumn::Master,
+            Some(_) => RoleColumn::Client,
+            None => RoleColumn::Other,
         }
     }
 

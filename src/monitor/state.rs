@@ -371,13 +371,22 @@ impl NodeState {
 
     /// Applies one message; returns its event.
     pub fn apply(&mut self, m: &Message, message_file: &str) -> Event {
+        let ev = classify(&m.body, message_file);
+        self.note_message(m, &ev);
+        ev
+    }
+
+    /// [`apply`](Self::apply) of a message already classified as `ev` (by
+    /// [`classify`]`(&m.body, …)`): a follower prints the event first and changes the state
+    /// after, since what it prints does not depend on the state.
+    pub fn note_message(&mut self, m: &Message, ev: &Event) {
         self.note_cut(m.line, m.cut);
         let stamp = m.secs.map(|secs| Stamp {
             secs,
             usecs: m.usecs.unwrap_or(0),
             pid: m.pid.unwrap_or(0),
         });
-        self.apply_parts(m.line, stamp, m.role.as_deref(), &m.body, message_file)
+        self.note_event(m.line, stamp, m.role.as_deref(), ev);
     }
 
     /// [`apply`](Self::apply) on borrowed parts, so a reader of a large file allocates nothing
@@ -404,6 +413,17 @@ impl NodeState {
     ) -> Event {
         self.note_event(line, stamp, role, &ev);
         ev
+    }
+
+    /// The role column `role` as [`note_event`](Self::note_event) reads it: only `MASTER` and
+    /// `CLIENT` say anything (an application's errpfx says nothing), so a caller may keep this
+    /// instead of the text.
+    pub fn role_column(role: &str) -> Option<&'static str> {
+        match role {
+            "MASTER" => Some("MASTER"),
+            "CLIENT" => Some("CLIENT"),
+            _ => None,
+        }
     }
 
     /// [`apply_event`](Self::apply_event) on a borrowed event: the whole-file reader applies
