@@ -107,6 +107,7 @@ fn follow(
     seconds: Option<u64>,
     wait: &mut dyn FnMut(),
 ) -> anyhow::Result<ExitCode> {
+    monitor::classify::prepare();
     let mut state = NodeState::with_role(None);
     let mut splitter = Splitter::default();
     let mut reach = Reach::Reached;
@@ -141,13 +142,7 @@ fn follow(
             match simple {
                 Some((stamp, role, body)) => {
                     let event = monitor::classify::classify(body, message_file);
-                    push_json(
-                        &mut batch,
-                        &LineOut {
-                            line: no,
-                            events: std::slice::from_ref(&event),
-                        },
-                    )?;
+                    push_line(&mut batch, no, std::slice::from_ref(&event))?;
                     pending.push(Pending::Parts {
                         no,
                         cut,
@@ -162,13 +157,7 @@ fn follow(
                         .iter()
                         .map(|m| monitor::classify::classify(&m.body, message_file))
                         .collect();
-                    push_json(
-                        &mut batch,
-                        &LineOut {
-                            line: no,
-                            events: &events,
-                        },
-                    )?;
+                    push_line(&mut batch, no, &events)?;
                     pending.push(Pending::Split {
                         no,
                         cut,
@@ -179,9 +168,10 @@ fn follow(
             }
         }
         if !batch.is_empty() {
-            // Serialized JSON is UTF-8; the lossy branch is never taken.
+            // Serialized JSON is UTF-8; the lossy branch is never taken. Each line was made
+            // safe for a terminal as it was added (`push_json`).
             match std::str::from_utf8(&batch) {
-                Ok(text) => out::print(text),
+                Ok(text) => out::print_json_lines(text),
                 Err(_) => out::print(&String::from_utf8_lossy(&batch)),
             }
             batch.clear();
@@ -213,11 +203,24 @@ fn reach_json(reach: &Reach) -> serde_json::Value {
     }
 }
 
-/// One line's output: serialized straight from the events, no intermediate JSON value.
-#[derive(serde::Serialize)]
-struct LineOut<'a> {
-    line: usize,
-    events: &'a [monitor::Event],
+/// Appends one line's output, `{"line": N, "events": [EVENT, …]}` (as serde writes such a
+/// struct, compactly), each event by [`monitor::Event::write_json`], made safe for a terminal
+/// as [`push_json`] makes a line.
+fn push_line(batch: &mut Vec<u8>, no: usize, events: &[monitor::Event]) -> serde_json::Result<()> {
+    let from = batch.len();
+    batch.extend_from_slice(b"{\"line\":");
+    batch.extend_from_slice(itoa::Buffer::new().format(no).as_bytes());
+    batch.extend_from_slice(b",\"events\":[");
+    for (i, ev) in events.iter().enumerate() {
+        if i > 0 {
+            batch.push(b',');
+        }
+        ev.write_json(batch)?;
+    }
+    batch.extend_from_slice(b"]}");
+    terminal_safe(batch, from);
+    batch.push(b'\n');
+    Ok(())
 }
 
 /// Makes the change to `state` a printed line stands for.
@@ -253,14 +256,21 @@ fn note_pending(state: &mut NodeState, p: Pending) {
 fn push_json(batch: &mut Vec<u8>, value: &impl serde::Serialize) -> serde_json::Result<()> {
     let from = batch.len();
     serde_json::to_writer(&mut *batch, value)?;
+    terminal_safe(batch, from);
+    batch.push(b'\n');
+    Ok(())
+}
+
+/// Makes the JSON in `batch[from..]` safe for a terminal, as `display::json_safe` does: only a
+/// line holding a character that is not printable ASCII needs it (every character it escapes
+/// is one).
+fn terminal_safe(batch: &mut Vec<u8>, from: usize) {
     if !batch[from..].iter().all(|&c| (b' '..=b'~').contains(&c)) {
         let text = String::from_utf8_lossy(&batch[from..]).into_owned();
         let safe = crate::display::json_safe(text);
         batch.truncate(from);
         batch.extend_from_slice(safe.as_bytes());
     }
-    batch.push(b'\n');
-    Ok(())
 }
 
 #[cfg(test)]
