@@ -239,6 +239,12 @@ fn bdb_code(text: &str) -> Option<(&str, &str)> {
 /// `[f][o]` at the start of `s`.
 #[inline]
 fn parse_lsn(s: &str) -> Option<Lsn> {
+    lsn_and_end(s).map(|(lsn, _)| lsn)
+}
+
+/// `[f][o]` at the start of `s`, and the index after its last `]`.
+#[inline]
+fn lsn_and_end(s: &str) -> Option<(Lsn, usize)> {
     let b = s.as_bytes();
     if b.first() != Some(&b'[') {
         return None;
@@ -248,7 +254,14 @@ fn parse_lsn(s: &str) -> Option<Lsn> {
         return None;
     }
     let (offset, j) = number_at(b, i + 2)?;
-    (b.get(j) == Some(&b']')).then_some(Lsn { file, offset })
+    (b.get(j) == Some(&b']')).then_some((Lsn { file, offset }, j + 1))
+}
+
+/// `resend` anywhere in `flags`, the few bytes after a record's LSN: a plain compare at each
+/// place (a SIMD search's call and set-up cost more on so few bytes).
+#[inline]
+fn says_resend(flags: &[u8]) -> bool {
+    flags.windows(6).any(|w| w == b"resend")
 }
 
 /// The unsigned number at `b[i..]` and the index after it; `None` when there is no digit or it
@@ -313,9 +326,10 @@ fn fast_message(b: &str) -> Option<Event> {
     if !rest[type_end..].starts_with(", LSN ") {
         return None;
     }
-    let l = parse_lsn(&rest[lsn_at..])?;
-    let flags = &rest[lsn_at..];
-    let resend = || find_short(flags, b"resend").is_some();
+    let (l, lsn_end) = lsn_and_end(&rest[lsn_at..])?;
+    // The flags follow the LSN (`[f][o]`, digits and brackets, which never hold `resend`).
+    let flags = &rest.as_bytes()[lsn_at + lsn_end..];
+    let resend = || says_resend(flags);
     Some(match (sent, kind) {
         (true, "log" | "newfile") => Event::LogSent {
             lsn: l,
@@ -865,6 +879,49 @@ mod tests {
                 let s = format!("{body}{end}");
                 assert_eq!(trim_end(&s), s.trim_end(), "{s:?}");
             }
+        }
+    }
+
+    /// `resend` is found wherever it is after the LSN, and only there as a whole word's letters.
+    #[test]
+    fn resend_is_found_after_the_lsn() {
+        for (line, resend) in [
+            (
+                "r rep_process_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][8183]  resend",
+                true,
+            ),
+            (
+                "r rep_process_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][8183]",
+                false,
+            ),
+            (
+                "r rep_process_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][8183]resend",
+                true,
+            ),
+            (
+                "r rep_process_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][8183] perm resend",
+                true,
+            ),
+            (
+                "r rep_process_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][8183] resen",
+                false,
+            ),
+            (
+                "r rep_process_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][8183] r",
+                false,
+            ),
+        ] {
+            assert_eq!(
+                c(line),
+                Event::LogReceived {
+                    lsn: Lsn {
+                        file: 1,
+                        offset: 8183
+                    },
+                    resend
+                },
+                "{line}"
+            );
         }
     }
 
