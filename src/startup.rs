@@ -126,8 +126,8 @@ struct Advance {
     steps: u64,
     /// Copies begun (a restarted server begins a new one).
     copies: u64,
-    /// The copy's mark when it last advanced: copies begun, stage, bytes done.
-    mark: Option<(u64, Stage, u64)>,
+    /// The copy's mark when it last advanced: copies begun, stage, files begun, bytes done.
+    mark: Option<(u64, Stage, u64, u64)>,
     lsn: Option<Lsn>,
     last: Option<(usize, String)>,
 }
@@ -141,10 +141,19 @@ impl Advance {
             self.copies += 1;
             self.lsn = None;
         }
-        let mark = (self.copies, model.stage(), model.done_bytes());
+        let mark = (
+            self.copies,
+            model.stage(),
+            model.files_started(),
+            model.done_bytes(),
+        );
         let copied = match self.mark {
             None => mark.0 > 0,
-            Some((copies, stage, bytes)) => mark.0 > copies || mark.1 != stage || mark.2 > bytes,
+            // A new file is progress too: its announcement is the last line a stall after
+            // it should quote, not the previous file's last page.
+            Some((copies, stage, files, bytes)) => {
+                mark.0 > copies || mark.1 != stage || mark.2 > files || mark.3 > bytes
+            }
         };
         if copied {
             self.mark = Some(mark);
@@ -199,11 +208,49 @@ fn position(state: &NodeState) -> String {
         .percent
         .map(|p| format!(" ({p:.1}% of the copy{})", of_bytes(init.bytes_total)))
         .unwrap_or_default();
-    let page = match (init.phase.as_str(), init.pages_done, init.pages_total) {
-        ("pages", Some(h), Some(n)) => format!(", page {h} of {n}"),
-        _ => String::new(),
+    let stage = match init.model.stage() {
+        Stage::Pages => pages_position(init),
+        _ => init.stage_words(),
     };
-    format!("{}{page}{percent}", init.stage_words())
+    format!("{stage}{percent}")
+}
+
+/// Where the page stage stands, true in each of its states: before the first file is
+/// announced, a file announced without a page yet, a file part copied, a file whose pages
+/// are all in while the next is not announced yet, and the last file copied before the log
+/// stage begins. (`Next file K` comes only after file K−1's last `FILEDONE`; a stall can
+/// fall between any two of these lines.)
+fn pages_position(init: &crate::monitor::state::Init) -> String {
+    let n = init.files_total.unwrap_or(0);
+    let (Some(k), Some(have), Some(need)) = (init.files_done, init.pages_done, init.pages_total)
+    else {
+        return format!("copying databases (file 1 of {n}), waiting for it to begin");
+    };
+    // `Next file K` is 0-based; a K beyond the count the copy began with is untrusted input.
+    let file = k.saturating_add(1).min(n.max(1));
+    if have >= need {
+        return if file >= n {
+            format!(
+                "copying databases (file {file} of {n} copied, {need} of {need} pages: all {n} files are in), waiting for the log stage"
+            )
+        } else {
+            format!(
+                "copying databases (file {file} of {n} copied, {need} of {need} pages), waiting for file {} of {n} to begin",
+                file + 1
+            )
+        };
+    }
+    if have == 0 {
+        let before = if file > 1 {
+            format!(" (file {} of {n} copied)", file - 1)
+        } else {
+            String::new()
+        };
+        return format!(
+            "copying databases (file {file} of {n}), no page of its {need} received yet{before}"
+        );
+    }
+    format!("copying databases (file {file} of {n}), page {have} of {need}")
 }
 
 /// ` of 227.1 MB` when the copy's size is known.
@@ -638,6 +685,87 @@ mod tests {
             "{m}"
         );
         assert!(m.len() < 1000, "bounded whatever the file holds");
+    }
+
+    /// The real replicant file of a run (`tests/fixtures/bdb`), cut after its first line for
+    /// which `at` holds: the lines a stalled start-up would have left.
+    fn fixture_until(name: &str, at: impl Fn(&str) -> bool) -> String {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/bdb")
+                .join(name),
+        )
+        .unwrap();
+        let mut cut = String::new();
+        for line in text.lines() {
+            cut.push_str(line);
+            cut.push('\n');
+            if at(line) {
+                return cut;
+            }
+        }
+        panic!("{name} has no such line")
+    }
+
+    /// The stall message's position for the real lines of a run cut at `at`.
+    fn stalled_at(name: &str, at: impl Fn(&str) -> bool) -> String {
+        let (_dir, p, mut probe) = probe_in_tempdir();
+        append(&p, &fixture_until(name, at));
+        probe.poll();
+        stall_message(30, &probe.progress().unwrap(), "$DB_Msg.txt")
+    }
+
+    /// Between files the stall message says what is true: a file whose pages are all in is
+    /// copied, not being copied; the next file, announced but without a page yet, waits for
+    /// its first page (and its announcement is the last progress quoted, not the previous
+    /// file's last page); after the last file, every file is copied. Real lines of 5.3 and
+    /// 6.2 runs, each cut where a stalled copy would have stopped.
+    #[test]
+    fn the_stall_message_is_true_between_files_and_after_the_last() {
+        for name in [
+            "5.3-e-replicant.txt",
+            "6.2-b2-replicant.txt",
+            "6.1-a-replicant.txt",
+        ] {
+            let setup = stalled_at(name, |l| l.contains("Update setup for 2 files."));
+            assert!(
+                setup.contains("copying databases (file 1 of 2), waiting for it to begin"),
+                "{name}: {setup}"
+            );
+            let first_done = stalled_at(name, |l| l.ends_with("FILEDONE: have 6 pages. Need 6."));
+            assert!(
+                first_done.contains(
+                    "(`FILEDONE: have 6 pages. Need 6.`): copying databases (file 1 of 2 copied, 6 of 6 pages), waiting for file 2 of 2 to begin"
+                ),
+                "{name}: {first_done}"
+            );
+            let next = stalled_at(name, |l| l.contains("Next file 1: pgsize 4096"));
+            assert!(
+                next.contains(": Next file 1: pgsize 4096")
+                    || next.contains("(`Next file 1: pgsize 4096"),
+                "{name}: the new file is the last progress: {next}"
+            );
+            assert!(
+                next.contains("copying databases (file 2 of 2), no page of its ")
+                    && next.contains(" received yet (file 1 of 2 copied)"),
+                "{name}: {next}"
+            );
+            assert!(!next.contains("page 0 of"), "{name}: {next}");
+            let last = stalled_at(name, |l| {
+                l.contains("FILEDONE: have") && {
+                    let n: Vec<&str> = l
+                        .split(|c: char| !c.is_ascii_digit())
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    n.len() >= 2 && n[n.len() - 2] == n[n.len() - 1] && n[n.len() - 1] != "6"
+                }
+            });
+            assert!(
+                last.contains("copying databases (file 2 of 2 copied, ")
+                    && last.contains(" pages: all 2 files are in), waiting for the log stage"),
+                "{name}: {last}"
+            );
+        }
     }
 
     const DONE: &str = "[1:0][7/1] CLIENT: EID 0 is assigned for site 10.0.0.2:5100\n[1:0][7/1] CLIENT: EID 1 is assigned for site 10.0.0.1:5100\n[1:1][7/1] CLIENT: handshake from connection to 10.0.0.1:5100 EID 1\n[1:2][7/1] CLIENT: Updating gen from 0 to 1 from master 1\n[1:3][7/1] CLIENT: Start-up is done [1][28]\n";

@@ -109,6 +109,27 @@ pub fn run_node(
     result
 }
 
+/// A line read, classified and printed, whose change to the node state is still to be made:
+/// the output does not depend on the state, so it is written first.
+enum Pending {
+    /// One whole message, from its parts.
+    Parts {
+        no: usize,
+        cut: u64,
+        stamp: parse::Stamp,
+        /// The role column, as far as the state reads it ([`NodeState::role_column`]).
+        role: Option<&'static str>,
+        event: monitor::Event,
+    },
+    /// What the splitter made of the line: the messages it completed, and their events.
+    Split {
+        no: usize,
+        cut: u64,
+        messages: Vec<parse::Message>,
+        events: Vec<monitor::Event>,
+    },
+}
+
 /// Prints what `follower` reads, one JSON line per physical line (and per notice, and per
 /// change of whether its node answers), calling `wait` when it has caught up.
 fn follow(
@@ -117,6 +138,7 @@ fn follow(
     seconds: Option<u64>,
     wait: &mut dyn FnMut(),
 ) -> anyhow::Result<ExitCode> {
+    monitor::classify::prepare();
     let mut printer = Printer::new(follower, message_file.to_string());
     let started = Instant::now();
     loop {
@@ -139,8 +161,11 @@ struct Printer {
     state: NodeState,
     splitter: Splitter,
     reach: Reach,
-    /// One batch of output per poll: every line of it is flushed at once, in one write.
-    batch: String,
+    /// One batch of output per poll: every line of it is flushed at once, in one write. Each
+    /// line is serialized straight into it (no string per line).
+    batch: Vec<u8>,
+    /// The lines printed whose change to the state is still to be made.
+    pending: Vec<Pending>,
 }
 
 impl Printer {
@@ -151,7 +176,8 @@ impl Printer {
             state: NodeState::with_role(None),
             splitter: Splitter::default(),
             reach: Reach::Reached,
-            batch: String::new(),
+            batch: Vec::with_capacity(4096),
+            pending: Vec::new(),
         }
     }
 
@@ -161,64 +187,80 @@ impl Printer {
         Ok(())
     }
 
-    /// Prints one poll of the follower (in one write); whether it stopped before the end.
+    /// Prints one poll of the follower (in one write), then makes the state's changes those
+    /// lines stand for; whether it stopped before the end.
     fn print_once(&mut self) -> anyhow::Result<bool> {
         let (lines, notices) = self.follower.poll_lines();
         let now = self.follower.reach();
         if now != self.reach {
-            self.batch.push_str(&json_text(&reach_json(&now))?);
+            push_json(&mut self.batch, &reach_json(&now))?;
             self.reach = now;
         }
         for n in notices {
-            self.batch.push_str(&json_text(
+            push_json(
+                &mut self.batch,
                 &json!({"notice": format!("{n:?}").to_lowercase()}),
-            )?);
+            )?;
             // A new file is a new history, as in `monitor`.
             self.state = NodeState::with_role(None);
             self.splitter = Splitter::default();
         }
         for line in &lines {
-            let out = self.line_json(line)?;
-            self.batch.push_str(&out);
+            self.push_line_out(line)?;
         }
         if !self.batch.is_empty() {
-            out::print(&self.batch);
+            // Serialized JSON is UTF-8; the lossy branch is never taken. Each line was made
+            // safe for a terminal as it was added (`push_json`).
+            match std::str::from_utf8(&self.batch) {
+                Ok(text) => out::print_json_lines(text),
+                Err(_) => out::print(&String::from_utf8_lossy(&self.batch)),
+            }
             self.batch.clear();
+        }
+        // The state changes after the write, line by line in order, as the monitor makes them.
+        for p in self.pending.drain(..) {
+            note_pending(&mut self.state, p);
         }
         Ok(self.follower.behind())
     }
 
-    /// One line's output: the events of the messages it completed.
-    fn line_json(&mut self, line: &crate::monitor::line::Line) -> anyhow::Result<String> {
-        let state = &mut self.state;
-        state.note_cut(line.no, line.cut);
-        // A line that is one whole message (nearly all) is applied from its parts, as the
+    /// Classifies one line and appends its output; its change to the state waits (the output
+    /// does not depend on the state).
+    fn push_line_out(&mut self, line: &crate::monitor::line::Line) -> anyhow::Result<()> {
+        // A line that is one whole message (nearly all) is classified from its parts, as the
         // whole-file reader does: no message, role or body copied, no list of one event.
         let simple = (!self.splitter.holding())
             .then(|| parse::simple(&line.text))
             .flatten();
-        Ok(match simple {
+        let (no, cut) = (line.no, line.cut);
+        match simple {
             Some((stamp, role, body)) => {
-                let ev =
-                    state.apply_parts(line.no, Some(stamp), Some(role), body, &self.message_file);
-                json_text(&LineOut {
-                    line: line.no,
-                    events: std::slice::from_ref(&ev),
-                })?
+                let event = monitor::classify::classify(body, &self.message_file);
+                push_line(&mut self.batch, no, std::slice::from_ref(&event))?;
+                self.pending.push(Pending::Parts {
+                    no,
+                    cut,
+                    stamp,
+                    role: NodeState::role_column(role),
+                    event,
+                });
             }
             None => {
-                let events: Vec<_> = self
-                    .splitter
-                    .push(line.no, &line.text)
+                let messages = self.splitter.push(no, &line.text);
+                let events: Vec<_> = messages
                     .iter()
-                    .map(|m| state.apply(m, &self.message_file))
+                    .map(|m| monitor::classify::classify(&m.body, &self.message_file))
                     .collect();
-                json_text(&LineOut {
-                    line: line.no,
-                    events: &events,
-                })?
+                push_line(&mut self.batch, no, &events)?;
+                self.pending.push(Pending::Split {
+                    no,
+                    cut,
+                    messages,
+                    events,
+                });
             }
-        })
+        }
+        Ok(())
     }
 }
 
@@ -235,16 +277,103 @@ fn reach_json(reach: &Reach) -> serde_json::Value {
     }
 }
 
-/// One line's output: serialized straight from the events, no intermediate JSON value.
-#[derive(serde::Serialize)]
-struct LineOut<'a> {
-    line: usize,
-    events: &'a [monitor::Event],
+/// Appends one line's output, `{"line": N, "events": [EVENT, …]}` (as serde writes such a
+/// struct, compactly), each event by [`monitor::Event::write_json`], made safe for a terminal
+/// as [`push_json`] makes a line.
+fn push_line(batch: &mut Vec<u8>, no: usize, events: &[monitor::Event]) -> serde_json::Result<()> {
+    let from = batch.len();
+    batch.extend_from_slice(b"{\"line\":");
+    batch.extend_from_slice(itoa::Buffer::new().format(no).as_bytes());
+    batch.extend_from_slice(b",\"events\":[");
+    for (i, ev) in events.iter().enumerate() {
+        if i > 0 {
+            batch.push(b',');
+        }
+        ev.write_json(batch)?;
+    }
+    batch.extend_from_slice(b"]}");
+    terminal_safe(batch, from);
+    batch.push(b'\n');
+    Ok(())
 }
 
-/// One JSON line, safe for a terminal (escaped exactly as `out::json_line` does).
-fn json_text(value: &impl serde::Serialize) -> serde_json::Result<String> {
-    let mut text = crate::display::json_safe(serde_json::to_string(value)?);
-    text.push('\n');
-    Ok(text)
+/// Makes the change to `state` a printed line stands for.
+fn note_pending(state: &mut NodeState, p: Pending) {
+    match p {
+        Pending::Parts {
+            no,
+            cut,
+            stamp,
+            role,
+            event,
+        } => {
+            state.note_cut(no, cut);
+            state.note_event(no, Some(stamp), role, &event);
+        }
+        Pending::Split {
+            no,
+            cut,
+            messages,
+            events,
+        } => {
+            state.note_cut(no, cut);
+            for (m, ev) in messages.iter().zip(&events) {
+                state.note_message(m, ev);
+            }
+        }
+    }
+}
+
+/// Appends `value` to `batch` as one JSON line, safe for a terminal (escaped exactly as
+/// `out::json_line` does). Serialized in place; only a line holding a character that is not
+/// printable ASCII goes through the escaping (every character it escapes is one).
+fn push_json(batch: &mut Vec<u8>, value: &impl serde::Serialize) -> serde_json::Result<()> {
+    let from = batch.len();
+    serde_json::to_writer(&mut *batch, value)?;
+    terminal_safe(batch, from);
+    batch.push(b'\n');
+    Ok(())
+}
+
+/// Makes the JSON in `batch[from..]` safe for a terminal, as `display::json_safe` does: only a
+/// line holding a character that is not printable ASCII needs it (every character it escapes
+/// is one).
+fn terminal_safe(batch: &mut Vec<u8>, from: usize) {
+    if !batch[from..].iter().all(|&c| (b' '..=b'~').contains(&c)) {
+        let text = String::from_utf8_lossy(&batch[from..]).into_owned();
+        let safe = crate::display::json_safe(text);
+        batch.truncate(from);
+        batch.extend_from_slice(safe.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line is written as `out::json_line` writes it: plain JSON when every character is
+    /// printable ASCII, and the terminal-unsafe characters a serializer leaves raw (DEL, C1
+    /// controls, bidirectional overrides) escaped otherwise, other text (`é`) kept.
+    #[test]
+    fn each_line_is_escaped_as_json_line_escapes_it() {
+        for text in [
+            "FILEDONE: have 1 pages. Need 6.",
+            "caf\u{e9}",
+            "bad \u{7f} del",
+            "c1 \u{85} next line",
+            "bidi \u{202e}gnp.exe",
+            "tab\tand \u{1b}[31m escape",
+            "\u{fffd}\u{fffd} lossy",
+        ] {
+            let value =
+                serde_json::json!({"line": 7, "events": [{"event": "other", "text": text}]});
+            let mut batch = b"earlier\n".to_vec();
+            push_json(&mut batch, &value).unwrap();
+            let want = format!(
+                "earlier\n{}\n",
+                crate::display::json_safe(serde_json::to_string(&value).unwrap())
+            );
+            assert_eq!(String::from_utf8(batch).unwrap(), want, "{text:?}");
+        }
+    }
 }

@@ -116,7 +116,7 @@ pub fn classify(
     role: Option<&str>,
     json_out: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut s = monitor::classify_file(file, role, "$DB_Msg.txt")
+    let mut s = monitor::classify_file_summary(file, role, "$DB_Msg.txt")
         .map_err(|e| anyhow::anyhow!("{}: {e}", shown(file)))?;
     if let Some(sizes) = master_sizes_for(config_path, file) {
         s.set_expected_bytes(sizes);

@@ -68,6 +68,12 @@ pub fn print(text: &str) {
     emit(Stream::Out, &crate::display::text(text));
 }
 
+/// Prints JSON lines already made safe for a terminal (each line by `display::json_safe`, as
+/// [`json_line`] does, or all printable ASCII): written as they are, not scanned a second time.
+pub fn print_json_lines(text: &str) {
+    emit(Stream::Out, text);
+}
+
 /// Prints free text to stderr, escaped for a terminal (the caller adds newlines).
 pub fn eprint(text: &str) {
     emit(Stream::Err, &crate::display::text(text));

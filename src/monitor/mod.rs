@@ -56,6 +56,16 @@ pub fn classify_file(
     classify_file_counted(path, role, message_file).map(|(s, _)| s)
 }
 
+/// [`classify_file`] without the dashboard's record (timeline, activity per second), for a
+/// reader that shows none (`tt-ha classify`): the rest of the state is the same, in less work.
+pub fn classify_file_summary(
+    path: &Path,
+    role: Option<&str>,
+    message_file: &str,
+) -> std::io::Result<NodeState> {
+    read::read_file_without_dashboard(path, role, message_file).map(|(s, _)| s)
+}
+
 /// Like [`classify_file`], also returning how many bytes were consumed (whole lines only), so a
 /// follower can continue exactly there. See [`read`] for how a large file is read quickly.
 pub fn classify_file_counted(

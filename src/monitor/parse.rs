@@ -3,7 +3,7 @@
 //! threads interleave), continuation lines (Windows error texts end in CR/LF), CRLF, and the
 //! optional `set_msgpfx` prefix of 6.2/18.1.
 
-use super::line::push_str_capped;
+use super::line::{push_str_capped, same_bytes};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -205,14 +205,17 @@ impl PrefixCache {
     fn same_as_before<'a>(&self, line: &'a str) -> Option<Prefix<'a>> {
         let b = line.as_bytes();
         let n = self.secs_len;
+        // Compared inline: a call to `memcmp` for these few dozen bytes cost more than the
+        // compare.
         if self.tail_len == 0
             || b.first() != Some(&b'[')
-            || b.get(1..1 + n)? != &self.secs_text[..n]
+            || !same_bytes(b.get(1..1 + n)?, &self.secs_text[..n])
         {
             return None;
         }
         let (usecs, j) = digits(b, 1 + n);
-        if j == usize::MAX || b.get(j..j + self.tail_len)? != &self.tail[..self.tail_len] {
+        if j == usize::MAX || !same_bytes(b.get(j..j + self.tail_len)?, &self.tail[..self.tail_len])
+        {
             return None;
         }
         let stamp = Stamp {

@@ -232,6 +232,9 @@ pub struct NodeState {
     /// The dashboard's record of this node: notable events and activity per second.
     #[serde(skip)]
     pub dash: super::dashboard::Dash,
+    /// [`dash`](Self::dash) is not kept (a reader with no dashboard, `tt-ha classify`).
+    #[serde(skip)]
+    no_dashboard: bool,
 }
 
 impl NodeState {
@@ -310,6 +313,7 @@ impl NodeState {
             first_truncated_line: self.first_truncated_line,
             expected: self.expected.take(),
             dash: std::mem::take(&mut self.dash),
+            no_dashboard: self.no_dashboard,
             init: Init {
                 model: CopyModel::with_expected(self.init.model.expected().clone()),
                 ..Init::default()
@@ -371,13 +375,22 @@ impl NodeState {
 
     /// Applies one message; returns its event.
     pub fn apply(&mut self, m: &Message, message_file: &str) -> Event {
+        let ev = classify(&m.body, message_file);
+        self.note_message(m, &ev);
+        ev
+    }
+
+    /// [`apply`](Self::apply) of a message already classified as `ev` (by
+    /// [`classify`]`(&m.body, …)`): a follower prints the event first and changes the state
+    /// after, since what it prints does not depend on the state.
+    pub fn note_message(&mut self, m: &Message, ev: &Event) {
         self.note_cut(m.line, m.cut);
         let stamp = m.secs.map(|secs| Stamp {
             secs,
             usecs: m.usecs.unwrap_or(0),
             pid: m.pid.unwrap_or(0),
         });
-        self.apply_parts(m.line, stamp, m.role.as_deref(), &m.body, message_file)
+        self.note_event(m.line, stamp, m.role.as_deref(), ev);
     }
 
     /// [`apply`](Self::apply) on borrowed parts, so a reader of a large file allocates nothing
@@ -406,6 +419,17 @@ impl NodeState {
         ev
     }
 
+    /// The role column `role` as [`note_event`](Self::note_event) reads it: only `MASTER` and
+    /// `CLIENT` say anything (an application's errpfx says nothing), so a caller may keep this
+    /// instead of the text.
+    pub fn role_column(role: &str) -> Option<&'static str> {
+        match role {
+            "MASTER" => Some("MASTER"),
+            "CLIENT" => Some("CLIENT"),
+            _ => None,
+        }
+    }
+
     /// [`apply_event`](Self::apply_event) on a borrowed event: the whole-file reader applies
     /// millions of them and keeps none, and moving each in and out cost more than applying it.
     pub fn note_event(
@@ -419,13 +443,15 @@ impl NodeState {
         let secs = stamp.map(|s| s.secs as f64 + s.usecs as f64 / 1e6);
         if self.is_new_process(pid, ev) {
             self.begin_process();
-            let text = match pid {
-                Some(p) => format!("server restarted (process {p})"),
-                None => "server restarted".into(),
-            };
-            self.dash
-                .timeline
-                .push(secs, line, super::dashboard::Level::Warn, text);
+            if !self.no_dashboard {
+                let text = match pid {
+                    Some(p) => format!("server restarted (process {p})"),
+                    None => "server restarted".into(),
+                };
+                self.dash
+                    .timeline
+                    .push(secs, line, super::dashboard::Level::Warn, text);
+            }
         }
         if pid.is_some() {
             self.pid = pid;
@@ -655,6 +681,9 @@ impl NodeState {
     /// Keeps the dashboard's record: a record shipped or applied counts in its second (the
     /// chatter the rates are made of); a notable event joins the timeline.
     fn note_dash(&mut self, line: usize, stamp: Option<f64>, ev: &Event) {
+        if self.no_dashboard {
+            return;
+        }
         let counted = match ev {
             Event::LogSent {
                 lsn,
@@ -671,6 +700,12 @@ impl NodeState {
         if let Some((level, text)) = super::dashboard::notable(ev, self) {
             self.dash.timeline.push(stamp, line, level, text);
         }
+    }
+
+    /// Whether the dashboard's record ([`dash`](Self::dash)) is kept from now on (it is by
+    /// default); a reader that shows none saves its cost.
+    pub fn keep_dashboard(&mut self, keep: bool) {
+        self.no_dashboard = !keep;
     }
 
     /// The site `eid` names in this process, when known.

@@ -124,4 +124,6 @@ struct NodeStateDef {
     ever_connected: bool,
     #[serde(default)]
     dash: crate::monitor::dashboard::Dash,
+    #[serde(skip)]
+    no_dashboard: bool,
 }
