@@ -294,6 +294,14 @@ mod tests {
             quarantine_dest(&node, "R1", &entry),
             PathBuf::from(r"C:\TT\var\tt-ha\R1\quarantine\rep\volumes.db")
         );
+        // Many at once: the same rule, the folder worked out once.
+        assert_eq!(
+            quarantine_dests(&node, "R1", [&entry, &entry]),
+            [
+                quarantine_dest(&node, "R1", &entry),
+                quarantine_dest(&node, "R1", &entry)
+            ]
+        );
         // A node of this machine is joined as before.
         let local: Node =
             toml::from_str(&text.replace("C:\\TT\\var\\db", "/srv/tt/var/db")).unwrap();

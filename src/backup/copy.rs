@@ -1,6 +1,6 @@
 //! Copying a home's file into a backup in the kernel: `std::io::copy` between two files uses
 //! `copy_file_range` on Linux (as `cp` does), so the bytes never pass through tt-ha. The copy's
-//! hash is taken afterwards, from the read that also makes the recovery check's scratch copy.
+//! hash is taken afterwards, from the copy itself (see `make`'s checking thread).
 
 use crate::quarantine::{MoveError, io_err};
 use std::fs::{File, OpenOptions};
