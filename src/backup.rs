@@ -502,11 +502,17 @@ fn check_and_recover(
 
 /// Runs the recovery utility with `-c` on `scratch`, a copy of the backup `dir`.
 fn run_recover(dir: &Path, scratch: &Path) -> Result<String, BackupError> {
-    let Some(tool) = recover_tool() else {
-        return Ok(
+    match recover_tool() {
+        Some(tool) => recover_with(&tool, dir, scratch),
+        None => Ok(
             "skipped: db_recover not installed (Debian: apt-get install db5.3-util)".to_string(),
-        );
-    };
+        ),
+    }
+}
+
+/// [`run_recover`] with the recovery utility `tool`.
+fn recover_with(tool: &str, dir: &Path, scratch: &Path) -> Result<String, BackupError> {
+    let tool = tool.to_string();
     let out = Command::new(&tool)
         .args(["-c", "-h"])
         .arg(scratch)
@@ -560,11 +566,13 @@ pub fn unused_id(root: &Path, base: &str) -> String {
 /// Makes a backup of `home` under `root` in the folder `id` (checking free space first) and
 /// verifies it. Refuses a folder that already holds a backup.
 ///
-/// The files are copied by the kernel (`copy_file_range` where the platform has it, as `cp`
-/// does) and flushed; then each copy is read once, and that one read both hashes it for the
-/// manifest and writes the recovery check's scratch copy; then `db_recover -c` runs on the
-/// scratch copy. The manifest's hashes are therefore those of the backup's own files as they
-/// were read back, and the recovery check ran on exactly those bytes.
+/// Two threads work at once ([`copy_all`], [`check_made`]): one copies the files in the kernel
+/// (`copy_file_range` where the platform has it, as `cp` does); the other takes each copy as
+/// soon as it is made, copies it on into the recovery check's scratch copy (in the kernel, from
+/// the page cache), hashes it (mapped, on all cores) and flushes it to disk. Once the scratch
+/// copy is whole, `db_recover -c` runs on it while the manifest is written. The manifest, the
+/// backup's commit point, is written only after every copy and the folder are flushed; the
+/// result of the recovery check is waited for before the backup is reported made.
 pub fn make(
     home: &Home,
     root: &Path,
@@ -595,16 +603,91 @@ pub fn make(
     // Left by an interrupted attempt at this same backup (no manifest yet): says nothing now.
     let _ = std::fs::remove_file(dir.join(STAMP));
     let mut stamp = Stamp::default();
+    let tool = recover_tool();
+    let scratch = match &tool {
+        Some(_) if set.iter().any(|e| is_log(&e.name)) => Some(
+            tempfile::Builder::new()
+                .prefix(".tt-ha-recover-")
+                .tempdir_in(root)
+                .map_err(io(root))?,
+        ),
+        _ => None,
+    };
+    let scratch = scratch.as_ref().map(|s| s.path());
+    let (dir, stamp) = (&dir, &mut stamp);
+    std::thread::scope(|s| {
+        let (made, checker) = std::sync::mpsc::sync_channel(MADE_AHEAD);
+        let checking = s.spawn(move || check_made(dir, scratch, checker));
+        let whole = copy_all(&set, dir, stamp, made, progress);
+        let files = joined(dir, checking.join());
+        whole?;
+        let files = files?;
+        // The scratch copy is whole once the checking thread is done with every file.
+        let recovering = match (scratch, &tool) {
+            (Some(sp), Some(t)) => Some(s.spawn(move || recover_with(t, dir, sp))),
+            _ => None,
+        };
+        crate::atomic::sync_dir(dir).map_err(io(dir))?;
+        let manifest = Manifest {
+            version: MANIFEST_VERSION,
+            created: jiff::Timestamp::now().to_string(),
+            source: home.path.clone(),
+            of: Some(Of::now(home, &files, |n| dir.join(n))?),
+            files,
+        };
+        write_manifest(dir, MANIFEST, &manifest)?;
+        for f in &manifest.files {
+            stamp.checked_copy(dir, f);
+        }
+        stamp.save(dir);
+        check_covers(dir, &manifest, home)?;
+        let recover = match (recovering, &tool) {
+            (Some(r), _) => joined(dir, r.join())?,
+            (None, None) => {
+                "skipped: db_recover not installed (Debian: apt-get install db5.3-util)".to_string()
+            }
+            (None, Some(_)) => "skipped: the backup holds no log files to recover from".to_string(),
+        };
+        Ok(Verified {
+            dir: dir.clone(),
+            files: manifest.files.len(),
+            bytes: manifest.files.iter().map(|f| f.bytes).sum(),
+            recover,
+            of: manifest.of,
+        })
+    })
+}
+
+/// Copies made but not yet hashed and flushed, at most: bounds the files held open.
+const MADE_AHEAD: usize = 8;
+
+/// One copy made, handed from the copying thread to the checking one.
+struct Made {
+    name: String,
+    copy: std::fs::File,
+}
+
+/// Copies each file of `set` into `dir` and hands each copy to the checking thread through
+/// `made`. True when every file was copied; false when the checking thread stopped first (its
+/// error is the one to report).
+fn copy_all(
+    set: &[&crate::dbhome::Entry],
+    dir: &Path,
+    stamp: &mut Stamp,
+    made: std::sync::mpsc::SyncSender<Made>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<bool, BackupError> {
+    let total: u64 = set.iter().map(|e| e.bytes).sum();
     let started = Instant::now();
     let mut done = 0u64;
-    for e in &set {
+    for e in set {
         let to = dir.join(&e.name);
         // A copy left by an interrupted attempt at this same backup (no manifest yet).
         let _ = std::fs::remove_file(&to);
         // Before reading it: a write during or after the copy changes what is recorded.
         stamp.source(&e.name, &e.path);
         let mut last = Instant::now();
-        copy::copy_flushed(&e.path, &to, &mut |n| {
+        let copy = copy::copy(&e.path, &to, &mut |n| {
             done += n;
             count(n);
             if last.elapsed().as_millis() >= 200 {
@@ -623,75 +706,64 @@ pub fn make(
             total,
             rate: done as f64 / started.elapsed().as_secs_f64().max(1e-3),
         });
-    }
-    crate::atomic::sync_dir(&dir).map_err(io(&dir))?;
-    let names: Vec<&str> = set.iter().map(|e| e.name.as_str()).collect();
-    let scratch = match recover_tool() {
-        Some(_) if names.iter().any(|n| is_log(n)) => Some(
-            tempfile::Builder::new()
-                .prefix(".tt-ha-recover-")
-                .tempdir_in(root)
-                .map_err(io(root))?,
-        ),
-        _ => None,
-    };
-    let files = hash_copies(&dir, &names, scratch.as_ref().map(|s| s.path()))?;
-    let manifest = Manifest {
-        version: MANIFEST_VERSION,
-        created: jiff::Timestamp::now().to_string(),
-        source: home.path.clone(),
-        of: Some(Of::now(home, &files, |n| dir.join(n))?),
-        files,
-    };
-    write_manifest(&dir, MANIFEST, &manifest)?;
-    for f in &manifest.files {
-        stamp.checked_copy(&dir, f);
-    }
-    stamp.save(&dir);
-    check_covers(&dir, &manifest, home)?;
-    let recover = match (&scratch, recover_tool()) {
-        (Some(s), _) => run_recover(&dir, s.path())?,
-        (None, None) => {
-            "skipped: db_recover not installed (Debian: apt-get install db5.3-util)".to_string()
+        let made = made.send(Made {
+            name: e.name.clone(),
+            copy,
+        });
+        if made.is_err() {
+            return Ok(false);
         }
-        (None, Some(_)) => "skipped: the backup holds no log files to recover from".to_string(),
-    };
-    Ok(Verified {
-        dir: dir.clone(),
-        files: manifest.files.len(),
-        bytes: manifest.files.iter().map(|f| f.bytes).sum(),
-        recover,
-        of: manifest.of,
-    })
+    }
+    Ok(true)
 }
 
-/// Hashes each copy `names` in `dir` (mapped into memory, on all cores, as `b3sum` does) and,
-/// with `scratch`, copies it there for the recovery check (in the kernel, as `cp` does): both
-/// read the copy just written, from the page cache. Returns the manifest's entries, in order.
-fn hash_copies(
+/// The checking thread, while the next files are copied: copies each copy handed over on into
+/// `scratch`, the recovery check's scratch copy, when given (in the kernel), hashes it (mapped
+/// into memory, on all cores, as `b3sum` does), both from the page cache (the copy was just
+/// written), then flushes it to disk. The reading of the home's files (the disk) and this work
+/// (the processors) then overlap. Returns the manifest's entries, in order; stops at the first
+/// error.
+fn check_made(
     dir: &Path,
-    names: &[&str],
     scratch: Option<&Path>,
+    made: std::sync::mpsc::Receiver<Made>,
 ) -> Result<Vec<ManifestFile>, BackupError> {
-    let mut files = Vec::with_capacity(names.len());
-    for name in names {
-        let from = dir.join(name);
-        let h = hash_file(&from).map_err(|e| BackupError::Verify {
+    let mut files = Vec::new();
+    for Made { name, copy } in made {
+        let path = dir.join(&name);
+        if let Some(s) = scratch {
+            copy::copy(&path, &s.join(&name), &mut count)?;
+        }
+        let h = hash_file(&path).map_err(|e| BackupError::Verify {
             dir: dir.to_path_buf(),
             why: format!("{name}: {e}"),
         })?;
-        let bytes = std::fs::metadata(&from).map_err(io(&from))?.len();
+        let bytes = copy.metadata().map_err(io(&path))?.len();
         count(bytes);
-        if let Some(s) = scratch {
-            copy::copy(&from, &s.join(name), &mut count)?;
-        }
+        copy.sync_all()
+            .map_err(crate::quarantine::io_err("flush", &path))?;
         files.push(ManifestFile {
-            name: name.to_string(),
+            name,
             bytes,
             blake3: h.to_hex().to_string(),
         });
     }
     Ok(files)
+}
+
+/// The result of a backup thread, or an error saying it stopped (it never should: no panic is
+/// expected, but none is passed on as one either).
+fn joined<T>(
+    dir: &Path,
+    result: std::thread::Result<Result<T, BackupError>>,
+) -> Result<T, BackupError> {
+    result.unwrap_or_else(|_| {
+        Err(BackupError::Verify {
+            dir: dir.to_path_buf(),
+            why: "a thread checking the backup stopped unexpectedly; run the backup again"
+                .to_string(),
+        })
+    })
 }
 
 /// A backup of this master whose files match its manifest.
@@ -1175,6 +1247,48 @@ mod tests {
             .unwrap()
             .write_all(bytes)
             .unwrap();
+    }
+
+    /// The copying and checking threads stop together: a file gone between the listing and
+    /// its copy fails the backup naming it, with no manifest written and no scratch copy left
+    /// behind (a checking thread left waiting would hang here), and the next attempt at the same
+    /// folder makes the whole backup.
+    #[test]
+    fn a_file_gone_mid_copy_fails_before_the_manifest_and_the_next_attempt_completes() {
+        let h = home();
+        for i in 0..24 {
+            std::fs::write(h.path().join(format!("t{i:02}.db")), vec![i as u8; 200_000]).unwrap();
+        }
+        let listed = open(h.path());
+        let gone = h.path().join("t17.db");
+        let kept = std::fs::read(&gone).unwrap();
+        std::fs::remove_file(&gone).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let err = make(&listed, root.path(), "b1", &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("t17.db"), "{err}");
+        assert!(!root.path().join("b1").join(MANIFEST).exists());
+        let left: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["b1"], "only the unfinished backup folder is left");
+        std::fs::write(&gone, kept).unwrap();
+        let made = make(&open(h.path()), root.path(), "b1", &mut |_| {});
+        let (m, dir) = (manifest_of(&root.path().join("b1")), root.path().join("b1"));
+        let files = m["files"].as_array().unwrap();
+        assert_eq!(files.len(), 27, "{made:?}");
+        for f in files {
+            let name = f["name"].as_str().unwrap();
+            assert_eq!(
+                f["blake3"].as_str().unwrap(),
+                hash_file(&h.path().join(name)).unwrap().to_hex().as_str(),
+                "{name}"
+            );
+            assert_eq!(
+                std::fs::read(dir.join(name)).unwrap(),
+                std::fs::read(h.path().join(name)).unwrap()
+            );
+        }
     }
 
     /// A copy whose bytes changed while its identity did not (a disk losing data, which no

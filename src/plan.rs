@@ -286,12 +286,14 @@ pub fn service_method(s: &ServiceControl) -> String {
 }
 
 pub(crate) fn moves(n: &NodeView, run_id: &str, entries: Vec<&Entry>) -> Vec<Effect> {
+    let dests = crate::runs::quarantine_dests(n.cfg, run_id, entries.iter().copied());
     entries
         .into_iter()
-        .map(|e| Effect::Move {
+        .zip(dests)
+        .map(|(e, to)| Effect::Move {
             node: n.role,
             from: e.path.clone(),
-            to: crate::runs::quarantine_dest(n.cfg, run_id, e),
+            to,
             bytes: e.bytes,
             class: e.class,
             entry: e.kind,

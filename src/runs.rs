@@ -34,7 +34,24 @@ pub fn quarantine_dir(node: &Node, run_id: &str) -> PathBuf {
 /// Where `entry` (an entry of the node's home) goes in the run's quarantine: the quarantine
 /// folder, under the entry's own name. The plan shows it and apply moves it there: one rule.
 pub fn quarantine_dest(node: &Node, run_id: &str, entry: &Entry) -> PathBuf {
-    crate::node::path::join_entry(&quarantine_dir(node, run_id), &entry.path, &entry.name)
+    dest_in(&quarantine_dir(node, run_id), entry)
+}
+
+/// [`quarantine_dest`] of each of `entries`, in order. The quarantine folder is worked out once
+/// (its run folder and spelling cost more than the join: for a home of 100,000 entries, a
+/// fifth of an `apply`'s CPU time was this folder worked out again for every entry).
+pub fn quarantine_dests<'a>(
+    node: &Node,
+    run_id: &str,
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> Vec<PathBuf> {
+    let dir = quarantine_dir(node, run_id);
+    entries.into_iter().map(|e| dest_in(&dir, e)).collect()
+}
+
+/// Where `entry` goes in the quarantine folder `dir`: the one rule of [`quarantine_dest`].
+fn dest_in(dir: &Path, entry: &Entry) -> PathBuf {
+    crate::node::path::join_entry(dir, &entry.path, &entry.name)
 }
 
 /// A node's folder for what the attempt created, moved aside by rollback.
@@ -276,6 +293,14 @@ mod tests {
         assert_eq!(
             quarantine_dest(&node, "R1", &entry),
             PathBuf::from(r"C:\TT\var\tt-ha\R1\quarantine\rep\volumes.db")
+        );
+        // Many at once: the same rule, the folder worked out once.
+        assert_eq!(
+            quarantine_dests(&node, "R1", [&entry, &entry]),
+            [
+                quarantine_dest(&node, "R1", &entry),
+                quarantine_dest(&node, "R1", &entry)
+            ]
         );
         // A node of this machine is joined as before.
         let local: Node =

@@ -1,6 +1,6 @@
 //! Copying a home's file into a backup in the kernel: `std::io::copy` between two files uses
 //! `copy_file_range` on Linux (as `cp` does), so the bytes never pass through tt-ha. The copy's
-//! hash is taken afterwards, from the read that also makes the recovery check's scratch copy.
+//! hash is taken afterwards, from the copy itself (see `make`'s checking thread).
 
 use crate::quarantine::{MoveError, io_err};
 use std::fs::{File, OpenOptions};
@@ -10,20 +10,10 @@ use std::path::Path;
 /// Bytes per kernel copy call: progress is reported after each.
 const CHUNK: u64 = 64 << 20;
 
-/// Copies `from` to the new file `to` (never over an existing one), keeps its permissions and
-/// modification time, and flushes it to disk; `progress(n)` after each `n` bytes copied.
-pub fn copy_flushed(
-    from: &Path,
-    to: &Path,
-    progress: &mut dyn FnMut(u64),
-) -> Result<(), MoveError> {
-    copy(from, to, progress)?
-        .sync_all()
-        .map_err(io_err("flush", to))
-}
-
-/// The copy of [`copy_flushed`], not flushed (a scratch copy, thrown away after use); returns
-/// the open copy.
+/// Copies `from` to the new file `to` (never over an existing one) and keeps its permissions
+/// and modification time; `progress(n)` after each `n` bytes copied. Returns the open copy, not
+/// flushed: a backup's copy is flushed by its checking thread, while the next file is copied
+/// (`make`), a scratch copy never.
 pub fn copy(from: &Path, to: &Path, progress: &mut dyn FnMut(u64)) -> Result<File, MoveError> {
     let src = File::open(from).map_err(io_err("read", from))?;
     let mut dst = OpenOptions::new()
@@ -68,9 +58,9 @@ mod tests {
         let (a, b) = (d.path().join("a"), d.path().join("b"));
         std::fs::write(&a, &data).unwrap();
         let mut seen = Vec::new();
-        copy_flushed(&a, &b, &mut |n| seen.push(n)).unwrap();
+        copy(&a, &b, &mut |n| seen.push(n)).unwrap();
         assert_eq!(std::fs::read(&b).unwrap(), data);
         assert_eq!(seen, [CHUNK, 12345]);
-        assert!(copy_flushed(&a, &b, &mut |_| {}).is_err());
+        assert!(copy(&a, &b, &mut |_| {}).is_err());
     }
 }

@@ -342,10 +342,9 @@ pub(crate) fn quarantine_moves(
     let entries: Vec<&Entry> = home.moves_for(role);
     let bytes = Home::total(&entries);
     let dest = runs::quarantine_dir(node, &ctx.run_id);
-    let pairs: Vec<(PathBuf, PathBuf)> = entries
-        .iter()
-        .map(|e| (e.path.clone(), runs::quarantine_dest(node, &ctx.run_id, e)))
-        .collect();
+    let dests = runs::quarantine_dests(node, &ctx.run_id, entries.iter().copied());
+    let pairs: Vec<(PathBuf, PathBuf)> =
+        entries.iter().map(|e| e.path.clone()).zip(dests).collect();
     ctx.line(
         step,
         format!(
