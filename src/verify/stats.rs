@@ -111,6 +111,11 @@ impl Difference {
 
     /// One line for people: `C00001/LTO-7 V0000012: status onsite → offsite`.
     pub fn describe(&self) -> String {
+        // Each value by the one rule on its own: a value's newline or control byte is shown
+        // escaped, never laid out (a CSV source can carry either inside a quoted field), and
+        // its white space at either end too (`active ` and `active` must not look alike
+        // beside ` -> `).
+        let shown = |v: &str| crate::display::escape_bytes(v.as_bytes());
         let what = match &self.kind {
             DifferenceKind::Missing => "missing on the replicant".to_string(),
             DifferenceKind::Extra => {
@@ -121,9 +126,9 @@ impl Difference {
                 .map(|f| {
                     format!(
                         "{} {} -> {}",
-                        f.field,
-                        f.master.as_deref().unwrap_or("(none)"),
-                        f.replicant.as_deref().unwrap_or("(none)")
+                        shown(&f.field),
+                        f.master.as_deref().map_or("(none)".into(), shown),
+                        f.replicant.as_deref().map_or("(none)".into(), shown)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -132,12 +137,12 @@ impl Difference {
         let moved = self
             .replicant_scope
             .as_ref()
-            .map(|r| format!(" (on the replicant in {r})"))
+            .map(|r| format!(" (on the replicant in {})", shown(&r.to_string())))
             .unwrap_or_default();
-        // One difference, one line: a value's newline or control byte is shown escaped, never
-        // laid out (a CSV source can carry either inside a quoted field).
-        crate::display::escape_bytes(
-            format!("{} {}{moved}: {what}", self.scope, self.volume).as_bytes(),
+        format!(
+            "{} {}{moved}: {what}",
+            shown(&self.scope.to_string()),
+            shown(&self.volume)
         )
     }
 }
@@ -424,6 +429,24 @@ mod tests {
         assert!(
             !line.contains('\n') && !line.contains('\u{1b}') && line.contains("V\\x0a2"),
             "one escaped line: {line:?}"
+        );
+        // A value's white space at either end is shown, each value on its own.
+        let spaced = Difference::between(
+            Some(&Record::new(
+                Scope::new("C", "M"),
+                "V3".into(),
+                vec![("LOCATION".into(), "active ".into())],
+            )),
+            Some(&Record::new(
+                Scope::new("C", "M"),
+                "V3".into(),
+                vec![("LOCATION".into(), " active".into())],
+            )),
+        )
+        .unwrap();
+        assert_eq!(
+            spaced.describe(),
+            "C/M V3: LOCATION active\\x20 -> \\x20active"
         );
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000), "1,000");
