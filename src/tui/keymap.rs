@@ -341,6 +341,21 @@ pub fn action(mode: Mode, k: &KeyEvent) -> Option<Action> {
         return Some(Action::Interrupt);
     }
     let code = k.code;
+    // A letter with Ctrl or Alt is a shortcut, never text: typed into a field it would put
+    // the letter there (Ctrl-U typed `u`). Fields bind none, so it does nothing there. Only
+    // ASCII letters: AltGr reports Ctrl+Alt on some terminals, and the `@`, `\`, `{` or `ą`
+    // it types are text.
+    let chord = matches!(code, KeyCode::Char(c) if c.is_ascii_alphabetic())
+        && k.modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    if chord
+        && matches!(
+            mode,
+            Mode::Search | Mode::Screen(Screen::Setup) | Mode::Dialog(DialogKind::Confirm)
+        )
+    {
+        return None;
+    }
     match mode {
         Mode::Help => matches!(
             code,
@@ -510,6 +525,41 @@ mod tests {
         let mut enter = KeyEvent::from(KeyCode::Enter);
         enter.kind = KeyEventKind::Release;
         assert_eq!(action(Mode::Screen(Screen::Wizard), &enter), None);
+    }
+
+    #[test]
+    fn a_letter_with_ctrl_or_alt_is_never_typed_into_a_field() {
+        for m in [
+            Mode::Search,
+            Mode::Screen(Screen::Setup),
+            Mode::Dialog(DialogKind::Confirm),
+        ] {
+            for (c, with) in [
+                ('u', KeyModifiers::CONTROL),
+                ('w', KeyModifiers::CONTROL),
+                ('b', KeyModifiers::ALT),
+            ] {
+                assert_eq!(
+                    action(m, &KeyEvent::new(KeyCode::Char(c), with)),
+                    None,
+                    "{m:?} {c}"
+                );
+            }
+            // AltGr's characters (Ctrl+Alt on some terminals) and plain letters are typed.
+            let altgr = KeyModifiers::CONTROL | KeyModifiers::ALT;
+            for c in ['@', '\\', '{', 'ą'] {
+                assert_eq!(
+                    action(m, &KeyEvent::new(KeyCode::Char(c), altgr)),
+                    Some(Action::Edit(KeyCode::Char(c))),
+                    "{m:?} {c}"
+                );
+            }
+            assert_eq!(
+                action(m, &KeyEvent::from(KeyCode::Char('u'))),
+                Some(Action::Edit(KeyCode::Char('u'))),
+                "{m:?}"
+            );
+        }
     }
 
     #[test]
