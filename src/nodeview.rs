@@ -168,6 +168,21 @@ pub fn local_site(bytes: &[u8], role: Role) -> Option<LocalSite> {
     })
 }
 
+/// The role whose replication block is active in this DB_CONFIG, when exactly one role's is
+/// (`None` for a file with none active, both, or not readable text): what the file says the
+/// node is set up as.
+pub fn active_role(bytes: &[u8]) -> Option<Role> {
+    check_encoding(bytes).ok()?;
+    let doc = Document::parse(bytes);
+    let blocks = find_blocks(&doc);
+    let active = |role| blocks.iter().any(|b| b.role == role && b.active);
+    match (active(Role::Master), active(Role::Replicant)) {
+        (true, false) => Some(Role::Master),
+        (false, true) => Some(Role::Replicant),
+        _ => None,
+    }
+}
+
 /// The port on the local site line of `role`'s block, with its 1-based line number.
 pub fn port_from_dbconfig(bytes: &[u8], role: Role) -> Option<(u16, usize)> {
     let local = local_site(bytes, role)?;

@@ -574,8 +574,9 @@ pub struct RunningServer {
     pub pid: u32,
 }
 
-/// A draft pre-filled from this machine: the running TapeTrack servers (the first, by pid, is
-/// taken as the master, the second as the replicant) and their homes' DB_CONFIG.
+/// A draft pre-filled from this machine: the running TapeTrack servers (as the master and the
+/// replicant by their homes' DB_CONFIG where it tells, else by pid, [`SiteDraft::take_servers`])
+/// and their homes' DB_CONFIG.
 pub fn discover() -> SiteDraft {
     let mut d = SiteDraft::blank();
     d.take_servers(&running_servers());
@@ -612,17 +613,38 @@ impl SiteDraft {
         }
     }
 
-    /// Takes the first two servers (by pid) as the master and the replicant: their process
-    /// names and, where known, their homes.
+    /// Takes two of the running servers as the master and the replicant: their process names
+    /// and, where known, their homes. A server whose home's DB_CONFIG has the master's
+    /// replication block active is the master, one with the replicant's the replicant (a pair
+    /// already set up); otherwise the first by pid is taken as the master.
     pub fn take_servers(&mut self, servers: &[RunningServer]) {
-        for (s, role) in servers.iter().zip([Role::Master, Role::Replicant]) {
+        let hint = |s: &RunningServer| {
+            s.home
+                .as_ref()
+                .and_then(|h| std::fs::read(h.join("DB_CONFIG")).ok())
+                .and_then(|b| crate::nodeview::active_role(&b))
+        };
+        let mut ordered: Vec<(&RunningServer, Option<Role>)> =
+            servers.iter().map(|s| (s, hint(s))).collect();
+        // Stable: the master's DB_CONFIG first, the replicant's last, the rest by pid.
+        ordered.sort_by_key(|(_, h)| match h {
+            Some(Role::Master) => 0,
+            None => 1,
+            Some(Role::Replicant) => 2,
+        });
+        for ((s, h), role) in ordered.into_iter().zip([Role::Master, Role::Replicant]) {
             let n = self.node_mut(role);
             n.process_name = s.name.clone();
-            if let Some(h) = &s.home {
-                n.home = h.display().to_string();
+            if let Some(home) = &s.home {
+                n.home = home.display().to_string();
             }
+            let why = if h == Some(role) {
+                format!("its DB_CONFIG's {role} block is active")
+            } else {
+                "by pid".to_string()
+            };
             self.found.push(format!(
-                "running server `{}` (pid {}) taken as the {role}",
+                "running server `{}` (pid {}) taken as the {role} ({why})",
                 s.name, s.pid
             ));
         }
@@ -807,6 +829,35 @@ mod tests {
         let enabled = crate::dbconfig::enable(crate::dbconfig::TEMPLATE, &req).unwrap();
         std::fs::write(dir.path().join("DB_CONFIG"), enabled.document.render()).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_set_up_pair_is_taken_by_its_dbconfigs_not_by_pid() {
+        let (m, r) = (
+            home_with(Role::Master, "10.1.2.3", 5123),
+            home_with(Role::Replicant, "10.1.2.5", 5101),
+        );
+        let plain = tempfile::tempdir().unwrap();
+        let server = |pid, home: &Path| RunningServer {
+            name: "ttfs-sim".into(),
+            home: Some(home.to_path_buf()),
+            pid,
+        };
+        // The replicant's server has the lower pid (it was started first, or restarted).
+        let mut d = SiteDraft::blank();
+        d.take_servers(&[server(10, r.path()), server(20, m.path())]);
+        assert_eq!(d.master.home, m.path().display().to_string());
+        assert_eq!(d.replicant.home, r.path().display().to_string());
+        assert!(
+            d.found[0].contains("its DB_CONFIG's master block is active"),
+            "{:?}",
+            d.found
+        );
+        // Without a DB_CONFIG that tells: by pid, as before.
+        let mut d = SiteDraft::blank();
+        d.take_servers(&[server(30, plain.path()), server(10, r.path())]);
+        assert_eq!(d.master.home, plain.path().display().to_string());
+        assert_eq!(d.replicant.home, r.path().display().to_string());
     }
 
     #[test]
