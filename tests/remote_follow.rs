@@ -7,7 +7,6 @@ mod common;
 mod ssh_node;
 
 use ssh_node::SshNode;
-use std::io::Write;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -60,16 +59,6 @@ impl Taken {
     }
 }
 
-fn append(file: &Path, from: usize, n: usize) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)
-        .unwrap();
-    for i in from..from + n {
-        writeln!(f, "[1700000000:{i}][10/1] CLIENT: line {i}").unwrap();
-    }
-}
 
 /// Reads until the source says its node cannot be reached (bounded: 30 s is a failure).
 fn until_unreachable(src: &mut dyn MessageSource, taken: &mut Taken) -> String {
@@ -102,7 +91,7 @@ fn a_lost_node_shows_unreachable_and_resumes_from_its_offset_without_loss_or_rep
     n.start_sshd(&n.plain_key());
     let agent = n.switchable_agent();
     let file = n.home.join("$DB_Msg.txt");
-    append(&file, 0, 50);
+    ssh_node::append_lines(&file, 0, 50);
     let cfg = n.controller_node(Some(&agent));
     let mut src = RemoteSource::spawn(
         cfg,
@@ -114,7 +103,7 @@ fn a_lost_node_shows_unreachable_and_resumes_from_its_offset_without_loss_or_rep
     let mut taken = Taken::default();
     taken.until_file(&mut src, &file);
     assert_eq!(src.reach(), Reach::Reached);
-    append(&file, 50, 100);
+    ssh_node::append_lines(&file, 50, 100);
     taken.until_file(&mut src, &file);
 
     // The node goes away: its agent is killed and cannot be started again.
@@ -125,7 +114,7 @@ fn a_lost_node_shows_unreachable_and_resumes_from_its_offset_without_loss_or_rep
     // Appended while the node cannot be reached: a read returns what it has (nothing new),
     // saying the node is unreachable.
     let had = taken.bytes.len();
-    append(&file, 150, 200);
+    ssh_node::append_lines(&file, 150, 200);
     for _ in 0..5 {
         taken.take(&mut src);
         assert!(matches!(src.reach(), Reach::Unreachable { .. }));
@@ -141,7 +130,7 @@ fn a_lost_node_shows_unreachable_and_resumes_from_its_offset_without_loss_or_rep
     std::fs::remove_file(n.dir.join("down")).unwrap();
     taken.until_file(&mut src, &file);
     assert_eq!(src.reach(), Reach::Reached);
-    append(&file, 350, 10);
+    ssh_node::append_lines(&file, 350, 10);
     taken.until_file(&mut src, &file);
 }
 
@@ -152,7 +141,7 @@ fn a_read_never_waits_for_a_node_that_does_not_answer() {
     n.start_sshd(&n.plain_key());
     let agent = n.switchable_agent();
     let file = n.home.join("$DB_Msg.txt");
-    append(&file, 0, 20);
+    ssh_node::append_lines(&file, 0, 20);
     let cfg = n.controller_node(Some(&agent));
     let mut src: Box<dyn MessageSource> = Box::new(RemoteSource::spawn(
         cfg,
@@ -174,7 +163,7 @@ fn a_read_never_waits_for_a_node_that_does_not_answer() {
         taken.take(src.as_mut());
         std::thread::sleep(Duration::from_millis(20));
     }
-    append(&file, 20, 30);
+    ssh_node::append_lines(&file, 20, 30);
     // A read while that connection hangs: it must come back (with the unreachable state)
     // while the connection still hangs. Done on another thread so that a read stuck in the
     // connection fails this test instead of hanging it.

@@ -357,21 +357,7 @@ fn follow_node_prints_each_appended_line_once_and_in_order() {
     need_sshd!("follow_node_prints_each_appended_line_once_and_in_order");
     let mut n = SshNode::new();
     n.start_sshd(&n.plain_key());
-    let dir = common::message_site(
-        ssh_node::free_port(),
-        ssh_node::free_port(),
-        b"[1700000000:0][10/1] CLIENT: master line\n",
-        b"",
-    );
-    let toml = dir.path().join("tt-ha.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let master = text.split("[[replicant]]").next().unwrap();
-    let agent = n.switchable_agent();
-    std::fs::write(
-        &toml,
-        format!("{master}[[replicant]]\n{}", n.controller_toml(Some(&agent))),
-    )
-    .unwrap();
+    let (_dir, toml) = ssh_node::remote_replicant_site(&n);
     let file = n.home.join("$DB_Msg.txt");
     append(&file, &line(1));
     let mut child = Command::new(env!("CARGO_BIN_EXE_tt-ha"))
