@@ -59,7 +59,6 @@ impl Taken {
     }
 }
 
-
 /// Reads until the source says its node cannot be reached (bounded: 30 s is a failure).
 fn until_unreachable(src: &mut dyn MessageSource, taken: &mut Taken) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
