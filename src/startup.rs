@@ -318,6 +318,26 @@ impl MonitorProbe {
         }
     }
 
+    /// What the file says once it has been read up to byte `end` (its size when the check
+    /// began: everything written so far): polls until start-up is proven, the follower has
+    /// read to `end`, or `limit` passed. A remote node's file arrives over its connection in
+    /// parts after the first read (a running process's lines can be tens of MiB): one poll
+    /// judged the part that had arrived (`verify` read "catching up the log: 80%" of a
+    /// replicant whose start-up was done).
+    pub fn poll_to(&mut self, end: u64, limit: Duration) -> ProbeStatus {
+        let started = Instant::now();
+        loop {
+            let status = self.poll();
+            if matches!(status, ProbeStatus::Done(_))
+                || self.follower.offset() >= end
+                || started.elapsed() >= limit
+            {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Ties the proof to this pair (from [`pair::expected`]): a replicant whose master is not
     /// this pair's master is never done.
     pub fn with_expected(mut self, expected: Expected) -> MonitorProbe {

@@ -394,6 +394,13 @@ impl Follower {
         self.source.reach()
     }
 
+    /// Where in the file what was read so far ends (the lines returned and the unfinished
+    /// last line held): a reader that must see everything written up to a size reads until
+    /// here.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     /// Whether the last poll stopped before the end of the file (it reads at most
     /// [`POLL_BYTES`] or [`POLL_LINES`]): poll again without waiting.
     pub fn behind(&self) -> bool {

@@ -9,7 +9,8 @@ use crate::nodeview::NodeView;
 use crate::plan::Effect;
 use crate::plan::PlannedStep;
 use crate::procedure::{Step, StepDef};
-use crate::startup::{MonitorProbe, ProbeStatus, StartupProbe};
+use crate::startup::{MonitorProbe, ProbeStatus};
+use std::time::Duration;
 
 /// The step's definition: what it does and why, in the vendor's words.
 pub const DEF: StepDef = StepDef {
@@ -76,7 +77,13 @@ impl Rules for Verify {
         let mut probe = MonitorProbe::for_node(replicant, re, Start::Offset(from)).with_expected(
             crate::monitor::pair::expected(ctx.nodes.master(), ctx.nodes.replicant()).1,
         );
-        if let ProbeStatus::Waiting(w) = probe.poll() {
+        // Everything written so far, however it arrives (a remote node's, in parts): read up
+        // to the size the file has now.
+        let size = replicant.tree_size(&std::path::PathBuf::from(
+            replicant.message_file_path().as_str(),
+        ));
+        let status = probe.poll_to(size, Duration::from_secs(120));
+        if let ProbeStatus::Waiting(w) = status {
             return Err(fail(format!(
                 "the replicant's message file shows no start-up: {w}"
             )));
