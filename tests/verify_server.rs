@@ -43,7 +43,8 @@ fn answer(c: TcpStream, vols: &[Vol], stall: bool) {
             a.extend_from_slice(format!("END {n}\n").as_bytes());
         };
         match cmd {
-            "PING" => a.extend_from_slice(b"OK master\n"),
+            // A server of its own (neither side's role claimed): either side may be it.
+            "PING" => a.extend_from_slice(b"OK standalone\n"),
             "SCOPES" => {
                 let mut s: Vec<&Vec<u8>> = vols
                     .iter()
