@@ -199,9 +199,9 @@ fn values_compare_as_exact_bytes() {
     }
 }
 
-#[test]
-fn a_server_silent_mid_answer_is_given_up_on_naming_it() {
-    let vols: Vec<Vol> = (0..5)
+/// Five Volumes of one scope.
+fn five_vols() -> Vec<Vol> {
+    (0..5)
         .map(|i| {
             vol(
                 b"ACME/LTO",
@@ -209,7 +209,12 @@ fn a_server_silent_mid_answer_is_given_up_on_naming_it() {
                 b"customer=ACME media=LTO",
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn a_server_silent_mid_answer_is_given_up_on_naming_it() {
+    let vols = five_vols();
     let m = serve(vols.clone(), true);
     let r = serve(vols, false);
     let dir = tempfile::tempdir().unwrap();
@@ -228,15 +233,7 @@ fn a_server_silent_mid_answer_is_given_up_on_naming_it() {
 
 #[test]
 fn sigterm_and_sigint_stop_a_read_that_waits() {
-    let vols: Vec<Vol> = (0..5)
-        .map(|i| {
-            vol(
-                b"ACME/LTO",
-                format!("V{i}").as_bytes(),
-                b"customer=ACME media=LTO",
-            )
-        })
-        .collect();
+    let vols = five_vols();
     for sig in ["-TERM", "-INT"] {
         let m = serve(vols.clone(), true);
         let r = serve(vols.clone(), false);

@@ -440,40 +440,24 @@ fn snapshot_json(
     snap
 }
 
-/// Reaches both nodes for `monitor`. While one cannot be reached it is asked again
-/// [`monitor::RETRY_UNREACHABLE`] after each failed attempt (an attempt lasts as long as ssh
-/// takes to give up), and each failed round says so: a `node-unreachable`
-/// snapshot naming the node and why (`--json`), or a line. `None` when the run's time (`until`)
-/// ran out or its reader went away first. A node reached is kept, not reached again.
+/// Reaches both nodes for `monitor` ([`monitor::reach_both`]); each failed round says so: a
+/// `node-unreachable` snapshot naming the node and why (`--json`), or a line. `None` when the
+/// run's time (`until`) ran out or its reader went away first.
 fn reach_both(
     cfg: &config::SiteConfig,
     json_out: bool,
     started: Instant,
     until: Option<Duration>,
 ) -> anyhow::Result<Option<[Box<dyn NodeAccess>; 2]>> {
-    let mut nodes: [Option<Box<dyn NodeAccess>>; 2] = [None, None];
     let mut said: Option<String> = None;
-    loop {
-        let mut why: [Option<String>; 2] = [None, None];
-        for (i, role) in [Role::Master, Role::Replicant].into_iter().enumerate() {
-            if nodes[i].is_none() {
-                match crate::node::remote::reach(cfg, role) {
-                    Ok(n) => nodes[i] = Some(n),
-                    Err(e) => why[i] = Some(e.to_string()),
-                }
-            }
-        }
-        nodes = match nodes {
-            [Some(m), Some(r)] => return Ok(Some([m, r])),
-            not_yet => not_yet,
-        };
+    monitor::reach_both(cfg, |why| {
         // Nothing of a node out of reach is known: no state, no process.
         let seen = [0, 1].map(|_| monitor::dashboard::ProcessSeen::Unseen);
-        let v = monitor::dashboard::pair_verdict(Verdict::NoMessages, &seen, &why);
+        let v = monitor::dashboard::pair_verdict(Verdict::NoMessages, &seen, why);
         if json_out {
             let empty =
                 [Role::Master, Role::Replicant].map(|r| NodeState::with_role(Some(r.as_str())));
-            out::json_line(&snapshot_json(cfg, &v, [&empty[0], &empty[1]], &seen, &why))?;
+            out::json_line(&snapshot_json(cfg, &v, [&empty[0], &empty[1]], &seen, why))?;
         } else if said.as_deref() != Some(&v.describe()) {
             outln!(
                 "== {} (asked again in {} s; Ctrl-C stops)",
@@ -486,11 +470,12 @@ fn reach_both(
         let next = Instant::now() + monitor::RETRY_UNREACHABLE;
         while Instant::now() < next {
             if out::stdout_closed() || until.is_some_and(|u| started.elapsed() >= u) {
-                return Ok(None);
+                return Ok(false);
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-    }
+        Ok(true)
+    })
 }
 
 /// `monitor`: follows both message files. On a terminal (without `--json` or `--seconds`), the

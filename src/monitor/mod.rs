@@ -47,6 +47,38 @@ pub fn reach_each(
     [Role::Master, Role::Replicant].map(|r| crate::node::remote::reach(cfg, r))
 }
 
+/// Both nodes, asking again for one that could not be reached until it answers (a node
+/// reached is kept, not reached again): the one loop of the live front-ends (`monitor`, the
+/// TUI's panes), so a host that comes back is followed without a restart. After each round
+/// that left a node out, `failed_round` is told why each one is (`None`: reached); it says
+/// whether to go on (it waits [`RETRY_UNREACHABLE`] meanwhile, as its front-end can: watching
+/// its reader or its screen). `None` when it stopped.
+pub fn reach_both<E>(
+    cfg: &crate::config::SiteConfig,
+    mut failed_round: impl FnMut(&[Option<String>; 2]) -> Result<bool, E>,
+) -> Result<Option<[Box<dyn crate::node::NodeAccess>; 2]>, E> {
+    use crate::node::Role;
+    let mut nodes: [Option<Box<dyn crate::node::NodeAccess>>; 2] = [None, None];
+    loop {
+        let mut why: [Option<String>; 2] = [None, None];
+        for (i, role) in [Role::Master, Role::Replicant].into_iter().enumerate() {
+            if nodes[i].is_none() {
+                match crate::node::remote::reach(cfg, role) {
+                    Ok(n) => nodes[i] = Some(n),
+                    Err(e) => why[i] = Some(e.to_string()),
+                }
+            }
+        }
+        nodes = match nodes {
+            [Some(m), Some(r)] => return Ok(Some([m, r])),
+            not_yet => not_yet,
+        };
+        if !failed_round(&why)? {
+            return Ok(None);
+        }
+    }
+}
+
 /// Reads a whole message file and returns the node's final state (streaming: constant memory).
 pub fn classify_file(
     path: &Path,

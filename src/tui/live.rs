@@ -90,23 +90,16 @@ pub fn spawn(
         // the node table; preflight's "node reachable" row says what to do.
         // Both are asked again every few seconds until they answer, so a host that comes
         // back is followed without restarting the screen.
-        let nodes = loop {
-            let [m, r] = monitor::reach_each(&cfg);
-            match (m, r) {
-                (Ok(m), Ok(r)) => break [m, r],
-                (m, r) => {
-                    let why = [m.err(), r.err()].map(|e| e.map(|e| e.to_string()));
-                    if !send(LiveUpdate {
-                        unreachable: Some(why),
-                        ..LiveUpdate::default()
-                    }) {
-                        return;
-                    }
-                    if !wait_listening(&send, monitor::RETRY_UNREACHABLE) {
-                        return;
-                    }
-                }
-            }
+        let reached = monitor::reach_both(&cfg, |why| {
+            Ok::<bool, std::convert::Infallible>(
+                send(LiveUpdate {
+                    unreachable: Some(why.clone()),
+                    ..LiveUpdate::default()
+                }) && wait_listening(&send, monitor::RETRY_UNREACHABLE),
+            )
+        });
+        let Ok(Some(nodes)) = reached else {
+            return;
         };
         let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
         let (m, ml) = Pane::open(&*nodes[Role::Master], me);
