@@ -102,30 +102,6 @@ fn advice_for(source: &std::io::Error) -> &'static str {
     }
 }
 
-/// What a non-regular file is, in words.
-fn kind_of(ft: fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if ft.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if ft.is_socket() {
-            return "a socket";
-        }
-        if ft.is_block_device() || ft.is_char_device() {
-            return "a device";
-        }
-    }
-    if ft.is_dir() {
-        "a folder"
-    } else if ft.is_symlink() {
-        "a symbolic link"
-    } else {
-        "not a regular file"
-    }
-}
-
 /// Refuses `path` unless it is a regular file itself (not through a link).
 pub fn check_regular(path: &Path) -> Result<fs::Metadata, ReplaceError> {
     let meta = fs::symlink_metadata(path).map_err(|source| ReplaceError::Unreadable {
@@ -149,7 +125,7 @@ pub fn check_regular(path: &Path) -> Result<fs::Metadata, ReplaceError> {
     if !ft.is_file() {
         return Err(ReplaceError::NotAFile {
             path: path.to_path_buf(),
-            kind: kind_of(ft),
+            kind: crate::fsinfo::kind_words(ft),
         });
     }
     Ok(meta)
@@ -183,7 +159,7 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReplaceError> {
     if !ft.is_file() {
         return Err(ReplaceError::NotAFile {
             path: path.to_path_buf(),
-            kind: kind_of(ft),
+            kind: crate::fsinfo::kind_words(ft),
         });
     }
     let mut bytes = Vec::new();

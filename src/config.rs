@@ -502,21 +502,27 @@ pub fn toml_string_array<S: AsRef<str>>(items: &[S]) -> String {
     format!("[{}]", words.join(", "))
 }
 
-/// Loads and validates `path`.
+/// The largest tt-ha.toml or agent node file read (bytes): a real one is a few KiB, and a
+/// path given by mistake (a database, a log, `/dev/zero`) must be refused, not read.
+const SETTINGS_FILE_LIMIT: u64 = 4 << 20;
+
+/// Loads and validates `path`: a regular file (a FIFO, device or folder is refused at once,
+/// never waited on) of at most [`SETTINGS_FILE_LIMIT`] bytes.
 pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        path: path.to_path_buf(),
-        line: None,
-        key: None,
-        message: match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                "no such file. Create it from templates/tt-ha.toml, or pass --config PATH"
-                    .to_string()
-            }
-            std::io::ErrorKind::InvalidData => "not UTF-8 text; save it as UTF-8".to_string(),
-            _ => format!("cannot read it: {e}"),
-        },
-    })?;
+    let text =
+        crate::fsinfo::read_small_text(path, SETTINGS_FILE_LIMIT).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            key: None,
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "no such file. Create it from templates/tt-ha.toml, or pass --config PATH"
+                        .to_string()
+                }
+                std::io::ErrorKind::InvalidData => "not UTF-8 text; save it as UTF-8".to_string(),
+                _ => format!("cannot read it: {e}"),
+            },
+        })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut cfg = parse(&text, path, base)?;
     // A home reached through a symbolic link (or spelled with `..`) is resolved once, here, so
@@ -696,7 +702,7 @@ pub struct AgentConfig {
 /// Loads and checks an agent's node file. Its folders must be full paths: the agent's
 /// confinement must not depend on the folder it was started in.
 pub fn load_agent(path: &Path) -> Result<AgentConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let text = crate::fsinfo::read_small_text(path, SETTINGS_FILE_LIMIT).map_err(|e| ConfigError {
         path: path.to_path_buf(),
         line: None,
         key: None,

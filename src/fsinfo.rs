@@ -42,6 +42,87 @@ pub fn same_filesystem(a: &Path, b: &Path) -> Option<bool> {
     }
 }
 
+/// What a file that is not a regular one is, in words (`a FIFO (named pipe)`, `a folder`, …).
+pub fn kind_words(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens `path` (links followed) for reading only when it is a regular file. A FIFO would
+/// block the open itself until a writer came, out of reach of Ctrl-C; a device or a socket is
+/// no file to read whole. The open does not wait (non-blocking on Unix), and the check is on
+/// what was opened, not on a name that could be swapped meanwhile. The error says what the
+/// path is (`it is a FIFO (named pipe), not a regular file`); the caller adds what to do.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    // A socket cannot be opened at all (ENXIO): say what it is rather than the bare error.
+    let f = options
+        .open(path)
+        .map_err(|e| match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() && e.kind() != std::io::ErrorKind::NotFound => {
+                std::io::Error::other(format!(
+                    "it is {}, not a regular file",
+                    kind_words(meta.file_type())
+                ))
+            }
+            _ => e,
+        })?;
+    let kind = f.metadata()?.file_type();
+    if kind.is_file() {
+        return Ok(f);
+    }
+    Err(std::io::Error::other(format!(
+        "it is {}, not a regular file",
+        kind_words(kind)
+    )))
+}
+
+/// Reads the regular file at `path` whole as UTF-8 text ([`open_regular`]: never blocks on a
+/// FIFO or device), refusing one larger than `limit` bytes before reading it: a settings
+/// file is small, and a path given by mistake (a database, a log) must not fill memory.
+pub fn read_small_text(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = open_regular(path)?;
+    let size = f.metadata()?.len();
+    if size > limit {
+        return Err(std::io::Error::other(format!(
+            "it is {size} bytes, larger than the {limit} bytes a settings file may be: is this the right file?"
+        )));
+    }
+    let mut bytes = Vec::new();
+    f.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "it grew past the {limit} bytes a settings file may be while it was read: is this the right file?"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

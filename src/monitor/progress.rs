@@ -690,7 +690,9 @@ fn is_database(path: &Path) -> bool {
     use std::io::Read;
     const MAGICS: [u32; 4] = [0x053162, 0x061561, 0x042253, 0x074582];
     let mut head = [0u8; 16];
-    let Ok(mut f) = std::fs::File::open(path) else {
+    // Opened as a regular file only: a name swapped for a FIFO after the listing must not
+    // block the look.
+    let Ok(mut f) = crate::fsinfo::open_regular(path) else {
         return false;
     };
     if f.read_exact(&mut head).is_err() {

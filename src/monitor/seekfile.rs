@@ -87,7 +87,7 @@ pub fn load(path: &Path) -> Loaded {
 }
 
 fn try_load(path: &Path) -> Result<Vec<Saved>, Option<String>> {
-    let f = match std::fs::File::open(path) {
+    let f = match crate::fsinfo::open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Some(format!("cannot read it: {e}"))),
@@ -187,7 +187,8 @@ pub fn read_node_since(
     path: &Path,
     message_file: &str,
 ) -> std::io::Result<(Saved, Outcome)> {
-    let mut f = std::fs::File::open(path)?;
+    // A FIFO or device in the message file's place is refused, never waited on.
+    let mut f = crate::fsinfo::open_regular(path)?;
     let meta = f.metadata()?;
     let (from, afresh) = match known.map(|s| (s, resumable(s, &mut f, &meta))) {
         Some((s, Ok(()))) => (s.progress.clone(), None),
@@ -223,7 +224,19 @@ impl Saved {
 
 /// Replaces the seek file at `path` with `nodes`, atomically: a complete temporary file in the
 /// same folder, renamed over it. A concurrent check does the same with its own temporary file.
+/// Only a regular file (or nothing) is ever replaced: a rename over a device, a FIFO, a folder
+/// or a link given as `--state` by mistake would destroy it (run as root, `/dev/null` itself).
 pub fn save(path: &Path, nodes: &[Saved]) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(std::io::Error::other(format!(
+                "it is {}, not a regular file, so it was left as it is",
+                crate::fsinfo::kind_words(meta.file_type())
+            )));
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let file = SeekFile {
         kind: KIND.to_string(),
         version: VERSION,

@@ -79,49 +79,18 @@ pub struct DefinitionError {
 
 const STATEMENTS: &str = "SetFile, SetCommand, SetCSVDelimiter, SetLiteral, Extract, RemoveSpaces, AddTranslation, AddString(EXCLUSION, …)";
 
-/// Opens `path` for reading only when it is a regular file (after following links). A FIFO
-/// would block the open itself until a writer came, out of reach of Ctrl-C; a device or a
-/// socket is no file of records. The open does not wait (non-blocking on Unix), and the
-/// check is on what was opened, not on a name that could be swapped meanwhile.
+/// Opens `path` for reading only when it is a regular file ([`crate::fsinfo::open_regular`]),
+/// saying what to give instead.
 pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
-    }
-    let f = options.open(path)?;
-    let kind = f.metadata()?.file_type();
-    if kind.is_file() {
-        return Ok(f);
-    }
-    Err(std::io::Error::other(format!(
-        "it is {}, not a regular file: give a file of records (SetCommand reads a command's output)",
-        kind_words(kind)
-    )))
-}
-
-/// What a file that is not a regular one is, in words.
-fn kind_words(kind: std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a FIFO (named pipe)";
+    crate::fsinfo::open_regular(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::Other {
+            std::io::Error::other(format!(
+                "{e}: give a file of records (SetCommand reads a command's output)"
+            ))
+        } else {
+            e
         }
-        if kind.is_char_device() || kind.is_block_device() {
-            return "a device";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-    }
-    if kind.is_dir() {
-        "a folder"
-    } else {
-        "not a file"
-    }
+    })
 }
 
 /// Reads and parses the definition file at `path`.
