@@ -21,7 +21,8 @@
 //! `TT_HA_BENCH_PAIRS` (default 5), `TT_HA_BENCH_TOPUP_MIB=0` (no top-up rows), `TT_HA_BENCH_DIR` (default `target`), `TT_HA_BENCH_ONLY`
 //! (`quarantine`, `backup`, or `topup`: only the top-up rows, after one untimed backup), `TT_HA_BENCH_SEED_DIR` (default `target/bench-seed`). The seeded
 //! home is kept in `<seed dir>/<volumes>` and reused by the next run (seeding 10M volumes takes
-//! minutes); the top-ups add log files to it.
+//! minutes); the top-ups add log files to it, so point `TT_HA_BENCH_SEED_DIR` at a copy
+//! (`cp -a`, region files included) of a home you want to keep as it is.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -210,6 +210,9 @@ fn run(node: &str, argv: &[String], timeout: Duration) -> Result<(i32, String), 
         .spawn()
         .map_err(|e| fail("could not start".into(), e.to_string()))?;
     let deadline = Instant::now() + timeout;
+    // A status command usually answers within a millisecond or two: the wait starts short and
+    // doubles up to 50 ms, so each command does not cost a whole 50 ms sleep.
+    let mut pause = Duration::from_millis(1);
     let status = loop {
         if let Some(s) = child
             .try_wait()
@@ -226,7 +229,8 @@ fn run(node: &str, argv: &[String], timeout: Duration) -> Result<(i32, String), 
                 secs: timeout.as_secs(),
             });
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
     };
     let mut out = String::new();
     if let Some(mut o) = child.stdout.take() {
