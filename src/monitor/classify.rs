@@ -239,13 +239,13 @@ fn bdb_code(text: &str) -> Option<(&str, &str)> {
 /// `[f][o]` at the start of `s`.
 #[inline]
 fn parse_lsn(s: &str) -> Option<Lsn> {
-    lsn_and_end(s).map(|(lsn, _)| lsn)
+    lsn_and_end(s.as_bytes()).map(|(lsn, _)| lsn)
 }
 
-/// `[f][o]` at the start of `s`, and the index after its last `]`.
-#[inline]
-fn lsn_and_end(s: &str) -> Option<(Lsn, usize)> {
-    let b = s.as_bytes();
+/// `[f][o]` at the start of `b`, and the index after its last `]`. On bytes: a per-record line
+/// is cut at a few places, and each `str` slice checks a character boundary in a call.
+#[inline(always)]
+fn lsn_and_end(b: &[u8]) -> Option<(Lsn, usize)> {
     if b.first() != Some(&b'[') {
         return None;
     }
@@ -257,11 +257,19 @@ fn lsn_and_end(s: &str) -> Option<(Lsn, usize)> {
     (b.get(j) == Some(&b']')).then_some((Lsn { file, offset }, j + 1))
 }
 
-/// `resend` anywhere in `flags`, the few bytes after a record's LSN: a plain compare at each
-/// place (a SIMD search's call and set-up cost more on so few bytes).
-#[inline]
+/// `resend` anywhere in `flags`, the few bytes after a record's LSN: a plain compare where an
+/// `r` is (a SIMD search's call and set-up, or the `windows` iterator's, cost more on so few
+/// bytes).
+#[inline(always)]
 fn says_resend(flags: &[u8]) -> bool {
-    flags.windows(6).any(|w| w == b"resend")
+    let mut i = 0;
+    while i + 6 <= flags.len() {
+        if flags[i] == b'r' && &flags[i..i + 6] == b"resend" {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// The unsigned number at `b[i..]` and the index after it; `None` when there is no digit or it
@@ -305,47 +313,48 @@ fn fast_message(b: &str) -> Option<Event> {
         return None;
     };
     // The rest has a fixed shape in every version: ` V logv L gen = G eid E, type T, LSN [f][o] FLAGS`.
-    let rest = &b[eq + 1..];
+    // Cut as bytes: every cut below is at an ASCII byte, and a `str` slice checks a character
+    // boundary in a call, several per line.
+    let rest = &b.as_bytes()[eq + 1..];
     // The fields are a few bytes each: plain loops beat a SIMD search's set-up.
-    let comma = |hay: &str| hay.bytes().position(|c| c == b',');
+    let comma = |hay: &[u8]| hay.iter().position(|&c| c == b',');
     let eid_end = comma(rest)?;
-    let sp = rest.as_bytes()[..eid_end]
-        .iter()
-        .rposition(|&c| c == b' ')?;
-    if !rest[..sp].ends_with(" eid") {
+    let sp = rest[..eid_end].iter().rposition(|&c| c == b' ')?;
+    if !rest[..sp].ends_with(b" eid") {
         return None;
     }
-    let broadcast = &rest[sp + 1..eid_end] == "-1";
-    let type_at = eid_end + ", type ".len();
-    if !rest[eid_end..].starts_with(", type ") {
+    let broadcast = &rest[sp + 1..eid_end] == b"-1";
+    let type_at = eid_end + b", type ".len();
+    if !rest[eid_end..].starts_with(b", type ") {
         return None;
     }
     let type_end = type_at + comma(&rest[type_at..])?;
     let kind = &rest[type_at..type_end];
-    let lsn_at = type_end + ", LSN ".len();
-    if !rest[type_end..].starts_with(", LSN ") {
+    let lsn_at = type_end + b", LSN ".len();
+    if !rest[type_end..].starts_with(b", LSN ") {
         return None;
     }
     let (l, lsn_end) = lsn_and_end(&rest[lsn_at..])?;
     // The flags follow the LSN (`[f][o]`, digits and brackets, which never hold `resend`).
-    let flags = &rest.as_bytes()[lsn_at + lsn_end..];
+    let flags = &rest[lsn_at + lsn_end..];
     let resend = || says_resend(flags);
     Some(match (sent, kind) {
-        (true, "log" | "newfile") => Event::LogSent {
+        (true, b"log" | b"newfile") => Event::LogSent {
             lsn: l,
             broadcast,
             resend: resend(),
         },
-        (false, "log" | "log_more") => Event::LogReceived {
+        (false, b"log" | b"log_more") => Event::LogReceived {
             lsn: l,
             resend: resend(),
         },
-        (_, "dupmaster") => Event::Error {
+        (_, b"dupmaster") => Event::Error {
             text: format!("DUPMASTER: two sites claim to be master ({b})"),
         },
         _ => Event::Message {
             sent,
-            kind: kind.to_string(),
+            // The kind lies between ASCII bytes of a `str`: whole characters.
+            kind: String::from_utf8_lossy(kind).into_owned(),
         },
     })
 }

@@ -123,6 +123,9 @@ fn parse_prefix(line: &str) -> Option<Prefix<'_>> {
 /// Where another message starts inside `body` (5.3–6.1 interleaving), if anywhere.
 fn next_stamp(body: &str, from: usize) -> Option<usize> {
     let b = body.as_bytes();
+    // Every stamp holds a '/' after its ':' (`[pid/tid]`), and nearly no body holds one: one
+    // search for it rules out most lines, where the walk below visits every ':' of the body.
+    memchr::memchr(b'/', &b[from..])?;
     // A stamp's ':' sits between digits (`[secs:usecs]`); most bodies have one ':' at most and
     // not there, where '[' (LSNs) is common. Walk back from such a ':' to its '['.
     memchr::memchr_iter(b':', &b[from..])

@@ -235,6 +235,7 @@ fn read_some(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
 /// the line cap keeps its start: the rest is counted (the block's `first_cut`), never held.
 fn read_blocks(
     f: &mut std::fs::File,
+    block_size: usize,
     spare: &mut dyn FnMut() -> Buffers,
     send: &mut dyn FnMut(Block) -> bool,
 ) -> std::io::Result<()> {
@@ -246,7 +247,7 @@ fn read_blocks(
     let mut unsent: Option<Buffers> = None;
     // How much a read asks for: a block's worth, less while lines are so short that a block
     // fills with BLOCK_LINES of them first (so the carry stays small).
-    let mut want = BLOCK;
+    let mut want = block_size;
     loop {
         let mut bufs = unsent.take().unwrap_or_else(&mut *spare);
         let need = carry.len() + want;
@@ -269,7 +270,7 @@ fn read_blocks(
                 want = if filled - end > end {
                     end.max(MIN_READ)
                 } else {
-                    (want * 2).min(BLOCK)
+                    (want * 2).min(block_size)
                 };
                 carry.extend_from_slice(&bufs.buf[end..filled]);
                 let block = Block {
@@ -373,8 +374,21 @@ pub fn read_on(
     from: Progress,
     message_file: &str,
 ) -> std::io::Result<Progress> {
-    use std::io::Seek;
     let size = f.metadata()?.len();
+    let parallel = size.saturating_sub(from.consumed) >= PARALLEL_FROM;
+    read_on_sized(f, from, message_file, BLOCK, parallel)
+}
+
+/// [`read_on`] with blocks of about `block_size` bytes, threaded or not: the tests read with
+/// tiny blocks so that lines and the literals the parser looks for are cut at block edges.
+fn read_on_sized(
+    f: &mut std::fs::File,
+    from: Progress,
+    message_file: &str,
+    block_size: usize,
+    parallel: bool,
+) -> std::io::Result<Progress> {
+    use std::io::Seek;
     f.seek(std::io::SeekFrom::Start(from.consumed))?;
     let mut app = Applier {
         state: from.state,
@@ -383,14 +397,14 @@ pub fn read_on(
         consumed: from.consumed,
         message_file,
     };
-    if size.saturating_sub(from.consumed) < PARALLEL_FROM {
+    if !parallel {
         let spare = std::cell::RefCell::new(Buffers::default());
-        read_blocks(f, &mut || spare.take(), &mut |b| {
+        read_blocks(f, block_size, &mut || spare.take(), &mut |b| {
             *spare.borrow_mut() = app.apply(parse_block(b, message_file));
             true
         })?;
     } else {
-        read_parallel(f, &mut app)?;
+        read_parallel(f, &mut app, block_size)?;
     }
     // A partial last line (no newline yet) is left for the next read, which will see it whole.
     Ok(Progress {
@@ -401,7 +415,11 @@ pub fn read_on(
     })
 }
 
-fn read_parallel(f: &mut std::fs::File, app: &mut Applier) -> std::io::Result<()> {
+fn read_parallel(
+    f: &mut std::fs::File,
+    app: &mut Applier,
+    block_size: usize,
+) -> std::io::Result<()> {
     let message_file = app.message_file;
     let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Buffers>();
     let (done_tx, done_rx) = sync_channel::<Parsed>(WORKERS);
@@ -424,6 +442,7 @@ fn read_parallel(f: &mut std::fs::File, app: &mut Applier) -> std::io::Result<()
             let mut next = 0;
             read_blocks(
                 f,
+                block_size,
                 &mut || spare_rx.try_recv().unwrap_or_default(),
                 &mut |b| {
                     next += 1;
@@ -448,6 +467,7 @@ fn read_parallel(f: &mut std::fs::File, app: &mut Applier) -> std::io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
     use std::io::Write;
 
     /// A line longer than the cap, inside a block or longer than any read, keeps its start and
@@ -549,8 +569,25 @@ mod tests {
         out.flush().unwrap();
         drop(out);
         let (par, par_bytes) = read_file(&path, None, "$DB_Msg.txt").unwrap();
-        // The reference: one line after another, as simply as it can be written.
-        let bytes = std::fs::read(&path).unwrap();
+        let (state, consumed) = line_by_line(&std::fs::read(&path).unwrap());
+        assert_eq!(par_bytes, consumed);
+        assert_eq!(
+            par_bytes,
+            std::fs::metadata(&path).unwrap().len()
+                - b"[1795321836:5][1/2] CLIENT: unfinished".len() as u64
+        );
+        assert_eq!(format!("{par:?}"), format!("{state:?}"));
+        assert!(par.messages > 100_000, "{}", par.messages);
+        let errors: Vec<&str> = par.errors.iter().map(|(_, t)| t.as_str()).collect();
+        assert!(
+            errors.ends_with(&["BDB1234 first error", "BDB5678 second error"]),
+            "{errors:?}"
+        );
+    }
+
+    /// The reference: one line after another, as simply as it can be written. Returns the state
+    /// and the bytes of whole lines.
+    fn line_by_line(bytes: &[u8]) -> (NodeState, u64) {
         let mut state = NodeState::with_role(None);
         let mut splitter = Splitter::default();
         let mut consumed = 0u64;
@@ -574,18 +611,75 @@ mod tests {
         if let Some(m) = splitter.flush() {
             state.apply(&m, "$DB_Msg.txt");
         }
-        assert_eq!(par_bytes, consumed);
-        assert_eq!(
-            par_bytes,
-            std::fs::metadata(&path).unwrap().len()
-                - b"[1795321836:5][1/2] CLIENT: unfinished".len() as u64
-        );
-        assert_eq!(format!("{par:?}"), format!("{state:?}"));
-        assert!(par.messages > 100_000, "{}", par.messages);
-        let errors: Vec<&str> = par.errors.iter().map(|(_, t)| t.as_str()).collect();
-        assert!(
-            errors.ends_with(&["BDB1234 first error", "BDB5678 second error"]),
-            "{errors:?}"
-        );
+        (state, consumed)
+    }
+
+    /// Pieces the arbitrary files of the property below are made of: real lines of every kind
+    /// the block parser tells apart by a literal, those literals alone (so that a block edge or a
+    /// random byte can fall inside one), and awkward bytes.
+    const PIECES: &[&[u8]] = &[
+        b"[1795321836:1][1/2] CLIENT: ",
+        b"[1795321836:2][1/2] MASTER: ",
+        b"[1795321836:2][3/2] TapeTrack: ",
+        b"m rep_send_message: msgv = 7 logv 19 gen = 1 eid -1, type log, LSN [1][28] \n",
+        b"m rep_send_message: msgv = 7 logv 19 gen = 1 eid 0, type log, LSN [1][28]  nobuf resend\n",
+        b"r rep_process_message: msgv = 7 logv 19 gen = 1 eid 0, type log, LSN [1][3304]  resend\n",
+        b"r rep_process_message: msgv = 7 logv 19 gen = 1 eid 0, type page, LSN [1][28]  resend\n",
+        b"FILEDONE: have 3 pages. Need 6.\n",
+        b"PAGE: Received page 3 from file 1\n",
+        b"rep_apply: Set apply_th 1\n",
+        b"Returning ISPERM [1][4096], cmp = 1\n",
+        b"Start-up is done [1][28]\n",
+        b"Update setup for 3 files.\n",
+        b"Next file 1: pgsize 4096, maxpg 5\n",
+        b"NEXTFILE: LOG_REQ from LSN [1][28] to [1][4096]\n",
+        b"EID 1 is assigned for site 10.0.0.1:5100\n",
+        b"`Connection refused' (111) on connection to site 10.0.0.1:5100\n",
+        b"BDB1234 an error\n",
+        b"rep_send_message: msgv = ",
+        b"type log, LSN [",
+        b"FILEDONE: have ",
+        b"Start-up is done [",
+        b"[1795321836:",
+        b"][1/2] ",
+        b"\r\n",
+        b"\n",
+        b"\0",
+        b"\xff\xfe",
+        "\u{e9}\u{2028}".as_bytes(),
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(160))]
+        /// The block reader, threaded or not and with blocks of any size (lines and the literals
+        /// the parser looks for cut at block edges), gives exactly the state and the bytes
+        /// consumed that a line-by-line read gives, on arbitrary files made of real lines, their
+        /// literals, and arbitrary bytes.
+        #[test]
+        fn block_reads_agree_with_a_line_by_line_read(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    3 => (0..PIECES.len()).prop_map(|i| PIECES[i].to_vec()),
+                    1 => proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+                ],
+                0..120,
+            ),
+            block in 1usize..700,
+            parallel in proptest::prelude::any::<bool>(),
+        ) {
+            let bytes = parts.concat();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("$DB_Msg.txt");
+            std::fs::write(&path, &bytes).unwrap();
+            let mut f = std::fs::File::open(&path).unwrap();
+            let read = read_on_sized(&mut f, Progress::new(None), "$DB_Msg.txt", block, parallel)
+                .unwrap();
+            let (state, consumed) = line_by_line(&bytes);
+            proptest::prop_assert_eq!(read.consumed, consumed);
+            proptest::prop_assert_eq!(
+                format!("{:?}", read.finished_state("$DB_Msg.txt")),
+                format!("{state:?}")
+            );
+        }
     }
 }
