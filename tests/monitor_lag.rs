@@ -89,3 +89,32 @@ fn a_catch_up_not_done_counts_only_what_was_confirmed() {
     let s = states(&text("restart-master.txt"), &replicant);
     assert_eq!(lags(&s).0, Some(80));
 }
+
+/// The adversary's 7b: after `kill -9` of the replicant, the master was shown "restarted". Its
+/// file holds an earlier process of its own (the procedure stops and starts the master), and
+/// the running one lost its replicant: that is a master disconnected, not restarted.
+#[test]
+fn a_master_that_lost_its_replicant_is_disconnected_not_restarted() {
+    let full = text("restart-master.txt");
+    let earlier: String = full
+        .lines()
+        .take(3)
+        .map(|l| format!("{}\n", l.replace("][19874/", "][19001/")))
+        .collect();
+    let upto_loss: String = full
+        .lines()
+        .take_while(|l| !l.contains("accepted a new connection") || !l.contains("1795427056"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        upto_loss.contains("EOF on connection"),
+        "the fixture's loss"
+    );
+    let s = states(&(earlier + &upto_loss), &text("restart-replicant.txt"));
+    assert_eq!(
+        s[0].restarts, 1,
+        "the master's file holds an earlier process"
+    );
+    let status = dashboard::node_status(tt_ha::node::Role::Master, &s[0], true);
+    assert_eq!(status, dashboard::NodeStatus::Disconnected);
+}

@@ -528,10 +528,13 @@ pub fn node_status(role: Role, s: &NodeState, reachable: bool) -> NodeStatus {
                 (false, false) => NodeStatus::StartPending,
             }
         }
+        // A master whose running process had its replicant and lost it (the replicant killed
+        // or stopped) is disconnected: that the file holds an earlier process of its own (the
+        // procedure's `master.start`) says nothing of now.
         Role::Master => match (s.connected, s.lost.is_some()) {
             (true, _) => NodeStatus::Replicating,
-            _ if restarted => NodeStatus::Restarted,
             (false, true) => NodeStatus::Disconnected,
+            _ if restarted => NodeStatus::Restarted,
             (false, false) => NodeStatus::Waiting,
         },
     }
