@@ -168,10 +168,10 @@ fn a_node_that_does_not_answer_has_its_server_unseen_not_down() {
     .expect("the node answers");
     let mut watch = ProcessWatch::default();
     // The node answers: no server runs there (none was started), and that is what it says.
-    assert_eq!(watch.look(&node, true), ProcessSeen::NotRunning);
+    assert_eq!(watch.look(&node, 0), ProcessSeen::NotRunning);
 
     std::fs::write(n.dir.join("down"), b"").unwrap();
     n.kill_agent();
     let mut watch = ProcessWatch::default();
-    assert_eq!(watch.look(&node, true), ProcessSeen::Unseen);
+    assert_eq!(watch.look(&node, 0), ProcessSeen::Unseen);
 }

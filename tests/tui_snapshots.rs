@@ -555,14 +555,14 @@ fn monitor_screen_with_node_details() {
     ));
     a.update(live("5.3-a", None));
     a.update(Msg::Nodes([
-        Some(tt_ha::probe::FoundProcess {
+        tt_ha::monitor::dashboard::ProcessSeen::Running(tt_ha::probe::FoundProcess {
             pid: 4242,
             name: "TMSS10Server".into(),
             uptime_secs: 192,
             memory: 14_900_000,
         }),
         // Both servers run: a server seen not running is down, whatever its file says (#14).
-        Some(tt_ha::probe::FoundProcess {
+        tt_ha::monitor::dashboard::ProcessSeen::Running(tt_ha::probe::FoundProcess {
             pid: 5151,
             name: "TMSS10Server".into(),
             uptime_secs: 75,

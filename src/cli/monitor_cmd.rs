@@ -7,6 +7,7 @@ use crate::node::{LocalNode, NodeAccess, Role};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Paths are shown escaped: they may hold any bytes.
@@ -297,7 +298,7 @@ fn check_nodes(
     (m.expected, r.expected) = (Some(me), Some(re));
     // Both nodes answered (their files were read): each server is looked for once. A killed
     // server's file says nothing more (#14): only its process tells it is gone.
-    let seen = [0, 1].map(|i| monitor::procwatch::ProcessWatch::default().look(&*nodes[i], true));
+    let seen = [0, 1].map(|i| monitor::procwatch::ProcessWatch::default().look(&*nodes[i], 0));
     let v = monitor::dashboard::pair_verdict(
         monitor::combined(&m, &r, Some(now_secs()), stale),
         &seen,
@@ -505,6 +506,7 @@ pub fn monitor(
     let Some(nodes) = reach_both(&cfg, json_out, started, until)? else {
         return Ok(ExitCode::SUCCESS);
     };
+    let nodes = std::sync::Arc::new(nodes);
     let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
     // The master's database sizes make the initial copy's percent and time left true.
     let feeds = [
@@ -530,8 +532,12 @@ pub fn monitor(
     }
     let mut last_snapshot = Instant::now() - Duration::from_secs(60);
     let mut last_verdict = String::new();
-    // What is seen of the servers: a killed server's file says nothing more (#14).
-    let mut watches: [monitor::procwatch::ProcessWatch; 2] = Default::default();
+    // What is seen of the servers: a killed server's file says nothing more (#14). Looked at
+    // off this loop: a node whose link is cut must not hold the snapshots back.
+    let hints: monitor::procwatch::PidHints = Default::default();
+    let watcher = monitor::procwatch::Watcher::spawn(nodes.clone(), hints.clone());
+    watcher.wait_first(monitor::procwatch::RECHECK_EVERY);
+    let mut last_seen = String::new();
     loop {
         let mut more = false;
         for feed in feeds.iter_mut() {
@@ -568,9 +574,15 @@ pub fn monitor(
                 }
             }
         }
+        let looked = watcher.seen();
         let seen = [0, 1].map(|i| {
+            hints[i].store(feeds[i].state.pid.unwrap_or(0), Ordering::Relaxed);
             let reachable = matches!(feeds[i].reach(), monitor::source::Reach::Reached);
-            watches[i].look(&*nodes[i], reachable)
+            if reachable {
+                looked[i].clone()
+            } else {
+                monitor::dashboard::ProcessSeen::Unseen
+            }
         });
         // A node whose follower lost it: its state is unknown until it answers again.
         let unreached = [0, 1].map(|i| monitor::dashboard::unreachable_why(feeds[i].reach()));
@@ -584,7 +596,10 @@ pub fn monitor(
             &seen,
             &unreached,
         );
-        let changed = v.name() != last_verdict;
+        // A server seen to go (or come, or go out of sight) is news even when the verdict holds.
+        let seen_words = format!("{} {}", seen[0].word(), seen[1].word());
+        let changed = v.name() != last_verdict || seen_words != last_seen;
+        last_seen = seen_words;
         if !json_out
             && (changed
                 || (matches!(v, Verdict::Syncing { .. })

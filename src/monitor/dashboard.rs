@@ -149,6 +149,20 @@ impl Activity {
         }
     }
 
+    /// Notes that `lsn` was reached at `sec` without a record counted in that second (a
+    /// position known from a catch-up or a confirmation, not from a live record).
+    pub fn reach(&mut self, sec: u64, lsn: Lsn) {
+        match self.seconds.back_mut() {
+            Some(b) if sec <= b.sec => b.lsn = Some(b.lsn.map_or(lsn, |l| l.max(lsn))),
+            _ => {
+                self.note(sec, lsn);
+                if let Some(b) = self.seconds.back_mut() {
+                    b.records = 0;
+                }
+            }
+        }
+    }
+
     /// The seconds kept, oldest first.
     pub fn seconds(&self) -> impl DoubleEndedIterator<Item = &Second> {
         self.seconds.iter()
@@ -514,10 +528,13 @@ pub fn node_status(role: Role, s: &NodeState, reachable: bool) -> NodeStatus {
                 (false, false) => NodeStatus::StartPending,
             }
         }
+        // A master whose running process had its replicant and lost it (the replicant killed
+        // or stopped) is disconnected: that the file holds an earlier process of its own (the
+        // procedure's `master.start`) says nothing of now.
         Role::Master => match (s.connected, s.lost.is_some()) {
             (true, _) => NodeStatus::Replicating,
-            _ if restarted => NodeStatus::Restarted,
             (false, true) => NodeStatus::Disconnected,
+            _ if restarted => NodeStatus::Restarted,
             (false, false) => NodeStatus::Waiting,
         },
     }

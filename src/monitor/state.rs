@@ -222,6 +222,12 @@ pub struct NodeState {
     pub expected: Option<Expected>,
     #[serde(skip)]
     verbose_seen: bool,
+    /// The newest log record this process received as catch-up (`resend`) before its start-up
+    /// was done: applied in order, yet never confirmed by `ISPERM` when it is not a commit
+    /// (the master's `resend logend` after a restart). Start-up done means every one of them
+    /// is in the replicant's log, so it counts as applied then.
+    #[serde(skip)]
+    caught_up_to: Option<Lsn>,
     /// This process has logged more than the lines of opening its environment.
     #[serde(skip)]
     active: bool,
@@ -617,6 +623,8 @@ impl NodeState {
                 if self.startup_done {
                     self.last_lsn_applied =
                         Some(self.last_lsn_applied.map_or(*lsn, |c| c.max(*lsn)));
+                } else if *resend {
+                    self.caught_up_to = Some(self.caught_up_to.map_or(*lsn, |c| c.max(*lsn)));
                 }
             }
             Event::LogReady => {
@@ -633,7 +641,11 @@ impl NodeState {
                     self.init.phase = "done".into();
                     self.init.update_percent(stamp);
                 }
-                self.last_lsn_applied = Some(self.last_lsn_applied.map_or(*lsn, |c| c.max(*lsn)));
+                // `Start-up is done [0][0]` (a restart's catch-up) names no position: what the
+                // catch-up delivered does.
+                let reached = self.caught_up_to.take().map_or(*lsn, |c| c.max(*lsn));
+                self.last_lsn_applied =
+                    Some(self.last_lsn_applied.map_or(reached, |c| c.max(reached)));
             }
             Event::Applied { lsn } => {
                 self.last_lsn_applied = Some(self.last_lsn_applied.map_or(*lsn, |c| c.max(*lsn)));
@@ -696,6 +708,13 @@ impl NodeState {
         if let (Some(lsn), Some(t)) = (counted, stamp) {
             self.dash.activity.note(t as u64, lsn);
             return;
+        }
+        // The lag series follows what was applied, also where no live record showed it (a
+        // restart's catch-up, an `ISPERM` of a re-sent record).
+        if let (Event::StartupDone { .. } | Event::Applied { .. }, Some(lsn), Some(t)) =
+            (ev, self.last_lsn_applied, stamp)
+        {
+            self.dash.activity.reach(t as u64, lsn);
         }
         if let Some((level, text)) = super::dashboard::notable(ev, self) {
             self.dash.timeline.push(stamp, line, level, text);

@@ -20,7 +20,6 @@ use crate::engine::{Event, RollbackStep, StatusReport, StepState};
 use crate::monitor::{self, Lag, NodeState, Verdict};
 use crate::plan::Plan;
 use crate::preflight::Status;
-use crate::probe::FoundProcess;
 use crate::procedure::STEPS;
 use crate::runs::Phase as RunPhase;
 use std::path::PathBuf;
@@ -261,8 +260,8 @@ pub struct App {
     pub detail_scroll: u16,
     /// The message files' verdict.
     pub live: Live,
-    /// Server processes found on this machine (monitor screen).
-    pub nodes: [Option<FoundProcess>; 2],
+    /// What the node watch last saw of the servers' processes (monitor screen).
+    pub nodes: [monitor::dashboard::ProcessSeen; 2],
     /// Whether the node watch reported yet (before: the processes are unseen, not absent).
     pub nodes_looked: bool,
     /// The engine call in flight.
@@ -323,7 +322,10 @@ impl App {
             focus: Focus::Detail,
             detail_scroll: 0,
             live: Live::default(),
-            nodes: [None, None],
+            nodes: [
+                monitor::dashboard::ProcessSeen::Unseen,
+                monitor::dashboard::ProcessSeen::Unseen,
+            ],
             nodes_looked: false,
             running: None,
             now_secs: 0.0,
@@ -789,7 +791,11 @@ impl App {
     pub fn processes_seen(&self) -> [monitor::dashboard::ProcessSeen; 2] {
         [0, 1].map(|i| {
             let looked = self.nodes_looked && self.live.unreachable[i].is_none();
-            monitor::dashboard::ProcessSeen::from_look(looked, self.nodes[i].clone())
+            if looked {
+                self.nodes[i].clone()
+            } else {
+                monitor::dashboard::ProcessSeen::Unseen
+            }
         })
     }
 

@@ -5,7 +5,6 @@ use super::live::LiveUpdate;
 use crate::config::SiteConfig;
 use crate::engine::{Event, RollbackStep, StatusReport, StepState};
 use crate::plan::Plan;
-use crate::probe::FoundProcess;
 
 /// A destructive step waiting for the operator.
 #[derive(Debug, Clone)]
@@ -112,8 +111,9 @@ pub enum Msg {
     Journal(Vec<String>),
     /// New lines and state from the message files.
     Live(Box<LiveUpdate>),
-    /// The servers' processes (master, replicant), where they run on this machine.
-    Nodes([Option<FoundProcess>; 2]),
+    /// What the node watch sees of the servers' processes (master, replicant): running (with
+    /// pid, uptime, memory), not running, or unseen (the node did not answer in time).
+    Nodes([crate::monitor::dashboard::ProcessSeen; 2]),
     /// The first-run screen's config was written and loads.
     ConfigSaved(Result<Box<SiteConfig>, String>),
     /// Where the compare of records is (verify's own progress).

@@ -340,10 +340,9 @@ pub fn apply(app: &mut App, m: Msg) -> (Vec<Cmd>, bool) {
         }
         // What the screen shows of a process, not its every number: the uptime ticks and the
         // memory jitters between reports.
-        Msg::Nodes(n) => n
-            .iter()
-            .zip(&app.nodes)
-            .any(|(new, old)| process_text(new.as_ref()) != process_text(old.as_ref())),
+        Msg::Nodes(n) => n.iter().zip(&app.nodes).any(|(new, old)| {
+            new.word() != old.word() || process_text(new.process()) != process_text(old.process())
+        }),
         Msg::Tick(_) => {
             let before = app.live.verdict.clone();
             let ages = dashboard_text(app);
@@ -402,6 +401,18 @@ name = "ttfs"
         app
     }
 
+    fn unseen() -> crate::monitor::dashboard::ProcessSeen {
+        crate::monitor::dashboard::ProcessSeen::Unseen
+    }
+
+    fn not_running() -> crate::monitor::dashboard::ProcessSeen {
+        crate::monitor::dashboard::ProcessSeen::NotRunning
+    }
+
+    fn running(p: crate::probe::FoundProcess) -> crate::monitor::dashboard::ProcessSeen {
+        crate::monitor::dashboard::ProcessSeen::Running(p)
+    }
+
     fn line_update(text: &str) -> Msg {
         Msg::Live(Box::new(LiveUpdate {
             lines: [
@@ -419,7 +430,7 @@ name = "ttfs"
         assert!(!changed, "an empty follower update");
         let (_, changed) = apply(&mut app, Msg::Tick(1_795_321_841.0));
         assert!(!changed, "a tick with no timer on screen");
-        let (_, changed) = apply(&mut app, Msg::Nodes([None, None]));
+        let (_, changed) = apply(&mut app, Msg::Nodes([unseen(), unseen()]));
         assert!(!changed, "the same (no) server processes");
     }
 
@@ -435,14 +446,28 @@ name = "ttfs"
             uptime_secs,
             memory,
         };
-        let (_, changed) = apply(&mut app, Msg::Nodes([Some(at(62, 14_900_000)), None]));
+        let (_, changed) = apply(
+            &mut app,
+            Msg::Nodes([running(at(62, 14_900_000)), unseen()]),
+        );
         assert!(changed, "a server process appeared");
-        let (_, changed) = apply(&mut app, Msg::Nodes([Some(at(64, 14_900_100)), None]));
+        let (_, changed) = apply(
+            &mut app,
+            Msg::Nodes([running(at(64, 14_900_100)), unseen()]),
+        );
         assert!(!changed, "2 s later, a few bytes more");
-        let (_, changed) = apply(&mut app, Msg::Nodes([Some(at(120, 14_900_100)), None]));
+        let (_, changed) = apply(
+            &mut app,
+            Msg::Nodes([running(at(120, 14_900_100)), unseen()]),
+        );
         assert!(changed, "a new minute of uptime");
-        let (_, changed) = apply(&mut app, Msg::Nodes([None, None]));
+        let (_, changed) = apply(&mut app, Msg::Nodes([not_running(), unseen()]));
         assert!(changed, "the server went away");
+        let (_, changed) = apply(&mut app, Msg::Nodes([unseen(), unseen()]));
+        assert!(
+            changed,
+            "the node no longer answers: unseen, not 'not running'"
+        );
     }
 
     #[test]
@@ -461,7 +486,7 @@ name = "ttfs"
             uptime_secs: 3,
             memory: 1,
         };
-        let (_, changed) = apply(&mut app, Msg::Nodes([Some(found), None]));
+        let (_, changed) = apply(&mut app, Msg::Nodes([running(found), unseen()]));
         assert!(changed, "a server process appeared");
         app.rows[0].state = RowState::Running;
         let (_, changed) = apply(&mut app, Msg::Tick(1_795_321_842.0));

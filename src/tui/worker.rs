@@ -4,7 +4,6 @@
 
 use super::messages::{ConfirmRequest, Msg};
 use crate::config::SiteConfig;
-use crate::dbconfig::Role;
 use crate::engine::{self, ApplyOptions, Confirm, EngineError};
 use crate::procedure::StepDef;
 use std::path::{Path, PathBuf};
@@ -170,104 +169,27 @@ pub fn journal(cfg: SiteConfig, tx: Tx) {
     });
 }
 
-/// How often a node without a known server process has its whole process table scanned
-/// (the safety net; a server that writes to its message file is found sooner, by its pid).
-const FULL_SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// The pids the live panes last read in each node's message file (0: none yet): where the node
 /// watch looks first for a server it does not know.
-pub type PidHints = std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>;
+pub type PidHints = crate::monitor::procwatch::PidHints;
 
-/// What the node watch knows of one node between its looks.
-#[derive(Default, Clone)]
-struct Watched {
-    /// The server process found at the last look.
-    found: Option<crate::probe::FoundProcess>,
-    /// The message file's pid already looked up (not looked up again until it changes).
-    hinted: u64,
-    /// When the process table was last scanned for it.
-    scanned: Option<std::time::Instant>,
-}
-
-/// One look at a node's server: the one it had, if still running (one process read); else
-/// the pid its message file names, if new (one process read); else, at most every
-/// [`FULL_SCAN_EVERY`] or at once when a known server went away, a scan of the process table.
-/// A node that does not answer (a remote node's lost connection) changes nothing: no answer
-/// is not "no server" (the live feed says the node is unreachable, and the table shows that).
-fn look(node: &dyn crate::node::NodeAccess, w: &mut Watched, hint: u64) {
-    let lost = match &w.found {
-        Some(p) => match node.still_server_asked(p.pid) {
-            Ok(Some(now)) => {
-                w.found = Some(now);
-                return;
-            }
-            Ok(None) => true,
-            Err(_) => return,
-        },
-        None => false,
-    };
-    if lost {
-        // The node said its server is gone: that much is known even if what follows gets no
-        // answer.
-        w.found = None;
-    }
-    if hint != 0 && hint != w.hinted {
-        match u32::try_from(hint).map(|pid| node.still_server_asked(pid)) {
-            Ok(Err(_)) => return,
-            Ok(Ok(Some(found))) => {
-                (w.hinted, w.found) = (hint, Some(found));
-                return;
-            }
-            Ok(Ok(None)) | Err(_) => w.hinted = hint,
-        }
-    }
-    if (lost || w.scanned.is_none_or(|t| t.elapsed() >= FULL_SCAN_EVERY))
-        && let Ok(found) = node.server_processes_asked()
-    {
-        w.scanned = Some(std::time::Instant::now());
-        w.found = found.into_iter().next();
-    }
-}
-
-/// Looks the servers' processes up every 2 s, while the app listens, through the nodes: a
-/// server found once is re-checked alone (one process read); a node without one is looked up
-/// by the pid its message file names (`hints`, from the live panes), and its whole process
-/// table scanned only every [`FULL_SCAN_EVERY`], so watching costs next to nothing whether or
-/// not the servers run.
+/// Reports what is seen of the servers' processes every 2 s, while the app listens: the one
+/// process watch of `monitor --json` ([`crate::monitor::procwatch::Watcher`], with the pids the
+/// live panes read as hints), so the screen and the JSON cannot disagree. Its looks run on
+/// threads of their own: a node whose link is cut shows unseen, not its last answer.
 pub fn watch_nodes(cfg: SiteConfig, tx: Tx, hints: PidHints) {
     // The nodes report their processes: a node on another machine is asked, not scanned.
     // A node that cannot be reached is not watched; preflight says why.
     let Ok(nodes) = crate::monitor::site_nodes(&cfg) else {
         return;
     };
-    let nodes = std::sync::Arc::new(nodes);
+    let watcher = crate::monitor::procwatch::Watcher::spawn(std::sync::Arc::new(nodes), hints);
     tokio::spawn(async move {
-        let mut watched: [Watched; 2] = Default::default();
         loop {
-            let nodes = nodes.clone();
-            let hints = hints.clone();
-            let mut w = watched.clone();
-            let looked = tokio::task::spawn_blocking(move || {
-                for (i, w) in w.iter_mut().enumerate() {
-                    look(
-                        &*nodes[i],
-                        w,
-                        hints[i].load(std::sync::atomic::Ordering::Relaxed),
-                    );
-                }
-                w
-            })
-            .await;
-            let Ok(looked) = looked else { return };
-            watched = looked;
-            let found = [
-                watched[Role::Master].found.clone(),
-                watched[Role::Replicant].found.clone(),
-            ];
-            if tx.send(Msg::Nodes(found)).is_err() {
+            if tx.send(Msg::Nodes(watcher.seen())).is_err() {
                 return;
             }
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            tokio::time::sleep(crate::monitor::procwatch::RECHECK_EVERY).await;
         }
     });
 }
@@ -296,83 +218,4 @@ pub fn compare(cfg: SiteConfig, tx: Tx, stop: std::sync::Arc<std::sync::atomic::
 pub fn save_config(path: &Path, text: &str, tx: &Tx) {
     let out = crate::site_setup::write_no_clobber(path, text);
     let _ = tx.send(Msg::ConfigSaved(out.map(Box::new)));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::node::{LocalNode, NodeAccess, Role};
-
-    /// A node whose server is a process named `sleep` holding a file of `home`.
-    fn node(home: &Path) -> LocalNode {
-        let toml = format!(
-            "name = \"n\"\naddress = \"127.0.0.1\"\nhome = '{}'\n[service]\nkind = \"commands\"\nstart = [\"true\"]\nstop = [\"true\"]\nstatus = [\"true\"]\n[process]\nname = \"sleep\"\n",
-            home.display()
-        );
-        LocalNode::new(toml::from_str(&toml).unwrap(), Role::Master)
-    }
-
-    /// A real `sleep` holding the home's DB_CONFIG open (the node's server), once it runs.
-    fn server(home: &Path) -> std::process::Child {
-        let c = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("exec 3<\"$1\"; exec sleep 30")
-            .arg("sh")
-            .arg(home.join("DB_CONFIG"))
-            .spawn()
-            .unwrap();
-        let t = std::time::Instant::now();
-        while node(home).still_server(c.id()).is_none() {
-            assert!(t.elapsed().as_secs() < 5, "the server did not start");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        c
-    }
-
-    fn stop(mut c: std::process::Child) {
-        c.kill().unwrap();
-        c.wait().unwrap();
-    }
-
-    /// The watch finds a server by a scan, keeps it by its pid, scans again at once when it
-    /// goes, then not again within [`FULL_SCAN_EVERY`]; a new server is found meanwhile by the
-    /// pid its message file names, without a scan.
-    #[test]
-    fn the_watch_scans_the_process_table_only_when_it_must() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("DB_CONFIG"), "").unwrap();
-        let n = node(d.path());
-        let first = server(d.path());
-        let mut w = Watched::default();
-        look(&n, &mut w, 0);
-        assert_eq!(w.found.as_ref().map(|p| p.pid), Some(first.id()));
-        let scanned = w.scanned.expect("found by a scan");
-        look(&n, &mut w, 0);
-        assert_eq!(w.found.as_ref().map(|p| p.pid), Some(first.id()));
-        assert_eq!(
-            w.scanned,
-            Some(scanned),
-            "a known server is re-checked, not scanned for"
-        );
-        stop(first);
-        look(&n, &mut w, 0);
-        assert_eq!(w.found, None);
-        let rescanned = w.scanned.unwrap();
-        assert!(rescanned > scanned, "a lost server means a scan at once");
-        look(&n, &mut w, 0);
-        assert_eq!(
-            w.scanned,
-            Some(rescanned),
-            "then not again within the interval"
-        );
-        let second = server(d.path());
-        look(&n, &mut w, u64::from(second.id()));
-        assert_eq!(w.found.as_ref().map(|p| p.pid), Some(second.id()));
-        assert_eq!(
-            w.scanned,
-            Some(rescanned),
-            "found by its pid, not by a scan"
-        );
-        stop(second);
-    }
 }

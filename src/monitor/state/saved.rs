@@ -119,6 +119,9 @@ struct NodeStateDef {
     #[serde(skip)]
     expected: Option<crate::monitor::pair::Expected>,
     verbose_seen: bool,
+    /// Added after the first seek files: absent in theirs.
+    #[serde(default, with = "opt_lsn")]
+    caught_up_to: Option<Lsn>,
     active: bool,
     eid_site: BTreeMap<u32, String>,
     ever_connected: bool,
