@@ -99,9 +99,11 @@ fn connect(n: &Node, limits: &Limits) -> Result<Client, VerifyError> {
 /// The servers a compare reads are the site's master and replicant, not one server twice nor
 /// the two swapped: each answers `PING` with its role, and one that answers as the other's role
 /// (a replicant's `client_port` that reaches the master; a master's that reaches a replicant)
-/// is refused, as are two sides that reach one address and port. A compare of one server with
-/// itself is always EQUAL, and says nothing. `standalone` is either's (a pair rolled back, a
-/// replicant served on its own: the compare then shows what each holds).
+/// is refused, as are two sides that reach one server: one address and port, or one server's
+/// `IDENTITY` through two routes (another of its addresses, a relay, a forwarded port). A
+/// compare of one server with itself is always EQUAL, and says nothing. `standalone` is
+/// either's (a pair rolled back, a replicant served on its own: the compare then shows what
+/// each holds).
 fn check_servers(req: &Request, limits: &Limits) -> Result<(), VerifyError> {
     let site = site(req)?;
     let (m, r) = (&site.master, site.replicant());
@@ -109,17 +111,29 @@ fn check_servers(req: &Request, limits: &Limits) -> Result<(), VerifyError> {
         (req.source.is_none(), m, "master", "replicant"),
         (req.against.is_none(), r, "replicant", "master"),
     ];
+    let mut identities = Vec::new();
     for (read, n, role, other) in sides {
         if !read {
             continue;
         }
-        let answered = connect(n, limits)?.ping()?;
+        let mut client = connect(n, limits)?;
+        let answered = client.ping()?;
         if answered == other {
             return Err(VerifyError::new(format!(
                 "{role} {} answers as a {other}: `verify` would compare the wrong server; check the {role}'s address and client_port in tt-ha.toml",
                 describe_server(n)
             )));
         }
+        identities.push(client.identity()?);
+    }
+    if let [Some(a), Some(b)] = identities.as_slice()
+        && a == b
+    {
+        return Err(VerifyError::new(format!(
+            "the master {} and the replicant {} are one server (both answer with its identity {a}: another of its addresses, a relay or a forwarded port): a compare of a server with itself proves nothing; check the replicant's address and client_port in tt-ha.toml",
+            describe_server(m),
+            describe_server(r)
+        )));
     }
     if req.source.is_none() && req.against.is_none() && same_server(m, r) {
         return Err(VerifyError::new(format!(

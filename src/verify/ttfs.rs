@@ -139,6 +139,18 @@ impl Client {
             .ok_or_else(|| self.refused("PING", &line))
     }
 
+    /// `IDENTITY`: a token the server drew when it started, the same through every route to
+    /// it; `None` from a server without the command (an older ttfs-sim answers `ERR usage`).
+    pub fn identity(&mut self) -> Result<Option<String>, VerifyError> {
+        self.send("IDENTITY")?;
+        let line = self.line()?;
+        Ok(line
+            .strip_prefix("OK ")
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string))
+    }
+
     fn refused(&self, request: &str, line: &str) -> VerifyError {
         VerifyError::new(format!(
             "{}: {request} was answered {:?}; this server cannot serve `verify` (a ttfs-sim older than the VOLUMES and STREAM commands?)",

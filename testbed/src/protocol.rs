@@ -1,6 +1,7 @@
 //! The client protocol: one request per line, one answer per line (`OK …` or `ERR …`).
 //!
-//! `PING` → role; `COUNT volume`; `GET volume KEY`; `PUT volume KEY VALUE`; `DEL volume KEY`;
+//! `PING` → role; `IDENTITY` → `OK ID`, a token drawn when this server process started (two
+//! connections that get the same token reach one server, however they were routed); `COUNT volume`; `GET volume KEY`; `PUT volume KEY VALUE`; `DEL volume KEY`;
 //! `CHECKSUM volume`. A replicant refuses `PUT` and `DEL`, the analogue of TapeTrack's
 //! read-only popup.
 //!
@@ -41,6 +42,30 @@ pub fn role(server: &Server, replicated: bool) -> &'static str {
     }
 }
 
+/// This server process's identity for `IDENTITY`: 128 bits from the system's random source
+/// (or, without one, the pid, the start time and the std hasher's random keys), drawn once.
+pub fn identity() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let mut bytes = [0u8; 16];
+        let random = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+        if random.is_err() {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u32(std::process::id());
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0),
+            );
+            bytes[..8].copy_from_slice(&h.finish().to_le_bytes());
+        }
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    })
+}
+
 /// Answers one request line.
 pub fn answer(server: &Server, replicated: bool, line: &str) -> String {
     let mut words = line.trim_end_matches(['\r', '\n']).splitn(4, ' ');
@@ -51,6 +76,7 @@ pub fn answer(server: &Server, replicated: bool, line: &str) -> String {
     let rest = words.next();
     match (verb.as_str(), db, key) {
         ("PING", _, _) => format!("OK {}", role(server, replicated)),
+        ("IDENTITY", _, _) => format!("OK {}", identity()),
         ("COUNT", Some(db), _) => match server.checksum(db) {
             Ok((_, n)) => format!("OK {n}"),
             Err(e) => format!("ERR {e}"),
@@ -82,7 +108,7 @@ pub fn answer(server: &Server, replicated: bool, line: &str) -> String {
         ("COUNT" | "CHECKSUM" | "GET" | "PUT" | "DEL", None, _) => {
             format!("ERR unknown table {:?}: use customer, media or volume", table.unwrap_or(""))
         }
-        _ => "ERR usage: PING | COUNT T | CHECKSUM T | GET T KEY | PUT T KEY VALUE | DEL T KEY (T = customer, media, volume) | VOLUMES CUSTOMER[/MEDIA] | STREAM".to_string(),
+        _ => "ERR usage: PING | IDENTITY | COUNT T | CHECKSUM T | GET T KEY | PUT T KEY VALUE | DEL T KEY (T = customer, media, volume) | VOLUMES CUSTOMER[/MEDIA] | STREAM".to_string(),
     }
 }
 

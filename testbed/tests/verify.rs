@@ -498,6 +498,53 @@ fn one_server_on_both_sides_or_the_sides_swapped_is_refused() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
+/// A TCP relay on a port of its own to `127.0.0.1:to`, each connection piped both ways on
+/// threads: another route to one server.
+fn relay(to: u16) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let pipe = |mut a: TcpStream, mut b: TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut a, &mut b);
+                    let _ = b.shutdown(std::net::Shutdown::Write);
+                });
+            };
+            pipe(client, s2);
+            pipe(server, c2);
+        }
+    });
+    port
+}
+
+/// Two servers that answer as the same role (both standalone, as before `apply` or after a
+/// rollback) pass the role check; when the replicant's `client_port` reaches the master by
+/// another route (here a relay; another of the master's addresses is the same case), the
+/// server's `IDENTITY` tells: refused, exit 2, never a false EQUAL of the master with itself.
+#[test]
+fn one_server_reached_by_another_route_is_refused() {
+    let sb = Sandbox::new(500);
+    let through = relay(sb.master_port);
+    let r = format!("client_port = {}", sb.replicant_port);
+    sb.set(&r, &format!("client_port = {through}"));
+    let o = sb.tt_ha(&["verify"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("are one server"), "{t}");
+    assert!(t.contains("identity"), "{t}");
+    assert!(!t.contains("EQUAL"), "{t}");
+    // Each server's identity is its own, the same on every connection.
+    let id = |port: u16| ask(port, "IDENTITY");
+    assert_eq!(id(sb.master_port), id(through));
+    assert_eq!(id(sb.master_port), id(sb.master_port));
+    assert_ne!(id(sb.master_port), id(sb.replicant_port));
+}
+
 /// Volumes moved between scopes while the compare reads (a customer changed): each may be read
 /// equal where it was and seen again where it went. The counts still add up: never more
 /// Volumes called equal than the master's stream read.
