@@ -392,6 +392,35 @@ fn wizard_confirm_shows_the_dbconfig_diff_and_needs_the_node_name() {
     assert!(a.dialog.is_none());
 }
 
+/// A whole wrong name is refused and cleared: the name typed again is not appended to it (by
+/// hand on the two-host demo, `master` typed where `replicant` was asked stayed in the field and
+/// `replicant` typed next read `masterreplicant`).
+#[test]
+fn a_wrong_name_is_cleared_so_the_right_one_can_be_typed() {
+    let mut a = review();
+    let (reply, answer) = std::sync::mpsc::channel();
+    a.update(Msg::Confirm(ConfirmRequest {
+        step_id: "replicant.stop".into(),
+        title: STEPS[2].title.into(),
+        node: "tt-replicant".into(),
+        details: STEPS[2].title.into(),
+        planned: None,
+        reply: Some(reply),
+    }));
+    for word in ["tt-master", "tt-replicant"] {
+        for c in word.chars() {
+            a.update(key(KeyCode::Char(c)));
+        }
+        a.update(key(KeyCode::Enter));
+    }
+    assert_eq!(
+        answer.try_recv(),
+        Ok(true),
+        "the right name after a wrong one must confirm"
+    );
+    assert!(a.dialog.is_none());
+}
+
 #[test]
 fn wizard_esc_declines_a_step() {
     let mut a = review();

@@ -334,8 +334,14 @@ impl App {
                 self.rb_phase = Phase::Running;
                 return vec![Cmd::StartRollback];
             }
-            (Dialog::Confirm { wrong, .. } | Dialog::TypeWord { wrong, .. }, Action::Submit) => {
-                *wrong = true
+            (
+                Dialog::Confirm {
+                    req, input, wrong, ..
+                },
+                Action::Submit,
+            ) => refuse_typed(input, wrong, &req.node),
+            (Dialog::TypeWord { word, input, wrong }, Action::Submit) => {
+                refuse_typed(input, wrong, word)
             }
             (
                 Dialog::Confirm { input, wrong, .. } | Dialog::TypeWord { input, wrong, .. },
@@ -422,5 +428,15 @@ fn edit(input: &mut String, code: KeyCode) {
             input.pop();
         }
         _ => {}
+    }
+}
+
+/// An Enter on what does not match `expected`: said under the field. A start of the word stays
+/// to be finished (a stray Enter mid-word); anything else is cleared, so that the word typed
+/// again is not appended to the wrong one.
+fn refuse_typed(input: &mut String, wrong: &mut bool, expected: &str) {
+    *wrong = true;
+    if !expected.starts_with(input.trim()) {
+        input.clear();
     }
 }

@@ -135,7 +135,7 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
                 ];
                 if *wrong {
                     q.push(Line::styled(
-                        format!("that is not `{}`: type it exactly, or Esc", req.node),
+                        format!("that was not `{}`: type it exactly, or Esc", req.node),
                         t.bad(),
                     ));
                 }
