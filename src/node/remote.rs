@@ -2058,9 +2058,6 @@ pub struct RemoteSource {
     describe: String,
     /// How the node is named in messages (`node NAME (ssh HOST)`).
     who: String,
-    /// The agent's heartbeat interval: a session silent for longer (and [`HEARD_GRACE`]) is
-    /// not answering.
-    heartbeat: Duration,
     feed: Arc<Feed>,
     pending: std::collections::VecDeque<News>,
     reach: crate::monitor::source::Reach,
@@ -2090,7 +2087,6 @@ impl RemoteSource {
     ) -> (FollowThread, RemoteSource) {
         let feed = Arc::new(Feed::new());
         let who = Link::of(&cfg).map_or_else(|| format!("node {}", cfg.name), |l| l.who());
-        let heartbeat = timing.heartbeat;
         let thread = FollowThread {
             cfg,
             role,
@@ -2100,7 +2096,6 @@ impl RemoteSource {
         let source = RemoteSource {
             describe,
             who,
-            heartbeat,
             feed,
             pending: std::collections::VecDeque::new(),
             reach: crate::monitor::source::Reach::Connecting,
@@ -2208,9 +2203,11 @@ impl crate::monitor::source::MessageSource for RemoteSource {
     /// before stands for it.
     fn reach(&self) -> crate::monitor::source::Reach {
         use crate::monitor::source::Reach;
+        // The agent's interval, not this side's (`Timing::heartbeat`, which tests shorten).
+        let every = protocol::HEARTBEAT_EVERY;
         if self.reach == Reach::Reached
             && let Some(quiet) = self.feed.quiet()
-            && quiet > self.heartbeat + HEARD_GRACE
+            && quiet > every + HEARD_GRACE
         {
             let since = std::time::SystemTime::now()
                 .checked_sub(quiet)
@@ -2219,7 +2216,7 @@ impl crate::monitor::source::MessageSource for RemoteSource {
                 "{}: not heard from for {} s (its agent sends a heartbeat every {} s): the link to it may be cut or the machine stalled; check the network to it",
                 self.who,
                 quiet.as_secs(),
-                self.heartbeat.as_secs()
+                every.as_secs()
             );
             return unreachable(since, why, self.feed.read_to());
         }
