@@ -461,7 +461,10 @@ pub fn with_process(status: NodeStatus, seen: &ProcessSeen) -> NodeStatus {
 /// The pair's verdict once what is seen of both servers and of both nodes is known. A node
 /// that cannot be reached from here (`unreachable[i]` says why) makes the pair's state
 /// unknown, whatever its file said before it went quiet: no verdict read from old lines
-/// stands for it. Otherwise replication is not functional (nor syncing, nor connecting) while a
+/// stands for it. A remote node not heard from (not even its agent's heartbeat) past the
+/// heartbeat's interval is such a node: its source says so at once
+/// ([`crate::node::remote::RemoteSource`]), not only when the connection's 30 s silence bound
+/// ends it. Otherwise replication is not functional (nor syncing, nor connecting) while a
 /// server is seen not running, and a stop on purpose the files tell stays
 /// [`Verdict::Stopped`].
 pub fn pair_verdict(

@@ -1799,6 +1799,10 @@ const FOLLOW_RETRY: Duration = Duration::from_secs(2);
 /// How long the agent holds one `follow_stream` (or one `follow_wait` when nothing is new); the
 /// follower's thread then asks again: a stop is seen within this.
 const FOLLOW_WAIT: Duration = Duration::from_secs(1);
+/// How much later than its heartbeat interval a followed node may be heard from before it is
+/// said not to answer (scheduling and transit on a loaded machine): past the interval and
+/// this, nothing has come, not even a heartbeat, and its link may be cut.
+const HEARD_GRACE: Duration = Duration::from_secs(3);
 /// How often an agent without `follow_wait` (an older build) is asked what is new.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 /// Bytes held for a reader that has not taken them yet: past this the node is not asked for
@@ -1904,6 +1908,8 @@ impl Arrivals {
 /// bytes delivered so far end, from which a lost session is reopened.
 struct Feed {
     state: Mutex<FeedState>,
+    /// The open session's connection, while there is one: when its agent was last heard from.
+    conn: Mutex<Option<Weak<Conn>>>,
     arrivals: Arrivals,
     /// The reader is gone: producers stop.
     stop: AtomicBool,
@@ -1928,6 +1934,7 @@ impl Feed {
     fn new() -> Feed {
         Feed {
             state: Mutex::new(FeedState::default()),
+            conn: Mutex::new(None),
             arrivals: Arrivals::default(),
             stop: AtomicBool::new(false),
         }
@@ -1935,6 +1942,25 @@ impl Feed {
 
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The session now followed over `conn` (`None`: none is open).
+    fn listen_on(&self, conn: Option<&Arc<Conn>>) {
+        if let Ok(mut c) = self.conn.lock() {
+            *c = conn.map(Arc::downgrade);
+        }
+    }
+
+    /// How long nothing (not even a heartbeat) has come over the open session; `None` without
+    /// one.
+    fn quiet(&self) -> Option<Duration> {
+        let conn = self.conn.lock().ok()?.as_ref()?.upgrade()?;
+        conn.heard.lock().ok().map(|h| h.elapsed())
+    }
+
+    /// Where the bytes delivered so far end in the file.
+    fn read_to(&self) -> Option<u64> {
+        self.state.lock().ok().and_then(|st| st.read_to)
     }
 
     /// Queues `pieces` (of `session`, when given: dropped if that session was given up on)
@@ -2030,6 +2056,8 @@ impl Feed {
 /// A lost session is reopened from the offset read so far, so no line is lost or repeated.
 pub struct RemoteSource {
     describe: String,
+    /// How the node is named in messages (`node NAME (ssh HOST)`).
+    who: String,
     feed: Arc<Feed>,
     pending: std::collections::VecDeque<News>,
     reach: crate::monitor::source::Reach,
@@ -2058,6 +2086,7 @@ impl RemoteSource {
         describe: String,
     ) -> (FollowThread, RemoteSource) {
         let feed = Arc::new(Feed::new());
+        let who = Link::of(&cfg).map_or_else(|| format!("node {}", cfg.name), |l| l.who());
         let thread = FollowThread {
             cfg,
             role,
@@ -2066,6 +2095,7 @@ impl RemoteSource {
         };
         let source = RemoteSource {
             describe,
+            who,
             feed,
             pending: std::collections::VecDeque::new(),
             reach: crate::monitor::source::Reach::Connecting,
@@ -2167,7 +2197,29 @@ impl crate::monitor::source::MessageSource for RemoteSource {
         self.describe.clone()
     }
 
+    /// Reached only while the session is heard from: a session silent past the agent's
+    /// heartbeat interval (and [`HEARD_GRACE`]) is a node that does not answer now (a cut link
+    /// is silent until the silence bound ends the connection, 30 s later), so nothing read
+    /// before stands for it.
     fn reach(&self) -> crate::monitor::source::Reach {
+        use crate::monitor::source::Reach;
+        // The agent's interval, not this side's (`Timing::heartbeat`, which tests shorten).
+        let every = protocol::HEARTBEAT_EVERY;
+        if self.reach == Reach::Reached
+            && let Some(quiet) = self.feed.quiet()
+            && quiet > every + HEARD_GRACE
+        {
+            let since = std::time::SystemTime::now()
+                .checked_sub(quiet)
+                .unwrap_or(std::time::UNIX_EPOCH);
+            let why = format!(
+                "{}: not heard from for {} s (its agent sends a heartbeat every {} s): the link to it may be cut or the machine stalled; check the network to it",
+                self.who,
+                quiet.as_secs(),
+                every.as_secs()
+            );
+            return unreachable(since, why, self.feed.read_to());
+        }
         self.reach.clone()
     }
 }
@@ -2229,10 +2281,13 @@ impl FollowThread {
                 Err(e) => e.to_string(),
                 Ok((node, id)) => {
                     down_since = None;
+                    self.feed.listen_on(node.connection().ok().as_ref());
                     if !self.feed.reach(Reach::Reached) {
                         return close(&node, id);
                     }
-                    match self.pump(&node, id, session) {
+                    let ended = self.pump(&node, id, session);
+                    self.feed.listen_on(None);
+                    match ended {
                         Ended::Stopped => return close(&node, id),
                         Ended::Lost(why) => why,
                     }
