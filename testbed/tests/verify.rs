@@ -222,9 +222,11 @@ fn a_master_written_to_during_the_compare_shows_no_difference() {
     let during = written.load(Ordering::Relaxed) - before;
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
+    // Enough writes to spread over the compare's scopes; how many land in it depends on how
+    // fast the machine compares (a quiet one made exactly 20 on 2026-11-23: `> 20` failed).
     assert!(
-        during > 20,
-        "the master was written to during the compare ({during} writes)"
+        during >= 10,
+        "the master was hardly written to during the compare ({during} writes)"
     );
     assert_eq!(code, Some(0), "{all}");
     assert_eq!(v["result"], "equal", "{all}");
