@@ -59,6 +59,13 @@ pub trait StartupProbe {
     fn copy_numbers(&self) -> Option<(f64, Option<f64>)> {
         None
     }
+    /// Why the replicant's message file cannot be read now, naming its node (a remote node
+    /// whose link is cut: its agent is not heard from past its heartbeat); `None` while it
+    /// can. A silent file of an unreachable node says nothing about the copy, so the caller
+    /// must not take that silence for a stall of the copy.
+    fn unreachable(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Measures, on this machine's clock, how long a start-up has made no progress (the message
@@ -90,6 +97,38 @@ impl StallWatch {
         }
         self.steps = Some(p.steps);
         now.saturating_duration_since(self.since)
+    }
+}
+
+/// How long a replicant's node may stay out of reach while its start-up is followed before
+/// the step stops. Out of reach already means its agent was not heard from past its
+/// heartbeat; this grace lets a short break of the link pass (the follower resumes from the
+/// byte it had read), while a cut link stops the step in well under a minute, naming the node,
+/// instead of being taken for a copy that stalled at the master.
+pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(20);
+
+/// Measures, on this machine's clock, how long the replicant's node has been out of reach.
+#[derive(Debug, Default)]
+pub struct ReachWatch {
+    since: Option<Instant>,
+}
+
+impl ReachWatch {
+    /// Notes what [`StartupProbe::unreachable`] said at `now`; returns the step's failure once
+    /// the node has been out of reach for [`UNREACHABLE_GRACE`], `None` before (and whenever
+    /// the node answers again).
+    pub fn observe(&mut self, unreachable: Option<&str>, now: Instant) -> Option<String> {
+        let Some(why) = unreachable else {
+            self.since = None;
+            return None;
+        };
+        let since = *self.since.get_or_insert(now);
+        let out = now.saturating_duration_since(since);
+        (out >= UNREACHABLE_GRACE).then(|| {
+            format!(
+                "{why}; tt-ha stops waiting for its start-up. Its server may go on starting: once the link is back run `tt-ha apply` to resume (it asks the node what is true), or `tt-ha rollback` to undo"
+            )
+        })
     }
 }
 
@@ -460,6 +499,13 @@ impl StartupProbe for MonitorProbe {
         init.percent.map(|p| (p, init.eta_secs))
     }
 
+    fn unreachable(&self) -> Option<String> {
+        match self.follower.reach() {
+            crate::monitor::source::Reach::Unreachable { why, .. } => Some(why),
+            _ => None,
+        }
+    }
+
     fn progress(&self) -> Option<Progress> {
         Some(Progress {
             steps: self.advance.steps,
@@ -670,6 +716,38 @@ mod tests {
             "[3:0][3/4] CLIENT: NEXTFILE: LOG_REQ from LSN [1][28] to [1][900]\n",
         );
         assert_eq!(step(&mut probe, &mut watch, 9), 0, "the log stage begins");
+    }
+
+    /// A node out of reach stops the step only after the grace, and only while it stays out
+    /// of reach: answering again restarts the clock, and the failure carries the node's why.
+    #[test]
+    fn out_of_reach_stops_after_the_grace_and_an_answer_restarts_it() {
+        let t0 = Instant::now();
+        let why = "node replicant (ssh b): not heard from for 9 s";
+        let mut w = ReachWatch::default();
+        assert_eq!(w.observe(None, t0), None);
+        assert_eq!(w.observe(Some(why), t0 + Duration::from_secs(1)), None);
+        let just_before = t0 + UNREACHABLE_GRACE;
+        assert_eq!(w.observe(Some(why), just_before), None);
+        // It answered: the next break is timed from its own start.
+        assert_eq!(w.observe(None, just_before), None);
+        let again = just_before + Duration::from_secs(2);
+        assert_eq!(w.observe(Some(why), again), None);
+        assert_eq!(
+            w.observe(
+                Some(why),
+                again + UNREACHABLE_GRACE - Duration::from_millis(1)
+            ),
+            None
+        );
+        let e = w
+            .observe(Some(why), again + UNREACHABLE_GRACE)
+            .expect("out of reach for the grace");
+        assert!(e.starts_with(why), "{e}");
+        assert!(
+            e.contains("`tt-ha apply` to resume") && e.contains("`tt-ha rollback`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use crate::monitor::source::Start;
 use crate::plan::PlannedStep;
 use crate::plan::{Effect, service_method};
 use crate::procedure::{Step, StepDef};
-use crate::startup::{MonitorProbe, ProbeStatus, StallWatch, StartupProbe, stall_message};
+use crate::startup::{
+    MonitorProbe, ProbeStatus, ReachWatch, StallWatch, StartupProbe, stall_message,
+};
 use std::time::{Duration, Instant};
 
 /// The step's definition: what it does and why, in the vendor's words.
@@ -77,6 +79,7 @@ impl Rules for ReplicantStart {
         let stall_secs = ctx.cfg.procedure.stall_timeout_secs;
         let started = Instant::now();
         let mut stall = StallWatch::new(started);
+        let mut reach = ReachWatch::default();
         let mut last = String::new();
         let mut last_line = Instant::now() - Duration::from_secs(1);
         let proof = loop {
@@ -90,7 +93,13 @@ impl Rules for ReplicantStart {
                             probe.diagnose()
                         )));
                     }
-                    let progress = probe.progress();
+                    // A node out of reach is not a stalled copy: its silence says nothing of the
+                    // copy, so the stall clock restarts and the failure names the node.
+                    let out_of_reach = probe.unreachable();
+                    if let Some(e) = reach.observe(out_of_reach.as_deref(), Instant::now()) {
+                        return Err(fail(e));
+                    }
+                    let progress = probe.progress().filter(|_| out_of_reach.is_none());
                     let still = stall.observe(progress.as_ref(), Instant::now());
                     if let Some(p) = progress
                         && stall_secs > 0

@@ -742,6 +742,66 @@ fn link_cut_mid_replicant_start_stops_without_keepalive_then_apply_resumes() {
     assert_replicates_nothing_lost(&sb, &was.master_dumps, &stopped, true);
 }
 
+/// The replicant's link cut while its start-up is being followed (its server started, its
+/// copy held up because the master's link was cut first, so the copy cannot finish and the
+/// cut cannot miss the follow): the controller stops well before the 120 s stall watch,
+/// naming the node it lost, not blaming the master for pages it "does not send".
+#[test]
+fn link_cut_while_following_replicant_start_names_the_node_then_apply_resumes() {
+    let _serial = one_at_a_time();
+    let test = "two_hosts_faults: link cut while replicant.start follows the copy";
+    let Some(sb) = sandbox(test, false) else {
+        return;
+    };
+    let was = before(&sb);
+    apply_until(&sb, "replicant.stop");
+    let stopped = sb.listing("replicant");
+    apply_until(&sb, "master.start");
+    let mut apply = Controller::spawn(&sb, &["apply", "--yes"]);
+    let intent = wait_for_intent(&sb, &mut apply, "replicant.start");
+    // The master out of reach: the replicant's copy cannot begin, so start-up is never done.
+    sb.hosts.set_link(HostsSandbox::host_of("master"), false);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !apply.output().contains("start pending") {
+        assert!(
+            apply.exited().is_none() && Instant::now() < deadline,
+            "expected replicant.start to follow the start-up (a `start pending` line) with the master's link cut; apply said:\n{}",
+            head(&apply.output(), 4000)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sb.hosts.set_link(HostsSandbox::host_of("replicant"), false);
+    let cut_at = Instant::now();
+    let (status, said) = apply.wait_stopped("the replicant's link was cut");
+    let took = cut_at.elapsed();
+    eprintln!(
+        "the controller stopped {:.1} s after the replicant's link was cut",
+        took.as_secs_f64()
+    );
+    assert_stopped_mid_step(&sb, status, &said, "replicant", "replicant.start", &intent);
+    assert!(
+        said.contains("not heard from"),
+        "expected the error to say the replicant was not heard from; apply said:\n{}",
+        head(&said, 4000)
+    );
+    assert!(
+        took < Duration::from_secs(90),
+        "expected the controller to stop within 90 s of the cut (the silence bound and the grace), not at the stall watch; it took {:.0} s",
+        took.as_secs_f64()
+    );
+    assert_eq!(
+        master_dumps(&sb),
+        was.master_dumps,
+        "expected the master's data untouched by a fault on the replicant"
+    );
+    sb.hosts.set_link(HostsSandbox::host_of("master"), true);
+    sb.hosts.set_link(HostsSandbox::host_of("replicant"), true);
+    wait_agents_gone(&sb);
+    assert_status_explains(&sb, "replicant", "replicant.start");
+    resume(&sb, "replicant", "replicant.start");
+    assert_replicates_nothing_lost(&sb, &was.master_dumps, &stopped, true);
+}
+
 /// How many entries the node's quarantine of the current run holds, counted on its host.
 fn quarantine_count(sb: &HostsSandbox, node: &str) -> usize {
     let runs = sb.home(node).parent().unwrap().join("tt-ha");
