@@ -66,6 +66,12 @@ pub fn kind_words(kind: std::fs::FileType) -> &'static str {
     }
 }
 
+/// The error for a path that is not a regular file: `it is a FIFO (named pipe), not a regular
+/// file`; callers add what to do.
+pub fn not_regular(kind: std::fs::FileType) -> std::io::Error {
+    std::io::Error::other(format!("it is {}, not a regular file", kind_words(kind)))
+}
+
 /// Opens `path` (links followed) for reading only when it is a regular file. A FIFO would
 /// block the open itself until a writer came, out of reach of Ctrl-C; a device or a socket is
 /// no file to read whole. The open does not wait (non-blocking on Unix), and the check is on
@@ -84,10 +90,7 @@ pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
         .map_err(|e| match std::fs::metadata(path) {
             Ok(meta) if !meta.is_file() && e.kind() != std::io::ErrorKind::NotFound => {
-                std::io::Error::other(format!(
-                    "it is {}, not a regular file",
-                    kind_words(meta.file_type())
-                ))
+                not_regular(meta.file_type())
             }
             _ => e,
         })?;
@@ -95,10 +98,7 @@ pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
     if kind.is_file() {
         return Ok(f);
     }
-    Err(std::io::Error::other(format!(
-        "it is {}, not a regular file",
-        kind_words(kind)
-    )))
+    Err(not_regular(kind))
 }
 
 /// Reads the regular file at `path` whole as UTF-8 text ([`open_regular`]: never blocks on a

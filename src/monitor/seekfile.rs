@@ -229,9 +229,9 @@ impl Saved {
 pub fn save(path: &Path, nodes: &[Saved]) -> std::io::Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if !meta.is_file() => {
+            let e = crate::fsinfo::not_regular(meta.file_type());
             return Err(std::io::Error::other(format!(
-                "it is {}, not a regular file, so it was left as it is",
-                crate::fsinfo::kind_words(meta.file_type())
+                "{e}, so it was left as it is"
             )));
         }
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),

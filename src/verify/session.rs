@@ -111,6 +111,8 @@ fn check_servers(req: &Request, limits: &Limits) -> Result<(), VerifyError> {
         (req.source.is_none(), m, "master", "replicant"),
         (req.against.is_none(), r, "replicant", "master"),
     ];
+    // Identities only matter when both sides are servers: one side read needs no question.
+    let both = req.source.is_none() && req.against.is_none();
     let mut identities = Vec::new();
     for (read, n, role, other) in sides {
         if !read {
@@ -124,7 +126,9 @@ fn check_servers(req: &Request, limits: &Limits) -> Result<(), VerifyError> {
                 describe_server(n)
             )));
         }
-        identities.push(client.identity()?);
+        if both {
+            identities.push(client.identity()?);
+        }
     }
     if let [Some(a), Some(b)] = identities.as_slice()
         && a == b
@@ -135,7 +139,7 @@ fn check_servers(req: &Request, limits: &Limits) -> Result<(), VerifyError> {
             describe_server(r)
         )));
     }
-    if req.source.is_none() && req.against.is_none() && same_server(m, r) {
+    if both && same_server(m, r) {
         return Err(VerifyError::new(format!(
             "the master {} and the replicant {} are one server (the same address and port): a compare of a server with itself proves nothing; check the client_port of both in tt-ha.toml",
             describe_server(m),
