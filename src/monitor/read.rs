@@ -9,7 +9,7 @@
 //! Memory is bounded whatever the file holds: a line is kept up to the line cap
 //! ([`LINE_MAX`]) and the rest of it counted, and a block holds at most [`BLOCK_LINES`] lines.
 
-use super::classify::{Event, classify};
+use super::classify::{Event, Heads, classify, frequent_at};
 use super::line::{LINE_MAX, floor_str};
 use super::parse::{self, Splitter, Stamp};
 use super::state::NodeState;
@@ -114,43 +114,114 @@ fn parse_block(mut block: Block, message_file: &str) -> Parsed {
     // instructions, on text that is nearly all ASCII.)
     let text = simdutf8::basic::from_utf8(bytes).ok();
     let mut prefixes = parse::PrefixCache::default();
-    let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', bytes) {
-        let s = start;
-        start = nl + 1;
-        // Valid UTF-8 (the usual case) is borrowed as is, cut at the line cap on a character
-        // boundary; anything else is read lossily.
-        let (line, e) = match text {
-            Some(t) => {
-                let kept = floor_str(&t[s..nl], LINE_MAX);
-                (std::borrow::Cow::Borrowed(kept), s + kept.len())
-            }
-            None => {
-                let e = nl.min(s + LINE_MAX);
-                (String::from_utf8_lossy(&bytes[s..e]), e)
-            }
-        };
-        let first_cut = if items.is_empty() { block.first_cut } else { 0 };
-        let cut = (nl - e) as u64 + first_cut;
-        if cut > 0 {
-            cuts.push((items.len(), cut));
+    let mut heads = Heads::default();
+    let mut s = 0;
+    while s < bytes.len() {
+        // The frequent lines, read where they lie: the prefix from what changed since the line
+        // before, the body by its fixed bytes, and the line's end found on the way (no
+        // separate search for it, no second look at the bytes).
+        if let Some(text) = text
+            && (s > 0 || block.first_cut == 0)
+            && let Some(item) = fast_line(text, s, &prefixes, &heads)
+        {
+            s = item.1 + 1;
+            items.push(item.0);
+            continue;
         }
-        let (start, end) = (s as u32, e as u32);
-        items.push(match prefixes.simple(&line) {
-            Some((stamp, role, body)) => Item::Message {
-                start,
-                end,
-                stamp,
-                role: RoleColumn::of(role),
-                event: classify(body, message_file),
-            },
-            None => Item::Raw { start, end },
-        });
+        // Every block ends with a line end.
+        let nl = s + memchr::memchr(b'\n', &bytes[s..]).unwrap_or(bytes.len() - s);
+        general_line(
+            bytes,
+            (s, nl),
+            text,
+            block.first_cut,
+            (&mut prefixes, &mut heads),
+            (items, cuts),
+            message_file,
+        );
+        s = nl + 1;
     }
     Parsed {
         utf8: text.is_some(),
         block,
     }
+}
+
+/// A frequent line at `bytes[s..]` recognised by [`frequent_at`] after a prefix the cache
+/// knows: its item and the index of its `\n`. `None` leaves the line to [`general_line`].
+#[inline(always)]
+fn fast_line(
+    text: &str,
+    s: usize,
+    prefixes: &parse::PrefixCache,
+    heads: &Heads,
+) -> Option<(Item, usize)> {
+    let bytes = text.as_bytes();
+    let (stamp, (rs, re), body) = prefixes.known_at(&bytes[s..])?;
+    let (event, nl) = frequent_at(bytes, s + body, heads)?;
+    // A line longer than the cap is cut before it is read: the general path does that.
+    if nl - s > LINE_MAX {
+        return None;
+    }
+    let item = Item::Message {
+        start: s as u32,
+        end: nl as u32,
+        stamp,
+        role: RoleColumn::of(text.get(s + rs..s + re)?),
+        event,
+    };
+    Some((item, nl))
+}
+
+/// Any line (`bytes[s..nl]`, without its `\n`), read as a line on its own: the text (borrowed
+/// where the block is valid UTF-8, cut at the line cap), the prefix, the event; the cache of
+/// per-record heads learns from it.
+fn general_line(
+    bytes: &[u8],
+    (s, nl): (usize, usize),
+    text: Option<&str>,
+    block_cut: u64,
+    (prefixes, heads): (&mut parse::PrefixCache, &mut Heads),
+    (items, cuts): (&mut Vec<Item>, &mut Vec<(usize, u64)>),
+    message_file: &str,
+) {
+    // Valid UTF-8 (the usual case) is borrowed as is, cut at the line cap on a character
+    // boundary; anything else is read lossily.
+    let (line, e) = match text {
+        Some(t) => {
+            let kept = floor_str(&t[s..nl], LINE_MAX);
+            (std::borrow::Cow::Borrowed(kept), s + kept.len())
+        }
+        None => {
+            let e = nl.min(s + LINE_MAX);
+            (String::from_utf8_lossy(&bytes[s..e]), e)
+        }
+    };
+    let first_cut = if items.is_empty() { block_cut } else { 0 };
+    let cut = (nl - e) as u64 + first_cut;
+    if cut > 0 {
+        cuts.push((items.len(), cut));
+    }
+    let (start, end) = (s as u32, e as u32);
+    items.push(match prefixes.simple(&line) {
+        Some((stamp, role, body)) => {
+            let event = classify(body, message_file);
+            if matches!(
+                event,
+                Event::LogSent { .. } | Event::LogReceived { .. } | Event::Message { .. }
+            ) {
+                heads.learn(body);
+            }
+            Item::Message {
+                start,
+                end,
+                stamp,
+                role: RoleColumn::of(role),
+                event,
+            }
+        }
+        None => Item::Raw { start, end },
+    });
 }
 
 /// Applies a parsed block to the state, line by line, in order.
