@@ -568,6 +568,36 @@ mod tests {
         }
     }
 
+    /// A line that the fast path would read as a frequent one (a known prefix, a chatty body),
+    /// but longer than the line cap by its microseconds, is cut at the cap first, as a line-by-
+    /// line read cuts it: its kept start is no message of its own.
+    #[test]
+    fn a_frequent_line_longer_than_the_cap_is_cut_first() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        let mut bytes = b"[1795321836:1][1/2] CLIENT: rep_apply: Set apply_th 1\n".to_vec();
+        bytes.extend_from_slice(b"[1795321836:");
+        bytes.extend(std::iter::repeat_n(b'7', LINE_MAX + 10));
+        bytes.extend_from_slice(b"][1/2] CLIENT: rep_apply: Set apply_th 2\n");
+        std::fs::write(&p, &bytes).unwrap();
+        let mut f = std::fs::File::open(&p).unwrap();
+        let read = read_on_sized(&mut f, Progress::new(None), "$DB_Msg.txt", BLOCK, false)
+            .unwrap()
+            .finished_state("$DB_Msg.txt");
+        // What a line-by-line read of the kept start gives (the reference reads lines whole).
+        let first = b"[1795321836:1][1/2] CLIENT: rep_apply: Set apply_th 1\n".len();
+        let mut kept = bytes[..first + LINE_MAX].to_vec();
+        kept.push(b'\n');
+        let (mut state, _) = line_by_line(&kept);
+        state.note_cut(
+            2,
+            10 + b"][1/2] CLIENT: rep_apply: Set apply_th 2".len() as u64 + 12,
+        );
+        assert_eq!(read.truncated_lines, 1);
+        assert_eq!(read.last_stamp, Some(1795321836.000001));
+        assert_eq!(format!("{read:?}"), format!("{state:?}"));
+    }
+
     /// A read without the dashboard's record (`tt-ha classify`) gives the same state in every
     /// other field, threaded or not, and keeps no record; with it, the record is kept.
     #[test]
@@ -707,6 +737,29 @@ mod tests {
         b"EID 1 is assigned for site 10.0.0.1:5100\n",
         b"`Connection refused' (111) on connection to site 10.0.0.1:5100\n",
         b"BDB1234 an error\n",
+        // Lines the fast path reads by fixed bytes, and lines that begin like them but are
+        // not what they seem (a second message, a `/`, an `=` that makes a per-record line of
+        // it, a number too long, a head with a `/`, a kind the fast path leaves alone).
+        b"m rep_send_message: msgv = 7 logv 19 gen = 1 eid 0, type dupmaster, LSN [1][28] \n",
+        b"m rep_send_message: msgv = 7 logv 19 gen = 1 eid 0, type page, LSN [1][28] \n",
+        b"m rep_send_message: msgv = 7 logv 19 gen = 1 eid 0 1, type log, LSN [1][28] \n",
+        b"m rep_send_message: msgv = 7 logv 19 gen = 1 eid 0, type lo/g, LSN [1][28] \n",
+        b"m rep_send_message: msgv = 7 logv 19 gen = 1 eid 0, type log, LSN [1][28] a/b\n",
+        b"/var/db rep_process_message: msgv = 7 logv 19 gen = 1 eid 0, type log, LSN [1][9] \n",
+        b"r rep_process_message: msgv = 7 logv 19 gen = 2 eid 0, type log_more, LSN [1][123456789] resend \r\n",
+        b"rep_apply: Set apply_th 1 [1795321836:7][1/2] CLIENT: Start-up is done [1][28]\n",
+        b"FILEDONE: have 1 pages. Need 6. x rep_send_message: msgv = 7 logv 1 gen = 1 eid -1, type log, LSN [1][2]\n",
+        b"FILEDONE: have 12345678901234567890 pages. Need 6.\n",
+        b"FILEDONE: have 1 pages. Need 99999999999999999999.\n",
+        b"PAGE: Received page \n",
+        b"PAGE: Received page 3 from file 1 rep_send_message: msgv = 1 logv 1 gen = 1 eid 0, type log, LSN [1][2]\n",
+        b"Returning ISPERM [1][4096] rep_send_message: msgv = 1 logv 1 gen = 1 eid 0, type log, LSN [1][2]\n",
+        b"Returning ISPERM [1][40/96], cmp = 1\n",
+        b"_message: msgv ",
+        b", type log, LSN [",
+        b"FILEDONE: have ",
+        b"PAGE: Received page ",
+        b"Returning ISPERM [",
         b"rep_send_message: msgv = ",
         b"type log, LSN [",
         b"FILEDONE: have ",
@@ -721,7 +774,7 @@ mod tests {
     ];
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(160))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(320))]
         /// The block reader, threaded or not and with blocks of any size (lines and the literals
         /// the parser looks for cut at block edges), gives exactly the state and the bytes
         /// consumed that a line-by-line read gives, on arbitrary files made of real lines, their
@@ -730,6 +783,11 @@ mod tests {
         fn block_reads_agree_with_a_line_by_line_read(
             parts in proptest::collection::vec(
                 proptest::prop_oneof![
+                    // A prefix then a piece: runs of lines with the same prefix, which the
+                    // block parser reads from the line before's (its fast path).
+                    4 => (0..3usize, 0..PIECES.len()).prop_map(|(p, i)| {
+                        [PIECES[p], PIECES[i]].concat()
+                    }),
                     3 => (0..PIECES.len()).prop_map(|i| PIECES[i].to_vec()),
                     1 => proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
                 ],
