@@ -82,6 +82,36 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     i == a.len() || word(a, last) == word(b, last)
 }
 
+/// The run of ASCII digits at `b[i..]` when it is shorter than 8 bytes and 8 bytes are there to
+/// read: its value and the index after it (`i` itself when there is no digit). Eight bytes at once, without a loop (a stamp's
+/// microseconds and an LSN's numbers are read on nearly every line); `None` when the digits
+/// run on for 8 bytes or more or the bytes end first, which the caller reads the plain way.
+#[inline(always)]
+pub fn short_digits(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let w = u64::from_le_bytes(b.get(i..i.checked_add(8)?)?.try_into().ok()?);
+    // Each byte less '0' (as bits: `^ 0x30` is that for '0'..'9' and above 9 for anything
+    // else); a byte is not a digit when that is 10 or more, which adding 118 to its low 7 bits
+    // (no carry into the next byte) or its own high bit shows in bit 7.
+    let t = w ^ 0x3030_3030_3030_3030;
+    let not_digit = (((t & LOW7) + 0x7676_7676_7676_7676) | t) & HIGH;
+    if not_digit == 0 {
+        return None;
+    }
+    let n = (not_digit.trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return Some((0, i));
+    }
+    // The digits moved to the high bytes (leading zeros below), then combined in pairs, fours
+    // and eights: the first digit is the lowest byte.
+    let mut v = t << (8 * (8 - n));
+    v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_ffff_0000_ffff;
+    v = v.wrapping_mul(10000) + (v >> 32);
+    Some((v & 0xffff_ffff, i + n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +130,37 @@ mod tests {
         let mut v = vec![0u8; LINE_MAX - 2];
         assert_eq!(push_capped(&mut v, b"abcd"), 2);
         assert_eq!(v.len(), LINE_MAX);
+    }
+
+    /// The eight-bytes-at-once digits agree with a plain loop on every run length, at every
+    /// offset, with every kind of byte after the run (a digit's neighbours, non-ASCII, none).
+    #[test]
+    fn short_digits_read_as_a_plain_loop_reads() {
+        let plain = |b: &[u8], i: usize| {
+            let n = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let v = b[i..i + n]
+                .iter()
+                .fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
+            (v, i + n)
+        };
+        let digits = b"9081726354";
+        for len in 0..10 {
+            for after in [b'/', b':', b'9' + 1, b'0' - 1, 0x80 | b'5', 0xff, b' '] {
+                let mut b = b"[".to_vec();
+                b.extend_from_slice(&digits[..len]);
+                b.push(after);
+                b.extend_from_slice(b"7654321");
+                let got = short_digits(&b, 1);
+                if len >= 8 {
+                    assert_eq!(got, None, "{len}");
+                } else {
+                    assert_eq!(got, Some(plain(&b, 1)), "{len} {after}");
+                }
+            }
+        }
+        // Fewer than 8 bytes left: the caller reads them.
+        assert_eq!(short_digits(b"12]", 0), None);
+        assert_eq!(short_digits(b"12345678", 1), None);
     }
 
     /// The inline compare agrees with the plain one at every length and position (the 8-byte

@@ -3,7 +3,7 @@
 //! threads interleave), continuation lines (Windows error texts end in CR/LF), CRLF, and the
 //! optional `set_msgpfx` prefix of 6.2/18.1.
 
-use super::line::{push_str_capped, same_bytes};
+use super::line::{push_str_capped, same_bytes, short_digits};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -60,6 +60,9 @@ type Prefix<'a> = (Stamp, &'a str, usize);
 // the prefix's cost on files of gigabytes.
 #[inline(always)]
 fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
+    if let Some((v, j)) = short_digits(b, i) {
+        return (v, if j > i { j } else { usize::MAX });
+    }
     let mut v: u64 = 0;
     let start = i;
     while i < b.len() && b[i].is_ascii_digit() {
@@ -206,7 +209,16 @@ impl PrefixCache {
     /// The prefix of `line`, when all but its microseconds are the bytes of the line before.
     #[inline(always)]
     fn same_as_before<'a>(&self, line: &'a str) -> Option<Prefix<'a>> {
-        let b = line.as_bytes();
+        let (stamp, (rs, re), body) = self.known_at(line.as_bytes())?;
+        Some((stamp, &line[rs..re], body))
+    }
+
+    /// [`same_as_before`](Self::same_as_before) on bytes that may run on past the line's end
+    /// (the rest of a block): the stamp, where the role lies and where the body starts. A match
+    /// never reaches past the line's `\n`: the bytes compared come from a line, which holds none,
+    /// and the microseconds stop at it.
+    #[inline(always)]
+    pub fn known_at(&self, b: &[u8]) -> Option<(Stamp, (usize, usize), usize)> {
         let n = self.secs_len;
         // Compared inline: a call to `memcmp` for these few dozen bytes cost more than the
         // compare.
@@ -226,11 +238,7 @@ impl PrefixCache {
             usecs,
             pid: self.pid,
         };
-        Some((
-            stamp,
-            &line[j + self.role.0..j + self.role.1],
-            j + self.tail_len,
-        ))
+        Some((stamp, (j + self.role.0, j + self.role.1), j + self.tail_len))
     }
 
     /// Parses `line`'s prefix in full and keeps it as the line before (when it starts with its
