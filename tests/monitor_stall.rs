@@ -10,6 +10,13 @@
 //! copy (its lines from `Update setup` to `Start-up is done`, which other fixtures cover), and
 //! both files' `rep_apply: … apply_th` lines (the monitor reads nothing in them).
 //!
+//! `tests/fixtures/stall/cut-*.txt` are the two message files of a real link cut on the
+//! two-host testbed (`tt-ha demo --hosts --volumes 300`, `apply --yes`, 5 `PUT volume` a
+//! second on the master, `hosts.sh link … b down` at 1795444695 and `up` at 1795444740): the
+//! replicant's file is silent for 55 s (Berkeley DB's connection came back only at its own
+//! reconnect), the master logs `queue limit exceeded` when it does, then the pair replicates
+//! again. Cut the same way (the replicant's initial copy: its lines 30 to 4220).
+//!
 //! The files are replayed in time: at each quarter second the lines stamped up to then are
 //! applied, and the pair's verdict is taken at that moment, as `monitor` does.
 
@@ -20,11 +27,18 @@ use tt_ha::monitor::{self, NodeState, Verdict, parse, stall::APPLY_STALL_SECS};
 const STOPPED_AT: f64 = 1_795_443_408.0;
 const CONTINUED_AT: f64 = 1_795_443_448.0;
 
-/// The verdicts of the replay: (moment, verdict, replicant row status).
-fn replay() -> (Vec<(f64, Verdict, String)>, [NodeState; 2]) {
+/// The link to the replicant's host cut and mended, from the recording.
+const CUT_AT: f64 = 1_795_444_695.0;
+const MENDED_AT: f64 = 1_795_444_740.0;
+
+/// The verdicts of the replay of `run`: (moment, verdict, replicant row status).
+fn replay(run: &str) -> (Vec<(f64, Verdict, String)>, [NodeState; 2]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stall");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    let (mt, rt) = (read("stall-master.txt"), read("stall-replicant.txt"));
+    let (mt, rt) = (
+        read(&format!("{run}-master.txt")),
+        read(&format!("{run}-replicant.txt")),
+    );
     let files = [parse::messages(&mt), parse::messages(&rt)];
     let stamp = |m: &parse::Message| m.secs.unwrap_or(0) as f64 + m.usecs.unwrap_or(0) as f64 / 1e6;
     let mut states = [
@@ -70,7 +84,7 @@ fn ident(name: &str, site: &str) -> monitor::dashboard::NodeIdent {
 
 #[test]
 fn a_frozen_replicant_under_write_load_is_stalled_and_clears_when_it_applies_again() {
-    let (seen, _) = replay();
+    let (seen, _) = replay("stall");
     let startup = seen
         .iter()
         .find(|(_, v, _)| *v == Verdict::Functional)
@@ -141,7 +155,7 @@ fn a_frozen_replicant_under_write_load_is_stalled_and_clears_when_it_applies_aga
 /// silent, the pair is equal.
 #[test]
 fn an_idle_pair_is_never_stalled() {
-    let (seen, states) = replay();
+    let (seen, states) = replay("stall");
     let end = seen.last().unwrap().0;
     for later in [60.0, 3600.0, 86_400.0 * 30.0] {
         let v = monitor::combined(&states[0], &states[1], Some(end + later), 600.0);
@@ -151,4 +165,62 @@ fn an_idle_pair_is_never_stalled() {
         monitor::lag(&states[0], &states[1]).map(|l| l.bytes),
         Some(0)
     );
+}
+
+/// A real link cut and mend: stalled from 10 s into the cut (the files alone tell it; `monitor`
+/// says the node cannot be reached while its agent is silent) until the replicant applies
+/// again 55 s after the cut, then functional — not `error: … queue limit exceeded` for the
+/// rest of the master's life, as the old code said once the master's queue overflowed at the
+/// reconnect (and `functional` during the cut).
+#[test]
+fn a_cut_link_is_stalled_until_the_replicant_applies_again_then_functional() {
+    let (seen, states) = replay("cut");
+    let busy: Vec<_> = seen.iter().filter(|(t, ..)| *t < CUT_AT + 1.0).collect();
+    assert!(busy.len() >= 40, "{} moments before the cut", busy.len());
+    for (t, v, _) in busy {
+        assert!(
+            v.name() != "stalled",
+            "{:.2} s before the cut: {v:?}",
+            CUT_AT - t
+        );
+    }
+    let cut: Vec<_> = seen
+        .iter()
+        .filter(|(t, ..)| *t >= CUT_AT + APPLY_STALL_SECS + 1.0 && *t < MENDED_AT)
+        .collect();
+    assert!(cut.len() >= 100, "{} moments of the cut", cut.len());
+    for (t, v, row) in cut {
+        assert!(
+            matches!(v, Verdict::ApplyStalled { node, .. } if node == "replicant")
+                && row == "stalled",
+            "{:.2} s into the cut: {v:?} / {row}",
+            t - CUT_AT
+        );
+    }
+    let back = seen
+        .iter()
+        .find(|(t, v, _)| *t > MENDED_AT && v.name() != "stalled")
+        .expect("cleared");
+    eprintln!(
+        "clear {:.2} s after the mend: {:?}",
+        back.0 - MENDED_AT,
+        back.1
+    );
+    for (t, v, _) in seen.iter().filter(|(t, ..)| *t >= back.0) {
+        assert!(
+            *v == Verdict::Functional,
+            "{:.2} s after the mend, replicating again: {v:?}",
+            t - MENDED_AT
+        );
+    }
+    assert!(
+        states[0]
+            .errors
+            .iter()
+            .any(|e| e.1 == "queue limit exceeded"),
+        "the fixture holds the master's queue overflow"
+    );
+    let end = seen.last().unwrap().0;
+    let v = monitor::combined(&states[0], &states[1], Some(end + 600.0), 600.0);
+    assert_eq!(v, Verdict::Functional);
 }

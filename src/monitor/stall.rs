@@ -37,6 +37,17 @@ const EPOCH_FLOOR: f64 = 1e9;
 /// What to check, said with every stall.
 pub const STALL_CHECK: &str = "check the network between the two nodes' replication ports (a cut or congested link), and that the replicant's server runs and is not hung";
 
+/// Whether the error `text` is the master's outgoing queue overflowing (`queue limit
+/// exceeded`, and the replicant's `incoming queue limit exceeded` of 6.0+): records dropped for a
+/// replicant that does not take them (a cut or congested link, a frozen server), which it asks
+/// for again once it can. While the replicant is behind, [`apply_stall`] says so; once it
+/// applies again the overflow is over, so it is no error verdict for the rest of the master's
+/// life (after a real link cut and mend the pair read `error: … queue limit exceeded` for ever
+/// while it replicated again).
+pub fn is_congestion(text: &str) -> bool {
+    text.starts_with("queue limit exceeded") || text.starts_with("incoming queue limit exceeded")
+}
+
 /// A replicant that applied nothing for [`APPLY_STALL_SECS`] or more while the master had
 /// sent it records past what it applied.
 #[derive(Debug, Clone, PartialEq)]

@@ -1026,7 +1026,12 @@ pub fn combined(m: &NodeState, r: &NodeState, now: Option<f64>, stall_secs: f64)
     if let Some(stall) = super::stall::apply_stall(m, r, now) {
         return stall.verdict();
     }
-    if let Some(e) = m.errors.last() {
+    if let Some(e) = m
+        .errors
+        .iter()
+        .rev()
+        .find(|e| !super::stall::is_congestion(&e.1))
+    {
         return Verdict::Error {
             text: format!("master line {}: {}", e.0, e.1),
         };
