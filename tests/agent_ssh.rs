@@ -400,6 +400,29 @@ fn a_silent_agent_is_declared_dead_naming_the_node() {
             "{e}"
         );
     }
+    // The pause is short at first (a node back from a cut link is asked again within
+    // seconds) and grows while the node stays silent: asked again after the first pause, it
+    // is silent again, and the next pause is longer.
+    let first = tt_ha::node::remote::silent_pause(1);
+    assert!(first <= Duration::from_secs(5), "{first:?}");
+    std::thread::sleep(first + Duration::from_millis(300));
+    let asked = std::time::Instant::now();
+    let e = remote.list_home().unwrap_err().to_string();
+    assert!(
+        !e.contains("not asked again") && e.contains("not even a heartbeat"),
+        "asked again after {first:?}: {e}"
+    );
+    assert!(
+        asked.elapsed() >= timing.silence,
+        "it waited for the silence bound"
+    );
+    let second = tt_ha::node::remote::silent_pause(2);
+    assert!(second > first && tt_ha::node::remote::silent_pause(20) == Duration::from_secs(120));
+    let e = remote.list_home().unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("not asked again for {} s", second.as_secs())),
+        "{e}"
+    );
 }
 
 mod common;

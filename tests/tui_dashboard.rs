@@ -80,6 +80,8 @@ enum Cut {
     BeforeStop,
     /// Just before the replicant began to stop (the master may have stopped already).
     BeforeReplicantStop,
+    /// At this stamp (inclusive).
+    At((u64, u64)),
 }
 
 /// The lines of `text` up to `cutoff` (a line without a stamp goes with the one before it).
@@ -126,6 +128,7 @@ fn states(run: &str, replicant_file: &str, at: Cut) -> (NodeState, NodeState, Ms
             .min()
             .unwrap_or((u64::MAX, 0)),
         Cut::BeforeReplicantStop => first_stop(&rt).unwrap_or((u64::MAX, 0)),
+        Cut::At(stamp) => stamp,
     };
     let dir = std::env::temp_dir().join(format!(
         "tt-ha-dash-{}-{run}-{}",
@@ -242,6 +245,29 @@ fn functional_under_write_load_shows_rates_and_replicating_nodes() {
         "{:?}",
         a.events.lines
     );
+}
+
+/// A replicant that applies nothing while the master sends on (`tests/fixtures/stall`: its
+/// server frozen with SIGSTOP under write load, 25 s into the freeze) is shown stalled, not
+/// functional and replicating: the status bar gives the core's verdict, the node table the
+/// replicant's state.
+#[test]
+fn a_replicant_that_applies_nothing_while_the_master_sends_is_stalled() {
+    let a = monitor(
+        "../stall/stall",
+        "replicant",
+        Cut::At((1_795_443_433, 0)),
+        0.5,
+    );
+    let s = snap("dashboard_stalled", &a);
+    assert!(row(&s, "tt-replicant").contains("stalled"), "{s}");
+    assert!(row(&s, "tt-master").contains("replicating"), "{s}");
+    assert!(
+        s.contains("Stalled: the replicant has applied nothing"),
+        "{s}"
+    );
+    assert!(!s.contains("Replication functional"), "{s}");
+    assert_eq!(a.live.verdict.as_ref().map(|v| v.name()), Some("stalled"));
 }
 
 #[test]

@@ -139,7 +139,8 @@ pub enum Command {
         /// Lag (bytes) from which it is critical.
         #[arg(long, default_value_t = 10_485_760)]
         crit_lag: i64,
-        /// Seconds without init progress that count as stalled.
+        /// Seconds without init progress that count as stalled; also how long a replicant
+        /// may apply nothing while the master sends on before that WARNING is CRITICAL.
         #[arg(long, default_value_t = 300.0)]
         stale: f64,
         /// The seek file that lets a repeated check read only what was appended (default:

@@ -319,6 +319,14 @@ fn check_nodes(
         Verdict::Functional if lag_bytes.is_some_and(|b| b >= warn_lag) => ("WARNING", 1),
         Verdict::Functional => ("OK", 0),
         Verdict::Syncing { .. } => ("WARNING", 1),
+        // A replicant that applies nothing while the master sends on is degraded, not lost:
+        // Berkeley DB often mends it by itself (its reconnect every 30 s) and the data it
+        // misses is still on the master. It is CRITICAL once it lasted `--stale` seconds or
+        // fell `--crit-lag` bytes behind (a failover then loses that much).
+        Verdict::ApplyStalled {
+            secs, behind_bytes, ..
+        } if *secs >= stale || *behind_bytes >= crit_lag => ("CRITICAL", 2),
+        Verdict::ApplyStalled { .. } => ("WARNING", 1),
         Verdict::Connecting | Verdict::NoMessages | Verdict::NodeUnreachable { .. } => {
             ("UNKNOWN", 3)
         }
@@ -435,7 +443,7 @@ fn snapshot_json(
     unreached: &[Option<String>; 2],
 ) -> Value {
     let [m, r] = states;
-    let mut snap = json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "lag": monitor::lag(m, r),
+    let mut snap = json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "verdict_detail": v, "lag": monitor::lag(m, r),
                "master": node_json(m, &monitor::single(m)), "replicant": node_json(r, &monitor::single(r))});
     dashboard_json(&mut snap, cfg, states, seen, unreached);
     snap

@@ -187,10 +187,18 @@ impl Activity {
     }
 
     /// The first second whose records went past `lsn`.
-    fn first_past(&self, lsn: Lsn) -> Option<u64> {
+    pub(crate) fn first_past(&self, lsn: Lsn) -> Option<u64> {
         self.seconds
             .iter()
             .find(|s| s.lsn.is_some_and(|l| l > lsn))
+            .map(|s| s.sec)
+    }
+
+    /// The first second by whose end `lsn` was reached.
+    pub(crate) fn first_reaching(&self, lsn: Lsn) -> Option<u64> {
+        self.seconds
+            .iter()
+            .find(|s| s.lsn.is_some_and(|l| l >= lsn))
             .map(|s| s.sec)
     }
 }
@@ -356,6 +364,9 @@ pub enum NodeStatus {
     CatchingUp,
     /// Connected and replicating.
     Replicating,
+    /// The replicant applies nothing while its master sends on
+    /// ([`super::stall::apply_stall`]): its connection may read as up, its file is silent.
+    Stalled,
     /// Was replicating and lost its connection.
     Disconnected,
     /// The master, as its replicant sees it: the replicant lost it and cannot reach it again
@@ -379,6 +390,7 @@ impl NodeStatus {
             NodeStatus::CopyingDatabase => "copying the database",
             NodeStatus::CatchingUp => "catching up",
             NodeStatus::Replicating => "replicating",
+            NodeStatus::Stalled => "stalled",
             NodeStatus::Disconnected => "disconnected",
             NodeStatus::Down => "down (replicant lost it)",
             NodeStatus::NoServer => "down (no server process)",
@@ -396,6 +408,7 @@ impl NodeStatus {
             self,
             NodeStatus::Unreachable
                 | NodeStatus::Stopped
+                | NodeStatus::Stalled
                 | NodeStatus::Disconnected
                 | NodeStatus::Down
                 | NodeStatus::NoServer
@@ -625,6 +638,12 @@ pub fn node_rows(
         let mut status = node_status(role, s, ident.unreachable.is_none());
         if i == 0 && status == NodeStatus::Replicating && replicant_lost_master(m, r) {
             status = NodeStatus::Down;
+        }
+        if i == 1
+            && status == NodeStatus::Replicating
+            && super::stall::apply_stall(m, r, Some(now)).is_some()
+        {
+            status = NodeStatus::Stalled;
         }
         let status = with_process(status, &processes[i]);
         NodeRow {

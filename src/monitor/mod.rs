@@ -14,6 +14,7 @@ pub mod read;
 pub mod running;
 pub mod seekfile;
 pub mod source;
+pub mod stall;
 pub mod state;
 pub mod wake;
 

@@ -804,6 +804,24 @@ pub enum Verdict {
         /// Seconds without progress.
         secs: f64,
     },
+    /// The replicant applies nothing while the master sends on: records the master shipped
+    /// wait past [`super::stall::APPLY_STALL_SECS`] with no apply. Set by
+    /// [`super::stall::apply_stall`]; `--json` names it `stalled` too, with these fields.
+    #[serde(rename = "stalled")]
+    ApplyStalled {
+        /// `replicant`.
+        node: String,
+        /// Seconds without an apply while records wait.
+        secs: f64,
+        /// How far behind, bytes (log files counted at 10 MiB).
+        behind_bytes: i64,
+        /// What the replicant applied last.
+        applied_lsn: Lsn,
+        /// The master's newest broadcast.
+        master_lsn: Lsn,
+        /// What to check.
+        check: String,
+    },
     /// Errors the operator must look at.
     Error {
         /// The latest error.
@@ -847,6 +865,17 @@ impl Verdict {
                 format!("cannot reach the {node} from here, so its state is unknown: {why}")
             }
             Verdict::Stalled { secs } => format!("stalled: no progress for {secs:.0} s"),
+            Verdict::ApplyStalled {
+                node,
+                secs,
+                behind_bytes,
+                applied_lsn: a,
+                master_lsn: b,
+                check,
+            } => format!(
+                "stalled: the {node} has applied nothing for {secs:.0} s while the master sends on; it is {behind_bytes} bytes behind (applied [{}][{}], the master is at [{}][{}]): {check}",
+                a.file, a.offset, b.file, b.offset
+            ),
             Verdict::Error { text } => format!("error: {text}"),
             Verdict::NoMessages => "no replication messages yet".into(),
             Verdict::Stopped => "replication stopped on both nodes".into(),
@@ -863,7 +892,7 @@ impl Verdict {
             Verdict::MasterDown => "master-down",
             Verdict::ServerDown { .. } => "server-down",
             Verdict::NodeUnreachable { .. } => "node-unreachable",
-            Verdict::Stalled { .. } => "stalled",
+            Verdict::Stalled { .. } | Verdict::ApplyStalled { .. } => "stalled",
             Verdict::Error { .. } => "error",
             Verdict::NoMessages => "no-messages",
             Verdict::Stopped => "stopped",
@@ -994,7 +1023,15 @@ pub fn combined(m: &NodeState, r: &NodeState, now: Option<f64>, stall_secs: f64)
     if let Some(v) = replicant_side(r, now, stall_secs) {
         return v;
     }
-    if let Some(e) = m.errors.last() {
+    if let Some(stall) = super::stall::apply_stall(m, r, now) {
+        return stall.verdict();
+    }
+    if let Some(e) = m
+        .errors
+        .iter()
+        .rev()
+        .find(|e| !super::stall::is_congestion(&e.1))
+    {
         return Verdict::Error {
             text: format!("master line {}: {}", e.0, e.1),
         };

@@ -601,8 +601,35 @@ fn stderr_text(tail: &Mutex<Tail>) -> String {
 
 /// How a silent connection's death is worded (and recognised).
 const SILENT_WORDS: &str = "nothing, not even a heartbeat, came";
-/// How long a node whose agent went silent is not asked again.
+/// How long a node whose agent went silent is not asked again, at first: short, so that a
+/// node back from a cut link is asked again within seconds.
+const SILENT_PAUSE_FIRST: Duration = Duration::from_secs(5);
+/// The longest pause: each silence in a row doubles it up to this (an agent that greets and
+/// then hangs is asked, and waited for over the silence bound, at most this often).
 const SILENT_PAUSE: Duration = Duration::from_secs(120);
+
+/// The pause after `silences` silences in a row (1: the first): [`SILENT_PAUSE_FIRST`],
+/// doubled for each further one, at most [`SILENT_PAUSE`].
+pub fn silent_pause(silences: u32) -> Duration {
+    let doublings = silences.saturating_sub(1).min(16);
+    (SILENT_PAUSE_FIRST * (1u32 << doublings)).min(SILENT_PAUSE)
+}
+
+/// A node's agent that went silent: when and why, and how many times in a row (the pause
+/// grows with them; an answer resets them).
+#[derive(Debug, Clone)]
+struct Silence {
+    at: Instant,
+    why: String,
+    in_a_row: u32,
+}
+
+impl Silence {
+    /// How long the node is not asked again after this silence.
+    fn pause(&self) -> Duration {
+        silent_pause(self.in_a_row)
+    }
+}
 
 /// A node reached over ssh, with tt-ha's agent at the other end.
 pub struct RemoteNode {
@@ -614,10 +641,12 @@ pub struct RemoteNode {
     /// The connection; `None` after a loss was reported, until the next request reconnects.
     conn: Mutex<Option<Arc<Conn>>>,
     last_error: Mutex<Option<String>>,
-    /// When and why the agent last went silent: it is not asked again for [`SILENT_PAUSE`]
-    /// (an agent that greets and then stops answering would hold every check for the silence
-    /// bound, one after another).
-    silent: Mutex<Option<(Instant, String)>>,
+    /// When and why the agent last went silent: it is not asked again for a pause
+    /// ([`silent_pause`]: a few seconds at first, growing to [`SILENT_PAUSE`] while it stays
+    /// silent; an answer ends it), so an agent that greets and then stops answering does not
+    /// hold every check for the silence bound, one after another, while a node back from a
+    /// cut link is asked again within seconds.
+    silent: Mutex<Option<Silence>>,
     /// Why the last `server_up` could not ask the node, if it could not.
     server_unknown: Mutex<Option<String>>,
     /// The run-folder locks taken through this node and not yet released: taken again on each
@@ -755,15 +784,17 @@ impl RemoteNode {
         op: Op,
         on_stream: &mut dyn FnMut(Value),
     ) -> Result<Value, RemoteError> {
-        if let Some((at, why)) = self.silent.lock().ok().and_then(|s| s.clone())
-            && at.elapsed() < SILENT_PAUSE
+        let silence = self.silent.lock().ok().and_then(|s| s.clone());
+        if let Some(s) = &silence
+            && s.at.elapsed() < s.pause()
         {
             return Err(RemoteError::Lost {
                 who: self.link.who(),
                 why: format!(
-                    "{why} ({} s ago); it is not asked again for {} s. Find out why it stopped answering (a hung disk, a stopped process), then run the same command again",
-                    at.elapsed().as_secs(),
-                    SILENT_PAUSE.as_secs()
+                    "{} ({} s ago); it is not asked again for {} s. Find out why it stopped answering (a hung disk, a stopped process, a cut link), then run the same command again",
+                    s.why,
+                    s.at.elapsed().as_secs(),
+                    s.pause().as_secs()
                 ),
             });
         }
@@ -774,9 +805,18 @@ impl RemoteNode {
                 if why.contains(SILENT_WORDS)
                     && let Ok(mut silent) = self.silent.lock()
                 {
-                    *silent = Some((Instant::now(), why));
+                    let in_a_row = silence.as_ref().map_or(0, |s| s.in_a_row) + 1;
+                    *silent = Some(Silence {
+                        at: Instant::now(),
+                        why,
+                        in_a_row,
+                    });
                 }
                 self.forget(&c);
+            } else if let Ok(mut silent) = self.silent.lock() {
+                // It answered (an answer or an agent's error): the next silence starts with a
+                // short pause again.
+                *silent = None;
             }
             r
         });
