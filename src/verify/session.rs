@@ -92,8 +92,115 @@ fn site(req: &Request) -> Result<&SiteConfig, VerifyError> {
     })
 }
 
-fn connect(n: &Node, limits: &Limits) -> Result<Client, VerifyError> {
-    Client::connect(&n.name, &n.address, n.client_port.0, limits)
+/// The two sides a compare reads from servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Master,
+    Replicant,
+}
+
+impl Side {
+    fn role(self) -> &'static str {
+        match self {
+            Side::Master => "master",
+            Side::Replicant => "replicant",
+        }
+    }
+
+    fn other(self) -> Side {
+        match self {
+            Side::Master => Side::Replicant,
+            Side::Replicant => Side::Master,
+        }
+    }
+
+    fn node(self, site: &SiteConfig) -> &Node {
+        match self {
+            Side::Master => &site.master,
+            Side::Replicant => site.replicant(),
+        }
+    }
+}
+
+/// Which server each side is, as its first connection answered. `verify` opens several
+/// connections to each side (the list of scopes, the stream, the read-ahead, the re-check);
+/// every one asks the role (`PING`) and, when both sides are servers, the `IDENTITY`, and must
+/// reach the server the side's first connection reached, never the other side's. An address
+/// that reaches another server per connection (a relay or balancer that switches, a name that
+/// resolves round-robin) would otherwise pass a check made once and compare one server with
+/// itself: always EQUAL, proving nothing.
+struct Pins {
+    /// Whether both sides are servers (identities matter only then).
+    both: bool,
+    /// Each side's identity once its first connection answered (`Some(None)`: a server
+    /// without `IDENTITY`), master first.
+    ids: [Option<Option<String>>; 2],
+}
+
+impl Pins {
+    fn new(req: &Request) -> Pins {
+        Pins {
+            both: req.source.is_none() && req.against.is_none(),
+            ids: [None, None],
+        }
+    }
+
+    fn slot(side: Side) -> usize {
+        match side {
+            Side::Master => 0,
+            Side::Replicant => 1,
+        }
+    }
+
+    /// A connection to `side`'s server, refused when it answers as the other role, as another
+    /// server than the side's first connection, or as the other side's server.
+    fn connect(
+        &mut self,
+        site: &SiteConfig,
+        side: Side,
+        limits: &Limits,
+    ) -> Result<Client, VerifyError> {
+        let (role, other) = (side.role(), side.other().role());
+        let n = side.node(site);
+        let mut client = Client::connect(&n.name, &n.address, n.client_port.0, limits)?;
+        let answered = client.ping()?;
+        if answered == other {
+            return Err(VerifyError::new(format!(
+                "{role} {} answers as a {other}: `verify` would compare the wrong server; check the {role}'s address and client_port in tt-ha.toml",
+                describe_server(n)
+            )));
+        }
+        if !self.both {
+            return Ok(client);
+        }
+        let id = client.identity()?;
+        let (mine, theirs) = (Self::slot(side), Self::slot(side.other()));
+        if let (Some(a), Some(Some(b))) = (&id, &self.ids[theirs])
+            && a == b
+        {
+            let (m, r) = (
+                describe_server(&site.master),
+                describe_server(site.replicant()),
+            );
+            return Err(VerifyError::new(format!(
+                "the master {m} and the replicant {r} are one server (both answer with its identity {a}: another of its addresses, a relay or a forwarded port): a compare of a server with itself proves nothing; check the replicant's address and client_port in tt-ha.toml"
+            )));
+        }
+        match &self.ids[mine] {
+            None => self.ids[mine] = Some(id),
+            Some(first) if *first != id => {
+                let say = |i: &Option<String>| i.as_deref().unwrap_or("none").to_string();
+                return Err(VerifyError::new(format!(
+                    "{role} {} answered as another server on a later connection (identity {}, first {}): that address reaches a different server per connection (a relay, balancer or round-robin name), so `verify` cannot know what it compares and stops; give the {role}'s own address and client_port in tt-ha.toml",
+                    describe_server(n),
+                    say(&id),
+                    say(first)
+                )));
+            }
+            Some(_) => {}
+        }
+        Ok(client)
+    }
 }
 
 /// The servers a compare reads are the site's master and replicant, not one server twice nor
@@ -103,50 +210,25 @@ fn connect(n: &Node, limits: &Limits) -> Result<Client, VerifyError> {
 /// `IDENTITY` through two routes (another of its addresses, a relay, a forwarded port). A
 /// compare of one server with itself is always EQUAL, and says nothing. `standalone` is
 /// either's (a pair rolled back, a replicant served on its own: the compare then shows what
-/// each holds).
-fn check_servers(req: &Request, limits: &Limits) -> Result<(), VerifyError> {
+/// each holds). The answers pin each side for the compare's later connections ([`Pins`]).
+fn check_servers(req: &Request, limits: &Limits) -> Result<Pins, VerifyError> {
     let site = site(req)?;
+    let mut pins = Pins::new(req);
+    if req.source.is_none() {
+        pins.connect(site, Side::Master, limits)?;
+    }
+    if req.against.is_none() {
+        pins.connect(site, Side::Replicant, limits)?;
+    }
     let (m, r) = (&site.master, site.replicant());
-    let sides = [
-        (req.source.is_none(), m, "master", "replicant"),
-        (req.against.is_none(), r, "replicant", "master"),
-    ];
-    // Identities only matter when both sides are servers: one side read needs no question.
-    let both = req.source.is_none() && req.against.is_none();
-    let mut identities = Vec::new();
-    for (read, n, role, other) in sides {
-        if !read {
-            continue;
-        }
-        let mut client = connect(n, limits)?;
-        let answered = client.ping()?;
-        if answered == other {
-            return Err(VerifyError::new(format!(
-                "{role} {} answers as a {other}: `verify` would compare the wrong server; check the {role}'s address and client_port in tt-ha.toml",
-                describe_server(n)
-            )));
-        }
-        if both {
-            identities.push(client.identity()?);
-        }
-    }
-    if let [Some(a), Some(b)] = identities.as_slice()
-        && a == b
-    {
-        return Err(VerifyError::new(format!(
-            "the master {} and the replicant {} are one server (both answer with its identity {a}: another of its addresses, a relay or a forwarded port): a compare of a server with itself proves nothing; check the replicant's address and client_port in tt-ha.toml",
-            describe_server(m),
-            describe_server(r)
-        )));
-    }
-    if both && same_server(m, r) {
+    if pins.both && same_server(m, r) {
         return Err(VerifyError::new(format!(
             "the master {} and the replicant {} are one server (the same address and port): a compare of a server with itself proves nothing; check the client_port of both in tt-ha.toml",
             describe_server(m),
             describe_server(r)
         )));
     }
-    Ok(())
+    Ok(pins)
 }
 
 /// Whether `a` and `b` are reached at one socket address (by name or by any address it
@@ -199,9 +281,11 @@ fn run_within(
     stop: &AtomicBool,
     limits: &Limits,
 ) -> Result<Report, VerifyError> {
-    if req.source.is_none() || req.against.is_none() {
-        check_servers(req, limits)?;
-    }
+    let mut pins = if req.source.is_none() || req.against.is_none() {
+        check_servers(req, limits)?
+    } else {
+        Pins::new(req)
+    };
     let live_pair = req.source.is_none() && req.against.is_none();
     let mut watch = live_pair.then(|| site(req).map(Watch::new)).transpose()?;
     // The master's log position when the compare first reads.
@@ -220,7 +304,7 @@ fn run_within(
     // replicant's side reads them ahead.
     let mut master_conn = match &req.source {
         Some(_) => None,
-        None => Some(connect(&site(req)?.master, limits)?),
+        None => Some(pins.connect(site(req)?, Side::Master, limits)?),
     };
     let order: Option<Vec<super::record::Scope>> = match master_conn.as_mut() {
         Some(c) => Some(
@@ -245,15 +329,13 @@ fn run_within(
             let n = site(req)?.replicant();
             let side: Box<dyn ScopeLoader> = match order {
                 Some(order) => Box::new(ReadAhead::start(
-                    &n.name,
-                    &n.address,
-                    n.client_port.0,
+                    &mut || pins.connect(site(req)?, Side::Replicant, limits),
                     order,
                     req.scope.clone(),
                     limits,
                 )?),
                 None => Box::new(ServerSide {
-                    client: connect(n, limits)?,
+                    client: pins.connect(site(req)?, Side::Replicant, limits)?,
                     filter: req.scope.clone(),
                 }),
             };
@@ -279,7 +361,7 @@ fn run_within(
                 progress,
                 stop,
             )?;
-            master_client = Some(connect(n, limits)?);
+            master_client = Some(pins.connect(site(req)?, Side::Master, limits)?);
             (o, describe_server(n))
         }
         (None, None) => unreachable!("a master connection whenever the master is the source"),
@@ -293,7 +375,7 @@ fn run_within(
         master_client,
         outcome.interrupted,
     ) {
-        let mut r = connect(site(req)?.replicant(), limits)?;
+        let mut r = pins.connect(site(req)?, Side::Replicant, limits)?;
         live::recheck(&mut outcome, &mut m, &mut r, watch, first, req.settle, stop)?;
     }
     Ok(Report {

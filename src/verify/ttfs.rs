@@ -345,18 +345,17 @@ pub struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// Starts reading `order` ahead from the server at `address:port` (node `name`).
+    /// Starts reading `order` ahead from the server `connect` opens a connection to (twice:
+    /// the read-ahead and the direct reads).
     pub fn start(
-        name: &str,
-        address: &str,
-        port: u16,
+        connect: &mut dyn FnMut() -> Result<Client, VerifyError>,
         order: Vec<Scope>,
         filter: Option<ScopeFilter>,
         limits: &Limits,
     ) -> Result<ReadAhead, VerifyError> {
-        let mut reader = Client::connect(name, address, port, limits)?;
+        let mut reader = connect()?;
         let direct = ServerSide {
-            client: Client::connect(name, address, port, limits)?,
+            client: connect()?,
             filter,
         };
         // A few scopes ahead at most: bounded memory, whatever the source's pace.

@@ -547,6 +547,77 @@ fn one_server_reached_by_another_route_is_refused() {
     assert_ne!(id(sb.master_port), id(sb.replicant_port));
 }
 
+/// A TCP relay on a port of its own that sends its `k`th connection (from 0) to
+/// `127.0.0.1:targets[pick(k)]`: an address that reaches another server per connection (a
+/// switching relay or balancer, a round-robin name).
+fn switching_relay(targets: Vec<u16>, pick: fn(usize) -> usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (k, client) in listener.incoming().flatten().enumerate() {
+            let to = targets[pick(k) % targets.len()];
+            let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let pipe = |mut a: TcpStream, mut b: TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut a, &mut b);
+                    let _ = b.shutdown(std::net::Shutdown::Write);
+                });
+            };
+            pipe(client, s2);
+            pipe(server, c2);
+        }
+    });
+    port
+}
+
+/// `verify` opens several connections to each side; an address that reaches the replicant on
+/// some and the master on others must never make a compare of the master with itself. Every
+/// pattern of switching (after the first connection, after the first two, alternating, the
+/// master first) is refused: exit 2, naming the side, never EQUAL. The two servers hold
+/// different Volumes, so a compare that read the master twice would say EQUAL falsely.
+#[test]
+fn an_address_that_reaches_another_server_per_connection_is_refused() {
+    let sb = Sandbox::new(500);
+    // The replicant's side differs from the master's: a real compare finds differences.
+    assert_eq!(
+        ask(
+            sb.replicant_port,
+            "PUT volume ZZ-SWITCH customer=C00001 media=LTO-5 status=only-here"
+        ),
+        "OK"
+    );
+    let patterns: [(&str, fn(usize) -> usize); 4] = [
+        ("after the first", |k| usize::from(k >= 1)),
+        ("after the first two", |k| usize::from(k >= 2)),
+        ("alternating", |k| k % 2),
+        ("the master first", |k| usize::from(k == 0)),
+    ];
+    let r = format!("client_port = {}", sb.replicant_port);
+    let original = std::fs::read_to_string(&sb.config).unwrap();
+    for (name, pick) in patterns {
+        // Target 0 the replicant, 1 the master.
+        let through = switching_relay(vec![sb.replicant_port, sb.master_port], pick);
+        std::fs::write(&sb.config, &original).unwrap();
+        sb.set(&r, &format!("client_port = {through}"));
+        let o = sb.tt_ha(&["verify"]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: {t}");
+        assert!(!t.contains("EQUAL"), "{name}: {t}");
+        assert!(
+            t.contains("answered as another server on a later connection")
+                || t.contains("are one server"),
+            "{name}: {t}"
+        );
+    }
+    // The replicant's own port: the difference, never refused.
+    std::fs::write(&sb.config, &original).unwrap();
+    let o = sb.tt_ha(&["verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
 /// Volumes moved between scopes while the compare reads (a customer changed): each may be read
 /// equal where it was and seen again where it went. The counts still add up: never more
 /// Volumes called equal than the master's stream read.
