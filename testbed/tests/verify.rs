@@ -589,7 +589,8 @@ fn an_address_that_reaches_another_server_per_connection_is_refused() {
         ),
         "OK"
     );
-    let patterns: [(&str, fn(usize) -> usize); 4] = [
+    type Pick = fn(usize) -> usize;
+    let patterns: [(&str, Pick); 4] = [
         ("after the first", |k| usize::from(k >= 1)),
         ("after the first two", |k| usize::from(k >= 2)),
         ("alternating", |k| k % 2),
