@@ -124,3 +124,43 @@ fn an_interrupted_run_is_offered_for_resume_rollback_or_inspection() {
     apply_through_the_app(&mut a, &site);
     assert!(matches!(a.phase, Phase::Complete(_)), "{:?}", a.phase);
 }
+
+/// The confirmation dialog takes the node's name exactly: a space before or after it is
+/// refused (nothing answered, the dialog stays, the field cleared for the name typed again),
+/// and the exact name then goes ahead.
+#[test]
+fn the_confirmation_dialog_refuses_the_name_with_a_space_before_or_after() {
+    use crossterm::event::{KeyCode, KeyEvent};
+    let site = FakeSite::new();
+    let mut a = app(&site);
+    let (tx, rx) = std::sync::mpsc::channel();
+    a.update(Msg::Confirm(tt_ha::tui::messages::ConfirmRequest {
+        step_id: "replicant.prune".into(),
+        title: "Empty the replicant's database folder".into(),
+        node: "replicant".into(),
+        details: "moves".into(),
+        planned: None,
+        reply: Some(tx),
+    }));
+    let typ = |a: &mut App, s: &str| {
+        for c in s.chars() {
+            a.update(Msg::Key(KeyEvent::from(KeyCode::Char(c))));
+        }
+        a.update(Msg::Key(KeyEvent::from(KeyCode::Enter)));
+    };
+    for wrong in [" replicant", "replicant ", "  replicant  "] {
+        typ(&mut a, wrong);
+        assert!(rx.try_recv().is_err(), "{wrong:?} answered the dialog");
+        let Some(Dialog::Confirm {
+            input, wrong: w, ..
+        }) = &a.dialog
+        else {
+            panic!("{wrong:?} closed the dialog: {:?}", a.dialog);
+        };
+        assert!(*w, "{wrong:?} not said to be wrong");
+        assert!(input.is_empty(), "{wrong:?} left {input:?} in the field");
+    }
+    typ(&mut a, "replicant");
+    assert_eq!(rx.try_recv(), Ok(true));
+    assert!(a.dialog.is_none(), "{:?}", a.dialog);
+}

@@ -121,6 +121,18 @@ pub enum Event {
     },
 }
 
+/// Whether a confirmation the operator typed is exactly `expected` (a node's name, `rollback`,
+/// a run id): the line's end (`\n`, `\r\n`) is not part of it, and everything else is. A
+/// space or Tab before or after is not the name: a confirmation names the node that will be
+/// changed, exactly or not at all.
+pub fn typed_exactly(typed: &str, expected: &str) -> bool {
+    let t = typed
+        .strip_suffix("\r\n")
+        .or_else(|| typed.strip_suffix('\n'))
+        .unwrap_or(typed);
+    t == expected
+}
+
 /// Asks the operator before a destructive step. The CLI types the node name; `--yes` answers.
 pub trait Confirm {
     /// True to go ahead. `details()` lists the exact effects (computed only when asked: it re-reads both homes).
@@ -310,5 +322,33 @@ impl Ctx<'_> {
     /// Start deadline.
     pub fn start_timeout(&self) -> Duration {
         Duration::from_secs(self.cfg.procedure.start_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typed_exactly;
+
+    #[test]
+    fn a_confirmation_is_the_exact_word_with_only_its_line_end_dropped() {
+        for yes in ["replicant", "replicant\n", "replicant\r\n"] {
+            assert!(typed_exactly(yes, "replicant"), "{yes:?}");
+        }
+        for no in [
+            " replicant",
+            "replicant ",
+            "replicant\t",
+            "\treplicant\n",
+            "replicant \n",
+            "replicant\n\n",
+            "replicant\r",
+            "Replicant",
+            "replican",
+            "replicant2",
+            "",
+            "\n",
+        ] {
+            assert!(!typed_exactly(no, "replicant"), "{no:?}");
+        }
     }
 }

@@ -10,7 +10,7 @@ mod status;
 
 pub use apply::{ApplyOptions, apply, apply_on};
 pub use backup::{BACKUP_JOURNALS, backup, backup_on};
-pub use ctx::{Confirm, Decline, Event, Progress, ProgressKind, StepState, Unit};
+pub use ctx::{Confirm, Decline, Event, Progress, ProgressKind, StepState, Unit, typed_exactly};
 pub use rollback::{
     MovedEntry, RollbackStep, StepDetail, UndoStep, plan_rollback_on, rollback, rollback_on,
 };

@@ -3,6 +3,7 @@
 //! running, the focus, the open dialog).
 
 use super::{App, Cmd, Compare, Dialog, Focus, Phase, Running, Screen};
+use crate::engine;
 use crate::tui::keymap::{Action, DialogKind, Mode, Scroll};
 use crossterm::event::KeyCode;
 
@@ -304,7 +305,9 @@ impl App {
             return Vec::new();
         };
         match (dialog, a) {
-            (Dialog::Confirm { req, input, .. }, Action::Submit) if input.trim() == req.node => {
+            (Dialog::Confirm { req, input, .. }, Action::Submit)
+                if engine::typed_exactly(input, &req.node) =>
+            {
                 if let Some(r) = &req.reply {
                     let _ = r.send(true);
                 }
@@ -327,7 +330,7 @@ impl App {
                 };
             }
             (Dialog::TypeWord { word, input, .. }, Action::Submit)
-                if input.trim() == word.as_str() =>
+                if engine::typed_exactly(input, word) =>
             {
                 self.dialog = None;
                 self.running = Some(Running::Rollback);
@@ -436,7 +439,7 @@ fn edit(input: &mut String, code: KeyCode) {
 /// again is not appended to the wrong one.
 fn refuse_typed(input: &mut String, wrong: &mut bool, expected: &str) {
     *wrong = true;
-    if !expected.starts_with(input.trim()) {
+    if !expected.starts_with(input.as_str()) {
         input.clear();
     }
 }
