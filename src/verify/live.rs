@@ -165,6 +165,7 @@ pub fn recheck(
     outcome.stats.rechecked = outcome.differences.len() as u64;
     loop {
         read_again(outcome, master, replicant)?;
+        outcome.stats.check_accounted()?;
         if outcome.differences.is_empty() && outcome.stats.recheck == "timed_out" {
             outcome.stats.recheck = "caught_up";
         }
@@ -181,15 +182,21 @@ pub fn recheck(
 }
 
 /// Counts a difference that went on a re-read. One the master's stream read (differing or
-/// missing) is now equal when the master still holds it (gone from both is no record); an
-/// extra is not: the master's stream never read it where the
-/// replicant holds it (it moved between scopes during the compare, and may well have been
-/// counted equal where it was before), so it is settled but adds nothing to `equal`, which
-/// never exceeds the records read.
+/// missing) is now equal when the master still holds it, and `gone` when both servers
+/// deleted it (no record left to call equal): either way the record read stays accounted
+/// for. An extra is neither: the master's stream never read it where the replicant holds it
+/// (it moved between scopes during the compare, and may well have been counted equal where
+/// it was before), so it is settled but adds nothing, and `equal` never exceeds the records
+/// read.
 fn settled(stats: &mut super::stats::Stats, was: &DifferenceKind, on_master: bool) {
     stats.settled += 1;
-    if on_master && !matches!(was, DifferenceKind::Extra) {
+    if matches!(was, DifferenceKind::Extra) {
+        return;
+    }
+    if on_master {
         stats.equal += 1;
+    } else {
+        stats.gone += 1;
     }
 }
 
@@ -225,8 +232,17 @@ fn read_again(
     let stats = &mut outcome.stats;
     for d in std::mem::take(&mut outcome.differences) {
         stats.count(&d.kind, -1);
-        let (m, r) = (mine.get(&d.volume), theirs.get(&d.volume));
-        match Difference::between(m, r) {
+        let (mut m, mut r) = (mine.get(&d.volume).cloned(), theirs.get(&d.volume).cloned());
+        // Not in the scopes read on a side: moved again (or deleted) during the compare.
+        // Asked for by its key, wherever that server holds it now: never counted gone (nor
+        // missing) while the server still holds it in another scope.
+        if m.is_none() {
+            m = master.get(&d.volume)?;
+        }
+        if r.is_none() {
+            r = replicant.get(&d.volume)?;
+        }
+        match Difference::between(m.as_ref(), r.as_ref()) {
             None => settled(stats, &d.kind, m.is_some()),
             Some(now) => {
                 stats.count(&now.kind, 1);
@@ -270,7 +286,10 @@ mod tests {
             differing: 1,
             ..Stats::default()
         };
+        gone.count(&DifferenceKind::Differs(Vec::new()), -1);
         settled(&mut gone, &DifferenceKind::Missing, false);
-        assert_eq!((gone.equal, gone.settled), (0, 1));
+        assert_eq!((gone.equal, gone.settled, gone.gone), (0, 1, 1));
+        gone.check_accounted()
+            .expect("a record gone from both is accounted for");
     }
 }

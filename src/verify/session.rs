@@ -58,6 +58,7 @@ impl Report {
             .into_iter()
             .chain(stats.repeat_warning())
             .chain(stats.repeat_other_warning())
+            .chain(stats.gone_warning())
             .collect();
         if self.outcome.not_kept > 0 {
             w.push(format!(

@@ -209,6 +209,9 @@ pub struct Stats {
     pub recheck: &'static str,
     /// Of those, how many had gone when read again (the replicant had caught up).
     pub settled: u64,
+    /// Records the master's stream read whose Volume both servers had deleted by the re-read
+    /// (the pair agrees that neither holds it; no record left to call equal).
+    pub gone: u64,
     /// Seconds the run took.
     pub elapsed_secs: f64,
     /// Records read per second.
@@ -232,6 +235,7 @@ impl Default for Stats {
             rechecked: 0,
             recheck: "none",
             settled: 0,
+            gone: 0,
             elapsed_secs: 0.0,
             rate: 0.0,
         }
@@ -244,16 +248,17 @@ impl Stats {
         self.differing == 0 && self.missing == 0 && self.extra == 0
     }
 
-    /// Every record read ends as equal, differing, missing or a repeat: an error (exit 2)
-    /// when the numbers do not add up, never a result built on a record that went uncounted.
+    /// Every record read ends as equal, differing, missing, a repeat or (after the re-read)
+    /// gone from both: an error (exit 2) when the numbers do not add up, never a result built
+    /// on a record that went uncounted. Checked after the compare and again after the re-read.
     pub fn check_accounted(&self) -> Result<(), super::VerifyError> {
-        let ended = self.equal + self.differing + self.missing + self.repeated;
+        let ended = self.equal + self.differing + self.missing + self.repeated + self.gone;
         if self.records_read == ended {
             return Ok(());
         }
         Err(super::VerifyError::new(format!(
-            "internal check failed: {} records read but {ended} accounted for (equal {}, differing {}, missing {}, repeated {}); the result cannot be trusted: report this as a bug with the --json output",
-            self.records_read, self.equal, self.differing, self.missing, self.repeated
+            "internal check failed: {} records read but {ended} accounted for (equal {}, differing {}, missing {}, repeated {}, gone from both {}); the result cannot be trusted: report this as a bug with the --json output",
+            self.records_read, self.equal, self.differing, self.missing, self.repeated, self.gone
         )))
     }
 
@@ -303,6 +308,9 @@ impl Stats {
         if self.repeated_other > 0 {
             rows.push(("repeated on the replicant", thousands(self.repeated_other)));
         }
+        if self.gone > 0 {
+            rows.push(("gone from both", thousands(self.gone)));
+        }
         rows.push((
             "read again",
             format!(
@@ -320,6 +328,17 @@ impl Stats {
             ),
         ));
         rows
+    }
+
+    /// The warning when Volumes the master's stream read were deleted from both servers
+    /// before the re-read.
+    pub fn gone_warning(&self) -> Option<String> {
+        (self.gone > 0).then(|| {
+            format!(
+                "{} Volume(s) the master's stream read were deleted from both servers before they were read again (written to during the compare): the two agree that neither holds them now",
+                thousands(self.gone)
+            )
+        })
     }
 
     /// The warning when the source repeats Volumes.
