@@ -178,6 +178,38 @@ pub fn is_region_name(name: impl AsRef<OsStr>) -> bool {
     b.starts_with(b"__db.") || b.starts_with(b"_db.") || b.starts_with(b"db.rep.")
 }
 
+/// True for names Berkeley DB deletes when it recovers the environment (as the server's start
+/// does, and a restart after a rollback): every name that begins `__db`, except the replication
+/// files (`__db.rep…`), the register file (`__db.register…`) and queue extents (`__dbq.…`).
+/// Measured with `db5.3_recover` on this machine (`__db.fake`, `__dbfake`, `__db` and
+/// `__db.0001` went; `__db.reppg.db`, `__db.registerx` and `__dbq.x.1` stayed). Exact bytes.
+pub fn recovery_removes(name: impl AsRef<OsStr>) -> bool {
+    removed_at_recovery(name.as_ref().as_encoded_bytes())
+}
+
+fn removed_at_recovery(b: &[u8]) -> bool {
+    b.starts_with(b"__db")
+        && !b.starts_with(b"__db.rep")
+        && !b.starts_with(b"__db.register")
+        && !b.starts_with(b"__dbq.")
+}
+
+/// True for a region file Berkeley DB makes: `__db.` and digits (`__db.001`).
+pub fn is_bdb_region(name: impl AsRef<OsStr>) -> bool {
+    bdb_region(name.as_ref().as_encoded_bytes())
+}
+
+fn bdb_region(b: &[u8]) -> bool {
+    b.strip_prefix(b"__db.")
+        .is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
+}
+
+/// A name (exact bytes) Berkeley DB deletes at recovery that is not a region file it made
+/// (`__db.fake`): a file under it is lost at the server's next start.
+pub fn lost_at_recovery_name(name: &[u8]) -> bool {
+    removed_at_recovery(name) && !bdb_region(name)
+}
+
 /// Classifies an entry by its exact name and kind (never by a lossy copy of the name: a name
 /// that is not UTF-8 is not the message file just because it looks like it once decoded).
 pub fn classify(name: impl AsRef<OsStr>, kind: EntryKind, message_file: &str) -> FileClass {
@@ -561,6 +593,21 @@ impl Home {
         self.entries
             .iter()
             .filter(|e| e.kind != EntryKind::Dir && e.has_region_name())
+            .collect()
+    }
+
+    /// Entries Berkeley DB deletes when the server recovers the environment
+    /// ([`recovery_removes`]) that are not region files it made ([`is_bdb_region`]): a file
+    /// someone left here under such a name (`__db.fake`, `__db.old`) is lost at the server's
+    /// next start, and the procedure starts both servers (and a rollback starts them again).
+    pub fn lost_at_recovery(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| {
+                e.path
+                    .file_name()
+                    .is_some_and(|n| lost_at_recovery_name(n.as_encoded_bytes()))
+            })
             .collect()
     }
 

@@ -15,7 +15,7 @@ use super::apply::{ensure_down, ensure_nodes, live_lines, move_all, start};
 use super::ctx::{Confirm, Ctx, Event};
 use crate::config::{Node, SiteConfig};
 use crate::dbconfig::{Document, Role};
-use crate::journal::{Event as J, Journal, Record};
+use crate::journal::{Action, Event as J, Journal, Record};
 use crate::node::{NodeAccess, Pair, config_path};
 use crate::runs::{self, Phase, RunState};
 use crate::service::{Identified, ServiceError};
@@ -328,6 +328,25 @@ fn attempt_listing(
         .unzip()
 }
 
+/// The exact bytes of the last name of `path`, in the node's own spelling (a Windows node's
+/// path read on a Unix controller included).
+fn exact_name(path: &std::path::Path) -> Vec<u8> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    match crate::node::path::parent_spelled(path) {
+        Some(parent) if path.parent() != Some(parent.as_path()) => {
+            let rest = bytes.get(parent.as_os_str().len()..).unwrap_or(bytes);
+            let start = rest
+                .iter()
+                .take_while(|b| matches!(b, b'\\' | b'/'))
+                .count();
+            rest[start..].to_vec()
+        }
+        _ => path
+            .file_name()
+            .map_or_else(|| bytes.to_vec(), |n| n.as_encoded_bytes().to_vec()),
+    }
+}
+
 /// Pairs (quarantine → home) for the replicant's originals still in quarantine.
 fn restore_moves(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<(PathBuf, PathBuf)> {
     runs::moves_of(records, "replicant.prune")
@@ -337,6 +356,56 @@ fn restore_moves(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<(PathBuf
         .filter(|(_, to)| replicant.exists(to).unwrap_or(true))
         .map(|(from, to)| (to, from))
         .collect()
+}
+
+/// After the replicant's originals went back, a copy of each file under a name Berkeley DB
+/// deletes when it recovers the environment and did not make (`__db.fake`,
+/// [`crate::dbhome::lost_at_recovery_name`]) goes where it was in the quarantine: the
+/// replicant's restart deletes the one in the home, the quarantine keeps it until `finalize`.
+/// Journaled as copies (done once, resumed after a crash); one that cannot be copied (a
+/// folder, a link: Berkeley DB does not delete those) is said and left. Returns what was kept.
+fn keep_copies(
+    ctx: &mut Ctx,
+    step: &str,
+    replicant: &dyn NodeAccess,
+    records: &[Record],
+) -> Result<Vec<String>, EngineError> {
+    let mut kept = Vec::new();
+    for (home, quarantine) in runs::moves_of(records, "replicant.prune") {
+        if !crate::dbhome::lost_at_recovery_name(&exact_name(&home)) {
+            continue;
+        }
+        if runs::copy_completed(ctx.journal.records(), &quarantine) {
+            kept.push(shown(&quarantine).to_string());
+            continue;
+        }
+        if !replicant.exists(&home).unwrap_or(false)
+            || replicant.exists(&quarantine).unwrap_or(true)
+        {
+            continue;
+        }
+        let seq = ctx.intent(
+            step,
+            Action::Copy {
+                node: replicant.config().name.clone(),
+                from: home.clone(),
+                to: quarantine.clone(),
+            },
+        )?;
+        match replicant.copy_file_durably(&home, &quarantine) {
+            Ok(()) => {
+                ctx.result(seq, "kept: Berkeley DB deletes this name at the start")?;
+                kept.push(shown(&quarantine).to_string());
+            }
+            Err(e) => ctx.emit(Event::Warning {
+                text: format!(
+                    "{}: Berkeley DB deletes files of this name when the replicant starts, and no copy could be kept in the quarantine ({e}); copy it elsewhere before the replicant starts if it matters",
+                    shown(&home)
+                ),
+            }),
+        }
+    }
+    Ok(kept)
 }
 
 /// What rollback would do now on the given nodes, from the journal and the live state.
@@ -765,8 +834,17 @@ fn run_step(
             ensure_down(ctx, id, replicant)?;
             let pairs = restore_moves(replicant, records);
             let (n, _) = move_all(ctx, id, replicant, pairs, false)?;
+            let kept = keep_copies(ctx, id, replicant, records)?;
+            let kept = if kept.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; a copy kept in the quarantine of what Berkeley DB deletes at the replicant's start: {} (copy it elsewhere before `tt-ha finalize`)",
+                    kept.join(", ")
+                )
+            };
             Ok(format!(
-                "{n} original entries moved back into {}",
+                "{n} original entries moved back into {}{kept}",
                 shown(&r.home)
             ))
         }
