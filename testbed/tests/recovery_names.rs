@@ -151,7 +151,10 @@ fn a_file_berkeley_db_deletes_at_the_replicants_start_survives_a_rollback_in_the
     let run_root = sb.home("replicant").parent().unwrap().join("tt-ha");
     for n in &names {
         // The premise: the restarted replicant's Berkeley DB deleted the one in the home.
-        assert!(!sb.home("replicant").join(n).exists(), "{n:?} survived the restart");
+        assert!(
+            !sb.home("replicant").join(n).exists(),
+            "{n:?} survived the restart"
+        );
         let copies = find(&run_root, n);
         assert_eq!(copies.len(), 1, "{n:?}: {copies:?}");
         assert_eq!(std::fs::read(&copies[0]).unwrap(), content(n), "{n:?}");

@@ -123,13 +123,18 @@ fn ignore_stop(sb: &Sandbox, node: &str) {
     sb.set(&line, "stop = [\"true\"]");
 }
 
+/// The stall window the tests set: short, so that a frozen copy fails fast, but long enough
+/// for a replicant on a loaded machine to begin its copy (CI28 saw 3 s pass before the first
+/// page under the load of a concurrent build: "none since the replicant was started").
+const STALL_SECS: u64 = 10;
+
 #[test]
 fn a_stalled_initial_copy_fails_fast_with_the_diagnosis_and_rollback_stops_the_replicant_in_it() {
     let sb = Sandbox::new(VOLUMES);
     // The default deadline of the demo (600 s) stays: the stall must be found long before it.
     sb.set(
         "startup_timeout_secs = 600",
-        "startup_timeout_secs = 600\nstall_timeout_secs = 3",
+        &format!("startup_timeout_secs = 600\nstall_timeout_secs = {STALL_SECS}"),
     );
     sb.set("stop_timeout_secs = 60", "stop_timeout_secs = 30");
     let master_sum = ask(sb.master_port, "CHECKSUM volume");
@@ -140,7 +145,7 @@ fn a_stalled_initial_copy_fails_fast_with_the_diagnosis_and_rollback_stops_the_r
     assert!(!o.status.success(), "apply: {out}");
     assert!(
         out.contains(
-            "[FAIL] replicant.start: no initial-copy progress for 3 s: last progress at line "
+            &format!("[FAIL] replicant.start: no initial-copy progress for {STALL_SECS} s: last progress at line ")
         ),
         "{out}"
     );
@@ -174,7 +179,7 @@ fn a_stalled_initial_copy_fails_fast_with_the_diagnosis_and_rollback_stops_the_r
     );
     let st = sb.tt_ha(&["status"]);
     assert!(
-        text(&st).contains("no initial-copy progress for 3 s"),
+        text(&st).contains(&format!("no initial-copy progress for {STALL_SECS} s")),
         "status explains: {}",
         text(&st)
     );
@@ -240,7 +245,7 @@ fn a_replicant_that_will_not_stop_is_ended_only_with_consent_and_the_master_neve
     let sb = Sandbox::new(VOLUMES);
     sb.set(
         "startup_timeout_secs = 600",
-        "startup_timeout_secs = 600\nstall_timeout_secs = 3",
+        &format!("startup_timeout_secs = 600\nstall_timeout_secs = {STALL_SECS}"),
     );
     let master_sum = ask(sb.master_port, "CHECKSUM volume");
     let config = std::fs::read_to_string(&sb.config).unwrap();
