@@ -307,6 +307,45 @@ fn killing_the_agent_during_a_request_gives_an_error_naming_the_node() {
     assert!(remote.list_home().is_ok());
 }
 
+/// A connection lost during a request, then a node out of reach: the failed reconnect says
+/// the new connection did nothing, and never that nothing was done, because the request sent
+/// on the lost one may have taken effect (the adversary read "Nothing was done on the node"
+/// after a link cut during replicant.start, with the replicant's server running).
+#[test]
+fn a_failed_reconnect_after_a_loss_mid_request_never_says_nothing_was_done() {
+    need_sshd!("a_failed_reconnect_after_a_loss_mid_request_never_says_nothing_was_done");
+    let mut n = node2();
+    let text = std::fs::read_to_string(&n.node_file).unwrap();
+    std::fs::write(
+        &n.node_file,
+        text.replace("\"exit 3\"", "\"sleep 5; exit 3\""),
+    )
+    .unwrap();
+    n.start_sshd(&n.forced_command());
+    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
+    let pid = agent_pid(&n);
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+    });
+    let e = remote.service_state().unwrap_err().to_string();
+    assert!(killer.join().unwrap().success());
+    assert!(e.contains("may or may not have taken effect"), "{e}");
+    // The node goes out of reach: the next request's new connection cannot be made.
+    n.stop_sshd();
+    let e = remote.list_home().unwrap_err().to_string();
+    assert!(e.contains("node rep (ssh ttnode)"), "{e}");
+    assert!(e.contains("This connection did nothing on the node"), "{e}");
+    assert!(
+        e.contains("The connection before it was lost: a request sent on it may or may not have taken effect"),
+        "{e}"
+    );
+    assert!(!e.to_lowercase().contains("nothing was done"), "{e}");
+}
+
 /// A greeting of protocol 1 for `node`, with `home`, as an agent would send it.
 fn hello_line(node: &str, home: &Path, run: &Path) -> String {
     format!(

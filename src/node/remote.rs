@@ -128,7 +128,7 @@ pub enum RemoteError {
         source: std::io::Error,
     },
     /// The host's key is not in known_hosts, or differs from it: ssh refused before the agent
-    /// ran, so nothing was done on the node.
+    /// ran, so this connection did nothing on the node.
     #[error("{}", host_key_message(.who, *.changed, .seen))]
     HostKey {
         /// The node.
@@ -140,7 +140,7 @@ pub enum RemoteError {
     },
     /// ssh failed to connect or log in.
     #[error(
-        "{who}: ssh could not connect or log in ({status}): {stderr}. Nothing was done on the node. Check that `ssh {host}` works with a key (BatchMode: no password prompt) and run again"
+        "{who}: ssh could not connect or log in ({status}): {stderr}. This connection did nothing on the node. Check that `ssh {host}` works with a key (BatchMode: no password prompt) and run again"
     )]
     Ssh {
         /// The node.
@@ -154,7 +154,7 @@ pub enum RemoteError {
     },
     /// Something printed before the agent's greeting.
     #[error(
-        "{who}: the account's shell printed text before tt-ha's greeting{}: \"{text}\". tt-ha refused the connection; nothing was done on the node. Make the account's shell quiet for non-interactive sessions (no echo in .bashrc/.profile or a login banner on stdout; sshd's Banner goes to stderr and is fine), or give the key a forced command (README, \"Remote nodes\")",
+        "{who}: the account's shell printed text before tt-ha's greeting{}: \"{text}\". tt-ha refused the connection, which did nothing on the node. Make the account's shell quiet for non-interactive sessions (no echo in .bashrc/.profile or a login banner on stdout; sshd's Banner goes to stderr and is fine), or give the key a forced command (README, \"Remote nodes\")",
         if *.greeted { "" } else { " (and no greeting came)" }
     )]
     Stray {
@@ -167,7 +167,7 @@ pub enum RemoteError {
     },
     /// The agent speaks another protocol version.
     #[error(
-        "{who}: the agent there ({program}) is tt-ha {theirs} speaking agent protocol {protocol}; this tt-ha {ours} speaks protocol {}. Nothing was done on the node. Install tt-ha {ours} on the node (as {program}), or run the controller's tt-ha at the node's version",
+        "{who}: the agent there ({program}) is tt-ha {theirs} speaking agent protocol {protocol}; this tt-ha {ours} speaks protocol {}. This connection did nothing on the node. Install tt-ha {ours} on the node (as {program}), or run the controller's tt-ha at the node's version",
         protocol::PROTOCOL_VERSION,
         ours = env!("CARGO_PKG_VERSION")
     )]
@@ -183,7 +183,7 @@ pub enum RemoteError {
     },
     /// The greeting could not be read.
     #[error(
-        "{who}: the agent's greeting could not be read ({why}). Nothing was done on the node. Install the same tt-ha version on both machines"
+        "{who}: the agent's greeting could not be read ({why}). This connection did nothing on the node. Install the same tt-ha version on both machines"
     )]
     Garbled {
         /// The node.
@@ -193,7 +193,7 @@ pub enum RemoteError {
     },
     /// The agent ended, or ssh did, before greeting.
     #[error(
-        "{who}: `{program} agent --stdio` ended before greeting ({status}){}. Nothing was done on the node. Check that tt-ha is installed there as `{program}` (tt_ha in tt-ha.toml) and that its node file is right",
+        "{who}: `{program} agent --stdio` ended before greeting ({status}){}. This connection did nothing on the node. Check that tt-ha is installed there as `{program}` (tt_ha in tt-ha.toml) and that its node file is right",
         if .stderr.is_empty() { String::new() } else { format!(": {}", .stderr) }
     )]
     Exited {
@@ -208,7 +208,7 @@ pub enum RemoteError {
     },
     /// No greeting within the deadline.
     #[error(
-        "{who}: no greeting from the agent within {secs} s. Nothing was done on the node. Check that `ssh {host}` connects (network, ProxyJump) and run again"
+        "{who}: no greeting from the agent within {secs} s. This connection did nothing on the node. Check that `ssh {host}` connects (network, ProxyJump) and run again"
     )]
     NoGreeting {
         /// The node.
@@ -220,13 +220,22 @@ pub enum RemoteError {
     },
     /// The agent serves another node than the one configured.
     #[error(
-        "{who}: the agent there serves {what}. Nothing was done on the node. Make tt-ha.toml and the node's file (--node-config) describe the same node"
+        "{who}: the agent there serves {what}. This connection did nothing on the node. Make tt-ha.toml and the node's file (--node-config) describe the same node"
     )]
     WrongNode {
         /// The node.
         who: String,
         /// What differs.
         what: String,
+    },
+    /// The connection was lost earlier and could not be made again: the new connection did
+    /// nothing, but a request sent on the lost one may have taken effect.
+    #[error(
+        "{inner} The connection before it was lost: a request sent on it may or may not have taken effect on the node (a service start or stop under way goes on without tt-ha). When the node can be reached again, run `tt-ha status`: `tt-ha apply` (or `tt-ha rollback`) resumes by asking the node what is true"
+    )]
+    Reconnect {
+        /// Why the new connection failed (names the node).
+        inner: Box<RemoteError>,
     },
     /// The connection was lost.
     #[error(
@@ -351,7 +360,7 @@ fn host_key_message(who: &str, changed: bool, seen: &HostKeySeen) -> String {
         )
     };
     format!(
-        "{who} {what}: ssh refused to connect, so nothing was done on the node. {key} See the fingerprint from here with `{scan} | ssh-keygen -lf -` and check it on the node itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; Windows: `ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub`). {fix}. (ssh said: {stderr})"
+        "{who} {what}: ssh refused to connect, so this connection did nothing on the node. {key} See the fingerprint from here with `{scan} | ssh-keygen -lf -` and check it on the node itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; Windows: `ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub`). {fix}. (ssh said: {stderr})"
     )
 }
 
@@ -724,8 +733,11 @@ impl RemoteNode {
                 why,
             });
         }
-        let (conn, hello) = open(&self.link, self.timing)?;
-        check_hello(&hello, &self.cfg, self.role, &self.link)?;
+        // A connection was made before and lost (this slot is emptied only then): a failure
+        // now says nothing of what the lost one's requests did.
+        let again = |e: RemoteError| RemoteError::Reconnect { inner: Box::new(e) };
+        let (conn, hello) = open(&self.link, self.timing).map_err(again)?;
+        check_hello(&hello, &self.cfg, self.role, &self.link).map_err(again)?;
         self.lock_again(&conn)?;
         *slot = Some(conn.clone());
         Ok(conn)
