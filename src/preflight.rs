@@ -406,6 +406,72 @@ fn check_space(n: &NodeView, backup_bytes: Option<u64>, out: &mut Vec<Finding>) 
     }
 }
 
+/// Room in each home for what the servers' starts write there. The master makes its region
+/// files again, as large as those moved aside; the replicant receives the master's databases
+/// in its initial copy and makes region files like the master's. What the moves take out of
+/// a home frees nothing while the quarantine is on the same file system (the moves are
+/// renames), so earlier runs' quarantines that were never finalized fill the disk, attempt
+/// after attempt (the adversary filled the master's this way while preflight asked for 0 B,
+/// and the start's failure blamed a stale log line).
+fn check_start_space(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
+    let Ok(master) = &m.home else { return };
+    let regions = Home::total(&master.master_region_moves());
+    let databases: u64 = master
+        .entries
+        .iter()
+        .filter(|e| e.class == crate::dbhome::FileClass::Database)
+        .map(|e| e.bytes)
+        .sum();
+    for (n, need, what) in [
+        (m, regions, "its region files, made again at its start"),
+        (
+            r,
+            databases + regions,
+            "the master's databases (the initial copy) and region files like the master's",
+        ),
+    ] {
+        let Ok(home) = &n.home else { continue };
+        let node = n.access.get();
+        let run_at = crate::node::config_path(node, &n.cfg.run_dir()).ok();
+        // Moves to another file system free what they take out of the home.
+        let freed = match run_at.and_then(|r| node.same_filesystem(&node.home(), &r)) {
+            Some(false) => Home::total(&home.moves_for(n.role)),
+            _ => 0,
+        };
+        let at = crate::display::path(&n.cfg.home).to_string();
+        match node.available_space(&node.home()) {
+            Ok(free) => {
+                let room = free.saturating_add(freed);
+                let ok = room >= need;
+                out.push(finding(
+                    "disk space: server start",
+                    Some(n),
+                    format!("{} free at {at}", human_bytes(free)),
+                    format!("{} ({what})", human_bytes(need)),
+                    if ok { Status::Ok } else { Status::Fail },
+                    if ok {
+                        String::new()
+                    } else {
+                        format!(
+                            "free {} on that volume: the quarantine of an earlier run (under {}) holds what its attempt moved aside, and `tt-ha finalize` deletes it for good once you have checked it; or set run_dir on another volume",
+                            human_bytes(need - room),
+                            crate::display::path(&n.cfg.run_dir())
+                        )
+                    },
+                ));
+            }
+            Err(e) => out.push(finding(
+                "disk space: server start",
+                Some(n),
+                "unknown",
+                format!("{} ({what})", human_bytes(need)),
+                Status::Warn,
+                format!("{at}: {e}"),
+            )),
+        }
+    }
+}
+
 /// Can tt-ha create files where it will need to (the run folder, the backup folder)? Probed with
 /// a temporary file in the folder or its nearest existing parent, removed at once.
 fn check_writable(n: &NodeView, out: &mut Vec<Finding>) {
@@ -648,6 +714,7 @@ pub fn run(master: &NodeView, replicant: &NodeView) -> Vec<Finding> {
     let backup = master.home.as_ref().ok().map(Home::data_bytes);
     check_space(master, backup, &mut out);
     check_space(replicant, None, &mut out);
+    check_start_space(master, replicant, &mut out);
     check_writable(master, &mut out);
     check_writable(replicant, &mut out);
     check_lock(master, &mut out);

@@ -275,11 +275,9 @@ fn killing_the_agent_mid_session_gives_an_error_naming_the_node() {
     assert_ne!(agent_pid(&n), pid);
 }
 
-#[test]
-fn killing_the_agent_during_a_request_gives_an_error_naming_the_node() {
-    need_sshd!("killing_the_agent_during_a_request_gives_an_error_naming_the_node");
-    let mut n = node2();
-    // A service query that takes a while: the agent is killed while it runs.
+/// Connects to a node whose service query takes 5 s, and returns the node and the error of
+/// that query when its agent is killed 0.7 s into it.
+fn agent_killed_during_a_query(n: &mut SshNode) -> (RemoteNode, String) {
     let text = std::fs::read_to_string(&n.node_file).unwrap();
     std::fs::write(
         &n.node_file,
@@ -288,7 +286,7 @@ fn killing_the_agent_during_a_request_gives_an_error_naming_the_node() {
     .unwrap();
     n.start_sshd(&n.forced_command());
     let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
-    let pid = agent_pid(&n);
+    let pid = agent_pid(n);
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(700));
         Command::new("kill")
@@ -297,8 +295,17 @@ fn killing_the_agent_during_a_request_gives_an_error_naming_the_node() {
             .unwrap()
     });
     let e = remote.service_state().unwrap_err().to_string();
-    eprintln!("lost: {e}");
     assert!(killer.join().unwrap().success());
+    (remote, e)
+}
+
+#[test]
+fn killing_the_agent_during_a_request_gives_an_error_naming_the_node() {
+    need_sshd!("killing_the_agent_during_a_request_gives_an_error_naming_the_node");
+    let mut n = node2();
+    // A service query that takes a while: the agent is killed while it runs.
+    let (remote, e) = agent_killed_during_a_query(&mut n);
+    eprintln!("lost: {e}");
     assert!(
         e.contains("node rep (ssh ttnode)") && e.contains("lost") && e.contains("tt-ha apply"),
         "{e}"
@@ -315,24 +322,7 @@ fn killing_the_agent_during_a_request_gives_an_error_naming_the_node() {
 fn a_failed_reconnect_after_a_loss_mid_request_never_says_nothing_was_done() {
     need_sshd!("a_failed_reconnect_after_a_loss_mid_request_never_says_nothing_was_done");
     let mut n = node2();
-    let text = std::fs::read_to_string(&n.node_file).unwrap();
-    std::fs::write(
-        &n.node_file,
-        text.replace("\"exit 3\"", "\"sleep 5; exit 3\""),
-    )
-    .unwrap();
-    n.start_sshd(&n.forced_command());
-    let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
-    let pid = agent_pid(&n);
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
-        Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-    });
-    let e = remote.service_state().unwrap_err().to_string();
-    assert!(killer.join().unwrap().success());
+    let (remote, e) = agent_killed_during_a_query(&mut n);
     assert!(e.contains("may or may not have taken effect"), "{e}");
     // The node goes out of reach: the next request's new connection cannot be made.
     n.stop_sshd();

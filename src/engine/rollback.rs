@@ -379,8 +379,13 @@ fn keep_copies(
             kept.push(shown(&quarantine).to_string());
             continue;
         }
+        // A copy begun and cut short (a crash between its intent and result) is made again:
+        // the copy replaces what it left. Anything else already there is not ours to replace.
+        let begun = ctx.journal.records().iter().any(|r| {
+            matches!(&r.event, J::Intent { action: Action::Copy { to, .. }, .. } if *to == quarantine)
+        });
         if !replicant.exists(&home).unwrap_or(false)
-            || replicant.exists(&quarantine).unwrap_or(true)
+            || (!begun && replicant.exists(&quarantine).unwrap_or(true))
         {
             continue;
         }

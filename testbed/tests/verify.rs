@@ -500,28 +500,9 @@ fn one_server_on_both_sides_or_the_sides_swapped_is_refused() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
-/// A TCP relay on a port of its own to `127.0.0.1:to`, each connection piped both ways on
-/// threads: another route to one server.
+/// A TCP relay on a port of its own to `127.0.0.1:to`: another route to one server.
 fn relay(to: u16) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else {
-                continue;
-            };
-            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let pipe = |mut a: TcpStream, mut b: TcpStream| {
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut a, &mut b);
-                    let _ = b.shutdown(std::net::Shutdown::Write);
-                });
-            };
-            pipe(client, s2);
-            pipe(server, c2);
-        }
-    });
-    port
+    switching_relay(vec![to], |_| 0)
 }
 
 /// Two servers that answer as the same role (both standalone, as before `apply` or after a

@@ -7,7 +7,7 @@ pub mod tmux;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -42,7 +42,12 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(volumes: usize) -> Sandbox {
-        let dir = tempfile::tempdir().unwrap();
+        Sandbox::new_in(&std::env::temp_dir(), volumes)
+    }
+
+    /// A sandbox in a new folder under `parent` (a volume of the test's choosing).
+    pub fn new_in(parent: &Path, volumes: usize) -> Sandbox {
+        let dir = tempfile::tempdir_in(parent).unwrap();
         let root = dir.path().join("sandbox");
         let o = Command::new(tt_ha_bin())
             .args(["demo", "--no-open", "--volumes", &volumes.to_string()])

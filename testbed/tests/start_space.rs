@@ -1,0 +1,90 @@
+//! Room for what the servers' starts write, on a real volume: a sandbox on a small tmpfs whose
+//! free space is taken by an earlier run's leftovers is refused at preflight, naming the node,
+//! what its start needs and how to free it, before anything moves; with the room back, the
+//! same apply goes through. Root only (it mounts a tmpfs); skipped loudly otherwise.
+
+mod common;
+use common::{Sandbox, text};
+use std::path::Path;
+use std::process::Command;
+
+/// Every file under `dir` with its bytes (the run folders excluded: a refused apply keeps its
+/// journal there).
+fn tree(dir: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().is_some_and(|n| n == "tt-ha") {
+            continue;
+        }
+        if p.is_dir() {
+            tree(&p, out);
+        } else if p.is_file() {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+fn homes(sb: &Sandbox) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut v = Vec::new();
+    tree(&sb.home("master"), &mut v);
+    tree(&sb.home("replicant"), &mut v);
+    v.sort();
+    v
+}
+
+fn free_bytes(p: &Path) -> u64 {
+    let o = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(p)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_volume_without_room_for_the_servers_starts_is_refused_before_anything_moves() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "\n!!!!! SKIPPED: mounting a tmpfs needs root (CI runs as root); run as root to test the start's disk space !!!!!\n"
+        );
+        return;
+    }
+    let mount = tempfile::tempdir().unwrap();
+    let m = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=400m", "ttha-start-space"])
+        .arg(mount.path())
+        .status()
+        .unwrap();
+    assert!(m.success(), "mount a tmpfs");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let sb = Sandbox::new_in(mount.path(), 2_000);
+        // An earlier run's leftovers: everything but 15 MiB of the volume, room enough for
+        // the backup (10 MiB) but not for what the starts write (a region set on each node,
+        // the initial copy on the replicant).
+        let free = free_bytes(mount.path());
+        let filler = mount.path().join("earlier-run-leftovers");
+        std::fs::write(&filler, vec![0u8; (free - 15 * 1024 * 1024) as usize]).unwrap();
+        let before = homes(&sb);
+        let o = sb.tt_ha(&["apply", "--yes"]);
+        let t = text(&o);
+        assert_ne!(o.status.code(), Some(0), "{t}");
+        assert!(t.contains("master disk space: server start"), "{t}");
+        assert!(t.contains("replicant disk space: server start"), "{t}");
+        assert!(!t.contains("disk space: backup"), "{t}");
+        assert!(t.contains("tt-ha finalize"), "{t}");
+        assert!(!t.contains("[....] replicant.stop"), "{t}");
+        assert!(homes(&sb) == before, "a home changed");
+        // Room again: the same apply goes through.
+        std::fs::remove_file(&filler).unwrap();
+        let o = sb.tt_ha(&["apply", "--yes"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }));
+    let _ = Command::new("umount").arg("-l").arg(mount.path()).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
