@@ -182,21 +182,15 @@ pub fn recheck(
 }
 
 /// Counts a difference that went on a re-read. One the master's stream read (differing or
-/// missing) is now equal when the master still holds it, and `gone` when both servers
-/// deleted it (no record left to call equal): either way the record read stays accounted
-/// for. An extra is neither: the master's stream never read it where the replicant holds it
+/// missing) is now equal when the master still holds it (one it no longer holds is counted
+/// `gone` by the caller, settled or not). An extra is neither: the master's stream never read it where the replicant holds it
 /// (it moved between scopes during the compare, and may well have been counted equal where
 /// it was before), so it is settled but adds nothing, and `equal` never exceeds the records
 /// read.
 fn settled(stats: &mut super::stats::Stats, was: &DifferenceKind, on_master: bool) {
     stats.settled += 1;
-    if matches!(was, DifferenceKind::Extra) {
-        return;
-    }
-    if on_master {
+    if on_master && !matches!(was, DifferenceKind::Extra) {
         stats.equal += 1;
-    } else {
-        stats.gone += 1;
     }
 }
 
@@ -232,20 +226,24 @@ fn read_again(
     let stats = &mut outcome.stats;
     for d in std::mem::take(&mut outcome.differences) {
         stats.count(&d.kind, -1);
-        let (mut m, mut r) = (mine.get(&d.volume).cloned(), theirs.get(&d.volume).cloned());
-        // Not in the scopes read on a side: moved again (or deleted) during the compare.
-        // Asked for by its key, wherever that server holds it now: never counted gone (nor
-        // missing) while the server still holds it in another scope.
-        if m.is_none() {
-            m = master.get(&d.volume)?;
+        let (m, r) = (mine.get(&d.volume), theirs.get(&d.volume));
+        // Each record the master's stream read stays accounted for exactly once: equal or
+        // still a difference while the master holds the Volume where it was read again, and
+        // `gone` once it no longer does (moved away or deleted during the compare; a copy the
+        // replicant still holds there is then an extra, as any other).
+        let read_by_master = !matches!(d.kind, DifferenceKind::Extra);
+        if read_by_master && m.is_none() {
+            stats.gone += 1;
         }
-        if r.is_none() {
-            r = replicant.get(&d.volume)?;
-        }
-        match Difference::between(m.as_ref(), r.as_ref()) {
+        match Difference::between(m, r) {
             None => settled(stats, &d.kind, m.is_some()),
             Some(now) => {
                 stats.count(&now.kind, 1);
+                // An extra (never read by the master's stream there) that the master now
+                // holds: a difference only the re-read found.
+                if !read_by_master && !matches!(now.kind, DifferenceKind::Extra) {
+                    stats.found_on_reread += 1;
+                }
                 still.push(now);
             }
         }
@@ -287,6 +285,7 @@ mod tests {
             ..Stats::default()
         };
         gone.count(&DifferenceKind::Differs(Vec::new()), -1);
+        gone.gone += 1;
         settled(&mut gone, &DifferenceKind::Missing, false);
         assert_eq!((gone.equal, gone.settled, gone.gone), (0, 1, 1));
         gone.check_accounted()

@@ -209,9 +209,13 @@ pub struct Stats {
     pub recheck: &'static str,
     /// Of those, how many had gone when read again (the replicant had caught up).
     pub settled: u64,
-    /// Records the master's stream read whose Volume both servers had deleted by the re-read
-    /// (the pair agrees that neither holds it; no record left to call equal).
+    /// Records the master's stream read whose Volume the master no longer held where it was
+    /// read again (moved away or deleted during the compare; a copy the replicant still holds
+    /// there is reported as extra).
     pub gone: u64,
+    /// Differences the re-read found on Volumes the master's stream did not read there (an
+    /// extra the master holds by the re-read, moved in during the compare).
+    pub found_on_reread: u64,
     /// Seconds the run took.
     pub elapsed_secs: f64,
     /// Records read per second.
@@ -236,6 +240,7 @@ impl Default for Stats {
             recheck: "none",
             settled: 0,
             gone: 0,
+            found_on_reread: 0,
             elapsed_secs: 0.0,
             rate: 0.0,
         }
@@ -249,16 +254,24 @@ impl Stats {
     }
 
     /// Every record read ends as equal, differing, missing, a repeat or (after the re-read)
-    /// gone from both: an error (exit 2) when the numbers do not add up, never a result built
-    /// on a record that went uncounted. Checked after the compare and again after the re-read.
+    /// gone, and the differing and missing also count what only the re-read found: an error
+    /// (exit 2) when the numbers do not add up, never a result built on a record that went
+    /// uncounted. Checked after the compare and again after the re-read.
     pub fn check_accounted(&self) -> Result<(), super::VerifyError> {
         let ended = self.equal + self.differing + self.missing + self.repeated + self.gone;
-        if self.records_read == ended {
+        let read = self.records_read + self.found_on_reread;
+        if read == ended {
             return Ok(());
         }
         Err(super::VerifyError::new(format!(
-            "internal check failed: {} records read but {ended} accounted for (equal {}, differing {}, missing {}, repeated {}, gone from both {}); the result cannot be trusted: report this as a bug with the --json output",
-            self.records_read, self.equal, self.differing, self.missing, self.repeated, self.gone
+            "internal check failed: {} records read and {} differences found by the re-read, but {ended} accounted for (equal {}, differing {}, missing {}, repeated {}, gone {}); the result cannot be trusted: report this as a bug with the --json output",
+            self.records_read,
+            self.found_on_reread,
+            self.equal,
+            self.differing,
+            self.missing,
+            self.repeated,
+            self.gone
         )))
     }
 
@@ -309,7 +322,10 @@ impl Stats {
             rows.push(("repeated on the replicant", thousands(self.repeated_other)));
         }
         if self.gone > 0 {
-            rows.push(("gone from both", thousands(self.gone)));
+            rows.push(("gone before the re-read", thousands(self.gone)));
+        }
+        if self.found_on_reread > 0 {
+            rows.push(("found by the re-read", thousands(self.found_on_reread)));
         }
         rows.push((
             "read again",
@@ -335,7 +351,7 @@ impl Stats {
     pub fn gone_warning(&self) -> Option<String> {
         (self.gone > 0).then(|| {
             format!(
-                "{} Volume(s) the master's stream read were deleted from both servers before they were read again (written to during the compare): the two agree that neither holds them now",
+                "{} Volume(s) the master's stream read had moved away or been deleted on the master by the time they were read again (written to during the compare): not compared where they are now; a copy the replicant still holds where they were is shown as extra. Run verify again on a quieter pair to compare them",
                 thousands(self.gone)
             )
         })
