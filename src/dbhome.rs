@@ -194,14 +194,15 @@ fn removed_at_recovery(b: &[u8]) -> bool {
         && !b.starts_with(b"__dbq.")
 }
 
-/// True for a region file Berkeley DB makes: `__db.` and digits (`__db.001`).
+/// True for a region file Berkeley DB makes: `__db.` and exactly three digits (its
+/// `__db.%03d`: `__db.001`); `__db.1` or `__db.0001` are not its names, and it deletes them.
 pub fn is_bdb_region(name: impl AsRef<OsStr>) -> bool {
     bdb_region(name.as_ref().as_encoded_bytes())
 }
 
 fn bdb_region(b: &[u8]) -> bool {
     b.strip_prefix(b"__db.")
-        .is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
+        .is_some_and(|d| d.len() == 3 && d.iter().all(u8::is_ascii_digit))
 }
 
 /// A name (exact bytes) Berkeley DB deletes at recovery that is not a region file it made
@@ -686,6 +687,19 @@ mod tests {
             }
         );
         assert_eq!(c("x__db.001"), FileClass::Other);
+        for (name, region) in [
+            ("__db.001", true),
+            ("__db.042", true),
+            ("__db.1", false),
+            ("__db.01", false),
+            ("__db.0001", false),
+            ("__db.", false),
+            ("__db.0a1", false),
+            ("__db.001 ", false),
+        ] {
+            assert_eq!(is_bdb_region(name), region, "{name:?}");
+            assert_eq!(lost_at_recovery_name(name.as_bytes()), !region, "{name:?}");
+        }
         assert_eq!(classify("__db.001", EntryKind::Dir, ""), FileClass::Folder);
     }
 

@@ -122,16 +122,17 @@ pub enum Event {
 }
 
 /// Whether a confirmation the operator typed is exactly `expected` (a node's name, `rollback`,
-/// a run id): the line's end (`\n`, `\r\n`) is not part of it, and everything else is. A
-/// space or Tab before or after is not the name: a confirmation names the node that will be
-/// changed, exactly or not at all.
+/// a run id): the line's end is not part of it, and everything else is. A space or Tab before
+/// or after is not the name, nor a carriage return typed on a Unix terminal (Ctrl-V Enter): a
+/// confirmation names the node that will be changed, exactly or not at all.
 pub fn typed_exactly(typed: &str, expected: &str) -> bool {
-    let t = typed
-        .strip_suffix("\r\n")
-        .or_else(|| typed.strip_suffix('\n'))
-        .unwrap_or(typed);
+    let t = typed.strip_suffix(LINE_END).unwrap_or(typed);
     t == expected
 }
+
+/// The end of a line read from the console: Windows' console gives `\r\n` for Enter, a Unix
+/// terminal `\n` (a `\r` before it was typed).
+const LINE_END: &str = if cfg!(windows) { "\r\n" } else { "\n" };
 
 /// Asks the operator before a destructive step. The CLI types the node name; `--yes` answers.
 pub trait Confirm {
@@ -331,8 +332,12 @@ mod tests {
 
     #[test]
     fn a_confirmation_is_the_exact_word_with_only_its_line_end_dropped() {
-        for yes in ["replicant", "replicant\n", "replicant\r\n"] {
+        for yes in ["replicant", &format!("replicant{}", super::LINE_END)] {
             assert!(typed_exactly(yes, "replicant"), "{yes:?}");
+        }
+        // On a Unix terminal a carriage return is typed (Ctrl-V Enter), never a line end.
+        if !cfg!(windows) {
+            assert!(!typed_exactly("replicant\r\n", "replicant"));
         }
         for no in [
             " replicant",

@@ -132,9 +132,14 @@ fn a_file_berkeley_db_deletes_at_the_replicants_start_survives_a_rollback_in_the
             "{r:?}"
         );
     }
+    // Region-like but not Berkeley DB's `__db.%03d` (the adversary lost `__db.1`, `__db.0001`
+    // and `__db.01` after the first fix took any digits for a region).
     let names = [
         OsString::from("__db.fake"),
         OsString::from_vec(b"__db\xfe.keep".to_vec()),
+        OsString::from("__db.1"),
+        OsString::from("__db.01"),
+        OsString::from("__db.0001"),
     ];
     let content =
         |n: &OsString| [b"the operator's notes: ".as_slice(), n.as_encoded_bytes()].concat();
