@@ -422,22 +422,46 @@ fn check_start_space(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
         .filter(|e| e.class == crate::dbhome::FileClass::Database)
         .map(|e| e.bytes)
         .sum();
-    for (n, need, what) in [
+    let wants = [
         (m, regions, "its region files, made again at its start"),
         (
             r,
             databases + regions,
             "the master's databases (the initial copy) and region files like the master's",
         ),
-    ] {
-        let Ok(home) = &n.home else { continue };
-        let node = n.access.get();
+    ];
+    // Two homes on one volume of one machine (a single-machine site, the sandbox) share its
+    // room: each start needs what both write (the adversary's 52 MiB passed two rows of 35).
+    let (mn, rn) = (m.access.get(), r.access.get());
+    let shared = mn.machine_id() == rn.machine_id()
+        && mn.same_filesystem(&mn.home(), &rn.home()) == Some(true);
+    // Moves to another file system free what they take out of a home.
+    let freed = |n: &NodeView| -> u64 {
+        let (Ok(home), node) = (&n.home, n.access.get()) else {
+            return 0;
+        };
         let run_at = crate::node::config_path(node, &n.cfg.run_dir()).ok();
-        // Moves to another file system free what they take out of the home.
-        let freed = match run_at.and_then(|r| node.same_filesystem(&node.home(), &r)) {
+        match run_at.and_then(|r| node.same_filesystem(&node.home(), &r)) {
             Some(false) => Home::total(&home.moves_for(n.role)),
             _ => 0,
+        }
+    };
+    for (i, (n, own, what)) in wants.iter().enumerate() {
+        let (other, other_need, _) = &wants[1 - i];
+        let (need, freed, what) = if shared {
+            (
+                own + other_need,
+                freed(n) + freed(other),
+                format!(
+                    "{what}, and {} for the {}'s on the same volume",
+                    human_bytes(*other_need),
+                    other.role
+                ),
+            )
+        } else {
+            (*own, freed(n), what.to_string())
         };
+        let node = n.access.get();
         let at = crate::display::path(&n.cfg.home).to_string();
         match node.available_space(&node.home()) {
             Ok(free) => {

@@ -62,22 +62,33 @@ fn a_volume_without_room_for_the_servers_starts_is_refused_before_anything_moves
     assert!(m.success(), "mount a tmpfs");
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let sb = Sandbox::new_in(mount.path(), 2_000);
-        // An earlier run's leftovers: everything but 15 MiB of the volume, room enough for
-        // the backup (10 MiB) but not for what the starts write (a region set on each node,
-        // the initial copy on the replicant).
-        let free = free_bytes(mount.path());
+        // An earlier run's leftovers: everything but 15 MiB of the volume (room enough for the
+        // backup, 10 MiB, but not for what either start writes: a region set on each node,
+        // the initial copy on the replicant, about 35 MiB each), then everything but 50 MiB
+        // (room for either start alone, not for both on this one volume: the adversary's
+        // 52 MiB passed two rows of 35 and the apply failed at replicant.start, disk full).
         let filler = mount.path().join("earlier-run-leftovers");
-        std::fs::write(&filler, vec![0u8; (free - 15 * 1024 * 1024) as usize]).unwrap();
-        let before = homes(&sb);
-        let o = sb.tt_ha(&["apply", "--yes"]);
-        let t = text(&o);
-        assert_ne!(o.status.code(), Some(0), "{t}");
-        assert!(t.contains("master disk space: server start"), "{t}");
-        assert!(t.contains("replicant disk space: server start"), "{t}");
-        assert!(!t.contains("disk space: backup"), "{t}");
-        assert!(t.contains("tt-ha finalize"), "{t}");
-        assert!(!t.contains("[....] replicant.stop"), "{t}");
-        assert!(homes(&sb) == before, "a home changed");
+        for left in [15u64, 50] {
+            let _ = std::fs::remove_file(&filler);
+            let free = free_bytes(mount.path());
+            std::fs::write(&filler, vec![0u8; (free - left * 1024 * 1024) as usize]).unwrap();
+            let before = homes(&sb);
+            let o = sb.tt_ha(&["apply", "--yes"]);
+            let t = text(&o);
+            assert_ne!(o.status.code(), Some(0), "{left} MiB: {t}");
+            assert!(
+                t.contains("master disk space: server start"),
+                "{left} MiB: {t}"
+            );
+            assert!(
+                t.contains("replicant disk space: server start"),
+                "{left} MiB: {t}"
+            );
+            assert!(!t.contains("disk space: backup"), "{left} MiB: {t}");
+            assert!(t.contains("tt-ha finalize"), "{left} MiB: {t}");
+            assert!(!t.contains("[....] replicant.stop"), "{left} MiB: {t}");
+            assert!(homes(&sb) == before, "{left} MiB: a home changed");
+        }
         // Room again: the same apply goes through.
         std::fs::remove_file(&filler).unwrap();
         let o = sb.tt_ha(&["apply", "--yes"]);
