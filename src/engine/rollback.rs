@@ -362,8 +362,10 @@ fn restore_moves(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<(PathBuf
 /// deletes when it recovers the environment and did not make (`__db.fake`,
 /// [`crate::dbhome::lost_at_recovery_name`]) goes where it was in the quarantine: the
 /// replicant's restart deletes the one in the home, the quarantine keeps it until `finalize`.
-/// Journaled as copies (done once, resumed after a crash); one that cannot be copied (a
-/// folder, a link: Berkeley DB does not delete those) is said and left. Returns what was kept.
+/// Journaled as copies (done once, resumed after a crash). A symbolic link of such a name
+/// (Berkeley DB deletes it too; a link is never followed, so never copied) goes back into the
+/// quarantine, by a journaled move; a folder stays (Berkeley DB does not delete folders); one
+/// that cannot be copied is said. Returns what was kept.
 fn keep_copies(
     ctx: &mut Ctx,
     step: &str,
@@ -371,9 +373,20 @@ fn keep_copies(
     records: &[Record],
 ) -> Result<Vec<String>, EngineError> {
     let mut kept = Vec::new();
+    let listed = replicant.list_home().map(|h| h.entries).unwrap_or_default();
+    let kind_of = |p: &PathBuf| listed.iter().find(|e| e.path == *p).map(|e| e.kind);
+    let mut links = Vec::new();
     for (home, quarantine) in runs::moves_of(records, "replicant.prune") {
         if !crate::dbhome::lost_at_recovery_name(&exact_name(&home)) {
             continue;
+        }
+        match kind_of(&home) {
+            Some(crate::dbhome::EntryKind::Symlink) => {
+                links.push((home, quarantine));
+                continue;
+            }
+            Some(crate::dbhome::EntryKind::Dir) => continue,
+            _ => {}
         }
         if runs::copy_completed(ctx.journal.records(), &quarantine) {
             kept.push(shown(&quarantine).to_string());
@@ -409,6 +422,14 @@ fn keep_copies(
                 ),
             }),
         }
+    }
+    if !links.is_empty() {
+        let shown_links: Vec<String> = links
+            .iter()
+            .map(|(_, q)| format!("{} (a link, moved back)", shown(q)))
+            .collect();
+        move_all(ctx, step, replicant, links, true)?;
+        kept.extend(shown_links);
     }
     Ok(kept)
 }

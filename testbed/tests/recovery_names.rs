@@ -107,6 +107,27 @@ fn find(dir: &Path, name: &OsString) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// Every symbolic link named `name` under `dir`, at any depth (never followed).
+fn find_links(dir: &Path, name: &OsString) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let e = e.unwrap();
+            let (p, kind) = (e.path(), e.file_type().unwrap());
+            if kind.is_dir() {
+                stack.push(p);
+            } else if kind.is_symlink() && p.file_name() == Some(name.as_os_str()) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// A file someone left in the replicant's home under a name Berkeley DB deletes at recovery
 /// (`__db.fake`, and `__db` with a byte that is not UTF-8): the prune moves it into the
 /// quarantine; the rollback moves it back and keeps a copy where it was in the quarantine,
@@ -146,6 +167,14 @@ fn a_file_berkeley_db_deletes_at_the_replicants_start_survives_a_rollback_in_the
     for n in &names {
         std::fs::write(sb.home("replicant").join(n), content(n)).unwrap();
     }
+    // A link of such a name (Berkeley DB deletes the link) and a folder (it does not).
+    let target = sb.root.join("link-target");
+    std::fs::write(&target, b"target").unwrap();
+    let link = OsString::from("__db.link");
+    std::os::unix::fs::symlink(&target, sb.home("replicant").join(&link)).unwrap();
+    let folder = OsString::from("__db.dir");
+    std::fs::create_dir(sb.home("replicant").join(&folder)).unwrap();
+    std::fs::write(sb.home("replicant").join(&folder).join("inside"), b"kept").unwrap();
     let o = sb.tt_ha(&["apply", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = sb.tt_ha(&["rollback", "--yes"]);
@@ -154,6 +183,14 @@ fn a_file_berkeley_db_deletes_at_the_replicants_start_survives_a_rollback_in_the
     assert!(t.contains("a copy kept in the quarantine"), "{t}");
     // The replicant runs again (Berkeley DB recovered its home): the copies are intact.
     let run_root = sb.home("replicant").parent().unwrap().join("tt-ha");
+    // The link went back into the quarantine, whole; the folder stayed in the home.
+    let links = find_links(&run_root, &link);
+    assert_eq!(links.len(), 1, "{links:?}: {t}");
+    assert_eq!(std::fs::read_link(&links[0]).unwrap(), target);
+    assert_eq!(
+        std::fs::read(sb.home("replicant").join(&folder).join("inside")).unwrap(),
+        b"kept"
+    );
     for n in &names {
         // The premise: the restarted replicant's Berkeley DB deleted the one in the home.
         assert!(
