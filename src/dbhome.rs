@@ -187,28 +187,12 @@ pub fn recovery_removes(name: impl AsRef<OsStr>) -> bool {
     removed_at_recovery(name.as_ref().as_encoded_bytes())
 }
 
-fn removed_at_recovery(b: &[u8]) -> bool {
+/// [`recovery_removes`] on a name's exact bytes (a remote node's name, split from its path).
+pub fn removed_at_recovery(b: &[u8]) -> bool {
     b.starts_with(b"__db")
         && !b.starts_with(b"__db.rep")
         && !b.starts_with(b"__db.register")
         && !b.starts_with(b"__dbq.")
-}
-
-/// True for a region file Berkeley DB makes: `__db.` and exactly three digits (its
-/// `__db.%03d`: `__db.001`); `__db.1` or `__db.0001` are not its names, and it deletes them.
-pub fn is_bdb_region(name: impl AsRef<OsStr>) -> bool {
-    bdb_region(name.as_ref().as_encoded_bytes())
-}
-
-fn bdb_region(b: &[u8]) -> bool {
-    b.strip_prefix(b"__db.")
-        .is_some_and(|d| d.len() == 3 && d.iter().all(u8::is_ascii_digit))
-}
-
-/// A name (exact bytes) Berkeley DB deletes at recovery that is not a region file it made
-/// (`__db.fake`): a file under it is lost at the server's next start.
-pub fn lost_at_recovery_name(name: &[u8]) -> bool {
-    removed_at_recovery(name) && !bdb_region(name)
 }
 
 /// Classifies an entry by its exact name and kind (never by a lossy copy of the name: a name
@@ -597,21 +581,6 @@ impl Home {
             .collect()
     }
 
-    /// Entries Berkeley DB deletes when the server recovers the environment
-    /// ([`recovery_removes`]) that are not region files it made ([`is_bdb_region`]): a file
-    /// someone left here under such a name (`__db.fake`, `__db.old`) is lost at the server's
-    /// next start, and the procedure starts both servers (and a rollback starts them again).
-    pub fn lost_at_recovery(&self) -> Vec<&Entry> {
-        self.entries
-            .iter()
-            .filter(|e| {
-                e.path
-                    .file_name()
-                    .is_some_and(|n| lost_at_recovery_name(n.as_encoded_bytes()))
-            })
-            .collect()
-    }
-
     /// What the replicant's `prune` step moves: everything except DB_CONFIG.
     pub fn replicant_prune_moves(&self) -> Vec<&Entry> {
         self.entries
@@ -687,19 +656,6 @@ mod tests {
             }
         );
         assert_eq!(c("x__db.001"), FileClass::Other);
-        for (name, region) in [
-            ("__db.001", true),
-            ("__db.042", true),
-            ("__db.1", false),
-            ("__db.01", false),
-            ("__db.0001", false),
-            ("__db.", false),
-            ("__db.0a1", false),
-            ("__db.001 ", false),
-        ] {
-            assert_eq!(is_bdb_region(name), region, "{name:?}");
-            assert_eq!(lost_at_recovery_name(name.as_bytes()), !region, "{name:?}");
-        }
         assert_eq!(classify("__db.001", EntryKind::Dir, ""), FileClass::Folder);
     }
 

@@ -422,12 +422,21 @@ fn check_start_space(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
         .filter(|e| e.class == crate::dbhome::FileClass::Database)
         .map(|e| e.bytes)
         .sum();
+    // The replicant's first log file is made whole at once (Berkeley DB preallocates it, as
+    // large as the master's).
+    let log = master
+        .entries
+        .iter()
+        .filter(|e| e.class == crate::dbhome::FileClass::Log)
+        .map(|e| e.bytes)
+        .max()
+        .unwrap_or(0);
     let wants = [
         (m, regions, "its region files, made again at its start"),
         (
             r,
-            databases + regions,
-            "the master's databases (the initial copy) and region files like the master's",
+            databases + regions + log,
+            "the master's databases (the initial copy), a log file and region files like the master's",
         ),
     ];
     // Two homes on one volume of one machine (a single-machine site, the sandbox) share its
@@ -448,6 +457,21 @@ fn check_start_space(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
     };
     for (i, (n, own, what)) in wants.iter().enumerate() {
         let (other, other_need, _) = &wants[1 - i];
+        // The backup this run may make, when it lands on this home's volume (made before the
+        // starts, kept after).
+        let backup = match &m.cfg.backup_dir {
+            Some(dir) if n.role == Role::Master || shared => {
+                let at = crate::node::config_path(mn, dir).ok();
+                match at.and_then(|d| mn.same_filesystem(&mn.home(), &d)) {
+                    Some(true) => {
+                        let b = master.data_bytes();
+                        b + b / 20
+                    }
+                    _ => 0,
+                }
+            }
+            _ => 0,
+        };
         let (need, freed, what) = if shared {
             (
                 own + other_need,
@@ -460,6 +484,14 @@ fn check_start_space(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
             )
         } else {
             (*own, freed(n), what.to_string())
+        };
+        let (need, what) = if backup > 0 {
+            (
+                need + backup,
+                format!("{what}, and {} for the backup", human_bytes(backup)),
+            )
+        } else {
+            (need, what)
         };
         let node = n.access.get();
         let at = crate::display::path(&n.cfg.home).to_string();
@@ -477,7 +509,7 @@ fn check_start_space(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
                         String::new()
                     } else {
                         format!(
-                            "free {} on that volume: the quarantine of an earlier run (under {}) holds what its attempt moved aside, and `tt-ha finalize` deletes it for good once you have checked it; or set run_dir on another volume",
+                            "free {} on that volume (an earlier run's quarantine under {} may hold what its attempt moved aside: `tt-ha finalize` deletes it for good once you have checked it), or set run_dir on another volume",
                             human_bytes(need - room),
                             crate::display::path(&n.cfg.run_dir())
                         )

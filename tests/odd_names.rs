@@ -187,13 +187,24 @@ fn apply_then_rollback_move_every_odd_name_and_back_byte_for_byte() {
 
     let o = site.tt_ha(&["rollback", "--yes"]);
     assert!(o.status.success(), "rollback: {}", text(&o));
-    common::assert_same_tree(&r0, &snapshot(&site.replicant), "replicant after rollback");
+    common::assert_same_tree(
+        &common::restored_by_rollback(&r0),
+        &snapshot(&site.replicant),
+        "replicant after rollback",
+    );
+    // What a rollback leaves in the quarantine is there byte for byte.
+    for n in odd_names()
+        .iter()
+        .filter(|n| common::stays_in_quarantine(n))
+    {
+        assert_eq!(fs::read(rq.join(os(n))).ok(), Some(content(n)), "{n:?}");
+    }
     common::assert_same_tree(
         &m0,
         &snapshot_without_regions(&site.master),
         "master after rollback",
     );
-    let expected: Vec<Vec<u8>> = r0
+    let expected: Vec<Vec<u8>> = common::restored_by_rollback(&r0)
         .keys()
         .map(|p| p.as_os_str().as_bytes().to_vec())
         .collect();
@@ -303,6 +314,8 @@ fn no_output_sends_a_raw_control_byte_for_odd_names_and_json_is_lossless() {
         })
         .collect();
     back.sort();
+    // What stays in the quarantine at rollback is no move back.
+    home.retain(|n| !common::stays_in_quarantine(n));
     assert_eq!(
         back, home,
         "rollback --dry-run --json names each move exactly"
@@ -392,7 +405,8 @@ fn a_crash_at_every_record_of_the_moves_resumes_or_rolls_back_losslessly() {
         crash_at(&site, n);
         let o = site.tt_ha(&["rollback", "--yes"]);
         assert!(o.status.success(), "crash at {n}: rollback: {}", text(&o));
-        common::assert_same_tree(&r0, &snapshot(&site.replicant), &format!("crash at {n}"));
+        let rq = quarantine(&site.replicant, &the_run(&site), "ttreplicant");
+        common::assert_rolled_back(&r0, &site.replicant, &rq, &format!("crash at {n}"));
         common::assert_same_tree(
             &m0,
             &snapshot_without_regions(&site.master),

@@ -24,7 +24,7 @@ struct TerminalConfirm {
 fn typed(node: &str) -> bool {
     let _ = std::io::Write::flush(&mut std::io::stderr());
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).is_ok() && engine::typed_exactly(&line, node)
+    std::io::stdin().lock().read_line(&mut line).is_ok() && engine::typed_line(&line, node)
 }
 
 impl Confirm for TerminalConfirm {
@@ -183,7 +183,7 @@ pub fn rollback(
         err!("Type `rollback` to go ahead: ");
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
-        if !engine::typed_exactly(&line, "rollback") {
+        if !engine::typed_line(&line, "rollback") {
             errln!("not confirmed: nothing was changed");
             return Ok(ExitCode::from(1));
         }
@@ -249,7 +249,7 @@ pub fn finalize(config_path: &Path, yes: bool) -> anyhow::Result<ExitCode> {
         }
         err!("Type the run id `{run}` to delete these for good: ");
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).is_ok() && engine::typed_exactly(&line, run)
+        std::io::stdin().lock().read_line(&mut line).is_ok() && engine::typed_line(&line, run)
     };
     outln!("{}", engine::finalize(&cfg, &mut ask)?);
     Ok(ExitCode::SUCCESS)

@@ -126,8 +126,14 @@ pub enum Event {
 /// or after is not the name, nor a carriage return typed on a Unix terminal (Ctrl-V Enter): a
 /// confirmation names the node that will be changed, exactly or not at all.
 pub fn typed_exactly(typed: &str, expected: &str) -> bool {
-    let t = typed.strip_suffix(LINE_END).unwrap_or(typed);
-    t == expected
+    typed == expected
+}
+
+/// [`typed_exactly`] for a line read from the console: the word, then the line's end. A line
+/// cut short (the name then Ctrl-D, no Enter) is not a confirmation.
+pub fn typed_line(line: &str, expected: &str) -> bool {
+    line.strip_suffix(LINE_END)
+        .is_some_and(|t| typed_exactly(t, expected))
 }
 
 /// The end of a line read from the console: Windows' console gives `\r\n` for Enter, a Unix
@@ -328,16 +334,20 @@ impl Ctx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::typed_exactly;
+    use super::{typed_exactly, typed_line};
 
     #[test]
     fn a_confirmation_is_the_exact_word_with_only_its_line_end_dropped() {
-        for yes in ["replicant", &format!("replicant{}", super::LINE_END)] {
-            assert!(typed_exactly(yes, "replicant"), "{yes:?}");
-        }
+        assert!(typed_exactly("replicant", "replicant"));
+        assert!(typed_line(
+            &format!("replicant{}", super::LINE_END),
+            "replicant"
+        ));
+        // No line end: cut short by Ctrl-D (the adversary's 'replicant^D' stopped the replicant).
+        assert!(!typed_line("replicant", "replicant"));
         // On a Unix terminal a carriage return is typed (Ctrl-V Enter), never a line end.
         if !cfg!(windows) {
-            assert!(!typed_exactly("replicant\r\n", "replicant"));
+            assert!(!typed_line("replicant\r\n", "replicant"));
         }
         for no in [
             " replicant",

@@ -10,7 +10,9 @@ mod status;
 
 pub use apply::{ApplyOptions, apply, apply_on};
 pub use backup::{BACKUP_JOURNALS, backup, backup_on};
-pub use ctx::{Confirm, Decline, Event, Progress, ProgressKind, StepState, Unit, typed_exactly};
+pub use ctx::{
+    Confirm, Decline, Event, Progress, ProgressKind, StepState, Unit, typed_exactly, typed_line,
+};
 pub use rollback::{
     MovedEntry, RollbackStep, StepDetail, UndoStep, plan_rollback_on, rollback, rollback_on,
 };

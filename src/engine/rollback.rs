@@ -15,7 +15,7 @@ use super::apply::{ensure_down, ensure_nodes, live_lines, move_all, start};
 use super::ctx::{Confirm, Ctx, Event};
 use crate::config::{Node, SiteConfig};
 use crate::dbconfig::{Document, Role};
-use crate::journal::{Action, Event as J, Journal, Record};
+use crate::journal::{Event as J, Journal, Record};
 use crate::node::{NodeAccess, Pair, config_path};
 use crate::runs::{self, Phase, RunState};
 use crate::service::{Identified, ServiceError};
@@ -347,10 +347,12 @@ fn exact_name(path: &std::path::Path) -> Vec<u8> {
     }
 }
 
-/// Pairs (quarantine → home) for the replicant's originals still in quarantine.
+/// Pairs (quarantine → home) for the replicant's originals still in quarantine, but those that
+/// stay there ([`stays_in_quarantine`]).
 fn restore_moves(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<(PathBuf, PathBuf)> {
     runs::moves_of(records, "replicant.prune")
         .into_iter()
+        .filter(|(home, _)| !stays_in_quarantine(home))
         // Cannot tell: kept, so the restore is planned and its move says what is wrong; an
         // original is never left out of the rollback for want of an answer.
         .filter(|(_, to)| replicant.exists(to).unwrap_or(true))
@@ -358,80 +360,28 @@ fn restore_moves(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<(PathBuf
         .collect()
 }
 
-/// After the replicant's originals went back, a copy of each file under a name Berkeley DB
-/// deletes when it recovers the environment and did not make (`__db.fake`,
-/// [`crate::dbhome::lost_at_recovery_name`]) goes where it was in the quarantine: the
-/// replicant's restart deletes the one in the home, the quarantine keeps it until `finalize`.
-/// Journaled as copies (done once, resumed after a crash). A symbolic link of such a name
-/// (Berkeley DB deletes it too; a link is never followed, so never copied) goes back into the
-/// quarantine, by a journaled move; a folder stays (Berkeley DB does not delete folders); one
-/// that cannot be copied is said. Returns what was kept.
-fn keep_copies(
-    ctx: &mut Ctx,
-    step: &str,
-    replicant: &dyn NodeAccess,
-    records: &[Record],
-) -> Result<Vec<String>, EngineError> {
-    let mut kept = Vec::new();
-    let listed = replicant.list_home().map(|h| h.entries).unwrap_or_default();
-    let kind_of = |p: &PathBuf| listed.iter().find(|e| e.path == *p).map(|e| e.kind);
-    let mut links = Vec::new();
-    for (home, quarantine) in runs::moves_of(records, "replicant.prune") {
-        if !crate::dbhome::lost_at_recovery_name(&exact_name(&home)) {
-            continue;
-        }
-        match kind_of(&home) {
-            Some(crate::dbhome::EntryKind::Symlink) => {
-                links.push((home, quarantine));
-                continue;
-            }
-            Some(crate::dbhome::EntryKind::Dir) => continue,
-            _ => {}
-        }
-        if runs::copy_completed(ctx.journal.records(), &quarantine) {
-            kept.push(shown(&quarantine).to_string());
-            continue;
-        }
-        // A copy begun and cut short (a crash between its intent and result) is made again:
-        // the copy replaces what it left. Anything else already there is not ours to replace.
-        let begun = ctx.journal.records().iter().any(|r| {
-            matches!(&r.event, J::Intent { action: Action::Copy { to, .. }, .. } if *to == quarantine)
-        });
-        if !replicant.exists(&home).unwrap_or(false)
-            || (!begun && replicant.exists(&quarantine).unwrap_or(true))
-        {
-            continue;
-        }
-        let seq = ctx.intent(
-            step,
-            Action::Copy {
-                node: replicant.config().name.clone(),
-                from: home.clone(),
-                to: quarantine.clone(),
-            },
-        )?;
-        match replicant.copy_file_durably(&home, &quarantine) {
-            Ok(()) => {
-                ctx.result(seq, "kept: Berkeley DB deletes this name at the start")?;
-                kept.push(shown(&quarantine).to_string());
-            }
-            Err(e) => ctx.emit(Event::Warning {
-                text: format!(
-                    "{}: Berkeley DB deletes files of this name when the replicant starts, and no copy could be kept in the quarantine ({e}); copy it elsewhere before the replicant starts if it matters",
-                    shown(&home)
-                ),
-            }),
-        }
-    }
-    if !links.is_empty() {
-        let shown_links: Vec<String> = links
-            .iter()
-            .map(|(_, q)| format!("{} (a link, moved back)", shown(q)))
-            .collect();
-        move_all(ctx, step, replicant, links, true)?;
-        kept.extend(shown_links);
-    }
-    Ok(kept)
+/// Whether an original of the replicant stays in its quarantine at rollback: an entry under a
+/// name Berkeley DB deletes when it recovers the environment (every `__db…` but `__db.rep…`,
+/// `__db.register…` and `__dbq.…`, [`crate::dbhome::recovery_removes`]) that is not named as
+/// its region files are (`__db.` and three digits, which go back as they were): moved back,
+/// the replicant's restart would delete it (`__db.fake`, `__db.1`, a link `__db.x`). Kept in
+/// the quarantine it is lost nowhere, and no copy is made (nothing for a crash to cut short).
+fn stays_in_quarantine(original: &std::path::Path) -> bool {
+    let name = exact_name(original);
+    let region = name
+        .strip_prefix(b"__db.")
+        .is_some_and(|d| d.len() == 3 && d.iter().all(u8::is_ascii_digit));
+    crate::dbhome::removed_at_recovery(&name) && !region
+}
+
+/// The replicant's originals that stay in its quarantine at rollback, as they are shown.
+fn kept_in_quarantine(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<String> {
+    runs::moves_of(records, "replicant.prune")
+        .into_iter()
+        .filter(|(home, _)| stays_in_quarantine(home))
+        .filter(|(_, q)| replicant.exists(q).unwrap_or(true))
+        .map(|(_, q)| shown(&q).to_string())
+        .collect()
 }
 
 /// What rollback would do now on the given nodes, from the journal and the live state.
@@ -860,12 +810,12 @@ fn run_step(
             ensure_down(ctx, id, replicant)?;
             let pairs = restore_moves(replicant, records);
             let (n, _) = move_all(ctx, id, replicant, pairs, false)?;
-            let kept = keep_copies(ctx, id, replicant, records)?;
+            let kept = kept_in_quarantine(replicant, records);
             let kept = if kept.is_empty() {
                 String::new()
             } else {
                 format!(
-                    "; a copy kept in the quarantine of what Berkeley DB deletes at the replicant's start: {} (copy it elsewhere before `tt-ha finalize`)",
+                    "; kept in the quarantine, because Berkeley DB deletes such names at the replicant's start: {} (copy what you need elsewhere before `tt-ha finalize`)",
                     kept.join(", ")
                 )
             };

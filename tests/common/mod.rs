@@ -358,6 +358,61 @@ impl Drop for FakeSite {
     }
 }
 
+/// Whether rollback leaves a replicant's original of this top-level name in the quarantine: a
+/// name Berkeley DB deletes when it recovers the environment (`__db…` but `__db.rep…`,
+/// `__db.register…`, `__dbq.…`) that is not named as its region files are (`__db.` and three
+/// digits). The tests' own statement of the rule.
+pub fn stays_in_quarantine(name: &[u8]) -> bool {
+    let region = name
+        .strip_prefix(b"__db.")
+        .is_some_and(|d| d.len() == 3 && d.iter().all(u8::is_ascii_digit));
+    name.starts_with(b"__db")
+        && !name.starts_with(b"__db.rep")
+        && !name.starts_with(b"__db.register")
+        && !name.starts_with(b"__dbq.")
+        && !region
+}
+
+/// A replicant's snapshot as a rollback restores it: without what stays in the quarantine.
+pub fn restored_by_rollback(s: &BTreeMap<PathBuf, Vec<u8>>) -> BTreeMap<PathBuf, Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    s.iter()
+        .filter(|(p, _)| {
+            let top = p
+                .components()
+                .next()
+                .map(|c| c.as_os_str().as_bytes().to_vec());
+            !top.is_some_and(|t| stays_in_quarantine(&t))
+        })
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect()
+}
+
+/// Asserts a replicant's home after a rollback: everything of `before` back byte for byte,
+/// but what [`stays_in_quarantine`], which is in the home (never moved: a prune cut short) or
+/// in `quarantine`, byte for byte; nothing else in the home.
+pub fn assert_rolled_back(
+    before: &BTreeMap<PathBuf, Vec<u8>>,
+    home: &Path,
+    quarantine: &Path,
+    what: &str,
+) {
+    let now = snapshot(home);
+    let kept = if quarantine.exists() {
+        snapshot(quarantine)
+    } else {
+        BTreeMap::new()
+    };
+    let back = restored_by_rollback(before);
+    let mut now_back = now.clone();
+    for (p, b) in before.iter().filter(|(p, _)| !back.contains_key(*p)) {
+        let here = now.get(p) == Some(b) || kept.get(p) == Some(b);
+        assert!(here, "{what}: {} lost", p.display());
+        now_back.remove(p);
+    }
+    assert_same_tree(&back, &now_back, what);
+}
+
 /// Snapshot of a home without the region files (`__db.*`) and without the given names.
 pub fn snapshot_without_regions(home: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     snapshot(home)
