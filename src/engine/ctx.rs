@@ -122,9 +122,9 @@ pub enum Event {
 }
 
 /// Whether a confirmation the operator typed is exactly `expected` (a node's name, `rollback`,
-/// a run id): the line's end is not part of it, and everything else is. A space or Tab before
-/// or after is not the name, nor a carriage return typed on a Unix terminal (Ctrl-V Enter): a
-/// confirmation names the node that will be changed, exactly or not at all.
+/// a run id), every character of it: a space or Tab before or after is not the name, nor a
+/// carriage return typed on a Unix terminal (Ctrl-V Enter): a confirmation names the node
+/// that will be changed, exactly or not at all. A console's line: [`typed_line`].
 pub fn typed_exactly(typed: &str, expected: &str) -> bool {
     typed == expected
 }

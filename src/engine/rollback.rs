@@ -487,13 +487,21 @@ pub fn plan_rollback_on(
     }
     if !restore.is_empty() {
         let detail = restore_detail(r, &restore);
-        out.push(move_step(
+        let mut s = move_step(
             UndoStep::ReplicantRestore,
             r,
             "Move the replicant's original files back",
             restore,
             detail,
-        ));
+        );
+        let kept = kept_in_quarantine(replicant, records);
+        if !kept.is_empty() {
+            s.effects.push(format!(
+                "stays in the quarantine, because Berkeley DB deletes such names at the replicant's start: {}",
+                kept.join(", ")
+            ));
+        }
+        out.push(s);
     }
     if let Some(c) = &r_conf {
         out.push(restore_dbconfig_step(

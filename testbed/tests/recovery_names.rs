@@ -169,6 +169,11 @@ fn a_file_berkeley_db_deletes_at_the_replicants_start_survives_a_rollback_in_the
     std::fs::write(sb.home("replicant").join(&folder).join("inside"), b"kept").unwrap();
     let o = sb.tt_ha(&["apply", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Said before it happens: the dry run names what stays in the quarantine.
+    let o = sb.tt_ha(&["rollback", "--dry-run"]);
+    let dry = text(&o);
+    assert!(dry.contains("stays in the quarantine"), "{dry}");
+    assert!(dry.contains("__db.fake"), "{dry}");
     let o = sb.tt_ha(&["rollback", "--yes"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
