@@ -444,8 +444,8 @@ fn check_start_space(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
     let (mn, rn) = (m.access.get(), r.access.get());
     let shared = mn.machine_id() == rn.machine_id()
         && mn.same_filesystem(&mn.home(), &rn.home()) == Some(true);
-    // Moves to another file system free what they take out of a home.
-    let freed = |n: &NodeView| -> u64 {
+    // Moves to another file system free what they take out of a home (each node asked once).
+    let freed_of = |n: &NodeView| -> u64 {
         let (Ok(home), node) = (&n.home, n.access.get()) else {
             return 0;
         };
@@ -455,27 +455,31 @@ fn check_start_space(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
             _ => 0,
         }
     };
+    let freed = [freed_of(m), freed_of(r)];
+    // The backup this run may make, when it lands on the master's home volume (made before
+    // the starts, kept after).
+    let backup_at = m.cfg.backup_dir.as_ref().and_then(|dir| {
+        crate::node::config_path(mn, dir)
+            .ok()
+            .and_then(|d| mn.same_filesystem(&mn.home(), &d))
+    });
+    let backup_bytes = if backup_at == Some(true) {
+        let b = master.data_bytes();
+        b + b / 20
+    } else {
+        0
+    };
     for (i, (n, own, what)) in wants.iter().enumerate() {
         let (other, other_need, _) = &wants[1 - i];
-        // The backup this run may make, when it lands on this home's volume (made before the
-        // starts, kept after).
-        let backup = match &m.cfg.backup_dir {
-            Some(dir) if n.role == Role::Master || shared => {
-                let at = crate::node::config_path(mn, dir).ok();
-                match at.and_then(|d| mn.same_filesystem(&mn.home(), &d)) {
-                    Some(true) => {
-                        let b = master.data_bytes();
-                        b + b / 20
-                    }
-                    _ => 0,
-                }
-            }
-            _ => 0,
+        let backup = if n.role == Role::Master || shared {
+            backup_bytes
+        } else {
+            0
         };
         let (need, freed, what) = if shared {
             (
                 own + other_need,
-                freed(n) + freed(other),
+                freed[0] + freed[1],
                 format!(
                     "{what}, and {} for the {}'s on the same volume",
                     human_bytes(*other_need),
@@ -483,7 +487,7 @@ fn check_start_space(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
                 ),
             )
         } else {
-            (*own, freed(n), what.to_string())
+            (*own, freed[i], what.to_string())
         };
         let (need, what) = if backup > 0 {
             (

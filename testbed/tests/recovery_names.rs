@@ -86,28 +86,13 @@ fn the_names_berkeley_db_recovery_deletes_are_the_ones_tt_ha_predicts() {
     assert!(wrong.is_empty(), "the rule is wrong for {wrong:#?}");
 }
 
-/// Every file named `name` under `dir`, at any depth.
-fn find(dir: &Path, name: &OsString) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name() == Some(name.as_os_str()) {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-/// Every symbolic link named `name` under `dir`, at any depth (never followed).
-fn find_links(dir: &Path, name: &OsString) -> Vec<std::path::PathBuf> {
+/// Every entry named `name` under `dir`, at any depth, of the kind `want` accepts (links are
+/// never followed).
+fn walk(
+    dir: &Path,
+    name: &OsString,
+    want: fn(&std::fs::FileType) -> bool,
+) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -118,13 +103,24 @@ fn find_links(dir: &Path, name: &OsString) -> Vec<std::path::PathBuf> {
             let e = e.unwrap();
             let (p, kind) = (e.path(), e.file_type().unwrap());
             if kind.is_dir() {
-                stack.push(p);
-            } else if kind.is_symlink() && p.file_name() == Some(name.as_os_str()) {
+                stack.push(p.clone());
+            }
+            if want(&kind) && p.file_name() == Some(name.as_os_str()) {
                 out.push(p);
             }
         }
     }
     out
+}
+
+/// Every regular file named `name` under `dir`.
+fn find(dir: &Path, name: &OsString) -> Vec<std::path::PathBuf> {
+    walk(dir, name, std::fs::FileType::is_file)
+}
+
+/// Every symbolic link named `name` under `dir`.
+fn find_links(dir: &Path, name: &OsString) -> Vec<std::path::PathBuf> {
+    walk(dir, name, std::fs::FileType::is_symlink)
 }
 
 /// Entries someone left in the replicant's home under names Berkeley DB deletes at recovery
