@@ -322,19 +322,21 @@ fn a_cut_off_replicant_shows_exactly_the_changes_by_field_then_equal_once_caught
     }
 
     // The replicant's server serves its own copy, cut off from its master.
-    let mut cut_off = Command::new(sim())
-        .args([
-            "serve",
-            "--standalone",
-            "--client-port",
-            &rp.to_string(),
-            "--home",
-        ])
-        .arg(&rh)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let cut_off = common::KillOnDrop(
+        Command::new(sim())
+            .args([
+                "serve",
+                "--standalone",
+                "--client-port",
+                &rp.to_string(),
+                "--home",
+            ])
+            .arg(&rh)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let t = Instant::now();
     while TcpStream::connect(("127.0.0.1", rp)).is_err() {
         assert!(
@@ -435,8 +437,7 @@ fn a_cut_off_replicant_shows_exactly_the_changes_by_field_then_equal_once_caught
     );
 
     // Back to replicating: it catches up, and the records are equal again.
-    common::signal(cut_off.id() as i32, libc::SIGTERM);
-    assert!(cut_off.wait().unwrap().success());
+    assert!(cut_off.terminate(), "the cut-off replicant stopped cleanly");
     let o = Command::new(sim())
         .args([
             "service",

@@ -132,6 +132,27 @@ impl Drop for Sandbox {
     }
 }
 
+/// A process a test started by itself (outside the sandbox's scripts), killed and reaped when
+/// the guard drops: a test that panics must not leave it serving on the next test's port.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl KillOnDrop {
+    /// Stops it with SIGTERM and waits for it; whether it exited cleanly.
+    pub fn terminate(mut self) -> bool {
+        signal(self.0.id() as i32, libc::SIGTERM);
+        self.0.wait().is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Sends `sig` to `pid` (the tests freeze and thaw servers with SIGSTOP and SIGCONT).
 pub fn signal(pid: i32, sig: libc::c_int) {
     unsafe { libc::kill(pid, sig) };
