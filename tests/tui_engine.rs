@@ -164,3 +164,93 @@ fn the_confirmation_dialog_refuses_the_name_with_a_space_before_or_after() {
     assert_eq!(rx.try_recv(), Ok(true));
     assert!(a.dialog.is_none(), "{:?}", a.dialog);
 }
+
+#[test]
+fn a_paste_never_answers_a_confirmation_and_a_pasted_line_end_is_not_an_enter() {
+    use crossterm::event::{KeyCode, KeyEvent};
+    let site = FakeSite::new();
+    let mut a = app(&site);
+    let (tx, rx) = std::sync::mpsc::channel();
+    a.update(Msg::Confirm(tt_ha::tui::messages::ConfirmRequest {
+        step_id: "replicant.prune".into(),
+        title: "Empty the replicant's database folder".into(),
+        node: "replicant".into(),
+        details: "moves".into(),
+        planned: None,
+        reply: Some(tx),
+    }));
+    // The name and its line end, pasted: the name is in the field, nothing is answered.
+    a.update(Msg::Paste("replicant\n".into()));
+    assert!(rx.try_recv().is_err(), "a paste answered the dialog");
+    let Some(Dialog::Confirm { input, .. }) = &a.dialog else {
+        panic!("the paste closed the dialog: {:?}", a.dialog);
+    };
+    assert_eq!(input, "replicant");
+    // Two lines pasted: nothing is added, and it is said.
+    a.update(Msg::Paste("x\nreplicant\n".into()));
+    let Some(Dialog::Confirm { input, .. }) = &a.dialog else {
+        panic!("{:?}", a.dialog);
+    };
+    assert_eq!(input, "replicant");
+    assert!(
+        a.flash.as_deref().unwrap_or("").contains("2 lines"),
+        "{:?}",
+        a.flash
+    );
+    assert!(rx.try_recv().is_err());
+    // The operator's own Enter answers it.
+    a.update(Msg::Key(KeyEvent::from(KeyCode::Enter)));
+    assert_eq!(rx.try_recv(), Ok(true));
+}
+
+#[test]
+fn the_first_run_form_asks_before_it_drops_what_was_typed() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use tt_ha::tui::setup::SetupForm;
+    let key = |c: KeyCode| Msg::Key(KeyEvent::from(c));
+    let new = || {
+        App::first_run(
+            std::path::PathBuf::from("/nonexistent/tt-ha.toml"),
+            SetupForm::blank(),
+            Theme { color: false },
+        )
+    };
+    // Untouched: Esc leaves at once.
+    let mut a = new();
+    assert!(matches!(
+        a.update(key(KeyCode::Esc)).as_slice(),
+        [Cmd::Quit]
+    ));
+    // Typed into (the first typed field, by paste): Esc asks; n stays with the value kept.
+    let mut a = new();
+    a.update(key(KeyCode::Down));
+    a.update(Msg::Paste("tt-master\r\n".into()));
+    let f = a.setup.as_ref().unwrap();
+    let at = f.selected;
+    assert_eq!(at, 1, "the paste's line end did not move to the next field");
+    assert!(f.value(at).ends_with("tt-master"), "{}", f.value(at));
+    assert!(
+        a.update(key(KeyCode::Esc)).is_empty(),
+        "Esc left a changed form"
+    );
+    assert!(
+        matches!(a.dialog, Some(Dialog::LeaveForm)),
+        "{:?}",
+        a.dialog
+    );
+    assert!(a.update(key(KeyCode::Char('n'))).is_empty());
+    assert!(a.dialog.is_none());
+    assert!(a.setup.as_ref().unwrap().value(at).ends_with("tt-master"));
+    // Ctrl-C asks too; y leaves.
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(a.update(ctrl_c).is_empty());
+    assert!(
+        matches!(a.dialog, Some(Dialog::LeaveForm)),
+        "{:?}",
+        a.dialog
+    );
+    assert!(matches!(
+        a.update(key(KeyCode::Char('y'))).as_slice(),
+        [Cmd::Quit]
+    ));
+}

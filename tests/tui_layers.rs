@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first. Keep in step with the table in `src/tui/mod.rs`.
 const LAYERS: &[&[&str]] = &[
+    &["paste"],
     &["screen", "theme", "frames", "pane", "setup"],
     &["layout", "live"],
     &["keymap", "messages"],

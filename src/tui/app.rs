@@ -141,6 +141,8 @@ pub enum Dialog {
     },
     /// Quit while a step runs?
     Quit,
+    /// Leave the first-run form, whose values were changed and are not saved?
+    LeaveForm,
     /// The newest run stopped part-way: resume, roll back or inspect.
     Interrupted {
         /// Run id.
@@ -416,7 +418,7 @@ impl App {
             return Mode::Dialog(match d {
                 Dialog::Confirm { .. } => DialogKind::Confirm,
                 Dialog::TypeWord { .. } => DialogKind::TypeWord,
-                Dialog::Quit => DialogKind::Quit,
+                Dialog::Quit | Dialog::LeaveForm => DialogKind::Quit,
                 Dialog::Interrupted { .. } => DialogKind::Interrupted,
                 Dialog::Journal { .. } => DialogKind::Journal,
                 Dialog::Message { .. } => DialogKind::Message,
@@ -444,6 +446,11 @@ impl App {
                     Some(a) => self.on_action(mode, a),
                     None => Vec::new(),
                 }
+            }
+            Msg::Paste(text) => {
+                self.flash = None;
+                self.paste(&text);
+                Vec::new()
             }
             Msg::Mouse(m, size) => {
                 if let Some(keymap::Action::Wheel { pane, up }) =

@@ -78,6 +78,8 @@ pub enum Cmd {
 pub enum Msg {
     /// A key.
     Key(crossterm::event::KeyEvent),
+    /// Text the terminal pasted (bracketed paste): text for the input in front, never keys.
+    Paste(String),
     /// A mouse event, with the terminal's size.
     Mouse(crossterm::event::MouseEvent, ratatui::layout::Rect),
     /// Time passes: seconds since the epoch.

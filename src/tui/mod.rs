@@ -14,12 +14,13 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | 0 | `screen`, `theme`, `frames`, `pane`, `setup` | small facts and state pieces |
-//! | 1 | `layout`, `live` | where things go; following the files |
-//! | 2 | `keymap`, `messages` | keys and mouse → actions; what flows in and out |
-//! | 3 | `app`, `worker` | the state and its updates; the background work |
-//! | 4 | `view` | drawing: reads the app, the layout and the key texts |
-//! | 5 | `runtime` | the terminal and the loop |
+//! | 0 | `paste` | what a paste may put into a one-line input |
+//! | 1 | `screen`, `theme`, `frames`, `pane`, `setup` | small facts and state pieces |
+//! | 2 | `layout`, `live` | where things go; following the files |
+//! | 3 | `keymap`, `messages` | keys and mouse → actions; what flows in and out |
+//! | 4 | `app`, `worker` | the state and its updates; the background work |
+//! | 5 | `view` | drawing: reads the app, the layout and the key texts |
+//! | 6 | `runtime` | the terminal and the loop |
 //!
 //! So the keys never reach into the view, the app never calls the keys' handler or the view,
 //! and the view never imports what handles keys.
@@ -31,6 +32,7 @@ pub mod layout;
 pub mod live;
 pub mod messages;
 pub mod pane;
+pub mod paste;
 pub mod runtime;
 pub mod screen;
 pub mod setup;

@@ -13,7 +13,10 @@ use super::theme::Theme;
 use super::view::{dashboard_text, process_text};
 use super::worker::{self, Tx};
 use crate::config;
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as TermEvent, EventStream,
+};
 use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -49,13 +52,19 @@ fn need_terminal(what: &str) -> anyhow::Result<()> {
 }
 
 fn restore() {
-    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture
+    );
     ratatui::restore();
 }
 
 fn enter() -> anyhow::Result<Term> {
     // ratatui::init enters raw mode and the alternate screen and installs a panic hook that
-    // restores the terminal; mouse capture is ours to undo, before that hook runs. The
+    // restores the terminal; mouse capture and bracketed paste are ours to undo, before that
+    // hook runs. Bracketed paste makes a paste one event of text: typed as keys, its line
+    // ends were Enters (the form moved on and spread the paste over the next fields). The
     // terminal it returns writes unbuffered-per-frame, so ours replaces it.
     drop(ratatui::init());
     let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
@@ -64,10 +73,14 @@ fn enter() -> anyhow::Result<Term> {
     )))?;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            DisableMouseCapture
+        );
         hook(info);
     }));
-    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture, EnableBracketedPaste);
     Ok(terminal)
 }
 
@@ -277,7 +290,8 @@ async fn event_loop(
                     let s = terminal.size()?;
                     Some(Msg::Mouse(m, ratatui::layout::Rect::new(0, 0, s.width, s.height)))
                 }
-                // A resize (or focus, paste): the screen must be drawn again.
+                Some(Ok(TermEvent::Paste(text))) => Some(Msg::Paste(text)),
+                // A resize (or focus): the screen must be drawn again.
                 Some(Ok(_)) => {
                     frames.changed();
                     None

@@ -273,6 +273,33 @@ impl SetupForm {
         }
     }
 
+    /// A paste into the selected field: one line of text appended to a typed value (see
+    /// [`super::paste::one_line`]); anything else changes nothing and says why under the form.
+    /// A choice takes no paste. The selection never moves.
+    pub fn paste(&mut self, pasted: &str) {
+        let Some(Slot::Node(role, key)) = self.fields.get(self.selected).map(|f| f.slot) else {
+            self.error = Some("a choice takes ← → or Space, not a paste".into());
+            return;
+        };
+        let Some(value) = self.draft.node_mut(role).text_mut(key) else {
+            self.error = Some("a choice takes ← → or Space, not a paste".into());
+            return;
+        };
+        match super::paste::one_line(pasted) {
+            Ok(text) => {
+                value.push_str(text);
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// True when the values differ from those the form opened with: leaving now would lose
+    /// what was typed or chosen.
+    pub fn changed(&self) -> bool {
+        self.draft != self.found
+    }
+
     /// Changes a choice, then lays the fields out again for the draft as it now is, keeping
     /// the selection on the same field.
     fn choose(&mut self, slot: Slot, forward: bool) {
@@ -380,6 +407,29 @@ mod tests {
         // A remote node's home is its own folder: nothing read from this machine's disk.
         assert_eq!(f.draft.master.address, "");
         assert!(f.found().is_empty(), "{:?}", f.found());
+    }
+
+    #[test]
+    fn a_paste_is_one_line_of_the_selected_field_and_never_moves_the_selection() {
+        let mut f = SetupForm::blank();
+        assert!(!f.changed());
+        select(&mut f, Role::Master, Key::Address);
+        let at = f.selected;
+        let before = f.draft.clone();
+        f.paste("10.1.2.4\n10.1.2.5\n");
+        assert!(f.error.as_deref().unwrap().contains("2 lines"));
+        assert_eq!(f.draft, before, "a refused paste changes nothing");
+        assert_eq!(f.selected, at);
+        f.paste("10.1.2.4\r\n");
+        assert_eq!(f.selected, at);
+        assert!(f.error.is_none());
+        assert!(f.value(at).ends_with("10.1.2.4"), "{}", f.value(at));
+        assert!(f.changed());
+        select(&mut f, Role::Master, Key::Os);
+        let before = f.draft.clone();
+        f.paste("Windows");
+        assert_eq!(f.draft, before);
+        assert!(f.error.is_some());
     }
 
     #[test]

@@ -186,7 +186,36 @@ fn the_first_run_screen_writes_nothing_when_left() {
     };
     let s = t.wait_for("describe the master and the replicant", 30);
     assert!(s.contains("IPv4 address"), "{s}");
+    // A paste of two lines into the master's name (the second row): nothing is pasted, it is
+    // said, and the form stays on that row (its line ends were Enters before: the rest of the
+    // paste went into the next fields).
+    t.keys(&["Down"]);
+    t.paste("pasted-one\npasted-two\n");
+    t.wait_for("holds 2 lines", 10);
+    // One line with its line end: the value, and still the same row.
+    t.paste("pasted-name\n");
+    let s = t.wait_for("pasted-name", 10);
+    assert!(
+        !s.contains("pasted-one") && !s.contains("pasted-two"),
+        "{s}"
+    );
+    let row = s
+        .lines()
+        .find(|l| l.contains("pasted-name"))
+        .expect("the name's row");
+    assert!(
+        row.contains("Name"),
+        "the paste landed in another field: {row}\n{s}"
+    );
+    // Esc on a changed form asks; n stays; Esc then y leaves.
     t.keys(&["Escape"]);
+    t.wait_for("not saved", 10);
+    t.keys(&["n"]);
+    t.wait("the question to close", 10, |s| !s.contains("not saved"));
+    assert!(!t.pane_dead(), "n left the form");
+    t.keys(&["Escape"]);
+    t.wait_for("not saved", 10);
+    t.keys(&["y"]);
     t.wait("the program to end", 10, |_| t.pane_dead());
     assert!(
         !Path::new(&cfg).exists(),

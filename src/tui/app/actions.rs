@@ -31,7 +31,7 @@ impl App {
             Mode::Dialog(_) => self.dialog_action(a),
             Mode::Search => self.search_action(a),
             Mode::Screen(Screen::Setup) => match a {
-                Action::Leave => vec![Cmd::Quit],
+                Action::Leave => self.leave_form(),
                 Action::Help => {
                     self.help = true;
                     Vec::new()
@@ -93,10 +93,56 @@ impl App {
         }
     }
 
+    /// Esc (or Ctrl-C) on the first-run form: values typed or chosen and not saved are asked
+    /// about first; an untouched form just closes.
+    fn leave_form(&mut self) -> Vec<Cmd> {
+        if self.setup.as_ref().is_some_and(|f| f.changed()) {
+            self.dialog = Some(Dialog::LeaveForm);
+            Vec::new()
+        } else {
+            vec![Cmd::Quit]
+        }
+    }
+
+    /// A paste goes to the one-line input in front (a form field, the search, a typed
+    /// confirmation) as text: its line end never submits and never moves to the next field;
+    /// more than one line pastes nothing (see [`crate::tui::paste::one_line`]). Elsewhere it
+    /// is ignored, as keys that mean nothing there are.
+    pub(crate) fn paste(&mut self, text: &str) {
+        if self.help {
+            return;
+        }
+        let input = match (&mut self.dialog, &mut self.search_input) {
+            (
+                Some(Dialog::Confirm { input, wrong, .. } | Dialog::TypeWord { input, wrong, .. }),
+                _,
+            ) => {
+                *wrong = false;
+                input
+            }
+            (Some(_), _) => return,
+            (None, Some(search)) => search,
+            (None, None) if self.screen == Screen::Setup && self.compare.is_none() => {
+                if let Some(form) = self.setup.as_mut() {
+                    form.paste(text);
+                }
+                return;
+            }
+            (None, None) => return,
+        };
+        match crate::tui::paste::one_line(text) {
+            Ok(t) => input.push_str(t),
+            Err(e) => self.flash = Some(e),
+        }
+    }
+
     /// Ctrl-C: a second one in the quit dialog quits; an open confirmation is declined first.
     fn interrupt(&mut self) -> Vec<Cmd> {
+        if self.key_mode() == Mode::Screen(Screen::Setup) {
+            return self.leave_form();
+        }
         match self.dialog {
-            Some(Dialog::Quit) => vec![Cmd::Quit],
+            Some(Dialog::Quit | Dialog::LeaveForm) => vec![Cmd::Quit],
             Some(Dialog::Confirm { .. }) => {
                 self.dialog_action(Action::Cancel);
                 self.quit()
@@ -353,7 +399,7 @@ impl App {
                 *wrong = false;
                 edit(input, c);
             }
-            (Dialog::Quit, Action::Submit) => return vec![Cmd::Quit],
+            (Dialog::Quit | Dialog::LeaveForm, Action::Submit) => return vec![Cmd::Quit],
             (Dialog::Interrupted { rolling_back, .. }, Action::Submit) => {
                 let rolling_back = *rolling_back;
                 self.dialog = None;

@@ -192,6 +192,21 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
                     area,
                 );
             }
+            Dialog::LeaveForm => {
+                let area = centered(full, 60, 30);
+                f.render_widget(Clear, area);
+                f.render_widget(
+                    Paragraph::new(vec![
+                        Line::styled("The form's values are not saved.", t.warn()),
+                        Line::raw("Leaving now writes nothing: what was typed or chosen here is lost. To keep it, stay and Save (the last row)."),
+                        Line::raw(""),
+                        Line::styled("y leave without saving · n or Esc stay", t.heading()),
+                    ])
+                    .wrap(Wrap { trim: false })
+                    .block(frame(" Leave the form? ".into(), app)),
+                    area,
+                );
+            }
             Dialog::Interrupted {
                 run_id,
                 explanation,

@@ -86,6 +86,25 @@ impl Tmux {
         );
     }
 
+    /// Pastes `text` as a terminal does: bracketed (tmux's `paste-buffer -p`) when the program
+    /// asked for bracketed paste, as plain keys otherwise.
+    pub fn paste(&self, text: &str) {
+        assert!(
+            self.cmd()
+                .args(["set-buffer", "-b", "pasted", "--", text])
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(
+            self.cmd()
+                .args(["paste-buffer", "-p", "-d", "-b", "pasted", "-t", "tt"])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
     /// Waits until `pred` holds for the screen; panics with the screen after `secs`.
     pub fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
