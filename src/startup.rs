@@ -132,9 +132,58 @@ impl ReachWatch {
     }
 }
 
+/// Free room below which a home's volume is called full when a start-up stops: Berkeley DB
+/// makes each log file whole when it begins it (10 MiB by default) and writes the copied
+/// databases page by page, so a server that ran out of room stops with a few MiB or less left.
+pub const NEARLY_FULL: u64 = 16 * 1024 * 1024;
+
+/// Which of the nodes' home volumes is full, in words (`None`: every one has room, or none
+/// could be asked). A server that cannot write says so only in its error output (where
+/// TapeTrack sends it is not known), not in the message file: without this a replicant that
+/// stopped on a full disk reads as a master that sends nothing.
+pub fn full_volumes(nodes: &[&dyn NodeAccess]) -> Option<String> {
+    let full: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| {
+            let home = n.home();
+            let free = n.available_space(&home).ok()?;
+            (free < NEARLY_FULL).then(|| {
+                format!(
+                    "on the {} ({}) the volume holding {} has only {} free",
+                    n.role().as_str(),
+                    n.config().name,
+                    home,
+                    crate::dbhome::human_bytes(free)
+                )
+            })
+        })
+        .collect();
+    (!full.is_empty()).then(|| {
+        format!(
+            "{}: a Berkeley DB server stops when it cannot write (its error goes to the server's error output, not to the message file). Make room there first",
+            full.join(", and ")
+        )
+    })
+}
+
+/// A start's failure `e`, with [`full_volumes`] of `nodes` after it when one is full: a server
+/// that exits at once or never answers on a full disk otherwise reads as a configuration error.
+pub fn noting_full_volumes(e: String, nodes: &[&dyn NodeAccess]) -> String {
+    match full_volumes(nodes) {
+        Some(full) => format!("{e}. But {full}"),
+        None => e,
+    }
+}
+
 /// The stall failure: for how long nothing advanced, the last progress, where the copy stands,
-/// what is in the way, and what to do next.
-pub fn stall_message(secs: u64, progress: &Progress, message_file: &str) -> String {
+/// what is in the way (a home volume that is full, from [`full_volumes`], before the master
+/// is blamed), and what to do next.
+pub fn stall_message(
+    secs: u64,
+    progress: &Progress,
+    message_file: &str,
+    full: Option<&str>,
+) -> String {
     let last = match &progress.last {
         Some((line, text)) => format!(
             "last progress at line {line} of {message_file} (`{text}`): {}",
@@ -145,9 +194,11 @@ pub fn stall_message(secs: u64, progress: &Progress, message_file: &str) -> Stri
             progress.position
         ),
     };
-    let why = match &progress.blocker {
-        Some(b) => format!("{message_file} says: {b}"),
-        None => format!(
+    let why = match (&progress.blocker, full) {
+        (Some(b), None) => format!("{message_file} says: {b}"),
+        (Some(b), Some(full)) => format!("{message_file} says: {b}; and {full}"),
+        (None, Some(full)) => format!("{message_file} shows no error, but {full}"),
+        (None, None) => format!(
             "{message_file} shows no error: the replicant waits for pages or log records the master does not send"
         ),
     };
@@ -754,11 +805,17 @@ mod tests {
     fn the_stall_message_says_how_long_what_came_last_where_and_why() {
         let (_dir, p, mut probe) = probe_in_tempdir();
         probe.poll();
-        let none = stall_message(120, &probe.progress().unwrap(), "$DB_Msg.txt");
+        let none = stall_message(120, &probe.progress().unwrap(), "$DB_Msg.txt", None);
         assert!(
             none.starts_with("no initial-copy progress for 120 s: none since the replicant was started (the initial copy has not begun); $DB_Msg.txt shows no error"),
             "{none}"
         );
+        assert!(none.contains("the master does not send"), "{none}");
+        // A full home volume is named instead of the master.
+        let full = "on the replicant (r) the volume holding /v has only 0 B free: …";
+        let m = stall_message(120, &probe.progress().unwrap(), "$DB_Msg.txt", Some(full));
+        assert!(m.contains(&format!("shows no error, but {full}")), "{m}");
+        assert!(!m.contains("the master does not send"), "{m}");
         let long = "x".repeat(5000);
         append(
             &p,
@@ -767,7 +824,7 @@ mod tests {
             ),
         );
         probe.poll();
-        let m = stall_message(3, &probe.progress().unwrap(), "$DB_Msg.txt");
+        let m = stall_message(3, &probe.progress().unwrap(), "$DB_Msg.txt", None);
         assert!(
             m.starts_with("no initial-copy progress for 3 s: last progress at line 3 of $DB_Msg.txt (`FILEDONE: have 7 pages. Need 10.`): copying databases (file 1 of 2), page 7 of 10"),
             "{m}"
@@ -810,7 +867,7 @@ mod tests {
         let (_dir, p, mut probe) = probe_in_tempdir();
         append(&p, &fixture_until(name, at));
         probe.poll();
-        stall_message(30, &probe.progress().unwrap(), "$DB_Msg.txt")
+        stall_message(30, &probe.progress().unwrap(), "$DB_Msg.txt", None)
     }
 
     /// Between files the stall message says what is true: a file whose pages are all in is

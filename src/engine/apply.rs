@@ -219,7 +219,12 @@ pub(crate) fn start(ctx: &mut Ctx, step: &str, role: Role) -> Result<String, Eng
     let seq = ctx.service_intent(step, node, "start")?;
     let timeout = ctx.start_timeout();
     let res = access.start_server(timeout, &mut live_lines(ctx, step));
-    res.map_err(|e| EngineError::step(step, e))?;
+    res.map_err(|e| {
+        EngineError::step(
+            step,
+            crate::startup::noting_full_volumes(e.to_string(), &[access]),
+        )
+    })?;
     ctx.result(seq, "serving")?;
     Ok(format!(
         "{} serves on client port {}",

@@ -10,7 +10,8 @@ use crate::plan::PlannedStep;
 use crate::plan::{Effect, service_method};
 use crate::procedure::{Step, StepDef};
 use crate::startup::{
-    MonitorProbe, ProbeStatus, ReachWatch, StallWatch, StartupProbe, stall_message,
+    MonitorProbe, ProbeStatus, ReachWatch, StallWatch, StartupProbe, full_volumes,
+    noting_full_volumes, stall_message,
 };
 use std::time::{Duration, Instant};
 
@@ -60,9 +61,12 @@ impl Rules for ReplicantStart {
         let node = access.config();
         let fail = |e: String| EngineError::step(step, e);
         let seq = ctx.service_intent(step, node, "start")?;
+        // Both homes' volumes are asked only when a start fails: a full one is named.
+        let noting_full =
+            |e: String| noting_full_volumes(e, &[ctx.nodes.replicant(), ctx.nodes.master()]);
         access
             .start_server_only(ctx.service_timeout())
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(noting_full(e.to_string())))?;
         let re =
             regex::Regex::new(&ctx.cfg.procedure.startup_regex).map_err(|e| fail(e.to_string()))?;
         // The proof must come from this pair: the replicant's master is this master's site.
@@ -87,11 +91,11 @@ impl Rules for ReplicantStart {
                 ProbeStatus::Done(line) => break line,
                 ProbeStatus::Waiting(what) => {
                     if started.elapsed() > deadline {
-                        return Err(fail(format!(
+                        return Err(fail(noting_full(format!(
                             "start-up not done after {} s: {}. Then run `tt-ha rollback` to undo, or fix it and `tt-ha apply` to resume",
                             deadline.as_secs(),
                             probe.diagnose()
-                        )));
+                        ))));
                     }
                     // A node out of reach is not a stalled copy: its silence says nothing of the
                     // copy, so the stall clock restarts and the failure names the node.
@@ -105,7 +109,15 @@ impl Rules for ReplicantStart {
                         && stall_secs > 0
                         && still >= Duration::from_secs(stall_secs)
                     {
-                        return Err(fail(stall_message(stall_secs, &p, &node.message_file)));
+                        // The homes' volumes are asked only now: a full one, not the master,
+                        // is then what the message names.
+                        let full = full_volumes(&[ctx.nodes.replicant(), ctx.nodes.master()]);
+                        return Err(fail(stall_message(
+                            stall_secs,
+                            &p,
+                            &node.message_file,
+                            full.as_deref(),
+                        )));
                     }
                     // Progress changes often during an initial copy: one line a second at most.
                     if what != last && last_line.elapsed() >= Duration::from_secs(1) {
@@ -134,7 +146,7 @@ impl Rules for ReplicantStart {
         let res = access.start_server(ctx.start_timeout(), &mut |r| {
             lines.push(r.text().to_string())
         });
-        res.map_err(|e| fail(e.to_string()))?;
+        res.map_err(|e| fail(noting_full(e.to_string())))?;
         ctx.result(seq, "start-up done")?;
         Ok(format!(
             "{} started; start-up done after {} s",

@@ -99,3 +99,74 @@ fn a_volume_without_room_for_the_servers_starts_is_refused_before_anything_moves
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn a_start_that_runs_out_of_room_names_the_full_volume_not_the_master() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "\n!!!!! SKIPPED: mounting a tmpfs needs root (CI runs as root); run as root to test a start that runs out of room !!!!!\n"
+        );
+        return;
+    }
+    let mount = tempfile::tempdir().unwrap();
+    let m = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=400m", "ttha-start-full"])
+        .arg(mount.path())
+        .status()
+        .unwrap();
+    assert!(m.success(), "mount a tmpfs");
+    let runs = tempfile::tempdir().unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let sb = Sandbox::new_in(mount.path(), 2_000);
+        // The run folders (journal, quarantine) on the roomy disk: only the homes fill up.
+        let cfg = std::fs::read_to_string(&sb.config).unwrap();
+        let run_dir = format!(
+            "run_dir = {:?}",
+            runs.path().join("tt-ha").display().to_string()
+        );
+        let cfg: Vec<String> = cfg
+            .lines()
+            .map(|l| {
+                if l.starts_with("home = ") {
+                    format!("{l}\n{run_dir}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(&sb.config, cfg.join("\n") + "\n").unwrap();
+        sb.set(
+            "startup_timeout_secs = 600",
+            "startup_timeout_secs = 600\nstall_timeout_secs = 10",
+        );
+        // Preflight finds room; then, between the master's start and the replicant's,
+        // something else takes the volume but 1 MiB: the replicant's server cannot make its
+        // first log file (10 MiB).
+        let o = sb.tt_ha(&["apply", "--yes", "--until", "master.start"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let filler = mount.path().join("something-else");
+        let free = free_bytes(mount.path());
+        std::fs::write(&filler, vec![0u8; (free - 1024 * 1024) as usize]).unwrap();
+        let o = sb.tt_ha(&["apply", "--yes"]);
+        let t = text(&o);
+        assert_ne!(o.status.code(), Some(0), "{t}");
+        assert!(t.contains("[FAIL] replicant.start"), "{t}");
+        assert!(
+            t.contains("on the replicant (replicant) the volume holding")
+                && t.contains("Make room there first"),
+            "the full volume is named: {t}"
+        );
+        assert!(
+            !t.contains("the master does not send"),
+            "a full disk is not blamed on the master: {t}"
+        );
+        // Room again: the rollback restores both nodes.
+        std::fs::remove_file(&filler).unwrap();
+        let o = sb.tt_ha(&["rollback", "--yes"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }));
+    let _ = Command::new("umount").arg("-l").arg(mount.path()).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
