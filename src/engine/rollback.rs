@@ -219,20 +219,13 @@ fn move_step(
 
 /// The last name of `path` (an entry of a home) for people, in the spelling of the node it
 /// belongs to: a remote Windows node's `C:\…\__db.001` is `__db.001` on a Linux controller too.
+/// Its bytes are [`exact_name`]'s, escaped by the display rule.
 fn entry_name(path: &std::path::Path) -> String {
-    let Some(parent) = crate::node::path::parent_spelled(path) else {
-        return shown(path).to_string();
-    };
-    if path.parent() == Some(parent.as_path()) {
-        return crate::display::file_name(path).to_string();
-    }
-    let rest = path
-        .to_str()
-        .and_then(|t| t.get(parent.as_os_str().len()..))
-        .map(|r| r.trim_start_matches(['\\', '/']));
-    match rest {
-        Some(r) if !r.is_empty() => crate::display::escape_bytes(r.as_bytes()),
-        _ => shown(path).to_string(),
+    match exact_name(path) {
+        name if name.is_empty() || crate::node::path::parent_spelled(path).is_none() => {
+            shown(path).to_string()
+        }
+        name => crate::display::escape_bytes(&name),
     }
 }
 
