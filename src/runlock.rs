@@ -66,6 +66,17 @@ pub enum LockError {
         /// Its command.
         command: String,
     },
+    /// A file under the lock's name that is not a lock tt-ha can read: which process holds it
+    /// cannot be told, so it is neither taken over nor called held by a live run.
+    #[error(
+        "{path} is there but is not a lock tt-ha can read ({what}): a run that could not write it whole left it, or something else wrote it. If no tt-ha runs with this run folder, remove it, then run again"
+    )]
+    Unreadable {
+        /// Lock path.
+        path: PathBuf,
+        /// Why it cannot be read, or the text it holds.
+        what: String,
+    },
     /// I/O.
     #[error("{path}: {source}. {}", crate::quarantine::advice(source.kind()))]
     Io {
@@ -150,7 +161,19 @@ pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, Lo
             source,
         };
         crate::quarantine::create_dirs(&dir).map_err(io)?;
-        if let Some((info, alive)) = read(&dir) {
+        let found = match inspect(&dir) {
+            Found::Free => None,
+            Found::Lock { info, alive } => Some((info, alive)),
+            Found::Garbled(what) => {
+                let what = if what.is_empty() {
+                    "empty".into()
+                } else {
+                    what
+                };
+                return Err(LockError::Unreadable { path, what });
+            }
+        };
+        if let Some((info, alive)) = found {
             if alive {
                 return Err(LockError::Held {
                     path,
@@ -187,13 +210,19 @@ pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, Lo
                     }
                 }
             })?;
-        writeln!(
+        let written = writeln!(
             f,
             "pid {} run {run_id} command {command}",
             std::process::id()
         )
-        .map_err(io)?;
-        f.sync_all().map_err(io)?;
+        .and_then(|()| f.sync_all());
+        if let Err(e) = written {
+            // A lock not written whole (a full disk) would hold every later run out: the file
+            // this call made goes again.
+            drop(f);
+            let _ = std::fs::remove_file(&path);
+            return Err(io(e));
+        }
         lock.paths.push(path);
     }
     Ok(lock)

@@ -1,6 +1,8 @@
 //! Preflight's "run in progress" row reads the lock through the lock module (`runlock`): the
 //! same format `apply` writes, and whether its holder still runs, told in the row.
 
+mod common;
+
 use std::path::Path;
 use tt_ha::dbconfig::Role;
 use tt_ha::nodeview::NodeView;
@@ -117,4 +119,46 @@ fn a_file_that_is_not_a_lock_fails_naming_it() {
         row.note.contains(LOCK_FILE_NAME) && row.note.contains("not a lock"),
         "{row:?}"
     );
+}
+
+/// A run folder with no room: taking the lock fails naming the file and the full volume, and
+/// leaves no half-written lock behind (an empty one held every later run out, `pid 0`, until
+/// removed by hand). With room again the lock is taken.
+#[test]
+fn a_lock_that_cannot_be_written_is_not_left_behind() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("runs");
+    let Some(_mounted) = common::Tmpfs::mount(&dir, "64k", false) else {
+        return;
+    };
+    // Fill the volume: the lock file can be made (an inode), its line cannot be written.
+    let mut filler = std::fs::File::create(dir.join("filler")).unwrap();
+    let block = vec![0u8; 4096];
+    while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+    drop(filler);
+    let dirs = vec![dir.clone()];
+    let e = tt_ha::runlock::acquire(&dirs, "r1", "apply").unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("tt-ha.lock") && text.contains("space"),
+        "{text}"
+    );
+    assert!(
+        !dir.join(tt_ha::runlock::LOCK_FILE_NAME).exists(),
+        "a lock that could not be written whole is removed"
+    );
+    std::fs::remove_file(dir.join("filler")).unwrap();
+    let lock = tt_ha::runlock::acquire(&dirs, "r1", "apply").expect("room again: the lock");
+    drop(lock);
+    // An empty lock file (left by an older build, or anything else): not `pid 0 … is running`
+    // but what it is and what to do.
+    std::fs::write(dir.join(tt_ha::runlock::LOCK_FILE_NAME), b"").unwrap();
+    let e = tt_ha::runlock::acquire(&dirs, "r1", "apply")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not a lock tt-ha can read (empty)") && e.contains("remove it"),
+        "{e}"
+    );
+    assert!(!e.contains("pid 0"), "{e}");
 }
