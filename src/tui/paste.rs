@@ -5,9 +5,18 @@
 //! rest of the paste went there (or it submitted a confirmation). Here a paste is text only:
 //! one line, its line end (if any) dropped, never a key.
 
+/// Whether `c` may go into a one-line input, typed or pasted: not a control character (Tab,
+/// Escape, NUL, …) nor one that is invisible or reorders what is shown (a bidirectional
+/// override, a zero-width space, a byte-order mark, a Unicode line separator): the display
+/// rule's unsafe characters ([`crate::display::is_unsafe`]), which a value shown on the form
+/// and written into tt-ha.toml must not hide.
+pub fn allowed(c: char) -> bool {
+    !crate::display::is_unsafe(c)
+}
+
 /// The text a paste adds to a one-line input, or why it adds nothing: a paste of more than
-/// one line, or holding a control character (Tab, Escape, NUL, …), changes nothing and says
-/// so. One line end at its end (`\n`, `\r\n` or `\r`, as a copied line carries) is dropped.
+/// one line, or holding a character not [`allowed`], changes nothing and says so. One line end
+/// at its end (`\n`, `\r\n` or `\r`, as a copied line carries) is dropped.
 pub fn one_line(pasted: &str) -> Result<&str, String> {
     let text = pasted
         .strip_suffix("\r\n")
@@ -20,10 +29,10 @@ pub fn one_line(pasted: &str) -> Result<&str, String> {
             "the pasted text holds {lines} lines: nothing was pasted; paste one value at a time"
         ));
     }
-    if let Some(c) = text.chars().find(|c| c.is_control()) {
+    if let Some(c) = text.chars().find(|c| !allowed(*c)) {
         return Err(format!(
-            "the pasted text holds a control character ({}): nothing was pasted; paste the value alone",
-            c.escape_default()
+            "the pasted text holds a control or invisible character ({}): nothing was pasted; paste the value alone",
+            c.escape_unicode()
         ));
     }
     Ok(text)
@@ -59,6 +68,11 @@ mod tests {
             "a\u{7f}",
             "\u{85}",
             "\n\n",
+            "a\u{2028}b",
+            "a\u{2029}",
+            "\u{202E}gpj.exe",
+            "a\u{200B}b",
+            "\u{FEFF}value",
         ] {
             assert!(one_line(bad).is_err(), "{bad:?}");
         }
@@ -70,9 +84,9 @@ mod tests {
         /// Whatever is pasted, what goes into the input is one line of printable text, and it
         /// is the paste itself less one line end.
         #[test]
-        fn what_is_pasted_is_one_printable_line_of_the_paste(s in "\\PC{0,12}([\r\n\t\u{1b}\u{0}][\\PC]{0,6}){0,3}") {
+        fn what_is_pasted_is_one_printable_line_of_the_paste(s in "\\PC{0,12}([\r\n\t\u{1b}\u{0}\u{2028}\u{202E}\u{200B}\u{FEFF}][\\PC]{0,6}){0,3}") {
             if let Ok(t) = one_line(&s) {
-                prop_assert!(!t.chars().any(char::is_control), "{t:?}");
+                prop_assert!(t.chars().all(allowed), "{t:?}");
                 prop_assert!(s.starts_with(t));
                 prop_assert!(s.len() - t.len() <= 2);
             }

@@ -210,12 +210,13 @@ impl Runner {
     }
 }
 
-/// SIGTERM and SIGHUP, where there are such signals.
+/// The signals that end the app with the terminal given back: SIGTERM, SIGHUP (the SSH
+/// session closed), and SIGINT and SIGQUIT sent by another process (the keyboard's Ctrl-C and
+/// Ctrl-\ send none in raw mode; their default action left the terminal raw, in the alternate
+/// screen, with the mouse reported and the cursor hidden).
 struct StopSignals {
     #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    hup: Option<tokio::signal::unix::Signal>,
+    signals: Vec<tokio::signal::unix::Signal>,
 }
 
 impl StopSignals {
@@ -224,8 +225,15 @@ impl StopSignals {
         {
             use tokio::signal::unix::{SignalKind, signal};
             StopSignals {
-                term: signal(SignalKind::terminate()).ok(),
-                hup: signal(SignalKind::hangup()).ok(),
+                signals: [
+                    SignalKind::terminate(),
+                    SignalKind::hangup(),
+                    SignalKind::interrupt(),
+                    SignalKind::quit(),
+                ]
+                .into_iter()
+                .filter_map(|k| signal(k).ok())
+                .collect(),
             }
         }
         #[cfg(not(unix))]
@@ -235,18 +243,11 @@ impl StopSignals {
     async fn recv(&mut self) {
         #[cfg(unix)]
         {
-            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
-                match s {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
+            if self.signals.is_empty() {
+                return std::future::pending::<()>().await;
             }
-            tokio::select! {
-                _ = one(&mut self.term) => {}
-                _ = one(&mut self.hup) => {}
-            }
+            let any = self.signals.iter_mut().map(|s| Box::pin(s.recv()));
+            futures_util::future::select_all(any).await;
         }
         #[cfg(not(unix))]
         std::future::pending::<()>().await

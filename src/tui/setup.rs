@@ -56,6 +56,9 @@ pub struct SetupForm {
     pub selected: usize,
     /// Why the last Save (or the last change) was refused.
     pub error: Option<String>,
+    /// The values of the other "Start from" choices as they were left: choosing one again
+    /// brings them back, so switching never drops what was typed.
+    left: Vec<SiteDraft>,
 }
 
 /// A node's fields: (key, label, help), in the form's order.
@@ -196,7 +199,13 @@ impl SetupForm {
             draft,
             selected: 0,
             error: None,
+            left: Vec::new(),
         }
+    }
+
+    /// The values `example` starts from, untouched: what discovery found, or the example's.
+    fn pristine(&self, example: Example) -> SiteDraft {
+        example.draft().unwrap_or_else(|| self.found.clone())
     }
 
     /// An empty form with defaults.
@@ -265,7 +274,13 @@ impl SetupForm {
             return;
         };
         match code {
-            KeyCode::Char(c) => value.push(c),
+            KeyCode::Char(c) if super::paste::allowed(c) => value.push(c),
+            KeyCode::Char(c) => {
+                self.error = Some(format!(
+                    "{} is a control or invisible character: not typed",
+                    c.escape_unicode()
+                ));
+            }
             KeyCode::Backspace => {
                 value.pop();
             }
@@ -277,7 +292,12 @@ impl SetupForm {
     /// [`super::paste::one_line`]); anything else changes nothing and says why under the form.
     /// A choice takes no paste. The selection never moves.
     pub fn paste(&mut self, pasted: &str) {
-        let Some(Slot::Node(role, key)) = self.fields.get(self.selected).map(|f| f.slot) else {
+        let Some(Slot::Node(role, key)) = self
+            .fields
+            .get(self.selected)
+            .filter(|f| !f.is_choice())
+            .map(|f| f.slot)
+        else {
             self.error = Some("a choice takes ← → or Space, not a paste".into());
             return;
         };
@@ -294,10 +314,10 @@ impl SetupForm {
         }
     }
 
-    /// True when the values differ from those the form opened with: leaving now would lose
-    /// what was typed or chosen.
+    /// True when leaving now would lose what was typed or chosen: the values shown differ from
+    /// those the form opened with, or another "Start from" choice was left with typed values.
     pub fn changed(&self) -> bool {
-        self.draft != self.found
+        self.draft != self.found || self.left.iter().any(|d| *d != self.pristine(d.example))
     }
 
     /// Changes a choice, then lays the fields out again for the draft as it now is, keeping
@@ -311,9 +331,13 @@ impl SetupForm {
                     .position(|e| *e == self.draft.example)
                     .unwrap_or(0);
                 let next = all[(at + if forward { 1 } else { all.len() - 1 }) % all.len()];
-                self.draft = match next.draft() {
-                    Some(d) => d,
-                    None => self.found.clone(),
+                // The values left are kept for a return to that choice.
+                let here = self.draft.example;
+                self.left.retain(|d| d.example != here);
+                self.left.push(self.draft.clone());
+                self.draft = match self.left.iter().position(|d| d.example == next) {
+                    Some(i) => self.left.remove(i),
+                    None => self.pristine(next),
                 };
             }
             Slot::Node(role, key) => {
@@ -425,11 +449,14 @@ mod tests {
         assert!(f.error.is_none());
         assert!(f.value(at).ends_with("10.1.2.4"), "{}", f.value(at));
         assert!(f.changed());
-        select(&mut f, Role::Master, Key::Os);
-        let before = f.draft.clone();
-        f.paste("Windows");
-        assert_eq!(f.draft, before);
-        assert!(f.error.is_some());
+        // No choice takes a paste (the service control's value is text underneath).
+        for key in [Key::Reach, Key::Os, Key::ServiceKind] {
+            select(&mut f, Role::Master, key);
+            let before = f.draft.clone();
+            f.paste("Windows");
+            assert_eq!(f.draft, before, "{key:?}");
+            assert!(f.error.is_some(), "{key:?}");
+        }
     }
 
     #[test]
@@ -471,5 +498,35 @@ mod tests {
         );
         f.edit(KeyCode::Right);
         assert_eq!(f.draft.master.home, "/srv/found/var/db");
+    }
+
+    #[test]
+    fn switching_start_from_keeps_what_was_typed_for_the_way_back() {
+        let mut f = SetupForm::blank();
+        select(&mut f, Role::Master, Key::BackupDir);
+        type_in(&mut f, "/my/typed/backup");
+        let typed = f.draft.master.backup_dir.clone();
+        assert!(f.changed());
+        f.selected = 0;
+        f.edit(KeyCode::Right);
+        assert_eq!(f.draft.example, Example::WindowsPair);
+        assert_ne!(f.draft.master.backup_dir, typed);
+        // The typed value is elsewhere, not lost: leaving now still asks.
+        assert!(
+            f.changed(),
+            "a form whose typed values were left behind is changed"
+        );
+        f.edit(KeyCode::Left);
+        assert_eq!(f.draft.example, Example::Found);
+        assert_eq!(f.draft.master.backup_dir, typed, "the typed value is back");
+        // An example edited and left is kept too.
+        f.edit(KeyCode::Right);
+        select(&mut f, Role::Master, Key::Name);
+        type_in(&mut f, "-x");
+        let edited = f.draft.master.name.clone();
+        f.selected = 0;
+        f.edit(KeyCode::Right);
+        f.edit(KeyCode::Left);
+        assert_eq!(f.draft.master.name, edited);
     }
 }

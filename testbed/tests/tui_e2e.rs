@@ -225,11 +225,19 @@ fn the_first_run_screen_writes_nothing_when_left() {
 
 #[test]
 fn a_terminated_wizard_gives_the_terminal_back() {
+    // SIGINT and SIGQUIT from another process too: their default action left the terminal
+    // raw and in the alternate screen.
+    for signal in ["-TERM", "-INT", "-QUIT", "-HUP"] {
+        ended_by(signal);
+    }
+}
+
+fn ended_by(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("tt-ha.toml");
     // A shell around tt-ha shows what the terminal looks like after it.
     let script = format!(
-        "'{}' --config '{}'; echo tt-ha-ended-$?; sleep 60",
+        "'{}' --config '{}'; echo tt-ha-ended-$?; cat -v",
         tt_ha_bin().display(),
         cfg.display()
     );
@@ -264,7 +272,7 @@ fn a_terminated_wizard_gives_the_terminal_back() {
         .to_string();
     assert!(
         Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([signal, &pid])
             .status()
             .unwrap()
             .success()
@@ -273,7 +281,15 @@ fn a_terminated_wizard_gives_the_terminal_back() {
     assert_eq!(
         alt(&t),
         "0",
-        "the terminal is back from the alternate screen"
+        "{signal}: the terminal is back from the alternate screen"
+    );
+    // Bracketed paste is off again: a paste reaches the next program (`cat -v`) as text,
+    // without the markers (`^[[200~`) a program that asked for them gets.
+    t.paste("pasted-after-tt-ha\n");
+    let s = t.wait_for("pasted-after-tt-ha", 10);
+    assert!(
+        !s.contains("[200~"),
+        "{signal}: bracketed paste is still on after tt-ha:\n{s}"
     );
     assert!(!Path::new(&cfg).exists());
 }

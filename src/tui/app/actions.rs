@@ -472,7 +472,7 @@ impl App {
 /// Types `code` into `input`: a character, or Backspace.
 fn edit(input: &mut String, code: KeyCode) {
     match code {
-        KeyCode::Char(c) => input.push(c),
+        KeyCode::Char(c) if crate::tui::paste::allowed(c) => input.push(c),
         KeyCode::Backspace => {
             input.pop();
         }

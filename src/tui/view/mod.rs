@@ -71,7 +71,11 @@ fn title(f: &mut Frame, app: &App, area: Rect) {
 fn hints(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let text = if let Some(q) = &app.search_input {
-        format!(" search: {q}▏  Enter find · Esc cancel")
+        // A refused paste says why here: the search line takes the flash's place.
+        match &app.flash {
+            Some(fl) => format!(" search: {q}▏  {fl}"),
+            None => format!(" search: {q}▏  Enter find · Esc cancel"),
+        }
     } else if let Some(fl) = &app.flash {
         format!(" {fl}")
     } else {
