@@ -35,6 +35,14 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+/// ssh's own liveness check, put after the site's `ssh_options` (ssh keeps the first value of
+/// an option, so a site's `-o ServerAliveInterval=…`, `0` included, wins): an answer asked
+/// every 5 s, three missed end the connection. It covers what the agent protocol's heartbeats
+/// cannot: a link cut while ssh logs in and the agent starts (the greeting's 60 s bound was
+/// the only limit there: a cut 0.3 s into `replicant.start` took 80 s to fail), and it ends a
+/// cut connection in 15 s, before the protocol's 30 s silence bound.
+const SSH_KEEPALIVE: [&str; 4] = ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"];
+
 /// How much of ssh's stderr is kept (its last bytes) for messages.
 const STDERR_TAIL: usize = 8 * 1024;
 /// How much stray output before the greeting is quoted.
@@ -90,8 +98,9 @@ impl Link {
     }
 
     /// The ssh command line: fixed safety options first (ssh keeps the first value of an
-    /// option, so `ssh_options` cannot turn them off), then the site's options, then `--` so a
-    /// host can never be read as an option.
+    /// option, so `ssh_options` cannot turn them off), then the site's options, then tt-ha's
+    /// defaults the site's options may change ([`SSH_KEEPALIVE`]), then `--` so a host can
+    /// never be read as an option.
     fn command(&self) -> Command {
         let mut c = Command::new("ssh");
         c.args([
@@ -102,6 +111,7 @@ impl Link {
             "StrictHostKeyChecking=yes",
         ])
         .args(&self.options)
+        .args(SSH_KEEPALIVE)
         .arg("--")
         .arg(&self.host)
         .arg(&self.program)
@@ -1249,15 +1259,23 @@ fn read_frames(mut r: impl std::io::BufRead, conn: Weak<Conn>) {
         let line = match result {
             Ok(l) => l,
             Err(e) => {
+                // Give ssh a moment to exit and say why.
+                let exit = (!c.closing.load(Ordering::Relaxed))
+                    .then(|| {
+                        let s = wait_exit(&c, Duration::from_secs(1));
+                        std::thread::sleep(Duration::from_millis(50));
+                        s
+                    })
+                    .flatten();
                 let why = match e {
+                    // 255 is ssh's own failure: its connection, not the agent (with a cut link,
+                    // its keepalive went unanswered; a site's LogLevel may keep it from saying).
+                    FrameError::Closed if exit.and_then(|s| s.code()) == Some(255) => {
+                        "ssh ended the connection (exit status 255: the connection failed; a cut link leaves ssh's keepalive unanswered, and ssh ends it about 20 s after the cut)".to_string()
+                    }
                     FrameError::Closed => "the agent or ssh ended".to_string(),
                     e => e.to_string(),
                 };
-                if !c.closing.load(Ordering::Relaxed) {
-                    // Give ssh a moment to exit and say why.
-                    let _ = wait_exit(&c, Duration::from_secs(1));
-                    std::thread::sleep(Duration::from_millis(50));
-                }
                 c.kill(&why);
                 return;
             }
@@ -2610,4 +2628,52 @@ struct StillRunning {
     processes: Vec<FoundProcess>,
     #[serde(default)]
     stop_command: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args_of(options: &[&str]) -> Vec<String> {
+        let link = Link {
+            node: "rep".into(),
+            host: "ops@tt-rep".into(),
+            options: options.iter().map(|s| s.to_string()).collect(),
+            program: "tt-ha".into(),
+        };
+        link.command()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_safety_options_come_first_the_sites_next_then_the_keepalive_it_may_change() {
+        let a = args_of(&["-o", "ServerAliveInterval=0", "-p", "2222"]);
+        let at = |s: &str| {
+            a.iter()
+                .position(|x| x == s)
+                .unwrap_or_else(|| panic!("{s}: {a:?}"))
+        };
+        // ssh keeps an option's first value: the safety options cannot be turned off, the
+        // site's keepalive (here: none) wins over tt-ha's.
+        assert!(at("BatchMode=yes") < at("ServerAliveInterval=0"), "{a:?}");
+        assert!(
+            at("StrictHostKeyChecking=yes") < at("ServerAliveInterval=0"),
+            "{a:?}"
+        );
+        assert!(
+            at("ServerAliveInterval=0") < at("ServerAliveInterval=5"),
+            "{a:?}"
+        );
+        assert!(at("ServerAliveCountMax=3") < at("--"), "{a:?}");
+        assert_eq!(
+            &a[at("--")..],
+            ["--", "ops@tt-rep", "tt-ha", "agent", "--stdio"],
+            "{a:?}"
+        );
+        // Without site options, tt-ha's keepalive is what ssh uses.
+        let a = args_of(&[]);
+        assert!(a.contains(&"ServerAliveInterval=5".to_string()), "{a:?}");
+    }
 }

@@ -207,10 +207,15 @@ fn snapshots_keep_their_cadence_and_the_uptime_is_fresh_across_a_cut_link() {
                 row["unreachable"]
             );
             assert!(
-                // Past the 30 s silence bound the follow connection's own loss says it.
-                row["unreachable"].as_str().is_some_and(
-                    |w| w.contains("not heard from") || w.contains("not even a heartbeat")
-                ),
+                // The silence, then the connection's loss (ssh's keepalive unanswered, tt-ha's
+                // default 5 s × 3, or the 30 s silence bound), then each attempt to connect
+                // again that fails.
+                row["unreachable"].as_str().is_some_and(|w| {
+                    w.contains("not heard from")
+                        || w.contains("not even a heartbeat")
+                        || w.contains("keepalive unanswered")
+                        || w.contains("ssh could not connect")
+                }),
                 "the reason names the silence: {row:#}"
             );
         }

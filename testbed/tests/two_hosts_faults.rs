@@ -40,6 +40,9 @@ const EXTRA_FILES: usize = 1_500;
 /// What an operator adds for a link that may drop: ssh itself gives up on a silent server
 /// after about 6 s (the agent protocol's own bound is 30 s).
 const KEEPALIVE: [&str; 4] = ["-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=3"];
+/// A site that turned ssh's keepalive off: the agent protocol's own silence bound must stop
+/// the controller.
+const NO_KEEPALIVE: [&str; 4] = ["-o", "ServerAliveInterval=0", "-o", "ServerAliveCountMax=3"];
 /// The longest a controller may take to stop once its link is cut before the test calls it
 /// hung: far above ssh's keepalive and the protocol's silence bound (30 s), so only a hang
 /// reaches it.
@@ -60,9 +63,8 @@ fn sandbox(test: &str, keepalive: bool) -> Option<HostsSandbox> {
         return None;
     }
     let sb = HostsSandbox::up_or_skip(test, VOLUMES)?;
-    if keepalive {
-        sb.add_ssh_options(&KEEPALIVE);
-    }
+    // tt-ha asks ssh for a keepalive every 5 s by default; a site may set its own, or none.
+    sb.add_ssh_options(if keepalive { &KEEPALIVE } else { &NO_KEEPALIVE });
     Some(sb)
 }
 
