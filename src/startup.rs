@@ -166,11 +166,12 @@ pub fn full_volumes(nodes: &[&dyn NodeAccess]) -> Option<String> {
     })
 }
 
-/// A start's failure `e`, with [`full_volumes`] of `nodes` after it when one is full: a server
-/// that exits at once or never answers on a full disk otherwise reads as a configuration error.
+/// A start's failure `e`, with [`full_volumes`] of `nodes` before it when one is full (the
+/// likelier cause, so read first): a server that exits at once or never answers on a full disk
+/// otherwise reads as a configuration error.
 pub fn noting_full_volumes(e: String, nodes: &[&dyn NodeAccess]) -> String {
     match full_volumes(nodes) {
-        Some(full) => format!("{e}. But {full}"),
+        Some(full) => format!("{full}. What the start said: {e}"),
         None => e,
     }
 }
@@ -202,8 +203,14 @@ pub fn stall_message(
             "{message_file} shows no error: the replicant waits for pages or log records the master does not send"
         ),
     };
+    let check = match full {
+        Some(_) => "Once there is room",
+        None => {
+            "Check that the master's server answers and the network between the two nodes, then"
+        }
+    };
     format!(
-        "no initial-copy progress for {secs} s: {last}; {why}. Check that the master's server answers and the network between the two nodes, then run `tt-ha rollback` to undo, or fix it and `tt-ha apply` to resume"
+        "no initial-copy progress for {secs} s: {last}; {why}. {check} run `tt-ha rollback` to undo, or fix it and `tt-ha apply` to resume"
     )
 }
 
@@ -816,6 +823,7 @@ mod tests {
         let m = stall_message(120, &probe.progress().unwrap(), "$DB_Msg.txt", Some(full));
         assert!(m.contains(&format!("shows no error, but {full}")), "{m}");
         assert!(!m.contains("the master does not send"), "{m}");
+        assert!(!m.contains("Check that the master's server answers"), "{m}");
         let long = "x".repeat(5000);
         append(
             &p,
