@@ -125,14 +125,8 @@ fn an_interrupted_run_is_offered_for_resume_rollback_or_inspection() {
     assert!(matches!(a.phase, Phase::Complete(_)), "{:?}", a.phase);
 }
 
-/// The confirmation dialog takes the node's name exactly: a space before or after it is
-/// refused (nothing answered, the dialog stays, the field cleared for the name typed again),
-/// and the exact name then goes ahead.
-#[test]
-fn the_confirmation_dialog_refuses_the_name_with_a_space_before_or_after() {
-    use crossterm::event::{KeyCode, KeyEvent};
-    let site = FakeSite::new();
-    let mut a = app(&site);
+/// Opens the prune's confirmation in `a`, as the engine asks it; the receiver gets the answer.
+fn ask_to_prune(a: &mut App) -> std::sync::mpsc::Receiver<bool> {
     let (tx, rx) = std::sync::mpsc::channel();
     a.update(Msg::Confirm(tt_ha::tui::messages::ConfirmRequest {
         step_id: "replicant.prune".into(),
@@ -142,6 +136,18 @@ fn the_confirmation_dialog_refuses_the_name_with_a_space_before_or_after() {
         planned: None,
         reply: Some(tx),
     }));
+    rx
+}
+
+/// The confirmation dialog takes the node's name exactly: a space before or after it is
+/// refused (nothing answered, the dialog stays, the field cleared for the name typed again),
+/// and the exact name then goes ahead.
+#[test]
+fn the_confirmation_dialog_refuses_the_name_with_a_space_before_or_after() {
+    use crossterm::event::{KeyCode, KeyEvent};
+    let site = FakeSite::new();
+    let mut a = app(&site);
+    let rx = ask_to_prune(&mut a);
     let typ = |a: &mut App, s: &str| {
         for c in s.chars() {
             a.update(Msg::Key(KeyEvent::from(KeyCode::Char(c))));
@@ -170,15 +176,7 @@ fn a_paste_never_answers_a_confirmation_and_a_pasted_line_end_is_not_an_enter() 
     use crossterm::event::{KeyCode, KeyEvent};
     let site = FakeSite::new();
     let mut a = app(&site);
-    let (tx, rx) = std::sync::mpsc::channel();
-    a.update(Msg::Confirm(tt_ha::tui::messages::ConfirmRequest {
-        step_id: "replicant.prune".into(),
-        title: "Empty the replicant's database folder".into(),
-        node: "replicant".into(),
-        details: "moves".into(),
-        planned: None,
-        reply: Some(tx),
-    }));
+    let rx = ask_to_prune(&mut a);
     // The name and its line end, pasted: the name is in the field, nothing is answered.
     a.update(Msg::Paste("replicant\n".into()));
     assert!(rx.try_recv().is_err(), "a paste answered the dialog");

@@ -45,11 +45,12 @@ fn free_bytes(p: &Path) -> u64 {
         .unwrap()
 }
 
-#[test]
-fn a_volume_without_room_for_the_servers_starts_is_refused_before_anything_moves() {
+/// Runs `body` with a 400 MiB tmpfs mounted for it, unmounted after (also when it panics).
+/// Root only: skipped loudly otherwise, naming `what` did not run.
+fn on_a_small_volume(what: &str, body: impl FnOnce(&Path)) {
     if unsafe { libc::geteuid() } != 0 {
         eprintln!(
-            "\n!!!!! SKIPPED: mounting a tmpfs needs root (CI runs as root); run as root to test the start's disk space !!!!!\n"
+            "\n!!!!! SKIPPED: mounting a tmpfs needs root (CI runs as root); run as root to test {what} !!!!!\n"
         );
         return;
     }
@@ -60,17 +61,26 @@ fn a_volume_without_room_for_the_servers_starts_is_refused_before_anything_moves
         .status()
         .unwrap();
     assert!(m.success(), "mount a tmpfs");
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let sb = Sandbox::new_in(mount.path(), 2_000);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(mount.path())));
+    let _ = Command::new("umount").arg("-l").arg(mount.path()).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn a_volume_without_room_for_the_servers_starts_is_refused_before_anything_moves() {
+    on_a_small_volume("the start's disk space", |mount| {
+        let sb = Sandbox::new_in(mount, 2_000);
         // An earlier run's leftovers: everything but 15 MiB of the volume (room enough for the
         // backup, 10 MiB, but not for what either start writes: a region set on each node,
         // the initial copy on the replicant, about 35 MiB each), then everything but 50 MiB
         // (room for either start alone, not for both on this one volume: the adversary's
         // 52 MiB passed two rows of 35 and the apply failed at replicant.start, disk full).
-        let filler = mount.path().join("earlier-run-leftovers");
+        let filler = mount.join("earlier-run-leftovers");
         for left in [15u64, 50] {
             let _ = std::fs::remove_file(&filler);
-            let free = free_bytes(mount.path());
+            let free = free_bytes(mount);
             std::fs::write(&filler, vec![0u8; (free - left * 1024 * 1024) as usize]).unwrap();
             let before = homes(&sb);
             let o = sb.tt_ha(&["apply", "--yes"]);
@@ -93,31 +103,14 @@ fn a_volume_without_room_for_the_servers_starts_is_refused_before_anything_moves
         std::fs::remove_file(&filler).unwrap();
         let o = sb.tt_ha(&["apply", "--yes"]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    }));
-    let _ = Command::new("umount").arg("-l").arg(mount.path()).status();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    });
 }
 
 #[test]
 fn a_start_that_runs_out_of_room_names_the_full_volume_not_the_master() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "\n!!!!! SKIPPED: mounting a tmpfs needs root (CI runs as root); run as root to test a start that runs out of room !!!!!\n"
-        );
-        return;
-    }
-    let mount = tempfile::tempdir().unwrap();
-    let m = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=400m", "ttha-start-full"])
-        .arg(mount.path())
-        .status()
-        .unwrap();
-    assert!(m.success(), "mount a tmpfs");
     let runs = tempfile::tempdir().unwrap();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let sb = Sandbox::new_in(mount.path(), 2_000);
+    on_a_small_volume("a start that runs out of room", |mount| {
+        let sb = Sandbox::new_in(mount, 2_000);
         // The run folders (journal, quarantine) on the roomy disk: only the homes fill up.
         let cfg = std::fs::read_to_string(&sb.config).unwrap();
         let run_dir = format!(
@@ -144,8 +137,8 @@ fn a_start_that_runs_out_of_room_names_the_full_volume_not_the_master() {
         // first log file (10 MiB).
         let o = sb.tt_ha(&["apply", "--yes", "--until", "master.start"]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-        let filler = mount.path().join("something-else");
-        let free = free_bytes(mount.path());
+        let filler = mount.join("something-else");
+        let free = free_bytes(mount);
         std::fs::write(&filler, vec![0u8; (free - 1024 * 1024) as usize]).unwrap();
         let o = sb.tt_ha(&["apply", "--yes"]);
         let t = text(&o);
@@ -164,9 +157,5 @@ fn a_start_that_runs_out_of_room_names_the_full_volume_not_the_master() {
         std::fs::remove_file(&filler).unwrap();
         let o = sb.tt_ha(&["rollback", "--yes"]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    }));
-    let _ = Command::new("umount").arg("-l").arg(mount.path()).status();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    });
 }
