@@ -44,3 +44,26 @@ fn a_run_at_rest_offers_no_half_done_effects_to_finish() {
         "a finalized run offers to finish effects: {out}"
     );
 }
+
+/// A lock file that cannot be read (an empty one, as a run that could not write it whole left
+/// it before this was fixed) holds apply and rollback out; `status` names it and what to do,
+/// and so does the refusal.
+#[test]
+fn status_names_a_lock_it_cannot_read_and_what_to_do() {
+    let site = FakeSite::new();
+    let runs = site.master.parent().unwrap().join("tt-ha");
+    fs::create_dir_all(&runs).unwrap();
+    fs::write(runs.join("tt-ha.lock"), b"").unwrap();
+    let o = site.tt_ha(&["status"]);
+    let out = text(&o);
+    assert!(
+        out.contains("tt-ha.lock") && out.contains("not a lock tt-ha can read (empty)"),
+        "{out}"
+    );
+    assert!(out.contains("remove it"), "{out}");
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(!out.contains("pid 0"), "{out}");
+    assert!(out.contains("tt-ha.lock"), "{out}");
+}

@@ -108,22 +108,33 @@ impl StatusReport {
 /// [`status`] from the journal, and from the nodes when they are given.
 fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
     let run = runs::latest(cfg)?;
-    let lock = match nodes.map(|n| n.master().inspect_lock()) {
-        Some(crate::runlock::Found::Lock { info, alive }) => Some((info, alive)),
-        _ => None,
-    };
-    let lock = lock.map(|(info, alive)| {
-        format!(
-            "{} of run {} by pid {} ({})",
-            info.command,
-            info.run_id,
-            info.pid,
-            if alive {
-                "running now"
-            } else {
-                "no longer running: it was interrupted"
-            }
-        )
+    // The first node whose run folder holds a lock file says what it is (the replicant's
+    // run folder may be another machine's).
+    let lock = nodes.and_then(|n| {
+        [n.master(), n.replicant()]
+            .into_iter()
+            .find_map(|node| match node.inspect_lock() {
+                crate::runlock::Found::Free => None,
+                crate::runlock::Found::Lock { info, alive } => Some(format!(
+                    "{} of run {} by pid {} ({})",
+                    info.command,
+                    info.run_id,
+                    info.pid,
+                    if alive {
+                        "running now"
+                    } else {
+                        "no longer running: it was interrupted"
+                    }
+                )),
+                crate::runlock::Found::Garbled(what) => Some(format!(
+                    "{} on {} is not a lock tt-ha can read ({}): if no tt-ha runs with that run folder, remove it; apply and rollback refuse until then",
+                    crate::display::path(
+                        &node.config().run_dir().join(crate::runlock::LOCK_FILE_NAME)
+                    ),
+                    node.config().name,
+                    if what.is_empty() { "empty" } else { what.as_str() }
+                )),
+            })
     });
     let Some(run) = run else {
         return Ok(StatusReport {
