@@ -123,7 +123,27 @@ pub enum Found {
 /// Reads the lock file in `dir` and whether its holder lives: the one reader of the lock's
 /// format, for [`acquire`] and preflight.
 pub fn inspect(dir: &Path) -> Found {
-    match std::fs::read_to_string(dir.join(LOCK_FILE_NAME)) {
+    let path = dir.join(LOCK_FILE_NAME);
+    // Looked at, not followed or opened, first: a link (even one to nowhere, which reads as
+    // no file) or a folder under the lock's name is no lock, and a FIFO would hold the read
+    // for ever.
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Found::Free,
+        Err(e) => return Found::Garbled(format!("cannot be looked at: {e}")),
+        Ok(m) if !m.file_type().is_file() => {
+            let t = m.file_type();
+            let kind = if t.is_symlink() {
+                "a symbolic link"
+            } else if t.is_dir() {
+                "a folder"
+            } else {
+                "not a regular file (a FIFO, socket or device)"
+            };
+            return Found::Garbled(kind.into());
+        }
+        Ok(_) => {}
+    }
+    match std::fs::read_to_string(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Found::Free,
         Err(e) => Found::Garbled(format!("unreadable: {e}")),
         Ok(text) => match LockInfo::parse(&text) {
@@ -197,11 +217,27 @@ pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, Lo
             .open(&path)
             .map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    LockError::Held {
-                        path: path.clone(),
-                        pid: 0,
-                        run_id: "?".into(),
-                        command: "?".into(),
+                    // Made between the look above and now: another tt-ha taking it this
+                    // instant, or something else; said as what it is now.
+                    match inspect(&dir) {
+                        Found::Lock { info, .. } => LockError::Held {
+                            path: path.clone(),
+                            pid: info.pid,
+                            run_id: info.run_id,
+                            command: info.command,
+                        },
+                        Found::Garbled(what) => LockError::Unreadable {
+                            path: path.clone(),
+                            what: if what.is_empty() {
+                                "empty: another tt-ha may be taking it this instant".into()
+                            } else {
+                                what
+                            },
+                        },
+                        Found::Free => LockError::Unreadable {
+                            path: path.clone(),
+                            what: "it came and went while this run took the lock".into(),
+                        },
                     }
                 } else {
                     LockError::Io {

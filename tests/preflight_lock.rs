@@ -162,3 +162,60 @@ fn a_lock_that_cannot_be_written_is_not_left_behind() {
     );
     assert!(!e.contains("pid 0"), "{e}");
 }
+
+/// Under the lock's name, a link (to nowhere, to a file, to a folder), a folder or a FIFO is no
+/// lock: refused at once with what it is and what to do (a dangling link read as no file and
+/// then as `pid 0 … is running`; a FIFO held `apply`, `rollback` and `status` for ever).
+#[test]
+fn a_link_folder_or_fifo_under_the_locks_name_is_named_never_waited_on() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("runs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = dir.join(tt_ha::runlock::LOCK_FILE_NAME);
+    let target = d.path().join("a-file");
+    std::fs::write(&target, "pid 1 run r0 command apply\n").unwrap();
+    type Make<'a> = Box<dyn Fn() + 'a>;
+    let make: Vec<(&str, Make)> = vec![
+        (
+            "a symbolic link",
+            Box::new(|| std::os::unix::fs::symlink("/nonexistent", &lock).unwrap()),
+        ),
+        (
+            "a symbolic link",
+            Box::new(|| std::os::unix::fs::symlink(&target, &lock).unwrap()),
+        ),
+        ("a folder", Box::new(|| std::fs::create_dir(&lock).unwrap())),
+        (
+            "not a regular file",
+            Box::new(|| {
+                let ok = std::process::Command::new("mkfifo")
+                    .arg(&lock)
+                    .status()
+                    .unwrap();
+                assert!(ok.success(), "mkfifo");
+            }),
+        ),
+    ];
+    for (kind, make) in make {
+        make();
+        let dirs = vec![dir.clone()];
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(tt_ha::runlock::acquire(&dirs, "r1", "apply").map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{kind}: taking the lock waited"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not a lock tt-ha can read") && e.contains(kind) && e.contains("remove it"),
+            "{kind}: {e}"
+        );
+        assert!(!e.contains("pid 0"), "{kind}: {e}");
+        match std::fs::symlink_metadata(&lock) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir(&lock).unwrap(),
+            _ => std::fs::remove_file(&lock).unwrap(),
+        }
+    }
+}
