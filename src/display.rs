@@ -19,21 +19,31 @@ use std::fmt::{self, Write as _};
 use std::path::Path;
 
 /// True for characters that must never reach a terminal raw: the C0 and C1 controls and DEL
-/// (`char::is_control`), and the invisible characters that reorder or break what is shown
-/// (bidirectional overrides and isolates, line and paragraph separators, zero-width space, BOM).
+/// (`char::is_control`), the invisible characters that reorder or break what is shown
+/// (bidirectional overrides and isolates, line and paragraph separators), and Unicode's
+/// default-ignorable code points, which show as nothing (zero-width space and joiners, soft
+/// hyphen, word joiner, variation selectors, Hangul fillers, BOM, tags): a name holding one
+/// looks like another that does not.
 pub fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061C}'
-                | '\u{200B}'
-                | '\u{200E}'
-                | '\u{200F}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2066}'..='\u{2069}'
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
                 | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
         )
 }
 

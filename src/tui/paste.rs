@@ -73,6 +73,11 @@ mod tests {
             "\u{202E}gpj.exe",
             "a\u{200B}b",
             "\u{FEFF}value",
+            "ab\u{00AD}cd",
+            "ab\u{2060}cd",
+            "ab\u{180E}cd",
+            "ok\u{FE0F}",
+            "\u{3164}",
         ] {
             assert!(one_line(bad).is_err(), "{bad:?}");
         }
