@@ -150,7 +150,9 @@ pub enum RemoteError {
     },
     /// ssh failed to connect or log in.
     #[error(
-        "{who}: ssh could not connect or log in ({status}): {stderr}. This connection did nothing on the node. Check that `ssh {host}` works with a key (BatchMode: no password prompt) and run again"
+        "{who}: ssh could not connect or log in ({status}): {}. This connection did nothing on the node. {}",
+        if stderr.is_empty() { "ssh said nothing (a site's LogLevel may keep it quiet)" } else { stderr.as_str() },
+        ssh_advice(stderr, host)
     )]
     Ssh {
         /// The node.
@@ -1057,6 +1059,55 @@ fn greeting(
             conn.kill("refused at the greeting");
         }
         return result;
+    }
+}
+
+/// What to do when ssh could not connect or log in, by what ssh said: its options refused
+/// (tt-ha.toml's `ssh_options`), the name not found, the login refused (the key), or the
+/// network (a cut link, sshd down, or nothing said).
+fn ssh_advice(stderr: &str, host: &str) -> String {
+    let said = |words: &[&str]| words.iter().any(|w| stderr.contains(w));
+    if said(&[
+        "command-line line",
+        "Bad configuration option",
+        "Unsupported option",
+        "unknown option",
+        "usage: ssh",
+    ]) {
+        format!(
+            "ssh refused the options it was given: check this node's `ssh_options` in tt-ha.toml (and `ssh -G {host}`), then run again"
+        )
+    } else if said(&["Could not resolve hostname", "Name or service not known"]) {
+        format!(
+            "Check the name `{host}` (DNS, /etc/hosts, or HostName in the ssh config), then run again"
+        )
+    } else if said(&[
+        "Permission denied",
+        "publickey",
+        "Too many authentication failures",
+    ]) {
+        format!(
+            "Check that `ssh {host}` works with a key (BatchMode: no password prompt) and run again"
+        )
+    } else if stderr.is_empty()
+        || said(&[
+            "timed out",
+            "No route to host",
+            "Network is unreachable",
+            "Connection refused",
+            "Connection closed",
+            "Connection reset",
+            "not responding",
+            "Broken pipe",
+        ])
+    {
+        format!(
+            "Check the network to it and that its sshd runs (`ssh {host}` by hand), then run again"
+        )
+    } else {
+        format!(
+            "Check the network to it and that `ssh {host}` works with a key (BatchMode: no password prompt), then run again"
+        )
     }
 }
 
@@ -2675,5 +2726,44 @@ mod tests {
         // Without site options, tt-ha's keepalive is what ssh uses.
         let a = args_of(&[]);
         assert!(a.contains(&"ServerAliveInterval=5".to_string()), "{a:?}");
+    }
+
+    #[test]
+    fn a_failed_connection_is_advised_by_what_ssh_said() {
+        let advice = |said: &str| ssh_advice(said, "ops@tt-rep");
+        for (said, want) in [
+            ("command-line line 0: invalid time value.", "ssh_options"),
+            (
+                "command-line: line 0: Bad configuration option: foo",
+                "ssh_options",
+            ),
+            (
+                "ssh: Could not resolve hostname tt-rep: Name or service not known",
+                "the name",
+            ),
+            ("ops@tt-rep: Permission denied (publickey).", "with a key"),
+            (
+                "ssh: connect to host 10.0.0.3 port 22: Connection timed out",
+                "the network",
+            ),
+            (
+                "ssh: connect to host 10.0.0.3 port 22: No route to host",
+                "the network",
+            ),
+            ("", "the network"),
+        ] {
+            let a = advice(said);
+            assert!(a.contains(want), "{said:?}: {a}");
+        }
+        // An unreachable host is not blamed on its key.
+        assert!(!advice("Connection timed out").contains("with a key"));
+        let e = RemoteError::Ssh {
+            who: "node rep (ssh ops@tt-rep)".into(),
+            host: "ops@tt-rep".into(),
+            status: "exit status: 255".into(),
+            stderr: String::new(),
+        }
+        .to_string();
+        assert!(e.contains("ssh said nothing") && !e.contains("): ."), "{e}");
     }
 }
