@@ -421,6 +421,8 @@ impl MonitorProbe {
     /// parts after the first read (a running process's lines can be tens of MiB): one poll
     /// judged the part that had arrived (`verify` read "catching up the log: 80%" of a
     /// replicant whose start-up was done).
+    /// A node that cannot be reached ends the wait at once: what is not read cannot prove
+    /// anything ([`StartupProbe::unreachable`] says why).
     pub fn poll_to(&mut self, end: u64, limit: Duration) -> ProbeStatus {
         let started = Instant::now();
         loop {
@@ -428,6 +430,7 @@ impl MonitorProbe {
             if matches!(status, ProbeStatus::Done(_))
                 || self.follower.offset() >= end
                 || started.elapsed() >= limit
+                || self.unreachable().is_some()
             {
                 return status;
             }

@@ -9,7 +9,7 @@ use crate::nodeview::NodeView;
 use crate::plan::Effect;
 use crate::plan::PlannedStep;
 use crate::procedure::{Step, StepDef};
-use crate::startup::{MonitorProbe, ProbeStatus};
+use crate::startup::{MonitorProbe, ProbeStatus, StartupProbe};
 use std::time::Duration;
 
 /// The step's definition: what it does and why, in the vendor's words.
@@ -84,6 +84,12 @@ impl Rules for Verify {
         ));
         let status = probe.poll_to(size, Duration::from_secs(120));
         if let ProbeStatus::Waiting(w) = status {
+            // Not read is not "no start-up": a node out of reach is named, not its file.
+            if let Some(why) = probe.unreachable() {
+                return Err(fail(format!(
+                    "{why}; its message file could not be read, so its start-up cannot be proven now. Once it answers, run `tt-ha apply` to verify again (verify only reads)"
+                )));
+            }
             return Err(fail(format!(
                 "the replicant's message file shows no start-up: {w}"
             )));
