@@ -593,6 +593,12 @@ fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
                 )
             }
         }
+        Found::Unasked(why) => (
+            Some(format!("lock {shown}: the node could not be asked")),
+            format!(
+                "whether a run holds this node is not known: {why}. Make the node reachable, then check again"
+            ),
+        ),
         Found::Garbled(what) => (
             Some(format!("lock {shown} ({what})")),
             format!(

@@ -118,6 +118,9 @@ pub enum Found {
     /// A file that cannot be read as a lock (unreadable, or not in the lock's format): no run
     /// can take it, so it must be looked at. The reason, or the text it holds.
     Garbled(String),
+    /// The node could not be asked (a remote node out of reach): nothing is known of its lock,
+    /// and nothing should be done to it. Why. (Made by the controller, never sent by an agent.)
+    Unasked(String),
 }
 
 /// Reads the lock file in `dir` and whether its holder lives: the one reader of the lock's
@@ -160,7 +163,7 @@ pub fn inspect(dir: &Path) -> Found {
 pub fn read(dir: &Path) -> Option<(LockInfo, bool)> {
     match inspect(dir) {
         Found::Lock { info, alive } => Some((info, alive)),
-        Found::Free | Found::Garbled(_) => None,
+        Found::Free | Found::Garbled(_) | Found::Unasked(_) => None,
     }
 }
 
@@ -192,6 +195,7 @@ pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, Lo
                 };
                 return Err(LockError::Unreadable { path, what });
             }
+            Found::Unasked(why) => return Err(LockError::Unreadable { path, what: why }),
         };
         if let Some((info, alive)) = found {
             if alive {
@@ -233,6 +237,10 @@ pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, Lo
                             } else {
                                 what
                             },
+                        },
+                        Found::Unasked(why) => LockError::Unreadable {
+                            path: path.clone(),
+                            what: why,
                         },
                         Found::Free => LockError::Unreadable {
                             path: path.clone(),

@@ -786,7 +786,7 @@ fn a_node_that_cannot_be_asked_gets_the_safe_answers() {
     assert_eq!(at, n.run);
     assert!(err.unwrap().to_string().contains("node rep (ssh ttnode)"));
     assert!(
-        matches!(remote.inspect_lock(), tt_ha::runlock::Found::Garbled(why) if why.contains("node rep"))
+        matches!(remote.inspect_lock(), tt_ha::runlock::Found::Unasked(why) if why.contains("node rep"))
     );
     assert!(remote.exists(&n.home).is_err(), "cannot tell is not absent");
     assert!(remote.stop_server(t, &mut |_| {}).is_err());

@@ -126,6 +126,10 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
                         "no longer running: it was interrupted"
                     }
                 )),
+                crate::runlock::Found::Unasked(why) => Some(format!(
+                    "whether a run holds {}'s lock is not known: {why}",
+                    node.config().name
+                )),
                 crate::runlock::Found::Garbled(what) => Some(format!(
                     "{} on {} is not a lock tt-ha can read ({}): if no tt-ha runs with that run folder, remove it; apply and rollback refuse until then",
                     crate::display::path(

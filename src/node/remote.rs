@@ -1769,7 +1769,7 @@ impl NodeAccess for RemoteNode {
                 crate::runlock::Found::Lock { info, alive }
             }
             Ok(seen) => seen.found,
-            Err(e) => crate::runlock::Found::Garbled(e.to_string()),
+            Err(e) => crate::runlock::Found::Unasked(e.to_string()),
         }
     }
 
