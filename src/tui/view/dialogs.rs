@@ -177,36 +177,28 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
                     area,
                 );
             }
-            Dialog::Quit => {
-                let area = centered(full, 60, 30);
-                f.render_widget(Clear, area);
-                f.render_widget(
-                    Paragraph::new(vec![
-                        Line::styled("A step is running.", t.warn()),
-                        Line::raw("Quitting now stops it where it is. The journal stays consistent: `tt-ha status` explains, the wizard or `tt-ha apply` resumes, `tt-ha rollback` undoes."),
-                        Line::raw(""),
-                        Line::styled("y quit now · n or Esc stay", t.heading()),
-                    ])
-                    .wrap(Wrap { trim: false })
-                    .block(frame(" Quit? ".into(), app)),
-                    area,
-                );
-            }
-            Dialog::LeaveForm => {
-                let area = centered(full, 60, 30);
-                f.render_widget(Clear, area);
-                f.render_widget(
-                    Paragraph::new(vec![
-                        Line::styled("The form's values are not saved.", t.warn()),
-                        Line::raw("Leaving now writes nothing: what was typed or chosen here is lost. To keep it, stay and Save (the last row)."),
-                        Line::raw(""),
-                        Line::styled("y leave without saving · n or Esc stay", t.heading()),
-                    ])
-                    .wrap(Wrap { trim: false })
-                    .block(frame(" Leave the form? ".into(), app)),
-                    area,
-                );
-            }
+            Dialog::Quit => leave_question(
+                f,
+                app,
+                full,
+                [
+                    " Quit? ",
+                    "A step is running.",
+                    "Quitting now stops it where it is. The journal stays consistent: `tt-ha status` explains, the wizard or `tt-ha apply` resumes, `tt-ha rollback` undoes.",
+                    "y quit now · n or Esc stay",
+                ],
+            ),
+            Dialog::LeaveForm => leave_question(
+                f,
+                app,
+                full,
+                [
+                    " Leave the form? ",
+                    "The form's values are not saved.",
+                    "Leaving now writes nothing: what was typed or chosen here is lost. To keep it, stay and Save (the last row).",
+                    "y leave without saving · n or Esc stay",
+                ],
+            ),
             Dialog::Interrupted {
                 run_id,
                 explanation,
@@ -276,4 +268,22 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
             area,
         );
     }
+}
+
+/// A y/n question before leaving: its title, what is at stake, what leaving does, the keys.
+fn leave_question(f: &mut Frame, app: &App, full: Rect, [title, stake, what, keys]: [&str; 4]) {
+    let t = &app.theme;
+    let area = centered(full, 60, 30);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::styled(stake.to_string(), t.warn()),
+            Line::raw(what.to_string()),
+            Line::raw(""),
+            Line::styled(keys.to_string(), t.heading()),
+        ])
+        .wrap(Wrap { trim: false })
+        .block(frame(title.into(), app)),
+        area,
+    );
 }

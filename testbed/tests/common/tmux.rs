@@ -65,44 +65,25 @@ impl Tmux {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Runs a tmux command on this server, which must succeed.
+    fn run(&self, args: &[&str]) {
+        let ok = self.cmd().args(args).status().unwrap().success();
+        assert!(ok, "tmux {args:?} failed");
+    }
+
     pub fn keys(&self, keys: &[&str]) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", "-t", "tt"])
-                .args(keys)
-                .status()
-                .unwrap()
-                .success()
-        );
+        self.run(&[&["send-keys", "-t", "tt"][..], keys].concat());
     }
 
     pub fn type_text(&self, text: &str) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", "-t", "tt", "-l", text])
-                .status()
-                .unwrap()
-                .success()
-        );
+        self.run(&["send-keys", "-t", "tt", "-l", text]);
     }
 
     /// Pastes `text` as a terminal does: bracketed (tmux's `paste-buffer -p`) when the program
     /// asked for bracketed paste, as plain keys otherwise.
     pub fn paste(&self, text: &str) {
-        assert!(
-            self.cmd()
-                .args(["set-buffer", "-b", "pasted", "--", text])
-                .status()
-                .unwrap()
-                .success()
-        );
-        assert!(
-            self.cmd()
-                .args(["paste-buffer", "-p", "-d", "-b", "pasted", "-t", "tt"])
-                .status()
-                .unwrap()
-                .success()
-        );
+        self.run(&["set-buffer", "-b", "pasted", "--", text]);
+        self.run(&["paste-buffer", "-p", "-d", "-b", "pasted", "-t", "tt"]);
     }
 
     /// Waits until `pred` holds for the screen; panics with the screen after `secs`.
