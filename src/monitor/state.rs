@@ -472,7 +472,9 @@ impl NodeState {
             self.active = true;
         }
         self.messages += 1;
-        let stamp = stamp.map(|s| s.secs as f64 + s.usecs as f64 / 1e6);
+        // The stamp in seconds, worked out once above (two conversions and a division, on
+        // every line of a whole-file read).
+        let stamp = secs;
         if stamp.is_some() {
             self.last_stamp = stamp;
         }
