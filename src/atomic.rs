@@ -167,6 +167,53 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReplaceError> {
     Ok(bytes)
 }
 
+/// Writes `bytes` to a new file `tmp` (a temporary file to be renamed into place), flushed to
+/// disk when `sync`. Whatever had that name before is removed first, and the file is created
+/// exclusively (`O_EXCL`, which never follows a link): a link planted under the temporary
+/// name would otherwise have had its target overwritten.
+pub fn write_temporary(tmp: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    match fs::remove_file(tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)?;
+    f.write_all(bytes)?;
+    if sync {
+        f.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Opens `path` with `options` only when it is a regular file itself: a final link is not
+/// followed and a FIFO's writer is not waited for (Linux: `O_NOFOLLOW | O_NONBLOCK`; elsewhere
+/// the kind is checked after opening), and anything but a regular file is an error. For the
+/// files an agent or a follower opens by a name someone else may have planted: a link named like
+/// the agent's log appended the log to the link's target, and a FIFO named like a message file
+/// blocked the open for ever.
+pub fn open_regular(options: &mut fs::OpenOptions, path: &Path) -> std::io::Result<fs::File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+        );
+    }
+    let file = options.open(path)?;
+    let ft = file.metadata()?.file_type();
+    if !ft.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is {}, not a regular file",
+            crate::display::path(path),
+            crate::fsinfo::kind_words(ft)
+        )));
+    }
+    Ok(file)
+}
+
 /// Writes `new` over `path` atomically: a temporary file in the same folder, fsync, a check that
 /// `path` still holds exactly `expected`, rename over it, fsync of the folder. The original's
 /// permissions are kept. On any error the original is untouched and the temporary file removed.
@@ -253,6 +300,19 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_temporary_file_never_writes_through_a_link_planted_under_its_name() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("elsewhere");
+        fs::write(&target, b"keep").unwrap();
+        let tmp = d.path().join("manifest.json.tmp");
+        std::os::unix::fs::symlink(&target, &tmp).unwrap();
+        write_temporary(&tmp, b"new", true).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
+        assert!(fs::symlink_metadata(&tmp).unwrap().is_file());
+        assert_eq!(fs::read(&tmp).unwrap(), b"new");
+    }
 
     #[test]
     fn replaces_and_keeps_mode() {

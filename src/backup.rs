@@ -344,14 +344,12 @@ fn read_manifest(dir: &Path, name: &str) -> Result<Manifest, BackupError> {
 /// Writes a manifest atomically: a temporary file, fsync, rename, fsync of the folder.
 fn write_manifest(dir: &Path, name: &str, manifest: &Manifest) -> Result<(), BackupError> {
     let tmp = dir.join(format!("{name}.tmp"));
-    std::fs::write(
+    crate::atomic::write_temporary(
         &tmp,
-        serde_json::to_vec_pretty(manifest).expect("manifest serialises"),
+        &serde_json::to_vec_pretty(manifest).expect("manifest serialises"),
+        true,
     )
     .map_err(io(&tmp))?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io(&tmp))?;
     std::fs::rename(&tmp, dir.join(name)).map_err(io(dir))?;
     crate::atomic::sync_dir(dir).map_err(io(dir))
 }
@@ -886,8 +884,11 @@ fn backup_dirs(root: &Path) -> Result<Vec<PathBuf>, BackupError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io(root)(e)),
     };
+    // A backup is a real folder of `root`: a link there may lead to files outside the backup
+    // folder, which anyone who can write there may change (it is never taken as a backup).
     let mut dirs: Vec<PathBuf> = rd
         .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
         .filter(|p| p.join(MANIFEST).is_file() || p.join(NEXT).is_file())
         .collect();
@@ -1195,6 +1196,20 @@ pub fn act(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A link in the backup folder is never taken as a backup: it may lead to files outside the
+    /// backup folder that someone else can change.
+    #[test]
+    fn only_real_folders_of_the_backup_folder_are_backups() {
+        let d = tempfile::tempdir().unwrap();
+        let (root, outside) = (d.path().join("backups"), d.path().join("outside"));
+        for dir in [root.join("real"), outside.clone()] {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(MANIFEST), b"{}").unwrap();
+        }
+        std::os::unix::fs::symlink(&outside, root.join("lnk")).unwrap();
+        assert_eq!(backup_dirs(&root).unwrap(), vec![root.join("real")]);
+    }
 
     fn home() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

@@ -1014,3 +1014,136 @@ fn the_other_reads_answer_as_the_nodes_own_local_node_does() {
     }
     a.ok(json!({"op": "stop_server", "deadline_ms": 10000}));
 }
+
+/// The confinement checks the path it acts on: a link's name spelled with a trailing `/`, `/.`
+/// or doubled slashes is the link itself, never the folder it leads to. (An adversary emptied a
+/// folder outside the node, the home and the backups with `remove_tree` of `RUN/link/`.)
+#[test]
+fn a_link_spelled_with_a_trailing_slash_or_dot_is_the_link_never_its_target() {
+    let site = Site::new(0);
+    let (mut peer, _) = Peer::start(&site);
+    let secret = site.outside.join("secret");
+    let home_files = tree(&site.home);
+    let outside_files = tree(&site.outside);
+    let run = s(&site.run);
+    for (target, what) in [(&site.outside, "outside"), (&site.home, "home")] {
+        for spelling in [
+            format!("{run}/lnk/"),
+            format!("{run}/lnk/."),
+            format!("{run}/lnk//"),
+            format!("{run}//lnk/./"),
+            format!("{run}/./lnk/."),
+        ] {
+            let link = site.run.join("lnk");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            let r = peer.ask(json!({"op": "check_writable", "dir": spelling}));
+            let r2 = peer.ask(json!({"op": "remove_tree", "path": spelling}));
+            assert_eq!(
+                tree(&site.outside),
+                outside_files,
+                "{what} {spelling:?}: {r} {r2}"
+            );
+            assert_eq!(
+                tree(&site.home),
+                home_files,
+                "{what} {spelling:?}: {r} {r2}"
+            );
+            // What was removed, if anything, is the link itself.
+            assert!(
+                r2.get("error").is_some() || std::fs::symlink_metadata(&link).is_err(),
+                "{spelling:?}: {r2}"
+            );
+        }
+    }
+    assert_eq!(std::fs::read(&secret).unwrap(), b"not yours\n");
+}
+
+/// `replace_if_unchanged` edits a file of the home (DB_CONFIG), never the run folder's files
+/// (a forged journal or lock) or a backup.
+#[test]
+fn replace_if_unchanged_edits_only_files_of_the_home() {
+    let site = Site::new(0);
+    let (mut peer, _) = Peer::start(&site);
+    let journal = site.run.join("journal.jsonl");
+    std::fs::write(&journal, b"{}\n").unwrap();
+    let m = peer.refused(json!({"op": "replace_if_unchanged", "path": s(&journal),
+        "expected": b64(b"{}\n"), "new": b64(b"forged\n")}));
+    assert!(m.contains("only files in the home"), "{m}");
+    assert_eq!(std::fs::read(&journal).unwrap(), b"{}\n");
+    peer.ok(
+        json!({"op": "replace_if_unchanged", "path": s(&site.home.join("DB_CONFIG")),
+        "expected": b64(b"rep_set_priority 0\r\n"), "new": b64(b"rep_set_priority 1\r\n")}),
+    );
+    assert_eq!(
+        std::fs::read(site.home.join("DB_CONFIG")).unwrap(),
+        b"rep_set_priority 1\r\n"
+    );
+}
+
+/// The node-side log is written only to a regular file of its name: a link there (the
+/// controller can move one from the home into the run folder) or a FIFO gets nothing, and the
+/// agent still greets and answers.
+#[test]
+fn the_agent_log_is_never_written_through_a_link_or_into_a_fifo() {
+    let site = Site::new(0);
+    let secret = site.outside.join("secret");
+    let log = site.run.join("tt-ha-agent.log");
+    std::os::unix::fs::symlink(&secret, &log).unwrap();
+    {
+        let (mut peer, _) = Peer::start(&site);
+        peer.refused(json!({"op": "read_file", "path": "/etc/hostname"}));
+    }
+    assert_eq!(std::fs::read(&secret).unwrap(), b"not yours\n");
+    std::fs::remove_file(&log).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &log,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    // Bounded: a FIFO used to block the agent before its greeting.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let node_file = site.node_file.clone();
+    std::thread::spawn(move || {
+        let (mut peer, _) = Peer::on(&node_file);
+        let m = peer.refused(json!({"op": "read_file", "path": "/etc/hostname"}));
+        let _ = tx.send(m);
+    });
+    let m = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the agent answers with a FIFO under its log's name");
+    assert!(m.contains("refuses"), "{m}");
+}
+
+/// A FIFO under the message file's name is not followed: `follow_next` answers (nothing), it
+/// does not wait for a writer for ever.
+#[test]
+fn a_fifo_as_the_message_file_does_not_hang_the_follow() {
+    let site = Site::new(0);
+    let msg = site.home.join("$DB_Msg.txt");
+    std::fs::remove_file(&msg).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &msg,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let node_file = site.node_file.clone();
+    std::thread::spawn(move || {
+        let (mut peer, _) = Peer::on(&node_file);
+        let id = peer.ok(json!({"op": "follow_open", "start": "beginning"}))["follow"]
+            .as_u64()
+            .unwrap();
+        let next = peer.ok(json!({"op": "follow_next", "follow": id, "max_bytes": 65536}));
+        let _ = tx.send(next);
+    });
+    let next = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("follow_next answers with a FIFO as the message file");
+    assert!(
+        !next.to_string().contains("\"bytes\""),
+        "a FIFO's bytes were served: {next}"
+    );
+}

@@ -75,7 +75,7 @@ impl Confinement {
     }
 
     /// Accepts `text` (a path as this node spells it) when it lies inside an allowed folder;
-    /// the path to act on is `text` itself.
+    /// the path to act on is the one returned (`text` spelled from its parts).
     pub fn check(&self, text: &str) -> Result<PathBuf, Refusal> {
         if text.contains('\0') {
             return Err(Refusal {
@@ -123,6 +123,11 @@ impl Confinement {
                 "it holds `..`, which could leave the allowed folders".into(),
             ));
         }
+        // The path checked is the path acted on: spelled from its components, without a
+        // trailing `/`, a `/.`, or `//`. The check reads `L/` and `L/.` as the name `L`, while
+        // the system follows a link `L` in them: `remove_tree` of `RUN/L/` emptied the folder
+        // the link `RUN/L` leads to, wherever it was.
+        let path: &Path = &path.components().collect::<PathBuf>();
         let resolved = match (path.parent(), path.file_name()) {
             (Some(parent), Some(name)) => folders.resolve(parent).join(name),
             _ => resolve_existing(path),

@@ -150,9 +150,19 @@ impl Agent {
                 if let crate::backup::Found::Current(c) | crate::backup::Found::Behind(c, _) =
                     found.as_ref()
                 {
-                    self.entry("make_backup", &WirePath(c.dir.clone()), |i| {
+                    let dir = self.entry("make_backup", &WirePath(c.dir.clone()), |i| {
                         i.folder == BACKUP_FOLDER && !i.at_root
                     })?;
+                    // A backup is a real folder there, never a link to files elsewhere.
+                    if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+                        return Err(self.refuse(
+                            "make_backup",
+                            Refusal {
+                                path: crate::display::path(&c.dir).to_string(),
+                                why: "a backup is a folder in the backup folder, not a link or a file".into(),
+                            },
+                        ));
+                    }
                 }
                 // The file names a backup is made of are joined to the home and the backup's
                 // folder: each must be one plain name, or a name could lead out of both.

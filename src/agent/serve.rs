@@ -96,14 +96,15 @@ impl NodeLog {
             let _ = e.flush();
         }
         if let Some(path) = &self.file {
-            if std::fs::metadata(path).is_ok_and(|m| m.len() > LOG_LIMIT) {
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() > LOG_LIMIT) {
                 let _ = std::fs::rename(path, path.with_extension("log.1"));
             }
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
+            // Only a regular file of that name, never through a link or into a FIFO: the name
+            // is in the run folder, where the controller's moves can put an entry.
+            if let Ok(mut f) = crate::atomic::open_regular(
+                std::fs::OpenOptions::new().create(true).append(true),
+                path,
+            ) {
                 let _ = f.write_all(line.as_bytes());
             }
         }
@@ -366,6 +367,27 @@ impl Agent {
                 new,
             } => {
                 let p = self.allowed("replace_if_unchanged", &path)?;
+                // Edits are of files in the home (DB_CONFIG), never of the run folder's
+                // journal and lock or of a backup.
+                if !self
+                    .confinement
+                    .place(std::path::Path::new(&path))
+                    .is_ok_and(|(_, i)| i.folder == super::confine::HOME && !i.at_root)
+                {
+                    let why = "it is not a file in the home, and replace_if_unchanged edits only files in the home (DB_CONFIG)";
+                    self.log
+                        .line(&format!("refused replace_if_unchanged {path:?}: {why}"));
+                    return Err(WireError {
+                        kind: KIND_REFUSED.into(),
+                        message: format!(
+                            "node {}'s agent refuses replace_if_unchanged of {}: {why}; nothing was done",
+                            self.node.config().name,
+                            crate::display::text(&path),
+                        ),
+                        path: Some(path.clone()),
+                        detail: None,
+                    });
+                }
                 n.replace_if_unchanged(&p, &expected.0, &new.0)
                     .map_err(|e| replace_error(e, &path))?;
                 Ok(Value::Null)
@@ -427,8 +449,10 @@ impl Agent {
                 detail: None,
             }
         };
-        self.confinement.check(text).map_err(refused)?;
-        NodePath::new(NodeOs::this_machine(), text).map_err(|e| {
+        // The path acted on is the one the confinement checked (spelled from its parts).
+        let checked = self.confinement.check(text).map_err(refused)?;
+        let checked = checked.to_string_lossy().into_owned();
+        NodePath::new(NodeOs::this_machine(), &checked).map_err(|e| {
             refused(Refusal {
                 path: text.to_string(),
                 why: e.to_string(),

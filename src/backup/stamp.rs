@@ -99,7 +99,7 @@ impl Stamp {
         let Ok(bytes) = serde_json::to_vec(self) else {
             return;
         };
-        if std::fs::write(&tmp, bytes).is_ok() {
+        if crate::atomic::write_temporary(&tmp, &bytes, false).is_ok() {
             let _ = std::fs::rename(&tmp, dir.join(STAMP));
         }
     }
