@@ -1096,23 +1096,16 @@ fn the_agent_log_is_never_written_through_a_link_or_into_a_fifo() {
     }
     assert_eq!(std::fs::read(&secret).unwrap(), b"not yours\n");
     std::fs::remove_file(&log).unwrap();
-    rustix::fs::mkfifoat(
-        rustix::fs::CWD,
-        &log,
-        rustix::fs::Mode::from_raw_mode(0o600),
-    )
-    .unwrap();
+    fifo(&log);
     // Bounded: a FIFO used to block the agent before its greeting.
-    let (tx, rx) = std::sync::mpsc::channel();
     let node_file = site.node_file.clone();
-    std::thread::spawn(move || {
-        let (mut peer, _) = Peer::on(&node_file);
-        let m = peer.refused(json!({"op": "read_file", "path": "/etc/hostname"}));
-        let _ = tx.send(m);
-    });
-    let m = rx
-        .recv_timeout(std::time::Duration::from_secs(20))
-        .expect("the agent answers with a FIFO under its log's name");
+    let m = within_20s(
+        "the agent answers with a FIFO under its log's name",
+        move || {
+            let (mut peer, _) = Peer::on(&node_file);
+            peer.refused(json!({"op": "read_file", "path": "/etc/hostname"}))
+        },
+    );
     assert!(m.contains("refuses"), "{m}");
 }
 
@@ -1123,27 +1116,40 @@ fn a_fifo_as_the_message_file_does_not_hang_the_follow() {
     let site = Site::new(0);
     let msg = site.home.join("$DB_Msg.txt");
     std::fs::remove_file(&msg).unwrap();
-    rustix::fs::mkfifoat(
-        rustix::fs::CWD,
-        &msg,
-        rustix::fs::Mode::from_raw_mode(0o600),
-    )
-    .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
+    fifo(&msg);
     let node_file = site.node_file.clone();
-    std::thread::spawn(move || {
-        let (mut peer, _) = Peer::on(&node_file);
-        let id = peer.ok(json!({"op": "follow_open", "start": "beginning"}))["follow"]
-            .as_u64()
-            .unwrap();
-        let next = peer.ok(json!({"op": "follow_next", "follow": id, "max_bytes": 65536}));
-        let _ = tx.send(next);
-    });
-    let next = rx
-        .recv_timeout(std::time::Duration::from_secs(20))
-        .expect("follow_next answers with a FIFO as the message file");
+    let next = within_20s(
+        "follow_next answers with a FIFO as the message file",
+        move || {
+            let (mut peer, _) = Peer::on(&node_file);
+            let id = peer.ok(json!({"op": "follow_open", "start": "beginning"}))["follow"]
+                .as_u64()
+                .unwrap();
+            peer.ok(json!({"op": "follow_next", "follow": id, "max_bytes": 65536}))
+        },
+    );
     assert!(
         !next.to_string().contains("\"bytes\""),
         "a FIFO's bytes were served: {next}"
     );
+}
+
+/// A FIFO at `path`.
+fn fifo(path: &Path) {
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+}
+
+/// `f`'s result, failing with `what` when it takes more than 20 s (a hang is a failure).
+fn within_20s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{what} within 20 s"))
 }
