@@ -476,10 +476,14 @@ impl<'a> Service<'a> {
         progress: &mut dyn FnMut(Report<'_>),
     ) -> Result<Vec<Ended>, ServiceError> {
         let mut termed = false;
+        // The pids SIGTERM went to: only they can be reported as ended by it (a pid that was
+        // already gone, or 0, was reported "ended by SIGTERM" though nothing was sent).
+        let mut signalled: Vec<u32> = Vec::new();
         for t in targets {
             let pid = t.process.pid;
             if self.still_ours(pid)? && send(pid, sysinfo::Signal::Term) {
                 termed = true;
+                signalled.push(pid);
                 progress(Report::Note(&format!(
                     "sent SIGTERM to process {pid} ({})",
                     t.process.name
@@ -498,6 +502,7 @@ impl<'a> Service<'a> {
             .partition(|pid| pid_alive(*pid));
         let mut ended: Vec<Ended> = gone
             .into_iter()
+            .filter(|pid| signalled.contains(pid))
             .map(|pid| Ended {
                 pid,
                 signal: "SIGTERM",
@@ -876,6 +881,31 @@ mod tests {
             }]
         );
         child.wait().unwrap();
+    }
+
+    /// A target that is already gone, or a pid no process has (0, one above 2^31), gets no
+    /// signal and is not reported as ended by one.
+    #[test]
+    fn a_target_that_is_gone_is_not_reported_as_ended_by_a_signal() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("log.0000000001"), b"log").unwrap();
+        let token = format!("tt-ha-test-gone-{}", std::process::id());
+        let mut child = server(&token, Some(&d.path().join("log.0000000001")), false);
+        let n = node(d.path(), &token, &["true"], &["true"]);
+        let svc = Service::new(&n, Duration::from_secs(5));
+        let found = identified(&svc, 1, 0);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut targets = found.sure.clone();
+        for pid in [0, 2_147_483_648, u32::MAX] {
+            let mut t = found.sure[0].clone();
+            t.process.pid = pid;
+            targets.push(t);
+        }
+        let ended = svc
+            .end_processes(&targets, Duration::from_millis(200), &mut |_| {})
+            .unwrap();
+        assert_eq!(ended, vec![], "nothing was signalled");
     }
 
     #[test]
