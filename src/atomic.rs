@@ -188,6 +188,36 @@ pub fn write_temporary(tmp: &Path, bytes: &[u8], sync: bool) -> std::io::Result<
     Ok(())
 }
 
+/// Opens `path` for reading when it is a regular file (through a link: the files read this way
+/// are the home's, a backup's and the message file, which a site may keep elsewhere), never
+/// waiting for a FIFO's writer (Linux: `O_NONBLOCK`): a FIFO, a folder or a device under such a
+/// name is an error at once. A FIFO used to hold `assess_backup`, `running_process_start` and
+/// the follower in the open for ever, with the run lock held.
+pub fn open_read(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = options.open(path)?;
+    let ft = file.metadata()?.file_type();
+    if !ft.is_file() {
+        return Err(not_regular(path, ft));
+    }
+    Ok(file)
+}
+
+/// The error for `path`, which is a `ft` and not a regular file.
+fn not_regular(path: &Path, ft: fs::FileType) -> std::io::Error {
+    std::io::Error::other(format!(
+        "{} is {}, not a regular file",
+        crate::display::path(path),
+        crate::fsinfo::kind_words(ft)
+    ))
+}
+
 /// Opens `path` with `options` only when it is a regular file itself: a final link is not
 /// followed and a FIFO's writer is not waited for (Linux: `O_NOFOLLOW | O_NONBLOCK`; elsewhere
 /// the kind is checked after opening), and anything but a regular file is an error. For the
@@ -203,12 +233,17 @@ pub fn open_regular(options: &mut fs::OpenOptions, path: &Path) -> std::io::Resu
         );
     }
     let file = options.open(path)?;
-    let ft = file.metadata()?.file_type();
-    if !ft.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular(path, meta.file_type()));
+    }
+    // A second name for the file (a hard link) would put what is written here into a file
+    // elsewhere: the controller's moves can bring a hard-linked file of the home to this name.
+    #[cfg(unix)]
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
         return Err(std::io::Error::other(format!(
-            "{} is {}, not a regular file",
-            crate::display::path(path),
-            crate::fsinfo::kind_words(ft)
+            "{} has other names (hard links)",
+            crate::display::path(path)
         )));
     }
     Ok(file)

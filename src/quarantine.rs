@@ -428,6 +428,9 @@ fn remove_any(p: &Path) -> io::Result<()> {
 
 /// BLAKE3 of a file's content (memory-mapped and hashed on all cores for large files).
 pub fn hash_file(p: &Path) -> io::Result<blake3::Hash> {
+    // Only a regular file (a FIFO would hold the map's open for ever); the map opens the
+    // path again, a moment later.
+    drop(crate::atomic::open_read(p)?);
     let mut hasher = blake3::Hasher::new();
     hasher.update_mmap_rayon(p)?;
     Ok(hasher.finalize())

@@ -1153,3 +1153,81 @@ fn within_20s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'sta
     rx.recv_timeout(std::time::Duration::from_secs(20))
         .unwrap_or_else(|_| panic!("{what} within 20 s"))
 }
+
+/// A FIFO anywhere the agent reads (a backup's file, its stamp, the message file) is an error at
+/// once: `assess_backup` and `running_process_start` used to wait for a writer for ever, with
+/// the session's run lock held.
+#[test]
+fn a_fifo_in_a_backup_or_as_the_message_file_never_holds_the_agent() {
+    let node = FakeNode::new();
+    let (mut a, _) = Peer::on(&node.node_file);
+    let found = a.ok(json!({"op": "assess_backup", "trust": "Reread"}));
+    a.ok(json!({"op": "make_backup", "found": found["found"], "new_id": "b1", "trust": "Reread"}));
+    drop(a);
+    let dir = node.backup.join("b1");
+    for name in [".tt-ha-verified.json", "customers.db"] {
+        let _ = std::fs::remove_file(dir.join(name));
+        fifo(&dir.join(name));
+    }
+    let msg = node.home.join("$DB_Msg.txt");
+    let _ = std::fs::remove_file(&msg);
+    fifo(&msg);
+    let node_file = node.node_file.clone();
+    let (assessed, start) = within_20s(
+        "assess_backup and running_process_start answer",
+        move || {
+            let (mut a, _) = Peer::on(&node_file);
+            (
+                a.ask(json!({"op": "assess_backup", "trust": "Reread"})),
+                a.ask(json!({"op": "running_process_start"})),
+            )
+        },
+    );
+    assert!(
+        assessed["ok"]["found"]["Current"].is_null(),
+        "a backup with a FIFO for a file is not current: {assessed}"
+    );
+    assert!(start.get("id").is_some(), "{start}");
+}
+
+/// The run folder's own files are never moved, copied over or removed by a request: moving the
+/// lock away let a second controller take it while the first held it; a hard-linked file of the
+/// home moved to the log's name got the log appended to the file it shares.
+#[test]
+fn the_run_folders_own_files_are_not_moved_copied_over_or_removed() {
+    let node = FakeNode::new();
+    let (mut a, _) = Peer::on(&node.node_file);
+    a.ok(json!({"op": "lock_run_folder", "run_id": "r1", "command": "apply"}));
+    let (mut b, _) = Peer::on(&node.node_file);
+    let lock = s(&node.lock_file());
+    let log = s(&node.run.join("tt-ha-agent.log"));
+    let home = |n: &str| s(&node.home.join(n));
+    b.refused(json!({"op": "move_batch", "pairs": [[lock, home("stolen")]], "dest_is_ours": true}));
+    b.refused(json!({"op": "remove_tree", "path": lock}));
+    b.refused(json!({"op": "copy_file_durably", "from": home("DB_CONFIG"), "to": lock}));
+    b.refused(json!({"op": "move_batch", "pairs": [[log, home("x")]], "dest_is_ours": true}));
+    let r = b.ask(json!({"op": "lock_run_folder", "run_id": "r2", "command": "apply"}));
+    assert!(
+        r.get("error").is_some(),
+        "a second controller took the lock: {r}"
+    );
+    // A hard link of a file outside, in the home, moved to the log's name: refused, and a
+    // hard-linked log gets nothing.
+    let secret = node.outside.join("secret");
+    std::fs::hard_link(&secret, node.home.join("hl")).unwrap();
+    b.refused(json!({"op": "move_batch", "pairs": [[home("hl"), log]], "dest_is_ours": true}));
+    std::fs::remove_file(node.run.join("tt-ha-agent.log")).unwrap();
+    std::fs::hard_link(&secret, node.run.join("tt-ha-agent.log")).unwrap();
+    b.refused(json!({"op": "read_file", "path": "/etc/hostname"}));
+    assert_eq!(std::fs::read(&secret).unwrap(), b"not yours\n");
+    // check_writable never probes through a link, with or without a trailing slash.
+    std::os::unix::fs::symlink(&node.outside, node.run.join("abs")).unwrap();
+    for spelling in ["abs", "abs/"] {
+        b.refused(json!({"op": "check_writable", "dir": format!("{}/{spelling}", s(&node.run))}));
+    }
+    assert_eq!(
+        std::fs::read_dir(&node.outside).unwrap().count(),
+        1,
+        "only the secret is outside"
+    );
+}

@@ -151,11 +151,13 @@ impl Confinement {
             Some(r) => {
                 let at_root =
                     resolved == r.resolved || whole.as_ref().is_some_and(|w| *w == r.resolved);
+                let top_level = !at_root && resolved.parent() == Some(r.resolved.as_path());
                 Ok((
                     path.to_path_buf(),
                     Inside {
                         folder: r.label,
                         at_root,
+                        top_level,
                     },
                 ))
             }
@@ -190,6 +192,28 @@ pub struct Inside {
     pub folder: &'static str,
     /// The path is that folder itself, not something in it.
     pub at_root: bool,
+    /// The path is an entry of that folder itself (not deeper).
+    pub top_level: bool,
+}
+
+impl Inside {
+    /// One of the run folder's own files (the lock, the agent's log, the homes' lineage),
+    /// which no request moves, copies over or removes: moving the lock away let a second
+    /// controller take it while the first held it, and a file moved to the log's name got the
+    /// log written into it.
+    pub fn is_run_folder_own_file(&self, path: &Path) -> bool {
+        self.folder == RUN_FOLDER
+            && self.top_level
+            && path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                [
+                    crate::runlock::LOCK_FILE_NAME,
+                    crate::identity::RUN_HOMES_FILE,
+                    super::serve::LOG_FILE,
+                    super::serve::LOG_FILE_OLD,
+                ]
+                .contains(&n)
+            })
+    }
 }
 
 fn root(label: &'static str, configured: PathBuf) -> Root {

@@ -81,6 +81,16 @@ impl Agent {
             }
             Op::CheckWritable { dir } => {
                 let p = self.entry("check_writable", &dir, |i| i.folder != HOME)?;
+                // Probed inside: a link there would have the probe made wherever it leads.
+                if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+                    return Err(self.refuse(
+                        "check_writable",
+                        Refusal {
+                            path: crate::display::path(&dir.0).to_string(),
+                            why: "it is a symbolic link, and check_writable probes only a folder itself".into(),
+                        },
+                    ));
+                }
                 to_json(n.check_writable(&p).map(|(at, error)| Writable {
                     at: WirePath(at),
                     error: error.map(IoFailure::of),
@@ -203,6 +213,9 @@ impl Agent {
             .confinement()
             .place(&path.0)
             .map_err(|r| self.refuse(op, r))?;
+        if inside.is_run_folder_own_file(&p) && op != "exists" && op != "tree_size" {
+            return Err(self.refuse(op, own_file(&path.0)));
+        }
         if rule(inside) {
             return Ok(p);
         }
@@ -239,6 +252,11 @@ impl Agent {
                 .confinement()
                 .place_with(&to.0, &mut folders)
                 .map_err(|r| self.refuse("move_batch", r))?;
+            for (p, i, wire) in [(&f, fi, from), (&t, ti, to)] {
+                if i.is_run_folder_own_file(p) {
+                    return Err(self.refuse("move_batch", own_file(&wire.0)));
+                }
+            }
             let ends = (fi.folder, ti.folder);
             let allowed = (ends == (HOME, RUN_FOLDER) || ends == (RUN_FOLDER, HOME))
                 && !fi.at_root
@@ -301,6 +319,15 @@ const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 /// A wait of `ms` milliseconds as a request gives it, at most [`LONGEST_WAIT`].
 fn wait_bound(ms: u64) -> Duration {
     Duration::from_millis(ms).min(LONGEST_WAIT)
+}
+
+/// The refusal of a request that would move, copy over or remove one of the run folder's own
+/// files ([`Inside::is_run_folder_own_file`]).
+fn own_file(path: &std::path::Path) -> Refusal {
+    Refusal {
+        path: crate::display::path(path).to_string(),
+        why: "it is one of the run folder's own files (the lock, the agent's log, the homes' lineage), which no request moves, copies over or removes".into(),
+    }
 }
 
 /// What `rule` of an operation allows, in words.

@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 /// The file in the node's run folder where the agent records refusals and sessions.
 pub const LOG_FILE: &str = "tt-ha-agent.log";
+/// The log's previous part (see [`LOG_LIMIT`]).
+pub const LOG_FILE_OLD: &str = "tt-ha-agent.log.1";
 
 /// Past this size the log is renamed to `tt-ha-agent.log.1` (replacing the previous one) and
 /// begun anew: a controller that keeps asking for refused paths cannot fill the node's disk.
@@ -97,7 +99,7 @@ impl NodeLog {
         }
         if let Some(path) = &self.file {
             if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() > LOG_LIMIT) {
-                let _ = std::fs::rename(path, path.with_extension("log.1"));
+                let _ = std::fs::rename(path, path.with_file_name(LOG_FILE_OLD));
             }
             // Only a regular file of that name, never through a link or into a FIFO: the name
             // is in the run folder, where the controller's moves can put an entry.

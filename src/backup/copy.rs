@@ -15,7 +15,7 @@ const CHUNK: u64 = 64 << 20;
 /// flushed: a backup's copy is flushed by its checking thread, while the next file is copied
 /// (`make`), a scratch copy never.
 pub fn copy(from: &Path, to: &Path, progress: &mut dyn FnMut(u64)) -> Result<File, MoveError> {
-    let src = File::open(from).map_err(io_err("read", from))?;
+    let src = crate::atomic::open_read(from).map_err(io_err("read", from))?;
     let mut dst = OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -6,7 +6,6 @@
 //! zero-filled: a grown log keeps its size, and its new records overwrite zeros. The prefix that
 //! must match is therefore the copy's written data, up to its last non-zero byte.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -26,7 +25,7 @@ pub enum LogState {
 /// Where the written data of a file ends: one past its last non-zero byte (0 for a file of
 /// zeros). Reads backwards from the end, so only the zero fill and one block are read.
 pub fn written_end(path: &Path) -> io::Result<u64> {
-    let mut f = File::open(path)?;
+    let mut f = crate::atomic::open_read(path)?;
     let mut pos = f.metadata()?.len();
     let mut buf = vec![0u8; BLOCK];
     while pos > 0 {
@@ -47,14 +46,14 @@ pub fn written_end(path: &Path) -> io::Result<u64> {
 pub fn compare(copy: &Path, home: &Path) -> io::Result<LogState> {
     let end = written_end(copy)?;
     let copy_len = std::fs::metadata(copy)?.len();
-    let mut h = File::open(home)?;
+    let mut h = crate::atomic::open_read(home)?;
     let home_len = h.metadata()?.len();
     if home_len < end {
         return Ok(LogState::Differs(format!(
             "it is shorter ({home_len} bytes) than the backup's records ({end} bytes): it was truncated or replaced"
         )));
     }
-    let mut c = File::open(copy)?;
+    let mut c = crate::atomic::open_read(copy)?;
     let (mut a, mut b) = (vec![0u8; BLOCK], vec![0u8; BLOCK]);
     let mut done = 0u64;
     while done < end {

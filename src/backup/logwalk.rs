@@ -8,7 +8,6 @@
 //! header of zeros, or the end of the file, ends the records; Berkeley DB zero-fills the rest of
 //! a pre-sized file.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -52,7 +51,7 @@ fn fill(r: &mut impl Read, buf: &mut [u8], hasher: &mut blake3::Hasher) -> io::R
 /// Returns why not, in words, naming the offset, when the file is not such a log.
 pub fn walk(path: &Path) -> Result<Walk, String> {
     let io = |e: io::Error| format!("cannot be read ({e})");
-    let mut f = io::BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
+    let mut f = io::BufReader::with_capacity(1 << 20, crate::atomic::open_read(path).map_err(io)?);
     let size = std::fs::metadata(path).map_err(io)?.len();
     let mut hasher = blake3::Hasher::new();
     let mut w = Walk {

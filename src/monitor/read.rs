@@ -393,7 +393,7 @@ fn read_file_keeping(
     message_file: &str,
     dashboard: bool,
 ) -> std::io::Result<(NodeState, u64)> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = crate::atomic::open_read(path)?;
     let mut from = Progress::new(role);
     from.state.keep_dashboard(dashboard);
     let read = read_on(&mut f, from, message_file)?;

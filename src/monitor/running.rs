@@ -23,7 +23,7 @@ fn line_pid(start: &[u8]) -> Option<u64> {
 /// process reopening its environment) are found by the state itself, as in a whole read.
 pub fn running_process_start(path: &std::path::Path) -> std::io::Result<u64> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
+    let mut f = crate::atomic::open_read(path)?;
     let mut end = f.metadata()?.len();
     let mut current: Option<u64> = None;
     // What the blocks after the one being scanned hold: their first bytes (the rest of a line
