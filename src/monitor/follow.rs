@@ -105,25 +105,6 @@ fn tail_offset(f: &mut File, len: u64, tail_lines: usize) -> std::io::Result<u64
     Ok(0)
 }
 
-/// Opens a followed message file for reading, when it is a regular file (through a link, as a
-/// site may keep it on another disk): a FIFO under its name is not waited for (Linux:
-/// `O_NONBLOCK`; an open of a FIFO with no writer blocked the follower, and an agent serving
-/// it, for ever) and, like a folder or a device, is not followed (it counts as missing).
-fn open_message_file(path: &std::path::Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
-    }
-    let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    Ok(file)
-}
-
 /// Reads from byte `at`: one `pread` on Unix (no seek before each read on the path from an
 /// append to its delivery), a seek and a read elsewhere.
 fn read_at(f: &mut File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
@@ -186,7 +167,7 @@ impl LocalSource {
             Start::Beginning => {}
             Start::Tail(n) => s.tail_lines = n,
             Start::Offset(offset) => {
-                if let Ok(file) = open_message_file(&s.path)
+                if let Ok(file) = crate::atomic::open_read(&s.path)
                     && let Ok(meta) = file.metadata()
                 {
                     s.file = Some((file, identity(&meta)));
@@ -222,7 +203,7 @@ impl LocalSource {
             self.file = None;
         }
         if self.file.is_none() {
-            let Ok(mut f) = open_message_file(&self.path) else {
+            let Ok(mut f) = crate::atomic::open_read(&self.path) else {
                 return;
             };
             self.offset = if self.first_open && self.tail_lines > 0 {
