@@ -1204,6 +1204,8 @@ fn the_run_folders_own_files_are_not_moved_copied_over_or_removed() {
     let home = |n: &str| s(&node.home.join(n));
     b.refused(json!({"op": "move_batch", "pairs": [[lock, home("stolen")]], "dest_is_ours": true}));
     b.refused(json!({"op": "remove_tree", "path": lock}));
+    let upper = s(&node.run.join("TT-HA.LOCK"));
+    b.refused(json!({"op": "move_batch", "pairs": [[upper, home("up")]], "dest_is_ours": true}));
     b.refused(json!({"op": "copy_file_durably", "from": home("DB_CONFIG"), "to": lock}));
     b.refused(json!({"op": "move_batch", "pairs": [[log, home("x")]], "dest_is_ours": true}));
     let r = b.ask(json!({"op": "lock_run_folder", "run_id": "r2", "command": "apply"}));

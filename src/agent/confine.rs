@@ -200,19 +200,24 @@ impl Inside {
     /// One of the run folder's own files (the lock, the agent's log, the homes' lineage),
     /// which no request moves, copies over or removes: moving the lock away let a second
     /// controller take it while the first held it, and a file moved to the log's name got the
-    /// log written into it.
+    /// log written into it. Names are compared without regard to ASCII case (and, on
+    /// Windows, without trailing dots and spaces), as Windows file systems name one file.
     pub fn is_run_folder_own_file(&self, path: &Path) -> bool {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return false;
+        };
+        #[cfg(windows)]
+        let name = name.trim_end_matches(['.', ' ']);
         self.folder == RUN_FOLDER
             && self.top_level
-            && path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                [
-                    crate::runlock::LOCK_FILE_NAME,
-                    crate::identity::RUN_HOMES_FILE,
-                    super::serve::LOG_FILE,
-                    super::serve::LOG_FILE_OLD,
-                ]
-                .contains(&n)
-            })
+            && [
+                crate::runlock::LOCK_FILE_NAME,
+                crate::identity::RUN_HOMES_FILE,
+                super::serve::LOG_FILE,
+                super::serve::LOG_FILE_OLD,
+            ]
+            .iter()
+            .any(|own| own.eq_ignore_ascii_case(name))
     }
 }
 
