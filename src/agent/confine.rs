@@ -75,20 +75,19 @@ impl Confinement {
     }
 
     /// Accepts `text` (a path as this node spells it) when it lies inside an allowed folder;
-    /// the path to act on is the one returned (`text` spelled from its parts).
-    pub fn check(&self, text: &str) -> Result<PathBuf, Refusal> {
+    /// the path to act on is the one returned (`text` spelled from its parts), with where it
+    /// lies.
+    pub fn check(&self, text: &str) -> Result<(PathBuf, Inside), Refusal> {
         if text.contains('\0') {
             return Err(Refusal {
                 path: text.to_string(),
                 why: "it is not a path".into(),
             });
         }
-        self.place(Path::new(text))
-            .map(|(p, _)| p)
-            .map_err(|r| Refusal {
-                path: text.to_string(),
-                why: r.why,
-            })
+        self.place(Path::new(text)).map_err(|r| Refusal {
+            path: text.to_string(),
+            why: r.why,
+        })
     }
 
     /// Accepts an entry's path (any bytes) when it lies inside an allowed folder, with which

@@ -5,7 +5,7 @@
 //! rather than linger with the node's folders in reach); heartbeats go out from a third thread
 //! while a long operation (a service query) runs. Requests are answered one at a time, in order.
 
-use super::confine::{Confinement, Refusal};
+use super::confine::{Confinement, Inside, Refusal};
 use super::frame::{self, FrameError};
 use super::protocol::{
     self, Bytes, Hello, KIND_BAD_REQUEST, KIND_CHANGED, KIND_FAILED, KIND_REFUSED,
@@ -351,7 +351,7 @@ impl Agent {
         match op {
             Op::ListHome => n.list_home().map_err(failed).and_then(to_json),
             Op::ReadFile { path } => {
-                let p = self.allowed("read_file", &path)?;
+                let (p, _) = self.allowed("read_file", &path)?;
                 let bytes = n.read_file(&p).map_err(|e| replace_error(e, &path))?;
                 if bytes.len() > protocol::MAX_FILE {
                     return Err(failed(format!(
@@ -368,40 +368,30 @@ impl Agent {
                 expected,
                 new,
             } => {
-                let p = self.allowed("replace_if_unchanged", &path)?;
+                let (p, inside) = self.allowed("replace_if_unchanged", &path)?;
                 // Edits are of files in the home (DB_CONFIG), never of the run folder's
                 // journal and lock or of a backup.
-                if !self
-                    .confinement
-                    .place(std::path::Path::new(&path))
-                    .is_ok_and(|(_, i)| i.folder == super::confine::HOME && !i.at_root)
-                {
-                    let why = "it is not a file in the home, and replace_if_unchanged edits only files in the home (DB_CONFIG)";
-                    self.log
-                        .line(&format!("refused replace_if_unchanged {path:?}: {why}"));
-                    return Err(WireError {
-                        kind: KIND_REFUSED.into(),
-                        message: format!(
-                            "node {}'s agent refuses replace_if_unchanged of {}: {why}; nothing was done",
-                            self.node.config().name,
-                            crate::display::text(&path),
-                        ),
-                        path: Some(path.clone()),
-                        detail: None,
-                    });
+                if inside.folder != super::confine::HOME || inside.at_root {
+                    return Err(self.refused(
+                        "replace_if_unchanged",
+                        Refusal {
+                            path: path.clone(),
+                            why: "it is not a file in the home, and replace_if_unchanged edits only files in the home (DB_CONFIG)".into(),
+                        },
+                    ));
                 }
                 n.replace_if_unchanged(&p, &expected.0, &new.0)
                     .map_err(|e| replace_error(e, &path))?;
                 Ok(Value::Null)
             }
             Op::AvailableSpace { path } => {
-                let p = self.allowed("available_space", &path)?;
+                let (p, _) = self.allowed("available_space", &path)?;
                 n.available_space(&p).map_err(failed).and_then(to_json)
             }
             Op::SameFilesystem { a, b } => {
                 let (a, b) = (
-                    self.allowed("same_filesystem", &a)?,
-                    self.allowed("same_filesystem", &b)?,
+                    self.allowed("same_filesystem", &a)?.0,
+                    self.allowed("same_filesystem", &b)?.0,
                 );
                 to_json(n.same_filesystem(&a, &b))
             }
@@ -433,33 +423,43 @@ impl Agent {
         }
     }
 
-    /// `text` as a path of this node, if the confinement allows it; a refusal is logged.
-    fn allowed(&self, op: &str, text: &str) -> Result<NodePath, WireError> {
-        let refused = |r: Refusal| {
-            self.log
-                .line(&format!("refused {op} {:?}: {}", r.path, r.why));
-            WireError {
-                kind: KIND_REFUSED.into(),
-                message: format!(
-                    "node {}'s agent refuses {}: {}. It acts only inside its {}; nothing was done. Check the node's paths in tt-ha.toml against the node's own file (--node-config)",
-                    self.node.config().name,
-                    crate::display::text(&r.path),
-                    r.why,
-                    self.confinement.describe()
-                ),
-                path: Some(r.path),
-                detail: None,
-            }
-        };
+    /// `r` refused for `op`: logged on the node, answered with kind `refused`.
+    fn refused(&self, op: &str, r: Refusal) -> WireError {
+        self.log
+            .line(&format!("refused {op} {:?}: {}", r.path, r.why));
+        WireError {
+            kind: KIND_REFUSED.into(),
+            message: format!(
+                "node {}'s agent refuses {}: {}. It acts only inside its {}; nothing was done. Check the node's paths in tt-ha.toml against the node's own file (--node-config)",
+                self.node.config().name,
+                crate::display::text(&r.path),
+                r.why,
+                self.confinement.describe()
+            ),
+            path: Some(r.path),
+            detail: None,
+        }
+    }
+
+    /// `text` as a path of this node, if the confinement allows it, and where it lies; a
+    /// refusal is logged.
+    fn allowed(&self, op: &str, text: &str) -> Result<(NodePath, Inside), WireError> {
         // The path acted on is the one the confinement checked (spelled from its parts).
-        let checked = self.confinement.check(text).map_err(refused)?;
+        let (checked, inside) = self
+            .confinement
+            .check(text)
+            .map_err(|r| self.refused(op, r))?;
         let checked = checked.to_string_lossy().into_owned();
-        NodePath::new(NodeOs::this_machine(), &checked).map_err(|e| {
-            refused(Refusal {
-                path: text.to_string(),
-                why: e.to_string(),
-            })
-        })
+        let path = NodePath::new(NodeOs::this_machine(), &checked).map_err(|e| {
+            self.refused(
+                op,
+                Refusal {
+                    path: text.to_string(),
+                    why: e.to_string(),
+                },
+            )
+        })?;
+        Ok((path, inside))
     }
 }
 
