@@ -540,8 +540,14 @@ impl NodeState {
                 self.connection_failures += 1;
                 self.last_failure = Some((site.clone(), error.clone(), *code));
                 self.last_target = Some(site.clone());
-                self.set_peer(site, false);
-                self.refresh_connected();
+                // A refused connection is an attempt that failed, never the end of a connection
+                // already made. repmgr tries a site it has no connection to, and right after a
+                // join its attempt races the other side's own connection: the other side's
+                // handshake can be written first. That connection stands.
+                if !(is_refused(*code) && self.peers.get(site) == Some(&true)) {
+                    self.set_peer(site, false);
+                    self.refresh_connected();
+                }
             }
             Event::ConnectionLost { site } => {
                 self.set_peer(site, false);
@@ -950,6 +956,13 @@ fn replicant_side(r: &NodeState, now: Option<f64>, stall_secs: f64) -> Option<Ve
     None
 }
 
+/// Whether an error code of `` `TEXT' (CODE) on connection to site `` is "connection refused":
+/// ECONNREFUSED on Linux (111) and the BSDs and macOS (61), WSAECONNREFUSED on Windows (10061).
+/// Only a connection attempt gets it; an open connection ends with EOF, a reset or a timeout.
+fn is_refused(code: i64) -> bool {
+    matches!(code, 111 | 61 | 10061)
+}
+
 /// The replicant's server stopped: its file's newest process ended with a clean shutdown.
 const REPLICANT_STOPPED: &str =
     "the replicant's server stopped (its message file ends with `Repmgr threads are finished`)";
@@ -1081,6 +1094,42 @@ mod tests {
     }
 
     const UP: &str = "[1:0][7/1] CLIENT: EID 0 is assigned for site 10.0.0.2:5100\n[1:0][7/1] CLIENT: EID 1 is assigned for site 10.0.0.1:5100\n[1:1][7/1] CLIENT: handshake from connection to 10.0.0.1:5100 EID 1\n[1:2][7/1] CLIENT: Updating gen from 0 to 1 from master 1\n[1:3][7/1] CLIENT: Start-up is done [1][28]\n";
+
+    #[test]
+    fn a_refused_attempt_written_after_the_other_sides_handshake_leaves_it_connected() {
+        // The master's connector is refused by a replicant not yet listening, while the
+        // replicant's own connection is handshaken: the two threads write in either order.
+        let start = "[1:0][7/1] MASTER: EID 0 is assigned for site 10.0.0.1:5100\n[1:0][7/1] MASTER: EID 1 is assigned for site 10.0.0.2:5100\n[1:1][7/2] MASTER: connecting to site 10.0.0.2:5100\n";
+        let handshake = "[1:2][7/3] MASTER: handshake from paused site 10.0.0.2:5100 EID 1\n";
+        let sends = "[1:4][7/3] MASTER: rep_send_message: msgv = 5 logv 19 gen = 1 eid 1, type log, LSN [1][28] perm\n";
+        for code in [111, 61, 10061] {
+            let refused = format!(
+                "[1:3][7/2] MASTER: `Connection refused' ({code}) on connection to site 10.0.0.2:5100\n"
+            );
+            for text in [
+                format!("{start}{refused}{handshake}{sends}"),
+                format!("{start}{handshake}{refused}{sends}"),
+            ] {
+                let m = node(&text);
+                assert!(m.connected && m.peers["10.0.0.2:5100"], "{text}");
+            }
+        }
+        // A reset or a timeout ends the connection, whatever came before.
+        for (error, code) in [
+            ("Connection reset by peer", 104),
+            ("Connection timed out", 110),
+        ] {
+            let m = node(&format!(
+                "{start}{handshake}[1:3][7/3] MASTER: `{error}' ({code}) on connection to site 10.0.0.2:5100\n"
+            ));
+            assert!(!m.connected, "{error}");
+        }
+        // And a refusal with no connection leaves none.
+        let m = node(&format!(
+            "{start}[1:3][7/2] MASTER: `Connection refused' (111) on connection to site 10.0.0.2:5100\n"
+        ));
+        assert!(!m.connected && m.connection_failures == 1);
+    }
 
     #[test]
     fn a_new_process_begins_a_fresh_proof() {

@@ -149,7 +149,12 @@ fn three_hundred_thousand_volumes_compare_equal_after_apply_and_a_compare_stops_
         "sorted input loads each scope once"
     );
     assert!(s["scopes"].as_u64().unwrap() > 1);
-    assert_eq!(v["replication"]["running"], true, "{all}");
+    assert_eq!(
+        v["replication"]["running"],
+        true,
+        "{all}\n{}",
+        sb.connection_lines()
+    );
 
     // Interrupted: it stops at once, says so, and exits 2.
     let child = sb.spawn_tt_ha(&["verify"]);

@@ -77,6 +77,39 @@ impl Sandbox {
             .join("TapeTrack Framework Server/var/db")
     }
 
+    /// The lines of both message files that say how the two are connected (connecting,
+    /// handshakes, EOFs, failures, start-up, elections, shutdown), for a failed assertion on
+    /// the pair's state: what the files said is what a reader needs to tell a bug from a race.
+    pub fn connection_lines(&self) -> String {
+        const WORDS: [&str; 10] = [
+            "connect",
+            "handshake",
+            "EOF",
+            "refused",
+            "Start-up",
+            "election",
+            "bust",
+            "Repmgr threads",
+            "disable",
+            "while already",
+        ];
+        let mut out = String::new();
+        for node in ["master", "replicant"] {
+            let path = self.home(node).join("$DB_Msg.txt");
+            let text = std::fs::read(&path).unwrap_or_default();
+            out.push_str(&format!(
+                "--- {node}'s message file ({} bytes):\n",
+                text.len()
+            ));
+            for (i, line) in String::from_utf8_lossy(&text).lines().enumerate() {
+                if WORDS.iter().any(|w| line.contains(w)) {
+                    out.push_str(&format!("{}: {line}\n", i + 1));
+                }
+            }
+        }
+        out
+    }
+
     pub fn tt_ha(&self, args: &[&str]) -> Output {
         Command::new(tt_ha_bin())
             .arg("--config")
