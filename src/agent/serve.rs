@@ -173,15 +173,20 @@ impl Agent {
     /// Takes the run folder's lock for the controller (held by this agent's pid, in the lock's
     /// own file and format) and keeps it until `unlock` or the end of the session.
     pub(super) fn lock(&self, run_id: &str, command: &str) -> Result<Value, WireError> {
-        // The lock file is words separated by spaces: a word with a space would garble it.
-        let plain =
-            |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        // The lock file is words separated by spaces: a word with a space would garble it, and
+        // a lock longer than any lock is not read as one.
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.len() <= crate::runlock::MAX_WORD
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
         if !plain(run_id) || !plain(command) {
             self.log.line(&format!(
                 "refused lock_run_folder {run_id:?} {command:?}: not plain words"
             ));
             return Err(bad_request(format!(
-                "a run id and a command are single words; got {:?} and {:?}. Nothing was locked",
+                "a run id and a command are single words of at most {} bytes; got {:?} and {:?}. Nothing was locked",
+                crate::runlock::MAX_WORD,
                 crate::display::text(run_id),
                 crate::display::text(command)
             )));
@@ -328,7 +333,18 @@ impl Agent {
         if value.get("heartbeat").is_some() {
             return None;
         }
-        let id = value.get("id").and_then(Value::as_u64).unwrap_or(0);
+        // Without its id a reply cannot be matched to its request, so the request is not run:
+        // its reply carries id 0, which the controller never gives (it counts from 1).
+        let Some(id) = value.get("id").and_then(Value::as_u64) else {
+            self.log
+                .line(&format!("request refused: no numeric id: {}", clip(line)));
+            return Some(reply(
+                0,
+                Err(bad_request(
+                    "the request has no `id` (a whole number, 1 or more): nothing was done; every request carries the id its reply is matched by".into(),
+                )),
+            ));
+        };
         let result = match serde_json::from_value::<Op>(value.clone()) {
             Ok(op) => self.dispatch(op, &mut |v| stream(id, v)),
             Err(e) => {
@@ -669,5 +685,44 @@ mod tests {
         assert!(a.answer("{\"heartbeat\":3}").is_none());
         let r = a.answer("{\"id\":9,\"op\":\"list_home\"}").unwrap();
         assert!(r.starts_with("{\"id\":9,\"ok\":{"), "{r}");
+    }
+
+    #[test]
+    fn a_request_without_a_numeric_id_is_refused_and_not_run() {
+        let t = tempfile::tempdir().unwrap();
+        let a = agent(t.path());
+        let cfg = t.path().join("var/db/DB_CONFIG");
+        let op = serde_json::json!({"op": "replace_if_unchanged", "path": cfg,
+            "expected": Bytes(b"x\n".to_vec()), "new": Bytes(b"changed\n".to_vec())});
+        // Each id as its raw JSON text (none, a string, a negative, a fraction, null, an object,
+        // one past u64).
+        for id in [
+            "",
+            "\"7\"",
+            "-1",
+            "1.5",
+            "null",
+            "{\"n\":1}",
+            "18446744073709551616",
+        ] {
+            let body = op.to_string();
+            let line = if id.is_empty() {
+                body
+            } else {
+                format!("{{\"id\":{id},{}", &body[1..])
+            };
+            let r: Reply = serde_json::from_str(&a.answer(&line).unwrap()).unwrap();
+            assert_eq!(r.id, 0, "{line}");
+            let e = r.error.expect("refused");
+            assert_eq!(e.kind, protocol::KIND_BAD_REQUEST, "{line}");
+            assert!(e.message.contains("`id`"), "{}", e.message);
+            assert_eq!(std::fs::read(&cfg).unwrap(), b"x\n", "{line}: not run");
+        }
+        // The same request with an id is run.
+        let mut request = op;
+        request["id"] = serde_json::json!(4);
+        let r: Reply = serde_json::from_str(&a.answer(&request.to_string()).unwrap()).unwrap();
+        assert_eq!((r.id, r.error), (4, None));
+        assert_eq!(std::fs::read(&cfg).unwrap(), b"changed\n");
     }
 }
