@@ -144,19 +144,50 @@ pub fn inspect(dir: &Path) -> Found {
             };
             return Found::Garbled(kind.into());
         }
+        // tt-ha makes its lock with a new name (`create_new`): a file with other names is not
+        // one it wrote, and quoting it would show another file's first bytes.
+        #[cfg(unix)]
+        Ok(m) if std::os::unix::fs::MetadataExt::nlink(&m) > 1 => {
+            return Found::Garbled("a file with other names (hard links), not a lock".into());
+        }
         Ok(_) => {}
     }
-    match std::fs::read_to_string(&path) {
+    // A lock is a few lines: a larger file is not one, and is not read whole.
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(&path).and_then(|f| {
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_LOCK_BYTES + 1), &mut bytes)
+    });
+    match read {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Found::Free,
         Err(e) => Found::Garbled(format!("unreadable: {e}")),
-        Ok(text) => match LockInfo::parse(&text) {
+        Ok(n) if n as u64 > MAX_LOCK_BYTES => Found::Garbled(format!(
+            "more than {MAX_LOCK_BYTES} bytes, larger than any lock"
+        )),
+        Ok(_) => match std::str::from_utf8(&bytes).ok().and_then(LockInfo::parse) {
             Some(info) => {
                 let alive = info.is_mine() || pid_alive(info.pid);
                 Found::Lock { info, alive }
             }
-            None => Found::Garbled(crate::display::text(text.trim()).into_owned()),
+            None => Found::Garbled(quote_start(&bytes)),
         },
     }
+}
+
+/// The most a lock file can hold: its one line of three words of at most [`MAX_WORD`] bytes
+/// is far less.
+const MAX_LOCK_BYTES: u64 = 4096;
+
+/// The longest run id or command a lock is taken for (the agent refuses longer ones).
+pub const MAX_WORD: usize = 256;
+
+/// The start of a file that is not a lock, for the error: at most 80 characters, every byte
+/// shown (`display::text`), so that a garbled lock is recognisable without printing it whole.
+fn quote_start(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    let shown: String = text.chars().take(80).collect();
+    let more = if shown.len() < text.len() { "…" } else { "" };
+    format!("{}{more}", crate::display::text(&shown))
 }
 
 /// Reads the lock in `dir`, with whether its holder is alive.
@@ -305,6 +336,48 @@ mod tests {
             lock.took_over[0].contains("no longer running"),
             "{}",
             lock.took_over[0]
+        );
+    }
+    #[test]
+    fn a_file_that_is_no_lock_is_named_briefly_and_left_as_it_is() {
+        let d = tempfile::tempdir().unwrap();
+        let dirs = vec![d.path().to_path_buf()];
+        let lock = d.path().join(LOCK_FILE_NAME);
+        // The longest words a lock is taken for still make a lock that reads back.
+        let word = "w".repeat(MAX_WORD);
+        drop(acquire(&dirs, &word, &word).unwrap());
+        std::fs::write(
+            &lock,
+            format!("pid {} run {word} command {word}\n", std::process::id()),
+        )
+        .unwrap();
+        assert_eq!(read(d.path()).unwrap().0.run_id, word);
+        // Not a lock: quoted, at most 80 characters, every byte shown.
+        let mut secret = b"\xff\x1b[2J".to_vec();
+        secret.extend(b"s".repeat(1000));
+        std::fs::write(&lock, &secret).unwrap();
+        let Found::Garbled(what) = inspect(d.path()) else {
+            panic!("{:?}", inspect(d.path()))
+        };
+        assert!(what.chars().count() <= 90 && what.ends_with('…'), "{what}");
+        assert!(!what.contains('\x1b'), "{what}");
+        // Larger than any lock: not read, not quoted.
+        std::fs::write(&lock, b"pid 1 ".repeat(1000)).unwrap();
+        let err = acquire(&dirs, "r1", "apply").unwrap_err().to_string();
+        assert!(
+            err.contains("larger than any lock") && !err.contains("pid 1"),
+            "{err}"
+        );
+        // Another file's second name: not read.
+        let other = d.path().join("other");
+        std::fs::write(&other, "pid 1 run r command apply\n").unwrap();
+        std::fs::remove_file(&lock).unwrap();
+        std::fs::hard_link(&other, &lock).unwrap();
+        let err = acquire(&dirs, "r1", "apply").unwrap_err().to_string();
+        assert!(err.contains("hard links"), "{err}");
+        assert_eq!(
+            std::fs::read(&other).unwrap(),
+            b"pid 1 run r command apply\n"
         );
     }
 }
