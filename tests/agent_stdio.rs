@@ -930,6 +930,10 @@ fn the_run_folder_lock_is_the_agents_for_its_session_and_keeps_a_second_controll
     let r = d.ask(json!({"op": "lock_run_folder", "run_id": "r1 pid 1", "command": "apply"}));
     assert_eq!(r["error"]["kind"], json!("bad-request"), "{r}");
     assert!(!node.lock_file().exists());
+    // So is one longer than a lock is read back (it would hold every later run out).
+    let r = d.ask(json!({"op": "lock_run_folder", "run_id": "r".repeat(5000), "command": "apply"}));
+    assert_eq!(r["error"]["kind"], json!("bad-request"), "{r}");
+    assert!(!node.lock_file().exists());
 }
 
 #[test]
