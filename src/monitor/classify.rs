@@ -33,8 +33,10 @@ pub enum Event {
     JoinRequest { site: String },
     /// `connecting to site H:P`.
     Connecting { site: String },
-    /// TCP connection up (`connection established`, `accepted … connection`).
-    Connected,
+    /// TCP connection up: `connection established`, this site's own attempt (to the site it
+    /// last tried), or `accepted … connection` (`inbound`): another end's, named only by its
+    /// handshake. Anything that opens the replication port writes the latter (a port check).
+    Connected { inbound: bool },
     /// `handshake from … H:P EID n`: peer identified.
     Handshake { site: String, eid: u32 },
     /// 6.0+: `EID n CONNECTED, READY.  sites_avail m`.
@@ -841,11 +843,11 @@ fn classify_rare(b: &str, message_file: &str) -> Event {
             sites_avail: c[1].parse().unwrap_or(0),
         };
     }
-    if b.starts_with("connection established")
-        || b.starts_with("accepted a new connection")
-        || b.starts_with("accepted new connection")
-    {
-        return Event::Connected;
+    if b.starts_with("connection established") {
+        return Event::Connected { inbound: false };
+    }
+    if b.starts_with("accepted a new connection") || b.starts_with("accepted new connection") {
+        return Event::Connected { inbound: true };
     }
     if let Some(c) = r.connecting.captures(b) {
         return Event::Connecting {
@@ -1213,9 +1215,12 @@ mod tests {
         );
         assert_eq!(
             c("connection established IPv4 host localhost address 127.0.0.1"),
-            Event::Connected
+            Event::Connected { inbound: false }
         );
-        assert_eq!(c("accepted a new connection"), Event::Connected);
+        assert_eq!(
+            c("accepted a new connection"),
+            Event::Connected { inbound: true }
+        );
         assert_eq!(
             c("handshake from paused site 127.0.0.1:5100 EID 1"),
             Event::Handshake {

@@ -237,7 +237,10 @@ pub fn notable(ev: &Event, s: &NodeState) -> Option<(Level, String)> {
         ),
         Event::JoinAttempt { site } => (Level::Info, format!("asks {site} to join the group")),
         Event::JoinRequest { site } => (Level::Info, format!("{site} asks to join the group")),
-        Event::Connected => (
+        Event::Connected { inbound: true } => {
+            (Level::Info, "accepted an incoming connection".into())
+        }
+        Event::Connected { inbound: false } => (
             Level::Good,
             match &s.last_target {
                 Some(t) => format!("connection to {t} established"),

@@ -527,7 +527,10 @@ impl NodeState {
                 }
                 self.refresh_connected();
             }
-            Event::Connected => {
+            // An accepted connection's other end is unnamed until its handshake: a port check
+            // of the replication port writes the same line, so it proves no peer.
+            Event::Connected { inbound: true } => {}
+            Event::Connected { inbound: false } => {
                 // 5.3 names no site here: the connection is to the site last tried.
                 if let Some(site) = self.last_target.clone() {
                     self.set_peer(&site, true);
@@ -1101,7 +1104,7 @@ mod tests {
         // replicant's own connection is handshaken: the two threads write in either order.
         let start = "[1:0][7/1] MASTER: EID 0 is assigned for site 10.0.0.1:5100\n[1:0][7/1] MASTER: EID 1 is assigned for site 10.0.0.2:5100\n[1:1][7/2] MASTER: connecting to site 10.0.0.2:5100\n";
         let handshake = "[1:2][7/3] MASTER: handshake from paused site 10.0.0.2:5100 EID 1\n";
-        let sends = "[1:4][7/3] MASTER: rep_send_message: msgv = 5 logv 19 gen = 1 eid 1, type log, LSN [1][28] perm\n";
+        let sends = "[1:4][7/3] MASTER: /db rep_send_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][28]  nobuf \n";
         for code in [111, 61, 10061] {
             let refused = format!(
                 "[1:3][7/2] MASTER: `Connection refused' ({code}) on connection to site 10.0.0.2:5100\n"
@@ -1129,6 +1132,24 @@ mod tests {
             "{start}[1:3][7/2] MASTER: `Connection refused' (111) on connection to site 10.0.0.2:5100\n"
         ));
         assert!(!m.connected && m.connection_failures == 1);
+    }
+
+    #[test]
+    fn an_accepted_connection_names_no_peer_until_its_handshake() {
+        // The replicant went away; then something opens the master's replication port (tt-ha's
+        // own port check, a monitoring probe): repmgr writes only `accepted a new connection`.
+        let gone = "[1:0][7/1] MASTER: EID 0 is assigned for site 10.0.0.1:5100\n[1:0][7/1] MASTER: EID 1 is assigned for site 10.0.0.2:5100\n[1:1][7/2] MASTER: connecting to site 10.0.0.2:5100\n[1:1][7/2] MASTER: connection established\n[1:2][7/3] MASTER: handshake from connection to 10.0.0.2:5100 EID 1\n[1:3][7/4] MASTER: /db rep_send_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][28]  nobuf \n[1:4][7/3] MASTER: EOF on connection to site 10.0.0.2:5100\n";
+        let probed = node(&format!(
+            "{gone}[1:5][7/3] MASTER: accepted a new connection\n"
+        ));
+        assert!(!probed.connected && !probed.peers["10.0.0.2:5100"]);
+        assert_eq!(single(&probed), Verdict::Connecting);
+        // The replicant's own return is named by its handshake.
+        let back = node(&format!(
+            "{gone}[1:5][7/3] MASTER: accepted a new connection\n[1:6][7/3] MASTER: handshake from paused site 10.0.0.2:5100 EID 1\n[1:7][7/4] MASTER: /db rep_send_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][99]  nobuf \n"
+        ));
+        assert!(back.connected, "{back:?}");
+        assert_eq!(single(&back), Verdict::Functional, "{back:?}");
     }
 
     #[test]

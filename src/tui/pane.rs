@@ -57,10 +57,11 @@ pub fn classify_line(no: usize, raw: &str, message_file: &str, home: &str) -> Pa
         Event::StartupDone { .. }
         | Event::Handshake { .. }
         | Event::Ready { .. }
-        | Event::Connected
+        | Event::Connected { inbound: false }
         | Event::IAmMaster { .. }
         | Event::MasterKnown { .. } => LineKind::Good,
         Event::SiteAssigned { .. }
+        | Event::Connected { inbound: true }
         | Event::Connecting { .. }
         | Event::JoinAttempt { .. }
         | Event::JoinRequest { .. }
