@@ -362,6 +362,16 @@ impl NodeState {
         self.peers.insert(site.to_string(), connected);
     }
 
+    /// The replicant no longer has its master: the master's site is disconnected and lost,
+    /// until a handshake from it or the master named again (`Updating gen … from master`).
+    fn lose_master(&mut self) {
+        if let Some(site) = self.master_site.clone() {
+            self.set_peer(&site, false);
+            self.lost = Some(site);
+            self.refresh_connected();
+        }
+    }
+
     fn note_error(&mut self, line: usize, text: &str) {
         self.errors_total += 1;
         if self.errors.len() >= ERRORS_KEPT {
@@ -509,6 +519,9 @@ impl NodeState {
                     .cloned()
                 {
                     self.set_peer(&site, true);
+                    if self.lost.as_ref() == Some(&site) {
+                        self.lost = None;
+                    }
                     self.master_site = Some(site);
                     self.refresh_connected();
                 }
@@ -563,9 +576,35 @@ impl NodeState {
                 }
                 self.refresh_connected();
             }
-            Event::Disabled { .. } => {}
+            // 6.0+: with every remote site still available, the connection that ended was one
+            // of two to its site (both sides connected at once); the other carries on.
+            Event::Disabled { sites_avail } => {
+                if *sites_avail as usize >= self.peers.len()
+                    && let Some(site) = self.lost.take()
+                {
+                    self.set_peer(&site, true);
+                    self.refresh_connected();
+                }
+            }
             Event::ElectionEnded { result } if *result != 0 => self.failed_elections += 1,
-            Event::ElectionStarted | Event::ElectionEnded { .. } => self.set_role(Role::Replicant),
+            Event::ElectionStarted => {
+                self.set_role(Role::Replicant);
+                // repmgr holds an election only when it knows no master: once start-up is
+                // done, one means this replicant has lost its master (a heartbeat timeout or a
+                // closed connection; the former writes no EOF).
+                if self.startup_done {
+                    self.lose_master();
+                }
+            }
+            Event::ElectionEnded { .. } => self.set_role(Role::Replicant),
+            // An ack comes over a working connection from the site that sent it.
+            Event::Ack { site, .. } => {
+                self.set_peer(site, true);
+                if self.lost.as_deref() == Some(site.as_str()) {
+                    self.lost = None;
+                }
+                self.refresh_connected();
+            }
             Event::InitStart { files } => {
                 self.set_role(Role::Replicant);
                 self.startup_done = false;
@@ -678,7 +717,13 @@ impl NodeState {
                 self.refresh_connected();
             }
             Event::Benign { why } => self.note_benign(why),
-            Event::Error { text } => self.note_error(line, text),
+            Event::Error { text } => {
+                // The replicant closes its master's connection without an EOF line.
+                if text.starts_with("heartbeat monitor timeout expired") {
+                    self.lose_master();
+                }
+                self.note_error(line, text);
+            }
             _ => {}
         }
         match ev {
@@ -937,6 +982,12 @@ fn replicant_side(r: &NodeState, now: Option<f64>, stall_secs: f64) -> Option<Ve
     if r.lost.is_some() && !r.connected && r.startup_done {
         return Some(Verdict::MasterDown);
     }
+    // Connected again after the loss, but not yet to a master: a listener on the master's
+    // port (a hung or restarting server) accepts a connection too. Its handshake, or the
+    // master named again, ends `lost`.
+    if r.lost.is_some() && r.startup_done {
+        return Some(Verdict::Connecting);
+    }
     if !r.connected
         && let Some((site, _, _)) = &r.last_failure
     {
@@ -1150,6 +1201,71 @@ mod tests {
         ));
         assert!(back.connected, "{back:?}");
         assert_eq!(single(&back), Verdict::Functional, "{back:?}");
+    }
+
+    /// A replicant done with start-up, connected to its master 10.0.0.1:5100 (EID 1).
+    const REPLICATING: &str = "[1:0][7/1] CLIENT: EID 0 is assigned for site 10.0.0.2:5100\n[1:0][7/1] CLIENT: EID 1 is assigned for site 10.0.0.1:5100\n[1:1][7/2] CLIENT: connecting to site 10.0.0.1:5100\n[1:1][7/2] CLIENT: connection established\n[1:1][7/3] CLIENT: handshake from connection to 10.0.0.1:5100 EID 1\n[1:2][7/4] CLIENT: Updating gen from 0 to 1 from master 1\n[1:3][7/4] CLIENT: Start-up is done [1][28]\n";
+
+    #[test]
+    fn a_replicant_that_holds_elections_after_start_up_has_lost_its_master() {
+        assert_eq!(single(&node(REPLICATING)), Verdict::Functional);
+        // A heartbeat timeout closes the master's connection without an EOF line; an election
+        // alone says the same (repmgr holds one only without a master).
+        let elections = "[1:9][7/5] CLIENT: starting election thread\n[1:9][7/5] CLIENT: Start election nsites 2, ack 2, priority 0\n[1:11][7/5] CLIENT: Election done; egen 3\n[1:11][7/5] CLIENT: Ended election with  -30975, e_th 0, egen 3, flag 0x282c, e_fl 0x0, lo_fl 0x0\n";
+        for text in [
+            format!("{REPLICATING}[1:8][7/3] CLIENT: heartbeat monitor timeout expired\n"),
+            format!("{REPLICATING}{elections}"),
+            format!(
+                "{REPLICATING}[1:8][7/3] CLIENT: heartbeat monitor timeout expired\n{elections}[1:40][7/2] CLIENT: connecting to site 10.0.0.1:5100\n[1:40][7/2] CLIENT: `Connection refused' (111) on connection to site 10.0.0.1:5100\n"
+            ),
+        ] {
+            let r = node(&text);
+            assert!(!r.connected, "{text}");
+            assert_ne!(single(&r), Verdict::Functional, "{text}");
+        }
+        // A TCP connection to the master's port is not the master back (a hung server's
+        // listener accepts it too) ...
+        let tcp = format!(
+            "{REPLICATING}{elections}[1:40][7/2] CLIENT: connecting to site 10.0.0.1:5100\n[1:40][7/2] CLIENT: connection established\n"
+        );
+        assert_eq!(single(&node(&tcp)), Verdict::Connecting);
+        // ... its handshake, or the master named again, is.
+        for back in [
+            "[1:41][7/3] CLIENT: handshake from connection to 10.0.0.1:5100 EID 1\n",
+            "[1:41][7/4] CLIENT: Updating gen from 1 to 2 from master 1\n",
+        ] {
+            assert_eq!(
+                single(&node(&format!("{tcp}{back}"))),
+                Verdict::Functional,
+                "{back}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ack_from_the_replicant_proves_the_connection_it_came_over() {
+        // One of two connections closed (the duplicate of a simultaneous connect): the EOF
+        // reads as a loss, and the replicant's ack over the other one proves it again.
+        let m = "[1:0][7/1] MASTER: EID 0 is assigned for site 10.0.0.1:5100\n[1:0][7/1] MASTER: EID 1 is assigned for site 10.0.0.2:5100\n[1:2][7/3] MASTER: handshake from connection to 10.0.0.2:5100 EID 1\n[1:2][7/3] MASTER: EOF on connection to site 10.0.0.2:5100\n[1:3][7/4] MASTER: /db rep_send_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][28]  nobuf \n";
+        assert!(!node(m).connected);
+        let acked = node(&format!(
+            "{m}[1:4][7/3] MASTER: got ack [1][28](1) from site 10.0.0.2:5100\n[1:5][7/4] MASTER: /db rep_send_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][99]  nobuf \n"
+        ));
+        assert!(acked.connected && acked.peers["10.0.0.2:5100"]);
+        assert_eq!(single(&acked), Verdict::Functional);
+    }
+
+    #[test]
+    fn an_eof_with_every_site_still_available_leaves_the_site_connected() {
+        let start = "[1:0][7/1] MASTER: EID 0 is assigned for site 10.0.0.1:5100\n[1:0][7/1] MASTER: EID 1 is assigned for site 10.0.0.2:5100\n[1:2][7/3] MASTER: handshake from connection to 10.0.0.2:5100 EID 1\n[1:3][7/3] MASTER: EOF on connection to site 10.0.0.2:5100\n";
+        let one = node(&format!(
+            "{start}[1:3][7/3] MASTER: disable_conn: EID 1 disabled.  sites_avail 1\n"
+        ));
+        assert!(one.connected && one.lost.is_none());
+        let none = node(&format!(
+            "{start}[1:3][7/3] MASTER: disable_conn: EID 1 disabled.  sites_avail 0\n[1:3][7/3] MASTER: Repmgr: bust connection.  Block archive\n"
+        ));
+        assert!(!none.connected && none.lost.is_some());
     }
 
     #[test]
