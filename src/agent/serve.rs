@@ -335,9 +335,11 @@ impl Agent {
         }
         // Without its id a reply cannot be matched to its request, so the request is not run:
         // its reply carries id 0, which the controller never gives (it counts from 1).
-        let Some(id) = value.get("id").and_then(Value::as_u64) else {
-            self.log
-                .line(&format!("request refused: no numeric id: {}", clip(line)));
+        let Some(id) = value.get("id").and_then(Value::as_u64).filter(|&id| id > 0) else {
+            self.log.line(&format!(
+                "request refused: no id of 1 or more: {}",
+                clip(line)
+            ));
             return Some(reply(
                 0,
                 Err(bad_request(
@@ -694,10 +696,11 @@ mod tests {
         let cfg = t.path().join("var/db/DB_CONFIG");
         let op = serde_json::json!({"op": "replace_if_unchanged", "path": cfg,
             "expected": Bytes(b"x\n".to_vec()), "new": Bytes(b"changed\n".to_vec())});
-        // Each id as its raw JSON text (none, a string, a negative, a fraction, null, an object,
-        // one past u64).
+        // Each id as its raw JSON text (none, 0, a string, a negative, a fraction, null, an
+        // object, one past u64).
         for id in [
             "",
+            "0",
             "\"7\"",
             "-1",
             "1.5",
