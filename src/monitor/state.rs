@@ -372,6 +372,16 @@ impl NodeState {
         }
     }
 
+    /// Something proved a working connection to `site` (its handshake, an ack from it, it named
+    /// as master, or 6.x saying every site is still available): connected, and no longer lost.
+    fn regain(&mut self, site: &str) {
+        self.set_peer(site, true);
+        if self.lost.as_deref() == Some(site) {
+            self.lost = None;
+        }
+        self.refresh_connected();
+    }
+
     fn note_error(&mut self, line: usize, text: &str) {
         self.errors_total += 1;
         if self.errors.len() >= ERRORS_KEPT {
@@ -518,12 +528,8 @@ impl NodeState {
                     .and_then(|e| self.eid_site.get(&e))
                     .cloned()
                 {
-                    self.set_peer(&site, true);
-                    if self.lost.as_ref() == Some(&site) {
-                        self.lost = None;
-                    }
+                    self.regain(&site);
                     self.master_site = Some(site);
-                    self.refresh_connected();
                 }
             }
             Event::JoinAttempt { site } | Event::Connecting { site } => {
@@ -533,13 +539,7 @@ impl NodeState {
                 }
             }
             Event::JoinRequest { .. } => self.set_role(Role::Master),
-            Event::Handshake { site, .. } => {
-                self.set_peer(site, true);
-                if self.lost.as_deref() == Some(site) {
-                    self.lost = None;
-                }
-                self.refresh_connected();
-            }
+            Event::Handshake { site, .. } => self.regain(site),
             // An accepted connection's other end is unnamed until its handshake: a port check
             // of the replication port writes the same line, so it proves no peer.
             Event::Connected { inbound: true } => {}
@@ -580,10 +580,9 @@ impl NodeState {
             // of two to its site (both sides connected at once); the other carries on.
             Event::Disabled { sites_avail } => {
                 if *sites_avail as usize >= self.peers.len()
-                    && let Some(site) = self.lost.take()
+                    && let Some(site) = self.lost.clone()
                 {
-                    self.set_peer(&site, true);
-                    self.refresh_connected();
+                    self.regain(&site);
                 }
             }
             Event::ElectionEnded { result } if *result != 0 => self.failed_elections += 1,
@@ -598,13 +597,7 @@ impl NodeState {
             }
             Event::ElectionEnded { .. } => self.set_role(Role::Replicant),
             // An ack comes over a working connection from the site that sent it.
-            Event::Ack { site, .. } => {
-                self.set_peer(site, true);
-                if self.lost.as_deref() == Some(site.as_str()) {
-                    self.lost = None;
-                }
-                self.refresh_connected();
-            }
+            Event::Ack { site, .. } => self.regain(site),
             Event::InitStart { files } => {
                 self.set_role(Role::Replicant);
                 self.startup_done = false;
