@@ -153,17 +153,14 @@ pub fn inspect(dir: &Path) -> Found {
         Ok(_) => {}
     }
     // A lock is a few lines: a larger file is not one, and is not read whole.
-    let mut bytes = Vec::new();
-    let read = std::fs::File::open(&path).and_then(|f| {
-        std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_LOCK_BYTES + 1), &mut bytes)
-    });
+    let read = read_start(&path);
     match read {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Found::Free,
         Err(e) => Found::Garbled(format!("unreadable: {e}")),
-        Ok(n) if n as u64 > MAX_LOCK_BYTES => Found::Garbled(format!(
+        Ok(bytes) if bytes.len() as u64 > MAX_LOCK_BYTES => Found::Garbled(format!(
             "more than {MAX_LOCK_BYTES} bytes, larger than any lock"
         )),
-        Ok(_) => match std::str::from_utf8(&bytes).ok().and_then(LockInfo::parse) {
+        Ok(bytes) => match std::str::from_utf8(&bytes).ok().and_then(LockInfo::parse) {
             Some(info) => {
                 let alive = info.is_mine() || pid_alive(info.pid);
                 Found::Lock { info, alive }
@@ -171,6 +168,19 @@ pub fn inspect(dir: &Path) -> Found {
             None => Found::Garbled(quote_start(&bytes)),
         },
     }
+}
+
+/// The first [`MAX_LOCK_BYTES`]` + 1` bytes of the file at `path`, opened as a regular file of
+/// one name only: [`inspect`] looked at the name first, but it may since have become a FIFO
+/// (whose open would wait for a writer for ever), a link or a second name of another file.
+fn read_start(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = crate::atomic::open_regular(std::fs::OpenOptions::new().read(true), path)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_LOCK_BYTES + 1),
+        &mut bytes,
+    )?;
+    Ok(bytes)
 }
 
 /// The most a lock file can hold: its one line of three words of at most [`MAX_WORD`] bytes
@@ -306,6 +316,35 @@ pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, Lo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `inspect` opens after looking at the name may have been swapped since: a FIFO
+    /// (its open would wait for a writer for ever), a link or a second name is refused at once.
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_is_opened_only_as_a_regular_file_of_one_name() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success(), "mkfifo failed");
+        let other = d.path().join("other");
+        std::fs::write(&other, "r1 apply 1\n").unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        let second = d.path().join("second");
+        std::fs::hard_link(&other, &second).unwrap();
+        for path in [fifo, link, second] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let p = path.clone();
+            std::thread::spawn(move || tx.send(read_start(&p).is_err()));
+            let refused = rx.recv_timeout(std::time::Duration::from_secs(5));
+            assert_eq!(
+                refused,
+                Ok(true),
+                "{} was read or held the read",
+                path.display()
+            );
+        }
+    }
 
     #[test]
     fn held_stale_and_released() {
