@@ -50,25 +50,207 @@ fn lineage(path: &Path) -> Vec<FolderId> {
     real.ancestors().filter_map(folder_id).collect()
 }
 
-/// Why two homes cannot be a master's and its replicant's: the same folder, or one inside the
-/// other (pruning the outer one would move the inner home). `None` when they are apart or
-/// cannot be read (the home rows of preflight say why). Both on this machine.
-pub fn homes_clash(master: &Node, replicant: &Node) -> Option<String> {
-    lineages_clash(
-        (master, &lineage_ids(&master.home, "")),
-        (replicant, &lineage_ids(&replicant.home, "")),
-    )
+/// Where a folder lies, in two ways that each name it whatever its spelling, each entry
+/// prefixed by its machine so that folders of two machines never compare equal: by identity
+/// (device and inode of the folder and of each folder above it) and by place (where it lies
+/// within its file system, from the mount table, and each place above it). Identity alone
+/// misses a bind mount: the folder a bind mount shows has the identity of a folder elsewhere,
+/// but the folders above it are the mount point's, so a home bind-mounted from a folder inside
+/// the other home did not read as inside it. Its place does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lineage {
+    /// Whether the folder itself exists (a run folder is made by the first run). A folder
+    /// that does not exist has the identities of the folders above it only.
+    pub exists: bool,
+    /// `machine/(device, inode)` of the folder (when it exists) and of each folder above it.
+    pub ids: Vec<String>,
+    /// `machine/place:MAJOR:MINOR:PATH` of the folder and of each folder above it, the folder
+    /// first (Linux; empty elsewhere or when the mount table cannot be read).
+    pub places: Vec<String>,
 }
 
-/// [`homes_clash`] for homes given by their lineages ([`lineage_ids`], as each node's machine
-/// reports them: identities of two machines never compare equal).
-pub fn lineages_clash(
-    (master, m): (&Node, &[String]),
-    (replicant, r): (&Node, &[String]),
-) -> Option<String> {
-    let (Some(mid), Some(rid)) = (m.first(), r.first()) else {
-        return None;
-    };
+impl Lineage {
+    /// The lineage of `path` on the machine called `machine` (this one). A path that does not
+    /// exist is placed by the nearest folder above it that does (`..` in the rest is taken
+    /// as written); an empty lineage when no part of it can be read.
+    pub fn of(path: &Path, machine: &str) -> Lineage {
+        let mut rest = Vec::new();
+        let mut at = path;
+        let (real, exists) = loop {
+            if let Ok(real) = at.canonicalize() {
+                break (real, rest.is_empty());
+            }
+            let (Some(parent), Some(last)) = (at.parent(), at.components().next_back()) else {
+                return Lineage::default();
+            };
+            rest.push(last.as_os_str().to_os_string());
+            at = parent;
+        };
+        // `..` below a folder that does not exist yet is taken as written: place the path it
+        // spells, whose missing part then has none.
+        if rest.iter().any(|n| n == "..") {
+            let mut spelled = real;
+            for name in rest.iter().rev() {
+                if name == ".." {
+                    spelled.pop();
+                } else if name != "." {
+                    spelled.push(name);
+                }
+            }
+            return Lineage::of(&spelled, machine);
+        }
+        let ids = real
+            .ancestors()
+            .filter_map(folder_id)
+            .map(|id| format!("{machine}/{id:?}"))
+            .collect();
+        let mut places = Vec::new();
+        if let Some((device, mut inside)) = place(&real) {
+            for name in rest.iter().rev().filter(|n| *n != ".") {
+                inside.push(name);
+            }
+            places = inside
+                .ancestors()
+                .map(|p| format!("{machine}/place:{device}:{}", p.display()))
+                .collect();
+        }
+        Lineage {
+            exists,
+            ids,
+            places,
+        }
+    }
+
+    /// Whether this folder is `outer` or lies inside it (by identity or by place). Never for
+    /// an `outer` that does not exist or cannot be read.
+    pub fn within(&self, outer: &Lineage) -> bool {
+        if !outer.exists {
+            return false;
+        }
+        outer.ids.first().is_some_and(|o| self.ids.contains(o))
+            || outer
+                .places
+                .first()
+                .is_some_and(|o| self.places.contains(o))
+    }
+}
+
+/// Where `real` (a resolved folder) lies within its file system: the mount's device
+/// (`MAJOR:MINOR`) and the path from that file system's root, from `/proc/self/mountinfo`
+/// (the mount found by `statx`'s mount id, else by the longest mount point above `real`).
+#[cfg(target_os = "linux")]
+fn place(real: &Path) -> Option<(String, PathBuf)> {
+    let table = std::fs::read("/proc/self/mountinfo").ok()?;
+    let mount_id = rustix::fs::statx(
+        rustix::fs::CWD,
+        real,
+        rustix::fs::AtFlags::empty(),
+        rustix::fs::StatxFlags::MNT_ID,
+    )
+    .ok()
+    .filter(|s| s.stx_mask & rustix::fs::StatxFlags::MNT_ID.bits() != 0)
+    .map(|s| s.stx_mnt_id);
+    let mut best: Option<(usize, String, PathBuf, PathBuf)> = None;
+    for line in table.split(|b| *b == b'\n') {
+        let mut fields = line.split(|b| *b == b' ');
+        let (Some(id), Some(_parent), Some(device), Some(root), Some(point)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        let point = unescape_mount_field(point);
+        let Ok(below) = real.strip_prefix(&point) else {
+            continue;
+        };
+        let depth = point.components().count();
+        let exact = mount_id.is_some_and(|m| std::str::from_utf8(id).ok() == Some(&m.to_string()));
+        let better = match (&best, mount_id) {
+            (_, Some(_)) => exact,
+            // Later lines are mounted later: at one mount point, the last one is seen.
+            (Some((d, ..)), None) => depth >= *d,
+            (None, None) => true,
+        };
+        if better {
+            let root = unescape_mount_field(root);
+            best = Some((
+                depth,
+                String::from_utf8_lossy(device).into_owned(),
+                root.join(below),
+                point,
+            ));
+        }
+    }
+    best.map(|(_, device, inside, _)| (device, inside))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn place(_real: &Path) -> Option<(String, PathBuf)> {
+    None
+}
+
+/// A path field of the mount table: space, tab, newline and backslash are written as `\NNN`
+/// (octal).
+#[cfg(target_os = "linux")]
+fn unescape_mount_field(field: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = field
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (field[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// The folders of one node, each placed by [`Lineage`]: its home, its run folder and its
+/// backup folder (when it has one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeFolders {
+    /// The home (the server's database folder).
+    pub home: Lineage,
+    /// The run folder (journal, quarantine, lock).
+    pub run: Lineage,
+    /// The backup folder.
+    pub backup: Option<Lineage>,
+}
+
+impl NodeFolders {
+    /// The folders of `node`, as this machine (called `machine`) sees them.
+    pub fn of(node: &Node, machine: &str) -> NodeFolders {
+        NodeFolders {
+            home: Lineage::of(&node.home, machine),
+            run: Lineage::of(&node.run_dir(), machine),
+            backup: node.backup_dir.as_ref().map(|b| Lineage::of(b, machine)),
+        }
+    }
+}
+
+/// Every reason the folders of the two nodes cannot be used: two homes that are one folder
+/// or nested (pruning the outer one would move the inner home), and a run or backup folder in
+/// a home, either node's (the replicant's home is emptied into quarantine, a run's journal and
+/// lock with it; a master's home is backed up and restored whole). Each names the nodes, the
+/// folders and the keys to change. Empty when they are apart, or cannot be read (the home
+/// rows of preflight say why). Folders of two machines never clash.
+pub fn folders_clash(
+    (master, m): (&Node, &NodeFolders),
+    (replicant, r): (&Node, &NodeFolders),
+) -> Vec<String> {
+    let mut out = Vec::new();
     let both = format!(
         "{} ({}) and {} ({})",
         master.name,
@@ -76,21 +258,45 @@ pub fn lineages_clash(
         replicant.name,
         crate::display::path(&replicant.home)
     );
-    if mid == rid {
-        Some(format!(
+    if m.home.within(&r.home) && r.home.within(&m.home) {
+        out.push(format!(
             "{both} are the same folder: each node needs its own home. Check `home` of both nodes in tt-ha.toml"
-        ))
-    } else if r.contains(mid) {
-        Some(format!(
+        ));
+    } else if r.home.within(&m.home) {
+        out.push(format!(
             "{both}: the replicant's home is inside the master's. Check `home` of both nodes in tt-ha.toml"
-        ))
-    } else if m.contains(rid) {
-        Some(format!(
+        ));
+    } else if m.home.within(&r.home) {
+        out.push(format!(
             "{both}: the master's home is inside the replicant's, whose contents are moved away. Check `home` of both nodes in tt-ha.toml"
-        ))
-    } else {
-        None
+        ));
     }
+    for (owner, folders) in [(master, m), (replicant, r)] {
+        let mut own = vec![("run folder", "run_dir", &folders.run, owner.run_dir())];
+        if let (Some(lineage), Some(path)) = (&folders.backup, &owner.backup_dir) {
+            own.push(("backup folder", "backup_dir", lineage, path.clone()));
+        }
+        for (what, key, lineage, path) in own {
+            for (home_owner, home) in [(master, &m.home), (replicant, &r.home)] {
+                if !lineage.within(home) {
+                    continue;
+                }
+                let whose = if home_owner.name == owner.name {
+                    "its own home".to_string()
+                } else {
+                    format!("{}'s home", home_owner.name)
+                };
+                out.push(format!(
+                    "{}'s {what} {} is {whose} {} or inside it: a home holds the server's files only (the replicant's is emptied into quarantine, the master's is backed up and restored whole), so this folder would be moved or copied with it. Set `{key}` of {} in tt-ha.toml to a folder outside both homes",
+                    owner.name,
+                    crate::display::path(&path),
+                    crate::display::path(&home_owner.home),
+                    owner.name
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The IP addresses of this machine's interfaces.
@@ -177,9 +383,7 @@ fn on_machine_with(node: &Node, peer: &Node, local: &[IpAddr]) -> Result<String,
 pub fn refusals(nodes: &Pair) -> Vec<String> {
     let (m, r) = (nodes.master(), nodes.replicant());
     let mut out = Vec::new();
-    if let Some(why) = nodes.homes_clash() {
-        out.push(why);
-    }
+    out.extend(nodes.folders_clash());
     for (n, peer) in [(m, r), (r, m)] {
         if let Err(why) = n.address_check(peer.config()) {
             out.push(why);
@@ -282,6 +486,15 @@ mod tests {
         toml::from_str(&text).unwrap()
     }
 
+    /// [`folders_clash`] of two nodes on this machine, in one string.
+    fn clash(m: &Node, r: &Node) -> String {
+        folders_clash(
+            (m, &NodeFolders::of(m, "here")),
+            (r, &NodeFolders::of(r, "here")),
+        )
+        .join("; ")
+    }
+
     #[test]
     fn same_folder_by_any_spelling_and_nesting() {
         let t = tempfile::tempdir().unwrap();
@@ -302,17 +515,96 @@ mod tests {
         ];
         for s in spellings {
             let r = node("r", "127.0.0.1", &s);
-            let why = homes_clash(&m, &r).unwrap_or_else(|| panic!("{} passed", s.display()));
-            assert!(why.contains("same folder"), "{why}");
+            let why = clash(&m, &r);
+            assert!(why.contains("same folder"), "{}: {why}", s.display());
         }
-        assert_eq!(homes_clash(&m, &node("r", "127.0.0.1", &b)), None);
+        assert_eq!(clash(&m, &node("r", "127.0.0.1", &b)), "");
         // One home inside the other, either way round.
         let inner = a.join("sub");
         std::fs::create_dir_all(&inner).unwrap();
-        let why = homes_clash(&m, &node("r", "127.0.0.1", &inner)).unwrap();
+        let why = clash(&m, &node("r", "127.0.0.1", &inner));
         assert!(why.contains("inside the master's"), "{why}");
-        let why = homes_clash(&node("m", "127.0.0.1", &inner), &m).unwrap();
+        let why = clash(&node("m", "127.0.0.1", &inner), &m);
         assert!(why.contains("inside the replicant's"), "{why}");
+        // Folders of two machines never clash.
+        let r = node("r", "127.0.0.1", &a);
+        let apart = folders_clash(
+            (&m, &NodeFolders::of(&m, "one")),
+            (&r, &NodeFolders::of(&r, "two")),
+        );
+        assert!(apart.is_empty(), "{apart:?}");
+    }
+
+    /// A run or backup folder in either home, by any spelling, existing or not yet made, is
+    /// refused naming its node, the folder and the key; one beside the homes is not.
+    #[test]
+    fn a_run_or_backup_folder_in_a_home_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let mh = t.path().join("m/var/db");
+        let rh = t.path().join("r/var/db");
+        std::fs::create_dir_all(&mh).unwrap();
+        std::fs::create_dir_all(&rh).unwrap();
+        let link = t.path().join("link-to-r");
+        std::os::unix::fs::symlink(&rh, &link).unwrap();
+        let cases: [(bool, &str, PathBuf, &str); 8] = [
+            (true, "run_dir", rh.clone(), "m's run folder"),
+            (true, "run_dir", rh.join("./"), "m's run folder"),
+            (true, "run_dir", link.join("tt-ha"), "m's run folder"),
+            (
+                true,
+                "backup_dir",
+                rh.join("not-yet/made"),
+                "m's backup folder",
+            ),
+            (
+                true,
+                "backup_dir",
+                mh.join("../db/backup"),
+                "m's backup folder",
+            ),
+            (true, "run_dir", mh.clone(), "m's run folder"),
+            (false, "run_dir", rh.join("run"), "r's run folder"),
+            (
+                false,
+                "run_dir",
+                t.path().join("m/var/db/x/../y"),
+                "r's run folder",
+            ),
+        ];
+        // `..` under a folder not made yet is taken as written: this one is beside the home.
+        let mut m = node("m", "127.0.0.1", &mh);
+        m.run_dir = Some(rh.join("missing/../../tt-ha"));
+        assert_eq!(clash(&m, &node("r", "127.0.0.1", &rh)), "");
+        for (on_master, key, folder, says) in cases {
+            let mut m = node("m", "127.0.0.1", &mh);
+            let mut r = node("r", "127.0.0.1", &rh);
+            let n = if on_master { &mut m } else { &mut r };
+            match key {
+                "run_dir" => n.run_dir = Some(folder.clone()),
+                _ => n.backup_dir = Some(folder.clone()),
+            }
+            let why = clash(&m, &r);
+            assert!(
+                why.contains(says) && why.contains(&format!("`{key}`")),
+                "{}: {why}",
+                folder.display()
+            );
+        }
+        // Beside the homes (the default run folder, `<home>/../tt-ha`), and a backup folder
+        // above both: fine.
+        let mut m = node("m", "127.0.0.1", &mh);
+        m.backup_dir = Some(t.path().to_path_buf());
+        let r = node("r", "127.0.0.1", &rh);
+        assert_eq!(clash(&m, &r), "");
+    }
+
+    #[test]
+    fn mount_table_fields_are_unescaped_byte_for_byte() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = unescape_mount_field(br"/a\040b\011c\012d\134e\0f\999g\");
+        assert_eq!(p.as_os_str().as_bytes(), b"/a b\tc\nd\\e\\0f\\999g\\");
+        let p = unescape_mount_field(br"/\377");
+        assert_eq!(p.as_os_str().as_bytes(), b"/\xff");
     }
 
     #[test]

@@ -622,27 +622,28 @@ fn or_unknown(s: &str) -> &str {
     if s.is_empty() { "?" } else { s }
 }
 
-/// Two distinct homes, and each node on this machine (design invariant 9).
+/// Two distinct homes, run and backup folders outside them, and each node on this machine
+/// (design invariant 9).
 fn check_identity(m: &NodeView, r: &NodeView, out: &mut Vec<Finding>) {
-    let clash = crate::identity::lineages_clash(
-        (m.cfg, &m.access.get().home_lineage()),
-        (r.cfg, &r.access.get().home_lineage()),
+    let clash = crate::identity::folders_clash(
+        (m.cfg, &m.access.get().folders()),
+        (r.cfg, &r.access.get().folders()),
     );
     out.push(finding(
-        "separate homes",
+        "separate folders",
         None,
-        if clash.is_some() {
-            "the same folder, or one inside the other"
+        if clash.is_empty() {
+            "two separate homes; no run or backup folder in a home"
         } else {
-            "two separate folders"
+            "homes shared or nested, or a run or backup folder in a home"
         },
-        "each node its own home (compared by device and inode)",
-        if clash.is_some() {
-            Status::Fail
-        } else {
+        "each node its own home; run and backup folders outside both homes (compared by device and inode, and by place in the mount table)",
+        if clash.is_empty() {
             Status::Ok
+        } else {
+            Status::Fail
         },
-        clash.unwrap_or_default(),
+        clash.join("; "),
     ));
     for (n, peer) in [(m, r), (r, m)] {
         let node = n.access.get();

@@ -45,7 +45,7 @@ fn two_nodes_sharing_a_home_by_any_spelling_are_refused_before_anything_changes(
         let plan = site.tt_ha(&["plan"]);
         let out = text(&plan);
         assert_eq!(plan.status.code(), Some(1), "{s}: plan passed:\n{out}");
-        assert!(out.contains("separate homes"), "{s}: {out}");
+        assert!(out.contains("separate folders"), "{s}: {out}");
         let o = site.tt_ha(&["apply", "--yes"]);
         let out = text(&o);
         assert!(!o.status.success(), "{s}: apply went ahead:\n{out}");
@@ -381,4 +381,158 @@ fn a_node_named_dot_or_dot_dot_is_refused() {
         assert!(out.contains("replicant[0].name"), "{bad}: {out}");
         set_config(&site, &format!("name = {bad:?}"), "name = \"ttreplicant\"");
     }
+}
+
+/// The master's `home = "…"` line of the site's config.
+const MASTER_HOME: &str = "home = \"master/TapeTrack Framework Server/var/db\"";
+
+/// A run or backup folder in a home, either node's, by any spelling, made or not: the
+/// replicant's home is emptied into quarantine (a run's journal and lock with it, leaving a
+/// run that cannot be rolled back), the master's is backed up and restored whole. Each is
+/// refused by preflight and by `apply` before anything changes, naming the node and the key.
+#[test]
+fn a_run_or_backup_folder_in_a_home_is_refused_before_anything_changes() {
+    let site = FakeSite::new();
+    let link = site.dir.path().join("link-to-replicant-db");
+    std::os::unix::fs::symlink(&site.replicant, &link).unwrap();
+    let r = "replicant/TapeTrack Framework Server/var/db";
+    let m = "master/TapeTrack Framework Server/var/db";
+    let cases = [
+        // (table's home line, the line added after it, what the refusal names)
+        (
+            MASTER_HOME,
+            format!("run_dir = {r:?}"),
+            "ttmaster's run folder",
+        ),
+        (
+            MASTER_HOME,
+            format!("run_dir = \"{r}/./\""),
+            "ttmaster's run folder",
+        ),
+        (
+            MASTER_HOME,
+            format!("run_dir = \"{}/tt-ha\"", link.display()),
+            "ttmaster's run folder",
+        ),
+        (
+            MASTER_HOME,
+            format!("run_dir = \"{m}/../db/tt-ha\""),
+            "ttmaster's run folder",
+        ),
+        (
+            REPLICANT_HOME,
+            format!("run_dir = \"{r}/run\""),
+            "ttreplicant's run folder",
+        ),
+        (
+            REPLICANT_HOME,
+            format!("run_dir = {m:?}"),
+            "ttreplicant's run folder",
+        ),
+    ];
+    let original = fs::read_to_string(&site.config).unwrap();
+    let mut configs: Vec<(String, &str)> = cases
+        .iter()
+        .map(|(home, line, says)| {
+            (
+                original.replacen(home, &format!("{home}\n{line}"), 1),
+                *says,
+            )
+        })
+        .collect();
+    for backup in [r.to_string(), format!("{r}//later"), m.to_string()] {
+        configs.push((
+            original.replacen(
+                "backup_dir = \"backup\"",
+                &format!("backup_dir = {backup:?}"),
+                1,
+            ),
+            "ttmaster's backup folder",
+        ));
+    }
+    for (config, says) in configs {
+        fs::write(&site.config, &config).unwrap();
+        let before = (snapshot(&site.master), snapshot(&site.replicant));
+        let plan = site.tt_ha(&["plan"]);
+        let out = text(&plan);
+        assert_eq!(
+            plan.status.code(),
+            Some(1),
+            "{says}: plan passed:\n{config}\n{out}"
+        );
+        assert!(
+            out.contains("separate folders") && out.contains(says),
+            "{says}: {out}"
+        );
+        let o = site.tt_ha(&["apply", "--yes"]);
+        let out = text(&o);
+        assert!(!o.status.success(), "{says}: apply went ahead:\n{out}");
+        assert!(
+            out.contains(says) && out.contains("nothing was changed"),
+            "{out}"
+        );
+        assert!(
+            site.up(true) && site.up(false),
+            "{says}: a server was stopped"
+        );
+        assert_same_tree(&snapshot(&site.master), &before.0, says);
+        assert_same_tree(&snapshot(&site.replicant), &before.1, says);
+    }
+}
+
+/// Unmounts a bind mount when dropped, so a failing test leaves no mount behind.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A folder a bind mount shows has the identity of the folder it comes from, but the folders
+/// above it are the mount point's: a master's home bind-mounted from a folder inside the
+/// replicant's read as apart by identity. Placed by the mount table, it is inside it.
+#[test]
+fn a_home_bind_mounted_from_inside_the_other_home_is_refused() {
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+    if uid.stdout.trim_ascii() != b"0" {
+        eprintln!(
+            "SKIPPED a_home_bind_mounted_from_inside_the_other_home_is_refused: mounting needs root (CI runs as root)"
+        );
+        return;
+    }
+    let site = FakeSite::new();
+    let inner = site.replicant.join("mhome");
+    fs::create_dir(&inner).unwrap();
+    for e in fs::read_dir(&site.master).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            fs::copy(e.path(), inner.join(e.file_name())).unwrap();
+        }
+    }
+    let st = std::process::Command::new("mount")
+        .arg("--bind")
+        .arg(&inner)
+        .arg(&site.master)
+        .status();
+    if !st.as_ref().is_ok_and(|s| s.success()) {
+        eprintln!(
+            "SKIPPED a_home_bind_mounted_from_inside_the_other_home_is_refused: `mount --bind` failed here ({st:?})"
+        );
+        return;
+    }
+    let _mounted = Mounted(site.master.clone());
+    let before = snapshot(&site.replicant);
+    let plan = site.tt_ha(&["plan"]);
+    let out = text(&plan);
+    assert_eq!(plan.status.code(), Some(1), "plan passed:\n{out}");
+    assert!(
+        out.contains("the master's home is inside the replicant's"),
+        "{out}"
+    );
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "apply went ahead:\n{out}");
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert_same_tree(&snapshot(&site.replicant), &before, "replicant home");
 }

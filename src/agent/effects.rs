@@ -30,6 +30,7 @@ impl Agent {
         match op {
             Op::ListHomeReused => n.list_home_reused().map_err(failed).and_then(to_json),
             Op::HomeLineage => to_json(n.home_lineage()),
+            Op::NodeFolders => to_json(n.folders()),
             Op::AddressCheck {
                 peer_name,
                 peer_address,

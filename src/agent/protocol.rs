@@ -184,6 +184,9 @@ ops! {
     ListHomeReused "list_home_reused",
     /// The identities of the home and the folders above it. Reply: a list of strings.
     HomeLineage "home_lineage",
+    /// Where the home, run folder and backup folder lie (`identity::NodeFolders`). Reply:
+    /// `{home, run, backup}`, each `{exists, ids, places}` (`backup` may be `null`).
+    NodeFolders "node_folders",
     /// Whether the node's address is its machine's (the peer named for the loopback rule).
     /// Reply: `{"Ok": how}` or `{"Err": why}`.
     AddressCheck "address_check" { peer_name: String, peer_address: String },

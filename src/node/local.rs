@@ -183,6 +183,10 @@ impl NodeAccess for LocalNode {
         crate::identity::lineage_ids(&self.cfg.home, &self.machine_id())
     }
 
+    fn folders(&self) -> crate::identity::NodeFolders {
+        crate::identity::NodeFolders::of(&self.cfg, &self.machine_id())
+    }
+
     fn address_check(&self, peer: &Node) -> Result<String, String> {
         crate::identity::on_this_machine(&self.cfg, peer)
     }

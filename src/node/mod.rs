@@ -104,6 +104,11 @@ pub trait NodeAccess: Send + Sync {
     /// when the home cannot be read.
     fn home_lineage(&self) -> Vec<String>;
 
+    /// Where the home, the run folder and the backup folder lie on the node's machine, by
+    /// identity and by place ([`crate::identity::NodeFolders`]). Empty lineages when the node
+    /// cannot be asked.
+    fn folders(&self) -> crate::identity::NodeFolders;
+
     /// Whether the node's configured address is one of its machine's (`peer`: the other node,
     /// for the loopback rule). Ok: how; Err: why not and what to do.
     fn address_check(&self, peer: &crate::config::Node) -> Result<String, String>;
@@ -354,13 +359,13 @@ impl Pair {
         Ok(held)
     }
 
-    /// Why the two homes cannot be a master's and its replicant's (the same folder, or one
-    /// inside the other), compared by identity on their machines; `None` when they are apart
-    /// or cannot be read.
-    pub fn homes_clash(&self) -> Option<String> {
-        crate::identity::lineages_clash(
-            (self.master.config(), &self.master.home_lineage()),
-            (self.replicant.config(), &self.replicant.home_lineage()),
+    /// Why the nodes' folders cannot be used (two homes that are one or nested, a run or
+    /// backup folder in a home: [`crate::identity::folders_clash`]), placed on their machines;
+    /// empty when they are apart or cannot be read.
+    pub fn folders_clash(&self) -> Vec<String> {
+        crate::identity::folders_clash(
+            (self.master.config(), &self.master.folders()),
+            (self.replicant.config(), &self.replicant.folders()),
         )
     }
 }

@@ -1578,6 +1578,11 @@ impl NodeAccess for RemoteNode {
         self.ask(Op::HomeLineage).unwrap_or_default()
     }
 
+    /// Empty when the node cannot be asked (no clash can be told).
+    fn folders(&self) -> crate::identity::NodeFolders {
+        self.ask(Op::NodeFolders).unwrap_or_default()
+    }
+
     fn address_check(&self, peer: &Node) -> Result<String, String> {
         self.ask::<Result<String, String>>(Op::AddressCheck {
             peer_name: peer.name.clone(),
