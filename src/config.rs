@@ -382,6 +382,10 @@ fn remote_absolute(p: &Path) -> bool {
         .any(|os| NodePath::new(os, text.as_ref()).is_ok_and(|n| n.is_absolute()))
 }
 
+/// The longest wait tt-ha.toml may set, and an agent accepts (seven days). Bounded so that no
+/// configured number overflows a deadline (an `Instant` plus it): `u64::MAX` seconds panicked.
+pub const LONGEST_WAIT_SECS: u64 = 7 * 24 * 60 * 60;
+
 /// Deadlines and the start-up probe of the procedure (`[procedure]`, all optional).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -670,11 +674,41 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
             }
         }
     }
-    if let Err(e) = regex::Regex::new(&cfg.procedure.startup_regex) {
-        return Err(err(
-            "procedure.startup_regex".into(),
-            format!("not a valid regular expression: {e}"),
-        ));
+    match regex::Regex::new(&cfg.procedure.startup_regex) {
+        Err(e) => {
+            return Err(err(
+                "procedure.startup_regex".into(),
+                format!("not a valid regular expression: {e}"),
+            ));
+        }
+        // A pattern that matches an empty line matches within every line: any line at all
+        // would prove the replicant's start-up done.
+        Ok(re) if re.is_match("") => {
+            return Err(err(
+                "procedure.startup_regex".into(),
+                format!(
+                    "{:?} matches an empty line, so every line of the message file would prove start-up done: give text that only the line proving it has (the default is \"Start-up is done\")",
+                    cfg.procedure.startup_regex
+                ),
+            ));
+        }
+        Ok(_) => {}
+    }
+    let p = &cfg.procedure;
+    for (key, secs) in [
+        ("stop_timeout_secs", p.stop_timeout_secs),
+        ("start_timeout_secs", p.start_timeout_secs),
+        ("startup_timeout_secs", p.startup_timeout_secs),
+        ("stall_timeout_secs", p.stall_timeout_secs),
+    ] {
+        if secs > LONGEST_WAIT_SECS {
+            return Err(err(
+                format!("procedure.{key}"),
+                format!(
+                    "{secs} seconds is longer than tt-ha waits for anything ({LONGEST_WAIT_SECS}, 7 days): give a number of seconds up to {LONGEST_WAIT_SECS}"
+                ),
+            ));
+        }
     }
     if cfg.master.backup_dir.is_none() {
         return Err(err(
@@ -1177,6 +1211,44 @@ exe = "/usr/bin/ttfs-sim"
             Some("procedure.stall_timeout_secs"),
             "{e}"
         );
+    }
+
+    /// Every wait is bounded (`u64::MAX` seconds panicked adding it to the clock, after the
+    /// run's folder was made); the bound itself is accepted.
+    #[test]
+    fn every_wait_is_at_most_seven_days() {
+        for key in [
+            "stop_timeout_secs",
+            "start_timeout_secs",
+            "startup_timeout_secs",
+            "stall_timeout_secs",
+        ] {
+            for secs in [LONGEST_WAIT_SECS + 1, i64::MAX as u64] {
+                let s = format!("[procedure]\n{key} = {secs}\n{GOOD}");
+                let e = parse_str(&s).unwrap_err();
+                assert_eq!(e.key.as_deref(), Some(&*format!("procedure.{key}")), "{e}");
+                assert!(e.to_string().contains("up to 604800"), "{e}");
+            }
+            let s = format!("[procedure]\n{key} = {LONGEST_WAIT_SECS}\n{GOOD}");
+            assert!(parse_str(&s).is_ok(), "{key} = {LONGEST_WAIT_SECS}");
+        }
+    }
+
+    /// A start-up proof that matches an empty line matches within every line.
+    #[test]
+    fn a_startup_regex_matching_every_line_is_refused() {
+        for re in ["", "x*", "^", "$", "(?:)", "a?", "|Start-up is done", "^$"] {
+            let s = format!("[procedure]\nstartup_regex = {re:?}\n{GOOD}");
+            let e = parse_str(&s).unwrap_err();
+            assert_eq!(
+                e.key.as_deref(),
+                Some("procedure.startup_regex"),
+                "{re}: {e}"
+            );
+            assert!(e.to_string().contains("empty line"), "{e}");
+        }
+        let s = format!("[procedure]\nstartup_regex = \"Start-up is (done|complete)\"\n{GOOD}");
+        assert!(parse_str(&s).is_ok());
     }
 
     #[test]

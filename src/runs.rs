@@ -105,6 +105,9 @@ pub struct RunState {
     pub failed: Option<(String, String)>,
     /// Effects that may be half done (intent without result).
     pub open_intents: Vec<(u64, String, Action)>,
+    /// Whether the run's first record (its start, with the servers' states before it) was
+    /// written: a run cut before it did nothing, and its servers' states are not known.
+    pub run_started: bool,
     /// Server state before the run.
     pub master_was_running: bool,
     /// Server state before the run.
@@ -124,6 +127,7 @@ impl RunState {
             steps_started: Vec::new(),
             failed: None,
             open_intents: Vec::new(),
+            run_started: false,
             master_was_running: false,
             replicant_was_running: false,
             records: records.len(),
@@ -135,6 +139,7 @@ impl RunState {
                     replicant_was_running,
                     ..
                 } => {
+                    s.run_started = true;
                     s.master_was_running = *master_was_running;
                     s.replicant_was_running = *replicant_was_running;
                 }

@@ -210,3 +210,46 @@ fn crash_during_rollback_then_rollback_resumes() {
         n += 1;
     }
 }
+
+/// The journal of `site`'s one run.
+fn journal_path(site: &FakeSite) -> std::path::PathBuf {
+    let runs = site.master.parent().unwrap().join("tt-ha");
+    fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("journal.jsonl"))
+        .find(|p| p.exists())
+        .unwrap()
+}
+
+/// A run killed between making its journal and writing its first record (the servers' states
+/// before it) changed nothing: its rollback stops and starts no server (it stopped the
+/// running replicant and left it down, taking "no record" for "was stopped"), and its resume
+/// records the states first, so a rollback after the resume starts what it stopped.
+#[test]
+fn a_run_cut_before_its_first_record_is_rolled_back_or_resumed_without_leaving_a_server_down() {
+    for then_resume in [false, true] {
+        let site = FakeSite::new();
+        assert!(crash(&site, &["apply", "--yes"], 1), "no crash at record 1");
+        // What a kill before the first record leaves: the run's folder and an empty journal.
+        fs::write(journal_path(&site), b"").unwrap();
+        let st = site.tt_ha(&["status"]);
+        assert!(st.status.success(), "{}", text(&st));
+        if then_resume {
+            let o = site.tt_ha(&["apply", "--yes"]);
+            assert!(o.status.success(), "resume: {}", text(&o));
+            assert_replicating(&site, 0);
+        } else {
+            let dry = site.tt_ha(&["rollback", "--dry-run"]);
+            let out = text(&dry);
+            assert!(dry.status.success(), "{out}");
+            assert!(!out.contains("Stop the replicant"), "{out}");
+        }
+        let o = site.tt_ha(&["rollback", "--yes"]);
+        assert!(o.status.success(), "rollback: {}", text(&o));
+        assert!(
+            site.up(true) && site.up(false),
+            "resumed first: {then_resume}: a server was left down: {}",
+            text(&o)
+        );
+    }
+}

@@ -313,9 +313,9 @@ impl Agent {
     }
 }
 
-/// The longest wait a request may ask for: a day. Bounded so that no number a controller
-/// sends can overflow a deadline (an `Instant` plus it) on the node.
-const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest wait a request may ask for: the longest tt-ha.toml may set. Bounded so that no
+/// number a controller sends can overflow a deadline (an `Instant` plus it) on the node.
+const LONGEST_WAIT: Duration = Duration::from_secs(crate::config::LONGEST_WAIT_SECS);
 
 /// A wait of `ms` milliseconds as a request gives it, at most [`LONGEST_WAIT`].
 fn wait_bound(ms: u64) -> Duration {

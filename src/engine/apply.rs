@@ -630,7 +630,11 @@ pub fn apply_on(
         if open > 0 {
             ctx.emit(Event::Warning { text: format!("{open} effect(s) of the interrupted invocation may be half done; their steps re-check the live state and finish them") });
         }
-    } else {
+    }
+    // A resumed run cut before its first record (killed between making its journal and
+    // writing it) did nothing yet: it records the servers' states now, or its rollback would
+    // not know to start a server it stopped.
+    if !state(&ctx).run_started {
         let m = nodes.master().server_up(ctx.service_timeout());
         let r = nodes.replicant().server_up(ctx.service_timeout());
         crate::identity::record_run_homes(&runs::run_folder(cfg, &run_id), nodes)
@@ -642,10 +646,12 @@ pub fn apply_on(
             master_was_running: m,
             replicant_was_running: r,
         })?;
-        ctx.emit(Event::Run {
-            run_id: run_id.clone(),
-            how: "started".into(),
-        });
+        if !resume {
+            ctx.emit(Event::Run {
+                run_id: run_id.clone(),
+                how: "started".into(),
+            });
+        }
     }
     ctx.journal.append(J::Attach {
         pid: std::process::id(),

@@ -425,7 +425,10 @@ pub fn plan_rollback_on(
     let replicant_changes = !restore.is_empty() || !r_clear.0.is_empty() || r_conf.is_some();
     let master_changes = m_conf.is_some() || !m_regions.0.is_empty();
 
-    if r_up && (replicant_changes || !run.replicant_was_running) {
+    // The servers' states before the run are known only from its first record: a run cut
+    // before it changed nothing, and no server is stopped or started for it.
+    let r_was_stopped = run.run_started && !run.replicant_was_running;
+    if r_up && (replicant_changes || r_was_stopped) {
         out.push(step(
             UndoStep::ReplicantStop,
             r,
@@ -511,10 +514,7 @@ pub fn plan_rollback_on(
             "Start the replicant as it was before the run",
             vec![format!("start {}", r.name)],
         ));
-    } else if !run.replicant_was_running
-        && r_up
-        && !out.iter().any(|s| s.id == UndoStep::ReplicantStop)
-    {
+    } else if r_was_stopped && r_up && !out.iter().any(|s| s.id == UndoStep::ReplicantStop) {
         out.push(step(
             UndoStep::ReplicantStop,
             r,
