@@ -147,6 +147,14 @@ fn a_lock_that_cannot_be_written_is_not_left_behind() {
         !dir.join(tt_ha::runlock::LOCK_FILE_NAME).exists(),
         "a lock that could not be written whole is removed"
     );
+    // Emptied before it is removed: a child another test thread is starting at this moment
+    // holds a copy of every open descriptor until it runs its program, and an unlinked file
+    // keeps its blocks while any is open (CI43 failed here with "no space").
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("filler"))
+        .and_then(|f| f.set_len(0))
+        .unwrap();
     std::fs::remove_file(dir.join("filler")).unwrap();
     let lock = tt_ha::runlock::acquire(&dirs, "r1", "apply").expect("room again: the lock");
     drop(lock);
