@@ -145,6 +145,16 @@ pub enum BackupError {
         /// What to do.
         advice: &'static str,
     },
+    /// A file the backup would copy has a name that is not text (not valid UTF-8, or unpaired
+    /// UTF-16 on Windows): a manifest keeps each name as text, and a lossy name named another
+    /// file (the copy failed with "no such file").
+    #[error(
+        "{shown}: its name is not valid text (its bytes are shown escaped), and a backup keeps each file's name as text. TapeTrack makes no such file: rename it or move it out of the master's home, then run again. Nothing was changed"
+    )]
+    Unnamed {
+        /// The file's path, escaped for people.
+        shown: String,
+    },
     /// The master's own log, written since the backup, has a damaged record: it is not taken.
     #[error(
         "the master's log written since the backup does not read as one chain of records ({why}; the log files are in {home}). Nothing in the backup was changed. The master's log itself is damaged: check the master's disk and its log (`db5.3_printlog -h {home}`) before going on (during a run, `tt-ha status` tells what it did and `tt-ha rollback` undoes it)"
@@ -237,6 +247,31 @@ fn plain_name(name: &str) -> bool {
         && name != NEXT
         && name != STAGE
         && name != STAMP
+}
+
+/// A file name of a backup or a home, for people: every byte a terminal would act on escaped
+/// (`display::name`), so a name holding an escape sequence or a newline shows as what it is.
+pub(crate) fn shown(name: &str) -> crate::display::Shown<'_> {
+    crate::display::name(std::ffi::OsStr::new(name))
+}
+
+/// Whether every file a backup of `home` copies has a name that is text: the first that has
+/// not is refused ([`BackupError::Unnamed`]). Preflight asks before anything changes.
+pub fn names_are_text(home: &Home) -> Result<(), BackupError> {
+    refuse_unnamed(&backup_set(home))
+}
+
+/// The first file of [`backup_set`] whose name is not text, refused ([`BackupError::Unnamed`]).
+fn refuse_unnamed(set: &[&crate::dbhome::Entry]) -> Result<(), BackupError> {
+    match set
+        .iter()
+        .find(|e| e.path.file_name().and_then(|n| n.to_str()).is_none())
+    {
+        Some(e) => Err(BackupError::Unnamed {
+            shown: crate::display::path(&e.path).to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The files a backup holds: every regular file of the home except DB_CONFIG, region and
@@ -421,11 +456,11 @@ fn check_hashes<'a>(
     };
     let mut bytes = 0;
     for f in files {
-        let h = hash(&dir.join(&f.name)).map_err(|e| bad(format!("{}: {e}", f.name)))?;
+        let h = hash(&dir.join(&f.name)).map_err(|e| bad(format!("{}: {e}", shown(&f.name))))?;
         if h.to_hex().as_str() != f.blake3 {
             return Err(bad(format!(
                 "{} has changed since the backup was made (hash differs)",
-                f.name
+                shown(&f.name)
             )));
         }
         bytes += f.bytes;
@@ -488,7 +523,7 @@ fn check_and_recover(
                 dir: dir.to_path_buf(),
                 why: format!(
                     "{} has changed since the backup was made (hash differs)",
-                    f.name
+                    shown(&f.name)
                 ),
             });
         }
@@ -578,6 +613,7 @@ pub fn make(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Verified, BackupError> {
     let set = backup_set(home);
+    refuse_unnamed(&set)?;
     let total: u64 = set.iter().map(|e| e.bytes).sum();
     ensure_space(root, total)?;
     let dir = root.join(id);
@@ -734,7 +770,7 @@ fn check_made(
         }
         let h = hash_file(&path).map_err(|e| BackupError::Verify {
             dir: dir.to_path_buf(),
-            why: format!("{name}: {e}"),
+            why: format!("{}: {e}", shown(&name)),
         })?;
         let bytes = copy.metadata().map_err(io(&path))?.len();
         count(bytes);
@@ -802,6 +838,7 @@ pub struct Assessment {
 /// current, can be brought up to date, or a new one is needed. Finishes a top-up that was
 /// interrupted after its commit point first.
 pub fn assess(root: &Path, home: &Home, trust: Trust) -> Result<Assessment, BackupError> {
+    refuse_unnamed(&backup_set(home))?;
     let me = Origin::here(&home.path).map_err(io(&home.path))?;
     let mut notes = Vec::new();
     let mut ours = Vec::new();
@@ -922,7 +959,7 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
         let Some(e) = in_home.get(f.name.as_str()) else {
             return gone(format!(
                 "{} of the backup is no longer in the master's home (removed or archived since)",
-                f.name
+                shown(&f.name)
             ));
         };
         // Not written since it was copied (its identity says so): the copy is the same, and
@@ -947,8 +984,9 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
             data.push((e.name.clone(), "new"));
         } else if let Some(n) = newest.filter(|n| e.name.as_str() < *n) {
             return gone(format!(
-                "the master's {} is older than the backup's newest log {n} yet not in the backup",
-                e.name
+                "the master's {} is older than the backup's newest log {} yet not in the backup",
+                shown(&e.name),
+                shown(n)
             ));
         } else {
             logs.push((e.name.clone(), "new"));
@@ -981,7 +1019,7 @@ fn unlogged_change(
     if let Some(e) = set.iter().find(|e| e.class == FileClass::Log) {
         return Ok(Some(format!(
             "the master's home now has log files ({}) and backup {} has none",
-            e.name,
+            shown(&e.name),
             crate::display::path(&c.dir)
         )));
     }
@@ -1108,7 +1146,7 @@ fn verify_topped_up(
         if h.to_hex().as_str() != f.blake3 {
             return Err(bad(format!(
                 "{} does not match the hash taken while it was copied: check the disk",
-                f.name
+                shown(&f.name)
             )));
         }
         stamp.checked_copy(dir, f);

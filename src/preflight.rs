@@ -566,6 +566,30 @@ fn check_writable(n: &NodeView, out: &mut Vec<Finding>) {
     }
 }
 
+/// Every file the master's backup copies has a name that is text (the backup step would
+/// refuse after the run began otherwise). The home rows say why a home cannot be read.
+fn check_backup_names(master: &NodeView, out: &mut Vec<Finding>) {
+    let Ok(home) = &master.home else {
+        return;
+    };
+    let (current, status, note) = match crate::backup::names_are_text(home) {
+        Ok(()) => ("all text".to_string(), Status::Ok, String::new()),
+        Err(e) => (
+            "a name that is not text".to_string(),
+            Status::Fail,
+            e.to_string(),
+        ),
+    };
+    out.push(finding(
+        "backup file names",
+        Some(master),
+        current,
+        "every file the backup copies named in text (UTF-8)",
+        status,
+        note,
+    ));
+}
+
 fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
     use crate::runlock::Found;
     let dir = n.cfg.run_dir();
@@ -784,6 +808,7 @@ pub fn run(master: &NodeView, replicant: &NodeView) -> Vec<Finding> {
     check_start_space(master, replicant, &mut out);
     check_writable(master, &mut out);
     check_writable(replicant, &mut out);
+    check_backup_names(master, &mut out);
     check_lock(master, &mut out);
     check_lock(replicant, &mut out);
     out

@@ -414,3 +414,54 @@ fn a_crash_at_every_record_of_the_moves_resumes_or_rolls_back_losslessly() {
         );
     }
 }
+
+/// The master's home with odd names: a backup's messages show each name escaped (a top-up
+/// listed `\x1b[2J…` and a newline raw), and a name that is not text is refused by preflight
+/// and by `backup`, naming it escaped and what to do, with nothing changed (a lossy name named
+/// another file, and the copy failed with "no such file").
+#[test]
+fn the_masters_odd_names_are_shown_escaped_and_a_name_not_text_is_refused_before_a_backup() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for name in [
+        &b"esc-\x1b[2J-clear"[..],
+        b"new\nline",
+        b"title-\x1b]0;pwned\x07",
+    ] {
+        fs::write(site.master.join(os(name)), content(name)).unwrap();
+    }
+    let o = site.tt_ha(&["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_output_safe(&o, "backup of odd names");
+    let out = text(&o);
+    for shown in [
+        r"esc-\x1b[2J-clear",
+        r"new\x0aline",
+        r"title-\x1b]0;pwned\x07",
+    ] {
+        assert!(out.contains(shown), "{shown} not in: {out}");
+    }
+
+    let bad = &b"invalid-\xff.db"[..];
+    fs::write(site.master.join(os(bad)), content(bad)).unwrap();
+    let before = snapshot(&site.master);
+    let backups = snapshot(&site.dir.path().join("backup"));
+    for args in [&["plan"][..], &["backup"]] {
+        let o = site.tt_ha(args);
+        assert_output_safe(&o, &args.join(" "));
+        let out = text(&o);
+        assert!(!o.status.success(), "{args:?} passed: {out}");
+        assert!(
+            out.contains(r"invalid-\xff.db") && out.contains("not valid text"),
+            "{args:?}: {out}"
+        );
+        assert!(out.contains("rename it or move it out"), "{args:?}: {out}");
+    }
+    assert_eq!(snapshot(&site.master), before, "the master's home changed");
+    assert_eq!(
+        snapshot(&site.dir.path().join("backup")),
+        backups,
+        "the backup folder changed"
+    );
+}

@@ -57,7 +57,7 @@ impl TopUp {
         let names: Vec<String> = self
             .files
             .iter()
-            .map(|(n, why)| format!("{n} ({why})"))
+            .map(|(n, why)| format!("{} ({why})", super::shown(n)))
             .collect();
         format!("{}; {}", names.join(", "), human_bytes(self.bytes))
     }
