@@ -54,6 +54,19 @@ pub enum EnableError {
         /// The site, as given the second time.
         site: String,
     },
+    /// A line of the block that Berkeley DB would not read once enabled
+    /// ([`super::bdbread::refusal`]).
+    #[error(
+        "line {line}: `{text}` would stop the server's start once enabled: {why}. Correct that line of DB_CONFIG (nothing was changed) and run again"
+    )]
+    Unreadable {
+        /// 1-based line number.
+        line: usize,
+        /// The line as it would be enabled, escaped.
+        text: String,
+        /// Why Berkeley DB would refuse it.
+        why: String,
+    },
     /// No block for the role.
     #[error(
         "no {role} block: no line `#rep_set_priority {prio}` was found{found}. Add the block from templates/DB_CONFIG (`tt-ha dbconfig insert FILE --role {role}`) and run again"
@@ -305,6 +318,17 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
         new.lines[i].content = content;
     }
 
+    // A line Berkeley DB cannot read stops the server's start, after the point of no return.
+    for i in target.lines.clone() {
+        if let Some(why) = super::bdbread::refusal(&new.lines[i].content) {
+            return Err(EnableError::Unreadable {
+                line: i + 1,
+                text: crate::display::escape_bytes(&new.lines[i].content),
+                why,
+            });
+        }
+    }
+
     let mut warnings = Vec::new();
     for addr in std::iter::once(&req.local).chain(&req.remotes) {
         if !addr.is_ipv4() {
@@ -374,6 +398,40 @@ mod tests {
             )
         );
         assert!(out.warnings.is_empty());
+    }
+
+    /// A block line Berkeley DB would not read once enabled is refused naming its line: the
+    /// replicant's server failed to start after the master was converted.
+    #[test]
+    fn a_block_line_berkeley_db_would_not_read_is_refused() {
+        let r = req(Role::Replicant, "10.1.1.2:5200", &["10.1.1.1:5201"]);
+        for (from, to, says) in [
+            (
+                "db_bootstrap_helper on\n",
+                "db_bootstrap_helper on # the master\n",
+                "no comments after a directive",
+            ),
+            (
+                "#rep_set_priority 0\n",
+                "#rep_set_priority 0 extra\n",
+                "takes one number",
+            ),
+            (
+                "#rep_set_priority 0\n",
+                "#rep_set_priority 0\rset_flags DB_TXN_NOSYNC\n",
+                "control character",
+            ),
+        ] {
+            let input = BASE.replacen(from, to, 1);
+            assert_ne!(input, BASE);
+            match enable(input.as_bytes(), &r) {
+                Err(e @ EnableError::Unreadable { .. }) => {
+                    let text = e.to_string();
+                    assert!(text.contains(says) && text.contains("line "), "{text}");
+                }
+                other => panic!("{to:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

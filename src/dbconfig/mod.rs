@@ -2,6 +2,7 @@
 //!
 //! Everything here is pure (bytes in, document out); [`crate::atomic`] writes the result.
 
+pub mod bdbread;
 pub mod blocks;
 pub mod directive;
 pub mod document;
