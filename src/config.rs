@@ -579,7 +579,7 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
                 .map(|(i, n)| (format!("replicant[{i}]"), n)),
         )
         .collect();
-    let mut names = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for (prefix, node) in nodes {
         if !node_name_ok(&node.name) {
             return Err(err(
@@ -590,12 +590,14 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
                 ),
             ));
         }
-        if names.contains(&node.name) {
+        // A name names the node's quarantine folder: on Windows (and macOS) `Master` and
+        // `master` are one folder, so names that differ only in case are one name.
+        if let Some(same) = names.iter().find(|n| n.eq_ignore_ascii_case(&node.name)) {
             return Err(err(
                 format!("{prefix}.name"),
                 format!(
-                    "the name {:?} is used twice; give each node its own",
-                    node.name
+                    "the name {:?} is used twice ({:?} differs only in case, and names a quarantine folder, which Windows does not tell apart by case); give each node its own",
+                    node.name, same
                 ),
             ));
         }
@@ -1624,6 +1626,8 @@ exe = "/usr/bin/ttfs-sim"
     #[test]
     fn duplicate_names_and_empty_commands_are_refused() {
         let s = GOOD.replace("tt-replicant", "tt-master");
+        assert!(parse_str(&s).unwrap_err().message.contains("used twice"));
+        let s = GOOD.replace("tt-replicant", "TT-Master");
         assert!(parse_str(&s).unwrap_err().message.contains("used twice"));
         let s = GOOD.replace("stop = [\"ttfs-sim\", \"service\", \"stop\"]", "stop = []");
         let e = parse_str(&s).unwrap_err();
