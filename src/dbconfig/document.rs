@@ -130,6 +130,12 @@ pub enum EncodingProblem {
         /// 1-based line number of the first NUL byte.
         line: usize,
     },
+    /// Lines end with a carriage return alone (classic Mac OS): Berkeley DB ends a line at a
+    /// line feed only, so it reads the file as one long line.
+    CrLines {
+        /// How many carriage returns end a line alone.
+        lone: usize,
+    },
 }
 
 impl std::fmt::Display for EncodingProblem {
@@ -148,6 +154,10 @@ impl std::fmt::Display for EncodingProblem {
                 f,
                 "the file contains a NUL byte on line {line} (UTF-16 text or a binary file). {how}"
             ),
+            EncodingProblem::CrLines { lone } => write!(
+                f,
+                "its lines end with a carriage return alone ({lone} of them, classic Mac OS line endings): Berkeley DB ends a line only at a line feed, so it reads this file as one long line. Re-save it with Windows (CRLF) or Unix (LF) line endings (Notepad++: Edit > EOL Conversion; Linux: `tr '\\r' '\\n' < DB_CONFIG > DB_CONFIG.new` and move it over the original)"
+            ),
         }
     }
 }
@@ -164,6 +174,17 @@ pub fn check_encoding(bytes: &[u8]) -> Result<(), EncodingProblem> {
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         let line = bytes[..pos].iter().filter(|&&b| b == b'\n').count() + 1;
         return Err(EncodingProblem::Nul { line });
+    }
+    // Carriage returns that end a line alone, more of them than line feeds: the file's line
+    // endings are CR. (One stray CR inside a line of a LF file is not this.)
+    let lone = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+        .count();
+    let feeds = bytes.iter().filter(|&&b| b == b'\n').count();
+    if lone > 1 && lone > feeds {
+        return Err(EncodingProblem::CrLines { lone });
     }
     Ok(())
 }
@@ -220,6 +241,13 @@ mod tests {
             Err(EncodingProblem::Nul { line: 3 })
         );
         assert_eq!(check_encoding(b"\xEF\xBB\xBFok\n# caf\xE9\n"), Ok(()));
+        // Lines ending in CR alone: read by Berkeley DB as one line.
+        let cr = b"# x\r#rep_set_priority 0\r#repmgr_site 10.0.0.1 5100 db_local_site on\r";
+        let msg = check_encoding(cr).unwrap_err().to_string();
+        assert!(msg.contains("carriage return alone (3 of them"), "{msg}");
+        // One stray CR in a LF (or CRLF) file is not that.
+        assert_eq!(check_encoding(b"a\rb\nc\n"), Ok(()));
+        assert_eq!(check_encoding(b"a\r\nb\r\nc\r"), Ok(()));
         let msg = check_encoding(b"\xFF\xFE").unwrap_err().to_string();
         assert!(msg.contains("UTF-8"), "{msg}");
     }

@@ -339,6 +339,25 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
         }
     }
     for i in target.lines.clone() {
+        // The block runs over every commented directive after its priority line: one that is
+        // not about replication (`#set_flags DB_TXN_NOSYNC`) is enabled too, and said.
+        let was_commented = matches!(
+            classify(&doc.lines[i].content),
+            LineKind::CommentedDirective { .. }
+        );
+        if let LineKind::Directive(d) = classify(&new.lines[i].content)
+            && was_commented
+            && !d.keyword.starts_with("rep_")
+            && !d.keyword.starts_with("repmgr_")
+        {
+            warnings.push(format!(
+                "line {}: `{}` is enabled with the block, and it is not a replication setting: it changes how the server works beyond replication. If it is not meant, put a blank line before it (the block ends there) and run again",
+                i + 1,
+                crate::display::escape_bytes(new.lines[i].content.trim_ascii())
+            ));
+        }
+    }
+    for i in target.lines.clone() {
         if let LineKind::Directive(d) = classify(&new.lines[i].content) {
             let spelled = d.token_str(&new.lines[i].content, 0).unwrap_or_default();
             if spelled.contains('-') {
@@ -398,6 +417,36 @@ mod tests {
             )
         );
         assert!(out.warnings.is_empty());
+    }
+
+    /// A directive that is not about replication, commented inside the block, is enabled with
+    /// it and said.
+    #[test]
+    fn a_non_replication_line_enabled_with_the_block_is_said() {
+        let input = BASE.replacen(
+            "#rep_set_priority 0\n",
+            "#rep_set_priority 0\n#set_flags DB_TXN_NOSYNC\n",
+            1,
+        );
+        let out = enable(
+            input.as_bytes(),
+            &req(Role::Replicant, "10.1.1.2:5200", &["10.1.1.1:5201"]),
+        )
+        .unwrap();
+        assert!(text(&out.document).contains("\nset_flags DB_TXN_NOSYNC\n"));
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("line 10") && w.contains("set_flags DB_TXN_NOSYNC")),
+            "{:?}",
+            out.warnings
+        );
+        let plain = enable(
+            BASE.as_bytes(),
+            &req(Role::Replicant, "10.1.1.2:5200", &["10.1.1.1:5201"]),
+        )
+        .unwrap();
+        assert!(plain.warnings.is_empty(), "{:?}", plain.warnings);
     }
 
     /// A block line Berkeley DB would not read once enabled is refused naming its line: the
