@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::display::path as shown;
 
 /// What a move did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Moved {
     /// Renamed in place.
     Renamed,
@@ -20,6 +20,10 @@ pub enum Moved {
     Copied,
     /// The destination already held it and the source was gone: done by an earlier attempt.
     AlreadyDone,
+    /// The destination already held an entry an earlier attempt moved there, and the source
+    /// was there again (made since, by a server started by hand or anyone): the moved entry
+    /// stays where the journal says, and the newcomer is kept beside it at this path.
+    NewerAside(PathBuf),
 }
 
 /// Why a move failed. The source is intact whenever this is returned.
@@ -207,20 +211,30 @@ impl Folders {
     }
 }
 
-/// Sets an existing destination aside as `NAME.partial-N`: it was left by an interrupted copy or
-/// is a name met twice, and it is never deleted.
-fn set_aside(to: &Path) -> Result<(), MoveError> {
-    // The exact name plus a suffix: built from the OS string, never through text, so a name
-    // that is not UTF-8 keeps its bytes.
-    let aside = (1u64..)
+/// The first free `NAME.SUFFIX-N` beside `to`: the exact name plus a suffix, built from the OS
+/// string, never through text, so a name that is not UTF-8 keeps its bytes.
+fn free_beside(to: &Path, suffix: &str) -> PathBuf {
+    (1u64..)
         .map(|n| {
             let mut p = to.as_os_str().to_os_string();
-            p.push(format!(".partial-{n}"));
+            p.push(format!(".{suffix}-{n}"));
             PathBuf::from(p)
         })
         .find(|p| !exists(p))
-        .unwrap_or_else(|| to.with_extension("partial"));
-    fs::rename(to, &aside).map_err(io_err("set aside", to))
+        .unwrap_or_else(|| to.with_extension(suffix))
+}
+
+/// Sets a copy left unfinished aside as `NAME.partial-N` (never deleted).
+fn set_aside(to: &Path) -> Result<(), MoveError> {
+    fs::rename(to, free_beside(to, "partial")).map_err(io_err("set aside", to))
+}
+
+/// Where a copy across file systems is made before it is renamed to its name: a move never
+/// leaves a partial entry under the destination's name, so an entry found there is whole.
+fn staging(to: &Path) -> PathBuf {
+    let mut p = to.as_os_str().to_os_string();
+    p.push(".tt-ha-copy");
+    PathBuf::from(p)
 }
 
 /// Moves `from` to `to`. `dest_is_ours` says the destination lies in our quarantine, so a
@@ -249,7 +263,19 @@ pub fn move_entry(from: &Path, to: &Path, dest_is_ours: bool) -> Result<Moved, M
             io::ErrorKind::NotFound => {
                 create_dirs(parent).map_err(io_err("create the folder", parent))?
             }
-            io::ErrorKind::AlreadyExists if dest_is_ours => set_aside(to)?,
+            // The destination holds what an earlier attempt moved there (a move never leaves a
+            // partial entry under its name), and the source is a newcomer made since. The moved
+            // entry stays where the journal says, so a rollback brings it back; the newcomer is
+            // kept beside it. (Setting the moved entry aside instead put the newcomer where the
+            // journal points: the rollback restored the newcomer, and `finalize` then purged the
+            // original.)
+            io::ErrorKind::AlreadyExists if dest_is_ours => {
+                let aside = free_beside(to, "newer");
+                return match move_entry(from, &aside, false)? {
+                    Moved::AlreadyDone => Ok(Moved::AlreadyDone),
+                    _ => Ok(Moved::NewerAside(aside)),
+                };
+            }
             io::ErrorKind::AlreadyExists => {
                 return Err(MoveError::BothExist {
                     from: from.into(),
@@ -264,11 +290,26 @@ pub fn move_entry(from: &Path, to: &Path, dest_is_ours: bool) -> Result<Moved, M
                             to: to.into(),
                         });
                     }
-                    set_aside(to)?;
+                    let aside = free_beside(to, "newer");
+                    return match move_entry(from, &aside, false)? {
+                        Moved::AlreadyDone => Ok(Moved::AlreadyDone),
+                        _ => Ok(Moved::NewerAside(aside)),
+                    };
                 }
-                if let Err(err) = copy_verified(from, to) {
-                    let _ = remove_any(to);
+                // Copied under a staging name, verified, then renamed to its own: an entry
+                // under the destination's name is always whole. A staging copy left by an
+                // interrupted attempt (its source is still there) is set aside first.
+                let stage = staging(to);
+                if exists(&stage) {
+                    set_aside(&stage)?;
+                }
+                if let Err(err) = copy_verified(from, &stage) {
+                    let _ = remove_any(&stage);
                     return Err(err);
+                }
+                rename_noreplace(&stage, to).map_err(io_err("rename the verified copy", &stage))?;
+                if let Some(parent) = to.parent() {
+                    crate::atomic::sync_dir(parent).map_err(io_err("flush the folder", parent))?;
                 }
                 remove_any(from)
                     .map_err(io_err("remove the source after a verified copy of", from))?;
@@ -564,19 +605,80 @@ mod tests {
         assert_eq!(move_entry(&from, &to, true).unwrap(), Moved::AlreadyDone);
     }
 
+    /// Across file systems a move copies under a staging name, verifies, then renames: an
+    /// entry under the destination's name is whole, so a newcomer at the source is kept
+    /// beside it there too, and a staging copy left by a cut attempt is set aside.
+    #[cfg(target_os = "linux")]
     #[test]
-    fn a_destination_left_behind_is_set_aside_not_deleted() {
+    fn across_file_systems_the_destination_name_only_ever_holds_a_whole_copy() {
+        let d = tempfile::tempdir().unwrap();
+        let q = d.path().join("q");
+        fs::create_dir(&q).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&q)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!(
+                "\n!!!! SKIPPED across_file_systems_…: cannot mount a tmpfs (needs root) !!!!\n"
+            );
+            return;
+        }
+        struct Unmount(PathBuf);
+        impl Drop for Unmount {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg(&self.0).status();
+            }
+        }
+        let _unmount = Unmount(q.clone());
+        let (from, to) = (d.path().join("volumes.db"), q.join("volumes.db"));
+        fs::write(&from, b"original").unwrap();
+        // A cut attempt's staging copy is set aside, never taken for the entry.
+        fs::write(staging(&to), b"half").unwrap();
+        assert_eq!(move_entry(&from, &to, true).unwrap(), Moved::Copied);
+        assert_eq!(fs::read(&to).unwrap(), b"original");
+        assert!(!from.exists() && !staging(&to).exists());
+        assert_eq!(
+            fs::read(q.join("volumes.db.tt-ha-copy.partial-1")).unwrap(),
+            b"half"
+        );
+        fs::write(&from, b"newcomer").unwrap();
+        assert_eq!(
+            move_entry(&from, &to, true).unwrap(),
+            Moved::NewerAside(q.join("volumes.db.newer-1"))
+        );
+        assert_eq!(fs::read(&to).unwrap(), b"original");
+        assert_eq!(fs::read(q.join("volumes.db.newer-1")).unwrap(), b"newcomer");
+    }
+
+    /// A move found done (the destination holds the entry an earlier attempt moved) with a
+    /// newcomer at its source: the moved entry stays where the journal points, so a rollback
+    /// restores it, and the newcomer is kept beside it. Setting the moved one aside instead
+    /// made the rollback restore the newcomer and `finalize` purge the original.
+    #[test]
+    fn a_newcomer_at_a_moved_source_is_kept_beside_and_the_moved_entry_stays() {
         let d = tempfile::tempdir().unwrap();
         let (from, to) = (d.path().join("volumes.db"), d.path().join("q/volumes.db"));
         fs::create_dir_all(to.parent().unwrap()).unwrap();
-        fs::write(&from, b"original").unwrap();
-        fs::write(&to, b"half a cop").unwrap();
-        assert_eq!(move_entry(&from, &to, true).unwrap(), Moved::Renamed);
-        assert_eq!(fs::read(&to).unwrap(), b"original");
+        fs::write(&from, b"newcomer").unwrap();
+        fs::write(&to, b"original").unwrap();
+        let aside = d.path().join("q/volumes.db.newer-1");
         assert_eq!(
-            fs::read(d.path().join("q/volumes.db.partial-1")).unwrap(),
-            b"half a cop"
+            move_entry(&from, &to, true).unwrap(),
+            Moved::NewerAside(aside.clone())
         );
+        assert_eq!(fs::read(&to).unwrap(), b"original");
+        assert_eq!(fs::read(&aside).unwrap(), b"newcomer");
+        assert!(!from.exists());
+        // A second newcomer gets the next name; nothing is replaced.
+        fs::write(&from, b"second").unwrap();
+        assert_eq!(
+            move_entry(&from, &to, true).unwrap(),
+            Moved::NewerAside(d.path().join("q/volumes.db.newer-2"))
+        );
+        assert_eq!(fs::read(&to).unwrap(), b"original");
+        assert_eq!(fs::read(&aside).unwrap(), b"newcomer");
     }
 
     #[test]
@@ -608,16 +710,20 @@ mod tests {
         let name = OsStr::from_bytes(b"__db.001\xff\x1b[2J\n");
         let (from, to) = (d.path().join(name), d.path().join("q").join(name));
         fs::create_dir_all(to.parent().unwrap()).unwrap();
-        fs::write(&from, b"original").unwrap();
-        fs::write(&to, b"left by a copy").unwrap();
-        assert_eq!(move_entry(&from, &to, true).unwrap(), Moved::Renamed);
-        assert_eq!(fs::read(&to).unwrap(), b"original");
+        fs::write(&from, b"newcomer").unwrap();
+        fs::write(&to, b"moved earlier").unwrap();
         let mut aside = name.to_os_string();
-        aside.push(".partial-1");
+        aside.push(".newer-1");
+        let aside = d.path().join("q").join(&aside);
         assert_eq!(
-            fs::read(d.path().join("q").join(&aside)).unwrap(),
-            b"left by a copy",
-            "set aside under the exact name plus .partial-1"
+            move_entry(&from, &to, true).unwrap(),
+            Moved::NewerAside(aside.clone())
+        );
+        assert_eq!(fs::read(&to).unwrap(), b"moved earlier");
+        assert_eq!(
+            fs::read(&aside).unwrap(),
+            b"newcomer",
+            "kept under the exact name plus .newer-1"
         );
         let err = move_entry(&d.path().join(name), &d.path().join("nowhere"), true)
             .unwrap_err()

@@ -253,3 +253,70 @@ fn a_run_cut_before_its_first_record_is_rolled_back_or_resumed_without_leaving_a
         );
     }
 }
+
+/// The 1-based number of the record that closes the replicant's prune's (first) batch of
+/// moves, in a complete apply: after it the originals are in quarantine and the step is not
+/// done.
+fn record_after_the_prune_batch() -> usize {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let journal = fs::read_to_string(journal_path(&site)).unwrap();
+    let records: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let intent = records
+        .iter()
+        .find(|r| {
+            r["type"] == "intent" && r["step"] == "replicant.prune" && r["action"]["kind"] == "move"
+        })
+        .expect("the prune's move intent")["seq"]
+        .clone();
+    1 + records
+        .iter()
+        .position(|r| r["type"] == "result" && r["intent"] == intent)
+        .expect("the prune batch's result")
+}
+
+/// A file made in the replicant's home under an original's name after the prune moved the
+/// original (a server started by hand between a crash and the resume): the resume keeps the
+/// newcomer beside the original in quarantine, and the rollback brings the original back,
+/// byte for byte. The resume used to set the original aside and put the newcomer where the
+/// journal points: the rollback restored the newcomer, said the nodes were as before, and
+/// `finalize` purged the original.
+#[test]
+fn a_newcomer_made_after_the_prune_never_takes_the_originals_place() {
+    let n = record_after_the_prune_batch();
+    let site = FakeSite::new();
+    let original = fs::read(site.replicant.join("customers.db")).unwrap();
+    assert!(crash(&site, &["apply", "--yes"], n), "no crash at {n}");
+    assert!(
+        !site.replicant.join("customers.db").exists(),
+        "the prune moved it"
+    );
+    fs::write(site.replicant.join("customers.db"), b"IMPOSTOR\n").unwrap();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "resume: {}", text(&o));
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "rollback: {}", text(&o));
+    assert_eq!(
+        fs::read(site.replicant.join("customers.db")).unwrap(),
+        original,
+        "the rollback brought back the newcomer, not the original"
+    );
+    let run_id = journal_path(&site).parent().unwrap().file_name().unwrap().to_owned();
+    let kept = site
+        .replicant
+        .parent()
+        .unwrap()
+        .join("tt-ha")
+        .join(run_id)
+        .join("quarantine/ttreplicant/customers.db.newer-1");
+    assert_eq!(
+        fs::read(&kept).ok().as_deref(),
+        Some(&b"IMPOSTOR\n"[..]),
+        "the newcomer is kept in quarantine ({})",
+        kept.display()
+    );
+}

@@ -58,11 +58,12 @@ fn content(name: &[u8]) -> Vec<u8> {
 }
 
 /// The master gets region look-alikes (moved by `master.regions`) and a database with an odd
-/// name (never moved).
+/// name (never moved; text, since a backup copies it and keeps names as text: a name that is
+/// not is refused, see the last test).
 const MASTER_ODD: &[&[u8]] = &[
     b"__db.001\xff",
     b"__db.\x1b]0;x\x07",
-    b"odd-\xff-\x1b[1m.db",
+    b"odd-\xc3\xa9-\x1b[1m\r.db",
 ];
 
 fn odd_site() -> FakeSite {
@@ -178,7 +179,7 @@ fn apply_then_rollback_move_every_odd_name_and_back_byte_for_byte() {
     for n in [&b"__db.001\xff"[..], b"__db.\x1b]0;x\x07"] {
         assert_eq!(fs::read(mq.join(os(n))).ok(), Some(content(n)));
     }
-    let db = &b"odd-\xff-\x1b[1m.db"[..];
+    let db = &b"odd-\xc3\xa9-\x1b[1m\r.db"[..];
     assert_eq!(
         fs::read(site.master.join(os(db))).unwrap(),
         content(db),
