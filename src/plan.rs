@@ -375,6 +375,36 @@ pub(crate) fn backup_effect(
 
 /// The "no other run in progress" row from the journals: an interrupted or failed run must be
 /// resumed or rolled back before a new one starts.
+/// A lock left by a tt-ha killed after taking it and before making its run's journal held every
+/// later run out: preflight failed on it ("resume with `tt-ha apply`"), while `status` showed
+/// no run and `rollback` had none to undo. Such a run did nothing (its journal is made before
+/// its first effect), so its lock is taken over as any dead one is; the row says so, as a
+/// warning.
+fn unstarted_run_locks(nodes: &crate::node::Pair, cfg: &SiteConfig, findings: &mut [Finding]) {
+    for access in [nodes.master(), nodes.replicant()] {
+        let crate::runlock::Found::Lock { info, alive: false } = access.inspect_lock() else {
+            continue;
+        };
+        let journal = crate::runs::run_folder(cfg, &info.run_id).join(crate::journal::JOURNAL_FILE);
+        if info.is_mine() || info.run_id.is_empty() || journal.exists() {
+            continue;
+        }
+        let role = access.role().as_str();
+        if let Some(f) = findings.iter_mut().find(|f| {
+            f.check == "run in progress"
+                && f.node.as_deref() == Some(role)
+                && f.status == Status::Fail
+        }) {
+            f.status = Status::Warn;
+            f.note = format!(
+                "a tt-ha that was killed before run {} began left this lock: that run has no journal ({}), so it changed nothing. `tt-ha apply` takes the lock over",
+                crate::display::text(&info.run_id),
+                shown(&journal)
+            );
+        }
+    }
+}
+
 fn unfinished_run_finding(cfg: &SiteConfig) -> Finding {
     let (current, status, note) = match crate::runs::latest(cfg) {
         Ok(Some(run)) if run.unfinished() => (
@@ -461,6 +491,7 @@ pub fn build_on(nodes: &crate::node::Pair, cfg: &SiteConfig, run_id: &str) -> Pl
     let master = NodeView::of(nodes.master());
     let replicant = NodeView::of(nodes.replicant());
     let mut findings = preflight::run(&master, &replicant);
+    unstarted_run_locks(nodes, cfg, &mut findings);
     findings.push(unfinished_run_finding(cfg));
     let ready = findings.iter().all(|f| f.status != Status::Fail);
     let input = crate::steps::PlanInput {

@@ -305,7 +305,12 @@ fn a_newcomer_made_after_the_prune_never_takes_the_originals_place() {
         original,
         "the rollback brought back the newcomer, not the original"
     );
-    let run_id = journal_path(&site).parent().unwrap().file_name().unwrap().to_owned();
+    let run_id = journal_path(&site)
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_owned();
     let kept = site
         .replicant
         .parent()

@@ -227,3 +227,41 @@ fn a_link_folder_or_fifo_under_the_locks_name_is_named_never_waited_on() {
         }
     }
 }
+
+/// A lock left by a tt-ha killed after taking it and before making its run's journal (it
+/// fsyncs the lock, then makes the run's folder): that run did nothing, so preflight warns and
+/// `apply` takes the lock over. It failed preflight, while `status` showed no run and
+/// `rollback` had none: a dead end until the lock was removed by hand. A dead lock whose run
+/// has a journal still fails (that run must be resumed or rolled back).
+#[test]
+fn a_lock_of_a_run_killed_before_its_journal_is_taken_over() {
+    let site = common::FakeSite::new();
+    let run_dir = site.master.parent().unwrap().join("tt-ha");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let lock = run_dir.join(LOCK_FILE_NAME);
+    std::fs::write(
+        &lock,
+        format!("pid {pid} run 20260101T000000Z command apply\n"),
+    )
+    .unwrap();
+    // With a journal of that run: it began, and must be finished or undone.
+    let journal = run_dir.join("20260101T000000Z").join("journal.jsonl");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"").unwrap();
+    let plan = site.tt_ha(&["plan"]);
+    assert_eq!(plan.status.code(), Some(1), "{}", common::text(&plan));
+    std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
+    // Without: a warning, and apply goes ahead.
+    let plan = site.tt_ha(&["plan"]);
+    let out = common::text(&plan);
+    assert_eq!(plan.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("killed before run 20260101T000000Z began"),
+        "{out}"
+    );
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+}
