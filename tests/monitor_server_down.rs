@@ -149,3 +149,40 @@ fn a_master_killed_with_sigkill_is_down_and_the_pair_is_not_functional() {
 fn a_replicant_killed_with_sigkill_is_down_and_the_pair_is_not_functional() {
     killed_server_is_down("replicant", 1);
 }
+
+/// A database file as Berkeley DB starts one: its magic number (btree) at byte 12.
+fn database_bytes() -> Vec<u8> {
+    let mut b = vec![0u8; 512];
+    b[12..16].copy_from_slice(&0x053162u32.to_le_bytes());
+    b
+}
+
+/// Both files say "replicating" and both servers run, but the master's databases are no
+/// longer in the replicant's home (moved away while its server runs): its server replicates
+/// into files no longer in its folder, and its next start loses them. `check` said OK; it is
+/// CRITICAL, naming the missing databases.
+#[test]
+fn check_is_critical_when_the_replicants_home_lacks_the_masters_databases() {
+    let (m, r) = replicating_pair();
+    let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+    let home = |node: &str| dir.path().join(node).join("var/db");
+    for node in ["master", "replicant"] {
+        for name in ["volumes.db", "media.db"] {
+            std::fs::write(home(node).join(name), database_bytes()).unwrap();
+        }
+    }
+    let (line, code) = check(dir.path());
+    assert!(line.starts_with("TT-HA OK") && code == 0, "{line}");
+    std::fs::rename(
+        home("replicant").join("volumes.db"),
+        dir.path().join("moved.db"),
+    )
+    .unwrap();
+    let (line, code) = check(dir.path());
+    assert_eq!(code, 2, "{line}");
+    assert!(
+        line.starts_with("TT-HA CRITICAL")
+            && line.contains("lacks 1 of the master's databases (volumes.db)"),
+        "{line}"
+    );
+}

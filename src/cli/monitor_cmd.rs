@@ -89,7 +89,12 @@ fn truncation_text(s: &NodeState) -> Option<String> {
 /// counts an initial copy's percent by, so `check` and `classify` count the same. Empty when
 /// the home cannot be read: then only what the replicant announces counts, as in `monitor`.
 fn master_sizes(master: &dyn NodeAccess) -> std::collections::BTreeMap<String, u64> {
-    master.database_sizes().unwrap_or_default()
+    sizes_or_empty(master)
+}
+
+/// A node's databases by name and size; none when its home cannot be listed.
+fn sizes_or_empty(node: &dyn NodeAccess) -> std::collections::BTreeMap<String, u64> {
+    node.database_sizes().unwrap_or_default()
 }
 
 /// The master's database sizes for `classify FILE`, when the site config at `config_path`
@@ -342,6 +347,27 @@ fn check_nodes(
     let lag_text = lag
         .map(|l| format!("; lag {} bytes", l.bytes))
         .unwrap_or_default();
+    // Functional by its message files, yet without the master's databases in its home: its
+    // server replicates into files no longer in its folder, lost at its next start.
+    if matches!(v, Verdict::Functional) {
+        let lacks = monitor::pair::replicant_lacks(
+            &sizes_or_empty(&*nodes[Role::Master]),
+            &sizes_or_empty(&*nodes[Role::Replicant]),
+        );
+        if !lacks.is_empty() {
+            outln!(
+                "TT-HA CRITICAL - the replicant's home {} lacks {} of the master's databases ({}): its server replicates into files no longer in its folder, and its next start would lose them. Put them back if they were moved; else stop the replicant and give it a new initial copy (`tt-ha apply` of a new run) | {perf}",
+                shown(&cfg.replicant().home),
+                lacks.len(),
+                lacks
+                    .iter()
+                    .map(|n| crate::display::text(n).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
     outln!("TT-HA {word} - {}{lag_text} | {perf}", v.describe());
     for n in notes {
         outln!("{n}");

@@ -274,6 +274,22 @@ fn connected(n: &NodeState) -> Vec<&str> {
         .collect()
 }
 
+/// The master's databases (by name) that the replicant's home does not hold. A replicant whose
+/// start-up is done holds every database the master has; one whose files were moved or deleted
+/// while its server runs goes on replicating into files no longer in its folder, its message
+/// file reads as functional, and a restart loses them (`check` said OK). Empty when the
+/// master lists none (a home that keeps its databases elsewhere, `set_data_dir`).
+pub fn replicant_lacks(
+    master: &std::collections::BTreeMap<String, u64>,
+    replicant: &std::collections::BTreeMap<String, u64>,
+) -> Vec<String> {
+    master
+        .keys()
+        .filter(|name| !replicant.contains_key(*name))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
