@@ -570,7 +570,13 @@ impl StartupProbe for MonitorProbe {
     fn progress(&self) -> Option<Progress> {
         Some(Progress {
             steps: self.advance.steps,
-            local_work: self.state.init.seen && self.state.init.phase == "recovery",
+            // A server that stopped its replication (`Stopping repmgr threads`: its environment
+            // failed, e.g. `DB_RUNRECOVERY`) is not recovering, whatever the copy's last
+            // phase: its silence is a stall. It read "recovering: 99.9%, less than a second
+            // left" for the whole start-up timeout (an hour by default).
+            local_work: self.state.init.seen
+                && self.state.init.phase == "recovery"
+                && !self.state.stopping,
             position: position(&self.state),
             last: self.advance.last.clone(),
             blocker: blocker(&self.state),
@@ -607,6 +613,11 @@ fn unfinished(state: &NodeState) -> Option<String> {
 
 /// What in a replicant's message file explains that nothing arrives, if anything does.
 fn blocker(state: &NodeState) -> Option<String> {
+    if state.stopping {
+        return Some(
+            "the replicant's server stopped its replication (`Stopping repmgr threads`) before its start-up was done: its environment failed or it is shutting down; see its own log (a `DB_RUNRECOVERY` or `BDB3502` there means its files must be rebuilt: `tt-ha rollback`, then `tt-ha apply`)".into(),
+        );
+    }
     if !state.connected {
         if let Some((site, error, code)) = &state.last_failure {
             return Some(format!(
@@ -730,6 +741,17 @@ mod tests {
             0,
             "local recovery waits for nothing"
         );
+        // A server that stops its replication during its recovery (its environment failed)
+        // is no longer recovering: from then on the stall clock runs, and the stall says why.
+        append(&p, "[3:0][3/4] CLIENT: Stopping repmgr threads\n");
+        assert_eq!(step(&mut probe, &mut watch, 501), 1);
+        assert_eq!(
+            step(&mut probe, &mut watch, 530),
+            30,
+            "a stopped replication is silence, not recovery"
+        );
+        let blocker = probe.progress().unwrap().blocker.unwrap_or_default();
+        assert!(blocker.contains("stopped its replication"), "{blocker}");
     }
 
     /// One progress: the stall watch counts what the percent counts. While the pages stall,

@@ -188,6 +188,9 @@ pub struct NodeState {
     pub lost: Option<String>,
     /// The node shut down cleanly.
     pub shut_down: bool,
+    /// The server began to stop its replication (`Stopping repmgr threads`), finished or not:
+    /// a server whose environment failed writes this and may then hang without finishing.
+    pub stopping: bool,
     /// Errors with their line numbers.
     pub errors: Vec<(usize, String)>,
     /// Harmless noise seen (counted, explained once).
@@ -702,7 +705,9 @@ impl NodeState {
                 }
             }
             Event::Message { sent: true, .. } if self.connected => self.sent_after_connect = true,
+            Event::Shutdown { finished: false } => self.stopping = true,
             Event::Shutdown { finished: true } => {
+                self.stopping = true;
                 self.shut_down = true;
                 for c in self.peers.values_mut() {
                     *c = false;

@@ -102,6 +102,9 @@ struct NodeStateDef {
     failed_elections: u64,
     lost: Option<String>,
     shut_down: bool,
+    // Added after the first seek files: one written before reads as not stopping.
+    #[serde(default)]
+    stopping: bool,
     errors: Vec<(usize, String)>,
     benign: BTreeMap<String, u64>,
     messages: u64,
