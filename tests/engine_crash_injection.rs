@@ -325,3 +325,49 @@ fn a_newcomer_made_after_the_prune_never_takes_the_originals_place() {
         kept.display()
     );
 }
+
+/// An original removed from the quarantine between a crash in the prune and the rollback:
+/// the rollback brings back the rest, but says before and after that it cannot bring that
+/// one back, and `status` keeps saying so. It said "8 original entries moved back" and "both
+/// nodes are as they were before the run".
+#[test]
+fn an_original_missing_from_the_quarantine_is_never_passed_over() {
+    let n = record_after_the_prune_batch();
+    let site = FakeSite::new();
+    assert!(crash(&site, &["apply", "--yes"], n), "no crash at {n}");
+    let run_id = journal_path(&site)
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_owned();
+    let q = site
+        .replicant
+        .parent()
+        .unwrap()
+        .join("tt-ha")
+        .join(run_id)
+        .join("quarantine/ttreplicant/volumes.db");
+    let elsewhere = site.dir.path().join("taken-away.db");
+    fs::rename(&q, &elsewhere).unwrap();
+    let dry = site.tt_ha(&["rollback", "--dry-run"]);
+    let out = text(&dry);
+    assert!(
+        out.contains("CANNOT be brought back") && out.contains("volumes.db"),
+        "{out}"
+    );
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("rolled back, except 1") && out.contains("volumes.db"),
+        "{out}"
+    );
+    assert!(
+        site.replicant.join("customers.db").exists(),
+        "the rest came back"
+    );
+    let st = text(&site.tt_ha(&["status"]));
+    assert!(st.contains("rolled back, except 1"), "{st}");
+    assert!(!st.contains("as they were before the run"), "{st}");
+}

@@ -367,6 +367,21 @@ fn stays_in_quarantine(original: &std::path::Path) -> bool {
     crate::dbhome::removed_at_recovery(&name) && !region
 }
 
+/// The replicant's originals (moved by the prune, but those that stay in quarantine by design)
+/// that are neither in its home nor in its quarantine: moved or deleted by someone since the
+/// run moved them. A rollback cannot bring them back, and must not say the node is as it was.
+/// Empty when the node cannot be asked (nothing is claimed missing for want of an answer).
+pub fn originals_lost(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<String> {
+    runs::moves_of(records, "replicant.prune")
+        .into_iter()
+        .filter(|(home, _)| !stays_in_quarantine(home))
+        .filter(|(home, q)| {
+            replicant.exists(home).is_ok_and(|e| !e) && replicant.exists(q).is_ok_and(|e| !e)
+        })
+        .map(|(home, _)| shown(&home).to_string())
+        .collect()
+}
+
 /// The replicant's originals that stay in its quarantine at rollback, as they are shown.
 fn kept_in_quarantine(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<String> {
     runs::moves_of(records, "replicant.prune")
@@ -490,6 +505,14 @@ pub fn plan_rollback_on(
             restore,
             detail,
         );
+        let lost = originals_lost(replicant, records);
+        if !lost.is_empty() {
+            s.effects.push(format!(
+                "CANNOT be brought back: {} original(s) are neither in the quarantine nor in the home (moved or deleted since the run moved them): {}. Put them back in the quarantine first if you have them",
+                lost.len(),
+                lost.join(", ")
+            ));
+        }
         let kept = kept_in_quarantine(replicant, records);
         if !kept.is_empty() {
             s.effects.push(format!(
@@ -960,6 +983,15 @@ pub fn rollback_on(
     }
     ctx.journal.append(J::RollbackDone)?;
     drop(lock);
+    // Said, never passed over: the nodes are not as they were while an original is missing.
+    let lost = originals_lost(nodes.replicant(), &records);
+    if !lost.is_empty() {
+        return Err(EngineError::Other(format!(
+            "rolled back, except {} of the replicant's originals, which were neither in its quarantine nor in its home (moved or deleted since the run moved them): {}. Restore them from where they went or from a backup of the replicant; `tt-ha status` keeps saying so",
+            lost.len(),
+            lost.join(", ")
+        )));
+    }
     Ok((run.run_id, steps))
 }
 

@@ -190,7 +190,18 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
             next.push("tt-ha rollback   # resume the rollback".into());
         }
         Phase::RolledBack => {
-            text.push_str("rolled back: both nodes are as they were before the run.");
+            let lost = nodes
+                .map(|n| super::rollback::originals_lost(n.replicant(), &records))
+                .unwrap_or_default();
+            if lost.is_empty() {
+                text.push_str("rolled back: both nodes are as they were before the run.");
+            } else {
+                text.push_str(&format!(
+                    "rolled back, except {} of the replicant's originals, which are neither in its home nor in its quarantine (moved or deleted since the run moved them): {}. Restore them from where they went or from a backup of the replicant.",
+                    lost.len(),
+                    lost.join(", ")
+                ));
+            }
             next.push("tt-ha finalize   # purge the quarantine".into());
             next.push("tt-ha apply      # try again (a new run)".into());
         }
