@@ -371,3 +371,50 @@ fn an_original_missing_from_the_quarantine_is_never_passed_over() {
     assert!(st.contains("rolled back, except 1"), "{st}");
     assert!(!st.contains("as they were before the run"), "{st}");
 }
+
+/// The 1-based number of the record that ends step `step` in a complete apply.
+fn record_after_step(step: &str) -> usize {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let journal = fs::read_to_string(journal_path(&site)).unwrap();
+    1 + journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .position(|r| r["type"] == "step-done" && r["step"] == step)
+        .unwrap_or_else(|| panic!("no step-done of {step}"))
+}
+
+/// A DB_CONFIG edited by hand after the run wrote it (between a crash and the rollback): the
+/// rollback restores the original and keeps the edited one in the attempt folder, saying
+/// where. It was overwritten with no copy kept.
+#[test]
+fn a_db_config_edited_after_the_run_wrote_it_is_kept_when_rolled_back() {
+    let n = record_after_step("master.dbconfig");
+    let site = FakeSite::new();
+    let original = fs::read(site.master.join("DB_CONFIG")).unwrap();
+    assert!(crash(&site, &["apply", "--yes"], n), "no crash at {n}");
+    let mut edited = fs::read(site.master.join("DB_CONFIG")).unwrap();
+    assert_ne!(edited, original, "the run wrote it");
+    edited.extend_from_slice(b"set_tx_max 2000\n");
+    fs::write(site.master.join("DB_CONFIG"), &edited).unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_eq!(fs::read(site.master.join("DB_CONFIG")).unwrap(), original);
+    let run_id = journal_path(&site)
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_owned();
+    let kept = site
+        .master
+        .parent()
+        .unwrap()
+        .join("tt-ha")
+        .join(run_id)
+        .join("attempt/ttmaster/DB_CONFIG");
+    assert_eq!(fs::read(&kept).ok(), Some(edited), "{}", kept.display());
+    assert!(out.contains("the one it replaced is kept as"), "{out}");
+}

@@ -574,6 +574,13 @@ fn restore_dbconfig(
     ensure_down(ctx, id, access)?;
     let path = node.db_config_path();
     let at = config_path(access, &path).map_err(|e| EngineError::step(id, e.to_string()))?;
+    // The DB_CONFIG being replaced is kept first: it may hold an edit made by hand since the
+    // run wrote it (the rollback overwrote one, and nothing kept it).
+    let kept =
+        crate::node::path::join_spelled(&runs::attempt_dir(node, &ctx.run_id), &["DB_CONFIG"]);
+    access.copy_file_durably(&path, &kept).map_err(|e| {
+        EngineError::step(id, format!("cannot keep the DB_CONFIG it replaces: {e}"))
+    })?;
     let seq = ctx.intent(
         id,
         crate::journal::Action::Write {
@@ -586,7 +593,11 @@ fn restore_dbconfig(
         .replace_if_unchanged(&at, &current, &original)
         .map_err(|e| EngineError::step(id, e))?;
     ctx.result(seq, "restored")?;
-    Ok(format!("{} restored", crate::display::path(&path)))
+    Ok(format!(
+        "{} restored; the one it replaced is kept as {}",
+        crate::display::path(&path),
+        crate::display::path(&kept)
+    ))
 }
 
 /// Stops a node's server for the rollback and confirms it stopped. One that does not stop in
