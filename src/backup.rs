@@ -666,7 +666,11 @@ pub fn make(
             version: MANIFEST_VERSION,
             created: jiff::Timestamp::now().to_string(),
             source: home.path.clone(),
-            of: Some(Of::now(home, &files, |n| dir.join(n))?),
+            of: Some({
+                let mut of = Of::now(home, &files, |n| dir.join(n))?;
+                of.databases_log = of.newest_log.clone();
+                of
+            }),
             files,
         };
         write_manifest(dir, MANIFEST, &manifest)?;
@@ -992,8 +996,17 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
             logs.push((e.name.clone(), "new"));
         }
     }
-    if backup_logs.is_empty()
-        && let Some(why) = unlogged_change(&c, &set)?
+    // With no log written since the databases were copied (none since the backup, and no
+    // top-up since they were copied), a database file that differs from its copy was changed
+    // outside the log (`db_load`, a file put back by hand): neither the backup nor a top-up of
+    // logs carries it. (It was called current.) With log written since, a database file
+    // differs from its copy as a matter of course (pages the log records, flushed), and an
+    // unlogged change cannot be told from those by the files.
+    let of = c.manifest.of.as_ref();
+    let databases_at_newest_log =
+        of.is_some_and(|o| o.databases_log.is_some() && o.databases_log == o.newest_log);
+    if (backup_logs.is_empty() || (logs.is_empty() && databases_at_newest_log))
+        && let Some(why) = unlogged_change(&c, &set, &stamp)?
     {
         return Ok(Found::Missing(why));
     }
@@ -1015,8 +1028,10 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
 fn unlogged_change(
     c: &Candidate,
     set: &[&crate::dbhome::Entry],
+    stamp: &Stamp,
 ) -> Result<Option<String>, BackupError> {
-    if let Some(e) = set.iter().find(|e| e.class == FileClass::Log) {
+    let held_logs = c.manifest.files.iter().any(|f| is_log(&f.name));
+    if !held_logs && let Some(e) = set.iter().find(|e| e.class == FileClass::Log) {
         return Ok(Some(format!(
             "the master's home now has log files ({}) and backup {} has none",
             shown(&e.name),
@@ -1029,16 +1044,28 @@ fn unlogged_change(
         .iter()
         .map(|f| (f.name.as_str(), f.blake3.as_str()))
         .collect();
-    for e in set {
+    for e in set.iter().filter(|e| e.class != FileClass::Log) {
         let Some(h) = hashes.get(e.name.as_str()) else {
             continue;
         };
+        // Not written since it was copied (its identity says so): the copy is the same.
+        if stamp.vouches_source(&e.name, &e.path) {
+            continue;
+        }
         if hash(&e.path).map_err(io(&e.path))?.to_hex().as_str() != *h {
-            return Ok(Some(format!(
-                "{} changed since backup {} was made, and the backup holds no log files that could carry the change",
-                crate::display::path(&e.path),
-                crate::display::path(&c.dir)
-            )));
+            return Ok(Some(if held_logs {
+                format!(
+                    "{} changed since backup {} was made, and no log record was written since that could carry the change (it was written outside the log: `db_load`, a file put back by hand)",
+                    crate::display::path(&e.path),
+                    crate::display::path(&c.dir)
+                )
+            } else {
+                format!(
+                    "{} changed since backup {} was made, and the backup holds no log files that could carry the change",
+                    crate::display::path(&e.path),
+                    crate::display::path(&c.dir)
+                )
+            }));
         }
     }
     Ok(None)
@@ -1627,6 +1654,31 @@ mod tests {
             assess(root.path(), &home, Trust::Reread).unwrap().found,
             Found::Current(_)
         ));
+    }
+
+    /// A database changed with no log record written since the backup copied it (`db_load`
+    /// into a stopped master, a file put back by hand): the backup is not current, whatever
+    /// the file's size and times say. It was called current, its copy lacking the change.
+    #[test]
+    fn a_database_changed_outside_the_log_makes_the_backup_not_current() {
+        let h = home();
+        let root = tempfile::tempdir().unwrap();
+        backup(h.path(), root.path());
+        let home_now = open(h.path());
+        assert!(matches!(
+            assess(root.path(), &home_now, Trust::Reread).unwrap().found,
+            Found::Current(_)
+        ));
+        let mut bytes = std::fs::read(h.path().join("volumes.db")).unwrap();
+        bytes[1_000_000] = b'E';
+        std::fs::write(h.path().join("volumes.db"), &bytes).unwrap();
+        let Found::Missing(why) = assess(root.path(), &open(h.path()), Trust::Reread)
+            .unwrap()
+            .found
+        else {
+            panic!("a backup lacking an unlogged change was taken")
+        };
+        assert!(why.contains("volumes.db") && why.contains("outside the log"), "{why}");
     }
 
     #[test]

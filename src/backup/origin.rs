@@ -46,6 +46,12 @@ pub struct Of {
     pub newest_log: Option<LogMark>,
     /// The database files it holds.
     pub databases: Vec<String>,
+    /// The newest log file when its database files were copied: kept by a top-up (which
+    /// copies logs and new files only), so while it equals the home's newest log, no log
+    /// record was written since the databases were copied and a database that differs from its
+    /// copy was changed outside the log. Absent in backups made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub databases_log: Option<LogMark>,
 }
 
 impl Origin {

@@ -146,10 +146,12 @@ pub(super) fn stage_and_commit(
     let (mut files, logs): (Vec<_>, Vec<_>) =
         files.into_values().partition(|f| !super::is_log(&f.name));
     files.extend(logs);
-    let of = Of::now(home, &files, |n| {
+    let mut of = Of::now(home, &files, |n| {
         let staged = stage.join(n);
         if staged.exists() { staged } else { dir.join(n) }
     })?;
+    // The databases were copied when the backup was made, not now.
+    of.databases_log = old.of.as_ref().and_then(|o| o.databases_log.clone());
     // Before the commit point: the log written since must read as one chain of records, from
     // the backup's newest log on. A damaged record in the master's own log (copied faithfully,
     // so its hash matches) must never enter the backup, whose old state stays as it was.
@@ -253,6 +255,7 @@ impl Of {
                 .filter(|f| super::class_of(&f.name) == crate::dbhome::FileClass::Database)
                 .map(|f| f.name.clone())
                 .collect(),
+            databases_log: None,
         })
     }
 }
