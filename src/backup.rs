@@ -1678,7 +1678,10 @@ mod tests {
         else {
             panic!("a backup lacking an unlogged change was taken")
         };
-        assert!(why.contains("volumes.db") && why.contains("outside the log"), "{why}");
+        assert!(
+            why.contains("volumes.db") && why.contains("outside the log"),
+            "{why}"
+        );
     }
 
     #[test]

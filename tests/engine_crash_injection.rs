@@ -418,3 +418,35 @@ fn a_db_config_edited_after_the_run_wrote_it_is_kept_when_rolled_back() {
     assert_eq!(fs::read(&kept).ok(), Some(edited), "{}", kept.display());
     assert!(out.contains("the one it replaced is kept as"), "{out}");
 }
+
+/// A DB_CONFIG put back by hand between a crash after its step and the resume: the resume
+/// says the step no longer holds, before anything else is done, instead of taking it as done
+/// (the replicant then started standalone and writable, and the failure blamed the master).
+#[test]
+fn a_db_config_put_back_by_hand_is_not_taken_as_done_on_resume() {
+    let n = record_after_step("replicant.dbconfig");
+    let site = FakeSite::new();
+    let original = fs::read(site.replicant.join("DB_CONFIG")).unwrap();
+    assert!(crash(&site, &["apply", "--yes"], n), "no crash at {n}");
+    fs::write(site.replicant.join("DB_CONFIG"), &original).unwrap();
+    let was_up = site.up(false);
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("replicant.dbconfig") && out.contains("no longer so"),
+        "{out}"
+    );
+    assert!(!out.contains("[done] replicant.start"), "{out}");
+    assert_eq!(
+        site.up(false),
+        was_up,
+        "the replicant's server was started or stopped"
+    );
+    assert_eq!(
+        fs::read(site.replicant.join("DB_CONFIG")).unwrap(),
+        original
+    );
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "rollback: {}", text(&o));
+}

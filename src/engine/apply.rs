@@ -659,6 +659,17 @@ pub fn apply_on(
     })?;
     for def in &STEPS[..=until_idx] {
         if state(&ctx).done(def.id.as_str()) {
+            let rules = crate::steps::rules(def.id);
+            if rules.holds_for_the_run()
+                && let Err(why) = rules.verify(&mut ctx)
+            {
+                return Err(EngineError::step(
+                    def.id.as_str(),
+                    format!(
+                        "done earlier in this run, but no longer so: {why}. Nothing was changed: `tt-ha rollback` puts the original back, or make it hold again (`tt-ha dbconfig enable`, as the plan shows) and run `tt-ha apply` again"
+                    ),
+                ));
+            }
             ctx.emit(Event::Step {
                 id: def.id.into(),
                 title: def.title.into(),

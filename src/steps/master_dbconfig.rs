@@ -42,6 +42,10 @@ impl Rules for MasterDbconfig {
         crate::engine::apply::block_enabled(ctx, Role::Master)
     }
 
+    fn holds_for_the_run(&self) -> bool {
+        true
+    }
+
     fn undone_by(&self) -> &'static [UndoStep] {
         &[UndoStep::MasterDbconfig]
     }

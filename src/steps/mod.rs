@@ -65,6 +65,14 @@ pub trait Rules: Sync {
 
     /// The rollback actions that undo it (empty: it changes nothing to undo).
     fn undone_by(&self) -> &'static [UndoStep];
+
+    /// Whether what it did still holds, for a step done earlier in a resumed run: `true` when
+    /// nothing later in the run undoes it, so [`Rules::verify`] must still pass (a DB_CONFIG
+    /// put back by hand between a crash and the resume was taken as done, and the replicant
+    /// then started standalone and writable, the failure blamed on the master).
+    fn holds_for_the_run(&self) -> bool {
+        false
+    }
 }
 
 /// The rules of `step`.

@@ -42,6 +42,10 @@ impl Rules for ReplicantDbconfig {
         crate::engine::apply::block_enabled(ctx, Role::Replicant)
     }
 
+    fn holds_for_the_run(&self) -> bool {
+        true
+    }
+
     fn undone_by(&self) -> &'static [UndoStep] {
         &[UndoStep::ReplicantDbconfig]
     }
