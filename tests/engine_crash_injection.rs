@@ -450,3 +450,34 @@ fn a_db_config_put_back_by_hand_is_not_taken_as_done_on_resume() {
     let o = site.tt_ha(&["rollback", "--yes"]);
     assert!(o.status.success(), "rollback: {}", text(&o));
 }
+
+/// The master written after the run stopped it and backed it up (started by hand, written,
+/// stopped, between a crash and the resume): the resume checks the backup again before it
+/// goes on, and tops it up with what was written. It went on with the backup lacking it.
+#[test]
+fn a_master_written_between_a_crash_and_the_resume_is_backed_up_again() {
+    let n = record_after_step("master.stop");
+    let site = FakeSite::new();
+    assert!(crash(&site, &["apply", "--yes"], n), "no crash at {n}");
+    // This stand-in master keeps no log: its database is what the server wrote.
+    let name = "customers.db";
+    let log = site.master.join(name);
+    let mut bytes = fs::read(&log).unwrap();
+    bytes.extend_from_slice(b"records written after the run's backup\n");
+    fs::write(&log, &bytes).unwrap();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("checked again on resume"), "{out}");
+    let backups: Vec<_> = fs::read_dir(site.dir.path().join("backup"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("manifest.json").exists())
+        .collect();
+    assert!(
+        backups
+            .iter()
+            .any(|b| fs::read(b.join(name)).ok().as_deref() == Some(&bytes[..])),
+        "no backup holds what was written after the stop: {backups:?}\n{out}"
+    );
+}

@@ -471,6 +471,22 @@ pub(crate) fn block_enabled(ctx: &mut Ctx, role: Role) -> Result<(), String> {
     }
 }
 
+/// A step done earlier whose check (`verify`) no longer passes on resume: the run stops there,
+/// naming the step, before anything else is done.
+pub(crate) fn still_holds(
+    step: &str,
+    check: Result<(), String>,
+) -> Result<Option<String>, EngineError> {
+    check.map(|()| None).map_err(|why| {
+        EngineError::step(
+            step,
+            format!(
+                "done earlier in this run, but no longer so: {why}. Nothing was changed: `tt-ha rollback` puts the original back, or make it hold again (`tt-ha dbconfig enable`, as the plan shows) and run `tt-ha apply` again"
+            ),
+        )
+    })
+}
+
 /// Text of a step's planned effects for a confirmation prompt.
 /// A step's effects in words, for its confirmation (the same words as `plan` and the wizard).
 fn describe(step: &plan::PlannedStep) -> String {
@@ -659,16 +675,8 @@ pub fn apply_on(
     })?;
     for def in &STEPS[..=until_idx] {
         if state(&ctx).done(def.id.as_str()) {
-            let rules = crate::steps::rules(def.id);
-            if rules.holds_for_the_run()
-                && let Err(why) = rules.verify(&mut ctx)
-            {
-                return Err(EngineError::step(
-                    def.id.as_str(),
-                    format!(
-                        "done earlier in this run, but no longer so: {why}. Nothing was changed: `tt-ha rollback` puts the original back, or make it hold again (`tt-ha dbconfig enable`, as the plan shows) and run `tt-ha apply` again"
-                    ),
-                ));
+            if let Some(text) = crate::steps::rules(def.id).on_resume(&mut ctx)? {
+                ctx.line(def.id.as_str(), text);
             }
             ctx.emit(Event::Step {
                 id: def.id.into(),

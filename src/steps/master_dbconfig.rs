@@ -42,8 +42,9 @@ impl Rules for MasterDbconfig {
         crate::engine::apply::block_enabled(ctx, Role::Master)
     }
 
-    fn holds_for_the_run(&self) -> bool {
-        true
+    /// Nothing later in the run undoes it: its check must still pass.
+    fn on_resume(&self, ctx: &mut Ctx) -> Result<Option<String>, EngineError> {
+        crate::engine::apply::still_holds(DEF.id.as_str(), self.verify(ctx))
     }
 
     fn undone_by(&self) -> &'static [UndoStep] {

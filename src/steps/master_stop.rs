@@ -57,6 +57,23 @@ impl Rules for MasterStop {
     fn undone_by(&self) -> &'static [UndoStep] {
         &[UndoStep::MasterStart]
     }
+
+    /// Until the master is started with replication, the backup must hold it as it stopped:
+    /// a master started, written and stopped again between a crash and the resume left the
+    /// run's backup without those writes. The backup is checked again (and topped up).
+    fn on_resume(&self, ctx: &mut Ctx) -> Result<Option<String>, EngineError> {
+        let run = crate::runs::RunState::from_records(
+            &ctx.run_id,
+            ctx.journal.path(),
+            &crate::journal::read(ctx.journal.path())?,
+        );
+        // Once `master.start` began, the master runs with replication on purpose.
+        if run.started(crate::procedure::Step::MasterStart.as_str()) {
+            return Ok(None);
+        }
+        let step = DEF.id.as_str();
+        backup_at_stop(ctx, step).map(|b| Some(format!("checked again on resume: {b}")))
+    }
 }
 
 /// Invariant 10: with the master stopped and before anything changes on it, the backup is

@@ -66,12 +66,14 @@ pub trait Rules: Sync {
     /// The rollback actions that undo it (empty: it changes nothing to undo).
     fn undone_by(&self) -> &'static [UndoStep];
 
-    /// Whether what it did still holds, for a step done earlier in a resumed run: `true` when
-    /// nothing later in the run undoes it, so [`Rules::verify`] must still pass (a DB_CONFIG
-    /// put back by hand between a crash and the resume was taken as done, and the replicant
-    /// then started standalone and writable, the failure blamed on the master).
-    fn holds_for_the_run(&self) -> bool {
-        false
+    /// For a step done earlier in a resumed run: what must still hold, checked (or brought
+    /// back) before the run goes on, in words (`None`: nothing to say). Between a crash and the
+    /// resume anything may have changed: a DB_CONFIG put back by hand was taken as done (the
+    /// replicant then started standalone and writable, the failure blamed on the master), and
+    /// a master started, written and stopped again left the run's backup without those writes.
+    fn on_resume(&self, ctx: &mut Ctx) -> Result<Option<String>, EngineError> {
+        let _ = ctx;
+        Ok(None)
     }
 }
 
