@@ -231,6 +231,10 @@ fn preflight_flags_names_same_ports_missing_home_and_lock() {
     let run_dir = site.master.parent().unwrap().join("tt-ha");
     fs::create_dir_all(&run_dir).unwrap();
     fs::write(run_dir.join("tt-ha.lock"), "pid 4242 run 20260101T000000Z").unwrap();
+    // That run began (it has a journal): its lock holds every other run out. (A lock whose run
+    // has no journal is of a run that did nothing: a warning, see tests/preflight_lock.rs.)
+    fs::create_dir_all(run_dir.join("20260101T000000Z")).unwrap();
+    fs::write(run_dir.join("20260101T000000Z/journal.jsonl"), b"").unwrap();
     let (code, plan) = plan_json(&site);
     assert_eq!(code, Some(1));
     let rows = plan["preflight"].as_array().unwrap();
