@@ -211,6 +211,18 @@ fn crash_during_rollback_then_rollback_resumes() {
     }
 }
 
+/// The folder of `site`'s one run on the node whose home is `home` (its quarantine and
+/// attempt folders are there).
+fn run_folder_of(site: &FakeSite, home: &Path) -> std::path::PathBuf {
+    let run_id = journal_path(site)
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_owned();
+    home.parent().unwrap().join("tt-ha").join(run_id)
+}
+
 /// The journal of `site`'s one run.
 fn journal_path(site: &FakeSite) -> std::path::PathBuf {
     let runs = site.master.parent().unwrap().join("tt-ha");
@@ -305,19 +317,8 @@ fn a_newcomer_made_after_the_prune_never_takes_the_originals_place() {
         original,
         "the rollback brought back the newcomer, not the original"
     );
-    let run_id = journal_path(&site)
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_owned();
-    let kept = site
-        .replicant
-        .parent()
-        .unwrap()
-        .join("tt-ha")
-        .join(run_id)
-        .join("quarantine/ttreplicant/customers.db.newer-1");
+    let kept =
+        run_folder_of(&site, &site.replicant).join("quarantine/ttreplicant/customers.db.newer-1");
     assert_eq!(
         fs::read(&kept).ok().as_deref(),
         Some(&b"IMPOSTOR\n"[..]),
@@ -335,19 +336,7 @@ fn an_original_missing_from_the_quarantine_is_never_passed_over() {
     let n = record_after_the_prune_batch();
     let site = FakeSite::new();
     assert!(crash(&site, &["apply", "--yes"], n), "no crash at {n}");
-    let run_id = journal_path(&site)
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_owned();
-    let q = site
-        .replicant
-        .parent()
-        .unwrap()
-        .join("tt-ha")
-        .join(run_id)
-        .join("quarantine/ttreplicant/volumes.db");
+    let q = run_folder_of(&site, &site.replicant).join("quarantine/ttreplicant/volumes.db");
     let elsewhere = site.dir.path().join("taken-away.db");
     fs::rename(&q, &elsewhere).unwrap();
     let dry = site.tt_ha(&["rollback", "--dry-run"]);
@@ -402,19 +391,7 @@ fn a_db_config_edited_after_the_run_wrote_it_is_kept_when_rolled_back() {
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert_eq!(fs::read(site.master.join("DB_CONFIG")).unwrap(), original);
-    let run_id = journal_path(&site)
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_owned();
-    let kept = site
-        .master
-        .parent()
-        .unwrap()
-        .join("tt-ha")
-        .join(run_id)
-        .join("attempt/ttmaster/DB_CONFIG");
+    let kept = run_folder_of(&site, &site.master).join("attempt/ttmaster/DB_CONFIG");
     assert_eq!(fs::read(&kept).ok(), Some(edited), "{}", kept.display());
     assert!(out.contains("the one it replaced is kept as"), "{out}");
 }
