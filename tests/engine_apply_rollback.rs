@@ -225,6 +225,11 @@ fn a_master_that_is_not_reachable_fails_replicant_start_with_a_diagnosis_and_rol
     let o = site.tt_ha(&["apply", "--yes"]);
     assert!(!o.status.success());
     let out = text(&o);
+    // The block is still enabled, with an address changed by hand: said, and the run goes on.
+    assert!(
+        out.contains("addresses differ from what replicant.dbconfig wrote"),
+        "{out}"
+    );
     assert!(out.contains("[FAIL] replicant.start"), "{out}");
     assert!(
         out.contains(&format!(

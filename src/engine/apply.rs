@@ -471,20 +471,45 @@ pub(crate) fn block_enabled(ctx: &mut Ctx, role: Role) -> Result<(), String> {
     }
 }
 
-/// A step done earlier whose check (`verify`) no longer passes on resume: the run stops there,
-/// naming the step, before anything else is done.
-pub(crate) fn still_holds(
+/// On resume, a DB_CONFIG step done earlier: its role's block must still be enabled. A block
+/// commented out again (or a file tt-ha cannot enable: a second block, a line Berkeley DB would
+/// not read) stops the run there, naming the step, before anything else is done: the replicant
+/// used to start standalone and writable. A block still enabled whose addresses were changed
+/// by hand is the operator's to decide: said, and the run goes on with the file as it is (a
+/// wrong address then fails the start with the connection it could not make).
+pub(crate) fn dbconfig_still_enabled(
+    ctx: &mut Ctx,
     step: &str,
-    check: Result<(), String>,
+    role: Role,
 ) -> Result<Option<String>, EngineError> {
-    check.map(|()| None).map_err(|why| {
-        EngineError::step(
-            step,
-            format!(
-                "done earlier in this run, but no longer so: {why}. Nothing was changed: `tt-ha rollback` puts the original back, or make it hold again (`tt-ha dbconfig enable`, as the plan shows) and run `tt-ha apply` again"
+    let me = NodeView::of(ctx.nodes.get(role));
+    let peer = NodeView::of(ctx.nodes.get(role.other()));
+    let path = me.dbconfig_path();
+    let why = match me.dbconfig.as_ref() {
+        Err(e) => e.clone(),
+        Ok(bytes) => match enable(bytes, &enable_request(&me, &peer)) {
+            Ok(done) if !done.changed => return Ok(None),
+            Ok(done) if done.block.active => {
+                return Ok(Some(format!(
+                    "{}: the {} block is still enabled, but its addresses differ from what {step} wrote (changed by hand since?): going on with the file as it is",
+                    crate::display::path(&path),
+                    me.role
+                )));
+            }
+            Ok(_) => format!(
+                "{}: the {} block is no longer enabled (commented out again since {step} enabled it)",
+                crate::display::path(&path),
+                me.role
             ),
-        )
-    })
+            Err(e) => format!("{}: {e}", crate::display::path(&path)),
+        },
+    };
+    Err(EngineError::step(
+        step,
+        format!(
+            "done earlier in this run, but no longer so: {why}. Nothing was changed: `tt-ha rollback` puts the original back, or enable the block again (`tt-ha dbconfig enable`, as the plan shows) and run `tt-ha apply` again"
+        ),
+    ))
 }
 
 /// Text of a step's planned effects for a confirmation prompt.

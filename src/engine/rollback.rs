@@ -417,12 +417,21 @@ pub fn plan_rollback_on(
             _ => None,
         })
         .collect();
+    // Steps this rollback began (done or not). Once it began to move the replicant's
+    // originals back, its home holds them: clearing it again would move them into `attempt/`,
+    // which `finalize` purges. (A clear that had nothing to move was never recorded as done:
+    // a resumed rollback then cleared the restored originals away.)
+    let restore_began = records
+        .iter()
+        .skip_while(|r| r.event != J::RollbackStart)
+        .any(|r| matches!(&r.event, J::StepStart { step } if step == UndoStep::ReplicantRestore.as_str()));
     // Once the prune is done, everything but DB_CONFIG in the replicant's home was made after
     // it (by the attempt, or by a server started by hand meanwhile): it goes aside before the
     // originals come back, or they would collide with it. A prune cut short leaves originals
     // there, so then only what replicant.start made is cleared.
     let r_clear = if (run.started("replicant.start") || run.done("replicant.prune"))
         && !rollback_done.contains(&UndoStep::ReplicantClear.as_str())
+        && !restore_began
     {
         attempt_listing(replicant, &run.run_id)
     } else {

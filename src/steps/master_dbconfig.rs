@@ -42,9 +42,9 @@ impl Rules for MasterDbconfig {
         crate::engine::apply::block_enabled(ctx, Role::Master)
     }
 
-    /// Nothing later in the run undoes it: its check must still pass.
+    /// Nothing later in the run undoes it: its block must still be enabled.
     fn on_resume(&self, ctx: &mut Ctx) -> Result<Option<String>, EngineError> {
-        crate::engine::apply::still_holds(DEF.id.as_str(), self.verify(ctx))
+        crate::engine::apply::dbconfig_still_enabled(ctx, DEF.id.as_str(), Role::Master)
     }
 
     fn undone_by(&self) -> &'static [UndoStep] {
