@@ -471,3 +471,33 @@ fn a_master_written_between_a_crash_and_the_resume_is_backed_up_again() {
         "no backup holds what was written after the stop: {backups:?}\n{out}"
     );
 }
+
+/// The original DB_CONFIG the run saved, gone from the quarantine before the rollback: the
+/// preview says it cannot be restored and the rollback refuses before anything changes. Its
+/// restore step used to vanish from the preview, and the rollback started the replicant with
+/// the attempt's DB_CONFIG.
+#[test]
+fn a_saved_db_config_missing_from_the_quarantine_stops_the_rollback_before_anything() {
+    let site = FakeSite::new();
+    let r0 = snapshot(&site.replicant);
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.dbconfig"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let saved = run_folder_of(&site, &site.replicant).join("quarantine/ttreplicant/DB_CONFIG");
+    let away = site.dir.path().join("DB_CONFIG.away");
+    fs::rename(&saved, &away).unwrap();
+    let dry = text(&site.tt_ha(&["rollback", "--dry-run"]));
+    assert!(dry.contains("CANNOT") && dry.contains("DB_CONFIG"), "{dry}");
+    let before = (snapshot(&site.replicant), snapshot(&site.master));
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("nothing was changed") && out.contains("is missing"),
+        "{out}"
+    );
+    assert_eq!((snapshot(&site.replicant), snapshot(&site.master)), before);
+    fs::rename(&away, &saved).unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(snapshot(&site.replicant), r0);
+}

@@ -293,6 +293,29 @@ fn dbconfig_to_restore(
     (original != current).then_some((saved, original, current))
 }
 
+/// Why the original DB_CONFIG this run saved for `access`'s node cannot be restored, when its
+/// copy in the quarantine is gone (moved or deleted since): the rollback would otherwise skip
+/// the restore and start the node with the attempt's DB_CONFIG. `None` when it is there, was
+/// never saved, or was already restored by this rollback (`restored`).
+fn saved_dbconfig_missing(
+    access: &dyn NodeAccess,
+    run_id: &str,
+    records: &[Record],
+    restored: bool,
+) -> Option<String> {
+    let saved = runs::quarantine_dir(access.config(), run_id).join("DB_CONFIG");
+    (!restored
+        && runs::copy_completed(records, &saved)
+        && access.exists(&saved).is_ok_and(|e| !e))
+    .then(|| {
+        format!(
+            "the original DB_CONFIG of {} that this run saved at {} is missing (moved or deleted since): put it back there (from where it went, or from a backup), then run `tt-ha rollback` again",
+            access.config().name,
+            shown(&saved)
+        )
+    })
+}
+
 /// Pairs (current → attempt folder) for entries the attempt created in a home.
 fn attempt_moves(access: &dyn NodeAccess, run_id: &str) -> Vec<(PathBuf, PathBuf)> {
     attempt_listing(access, run_id).0
@@ -538,6 +561,30 @@ pub fn plan_rollback_on(
             "Restore the replicant's original DB_CONFIG",
             c,
         ));
+    }
+    // A saved original gone from the quarantine: shown, never passed over (the rollback
+    // refuses before anything changes).
+    for (id, access, title) in [
+        (
+            UndoStep::MasterDbconfig,
+            master,
+            "Restore the master's original DB_CONFIG",
+        ),
+        (
+            UndoStep::ReplicantDbconfig,
+            replicant,
+            "Restore the replicant's original DB_CONFIG",
+        ),
+    ] {
+        let restored = rollback_done.contains(&id.as_str());
+        if let Some(why) = saved_dbconfig_missing(access, &run.run_id, records, restored) {
+            out.push(step(
+                id,
+                access.config(),
+                title,
+                vec![format!("CANNOT: {why}")],
+            ));
+        }
     }
     if run.replicant_was_running && (!r_up || replicant_changes) {
         out.push(step(
@@ -934,6 +981,13 @@ pub fn rollback_on(
     let steps = plan_rollback_on(nodes, cfg, &run, &records);
     if dry_run {
         return Ok((run.run_id, steps));
+    }
+    if let Some(why) = steps
+        .iter()
+        .flat_map(|s| &s.effects)
+        .find_map(|e| e.strip_prefix("CANNOT: "))
+    {
+        return Err(EngineError::Other(format!("nothing was changed: {why}")));
     }
     // Nodes that are not the ones the run started on (tt-ha.toml re-pointed meanwhile) are
     // refused before anything is written: the lock would make a run folder beside the new
