@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 use std::process::Command;
-use tt_ha::dbconfig::bdbread::refusal;
+use tt_ha::dbconfig::bdbread::{block_refusal, refusal};
 
 /// Whether Berkeley DB opens an environment whose DB_CONFIG is `line` alone; `None` (with a
 /// loud message) when `db5.3_recover` is not installed.
@@ -88,8 +88,58 @@ fn known_lines_are_judged_as_berkeley_db_judges_them() {
         b"repmgr_site h 5100 db_local_site on db_legacy on db_group_creator on db_legacy on",
         b"# a comment",
         b"",
+        b"REP_SET_PRIORITY 0",
+        b"Rep_set_priority 0",
+        b"rep_set_PRIORITY 0",
+        b"Repmgr_Site h 5100",
+        b"repmgr_site h 5100 db_local_site off",
     ];
     let wrong: Vec<String> = lines.iter().filter_map(|l| agrees(l).err()).collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Blocks of several lines: `db_local_site` on a second site's line, even `off`, is refused by
+/// Berkeley DB (BDB3667); on one site's line twice, or on the same site twice, it is not.
+#[test]
+fn known_blocks_are_judged_as_berkeley_db_judges_them() {
+    let blocks: &[&[&[u8]]] = &[
+        &[
+            b"repmgr_site h 5100 db_local_site on",
+            b"repmgr_site g 5101 db_local_site off",
+        ],
+        &[
+            b"repmgr_site g 5101 db_local_site off",
+            b"repmgr_site h 5100 db_local_site on",
+        ],
+        &[
+            b"repmgr_site h 5100 db_local_site on",
+            b"repmgr_site g 5101 db_bootstrap_helper on",
+        ],
+        &[
+            b"repmgr_site h 5100 db_local_site on",
+            b"repmgr_site h 5100 db_local_site on",
+        ],
+        &[
+            b"rep_set_priority 0",
+            b"repmgr_site h 5100 db_local_site on",
+            b"repmgr_site g 5101",
+        ],
+    ];
+    let mut wrong = Vec::new();
+    for lines in blocks {
+        let Some(reads) = bdb_reads(&lines.join(&b'\n')) else {
+            return;
+        };
+        let ours = lines
+            .iter()
+            .find_map(|l| refusal(l))
+            .or(block_refusal(lines).map(|(_, w)| w));
+        if reads != ours.is_none() {
+            wrong.push(format!(
+                "{lines:?}: Berkeley DB reads it: {reads}; tt-ha: {ours:?}"
+            ));
+        }
+    }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
@@ -131,7 +181,7 @@ proptest! {
 
     #[test]
     fn generated_lines_are_judged_as_berkeley_db_judges_them(
-        keyword in prop::sample::select(vec!["rep_set_priority", "repmgr_site", "REPMGR_SITE"]),
+        keyword in prop::sample::select(vec!["rep_set_priority", "repmgr_site", "REPMGR_SITE", "Rep_Set_Priority"]),
         lead in prop::sample::select(vec!["", " ", "\t "]),
         words in prop::collection::vec((prop::sample::select(vec![" ", "\t", "  "]), word()), 0..10),
         tail in prop::sample::select(vec!["", " ", "\t"]),

@@ -55,6 +55,13 @@ pub fn refusal(content: &[u8]) -> Option<String> {
         ));
     }
     let keyword = String::from_utf8_lossy(words[0]).to_ascii_lowercase();
+    // `rep_set_priority` is looked up in a table, exactly; `repmgr_site` without case.
+    if keyword == "rep_set_priority" && words[0] != b"rep_set_priority" {
+        return Some(format!(
+            "Berkeley DB reads `rep_set_priority` only in lower case, and refuses `{}`",
+            shown(words[0])
+        ));
+    }
     let args = &words[1..];
     match keyword.as_str() {
         "rep_set_priority" => match args {
@@ -145,4 +152,45 @@ fn comment_hint(words: &[&[u8]]) -> &'static str {
     } else {
         ""
     }
+}
+
+/// Why Berkeley DB would refuse the block whose lines are `lines` (each without its line break)
+/// as a whole, with the 0-based index of the line it stops at: a second site's line that
+/// names `db_local_site` at all, even `off` (`BDB3667 A (different) local site has already been
+/// set`). Each line is read by [`refusal`] first.
+pub fn block_refusal(lines: &[&[u8]]) -> Option<(usize, String)> {
+    let mut local: Option<(Vec<u8>, Vec<u8>)> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let words: Vec<&[u8]> = line
+            .split(|b| *b == b' ' || *b == b'\t')
+            .filter(|w| !w.is_empty())
+            .collect();
+        let [keyword, host, port, flags @ ..] = &words[..] else {
+            continue;
+        };
+        if !keyword.eq_ignore_ascii_case(b"repmgr_site")
+            || !flags
+                .iter()
+                .step_by(2)
+                .any(|f| f.eq_ignore_ascii_case(b"db_local_site"))
+        {
+            continue;
+        }
+        let site = (host.to_vec(), port.to_vec());
+        match &local {
+            Some(first) if *first != site => {
+                return Some((
+                    i,
+                    format!(
+                        "a second site ({} {}) names `db_local_site`: Berkeley DB takes any site line naming it, even `off`, as the local site, and refuses a second (BDB3667). Only this server's own line may name it",
+                        shown(host),
+                        shown(port)
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => local = Some(site),
+        }
+    }
+    None
 }

@@ -328,6 +328,19 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
             });
         }
     }
+    let block: Vec<&[u8]> = target
+        .lines
+        .clone()
+        .map(|i| new.lines[i].content.as_slice())
+        .collect();
+    if let Some((k, why)) = super::bdbread::block_refusal(&block) {
+        let i = target.lines.start + k;
+        return Err(EnableError::Unreadable {
+            line: i + 1,
+            text: crate::display::escape_bytes(&new.lines[i].content),
+            why,
+        });
+    }
 
     let mut warnings = Vec::new();
     for addr in std::iter::once(&req.local).chain(&req.remotes) {
@@ -469,6 +482,12 @@ mod tests {
                 "#rep_set_priority 0\n",
                 "#rep_set_priority 0\rset_flags DB_TXN_NOSYNC\n",
                 "control character",
+            ),
+            ("#rep_set_priority 0\n", "#REP_SET_PRIORITY 0\n", "only in lower case"),
+            (
+                "db_bootstrap_helper on\n",
+                "db_local_site off\n",
+                "a second site",
             ),
         ] {
             let input = BASE.replacen(from, to, 1);
