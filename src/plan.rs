@@ -386,7 +386,13 @@ fn unstarted_run_locks(nodes: &crate::node::Pair, cfg: &SiteConfig, findings: &m
             continue;
         };
         let journal = crate::runs::run_folder(cfg, &info.run_id).join(crate::journal::JOURNAL_FILE);
-        if info.is_mine() || info.run_id.is_empty() || journal.exists() {
+        // Only a run id that names one folder: `..`, `x/../RUN` or a path would look for the
+        // journal somewhere else and take a lock over that may be a started run's.
+        let plain = !info.run_id.is_empty()
+            && info.run_id != "."
+            && info.run_id != ".."
+            && !info.run_id.contains(['/', '\\']);
+        if info.is_mine() || !plain || journal.exists() {
             continue;
         }
         let role = access.role().as_str();

@@ -254,6 +254,22 @@ fn a_lock_of_a_run_killed_before_its_journal_is_taken_over() {
     let plan = site.tt_ha(&["plan"]);
     assert_eq!(plan.status.code(), Some(1), "{}", common::text(&plan));
     std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
+    // A run id that is not one folder's name is never taken for a run without a journal.
+    for odd in ["..", "x/../20260101T000000Z", "/tmp", "."] {
+        std::fs::write(&lock, format!("pid {pid} run {odd} command apply\n")).unwrap();
+        let plan = site.tt_ha(&["plan"]);
+        assert_eq!(
+            plan.status.code(),
+            Some(1),
+            "{odd}: {}",
+            common::text(&plan)
+        );
+    }
+    std::fs::write(
+        &lock,
+        format!("pid {pid} run 20260101T000000Z command apply\n"),
+    )
+    .unwrap();
     // Without: a warning, and apply goes ahead.
     let plan = site.tt_ha(&["plan"]);
     let out = common::text(&plan);

@@ -483,7 +483,11 @@ mod tests {
                 "#rep_set_priority 0\rset_flags DB_TXN_NOSYNC\n",
                 "control character",
             ),
-            ("#rep_set_priority 0\n", "#REP_SET_PRIORITY 0\n", "only in lower case"),
+            (
+                "#rep_set_priority 0\n",
+                "#REP_SET_PRIORITY 0\n",
+                "only in lower case",
+            ),
             (
                 "db_bootstrap_helper on\n",
                 "db_local_site off\n",
