@@ -382,6 +382,22 @@ fn remote_absolute(p: &Path) -> bool {
         .any(|os| NodePath::new(os, text.as_ref()).is_ok_and(|n| n.is_absolute()))
 }
 
+/// Message bodies a replicant writes before its start-up is done (from real Berkeley DB 5.3
+/// and 6.x runs): a `startup_regex` matching any of them would prove start-up at once.
+const ORDINARY_LINES: &[&str] = &[
+    "EID 0 is assigned for site 127.0.0.1:5111",
+    "try join request to site site 127.0.0.1:5110",
+    "connection established",
+    "starting election thread",
+    "handshake with no known master to wake election thread",
+    "r rep_process_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][516959] ",
+    "Racing replication msg lockout, ignore message.",
+    "Update setup for 4 files.",
+    "Next file 0: pgsize 4096, maxpg 9",
+    "FILEDONE: have 1 pages. Need 10.",
+    "`Connection refused' (111) on connection to site 127.0.0.1:5100",
+];
+
 /// The longest wait tt-ha.toml may set, and an agent accepts (seven days). Bounded so that no
 /// configured number overflows a deadline (an `Instant` plus it): `u64::MAX` seconds panicked.
 pub const LONGEST_WAIT_SECS: u64 = 7 * 24 * 60 * 60;
@@ -694,7 +710,19 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
                 ),
             ));
         }
-        Ok(_) => {}
+        // A pattern that matches lines every replicant writes long before its start-up is done
+        // (`\b`, `.`, `site`) proves nothing either.
+        Ok(re) => {
+            if let Some(line) = ORDINARY_LINES.iter().find(|l| re.is_match(l)) {
+                return Err(err(
+                    "procedure.startup_regex".into(),
+                    format!(
+                        "{:?} matches ordinary message lines written long before start-up is done (`{line}`), so it would prove start-up done too early: give text that only the line proving it has (the default is \"Start-up is done\")",
+                        cfg.procedure.startup_regex
+                    ),
+                ));
+            }
+        }
     }
     let p = &cfg.procedure;
     for (key, secs) in [
@@ -1251,6 +1279,12 @@ exe = "/usr/bin/ttfs-sim"
         }
         let s = format!("[procedure]\nstartup_regex = \"Start-up is (done|complete)\"\n{GOOD}");
         assert!(parse_str(&s).is_ok());
+        // Nor one that matches lines written long before start-up is done.
+        for re in [r"\b", ".", "site", "(?i)FILE", r"\d"] {
+            let s = format!("[procedure]\nstartup_regex = {re:?}\n{GOOD}");
+            let e = parse_str(&s).unwrap_err();
+            assert!(e.to_string().contains("ordinary message lines"), "{re}: {e}");
+        }
     }
 
     #[test]
