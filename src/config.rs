@@ -1283,7 +1283,10 @@ exe = "/usr/bin/ttfs-sim"
         for re in [r"\b", ".", "site", "(?i)FILE", r"\d"] {
             let s = format!("[procedure]\nstartup_regex = {re:?}\n{GOOD}");
             let e = parse_str(&s).unwrap_err();
-            assert!(e.to_string().contains("ordinary message lines"), "{re}: {e}");
+            assert!(
+                e.to_string().contains("ordinary message lines"),
+                "{re}: {e}"
+            );
         }
     }
 

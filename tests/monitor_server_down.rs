@@ -150,10 +150,12 @@ fn a_replicant_killed_with_sigkill_is_down_and_the_pair_is_not_functional() {
     killed_server_is_down("replicant", 1);
 }
 
-/// A database file as Berkeley DB starts one: its magic number (btree) at byte 12.
-fn database_bytes() -> Vec<u8> {
+/// A database file as Berkeley DB starts one: its magic number (btree) at byte 12, and its
+/// file id (shared by a database and its replica) at byte 52.
+fn database_bytes(id: u8) -> Vec<u8> {
     let mut b = vec![0u8; 512];
     b[12..16].copy_from_slice(&0x053162u32.to_le_bytes());
+    b[52..72].fill(id);
     b
 }
 
@@ -167,10 +169,15 @@ fn check_is_critical_when_the_replicants_home_lacks_the_masters_databases() {
     let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
     let home = |node: &str| dir.path().join(node).join("var/db");
     for node in ["master", "replicant"] {
-        for name in ["volumes.db", "media.db"] {
-            std::fs::write(home(node).join(name), database_bytes()).unwrap();
+        for (name, id) in [("volumes.db", 1), ("media.db", 2)] {
+            std::fs::write(home(node).join(name), database_bytes(id)).unwrap();
         }
     }
+    let (line, code) = check(dir.path());
+    assert!(line.starts_with("TT-HA OK") && code == 0, "{line}");
+    // A copy of a database kept in the master's home (its file id is the copied one's) is no
+    // database the replicant lacks: by name it read as one, a false CRITICAL.
+    std::fs::write(home("master").join("media.db.bak"), database_bytes(2)).unwrap();
     let (line, code) = check(dir.path());
     assert!(line.starts_with("TT-HA OK") && code == 0, "{line}");
     std::fs::rename(

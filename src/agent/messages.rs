@@ -195,6 +195,7 @@ impl Agent {
             }
             Op::RunningProcessStart => n.running_process_start().map_err(failed).and_then(to_json),
             Op::DatabaseSizes => n.database_sizes().map_err(failed).and_then(to_json),
+            Op::DatabaseIds => n.database_ids().map_err(failed).and_then(to_json),
             Op::StillServer { pid } => to_json(n.still_server(pid)),
             other => Err(failed(format!(
                 "{} is not a message-file operation (an agent bug: report it)",

@@ -265,6 +265,8 @@ ops! {
     RunningProcessStart "running_process_start",
     /// The home's database files and sizes. Reply: `{name: bytes}`.
     DatabaseSizes "database_sizes",
+    /// The home's database files and their file ids. Reply: `{name: hex}`.
+    DatabaseIds "database_ids",
     /// The process `pid` when it is still this node's server. Reply: a process or `null`.
     StillServer "still_server" { pid: u32 },
 }

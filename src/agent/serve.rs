@@ -435,6 +435,7 @@ impl Agent {
             | Op::ReadMessages { .. }
             | Op::RunningProcessStart
             | Op::DatabaseSizes
+            | Op::DatabaseIds
             | Op::StillServer { .. }) => self.messages(op, emit),
             // The engine's effects, in `effects.rs`.
             op => self.effect(op, emit),

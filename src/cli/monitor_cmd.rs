@@ -89,12 +89,7 @@ fn truncation_text(s: &NodeState) -> Option<String> {
 /// counts an initial copy's percent by, so `check` and `classify` count the same. Empty when
 /// the home cannot be read: then only what the replicant announces counts, as in `monitor`.
 fn master_sizes(master: &dyn NodeAccess) -> std::collections::BTreeMap<String, u64> {
-    sizes_or_empty(master)
-}
-
-/// A node's databases by name and size; none when its home cannot be listed.
-fn sizes_or_empty(node: &dyn NodeAccess) -> std::collections::BTreeMap<String, u64> {
-    node.database_sizes().unwrap_or_default()
+    master.database_sizes().unwrap_or_default()
 }
 
 /// The master's database sizes for `classify FILE`, when the site config at `config_path`
@@ -350,9 +345,10 @@ fn check_nodes(
     // Functional by its message files, yet without the master's databases in its home: its
     // server replicates into files no longer in its folder, lost at its next start.
     if matches!(v, Verdict::Functional) {
+        let ids = |n: &dyn NodeAccess| n.database_ids().unwrap_or_default();
         let lacks = monitor::pair::replicant_lacks(
-            &sizes_or_empty(&*nodes[Role::Master]),
-            &sizes_or_empty(&*nodes[Role::Replicant]),
+            &ids(&*nodes[Role::Master]),
+            &ids(&*nodes[Role::Replicant]),
         );
         if !lacks.is_empty() {
             outln!(

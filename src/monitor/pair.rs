@@ -274,19 +274,25 @@ fn connected(n: &NodeState) -> Vec<&str> {
         .collect()
 }
 
-/// The master's databases (by name) that the replicant's home does not hold. A replicant whose
-/// start-up is done holds every database the master has; one whose files were moved or deleted
-/// while its server runs goes on replicating into files no longer in its folder, its message
-/// file reads as functional, and a restart loses them (`check` said OK). Empty when the
-/// master lists none (a home that keeps its databases elsewhere, `set_data_dir`).
+/// The master's databases that the replicant's home does not hold, by name. A database and
+/// its replica share their Berkeley DB file id (`database_ids`), so they are matched by it,
+/// whatever they are named: a copy of a database kept in the master's home (`media.db.bak`)
+/// has the id of the one it copies and asks for nothing more (by name it read as missing, a
+/// false CRITICAL). A replicant whose start-up is done holds every database of the master;
+/// one whose files were moved or deleted while its server runs goes on replicating into files
+/// no longer in its folder, its message file reads as functional, and a restart loses them
+/// (`check` said OK). Empty when the master lists none (databases kept elsewhere,
+/// `set_data_dir`).
 pub fn replicant_lacks(
-    master: &std::collections::BTreeMap<String, u64>,
-    replicant: &std::collections::BTreeMap<String, u64>,
+    master: &std::collections::BTreeMap<String, String>,
+    replicant: &std::collections::BTreeMap<String, String>,
 ) -> Vec<String> {
+    let held: std::collections::HashSet<&String> = replicant.values().collect();
+    let mut seen = std::collections::HashSet::new();
     master
-        .keys()
-        .filter(|name| !replicant.contains_key(*name))
-        .cloned()
+        .iter()
+        .filter(|(_, id)| !held.contains(id) && seen.insert(*id))
+        .map(|(name, _)| name.clone())
         .collect()
 }
 

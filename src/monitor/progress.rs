@@ -685,6 +685,24 @@ pub fn database_sizes(home: &Path) -> std::io::Result<BTreeMap<String, u64>> {
     Ok(sizes)
 }
 
+/// The home's database files by name, each with its Berkeley DB file id (the 20 bytes at
+/// offset 52 of its metadata page, in hexadecimal): a database and its replica share it, and
+/// a copy made with `cp` has it too, whatever either is named.
+pub fn database_ids(home: &Path) -> std::io::Result<BTreeMap<String, String>> {
+    use std::io::Read;
+    let mut ids = BTreeMap::new();
+    for name in database_sizes(home)?.into_keys() {
+        let mut head = [0u8; 72];
+        let read = crate::fsinfo::open_regular(&home.join(&name))
+            .and_then(|mut f| f.read_exact(&mut head));
+        if read.is_ok() {
+            let hex: String = head[52..72].iter().map(|b| format!("{b:02x}")).collect();
+            ids.insert(name, hex);
+        }
+    }
+    Ok(ids)
+}
+
 /// Whether `path` starts with a Berkeley DB metadata page (the magic number at byte 12).
 fn is_database(path: &Path) -> bool {
     use std::io::Read;

@@ -360,6 +360,10 @@ impl NodeAccess for LocalNode {
         crate::monitor::progress::database_sizes(&self.cfg.home)
     }
 
+    fn database_ids(&self) -> std::io::Result<BTreeMap<String, String>> {
+        crate::monitor::progress::database_ids(&self.cfg.home)
+    }
+
     fn still_server(&self, pid: u32) -> Option<FoundProcess> {
         crate::probe::still_server(&self.cfg, pid)
     }

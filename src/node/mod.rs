@@ -255,6 +255,10 @@ pub trait NodeAccess: Send + Sync {
     /// an initial copy from this node copies.
     fn database_sizes(&self) -> std::io::Result<std::collections::BTreeMap<String, u64>>;
 
+    /// The home's database files and their Berkeley DB file ids
+    /// ([`crate::monitor::progress::database_ids`]).
+    fn database_ids(&self) -> std::io::Result<std::collections::BTreeMap<String, String>>;
+
     /// The process `pid` with its details (uptime, memory), when it is still this node's
     /// server: one process looked up, cheap enough to ask every few seconds.
     fn still_server(&self, pid: u32) -> Option<FoundProcess>;

@@ -1901,6 +1901,10 @@ impl NodeAccess for RemoteNode {
         self.ask(Op::DatabaseSizes).map_err(io_error)
     }
 
+    fn database_ids(&self) -> std::io::Result<std::collections::BTreeMap<String, String>> {
+        self.ask(Op::DatabaseIds).map_err(io_error)
+    }
+
     /// Cannot tell: no process (the node watch looks again later).
     fn still_server(&self, pid: u32) -> Option<FoundProcess> {
         self.ask::<Option<FoundProcess>>(Op::StillServer { pid })
