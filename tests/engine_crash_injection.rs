@@ -501,3 +501,42 @@ fn a_saved_db_config_missing_from_the_quarantine_stops_the_rollback_before_anyth
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(snapshot(&site.replicant), r0);
 }
+
+/// A saved original DB_CONFIG gone from the quarantine when the run never wrote that node's
+/// DB_CONFIG (a crash between saving it and the write): the file in the home is still the
+/// original, and the rollback goes ahead (refusing it was a false refusal).
+#[test]
+fn a_saved_db_config_missing_before_the_run_wrote_it_stops_nothing() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let records: Vec<serde_json::Value> = fs::read_to_string(journal_path(&site))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let copy = records
+        .iter()
+        .find(|r| {
+            r["type"] == "intent"
+                && r["step"] == "replicant.dbconfig"
+                && r["action"]["kind"] == "copy"
+        })
+        .expect("the replicant.dbconfig step saves the original")["seq"]
+        .clone();
+    let n = 1 + records
+        .iter()
+        .position(|r| r["type"] == "result" && r["intent"] == copy)
+        .unwrap();
+    let site = FakeSite::new();
+    let original = fs::read(site.replicant.join("DB_CONFIG")).unwrap();
+    assert!(crash(&site, &["apply", "--yes"], n), "no crash at {n}");
+    let saved = run_folder_of(&site, &site.replicant).join("quarantine/ttreplicant/DB_CONFIG");
+    fs::rename(&saved, site.dir.path().join("DB_CONFIG.away")).unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        fs::read(site.replicant.join("DB_CONFIG")).unwrap(),
+        original
+    );
+}

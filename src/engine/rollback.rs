@@ -296,15 +296,22 @@ fn dbconfig_to_restore(
 /// Why the original DB_CONFIG this run saved for `access`'s node cannot be restored, when its
 /// copy in the quarantine is gone (moved or deleted since): the rollback would otherwise skip
 /// the restore and start the node with the attempt's DB_CONFIG. `None` when it is there, was
-/// never saved, or was already restored by this rollback (`restored`).
+/// never saved, was never written by the run (the node's DB_CONFIG is still the original), or
+/// was already restored by this rollback (`restored`).
 fn saved_dbconfig_missing(
     access: &dyn NodeAccess,
     run_id: &str,
     records: &[Record],
     restored: bool,
 ) -> Option<String> {
-    let saved = runs::quarantine_dir(access.config(), run_id).join("DB_CONFIG");
+    let node = access.config();
+    let saved = runs::quarantine_dir(node, run_id).join("DB_CONFIG");
+    let written = records.iter().any(|r| {
+        matches!(&r.event, J::Intent { action: crate::journal::Action::Write { node: n, path, .. }, .. }
+            if *n == node.name && *path == node.db_config_path())
+    });
     (!restored
+        && written
         && runs::copy_completed(records, &saved)
         && access.exists(&saved).is_ok_and(|e| !e))
     .then(|| {
