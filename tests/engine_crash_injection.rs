@@ -283,25 +283,9 @@ fn a_run_cut_before_its_first_record_is_rolled_back_or_resumed_without_leaving_a
 /// moves, in a complete apply: after it the originals are in quarantine and the step is not
 /// done.
 fn record_after_the_prune_batch() -> usize {
-    let site = FakeSite::new();
-    let o = site.tt_ha(&["apply", "--yes"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let journal = fs::read_to_string(journal_path(&site)).unwrap();
-    let records: Vec<serde_json::Value> = journal
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let intent = records
-        .iter()
-        .find(|r| {
-            r["type"] == "intent" && r["step"] == "replicant.prune" && r["action"]["kind"] == "move"
-        })
-        .expect("the prune's move intent")["seq"]
-        .clone();
-    1 + records
-        .iter()
-        .position(|r| r["type"] == "result" && r["intent"] == intent)
-        .expect("the prune batch's result")
+    record_closing(|r| {
+        r["type"] == "intent" && r["step"] == "replicant.prune" && r["action"]["kind"] == "move"
+    })
 }
 
 /// A file made in the replicant's home under an original's name after the prune moved the
@@ -376,15 +360,36 @@ fn an_original_missing_from_the_quarantine_is_never_passed_over() {
 
 /// The 1-based number of the record that ends step `step` in a complete apply.
 fn record_after_step(step: &str) -> usize {
+    1 + full_apply_journal()
+        .iter()
+        .position(|r| r["type"] == "step-done" && r["step"] == step)
+        .unwrap_or_else(|| panic!("no step-done of {step}"))
+}
+
+/// The records of a complete apply's journal, on a fresh site.
+fn full_apply_journal() -> Vec<serde_json::Value> {
     let site = FakeSite::new();
     let o = site.tt_ha(&["apply", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
-    let journal = fs::read_to_string(journal_path(&site)).unwrap();
-    1 + journal
+    fs::read_to_string(journal_path(&site))
+        .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .position(|r| r["type"] == "step-done" && r["step"] == step)
-        .unwrap_or_else(|| panic!("no step-done of {step}"))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The 1-based number of the `result` record that closes the first intent `is_intent` picks,
+/// in a complete apply.
+fn record_closing(is_intent: impl Fn(&serde_json::Value) -> bool) -> usize {
+    let records = full_apply_journal();
+    let intent = &records
+        .iter()
+        .find(|r| is_intent(r))
+        .expect("the intent is in a complete apply")["seq"];
+    1 + records
+        .iter()
+        .position(|r| r["type"] == "result" && r["intent"] == *intent)
+        .expect("the intent's result")
 }
 
 /// A DB_CONFIG edited by hand after the run wrote it (between a crash and the rollback): the
@@ -507,27 +512,9 @@ fn a_saved_db_config_missing_from_the_quarantine_stops_the_rollback_before_anyth
 /// original, and the rollback goes ahead (refusing it was a false refusal).
 #[test]
 fn a_saved_db_config_missing_before_the_run_wrote_it_stops_nothing() {
-    let site = FakeSite::new();
-    let o = site.tt_ha(&["apply", "--yes"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let records: Vec<serde_json::Value> = fs::read_to_string(journal_path(&site))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let copy = records
-        .iter()
-        .find(|r| {
-            r["type"] == "intent"
-                && r["step"] == "replicant.dbconfig"
-                && r["action"]["kind"] == "copy"
-        })
-        .expect("the replicant.dbconfig step saves the original")["seq"]
-        .clone();
-    let n = 1 + records
-        .iter()
-        .position(|r| r["type"] == "result" && r["intent"] == copy)
-        .unwrap();
+    let n = record_closing(|r| {
+        r["type"] == "intent" && r["step"] == "replicant.dbconfig" && r["action"]["kind"] == "copy"
+    });
     let site = FakeSite::new();
     let original = fs::read(site.replicant.join("DB_CONFIG")).unwrap();
     assert!(crash(&site, &["apply", "--yes"], n), "no crash at {n}");
