@@ -226,9 +226,9 @@ pub enum JournalError {
     },
 }
 
-/// The longest line read as a record. A batch of 1,000 moves with paths of the longest length
-/// Linux allows (4,096 bytes, in hexadecimal when not UTF-8) stays well under it; a longer line
-/// is not a record, and reading it whole would let one damaged file take all memory.
+/// The longest line read as a record. A batch of moves is cut so its record stays under it
+/// whatever the names ([`crate::quarantine::MOVE_BATCH_BYTES`]); a longer line is not a
+/// record, and reading it whole would let one damaged file take all memory.
 pub const MAX_RECORD_BYTES: usize = 64 << 20;
 
 /// An open journal, appending.

@@ -388,7 +388,7 @@ pub enum BatchError {
 /// Moves `pairs` (from, to) on `node` with a write-ahead intent per batch and a result after
 /// the batch's renames are durable. The journal is the controller's; the renames are the
 /// node's ([`crate::node::NodeAccess::move_batch`]). `progress(done, total)` is called about
-/// twice a second. Returns (moved now, found already moved).
+/// twice a second.
 pub fn move_journaled(
     journal: &mut crate::journal::Journal,
     step: &str,
@@ -396,9 +396,9 @@ pub fn move_journaled(
     pairs: &[(PathBuf, PathBuf)],
     dest_is_ours: bool,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<(usize, usize), BatchError> {
+) -> Result<BatchMoved, BatchError> {
     use crate::journal::{Action, Event, MovePair};
-    let (mut moved, mut already) = (0, 0);
+    let mut out = BatchMoved::default();
     let mut last = std::time::Instant::now();
     for chunk in batches(pairs) {
         let moves = chunk
@@ -415,47 +415,101 @@ pub fn move_journaled(
                 moves,
             },
         })?;
-        let before = moved + already;
-        let (m, a) = node.move_batch(chunk, dest_is_ours, &mut |done| {
+        let before = out.moved + out.already;
+        let batch = node.move_batch(chunk, dest_is_ours, &mut |done| {
             if last.elapsed().as_millis() > 500 {
                 last = std::time::Instant::now();
                 progress(before + done, pairs.len());
             }
         })?;
-        moved += m;
-        already += a;
+        // The newcomers kept aside are named in the record, so the journal tells where each
+        // went (they are in no move pair).
+        let detail = format!("{} entries{}", chunk.len(), batch.newer_words());
+        out.add(batch);
         journal.append(Event::Result {
             intent: seq,
-            detail: format!("{} entries", chunk.len()),
+            detail,
         })?;
     }
-    progress(moved + already, pairs.len());
-    Ok((moved, already))
+    progress(out.moved + out.already, pairs.len());
+    Ok(out)
+}
+
+/// What a batch of moves did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchMoved {
+    /// Entries moved now.
+    pub moved: usize,
+    /// Entries an earlier attempt had already moved.
+    pub already: usize,
+    /// Where newcomers were kept ([`Moved::NewerAside`]): entries found under a name whose
+    /// original an earlier attempt had already moved, set beside that original. The operator
+    /// is told each one: a rollback does not bring them back (the journal's original is the
+    /// node's), and `finalize` purges them with the quarantine.
+    pub newer: Vec<PathBuf>,
+}
+
+impl BatchMoved {
+    /// Adds what another batch did.
+    pub fn add(&mut self, other: BatchMoved) {
+        self.moved += other.moved;
+        self.already += other.already;
+        self.newer.extend(other.newer);
+    }
+
+    /// `; N newcomers … kept as …` for a step's result (empty when there were none): the
+    /// names, escaped, the first few of them.
+    pub fn newer_words(&self) -> String {
+        const SHOWN: usize = 5;
+        if self.newer.is_empty() {
+            return String::new();
+        }
+        let mut names: Vec<String> = self
+            .newer
+            .iter()
+            .take(SHOWN)
+            .map(|p| shown(p).to_string())
+            .collect();
+        if self.newer.len() > SHOWN {
+            names.push(format!("and {} more", self.newer.len() - SHOWN));
+        }
+        format!(
+            "; {} made since an earlier attempt moved an entry of the same name: kept beside it as {} (a rollback does not bring them back and `tt-ha finalize` purges them: copy what you need first)",
+            match self.newer.len() {
+                1 => "1 entry was".to_string(),
+                n => format!("{n} entries were"),
+            },
+            names.join(", ")
+        )
+    }
 }
 
 /// Moves one batch of `pairs` on this machine and makes it durable (both parents synced):
-/// the local half of a journaled batch. `progress(done)` after each entry. Returns (moved now,
-/// found already moved).
+/// the local half of a journaled batch. `progress(done)` after each entry.
 pub fn move_batch(
     pairs: &[(PathBuf, PathBuf)],
     dest_is_ours: bool,
     progress: &mut dyn FnMut(usize),
-) -> Result<(usize, usize), MoveError> {
-    let (mut moved, mut already) = (0, 0);
+) -> Result<BatchMoved, MoveError> {
+    let mut out = BatchMoved::default();
     let mut folders = Folders::default();
     for (from, to) in pairs {
         if folders.rename(from, to) {
-            moved += 1;
+            out.moved += 1;
         } else {
             match move_entry(from, to, dest_is_ours)? {
-                Moved::AlreadyDone => already += 1,
-                _ => moved += 1,
+                Moved::AlreadyDone => out.already += 1,
+                Moved::NewerAside(aside) => {
+                    out.moved += 1;
+                    out.newer.push(aside);
+                }
+                Moved::Renamed | Moved::Copied => out.moved += 1,
             }
         }
-        progress(moved + already);
+        progress(out.moved + out.already);
     }
     sync_parents(pairs.iter().map(|(f, t)| (f.as_path(), t.as_path())))?;
-    Ok((moved, already))
+    Ok(out)
 }
 
 fn remove_any(p: &Path) -> io::Result<()> {
@@ -754,7 +808,7 @@ mod tests {
         .unwrap();
         let node = crate::node::LocalNode::new(cfg, crate::node::Role::Replicant);
         let done = move_journaled(&mut journal, "s", &node, &pairs, true, &mut |_, _| {}).unwrap();
-        assert_eq!(done, (n, 0));
+        assert_eq!((done.moved, done.already, done.newer.len()), (n, 0, 0));
         let intents = journal
             .records()
             .iter()

@@ -81,6 +81,24 @@ fn a_remote_node_reads_and_replaces_exactly_like_a_local_one() {
         local.home_holders().unwrap().holders
     );
 
+    // A batch moved again after a newcomer took a moved entry's name: the controller learns
+    // where the node kept the newcomer (a stream frame), as a local move returns it.
+    let (from, to) = (
+        n.home.join("log.0000000001"),
+        n.run.join("r1/q/log.0000000001"),
+    );
+    let pair = [(from.clone(), to.clone())];
+    let first = remote.move_batch(&pair, true, &mut |_| {}).unwrap();
+    assert_eq!((first.moved, first.already, first.newer.len()), (1, 0, 0));
+    std::fs::write(&from, b"newcomer").unwrap();
+    let again = remote.move_batch(&pair, true, &mut |_| {}).unwrap();
+    assert_eq!(again.newer, [n.run.join("r1/q/log.0000000001.newer-1")]);
+    assert_eq!(
+        std::fs::read(&to).unwrap(),
+        vec![7u8; 64],
+        "the original stays"
+    );
+
     // Outside the node's folders: refused by the agent, named, logged on the node.
     let outside = tt_ha::node::NodePath::new(remote.os(), "/etc/hostname").unwrap();
     let e = remote.read_file(&outside).unwrap_err().to_string();

@@ -778,6 +778,34 @@ fn odd_names_are_listed_and_moved_byte_for_byte_and_moves_stay_between_home_and_
         "the home is as it was, byte for byte"
     );
 
+    // A name moved again after a newcomer took it in the home (a resumed batch): the moved
+    // entry stays, the newcomer is kept beside it, and the controller is told where, in the
+    // name's exact bytes.
+    let once = json!([pairs[0].clone()]);
+    a.ok(json!({"op": "move_batch", "pairs": once, "dest_is_ours": true}));
+    std::fs::write(&paths[0], b"NEWCOMER\n").unwrap();
+    a.streams.clear();
+    assert_eq!(
+        a.ok(json!({"op": "move_batch", "pairs": once, "dest_is_ours": true})),
+        json!([1, 0])
+    );
+    let moved_to = q.join(std::ffi::OsStr::from_bytes(names[0]));
+    let mut kept = moved_to.clone().into_os_string();
+    kept.push(".newer-1");
+    let kept = PathBuf::from(kept);
+    assert!(
+        a.streams.iter().any(|f| exact(&f["newer"]) == wire(&kept)),
+        "{:?}",
+        a.streams
+    );
+    assert_eq!(std::fs::read(&kept).unwrap(), b"NEWCOMER\n");
+    assert_eq!(
+        std::fs::read(&moved_to).unwrap(),
+        [names[0], b"\n".as_slice()].concat()
+    );
+    a.ok(json!({"op": "move_batch", "pairs": [back[0].clone()], "dest_is_ours": false}));
+    std::fs::remove_file(&kept).unwrap();
+
     // Refused before any effect, logged on the node: out of the allowed folders, within the
     // run folder, a folder itself, and a batch with one bad pair among good ones.
     let all = node.home.parent().unwrap().parent().unwrap().to_path_buf();

@@ -306,7 +306,13 @@ fn a_newcomer_made_after_the_prune_never_takes_the_originals_place() {
     );
     fs::write(site.replicant.join("customers.db"), b"IMPOSTOR\n").unwrap();
     let o = site.tt_ha(&["apply", "--yes"]);
-    assert!(o.status.success(), "resume: {}", text(&o));
+    let out = text(&o);
+    assert!(o.status.success(), "resume: {out}");
+    assert!(
+        out.contains("1 entry was made since an earlier attempt")
+            && out.contains("customers.db.newer-1"),
+        "the resume names where it kept the newcomer: {out}"
+    );
     let o = site.tt_ha(&["rollback", "--yes"]);
     assert!(o.status.success(), "rollback: {}", text(&o));
     assert_eq!(

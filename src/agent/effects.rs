@@ -288,11 +288,15 @@ impl Agent {
                 emit(json!({ "done": done }));
             }
         };
-        let (moved, already) = self
+        let batch = self
             .node()
             .move_batch(&checked, dest_is_ours, &mut progress)
             .map_err(failed)?;
-        to_json((moved, already))
+        // Newcomers kept aside go as stream frames: the answer keeps its shape.
+        for p in batch.newer {
+            emit(json!({ "newer": WirePath(p) }));
+        }
+        to_json((batch.moved, batch.already))
     }
 
     /// Refuses `r` for `op`: logged on the node, answered with kind `refused`.

@@ -39,7 +39,7 @@ pub(crate) fn move_all(
     node: &dyn NodeAccess,
     pairs: Vec<(PathBuf, PathBuf)>,
     dest_is_ours: bool,
-) -> Result<(usize, usize), EngineError> {
+) -> Result<quarantine::BatchMoved, EngineError> {
     let started = Instant::now();
     let sink = &mut *ctx.sink;
     let mut progress = |done: usize, total: usize| {
@@ -359,11 +359,13 @@ pub(crate) fn quarantine_moves(
             crate::display::path(&dest)
         ),
     );
-    let (moved, _) = move_all(ctx, step, access, pairs, true)?;
+    let done = move_all(ctx, step, access, pairs, true)?;
     Ok(format!(
-        "{moved} entries ({}) moved into {}",
+        "{} entries ({}) moved into {}{}",
+        done.moved,
         human_bytes(bytes),
-        crate::display::path(&dest)
+        crate::display::path(&dest),
+        done.newer_words()
     ))
 }
 

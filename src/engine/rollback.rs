@@ -889,25 +889,30 @@ fn run_step(
         UndoStep::MasterRegions => {
             ensure_down(ctx, id, master)?;
             let pairs = attempt_moves(master, &ctx.run_id);
-            let (n, _) = move_all(ctx, id, master, pairs, true)?;
+            let done = move_all(ctx, id, master, pairs, true)?;
             Ok(format!(
-                "{n} region files moved into {}",
-                shown(&runs::attempt_dir(m, &ctx.run_id))
+                "{} region files moved into {}{}",
+                done.moved,
+                shown(&runs::attempt_dir(m, &ctx.run_id)),
+                done.newer_words()
             ))
         }
         UndoStep::ReplicantClear => {
             ensure_down(ctx, id, replicant)?;
             let pairs = attempt_moves(replicant, &ctx.run_id);
-            let (n, _) = move_all(ctx, id, replicant, pairs, true)?;
+            let done = move_all(ctx, id, replicant, pairs, true)?;
             Ok(format!(
-                "{n} entries moved into {}",
-                shown(&runs::attempt_dir(r, &ctx.run_id))
+                "{} entries moved into {}{}",
+                done.moved,
+                shown(&runs::attempt_dir(r, &ctx.run_id)),
+                done.newer_words()
             ))
         }
         UndoStep::ReplicantRestore => {
             ensure_down(ctx, id, replicant)?;
             let pairs = restore_moves(replicant, records);
-            let (n, _) = move_all(ctx, id, replicant, pairs, false)?;
+            // Into the home (not ours): a name taken there is refused, never set aside.
+            let n = move_all(ctx, id, replicant, pairs, false)?.moved;
             let kept = kept_in_quarantine(replicant, records);
             let kept = if kept.is_empty() {
                 String::new()

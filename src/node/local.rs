@@ -282,7 +282,7 @@ impl NodeAccess for LocalNode {
         pairs: &[(EntryPath, EntryPath)],
         dest_is_ours: bool,
         progress: &mut dyn FnMut(usize),
-    ) -> Result<(usize, usize), MoveError> {
+    ) -> Result<crate::quarantine::BatchMoved, MoveError> {
         crate::quarantine::move_batch(pairs, dest_is_ours, progress)
     }
 

@@ -178,13 +178,12 @@ pub trait NodeAccess: Send + Sync {
     /// Moves entries (rename; across file systems copy + fsync + hash, then remove), and makes
     /// the batch durable (parent folders synced) before returning: the caller journals the
     /// batch's intent before and its result after. `progress(done)` is called as it goes.
-    /// Returns (moved now, found already moved).
     fn move_batch(
         &self,
         pairs: &[(EntryPath, EntryPath)],
         dest_is_ours: bool,
         progress: &mut dyn FnMut(usize),
-    ) -> Result<(usize, usize), MoveError>;
+    ) -> Result<crate::quarantine::BatchMoved, MoveError>;
 
     /// Bytes under `path` (a file's size; a folder's files, recursively; 0 when absent).
     fn tree_size(&self, path: &EntryPath) -> u64;

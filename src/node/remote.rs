@@ -1709,7 +1709,7 @@ impl NodeAccess for RemoteNode {
         pairs: &[(super::EntryPath, super::EntryPath)],
         dest_is_ours: bool,
         progress: &mut dyn FnMut(usize),
-    ) -> Result<(usize, usize), crate::quarantine::MoveError> {
+    ) -> Result<crate::quarantine::BatchMoved, crate::quarantine::MoveError> {
         let op = Op::MoveBatch {
             pairs: pairs
                 .iter()
@@ -1717,14 +1717,26 @@ impl NodeAccess for RemoteNode {
                 .collect(),
             dest_is_ours,
         };
+        let mut newer = Vec::new();
         let mut on_stream = |v: Value| {
             if let Some(done) = v.get("done").and_then(Value::as_u64) {
                 progress(done as usize);
             }
+            // A newcomer kept aside is streamed as it happens (the answer stays
+            // `[moved, already]`, as agents before it answered).
+            if let Some(Ok(WirePath(p))) = v.get("newer").cloned().map(serde_json::from_value) {
+                newer.push(p);
+            }
         };
-        self.call_streaming(op, &mut on_stream)
-            .and_then(|v| self.read_answer(v))
-            .map_err(|e| crate::quarantine::MoveError::Remote(e.to_string()))
+        let (moved, already) = self
+            .call_streaming(op, &mut on_stream)
+            .and_then(|v| self.read_answer::<(usize, usize)>(v))
+            .map_err(|e| crate::quarantine::MoveError::Remote(e.to_string()))?;
+        Ok(crate::quarantine::BatchMoved {
+            moved,
+            already,
+            newer,
+        })
     }
 
     /// 0 when the node cannot be asked.
