@@ -62,6 +62,18 @@ pub enum EntryKind {
     Special,
 }
 
+impl EntryKind {
+    /// The kind in words, for messages.
+    pub fn words(self) -> &'static str {
+        match self {
+            EntryKind::File => "a file",
+            EntryKind::Dir => "a folder",
+            EntryKind::Symlink => "a symbolic link",
+            EntryKind::Special => "a socket or device",
+        }
+    }
+}
+
 /// One entry directly inside the home.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -185,6 +197,38 @@ pub fn is_region_name(name: impl AsRef<OsStr>) -> bool {
 /// `__db.0001` went; `__db.reppg.db`, `__db.registerx` and `__dbq.x.1` stayed). Exact bytes.
 pub fn recovery_removes(name: impl AsRef<OsStr>) -> bool {
     removed_at_recovery(name.as_ref().as_encoded_bytes())
+}
+
+/// True for names Berkeley DB makes its own files under when it opens an environment: region
+/// files (`__db.` and digits), replication files (`__db.rep.…`) and the register
+/// (`__db.register`). Exact bytes.
+pub fn made_at_open(name: impl AsRef<OsStr>) -> bool {
+    let b = name.as_ref().as_encoded_bytes();
+    match b.strip_prefix(b"__db.") {
+        Some(rest) => {
+            (!rest.is_empty() && rest.iter().all(u8::is_ascii_digit))
+                || rest.starts_with(b"rep.")
+                || rest == b"register"
+        }
+        None => false,
+    }
+}
+
+/// Why `node`'s server must not be started on its home (at `home`) while `blockers` are there
+/// ([`Home::start_blockers`]), with what to do; `None` when nothing is in the way.
+pub fn start_refusal(node: &str, home: &Path, blockers: &[&Entry]) -> Option<String> {
+    if blockers.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = blockers
+        .iter()
+        .map(|e| format!("{} ({})", shown(&e.path), e.kind.words()))
+        .collect();
+    Some(format!(
+        "{node}'s home holds {}, under a name Berkeley DB makes its own file under when the server starts: the start would fail (`Is a directory`, DB_RUNRECOVERY). Nothing was started. Move it out of {} (it is not a Berkeley DB file), then run the same command again",
+        names.join(", "),
+        shown(home)
+    ))
 }
 
 /// [`recovery_removes`] on a name's exact bytes (a remote node's name, split from its path).
@@ -581,6 +625,23 @@ impl Home {
             .collect()
     }
 
+    /// Entries that are not regular files under a name Berkeley DB makes its own file under
+    /// when the server opens the environment ([`made_at_open`]). A folder there fails the start
+    /// (`__db.002: Is a directory`, then `DB_RUNRECOVERY`, seen with Berkeley DB 5.3), after the
+    /// start was asked for; a link or device would be opened in the file's place.
+    pub fn start_blockers(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.kind != EntryKind::File && e.path.file_name().is_some_and(made_at_open))
+            .collect()
+    }
+
+    /// Why `node`'s server must not be started on this home as it is ([`Home::start_blockers`]),
+    /// with what to do; `None` when nothing is in the way.
+    pub fn start_refusal(&self, node: &str) -> Option<String> {
+        start_refusal(node, &self.path, &self.start_blockers())
+    }
+
     /// What the replicant's `prune` step moves: everything except DB_CONFIG.
     pub fn replicant_prune_moves(&self) -> Vec<&Entry> {
         self.entries
@@ -634,6 +695,58 @@ pub fn human_bytes(n: u64) -> String {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn names_berkeley_db_makes_at_open() {
+        for name in [
+            "__db.001",
+            "__db.1",
+            "__db.0042",
+            "__db.rep.egen",
+            "__db.rep.system",
+            "__db.register",
+        ] {
+            assert!(made_at_open(name), "{name}");
+        }
+        for name in [
+            "__db.",
+            "__db.fake",
+            "__db.00a",
+            "__db.registerx",
+            "__dbq.x.1",
+            "_db.001",
+            "db.rep.egen",
+            "x__db.001",
+            "__DB.001",
+        ] {
+            assert!(!made_at_open(name), "{name}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_what_is_not_a_file_under_such_a_name_blocks_a_start() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("DB_CONFIG"), b"").unwrap();
+        fs::write(d.path().join("__db.001"), b"").unwrap();
+        fs::create_dir(d.path().join("__db.002")).unwrap();
+        fs::create_dir(d.path().join("__db.fake")).unwrap();
+        std::os::unix::fs::symlink("/nowhere", d.path().join("__db.rep.gen")).unwrap();
+        let home = Home::open(d.path(), "$DB_Msg.txt").unwrap();
+        let names: Vec<_> = home
+            .start_blockers()
+            .iter()
+            .map(|e| e.path.file_name().unwrap().to_os_string())
+            .collect();
+        assert_eq!(names, ["__db.002", "__db.rep.gen"]);
+        let why = home.start_refusal("ttmaster").unwrap();
+        assert!(
+            why.starts_with("ttmaster's home holds ")
+                && why.contains("__db.002 (a folder)")
+                && why.contains("__db.rep.gen (a symbolic link)"),
+            "{why}"
+        );
+    }
 
     #[test]
     fn classifies_names() {

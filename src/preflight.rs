@@ -566,6 +566,31 @@ fn check_writable(n: &NodeView, out: &mut Vec<Finding>) {
     }
 }
 
+/// Nothing the master's `regions` step leaves (a folder) takes a name Berkeley DB makes its
+/// own file under at the master's start: that start would fail after the master was changed.
+/// Shown only when something is in the way. (The replicant's prune moves everything.)
+fn check_start_names(master: &NodeView, out: &mut Vec<Finding>) {
+    let Ok(home) = &master.home else {
+        return;
+    };
+    let moved = home.master_region_moves();
+    let left: Vec<&crate::dbhome::Entry> = home
+        .start_blockers()
+        .into_iter()
+        .filter(|e| !moved.contains(e))
+        .collect();
+    if let Some(why) = crate::dbhome::start_refusal(&master.cfg.name, &home.path, &left) {
+        out.push(finding(
+            "names kept for Berkeley DB",
+            Some(master),
+            format!("{} in the way", left.len()),
+            "no folder under a region file's name (__db.001, __db.rep.…)",
+            Status::Fail,
+            why,
+        ));
+    }
+}
+
 /// Every file the master's backup copies has a name that is text (the backup step would
 /// refuse after the run began otherwise). The home rows say why a home cannot be read.
 fn check_backup_names(master: &NodeView, out: &mut Vec<Finding>) {
@@ -809,6 +834,7 @@ pub fn run(master: &NodeView, replicant: &NodeView) -> Vec<Finding> {
     check_writable(master, &mut out);
     check_writable(replicant, &mut out);
     check_backup_names(master, &mut out);
+    check_start_names(master, &mut out);
     check_lock(master, &mut out);
     check_lock(replicant, &mut out);
     out

@@ -328,3 +328,40 @@ fn config_errors_name_file_line_and_key() {
         "{err}"
     );
 }
+
+/// A folder in the master's home under a name Berkeley DB makes its own file under (a region
+/// file's, a replication file's): `master.regions` leaves folders, and the master's start
+/// would then fail inside Berkeley DB after the master was changed. Preflight fails naming it
+/// and changes nothing; an ordinary folder, or a folder under another `__db` name, passes.
+#[test]
+fn a_folder_under_a_region_name_fails_preflight() {
+    for (name, fails) in [
+        ("__db.002", true),
+        ("__db.rep.egen", true),
+        ("__db.register", true),
+        ("__db.fake", false),
+        ("archive", false),
+    ] {
+        let site = Site::new();
+        let at = site.master.join(name);
+        let _ = fs::remove_file(&at); // a region file of the same name
+        fs::create_dir(&at).unwrap();
+        let before = snapshot(site.dir.path());
+        let (code, plan) = plan_json(&site);
+        assert_eq!(snapshot(site.dir.path()), before, "plan changed files");
+        let row = plan["preflight"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "names kept for Berkeley DB");
+        if fails {
+            assert_eq!(code, Some(1), "{name}: {plan:#}");
+            let row = row.unwrap_or_else(|| panic!("{name}: no row: {plan:#}"));
+            assert_eq!(row["status"], "fail");
+            let note = row["note"].as_str().unwrap();
+            assert!(note.contains(&format!("{name} (a folder)")), "{note}");
+        } else {
+            assert!(row.is_none(), "{name}: {row:?}");
+        }
+    }
+}

@@ -533,3 +533,28 @@ fn a_saved_db_config_missing_before_the_run_wrote_it_stops_nothing() {
         original
     );
 }
+
+/// A folder made in the master's home under a region file's name after `master.regions`
+/// cleared them (between a crash and the resume): Berkeley DB fails the start on it (`__db.002:
+/// Is a directory`, DB_RUNRECOVERY, seen with 5.3) after the start was asked for. The resume
+/// now refuses before starting, naming it and what to do; moved away, the resume completes.
+#[test]
+fn a_folder_under_a_region_name_is_refused_before_the_master_starts() {
+    let n = record_after_step("master.regions");
+    let site = FakeSite::new();
+    assert!(crash(&site, &["apply", "--yes"], n), "no crash at {n}");
+    let squatter = site.master.join("__db.002");
+    fs::create_dir(&squatter).unwrap();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("__db.002 (a folder)") && out.contains("Nothing was started"),
+        "{out}"
+    );
+    assert!(!site.up(true), "the master was started anyway: {out}");
+    fs::remove_dir(&squatter).unwrap();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "resume: {}", text(&o));
+    assert_replicating(&site, 0);
+}

@@ -216,6 +216,16 @@ pub(crate) fn stop(ctx: &mut Ctx, step: &str, role: Role) -> Result<String, Engi
 pub(crate) fn start(ctx: &mut Ctx, step: &str, role: Role) -> Result<String, EngineError> {
     let access = ctx.nodes.get(role);
     let node = access.config();
+    // A folder (or link) made under a region file's name since the home was cleared fails the
+    // start inside Berkeley DB, after it was asked for: refused first, naming it. (A home that
+    // cannot be listed now is left to the start, which says why it cannot open.)
+    if let Some(why) = access
+        .list_home()
+        .ok()
+        .and_then(|home| home.start_refusal(&node.name))
+    {
+        return Err(EngineError::step(step, why));
+    }
     let seq = ctx.service_intent(step, node, "start")?;
     let timeout = ctx.start_timeout();
     let res = access.start_server(timeout, &mut live_lines(ctx, step));
