@@ -93,9 +93,26 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry's exact name in its node's spelling (a Windows node's path, read on a Unix
+    /// controller, is split at its `\\`).
+    fn exact_name(&self) -> Vec<u8> {
+        crate::node::path::exact_file_name(&self.path)
+    }
+
     /// True when the entry's exact name is a region name ([`is_region_name`]).
     fn has_region_name(&self) -> bool {
-        self.path.file_name().is_some_and(is_region_name)
+        region_name_bytes(&self.exact_name())
+    }
+
+    /// True when Berkeley DB makes a file of its own under this entry's name when it opens the
+    /// environment ([`made_at_open`]). On a Windows node names compare without case: its
+    /// `__DB.002` is the file Berkeley DB opens as `__db.002`.
+    fn named_as_made_at_open(&self) -> bool {
+        let mut name = self.exact_name();
+        if crate::node::path::spelled_os(&self.path) == crate::node::NodeOs::Windows {
+            name.make_ascii_lowercase();
+        }
+        made_at_open(name)
     }
 }
 
@@ -186,7 +203,11 @@ fn name_is_dbconfig(name: &OsStr) -> bool {
 /// True for names the master's `regions` step moves: `__db.*`, plus the vendor page's `_db.*` and
 /// `db.rep.*` renderings of the same names. Decided on the name's exact bytes.
 pub fn is_region_name(name: impl AsRef<OsStr>) -> bool {
-    let b = name.as_ref().as_encoded_bytes();
+    region_name_bytes(name.as_ref().as_encoded_bytes())
+}
+
+/// [`is_region_name`] on a name's exact bytes (a remote node's name, split from its path).
+fn region_name_bytes(b: &[u8]) -> bool {
     b.starts_with(b"__db.") || b.starts_with(b"_db.") || b.starts_with(b"db.rep.")
 }
 
@@ -201,10 +222,9 @@ pub fn recovery_removes(name: impl AsRef<OsStr>) -> bool {
 
 /// True for names Berkeley DB makes its own files under when it opens an environment: region
 /// files (`__db.` and digits), replication files (`__db.rep.…`) and the register
-/// (`__db.register`). Exact bytes.
-pub fn made_at_open(name: impl AsRef<OsStr>) -> bool {
-    let b = name.as_ref().as_encoded_bytes();
-    match b.strip_prefix(b"__db.") {
+/// (`__db.register`). Exact bytes, as Berkeley DB writes them (lower case).
+pub fn made_at_open(name: impl AsRef<[u8]>) -> bool {
+    match name.as_ref().strip_prefix(b"__db.") {
         Some(rest) => {
             (!rest.is_empty() && rest.iter().all(u8::is_ascii_digit))
                 || rest.starts_with(b"rep.")
@@ -632,7 +652,7 @@ impl Home {
     pub fn start_blockers(&self) -> Vec<&Entry> {
         self.entries
             .iter()
-            .filter(|e| e.kind != EntryKind::File && e.path.file_name().is_some_and(made_at_open))
+            .filter(|e| e.kind != EntryKind::File && e.named_as_made_at_open())
             .collect()
     }
 
@@ -721,6 +741,39 @@ mod tests {
         ] {
             assert!(!made_at_open(name), "{name}");
         }
+    }
+
+    /// A remote Windows node's listing, read on this (Unix) controller: its names are split at
+    /// `\\` (this machine's `Path` takes the whole text for one name, and `master.regions`
+    /// then moved no region file of a Windows master), and compare without case.
+    #[cfg(unix)]
+    #[test]
+    fn a_windows_nodes_entries_are_judged_by_their_own_names() {
+        let entry = |name: &str, kind: EntryKind| Entry {
+            name: name.to_string(),
+            path: PathBuf::from(format!(r"C:\TapeTrack\var\db\{name}")),
+            kind,
+            class: classify(name, kind, "$DB_Msg.txt"),
+            bytes: 1,
+        };
+        let home = Home {
+            configured: PathBuf::from(r"C:\TapeTrack\var\db"),
+            path: PathBuf::from(r"C:\TapeTrack\var\db"),
+            entries: vec![
+                entry("DB_CONFIG", EntryKind::File),
+                entry("__DB.002", EntryKind::Dir),
+                entry("__db.001", EntryKind::File),
+                entry("__db.rep.egen", EntryKind::File),
+                entry("customers.db", EntryKind::File),
+                entry("x__db.003", EntryKind::File),
+            ],
+        };
+        let names = |v: Vec<&Entry>| v.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(home.master_region_moves()),
+            ["__db.001", "__db.rep.egen"]
+        );
+        assert_eq!(names(home.start_blockers()), ["__DB.002"]);
     }
 
     #[cfg(unix)]

@@ -180,8 +180,16 @@ pub fn name(n: &OsStr) -> Shown<'_> {
     Shown(n.as_encoded_bytes())
 }
 
-/// The last component of `p` for people (the whole path when it has none).
+/// The last component of `p` for people (the whole path when it has none), in the spelling of
+/// the node the path belongs to: a Windows node's `C:\…\__db.001` read here is `__db.001`.
 pub fn file_name(p: &Path) -> Shown<'_> {
+    let b = p.as_os_str().as_encoded_bytes();
+    if crate::node::path::spelled_os(p) != crate::node::NodeOs::this_machine()
+        && let Some(i) = b.iter().rposition(|c| matches!(c, b'\\' | b'/'))
+        && i + 1 < b.len()
+    {
+        return Shown(&b[i + 1..]);
+    }
     name(p.file_name().unwrap_or(p.as_os_str()))
 }
 
@@ -234,6 +242,22 @@ pub fn json_safe(json: String) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A remote Windows node's path, read on this Unix controller, is named by its own last
+    /// name (this machine's `Path` takes the whole text for one name); a local path as always.
+    #[cfg(unix)]
+    #[test]
+    fn a_windows_nodes_file_is_named_by_its_own_last_name() {
+        let w = Path::new(r"C:\TapeTrack\var\db\__db.001");
+        assert_eq!(file_name(w).to_string(), "__db.001");
+        let unc = Path::new(r"\\srv\share\var\db\vol\x.db");
+        assert_eq!(file_name(unc).to_string(), "x.db");
+        assert_eq!(
+            file_name(Path::new("/srv/a\\b.db")).to_string(),
+            "a\\\\b.db"
+        );
+        assert_eq!(file_name(Path::new("/srv/db/")).to_string(), "db");
+    }
 
     /// The inverse of [`escape_bytes`], to prove the rendering is unambiguous.
     fn unescape(s: &str) -> Vec<u8> {

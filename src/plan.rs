@@ -173,7 +173,11 @@ pub fn moves_summary(effects: &[Effect]) -> Option<String> {
         .collect();
     let (from, to, _) = moves.first()?;
     let total: u64 = moves.iter().map(|m| m.2).sum();
-    let folder = |p: &PathBuf| crate::display::path(p.parent().unwrap_or(p)).to_string();
+    // In the node's spelling: a Windows node's path read here has no parent of this system's.
+    let folder = |p: &PathBuf| {
+        let parent = crate::node::path::parent_spelled(p);
+        crate::display::path(parent.as_deref().unwrap_or(p)).to_string()
+    };
     Some(format!(
         "move {} entries ({}) from {} into quarantine {}",
         moves.len(),
@@ -526,6 +530,29 @@ pub fn build_on(nodes: &crate::node::Pair, cfg: &SiteConfig, run_id: &str) -> Pl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A remote Windows master's moves, planned on this Unix controller: the summary names its
+    /// folders and each row its file, in the node's spelling (they were empty and whole paths).
+    #[cfg(unix)]
+    #[test]
+    fn a_windows_nodes_moves_are_summed_up_in_its_spelling() {
+        let e = Effect::Move {
+            node: Role::Master,
+            from: PathBuf::from(r"C:\TT\var\db\__db.001"),
+            to: PathBuf::from(r"C:\TT\var\tt-ha\R1\quarantine\m\__db.001"),
+            bytes: 7,
+            class: FileClass::Region,
+            entry: EntryKind::File,
+        };
+        assert_eq!(
+            moves_summary(std::slice::from_ref(&e)).unwrap(),
+            r"move 1 entries (7 B) from C:\\TT\\var\\db into quarantine C:\\TT\\var\\tt-ha\\R1\\quarantine\\m"
+        );
+        match e.words() {
+            Words::Entry { name, .. } => assert_eq!(name, "__db.001"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[cfg(unix)]
     #[test]

@@ -618,7 +618,7 @@ fn check_backup_names(master: &NodeView, out: &mut Vec<Finding>) {
 fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
     use crate::runlock::Found;
     let dir = n.cfg.run_dir();
-    let lock = dir.join(LOCK_FILE_NAME);
+    let lock = crate::node::path::join_spelled(&dir, &[LOCK_FILE_NAME]);
     let shown = crate::display::path(&lock);
     let (current, note) = match n.access.get().inspect_lock() {
         Found::Free => (None, String::new()),

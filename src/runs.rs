@@ -31,6 +31,12 @@ pub fn quarantine_dir(node: &Node, run_id: &str) -> PathBuf {
     crate::node::path::join_spelled(&node.run_dir(), &[run_id, "quarantine", &node.name])
 }
 
+/// Where a run keeps the node's original DB_CONFIG, copied before its first edit: in the
+/// node's quarantine folder, joined in the node's spelling (a Windows node's `…\DB_CONFIG`).
+pub fn saved_dbconfig(node: &Node, run_id: &str) -> PathBuf {
+    crate::node::path::join_spelled(&quarantine_dir(node, run_id), &["DB_CONFIG"])
+}
+
 /// Where `entry` (an entry of the node's home) goes in the run's quarantine: the quarantine
 /// folder, under the entry's own name. The plan shows it and apply moves it there: one rule.
 pub fn quarantine_dest(node: &Node, run_id: &str, entry: &Entry) -> PathBuf {
@@ -287,6 +293,10 @@ mod tests {
         assert_eq!(
             attempt_dir(&node, "R1"),
             PathBuf::from(r"C:\TT\var\tt-ha\R1\attempt\rep")
+        );
+        assert_eq!(
+            saved_dbconfig(&node, "R1"),
+            PathBuf::from(r"C:\TT\var\tt-ha\R1\quarantine\rep\DB_CONFIG")
         );
         let entry = Entry {
             name: "volumes.db".into(),

@@ -249,7 +249,7 @@ pub(crate) fn save_original_dbconfig(
     access: &dyn NodeAccess,
 ) -> Result<PathBuf, EngineError> {
     let node = access.config();
-    let to = runs::quarantine_dir(node, &ctx.run_id).join("DB_CONFIG");
+    let to = runs::saved_dbconfig(node, &ctx.run_id);
     if runs::copy_completed(ctx.journal.records(), &to) {
         return Ok(to);
     }

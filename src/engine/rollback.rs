@@ -219,9 +219,9 @@ fn move_step(
 
 /// The last name of `path` (an entry of a home) for people, in the spelling of the node it
 /// belongs to: a remote Windows node's `C:\…\__db.001` is `__db.001` on a Linux controller too.
-/// Its bytes are [`exact_name`]'s, escaped by the display rule.
+/// Its bytes are [`crate::node::path::exact_file_name`]'s, escaped by the display rule.
 fn entry_name(path: &std::path::Path) -> String {
-    match exact_name(path) {
+    match crate::node::path::exact_file_name(path) {
         name if name.is_empty() || crate::node::path::parent_spelled(path).is_none() => {
             shown(path).to_string()
         }
@@ -282,7 +282,7 @@ fn dbconfig_to_restore(
     records: &[Record],
 ) -> Option<(PathBuf, Vec<u8>, Vec<u8>)> {
     let node = access.config();
-    let saved = runs::quarantine_dir(node, run_id).join("DB_CONFIG");
+    let saved = runs::saved_dbconfig(node, run_id);
     if !runs::copy_completed(records, &saved) {
         return None;
     }
@@ -305,7 +305,7 @@ fn saved_dbconfig_missing(
     restored: bool,
 ) -> Option<String> {
     let node = access.config();
-    let saved = runs::quarantine_dir(node, run_id).join("DB_CONFIG");
+    let saved = runs::saved_dbconfig(node, run_id);
     let written = records.iter().any(|r| {
         matches!(&r.event, J::Intent { action: crate::journal::Action::Write { node: n, path, .. }, .. }
             if *n == node.name && *path == node.db_config_path())
@@ -351,25 +351,6 @@ fn attempt_listing(
         .unzip()
 }
 
-/// The exact bytes of the last name of `path`, in the node's own spelling (a Windows node's
-/// path read on a Unix controller included).
-fn exact_name(path: &std::path::Path) -> Vec<u8> {
-    let bytes = path.as_os_str().as_encoded_bytes();
-    match crate::node::path::parent_spelled(path) {
-        Some(parent) if path.parent() != Some(parent.as_path()) => {
-            let rest = bytes.get(parent.as_os_str().len()..).unwrap_or(bytes);
-            let start = rest
-                .iter()
-                .take_while(|b| matches!(b, b'\\' | b'/'))
-                .count();
-            rest[start..].to_vec()
-        }
-        _ => path
-            .file_name()
-            .map_or_else(|| bytes.to_vec(), |n| n.as_encoded_bytes().to_vec()),
-    }
-}
-
 /// Pairs (quarantine → home) for the replicant's originals still in quarantine, but those that
 /// stay there ([`stays_in_quarantine`]).
 fn restore_moves(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<(PathBuf, PathBuf)> {
@@ -390,7 +371,7 @@ fn restore_moves(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<(PathBuf
 /// the replicant's restart would delete it (`__db.fake`, `__db.1`, a link `__db.x`). Kept in
 /// the quarantine it is lost nowhere, and no copy is made (nothing for a crash to cut short).
 fn stays_in_quarantine(original: &std::path::Path) -> bool {
-    let name = exact_name(original);
+    let name = crate::node::path::exact_file_name(original);
     let region = name
         .strip_prefix(b"__db.")
         .is_some_and(|d| d.len() == 3 && d.iter().all(u8::is_ascii_digit));

@@ -133,7 +133,10 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
                 crate::runlock::Found::Garbled(what) => Some(format!(
                     "{} on {} is not a lock tt-ha can read ({}): if no tt-ha runs with that run folder, remove it; apply and rollback refuse until then",
                     crate::display::path(
-                        &node.config().run_dir().join(crate::runlock::LOCK_FILE_NAME)
+                        &crate::node::path::join_spelled(
+                            &node.config().run_dir(),
+                            &[crate::runlock::LOCK_FILE_NAME]
+                        )
                     ),
                     node.config().name,
                     if what.is_empty() { "empty" } else { what.as_str() }

@@ -130,6 +130,32 @@ pub fn join_entry(
     }
 }
 
+/// The exact bytes of the last name of `path` (an entry of a node's folder), in the node's
+/// own spelling: a Windows node's `C:\…\__db.001` read on a Unix controller is `__db.001`,
+/// where this machine's `Path` would take the whole text for one name.
+pub fn exact_file_name(path: &std::path::Path) -> Vec<u8> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    match parent_spelled(path) {
+        Some(parent) if path.parent() != Some(parent.as_path()) => {
+            let rest = bytes.get(parent.as_os_str().len()..).unwrap_or(bytes);
+            let start = rest
+                .iter()
+                .take_while(|b| matches!(b, b'\\' | b'/'))
+                .count();
+            rest[start..].to_vec()
+        }
+        _ => path
+            .file_name()
+            .map_or_else(|| bytes.to_vec(), |n| n.as_encoded_bytes().to_vec()),
+    }
+}
+
+/// The system whose spelling `path` is in (see [`join_spelled`]): Windows for a drive or UNC
+/// path read on another system, else this machine's.
+pub fn spelled_os(path: &std::path::Path) -> NodeOs {
+    spelled(path).map_or(NodeOs::this_machine(), |p| p.os)
+}
+
 /// `path` as a [`NodePath`] of the system its spelling says (see [`join_spelled`]).
 fn spelled(path: &std::path::Path) -> Option<NodePath> {
     let text = path.to_str()?;
