@@ -371,6 +371,16 @@ fn a_corrupt_foreign_or_other_version_seek_file_is_ignored_and_rewritten() {
             },
         ),
         ("json of another shape", b"[1,2,3]".to_vec()),
+        (
+            // A good seek file of another site's message files (copied from it).
+            "of other files",
+            {
+                let here = site.dir.path().to_str().unwrap();
+                let other = good_text.replace(here, "/srv/another-site");
+                assert_ne!(other, good_text);
+                other.into_bytes()
+            },
+        ),
     ];
     for (what, bytes) in bad {
         std::fs::write(site.seek(), &bytes).unwrap();
@@ -408,6 +418,87 @@ fn a_corrupt_foreign_or_other_version_seek_file_is_ignored_and_rewritten() {
             .any(|l| l.contains("cannot write the seek file")),
         "{lines:?}"
     );
+}
+
+/// Sets every `key` in `v`, at any depth, to `to`.
+fn set_all(v: &mut serde_json::Value, key: &str, to: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Object(o) => o
+            .iter_mut()
+            .map(|(k, x)| {
+                if k == key {
+                    *x = to.clone();
+                    1
+                } else {
+                    set_all(x, key, to)
+                }
+            })
+            .sum(),
+        serde_json::Value::Array(a) => a.iter_mut().map(|x| set_all(x, key, to)).sum(),
+        _ => 0,
+    }
+}
+
+/// A well-formed seek file whose counts no read can give (more lines than bytes, more
+/// messages, errors or restarts than lines, up to the largest number): a check that read on
+/// from it panicked adding one more line (`attempt to add with overflow`) and went on
+/// panicking at every check, with nothing on stdout for Nagios. It is now not used, said so,
+/// and rewritten; the answer is a whole read's, with lines appended after it was written.
+#[test]
+fn a_seek_file_with_counts_no_read_can_give_is_ignored_and_rewritten() {
+    let m = std::fs::read(fixtures().join("6.2-a-master.txt")).unwrap();
+    let r = std::fs::read(fixtures().join("6.2-a-replicant.txt")).unwrap();
+    let (half_m, half_r) = (&m[..m.len() / 2], &r[..r.len() / 2]);
+    let (half_m, half_r) = (
+        &half_m[..whole_lines(half_m) as usize],
+        &half_r[..whole_lines(half_r) as usize],
+    );
+    for (key, to) in [
+        ("line_no", serde_json::json!(u64::MAX)),
+        ("line_no", serde_json::json!(r.len())),
+        ("messages", serde_json::json!(u64::MAX)),
+        ("errors_total", serde_json::json!(u64::MAX)),
+        ("restarts", serde_json::json!(u64::MAX)),
+    ] {
+        let site = Site::new(own_port(&m, 5100), own_port(&r, 5101));
+        site.append("master", half_m);
+        site.append("replicant", half_r);
+        site.check(&[]);
+        let mut seek: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(site.seek()).unwrap()).unwrap();
+        assert!(set_all(&mut seek, key, &to) >= 2, "{key} not in {seek}");
+        std::fs::write(site.seek(), serde_json::to_vec(&seek).unwrap()).unwrap();
+        site.append("master", &m[half_m.len()..]);
+        site.append("replicant", &r[half_r.len()..]);
+        let fresh = site.fresh_check();
+        let (lines, code) = site.check(&[]);
+        assert_eq!(
+            (lines[0].clone(), code),
+            (fresh.0[0].clone(), fresh.1),
+            "{key}"
+        );
+        assert!(
+            lines.len() == 2
+                && lines[1].contains("was not used")
+                && lines[1].contains(key_words(key)),
+            "{key}: {lines:?}"
+        );
+        assert_eq!(
+            site.check(&[]),
+            fresh,
+            "{key}: the rewritten seek file is read on"
+        );
+    }
+}
+
+/// How [`tt_ha::monitor::read::Progress::implausible`] names a count.
+fn key_words(key: &str) -> &'static str {
+    match key {
+        "line_no" => "lines in",
+        "messages" => "messages in",
+        "errors_total" => "errors in",
+        _ => "restarts in",
+    }
 }
 
 /// A seek file that cannot be written (its folder does not exist or is not writable): the check

@@ -288,7 +288,16 @@ fn check_nodes(
         ms.state(&cfg.master.message_file),
         rs.state(&cfg.replicant().message_file),
     );
-    let notes = save_seek_file(seek_path, loaded.ignored, &[ms, rs]);
+    // A seek file of other message files (copied from another site, or the config's files
+    // changed) is read whole as well: said, as a corrupt one is.
+    let ignored = loaded.ignored.or_else(|| {
+        let wanted = [
+            (ms.role.as_str(), ms.path.as_path()),
+            (rs.role.as_str(), rs.path.as_path()),
+        ];
+        seekfile::of_other_files(&loaded.nodes, &wanted)
+    });
+    let notes = save_seek_file(seek_path, ignored, &[ms, rs]);
     let sizes = master_sizes(&*nodes[Role::Master]);
     if !sizes.is_empty() {
         // As `monitor` counts it: the copy's percent includes the files still to come.

@@ -427,6 +427,33 @@ impl Progress {
         }
     }
 
+    /// Why this cannot be the reading of `consumed` bytes of a message file (a seek file edited
+    /// by hand, or damaged): a line holds at least its newline, and every message counted
+    /// (5.3–6.1 may write several on one line) holds at least a byte. `None` when it can be.
+    /// (Counts past these bounds would also overflow as the read goes on.)
+    pub fn implausible(&self) -> Option<String> {
+        let (lines, bytes) = (self.line_no as u64, self.consumed);
+        let s = &self.state;
+        let benign = s.benign.values().fold(0u64, |a, n| a.saturating_add(*n));
+        [
+            ("lines", lines),
+            ("messages", s.messages),
+            ("restarts", s.restarts),
+            ("errors", s.errors_total),
+            ("connection failures", s.connection_failures),
+            ("failed elections", s.failed_elections),
+            ("benign messages", benign),
+            ("bytes cut", s.truncated_bytes),
+        ]
+        .into_iter()
+        .find(|(_, n)| *n > bytes)
+        .map(|(what, n)| format!("{n} {what} in {bytes} bytes"))
+        .or_else(|| {
+            (s.truncated_lines > lines)
+                .then(|| format!("{} cut lines in {lines} lines", s.truncated_lines))
+        })
+    }
+
     /// The state with the held message applied: what a whole read of the file says now.
     pub fn finished_state(&self, message_file: &str) -> NodeState {
         let mut state = self.state.clone();

@@ -110,6 +110,17 @@ fn try_load(path: &Path) -> Result<Vec<Saved>, Option<String>> {
             file.version
         )));
     }
+    // Counts no read can give (edited by hand): never read on from, nor added to.
+    if let Some((n, why)) = file
+        .nodes
+        .iter()
+        .find_map(|n| n.progress.implausible().map(|why| (n, why)))
+    {
+        return Err(Some(format!(
+            "its {} entry cannot be of a message file read so far ({why})",
+            n.role
+        )));
+    }
     Ok(file.nodes)
 }
 
@@ -146,6 +157,12 @@ fn tail_hash(f: &mut std::fs::File, offset: u64) -> std::io::Result<String> {
 /// bytes before the offset. `Err` says why not.
 fn resumable(saved: &Saved, f: &mut std::fs::File, meta: &std::fs::Metadata) -> Result<(), String> {
     let offset = saved.progress.consumed;
+    // Checked on load too; again here, where a node is handed an entry to read on from.
+    if let Some(why) = saved.progress.implausible() {
+        return Err(format!(
+            "its counts cannot be of a file read so far ({why})"
+        ));
+    }
     if identity(meta) != (saved.dev, saved.ino) {
         return Err("the file was replaced".into());
     }
@@ -171,6 +188,22 @@ pub fn read_node(
     message_file: &str,
 ) -> std::io::Result<(Saved, Outcome)> {
     read_node_since(find(saved, role, path), role, path, message_file)
+}
+
+/// Why the remembered `saved` entries are of other message files than `wanted` (role, path):
+/// `None` when there are none, or when they include every wanted one.
+pub fn of_other_files(saved: &[Saved], wanted: &[(&str, &Path)]) -> Option<String> {
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|(role, path)| find(saved, role, path).is_none())
+        .map(|(role, path)| format!("the {role}'s {}", crate::display::path(path)))
+        .collect();
+    (!saved.is_empty() && !missing.is_empty()).then(|| {
+        format!(
+            "it remembers other message files than {}",
+            missing.join(" and ")
+        )
+    })
 }
 
 /// What the seek file remembers of the message file `path` of the node `role`.
