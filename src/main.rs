@@ -25,6 +25,21 @@ fn main() -> ExitCode {
                 }
                 _ => tt_ha::cli::out::eprint(&shown),
             }
+            // `check` answers in monitoring-plugin terms even when its arguments are wrong:
+            // clap's exit 2 would read as CRITICAL. UNKNOWN (3), with a first line saying so.
+            let usage = !matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            );
+            if usage && tt_ha::cli::is_check(std::env::args_os()) {
+                let first = shown
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                tt_ha::cli::out::print(&format!("TT-HA UNKNOWN - bad arguments: {first}\n"));
+                return ExitCode::from(3);
+            }
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };

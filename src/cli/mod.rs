@@ -193,6 +193,17 @@ pub enum Command {
     },
 }
 
+/// Whether the command line `args` (program name first) asks for `check`, even when it does
+/// not parse: `check` then answers UNKNOWN, as monitoring plugins do, not clap's exit 2 (which
+/// Nagios reads as CRITICAL).
+pub fn is_check(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    use clap::CommandFactory;
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+        .is_ok_and(|m| m.subcommand_name() == Some("check"))
+}
+
 /// Runs a parsed command line; the exit code says how it went.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {

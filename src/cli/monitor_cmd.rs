@@ -218,6 +218,26 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Why `check`'s thresholds cannot be used as given (a lag is bytes, never negative; a warning
+/// comes at or before the critical state; a stall takes some time), with the fix.
+fn thresholds_refused(warn_lag: i64, crit_lag: i64, stale: f64) -> Option<String> {
+    if warn_lag < 0 || crit_lag < 0 {
+        Some(format!(
+            "--warn-lag {warn_lag} --crit-lag {crit_lag}: a lag is a number of bytes, 0 or more; correct the check's command"
+        ))
+    } else if warn_lag > crit_lag {
+        Some(format!(
+            "--warn-lag {warn_lag} is above --crit-lag {crit_lag}: give the warning threshold at or below the critical one"
+        ))
+    } else if !(stale.is_finite() && stale > 0.0) {
+        Some(format!(
+            "--stale {stale}: give the seconds without progress that count as stalled, more than 0"
+        ))
+    } else {
+        None
+    }
+}
+
 /// `check`: one line and an exit code in monitoring-plugin conventions. Each message file is
 /// read on from where the previous check left it (the seek file `state`, by default beside the
 /// site config): a repeated check reads only what was appended. What the seek file could not do
@@ -229,6 +249,10 @@ pub fn check(
     stale: f64,
     state: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(why) = thresholds_refused(warn_lag, crit_lag, stale) {
+        outln!("TT-HA UNKNOWN - {why}");
+        return Ok(ExitCode::from(3));
+    }
     let cfg = match config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
@@ -274,10 +298,9 @@ fn check_nodes(
         let path = n.message_file_path();
         let since = seekfile::find(&loaded.nodes, n.role().as_str(), Path::new(path.as_str()));
         n.read_messages(since)
-            .map(|(saved, _)| saved)
             .map_err(|e| format!("{}: {e}", shown(Path::new(path.as_str()))))
     };
-    let (ms, rs) = match (read(&*nodes[Role::Master]), read(&*nodes[Role::Replicant])) {
+    let ((ms, mo), (rs, ro)) = match (read(&*nodes[Role::Master]), read(&*nodes[Role::Replicant])) {
         (Ok(m), Ok(r)) => (m, r),
         (Err(e), _) | (_, Err(e)) => {
             outln!("TT-HA UNKNOWN - cannot read a message file: {e}");
@@ -308,8 +331,9 @@ fn check_nodes(
     // Both nodes answered (their files were read): each server is looked for once. A killed
     // server's file says nothing more (#14): only its process tells it is gone.
     let seen = [0, 1].map(|i| monitor::procwatch::ProcessWatch::default().look(&*nodes[i], 0));
+    let now = now_secs();
     let v = monitor::dashboard::pair_verdict(
-        monitor::combined(&m, &r, Some(now_secs()), stale),
+        monitor::combined(&m, &r, Some(now), stale),
         &seen,
         &[None, None],
     );
@@ -373,7 +397,29 @@ fn check_nodes(
             return Ok(ExitCode::from(2));
         }
     }
+    // Stamps that cannot be set against this machine's clock time no stall: an OK would rest
+    // on them, so it is UNKNOWN; a worse answer stands, and the doubt is said after it.
+    let doubts: Vec<String> = [("master", &m, &mo), ("replicant", &r, &ro)]
+        .into_iter()
+        .filter_map(|(role, s, o)| {
+            monitor::clock::doubt(role, s.last_stamp, o.modified, o.now, now)
+        })
+        .collect();
+    if !doubts.is_empty() && code < 2 {
+        outln!(
+            "TT-HA UNKNOWN - {}: whether the replicant keeps up cannot be judged (a stall is timed by the stamps); set both nodes' clocks by NTP. By the files: {}{lag_text} | {perf}",
+            doubts.join("; "),
+            v.describe()
+        );
+        for n in notes {
+            outln!("{n}");
+        }
+        return Ok(ExitCode::from(3));
+    }
     outln!("TT-HA {word} - {}{lag_text} | {perf}", v.describe());
+    for d in doubts {
+        outln!("note: {d}; set both nodes' clocks by NTP");
+    }
     for n in notes {
         outln!("{n}");
     }

@@ -2,6 +2,7 @@
 //! and say what is happening. Pure except for reading files (`classify_file`).
 
 pub mod classify;
+pub mod clock;
 pub mod dashboard;
 pub mod feed;
 pub mod follow;

@@ -52,7 +52,7 @@ struct SeekFile {
 }
 
 /// What one node's read did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     /// Where reading began (0 when afresh).
     pub from: u64,
@@ -60,6 +60,14 @@ pub struct Outcome {
     pub to: u64,
     /// Why the file was read from its start, when the seek file had it and could not be used.
     pub afresh: Option<String>,
+    /// When the file was last written (epoch seconds), by the node's clock: the clock its
+    /// messages are stamped by. `None` from an agent that does not say.
+    #[serde(default)]
+    pub modified: Option<f64>,
+    /// The node's clock when it read the file (epoch seconds). `None` from an agent that does
+    /// not say.
+    #[serde(default)]
+    pub now: Option<f64>,
 }
 
 /// A seek file as loaded: the nodes it remembers, or why it was not used.
@@ -232,10 +240,17 @@ pub fn read_node_since(
     let progress = read_on(&mut f, from, message_file)?;
     let (dev, ino) = identity(&meta);
     let tail_hash = tail_hash(&mut f, progress.consumed)?;
+    let epoch = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs_f64())
+    };
     let outcome = Outcome {
         from: start,
         to: progress.consumed,
         afresh,
+        modified: meta.modified().ok().and_then(epoch),
+        now: epoch(std::time::SystemTime::now()),
     };
     let saved = Saved {
         role: role.to_string(),

@@ -1,0 +1,92 @@
+//! Whether a node's message stamps can be set against this machine's clock. The stall rule
+//! ([`super::stall`]) and the lag in seconds take the nodes' clocks to agree within a few
+//! seconds (NTP). A node whose clock is off this machine's, or whose newest stamp is later
+//! than its file was last written (stamps of another clock), is said, never judged on: a
+//! master stamped an hour ahead made every stall read as not yet begun, and `check` said OK.
+//!
+//! Not caught: stamps *behind* their file's clock. A file also gets lines without a stamp
+//! (`TapeTrack: BDB0196 …`, blank lines, in `../shared/bdb`), written any time after the last
+//! stamped one, so a file written later than its newest stamp proves nothing.
+
+/// Seconds a node's clock, or its stamps, may be off before they are doubted: far above the
+/// drift NTP allows and a second's stamp resolution, far below the stall rule's minutes.
+pub const CLOCK_TOLERANCE_SECS: f64 = 30.0;
+
+/// A stamp below this is no epoch time (Berkeley DB 5.3 on Windows stamps seconds since boot).
+const EPOCH_FLOOR: f64 = 1e9;
+
+/// Why the `role`'s stamps cannot be set against this machine's clock (`here_now`, epoch
+/// seconds): its clock (`node_now`, read by the node) is off this machine's, or its newest
+/// stamp (`last_stamp`) is later than its file was last written (`modified`, by its clock).
+/// `None` when nothing says so (or the node does not tell).
+pub fn doubt(
+    role: &str,
+    last_stamp: Option<f64>,
+    modified: Option<f64>,
+    node_now: Option<f64>,
+    here_now: f64,
+) -> Option<String> {
+    if let Some(off) = node_now.map(|n| n - here_now)
+        && off.abs() > CLOCK_TOLERANCE_SECS
+    {
+        return Some(format!(
+            "the {role}'s clock is {:.0} s {} this machine's",
+            off.abs(),
+            if off > 0.0 { "ahead of" } else { "behind" }
+        ));
+    }
+    let (stamp, written) = (last_stamp?, modified?);
+    (stamp >= EPOCH_FLOOR && stamp - written > CLOCK_TOLERANCE_SECS).then(|| {
+        format!(
+            "the {role}'s newest message is stamped {:.0} s after its message file was last written: its stamps are not of its clock",
+            stamp - written
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_795_000_000.0;
+
+    #[test]
+    fn agreeing_clocks_and_stamps_raise_no_doubt() {
+        assert_eq!(
+            doubt(
+                "master",
+                Some(NOW - 5.0),
+                Some(NOW - 5.0),
+                Some(NOW + 1.0),
+                NOW
+            ),
+            None
+        );
+        // An old stamp in a file written since (a line without a stamp) proves nothing.
+        assert_eq!(
+            doubt("master", Some(NOW - 3600.0), Some(NOW), Some(NOW), NOW),
+            None
+        );
+        // Seconds since boot (5.3 on Windows) are no epoch time.
+        assert_eq!(doubt("master", Some(5000.0), Some(NOW), None, NOW), None);
+        // A node that does not tell.
+        assert_eq!(doubt("master", None, None, None, NOW), None);
+    }
+
+    #[test]
+    fn a_clock_off_or_stamps_ahead_of_their_file_are_said() {
+        let d = doubt("master", Some(NOW), Some(NOW), Some(NOW + 3600.0), NOW).unwrap();
+        assert!(d.contains("master's clock is 3600 s ahead of"), "{d}");
+        let d = doubt("replicant", Some(NOW), Some(NOW), Some(NOW - 45.0), NOW).unwrap();
+        assert!(d.contains("replicant's clock is 45 s behind"), "{d}");
+        let d = doubt(
+            "master",
+            Some(NOW + 3600.0),
+            Some(NOW - 5.0),
+            Some(NOW),
+            NOW,
+        )
+        .unwrap();
+        assert!(d.contains("stamped 3605 s after"), "{d}");
+    }
+}
