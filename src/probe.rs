@@ -28,6 +28,16 @@ pub struct FoundProcess {
     pub uptime_secs: u64,
     /// Resident memory in bytes.
     pub memory: u64,
+    /// Suspended (state `T`: `SIGSTOP`, job control): it holds its files and port but serves
+    /// nothing until continued, and its message file falls silent as an idle one does.
+    #[serde(default)]
+    pub suspended: bool,
+}
+
+/// Whether `p` is suspended (state `T`). A process stopped by a tracer (`t`) is not: `strace`
+/// stops it for an instant at every system call.
+fn suspended(p: &sysinfo::Process) -> bool {
+    p.status() == ProcessStatus::Stop
 }
 
 fn matches(m: &ProcessMatch, p: &sysinfo::Process) -> bool {
@@ -87,6 +97,7 @@ pub fn matching_processes(m: &ProcessMatch) -> Vec<FoundProcess> {
             name: p.name().to_string_lossy().into_owned(),
             uptime_secs: p.run_time(),
             memory: p.memory(),
+            suspended: suspended(p),
         })
     });
     out.sort_by_key(|p| p.pid);
@@ -144,6 +155,7 @@ pub fn still_server(node: &Node, pid: u32) -> Option<FoundProcess> {
         name: p.name().to_string_lossy().into_owned(),
         uptime_secs: p.run_time(),
         memory: p.memory(),
+        suspended: suspended(p),
     };
     holding_home(node, vec![found]).into_iter().next()
 }

@@ -589,6 +589,7 @@ fn monitor_screen_with_node_details() {
             name: "TMSS10Server".into(),
             uptime_secs: 192,
             memory: 14_900_000,
+            suspended: false,
         }),
         // Both servers run: a server seen not running is down, whatever its file says (#14).
         tt_ha::monitor::dashboard::ProcessSeen::Running(tt_ha::probe::FoundProcess {
@@ -596,6 +597,7 @@ fn monitor_screen_with_node_details() {
             name: "TMSS10Server".into(),
             uptime_secs: 75,
             memory: 12_300_000,
+            suspended: false,
         }),
     ]));
     snap("monitor", &a);

@@ -369,6 +369,7 @@ fn check_nodes(
         Verdict::CannotReachMaster { .. }
         | Verdict::MasterDown
         | Verdict::ServerDown { .. }
+        | Verdict::ServerSuspended { .. }
         | Verdict::Stalled { .. }
         | Verdict::Error { .. } => ("CRITICAL", 2),
     };

@@ -506,6 +506,14 @@ pub fn pair_verdict(
             };
         }
     }
+    for (role, s) in [Role::Master, Role::Replicant].iter().zip(seen) {
+        if let Some(p) = s.process().filter(|p| p.suspended) {
+            return Verdict::ServerSuspended {
+                node: role.as_str().to_string(),
+                pid: p.pid,
+            };
+        }
+    }
     v
 }
 
@@ -944,6 +952,7 @@ mod tests {
             name: "x".into(),
             uptime_secs: 1,
             memory: 1,
+            suspended: false,
         };
         let running = ProcessSeen::Running(p);
         for st in [
@@ -977,6 +986,22 @@ mod tests {
             down("master")
         );
         assert_eq!(pair_verdict(f(), &seen(&running, &running), &none), f());
+        // A suspended server (state T) serves nothing, whatever the files say; one not
+        // running says more.
+        let mut held = running.process().unwrap().clone();
+        held.suspended = true;
+        let held = ProcessSeen::Running(held);
+        assert_eq!(
+            pair_verdict(f(), &seen(&held, &running), &none),
+            Verdict::ServerSuspended {
+                node: "master".into(),
+                pid: 1
+            }
+        );
+        assert_eq!(
+            pair_verdict(f(), &seen(&held, &ProcessSeen::NotRunning), &none),
+            down("replicant")
+        );
         assert_eq!(
             pair_verdict(
                 f(),

@@ -844,6 +844,15 @@ pub enum Verdict {
         /// `master` or `replicant`.
         node: String,
     },
+    /// A node's server process is suspended (state `T`: `SIGSTOP`, job control): it holds its
+    /// files and port and serves nothing, while its silent file reads as an idle one's. Set by
+    /// [`super::dashboard::pair_verdict`], never from the files.
+    ServerSuspended {
+        /// `master` or `replicant`.
+        node: String,
+        /// The suspended process.
+        pid: u32,
+    },
     /// A node cannot be reached from here (its agent does not answer): what its file and
     /// server say now is unknown, whatever was read before. Set by
     /// [`super::dashboard::pair_verdict`], never from the files.
@@ -915,6 +924,9 @@ impl Verdict {
             Verdict::ServerDown { node } => {
                 format!("the {node} is down: its server process is not running")
             }
+            Verdict::ServerSuspended { node, pid } => format!(
+                "the {node}'s server process {pid} is suspended (state T: SIGSTOP or job control): it serves nothing until it is continued (`kill -CONT {pid}`)"
+            ),
             Verdict::NodeUnreachable { node, why } => {
                 format!("cannot reach the {node} from here, so its state is unknown: {why}")
             }
@@ -945,6 +957,7 @@ impl Verdict {
             Verdict::CannotReachMaster { .. } => "cannot-reach-master",
             Verdict::MasterDown => "master-down",
             Verdict::ServerDown { .. } => "server-down",
+            Verdict::ServerSuspended { .. } => "server-suspended",
             Verdict::NodeUnreachable { .. } => "node-unreachable",
             Verdict::Stalled { .. } | Verdict::ApplyStalled { .. } => "stalled",
             Verdict::Error { .. } => "error",

@@ -460,6 +460,7 @@ name = "ttfs"
             name: "ttfs".into(),
             uptime_secs,
             memory,
+            suspended: false,
         };
         let (_, changed) = apply(
             &mut app,
@@ -500,6 +501,7 @@ name = "ttfs"
             name: "ttfs".into(),
             uptime_secs: 3,
             memory: 1,
+            suspended: false,
         };
         let (_, changed) = apply(&mut app, Msg::Nodes([running(found), unseen()]));
         assert!(changed, "a server process appeared");
