@@ -193,6 +193,15 @@ pub fn file_name(p: &Path) -> Shown<'_> {
     name(p.file_name().unwrap_or(p.as_os_str()))
 }
 
+/// `s` cut after `max` characters, saying how much was left out: an untrusted text (a path a
+/// request names) quoted in a log line or an error stays bounded.
+pub fn capped(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => Cow::Owned(format!("{}… ({} bytes more)", &s[..at], s.len() - at)),
+        None => Cow::Borrowed(s),
+    }
+}
+
 /// Free text for a terminal: the same rule with the layout kept (newlines and tabs stay,
 /// backslashes are not doubled). Borrowed when there is nothing to escape.
 pub fn text(s: &str) -> Cow<'_, str> {

@@ -395,6 +395,34 @@ fn paths_outside_the_node_are_refused_and_logged_on_the_node() {
     assert!(log.contains("refused replace_if_unchanged"), "{log}");
 }
 
+/// Refusals of paths far longer than any path (10 MB): each answer and log line is bounded,
+/// and the log's history stays. Five such requests rotated every earlier line out of the log
+/// (its limit is 8 MiB) and were answered with 100 MB.
+#[test]
+fn refusals_of_huge_paths_keep_the_logs_history_and_answer_briefly() {
+    let site = Site::new(0);
+    let (mut peer, _) = Peer::start(&site);
+    peer.refused(json!({"op": "read_file", "path": "/etc/hostname"}));
+    let before = site.log();
+    assert!(
+        before.contains("refused read_file \"/etc/hostname\""),
+        "{before}"
+    );
+    let huge = format!("/etc/{}", "A".repeat(10_000_000));
+    for _ in 0..5 {
+        let m = peer.refused(json!({"op": "exists", "path": huge}));
+        assert!(
+            m.len() < 10_000 && m.contains("bytes more"),
+            "{} bytes",
+            m.len()
+        );
+    }
+    let log = site.log();
+    assert!(log.starts_with(&before), "the history was rotated out");
+    assert!(log.len() < before.len() + 5 * 5_000, "{} bytes", log.len());
+    assert_eq!(log.matches("refused exists").count(), 5);
+}
+
 #[test]
 fn a_missing_or_broken_node_file_is_named_with_its_line() {
     let site = Site::new(0);
@@ -699,8 +727,30 @@ fn service_operations_on_a_real_server_stream_their_reports_in_order() {
         "{waits:?}"
     );
     let id = a.ok(json!({"op": "identify_servers", "timeout_ms": 5000}));
-    let ended = a.ok(json!({"op": "end_servers", "targets": id["sure"], "grace_ms": 500}));
     let pid: u64 = id["sure"][0]["process"]["pid"].as_u64().unwrap();
+    // This node is the master: its agent never ends its server, whoever asks (a controller
+    // that skipped its own rule ended it).
+    let m = a.refused(json!({"op": "end_servers", "targets": id["sure"], "grace_ms": 500}));
+    assert!(
+        m.contains("is the master") && m.contains("Nothing was done"),
+        "{m}"
+    );
+    assert!(node.log().contains("refused end_servers"), "{}", node.log());
+    assert_eq!(
+        a.ok(json!({"op": "server_up", "timeout_ms": 5000})),
+        json!(true)
+    );
+    // The same server as a replicant's: identified, then ended, TERM then KILL.
+    let as_replicant = node.node_file.with_extension("replicant.toml");
+    let text = std::fs::read_to_string(&node.node_file).unwrap();
+    assert!(text.contains("role = \"master\""));
+    std::fs::write(
+        &as_replicant,
+        text.replace("role = \"master\"", "role = \"replicant\""),
+    )
+    .unwrap();
+    let (mut a, _) = Peer::on(&as_replicant);
+    let ended = a.ok(json!({"op": "end_servers", "targets": id["sure"], "grace_ms": 500}));
     assert_eq!(ended, json!([{"pid": pid, "signal": "SIGKILL"}]), "{ended}");
     let notes = reports(&a.streams);
     let term = notes.iter().position(|n| n.contains("SIGTERM"));

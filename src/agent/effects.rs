@@ -63,6 +63,23 @@ impl Agent {
                 to_json(n.server_evidence(pid, ms(timeout_ms)))
             }
             Op::EndServers { targets, grace_ms } => {
+                // The master's server is never ended (it holds the data the replicant copies;
+                // a rollback stops it through its service and waits): held here too, not only
+                // by the controller, so no controller can end it through this agent.
+                if n.role() == crate::dbconfig::Role::Master {
+                    let name = &n.config().name;
+                    self.log_line(&format!(
+                        "refused end_servers: {name} is the master, whose server tt-ha never ends"
+                    ));
+                    return Err(WireError {
+                        kind: KIND_REFUSED.into(),
+                        message: format!(
+                            "node {name}'s agent refuses end_servers: {name} is the master, whose server tt-ha never ends (it is stopped through its service, and waited for). Nothing was done"
+                        ),
+                        path: None,
+                        detail: None,
+                    });
+                }
                 let mut report = |r: Report<'_>| emit(report_json(r));
                 let ended = n
                     .end_servers(&targets, ms(grace_ms), &mut report)
@@ -301,6 +318,9 @@ impl Agent {
 
     /// Refuses `r` for `op`: logged on the node, answered with kind `refused`.
     fn refuse(&self, op: &str, r: Refusal) -> WireError {
+        // The path is the request's: no longer than a path can be, in the log and the answer.
+        let path = crate::display::capped(&r.path, 4096).into_owned();
+        let r = Refusal { path, ..r };
         self.log_line(&format!("refused {op} {:?}: {}", r.path, r.why));
         WireError {
             kind: KIND_REFUSED.into(),

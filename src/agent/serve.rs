@@ -33,6 +33,10 @@ pub const LOG_FILE_OLD: &str = "tt-ha-agent.log.1";
 /// begun anew: a controller that keeps asking for refused paths cannot fill the node's disk.
 pub const LOG_LIMIT: u64 = 8 * 1024 * 1024;
 
+/// Most characters of one log line's text: thousands of lines fit before the log rotates, so
+/// no request can push the history out with a few lines.
+pub const LOG_LINE_CHARS: usize = 4096;
+
 /// How the agent's session ended, when not by the controller closing it.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -84,14 +88,15 @@ impl NodeLog {
         }
     }
 
-    /// Records one line (escaped: request text is untrusted).
+    /// Records one line (escaped and cut at [`LOG_LINE_CHARS`]: request text is untrusted,
+    /// and a few refusals of 10 MB paths rotated the whole history out of the log).
     pub fn line(&self, what: &str) {
         let line = format!(
             "{} tt-ha agent (node {}, pid {}): {}\n",
             jiff::Timestamp::now(),
             self.node,
             std::process::id(),
-            crate::display::text(what)
+            crate::display::capped(&crate::display::text(what), LOG_LINE_CHARS)
         );
         if let Ok(mut e) = self.stderr.lock() {
             let _ = e.write_all(line.as_bytes());
