@@ -199,9 +199,12 @@ pub fn open_read(path: &Path) -> std::io::Result<fs::File> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        // In an agent, no final link is followed (`fsinfo::refuse_links`).
+        options.custom_flags(crate::fsinfo::read_flags());
     }
-    let file = options.open(path)?;
+    let file = options
+        .open(path)
+        .map_err(|e| crate::fsinfo::link_refused(path, e))?;
     let ft = file.metadata()?.file_type();
     if !ft.is_file() {
         return Err(not_regular(path, ft));

@@ -72,7 +72,44 @@ pub fn not_regular(kind: std::fs::FileType) -> std::io::Error {
     std::io::Error::other(format!("it is {}, not a regular file", kind_words(kind)))
 }
 
-/// Opens `path` (links followed) for reading only when it is a regular file. A FIFO would
+/// Set by `tt-ha agent` before it serves: from then on this process follows no final symbolic
+/// link when it reads a file by name ([`open_regular`], [`crate::atomic::open_read`]). A node's
+/// agent acts only inside its folders, and a link there leads nowhere: a message file swapped
+/// for a link (by the controller's own moves of a link planted in the home) had the agent
+/// stream `/etc/shadow`'s bytes to the controller.
+static LINKS_REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes this process's reads refuse a final symbolic link (see [`LINKS_REFUSED`]).
+pub fn refuse_links() {
+    LINKS_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The flags of a read by name that never waits for a FIFO's writer, and follows no final link
+/// once [`refuse_links`] was called.
+#[cfg(unix)]
+pub(crate) fn read_flags() -> i32 {
+    let mut flags = rustix::fs::OFlags::NONBLOCK;
+    if LINKS_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
+        flags |= rustix::fs::OFlags::NOFOLLOW;
+    }
+    flags.bits() as i32
+}
+
+/// The error of an open that met a link it may not follow, said so (the bare error is "too
+/// many levels of symbolic links").
+pub(crate) fn link_refused(path: &Path, e: std::io::Error) -> std::io::Error {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && LINKS_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
+        std::io::Error::other(format!(
+            "{} is a symbolic link, and this node's agent follows none: it reads only files inside the node's folders",
+            crate::display::path(path)
+        ))
+    } else {
+        e
+    }
+}
+
+/// Opens `path` (links followed, but in an agent) for reading only when it is a regular file. A FIFO would
 /// block the open itself until a writer came, out of reach of Ctrl-C; a device or a socket is
 /// no file to read whole. The open does not wait (non-blocking on Unix), and the check is on
 /// what was opened, not on a name that could be swapped meanwhile. The error says what the
@@ -83,11 +120,12 @@ pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        options.custom_flags(read_flags());
     }
     // A socket cannot be opened at all (ENXIO): say what it is rather than the bare error.
     let f = options
         .open(path)
+        .map_err(|e| link_refused(path, e))
         .map_err(|e| match std::fs::metadata(path) {
             Ok(meta) if !meta.is_file() && e.kind() != std::io::ErrorKind::NotFound => {
                 not_regular(meta.file_type())

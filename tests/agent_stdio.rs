@@ -1216,6 +1216,49 @@ fn a_fifo_as_the_message_file_does_not_hang_the_follow() {
     );
 }
 
+/// A link planted in the home that leads out of the node's folders, moved by the controller
+/// under the message file's name (moves between the home and the run folder are allowed):
+/// following, reading and scanning the message file never read through it. The agent streamed
+/// the link's target (`/etc/shadow`'s bytes, in the adversary's run) to the controller.
+#[test]
+fn a_link_moved_under_the_message_files_name_is_never_read_through() {
+    let site = Site::new(0);
+    let msg = site.home.join("$DB_Msg.txt");
+    std::os::unix::fs::symlink(site.outside.join("secret"), site.home.join("site-link")).unwrap();
+    let (mut peer, _) = Peer::start(&site);
+    let aside = site.run.join("r1/q");
+    peer.ok(json!({"op": "move_batch", "dest_is_ours": true, "pairs": [
+        [s(&msg), s(&aside.join("msg"))],
+        [s(&site.home.join("site-link")), s(&aside.join("link"))],
+    ]}));
+    peer.ok(json!({"op": "move_batch", "dest_is_ours": false, "pairs": [
+        [s(&aside.join("link")), s(&msg)],
+    ]}));
+    assert!(
+        std::fs::symlink_metadata(&msg)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let secret = b64(b"not yours\n");
+    let id = peer.ok(json!({"op": "follow_open", "start": "beginning"}))["follow"]
+        .as_u64()
+        .unwrap();
+    for _ in 0..3 {
+        let next = peer.ask(json!({"op": "follow_next", "follow": id, "max_bytes": 65536}));
+        assert!(!next.to_string().contains(&secret), "served: {next}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for op in [
+        json!({"op": "read_messages", "since": null}),
+        json!({"op": "running_process_start"}),
+    ] {
+        let r = peer.ask(op.clone());
+        assert!(!r.to_string().contains("not yours"), "{op}: {r}");
+        assert!(r.get("error").is_some(), "{op}: {r}");
+    }
+}
+
 /// A FIFO at `path`.
 fn fifo(path: &Path) {
     rustix::fs::mkfifoat(

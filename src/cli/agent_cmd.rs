@@ -24,6 +24,8 @@ pub fn run(stdio: bool, node_config: &Path) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load_agent(node_config).map_err(|e| {
         anyhow::anyhow!("{e} (the node file of `tt-ha agent --stdio --node-config FILE`)")
     })?;
+    // Confinement: no read by this process follows a link out of the node's folders.
+    crate::fsinfo::refuse_links();
     let agent = crate::agent::serve::Agent::new(cfg, Box::new(std::io::stderr()));
     agent.serve(
         std::io::stdin(),
