@@ -237,6 +237,10 @@ pub fn copy_completed(records: &[Record], to: &Path) -> bool {
 /// Every Move of `step` that the journal records (with or without a result), deduplicated,
 /// in journal order.
 pub fn moves_of(records: &[Record], step: &str) -> Vec<(PathBuf, PathBuf)> {
+    // A pair journaled twice (a batch resumed) is listed once, in its first place. Kept in a
+    // set: a search of the list for each pair made `status` and `rollback` quadratic in the
+    // quarantine's size (6,000 entries: 9 s of CPU for `status`).
+    let mut seen: std::collections::HashSet<(&Path, &Path)> = std::collections::HashSet::new();
     let mut out: Vec<(PathBuf, PathBuf)> = Vec::new();
     for r in records {
         if let Event::Intent {
@@ -246,7 +250,7 @@ pub fn moves_of(records: &[Record], step: &str) -> Vec<(PathBuf, PathBuf)> {
             && s == step
         {
             for m in moves {
-                if !out.iter().any(|(f, t)| *f == m.from && *t == m.to) {
+                if seen.insert((m.from.as_path(), m.to.as_path())) {
                     out.push((m.from.clone(), m.to.clone()));
                 }
             }
