@@ -383,6 +383,21 @@ fn an_agent_serving_another_node_or_home_is_refused() {
     let e = n.connect(Some(&other_home)).unwrap_err();
     assert!(matches!(e, RemoteError::WrongNode { .. }), "{e:?}");
     assert!(e.to_string().contains("the home"), "{e}");
+    // The same home with another run folder: refused at the greeting, naming the folders (it
+    // was found late, as "not writable" and a preflight row naming the wrong folder).
+    let other_run = n.script(
+        "other-run",
+        &format!(
+            "echo '{}'\nsleep 20",
+            hello_line("rep", &n.home, &n.home.join("runs"))
+        ),
+    );
+    let e = n.connect(Some(&other_run)).unwrap_err();
+    assert!(matches!(e, RemoteError::WrongNode { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("the run folder") && e.to_string().contains("runs"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -1019,7 +1034,23 @@ fn the_message_file_followed_and_read_through_the_agent_is_the_local_one() {
     // What `check`, the start-up probe and verify ask of the node.
     let (rs, ro) = remote.read_messages(None).unwrap();
     let (ls, lo) = local.read_messages(None).unwrap();
-    assert_eq!(ro, lo);
+    // Each read stamps the node's clock when it answered (`now`, for the clock check): the
+    // two answers were read a moment apart, so that field is compared by nearness.
+    let (rn, ln) = (
+        ro.now.expect("remote read has the node's clock"),
+        lo.now.unwrap(),
+    );
+    assert!((rn - ln).abs() < 30.0, "node clocks {rn} and {ln}");
+    assert_eq!(
+        tt_ha::monitor::seekfile::Outcome {
+            now: None,
+            ..ro.clone()
+        },
+        tt_ha::monitor::seekfile::Outcome {
+            now: None,
+            ..lo.clone()
+        }
+    );
     assert_eq!(
         serde_json::to_value(&rs).unwrap(),
         serde_json::to_value(&ls).unwrap()
