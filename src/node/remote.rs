@@ -1396,7 +1396,9 @@ fn spawn_heartbeats(conn: Weak<Conn>, every: Duration) {
     });
 }
 
-/// The agent must serve the node the config names, in its role, with the same home.
+/// The agent must serve the node the config names, in its role, with the same home, run folder
+/// and (when tt-ha.toml gives one) backup folder: a run folder that differs was found late, as
+/// a refusal read as "not writable" and a preflight row naming the wrong folder.
 fn check_hello(hello: &Hello, cfg: &Node, role: Role, link: &Link) -> Result<(), RemoteError> {
     let wrong = |what: String| RemoteError::WrongNode {
         who: link.who(),
@@ -1412,15 +1414,39 @@ fn check_hello(hello: &Hello, cfg: &Node, role: Role, link: &Link) -> Result<(),
             role_word(role)
         )));
     }
-    let ours = NodePath::new(hello.os, cfg.home.to_string_lossy().into_owned());
-    let theirs = NodePath::new(hello.os, hello.confinement.home.clone());
-    let same = matches!((&ours, &theirs), (Ok(a), Ok(b)) if a.same_spelling(b));
-    if !same {
-        return Err(wrong(format!(
-            "the home {:?}, and tt-ha.toml gives {:?}",
-            hello.confinement.home,
-            cfg.home.to_string_lossy()
-        )));
+    let same = |ours: &std::path::Path, theirs: &str| {
+        let ours = NodePath::new(hello.os, ours.to_string_lossy().into_owned());
+        let theirs = NodePath::new(hello.os, theirs.to_string());
+        matches!((&ours, &theirs), (Ok(a), Ok(b)) if a.same_spelling(b))
+    };
+    let mut folders = vec![
+        (
+            "home",
+            Some(cfg.home.clone()),
+            Some(&hello.confinement.home),
+        ),
+        (
+            "run folder",
+            Some(cfg.run_dir()),
+            Some(&hello.confinement.run_dir),
+        ),
+    ];
+    if cfg.backup_dir.is_some() {
+        folders.push((
+            "backup folder",
+            cfg.backup_dir.clone(),
+            hello.confinement.backup_dir.as_ref(),
+        ));
+    }
+    for (what, ours, theirs) in folders {
+        let ours = ours.unwrap_or_default();
+        if !theirs.is_some_and(|t| same(&ours, t)) {
+            return Err(wrong(format!(
+                "the {what} {}, and tt-ha.toml gives {:?}",
+                theirs.map_or_else(|| "none".to_string(), |t| format!("{t:?}")),
+                ours.to_string_lossy()
+            )));
+        }
     }
     Ok(())
 }
