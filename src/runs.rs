@@ -65,6 +65,9 @@ pub fn attempt_dir(node: &Node, run_id: &str) -> PathBuf {
     crate::node::path::join_spelled(&node.run_dir(), &[run_id, "attempt", &node.name])
 }
 
+/// The step name `finalize` journals its purges under.
+pub const FINALIZE: &str = "finalize";
+
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -77,6 +80,9 @@ pub enum Phase {
     RollingBack,
     /// Rolled back.
     RolledBack,
+    /// `finalize` journaled a purge and stopped before its end: part of the quarantine may be
+    /// gone, so the run can no longer be rolled back; `finalize` finishes the purge.
+    Finalizing,
     /// Quarantine purged; the run is closed.
     Finalized,
 }
@@ -89,6 +95,7 @@ impl Phase {
             Phase::Complete => "complete",
             Phase::RollingBack => "rolling-back",
             Phase::RolledBack => "rolled-back",
+            Phase::Finalizing => "finalizing",
             Phase::Finalized => "finalized",
         }
     }
@@ -160,6 +167,8 @@ impl RunState {
                 Event::RunDone { until } if until == "verify" => s.phase = Phase::Complete,
                 Event::RollbackStart => s.phase = Phase::RollingBack,
                 Event::RollbackDone => s.phase = Phase::RolledBack,
+                // The first purge's intent is where finalize passes its point of no return.
+                Event::Intent { step, .. } if step == FINALIZE => s.phase = Phase::Finalizing,
                 Event::Finalized => s.phase = Phase::Finalized,
                 _ => {}
             }

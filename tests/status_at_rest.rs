@@ -67,3 +67,64 @@ fn status_names_a_lock_it_cannot_read_and_what_to_do() {
     assert!(!out.contains("pid 0"), "{out}");
     assert!(out.contains("tt-ha.lock"), "{out}");
 }
+
+/// A `finalize` killed part-way (after its first purge's intent, and after its first purge)
+/// is not reported as a run at rest: `status` says it was interrupted and that the run can no
+/// longer be rolled back, `rollback` and `apply` refuse it with nothing changed, and
+/// `finalize` again purges what is left and closes the run.
+#[test]
+fn an_interrupted_finalize_is_finished_by_finalize_and_nothing_else() {
+    for crash_after in [1, 2] {
+        let site = FakeSite::new();
+        let o = site.tt_ha(&["apply", "--yes"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let o = common::tt_ha()
+            .arg("--config")
+            .arg(&site.config)
+            .args(["finalize", "--yes"])
+            .env(tt_ha::journal::CRASH_ENV, crash_after.to_string())
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "finalize was not cut: {}", text(&o));
+        let o = site.tt_ha(&["status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["run"]["phase"], "finalizing", "after {crash_after}: {v}");
+        let out = text(&site.tt_ha(&["status"]));
+        assert!(
+            out.contains("finalize was interrupted")
+                && out.contains("can no longer be rolled back")
+                && out.contains("tt-ha finalize")
+                && !out.contains("tt-ha rollback"),
+            "after {crash_after}: {out}"
+        );
+        let root = site.dir.path();
+        let before = common::snapshot(root);
+        for args in [&["rollback", "--yes"][..], &["apply", "--yes"]] {
+            let o = site.tt_ha(args);
+            let out = text(&o);
+            assert!(!o.status.success(), "{args:?} went on: {out}");
+            assert!(
+                out.contains("nothing was changed") && out.contains("tt-ha finalize"),
+                "{args:?}: {out}"
+            );
+        }
+        assert!(
+            common::snapshot(root) == before,
+            "a refused command changed files"
+        );
+        let o = site.tt_ha(&["finalize", "--yes"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let o = site.tt_ha(&["status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["run"]["phase"], "finalized", "{v}");
+        let run_dir = site
+            .master
+            .parent()
+            .unwrap()
+            .join("tt-ha")
+            .join(v["run"]["run_id"].as_str().unwrap());
+        for part in ["quarantine", "attempt"] {
+            assert!(!run_dir.join(part).exists(), "{part} left after finalize");
+        }
+    }
+}

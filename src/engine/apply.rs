@@ -637,6 +637,13 @@ pub fn apply_on(
             return Err(EngineError::RollbackUnfinished(r.run_id.clone()));
         }
         Some(r) if r.phase == Phase::Complete => (r.run_id.clone(), true),
+        // A new run would start beside a half-purged quarantine the operator meant to end.
+        Some(r) if r.phase == Phase::Finalizing => {
+            return Err(EngineError::Other(format!(
+                "nothing was changed: run {}'s finalize was interrupted part-way. `tt-ha finalize` finishes it; then `tt-ha apply` starts a new run",
+                r.run_id
+            )));
+        }
         _ => (plan::new_run_id(), false),
     };
     if !resume {

@@ -208,6 +208,12 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
             next.push("tt-ha finalize   # purge the quarantine".into());
             next.push("tt-ha apply      # try again (a new run)".into());
         }
+        Phase::Finalizing => {
+            text.push_str(
+                "finalize was interrupted part-way: part of its quarantine may already be purged, so the run can no longer be rolled back.",
+            );
+            next.push("tt-ha finalize   # finish the purge".into());
+        }
         Phase::Finalized => text.push_str("finalized: its quarantine was purged."),
     }
     // Only a run that is still going on has effects to finish: a complete, rolled-back or
@@ -283,7 +289,11 @@ pub fn finalize_on(
     confirm: PurgeConfirm,
 ) -> Result<String, EngineError> {
     let run = runs::latest(cfg)?.ok_or_else(|| EngineError::Other("no run to finalize".into()))?;
-    if !matches!(run.phase, Phase::Complete | Phase::RolledBack) {
+    // An interrupted finalize is finished by finalize: what it has not purged yet.
+    if !matches!(
+        run.phase,
+        Phase::Complete | Phase::RolledBack | Phase::Finalizing
+    ) {
         return Err(EngineError::Other(format!(
             "run {} is {}: only a complete or rolled-back run can be finalized. `tt-ha status` says what to do",
             run.run_id,
@@ -302,7 +312,7 @@ pub fn finalize_on(
     let mut total = 0;
     for (role, dir, bytes) in &by_node {
         let seq = journal.append(J::Intent {
-            step: "finalize".into(),
+            step: runs::FINALIZE.into(),
             action: Action::Purge { path: dir.clone() },
         })?;
         nodes

@@ -706,6 +706,13 @@ impl App {
                     run.run_id
                 ));
             }
+            RunPhase::Finalizing => {
+                self.run_id = Some(run.run_id.clone());
+                self.phase = Phase::Stopped(format!(
+                    "Run {}: its finalize was interrupted part-way. `tt-ha finalize` finishes the purge.",
+                    run.run_id
+                ));
+            }
             // A rolled-back or finalized run is history: the procedure starts afresh.
             RunPhase::RolledBack | RunPhase::Finalized => {
                 for row in &mut self.rows {
