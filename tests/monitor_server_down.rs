@@ -193,3 +193,86 @@ fn check_is_critical_when_the_replicants_home_lacks_the_masters_databases() {
         "{line}"
     );
 }
+
+/// The snapshots and file notices of `tt-ha monitor --json` over `secs` seconds, with `act`
+/// done once its first snapshot is out.
+fn monitor_while(dir: &Path, secs: u32, act: impl FnOnce()) -> Vec<serde_json::Value> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tt-ha"))
+        .args([
+            "monitor",
+            "--json",
+            "--seconds",
+            &secs.to_string(),
+            "--config",
+        ])
+        .arg(config(dir))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = Vec::new();
+    let mut act = Some(act);
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line.unwrap()) else {
+            continue;
+        };
+        let snapshot = v["type"] == "snapshot";
+        out.push(v);
+        if snapshot && let Some(act) = act.take() {
+            act();
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    out
+}
+
+/// A message file deleted, or a FIFO or folder put in its place, while both servers run: what
+/// it said before proves nothing about now. `monitor --json` kept `functional` (its follower
+/// said `missing` for a deleted file and nothing for a FIFO); its verdict is
+/// `message-file-missing` naming the node, the node's row says so, and `check` is UNKNOWN.
+/// The same when `monitor` starts with the file already gone.
+#[test]
+fn a_message_file_gone_or_unreadable_leaves_no_verdict_of_the_files() {
+    for (i, node) in ["master", "replicant"].into_iter().enumerate() {
+        for how in ["deleted", "fifo", "folder"] {
+            let (m, r) = replicating_pair();
+            let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+            let file = dir.path().join(node).join("var/db/$DB_Msg.txt");
+            let take_away = || {
+                std::fs::remove_file(&file).unwrap();
+                match how {
+                    "fifo" => {
+                        let ok = std::process::Command::new("mkfifo")
+                            .arg(&file)
+                            .status()
+                            .unwrap();
+                        assert!(ok.success());
+                    }
+                    "folder" => std::fs::create_dir(&file).unwrap(),
+                    _ => {}
+                }
+            };
+            let seen = monitor_while(dir.path(), 3, take_away);
+            let snaps: Vec<_> = seen.iter().filter(|v| v["type"] == "snapshot").collect();
+            assert_eq!(snaps[0]["verdict"], "functional", "{how} {node}: {seen:#?}");
+            let last = snaps.last().unwrap();
+            assert_eq!(
+                last["verdict"], "message-file-missing",
+                "{how} {node}: {seen:#?}"
+            );
+            assert_eq!(last["verdict_detail"]["node"], node, "{last:#}");
+            assert_eq!(last["nodes"][i]["status"], "file-missing", "{last:#}");
+            assert!(
+                seen.iter()
+                    .any(|v| v["type"] == "file" && v["node"] == node && v["notice"] == "missing"),
+                "{how} {node}: {seen:#?}"
+            );
+            // Started with the file already gone: the same answer.
+            let v = snapshot(dir.path());
+            assert_eq!(v["verdict"], "message-file-missing", "{how} {node}: {v:#}");
+            let (line, code) = check(dir.path());
+            assert!(line.starts_with("TT-HA UNKNOWN") && code == 3, "{line}");
+        }
+    }
+}

@@ -360,9 +360,10 @@ fn check_nodes(
             secs, behind_bytes, ..
         } if *secs >= stale || *behind_bytes >= crit_lag => ("CRITICAL", 2),
         Verdict::ApplyStalled { .. } => ("WARNING", 1),
-        Verdict::Connecting | Verdict::NoMessages | Verdict::NodeUnreachable { .. } => {
-            ("UNKNOWN", 3)
-        }
+        Verdict::Connecting
+        | Verdict::NoMessages
+        | Verdict::NodeUnreachable { .. }
+        | Verdict::MessageFileMissing { .. } => ("UNKNOWN", 3),
         // Stopped on purpose is no failure of tt-ha's, but a pair that does not replicate is
         // what this check exists to report.
         Verdict::Stopped => ("CRITICAL", 2),

@@ -351,6 +351,8 @@ pub fn age_words(secs: f64) -> String {
 pub enum NodeStatus {
     /// The node cannot be reached (its agent, over ssh).
     Unreachable,
+    /// Its message file is gone or cannot be read: what it said before proves nothing now.
+    FileMissing,
     /// Its message file has no message yet.
     NoMessages,
     /// Its replication stopped (a clean shutdown ends its file).
@@ -385,6 +387,7 @@ impl NodeStatus {
     pub fn words(self) -> &'static str {
         match self {
             NodeStatus::Unreachable => "unreachable",
+            NodeStatus::FileMissing => "message file missing",
             NodeStatus::NoMessages => "no messages yet",
             NodeStatus::Stopped => "stopped",
             NodeStatus::Restarted => "restarted",
@@ -410,6 +413,7 @@ impl NodeStatus {
         matches!(
             self,
             NodeStatus::Unreachable
+                | NodeStatus::FileMissing
                 | NodeStatus::Stopped
                 | NodeStatus::Stalled
                 | NodeStatus::Disconnected
@@ -531,6 +535,9 @@ pub fn node_status(role: Role, s: &NodeState, reachable: bool) -> NodeStatus {
     use super::progress::Stage;
     if !reachable {
         return NodeStatus::Unreachable;
+    }
+    if s.file_missing {
+        return NodeStatus::FileMissing;
     }
     if s.messages == 0 {
         return NodeStatus::NoMessages;

@@ -26,8 +26,9 @@ pub struct Feed {
 
 /// Whether `notice` means the file now holds a new history: a replaced, truncated or
 /// recreated (opened again) file is read from its start, so what was learnt from the old one
-/// no longer holds. A missing file is waited for and changes nothing yet. The one rule for the
-/// feed's state and the TUI's panes.
+/// no longer holds. A missing file is waited for: what was learnt stays, marked as no longer
+/// confirmed by a file ([`NodeState::file_missing`]). The one rule for the feed's state and
+/// the TUI's panes.
 pub fn starts_fresh_history(notice: &Notice) -> bool {
     match notice {
         Notice::Opened | Notice::Truncated | Notice::Replaced => true,
@@ -75,8 +76,14 @@ impl Feed {
                     0,
                 ),
             ),
+            // Not there, or not a file to read: said until a file appears (its `Opened`
+            // begins its history).
             Err(_) => (
-                NodeState::with_role(Some(role)),
+                {
+                    let mut s = NodeState::with_role(Some(role));
+                    s.file_missing = true;
+                    s
+                },
                 Follower::from_source(node.follow_messages(Start::Beginning), 0),
             ),
         };
@@ -125,11 +132,16 @@ impl Feed {
     /// Reads what is new and applies it to the state.
     pub fn poll(&mut self) -> Polled {
         let (lines, notices) = self.follower.poll_lines();
-        if notices.iter().any(starts_fresh_history) {
-            self.state = NodeState::with_role(Some(self.role));
-            self.state.expected = self.expected.clone();
-            self.state.set_expected_bytes(self.sizes.clone());
-            self.splitter = Splitter::default();
+        // In their order: a file gone and then back is a new history, present.
+        for n in &notices {
+            if starts_fresh_history(n) {
+                self.state = NodeState::with_role(Some(self.role));
+                self.state.expected = self.expected.clone();
+                self.state.set_expected_bytes(self.sizes.clone());
+                self.splitter = Splitter::default();
+            } else {
+                self.state.file_missing = true;
+            }
         }
         let mut events = Vec::new();
         for line in &lines {

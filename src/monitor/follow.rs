@@ -69,7 +69,8 @@ pub enum Notice {
     Truncated,
     /// A different file now has the name (rotation or replacement): read it from the start.
     Replaced,
-    /// It is gone (and is waited for).
+    /// It is gone, or its name gives no file that can be read (a FIFO, a folder, no
+    /// permission), and it is waited for. Said once until a file is open again.
     Missing,
 }
 
@@ -131,9 +132,12 @@ pub struct LocalSource {
     tail_lines: usize,
     first_open: bool,
     last_path_check: Option<std::time::Instant>,
-    /// Notices of this round not handed out yet (at most two: replaced, then truncated).
+    /// Notices of this round not handed out yet (at most two: replaced, then truncated or
+    /// missing).
     pending: Vec<Notice>,
     round: Round,
+    /// `Missing` was said and no file was open since: it is not said again each round.
+    said_missing: bool,
 }
 
 /// Where a [`LocalSource`] is in one round of reads (from the first `next` to its `None`).
@@ -162,6 +166,7 @@ impl LocalSource {
             last_path_check: None,
             pending: Vec::new(),
             round: Round::Idle,
+            said_missing: false,
         };
         match start {
             Start::Beginning => {}
@@ -192,6 +197,7 @@ impl LocalSource {
         let Ok(meta) = std::fs::metadata(&self.path) else {
             if self.file.take().is_some() {
                 self.pending.push(Notice::Missing);
+                self.said_missing = true;
             }
             return;
         };
@@ -204,8 +210,16 @@ impl LocalSource {
         }
         if self.file.is_none() {
             let Ok(mut f) = crate::atomic::open_read(&self.path) else {
+                // A name that gives nothing to read (a FIFO or a folder put in the file's
+                // place, no permission) is a missing file to whoever follows it: what was
+                // read before is not what the name holds now.
+                if !self.said_missing {
+                    self.pending.push(Notice::Missing);
+                    self.said_missing = true;
+                }
                 return;
             };
+            self.said_missing = false;
             self.offset = if self.first_open && self.tail_lines > 0 {
                 tail_offset(&mut f, meta.len(), self.tail_lines).unwrap_or(0)
             } else {
@@ -571,6 +585,49 @@ mod tests {
         std::fs::write(&p, b"f\n").unwrap();
         let (l, n) = f.poll();
         assert_eq!((texts(l), n), (vec!["f".to_string()], vec![Notice::Opened]));
+    }
+
+    /// A FIFO or a folder put in the file's place is a file gone to whoever follows it, said
+    /// once (it was said nothing: the old file's state stood); a file back is read afresh.
+    #[test]
+    fn a_name_that_gives_nothing_to_read_is_missing_once() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("$DB_Msg.txt");
+        for what in ["fifo", "folder"] {
+            std::fs::write(&p, b"a\n").unwrap();
+            let mut f = Follower::new(p.clone(), 0);
+            assert_eq!(texts(f.poll().0), vec!["a"]);
+            std::fs::remove_file(&p).unwrap();
+            if what == "fifo" {
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    &p,
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o600),
+                    0,
+                )
+                .unwrap();
+            } else {
+                std::fs::create_dir(&p).unwrap();
+            }
+            assert_eq!(
+                f.poll().1,
+                vec![Notice::Replaced, Notice::Missing],
+                "{what}"
+            );
+            assert_eq!(f.poll().1, vec![], "{what}: said again");
+            if what == "fifo" {
+                std::fs::remove_file(&p).unwrap();
+            } else {
+                std::fs::remove_dir(&p).unwrap();
+            }
+            std::fs::write(&p, b"b\n").unwrap();
+            let (l, n) = f.poll();
+            assert_eq!((texts(l), n), (vec!["b".to_string()], vec![Notice::Opened]));
+            std::fs::remove_file(&p).unwrap();
+            assert_eq!(f.poll().1, vec![Notice::Missing], "{what}");
+            std::fs::remove_file(&p).ok();
+        }
     }
 
     #[test]

@@ -159,6 +159,10 @@ pub struct Peer {
 /// One node's state from its message file.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NodeState {
+    /// The followed message file is gone or gives nothing to read (deleted, moved, a FIFO in
+    /// its place): what was read of it before stays, but proves nothing about now. Set by the
+    /// follower's `missing` notice; a file that appears starts a fresh state.
+    pub file_missing: bool,
     /// `master`, `replicant`, or `null` when the file does not say yet.
     pub role: Option<Role>,
     /// This site, from the first `EID 0 is assigned` line.
@@ -862,6 +866,13 @@ pub enum Verdict {
         /// Why, as the connection said it.
         why: String,
     },
+    /// A node's message file is gone or cannot be read (deleted, moved, a FIFO in its
+    /// place): what it said before proves nothing about now, so no verdict of the files
+    /// stands. Waited for: a server writes a new one when it starts.
+    MessageFileMissing {
+        /// `master` or `replicant`.
+        node: String,
+    },
     /// No progress for longer than the stall limit.
     Stalled {
         /// Seconds without progress.
@@ -930,6 +941,9 @@ impl Verdict {
             Verdict::NodeUnreachable { node, why } => {
                 format!("cannot reach the {node} from here, so its state is unknown: {why}")
             }
+            Verdict::MessageFileMissing { node } => format!(
+                "the {node}'s message file is gone or cannot be read (deleted, moved, or not a regular file): what it said before proves nothing now; waiting for it (its server writes a new one when it starts)"
+            ),
             Verdict::Stalled { secs } => format!("stalled: no progress for {secs:.0} s"),
             Verdict::ApplyStalled {
                 node,
@@ -959,6 +973,7 @@ impl Verdict {
             Verdict::ServerDown { .. } => "server-down",
             Verdict::ServerSuspended { .. } => "server-suspended",
             Verdict::NodeUnreachable { .. } => "node-unreachable",
+            Verdict::MessageFileMissing { .. } => "message-file-missing",
             Verdict::Stalled { .. } | Verdict::ApplyStalled { .. } => "stalled",
             Verdict::Error { .. } => "error",
             Verdict::NoMessages => "no-messages",
@@ -1082,6 +1097,12 @@ pub fn single(n: &NodeState) -> Verdict {
 /// the two are this pair: the replicant's master is this master and the master's replicant is
 /// this replicant (by the files' own sites, and by the site config when the states carry it).
 pub fn combined(m: &NodeState, r: &NodeState, now: Option<f64>, stall_secs: f64) -> Verdict {
+    // Nothing a file said stands once it is gone: a deleted replicant file kept "functional".
+    for (node, s) in [("master", m), ("replicant", r)] {
+        if s.file_missing {
+            return Verdict::MessageFileMissing { node: node.into() };
+        }
+    }
     if m.messages == 0 && r.messages == 0 {
         return Verdict::NoMessages;
     }
@@ -1277,6 +1298,24 @@ mod tests {
             "{start}[1:3][7/3] MASTER: disable_conn: EID 1 disabled.  sites_avail 0\n[1:3][7/3] MASTER: Repmgr: bust connection.  Block archive\n"
         ));
         assert!(!none.connected && none.lost.is_some());
+    }
+
+    /// Nothing a file said stands once it is gone: a pair proven functional reads
+    /// `message-file-missing`, naming the node, while either file is.
+    #[test]
+    fn a_missing_file_leaves_no_verdict_of_the_files() {
+        let (m, r) = (
+            node(include_str!("../../tests/fixtures/bdb/5.3-e-master.txt")),
+            node(include_str!("../../tests/fixtures/bdb/5.3-e-replicant.txt")),
+        );
+        for (i, who) in ["master", "replicant"].into_iter().enumerate() {
+            let mut s = [m.clone(), r.clone()];
+            s[i].file_missing = true;
+            assert_eq!(
+                combined(&s[0], &s[1], None, 60.0),
+                Verdict::MessageFileMissing { node: who.into() }
+            );
+        }
     }
 
     #[test]

@@ -85,6 +85,9 @@ struct InitDef {
 #[derive(Serialize, Deserialize)]
 #[serde(remote = "NodeState", deny_unknown_fields)]
 struct NodeStateDef {
+    // A seek file is saved after a read of a file that was there.
+    #[serde(skip)]
+    file_missing: bool,
     role: Option<crate::dbconfig::Role>,
     local_site: Option<String>,
     peers: BTreeMap<String, bool>,
