@@ -99,11 +99,18 @@ fn rules() -> Vec<(&'static str, &'static [&'static str])> {
 }
 
 /// Lines that may match (file, text on the line, why).
-const ALLOWED: &[(&str, &str, &str)] = &[(
-    "src/cli/monitor_cmd.rs",
-    "monitor::classify_file(file, role",
-    "`tt-ha classify FILE` reads a file the operator names on this machine, not a node's",
-)];
+const ALLOWED: &[(&str, &str, &str)] = &[
+    (
+        "src/cli/monitor_cmd.rs",
+        "monitor::classify_file(file, role",
+        "`tt-ha classify FILE` reads a file the operator names on this machine, not a node's",
+    ),
+    (
+        "src/cli/agent_cmd.rs",
+        "crate::fsinfo::refuse_links();",
+        "`tt-ha agent` is the node side: it sets how its own reads open files (no final link followed), touching no file",
+    ),
+];
 
 /// `path` and every `.rs` file under it.
 fn rust_files(path: &Path) -> Vec<PathBuf> {
