@@ -16,7 +16,10 @@ fn line_pid(start: &[u8]) -> Option<u64> {
 }
 
 /// Where the lines of the server process writing `path` now begin: the start of the line after
-/// the last line another process wrote (0 when one process wrote it all). Read back from the end
+/// the last line another process wrote (0 when one process wrote it all). Another process's
+/// lines between two runs of the running one's (a utility that opened the environment) do not
+/// count, as the state does not count them ([`super::state::NodeState`] takes the proof up
+/// again): the start is then after the line before the earlier run. Read back from the end
 /// a block at a time, keeping only a line's first bytes: memory stays bounded on any file, and
 /// the time is that of the running process's lines. The state read from there on is the state
 /// a whole read gives after its last restart by pid; restarts without a new pid (the same
@@ -26,6 +29,9 @@ pub fn running_process_start(path: &std::path::Path) -> std::io::Result<u64> {
     let mut f = crate::atomic::open_read(path)?;
     let mut end = f.metadata()?.len();
     let mut current: Option<u64> = None;
+    // Another process's run of lines met reading back, and where the running one begins if
+    // that run is not between two of the running one's.
+    let mut other: Option<(u64, u64)> = None;
     // What the blocks after the one being scanned hold: their first bytes (the rest of a line
     // that begins at this block's end) and their first newline (where that line ends).
     let mut later_head: Vec<u8> = Vec::new();
@@ -49,12 +55,18 @@ pub fn running_process_start(path: &std::path::Path) -> std::io::Result<u64> {
             if head.len() < PREFIX_BYTES && line_nl.is_none_or(|e| e >= end) {
                 head.extend_from_slice(&later_head);
             }
-            match (line_pid(&head), current) {
-                (Some(pid), None) => current = Some(pid),
-                (Some(pid), Some(c)) if pid != c => {
-                    // Another process's line: the running one begins after it.
-                    return Ok(line_nl.map_or(end, |e| e + 1));
+            match (line_pid(&head), current, other) {
+                (Some(pid), None, _) => current = Some(pid),
+                // The running process again, before another's run: that run was between two
+                // of its own, and the search goes on.
+                (Some(pid), Some(c), Some(_)) if pid == c => other = None,
+                // Another process's line: the running one begins after it, unless the line
+                // before this run is the running process's own.
+                (Some(pid), Some(c), None) if pid != c => {
+                    other = Some((pid, line_nl.map_or(end, |e| e + 1)));
                 }
+                // A third process before the other's run: the running one began after that run.
+                (Some(pid), Some(_), Some((o, after))) if pid != o => return Ok(after),
                 _ => {}
             }
             line_nl = nl.map(|n| start + n as u64);
@@ -70,7 +82,8 @@ pub fn running_process_start(path: &std::path::Path) -> std::io::Result<u64> {
         later_head = head;
         end = start;
     }
-    Ok(0)
+    // Another process's run begins the file: the running one began after it.
+    Ok(other.map_or(0, |(_, after)| after))
 }
 
 #[cfg(test)]
@@ -94,23 +107,78 @@ mod tests {
             .into_bytes()
     }
 
-    /// The reference: a forward read, line by line, of where the last pid's run of lines begins.
+    /// The reference: a forward read, line by line, as the state counts processes: a line of
+    /// another pid begins a process (its start: after the line before it with a prefix), and
+    /// a line of the process before that one takes it up again.
     fn forward_start(bytes: &[u8]) -> u64 {
-        let mut lines: Vec<(u64, Option<u64>)> = Vec::new();
-        let mut at = 0u64;
+        // (pid, start) of the running process and of the one before it.
+        let (mut cur, mut prior) = (None::<(u64, u64)>, None::<(u64, u64)>);
+        let (mut at, mut after_prefixed) = (0u64, 0u64);
         for line in bytes.split_inclusive(|&b| b == b'\n') {
             let text = String::from_utf8_lossy(line);
-            lines.push((at, crate::monitor::parse::stamp_of(&text).map(|s| s.pid)));
             at += line.len() as u64;
-        }
-        let last = lines.iter().rev().find_map(|(_, p)| *p);
-        let mut start = 0;
-        for (i, (_, pid)) in lines.iter().enumerate() {
-            if pid.is_some() && *pid != last {
-                start = lines.get(i + 1).map_or(at, |(o, _)| *o);
+            let Some(pid) = crate::monitor::parse::stamp_of(&text).map(|s| s.pid) else {
+                continue;
+            };
+            match cur {
+                None => cur = Some((pid, 0)),
+                Some((c, _)) if c == pid => {}
+                Some(_) if prior.is_some_and(|(p, _)| p == pid) => {
+                    std::mem::swap(&mut cur, &mut prior);
+                }
+                Some(_) => {
+                    prior = cur;
+                    cur = Some((pid, after_prefixed));
+                }
             }
+            after_prefixed = at;
         }
-        start
+        cur.map_or(0, |(_, s)| s)
+    }
+
+    /// Another process's lines between two runs of the running process's do not begin it
+    /// again; a third process's do. Every arrangement of three pids over six runs (some with a
+    /// run longer than a block) agrees with the forward reference.
+    #[test]
+    fn a_process_between_two_runs_of_the_running_one_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("$DB_Msg.txt");
+        let run = |pid: u64, lines: usize| {
+            (0..lines)
+                .map(|i| format!("[1:{i}][{pid}/1] CLIENT: line {i}\nno prefix\n"))
+                .collect::<String>()
+        };
+        // Every arrangement with short runs; one in 16 again with one long run, so that runs
+        // straddle the 1 MiB blocks.
+        let cases = (0..3u64.pow(6)).map(|n| (n, None)).chain(
+            (0..3u64.pow(6))
+                .step_by(16)
+                .map(|n| (n, Some(n as usize % 6))),
+        );
+        for (n, long) in cases {
+            let pids: Vec<u64> = (0..6).map(|k| 1 + n / 3u64.pow(k) % 3).collect();
+            let mut bytes = String::new();
+            for (i, p) in pids.iter().enumerate() {
+                let lines = if long == Some(i) { 40_000 } else { 3 };
+                bytes.push_str(&run(*p, lines));
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(
+                running_process_start(&path).unwrap(),
+                forward_start(bytes.as_bytes()),
+                "{pids:?}"
+            );
+        }
+        // Explicitly: 1, 2, 1 runs from the start; 3, 1, 2, 1 from the 1 after the 3.
+        let b = format!("{}{}{}", run(1, 2), run(2, 1), run(1, 1));
+        std::fs::write(&path, &b).unwrap();
+        assert_eq!(running_process_start(&path).unwrap(), 0);
+        let head = run(3, 2);
+        let b = format!("{head}{}{}{}", run(1, 2), run(2, 1), run(1, 1));
+        std::fs::write(&path, &b).unwrap();
+        // (After the 3's last line with a prefix: its continuation is the 1's first line.)
+        let after = head.len() - "no prefix\n".len();
+        assert_eq!(running_process_start(&path).unwrap(), after as u64);
     }
 
     /// Reading back from the end finds exactly where the running process's lines begin, on files

@@ -248,6 +248,12 @@ pub struct NodeState {
     /// [`dash`](Self::dash) is not kept (a reader with no dashboard, `tt-ha classify`).
     #[serde(skip)]
     no_dashboard: bool,
+    /// The process that wrote before this one, kept in case it writes again: a line from it
+    /// after another pid's means two processes share the file (a utility that opened the
+    /// environment, whose messages go to the same file), not that the server restarted
+    /// twice — its proof is taken up again instead of begun afresh.
+    #[serde(skip)]
+    prior: Option<Box<NodeState>>,
 }
 
 impl NodeState {
@@ -316,23 +322,55 @@ impl NodeState {
         if let Some(done) = super::dashboard::copy_view(self, None).filter(|c| c.finished) {
             self.dash.earlier_copy = Some(done);
         }
+        let mut old = std::mem::take(self);
         *self = NodeState {
-            role: self.role.take(),
-            messages: self.messages,
-            last_stamp: self.last_stamp,
-            restarts: self.restarts + 1,
-            truncated_lines: self.truncated_lines,
-            truncated_bytes: self.truncated_bytes,
-            first_truncated_line: self.first_truncated_line,
-            expected: self.expected.take(),
-            dash: std::mem::take(&mut self.dash),
-            no_dashboard: self.no_dashboard,
+            role: old.role,
+            messages: old.messages,
+            last_stamp: old.last_stamp,
+            restarts: old.restarts + 1,
+            truncated_lines: old.truncated_lines,
+            truncated_bytes: old.truncated_bytes,
+            first_truncated_line: old.first_truncated_line,
+            expected: old.expected.clone(),
+            dash: std::mem::take(&mut old.dash),
+            no_dashboard: old.no_dashboard,
             init: Init {
-                model: CopyModel::with_expected(self.init.model.expected().clone()),
+                model: CopyModel::with_expected(old.init.model.expected().clone()),
                 ..Init::default()
             },
             ..NodeState::default()
         };
+        old.prior = None;
+        self.prior = Some(Box::new(old));
+    }
+
+    /// The process before this one wrote again ([`Self::prior`]): its state is taken up again,
+    /// with what belongs to the file (counts, the newest stamp, cut lines, the dashboard) and
+    /// the errors the other process wrote; the other is kept in its place, as it may write
+    /// again too.
+    fn resume_prior(&mut self) {
+        let Some(mut back) = self.prior.take() else {
+            return;
+        };
+        back.messages = self.messages;
+        back.last_stamp = self.last_stamp;
+        back.truncated_lines = self.truncated_lines;
+        back.truncated_bytes = self.truncated_bytes;
+        back.first_truncated_line = self.first_truncated_line;
+        back.role = back.role.or(self.role);
+        back.expected = self.expected.take();
+        back.dash = std::mem::take(&mut self.dash);
+        back.no_dashboard = self.no_dashboard;
+        for (line, text) in std::mem::take(&mut self.errors) {
+            back.note_error(line, &text);
+        }
+        let other = std::mem::replace(self, *back);
+        self.prior = Some(Box::new(other));
+    }
+
+    /// Whether a line of `pid` is from the process that wrote before this one.
+    fn is_prior_process(&self, pid: Option<u64>) -> bool {
+        matches!((&self.prior, pid, self.pid), (Some(p), Some(b), Some(a)) if a != b && p.pid == Some(b))
     }
 
     /// Whether `ev`, from the process with `pid`, is written by a new server process: another
@@ -474,7 +512,25 @@ impl NodeState {
     ) {
         let pid = stamp.map(|s| s.pid);
         let secs = stamp.map(|s| s.secs as f64 + s.usecs as f64 / 1e6);
-        if self.is_new_process(pid, ev) {
+        // A prior pid opening an environment is a new process that got the pid again.
+        let opens = matches!(
+            ev,
+            Event::ExistingMember | Event::SiteAssigned { eid: 0, .. }
+        );
+        if self.is_prior_process(pid) && !opens {
+            let other = self.pid;
+            self.resume_prior();
+            if !self.no_dashboard {
+                let text = format!(
+                    "process {} writes again: process {} shares the file (another program using the environment), not a restart",
+                    pid.unwrap_or(0),
+                    other.unwrap_or(0)
+                );
+                self.dash
+                    .timeline
+                    .push(secs, line, super::dashboard::Level::Info, text);
+            }
+        } else if self.is_new_process(pid, ev) {
             self.begin_process();
             if !self.no_dashboard {
                 let text = match pid {
@@ -1316,6 +1372,48 @@ mod tests {
                 Verdict::MessageFileMissing { node: who.into() }
             );
         }
+    }
+
+    /// Another process writing into the file between two lines of the server (a utility that
+    /// opened the environment: its messages go to the same file) is no restart once the server
+    /// writes again: the server's proof is taken up again. Its errors stay to be seen; the
+    /// server's pid opening an environment again is a new process.
+    #[test]
+    fn a_process_between_two_lines_of_the_server_keeps_its_proof() {
+        let up = node(UP);
+        assert_eq!(single(&up), Verdict::Functional);
+        let between = node(&format!(
+            "{UP}[2:0][8/1] REP_UNDEF: BDB2525 a utility's error\n[2:1][7/1] CLIENT: x\n"
+        ));
+        let unproven = node(&format!(
+            "{UP}[2:0][8/1] REP_UNDEF: BDB2525 a utility's error\n"
+        ));
+        assert!(
+            !unproven.startup_done,
+            "the other process begins a fresh proof"
+        );
+        assert!(between.startup_done && between.connected, "{between:?}");
+        assert_eq!((between.restarts, between.pid), (0, Some(7)));
+        assert_eq!(between.messages, up.messages + 2);
+        assert!(
+            between
+                .errors
+                .iter()
+                .any(|e| e.1.contains("a utility's error")),
+            "{between:?}"
+        );
+        // And back and forth again: each process keeps its own state.
+        let twice = node(&format!(
+            "{UP}[2:0][8/1] REP_UNDEF: one\n[2:1][7/1] CLIENT: x\n[2:2][8/1] REP_UNDEF: two\n[2:3][7/1] CLIENT: y\n"
+        ));
+        assert!(twice.startup_done && twice.connected && twice.restarts == 0);
+        let reopened = node(&format!(
+            "{UP}[2:0][8/1] REP_UNDEF: one\n[2:1][7/1] REP_UNDEF: EID 0 is assigned for site 10.0.0.2:5100\n"
+        ));
+        assert!(
+            !reopened.startup_done && reopened.restarts == 2,
+            "{reopened:?}"
+        );
     }
 
     #[test]

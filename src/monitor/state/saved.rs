@@ -135,4 +135,6 @@ struct NodeStateDef {
     dash: crate::monitor::dashboard::Dash,
     #[serde(skip)]
     no_dashboard: bool,
+    #[serde(skip)]
+    prior: Option<Box<NodeState>>,
 }
