@@ -340,7 +340,10 @@ impl NodeState {
             },
             ..NodeState::default()
         };
+        // Kept for its proof only: what belongs to the file comes from the running state on
+        // a resume, so the kept one holds none of it.
         old.prior = None;
+        old.no_dashboard = false;
         self.prior = Some(Box::new(old));
     }
 
@@ -630,7 +633,12 @@ impl NodeState {
             }
             Event::ConnectionLost { site } => {
                 self.set_peer(site, false);
-                self.lost = Some(site.clone());
+                // A replicant that knows its master loses it only with the master's connection:
+                // another site's ending (a third site, a view, a stray connection) left its
+                // proof lost for good, `connecting` while its master replicated on.
+                if self.master_site.as_deref().is_none_or(|m| m == site) {
+                    self.lost = Some(site.clone());
+                }
                 self.refresh_connected();
             }
             Event::Disabled { sites_avail: 0 } => {
@@ -1414,6 +1422,22 @@ mod tests {
             !reopened.startup_done && reopened.restarts == 2,
             "{reopened:?}"
         );
+    }
+
+    /// An EOF on another site's connection says nothing about the replicant's master: it stays
+    /// functional; its master's EOF still loses it.
+    #[test]
+    fn an_eof_from_a_site_that_is_not_the_master_keeps_the_proof() {
+        let other = node(&format!(
+            "{UP}[2:0][7/1] CLIENT: EOF on connection to site 10.0.0.3:5100\n"
+        ));
+        assert_eq!(single(&other), Verdict::Functional, "{other:?}");
+        assert!(other.lost.is_none());
+        let master = node(&format!(
+            "{UP}[2:0][7/1] CLIENT: EOF on connection to site 10.0.0.1:5100\n"
+        ));
+        assert_eq!(master.lost.as_deref(), Some("10.0.0.1:5100"));
+        assert_ne!(single(&master), Verdict::Functional);
     }
 
     #[test]
