@@ -196,6 +196,61 @@ fn login_noise_before_the_greeting_is_refused_and_quoted_escaped() {
     assert!(remote.list_home().is_ok());
 }
 
+/// A prompt with no line break (a login script waiting for an answer) held the greeting's 60 s
+/// bound and was told as a network problem; a banner in Latin-1 was told as an agent that
+/// ended. Both are stray text, refused within seconds and quoted.
+#[test]
+fn a_prompt_without_a_line_break_and_bytes_that_are_not_utf8_are_login_noise() {
+    need_sshd!("a_prompt_without_a_line_break_and_bytes_that_are_not_utf8_are_login_noise");
+    let mut n = node2();
+    n.start_sshd(&n.plain_key());
+    let exec = format!(
+        "exec {} \"$@\" --node-config {}",
+        env!("CARGO_BIN_EXE_tt-ha"),
+        n.node_file.display()
+    );
+    let prompt = n.script(
+        "prompt-tt-ha",
+        &format!("printf 'Press enter to continue: '\nread answer\n{exec}"),
+    );
+    let t = Instant::now();
+    let e = n.connect(Some(&prompt)).unwrap_err();
+    let text = e.to_string();
+    eprintln!("refusal: {text}");
+    assert!(
+        matches!(e, RemoteError::Stray { greeted: false, .. }),
+        "{e:?}"
+    );
+    assert!(text.contains("Press enter to continue"), "{text}");
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    let latin1 = n.script(
+        "latin1-tt-ha",
+        &format!("printf 'Willkommen \\374ber alles\\n'\n{exec}"),
+    );
+    let e = n.connect(Some(&latin1)).unwrap_err();
+    let text = e.to_string();
+    eprintln!("refusal: {text}");
+    assert!(matches!(e, RemoteError::Stray { .. }), "{e:?}");
+    assert!(
+        text.contains("Willkommen") && text.contains("ber alles"),
+        "{text}"
+    );
+    // Text written to the connection after the greeting (a wrapper's background job) ends it,
+    // named as such, not as the agent's fault.
+    let late = n.script(
+        "late-tt-ha",
+        &format!("(sleep 1; echo 'You have new mail') &\n{exec}"),
+    );
+    let remote = n.connect(Some(&late)).unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_secs(2));
+    let text = remote.list_home().unwrap_err().to_string();
+    eprintln!("ended: {text}");
+    assert!(
+        text.contains("You have new mail") && text.contains("besides the agent"),
+        "{text}"
+    );
+}
+
 #[test]
 fn an_agent_of_another_protocol_version_is_refused_with_the_fix() {
     need_sshd!("an_agent_of_another_protocol_version_is_refused_with_the_fix");

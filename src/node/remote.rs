@@ -27,7 +27,7 @@ use crate::probe::FoundProcess;
 use crate::service::{ServiceError, SvcState};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,6 +49,9 @@ const STDERR_TAIL: usize = 8 * 1024;
 const STRAY_SHOWN: usize = 1024;
 /// Once stray output has arrived, how long to wait for the rest of it (and the greeting).
 const STRAY_GRACE: Duration = Duration::from_secs(2);
+/// The longest line kept while waiting for the greeting (a greeting is a few KiB): the rest
+/// of a longer one is stray text and is dropped.
+const GREETING_LINE_MAX: usize = 1 << 20;
 /// Deadline of each helper command (`ssh -G`, `ssh-keyscan`, `ssh-keygen`).
 const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -379,6 +382,9 @@ fn host_key_message(who: &str, changed: bool, seen: &HostKeySeen) -> String {
 /// What the greeting phase sees, line by line.
 enum Greet {
     Stray(String),
+    /// Bytes of a line not ended yet that cannot be the greeting's start (a prompt waiting
+    /// for an answer, a banner without a line break): stray text, though no line came.
+    Partial(String),
     Hello(Box<Hello>),
     /// Text before the greeting on the greeting's own line.
     StrayThenHello(String),
@@ -1002,6 +1008,7 @@ fn greeting(
     let start = Instant::now();
     let mut deadline = start + timing.greeting;
     let mut stray = String::new();
+    let mut partial = String::new();
     let stray_error = |text: &str, greeted: bool| RemoteError::Stray {
         who: link.who(),
         text: clip(text),
@@ -1016,13 +1023,23 @@ fn greeting(
         let timed_out = Instant::now() >= deadline;
         let result = match event {
             Greet::Stray(line) => {
-                if stray.is_empty() {
+                if stray.is_empty() && partial.is_empty() {
                     deadline = deadline.min(Instant::now() + STRAY_GRACE);
                 }
                 if stray.len() < STRAY_SHOWN {
                     stray.push_str(&line);
                     stray.push('\n');
                 }
+                partial.clear();
+                continue;
+            }
+            // A prompt or banner with no line break held the greeting's 60 s bound and was
+            // then told as a network problem: it is stray text once the grace has passed.
+            Greet::Partial(text) => {
+                if stray.is_empty() && partial.is_empty() {
+                    deadline = deadline.min(Instant::now() + STRAY_GRACE);
+                }
+                partial = text;
                 continue;
             }
             Greet::Hello(h) if stray.is_empty() => {
@@ -1047,7 +1064,10 @@ fn greeting(
                 who: link.who(),
                 why,
             }),
-            Greet::Eof if !stray.is_empty() => Err(stray_error(&stray, false)),
+            Greet::Eof if !stray.is_empty() || !partial.is_empty() => {
+                stray.push_str(&partial);
+                Err(stray_error(&stray, false))
+            }
             Greet::Eof if timed_out => Err(RemoteError::NoGreeting {
                 who: link.who(),
                 host: link.host.clone(),
@@ -1267,16 +1287,46 @@ fn keep_tail(mut e: impl Read + Send + 'static, tail: Arc<Mutex<Tail>>) {
     });
 }
 
+/// One line of the greeting phase, read as text whatever its bytes (a login script's banner
+/// in Latin-1 was a frame error, told as an agent that ended); bytes of a line not ended yet
+/// that cannot begin the greeting are sent as [`Greet::Partial`] as they come. A line longer
+/// than [`GREETING_LINE_MAX`] is cut: it is stray text either way.
+fn read_greeting_line(r: &mut impl BufRead, greet: &mpsc::Sender<Greet>) -> Option<String> {
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let chunk = r.fill_buf().ok()?;
+        if chunk.is_empty() {
+            return (!buf.is_empty()).then(|| String::from_utf8_lossy(&buf).into_owned());
+        }
+        let (take, ended) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        let room = GREETING_LINE_MAX.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        r.consume(if ended { take + 1 } else { take });
+        if ended {
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            return Some(String::from_utf8_lossy(&buf).into_owned());
+        }
+        let prefix = protocol::GREETING_PREFIX.as_bytes();
+        let may_greet = prefix.starts_with(&buf) || buf.starts_with(prefix);
+        if !may_greet {
+            let shown = &buf[..buf.len().min(STRAY_SHOWN)];
+            let _ = greet.send(Greet::Partial(String::from_utf8_lossy(shown).into_owned()));
+        }
+    }
+}
+
 /// Reads ssh's stdout: the greeting phase, then frames until the end.
 fn read_all(out: impl Read, greet: mpsc::Sender<Greet>, conn: Weak<Conn>) {
     let mut r = BufReader::new(out);
     loop {
-        let line = match frame::read_frame(&mut r) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = greet.send(Greet::Eof);
-                return;
-            }
+        let Some(line) = read_greeting_line(&mut r, &greet) else {
+            let _ = greet.send(Greet::Eof);
+            return;
         };
         let event = match line.find(protocol::GREETING_PREFIX) {
             None => Greet::Stray(line),
@@ -1335,8 +1385,10 @@ fn read_frames(mut r: impl std::io::BufRead, conn: Weak<Conn>) {
             *h = Instant::now();
         }
         let Ok(mut value) = serde_json::from_str::<Value>(&line) else {
+            // Not the agent's, most likely: a wrapper or the account's shell writing to the
+            // connection after the agent started (the agent writes only frames).
             c.kill(&format!(
-                "the agent sent a line that is not JSON: {:?}",
+                "a line that is not the agent's protocol came over the connection: \"{}\". Something on the node writes to the connection besides the agent (a wrapper script or the account's shell printing after it started); make it quiet, or give the key a forced command (README, \"Remote nodes\")",
                 clip(&line)
             ));
             return;
