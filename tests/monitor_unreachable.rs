@@ -110,6 +110,17 @@ fn monitor_json_names_a_node_out_of_reach_then_follows_it_and_notices_it_go() {
     // Nothing is claimed of a node out of reach: no process, no lag.
     assert_eq!(row["process_seen"], "unseen", "{v}");
     assert!(row["lag_bytes"].is_null(), "{v}");
+    // The master, reached, is shown as it is: its file read, its server seen (it read as
+    // "no messages yet", its server unseen, while only the replicant was out of reach).
+    let master = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "master")
+        .expect("a master row");
+    assert_eq!(master["process_seen"], "running", "{v}");
+    assert_ne!(master["status"], "no-messages", "{v}");
+    assert_eq!(v["master"]["pid"], 10, "{v}");
 
     std::fs::remove_file(n.dir.join("down")).unwrap();
     let v = m.until("once the replicant answers", |v| {

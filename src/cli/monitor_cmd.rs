@@ -538,14 +538,20 @@ fn reach_both(
     until: Option<Duration>,
 ) -> anyhow::Result<Option<[Box<dyn NodeAccess>; 2]>> {
     let mut said: Option<String> = None;
-    monitor::reach_both(cfg, |why| {
-        // Nothing of a node out of reach is known: no state, no process.
-        let seen = [0, 1].map(|_| monitor::dashboard::ProcessSeen::Unseen);
+    let mut glimpse = monitor::Glimpse::default();
+    monitor::reach_both(cfg, |why, reached| {
+        // Nothing of a node out of reach is known: no state, no process. The one reached is
+        // shown as it is.
+        let (states, seen) = glimpse.look(reached);
         let v = monitor::dashboard::pair_verdict(Verdict::NoMessages, &seen, why);
         if json_out {
-            let empty =
-                [Role::Master, Role::Replicant].map(|r| NodeState::with_role(Some(r.as_str())));
-            out::json_line(&snapshot_json(cfg, &v, [&empty[0], &empty[1]], &seen, why))?;
+            out::json_line(&snapshot_json(
+                cfg,
+                &v,
+                [&states[0], &states[1]],
+                &seen,
+                why,
+            ))?;
         } else if said.as_deref() != Some(&v.describe()) {
             outln!(
                 "== {} (asked again in {} s; Ctrl-C stops)",

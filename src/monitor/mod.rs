@@ -52,12 +52,16 @@ pub fn reach_each(
 /// Both nodes, asking again for one that could not be reached until it answers (a node
 /// reached is kept, not reached again): the one loop of the live front-ends (`monitor`, the
 /// TUI's panes), so a host that comes back is followed without a restart. After each round
-/// that left a node out, `failed_round` is told why each one is (`None`: reached); it says
-/// whether to go on (it waits [`RETRY_UNREACHABLE`] meanwhile, as its front-end can: watching
-/// its reader or its screen). `None` when it stopped.
+/// that left a node out, `failed_round` is told why each one is (`None`: reached) and given
+/// the nodes reached (for a [`Glimpse`] of them); it says whether to go on (it waits
+/// [`RETRY_UNREACHABLE`] meanwhile, as its front-end can: watching its reader or its screen).
+/// `None` when it stopped.
 pub fn reach_both<E>(
     cfg: &crate::config::SiteConfig,
-    mut failed_round: impl FnMut(&[Option<String>; 2]) -> Result<bool, E>,
+    mut failed_round: impl FnMut(
+        &[Option<String>; 2],
+        [Option<&dyn crate::node::NodeAccess>; 2],
+    ) -> Result<bool, E>,
 ) -> Result<Option<[Box<dyn crate::node::NodeAccess>; 2]>, E> {
     use crate::node::Role;
     let mut nodes: [Option<Box<dyn crate::node::NodeAccess>>; 2] = [None, None];
@@ -75,9 +79,45 @@ pub fn reach_both<E>(
             [Some(m), Some(r)] => return Ok(Some([m, r])),
             not_yet => not_yet,
         };
-        if !failed_round(&why)? {
+        let reached = [0, 1].map(|i| nodes[i].as_deref());
+        if !failed_round(&why, reached)? {
             return Ok(None);
         }
+    }
+}
+
+/// What the live front-ends show of the nodes they reached while the other is still out of
+/// reach ([`reach_both`]'s rounds): each reached node's state read from its message file (on
+/// from where the last round ended) and its server process. A healthy master read as "no
+/// messages", its server "unseen", while only the replicant was out of reach.
+#[derive(Default)]
+pub struct Glimpse {
+    saved: [Option<seekfile::Saved>; 2],
+    watch: [procwatch::ProcessWatch; 2],
+}
+
+impl Glimpse {
+    /// The states and server processes of `reached` (master first); a node not reached has an
+    /// empty state and its server unseen. A message file that cannot be read is missing.
+    pub fn look(
+        &mut self,
+        reached: [Option<&dyn crate::node::NodeAccess>; 2],
+    ) -> ([NodeState; 2], [dashboard::ProcessSeen; 2]) {
+        let mut states = ["master", "replicant"].map(|r| NodeState::with_role(Some(r)));
+        let mut seen = [0, 1].map(|_| dashboard::ProcessSeen::Unseen);
+        for (i, node) in reached.into_iter().enumerate() {
+            let Some(node) = node else { continue };
+            match node.read_messages(self.saved[i].as_ref()) {
+                Ok((saved, _)) => {
+                    states[i] = saved.state(&node.config().message_file);
+                    self.saved[i] = Some(saved);
+                }
+                Err(_) => states[i].file_missing = true,
+            }
+            let hint = states[i].pid.unwrap_or(0);
+            seen[i] = self.watch[i].look(node, hint);
+        }
+        (states, seen)
     }
 }
 

@@ -90,10 +90,13 @@ pub fn spawn(
         // the node table; preflight's "node reachable" row says what to do.
         // Both are asked again every few seconds until they answer, so a host that comes
         // back is followed without restarting the screen.
-        let reached = monitor::reach_both(&cfg, |why| {
+        let mut glimpse = monitor::Glimpse::default();
+        let reached = monitor::reach_both(&cfg, |why, reached| {
+            let (states, _) = glimpse.look(reached);
             Ok::<bool, std::convert::Infallible>(
                 send(LiveUpdate {
                     unreachable: Some(why.clone()),
+                    states: Some(Box::new(states)),
                     ..LiveUpdate::default()
                 }) && wait_listening(&send, monitor::RETRY_UNREACHABLE),
             )
