@@ -276,3 +276,76 @@ fn a_message_file_gone_or_unreadable_leaves_no_verdict_of_the_files() {
         }
     }
 }
+
+/// Replication writes a replicant's databases mode 0640: a monitoring account outside the
+/// server's group cannot read them. They are not missing: `check` run as such a user said
+/// CRITICAL ("lacks the master's databases … give it a new initial copy"); it answers by the
+/// files and notes that the databases were not checked, and why.
+#[test]
+fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_missing() {
+    if !nix_is_root() {
+        eprintln!(
+            "SKIP check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_missing: needs root to run the check as another user"
+        );
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let (m, r) = replicating_pair();
+    let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+    let home = |node: &str| dir.path().join(node).join("var/db");
+    for node in ["master", "replicant"] {
+        for (name, id) in [("volumes.db", 1), ("media.db", 2)] {
+            let p = home(node).join(name);
+            std::fs::write(&p, database_bytes(id)).unwrap();
+            let mode = if node == "replicant" { 0o640 } else { 0o644 };
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+    // The site's folders are open to every user; the databases are not.
+    for d in [
+        dir.path().to_path_buf(),
+        dir.path().join("master"),
+        dir.path().join("master/var"),
+        home("master"),
+        dir.path().join("replicant"),
+        dir.path().join("replicant/var"),
+        home("replicant"),
+    ] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_tt-ha"))
+        .args(["check", "--config"])
+        .arg(config(dir.path()))
+        .arg("--state")
+        .arg(state.path().join("seek.json"))
+        .output()
+        .unwrap();
+    let out = common::text(&o);
+    eprintln!("as nobody: {out}");
+    assert_ne!(o.status.code(), Some(2), "{out}");
+    assert!(!out.contains("lacks"), "{out}");
+    assert!(
+        out.contains("was not checked") && (out.contains("volumes.db") || out.contains("media.db")),
+        "{out}"
+    );
+    // Root reads them: the same site is OK, nothing noted.
+    let (line, code) = check(dir.path());
+    assert!(line.starts_with("TT-HA OK") && code == 0, "{line}");
+    assert!(!line.contains("not checked"), "{line}");
+}
+
+/// Whether this test runs as root (effective uid 0), read from /proc.
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}

@@ -379,12 +379,21 @@ fn check_nodes(
         .unwrap_or_default();
     // Functional by its message files, yet without the master's databases in its home: its
     // server replicates into files no longer in its folder, lost at its next start.
+    let mut notes = notes;
     if matches!(v, Verdict::Functional) {
-        let ids = |n: &dyn NodeAccess| n.database_ids().unwrap_or_default();
-        let lacks = monitor::pair::replicant_lacks(
-            &ids(&*nodes[Role::Master]),
-            &ids(&*nodes[Role::Replicant]),
-        );
+        // A replicant whose files this user cannot read is not judged: they are not missing.
+        let lacks = match nodes[Role::Replicant].database_ids() {
+            Ok(held) => monitor::pair::replicant_lacks(
+                &nodes[Role::Master].database_ids().unwrap_or_default(),
+                &held,
+            ),
+            Err(e) => {
+                notes.push(format!(
+                    "note: whether the replicant's home holds the master's databases was not checked: {e}. Run the check as a user in the server's group (or one that may read its home)"
+                ));
+                Vec::new()
+            }
+        };
         if !lacks.is_empty() {
             outln!(
                 "TT-HA CRITICAL - the replicant's home {} lacks {} of the master's databases ({}): its server replicates into files no longer in its folder, and its next start would lose them. Put them back if they were moved; else stop the replicant and give it a new initial copy (`tt-ha apply` of a new run) | {perf}",

@@ -688,37 +688,87 @@ pub fn database_sizes(home: &Path) -> std::io::Result<BTreeMap<String, u64>> {
 /// The home's database files by name, each with its Berkeley DB file id (the 20 bytes at
 /// offset 52 of its metadata page, in hexadecimal): a database and its replica share it, and
 /// a copy made with `cp` has it too, whatever either is named.
-pub fn database_ids(home: &Path) -> std::io::Result<BTreeMap<String, String>> {
+///
+/// A file this user may not read that could be a database (not a region file, log, DB_CONFIG
+/// or the message file `message_file` by its name) is an error naming it: which databases the home holds cannot
+/// be told then. (Replication writes a replicant's databases mode 0640: a monitoring account
+/// outside the server's group read them as missing, and `check` said CRITICAL with the advice
+/// of a new initial copy.)
+pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap<String, String>> {
+    use crate::dbhome::FileClass;
     use std::io::Read;
     let mut ids = BTreeMap::new();
-    for name in database_sizes(home)?.into_keys() {
+    for entry in std::fs::read_dir(home)? {
+        let entry = entry?;
+        let path = entry.path();
+        if !path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
         let mut head = [0u8; 72];
-        let read = crate::fsinfo::open_regular(&home.join(&name))
-            .and_then(|mut f| f.read_exact(&mut head));
-        if read.is_ok() {
-            let hex: String = head[52..72].iter().map(|b| format!("{b:02x}")).collect();
-            ids.insert(name, hex);
+        match crate::fsinfo::open_regular(&path) {
+            Ok(mut f) => {
+                if f.read_exact(&mut head).is_ok() && has_database_magic(&head) {
+                    let hex: String = head[52..72].iter().map(|b| format!("{b:02x}")).collect();
+                    ids.insert(name, hex);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                let class = crate::dbhome::classify(
+                    entry.file_name(),
+                    crate::dbhome::EntryKind::File,
+                    message_file,
+                );
+                let never_a_database = matches!(
+                    class,
+                    FileClass::Region
+                        | FileClass::Log
+                        | FileClass::DbConfig
+                        | FileClass::MessageFile
+                );
+                if !never_a_database {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot read {} as this user ({e})",
+                            crate::display::path(&path)
+                        ),
+                    ));
+                }
+            }
+            Err(_) => {}
+        }
+        if ids.len() >= NAMES_KEPT {
+            break;
         }
     }
     Ok(ids)
 }
 
+/// Whether a file's first bytes carry a Berkeley DB metadata magic number at byte 12 (btree,
+/// hash, queue or heap, either byte order).
+fn has_database_magic(head: &[u8]) -> bool {
+    const MAGICS: [u32; 4] = [0x053162, 0x061561, 0x042253, 0x074582];
+    let Some(bytes) = head.get(12..16) else {
+        return false;
+    };
+    let bytes = [bytes[0], bytes[1], bytes[2], bytes[3]];
+    let (le, be) = (u32::from_le_bytes(bytes), u32::from_be_bytes(bytes));
+    MAGICS.contains(&le) || MAGICS.contains(&be)
+}
+
 /// Whether `path` starts with a Berkeley DB metadata page (the magic number at byte 12).
 fn is_database(path: &Path) -> bool {
     use std::io::Read;
-    const MAGICS: [u32; 4] = [0x053162, 0x061561, 0x042253, 0x074582];
     let mut head = [0u8; 16];
     // Opened as a regular file only: a name swapped for a FIFO after the listing must not
     // block the look.
     let Ok(mut f) = crate::fsinfo::open_regular(path) else {
         return false;
     };
-    if f.read_exact(&mut head).is_err() {
-        return false;
-    }
-    let bytes = [head[12], head[13], head[14], head[15]];
-    let (le, be) = (u32::from_le_bytes(bytes), u32::from_be_bytes(bytes));
-    MAGICS.contains(&le) || MAGICS.contains(&be)
+    f.read_exact(&mut head).is_ok() && has_database_magic(&head)
 }
 
 /// One moment of a replayed copy: what the operator would have been shown then.

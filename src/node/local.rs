@@ -361,7 +361,7 @@ impl NodeAccess for LocalNode {
     }
 
     fn database_ids(&self) -> std::io::Result<BTreeMap<String, String>> {
-        crate::monitor::progress::database_ids(&self.cfg.home)
+        crate::monitor::progress::database_ids(&self.cfg.home, &self.cfg.message_file)
     }
 
     fn still_server(&self, pid: u32) -> Option<FoundProcess> {
