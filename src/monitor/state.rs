@@ -254,6 +254,12 @@ pub struct NodeState {
     /// twice — its proof is taken up again instead of begun afresh.
     #[serde(skip)]
     prior: Option<Box<NodeState>>,
+    /// This process wrote a server's work (replication: joins, connections, elections,
+    /// records), not only what any program opening the environment writes (its opening
+    /// lines, errors, other text). A process that did is a server, whichever pid writes next:
+    /// the process before it is not taken up again.
+    #[serde(skip)]
+    worked: bool,
 }
 
 impl NodeState {
@@ -371,9 +377,11 @@ impl NodeState {
         self.prior = Some(Box::new(other));
     }
 
-    /// Whether a line of `pid` is from the process that wrote before this one.
+    /// Whether a line of `pid` is from the process that wrote before this one, while this one
+    /// has done no server's work (then it was another program on the environment).
     fn is_prior_process(&self, pid: Option<u64>) -> bool {
-        matches!((&self.prior, pid, self.pid), (Some(p), Some(b), Some(a)) if a != b && p.pid == Some(b))
+        !self.worked
+            && matches!((&self.prior, pid, self.pid), (Some(p), Some(b), Some(a)) if a != b && p.pid == Some(b))
     }
 
     /// Whether `ev`, from the process with `pid`, is written by a new server process: another
@@ -556,6 +564,9 @@ impl NodeState {
                 | Event::SiteAssigned { .. }
         ) {
             self.active = true;
+            if !matches!(ev, Event::Error { .. }) {
+                self.worked = true;
+            }
         }
         self.messages += 1;
         // The stamp in seconds, worked out once above (two conversions and a division, on
@@ -1421,6 +1432,16 @@ mod tests {
         assert!(
             !reopened.startup_done && reopened.restarts == 2,
             "{reopened:?}"
+        );
+        // A process that did a server's work (here a join) is a server: the old pid writing
+        // after it (a utility that got the pid again) does not bring the old proof back.
+        let restarted = node(&format!(
+            "{UP}[2:0][8/1] CLIENT: EID 0 is assigned for site 10.0.0.2:5100\n[2:1][8/1] CLIENT: try join request to site 10.0.0.1:5100\n[2:2][7/1] CLIENT: x\n"
+        ));
+        assert_ne!(single(&restarted), Verdict::Functional, "{restarted:?}");
+        assert!(
+            !restarted.startup_done && restarted.restarts == 2,
+            "{restarted:?}"
         );
     }
 

@@ -135,6 +135,35 @@ struct NodeStateDef {
     dash: crate::monitor::dashboard::Dash,
     #[serde(skip)]
     no_dashboard: bool,
-    #[serde(skip)]
+    /// Added 2026-11-24: a seek file written before has none.
+    #[serde(default, with = "opt_prior")]
     prior: Option<Box<NodeState>>,
+    #[serde(default)]
+    worked: bool,
+}
+
+/// The process before the running one ([`NodeState`]'s `prior`), saved whole as well: a check
+/// that read on without it took another program's line for a restart, for good.
+mod opt_prior {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Ref<'a>(#[serde(serialize_with = "state")] &'a NodeState);
+
+    fn state<S: Serializer>(v: &&NodeState, s: S) -> Result<S::Ok, S::Error> {
+        NodeStateDef::serialize(v, s)
+    }
+
+    #[derive(Deserialize)]
+    struct Own(#[serde(with = "NodeStateDef")] NodeState);
+
+    pub fn serialize<S: Serializer>(v: &Option<Box<NodeState>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_deref().map(Ref).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Box<NodeState>>, D::Error> {
+        Ok(Option::<Own>::deserialize(d)?.map(|o| Box::new(o.0)))
+    }
 }
