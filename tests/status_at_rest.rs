@@ -74,10 +74,30 @@ fn status_names_a_lock_it_cannot_read_and_what_to_do() {
 /// `finalize` again purges what is left and closes the run.
 #[test]
 fn an_interrupted_finalize_is_finished_by_finalize_and_nothing_else() {
-    for crash_after in [1, 2] {
+    // After the first intent, after the first purge, and after the last purge (its closing
+    // record not written: 0 means "after every purge", two records each).
+    for crash_after in [1, 2, 0] {
         let site = FakeSite::new();
         let o = site.tt_ha(&["apply", "--yes"]);
         assert!(o.status.success(), "{}", text(&o));
+        let purges = [&site.master, &site.replicant]
+            .iter()
+            .flat_map(|home| {
+                let runs = home.parent().unwrap().join("tt-ha");
+                fs::read_dir(&runs)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| p.is_dir())
+                    .flat_map(|run| [run.join("quarantine"), run.join("attempt")])
+                    .filter(|p| p.exists())
+                    .collect::<Vec<_>>()
+            })
+            .count();
+        let crash_after = if crash_after == 0 {
+            2 * purges
+        } else {
+            crash_after
+        };
         let o = common::tt_ha()
             .arg("--config")
             .arg(&site.config)
@@ -107,6 +127,11 @@ fn an_interrupted_finalize_is_finished_by_finalize_and_nothing_else() {
                 out.contains("nothing was changed") && out.contains("tt-ha finalize"),
                 "{args:?}: {out}"
             );
+            // The advice after it is finalize's only, never to resume or undo.
+            assert!(
+                !out.contains("resumes") && !out.contains("undoes"),
+                "{args:?}: {out}"
+            );
         }
         assert!(
             common::snapshot(root) == before,
@@ -114,6 +139,13 @@ fn an_interrupted_finalize_is_finished_by_finalize_and_nothing_else() {
         );
         let o = site.tt_ha(&["finalize", "--yes"]);
         assert!(o.status.success(), "{}", text(&o));
+        if crash_after == 2 * purges {
+            assert!(
+                text(&o).contains("nothing was left to purge"),
+                "{}",
+                text(&o)
+            );
+        }
         let o = site.tt_ha(&["status", "--json"]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["run"]["phase"], "finalized", "{v}");

@@ -204,7 +204,7 @@ pub fn rollback(
         }
         Err(e) => {
             errln!("error: {e}");
-            errln!("{}", engine::AFTER_ROLLBACK_FAILURE);
+            errln!("{}", engine::after_rollback_failure(&e));
             Ok(ExitCode::from(1))
         }
     }

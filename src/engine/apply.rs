@@ -639,10 +639,7 @@ pub fn apply_on(
         Some(r) if r.phase == Phase::Complete => (r.run_id.clone(), true),
         // A new run would start beside a half-purged quarantine the operator meant to end.
         Some(r) if r.phase == Phase::Finalizing => {
-            return Err(EngineError::Other(format!(
-                "nothing was changed: run {}'s finalize was interrupted part-way. `tt-ha finalize` finishes it; then `tt-ha apply` starts a new run",
-                r.run_id
-            )));
+            return Err(EngineError::FinalizeUnfinished(r.run_id.clone()));
         }
         _ => (plan::new_run_id(), false),
     };

@@ -47,6 +47,12 @@ pub enum EngineError {
         "run {0} is part-way through its rollback: finish it with `tt-ha rollback` before applying again"
     )]
     RollbackUnfinished(String),
+    /// The newest run's `finalize` stopped part-way: only `finalize` may go on (part of its
+    /// quarantine may be gone, so it cannot be rolled back).
+    #[error(
+        "nothing was changed: run {0}'s finalize was interrupted part-way, and part of its quarantine may already be purged, so it can no longer be rolled back"
+    )]
+    FinalizeUnfinished(String),
     /// Anything else, already explained.
     #[error("{0}")]
     Other(String),
@@ -78,12 +84,25 @@ pub fn after_apply_failure(e: &EngineError) -> &'static str {
         EngineError::RollbackUnfinished(_) => {
             "Nothing was changed: `tt-ha status` explains the rollback; `tt-ha rollback` resumes it."
         }
+        EngineError::FinalizeUnfinished(_) => AFTER_FINALIZE_CUT,
         _ => "`tt-ha status` explains the state; `tt-ha apply` resumes, `tt-ha rollback` undoes.",
     }
 }
 
-/// What to do after `rollback` failed: it resumes where it stopped, never `apply`.
-pub const AFTER_ROLLBACK_FAILURE: &str = "`tt-ha status` explains the state; fix the cause, then run `tt-ha rollback` again: it resumes where it stopped.";
+/// What to do after `rollback` failed: it resumes where it stopped, never `apply` (and a run
+/// whose finalize was cut is finished by `finalize`).
+pub fn after_rollback_failure(e: &EngineError) -> &'static str {
+    match e {
+        EngineError::FinalizeUnfinished(_) => AFTER_FINALIZE_CUT,
+        _ => {
+            "`tt-ha status` explains the state; fix the cause, then run `tt-ha rollback` again: it resumes where it stopped."
+        }
+    }
+}
+
+/// What to do with a run whose finalize was cut part-way.
+const AFTER_FINALIZE_CUT: &str =
+    "`tt-ha finalize` finishes the purge; then `tt-ha apply` starts a new run.";
 
 impl From<crate::journal::JournalError> for EngineError {
     fn from(e: crate::journal::JournalError) -> Self {

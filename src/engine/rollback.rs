@@ -968,12 +968,7 @@ pub fn rollback_on(
                 run.run_id
             )));
         }
-        Phase::Finalizing => {
-            return Err(EngineError::Other(format!(
-                "nothing was changed: run {}'s finalize was interrupted and part of its quarantine may already be purged, so it cannot be rolled back. `tt-ha finalize` finishes the purge",
-                run.run_id
-            )));
-        }
+        Phase::Finalizing => return Err(EngineError::FinalizeUnfinished(run.run_id)),
         _ => {}
     }
     let records = crate::journal::read(&run.journal)?;

@@ -326,6 +326,13 @@ pub fn finalize_on(
         total += bytes;
     }
     journal.append(J::Finalized)?;
+    if targets.is_empty() {
+        // A finalize cut after its last purge: only its closing record was left to write.
+        return Ok(format!(
+            "run {}: nothing was left to purge; the run is finalized",
+            run.run_id
+        ));
+    }
     Ok(format!(
         "run {}: purged {} ({})",
         run.run_id,
