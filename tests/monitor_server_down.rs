@@ -268,9 +268,15 @@ fn a_message_file_gone_or_unreadable_leaves_no_verdict_of_the_files() {
                     .any(|v| v["type"] == "file" && v["node"] == node && v["notice"] == "missing"),
                 "{how} {node}: {seen:#?}"
             );
-            // Started with the file already gone: the same answer.
-            let v = snapshot(dir.path());
+            // Started with the file already gone: the same answer, and the notice said once.
+            let seen = monitor_while(dir.path(), 1, || {});
+            let v = seen.iter().rfind(|v| v["type"] == "snapshot").unwrap();
             assert_eq!(v["verdict"], "message-file-missing", "{how} {node}: {v:#}");
+            let notices = seen
+                .iter()
+                .filter(|v| v["type"] == "file" && v["node"] == node && v["notice"] == "missing")
+                .count();
+            assert_eq!(notices, 1, "{how} {node}: {seen:#?}");
             let (line, code) = check(dir.path());
             assert!(line.starts_with("TT-HA UNKNOWN") && code == 3, "{line}");
         }
@@ -348,4 +354,37 @@ fn nix_is_root() -> bool {
                 .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
         })
         .unwrap_or(false)
+}
+
+/// A message file moved away and back is read again from its start over several polls: no
+/// snapshot is printed from the half-read file (a functional pair read "syncing 85.8%" for a
+/// moment each time).
+#[test]
+fn a_message_file_back_after_missing_gives_no_half_read_verdict() {
+    let (m, r) = replicating_pair();
+    // More lines than one poll reads (`POLL_LINES`), before the server's: the file comes back
+    // in several polls.
+    let lines = tt_ha::monitor::follow::POLL_LINES + 5_000;
+    let r = format!("{}{r}", "a line before the server's\n".repeat(lines));
+    let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+    let file = dir.path().join("replicant/var/db/$DB_Msg.txt");
+    let aside = dir.path().join("aside.txt");
+    let seen = monitor_while(dir.path(), 4, || {
+        std::fs::rename(&file, &aside).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        std::fs::rename(&aside, &file).unwrap();
+    });
+    let verdicts: Vec<&str> = seen
+        .iter()
+        .filter(|v| v["type"] == "snapshot")
+        .map(|v| v["verdict"].as_str().unwrap())
+        .collect();
+    assert!(verdicts.contains(&"message-file-missing"), "{verdicts:?}");
+    assert_eq!(verdicts.last(), Some(&"functional"), "{verdicts:?}");
+    assert!(
+        verdicts
+            .iter()
+            .all(|v| ["functional", "message-file-missing"].contains(v)),
+        "{verdicts:?}"
+    );
 }

@@ -700,8 +700,14 @@ pub fn monitor(
         );
         // A server seen to go (or come, or go out of sight) is news even when the verdict holds.
         let seen_words = format!("{} {}", seen[0].word(), seen[1].word());
-        let changed = v.name() != last_verdict || seen_words != last_seen;
-        last_seen = seen_words;
+        // A file read from its start over several polls (back after it was missing, replaced)
+        // is half read while `more` holds: its state then is no verdict (a functional pair
+        // read "syncing 85.8%" for a moment). Said once it is read, or after 5 s regardless.
+        let half_read = more && last_snapshot.elapsed() < Duration::from_secs(5);
+        let changed = !half_read && (v.name() != last_verdict || seen_words != last_seen);
+        if !half_read {
+            last_seen = seen_words;
+        }
         if !json_out
             && (changed
                 || (matches!(v, Verdict::Syncing { .. })

@@ -195,7 +195,9 @@ impl LocalSource {
         self.last_path_check = Some(std::time::Instant::now());
         self.round = Round::Done;
         let Ok(meta) = std::fs::metadata(&self.path) else {
-            if self.file.take().is_some() {
+            // Gone since it was open, or not there when following began: said once.
+            let was_open = self.file.take().is_some();
+            if was_open || (self.first_open && !self.said_missing) {
                 self.pending.push(Notice::Missing);
                 self.said_missing = true;
             }
@@ -538,6 +540,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("$DB_Msg.txt");
         let mut f = Follower::new(p.clone(), 10);
+        // Not there when following begins: said once, then waited for.
+        assert_eq!(f.poll(), (vec![], vec![Notice::Missing]));
         assert_eq!(f.poll(), (vec![], vec![]));
         std::fs::write(&p, b"one\ntw").unwrap();
         let (l, n) = f.poll();
