@@ -65,8 +65,10 @@ fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
     }
     let mut v: u64 = 0;
     let start = i;
+    // Saturating: a number past u64 is read as u64::MAX, never wrapped onto a small one (a
+    // pid of 2^64 + 8611 read as the server's pid 8611).
     while i < b.len() && b[i].is_ascii_digit() {
-        v = v.wrapping_mul(10).wrapping_add((b[i] - b'0') as u64);
+        v = v.saturating_mul(10).saturating_add((b[i] - b'0') as u64);
         i += 1;
     }
     (v, if i > start { i } else { usize::MAX })
@@ -392,6 +394,19 @@ mod tests {
         );
         assert_eq!(m[0].body, "Start-up is done [1][28]");
         assert_eq!(m[1].body, "New master gen 2, egen 3");
+    }
+
+    /// A number past u64 in a prefix is read as u64::MAX, never wrapped onto a small one: a
+    /// pid of 2^64 + 8611 read as pid 8611, the server's, and its lines as the server's.
+    #[test]
+    fn numbers_past_u64_saturate() {
+        let m = messages(
+            "[18446744073709560227:1][18446744073709560227/1] CLIENT: x\n[99999999999999999999999:0][8611/1] CLIENT: y\n",
+        );
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].pid, Some(u64::MAX));
+        assert_eq!(m[0].secs, Some(u64::MAX));
+        assert_eq!((m[1].secs, m[1].pid), (Some(u64::MAX), Some(8611)));
     }
 
     #[test]
