@@ -254,10 +254,10 @@ pub struct NodeState {
     /// twice — its proof is taken up again instead of begun afresh.
     #[serde(skip)]
     prior: Option<Box<NodeState>>,
-    /// This process wrote a server's work (replication: joins, connections, elections,
-    /// records), not only what any program opening the environment writes (its opening
-    /// lines, errors, other text). A process that did is a server, whichever pid writes next:
-    /// the process before it is not taken up again.
+    /// This process wrote a server's work (replication: opening its sites, joins, connections,
+    /// elections, records), not only what any program on the environment writes (errors,
+    /// other text). A process that did is a server, whichever pid writes next: the process
+    /// before it is not taken up again.
     #[serde(skip)]
     worked: bool,
 }
@@ -346,6 +346,16 @@ impl NodeState {
             },
             ..NodeState::default()
         };
+        if !old.worked && old.prior.is_some() {
+            // The process that ends here did no server's work (another program on the
+            // environment): the one before it stays the one that may write again (two
+            // utilities in a row lost the server's proof for good); its errors stay to be seen.
+            for (line, text) in std::mem::take(&mut old.errors) {
+                self.note_error(line, &text);
+            }
+            self.prior = old.prior.take();
+            return;
+        }
         // Kept for its proof only: what belongs to the file comes from the running state on
         // a resume, so the kept one holds none of it.
         old.prior = None;
@@ -564,9 +574,14 @@ impl NodeState {
                 | Event::SiteAssigned { .. }
         ) {
             self.active = true;
-            if !matches!(ev, Event::Error { .. }) {
-                self.worked = true;
-            }
+        }
+        // A restarted server's first lines open its sites (`EID 0 is assigned`, `Read in
+        // gen`): they count, so the dead process's proof is never taken up again after them.
+        if !matches!(
+            ev,
+            Event::Other | Event::Benign { .. } | Event::Error { .. }
+        ) {
+            self.worked = true;
         }
         self.messages += 1;
         // The stamp in seconds, worked out once above (two conversions and a division, on
@@ -1443,6 +1458,21 @@ mod tests {
             !restarted.startup_done && restarted.restarts == 2,
             "{restarted:?}"
         );
+        // A restarted server that wrote only its sites' lines is a server too.
+        let opened = node(&format!(
+            "{UP}[2:0][8/1] REP_UNDEF: EID 0 is assigned for site 10.0.0.2:5100\n[2:0][8/1] REP_UNDEF: EID 1 is assigned for site 10.0.0.1:5100\n[2:2][7/1] CLIENT: x\n"
+        ));
+        assert_ne!(single(&opened), Verdict::Functional, "{opened:?}");
+        // Two other programs in a row, then the server: its proof is taken up again, and
+        // both programs' errors are kept.
+        let two = node(&format!(
+            "{UP}[2:0][9/1] CLIENT: BDB2525 nine\n[2:1][8/1] CLIENT: BDB2525 eight\n[2:2][7/1] CLIENT: x\n"
+        ));
+        assert_eq!(single(&two), Verdict::Functional, "{two:?}");
+        assert_eq!((two.pid, two.restarts), (Some(7), 0));
+        for e in ["nine", "eight"] {
+            assert!(two.errors.iter().any(|x| x.1.contains(e)), "{e}: {two:?}");
+        }
     }
 
     /// An EOF on another site's connection says nothing about the replicant's master: it stays
