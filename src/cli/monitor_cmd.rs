@@ -386,6 +386,7 @@ fn check_nodes(
             Ok(held) => monitor::pair::replicant_lacks(
                 &nodes[Role::Master].database_ids().unwrap_or_default(),
                 &held,
+                nodes[Role::Replicant].os() == crate::node::NodeOs::Windows,
             ),
             Err(e) => {
                 notes.push(format!(
@@ -581,6 +582,10 @@ fn reach_both(
     })
 }
 
+/// How long a message file that has just appeared (opened, replaced, truncated) is read before
+/// its verdict is said: a `cp` back in place is read while it is written.
+const FILE_SETTLE: Duration = Duration::from_secs(1);
+
 /// `monitor`: follows both message files. On a terminal (without `--json` or `--seconds`), the
 /// monitor screen. With `json`, JSON lines — each classified event and a state snapshot
 /// whenever the verdict changes, and at least every 5 s; otherwise a plain live text view.
@@ -640,6 +645,9 @@ pub fn monitor(
     let watcher = monitor::procwatch::Watcher::spawn(nodes.clone(), hints.clone());
     watcher.wait_first(monitor::procwatch::RECHECK_EVERY);
     let mut last_seen = String::new();
+    // A file that has just appeared may still be being written (`cp` back in place): its
+    // verdict is said once it has settled, not from its first bytes.
+    let mut settle_until = Instant::now();
     loop {
         let mut more = false;
         for feed in feeds.iter_mut() {
@@ -647,6 +655,9 @@ pub fn monitor(
             let polled = feed.poll();
             more |= polled.more;
             for n in polled.notices {
+                if monitor::feed::starts_fresh_history(&n) {
+                    settle_until = Instant::now() + FILE_SETTLE;
+                }
                 let notice = format!("{n:?}").to_lowercase();
                 if json_out {
                     out::json_line(&json!({"type": "file", "node": role, "notice": notice}))?;
@@ -703,7 +714,8 @@ pub fn monitor(
         // A file read from its start over several polls (back after it was missing, replaced)
         // is half read while `more` holds: its state then is no verdict (a functional pair
         // read "syncing 85.8%" for a moment). Said once it is read, or after 5 s regardless.
-        let half_read = more && last_snapshot.elapsed() < Duration::from_secs(5);
+        let half_read = (more || Instant::now() < settle_until)
+            && last_snapshot.elapsed() < Duration::from_secs(5);
         let changed = !half_read && (v.name() != last_verdict || seen_words != last_seen);
         if !half_read {
             last_seen = seen_words;

@@ -283,22 +283,77 @@ fn connected(n: &NodeState) -> Vec<&str> {
 /// no longer in its folder, its message file reads as functional, and a restart loses them
 /// (`check` said OK). Empty when the master lists none (databases kept elsewhere,
 /// `set_data_dir`).
+///
+/// The id must be held under one of the names the master gives it: the server opens its
+/// databases by name, so one renamed inside the replicant's home (`media.db.aside`) is as
+/// lost to its next start as one moved out (by id alone it read as held: OK).
+/// `fold_case`: names are compared without case (a Windows replicant, whose server opens
+/// `MEDIA.DB` for `media.db`).
 pub fn replicant_lacks(
     master: &std::collections::BTreeMap<String, String>,
     replicant: &std::collections::BTreeMap<String, String>,
+    fold_case: bool,
 ) -> Vec<String> {
-    let held: std::collections::HashSet<&String> = replicant.values().collect();
-    let mut seen = std::collections::HashSet::new();
-    master
+    use std::collections::{BTreeMap, HashSet};
+    let fold = |n: &str| {
+        if fold_case {
+            n.to_lowercase()
+        } else {
+            n.to_string()
+        }
+    };
+    let held: HashSet<(String, &String)> = replicant.iter().map(|(n, id)| (fold(n), id)).collect();
+    let mut names_of: BTreeMap<&String, Vec<&String>> = BTreeMap::new();
+    for (name, id) in master {
+        names_of.entry(id).or_default().push(name);
+    }
+    let mut lacks: Vec<String> = names_of
         .iter()
-        .filter(|(_, id)| !held.contains(id) && seen.insert(*id))
-        .map(|(name, _)| name.clone())
-        .collect()
+        .filter(|(id, names)| !names.iter().any(|n| held.contains(&(fold(n), **id))))
+        .map(|(_, names)| names[0].clone())
+        .collect();
+    lacks.sort();
+    lacks
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database is held when its id is under one of the names the master gives it: a copy
+    /// kept in the master's home asks for nothing more, one renamed in the replicant's home is
+    /// lacking, and a name differing in case is held on a replicant that folds case.
+    #[test]
+    fn a_database_is_held_by_id_under_one_of_its_names() {
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(n, i)| (n.to_string(), i.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let master = map(&[
+            ("media.db", "X"),
+            ("media.db.bak", "X"),
+            ("volumes.db", "Y"),
+        ]);
+        let lacks = |r: &[(&str, &str)], fold| replicant_lacks(&master, &map(r), fold);
+        assert!(lacks(&[("media.db", "X"), ("volumes.db", "Y")], false).is_empty());
+        assert_eq!(lacks(&[("media.db", "X")], false), ["volumes.db"]);
+        assert_eq!(
+            lacks(&[("media.db", "X"), ("volumes.db.aside", "Y")], false),
+            ["volumes.db"]
+        );
+        assert_eq!(
+            lacks(&[("media.db", "X"), ("VOLUMES.DB", "Y")], false),
+            ["volumes.db"]
+        );
+        assert!(lacks(&[("media.db", "X"), ("VOLUMES.DB", "Y")], true).is_empty());
+        // Another database's id under the name is not it.
+        assert_eq!(
+            lacks(&[("media.db", "X"), ("volumes.db", "Z")], false),
+            ["volumes.db"]
+        );
+    }
 
     #[test]
     fn sites_match_as_repmgr_prints_them() {
