@@ -302,7 +302,8 @@ pub fn finalize_on(
     }
     let by_node = purge_targets(nodes, &run.run_id);
     let targets: Vec<(PathBuf, u64)> = by_node.iter().map(|(_, d, b)| (d.clone(), *b)).collect();
-    if !confirm(&run.run_id, &targets) {
+    // Nothing left to delete (a finalize cut after its last purge): nothing to confirm.
+    if !targets.is_empty() && !confirm(&run.run_id, &targets) {
         return Err(EngineError::Declined {
             step: "finalize".into(),
         });
