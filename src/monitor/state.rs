@@ -346,9 +346,9 @@ impl NodeState {
             },
             ..NodeState::default()
         };
-        if !old.worked && old.prior.is_some() {
+        if !old.worked && old.prior.as_ref().is_some_and(|p| p.worked) {
             // The process that ends here did no server's work (another program on the
-            // environment): the one before it stays the one that may write again (two
+            // environment): the server before it stays the one that may write again (two
             // utilities in a row lost the server's proof for good); its errors stay to be seen.
             for (line, text) in std::mem::take(&mut old.errors) {
                 self.note_error(line, &text);
