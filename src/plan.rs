@@ -400,6 +400,41 @@ fn unstarted_run_locks(nodes: &crate::node::Pair, cfg: &SiteConfig, findings: &m
             continue;
         }
         let role = access.role().as_str();
+        // What that run moved or kept on the nodes: a run with effects there and no journal
+        // here was run from another controller (or its journal was lost). Taken over, its
+        // half-done state was built on (a second controller started a fresh run over it).
+        let acted: Vec<String> = [nodes.master(), nodes.replicant()]
+            .iter()
+            .flat_map(|n| {
+                let run_dir = n.config().run_dir();
+                ["quarantine", "attempt"].map(|sub| {
+                    (
+                        *n,
+                        crate::node::path::join_spelled(&run_dir, &[&info.run_id, sub]),
+                    )
+                })
+            })
+            .filter(|(n, p)| n.exists(p).unwrap_or(true))
+            .map(|(n, p)| format!("{} on {}", shown(&p), n.config().name))
+            .collect();
+        if !acted.is_empty() {
+            if let Some(f) = findings
+                .iter_mut()
+                .find(|f| f.check == "run in progress" && f.node.as_deref() == Some(role))
+            {
+                f.note = format!(
+                    "run {} was interrupted after acting on the nodes ({}), and this controller has no journal of it ({}): it was run from another controller, or its journal was lost. Finish it from the controller that ran it (`tt-ha status` there, then `tt-ha apply` or `tt-ha rollback`). If its journal is lost, what it moved is in those folders: put it back by hand, then remove {}",
+                    crate::display::text(&info.run_id),
+                    acted.join(", "),
+                    shown(&journal),
+                    shown(&crate::node::path::join_spelled(
+                        &access.config().run_dir(),
+                        &[crate::runlock::LOCK_FILE_NAME]
+                    ))
+                );
+            }
+            continue;
+        }
         if let Some(f) = findings.iter_mut().find(|f| {
             f.check == "run in progress"
                 && f.node.as_deref() == Some(role)

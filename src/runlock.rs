@@ -95,6 +95,16 @@ pub struct Lock {
     pub took_over: Vec<String>,
 }
 
+impl Lock {
+    /// Leaves the lock files in place: their holder went away without releasing them (an
+    /// agent whose controller was killed or whose link was cut). The next run finds them
+    /// naming a pid no longer running, explains the interrupted run and takes them over, as it
+    /// does the lock of a killed tt-ha; meanwhile no other run starts over it unawares.
+    pub fn keep(mut self) {
+        self.paths.clear();
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
         for p in &self.paths {

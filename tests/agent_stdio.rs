@@ -974,19 +974,31 @@ fn the_run_folder_lock_is_the_agents_for_its_session_and_keeps_a_second_controll
     assert!(!node.lock_file().exists());
     b.ok(lock.clone());
 
-    // The session's end (stdin closed: the controller or its ssh gone) releases it.
+    // The session's end without a release (stdin closed: the controller or its ssh gone)
+    // leaves it, naming the agent's pid, now dead: the run was cut off. The next controller
+    // takes it over, saying so; released, it is gone.
     let mut b = b;
+    let ended = b.child.id();
     b.close();
     wait_exit(&mut b.child);
     assert!(
-        !node.lock_file().exists(),
-        "the ended session left its lock"
+        node.lock_file().exists(),
+        "the cut-off run's lock was removed"
     );
     assert!(
-        node.log().contains("released 1 run-folder lock"),
+        node.log()
+            .contains("session over without the controller releasing 1 run-folder lock"),
         "{}",
         node.log()
     );
+    let (mut e, _) = Peer::on(&node.node_file);
+    let got = e.ok(lock.clone());
+    assert!(
+        got["took_over"].to_string().contains(&ended.to_string()),
+        "{got}"
+    );
+    e.ok(json!({"op": "unlock_run_folder", "lock": got["lock"]}));
+    assert!(!node.lock_file().exists());
 
     // An agent killed outright cannot release: its lock names a dead pid, which the next
     // controller takes over, saying so.

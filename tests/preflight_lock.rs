@@ -270,6 +270,29 @@ fn a_lock_of_a_run_killed_before_its_journal_is_taken_over() {
         format!("pid {pid} run 20260101T000000Z command apply\n"),
     )
     .unwrap();
+    // Without a journal here, but with what the run moved on a node (its quarantine on the
+    // replicant): it was run from another controller, or its journal was lost. Refused, naming
+    // the folder and where to finish it (a second controller took the lock over and started
+    // a fresh run over the half-done one).
+    let moved = site
+        .replicant
+        .parent()
+        .unwrap()
+        .join("tt-ha/20260101T000000Z/quarantine/ttreplicant");
+    std::fs::create_dir_all(&moved).unwrap();
+    let plan = site.tt_ha(&["plan"]);
+    let out = common::text(&plan);
+    assert_eq!(plan.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("interrupted after acting on the nodes")
+            && out.contains("on ttreplicant")
+            && out.contains("another controller"),
+        "{out}"
+    );
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(!o.status.success(), "{}", common::text(&o));
+    assert!(lock.exists());
+    std::fs::remove_dir_all(moved.parent().unwrap().parent().unwrap()).unwrap();
     // Without: a warning, and apply goes ahead.
     let plan = site.tt_ha(&["plan"]);
     let out = common::text(&plan);

@@ -123,8 +123,9 @@ pub struct Agent {
     node: LocalNode,
     confinement: Confinement,
     log: NodeLog,
-    /// The run-folder locks this session holds, by the handle the controller got; all are
-    /// released when the session ends, however it ends.
+    /// The run-folder locks this session holds, by the handle the controller got. One the
+    /// controller did not release before the session ended is left in place
+    /// ([`crate::runlock::Lock::keep`]): its run was cut off, not finished.
     locks: Mutex<HashMap<u64, crate::runlock::Lock>>,
     next_lock: AtomicU64,
     /// The message-file followers this session opened, by the handle the controller got.
@@ -222,8 +223,12 @@ impl Agent {
         self.locks.lock().is_ok_and(|h| !h.is_empty())
     }
 
-    /// Releases every lock of the session.
-    fn release_all(&self) {
+    /// At the session's end: a lock the controller did not release belongs to a run that was
+    /// cut off (its controller killed, its link cut). It is left in place, naming this agent's
+    /// pid, which ends now: the next tt-ha sees an interrupted run, explains it and takes the
+    /// lock over (the same controller resuming), and a second controller is not let in
+    /// unawares (released here, it found the node free and started a run over a half-done one).
+    fn keep_unreleased(&self) {
         let held: Vec<_> = self
             .locks
             .lock()
@@ -231,9 +236,12 @@ impl Agent {
             .unwrap_or_default();
         if !held.is_empty() {
             self.log.line(&format!(
-                "session over: released {} run-folder lock(s) it held",
+                "session over without the controller releasing {} run-folder lock(s): left in place for the interrupted run (its next tt-ha takes them over)",
                 held.len()
             ));
+        }
+        for lock in held {
+            lock.keep();
         }
     }
 
@@ -272,7 +280,7 @@ impl Agent {
         spawn_heartbeats(out.clone(), done.clone(), timing.heartbeat);
         let result = self.answer_all(&lines, &out, timing.silence);
         done.store(true, Ordering::Relaxed);
-        self.release_all();
+        self.keep_unreleased();
         match &result {
             Ok(()) => self.log.line("session closed by the controller"),
             Err(e) => self.log.line(&format!("session ended: {e}")),

@@ -2738,7 +2738,8 @@ struct Held {
 }
 
 /// The controller's side of a run-folder lock its agent holds: dropped, it asks the agent to
-/// release it (best effort: a lost connection ended the agent's session, which released it).
+/// release it (best effort: a lost connection ended the agent's session, which left the lock
+/// for the next run to take over).
 struct RemoteLock {
     held: Arc<Held>,
     link: Link,
