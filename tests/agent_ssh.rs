@@ -1001,6 +1001,85 @@ fn both_nodes_by_ssh_backup_apply_status_rollback_and_finalize() {
     );
 }
 
+/// A controller killed mid-run, both nodes reached by ssh: its agents' sessions end without
+/// releasing the nodes' locks, which stay naming their gone pids. A second controller (a copy
+/// of tt-ha.toml elsewhere: its own journal) found the nodes free and started a fresh run over
+/// the half-done one; its preflight now refuses, naming what the cut-off run moved and where
+/// to finish it, and changes nothing. The first controller's rollback then restores both.
+#[test]
+fn a_second_controller_does_not_start_over_a_run_cut_off_on_the_nodes() {
+    need_sshd!("a_second_controller_does_not_start_over_a_run_cut_off_on_the_nodes");
+    // Where to cut: right after `replicant.prune` is done, counted on a first site.
+    let probe = common::FakeSite::new();
+    let (mut pm, mut pr) = (node2(), node2());
+    let probe_config = remote_site(&probe, Some(&mut pm), &mut pr);
+    let o = run(
+        &probe_config,
+        &["apply", "--yes", "--until", "replicant.prune"],
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    let journal = std::fs::read_dir(probe.dir.path().join("tt-ha-runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("journal.jsonl"))
+        .find(|p| p.is_file())
+        .expect("the probe's journal");
+    let records = std::fs::read_to_string(&journal).unwrap();
+    let cut = records
+        .lines()
+        .position(|l| l.contains("\"step-done\"") && l.contains("replicant.prune"))
+        .expect("replicant.prune done")
+        + 1;
+    drop((pm, pr));
+
+    let site = common::FakeSite::new();
+    let (mut m, mut r) = (node2(), node2());
+    let config = remote_site(&site, Some(&mut m), &mut r);
+    let r0 = common::snapshot(&site.replicant);
+    let o = common::tt_ha()
+        .arg("--config")
+        .arg(&config)
+        .args(["apply", "--yes"])
+        .env(tt_ha::journal::CRASH_ENV, cut.to_string())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "not cut: {}", common::text(&o));
+    // The cut-off agents end (their input closed) and leave the locks.
+    let lock = site.replicant.parent().unwrap().join("tt-ha/tt-ha.lock");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !matches!(
+        tt_ha::runlock::inspect(lock.parent().unwrap()),
+        tt_ha::runlock::Found::Lock { alive: false, .. }
+    ) {
+        assert!(Instant::now() < deadline, "no dead lock left at {lock:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let second = site.dir.path().join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let copy = second.join("tt-ha.toml");
+    std::fs::copy(&config, &copy).unwrap();
+    let before = common::snapshot(&site.replicant);
+    let plan = run(&copy, &["plan"]);
+    let out = common::text(&plan);
+    assert_eq!(plan.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("interrupted after acting on the nodes") && out.contains("another controller"),
+        "{out}"
+    );
+    let o = run(&copy, &["apply", "--yes"]);
+    assert!(!o.status.success(), "{}", common::text(&o));
+    assert_eq!(
+        common::snapshot(&site.replicant),
+        before,
+        "the refusal changed files"
+    );
+
+    let rb = run(&config, &["rollback", "--yes"]);
+    assert!(rb.status.success(), "{}", common::text(&rb));
+    assert_eq!(common::snapshot(&site.replicant), r0);
+}
+
 /// Every piece of a source until it has nothing more now: notices, and the bytes with offsets.
 fn drain(
     src: &mut dyn tt_ha::monitor::source::MessageSource,
