@@ -22,6 +22,15 @@ fn config_line() -> impl Strategy<Value = Vec<u8>> {
         Just(b"".to_vec()),
         Just(b"   ".to_vec()),
         Just(b"\xEF\xBB\xBF".to_vec()),
+        // Lines Berkeley DB reads as active though they do not start with a keyword.
+        Just(b"\x0crep_set_priority 0".to_vec()),
+        Just(b"\x0b repmgr_site 10.0.0.3 5100".to_vec()),
+        Just(b" \x0c#rep_set_priority 1".to_vec()),
+        Just(b"#\x0brepmgr_site 192.0.2.30 5100 db_local_site on".to_vec()),
+        Just(b"#rep_set_limit 0".to_vec()),
+        Just(b"#rep_set_timeout db_rep_election_timeout 5000000".to_vec()),
+        Just(b"#repmgr_site 192.0.2.10 5100 db_local_site on db_bootstrap_helper off".to_vec()),
+        Just(b"#repmgr_set_local_site 192.0.2.11 5100".to_vec()),
         proptest::collection::vec(any::<u8>(), 0..20),
     ];
     (

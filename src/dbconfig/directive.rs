@@ -101,7 +101,7 @@ pub fn canonical_keyword(token: &[u8]) -> Option<&'static str> {
 /// What one line of a DB_CONFIG is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineKind {
-    /// Empty or only spaces and tabs.
+    /// Empty or only white space ([`is_leading_space`]).
     Blank,
     /// A comment that is not a commented-out directive (`# Replication Master`).
     Comment,
@@ -152,6 +152,13 @@ fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// White space Berkeley DB skips before a line's first word: C's `isspace` (space, tab,
+/// vertical tab, form feed, carriage return). A line that starts with a form feed is as active
+/// to it as one that starts with a space.
+pub fn is_leading_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | 0x0b | 0x0c)
+}
+
 /// Token ranges of `content[from..]`, split on spaces, tabs and stray carriage returns.
 fn tokens(content: &[u8], from: usize) -> Vec<Range<usize>> {
     let mut out = Vec::new();
@@ -182,14 +189,14 @@ fn directive_at(content: &[u8], from: usize) -> Option<Directive> {
 pub fn classify(content: &[u8]) -> LineKind {
     let start = content
         .iter()
-        .position(|&b| !(is_blank(b) || b == b'\r'))
+        .position(|&b| !is_leading_space(b))
         .unwrap_or(content.len());
     if start == content.len() {
         return LineKind::Blank;
     }
     if content[start] == b'#' {
         let mut body = start + 1;
-        while body < content.len() && is_blank(content[body]) {
+        while body < content.len() && is_leading_space(content[body]) {
             body += 1;
         }
         return match directive_at(content, body) {
@@ -221,7 +228,7 @@ pub fn uncomment(content: &[u8], hash: usize) -> Vec<u8> {
 pub fn comment_out(content: &[u8]) -> Vec<u8> {
     let start = content
         .iter()
-        .position(|&b| !is_blank(b))
+        .position(|&b| !is_leading_space(b))
         .unwrap_or(content.len());
     let mut out = content[..start].to_vec();
     out.push(b'#');

@@ -67,6 +67,16 @@ pub enum EnableError {
         /// Why Berkeley DB would refuse it.
         why: String,
     },
+    /// A line that Berkeley DB reads as two (longer than it reads at once).
+    #[error(
+        "line {line}: {why}. tt-ha edits DB_CONFIG line by line as written, so it does not edit a file whose lines Berkeley DB reads otherwise: break that line where you mean it to end, or shorten it, and run again (nothing was changed)"
+    )]
+    HiddenLine {
+        /// 1-based line number.
+        line: usize,
+        /// What Berkeley DB reads of it.
+        why: String,
+    },
     /// No block for the role.
     #[error(
         "no {role} block: no line `#rep_set_priority {prio}` was found{found}. Add the block from templates/DB_CONFIG (`tt-ha dbconfig insert FILE --role {role}`) and run again"
@@ -113,7 +123,7 @@ pub enum EnableError {
     },
     /// The block has no (or several) local site lines.
     #[error(
-        "the {role} block at line {line} has {count} local site lines; it needs exactly one (`repmgr_site HOST PORT db_local_site on`)"
+        "the {role} block at line {line} has {count} local site lines; it needs exactly one (`repmgr_site HOST PORT db_local_site on`){past_end}"
     )]
     LocalSites {
         /// The role.
@@ -122,6 +132,8 @@ pub enum EnableError {
         line: usize,
         /// How many were found.
         count: usize,
+        /// Site lines just past the block's end, already formatted (or empty).
+        past_end: String,
     },
     /// Active site lines outside any block: Berkeley DB would use them too.
     #[error(
@@ -133,7 +145,7 @@ pub enum EnableError {
     },
     /// The number of `--remote` does not match the block.
     #[error(
-        "the {role} block at line {line} has {has} remote site line(s) but {given} remote address(es) were given: give --remote once per remote line"
+        "the {role} block at line {line} has {has} remote site line(s) but {given} remote address(es) were given: give --remote once per remote line{past_end}"
     )]
     RemoteCount {
         /// The role.
@@ -144,6 +156,8 @@ pub enum EnableError {
         has: usize,
         /// `--remote` given.
         given: usize,
+        /// Site lines just past the block's end, already formatted (or empty).
+        past_end: String,
     },
 }
 
@@ -267,7 +281,14 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
     check_encoding(bytes).map_err(|e| EnableError::Encoding(e.to_string()))?;
     let doc = Document::parse(bytes);
     let blocks = find_blocks(&doc);
-    let (target, other_active) = select(&blocks, req)?;
+    let (target, other_active) = select(&blocks, req).map_err(|e| match e {
+        EnableError::NoBlock { role, prio, found } => EnableError::NoBlock {
+            role,
+            prio,
+            found: found + &priority_lookalikes(&doc, &blocks),
+        },
+        other => other,
+    })?;
     let stray = super::blocks::stray_active_sites(&doc, &blocks);
     if !stray.is_empty() {
         return Err(EnableError::StraySites {
@@ -275,12 +296,19 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
         });
     }
 
+    let past_end = sites_past_end(&doc, &target);
+    let past_end_note = if past_end.is_empty() {
+        String::new()
+    } else {
+        format!(". Also, {}", past_end_words(&past_end))
+    };
     let locals = target.local_sites().count();
     if locals != 1 {
         return Err(EnableError::LocalSites {
             role: req.role,
             line: target.line_no(),
             count: locals,
+            past_end: past_end_note,
         });
     }
     let has = target.remote_sites().count();
@@ -290,6 +318,7 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
             line: target.line_no(),
             has,
             given: req.remotes.len(),
+            past_end: past_end_note,
         });
     }
 
@@ -319,7 +348,11 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
     }
 
     // A line Berkeley DB cannot read stops the server's start, after the point of no return.
-    for i in target.lines.clone() {
+    // Checked over the block as it reads once enabled: an active line right after a commented
+    // block joins it then, and checking only the commented lines would pass a file that the
+    // next `enable` (a resumed run) refuses.
+    let checked = target.lines.start..enabled_extent(&new, &target).max(target.lines.end);
+    for i in checked.clone() {
         if let Some(why) = super::bdbread::refusal(&new.lines[i].content) {
             return Err(EnableError::Unreadable {
                 line: i + 1,
@@ -328,13 +361,12 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
             });
         }
     }
-    let block: Vec<&[u8]> = target
-        .lines
+    let block: Vec<&[u8]> = checked
         .clone()
         .map(|i| new.lines[i].content.as_slice())
         .collect();
     if let Some((k, why)) = super::bdbread::block_refusal(&block) {
-        let i = target.lines.start + k;
+        let i = checked.start + k;
         return Err(EnableError::Unreadable {
             line: i + 1,
             text: crate::display::escape_bytes(&new.lines[i].content),
@@ -342,7 +374,50 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
         });
     }
 
+    // What the server reads is the whole file, in its own pieces: a line it reads as two is
+    // refused as such (tt-ha edits lines as written), then whatever it refuses in the file.
+    // With a byte-order mark, the file without it is judged too: the warning below advises
+    // removing it, which moves line 1's 255-byte boundary.
+    let rendered = new.render();
+    let without_bom = rendered
+        .strip_prefix(super::document::UTF8_BOM)
+        .filter(|_| new.bom);
+    if let Some((line, why)) = super::bdbread::hidden_lines(&rendered)
+        .or_else(|| without_bom.and_then(super::bdbread::hidden_lines))
+    {
+        return Err(EnableError::HiddenLine { line, why });
+    }
+    if let Some((line, why)) = super::bdbread::file_refusal(&rendered) {
+        let text = new
+            .lines
+            .get(line - 1)
+            .map(|l| crate::display::escape_bytes(&l.content))
+            .unwrap_or_default();
+        return Err(EnableError::Unreadable { line, text, why });
+    }
+
     let mut warnings = Vec::new();
+    if !past_end.is_empty() {
+        warnings.push(past_end_words(&past_end));
+    }
+    if doc.bom {
+        warnings.push("DB_CONFIG starts with a UTF-8 byte-order mark, which is kept: Berkeley DB 5.3 reads those three bytes as part of the first line and refuses to open the environment whatever that line holds. If this server did not start with this file before, save it without the mark".to_string());
+    }
+    if let Some(other) = &other_active {
+        for i in other.replication_lines.clone() {
+            if let LineKind::Directive(d) = classify(&doc.lines[i].content)
+                && !d.keyword.starts_with("rep_")
+                && !d.keyword.starts_with("repmgr_")
+            {
+                warnings.push(format!(
+                    "line {}: `{}` is inside the {} block and is commented out with it, and it is not a replication setting: the server no longer uses it. If it is still meant, put it outside the block (after a blank line) and run again",
+                    i + 1,
+                    crate::display::escape_bytes(doc.lines[i].content.trim_ascii()),
+                    other.role
+                ));
+            }
+        }
+    }
     for addr in std::iter::once(&req.local).chain(&req.remotes) {
         if !addr.is_ipv4() {
             warnings.push(format!(
@@ -373,6 +448,15 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
     for i in target.lines.clone() {
         if let LineKind::Directive(d) = classify(&new.lines[i].content) {
             let spelled = d.token_str(&new.lines[i].content, 0).unwrap_or_default();
+            if matches!(
+                d.keyword,
+                "repmgr_set_local_site" | "repmgr_add_remote_site"
+            ) {
+                warnings.push(format!(
+                    "line {}: `{spelled}` is Berkeley DB 4's spelling: Berkeley DB 5 and later do not read it and refuse to open the environment. If the server does not start, write `repmgr_site HOST PORT db_local_site on` for this server and `repmgr_site HOST PORT` for the other",
+                    i + 1
+                ));
+            }
             if spelled.contains('-') {
                 warnings.push(format!(
                     "line {}: `{spelled}` is the vendor page's spelling; Berkeley DB itself reads `{}` and refuses to open the environment on a line it does not recognise. If the server does not start, change the spelling",
@@ -389,6 +473,79 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
         warnings,
         block: target,
     })
+}
+
+/// Site lines of `block`'s state (commented or active) right after its end, across blank lines
+/// only: a blank line ends a block, so a copy of the vendor's block with one in it leaves its
+/// last site lines out.
+fn sites_past_end(doc: &Document, block: &Block) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (i, line) in doc.lines.iter().enumerate().skip(block.lines.end) {
+        let (active, d) = match classify(&line.content) {
+            LineKind::Blank => continue,
+            LineKind::Directive(d) => (true, d),
+            LineKind::CommentedDirective { directive, .. } => (false, directive),
+            _ => break,
+        };
+        if active != block.active || super::blocks::site_of(&line.content, &d).is_none() {
+            break;
+        }
+        out.push(i);
+    }
+    out
+}
+
+/// What [`sites_past_end`] found, for a refusal or a warning.
+fn past_end_words(lines: &[usize]) -> String {
+    format!(
+        "line(s) {} hold site lines after the block's end, and stay as they are: a blank line ends a block, so they are not part of it. If they belong to it, remove the blank line(s) before them and run again",
+        line_list(lines.iter().map(|i| i + 1))
+    )
+}
+
+/// Lines that name `rep_set_priority` (any case or spelling) but are read as no block's
+/// priority line, formatted for the "no block" refusal: the operator sees the line is there
+/// and what is wrong with it (a control byte, a word glued to the number, …).
+fn priority_lookalikes(doc: &Document, blocks: &[Block]) -> String {
+    let mut said = Vec::new();
+    for (i, line) in doc.lines.iter().enumerate() {
+        let norm: Vec<u8> = line
+            .content
+            .iter()
+            .map(|b| {
+                if *b == b'-' {
+                    b'_'
+                } else {
+                    b.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        if blocks.iter().any(|b| b.lines.start == i)
+            || !norm.windows(16).any(|w| w == b"rep_set_priority")
+        {
+            continue;
+        }
+        said.push(format!(
+            "line {} `{}`",
+            i + 1,
+            crate::display::escape_bytes(&line.content)
+        ));
+    }
+    if said.is_empty() {
+        return String::new();
+    }
+    format!(
+        ". Not read as a priority line: {}. A priority line is `rep_set_priority` and a whole number, commented with `#` or not, with only spaces or tabs between words: correct the line and run again",
+        said.join(", ")
+    )
+}
+
+/// Where the block that starts at `target`'s priority line ends in the edited document `new`.
+fn enabled_extent(new: &Document, target: &Block) -> usize {
+    find_blocks(new)
+        .into_iter()
+        .find(|b| b.lines.start == target.lines.start)
+        .map_or(target.lines.end, |b| b.lines.end)
 }
 
 #[cfg(test)]
@@ -504,6 +661,274 @@ mod tests {
                 other => panic!("{to:?}: {other:?}"),
             }
         }
+    }
+
+    /// CI (proptest): an active line right after a commented block joins the block once it is
+    /// enabled, so the first run judges it as the second will, and never passes what a resume
+    /// would refuse.
+    #[test]
+    fn a_line_that_joins_the_block_once_enabled_is_judged_by_the_first_run() {
+        let r = req(Role::Master, "10.1.1.1:5100", &[]);
+        let bad = "#rep_set_priority 1\n#repmgr_site 192.0.2.10 5100 db_local_site on\nset_cachesize 0 1 1J\x18x\n";
+        match enable(bad.as_bytes(), &r) {
+            Err(e @ EnableError::Unreadable { line: 3, .. }) => {
+                assert!(e.to_string().contains("control character"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let good = bad.replace("1J\x18x", "1");
+        let once = enable(good.as_bytes(), &r).unwrap();
+        assert_eq!(once.document.lines.len(), 3);
+        let twice = enable(&once.document.render(), &r).unwrap();
+        assert!(!twice.changed);
+    }
+
+    /// Berkeley DB skips a form feed or vertical tab before a line's first word, as it skips a
+    /// space: such a line is active, and counts as one (adversary pass, stop 30).
+    #[test]
+    fn a_line_led_by_a_form_feed_or_vertical_tab_is_active() {
+        let r = req(Role::Master, "10.1.1.1:5100", &["10.1.1.2:5100"]);
+        for lead in ["\x0c", "\x0b", " \x0c\t"] {
+            let active_replicant = BASE
+                .replace("#rep_set_priority 0", &format!("{lead}rep_set_priority 0"))
+                .replace(
+                    "#repmgr_site 192.0.2.20 5100 db_local_site on",
+                    &format!("{lead}repmgr_site 192.0.2.20 5100 db_local_site on"),
+                )
+                .replace(
+                    "#repmgr_site 192.0.2.10 5100 db_bootstrap_helper on",
+                    &format!("{lead}repmgr_site 192.0.2.10 5100 db_bootstrap_helper on"),
+                );
+            let err = enable(active_replicant.as_bytes(), &r).unwrap_err();
+            assert!(
+                matches!(err, EnableError::OtherRoleActive { line: 9, .. }),
+                "{lead:?}: {err}"
+            );
+            // --switch comments it out so that it is still a (commented) block, and back.
+            let switched = enable(
+                active_replicant.as_bytes(),
+                &EnableRequest {
+                    switch: true,
+                    ..r.clone()
+                },
+            )
+            .unwrap();
+            let text = switched.document.render();
+            let blocks = find_blocks(&switched.document);
+            assert!(
+                blocks
+                    .iter()
+                    .any(|b| b.role == Role::Replicant && !b.active && b.sites.len() == 2),
+                "{lead:?}: {blocks:?}"
+            );
+            let back = req(Role::Replicant, "192.0.2.20:5100", &["192.0.2.10:5100"]);
+            let back = enable(
+                &text,
+                &EnableRequest {
+                    switch: true,
+                    ..back
+                },
+            )
+            .unwrap();
+            // Back where it was, but for the master block's addresses, which the switch set.
+            let expected = active_replicant.replace(
+                "#repmgr_site 192.0.2.10 5100 db_local_site on\n#repmgr_site 192.0.2.20 5100\n",
+                "#repmgr_site 10.1.1.1 5100 db_local_site on\n#repmgr_site 10.1.1.2 5100\n",
+            );
+            assert_ne!(expected, active_replicant);
+            assert_eq!(back.document.render(), expected.as_bytes(), "{lead:?}");
+            let stray = BASE.replace(
+                "\n\n# Replication Replicant",
+                &format!("\n\n{lead}repmgr_site 192.0.2.99 5100\n# Replication Replicant"),
+            );
+            assert!(
+                matches!(
+                    enable(stray.as_bytes(), &r),
+                    Err(EnableError::StraySites { .. })
+                ),
+                "{lead:?}"
+            );
+        }
+    }
+
+    /// Each replication directive the block enables is read as Berkeley DB reads it, the
+    /// flags of a site line in their order (BDB3663) and the other directives' words.
+    #[test]
+    fn enabled_lines_berkeley_db_refuses_are_refused() {
+        let r = req(Role::Master, "10.1.1.1:5100", &["10.1.1.2:5100"]);
+        for (from, to) in [
+            (
+                "5100 db_local_site on\n#repmgr_site 192.0.2.20",
+                "5100 db_local_site on db_bootstrap_helper off\n#repmgr_site 192.0.2.20",
+            ),
+            (
+                "#repmgr_site 192.0.2.20 5100\n",
+                "#repmgr_site 192.0.2.20 5100\n#rep_set_limit 0\n",
+            ),
+            (
+                "#repmgr_site 192.0.2.20 5100\n",
+                "#repmgr_site 192.0.2.20 5100\n#rep_set_timeout db_rep_election_timeout\n",
+            ),
+            (
+                "#repmgr_site 192.0.2.20 5100\n",
+                "#repmgr_site 192.0.2.20 5100\n#repmgr_set_ack_policy DB_REPMGR_ACKS_BOGUS\n",
+            ),
+        ] {
+            let input = BASE.replacen(from, to, 1);
+            assert_ne!(input, BASE);
+            assert!(
+                matches!(
+                    enable(input.as_bytes(), &r),
+                    Err(EnableError::Unreadable { .. })
+                ),
+                "{to:?}"
+            );
+        }
+    }
+
+    /// The whole file is read as Berkeley DB reads it, 255 bytes at a time (adversary pass 63):
+    /// a long comment's tail is an active line, and `--switch`'s `#` can push a line past 255.
+    #[test]
+    fn what_berkeley_db_reads_of_the_whole_file_is_judged() {
+        let r = req(Role::Master, "10.1.1.1:5100", &["10.1.1.2:5100"]);
+        let tail = format!(
+            "{BASE}{}repmgr_site 10.1.1.1 5100 db_repmgr_peer off\n",
+            "#".repeat(255)
+        );
+        let err = enable(tail.as_bytes(), &r).unwrap_err();
+        assert!(
+            matches!(err, EnableError::HiddenLine { line: 12, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("as a line of its own"), "{err}");
+        let active = BASE
+            .replace("#rep_set_priority 0", "rep_set_priority 0")
+            .replace(
+                "#repmgr_site 192.0.2.20 5100 db_local_site on",
+                &format!(
+                    "repmgr_site 192.0.2.20 5100 db_local_site{}on",
+                    " ".repeat(212)
+                ),
+            )
+            .replace(
+                "#repmgr_site 192.0.2.10 5100 db_bootstrap_helper on",
+                "repmgr_site 192.0.2.10 5100 db_bootstrap_helper on",
+            );
+        // That line is 255 bytes: Berkeley DB reads it whole, until the `#` is put before it.
+        assert_eq!(active.lines().nth(9).unwrap().len(), 255);
+        let err = enable(
+            active.as_bytes(),
+            &EnableRequest {
+                switch: true,
+                ..r.clone()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, EnableError::HiddenLine { line: 10, .. })
+                && err.to_string().contains("`n`"),
+            "{err}"
+        );
+        // A rest of blanks past 255 bytes is no line: Berkeley DB reads the first 255.
+        let blanks = BASE.replacen(
+            "5100 db_local_site on\n",
+            &format!("5100 db_local_site on{}\n", " ".repeat(260)),
+            1,
+        );
+        assert!(enable(blanks.as_bytes(), &r).is_ok());
+        // The warning advises removing a byte-order mark: the file without it is judged too.
+        let shifted = format!(
+            "\u{feff}{}repmgr_site 10.0.0.9 5100 db_local_site on\n{BASE}",
+            "#".repeat(255)
+        );
+        let err = enable(shifted.as_bytes(), &r).unwrap_err();
+        assert!(
+            matches!(err, EnableError::HiddenLine { line: 1, .. }),
+            "{err}"
+        );
+        let nsites = BASE.replace(
+            "#repmgr_site 192.0.2.20 5100\n",
+            "#repmgr_site 192.0.2.20 5100\n#rep_set_nsites 2\n",
+        );
+        let err = enable(nsites.as_bytes(), &r).unwrap_err();
+        assert!(err.to_string().contains("rep_set_nsites"), "{err}");
+    }
+
+    /// The refusals and warnings name the lines the operator has to look at.
+    #[test]
+    fn lines_near_a_block_are_named() {
+        let r = req(Role::Master, "10.1.1.1:5100", &["10.1.1.2:5100"]);
+        // A blank line inside the block leaves its remote site out.
+        let split = BASE.replace(
+            "db_local_site on\n#repmgr_site 192.0.2.20",
+            "db_local_site on\n   \n#repmgr_site 192.0.2.20",
+        );
+        let err = enable(split.as_bytes(), &r).unwrap_err().to_string();
+        assert!(
+            err.contains("Also, line(s) 7 hold site lines after the block's end"),
+            "{err}"
+        );
+        let alone = enable(split.as_bytes(), &req(Role::Master, "10.1.1.1:5100", &[])).unwrap();
+        assert!(
+            alone
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("line(s) 7 hold")),
+            "{:?}",
+            alone.warnings
+        );
+        // A priority line with a control byte is named, not "not found".
+        let glued = BASE.replace("#rep_set_priority 1", "#rep_set_priority 1\x0b");
+        let err = enable(glued.as_bytes(), &r).unwrap_err().to_string();
+        assert!(err.contains("line 4 `#rep_set_priority 1\\x0b`"), "{err}");
+        // --switch says what else it comments out; a BOM and 4.x spellings are warned of.
+        let active = BASE
+            .replace(
+                "#rep_set_priority 0\n",
+                "rep_set_priority 0\nset_flags DB_TXN_NOSYNC\n",
+            )
+            .replace(
+                "#repmgr_site 192.0.2.20 5100 db_local_site on",
+                "repmgr_site 192.0.2.20 5100 db_local_site on",
+            )
+            .replace(
+                "#repmgr_site 192.0.2.10 5100 db_bootstrap_helper on",
+                "repmgr_site 192.0.2.10 5100 db_bootstrap_helper on",
+            );
+        let out = enable(
+            active.as_bytes(),
+            &EnableRequest {
+                switch: true,
+                ..r.clone()
+            },
+        )
+        .unwrap();
+        assert!(
+            out.warnings.iter().any(|w| w
+                .starts_with("line 10: `set_flags DB_TXN_NOSYNC` is inside the replicant block")),
+            "{:?}",
+            out.warnings
+        );
+        let bom = format!("\u{feff}{BASE}");
+        assert!(
+            enable(bom.as_bytes(), &r)
+                .unwrap()
+                .warnings
+                .iter()
+                .any(|w| w.contains("byte-order mark"))
+        );
+        let old = BASE.replace(
+            "#repmgr_site 192.0.2.10 5100 db_local_site on",
+            "#repmgr_set_local_site 192.0.2.10 5100",
+        );
+        let out = enable(old.as_bytes(), &r).unwrap();
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("Berkeley DB 4's spelling")),
+            "{:?}",
+            out.warnings
+        );
     }
 
     #[test]
@@ -677,7 +1102,8 @@ mod tests {
                 role: Role::Master,
                 line: 4,
                 has: 1,
-                given: 0
+                given: 0,
+                past_end: String::new(),
             }
         );
         assert!(err.to_string().contains("has 1 remote site line"));
