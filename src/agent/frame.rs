@@ -93,4 +93,16 @@ mod tests {
         let mut bad = std::io::Cursor::new(vec![0xff, b'\n']);
         assert!(matches!(read_frame(&mut bad), Err(FrameError::NotText)));
     }
+
+    proptest::proptest! {
+        /// Time stamps cross the wire as JSON numbers: each is read back as the very number
+        /// written (serde_json's `float_roundtrip`; without it the parse may be a bit off).
+        #[test]
+        fn a_number_is_read_back_exactly(x in proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL, stamp in 0.0f64..4.0e9) {
+            for v in [x, stamp, (stamp * 1e6).round() / 1e6] {
+                let back: f64 = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+                proptest::prop_assert_eq!(back.to_bits(), v.to_bits());
+            }
+        }
+    }
 }
