@@ -574,9 +574,7 @@ impl StartupProbe for MonitorProbe {
             // failed, e.g. `DB_RUNRECOVERY`) is not recovering, whatever the copy's last
             // phase: its silence is a stall. It read "recovering: 99.9%, less than a second
             // left" for the whole start-up timeout (an hour by default).
-            local_work: self.state.init.seen
-                && self.state.init.phase == "recovery"
-                && !self.state.stopping,
+            local_work: self.state.recovering(),
             position: position(&self.state),
             last: self.advance.last.clone(),
             blocker: blocker(&self.state),

@@ -414,3 +414,67 @@ fn a_message_file_back_after_missing_gives_no_half_read_verdict() {
         );
     }
 }
+
+/// A line's stamp seconds and what follows them.
+fn stamp_of(l: &str) -> Option<(u64, &str)> {
+    let rest = l.strip_prefix('[')?;
+    let (secs, rest) = rest.split_once(':')?;
+    Some((secs.parse().ok()?, rest))
+}
+
+/// `text` with every line's stamp moved so that its last stamped line is `ago` seconds before
+/// now (the stall rules judge stamps against the clock).
+fn restamped(text: &str, ago: u64) -> String {
+    let stamp = stamp_of;
+    let last = text
+        .lines()
+        .filter_map(|l| stamp(l).map(|s| s.0))
+        .max()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let shift = (now - ago) as i64 - last as i64;
+    text.lines()
+        .map(|l| match stamp(l) {
+            Some((secs, rest)) => format!("[{}:{rest}\n", secs as i64 + shift),
+            None => format!("{l}\n"),
+        })
+        .collect()
+}
+
+/// A replicant silent in its local recovery (after `LOGREADY`, five minutes ago: past the
+/// 120 s stall limit) is recovering, not stalled; one whose server stopped its replication in
+/// that stage (`Stopping repmgr threads`) is stalled, by the same limit `apply` uses (the
+/// monitor waited `startup_timeout_secs`, an hour by default, while `check` said CRITICAL).
+#[test]
+fn a_silent_recovery_is_syncing_and_a_stopped_one_stalls_within_the_apply_limit() {
+    let fixture = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/progress/longlog-a-replicant.txt"),
+    )
+    .unwrap();
+    let upto = fixture.find("Returning LOGREADY").unwrap();
+    let end = upto + fixture[upto..].find('\n').unwrap() + 1;
+    let replicant = restamped(&fixture[..end], 300);
+    let master = restamped("[1:0][2/2] MASTER: New master gen 1, egen 2\n", 300);
+    let dir = common::message_site(41623, 42827, master.as_bytes(), replicant.as_bytes());
+    let v = snapshot(dir.path());
+    assert_eq!(v["verdict"], "syncing", "{v:#}");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("recovering")
+            || v.to_string().contains("recovering"),
+        "{v:#}"
+    );
+    let stopped = restamped(
+        &format!(
+            "{}[1:1][28927/139648114357952] CLIENT: Stopping repmgr threads\n",
+            &fixture[..end]
+        ),
+        290,
+    );
+    std::fs::write(dir.path().join("replicant/var/db/$DB_Msg.txt"), stopped).unwrap();
+    let v = snapshot(dir.path());
+    assert_eq!(v["verdict"], "stalled", "{v:#}");
+}

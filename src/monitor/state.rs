@@ -276,6 +276,15 @@ impl NodeState {
         NodeState::for_role(role.and_then(Role::parse))
     }
 
+    /// Whether this replicant's silence is its own work: the initial copy's local recovery
+    /// (after `LOGREADY`), which writes nothing until `Start-up is done`, however long it
+    /// takes (one took 2.4 s of a 5.3 s copy, 0.95 of its log time). A server that stopped its
+    /// replication (`Stopping repmgr threads`: its environment failed) is not recovering: its
+    /// silence is a stall. The one rule for `apply`'s stall watch and the pair's verdict.
+    pub fn recovering(&self) -> bool {
+        self.init.seen && !self.startup_done && self.init.phase == "recovery" && !self.stopping
+    }
+
     /// Gives the master's database files and their sizes in bytes (see
     /// [`super::progress::database_sizes`]): the initial copy's percent and time left then
     /// count files not announced yet. Without them, only what the replicant announces counts.
@@ -1083,6 +1092,7 @@ fn replicant_side(r: &NodeState, now: Option<f64>, stall_secs: f64) -> Option<Ve
     if r.init.seen && !r.startup_done {
         if let (Some(now), Some(p)) = (now, r.init.progress_at)
             && now - p > stall_secs
+            && !r.recovering()
         {
             return Some(Verdict::Stalled { secs: now - p });
         }
@@ -1595,5 +1605,36 @@ mod tests {
             Verdict::Stalled { secs } => assert_eq!(secs, 98.0),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// After `LOGREADY` the replicant recovers and writes nothing until `Start-up is done`: a
+    /// silence past the limit is its own work, not a stall (as `apply`'s stall watch has it,
+    /// through the same [`NodeState::recovering`]). A server that stopped its replication
+    /// meanwhile is stalled again.
+    #[test]
+    fn a_silent_recovery_is_not_a_stall_but_a_stopped_server_is() {
+        let copy = "[100:0][1/1] CLIENT: handshake from connecting site 10.0.0.1:5100 EID 1\n[100:0][1/1] CLIENT: Update setup for 1 files.\n[101:0][1/1] CLIENT: Next file 0: pgsize 4096, maxpg 9\n[102:0][1/1] CLIENT: FILEDONE: have 10 pages. Need 10.\n[102:0][1/1] CLIENT: NEXTFILE: have 1 files.  RECOVER_LOG now\n[103:0][1/1] CLIENT: NEXTFILE: LOG_REQ from LSN [1][28] to [1][1000]\n[104:0][1/1] CLIENT: Returning LOGREADY up to [1][1000], cmp = 0\n";
+        let m = node("[99:0][2/2] MASTER: New master gen 1, egen 2\n");
+        let r = node(copy);
+        assert!(r.recovering());
+        match combined(&m, &r, Some(400.0), 60.0) {
+            Verdict::Syncing { stage, .. } => assert_eq!(stage.as_deref(), Some("recovering")),
+            other => panic!("{other:?}"),
+        }
+        let r = node(&format!(
+            "{copy}[105:0][1/1] CLIENT: Stopping repmgr threads\n"
+        ));
+        assert!(!r.recovering());
+        assert!(matches!(
+            combined(&m, &r, Some(400.0), 60.0),
+            Verdict::Stalled { .. }
+        ));
+        // Before the recovery, the same silence is a stall.
+        let r = node(&copy[..copy.find("[104:0]").unwrap()]);
+        assert!(!r.recovering());
+        assert!(matches!(
+            combined(&m, &r, Some(400.0), 60.0),
+            Verdict::Stalled { .. }
+        ));
     }
 }

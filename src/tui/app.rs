@@ -818,11 +818,12 @@ impl App {
         let Some(s) = &self.live.states else {
             return;
         };
+        // The stall limit `apply` uses (its local recovery is never a stall: `recovering`).
         let stall = self
             .cfg
             .as_ref()
-            .map(|c| c.procedure.startup_timeout_secs as f64)
-            .unwrap_or(3600.0);
+            .map(|c| c.procedure.stall_timeout_secs as f64)
+            .unwrap_or(120.0);
         let now = (self.now_secs > 0.0).then_some(self.now_secs);
         let v = monitor::combined(&s[Role::Master], &s[Role::Replicant], now, stall);
         self.live.verdict = Some(monitor::dashboard::pair_verdict(
