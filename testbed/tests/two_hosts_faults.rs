@@ -106,13 +106,22 @@ struct Controller {
 impl Controller {
     fn spawn(sb: &HostsSandbox, args: &[&str]) -> Controller {
         let out = tempfile::NamedTempFile::new().expect("a temporary file");
+        // Both streams append to the one file, in the order written. Two plain opens had a
+        // cursor each: stderr's lines overwrote stdout's from wherever its own cursor stood
+        // (an `error:` line landed mid-line once a warning preceded it on stderr).
+        let appending = || {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(out.path())
+                .expect("the output file opens for appending")
+        };
         let child = Command::new(common::tt_ha_bin())
             .arg("--config")
             .arg(&sb.config)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(out.reopen().unwrap()))
-            .stderr(Stdio::from(out.reopen().unwrap()))
+            .stdout(Stdio::from(appending()))
+            .stderr(Stdio::from(appending()))
             .spawn()
             .expect("tt-ha runs");
         Controller {

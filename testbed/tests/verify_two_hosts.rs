@@ -25,7 +25,13 @@ fn verify_compares_two_remote_nodes_and_reads_their_message_files_over_ssh() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(v["stats"]["equal"], 3_000, "{}", text(&o));
     assert_eq!(v["stats"]["cache_loads"], v["stats"]["scopes"]);
-    assert_eq!(v["replication"]["running"], true, "{}", text(&o));
+    assert_eq!(
+        v["replication"]["running"],
+        true,
+        "{}\n{}",
+        text(&o),
+        sb.connection_lines()
+    );
     let master = v["master"].as_str().unwrap();
     assert!(master.contains(&sb.address("master")), "{master}");
 

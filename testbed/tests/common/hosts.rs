@@ -336,6 +336,21 @@ impl HostsSandbox {
         o.stdout
     }
 
+    /// Both message files' connection lines ([`super::connection_lines_of`]), read inside
+    /// each node's host, for a failed assertion on the pair's state.
+    pub fn connection_lines(&self) -> String {
+        ["master", "replicant"]
+            .iter()
+            .map(|node| {
+                let file = self.home(node).join("$DB_Msg.txt");
+                let o = self
+                    .hosts
+                    .exec(Self::host_of(node), &["cat", file.to_str().unwrap()]);
+                super::connection_lines_of(node, &o.stdout)
+            })
+            .collect()
+    }
+
     /// A shell line run inside the node's host, which must succeed; its stdout as text.
     pub fn sh_on_node(&self, node: &str, line: &str) -> String {
         String::from_utf8_lossy(&self.on_node(node, &["sh", "-c", line])).into_owned()

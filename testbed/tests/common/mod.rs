@@ -81,31 +81,13 @@ impl Sandbox {
     /// handshakes, EOFs, failures, start-up, elections, shutdown), for a failed assertion on
     /// the pair's state: what the files said is what a reader needs to tell a bug from a race.
     pub fn connection_lines(&self) -> String {
-        const WORDS: [&str; 10] = [
-            "connect",
-            "handshake",
-            "EOF",
-            "refused",
-            "Start-up",
-            "election",
-            "bust",
-            "Repmgr threads",
-            "disable",
-            "while already",
-        ];
         let mut out = String::new();
         for node in ["master", "replicant"] {
             let path = self.home(node).join("$DB_Msg.txt");
-            let text = std::fs::read(&path).unwrap_or_default();
-            out.push_str(&format!(
-                "--- {node}'s message file ({} bytes):\n",
-                text.len()
+            out.push_str(&connection_lines_of(
+                node,
+                &std::fs::read(&path).unwrap_or_default(),
             ));
-            for (i, line) in String::from_utf8_lossy(&text).lines().enumerate() {
-                if WORDS.iter().any(|w| line.contains(w)) {
-                    out.push_str(&format!("{}: {line}\n", i + 1));
-                }
-            }
         }
         out
     }
@@ -225,4 +207,28 @@ pub fn db_dump(home: &std::path::Path, db: &str) -> String {
         .unwrap();
     assert!(o.status.success(), "db5.3_dump {db}: {}", text(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The lines of `node`'s message file `text` that say how the pair is connected (connecting,
+/// handshakes, EOFs, failures, start-up, elections, shutdown), numbered, under a heading.
+pub fn connection_lines_of(node: &str, text: &[u8]) -> String {
+    const WORDS: [&str; 10] = [
+        "connect",
+        "handshake",
+        "EOF",
+        "refused",
+        "Start-up",
+        "election",
+        "bust",
+        "Repmgr threads",
+        "disable",
+        "while already",
+    ];
+    let mut out = format!("--- {node}'s message file ({} bytes):\n", text.len());
+    for (i, line) in String::from_utf8_lossy(text).lines().enumerate() {
+        if WORDS.iter().any(|w| line.contains(w)) {
+            out.push_str(&format!("{}: {line}\n", i + 1));
+        }
+    }
+    out
 }
