@@ -417,21 +417,42 @@ fn unstarted_run_locks(nodes: &crate::node::Pair, cfg: &SiteConfig, findings: &m
             .filter(|(n, p)| n.exists(p).unwrap_or(true))
             .map(|(n, p)| format!("{} on {}", shown(&p), n.config().name))
             .collect();
-        if !acted.is_empty() {
+        // Only this controller's own lock with no journal is of a run that never began: another
+        // controller's run (its journal elsewhere) stopped before its end, and may have acted
+        // on the nodes without leaving a folder there (a stopped replicant, a backup made).
+        let ours = info.controller.as_deref() == Some(crate::runs::controller_id(cfg).as_str());
+        let lock_path = crate::node::path::join_spelled(
+            &access.config().run_dir(),
+            &[crate::runlock::LOCK_FILE_NAME],
+        );
+        let lock = shown(&lock_path);
+        let refusal = if !acted.is_empty() {
+            Some(format!(
+                "run {} was interrupted after acting on the nodes ({}), and this controller has no journal of it ({}): it was run from another controller, or its journal was lost. Finish it from the controller that ran it (`tt-ha status` there, then `tt-ha apply` or `tt-ha rollback`). If its journal is lost, what it moved is in those folders: put it back by hand, then remove {lock}",
+                crate::display::text(&info.run_id),
+                acted.join(", "),
+                shown(&journal),
+            ))
+        } else if !ours {
+            Some(format!(
+                "run {} stopped before its end, and this controller has no journal of it ({}): {}. Finish it from the controller that ran it (`tt-ha status` there, then `tt-ha apply` or `tt-ha rollback`). If that controller and its journal are gone for good, check both nodes (a server it stopped, a DB_CONFIG it changed), put them right by hand, then remove {lock}",
+                crate::display::text(&info.run_id),
+                shown(&journal),
+                if info.controller.is_some() {
+                    "another controller ran it"
+                } else {
+                    "its lock does not say which controller ran it"
+                },
+            ))
+        } else {
+            None
+        };
+        if let Some(note) = refusal {
             if let Some(f) = findings
                 .iter_mut()
                 .find(|f| f.check == "run in progress" && f.node.as_deref() == Some(role))
             {
-                f.note = format!(
-                    "run {} was interrupted after acting on the nodes ({}), and this controller has no journal of it ({}): it was run from another controller, or its journal was lost. Finish it from the controller that ran it (`tt-ha status` there, then `tt-ha apply` or `tt-ha rollback`). If its journal is lost, what it moved is in those folders: put it back by hand, then remove {}",
-                    crate::display::text(&info.run_id),
-                    acted.join(", "),
-                    shown(&journal),
-                    shown(&crate::node::path::join_spelled(
-                        &access.config().run_dir(),
-                        &[crate::runlock::LOCK_FILE_NAME]
-                    ))
-                );
+                f.note = note;
             }
             continue;
         }

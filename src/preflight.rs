@@ -633,12 +633,19 @@ fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
             if alive {
                 (
                     Some(format!("lock {shown} ({holder}, running)")),
-                    "another tt-ha run holds this node and is running: wait for it to finish (or stop it), then check again".to_string(),
+                    if info.started.is_none() {
+                        format!(
+                            "another tt-ha run holds this node and is running: wait for it to finish (or stop it), then check again. If pid {} is no tt-ha (a lock of an older tt-ha, whose pid another process got after a restart), remove the lock",
+                            info.pid
+                        )
+                    } else {
+                        "another tt-ha run holds this node and is running: wait for it to finish (or stop it), then check again".to_string()
+                    },
                 )
             } else {
                 (
                     Some(format!("lock {shown} ({holder}, no longer running)")),
-                    "a tt-ha run that is no longer running left this lock: it was interrupted. See `tt-ha status`, then resume with `tt-ha apply` or undo with `tt-ha rollback` (either takes the lock over)".to_string(),
+                    "a tt-ha run that is no longer running left this lock: that run stopped before its end (interrupted, failed, or stopped by `--until`). See `tt-ha status`, then resume with `tt-ha apply` or undo with `tt-ha rollback` (either takes the lock over)".to_string(),
                 )
             }
         }

@@ -175,6 +175,19 @@ pub fn pid_alive(pid: u32) -> bool {
         .is_some_and(|p| !matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead))
 }
 
+/// When process `pid` started (epoch seconds), if it runs. With the pid a lock names, it tells
+/// the lock's holder from a process that got its pid after a restart.
+pub fn pid_started(pid: u32) -> Option<u64> {
+    let mut sys = System::new().ok()?;
+    let pid = sysinfo::Pid::from_u32(pid);
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing(),
+    );
+    sys.process(pid).map(|p| p.start_time())
+}
+
 /// The client port of a node answers.
 pub fn client_port_open(node: &Node) -> bool {
     port_open(

@@ -17,30 +17,68 @@ pub struct LockInfo {
     pub run_id: String,
     /// The command (`apply`, `rollback`, `finalize`).
     pub command: String,
+    /// The controller whose run it is ([`crate::runs::controller_id`]: its machine and journal
+    /// folder), when the lock says (locks of tt-ha before 2026-11-24 do not).
+    #[serde(default)]
+    pub controller: Option<String>,
+    /// When its holder started (epoch seconds), when the lock says: a live process under the
+    /// lock's pid that started at another time got the pid after a restart, and holds nothing.
+    #[serde(default)]
+    pub started: Option<u64>,
+}
+
+/// Whether a process under `pid` that started at `seen` is the holder that started at `held`
+/// (start times read twice may differ by the clock's rounding).
+fn same_start(held: Option<u64>, seen: Option<u64>) -> bool {
+    match (held, seen) {
+        (Some(h), Some(s)) => h.abs_diff(s) <= 2,
+        _ => true,
+    }
 }
 
 impl LockInfo {
-    /// This process holds it.
+    /// This process holds it (its pid, and its start time when the lock gives one).
     pub fn is_mine(&self) -> bool {
-        self.pid == std::process::id()
+        self.pid == std::process::id() && same_start(self.started, own_start())
+    }
+
+    /// Its holder still runs: a live process under its pid that started when the lock says.
+    fn holder_alive(&self) -> bool {
+        self.is_mine()
+            || (pid_alive(self.pid)
+                && same_start(self.started, crate::probe::pid_started(self.pid)))
     }
 
     fn parse(text: &str) -> Option<LockInfo> {
         let mut pid = None;
         let mut run_id = String::new();
         let mut command = String::new();
+        let mut controller = None;
+        let mut started = None;
+        let mut seen = Vec::new();
         for part in text.split_whitespace().collect::<Vec<_>>().chunks(2) {
+            // A word given twice (`pid 999999 pid 1`) could hide a live holder behind the
+            // one read: such a file is no lock tt-ha wrote.
+            if seen.contains(&part[0]) {
+                return None;
+            }
+            seen.push(part[0]);
             match part {
                 ["pid", v] => pid = v.parse().ok(),
                 ["run", v] => run_id = v.to_string(),
                 ["command", v] => command = v.to_string(),
+                ["controller", v] => controller = Some(v.to_string()),
+                ["started", v] => started = v.parse().ok(),
                 _ => {}
             }
         }
         Some(LockInfo {
-            pid: pid?,
+            // No process has pid 0: a lock naming it is no lock tt-ha wrote.
+            pid: pid.filter(|p| *p != 0)?,
             run_id,
             command,
+            controller,
+            started,
         })
     }
 }
@@ -54,12 +92,31 @@ pub enum LockError {
     Remote(String),
     /// A live process holds it.
     #[error(
-        "another tt-ha ({command} of run {run_id}, pid {pid}) is running; {path} is its lock. Wait for it to finish (or stop it), then run again"
+        "another tt-ha ({command} of run {run_id}, pid {pid}) is running; {path} is its lock. Wait for it to finish (or stop it), then run again. If pid {pid} is no tt-ha (a lock of an older tt-ha, whose pid another process got after a restart), remove the lock"
     )]
     Held {
         /// Lock path.
         path: PathBuf,
         /// Holder pid.
+        pid: u32,
+        /// Its run.
+        run_id: String,
+        /// Its command.
+        command: String,
+    },
+    /// A dead lock of another run, which stopped before its end: it is not this command's to
+    /// take over.
+    #[error(
+        "{} on {node} is run {}'s ({command}, pid {pid}, no longer running), which stopped before its end and is not this run's to take over. Finish that run from the controller that ran it (`tt-ha status` there, then `tt-ha apply` or `tt-ha rollback`). If that controller and its journal are gone for good, check what that run did on the nodes (its `quarantine` and `attempt` folders under the run folder), put it right by hand, then remove the lock",
+        crate::display::path(path),
+        crate::display::text(run_id)
+    )]
+    OtherRun {
+        /// The node.
+        node: String,
+        /// Lock path, in the node's spelling.
+        path: PathBuf,
+        /// Its gone holder.
         pid: u32,
         /// Its run.
         run_id: String,
@@ -101,7 +158,27 @@ impl Lock {
     /// naming a pid no longer running, explains the interrupted run and takes them over, as it
     /// does the lock of a killed tt-ha; meanwhile no other run starts over it unawares.
     pub fn keep(mut self) {
+        if let Ok(mut kept) = KEPT.lock() {
+            kept.extend(self.paths.iter().cloned());
+        }
         self.paths.clear();
+    }
+}
+
+/// When this process started (epoch seconds), read once.
+fn own_start() -> Option<u64> {
+    static START: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *START.get_or_init(|| crate::probe::pid_started(std::process::id()))
+}
+
+/// Lock files this process left in place ([`Lock::keep`]) while it lives on (the TUI goes on
+/// after a run stops part-way): they name this live pid, and only this process's next run may
+/// take them over at once ([`acquire`]).
+static KEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+impl crate::node::LockHold for Lock {
+    fn keep(self: Box<Self>) {
+        Lock::keep(*self);
     }
 }
 
@@ -172,7 +249,7 @@ pub fn inspect(dir: &Path) -> Found {
         )),
         Ok(bytes) => match std::str::from_utf8(&bytes).ok().and_then(LockInfo::parse) {
             Some(info) => {
-                let alive = info.is_mine() || pid_alive(info.pid);
+                let alive = info.holder_alive();
                 Found::Lock { info, alive }
             }
             None => Found::Garbled(quote_start(&bytes)),
@@ -221,6 +298,22 @@ pub fn read(dir: &Path) -> Option<(LockInfo, bool)> {
 /// Takes the lock in every folder of `dirs` for `run_id`. A lock left by a dead process is taken
 /// over and explained in [`Lock::took_over`].
 pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, LockError> {
+    acquire_for(dirs, run_id, command, None)
+}
+
+/// [`acquire`], the lock naming the `controller` whose run it is (a single word, as
+/// [`crate::runs::controller_id`] makes it; dropped otherwise).
+pub fn acquire_for(
+    dirs: &[PathBuf],
+    run_id: &str,
+    command: &str,
+    controller: Option<&str>,
+) -> Result<Lock, LockError> {
+    let controller = controller.filter(|c| {
+        !c.is_empty()
+            && c.len() <= MAX_WORD
+            && !c.chars().any(|c| c.is_whitespace() || c.is_control())
+    });
     let mut lock = Lock {
         paths: Vec::new(),
         took_over: Vec::new(),
@@ -249,21 +342,35 @@ pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, Lo
             Found::Unasked(why) => return Err(LockError::Unreadable { path, what: why }),
         };
         if let Some((info, alive)) = found {
-            if alive {
+            // This process's own lock, kept for its run that stopped before its end.
+            let kept_here = info.is_mine()
+                && KEPT.lock().is_ok_and(|mut k| {
+                    let before = k.len();
+                    k.retain(|p| *p != path);
+                    k.len() < before
+                });
+            if kept_here {
+                lock.took_over.push(format!(
+                    "{} was kept by this tt-ha for run {}, which stopped before its end. Taking the lock over",
+                    crate::display::path(&path),
+                    info.run_id
+                ));
+            } else if alive {
                 return Err(LockError::Held {
                     path,
                     pid: info.pid,
                     run_id: info.run_id,
                     command: info.command,
                 });
+            } else {
+                lock.took_over.push(format!(
+                    "{} was left by pid {} ({} of run {}), which is no longer running: that run stopped before its end (interrupted, failed, or stopped by `--until`). Taking the lock over",
+                    crate::display::path(&path),
+                    info.pid,
+                    info.command,
+                    info.run_id
+                ));
             }
-            lock.took_over.push(format!(
-                "{} was left by pid {} ({} of run {}), which is no longer running: that run was interrupted. Taking the lock over",
-                crate::display::path(&path),
-                info.pid,
-                info.command,
-                info.run_id
-            ));
             std::fs::remove_file(&path).map_err(io)?;
         }
         let mut f = std::fs::OpenOptions::new()
@@ -305,9 +412,15 @@ pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, Lo
                     }
                 }
             })?;
+        let mut by = controller
+            .map(|c| format!(" controller {c}"))
+            .unwrap_or_default();
+        if let Some(t) = own_start() {
+            by.push_str(&format!(" started {t}"));
+        }
         let written = writeln!(
             f,
-            "pid {} run {run_id} command {command}",
+            "pid {} run {run_id} command {command}{by}",
             std::process::id()
         )
         .and_then(|()| f.sync_all());
@@ -353,6 +466,83 @@ mod tests {
                 "{} was read or held the read",
                 path.display()
             );
+        }
+    }
+
+    /// A lock names its holder's pid and start time: a live process under that pid that
+    /// started at another time (the pid reused after a restart) holds nothing, and the lock is
+    /// taken over; a lock of an older tt-ha (no start time) still reads as held by a live pid.
+    /// It named pid 1 (or any live process) for ever: every command said "another tt-ha is
+    /// running".
+    #[test]
+    fn a_lock_whose_pid_another_process_got_is_not_held() {
+        let d = tempfile::tempdir().unwrap();
+        let dirs = vec![d.path().to_path_buf()];
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let started = crate::probe::pid_started(pid).expect("a running child's start time");
+        let path = d.path().join(LOCK_FILE_NAME);
+        std::fs::write(
+            &path,
+            format!("pid {pid} run r0 command apply started {started}\n"),
+        )
+        .unwrap();
+        assert!(matches!(inspect(d.path()), Found::Lock { alive: true, .. }));
+        assert!(matches!(
+            acquire(&dirs, "r0", "apply"),
+            Err(LockError::Held { .. })
+        ));
+        std::fs::write(&path, format!("pid {pid} run r0 command apply\n")).unwrap();
+        assert!(matches!(inspect(d.path()), Found::Lock { alive: true, .. }));
+        std::fs::write(
+            &path,
+            format!(
+                "pid {pid} run r0 command apply started {}\n",
+                started - 3600
+            ),
+        )
+        .unwrap();
+        assert!(matches!(
+            inspect(d.path()),
+            Found::Lock { alive: false, .. }
+        ));
+        let lock = acquire(&dirs, "r0", "apply").unwrap();
+        assert_eq!(lock.took_over.len(), 1, "{:?}", lock.took_over);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(&format!("pid {} ", std::process::id())) && text.contains(" started "),
+            "{text}"
+        );
+        assert!(read(d.path()).unwrap().0.is_mine());
+        drop(lock);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// A word given twice could hide a live holder (`pid 999999 pid 1` read as pid 1), and no
+    /// process has pid 0: neither is a lock tt-ha wrote, so neither is taken over or held.
+    #[test]
+    fn a_lock_with_a_word_twice_or_pid_0_is_not_a_lock() {
+        let d = tempfile::tempdir().unwrap();
+        for text in [
+            "pid 999999 pid 1 run r command apply\n",
+            "pid 1 run r run s command apply\n",
+            "pid 1 run r command apply started 1 started 2\n",
+            "pid 0 run r command apply\n",
+        ] {
+            std::fs::write(d.path().join(LOCK_FILE_NAME), text).unwrap();
+            assert!(
+                matches!(inspect(d.path()), Found::Garbled(_)),
+                "{text}: {:?}",
+                inspect(d.path())
+            );
+            assert!(matches!(
+                acquire(&[d.path().to_path_buf()], "r", "apply"),
+                Err(LockError::Unreadable { .. })
+            ));
         }
     }
 

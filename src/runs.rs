@@ -13,6 +13,24 @@ pub fn run_folder(cfg: &SiteConfig, run_id: &str) -> PathBuf {
     journal_root(cfg).join(run_id)
 }
 
+/// This controller, as the locks it takes name it: its machine and the folder of its runs'
+/// journals ([`journal_root`]), hashed to one word. A dead lock of a run with no journal here
+/// is of a run that never began only when this controller took it; another controller's (its
+/// own journal elsewhere) stopped before its end and may have acted on the nodes.
+pub fn controller_id(cfg: &SiteConfig) -> String {
+    let root = journal_root(cfg);
+    let root = std::path::absolute(&root).unwrap_or(root);
+    let mut h = blake3::Hasher::new();
+    h.update(
+        crate::backup::machine_id()
+            .unwrap_or_else(crate::backup::hostname)
+            .as_bytes(),
+    );
+    h.update(b"\0");
+    h.update(root.as_os_str().as_encoded_bytes());
+    h.finalize().to_hex()[..16].to_string()
+}
+
 /// Where the controller keeps its runs' journals: the master's run folder when the master is
 /// on this machine (as every run before remote nodes did), else `tt-ha-runs` beside tt-ha.toml
 /// ([`crate::node::controller_journal_dir`]). Quarantines stay on each node.

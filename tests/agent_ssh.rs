@@ -766,7 +766,7 @@ fn the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_leaves_it()
         .filter(|p| !first_ssh.contains(p))
         .collect();
     assert_eq!(second_ssh.len(), 1, "{second_ssh:?}");
-    let held = first.lock_run_folder("r1", "apply").unwrap();
+    let held = first.lock_run_folder("r1", "apply", None).unwrap();
     assert!(held.took_over.is_empty());
     // The first reads it as its own (as a local lock of this process), the second as another's.
     assert!(matches!(
@@ -778,7 +778,7 @@ fn the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_leaves_it()
         tt_ha::runlock::Found::Lock { info, alive: true } if !info.is_mine()
     ));
     let e = second
-        .lock_run_folder("r2", "rollback")
+        .lock_run_folder("r2", "rollback", None)
         .unwrap_err()
         .to_string();
     assert!(
@@ -788,7 +788,7 @@ fn the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_leaves_it()
     // Dropping the RunLock releases it on the node.
     drop(held);
     wait_gone(&lock_file);
-    let held = second.lock_run_folder("r2", "rollback").unwrap();
+    let held = second.lock_run_folder("r2", "rollback", None).unwrap();
     assert!(lock_file.exists());
 
     // The holder's connection cut (its ssh killed, as when the controller dies): the agent's
@@ -820,7 +820,7 @@ fn the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_leaves_it()
     drop(held);
     drop((first, second));
     let third = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
-    let took = third.lock_run_folder("r3", "apply").unwrap();
+    let took = third.lock_run_folder("r3", "apply", None).unwrap();
     let said = took.took_over.join(" ");
     assert!(
         said.contains("rollback of run r2") && said.contains("no longer running"),
@@ -831,7 +831,7 @@ fn the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_leaves_it()
 
     // An agent killed outright cannot release: its lock names a dead pid, which the next
     // controller takes over and explains.
-    let held = third.lock_run_folder("r4", "apply").unwrap();
+    let held = third.lock_run_folder("r4", "apply", None).unwrap();
     let pid = agent_pid(&n);
     assert!(
         Command::new("kill")
@@ -844,7 +844,7 @@ fn the_nodes_lock_keeps_a_second_controller_out_and_a_cut_connection_leaves_it()
     std::mem::forget(held);
     assert!(lock_file.exists());
     let fourth = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
-    let took = fourth.lock_run_folder("r5", "apply").unwrap();
+    let took = fourth.lock_run_folder("r5", "apply", None).unwrap();
     let said = took.took_over.join(" ");
     assert!(said.contains(&pid.to_string()), "{said}");
 }
@@ -891,7 +891,7 @@ fn a_node_that_cannot_be_asked_gets_the_safe_answers() {
     );
     assert!(remote.exists(&n.home).is_err(), "cannot tell is not absent");
     assert!(remote.stop_server(t, &mut |_| {}).is_err());
-    assert!(remote.lock_run_folder("r1", "apply").is_err());
+    assert!(remote.lock_run_folder("r1", "apply", None).is_err());
 }
 
 #[test]
@@ -1045,28 +1045,74 @@ fn a_second_controller_does_not_start_over_a_run_cut_off_on_the_nodes() {
         .unwrap();
     assert!(!o.status.success(), "not cut: {}", common::text(&o));
     // The cut-off agents end (their input closed) and leave the locks.
-    let lock = site.replicant.parent().unwrap().join("tt-ha/tt-ha.lock");
+    let out = a_second_controller_is_refused(&site, &config);
+    assert!(
+        out.contains("interrupted after acting on the nodes"),
+        "{out}"
+    );
+
+    let rb = run(&config, &["rollback", "--yes"]);
+    assert!(rb.status.success(), "{}", common::text(&rb));
+    assert_eq!(common::snapshot(&site.replicant), r0);
+}
+
+/// A run stopped normally part-way (`--until`, as a failed step does) keeps the nodes' locks
+/// too: it released them, and a second controller (its own journal) found the nodes free and
+/// started a run over the half-done one. Its preflight now refuses, and the first
+/// controller's rollback (taking the locks over) restores the replicant, then releases them.
+#[test]
+fn a_second_controller_does_not_start_over_a_run_stopped_part_way() {
+    need_sshd!("a_second_controller_does_not_start_over_a_run_stopped_part_way");
+    let site = common::FakeSite::new();
+    let (mut m, mut r) = (node2(), node2());
+    let config = remote_site(&site, Some(&mut m), &mut r);
+    let r0 = common::snapshot(&site.replicant);
+    let o = run(&config, &["apply", "--yes", "--until", "replicant.prune"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    a_second_controller_is_refused(&site, &config);
+    let lock_dir = site.replicant.parent().unwrap().join("tt-ha");
+
+    let rb = run(&config, &["rollback", "--yes"]);
+    assert!(rb.status.success(), "{}", common::text(&rb));
+    assert_eq!(common::snapshot(&site.replicant), r0);
     let deadline = Instant::now() + Duration::from_secs(40);
-    while !matches!(
-        tt_ha::runlock::inspect(lock.parent().unwrap()),
-        tt_ha::runlock::Found::Lock { alive: false, .. }
-    ) {
-        assert!(Instant::now() < deadline, "no dead lock left at {lock:?}");
+    while tt_ha::runlock::inspect(&lock_dir) != tt_ha::runlock::Found::Free {
+        assert!(
+            Instant::now() < deadline,
+            "the rolled-back run's lock stays: {:?}",
+            tt_ha::runlock::inspect(&lock_dir)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
 
+/// Once the replicant's run-folder lock is left naming a gone pid (within 40 s: the agents
+/// end as their input closes), a second controller (a copy of `config` elsewhere: its own
+/// journal) is refused by `plan` (exit 1, naming another controller) and by `apply`, which
+/// changes no file of the replicant. Returns `plan`'s output.
+fn a_second_controller_is_refused(site: &common::FakeSite, config: &Path) -> String {
+    let lock_dir = site.replicant.parent().unwrap().join("tt-ha");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !matches!(
+        tt_ha::runlock::inspect(&lock_dir),
+        tt_ha::runlock::Found::Lock { alive: false, .. }
+    ) {
+        assert!(
+            Instant::now() < deadline,
+            "no dead lock left in {lock_dir:?}: {:?}",
+            tt_ha::runlock::inspect(&lock_dir)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let second = site.dir.path().join("second");
     std::fs::create_dir_all(&second).unwrap();
     let copy = second.join("tt-ha.toml");
-    std::fs::copy(&config, &copy).unwrap();
+    std::fs::copy(config, &copy).unwrap();
     let before = common::snapshot(&site.replicant);
     let plan = run(&copy, &["plan"]);
     let out = common::text(&plan);
     assert_eq!(plan.status.code(), Some(1), "{out}");
-    assert!(
-        out.contains("interrupted after acting on the nodes") && out.contains("another controller"),
-        "{out}"
-    );
+    assert!(out.contains("another controller"), "{out}");
     let o = run(&copy, &["apply", "--yes"]);
     assert!(!o.status.success(), "{}", common::text(&o));
     assert_eq!(
@@ -1074,10 +1120,7 @@ fn a_second_controller_does_not_start_over_a_run_cut_off_on_the_nodes() {
         before,
         "the refusal changed files"
     );
-
-    let rb = run(&config, &["rollback", "--yes"]);
-    assert!(rb.status.success(), "{}", common::text(&rb));
-    assert_eq!(common::snapshot(&site.replicant), r0);
+    out
 }
 
 /// Every piece of a source until it has nothing more now: notices, and the bytes with offsets.
@@ -1188,6 +1231,12 @@ fn the_message_file_followed_and_read_through_the_agent_is_the_local_one() {
         lo.now.unwrap(),
     );
     assert!((rn - ln).abs() < 30.0, "node clocks {rn} and {ln}");
+    // The file's last write crosses the wire as a JSON number, read back exactly
+    // (serde_json's `float_roundtrip`): the rest of the answer is the local one to the bit.
+    assert!(
+        ro.modified.is_some(),
+        "remote read has the file's last write"
+    );
     assert_eq!(
         tt_ha::monitor::seekfile::Outcome {
             now: None,
@@ -1351,7 +1400,7 @@ fn a_connection_made_anew_takes_the_nodes_lock_again_before_any_request() {
     n.start_sshd(&n.forced_command());
     let lock_file = n.run.join("tt-ha.lock");
     let remote = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
-    let held = remote.lock_run_folder("r1", "apply").unwrap();
+    let held = remote.lock_run_folder("r1", "apply", None).unwrap();
     let first = agent_pid(&n);
     // The agent dies (its lock names a dead pid); the loss is reported once.
     assert!(
@@ -1376,14 +1425,14 @@ fn a_connection_made_anew_takes_the_nodes_lock_again_before_any_request() {
     );
     let other = n.connect(None).unwrap_or_else(|e| panic!("{e}"));
     let e = other
-        .lock_run_folder("r2", "apply")
+        .lock_run_folder("r2", "apply", None)
         .unwrap_err()
         .to_string();
     assert!(e.contains("another tt-ha"), "{e}");
     // Released on the session it is held on now.
     drop(held);
     wait_gone(&lock_file);
-    assert!(other.lock_run_folder("r2", "apply").is_ok());
+    assert!(other.lock_run_folder("r2", "apply", None).is_ok());
 }
 
 #[test]

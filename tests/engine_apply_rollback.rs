@@ -144,6 +144,10 @@ fn apply_then_rollback_restores_every_file_but_the_masters_regions() {
     );
 }
 
+/// A run stopped part-way (`--until`) keeps its run-folder lock, naming its gone pid, as a
+/// killed tt-ha leaves it: released, a second controller found the nodes free and started a
+/// run over the half-done one. The same controller's `apply` takes it over, says so, and
+/// releases it once the run is complete.
 #[test]
 fn until_stops_after_a_step_and_apply_resumes() {
     let site = FakeSite::new();
@@ -153,9 +157,85 @@ fn until_stops_after_a_step_and_apply_resumes() {
     assert!(!site.up(false));
     let st = text(&site.tt_ha(&["status"]));
     assert!(st.contains("stopped after step replicant.dbconfig"), "{st}");
+    let run_dir = site.master.parent().unwrap().join("tt-ha");
+    match tt_ha::runlock::inspect(&run_dir) {
+        tt_ha::runlock::Found::Lock { info, alive } => {
+            assert!(!alive, "{info:?}");
+            assert_eq!(info.command, "apply");
+            assert!(st.contains(&info.run_id), "{st}");
+        }
+        other => panic!("the stopped run's lock was not kept: {other:?}"),
+    }
+    let plan = site.tt_ha(&["plan"]);
+    assert!(
+        text(&plan).contains("stopped before its end"),
+        "{}",
+        text(&plan)
+    );
     let o = site.tt_ha(&["apply", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("resumed"));
+    assert!(
+        text(&o).contains("which is no longer running: that run stopped before its end"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        tt_ha::runlock::inspect(&run_dir),
+        tt_ha::runlock::Found::Free,
+        "the complete run released its lock"
+    );
+}
+
+/// The TUI stays open after a run stops part-way: the lock kept names its own live pid. Its
+/// next run in the same process takes it over at once (it is not "another tt-ha running"),
+/// and a rollback that ends releases it.
+#[test]
+fn a_lock_kept_by_this_process_is_taken_over_by_its_next_run() {
+    let site = FakeSite::new();
+    let cfg = tt_ha::config::load(&site.config).unwrap();
+    let opts = |until: Option<&str>| tt_ha::engine::ApplyOptions {
+        until: until.map(str::to_string),
+        yes: true,
+        config_path: site.config.clone(),
+    };
+    struct Yes;
+    impl tt_ha::engine::Confirm for Yes {
+        fn confirm(
+            &mut self,
+            _: &tt_ha::procedure::StepDef,
+            _: &str,
+            _: &mut dyn FnMut() -> String,
+        ) -> bool {
+            true
+        }
+    }
+    let mut said = Vec::new();
+    let run = tt_ha::engine::apply(&cfg, &opts(Some("replicant.prune")), &mut Yes, &mut |e| {
+        said.push(format!("{e:?}"))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {said:#?}"));
+    let run_dir = site.master.parent().unwrap().join("tt-ha");
+    match tt_ha::runlock::inspect(&run_dir) {
+        tt_ha::runlock::Found::Lock { info, alive } => {
+            assert!(alive && info.is_mine() && info.run_id == run, "{info:?}");
+        }
+        other => panic!("the stopped run's lock was not kept: {other:?}"),
+    }
+    let mut said = Vec::new();
+    let (rolled, _) =
+        tt_ha::engine::rollback(&cfg, false, &mut Yes, &mut |e| said.push(format!("{e:?}")))
+            .unwrap_or_else(|e| panic!("{e}: {said:#?}"));
+    assert_eq!(rolled, run);
+    assert!(
+        said.iter().any(|s| s.contains("was kept by this tt-ha")),
+        "{said:#?}"
+    );
+    assert_eq!(
+        tt_ha::runlock::inspect(&run_dir),
+        tt_ha::runlock::Found::Free,
+        "the finished rollback released the lock"
+    );
 }
 
 #[test]

@@ -452,6 +452,79 @@ fn a_db_config_put_back_by_hand_is_not_taken_as_done_on_resume() {
     assert!(o.status.success(), "rollback: {}", text(&o));
 }
 
+/// Files put back into the replicant's home between its prune and the resume (by hand, or by
+/// another controller's rollback): the resume stops at `replicant.prune` and changes nothing.
+/// It went on, started the replicant on them, and the run's rollback set them aside as its
+/// leftovers: the originals came back changed.
+#[test]
+fn files_put_back_after_the_prune_are_not_started_on_at_resume() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.prune"]);
+    assert!(o.status.success(), "{}", text(&o));
+    fs::write(site.replicant.join("customers.db"), b"put back by hand\n").unwrap();
+    let before = snapshot(&site.replicant);
+    let o = site.tt_ha(&["apply", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("replicant.prune") && out.contains("again since the prune"),
+        "{out}"
+    );
+    assert!(!site.up(false), "the replicant was started");
+    assert_eq!(snapshot(&site.replicant), before, "files were changed");
+    // Moved out again: the run goes on to its end.
+    fs::remove_file(site.replicant.join("customers.db")).unwrap();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// A run stopped before writing the replicant's DB_CONFIG is rolled back after something else
+/// enabled its replication block (another controller's run that got in, or a hand edit): the
+/// rollback puts the files back but does not start the replicant on them as a replica, whose
+/// initial copy replaced them (the originals were lost, and the rollback said "rolled back").
+/// With the block commented out again, the rollback ends and the files are the originals.
+#[test]
+fn a_rollback_does_not_start_the_replicant_as_a_replica_it_never_made() {
+    let site = FakeSite::new();
+    let before = snapshot(&site.replicant);
+    let dbconfig = site.replicant.join("DB_CONFIG");
+    let original = fs::read(&dbconfig).unwrap();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.prune"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = site.tt_ha(&[
+        "dbconfig",
+        "enable",
+        "--role",
+        "replicant",
+        "--local",
+        "127.0.0.1:5101",
+        "--remote",
+        "127.0.0.1:5100",
+        dbconfig.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_ne!(fs::read(&dbconfig).unwrap(), original);
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("rollback.replicant.start") && out.contains("this run never wrote it"),
+        "{out}"
+    );
+    assert!(!site.up(false), "the replicant was started as a replica");
+    fs::write(&dbconfig, &original).unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(site.up(false));
+    let rq = run_folder_of(&site, &site.replicant).join("quarantine/ttreplicant");
+    common::assert_rolled_back(
+        &before,
+        &site.replicant,
+        &rq,
+        "rolled back after the block was commented out again",
+    );
+}
+
 /// The master written after the run stopped it and backed it up (started by hand, written,
 /// stopped, between a crash and the resume): the resume checks the backup again before it
 /// goes on, and tops it up with what was written. It went on with the backup lacking it.

@@ -293,7 +293,39 @@ fn a_lock_of_a_run_killed_before_its_journal_is_taken_over() {
     assert!(!o.status.success(), "{}", common::text(&o));
     assert!(lock.exists());
     std::fs::remove_dir_all(moved.parent().unwrap().parent().unwrap()).unwrap();
-    // Without: a warning, and apply goes ahead.
+    // Without them, a lock that does not name this controller (an older lock, or another
+    // controller's, its journal elsewhere) is still of a run that stopped before its end and
+    // may have acted without a folder (a stopped replicant, a backup): refused, kept.
+    let me = tt_ha::runs::controller_id(&tt_ha::config::load(&site.config).unwrap());
+    for (by, says) in [
+        (String::new(), "does not say which controller"),
+        (
+            " controller 0123456789abcdef".to_string(),
+            "another controller ran it",
+        ),
+    ] {
+        std::fs::write(
+            &lock,
+            format!("pid {pid} run 20260101T000000Z command apply{by}\n"),
+        )
+        .unwrap();
+        let plan = site.tt_ha(&["plan"]);
+        let out = common::text(&plan);
+        assert_eq!(plan.status.code(), Some(1), "{out}");
+        assert!(
+            out.contains(says) && out.contains("stopped before its end"),
+            "{out}"
+        );
+        let o = site.tt_ha(&["apply", "--yes"]);
+        assert!(!o.status.success(), "{}", common::text(&o));
+        assert!(lock.exists());
+    }
+    // This controller's own lock with no journal: a warning, and apply goes ahead.
+    std::fs::write(
+        &lock,
+        format!("pid {pid} run 20260101T000000Z command apply controller {me}\n"),
+    )
+    .unwrap();
     let plan = site.tt_ha(&["plan"]);
     let out = common::text(&plan);
     assert_eq!(plan.status.code(), Some(0), "{out}");
@@ -303,4 +335,117 @@ fn a_lock_of_a_run_killed_before_its_journal_is_taken_over() {
     );
     let o = site.tt_ha(&["apply", "--yes"]);
     assert!(o.status.success(), "{}", common::text(&o));
+}
+
+/// A second controller on this machine whose journal is elsewhere (its own `run_dir` for the
+/// master): the first one's run, stopped after stopping the replicant (no folder of its own on
+/// a node yet), keeps its locks, and the second one's preflight now refuses it as another
+/// controller's run. It read as "killed before it began", took the lock over and ran over the
+/// stopped replicant; both runs' rollbacks then said "as before" with the replicant down.
+#[test]
+fn a_second_controller_with_its_own_journal_is_refused_over_a_stopped_run() {
+    let site = common::FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.stop"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let second = site.dir.path().join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let at = text.find("[master]\n").unwrap() + "[master]\n".len();
+    let mut copy = text.clone();
+    copy.insert_str(
+        at,
+        &format!("run_dir = \"{}\"\n", second.join("runs").display()),
+    );
+    // Beside the first (its paths are relative to its folder).
+    let config = site.dir.path().join("tt-ha-second.toml");
+    std::fs::write(&config, copy).unwrap();
+    let before = common::snapshot(&site.replicant);
+    let run = |args: &[&str]| {
+        common::tt_ha()
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let plan = run(&["plan"]);
+    let out = common::text(&plan);
+    assert_eq!(plan.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("stopped before its end") && out.contains("another controller ran it"),
+        "{out}"
+    );
+    let o = run(&["apply", "--yes"]);
+    assert!(!o.status.success(), "{}", common::text(&o));
+    assert_eq!(common::snapshot(&site.replicant), before);
+    assert!(!site.up(false), "the refused run started nothing");
+    // The first controller rolls its run back: the replicant serves again.
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    assert!(site.up(false));
+}
+
+/// Locks are taken node by node. When the second cannot be taken (a file there that is not a
+/// lock), the first, which took over the stopped run's dead lock, is kept: released, that
+/// node was left open to any controller. And a run's rollback does not take over a dead lock
+/// of another run: it names it and changes nothing.
+#[test]
+fn a_refused_lock_keeps_the_stopped_runs_locks_and_another_runs_lock_is_not_taken() {
+    let site = common::FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.dbconfig"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let m_lock = site
+        .master
+        .parent()
+        .unwrap()
+        .join("tt-ha")
+        .join(LOCK_FILE_NAME);
+    let r_lock = site
+        .replicant
+        .parent()
+        .unwrap()
+        .join("tt-ha")
+        .join(LOCK_FILE_NAME);
+    let kept = std::fs::read(&r_lock).unwrap();
+    std::fs::write(&r_lock, b"garbage\xff\n").unwrap();
+    for args in [&["apply", "--yes"][..], &["rollback", "--yes"]] {
+        let o = site.tt_ha(args);
+        assert!(!o.status.success(), "{args:?}: {}", common::text(&o));
+        assert!(
+            matches!(
+                tt_ha::runlock::inspect(m_lock.parent().unwrap()),
+                tt_ha::runlock::Found::Lock { alive: false, .. }
+            ),
+            "{args:?}: the master's lock was released"
+        );
+    }
+    // `status` names both: the kept lock, and the file in the way on the other node (it named
+    // the first alone, and advised commands that refused on the second).
+    let st = common::text(&site.tt_ha(&["status"]));
+    assert!(
+        st.contains("not a lock tt-ha can read") && st.contains("of run"),
+        "{st}"
+    );
+    // Another run's dead lock on the replicant: not this rollback's to take over.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let other =
+        format!("pid {pid} run 20260101T000000Z command apply controller 0123456789abcdef\n");
+    std::fs::write(&r_lock, &other).unwrap();
+    let before = common::snapshot(&site.replicant);
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = common::text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("run 20260101T000000Z") && out.contains("not this run's to take over"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&r_lock).unwrap(), other);
+    assert_eq!(common::snapshot(&site.replicant), before);
+    // Its own lock back: the rollback takes both over and ends.
+    std::fs::write(&r_lock, &kept).unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    assert!(!r_lock.exists() && !m_lock.exists());
 }

@@ -143,7 +143,11 @@ impl Agent {
                     && self.holds_locks();
                 Ok(json!({ "found": to_json(found)?, "ours": ours }))
             }
-            Op::LockRunFolder { run_id, command } => self.lock(&run_id, &command),
+            Op::LockRunFolder {
+                run_id,
+                command,
+                controller,
+            } => self.lock(&run_id, &command, controller.as_deref()),
             Op::UnlockRunFolder { lock } => {
                 self.unlock(lock);
                 Ok(Value::Null)

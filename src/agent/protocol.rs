@@ -229,7 +229,7 @@ ops! {
     InspectLock "inspect_lock",
     /// Take the run folder's lock, held by the agent until `unlock_run_folder` or the end of
     /// the session. Reply: `{lock, took_over}`.
-    LockRunFolder "lock_run_folder" { run_id: String, command: String },
+    LockRunFolder "lock_run_folder" { run_id: String, command: String, controller: Option<String> },
     /// Release a lock `lock_run_folder` took. Reply: `null`.
     UnlockRunFolder "unlock_run_folder" { lock: u64 },
     /// Find and judge the backup of the home. Reply: the assessment.

@@ -178,7 +178,12 @@ impl Agent {
 
     /// Takes the run folder's lock for the controller (held by this agent's pid, in the lock's
     /// own file and format) and keeps it until `unlock` or the end of the session.
-    pub(super) fn lock(&self, run_id: &str, command: &str) -> Result<Value, WireError> {
+    pub(super) fn lock(
+        &self,
+        run_id: &str,
+        command: &str,
+        controller: Option<&str>,
+    ) -> Result<Value, WireError> {
         // The lock file is words separated by spaces: a word with a space would garble it, and
         // a lock longer than any lock is not read as one.
         let plain = |s: &str| {
@@ -197,8 +202,13 @@ impl Agent {
                 crate::display::text(command)
             )));
         }
-        let lock = crate::runlock::acquire(&[self.node.config().run_dir()], run_id, command)
-            .map_err(failed)?;
+        let lock = crate::runlock::acquire_for(
+            &[self.node.config().run_dir()],
+            run_id,
+            command,
+            controller,
+        )
+        .map_err(failed)?;
         let took_over = lock.took_over.clone();
         let handle = self.next_lock.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut held) = self.locks.lock() {

@@ -127,9 +127,15 @@ pub fn apply(
     match engine::apply(&cfg, &opts, &mut confirm, &mut sink) {
         Ok(run) => {
             if !json {
-                outln!(
-                    "run {run}: done. `tt-ha status` shows where it stands; `tt-ha rollback` undoes it."
-                );
+                match opts.until.as_deref().filter(|u| *u != "verify") {
+                    // Stopped before its end as asked: not done, and its locks are kept.
+                    Some(step) => outln!(
+                        "run {run}: stopped after {step}, as asked (--until). `tt-ha apply` goes on from there; `tt-ha rollback` undoes it."
+                    ),
+                    None => outln!(
+                        "run {run}: done. `tt-ha status` shows where it stands; `tt-ha rollback` undoes it."
+                    ),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -666,10 +666,7 @@ pub fn apply_on(
             )));
         }
     }
-    let lock = nodes.lock(&run_id, "apply")?;
-    for t in lock.iter().flat_map(|l| &l.took_over) {
-        sink(Event::Warning { text: t.clone() });
-    }
+    let lock = super::locks::RunLocks::take(nodes, cfg, &run_id, "apply", !resume, sink)?;
     let journal = Journal::open(&runs::run_folder(cfg, &run_id))?;
     let mut ctx = Ctx {
         cfg,

@@ -42,7 +42,11 @@ pub fn backup_on(
     };
     let id = crate::plan::new_run_id();
     let master = nodes.master();
-    let lock = master.lock_run_folder(&format!("backup-{id}"), "backup")?;
+    // A killed backup's lock is taken over; a stopped run's is not (it is unfinished).
+    let run_id = format!("backup-{id}");
+    crate::node::refuse_other_run(master, &run_id, &|info| info.command == "backup")?;
+    let controller = crate::runs::controller_id(cfg);
+    let lock = master.lock_run_folder(&run_id, "backup", Some(&controller))?;
     for t in &lock.took_over {
         sink(Event::Warning { text: t.clone() });
     }

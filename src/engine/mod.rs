@@ -5,6 +5,7 @@
 pub(crate) mod apply;
 mod backup;
 pub(crate) mod ctx;
+mod locks;
 mod rollback;
 mod status;
 

@@ -909,8 +909,42 @@ fn run_step(
             ))
         }
         UndoStep::MasterStart => start(ctx, id, Role::Master),
-        UndoStep::ReplicantStart => start(ctx, id, Role::Replicant),
+        UndoStep::ReplicantStart => {
+            replicant_starts_standalone(ctx, records)?;
+            start(ctx, id, Role::Replicant)
+        }
     }
+}
+
+/// The replicant the rollback starts must start as it was before the run: on its own. A
+/// replication block enabled in its DB_CONFIG that this run never wrote (another controller's
+/// run enabled it meanwhile, or a hand edit) would make it a replica, and its initial copy
+/// would replace the files just put back: the originals were gone for good, and the rollback
+/// said "rolled back". Refused before the start, with what to do.
+fn replicant_starts_standalone(ctx: &Ctx, records: &[Record]) -> Result<(), EngineError> {
+    let run = crate::runs::RunState::from_records(&ctx.run_id, ctx.journal.path(), records);
+    if run.started(crate::procedure::Step::ReplicantDbconfig.as_str()) {
+        return Ok(());
+    }
+    let me = crate::nodeview::NodeView::of(ctx.nodes.replicant());
+    let peer = crate::nodeview::NodeView::of(ctx.nodes.master());
+    let Ok(bytes) = me.dbconfig.as_ref() else {
+        return Ok(());
+    };
+    let enabled =
+        crate::dbconfig::enable::enable(bytes, &crate::preflight::enable_request(&me, &peer))
+            .is_ok_and(|done| done.block.active);
+    if !enabled {
+        return Ok(());
+    }
+    Err(EngineError::step(
+        UndoStep::ReplicantStart.as_str(),
+        format!(
+            "{}'s DB_CONFIG ({}) enables replication, but this run never wrote it (another controller's run, or a hand edit?). Started now, the replicant would become a replica and its initial copy would replace the files this rollback put back. Nothing was started: comment its replication block out again (as it was before this run), then run `tt-ha rollback` again",
+            ctx.nodes.replicant().config().name,
+            crate::display::path(&me.dbconfig_path())
+        ),
+    ))
 }
 
 /// The processes holding a node's home that are not its server (nor a process its settings
@@ -1002,10 +1036,7 @@ pub fn rollback_on(
             held.join("; ")
         )));
     }
-    let lock = nodes.lock(&run.run_id, "rollback")?;
-    for t in lock.iter().flat_map(|l| &l.took_over) {
-        sink(Event::Warning { text: t.clone() });
-    }
+    let lock = super::locks::RunLocks::take(nodes, cfg, &run.run_id, "rollback", false, sink)?;
     let journal = Journal::open(&runs::run_folder(cfg, &run.run_id))?;
     let mut ctx = Ctx {
         cfg,

@@ -108,22 +108,26 @@ impl StatusReport {
 /// [`status`] from the journal, and from the nodes when they are given.
 fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
     let run = runs::latest(cfg)?;
-    // The first node whose run folder holds a lock file says what it is (the replicant's
-    // run folder may be another machine's).
+    // Every node whose run folder holds a lock file says what it is (the replicant's run
+    // folder may be another machine's; a run refused on one node's lock was explained by
+    // the other's alone).
     let lock = nodes.and_then(|n| {
-        [n.master(), n.replicant()]
+        let mut said: Vec<String> = Vec::new();
+        let each = n
+            .lock_nodes()
             .into_iter()
-            .find_map(|node| match node.inspect_lock() {
+            .filter_map(|node| match node.inspect_lock() {
                 crate::runlock::Found::Free => None,
                 crate::runlock::Found::Lock { info, alive } => Some(format!(
-                    "{} of run {} by pid {} ({})",
+                    "{} of run {} by pid {} on {} ({})",
                     info.command,
-                    info.run_id,
+                    crate::display::text(&info.run_id),
                     info.pid,
+                    node.config().name,
                     if alive {
                         "running now"
                     } else {
-                        "no longer running: it was interrupted"
+                        "no longer running: its run stopped before its end"
                     }
                 )),
                 crate::runlock::Found::Unasked(why) => Some(format!(
@@ -141,7 +145,13 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
                     node.config().name,
                     if what.is_empty() { "empty" } else { what.as_str() }
                 )),
-            })
+            });
+        for text in each {
+            if !said.contains(&text) {
+                said.push(text);
+            }
+        }
+        (!said.is_empty()).then(|| said.join("; "))
     });
     let Some(run) = run else {
         return Ok(StatusReport {
@@ -308,7 +318,8 @@ pub fn finalize_on(
             step: "finalize".into(),
         });
     }
-    let _lock = nodes.lock(&run.run_id, "finalize")?;
+    let _lock =
+        super::locks::RunLocks::take(nodes, cfg, &run.run_id, "finalize", false, &mut |_| {})?;
     let mut journal = Journal::open(&runs::run_folder(cfg, &run.run_id))?;
     let mut total = 0;
     for (role, dir, bytes) in &by_node {

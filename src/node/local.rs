@@ -306,8 +306,13 @@ impl NodeAccess for LocalNode {
         crate::runlock::inspect(&self.cfg.run_dir())
     }
 
-    fn lock_run_folder(&self, run_id: &str, command: &str) -> Result<RunLock, LockError> {
-        let lock = crate::runlock::acquire(&[self.cfg.run_dir()], run_id, command)?;
+    fn lock_run_folder(
+        &self,
+        run_id: &str,
+        command: &str,
+        controller: Option<&str>,
+    ) -> Result<RunLock, LockError> {
+        let lock = crate::runlock::acquire_for(&[self.cfg.run_dir()], run_id, command, controller)?;
         Ok(RunLock::new(lock.took_over.clone(), lock))
     }
 

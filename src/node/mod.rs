@@ -199,7 +199,12 @@ pub trait NodeAccess: Send + Sync {
     fn inspect_lock(&self) -> crate::runlock::Found;
 
     /// Takes the run folder's lock for `run_id` (a lock left by a dead tt-ha is taken over).
-    fn lock_run_folder(&self, run_id: &str, command: &str) -> Result<RunLock, LockError>;
+    fn lock_run_folder(
+        &self,
+        run_id: &str,
+        command: &str,
+        controller: Option<&str>,
+    ) -> Result<RunLock, LockError>;
 
     /// Finds the backup of the home in the node's backup folder and judges it.
     fn assess_backup(&self, trust: Trust) -> Result<Assessment, BackupError>;
@@ -275,27 +280,67 @@ pub trait NodeAccess: Send + Sync {
     }
 }
 
+/// Refuses, before any lock is taken, a dead lock on `node` of a run other than `run_id` that
+/// `may_take` does not allow: a run that stopped before its end keeps its locks, and only a
+/// new run whose preflight judged them, or a run of the same kind with nothing to finish (a
+/// backup), may take one over. (A rollback took over another controller's stopped run's lock
+/// and left that run's node open.)
+pub fn refuse_other_run(
+    node: &dyn NodeAccess,
+    run_id: &str,
+    may_take: &dyn Fn(&crate::runlock::LockInfo) -> bool,
+) -> Result<(), LockError> {
+    if let crate::runlock::Found::Lock { info, alive: false } = node.inspect_lock()
+        && info.run_id != run_id
+        && !may_take(&info)
+    {
+        return Err(LockError::OtherRun {
+            node: node.config().name.clone(),
+            path: path::join_spelled(&node.config().run_dir(), &[crate::runlock::LOCK_FILE_NAME]),
+            pid: info.pid,
+            run_id: info.run_id,
+            command: info.command,
+        });
+    }
+    Ok(())
+}
+
 /// The path of an entry of a node (a home's file, a quarantine's): the node's own bytes, as
 /// the journal records them. A Linux file name is bytes, not text, so these are not
 /// [`NodePath`]s (which are text); the configured folders are.
 pub type EntryPath = PathBuf;
 
 /// A held run-folder lock of a node; released when dropped (a local lock file removed, or a
-/// remote node's agent told to release it — and released by the agent anyway when its
-/// session ends).
+/// remote node's agent told to release it), or kept in place for a run that stopped before
+/// its end ([`RunLock::keep`]).
 pub struct RunLock {
     /// Stale locks that were taken over, explained for the operator.
     pub took_over: Vec<String>,
-    _held: Box<dyn std::any::Any + Send>,
+    held: Box<dyn LockHold>,
+}
+
+/// What holds a node's run-folder lock: dropped, it releases the lock; kept, it leaves the
+/// lock in place naming its holder's pid, which the next run of this controller takes over
+/// once that holder is gone (this process's own kept lock: at once).
+pub trait LockHold: Send {
+    /// Leaves the lock in place.
+    fn keep(self: Box<Self>);
 }
 
 impl RunLock {
     /// A lock held by `held` (dropping it releases the lock).
-    pub fn new(took_over: Vec<String>, held: impl std::any::Any + Send) -> RunLock {
+    pub fn new(took_over: Vec<String>, held: impl LockHold + 'static) -> RunLock {
         RunLock {
             took_over,
-            _held: Box::new(held),
+            held: Box::new(held),
         }
+    }
+
+    /// Leaves the lock in place instead of releasing it: its run stopped before its end
+    /// (a failed step, `--until`, a rollback or finalize cut short), and no other
+    /// controller may start a run over it unawares.
+    pub fn keep(self) {
+        self.held.keep();
     }
 }
 
@@ -349,15 +394,50 @@ impl Pair {
         self.replicant.as_ref()
     }
 
-    /// Takes both nodes' run-folder locks for `run_id` (one lock when both nodes are on one
-    /// machine and share their run folder). Stale locks taken over are explained in each
-    /// lock's `took_over`.
-    pub fn lock(&self, run_id: &str, command: &str) -> Result<Vec<RunLock>, LockError> {
-        let mut held = vec![self.master.lock_run_folder(run_id, command)?];
+    /// The nodes whose run folders hold this site's locks: both, or the master alone when both
+    /// nodes are on one machine and share their run folder.
+    pub fn lock_nodes(&self) -> Vec<&dyn NodeAccess> {
         let shared = self.master.machine_id() == self.replicant.machine_id()
             && self.master.config().run_dir() == self.replicant.config().run_dir();
-        if !shared {
-            held.push(self.replicant.lock_run_folder(run_id, command)?);
+        if shared {
+            vec![self.master()]
+        } else {
+            vec![self.master(), self.replicant()]
+        }
+    }
+
+    /// Takes both nodes' run-folder locks for `run_id` (one lock when both nodes are on one
+    /// machine and share their run folder), naming `controller`. Stale locks taken over are
+    /// explained in each lock's `took_over`; a dead lock of another run is taken over only
+    /// when `may_take` allows it ([`refuse_other_run`]). When the second node's lock cannot be
+    /// taken, a first one that took a stale lock over is kept, not released: the stopped run
+    /// it protected is still unfinished (releasing it left that node open to any controller).
+    pub fn lock(
+        &self,
+        run_id: &str,
+        command: &str,
+        controller: Option<&str>,
+        may_take: &dyn Fn(&crate::runlock::LockInfo) -> bool,
+    ) -> Result<Vec<RunLock>, LockError> {
+        let nodes = self.lock_nodes();
+        for node in &nodes {
+            refuse_other_run(*node, run_id, may_take)?;
+        }
+        let mut held: Vec<RunLock> = Vec::new();
+        for node in &nodes {
+            match node.lock_run_folder(run_id, command, controller) {
+                Ok(lock) => held.push(lock),
+                Err(e) => {
+                    for lock in held {
+                        if lock.took_over.is_empty() {
+                            drop(lock);
+                        } else {
+                            lock.keep();
+                        }
+                    }
+                    return Err(e);
+                }
+            }
         }
         Ok(held)
     }

@@ -778,6 +778,7 @@ impl RemoteNode {
             let op = Op::LockRunFolder {
                 run_id: h.run_id.clone(),
                 command: h.command.clone(),
+                controller: h.controller.clone(),
             };
             let taken = conn
                 .request(op, &self.link, self.timing.silence, &mut |_| {})
@@ -1860,7 +1861,9 @@ impl NodeAccess for RemoteNode {
                 found: crate::runlock::Found::Lock { mut info, alive },
                 ours: true,
             }) => {
+                // The agent's start time is not this process's: the lock is read as ours.
                 info.pid = std::process::id();
+                info.started = None;
                 crate::runlock::Found::Lock { info, alive }
             }
             Ok(seen) => seen.found,
@@ -1875,12 +1878,14 @@ impl NodeAccess for RemoteNode {
         &self,
         run_id: &str,
         command: &str,
+        controller: Option<&str>,
     ) -> Result<super::RunLock, crate::runlock::LockError> {
         let refused = |e: RemoteError| crate::runlock::LockError::Remote(e.to_string());
         let conn = self.connection().map_err(refused)?;
         let op = Op::LockRunFolder {
             run_id: run_id.to_string(),
             command: command.to_string(),
+            controller: controller.map(str::to_string),
         };
         let v = conn
             .request(op, &self.link, self.timing.silence, &mut |_| {})
@@ -1894,6 +1899,7 @@ impl NodeAccess for RemoteNode {
         let held = Arc::new(Held {
             run_id: run_id.to_string(),
             command: command.to_string(),
+            controller: controller.map(str::to_string),
             current: Mutex::new(Some((conn, taken.lock))),
         });
         if let Ok(mut l) = self.locks.lock() {
@@ -2734,6 +2740,7 @@ struct Taken {
 struct Held {
     run_id: String,
     command: String,
+    controller: Option<String>,
     current: Mutex<Option<(Arc<Conn>, u64)>>,
 }
 
@@ -2744,6 +2751,16 @@ struct RemoteLock {
     held: Arc<Held>,
     link: Link,
     silence: Duration,
+}
+
+impl super::LockHold for RemoteLock {
+    /// Forgets the lock without asking the agent to release it: the agent leaves it in place
+    /// when its session ends (the controller's connection closes), naming its gone pid.
+    fn keep(self: Box<Self>) {
+        if let Ok(mut c) = self.held.current.lock() {
+            c.take();
+        }
+    }
 }
 
 impl Drop for RemoteLock {

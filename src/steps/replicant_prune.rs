@@ -50,4 +50,36 @@ impl Rules for ReplicantPrune {
     fn undone_by(&self) -> &'static [UndoStep] {
         &[UndoStep::ReplicantClear, UndoStep::ReplicantRestore]
     }
+
+    /// Until the replicant has been started, its home must still hold nothing to move: files
+    /// put back since the prune (by hand, or by another controller's rollback) were the ones
+    /// the replicant then started on, and this run's rollback set them aside as the run's
+    /// leftovers: the originals came back changed.
+    fn on_resume(&self, ctx: &mut Ctx) -> Result<Option<String>, EngineError> {
+        let state = crate::runs::RunState::from_records(
+            &ctx.run_id,
+            ctx.journal.path(),
+            ctx.journal.records(),
+        );
+        if state.started(crate::procedure::Step::ReplicantStart.as_str()) {
+            return Ok(None);
+        }
+        // One listing: what is there to move again, or why the home could not be read.
+        let left = ctx
+            .nodes
+            .replicant()
+            .list_home()
+            .map(|h| h.moves_for(Role::Replicant).len())
+            .map_err(|e| EngineError::step(DEF.id.as_str(), e.to_string()))?;
+        if left == 0 {
+            return Ok(None);
+        }
+        Err(EngineError::step(
+            DEF.id.as_str(),
+            format!(
+                "done earlier in this run, but no longer so: {left} entries are in {} again since the prune (put back by hand, or by another run's rollback?). Nothing was changed: the replicant must not start on them. Move them out of the home and run `tt-ha apply` again, or `tt-ha rollback` (it sets them aside in the run's attempt folder and puts the quarantined originals back)",
+                crate::display::path(&ctx.nodes.replicant().config().home)
+            ),
+        ))
+    }
 }
