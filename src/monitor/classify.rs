@@ -37,8 +37,16 @@ pub enum Event {
     /// last tried), or `accepted … connection` (`inbound`): another end's, named only by its
     /// handshake. Anything that opens the replication port writes the latter (a port check).
     Connected { inbound: bool },
-    /// `handshake from … H:P EID n`: peer identified.
-    Handshake { site: String, eid: u32 },
+    /// `handshake from … H:P EID n`: peer identified. `collision`: it was `connection from H:P
+    /// EID n while already connected`, the other end's new connection replacing one of the two
+    /// already there (repmgr's `resolve_collision`): the one or two it closes end in EOF lines
+    /// on either side while the new one carries on. Not in the JSON (fields are only added).
+    Handshake {
+        site: String,
+        eid: u32,
+        #[serde(skip)]
+        collision: bool,
+    },
     /// 6.0+: `EID n CONNECTED, READY.  sites_avail m`.
     Ready { eid: u32, sites_avail: u32 },
     /// `` `TEXT' (CODE) on connection to site H:P ``.
@@ -93,8 +101,14 @@ pub enum Event {
     },
     /// `rep_process_message: … type log|log_more, LSN …` received.
     LogReceived { lsn: Lsn, resend: bool },
-    /// Any other replication message sent or received.
-    Message { sent: bool, kind: String },
+    /// Any other replication message sent or received. `eid`: the site a received message
+    /// came from (the line's `eid E`), `None` for a sent one. Not in the JSON.
+    Message {
+        sent: bool,
+        kind: String,
+        #[serde(skip)]
+        eid: Option<u32>,
+    },
     /// `Returning ISPERM LSN`: durably applied.
     Applied { lsn: Lsn },
     /// `got ack LSN(…) from site H:P` (master).
@@ -159,7 +173,7 @@ impl Event {
                 out.push(b'}');
             }
             // A message kind is text from the line: by hand only when it needs no escaping.
-            Event::Message { sent, kind }
+            Event::Message { sent, kind, .. }
                 if kind
                     .bytes()
                     .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') =>
@@ -329,7 +343,8 @@ fn fast_message(b: &str) -> Option<Event> {
     if !rest[..sp].ends_with(b" eid") {
         return None;
     }
-    let broadcast = &rest[sp + 1..eid_end] == b"-1";
+    let eid_bytes = &rest[sp + 1..eid_end];
+    let broadcast = eid_bytes == b"-1";
     let type_at = eid_end + b", type ".len();
     if !rest[eid_end..].starts_with(b", type ") {
         return None;
@@ -361,8 +376,18 @@ fn fast_message(b: &str) -> Option<Event> {
             sent,
             // The kind lies between ASCII bytes of a `str`: whole characters.
             kind: String::from_utf8_lossy(kind).into_owned(),
+            eid: sender(sent, eid_bytes),
         },
     })
+}
+
+/// The site a received message came from: its line's `eid E` (digits only, within `u32`).
+/// A sent message's eid is where it went.
+fn sender(sent: bool, eid: &[u8]) -> Option<u32> {
+    if sent || eid.is_empty() || eid.len() > 9 || !eid.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(eid.iter().fold(0, |v, d| v * 10 + u32::from(d - b'0')))
 }
 
 fn lsn(f: &str, o: &str) -> Lsn {
@@ -758,7 +783,8 @@ fn known_record(b: &[u8], at: usize, sent: bool) -> Option<(Event, usize)> {
     while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'-') {
         i += 1;
     }
-    let broadcast = &b[at..i] == b"-1";
+    let eid_bytes = &b[at..i];
+    let broadcast = eid_bytes == b"-1";
     if !b[i..].starts_with(b", type ") {
         return None;
     }
@@ -790,6 +816,7 @@ fn known_record(b: &[u8], at: usize, sent: bool) -> Option<(Event, usize)> {
         _ => Event::Message {
             sent,
             kind: String::from_utf8_lossy(kind).into_owned(),
+            eid: sender(sent, eid_bytes),
         },
     };
     Some((event, nl))
@@ -823,13 +850,14 @@ fn classify_rare(b: &str, message_file: &str) -> Event {
         };
     }
     if let Some(c) = r.handshake.captures(b) {
-        let (site, eid) = match c.get(1) {
-            Some(s) => (s.as_str(), &c[2]),
-            None => (&c[3], &c[4]),
+        let (site, eid, collision) = match c.get(1) {
+            Some(s) => (s.as_str(), &c[2], false),
+            None => (&c[3], &c[4], true),
         };
         return Event::Handshake {
             site: site.to_string(),
             eid: eid.parse().unwrap_or(0),
+            collision,
         };
     }
     if let Some(c) = r.ready.captures(b) {
@@ -1062,14 +1090,17 @@ mod tests {
             Event::Message {
                 sent: true,
                 kind: "page_req".into(),
+                eid: None,
             },
             Event::Message {
                 sent: false,
                 kind: "a\"b\\c\u{7}\u{e9}".into(),
+                eid: Some(1),
             },
             Event::Message {
                 sent: false,
                 kind: String::new(),
+                eid: None,
             },
         ];
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bdb");
@@ -1225,7 +1256,16 @@ mod tests {
             c("handshake from paused site 127.0.0.1:5100 EID 1"),
             Event::Handshake {
                 site: "127.0.0.1:5100".into(),
-                eid: 1
+                eid: 1,
+                collision: false,
+            }
+        );
+        assert_eq!(
+            c("connection from 127.0.0.1:5100 EID 1 while already connected"),
+            Event::Handshake {
+                site: "127.0.0.1:5100".into(),
+                eid: 1,
+                collision: true,
             }
         );
         assert_eq!(
@@ -1413,5 +1453,30 @@ mod tests {
             matched > 500,
             "only {matched} matches: the files are not the real ones"
         );
+    }
+
+    /// A received message names the site it came from (proof of a working connection from
+    /// it); a sent or broadcast one names none, and neither does an eid out of shape.
+    #[test]
+    fn a_received_message_names_its_sender() {
+        let line = |verb: &str, eid: &str| {
+            format!(
+                "m rep_{verb}_message: msgv = 7 logv 19 gen = 1 eid {eid}, type page_req, LSN [1][28]"
+            )
+        };
+        let eid_of = |l: &str| match c(l) {
+            Event::Message { eid, .. } => eid,
+            other => panic!("{l}: {other:?}"),
+        };
+        assert_eq!(eid_of(&line("process", "1")), Some(1));
+        assert_eq!(
+            eid_of(&line("process", "4294967295")),
+            None,
+            "past 9 digits"
+        );
+        assert_eq!(eid_of(&line("process", "123456789")), Some(123_456_789));
+        for (verb, eid) in [("send", "1"), ("process", "-1"), ("process", "1-")] {
+            assert_eq!(eid_of(&line(verb, eid)), None, "{verb} {eid}");
+        }
     }
 }

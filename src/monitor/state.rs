@@ -19,6 +19,10 @@ pub const ERRORS_KEPT: usize = 64;
 const BENIGN_KINDS: usize = 32;
 /// Remote sites (and EIDs) kept: a pair has one; a file naming thousands is not believed.
 const SITES_KEPT: usize = 32;
+/// How soon after a replacement connection (`… while already connected`) an EOF from the same
+/// site may be one of the connections it replaced: repmgr closes them as it reads the
+/// handshake, so the other end's EOF follows within a round trip (81 µs on one machine).
+const COLLISION_EOF_SECS: f64 = 2.0;
 /// The key under which harmless noise beyond [`BENIGN_KINDS`] kinds is counted.
 const OTHER_BENIGN: &str = "other harmless messages";
 
@@ -260,6 +264,18 @@ pub struct NodeState {
     /// before it is not taken up again.
     #[serde(skip)]
     worked: bool,
+    /// The site whose new connection just replaced one already there (`connection from …
+    /// while already connected`), and that line's stamp, until an EOF from it: repmgr closes
+    /// the connections the new one replaces at once, and one of them can end in an EOF line
+    /// here within [`COLLISION_EOF_SECS`].
+    #[serde(skip)]
+    collided: Option<(String, Option<f64>)>,
+    /// [`lost`](Self::lost) came from the EOF right after such a replacement: the connection
+    /// that ended may have been a replaced one. A message received from the lost site proves
+    /// the new one carries on. After any other EOF a received message proves nothing: repmgr's
+    /// message threads log a message read before the EOF after it.
+    #[serde(skip)]
+    lost_in_collision: bool,
 }
 
 impl NodeState {
@@ -443,6 +459,7 @@ impl NodeState {
         if let Some(site) = self.master_site.clone() {
             self.set_peer(&site, false);
             self.lost = Some(site);
+            self.lost_in_collision = false;
             self.refresh_connected();
         }
     }
@@ -453,6 +470,7 @@ impl NodeState {
         self.set_peer(site, true);
         if self.lost.as_deref() == Some(site) {
             self.lost = None;
+            self.lost_in_collision = false;
         }
         self.refresh_connected();
     }
@@ -640,7 +658,27 @@ impl NodeState {
                 }
             }
             Event::JoinRequest { .. } => self.set_role(Role::Master),
-            Event::Handshake { site, .. } => self.regain(site),
+            Event::Handshake {
+                site, collision, ..
+            } => {
+                self.regain(site);
+                if *collision {
+                    self.collided = Some((site.clone(), stamp));
+                }
+            }
+            // A message from the site lost in a collision came over the connection that
+            // replaced the one that ended.
+            Event::Message {
+                sent: false,
+                eid: Some(eid),
+                ..
+            } if self.lost_in_collision => {
+                if let Some(site) = self.eid_site.get(eid).cloned()
+                    && self.lost.as_deref() == Some(site.as_str())
+                {
+                    self.regain(&site);
+                }
+            }
             // An accepted connection's other end is unnamed until its handshake: a port check
             // of the replication port writes the same line, so it proves no peer.
             Event::Connected { inbound: true } => {}
@@ -668,11 +706,22 @@ impl NodeState {
             }
             Event::ConnectionLost { site } => {
                 self.set_peer(site, false);
+                let after_collision = self.collided.as_ref().is_some_and(|(s, at)| {
+                    s == site
+                        && match (at, stamp) {
+                            (Some(at), Some(now)) => now - at <= COLLISION_EOF_SECS,
+                            _ => true,
+                        }
+                });
+                if self.collided.as_ref().is_some_and(|(s, _)| s == site) {
+                    self.collided = None;
+                }
                 // A replicant that knows its master loses it only with the master's connection:
                 // another site's ending (a third site, a view, a stray connection) left its
                 // proof lost for good, `connecting` while its master replicated on.
                 if self.master_site.as_deref().is_none_or(|m| m == site) {
                     self.lost = Some(site.clone());
+                    self.lost_in_collision = after_collision;
                 }
                 self.refresh_connected();
             }
@@ -1385,6 +1434,45 @@ mod tests {
         ));
         assert!(acked.connected && acked.peers["10.0.0.2:5100"]);
         assert_eq!(single(&acked), Verdict::Functional);
+    }
+
+    /// Both ends connected at once and each wrote `… while already connected`: the EOF right
+    /// after it was a replaced connection (5.3 writes no `disable_conn` to say so), and the
+    /// replicant's requests, received over the new one, prove it carries on (a 300,000-volume
+    /// run in CI read `connecting` after start-up was done). A message received after any other
+    /// EOF, or after one that came long after the replacement, proves nothing: repmgr's
+    /// message threads can log a message read before the EOF after it.
+    #[test]
+    fn a_message_from_a_site_lost_in_a_collision_proves_the_new_connection() {
+        let start = "[1:0][7/1] MASTER: EID 0 is assigned for site 10.0.0.1:5100\n[1:0][7/1] MASTER: EID 1 is assigned for site 10.0.0.2:5100\n[1:1][7/2] MASTER: connecting to site 10.0.0.2:5100\n[1:1][7/2] MASTER: connection established\n[1:1][7/3] MASTER: accepted a new connection\n[1:1][7/3] MASTER: handshake from connection to 10.0.0.2:5100 EID 1\n[1:1][7/3] MASTER: connection from 10.0.0.2:5100 EID 1 while already connected\n";
+        let eof =
+            |at: &str| format!("[{at}][7/3] MASTER: EOF on connection to site 10.0.0.2:5100\n");
+        let then = "[9:0][7/4] MASTER: m rep_process_message: msgv = 7 logv 19 gen = 1 eid 1, type update_req, LSN [0][0]\n[9:1][7/4] MASTER: m rep_send_message: msgv = 7 logv 19 gen = 1 eid 1, type update, LSN [1][28]\n";
+        let cut = node(&format!("{start}{}", eof("1:2")));
+        assert!(!cut.connected && cut.lost.is_some());
+        let proven = node(&format!("{start}{}{then}", eof("1:2")));
+        assert!(proven.connected && proven.lost.is_none(), "{proven:?}");
+        assert_eq!(single(&proven), Verdict::Functional);
+        // The same message after an EOF with no replacement before it.
+        let plain = start.replace(" while already connected", "").replace(
+            "connection from 10.0.0.2:5100 EID 1",
+            "handshake from connecting site 10.0.0.2:5100 EID 1",
+        );
+        let lost = node(&format!("{plain}{}{then}", eof("1:2")));
+        assert!(!lost.connected && lost.lost.is_some(), "{lost:?}");
+        // Long after the replacement, an EOF is the new connection's own end.
+        let late = node(&format!("{start}{}{then}", eof("4:0")));
+        assert!(!late.connected && late.lost.is_some(), "{late:?}");
+        // A second EOF is the new connection's end too.
+        let both = node(&format!("{start}{}{}{then}", eof("1:2"), eof("1:3")));
+        assert!(!both.connected && both.lost.is_some(), "{both:?}");
+        // A message from another site proves nothing of this one.
+        let other = node(&format!(
+            "{start}{}{}",
+            eof("1:2"),
+            then.replace("eid 1,", "eid 2,")
+        ));
+        assert!(!other.connected && other.lost.is_some(), "{other:?}");
     }
 
     #[test]

@@ -140,6 +140,11 @@ struct NodeStateDef {
     prior: Option<Box<NodeState>>,
     #[serde(default)]
     worked: bool,
+    /// Added 2026-11-24 (a stamp is finite: a parsed one).
+    #[serde(default)]
+    collided: Option<(String, Option<f64>)>,
+    #[serde(default)]
+    lost_in_collision: bool,
 }
 
 /// The process before the running one ([`NodeState`]'s `prior`), saved whole as well: a check
