@@ -100,7 +100,13 @@ pub enum Event {
         resend: bool,
     },
     /// `rep_process_message: … type log|log_more, LSN …` received.
-    LogReceived { lsn: Lsn, resend: bool },
+    /// `eid`: the site it came from, as for [`Event::Message`]. Not in the JSON.
+    LogReceived {
+        lsn: Lsn,
+        resend: bool,
+        #[serde(skip)]
+        eid: Option<u32>,
+    },
     /// Any other replication message sent or received. `eid`: the site a received message
     /// came from (the line's `eid E`), `None` for a sent one. Not in the JSON.
     Message {
@@ -150,7 +156,7 @@ impl Event {
                 push_u64(out, *need);
                 out.push(b'}');
             }
-            Event::LogReceived { lsn, resend } => {
+            Event::LogReceived { lsn, resend, .. } => {
                 out.extend_from_slice(b"{\"event\":\"log-received\",\"lsn\":");
                 push_lsn(out, *lsn);
                 push_flag(out, b",\"resend\":", *resend);
@@ -368,6 +374,7 @@ fn fast_message(b: &str) -> Option<Event> {
         (false, b"log" | b"log_more") => Event::LogReceived {
             lsn: l,
             resend: resend(),
+            eid: sender(false, eid_bytes),
         },
         (_, b"dupmaster") => Event::Error {
             text: format!("DUPMASTER: two sites claim to be master ({b})"),
@@ -810,6 +817,7 @@ fn known_record(b: &[u8], at: usize, sent: bool) -> Option<(Event, usize)> {
         (false, b"log" | b"log_more") => Event::LogReceived {
             lsn,
             resend: resend(),
+            eid: sender(false, eid_bytes),
         },
         // The error's text quotes the line: the general path writes it.
         (_, b"dupmaster") => return None,
@@ -1074,8 +1082,16 @@ mod tests {
                 have: 0,
                 need: 18446744073709551615,
             },
-            Event::LogReceived { lsn, resend: true },
-            Event::LogReceived { lsn, resend: false },
+            Event::LogReceived {
+                lsn,
+                resend: true,
+                eid: Some(1),
+            },
+            Event::LogReceived {
+                lsn,
+                resend: false,
+                eid: None,
+            },
             Event::LogSent {
                 lsn,
                 broadcast: true,
@@ -1190,7 +1206,8 @@ mod tests {
                         file: 1,
                         offset: 8183
                     },
-                    resend
+                    resend,
+                    eid: Some(1),
                 },
                 "{line}"
             );
@@ -1469,6 +1486,10 @@ mod tests {
             other => panic!("{l}: {other:?}"),
         };
         assert_eq!(eid_of(&line("process", "1")), Some(1));
+        match c(&line("process", "7").replace("page_req", "log")) {
+            Event::LogReceived { eid, .. } => assert_eq!(eid, Some(7)),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             eid_of(&line("process", "4294967295")),
             None,
