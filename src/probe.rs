@@ -162,21 +162,12 @@ pub fn still_server(node: &Node, pid: u32) -> Option<FoundProcess> {
 
 /// True when `pid` is a live process on this machine.
 pub fn pid_alive(pid: u32) -> bool {
-    let Ok(mut sys) = System::new() else {
-        return false;
-    };
-    let pid = sysinfo::Pid::from_u32(pid);
-    sys.refresh_processes_specifics(
-        ProcessesToUpdate::Some(&[pid]),
-        true,
-        ProcessRefreshKind::nothing(),
-    );
-    sys.process(pid)
-        .is_some_and(|p| !matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead))
+    pid_started(pid).is_some()
 }
 
-/// When process `pid` started (epoch seconds), if it runs. With the pid a lock names, it tells
-/// the lock's holder from a process that got its pid after a restart.
+/// When process `pid` started (epoch seconds), if it is a live process on this machine (not a
+/// zombie). With the pid a lock names, it tells the lock's holder from a process that got its
+/// pid after a restart.
 pub fn pid_started(pid: u32) -> Option<u64> {
     let mut sys = System::new().ok()?;
     let pid = sysinfo::Pid::from_u32(pid);
@@ -185,7 +176,9 @@ pub fn pid_started(pid: u32) -> Option<u64> {
         true,
         ProcessRefreshKind::nothing(),
     );
-    sys.process(pid).map(|p| p.start_time())
+    sys.process(pid)
+        .filter(|p| !matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead))
+        .map(|p| p.start_time())
 }
 
 /// The client port of a node answers.

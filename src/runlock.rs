@@ -1,7 +1,6 @@
 //! The run lock: one tt-ha run at a time per node. A lock whose process is gone is explained and
 //! taken over only when the caller says so, never silently.
 
-use crate::probe::pid_alive;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -45,8 +44,8 @@ impl LockInfo {
     /// Its holder still runs: a live process under its pid that started when the lock says.
     fn holder_alive(&self) -> bool {
         self.is_mine()
-            || (pid_alive(self.pid)
-                && same_start(self.started, crate::probe::pid_started(self.pid)))
+            || crate::probe::pid_started(self.pid)
+                .is_some_and(|s| same_start(self.started, Some(s)))
     }
 
     fn parse(text: &str) -> Option<LockInfo> {
@@ -295,25 +294,22 @@ pub fn read(dir: &Path) -> Option<(LockInfo, bool)> {
     }
 }
 
-/// Takes the lock in every folder of `dirs` for `run_id`. A lock left by a dead process is taken
-/// over and explained in [`Lock::took_over`].
-pub fn acquire(dirs: &[PathBuf], run_id: &str, command: &str) -> Result<Lock, LockError> {
-    acquire_for(dirs, run_id, command, None)
+/// Whether `s` can be a word of a lock file: the file is words separated by spaces, so a word
+/// with white space would garble it, and a lock longer than any lock is not read as one.
+pub fn is_plain_word(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_WORD && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// [`acquire`], the lock naming the `controller` whose run it is (a single word, as
-/// [`crate::runs::controller_id`] makes it; dropped otherwise).
-pub fn acquire_for(
+/// Takes the lock in every folder of `dirs` for `run_id`, naming the `controller` whose run it
+/// is (a single word, as [`crate::runs::controller_id`] makes it; dropped otherwise). A lock
+/// left by a dead process is taken over and explained in [`Lock::took_over`].
+pub fn acquire(
     dirs: &[PathBuf],
     run_id: &str,
     command: &str,
     controller: Option<&str>,
 ) -> Result<Lock, LockError> {
-    let controller = controller.filter(|c| {
-        !c.is_empty()
-            && c.len() <= MAX_WORD
-            && !c.chars().any(|c| c.is_whitespace() || c.is_control())
-    });
+    let controller = controller.filter(|c| is_plain_word(c));
     let mut lock = Lock {
         paths: Vec::new(),
         took_over: Vec::new(),
@@ -492,7 +488,7 @@ mod tests {
         .unwrap();
         assert!(matches!(inspect(d.path()), Found::Lock { alive: true, .. }));
         assert!(matches!(
-            acquire(&dirs, "r0", "apply"),
+            acquire(&dirs, "r0", "apply", None),
             Err(LockError::Held { .. })
         ));
         std::fs::write(&path, format!("pid {pid} run r0 command apply\n")).unwrap();
@@ -509,7 +505,7 @@ mod tests {
             inspect(d.path()),
             Found::Lock { alive: false, .. }
         ));
-        let lock = acquire(&dirs, "r0", "apply").unwrap();
+        let lock = acquire(&dirs, "r0", "apply", None).unwrap();
         assert_eq!(lock.took_over.len(), 1, "{:?}", lock.took_over);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
@@ -540,7 +536,7 @@ mod tests {
                 inspect(d.path())
             );
             assert!(matches!(
-                acquire(&[d.path().to_path_buf()], "r", "apply"),
+                acquire(&[d.path().to_path_buf()], "r", "apply", None),
                 Err(LockError::Unreadable { .. })
             ));
         }
@@ -550,7 +546,7 @@ mod tests {
     fn held_stale_and_released() {
         let d = tempfile::tempdir().unwrap();
         let dirs = vec![d.path().to_path_buf()];
-        let lock = acquire(&dirs, "r1", "apply").unwrap();
+        let lock = acquire(&dirs, "r1", "apply", None).unwrap();
         assert!(lock.took_over.is_empty());
         assert_eq!(read(d.path()).unwrap().0.run_id, "r1");
         drop(lock);
@@ -565,11 +561,11 @@ mod tests {
             format!("pid {} run r0 command apply\n", child.id()),
         )
         .unwrap();
-        let err = acquire(&dirs, "r1", "apply").unwrap_err();
+        let err = acquire(&dirs, "r1", "apply", None).unwrap_err();
         assert!(err.to_string().contains("pid"), "{err}");
         child.kill().unwrap();
         child.wait().unwrap();
-        let lock = acquire(&dirs, "r1", "rollback").unwrap();
+        let lock = acquire(&dirs, "r1", "rollback", None).unwrap();
         assert_eq!(lock.took_over.len(), 1);
         assert!(
             lock.took_over[0].contains("no longer running"),
@@ -584,7 +580,7 @@ mod tests {
         let lock = d.path().join(LOCK_FILE_NAME);
         // The longest words a lock is taken for still make a lock that reads back.
         let word = "w".repeat(MAX_WORD);
-        drop(acquire(&dirs, &word, &word).unwrap());
+        drop(acquire(&dirs, &word, &word, None).unwrap());
         std::fs::write(
             &lock,
             format!("pid {} run {word} command {word}\n", std::process::id()),
@@ -602,7 +598,7 @@ mod tests {
         assert!(!what.contains('\x1b'), "{what}");
         // Larger than any lock: not read, not quoted.
         std::fs::write(&lock, b"pid 1 ".repeat(1000)).unwrap();
-        let err = acquire(&dirs, "r1", "apply").unwrap_err().to_string();
+        let err = acquire(&dirs, "r1", "apply", None).unwrap_err().to_string();
         assert!(
             err.contains("larger than any lock") && !err.contains("pid 1"),
             "{err}"
@@ -612,7 +608,7 @@ mod tests {
         std::fs::write(&other, "pid 1 run r command apply\n").unwrap();
         std::fs::remove_file(&lock).unwrap();
         std::fs::hard_link(&other, &lock).unwrap();
-        let err = acquire(&dirs, "r1", "apply").unwrap_err().to_string();
+        let err = acquire(&dirs, "r1", "apply", None).unwrap_err().to_string();
         assert!(err.contains("hard links"), "{err}");
         assert_eq!(
             std::fs::read(&other).unwrap(),

@@ -137,7 +137,7 @@ fn a_lock_that_cannot_be_written_is_not_left_behind() {
     while std::io::Write::write_all(&mut filler, &block).is_ok() {}
     drop(filler);
     let dirs = vec![dir.clone()];
-    let e = tt_ha::runlock::acquire(&dirs, "r1", "apply").unwrap_err();
+    let e = tt_ha::runlock::acquire(&dirs, "r1", "apply", None).unwrap_err();
     let text = e.to_string();
     assert!(
         text.contains("tt-ha.lock") && text.contains("space"),
@@ -156,12 +156,12 @@ fn a_lock_that_cannot_be_written_is_not_left_behind() {
         .and_then(|f| f.set_len(0))
         .unwrap();
     std::fs::remove_file(dir.join("filler")).unwrap();
-    let lock = tt_ha::runlock::acquire(&dirs, "r1", "apply").expect("room again: the lock");
+    let lock = tt_ha::runlock::acquire(&dirs, "r1", "apply", None).expect("room again: the lock");
     drop(lock);
     // An empty lock file (left by an older build, or anything else): not `pid 0 … is running`
     // but what it is and what to do.
     std::fs::write(dir.join(tt_ha::runlock::LOCK_FILE_NAME), b"").unwrap();
-    let e = tt_ha::runlock::acquire(&dirs, "r1", "apply")
+    let e = tt_ha::runlock::acquire(&dirs, "r1", "apply", None)
         .unwrap_err()
         .to_string();
     assert!(
@@ -209,7 +209,7 @@ fn a_link_folder_or_fifo_under_the_locks_name_is_named_never_waited_on() {
         let dirs = vec![dir.clone()];
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let _ = tx.send(tt_ha::runlock::acquire(&dirs, "r1", "apply").map(|_| ()));
+            let _ = tx.send(tt_ha::runlock::acquire(&dirs, "r1", "apply", None).map(|_| ()));
         });
         let e = rx
             .recv_timeout(std::time::Duration::from_secs(10))

@@ -184,14 +184,7 @@ impl Agent {
         command: &str,
         controller: Option<&str>,
     ) -> Result<Value, WireError> {
-        // The lock file is words separated by spaces: a word with a space would garble it, and
-        // a lock longer than any lock is not read as one.
-        let plain = |s: &str| {
-            !s.is_empty()
-                && s.len() <= crate::runlock::MAX_WORD
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-        };
-        if !plain(run_id) || !plain(command) {
+        if !crate::runlock::is_plain_word(run_id) || !crate::runlock::is_plain_word(command) {
             self.log.line(&format!(
                 "refused lock_run_folder {run_id:?} {command:?}: not plain words"
             ));
@@ -202,13 +195,9 @@ impl Agent {
                 crate::display::text(command)
             )));
         }
-        let lock = crate::runlock::acquire_for(
-            &[self.node.config().run_dir()],
-            run_id,
-            command,
-            controller,
-        )
-        .map_err(failed)?;
+        let lock =
+            crate::runlock::acquire(&[self.node.config().run_dir()], run_id, command, controller)
+                .map_err(failed)?;
         let took_over = lock.took_over.clone();
         let handle = self.next_lock.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut held) = self.locks.lock() {

@@ -167,7 +167,7 @@ pub fn refusal(content: &[u8]) -> Option<String> {
                     None => return Some(format!("{name} has no `on` or `off` after it")),
                 }
             }
-            Sites::default().read(rest).map(|(_, why)| why)
+            Sites::default().read(rest)
         }
         "rep_set_clockskew" | "rep_set_limit" | "rep_set_request" => match args {
             [a, b] => match [a, b].into_iter().find(|n| !number(n, u64::from(u32::MAX))) {
@@ -282,8 +282,8 @@ type Site = (Vec<u8>, u64);
 
 impl Sites {
     /// Reads one `repmgr_site` line (`rest`: from its keyword, its words already checked by
-    /// [`refusal`]); why Berkeley DB would refuse it, with the BDB number, or `None`.
-    fn read(&mut self, rest: &[u8]) -> Option<(u32, String)> {
+    /// [`refusal`]); why Berkeley DB would refuse it (naming the BDB error), or `None`.
+    fn read(&mut self, rest: &[u8]) -> Option<String> {
         let words: Vec<&[u8]> = rest
             .split(|b| *b == b' ' || *b == b'\t')
             .filter(|w| !w.is_empty())
@@ -304,40 +304,28 @@ impl Sites {
             match name.as_slice() {
                 b"db_local_site" => {
                     if !on && is_local {
-                        return Some((
-                            3666,
-                            format!(
-                                "`db_local_site off` for {named}, already this server's own site: Berkeley DB refuses to unset the local site (BDB3666). Drop that flag"
-                            ),
+                        return Some(format!(
+                            "`db_local_site off` for {named}, already this server's own site: Berkeley DB refuses to unset the local site (BDB3666). Drop that flag"
                         ));
                     }
                     if self.local.is_some() && !is_local {
-                        return Some((
-                            3667,
-                            format!(
-                                "a second site ({named}) names `db_local_site`: Berkeley DB takes any site line naming it, even `off`, as the local site, and refuses a second (BDB3667). Only this server's own line may name it"
-                            ),
+                        return Some(format!(
+                            "a second site ({named}) names `db_local_site`: Berkeley DB takes any site line naming it, even `off`, as the local site, and refuses a second (BDB3667). Only this server's own line may name it"
                         ));
                     }
                     if let Some((_, flag)) = self.helper_or_peer.iter().find(|(s, _)| *s == site) {
-                        return Some((
-                            3668,
-                            format!(
-                                "{named} is this server's own site (db_local_site) and was given `{}` before it: Berkeley DB refuses a helper or peer flag on the local site (BDB3668). Drop that flag",
-                                shown(flag)
-                            ),
+                        return Some(format!(
+                            "{named} is this server's own site (db_local_site) and was given `{}` before it: Berkeley DB refuses a helper or peer flag on the local site (BDB3668). Drop that flag",
+                            shown(flag)
                         ));
                     }
                     self.local = Some(site.clone());
                 }
                 b"db_bootstrap_helper" | b"db_repmgr_peer" => {
                     if is_local {
-                        return Some((
-                            3663,
-                            format!(
-                                "`{}` on {named}, this server's own site (db_local_site): Berkeley DB refuses a helper or peer flag on the local site, even `off` (BDB3663). Drop that flag",
-                                shown(&name)
-                            ),
+                        return Some(format!(
+                            "`{}` on {named}, this server's own site (db_local_site): Berkeley DB refuses a helper or peer flag on the local site, even `off` (BDB3663). Drop that flag",
+                            shown(&name)
                         ));
                     }
                     self.helper_or_peer
@@ -457,9 +445,12 @@ pub fn hidden_lines(bytes: &[u8]) -> Option<(usize, String)> {
 /// `rep_set_nsites` with `repmgr_site` lines, which Berkeley DB 5.3 refuses in either order
 /// (BDB3661, BDB3565).
 pub fn file_refusal(bytes: &[u8]) -> Option<(usize, String)> {
-    if let Some(found) = hidden_lines(bytes) {
-        return Some(found);
-    }
+    hidden_lines(bytes).or_else(|| nsites_refusal(bytes))
+}
+
+/// `rep_set_nsites` in a file with `repmgr_site` lines (the second half of [`file_refusal`],
+/// for a caller that has judged [`hidden_lines`] already), with its 1-based line.
+pub fn nsites_refusal(bytes: &[u8]) -> Option<(usize, String)> {
     let mut nsites = None;
     let mut sites = false;
     for (i, raw) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
@@ -490,7 +481,7 @@ pub fn block_refusal(lines: &[&[u8]]) -> Option<(usize, String)> {
             .iter()
             .position(|b| !super::directive::is_leading_space(*b))
             .unwrap_or(line.len());
-        if let Some((_, why)) = sites.read(&line[start..]) {
+        if let Some(why) = sites.read(&line[start..]) {
             return Some((i, why));
         }
     }

@@ -387,7 +387,7 @@ pub fn enable(bytes: &[u8], req: &EnableRequest) -> Result<Enabled, EnableError>
     {
         return Err(EnableError::HiddenLine { line, why });
     }
-    if let Some((line, why)) = super::bdbread::file_refusal(&rendered) {
+    if let Some((line, why)) = super::bdbread::nsites_refusal(&rendered) {
         let text = new
             .lines
             .get(line - 1)

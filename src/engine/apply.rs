@@ -593,7 +593,8 @@ fn run_step(
     out
 }
 
-fn state(ctx: &Ctx) -> RunState {
+/// The run's state from its journal as it stands now.
+pub(crate) fn state(ctx: &Ctx) -> RunState {
     RunState::from_records(&ctx.run_id, ctx.journal.path(), ctx.journal.records())
 }
 

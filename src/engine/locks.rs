@@ -32,7 +32,7 @@ impl<'a> RunLocks<'a> {
         sink: &mut dyn FnMut(Event),
     ) -> Result<RunLocks<'a>, EngineError> {
         let controller = runs::controller_id(cfg);
-        let held = nodes.lock(run_id, command, Some(&controller), &|_| new_run)?;
+        let held = nodes.lock(run_id, command, Some(&controller), new_run)?;
         for t in held.iter().flat_map(|l| &l.took_over) {
             sink(Event::Warning { text: t.clone() });
         }

@@ -910,7 +910,7 @@ fn run_step(
         }
         UndoStep::MasterStart => start(ctx, id, Role::Master),
         UndoStep::ReplicantStart => {
-            replicant_starts_standalone(ctx, records)?;
+            replicant_starts_standalone(ctx)?;
             start(ctx, id, Role::Replicant)
         }
     }
@@ -921,9 +921,8 @@ fn run_step(
 /// run enabled it meanwhile, or a hand edit) would make it a replica, and its initial copy
 /// would replace the files just put back: the originals were gone for good, and the rollback
 /// said "rolled back". Refused before the start, with what to do.
-fn replicant_starts_standalone(ctx: &Ctx, records: &[Record]) -> Result<(), EngineError> {
-    let run = crate::runs::RunState::from_records(&ctx.run_id, ctx.journal.path(), records);
-    if run.started(crate::procedure::Step::ReplicantDbconfig.as_str()) {
+fn replicant_starts_standalone(ctx: &Ctx) -> Result<(), EngineError> {
+    if super::apply::state(ctx).started(crate::procedure::Step::ReplicantDbconfig.as_str()) {
         return Ok(());
     }
     let me = crate::nodeview::NodeView::of(ctx.nodes.replicant());

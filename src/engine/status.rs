@@ -108,12 +108,11 @@ impl StatusReport {
 /// [`status`] from the journal, and from the nodes when they are given.
 fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, EngineError> {
     let run = runs::latest(cfg)?;
-    // Every node whose run folder holds a lock file says what it is (the replicant's run
-    // folder may be another machine's; a run refused on one node's lock was explained by
-    // the other's alone).
+    // Every node whose run folder holds a lock file says what it is, naming the node (the
+    // replicant's run folder may be another machine's; a run refused on one node's lock was
+    // explained by the other's alone). A shared run folder is one of `lock_nodes`.
     let lock = nodes.and_then(|n| {
-        let mut said: Vec<String> = Vec::new();
-        let each = n
+        let said: Vec<String> = n
             .lock_nodes()
             .into_iter()
             .filter_map(|node| match node.inspect_lock() {
@@ -145,12 +144,8 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
                     node.config().name,
                     if what.is_empty() { "empty" } else { what.as_str() }
                 )),
-            });
-        for text in each {
-            if !said.contains(&text) {
-                said.push(text);
-            }
-        }
+            })
+            .collect();
         (!said.is_empty()).then(|| said.join("; "))
     });
     let Some(run) = run else {

@@ -495,9 +495,7 @@ impl NodeState {
     /// A connection to `site` ended with an error (a reset, a timeout): whatever replaced one
     /// before is gone too, and nothing received after it proves a connection.
     fn end_collision(&mut self, site: &str) {
-        if self.collided.as_ref().is_some_and(|(s, _)| s == site) {
-            self.collided = None;
-        }
+        self.collided.take_if(|c| c.0 == site);
         if self.lost.as_deref() == Some(site) {
             self.lost_in_collision = false;
         }
@@ -725,14 +723,14 @@ impl NodeState {
             }
             Event::ConnectionLost { site } => {
                 self.set_peer(site, false);
-                let after_collision = self.collided.as_ref().is_some_and(|(s, at)| {
-                    s == site
-                        && matches!((at, stamp), (Some(at), Some(now))
+                // The replacement's window ends with the first EOF from its site.
+                let after_collision =
+                    self.collided
+                        .take_if(|c| c.0 == *site)
+                        .is_some_and(|(_, at)| {
+                            matches!((at, stamp), (Some(at), Some(now))
                             if (-COLLISION_EOF_SLACK..=COLLISION_EOF_SECS).contains(&(now - at)))
-                });
-                if self.collided.as_ref().is_some_and(|(s, _)| s == site) {
-                    self.collided = None;
-                }
+                        });
                 // A replicant that knows its master loses it only with the master's connection:
                 // another site's ending (a third site, a view, a stray connection) left its
                 // proof lost for good, `connecting` while its master replicated on.

@@ -312,7 +312,7 @@ impl NodeAccess for LocalNode {
         command: &str,
         controller: Option<&str>,
     ) -> Result<RunLock, LockError> {
-        let lock = crate::runlock::acquire_for(&[self.cfg.run_dir()], run_id, command, controller)?;
+        let lock = crate::runlock::acquire(&[self.cfg.run_dir()], run_id, command, controller)?;
         Ok(RunLock::new(lock.took_over.clone(), lock))
     }
 

@@ -409,7 +409,8 @@ impl Pair {
     /// Takes both nodes' run-folder locks for `run_id` (one lock when both nodes are on one
     /// machine and share their run folder), naming `controller`. Stale locks taken over are
     /// explained in each lock's `took_over`; a dead lock of another run is taken over only
-    /// when `may_take` allows it ([`refuse_other_run`]). When the second node's lock cannot be
+    /// when `take_others` (a new run, whose preflight judged it), else refused before any lock
+    /// is taken ([`refuse_other_run`]). When the second node's lock cannot be
     /// taken, a first one that took a stale lock over is kept, not released: the stopped run
     /// it protected is still unfinished (releasing it left that node open to any controller).
     pub fn lock(
@@ -417,11 +418,13 @@ impl Pair {
         run_id: &str,
         command: &str,
         controller: Option<&str>,
-        may_take: &dyn Fn(&crate::runlock::LockInfo) -> bool,
+        take_others: bool,
     ) -> Result<Vec<RunLock>, LockError> {
         let nodes = self.lock_nodes();
-        for node in &nodes {
-            refuse_other_run(*node, run_id, may_take)?;
+        if !take_others {
+            for node in &nodes {
+                refuse_other_run(*node, run_id, &|_| false)?;
+            }
         }
         let mut held: Vec<RunLock> = Vec::new();
         for node in &nodes {

@@ -56,12 +56,8 @@ impl Rules for ReplicantPrune {
     /// the replicant then started on, and this run's rollback set them aside as the run's
     /// leftovers: the originals came back changed.
     fn on_resume(&self, ctx: &mut Ctx) -> Result<Option<String>, EngineError> {
-        let state = crate::runs::RunState::from_records(
-            &ctx.run_id,
-            ctx.journal.path(),
-            ctx.journal.records(),
-        );
-        if state.started(crate::procedure::Step::ReplicantStart.as_str()) {
+        if crate::engine::apply::state(ctx).started(crate::procedure::Step::ReplicantStart.as_str())
+        {
             return Ok(None);
         }
         // One listing: what is there to move again, or why the home could not be read.

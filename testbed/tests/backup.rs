@@ -576,8 +576,13 @@ fn a_standalone_backup_is_journaled_and_kept_out_by_a_run_in_progress() {
     let sb = Sandbox::new(500);
     let run_dir = sb.home("master").parent().unwrap().join("tt-ha");
     // A live holder: this test process, as a run of apply would be.
-    let lock = tt_ha::runlock::acquire(std::slice::from_ref(&run_dir), "20261123T000000Z", "apply")
-        .unwrap();
+    let lock = tt_ha::runlock::acquire(
+        std::slice::from_ref(&run_dir),
+        "20261123T000000Z",
+        "apply",
+        None,
+    )
+    .unwrap();
     let before = backups(&sb.root.join("backup"));
     let o = sb.tt_ha(&["backup"]);
     let out = text(&o);
