@@ -420,6 +420,18 @@ pub struct ProcedureSettings {
     pub startup_regex: String,
 }
 
+impl ProcedureSettings {
+    /// The stall limit in seconds as the pair's verdict takes it ([`crate::monitor::combined`]):
+    /// `stall_timeout_secs`, with 0 (never) as no limit. The one rule for `monitor`, the TUI and
+    /// `verify` (0 made any silence of an initial copy a stall there).
+    pub fn stall_limit_secs(&self) -> f64 {
+        match self.stall_timeout_secs {
+            0 => f64::INFINITY,
+            secs => secs as f64,
+        }
+    }
+}
+
 impl Default for ProcedureSettings {
     fn default() -> Self {
         ProcedureSettings {
@@ -1235,6 +1247,13 @@ exe = "/usr/bin/ttfs-sim"
         assert_eq!(parse_str(GOOD).unwrap().procedure.stall_timeout_secs, 120);
         let s = format!("[procedure]\nstall_timeout_secs = 7\n{GOOD}");
         assert_eq!(parse_str(&s).unwrap().procedure.stall_timeout_secs, 7);
+        assert_eq!(parse_str(&s).unwrap().procedure.stall_limit_secs(), 7.0);
+        let never = format!("[procedure]\nstall_timeout_secs = 0\n{GOOD}");
+        assert_eq!(
+            parse_str(&never).unwrap().procedure.stall_limit_secs(),
+            f64::INFINITY,
+            "0 is never"
+        );
         let e = parse_str(&format!("[procedure]\nstall_timeout_secs = -1\n{GOOD}")).unwrap_err();
         assert_eq!(
             e.key.as_deref(),

@@ -477,4 +477,14 @@ fn a_silent_recovery_is_syncing_and_a_stopped_one_stalls_within_the_apply_limit(
     std::fs::write(dir.path().join("replicant/var/db/$DB_Msg.txt"), stopped).unwrap();
     let v = snapshot(dir.path());
     assert_eq!(v["verdict"], "stalled", "{v:#}");
+    // `stall_timeout_secs = 0` is never, for the monitor too (it read any silence as a stall).
+    let config = dir.path().join("tt-ha.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("[procedure]\nstall_timeout_secs = 0\n{text}"),
+    )
+    .unwrap();
+    let v = snapshot(dir.path());
+    assert_eq!(v["verdict"], "syncing", "{v:#}");
 }

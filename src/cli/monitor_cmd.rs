@@ -704,7 +704,7 @@ pub fn monitor(
                 &feeds[Role::Master].state,
                 &feeds[Role::Replicant].state,
                 Some(now_secs()),
-                cfg.procedure.stall_timeout_secs as f64,
+                cfg.procedure.stall_limit_secs(),
             ),
             &seen,
             &unreached,

@@ -819,11 +819,10 @@ impl App {
             return;
         };
         // The stall limit `apply` uses (its local recovery is never a stall: `recovering`).
-        let stall = self
-            .cfg
-            .as_ref()
-            .map(|c| c.procedure.stall_timeout_secs as f64)
-            .unwrap_or(120.0);
+        let stall = self.cfg.as_ref().map_or_else(
+            || crate::config::ProcedureSettings::default().stall_limit_secs(),
+            |c| c.procedure.stall_limit_secs(),
+        );
         let now = (self.now_secs > 0.0).then_some(self.now_secs);
         let v = monitor::combined(&s[Role::Master], &s[Role::Replicant], now, stall);
         self.live.verdict = Some(monitor::dashboard::pair_verdict(

@@ -89,7 +89,7 @@ impl<'a> Watch<'a> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .ok();
-        let v = monitor::combined(&m, &r, now, self.cfg.procedure.stall_timeout_secs as f64);
+        let v = monitor::combined(&m, &r, now, self.cfg.procedure.stall_limit_secs());
         let (mn, rn) = (&self.cfg.master.name, &self.cfg.replicant().name);
         let running = v == Verdict::Functional;
         Replication {
