@@ -34,7 +34,12 @@ fn text(name: &str) -> String {
 
 /// The lag in bytes, the lag in seconds and the lag series' newest point.
 fn lags(s: &[NodeState; 2]) -> (Option<i64>, Option<f64>, Option<u64>) {
-    let rates = dashboard::rates(&s[0], &s[1], 10, 1);
+    // Read at the moment the newest line was written.
+    let now = [s[0].last_stamp, s[1].last_stamp]
+        .into_iter()
+        .flatten()
+        .fold(0.0, f64::max);
+    let rates = dashboard::rates(&s[0], &s[1], 10, 1, now);
     (
         monitor::lag(&s[0], &s[1]).map(|l| l.bytes),
         dashboard::lag_secs(&s[0], &s[1]),

@@ -232,7 +232,7 @@ fn functional_under_write_load_shows_rates_and_replicating_nodes() {
     assert!(row(&s, "tt-replicant").contains("replicating"), "{s}");
     assert!(s.contains("Replication functional"), "{s}");
     let st = a.live.states.as_ref().unwrap();
-    let r = tt_ha::monitor::dashboard::rates(&st[0], &st[1], 60, 5);
+    let r = tt_ha::monitor::dashboard::rates(&st[0], &st[1], 60, 5, a.now_secs);
     assert!(r.shipped.iter().any(|v| *v > 0.0), "{r:?}");
     assert!(r.applied.iter().any(|v| *v > 0.0), "{r:?}");
     // Chatter is not an event: the timeline is the start-up's story.
@@ -343,30 +343,52 @@ fn the_screen_adapts_to_small_and_odd_sizes_without_panicking() {
 
 #[test]
 fn an_age_that_shows_the_same_does_not_redraw() {
-    let mut a = monitor("5.3-f", "replicant", Cut::BeforeStop, 0.0);
+    // Quiet for longer than the charts reach back: only the ages move with the clock.
+    let mut a = monitor("5.3-a", "replicant", Cut::BeforeStop, 930.0);
     let t0 = a.now_secs;
     let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t0 + 1.0));
-    assert!(!changed, "<5s either way");
-    let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t0 + 6.0));
-    assert!(changed, "<5s became 5s");
-    let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t0 + 8.0));
-    assert!(!changed, "still 5s");
+    assert!(!changed, "15m either way: {}", render(&a, 160, 48));
+    let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t0 + 60.0));
+    assert!(changed, "15m became 16m");
+    let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t0 + 70.0));
+    assert!(!changed, "still 16m");
 }
 
 mod common;
 
 /// The last snapshot `tt-ha monitor --json` prints in a second, for run `run` cut at `at`.
+/// `text` with every stamp moved on by `secs`.
+fn moved(text: &str, secs: u64) -> String {
+    text.lines()
+        .map(|l| match (l.strip_prefix('['), stamp(l)) {
+            (Some(rest), Some((sec, _))) => {
+                let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+                format!("[{}{rest}\n", sec + secs)
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect()
+}
+
+/// The port of the site a message file names as its own.
+fn port(t: &str) -> u16 {
+    t.lines()
+        .find_map(|l| l.split("EID 0 is assigned for site 127.0.0.1:").nth(1))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("a site of its own")
+}
+
+/// `monitor --json`'s last snapshot of run `run` cut at `at`, its stamps moved so that the
+/// cut is `ago` seconds before now (`None`: as they are, days ago).
 fn json_snapshot(run: &str, at: Cut) -> serde_json::Value {
+    json_snapshot_ago(run, at, Some(1))
+}
+
+fn json_snapshot_ago(run: &str, at: Cut, ago: Option<u64>) -> serde_json::Value {
     let (mt, rt) = (
         fixture(&format!("{run}-master.txt")),
         fixture(&format!("{run}-replicant.txt")),
     );
-    let port = |t: &str| -> u16 {
-        t.lines()
-            .find_map(|l| l.split("EID 0 is assigned for site 127.0.0.1:").nth(1))
-            .and_then(|p| p.trim().parse().ok())
-            .expect("a site of its own")
-    };
     let cutoff = match at {
         Cut::ReplicantLine(n) => rt.lines().take(n).filter_map(stamp).last().unwrap(),
         _ => [first_stop(&mt), first_stop(&rt)]
@@ -375,11 +397,16 @@ fn json_snapshot(run: &str, at: Cut) -> serde_json::Value {
             .min()
             .unwrap(),
     };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let by = ago.map_or(0, |a| now - a - cutoff.0);
     let dir = common::message_site(
         port(&mt),
         port(&rt),
-        cut(&mt, cutoff).as_bytes(),
-        cut(&rt, cutoff).as_bytes(),
+        moved(&cut(&mt, cutoff), by).as_bytes(),
+        moved(&cut(&rt, cutoff), by).as_bytes(),
     );
     let o = common::tt_ha()
         .args(["monitor", "--json", "--seconds", "1", "--config"])
@@ -416,6 +443,19 @@ fn monitor_json_carries_the_node_table_the_rates_and_the_copy_rows() {
     for k in ["verdict", "detail", "lag", "master", "replicant"] {
         assert!(v.get(k).is_some(), "{k}: {v:#}");
     }
+    for k in [
+        "shipped_per_sec",
+        "applied_per_sec",
+        "until",
+        "step_secs",
+        "lag_bytes",
+    ] {
+        assert!(v["rates"].get(k).is_some(), "{k}: {v:#}");
+    }
+    assert!(
+        v["rates"]["shipped_per_sec"].as_f64().unwrap() > 0.0,
+        "{v:#}"
+    );
 
     let v = json_snapshot("5.3-d", Cut::ReplicantLine(3000));
     assert_eq!(v["nodes"][1]["state"], "copying the database", "{v:#}");
@@ -427,5 +467,138 @@ fn monitor_json_carries_the_node_table_the_rates_and_the_copy_rows() {
     assert_eq!(
         running["pages_done"], v["replicant"]["init"]["pages_done"],
         "one model: {v:#}"
+    );
+}
+
+/// The same files read days after their last line: nothing was shipped or applied in the
+/// last seconds or minutes, so the rates and series are 0, not the rate before the pair fell
+/// quiet (the charts once ended at the newest line and said `181/s` beside `LAST MSG 5m`).
+#[test]
+fn a_pair_that_fell_quiet_long_ago_shows_no_rate() {
+    let v = json_snapshot_ago("5.3-f", Cut::BeforeStop, None);
+    let r = &v["rates"];
+    assert_eq!(r["shipped_per_sec"], 0.0, "{v:#}");
+    assert_eq!(r["applied_per_sec"], 0.0, "{v:#}");
+    for s in ["shipped", "applied"] {
+        assert!(r[s].as_array().unwrap().iter().all(|x| x == 0.0), "{v:#}");
+    }
+    let (until, end) = (r["until"].as_u64().unwrap(), r["end"].as_u64().unwrap());
+    assert!(
+        end > until + 86_400,
+        "the series end now, not at the newest line: {v:#}"
+    );
+    assert!(
+        v["nodes"][0]["last_message_age"].as_f64().unwrap() > 86_400.0,
+        "{v:#}"
+    );
+}
+
+/// On screen: a pair quiet for five minutes reads `0.0/s` beside `LAST MSG 5m`, and a
+/// clock tick alone moves the charts on while they still show activity.
+#[test]
+fn the_screen_of_a_pair_that_fell_quiet_shows_no_rate() {
+    let busy = monitor("5.3-f", "replicant", Cut::BeforeStop, 1.0);
+    let s = render(&busy, 160, 48);
+    let rate = |s: &str, what: &str| {
+        s.lines()
+            .find(|l| l.trim_start_matches(['"', ' ']).starts_with(what))
+            .unwrap_or_else(|| panic!("no {what} chart:\n{s}"))
+            .rsplit(' ')
+            .find(|w| w.ends_with("/s\"") || w.ends_with("/s"))
+            .map(|w| w.trim_end_matches('"').to_string())
+            .unwrap_or_else(|| panic!("no rate of {what}:\n{s}"))
+    };
+    assert_ne!(rate(&s, "shipped"), "0.0/s", "{s}");
+    let quiet = monitor("5.3-f", "replicant", Cut::BeforeStop, 300.0);
+    let s = render(&quiet, 160, 48);
+    assert!(row(&s, "tt-replicant").contains(" 5m"), "{s}");
+    assert_eq!(rate(&s, "shipped"), "0.0/s", "{s}");
+    assert_eq!(rate(&s, "applied"), "0.0/s", "{s}");
+    // Ten seconds after the last line the charts still move with the clock, a column (3 s
+    // at 160 columns) at a time.
+    let mut a = monitor("5.3-a", "replicant", Cut::BeforeStop, 10.0);
+    a.width = 160;
+    let t = a.now_secs;
+    let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t + 3.0));
+    assert!(
+        changed,
+        "a tick moves the charts of a pair that has just fallen quiet"
+    );
+    let changes = (4..=30)
+        .filter(|k| tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t + *k as f64)).1)
+        .count();
+    assert!(
+        (6..=12).contains(&changes),
+        "a column at a time, not every second: {changes} redraws in 27 s"
+    );
+    let mut a = monitor("5.3-a", "replicant", Cut::BeforeStop, 930.0);
+    let t = a.now_secs;
+    let (_, changed) = tt_ha::tui::runtime::apply(&mut a, Msg::Tick(t + 1.0));
+    assert!(
+        !changed,
+        "long quiet: nothing on screen moves, nothing is drawn"
+    );
+}
+
+/// A node whose clock is days behind this machine's: lines that arrive while `monitor` follows
+/// its file are news whatever their stamps say. The rates count them and `last_message_age`
+/// says they have just come (counted from the stamps, both would read days of silence).
+#[test]
+fn lines_that_arrive_are_news_whatever_the_nodes_clock_says() {
+    use std::io::Write;
+    let (mt, rt) = (fixture("5.3-f-master.txt"), fixture("5.3-f-replicant.txt"));
+    let cutoff = [first_stop(&mt), first_stop(&rt)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap();
+    let m = cut(&mt, cutoff);
+    let dir = common::message_site(
+        port(&mt),
+        port(&rt),
+        m.as_bytes(),
+        cut(&rt, cutoff).as_bytes(),
+    );
+    // A record the master shipped, as its file writes it; sent again with later LSNs.
+    let shipped = m
+        .lines()
+        .rfind(|l| l.contains(", type log, LSN [") && l.ends_with("flush perm"))
+        .expect("a shipped record");
+    let (head, _) = shipped.split_once(", type log, LSN [").unwrap();
+    let body = head.split_once(']').unwrap().1;
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tt-ha"))
+        .args(["monitor", "--json", "--seconds", "8", "--config"])
+        .arg(dir.path().join("tt-ha.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("master/var/db/$DB_Msg.txt"))
+        .unwrap();
+    for k in 0..30u64 {
+        let line = format!(
+            "[{}:{}]{body}, type log, LSN [9][{}] flush perm\n",
+            cutoff.0 + 1 + k / 10,
+            (k % 10) * 100_000,
+            1000 + k * 100
+        );
+        f.write_all(line.as_bytes()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(60));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", common::text(&o));
+    let v = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|v| v["type"] == "snapshot")
+        .unwrap_or_else(|| panic!("no snapshot: {}", common::text(&o)));
+    let age = v["nodes"][0]["last_message_age"].as_f64().unwrap();
+    assert!(age < 5.0, "the master's lines have just come: {v:#}");
+    assert!(
+        v["rates"]["shipped_per_sec"].as_f64().unwrap() > 0.0,
+        "{v:#}"
     );
 }

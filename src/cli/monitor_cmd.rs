@@ -516,7 +516,8 @@ fn dashboard_json(
         states[0],
         states[1],
         SERIES_POINTS,
-        SERIES_STEP_SECS
+        SERIES_STEP_SECS,
+        now_secs()
     ));
     snap["lag_secs"] = json!(dashboard::lag_secs(states[0], states[1]));
     snap["copy"] = json!(dashboard::copy_view(states[1], Some(now_secs())));

@@ -679,7 +679,7 @@ pub fn node_rows(
             },
             lag_bytes: (i == 1).then_some(lag.map(|l| l.bytes)).flatten(),
             lag_secs: (i == 1).then_some(secs).flatten(),
-            last_message_age: s.last_stamp.map(|t| (now - t).max(0.0)),
+            last_message_age: s.quiet_secs(now),
             restarts: s.restarts,
         }
     };
@@ -726,8 +726,14 @@ pub struct Rates {
     pub shipped_per_sec: f64,
     /// Log records per second the replicant applied, over the last [`RATE_SECS`] seconds.
     pub applied_per_sec: f64,
-    /// The newest second either file has (the series end there).
+    /// The newest second either file has.
     pub until: Option<u64>,
+    /// The second the series end: [`until`](Self::until) moved on by the seconds the files
+    /// have been quiet since, as this machine counts them ([`NodeState::quiet_secs`]), in
+    /// whole points ([`step_secs`](Self::step_secs)). The current rates count up to now: a
+    /// pair that fell quiet reads 0 records a second once the last [`RATE_SECS`] hold
+    /// nothing, not the rate before it went quiet.
+    pub end: Option<u64>,
     /// Seconds per point of the series.
     pub step_secs: u64,
     /// Records per second shipped, per point, oldest first.
@@ -742,9 +748,10 @@ pub struct Rates {
 pub const RATE_SECS: u64 = 5;
 
 /// The rates, and series of `points` points of `step_secs` seconds each ending at the newest
-/// second of either file: the charts move with the files, not with the clock, so an idle pair
-/// costs no redraw.
-pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64) -> Rates {
+/// second of either file moved on by the time both have been quiet at `now` (seconds since
+/// the epoch): while lines arrive the charts move with the files' stamps (the nodes' clocks),
+/// and once the files fall quiet they move on with this machine's, to zero.
+pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64, now: f64) -> Rates {
     let step = step_secs.clamp(1, ACTIVITY_SECS);
     let (ma, ra) = (&m.dash.activity, &r.dash.activity);
     let newest = [ma.seconds().next_back(), ra.seconds().next_back()]
@@ -760,7 +767,15 @@ pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64) -> Rat
         };
     };
     // Stamps are untrusted numbers: every sum saturates, and an empty span counts nothing.
-    let end = until.saturating_add(1);
+    let quiet = [m.quiet_secs(now), r.quiet_secs(now)]
+        .into_iter()
+        .flatten()
+        .reduce(f64::min)
+        .unwrap_or(0.0) as u64;
+    // The current rates count up to now; the series move on a whole point at a time, so a
+    // chart of a quiet pair changes once a column, not every second.
+    let now_end = until.saturating_add(1).saturating_add(quiet);
+    let end = until.saturating_add(1).saturating_add(quiet - quiet % step);
     let per_sec = |a: &Activity, from: u64, to: u64| {
         let span = to.saturating_sub(from);
         if span == 0 {
@@ -769,7 +784,7 @@ pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64) -> Rat
             a.records_between(from, to) as f64 / span as f64
         }
     };
-    let from = end.saturating_sub(RATE_SECS);
+    let from = now_end.saturating_sub(RATE_SECS);
     let points = points.min(ACTIVITY_SECS as usize);
     let starts: Vec<u64> = (0..points as u64)
         .rev()
@@ -780,9 +795,10 @@ pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64) -> Rat
         _ => 0,
     };
     Rates {
-        shipped_per_sec: per_sec(ma, from, end),
-        applied_per_sec: per_sec(ra, from, end),
+        shipped_per_sec: per_sec(ma, from, now_end),
+        applied_per_sec: per_sec(ra, from, now_end),
         until: Some(until),
+        end: Some(end.saturating_sub(1)),
         step_secs: step,
         shipped: starts
             .iter()
@@ -946,9 +962,11 @@ mod tests {
         m.last_stamp = Some(f64::MAX);
         m.last_lsn_sent = Some(Lsn { file: 2, offset: 0 });
         r.last_lsn_applied = Some(lsn);
-        let rates = rates(&m, &r, 600, u64::MAX);
-        assert_eq!(rates.shipped.len(), 600);
-        assert!(rates.shipped_per_sec.is_finite() && rates.applied_per_sec.is_finite());
+        for now in [0.0, f64::MAX, f64::NAN, f64::INFINITY, -1.0] {
+            let rates = rates(&m, &r, 600, u64::MAX, now);
+            assert_eq!(rates.shipped.len(), 600);
+            assert!(rates.shipped_per_sec.is_finite() && rates.applied_per_sec.is_finite());
+        }
         assert!(lag_secs(&m, &r).is_none_or(f64::is_finite));
     }
 

@@ -143,6 +143,14 @@ impl Feed {
                 self.state.file_missing = true;
             }
         }
+        if !lines.is_empty() {
+            // The node's clock may differ from this machine's: how long a file has been quiet
+            // is counted from when its newest line arrived here.
+            self.state.heard_at = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs_f64());
+        }
         let mut events = Vec::new();
         for line in &lines {
             self.state.note_cut(line.no, line.cut);

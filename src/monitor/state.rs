@@ -279,6 +279,11 @@ pub struct NodeState {
     /// message threads log a message read before the EOF after it.
     #[serde(skip)]
     lost_in_collision: bool,
+    /// When the newest line arrived while the file was followed (seconds since the epoch on
+    /// this machine's clock); `None` before any line arrived after the first read. Set by the
+    /// follower ([`super::feed::Feed::poll`]), read by [`NodeState::quiet_secs`].
+    #[serde(skip)]
+    pub heard_at: Option<f64>,
 }
 
 impl NodeState {
@@ -288,6 +293,20 @@ impl NodeState {
             role,
             ..Default::default()
         }
+    }
+
+    /// Seconds this node's message file has been quiet at `now` (seconds since the epoch,
+    /// this machine's clock): since its newest line arrived while followed, or before any did,
+    /// since that line's stamp. The node's clock may differ from this machine's; the time
+    /// since a line arrived does not depend on it. `None` without a stamped line.
+    pub fn quiet_secs(&self, now: f64) -> Option<f64> {
+        let stamp = self.last_stamp?;
+        let since = now - self.heard_at.unwrap_or(stamp);
+        Some(if since.is_finite() {
+            since.max(0.0)
+        } else {
+            0.0
+        })
     }
 
     /// [`Self::for_role`] for a role named `master` or `replicant` (anything else: unknown).

@@ -270,6 +270,10 @@ pub struct App {
     pub running: Option<Running>,
     /// Seconds since the epoch (from ticks; fixed in tests).
     pub now_secs: f64,
+    /// The terminal's width at the last frame (0 before the first): the charts' columns,
+    /// and so the seconds each shows, follow from it, and a clock tick redraws them only
+    /// when a column would change.
+    pub width: u16,
     /// Time zone of the panes' clock.
     pub tz: jiff::tz::TimeZone,
     /// The monitor screen was opened from the wizard (Esc goes back) rather than by `tt-ha monitor`.
@@ -331,6 +335,7 @@ impl App {
             nodes_looked: false,
             running: None,
             now_secs: 0.0,
+            width: 0,
             tz: jiff::tz::TimeZone::system(),
             monitor_from_wizard: false,
             flash: None,

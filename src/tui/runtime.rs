@@ -280,6 +280,7 @@ async fn event_loop(
     let mut frames = Frames::new(FRAME);
     loop {
         if frames.ready(Instant::now()) {
+            app.width = terminal.size()?.width;
             terminal.draw(|f| super::view::draw(f, &app))?;
             frames.drawn(Instant::now());
         }

@@ -145,6 +145,9 @@ struct NodeStateDef {
     collided: Option<(String, Option<f64>)>,
     #[serde(default)]
     lost_in_collision: bool,
+    // When a line arrived is this process's observation (a follower's), not the file's.
+    #[serde(skip)]
+    heard_at: Option<f64>,
 }
 
 /// The process before the running one ([`NodeState`]'s `prior`), saved whole as well: a check

@@ -48,13 +48,25 @@ fn rows(app: &App) -> Option<[NodeRow; 2]> {
     ))
 }
 
-/// The texts on screen that change with the clock alone (the ages of the last messages), so
-/// that a clock tick redraws only when one of them changes.
+/// What the screen shows that changes with the clock alone (the ages of the last messages;
+/// the charts and rates of a pair that fell quiet, which move on to zero and then stay), so
+/// that a clock tick redraws only when some of it changes.
 pub fn dashboard_text(app: &App) -> String {
     if app.screen != crate::tui::screen::Screen::Monitor {
         return String::new();
     }
-    rows(app)
+    let charts = app.live.states.as_ref().map(|_| {
+        let r = chart_rates(app, app.width);
+        format!(
+            "{} {} {:?} {:?} {:?}",
+            per_sec(r.shipped_per_sec),
+            per_sec(r.applied_per_sec),
+            r.shipped,
+            r.applied,
+            r.lag_bytes
+        )
+    });
+    let ages = rows(app)
         .map(|r| {
             r.iter()
                 .map(|n| {
@@ -65,7 +77,8 @@ pub fn dashboard_text(app: &App) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    format!("{ages} {}", charts.unwrap_or_default())
 }
 
 /// `s` cut to `w - 1` columns (characters, `…` marking a cut) and padded to `w`: a column
@@ -301,16 +314,32 @@ fn per_sec(v: f64) -> String {
     }
 }
 
+/// Columns of a chart's label and of its value.
+const CHART_LABEL_W: u16 = 11;
+const CHART_VALUE_W: u16 = 12;
+
+/// Columns of a chart's sparkline in `width` columns.
+fn spark_width(width: u16) -> u16 {
+    width.saturating_sub(CHART_LABEL_W + CHART_VALUE_W).max(1)
+}
+
+/// The charts' rates as they are drawn `width` columns wide: a point per column of the
+/// sparkline, each the seconds that make [`CHART_SECS`] in all.
+fn chart_rates(app: &App, width: u16) -> Rates {
+    let spark_w = spark_width(width);
+    let step = CHART_SECS.div_ceil(u64::from(spark_w)).max(1);
+    match &app.live.states {
+        Some(s) => dashboard::rates(&s[0], &s[1], spark_w as usize, step, app.now_secs),
+        None => Rates::default(),
+    }
+}
+
 /// The charts: records shipped and applied per second, and the lag, over the last minutes.
 fn charts(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let [label_w, value_w] = [11u16, 12u16];
-    let spark_w = area.width.saturating_sub(label_w + value_w).max(1);
-    let step = CHART_SECS.div_ceil(u64::from(spark_w)).max(1);
-    let rates = match &app.live.states {
-        Some(s) => dashboard::rates(&s[0], &s[1], spark_w as usize, step),
-        None => Rates::default(),
-    };
+    let (label_w, value_w) = (CHART_LABEL_W, CHART_VALUE_W);
+    let spark_w = spark_width(area.width);
+    let rates = chart_rates(app, area.width);
     let lag_now = rates.lag_bytes.last().copied().unwrap_or(0);
     let series: [(&str, Vec<u64>, String); 3] = [
         (
