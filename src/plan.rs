@@ -396,10 +396,27 @@ fn unstarted_run_locks(nodes: &crate::node::Pair, cfg: &SiteConfig, findings: &m
             && info.run_id != "."
             && info.run_id != ".."
             && !info.run_id.contains(['/', '\\']);
-        if info.is_mine() || !plain || journal.exists() {
+        if info.is_mine() || !plain {
             continue;
         }
         let role = access.role().as_str();
+        if journal.exists() {
+            // This controller's complete run holds the nodes until it is ended: the row says
+            // how, not "interrupted".
+            let complete = crate::runs::state(cfg, &info.run_id)
+                .is_ok_and(|r| r.phase == crate::runs::Phase::Complete);
+            if let Some(f) = findings
+                .iter_mut()
+                .find(|f| f.check == "run in progress" && f.node.as_deref() == Some(role))
+                .filter(|_| complete)
+            {
+                f.note = format!(
+                    "run {} is complete (`tt-ha status`) and holds the nodes until it is ended: `tt-ha finalize` once you are satisfied with it, or `tt-ha rollback`. A new run starts after either",
+                    crate::display::text(&info.run_id)
+                );
+            }
+            continue;
+        }
         // What that run moved or kept on the nodes: a run with effects there and no journal
         // here was run from another controller (or its journal was lost). Taken over, its
         // half-done state was built on (a second controller started a fresh run over it).
@@ -428,14 +445,14 @@ fn unstarted_run_locks(nodes: &crate::node::Pair, cfg: &SiteConfig, findings: &m
         let lock = shown(&lock_path);
         let refusal = if !acted.is_empty() {
             Some(format!(
-                "run {} was interrupted after acting on the nodes ({}), and this controller has no journal of it ({}): it was run from another controller, or its journal was lost. Finish it from the controller that ran it (`tt-ha status` there, then `tt-ha apply` or `tt-ha rollback`). If its journal is lost, what it moved is in those folders: put it back by hand, then remove {lock}",
+                "run {} acted on the nodes ({}) and is neither rolled back nor finalized (it was interrupted, or it is complete), and this controller has no journal of it ({}): it was run from another controller, or its journal was lost. A run started now would set aside the files that run's rollback puts back. Finish it from the controller that ran it (`tt-ha status` there, then `tt-ha apply`, `tt-ha rollback`, or `tt-ha finalize` once it is complete). If its journal is lost, what it moved is in those folders: put it back by hand, then remove {lock}",
                 crate::display::text(&info.run_id),
                 acted.join(", "),
                 shown(&journal),
             ))
         } else if !ours {
             Some(format!(
-                "run {} stopped before its end, and this controller has no journal of it ({}): {}. Finish it from the controller that ran it (`tt-ha status` there, then `tt-ha apply` or `tt-ha rollback`). If that controller and its journal are gone for good, check both nodes (a server it stopped, a DB_CONFIG it changed), put them right by hand, then remove {lock}",
+                "run {} stopped before its end, or it is complete and neither finalized nor rolled back, and this controller has no journal of it ({}): {}. Finish it from the controller that ran it (`tt-ha status` there, then `tt-ha apply`, `tt-ha rollback`, or `tt-ha finalize` once it is complete). If that controller and its journal are gone for good, check both nodes (a server it stopped, a DB_CONFIG it changed), put them right by hand, then remove {lock}",
                 crate::display::text(&info.run_id),
                 shown(&journal),
                 if info.controller.is_some() {

@@ -645,7 +645,7 @@ fn check_lock(n: &NodeView, out: &mut Vec<Finding>) {
             } else {
                 (
                     Some(format!("lock {shown} ({holder}, no longer running)")),
-                    "a tt-ha run that is no longer running left this lock: that run stopped before its end (interrupted, failed, or stopped by `--until`). See `tt-ha status`, then resume with `tt-ha apply` or undo with `tt-ha rollback` (either takes the lock over)".to_string(),
+                    "a tt-ha run that is no longer running left this lock: that run stopped before its end (interrupted, failed, or stopped by `--until`), or it is complete and neither finalized nor rolled back. See `tt-ha status`, then resume with `tt-ha apply`, undo with `tt-ha rollback`, or end a complete run with `tt-ha finalize` (each takes the lock over); a new run starts after a rollback or a finalize".to_string(),
                 )
             }
         }

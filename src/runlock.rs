@@ -103,10 +103,10 @@ pub enum LockError {
         /// Its command.
         command: String,
     },
-    /// A dead lock of another run, which stopped before its end: it is not this command's to
-    /// take over.
+    /// A dead lock of another run, which stopped before its end or is complete and not yet
+    /// finalized or rolled back: it is not this command's to take over.
     #[error(
-        "{} on {node} is run {}'s ({command}, pid {pid}, no longer running), which stopped before its end and is not this run's to take over. Finish that run from the controller that ran it (`tt-ha status` there, then `tt-ha apply` or `tt-ha rollback`). If that controller and its journal are gone for good, check what that run did on the nodes (its `quarantine` and `attempt` folders under the run folder), put it right by hand, then remove the lock",
+        "{} on {node} is run {}'s ({command}, pid {pid}, no longer running), which stopped before its end or is complete and neither finalized nor rolled back, and is not this run's to take over. Finish that run from the controller that ran it (`tt-ha status` there, then `tt-ha apply`, `tt-ha rollback`, or `tt-ha finalize` once it is complete). If that controller and its journal are gone for good, check what that run did on the nodes (its `quarantine` and `attempt` folders under the run folder), put it right by hand, then remove the lock",
         crate::display::path(path),
         crate::display::text(run_id)
     )]
@@ -360,7 +360,7 @@ pub fn acquire(
                 });
             } else {
                 lock.took_over.push(format!(
-                    "{} was left by pid {} ({} of run {}), which is no longer running: that run stopped before its end (interrupted, failed, or stopped by `--until`). Taking the lock over",
+                    "{} was left by pid {} ({} of run {}), which is no longer running: that run stopped before its end (interrupted, failed, or stopped by `--until`), or it is complete and not yet finalized or rolled back. Taking the lock over",
                     crate::display::path(&path),
                     info.pid,
                     info.command,

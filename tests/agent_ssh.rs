@@ -1046,10 +1046,7 @@ fn a_second_controller_does_not_start_over_a_run_cut_off_on_the_nodes() {
     assert!(!o.status.success(), "not cut: {}", common::text(&o));
     // The cut-off agents end (their input closed) and leave the locks.
     let out = a_second_controller_is_refused(&site, &config);
-    assert!(
-        out.contains("interrupted after acting on the nodes"),
-        "{out}"
-    );
+    assert!(out.contains("acted on the nodes"), "{out}");
 
     let rb = run(&config, &["rollback", "--yes"]);
     assert!(rb.status.success(), "{}", common::text(&rb));

@@ -147,7 +147,7 @@ fn apply_then_rollback_restores_every_file_but_the_masters_regions() {
 /// A run stopped part-way (`--until`) keeps its run-folder lock, naming its gone pid, as a
 /// killed tt-ha leaves it: released, a second controller found the nodes free and started a
 /// run over the half-done one. The same controller's `apply` takes it over, says so, and
-/// releases it once the run is complete.
+/// keeps it once the run is complete, until its `finalize` releases it.
 #[test]
 fn until_stops_after_a_step_and_apply_resumes() {
     let site = FakeSite::new();
@@ -180,10 +180,20 @@ fn until_stops_after_a_step_and_apply_resumes() {
         "{}",
         text(&o)
     );
+    // Complete, the run holds the nodes until it is finalized or rolled back.
+    assert!(
+        matches!(
+            tt_ha::runlock::inspect(&run_dir),
+            tt_ha::runlock::Found::Lock { alive: false, .. }
+        ),
+        "the complete run keeps its lock"
+    );
+    let o = site.tt_ha(&["finalize", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
         tt_ha::runlock::inspect(&run_dir),
         tt_ha::runlock::Found::Free,
-        "the complete run released its lock"
+        "the finalized run released its lock"
     );
 }
 

@@ -284,7 +284,7 @@ fn a_lock_of_a_run_killed_before_its_journal_is_taken_over() {
     let out = common::text(&plan);
     assert_eq!(plan.status.code(), Some(1), "{out}");
     assert!(
-        out.contains("interrupted after acting on the nodes")
+        out.contains("acted on the nodes")
             && out.contains("on ttreplicant")
             && out.contains("another controller"),
         "{out}"
@@ -448,4 +448,68 @@ fn a_refused_lock_keeps_the_stopped_runs_locks_and_another_runs_lock_is_not_take
     let o = site.tt_ha(&["rollback", "--yes"]);
     assert!(o.status.success(), "{}", common::text(&o));
     assert!(!r_lock.exists() && !m_lock.exists());
+}
+
+/// A complete run holds the nodes until it is finalized or rolled back. Its locks were released
+/// at completion: a second controller (its own journal) started a run over it, whose prune set
+/// aside the first run's replica files; the first run's rollback put the originals back, the
+/// second's then moved those originals into its attempt folder and its finalize purged them,
+/// both saying "as before". Now the second controller is refused while the first run is
+/// complete, this controller's plan says how to end it, and once it is finalized the nodes
+/// are free.
+#[test]
+fn a_complete_run_holds_the_nodes_until_it_is_finalized_or_rolled_back() {
+    let site = common::FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let second = site.dir.path().join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let at = text.find("[master]\n").unwrap() + "[master]\n".len();
+    let mut copy = text.clone();
+    copy.insert_str(
+        at,
+        &format!("run_dir = \"{}\"\n", second.join("runs").display()),
+    );
+    let config = site.dir.path().join("tt-ha-second.toml");
+    std::fs::write(&config, copy).unwrap();
+    let run = |args: &[&str]| {
+        common::tt_ha()
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let before = common::snapshot(&site.replicant);
+    let plan = run(&["plan"]);
+    let out = common::text(&plan);
+    assert_eq!(plan.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("acted on the nodes") && out.contains("complete"),
+        "the second controller's plan names the complete run: {out}"
+    );
+    let o = run(&["apply", "--yes"]);
+    assert!(!o.status.success(), "{}", common::text(&o));
+    assert_eq!(
+        common::snapshot(&site.replicant),
+        before,
+        "the refused run set nothing aside"
+    );
+    // This controller's own plan says the run is complete and how to end it.
+    let plan = site.tt_ha(&["plan"]);
+    let out = common::text(&plan);
+    assert_eq!(plan.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("is complete") && out.contains("tt-ha finalize"),
+        "{out}"
+    );
+    let o = site.tt_ha(&["finalize", "--yes"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let plan = run(&["plan"]);
+    let out = common::text(&plan);
+    assert!(
+        !out.contains("acted on the nodes") && !out.contains("no longer running"),
+        "finalized, the run holds nothing: {out}"
+    );
 }

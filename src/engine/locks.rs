@@ -1,9 +1,12 @@
 //! A command's hold on its run's node locks. Released when the command leaves its run at an
-//! end (complete, rolled back, finalized); kept in place when the run stopped before its end
-//! (a failed step, `--until`, a rollback or finalize cut short), as a killed tt-ha leaves
-//! them. Released, they let a second controller (its own journal) find the nodes free and
-//! start a run over the half-done one; kept, its preflight sees a run of which it has no
-//! journal and refuses, while this controller's `apply` or `rollback` takes them over.
+//! end (rolled back, finalized); kept in place while the run is not at an end: stopped before
+//! its end (a failed step, `--until`, a rollback or finalize cut short), as a killed tt-ha
+//! leaves them, and complete, until it is finalized or rolled back. Released, they let a
+//! second controller (its own journal) find the nodes free and start a run over this one: its
+//! prune set aside the files this run's rollback puts back, the two rollbacks then undid each
+//! other out of order, and a finalize purged the replicant's own databases. Kept, its
+//! preflight sees a run of which it has no journal and refuses, while this controller's
+//! `apply`, `rollback` or `finalize` takes them over.
 
 use super::{EngineError, Event};
 use crate::config::SiteConfig;
@@ -44,12 +47,11 @@ impl<'a> RunLocks<'a> {
     }
 }
 
-/// Whether a run whose journal stands at `phase` is at an end, so that its locks go.
+/// Whether a run whose journal stands at `phase` is at an end, so that its locks go. A
+/// complete run is not: its quarantine holds what its rollback puts back, and no other run may
+/// act on the nodes until it is finalized or rolled back.
 fn at_an_end(phase: Phase) -> bool {
-    matches!(
-        phase,
-        Phase::Complete | Phase::RolledBack | Phase::Finalized
-    )
+    matches!(phase, Phase::RolledBack | Phase::Finalized)
 }
 
 impl Drop for RunLocks<'_> {

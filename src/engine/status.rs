@@ -126,7 +126,7 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
                     if alive {
                         "running now"
                     } else {
-                        "no longer running: its run stopped before its end"
+                        "no longer running: its run stopped before its end, or it is complete and neither finalized nor rolled back"
                     }
                 )),
                 crate::runlock::Found::Unasked(why) => Some(format!(
