@@ -150,6 +150,60 @@ fn a_replicant_killed_with_sigkill_is_down_and_the_pair_is_not_functional() {
     killed_server_is_down("replicant", 1);
 }
 
+/// A replicant killed and started again with replication off (its DB_CONFIG's block commented
+/// out, or a cable cut so the master saw no EOF) writes nothing to its message file: the
+/// file's lines are the dead process's. `check` said OK, `monitor` functional and the row
+/// `replicating` from them, with another process serving standalone. A server seen that
+/// started after its file's last write and wrote nothing since is `server-silent`: CRITICAL.
+/// One that writes again is judged by its lines.
+#[test]
+fn a_server_started_after_its_files_last_line_and_silent_since_is_not_functional() {
+    let (m, r) = replicating_pair();
+    let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+    let home = dir.path().join("replicant").join("var/db");
+    assert_eq!(snapshot(dir.path())["verdict"], "functional");
+    kill9(stand_in_of(&home, "replicant"));
+    let newcomer = common::stand_in_server(&home, "tt-ha-test-server-replicant");
+    // Up a whole second and more past its file's last write: told apart from the writer.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let v = snapshot(dir.path());
+    assert_eq!(v["verdict"], "server-silent", "{v:#}");
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("replicant") && detail.contains(&newcomer.to_string()),
+        "{v:#}"
+    );
+    assert_eq!(v["nodes"][1]["status"], "restarted", "{v:#}");
+    assert_eq!(v["nodes"][1]["process"]["pid"], newcomer, "{v:#}");
+    let (line, code) = check(dir.path());
+    assert!(
+        line.starts_with("TT-HA CRITICAL") && code == 2 && line.contains("written nothing since"),
+        "{line}"
+    );
+    // The master, whose server wrote its file and runs on, is not doubted; once the new
+    // replicant writes (its lines name the process that wrote them), the files are judged.
+    let again: String = r
+        .lines()
+        .map(|l| {
+            // `[sec:usec][pid/thread] …`: the pid becomes the new process's.
+            let pid = l
+                .split_once("][")
+                .and_then(|(_, rest)| rest.split_once('/'))
+                .map(|(pid, _)| pid)
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            match pid {
+                Some(p) => l.replacen(&format!("][{p}/"), &format!("][{newcomer}/"), 1),
+                None => l.to_string(),
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    std::fs::write(home.join("$DB_Msg.txt"), again).unwrap();
+    let v = snapshot(dir.path());
+    assert_ne!(v["verdict"], "server-silent", "{v:#}");
+    assert_ne!(v["nodes"][1]["status"], "restarted", "{v:#}");
+}
+
 /// A database file as Berkeley DB starts one: its magic number (btree) at byte 12, and its
 /// file id (shared by a database and its replica) at byte 52.
 fn database_bytes(id: u8) -> Vec<u8> {

@@ -408,6 +408,19 @@ fn json_snapshot_ago(run: &str, at: Cut, ago: Option<u64>) -> serde_json::Value 
         moved(&cut(&mt, cutoff), by).as_bytes(),
         moved(&cut(&rt, cutoff), by).as_bytes(),
     );
+    // Read days after: each file last written when its newest line was. (Moved to now, the
+    // files are written after the stand-in servers started, as their servers' are.)
+    for node in ["master", "replicant"]
+        .into_iter()
+        .filter(|_| ago.is_none())
+    {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(node).join("var/db/$DB_Msg.txt"))
+            .unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(cutoff.0 + by))
+            .unwrap();
+    }
     let o = common::tt_ha()
         .args(["monitor", "--json", "--seconds", "1", "--config"])
         .arg(dir.path().join("tt-ha.toml"))

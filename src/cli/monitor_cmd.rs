@@ -311,6 +311,10 @@ fn check_nodes(
         ms.state(&cfg.master.message_file),
         rs.state(&cfg.replicant().message_file),
     );
+    // How long each file has been quiet is counted from its last write (the node's clock,
+    // moved to this one's), not from its stamps.
+    let here = now_secs();
+    (m.heard_at, r.heard_at) = (mo.written_here(here), ro.written_here(here));
     // A seek file of other message files (copied from another site, or the config's files
     // changed) is read whole as well: said, as a corrupt one is.
     let ignored = loaded.ignored.or_else(|| {
@@ -336,6 +340,8 @@ fn check_nodes(
         monitor::combined(&m, &r, Some(now), stale),
         &seen,
         &[None, None],
+        [&m, &r],
+        now,
     );
     let lag = monitor::lag(&m, &r);
     let lag_bytes = lag.map(|l| l.bytes);
@@ -371,6 +377,7 @@ fn check_nodes(
         | Verdict::MasterDown
         | Verdict::ServerDown { .. }
         | Verdict::ServerSuspended { .. }
+        | Verdict::ServerSilent { .. }
         | Verdict::Stalled { .. }
         | Verdict::Error { .. } => ("CRITICAL", 2),
     };
@@ -554,7 +561,13 @@ fn reach_both(
         // Nothing of a node out of reach is known: no state, no process. The one reached is
         // shown as it is.
         let (states, seen) = glimpse.look(reached);
-        let v = monitor::dashboard::pair_verdict(Verdict::NoMessages, &seen, why);
+        let v = monitor::dashboard::pair_verdict(
+            Verdict::NoMessages,
+            &seen,
+            why,
+            [&states[0], &states[1]],
+            now_secs(),
+        );
         if json_out {
             out::json_line(&snapshot_json(
                 cfg,
@@ -700,15 +713,18 @@ pub fn monitor(
         });
         // A node whose follower lost it: its state is unknown until it answers again.
         let unreached = [0, 1].map(|i| monitor::dashboard::unreachable_why(feeds[i].reach()));
+        let now = now_secs();
         let v = monitor::dashboard::pair_verdict(
             monitor::combined(
                 &feeds[Role::Master].state,
                 &feeds[Role::Replicant].state,
-                Some(now_secs()),
+                Some(now),
                 cfg.procedure.stall_limit_secs(),
             ),
             &seen,
             &unreached,
+            [&feeds[0].state, &feeds[1].state],
+            now,
         );
         // A server seen to go (or come, or go out of sight) is news even when the verdict holds.
         let seen_words = format!("{} {}", seen[0].word(), seen[1].word());

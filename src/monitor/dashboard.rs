@@ -117,10 +117,26 @@ pub struct Activity {
     seconds: VecDeque<Second>,
 }
 
+/// Seconds a stamp may lie behind the newest second and still be a late line (two threads'
+/// lines interleave) rather than a clock set back.
+pub const STEPPED_BACK_SECS: u64 = 30;
+
 impl Activity {
     /// Counts one log record at `sec` that reached `lsn`. A stamp older than the newest second
-    /// (lines of two threads interleave) counts in the newest second.
+    /// (lines of two threads interleave) counts in the newest second. One more than
+    /// [`STEPPED_BACK_SECS`] behind it says the clock was set back (NTP stepping a clock that
+    /// ran ahead), or the later stamps were wrong: the seconds after it are dropped. Kept, one
+    /// line stamped an hour ahead took every later record into its second: the master read as
+    /// shipping an hour from now, no stall could be timed (`check` said OK while the replicant
+    /// applied nothing) and the rates summed minutes into one second.
     pub fn note(&mut self, sec: u64, lsn: Lsn) {
+        while self
+            .seconds
+            .back()
+            .is_some_and(|b| sec.saturating_add(STEPPED_BACK_SECS) < b.sec)
+        {
+            self.seconds.pop_back();
+        }
         match self.seconds.back_mut() {
             Some(b) if sec <= b.sec => {
                 b.records = b.records.saturating_add(1);
@@ -380,6 +396,9 @@ pub enum NodeStatus {
     /// Its server process can be seen from here and none runs (killed, crashed, stopped):
     /// whatever its message file says last — a `kill -9` leaves no last words in it.
     NoServer,
+    /// Its server process is seen suspended (`kill -STOP`, a debugger): it serves and
+    /// replicates nothing, whatever its message file says last.
+    Suspended,
 }
 
 impl NodeStatus {
@@ -400,6 +419,7 @@ impl NodeStatus {
             NodeStatus::Disconnected => "disconnected",
             NodeStatus::Down => "down (replicant lost it)",
             NodeStatus::NoServer => "down (no server process)",
+            NodeStatus::Suspended => "suspended (server frozen)",
         }
     }
 
@@ -419,6 +439,7 @@ impl NodeStatus {
                 | NodeStatus::Disconnected
                 | NodeStatus::Down
                 | NodeStatus::NoServer
+                | NodeStatus::Suspended
         )
     }
 }
@@ -467,13 +488,16 @@ impl ProcessSeen {
 }
 
 /// The node's state once what is seen of its server process is known: a node whose server
-/// is seen not running is down, whatever its message file says last (the one rule for the
-/// node table, `monitor --json` and the pair's verdict). A clean stop the file tells, and a
-/// node that cannot be reached, stay as they are.
+/// is seen not running is down, and one whose server is seen suspended is suspended, whatever
+/// its message file says last (the one rule for the node table, `monitor --json` and the
+/// pair's verdict; a frozen replicant's row read `replicating` beside the verdict
+/// `server-suspended`). A clean stop the file tells, and a node that cannot be reached, stay
+/// as they are.
 pub fn with_process(status: NodeStatus, seen: &ProcessSeen) -> NodeStatus {
     match (status, seen) {
         (NodeStatus::Unreachable | NodeStatus::Stopped, _) => status,
         (_, ProcessSeen::NotRunning) => NodeStatus::NoServer,
+        (_, ProcessSeen::Running(p)) if p.suspended => NodeStatus::Suspended,
         _ => status,
     }
 }
@@ -491,6 +515,8 @@ pub fn pair_verdict(
     v: Verdict,
     seen: &[ProcessSeen; 2],
     unreachable: &[Option<String>; 2],
+    states: [&NodeState; 2],
+    now: f64,
 ) -> Verdict {
     for (role, why) in [Role::Master, Role::Replicant].iter().zip(unreachable) {
         if let Some(why) = why {
@@ -518,7 +544,39 @@ pub fn pair_verdict(
             };
         }
     }
+    for ((role, s), st) in [Role::Master, Role::Replicant].iter().zip(seen).zip(states) {
+        if let Some(p) = s.process().filter(|p| silent_newcomer(st, p, now)) {
+            return Verdict::ServerSilent {
+                node: role.as_str().to_string(),
+                pid: p.pid,
+                wrote: st.pid.unwrap_or(0),
+            };
+        }
+    }
     v
+}
+
+/// Seconds allowed between a server's start and its file's newest line for the two to be
+/// told apart: a process's uptime is counted in whole seconds, and a stamp by its node's clock.
+const NEWCOMER_SLACK_SECS: f64 = 2.0;
+
+/// Whether `p`, the server process seen on a node, started after the newest line of the
+/// node's message file `s` and has written nothing since: another process than the one whose
+/// lines the file holds (`s.pid`), up for less time than the file has been quiet
+/// ([`NodeState::quiet_secs`], counted on this machine's clock from when the newest line
+/// arrived, or from its stamp). The file then tells nothing of it: a replicant killed and
+/// started again standalone (its DB_CONFIG's block commented out) read `functional` from the
+/// lines of the process before it, `check` said OK and `verify` "replication is running".
+/// A process that shows another pid than its lines give (a server in a container, whose pids
+/// differ from the host's) and has run for longer than the file has been quiet is the one
+/// that wrote them.
+pub fn silent_newcomer(s: &NodeState, p: &crate::probe::FoundProcess, now: f64) -> bool {
+    let Some(wrote) = s.pid else {
+        return false;
+    };
+    u64::from(p.pid) != wrote
+        && s.quiet_secs(now)
+            .is_some_and(|q| (p.uptime_secs as f64) + NEWCOMER_SLACK_SECS < q)
 }
 
 /// Why a followed node does not answer now, for the node table and [`pair_verdict`] (`None`
@@ -663,7 +721,16 @@ pub fn node_rows(
         {
             status = NodeStatus::Stalled;
         }
-        let status = with_process(status, &processes[i]);
+        let mut status = with_process(status, &processes[i]);
+        // A server started after its file's newest line, silent since: the lines are another
+        // process's (the pair's verdict says so: `server-silent`).
+        if !matches!(status, NodeStatus::Unreachable | NodeStatus::Stopped)
+            && processes[i]
+                .process()
+                .is_some_and(|p| !p.suspended && silent_newcomer(s, p, now))
+        {
+            status = NodeStatus::Restarted;
+        }
         NodeRow {
             ident,
             role,
@@ -754,12 +821,15 @@ pub const RATE_SECS: u64 = 5;
 pub fn rates(m: &NodeState, r: &NodeState, points: usize, step_secs: u64, now: f64) -> Rates {
     let step = step_secs.clamp(1, ACTIVITY_SECS);
     let (ma, ra) = (&m.dash.activity, &r.dash.activity);
+    // The newest line of either file, a record or not: lines that are not records (a
+    // connection's chatter, a server stopping) say the file went on without records, so the
+    // current rates end there, not at the last record.
     let newest = [ma.seconds().next_back(), ra.seconds().next_back()]
         .into_iter()
         .flatten()
         .map(|s| s.sec)
-        .max()
-        .or(newest_stamp(m, r).map(|t| t as u64));
+        .chain(newest_stamp(m, r).map(|t| t as u64))
+        .max();
     let Some(until) = newest else {
         return Rates {
             step_secs: step,
@@ -915,6 +985,12 @@ pub fn merged_events(states: &[NodeState; 2], keep: usize) -> Vec<PairEvent> {
 mod tests {
     use super::*;
 
+    /// [`pair_verdict`] of nodes whose files name no process.
+    fn pv(v: Verdict, seen: &[ProcessSeen; 2], unreachable: &[Option<String>; 2]) -> Verdict {
+        let blank = NodeState::default();
+        pair_verdict(v, seen, unreachable, [&blank, &blank], 0.0)
+    }
+
     #[test]
     fn repeats_collapse_and_the_timeline_is_bounded() {
         let mut t = Timeline::default();
@@ -941,6 +1017,17 @@ mod tests {
         assert!(a.seconds().count() as u64 <= ACTIVITY_SECS);
         assert_eq!(a.records_between(1990, 2000), 20);
         assert_eq!(a.lsn_at(1995), Some(lsn(1996)));
+        // A stamp set back past the bound drops the seconds after it; the records before stay.
+        let mut b = Activity::default();
+        b.note(100, lsn(1));
+        b.note(3700, lsn(2));
+        b.note(101, lsn(3));
+        assert_eq!(
+            b.seconds().map(|s| (s.sec, s.records)).collect::<Vec<_>>(),
+            [(100, 1), (101, 1)]
+        );
+        b.note(101 - STEPPED_BACK_SECS, lsn(4));
+        assert_eq!(b.seconds().count(), 2, "within the bound: a late line");
         // A late stamp counts in the newest second.
         a.note(5, lsn(1));
         assert_eq!(a.seconds().next_back().unwrap().records, 3);
@@ -970,6 +1057,57 @@ mod tests {
         assert!(lag_secs(&m, &r).is_none_or(f64::is_finite));
     }
 
+    /// A server is told from the one whose lines its file holds by its pid and by when it
+    /// started against the file's last write: never from the stamps (another clock).
+    #[test]
+    fn a_server_started_after_its_files_last_write_is_silent() {
+        let mut s = NodeState::default();
+        let proc_ = |pid: u32, up: u64| crate::probe::FoundProcess {
+            pid,
+            name: "ttfs".into(),
+            uptime_secs: up,
+            memory: 1,
+            suspended: false,
+        };
+        // No line names a process: nothing to tell.
+        assert!(!silent_newcomer(&s, &proc_(200, 0), 1000.0));
+        s.pid = Some(100);
+        s.last_stamp = Some(5.0); // A clock far behind: not used once the write is known.
+        s.heard_at = Some(900.0); // Last written 100 s ago.
+        assert!(silent_newcomer(&s, &proc_(200, 50), 1000.0));
+        assert!(silent_newcomer(&s, &proc_(200, 97), 1000.0));
+        assert!(
+            !silent_newcomer(&s, &proc_(200, 98), 1000.0),
+            "within the slack"
+        );
+        assert!(
+            !silent_newcomer(&s, &proc_(100, 5), 1000.0),
+            "the writer itself"
+        );
+        // Another pid up for longer than the file is quiet (a server in a container): the
+        // writer, seen from outside.
+        assert!(!silent_newcomer(&s, &proc_(7, 5000), 1000.0));
+        for now in [f64::NAN, f64::INFINITY, -1.0, 0.0] {
+            let _ = silent_newcomer(&s, &proc_(200, 0), now);
+        }
+        let running = ProcessSeen::Running(proc_(200, 50));
+        let blank = NodeState::default();
+        assert_eq!(
+            pair_verdict(
+                Verdict::Functional,
+                &[ProcessSeen::Unseen, running],
+                &[None, None],
+                [&blank, &s],
+                1000.0
+            ),
+            Verdict::ServerSilent {
+                node: "replicant".into(),
+                pid: 200,
+                wrote: 100
+            }
+        );
+    }
+
     #[test]
     fn a_server_seen_not_running_is_down_and_the_pair_not_functional() {
         let p = FoundProcess {
@@ -994,6 +1132,11 @@ mod tests {
             );
             assert_eq!(with_process(st, &running), st);
             assert_eq!(with_process(st, &ProcessSeen::Unseen), st);
+            let mut frozen = running.process().unwrap().clone();
+            frozen.suspended = true;
+            let frozen = ProcessSeen::Running(frozen);
+            assert_eq!(with_process(st, &frozen), NodeStatus::Suspended);
+            assert!(NodeStatus::Suspended.is_bad() && !NodeStatus::Suspended.is_good());
         }
         for st in [NodeStatus::Stopped, NodeStatus::Unreachable] {
             assert_eq!(with_process(st, &ProcessSeen::NotRunning), st);
@@ -1003,39 +1146,39 @@ mod tests {
         let f = || Verdict::Functional;
         let none = [None, None];
         assert_eq!(
-            pair_verdict(f(), &seen(&running, &ProcessSeen::NotRunning), &none),
+            pv(f(), &seen(&running, &ProcessSeen::NotRunning), &none),
             down("replicant")
         );
         assert_eq!(
-            pair_verdict(f(), &seen(&ProcessSeen::NotRunning, &running), &none),
+            pv(f(), &seen(&ProcessSeen::NotRunning, &running), &none),
             down("master")
         );
-        assert_eq!(pair_verdict(f(), &seen(&running, &running), &none), f());
+        assert_eq!(pv(f(), &seen(&running, &running), &none), f());
         // A suspended server (state T) serves nothing, whatever the files say; one not
         // running says more.
         let mut held = running.process().unwrap().clone();
         held.suspended = true;
         let held = ProcessSeen::Running(held);
         assert_eq!(
-            pair_verdict(f(), &seen(&held, &running), &none),
+            pv(f(), &seen(&held, &running), &none),
             Verdict::ServerSuspended {
                 node: "master".into(),
                 pid: 1
             }
         );
         assert_eq!(
-            pair_verdict(f(), &seen(&held, &ProcessSeen::NotRunning), &none),
+            pv(f(), &seen(&held, &ProcessSeen::NotRunning), &none),
             down("replicant")
         );
         assert_eq!(
-            pair_verdict(
+            pv(
                 f(),
                 &seen(&ProcessSeen::Unseen, &ProcessSeen::Unseen),
                 &none
             ),
             f()
         );
-        let stopped = pair_verdict(
+        let stopped = pv(
             Verdict::Stopped,
             &seen(&ProcessSeen::NotRunning, &ProcessSeen::NotRunning),
             &none,
@@ -1046,7 +1189,7 @@ mod tests {
         let why = |m: Option<&str>, r: Option<&str>| [m.map(String::from), r.map(String::from)];
         for v in [f(), Verdict::Stopped, Verdict::MasterDown] {
             assert_eq!(
-                pair_verdict(
+                pv(
                     v.clone(),
                     &seen(&running, &running),
                     &why(None, Some("no route"))
@@ -1056,7 +1199,7 @@ mod tests {
                     why: "no route".into()
                 }
             );
-            let both = pair_verdict(
+            let both = pv(
                 v,
                 &seen(&ProcessSeen::NotRunning, &running),
                 &why(Some("refused"), Some("no route")),

@@ -69,8 +69,12 @@ impl Feed {
         let role = node.role().as_str();
         let message_file = node.config().message_file.clone();
         let (mut state, follower) = match node.read_messages(None) {
-            Ok((read, _)) => (
-                read.state(&message_file),
+            Ok((read, outcome)) => (
+                {
+                    let mut s = read.state(&message_file);
+                    s.heard_at = outcome.written_here(wall_now());
+                    s
+                },
                 Follower::from_source(
                     node.follow_messages(Start::Offset(read.progress.consumed)),
                     0,
@@ -146,10 +150,7 @@ impl Feed {
         if !lines.is_empty() {
             // The node's clock may differ from this machine's: how long a file has been quiet
             // is counted from when its newest line arrived here.
-            self.state.heard_at = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()
-                .map(|d| d.as_secs_f64());
+            self.state.heard_at = Some(wall_now());
         }
         let mut events = Vec::new();
         for line in &lines {
@@ -165,6 +166,13 @@ impl Feed {
             more: self.follower.behind(),
         }
     }
+}
+
+/// This machine's clock, epoch seconds.
+fn wall_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

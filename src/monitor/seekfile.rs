@@ -70,6 +70,16 @@ pub struct Outcome {
     pub now: Option<f64>,
 }
 
+impl Outcome {
+    /// When the file was last written, on this machine's clock (`now`, epoch seconds): its
+    /// modification time moved by the node's clock's offset from this one's, both as the
+    /// node read them. `None` from an agent that does not say.
+    pub fn written_here(&self, now: f64) -> Option<f64> {
+        let ago = self.now? - self.modified?;
+        ago.is_finite().then(|| now - ago.max(0.0))
+    }
+}
+
 /// A seek file as loaded: the nodes it remembers, or why it was not used.
 #[derive(Debug, Default)]
 pub struct Loaded {

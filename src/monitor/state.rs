@@ -279,9 +279,10 @@ pub struct NodeState {
     /// message threads log a message read before the EOF after it.
     #[serde(skip)]
     lost_in_collision: bool,
-    /// When the newest line arrived while the file was followed (seconds since the epoch on
-    /// this machine's clock); `None` before any line arrived after the first read. Set by the
-    /// follower ([`super::feed::Feed::poll`]), read by [`NodeState::quiet_secs`].
+    /// When the newest line arrived (seconds since the epoch on this machine's clock): when the
+    /// follower got it ([`super::feed::Feed::poll`]), or for a file read whole, its last write
+    /// as the node tells it ([`super::seekfile::Outcome::written_here`]); `None` when neither
+    /// is known. Read by [`NodeState::quiet_secs`].
     #[serde(skip)]
     pub heard_at: Option<f64>,
 }
@@ -296,9 +297,10 @@ impl NodeState {
     }
 
     /// Seconds this node's message file has been quiet at `now` (seconds since the epoch,
-    /// this machine's clock): since its newest line arrived while followed, or before any did,
-    /// since that line's stamp. The node's clock may differ from this machine's; the time
-    /// since a line arrived does not depend on it. `None` without a stamped line.
+    /// this machine's clock): since its newest line arrived ([`Self::heard_at`]: got while
+    /// followed, or the file's last write), else since that line's stamp. The node's clock may
+    /// differ from this machine's; the time since a line arrived does not depend on it.
+    /// `None` without a stamped line.
     pub fn quiet_secs(&self, now: f64) -> Option<f64> {
         let stamp = self.last_stamp?;
         let since = now - self.heard_at.unwrap_or(stamp);
@@ -1045,6 +1047,18 @@ pub enum Verdict {
         /// The suspended process.
         pid: u32,
     },
+    /// A node's server process started after the newest line of its message file, which was
+    /// written by another process, and has written nothing since: nothing proves it
+    /// replicates (started with replication off, or its messages go elsewhere). Set by
+    /// [`super::dashboard::pair_verdict`], never from the files.
+    ServerSilent {
+        /// `master` or `replicant`.
+        node: String,
+        /// The running process.
+        pid: u32,
+        /// The process whose lines the file holds (0: not known).
+        wrote: u64,
+    },
     /// A node cannot be reached from here (its agent does not answer): what its file and
     /// server say now is unknown, whatever was read before. Set by
     /// [`super::dashboard::pair_verdict`], never from the files.
@@ -1126,6 +1140,9 @@ impl Verdict {
             Verdict::ServerSuspended { node, pid } => format!(
                 "the {node}'s server process {pid} is suspended (state T: SIGSTOP or job control): it serves nothing until it is continued (`kill -CONT {pid}`)"
             ),
+            Verdict::ServerSilent { node, pid, wrote } => format!(
+                "the {node}'s server process {pid} started after the last line of its message file (written by process {wrote}) and has written nothing since: nothing proves it replicates. Check its DB_CONFIG (the replication block enabled, verbose messages to this file) and its start-up"
+            ),
             Verdict::NodeUnreachable { node, why } => {
                 format!("cannot reach the {node} from here, so its state is unknown: {why}")
             }
@@ -1160,6 +1177,7 @@ impl Verdict {
             Verdict::MasterDown => "master-down",
             Verdict::ServerDown { .. } => "server-down",
             Verdict::ServerSuspended { .. } => "server-suspended",
+            Verdict::ServerSilent { .. } => "server-silent",
             Verdict::NodeUnreachable { .. } => "node-unreachable",
             Verdict::MessageFileMissing { .. } => "message-file-missing",
             Verdict::Stalled { .. } | Verdict::ApplyStalled { .. } => "stalled",

@@ -834,6 +834,8 @@ impl App {
             v,
             &self.processes_seen(),
             &self.live.unreachable,
+            [&s[Role::Master], &s[Role::Replicant]],
+            self.now_secs,
         ));
         self.live.lag = monitor::lag(&s[Role::Master], &s[Role::Replicant]);
     }

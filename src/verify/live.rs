@@ -34,6 +34,11 @@ pub struct Watch<'a> {
     cfg: &'a SiteConfig,
     nodes: Option<[Box<dyn NodeAccess>; 2]>,
     saved: [Option<Saved>; 2],
+    /// When each file was last written, on this machine's clock.
+    written: [Option<f64>; 2],
+    /// Each node's server, looked at as `check` does: a server seen down, suspended or started
+    /// after its file's last write makes replication not run, whatever the files say.
+    servers: [monitor::procwatch::ProcessWatch; 2],
     why_not: Option<String>,
 }
 
@@ -52,6 +57,8 @@ impl<'a> Watch<'a> {
             cfg,
             nodes,
             saved: [None, None],
+            written: [None, None],
+            servers: Default::default(),
             why_not,
         }
     }
@@ -67,9 +74,15 @@ impl<'a> Watch<'a> {
         let Some(nodes) = &self.nodes else {
             return unknown(self.why_not.clone().unwrap_or_default());
         };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         for role in [Role::Master, Role::Replicant] {
             match nodes[role].read_messages(self.saved[role].as_ref()) {
-                Ok((s, _)) => self.saved[role] = Some(s),
+                Ok((s, o)) => {
+                    self.saved[role] = Some(s);
+                    self.written[role as usize] = o.written_here(now);
+                }
                 Err(e) => {
                     return unknown(format!(
                         "cannot read {}'s message file: {e}",
@@ -85,11 +98,16 @@ impl<'a> Watch<'a> {
         let mut r = rs.state(&self.cfg.replicant().message_file);
         let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
         (m.expected, r.expected) = (Some(me), Some(re));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .ok();
-        let v = monitor::combined(&m, &r, now, self.cfg.procedure.stall_limit_secs());
+        (m.heard_at, r.heard_at) = (self.written[0], self.written[1]);
+        let seen = [&m, &r].map(|s| s.pid.unwrap_or(0));
+        let seen = [0, 1].map(|i| self.servers[i].look(&*nodes[i], seen[i]));
+        let v = monitor::dashboard::pair_verdict(
+            monitor::combined(&m, &r, Some(now), self.cfg.procedure.stall_limit_secs()),
+            &seen,
+            &[None, None],
+            [&m, &r],
+            now,
+        );
         let (mn, rn) = (&self.cfg.master.name, &self.cfg.replicant().name);
         let running = v == Verdict::Functional;
         Replication {

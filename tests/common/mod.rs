@@ -523,8 +523,10 @@ pub fn message_site(mp: u16, rp: u16, master: &[u8], replicant: &[u8]) -> tempfi
         let home = dir.path().join(node).join("var/db");
         fs::create_dir_all(&home).unwrap();
         fs::write(home.join("DB_CONFIG"), TEMPLATE).unwrap();
-        fs::write(home.join("$DB_Msg.txt"), text).unwrap();
+        // The stand-in runs before its file was last written: the server that wrote it (one
+        // started after its file's last write, silent since, is `server-silent`).
         stand_in_server(&home, &format!("tt-ha-test-server-{node}"));
+        fs::write(home.join("$DB_Msg.txt"), text).unwrap();
     }
     fs::create_dir_all(dir.path().join("backup")).unwrap();
     fs::write(
