@@ -337,6 +337,31 @@ fn a_lock_of_a_run_killed_before_its_journal_is_taken_over() {
     assert!(o.status.success(), "{}", common::text(&o));
 }
 
+/// A second controller of `site` on this machine: a copy of its tt-ha.toml beside it (its
+/// paths are relative to its folder) with the master's `run_dir` elsewhere, so that its journal
+/// is its own. Runs tt-ha with that config.
+fn second_controller(site: &common::FakeSite) -> impl Fn(&[&str]) -> std::process::Output {
+    let second = site.dir.path().join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let at = text.find("[master]\n").unwrap() + "[master]\n".len();
+    let mut copy = text.clone();
+    copy.insert_str(
+        at,
+        &format!("run_dir = \"{}\"\n", second.join("runs").display()),
+    );
+    let config = site.dir.path().join("tt-ha-second.toml");
+    std::fs::write(&config, copy).unwrap();
+    move |args: &[&str]| {
+        common::tt_ha()
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
 /// A second controller on this machine whose journal is elsewhere (its own `run_dir` for the
 /// master): the first one's run, stopped after stopping the replicant (no folder of its own on
 /// a node yet), keeps its locks, and the second one's preflight now refuses it as another
@@ -347,27 +372,8 @@ fn a_second_controller_with_its_own_journal_is_refused_over_a_stopped_run() {
     let site = common::FakeSite::new();
     let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.stop"]);
     assert!(o.status.success(), "{}", common::text(&o));
-    let second = site.dir.path().join("second");
-    std::fs::create_dir_all(&second).unwrap();
-    let text = std::fs::read_to_string(&site.config).unwrap();
-    let at = text.find("[master]\n").unwrap() + "[master]\n".len();
-    let mut copy = text.clone();
-    copy.insert_str(
-        at,
-        &format!("run_dir = \"{}\"\n", second.join("runs").display()),
-    );
-    // Beside the first (its paths are relative to its folder).
-    let config = site.dir.path().join("tt-ha-second.toml");
-    std::fs::write(&config, copy).unwrap();
+    let run = second_controller(&site);
     let before = common::snapshot(&site.replicant);
-    let run = |args: &[&str]| {
-        common::tt_ha()
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .output()
-            .unwrap()
-    };
     let plan = run(&["plan"]);
     let out = common::text(&plan);
     assert_eq!(plan.status.code(), Some(1), "{out}");
@@ -462,25 +468,7 @@ fn a_complete_run_holds_the_nodes_until_it_is_finalized_or_rolled_back() {
     let site = common::FakeSite::new();
     let o = site.tt_ha(&["apply", "--yes"]);
     assert!(o.status.success(), "{}", common::text(&o));
-    let second = site.dir.path().join("second");
-    std::fs::create_dir_all(&second).unwrap();
-    let text = std::fs::read_to_string(&site.config).unwrap();
-    let at = text.find("[master]\n").unwrap() + "[master]\n".len();
-    let mut copy = text.clone();
-    copy.insert_str(
-        at,
-        &format!("run_dir = \"{}\"\n", second.join("runs").display()),
-    );
-    let config = site.dir.path().join("tt-ha-second.toml");
-    std::fs::write(&config, copy).unwrap();
-    let run = |args: &[&str]| {
-        common::tt_ha()
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = second_controller(&site);
     let before = common::snapshot(&site.replicant);
     let plan = run(&["plan"]);
     let out = common::text(&plan);
