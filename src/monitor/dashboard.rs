@@ -1017,19 +1017,36 @@ mod tests {
         assert!(a.seconds().count() as u64 <= ACTIVITY_SECS);
         assert_eq!(a.records_between(1990, 2000), 20);
         assert_eq!(a.lsn_at(1995), Some(lsn(1996)));
-        // A stamp set back past the bound drops the seconds after it; the records before stay.
+        // A stamp set back past the bound drops the seconds after it; the records before stay
+        // (those the window kept: a second an hour on moved the window past them).
         let mut b = Activity::default();
         b.note(100, lsn(1));
-        b.note(3700, lsn(2));
-        b.note(101, lsn(3));
+        b.note(140, lsn(2));
+        b.note(200, lsn(3));
+        b.note(101, lsn(4));
         assert_eq!(
             b.seconds().map(|s| (s.sec, s.records)).collect::<Vec<_>>(),
             [(100, 1), (101, 1)]
         );
-        b.note(101 - STEPPED_BACK_SECS, lsn(4));
-        assert_eq!(b.seconds().count(), 2, "within the bound: a late line");
+        assert_eq!(
+            b.lsn_at(101),
+            Some(lsn(4)),
+            "the dropped seconds' LSNs go too"
+        );
+        b.note(3700, lsn(5));
+        b.note(102, lsn(6));
+        assert_eq!(
+            b.seconds().map(|s| (s.sec, s.records)).collect::<Vec<_>>(),
+            [(102, 1)]
+        );
+        b.note(102 - STEPPED_BACK_SECS, lsn(7));
+        assert_eq!(
+            b.seconds().map(|s| (s.sec, s.records)).collect::<Vec<_>>(),
+            [(102, 2)],
+            "within the bound: a late line, counted in the newest second"
+        );
         // A late stamp counts in the newest second.
-        a.note(5, lsn(1));
+        a.note(1990, lsn(1));
         assert_eq!(a.seconds().next_back().unwrap().records, 3);
     }
 
