@@ -2,6 +2,7 @@
 
 use super::out::{self, outln};
 use crate::config;
+use crate::monitor::clock::now_secs;
 use crate::monitor::{self, NodeState, Pair, Verdict, feed::Feed, line::LINE_MAX_TEXT, seekfile};
 use crate::node::{LocalNode, NodeAccess, Role};
 use serde_json::{Value, json};
@@ -211,13 +212,6 @@ pub fn classify(
     Ok(ExitCode::SUCCESS)
 }
 
-fn now_secs() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// Why `check`'s thresholds cannot be used as given (a lag is bytes, never negative; a warning
 /// comes at or before the critical state; a stall takes some time), with the fix.
 fn thresholds_refused(warn_lag: i64, crit_lag: i64, stale: f64) -> Option<String> {
@@ -313,8 +307,8 @@ fn check_nodes(
     );
     // How long each file has been quiet is counted from its last write (the node's clock,
     // moved to this one's), not from its stamps.
-    let here = now_secs();
-    (m.heard_at, r.heard_at) = (mo.written_here(here), ro.written_here(here));
+    let now = now_secs();
+    (m.heard_at, r.heard_at) = (mo.written_here(now), ro.written_here(now));
     // A seek file of other message files (copied from another site, or the config's files
     // changed) is read whole as well: said, as a corrupt one is.
     let ignored = loaded.ignored.or_else(|| {
@@ -335,7 +329,6 @@ fn check_nodes(
     // Both nodes answered (their files were read): each server is looked for once. A killed
     // server's file says nothing more (#14): only its process tells it is gone.
     let seen = [0, 1].map(|i| monitor::procwatch::ProcessWatch::default().look(&*nodes[i], 0));
-    let now = now_secs();
     let v = monitor::dashboard::pair_verdict(
         monitor::combined(&m, &r, Some(now), stale),
         &seen,

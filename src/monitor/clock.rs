@@ -8,6 +8,14 @@
 //! (`TapeTrack: BDB0196 …`, blank lines, in `../shared/bdb`), written any time after the last
 //! stamped one, so a file written later than its newest stamp proves nothing.
 
+/// This machine's clock now, in seconds since the epoch (0 before 1970): the one reading of it
+/// the monitor, `check`, `verify` and the screen set the nodes' stamps and silences against.
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// Seconds a node's clock, or its stamps, may be off before they are doubted: far above the
 /// drift NTP allows and a second's stamp resolution, far below the stall rule's minutes.
 pub const CLOCK_TOLERANCE_SECS: f64 = 30.0;

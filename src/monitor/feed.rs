@@ -72,7 +72,7 @@ impl Feed {
             Ok((read, outcome)) => (
                 {
                     let mut s = read.state(&message_file);
-                    s.heard_at = outcome.written_here(wall_now());
+                    s.heard_at = outcome.written_here(super::clock::now_secs());
                     s
                 },
                 Follower::from_source(
@@ -150,7 +150,7 @@ impl Feed {
         if !lines.is_empty() {
             // The node's clock may differ from this machine's: how long a file has been quiet
             // is counted from when its newest line arrived here.
-            self.state.heard_at = Some(wall_now());
+            self.state.heard_at = Some(super::clock::now_secs());
         }
         let mut events = Vec::new();
         for line in &lines {
@@ -166,13 +166,6 @@ impl Feed {
             more: self.follower.behind(),
         }
     }
-}
-
-/// This machine's clock, epoch seconds.
-fn wall_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

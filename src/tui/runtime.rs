@@ -13,6 +13,7 @@ use super::theme::Theme;
 use super::view::{dashboard_text, process_text};
 use super::worker::{self, Tx};
 use crate::config;
+use crate::monitor::clock::now_secs;
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
     Event as TermEvent, EventStream,
@@ -34,13 +35,6 @@ const FRAME_BUFFER: usize = 1 << 18;
 
 /// How often the clock ticks: the step timer shows whole seconds, the verdict's ages too.
 const TICK: Duration = Duration::from_secs(1);
-
-fn now_secs() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 fn need_terminal(what: &str) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {

@@ -74,9 +74,7 @@ impl<'a> Watch<'a> {
         let Some(nodes) = &self.nodes else {
             return unknown(self.why_not.clone().unwrap_or_default());
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let now = monitor::clock::now_secs();
         for role in [Role::Master, Role::Replicant] {
             match nodes[role].read_messages(self.saved[role].as_ref()) {
                 Ok((s, o)) => {
@@ -99,8 +97,8 @@ impl<'a> Watch<'a> {
         let (me, re) = monitor::pair::expected(&*nodes[Role::Master], &*nodes[Role::Replicant]);
         (m.expected, r.expected) = (Some(me), Some(re));
         (m.heard_at, r.heard_at) = (self.written[0], self.written[1]);
-        let seen = [&m, &r].map(|s| s.pid.unwrap_or(0));
-        let seen = [0, 1].map(|i| self.servers[i].look(&*nodes[i], seen[i]));
+        let hints = [&m, &r].map(|s| s.pid.unwrap_or(0));
+        let seen = [0, 1].map(|i| self.servers[i].look(&*nodes[i], hints[i]));
         let v = monitor::dashboard::pair_verdict(
             monitor::combined(&m, &r, Some(now), self.cfg.procedure.stall_limit_secs()),
             &seen,
