@@ -291,6 +291,63 @@ fn monitor_while(dir: &Path, secs: u32, act: impl FnOnce()) -> Vec<serde_json::V
     out
 }
 
+/// The same pair followed by `monitor --json`: functional while the replicant's home holds
+/// the master's databases; once one is moved out of that home, `databases-missing` naming it
+/// and the home (it read `functional` beside `check`'s CRITICAL). A monitor started with it
+/// missing says so within seconds; put back, the pair is functional again.
+#[test]
+fn monitor_names_the_masters_databases_the_replicants_home_lacks() {
+    let (m, r) = replicating_pair();
+    let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+    let home = |node: &str| dir.path().join(node).join("var/db");
+    for node in ["master", "replicant"] {
+        for (name, id) in [("volumes.db", 1), ("media.db", 2)] {
+            std::fs::write(home(node).join(name), database_bytes(id)).unwrap();
+        }
+    }
+    std::fs::write(home("master").join("media.db.bak"), database_bytes(2)).unwrap();
+    let snaps = |seen: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
+        seen.into_iter()
+            .filter(|v| v["type"] == "snapshot")
+            .collect()
+    };
+    let moved = dir.path().join("moved.db");
+    let seen = snaps(monitor_while(dir.path(), 14, || {
+        std::fs::rename(home("replicant").join("volumes.db"), &moved).unwrap()
+    }));
+    assert_eq!(seen[0]["verdict"], "functional", "{seen:#?}");
+    let last = seen.last().unwrap();
+    assert_eq!(last["verdict"], "databases-missing", "{seen:#?}");
+    assert_eq!(
+        last["verdict_detail"]["lacks"],
+        serde_json::json!(["volumes.db"]),
+        "{last:#}"
+    );
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("lacks 1 of the master's databases (volumes.db)"),
+        "{last:#}"
+    );
+    let (line, code) = check(dir.path());
+    assert!(line.starts_with("TT-HA CRITICAL") && code == 2, "{line}");
+    // Started with it missing.
+    let seen = snaps(monitor_while(dir.path(), 8, || {}));
+    assert_eq!(
+        seen.last().unwrap()["verdict"],
+        "databases-missing",
+        "{seen:#?}"
+    );
+    // Put back: functional throughout.
+    std::fs::rename(&moved, home("replicant").join("volumes.db")).unwrap();
+    let seen = snaps(monitor_while(dir.path(), 8, || {}));
+    assert!(
+        seen.iter().all(|v| v["verdict"] == "functional"),
+        "{seen:#?}"
+    );
+}
+
 /// A message file deleted, or a FIFO or folder put in its place, while both servers run: what
 /// it said before proves nothing about now. `monitor --json` kept `functional` (its follower
 /// said `missing` for a deleted file and nothing for a FIFO); its verdict is

@@ -303,6 +303,38 @@ fn a_restarted_node_says_so() {
     assert!(s.contains("100% · done in"), "{s}");
 }
 
+/// A functional pair whose replicant's home lacks one of the master's databases, as the node
+/// watch compares them (two comparisons in a row, begun while the pair read functional): the
+/// status bar says so, naming the database and the home, as `monitor --json` does; the
+/// comparison running when the pair turned functional does not count, and with no fresh
+/// comparison nothing is said of the databases.
+#[test]
+fn a_replicant_home_lacking_a_database_is_no_functional_pair() {
+    use tt_ha::monitor::databases::Compare;
+    let mut a = monitor("5.3-f", "replicant", Cut::BeforeStop, 2.0);
+    let lacking = |seq| {
+        Msg::Databases(Some(Compare {
+            seq,
+            lacks: vec!["volumes.db".into()],
+        }))
+    };
+    for seq in 1..=2 {
+        a.update(lacking(seq));
+        assert_eq!(a.live.verdict, Some(tt_ha::monitor::Verdict::Functional));
+    }
+    a.update(lacking(3));
+    let s = render(&a, 160, 48);
+    assert!(
+        s.contains("lacks 1 of the master's databases (volumes.db)")
+            && s.contains("/opt/tapetrack-r/var/db"),
+        "{s}"
+    );
+    assert!(!s.contains("Replication functional"), "{s}");
+    a.update(Msg::Databases(None));
+    let s = render(&a, 160, 48);
+    assert!(s.contains("Replication functional"), "{s}");
+}
+
 #[test]
 fn the_raw_lines_are_one_key_away_and_search_works_in_both() {
     use crossterm::event::{KeyCode, KeyEvent};

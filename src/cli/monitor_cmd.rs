@@ -318,7 +318,7 @@ fn check_nodes(
         ];
         seekfile::of_other_files(&loaded.nodes, &wanted)
     });
-    let notes = save_seek_file(seek_path, ignored, &[ms, rs]);
+    let mut notes = save_seek_file(seek_path, ignored, &[ms, rs]);
     let sizes = master_sizes(&*nodes[Role::Master]);
     if !sizes.is_empty() {
         // As `monitor` counts it: the copy's percent includes the files still to come.
@@ -336,6 +336,28 @@ fn check_nodes(
         [&m, &r],
         now,
     );
+    // Functional by its message files, yet without the master's databases in its home: its
+    // server replicates into files no longer in its folder, lost at its next start.
+    let v = if matches!(v, Verdict::Functional) {
+        // A replicant whose files this user cannot read is not judged: they are not missing.
+        let lacks = match nodes[Role::Replicant].database_ids() {
+            Ok(held) => monitor::pair::replicant_lacks(
+                &nodes[Role::Master].database_ids().unwrap_or_default(),
+                &held,
+                nodes[Role::Replicant].os() == crate::node::NodeOs::Windows,
+            ),
+            Err(e) => {
+                notes.push(format!(
+                    "note: whether the replicant's home holds the master's databases was not checked: {e}. Run the check as a user in the server's group (or one that may read its home)"
+                ));
+                Vec::new()
+            }
+        };
+        let home = shown(&cfg.replicant().home).to_string();
+        monitor::databases::with_lacks(v, &lacks, &home)
+    } else {
+        v
+    };
     let lag = monitor::lag(&m, &r);
     let lag_bytes = lag.map(|l| l.bytes);
     let pct = r.init.percent;
@@ -371,44 +393,13 @@ fn check_nodes(
         | Verdict::ServerDown { .. }
         | Verdict::ServerSuspended { .. }
         | Verdict::ServerSilent { .. }
+        | Verdict::DatabasesMissing { .. }
         | Verdict::Stalled { .. }
         | Verdict::Error { .. } => ("CRITICAL", 2),
     };
     let lag_text = lag
         .map(|l| format!("; lag {} bytes", l.bytes))
         .unwrap_or_default();
-    // Functional by its message files, yet without the master's databases in its home: its
-    // server replicates into files no longer in its folder, lost at its next start.
-    let mut notes = notes;
-    if matches!(v, Verdict::Functional) {
-        // A replicant whose files this user cannot read is not judged: they are not missing.
-        let lacks = match nodes[Role::Replicant].database_ids() {
-            Ok(held) => monitor::pair::replicant_lacks(
-                &nodes[Role::Master].database_ids().unwrap_or_default(),
-                &held,
-                nodes[Role::Replicant].os() == crate::node::NodeOs::Windows,
-            ),
-            Err(e) => {
-                notes.push(format!(
-                    "note: whether the replicant's home holds the master's databases was not checked: {e}. Run the check as a user in the server's group (or one that may read its home)"
-                ));
-                Vec::new()
-            }
-        };
-        if !lacks.is_empty() {
-            outln!(
-                "TT-HA CRITICAL - the replicant's home {} lacks {} of the master's databases ({}): its server replicates into files no longer in its folder, and its next start would lose them. Put them back if they were moved; else stop the replicant and give it a new initial copy (`tt-ha apply` of a new run) | {perf}",
-                shown(&cfg.replicant().home),
-                lacks.len(),
-                lacks
-                    .iter()
-                    .map(|n| crate::display::text(n).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            return Ok(ExitCode::from(2));
-        }
-    }
     // Stamps that cannot be set against this machine's clock time no stall: an OK would rest
     // on them, so it is UNKNOWN; a worse answer stands, and the doubt is said after it.
     let doubts: Vec<String> = [("master", &m, &mo), ("replicant", &r, &ro)]
@@ -651,6 +642,8 @@ pub fn monitor(
     let hints: monitor::procwatch::PidHints = Default::default();
     let watcher = monitor::procwatch::Watcher::spawn(nodes.clone(), hints.clone());
     watcher.wait_first(monitor::procwatch::RECHECK_EVERY);
+    let mut databases = monitor::databases::Judge::default();
+    let replicant_home = shown(&cfg.replicant().home).to_string();
     let mut last_seen = String::new();
     // A file that has just appeared may still be being written (`cp` back in place): its
     // verdict is said once it has settled, not from its first bytes.
@@ -719,6 +712,7 @@ pub fn monitor(
             [&feeds[0].state, &feeds[1].state],
             now,
         );
+        let v = databases.judge(v, watcher.compared().as_ref(), &replicant_home);
         // A server seen to go (or come, or go out of sight) is news even when the verdict holds.
         let seen_words = format!("{} {}", seen[0].word(), seen[1].word());
         // A file read from its start over several polls (back after it was missing, replaced)

@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod clock;
 pub mod dashboard;
+pub mod databases;
 pub mod feed;
 pub mod follow;
 pub mod line;

@@ -96,11 +96,20 @@ impl ProcessWatch {
 /// The newest answer of one node's watch and when it came.
 type Answer = Option<(ProcessSeen, Instant)>;
 
+/// How often both homes' databases are compared ([`super::databases`]).
+pub const COMPARE_EVERY: Duration = Duration::from_secs(5);
+/// How many comparisons a watch makes 1 s apart before it slows to [`COMPARE_EVERY`].
+const COMPARE_QUICK: u64 = 4;
+/// How long a comparison is given: past this without a new one (a node slow to answer, a cut
+/// link, a home this user cannot read), nothing is said of the databases.
+const COMPARE_FRESH_FOR: Duration = Duration::from_secs(15);
+
 /// Both nodes' process watches, each on its own thread, looking every [`RECHECK_EVERY`]; the
 /// live view takes the newest answers without waiting ([`Watcher::seen`]). Dropping it stops
 /// the threads (one still waiting on a node ends when that answer comes or fails).
 pub struct Watcher {
     answers: Arc<[Mutex<Answer>; 2]>,
+    compared: Arc<Mutex<Option<(super::databases::Compare, Instant)>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -123,7 +132,45 @@ impl Watcher {
                 }
             });
         }
-        Watcher { answers, stop }
+        let compared = Arc::new(Mutex::new(None));
+        {
+            let (compared, stop) = (compared.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seq = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(lacks) = compare(&*nodes[0], &*nodes[1]) {
+                        seq += 1;
+                        let c = super::databases::Compare { seq, lacks };
+                        if let Ok(mut a) = compared.lock() {
+                            *a = Some((c, Instant::now()));
+                        }
+                    }
+                    // The first few 1 s apart: a view just started names a lack in seconds.
+                    let every = if seq < COMPARE_QUICK {
+                        Duration::from_secs(1)
+                    } else {
+                        COMPARE_EVERY
+                    };
+                    sleep_unless(&stop, every);
+                }
+            });
+        }
+        Watcher {
+            answers,
+            compared,
+            stop,
+        }
+    }
+
+    /// The newest comparison of both homes' databases, if fresh (`None`: none yet, or a node
+    /// did not answer, or one of its databases could not be read). Never waits on a node.
+    pub fn compared(&self) -> Option<super::databases::Compare> {
+        self.compared
+            .lock()
+            .ok()
+            .and_then(|a| a.clone())
+            .filter(|(_, at)| at.elapsed() <= COMPARE_FRESH_FOR)
+            .map(|(c, _)| c)
     }
 
     /// Waits until both nodes answered once, at most `limit` (a node that does not answer by
@@ -158,6 +205,19 @@ impl Drop for Watcher {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// The master's databases the replicant's home lacks now (`None`: a node could not tell which
+/// it holds). The master is asked first: a database it has is then on the replicant too,
+/// unless replication is behind (which [`super::databases::Judge`] allows for).
+fn compare(master: &dyn NodeAccess, replicant: &dyn NodeAccess) -> Option<Vec<String>> {
+    let m = master.database_ids().ok()?;
+    let r = replicant.database_ids().ok()?;
+    Some(super::pair::replicant_lacks(
+        &m,
+        &r,
+        replicant.os() == crate::node::NodeOs::Windows,
+    ))
 }
 
 /// Sleeps `d` in short steps, returning early once `stop` is set.

@@ -1059,6 +1059,16 @@ pub enum Verdict {
         /// The process whose lines the file holds (0: not known).
         wrote: u64,
     },
+    /// Functional by both message files, yet the replicant's home lacks databases the master's
+    /// holds (moved or deleted while its server runs): its server replicates into files no
+    /// longer in its folder, and its next start loses them. Set by
+    /// [`super::databases::with_lacks`], never from the files.
+    DatabasesMissing {
+        /// The replicant's home, as shown.
+        home: String,
+        /// The master's databases it lacks (one name each).
+        lacks: Vec<String>,
+    },
     /// A node cannot be reached from here (its agent does not answer): what its file and
     /// server say now is unknown, whatever was read before. Set by
     /// [`super::dashboard::pair_verdict`], never from the files.
@@ -1143,6 +1153,15 @@ impl Verdict {
             Verdict::ServerSilent { node, pid, wrote } => format!(
                 "the {node}'s server process {pid} started after the last line of its message file (written by process {wrote}) and has written nothing since: nothing proves it replicates. Check its DB_CONFIG (the replication block enabled, verbose messages to this file) and its start-up"
             ),
+            Verdict::DatabasesMissing { home, lacks } => format!(
+                "the replicant's home {home} lacks {} of the master's databases ({}): its server replicates into files no longer in its folder, and its next start would lose them. Put them back if they were moved; else stop the replicant and give it a new initial copy (`tt-ha apply` of a new run)",
+                lacks.len(),
+                lacks
+                    .iter()
+                    .map(|n| crate::display::text(n).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Verdict::NodeUnreachable { node, why } => {
                 format!("cannot reach the {node} from here, so its state is unknown: {why}")
             }
@@ -1178,6 +1197,7 @@ impl Verdict {
             Verdict::ServerDown { .. } => "server-down",
             Verdict::ServerSuspended { .. } => "server-suspended",
             Verdict::ServerSilent { .. } => "server-silent",
+            Verdict::DatabasesMissing { .. } => "databases-missing",
             Verdict::NodeUnreachable { .. } => "node-unreachable",
             Verdict::MessageFileMissing { .. } => "message-file-missing",
             Verdict::Stalled { .. } | Verdict::ApplyStalled { .. } => "stalled",

@@ -266,6 +266,10 @@ pub struct App {
     pub nodes: [monitor::dashboard::ProcessSeen; 2],
     /// Whether the node watch reported yet (before: the processes are unseen, not absent).
     pub nodes_looked: bool,
+    /// The node watch's newest comparison of both homes' databases (`None`: none fresh).
+    pub databases: Option<monitor::databases::Compare>,
+    /// Which of those comparisons tell the verdict (the rule `monitor --json` follows).
+    pub databases_judge: monitor::databases::Judge,
     /// The engine call in flight.
     pub running: Option<Running>,
     /// Seconds since the epoch (from ticks; fixed in tests).
@@ -333,6 +337,8 @@ impl App {
                 monitor::dashboard::ProcessSeen::Unseen,
             ],
             nodes_looked: false,
+            databases: None,
+            databases_judge: Default::default(),
             running: None,
             now_secs: 0.0,
             width: 0,
@@ -558,6 +564,11 @@ impl App {
             Msg::Nodes(n) => {
                 self.nodes = n;
                 self.nodes_looked = true;
+                self.recompute_verdict();
+                Vec::new()
+            }
+            Msg::Databases(c) => {
+                self.databases = c;
                 self.recompute_verdict();
                 Vec::new()
             }
@@ -830,13 +841,20 @@ impl App {
         );
         let now = (self.now_secs > 0.0).then_some(self.now_secs);
         let v = monitor::combined(&s[Role::Master], &s[Role::Replicant], now, stall);
-        self.live.verdict = Some(monitor::dashboard::pair_verdict(
+        let v = monitor::dashboard::pair_verdict(
             v,
             &self.processes_seen(),
             &self.live.unreachable,
             [&s[Role::Master], &s[Role::Replicant]],
             self.now_secs,
-        ));
+        );
+        let home = self.cfg.as_ref().map_or_else(String::new, |c| {
+            crate::display::path(&c.replicant().home).to_string()
+        });
+        self.live.verdict = Some(
+            self.databases_judge
+                .judge(v, self.databases.as_ref(), &home),
+        );
         self.live.lag = monitor::lag(&s[Role::Master], &s[Role::Replicant]);
     }
 

@@ -116,6 +116,8 @@ pub enum Msg {
     /// What the node watch sees of the servers' processes (master, replicant): running (with
     /// pid, uptime, memory), not running, or unseen (the node did not answer in time).
     Nodes([crate::monitor::dashboard::ProcessSeen; 2]),
+    /// The node watch's newest comparison of both homes' databases (`None`: none fresh).
+    Databases(Option<crate::monitor::databases::Compare>),
     /// The first-run screen's config was written and loads.
     ConfigSaved(Result<Box<SiteConfig>, String>),
     /// Where the compare of records is (verify's own progress).

@@ -353,6 +353,12 @@ pub fn apply(app: &mut App, m: Msg) -> (Vec<Cmd>, bool) {
         Msg::Nodes(n) => n.iter().zip(&app.nodes).any(|(new, old)| {
             new.word() != old.word() || process_text(new.process()) != process_text(old.process())
         }),
+        // A comparison of the homes' databases shows only through the verdict.
+        Msg::Databases(_) => {
+            let before = app.live.verdict.clone();
+            let cmds = app.update(m);
+            return (cmds, app.live.verdict != before);
+        }
         Msg::Tick(_) => {
             let before = app.live.verdict.clone();
             let ages = dashboard_text(app);

@@ -173,7 +173,8 @@ pub fn journal(cfg: SiteConfig, tx: Tx) {
 /// watch looks first for a server it does not know.
 pub type PidHints = crate::monitor::procwatch::PidHints;
 
-/// Reports what is seen of the servers' processes every 2 s, while the app listens: the one
+/// Reports what is seen of the servers' processes, and the newest comparison of both homes'
+/// databases, every 2 s, while the app listens: the one
 /// process watch of `monitor --json` ([`crate::monitor::procwatch::Watcher`], with the pids the
 /// live panes read as hints), so the screen and the JSON cannot disagree. Its looks run on
 /// threads of their own: a node whose link is cut shows unseen, not its last answer.
@@ -186,7 +187,9 @@ pub fn watch_nodes(cfg: SiteConfig, tx: Tx, hints: PidHints) {
     let watcher = crate::monitor::procwatch::Watcher::spawn(std::sync::Arc::new(nodes), hints);
     tokio::spawn(async move {
         loop {
-            if tx.send(Msg::Nodes(watcher.seen())).is_err() {
+            if tx.send(Msg::Databases(watcher.compared())).is_err()
+                || tx.send(Msg::Nodes(watcher.seen())).is_err()
+            {
                 return;
             }
             tokio::time::sleep(crate::monitor::procwatch::RECHECK_EVERY).await;

@@ -1,0 +1,172 @@
+//! Whether the replicant's home still holds the master's databases, for the live views
+//! (`monitor --json`, the plain text monitor, the monitor screen) as for `check`: a replicant
+//! whose databases were moved or deleted while its server runs goes on replicating into files
+//! no longer in its folder, its message file reads as functional, and its next start loses
+//! them. `check` said so (CRITICAL); `monitor --json` said `functional` beside it.
+//!
+//! The comparison itself is [`super::pair::replicant_lacks`]; this module says when its answer
+//! stands for the pair's verdict ([`with_lacks`], the one rule), and, for a live view, which
+//! comparisons count ([`Judge`]): a database the master made a moment ago is not on the
+//! replicant until replication brings it, and a comparison begun during the initial copy finds
+//! the replicant's home half made. So a live view names only a database lacking in two
+//! comparisons in a row, both begun while the pair read functional.
+
+use super::Verdict;
+
+/// One comparison of both homes' databases (see [`super::pair::replicant_lacks`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compare {
+    /// Counts the comparisons of one watch: a later one has a greater number.
+    pub seq: u64,
+    /// The master's databases (one name each) the replicant's home does not hold.
+    pub lacks: Vec<String>,
+}
+
+/// The pair's verdict once what the replicant's home lacks is known: functional by the
+/// message files, and lacking databases (`lacks` not empty), it is
+/// [`Verdict::DatabasesMissing`] naming them and the replicant's `home`; otherwise `v` as it
+/// is (a pair not yet functional is copying, or is told by its own verdict).
+pub fn with_lacks(v: Verdict, lacks: &[String], home: &str) -> Verdict {
+    if v == Verdict::Functional && !lacks.is_empty() {
+        Verdict::DatabasesMissing {
+            home: home.to_string(),
+            lacks: lacks.to_vec(),
+        }
+    } else {
+        v
+    }
+}
+
+/// A live view's judge of the comparisons it is given: it keeps the two newest begun after the
+/// pair last turned functional, and names what both lack.
+#[derive(Debug, Default, Clone)]
+pub struct Judge {
+    /// The newest comparison seen, whatever the verdict then.
+    newest: u64,
+    /// While the pair reads functional: the newest comparison seen when it turned so. Only
+    /// the ones after the next count: the next one was running then, begun before.
+    fence: Option<u64>,
+    /// The two newest comparisons that count, older first.
+    counted: Vec<Compare>,
+}
+
+impl Judge {
+    /// The pair's verdict `v` judged with `compare`, the watch's newest comparison (`None`:
+    /// none fresh, so nothing is said of the databases), for the replicant's `home`.
+    pub fn judge(&mut self, v: Verdict, compare: Option<&Compare>, home: &str) -> Verdict {
+        let newest = compare.map_or(self.newest, |c| c.seq.max(self.newest));
+        if v != Verdict::Functional {
+            self.fence = None;
+            self.counted.clear();
+            self.newest = newest;
+            return v;
+        }
+        let fence = *self.fence.get_or_insert(self.newest);
+        self.newest = newest;
+        let Some(c) = compare else {
+            return v;
+        };
+        if c.seq > fence + 1 && self.counted.last().is_none_or(|last| last.seq < c.seq) {
+            self.counted.push(c.clone());
+            if self.counted.len() > 2 {
+                self.counted.remove(0);
+            }
+        }
+        // Only the newest comparison stands for now (one that is not fresh is not given).
+        let [older, latest] = match self.counted.as_slice() {
+            [older, latest] if latest.seq == c.seq => [older, latest],
+            _ => return v,
+        };
+        let both: Vec<String> = latest
+            .lacks
+            .iter()
+            .filter(|n| older.lacks.contains(n))
+            .cloned()
+            .collect();
+        with_lacks(v, &both, home)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(seq: u64, lacks: &[&str]) -> Compare {
+        Compare {
+            seq,
+            lacks: lacks.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn missing(v: &Verdict) -> Vec<String> {
+        match v {
+            Verdict::DatabasesMissing { lacks, .. } => lacks.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A database lacking in two comparisons in a row, both begun while the pair read
+    /// functional, is named; one lacking once (a database the master just made) is not; the
+    /// comparison running when the pair turned functional (begun during the copy, when the
+    /// replicant's home was half made) does not count; a pair that is not functional keeps
+    /// its own verdict; no fresh comparison says nothing.
+    #[test]
+    fn only_a_database_lacking_twice_while_functional_is_named() {
+        let f = Verdict::Functional;
+        let mut j = Judge::default();
+        // During the copy: the replicant lacks everything, and that is no news.
+        let syncing = Verdict::Connecting;
+        assert_eq!(
+            j.judge(syncing.clone(), Some(&c(1, &["a.db", "b.db"])), "h"),
+            syncing
+        );
+        // Turned functional; comparison 1 (and 2, already running then) began before.
+        assert_eq!(j.judge(f.clone(), Some(&c(1, &["a.db", "b.db"])), "h"), f);
+        assert_eq!(j.judge(f.clone(), Some(&c(2, &["a.db", "b.db"])), "h"), f);
+        assert_eq!(j.judge(f.clone(), Some(&c(3, &["b.db"])), "h"), f);
+        // Lacking in 3 and 4: named, with the home.
+        let v = j.judge(f.clone(), Some(&c(4, &["b.db", "c.db"])), "h");
+        assert_eq!(missing(&v), ["b.db"]);
+        assert!(
+            v.describe()
+                .contains("h lacks 1 of the master's databases (b.db)")
+        );
+        // The same comparison again: the same answer; no fresh one: nothing said.
+        assert_eq!(
+            missing(&j.judge(f.clone(), Some(&c(4, &["b.db", "c.db"])), "h")),
+            ["b.db"]
+        );
+        assert_eq!(j.judge(f.clone(), None, "h"), f);
+        // Put back: the next comparison lacks nothing.
+        assert_eq!(j.judge(f.clone(), Some(&c(5, &[])), "h"), f);
+        // A pair that stops being functional keeps its own verdict, and starts afresh.
+        let down = Verdict::MasterDown;
+        assert_eq!(j.judge(down.clone(), Some(&c(6, &["a.db"])), "h"), down);
+        assert_eq!(j.judge(f.clone(), Some(&c(6, &["a.db"])), "h"), f);
+        assert_eq!(j.judge(f.clone(), Some(&c(7, &["a.db"])), "h"), f);
+        assert_eq!(j.judge(f.clone(), Some(&c(8, &["a.db"])), "h"), f);
+        assert_eq!(
+            missing(&j.judge(f.clone(), Some(&c(9, &["a.db"])), "h")),
+            ["a.db"]
+        );
+    }
+
+    /// The one rule `check` and the live views share: only a functional pair lacking
+    /// something turns `databases-missing`.
+    #[test]
+    fn only_a_functional_pair_that_lacks_a_database_is_databases_missing() {
+        let lacks = ["v.db".to_string()];
+        assert_eq!(
+            with_lacks(Verdict::Functional, &lacks, "/h").name(),
+            "databases-missing"
+        );
+        assert_eq!(
+            with_lacks(Verdict::Functional, &[], "/h"),
+            Verdict::Functional
+        );
+        assert_eq!(
+            with_lacks(Verdict::Connecting, &lacks, "/h"),
+            Verdict::Connecting
+        );
+    }
+}
