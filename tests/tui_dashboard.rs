@@ -466,6 +466,63 @@ fn json_snapshot_ago(run: &str, at: Cut, ago: Option<u64>) -> serde_json::Value 
         .unwrap_or_else(|| panic!("no snapshot: {}", common::text(&o)))
 }
 
+/// Both nodes' lines stamped an hour after they were written (this machine's clock an hour
+/// behind the nodes', or theirs ahead): the stamps time every stall, so a functional pair
+/// cannot be told from a stalled one. `monitor --json` said `functional`; it says
+/// `clock-doubt` naming both nodes and what the files say, as `check` says UNKNOWN.
+#[test]
+fn stamps_ahead_of_their_writing_leave_the_verdict_in_doubt() {
+    let (mt, rt) = (fixture("5.3-f-master.txt"), fixture("5.3-f-replicant.txt"));
+    let cutoff = [first_stop(&mt), first_stop(&rt)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let run = |ahead: u64| {
+        let by = now + ahead - cutoff.0;
+        let dir = common::message_site(
+            port(&mt),
+            port(&rt),
+            moved(&cut(&mt, cutoff), by).as_bytes(),
+            moved(&cut(&rt, cutoff), by).as_bytes(),
+        );
+        let o = common::tt_ha()
+            .args(["monitor", "--json", "--seconds", "1", "--config"])
+            .arg(dir.path().join("tt-ha.toml"))
+            .output()
+            .unwrap();
+        let snap = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .rfind(|v| v["type"] == "snapshot")
+            .unwrap_or_else(|| panic!("no snapshot: {}", common::text(&o)));
+        let check = common::tt_ha()
+            .args(["check", "--config"])
+            .arg(dir.path().join("tt-ha.toml"))
+            .output()
+            .unwrap();
+        (snap, check.status.code())
+    };
+    let (v, code) = run(3600);
+    assert_eq!(v["verdict"], "clock-doubt", "{v:#}");
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("the master's newest message is stamped")
+            && detail.contains("the replicant's newest message is stamped")
+            && detail.contains("By the files: replication functional"),
+        "{detail}"
+    );
+    assert_eq!(code, Some(3), "check is UNKNOWN");
+    // Stamped as they were written: functional, OK.
+    let (v, code) = run(0);
+    assert_eq!(v["verdict"], "functional", "{v:#}");
+    assert_eq!(code, Some(0));
+}
+
 #[test]
 fn monitor_json_carries_the_node_table_the_rates_and_the_copy_rows() {
     let v = json_snapshot("5.3-f", Cut::BeforeStop);

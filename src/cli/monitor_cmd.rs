@@ -384,7 +384,8 @@ fn check_nodes(
         Verdict::Connecting
         | Verdict::NoMessages
         | Verdict::NodeUnreachable { .. }
-        | Verdict::MessageFileMissing { .. } => ("UNKNOWN", 3),
+        | Verdict::MessageFileMissing { .. }
+        | Verdict::ClockDoubt { .. } => ("UNKNOWN", 3),
         // Stopped on purpose is no failure of tt-ha's, but a pair that does not replicate is
         // what this check exists to report.
         Verdict::Stopped => ("CRITICAL", 2),
@@ -713,6 +714,10 @@ pub fn monitor(
             now,
         );
         let v = databases.judge(v, watcher.compared().as_ref(), &replicant_home);
+        let v = monitor::clock::with_doubts(
+            v,
+            monitor::clock::stamp_doubts([&feeds[0].state, &feeds[1].state]),
+        );
         // A server seen to go (or come, or go out of sight) is news even when the verdict holds.
         let seen_words = format!("{} {}", seen[0].word(), seen[1].word());
         // A file read from its start over several polls (back after it was missing, replaced)

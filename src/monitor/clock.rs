@@ -52,6 +52,38 @@ pub fn doubt(
     })
 }
 
+/// Why the followed nodes' stamps cannot be set against this machine's clock: for each node
+/// (master first), its newest stamp later than when its newest line arrived here (its
+/// [`super::NodeState::heard_at`]: got while followed, or its file's last write) by more than
+/// [`CLOCK_TOLERANCE_SECS`]. The live views' reading of [`doubt`]: they have no node clock to
+/// read, but a line cannot be written after it arrived.
+pub fn stamp_doubts(states: [&super::NodeState; 2]) -> Vec<String> {
+    ["master", "replicant"]
+        .into_iter()
+        .zip(states)
+        .filter_map(|(role, s)| doubt(role, s.last_stamp, s.heard_at, None, 0.0))
+        .collect()
+}
+
+/// The pair's verdict once doubts of the stamps are known (`doubts`, from [`doubt`]): a verdict
+/// that says replication runs or is on its way (`functional`, `syncing`, `connecting`) rests on
+/// the stamps (a stall is timed by them), so with a doubt it is [`Verdict::ClockDoubt`], as
+/// `check` then says UNKNOWN; a verdict of a failure stands.
+pub fn with_doubts(v: super::Verdict, doubts: Vec<String>) -> super::Verdict {
+    use super::Verdict;
+    match v {
+        Verdict::Functional | Verdict::Syncing { .. } | Verdict::Connecting
+            if !doubts.is_empty() =>
+        {
+            Verdict::ClockDoubt {
+                doubts,
+                by_files: v.describe(),
+            }
+        }
+        v => v,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +128,25 @@ mod tests {
         )
         .unwrap();
         assert!(d.contains("stamped 3605 s after"), "{d}");
+    }
+
+    /// Only a verdict that says replication runs or is coming rests on the stamps.
+    #[test]
+    fn a_doubt_turns_only_a_verdict_that_rests_on_the_stamps() {
+        use crate::monitor::Verdict;
+        let d = || vec!["the master's newest message is stamped 3600 s after".to_string()];
+        let v = with_doubts(Verdict::Functional, d());
+        assert_eq!(v.name(), "clock-doubt");
+        assert!(
+            v.describe()
+                .contains("By the files: replication functional"),
+            "{}",
+            v.describe()
+        );
+        assert_eq!(
+            with_doubts(Verdict::Functional, vec![]),
+            Verdict::Functional
+        );
+        assert_eq!(with_doubts(Verdict::MasterDown, d()), Verdict::MasterDown);
     }
 }

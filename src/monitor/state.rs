@@ -1069,6 +1069,16 @@ pub enum Verdict {
         /// The master's databases it lacks (one name each).
         lacks: Vec<String>,
     },
+    /// A node's stamps cannot be set against this machine's clock (its clock is off, or its
+    /// newest line is stamped later than it was written): a verdict that rests on them
+    /// (`functional`, `syncing`, `connecting`: a stall is timed by the stamps) cannot be
+    /// given. Set by [`super::clock::with_doubts`], never from the files alone.
+    ClockDoubt {
+        /// Why, for each node in doubt.
+        doubts: Vec<String>,
+        /// The verdict of the files, in words.
+        by_files: String,
+    },
     /// A node cannot be reached from here (its agent does not answer): what its file and
     /// server say now is unknown, whatever was read before. Set by
     /// [`super::dashboard::pair_verdict`], never from the files.
@@ -1162,6 +1172,10 @@ impl Verdict {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Verdict::ClockDoubt { doubts, by_files } => format!(
+                "{}: whether the replicant keeps up cannot be judged (a stall is timed by the stamps); set both nodes' clocks by NTP. By the files: {by_files}",
+                doubts.join("; ")
+            ),
             Verdict::NodeUnreachable { node, why } => {
                 format!("cannot reach the {node} from here, so its state is unknown: {why}")
             }
@@ -1198,6 +1212,7 @@ impl Verdict {
             Verdict::ServerSuspended { .. } => "server-suspended",
             Verdict::ServerSilent { .. } => "server-silent",
             Verdict::DatabasesMissing { .. } => "databases-missing",
+            Verdict::ClockDoubt { .. } => "clock-doubt",
             Verdict::NodeUnreachable { .. } => "node-unreachable",
             Verdict::MessageFileMissing { .. } => "message-file-missing",
             Verdict::Stalled { .. } | Verdict::ApplyStalled { .. } => "stalled",

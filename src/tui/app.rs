@@ -851,10 +851,13 @@ impl App {
         let home = self.cfg.as_ref().map_or_else(String::new, |c| {
             crate::display::path(&c.replicant().home).to_string()
         });
-        self.live.verdict = Some(
-            self.databases_judge
-                .judge(v, self.databases.as_ref(), &home),
-        );
+        let v = self
+            .databases_judge
+            .judge(v, self.databases.as_ref(), &home);
+        self.live.verdict = Some(monitor::clock::with_doubts(
+            v,
+            monitor::clock::stamp_doubts([&s[Role::Master], &s[Role::Replicant]]),
+        ));
         self.live.lag = monitor::lag(&s[Role::Master], &s[Role::Replicant]);
     }
 
