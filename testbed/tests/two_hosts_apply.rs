@@ -435,6 +435,46 @@ fn apply_over_ssh_replicates_and_rollback_restores_both_hosts() {
         .find(|v| v["type"] == "snapshot")
         .unwrap_or_else(|| panic!("monitor --json gave no snapshot: {}", text(&mon)));
     assert_eq!(snap["verdict"], "functional", "{snap}");
+    // A database moved out of the replicant's home on its host (its server runs on): `check`
+    // and `monitor --json` from the controller both name it (the monitor's node watch asks
+    // the agents for both homes' databases); put back, both are content again.
+    let mv = |from: &str, to: &str| {
+        let o = sb.on_node(
+            "replicant",
+            &[
+                "mv",
+                &r.join(from).to_string_lossy(),
+                &r.join(to).to_string_lossy(),
+            ],
+        );
+        assert!(
+            o.is_empty(),
+            "mv on the replicant's host: {}",
+            String::from_utf8_lossy(&o)
+        );
+    };
+    mv("media.db", "media.db.aside");
+    let o = sb.tt_ha(&["check"]);
+    assert!(
+        text(&o).contains("TT-HA CRITICAL") && text(&o).contains("(media.db)"),
+        "{}",
+        text(&o)
+    );
+    let mon = sb.tt_ha(&["monitor", "--json", "--seconds", "12"]);
+    let last = String::from_utf8_lossy(&mon.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .rfind(|v| v["type"] == "snapshot")
+        .unwrap_or_else(|| panic!("monitor --json gave no snapshot: {}", text(&mon)));
+    assert_eq!(last["verdict"], "databases-missing", "{last}");
+    assert_eq!(
+        last["verdict_detail"]["lacks"],
+        serde_json::json!(["media.db"]),
+        "{last}"
+    );
+    mv("media.db.aside", "media.db");
+    let o = sb.tt_ha(&["check"]);
+    assert!(text(&o).starts_with("TT-HA OK"), "{}", text(&o));
     let o = sb.tt_ha(&["status", "--json"]);
     let status: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("status --json ({e}): {}", text(&o)));
