@@ -202,6 +202,22 @@ pub fn capped(s: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// Names for one line of text, each escaped ([`one_line`]), the first five of them and how
+/// many more: `a.db, b.db, c.db, d.db, e.db and 7 more`. A list of a thousand databases stays
+/// a line a monitoring system keeps whole.
+pub fn first_few<S: AsRef<str>>(names: &[S]) -> String {
+    const SHOWN: usize = 5;
+    let mut out: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| one_line(n.as_ref()).into_owned())
+        .collect();
+    if names.len() > SHOWN {
+        out.push(format!("and {} more", names.len() - SHOWN));
+    }
+    out.join(", ")
+}
+
 /// Free text for a terminal: the same rule with the layout kept (newlines and tabs stay,
 /// backslashes are not doubled). Borrowed when there is nothing to escape.
 pub fn text(s: &str) -> Cow<'_, str> {

@@ -84,6 +84,11 @@ pub fn refuse_links() {
     LINKS_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Whether this process's reads refuse a final symbolic link (a node's agent).
+pub(crate) fn links_refused() -> bool {
+    LINKS_REFUSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The flags of a read by name that never waits for a FIFO's writer, and follows no final link
 /// once [`refuse_links`] was called.
 #[cfg(unix)]

@@ -460,26 +460,17 @@ impl BatchMoved {
     /// `; N newcomers … kept as …` for a step's result (empty when there were none): the
     /// names, escaped, the first few of them.
     pub fn newer_words(&self) -> String {
-        const SHOWN: usize = 5;
         if self.newer.is_empty() {
             return String::new();
         }
-        let mut names: Vec<String> = self
-            .newer
-            .iter()
-            .take(SHOWN)
-            .map(|p| shown(p).to_string())
-            .collect();
-        if self.newer.len() > SHOWN {
-            names.push(format!("and {} more", self.newer.len() - SHOWN));
-        }
+        let names: Vec<String> = self.newer.iter().map(|p| shown(p).to_string()).collect();
         format!(
             "; {} made since an earlier attempt moved an entry of the same name: kept beside it as {} (a rollback does not bring them back and `tt-ha finalize` purges them: copy what you need first)",
             match self.newer.len() {
                 1 => "1 entry was".to_string(),
                 n => format!("{n} entries were"),
             },
-            names.join(", ")
+            crate::display::first_few(&names)
         )
     }
 }

@@ -341,11 +341,24 @@ fn check_nodes(
     let v = if matches!(v, Verdict::Functional) {
         // A replicant whose files this user cannot read is not judged: they are not missing.
         let lacks = match nodes[Role::Replicant].database_ids() {
-            Ok(held) => monitor::pair::replicant_lacks(
-                &nodes[Role::Master].database_ids().unwrap_or_default(),
-                &held,
-                nodes[Role::Replicant].os() == crate::node::NodeOs::Windows,
-            ),
+            Ok(held) => {
+                let unread: Vec<&str> = held
+                    .iter()
+                    .filter(|(_, id)| id.as_str() == monitor::progress::UNREAD_ID)
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                if !unread.is_empty() {
+                    notes.push(format!(
+                        "note: the replicant's {} could not be read as this user: matched with the master's databases by name only, not by Berkeley DB file id. Run the check as a user in the server's group (or one that may read its home)",
+                        crate::display::first_few(&unread)
+                    ));
+                }
+                monitor::pair::replicant_lacks(
+                    &nodes[Role::Master].database_ids().unwrap_or_default(),
+                    &held,
+                    nodes[Role::Replicant].os() == crate::node::NodeOs::Windows,
+                )
+            }
             Err(e) => {
                 notes.push(format!(
                     "note: whether the replicant's home holds the master's databases was not checked: {e}. Run the check as a user in the server's group (or one that may read its home)"

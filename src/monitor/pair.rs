@@ -289,6 +289,11 @@ fn connected(n: &NodeState) -> Vec<&str> {
 /// lost to its next start as one moved out (by id alone it read as held: OK).
 /// `fold_case`: names are compared without case (a Windows replicant, whose server opens
 /// `MEDIA.DB` for `media.db`).
+///
+/// A replicant's file whose id could not be read ([`super::progress::UNREAD_ID`]: this user
+/// may not read it) holds whatever the master has under its name: it is there, by name (so
+/// a database moved away is still told); a master's file not read is not known to be a
+/// database, and asks for nothing.
 pub fn replicant_lacks(
     master: &std::collections::BTreeMap<String, String>,
     replicant: &std::collections::BTreeMap<String, String>,
@@ -302,14 +307,22 @@ pub fn replicant_lacks(
             n.to_string()
         }
     };
-    let held: HashSet<(String, &String)> = replicant.iter().map(|(n, id)| (fold(n), id)).collect();
+    use super::progress::UNREAD_ID;
+    let held: HashSet<(String, &str)> = replicant
+        .iter()
+        .map(|(n, id)| (fold(n), id.as_str()))
+        .collect();
+    let has = |name: &str, id: &str| {
+        let name = fold(name);
+        held.contains(&(name.clone(), id)) || held.contains(&(name, UNREAD_ID))
+    };
     let mut names_of: BTreeMap<&String, Vec<&String>> = BTreeMap::new();
-    for (name, id) in master {
+    for (name, id) in master.iter().filter(|(_, id)| id.as_str() != UNREAD_ID) {
         names_of.entry(id).or_default().push(name);
     }
     let mut lacks: Vec<String> = names_of
         .iter()
-        .filter(|(id, names)| !names.iter().any(|n| held.contains(&(fold(n), **id))))
+        .filter(|(id, names)| !names.iter().any(|n| has(n, id)))
         .map(|(_, names)| names[0].clone())
         .collect();
     lacks.sort();
@@ -352,6 +365,21 @@ mod tests {
         assert_eq!(
             lacks(&[("media.db", "X"), ("volumes.db", "Z")], false),
             ["volumes.db"]
+        );
+        // A replicant's file this user cannot read is there by its name: it holds the
+        // master's database of that name, and its absence is still told.
+        assert!(lacks(&[("media.db", ""), ("volumes.db", "")], false).is_empty());
+        assert_eq!(lacks(&[("media.db", "")], false), ["volumes.db"]);
+        // A master's file not read is not known to be a database.
+        let mut unread_master = master.clone();
+        unread_master.insert("secret.db".into(), "".into());
+        assert!(
+            replicant_lacks(
+                &unread_master,
+                &map(&[("media.db", "X"), ("volumes.db", "Y")]),
+                false
+            )
+            .is_empty()
         );
     }
 

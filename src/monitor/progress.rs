@@ -709,15 +709,22 @@ pub fn database_sizes(home: &Path) -> std::io::Result<BTreeMap<String, u64>> {
     Ok(sizes)
 }
 
-/// The home's database files by name, each with its Berkeley DB file id (the 20 bytes at
-/// offset 52 of its metadata page, in hexadecimal): a database and its replica share it, and
-/// a copy made with `cp` has it too, whatever either is named.
+/// The id [`database_ids`] gives a file it could not read (this user may not, or a node's
+/// agent follows no link): present under its name, its id unknown.
+pub const UNREAD_ID: &str = "";
+
+/// The home's database files by name (as [`crate::display::name`] shows it: a name that is not
+/// UTF-8 is one too), each with its Berkeley DB file id (the 20 bytes at offset 52 of its
+/// metadata page, in hexadecimal): a database and its replica share it, and a copy made with
+/// `cp` has it too, whatever either is named. A link is followed (a database moved to another
+/// disk and linked back is where its server opens it).
 ///
-/// A file this user may not read that could be a database (not a region file, log, DB_CONFIG
-/// or the message file `message_file` by its name) is an error naming it: which databases the home holds cannot
-/// be told then. (Replication writes a replicant's databases mode 0640: a monitoring account
-/// outside the server's group read them as missing, and `check` said CRITICAL with the advice
-/// of a new initial copy.)
+/// A file this user may not read (or a link a node's agent may not follow) that could be a
+/// database (not a region file, log, DB_CONFIG or the message file `message_file` by its
+/// name) is given [`UNREAD_ID`]: it is there, by name. (Replication writes a replicant's
+/// databases mode 0640: a monitoring account outside the server's group read them as
+/// missing, and `check` said CRITICAL with the advice of a new initial copy; then, told
+/// nothing of them, it missed a database moved away.)
 pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap<String, String>> {
     use crate::dbhome::FileClass;
     use std::io::Read;
@@ -725,12 +732,11 @@ pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap
     for entry in std::fs::read_dir(home)? {
         let entry = entry?;
         let path = entry.path();
-        if !path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+        let kind = entry.file_type()?;
+        if !(kind.is_file() || kind.is_symlink()) {
             continue;
         }
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            continue;
-        };
+        let name = crate::display::name(&entry.file_name()).to_string();
         let mut head = [0u8; 72];
         match crate::fsinfo::open_regular(&path) {
             Ok(mut f) => {
@@ -739,7 +745,10 @@ pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap
                     ids.insert(name, hex);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::PermissionDenied
+                    || (kind.is_symlink() && crate::fsinfo::links_refused()) =>
+            {
                 let class = crate::dbhome::classify(
                     entry.file_name(),
                     crate::dbhome::EntryKind::File,
@@ -753,13 +762,7 @@ pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap
                         | FileClass::MessageFile
                 );
                 if !never_a_database {
-                    return Err(std::io::Error::new(
-                        e.kind(),
-                        format!(
-                            "cannot read {} as this user ({e})",
-                            crate::display::path(&path)
-                        ),
-                    ));
+                    ids.insert(name, UNREAD_ID.to_string());
                 }
             }
             Err(_) => {}
