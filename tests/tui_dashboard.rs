@@ -335,6 +335,57 @@ fn a_replicant_home_lacking_a_database_is_no_functional_pair() {
     assert!(s.contains("Replication functional"), "{s}");
 }
 
+/// The node watch reports every 2 s what it saw up to 2 s before: a server's uptime is that
+/// old. Counted as it was, a server that wrote its last line a second after it started read
+/// younger than its file's silence a few seconds later, and the screen flapped
+/// `server-silent` naming the very process that wrote the lines; the uptime is counted on.
+#[test]
+fn a_server_report_a_few_seconds_old_is_no_newcomer() {
+    let mut a = monitor("5.3-f", "replicant", Cut::BeforeStop, 10.0);
+    let st = a.live.states.as_ref().unwrap();
+    let (pid, last) = (st[0].pid.unwrap(), st[0].last_stamp.unwrap());
+    // Started 1.5 s before its last line, seen now: up (now - last) + 1.5 s, whole seconds.
+    let up = (a.now_secs - last + 1.5) as u64;
+    let server = tt_ha::monitor::dashboard::ProcessSeen::Running(tt_ha::probe::FoundProcess {
+        pid: pid as u32,
+        name: "TMSS10Server".into(),
+        uptime_secs: up,
+        memory: 1 << 20,
+        suspended: false,
+    });
+    a.update(Msg::Nodes([
+        server,
+        tt_ha::monitor::dashboard::ProcessSeen::Unseen,
+    ]));
+    let t0 = a.now_secs;
+    for later in 0..=8 {
+        a.update(Msg::Tick(t0 + f64::from(later)));
+        assert_ne!(
+            a.live.verdict.as_ref().map(|v| v.name()),
+            Some("server-silent"),
+            "{later} s after the report: {}",
+            render(&a, 160, 48)
+        );
+    }
+    // A server that did start after the last line is still told, however old the report.
+    let newcomer = tt_ha::monitor::dashboard::ProcessSeen::Running(tt_ha::probe::FoundProcess {
+        pid: pid as u32 + 1,
+        name: "TMSS10Server".into(),
+        uptime_secs: 1,
+        memory: 1 << 20,
+        suspended: false,
+    });
+    a.update(Msg::Nodes([
+        newcomer,
+        tt_ha::monitor::dashboard::ProcessSeen::Unseen,
+    ]));
+    a.update(Msg::Tick(t0 + 10.0));
+    assert_eq!(
+        a.live.verdict.as_ref().map(|v| v.name()),
+        Some("server-silent")
+    );
+}
+
 #[test]
 fn the_raw_lines_are_one_key_away_and_search_works_in_both() {
     use crossterm::event::{KeyCode, KeyEvent};
@@ -482,7 +533,7 @@ fn stamps_ahead_of_their_writing_leave_the_verdict_in_doubt() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let run = |ahead: u64| {
+    let run = |ahead: u64, dated_ahead: bool| {
         let by = now + ahead - cutoff.0;
         let dir = common::message_site(
             port(&mt),
@@ -490,6 +541,15 @@ fn stamps_ahead_of_their_writing_leave_the_verdict_in_doubt() {
             moved(&cut(&mt, cutoff), by).as_bytes(),
             moved(&cut(&rt, cutoff), by).as_bytes(),
         );
+        // The files dated as their stamps say (touched ahead): the dates hide nothing.
+        for node in ["master", "replicant"].into_iter().filter(|_| dated_ahead) {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(node).join("var/db/$DB_Msg.txt"))
+                .unwrap();
+            f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(now + ahead))
+                .unwrap();
+        }
         let o = common::tt_ha()
             .args(["monitor", "--json", "--seconds", "1", "--config"])
             .arg(dir.path().join("tt-ha.toml"))
@@ -507,7 +567,14 @@ fn stamps_ahead_of_their_writing_leave_the_verdict_in_doubt() {
             .unwrap();
         (snap, check.status.code())
     };
-    let (v, code) = run(3600);
+    let (v, code) = run(3600, true);
+    assert_eq!(v["verdict"], "clock-doubt", "{v:#}");
+    assert_eq!(
+        code,
+        Some(3),
+        "check is UNKNOWN with the files dated ahead too"
+    );
+    let (v, code) = run(3600, false);
     assert_eq!(v["verdict"], "clock-doubt", "{v:#}");
     let detail = v["detail"].as_str().unwrap();
     assert!(
@@ -518,7 +585,7 @@ fn stamps_ahead_of_their_writing_leave_the_verdict_in_doubt() {
     );
     assert_eq!(code, Some(3), "check is UNKNOWN");
     // Stamped as they were written: functional, OK.
-    let (v, code) = run(0);
+    let (v, code) = run(0, false);
     assert_eq!(v["verdict"], "functional", "{v:#}");
     assert_eq!(code, Some(0));
 }

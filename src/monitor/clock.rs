@@ -25,7 +25,8 @@ const EPOCH_FLOOR: f64 = 1e9;
 
 /// Why the `role`'s stamps cannot be set against this machine's clock (`here_now`, epoch
 /// seconds): its clock (`node_now`, read by the node) is off this machine's, or its newest
-/// stamp (`last_stamp`) is later than its file was last written (`modified`, by its clock).
+/// stamp (`last_stamp`) is later than its file was last written (`modified`, by its clock)
+/// or than its clock says it is now.
 /// `None` when nothing says so (or the node does not tell).
 pub fn doubt(
     role: &str,
@@ -43,13 +44,27 @@ pub fn doubt(
             if off > 0.0 { "ahead of" } else { "behind" }
         ));
     }
-    let (stamp, written) = (last_stamp?, modified?);
-    (stamp >= EPOCH_FLOOR && stamp - written > CLOCK_TOLERANCE_SECS).then(|| {
-        format!(
+    if let (Some(stamp), Some(written)) = (last_stamp, modified)
+        && stamp >= EPOCH_FLOOR
+        && stamp - written > CLOCK_TOLERANCE_SECS
+    {
+        return Some(format!(
             "the {role}'s newest message is stamped {:.0} s after its message file was last written: its stamps are not of its clock",
             stamp - written
-        )
-    })
+        ));
+    }
+    // Stamped in the node's future: whatever the file's date (dated ahead too, it hid the
+    // stamps: a file stamped and dated an hour ahead read OK).
+    if let (Some(stamp), Some(clock)) = (last_stamp, node_now)
+        && clock >= EPOCH_FLOOR
+        && stamp - clock > CLOCK_TOLERANCE_SECS
+    {
+        return Some(format!(
+            "the {role}'s newest message is stamped {:.0} s after the node's clock now: its stamps are not of that clock",
+            stamp - clock
+        ));
+    }
+    None
 }
 
 /// Why the followed nodes' stamps cannot be set against this machine's clock: for each node
@@ -128,6 +143,35 @@ mod tests {
         )
         .unwrap();
         assert!(d.contains("stamped 3605 s after"), "{d}");
+        // Stamped and dated an hour ahead: the date hides nothing.
+        let d = doubt(
+            "master",
+            Some(NOW + 3600.0),
+            Some(NOW + 3600.0),
+            Some(NOW),
+            NOW,
+        )
+        .unwrap();
+        assert!(
+            d.contains("stamped 3600 s after the node's clock now"),
+            "{d}"
+        );
+        // A node that does not tell its clock: the live views time the lines on arrival.
+        assert_eq!(
+            doubt("master", Some(NOW + 3600.0), Some(NOW + 3600.0), None, NOW),
+            None
+        );
+        // Dated ahead alone (touched) says nothing of the stamps.
+        assert_eq!(
+            doubt(
+                "master",
+                Some(NOW - 5.0),
+                Some(NOW + 3600.0),
+                Some(NOW),
+                NOW
+            ),
+            None
+        );
     }
 
     /// Only a verdict that says replication runs or is coming rests on the stamps.

@@ -482,6 +482,20 @@ impl ProcessSeen {
         }
     }
 
+    /// As seen `age` after the look: a running server's uptime counted on by it (an answer
+    /// a few seconds old made a server look younger than the file's silence, and the screen
+    /// flapped `server-silent` for a server that wrote its last line a second after it
+    /// started).
+    pub fn aged(self, age: std::time::Duration) -> ProcessSeen {
+        match self {
+            ProcessSeen::Running(mut p) => {
+                p.uptime_secs = p.uptime_secs.saturating_add(age.as_secs());
+                ProcessSeen::Running(p)
+            }
+            other => other,
+        }
+    }
+
     /// The word `monitor --json` gives it: `running`, `not-running` or `unseen`.
     pub fn word(&self) -> &'static str {
         match self {

@@ -188,7 +188,8 @@ impl Watcher {
     }
 
     /// What is seen of both servers now: each node's newest answer if it is fresh
-    /// ([`FRESH_FOR`]), else unseen. Never waits on a node.
+    /// ([`FRESH_FOR`]), else unseen, a server's uptime counted on to now. Never waits on a
+    /// node.
     pub fn seen(&self) -> [ProcessSeen; 2] {
         [0, 1].map(|i| {
             self.answers[i]
@@ -196,7 +197,7 @@ impl Watcher {
                 .ok()
                 .and_then(|a| a.clone())
                 .filter(|(_, at)| at.elapsed() <= FRESH_FOR)
-                .map_or(ProcessSeen::Unseen, |(s, _)| s)
+                .map_or(ProcessSeen::Unseen, |(s, at)| s.aged(at.elapsed()))
         })
     }
 }

@@ -266,6 +266,9 @@ pub struct App {
     pub nodes: [monitor::dashboard::ProcessSeen; 2],
     /// Whether the node watch reported yet (before: the processes are unseen, not absent).
     pub nodes_looked: bool,
+    /// The clock ([`Self::now_secs`]) when the node watch last reported: its uptimes are
+    /// counted on from then.
+    pub nodes_at: f64,
     /// The node watch's newest comparison of both homes' databases (`None`: none fresh).
     pub databases: Option<monitor::databases::Compare>,
     /// Which of those comparisons tell the verdict (the rule `monitor --json` follows).
@@ -337,6 +340,7 @@ impl App {
                 monitor::dashboard::ProcessSeen::Unseen,
             ],
             nodes_looked: false,
+            nodes_at: 0.0,
             databases: None,
             databases_judge: Default::default(),
             running: None,
@@ -563,6 +567,7 @@ impl App {
             }
             Msg::Nodes(n) => {
                 self.nodes = n;
+                self.nodes_at = self.now_secs;
                 self.nodes_looked = true;
                 self.recompute_verdict();
                 Vec::new()
@@ -822,7 +827,15 @@ impl App {
         [0, 1].map(|i| {
             let looked = self.nodes_looked && self.live.unreachable[i].is_none();
             if looked {
-                self.nodes[i].clone()
+                // Before the first tick the clock is not read (0): nothing to count on.
+                let age = if self.nodes_at > 0.0 {
+                    (self.now_secs - self.nodes_at).max(0.0)
+                } else {
+                    0.0
+                };
+                self.nodes[i]
+                    .clone()
+                    .aged(std::time::Duration::from_secs_f64(age))
             } else {
                 monitor::dashboard::ProcessSeen::Unseen
             }
