@@ -1000,6 +1000,9 @@ fn classify_rare(b: &str, message_file: &str) -> Event {
     if b.starts_with("send UPDATE_REQ, merely") || b.starts_with("UPDATE msg reveals no NIMDBs") {
         return Event::CatchUp;
     }
+    if let Some(text) = apply_failure(b) {
+        return Event::Error { text };
+    }
     if b == "Stopping repmgr threads" {
         return Event::Shutdown { finished: false };
     }
@@ -1059,9 +1062,70 @@ fn classify_rare(b: &str, message_file: &str) -> Event {
     Event::Other
 }
 
+/// How an [`Event::Error`] of a record the replicant could not apply begins
+/// ([`apply_failure`]): its state keeps it until its server restarts.
+pub const APPLY_FAILED: &str = "the replicant could not apply the record at";
+
+/// `Returning <code> [f][o], cmp = c`: `__rep_apply` ended with an error (its successes are
+/// `ISPERM`, `NOTPERM` and `LOGREADY`, in words). The replicant stops its replication after it
+/// (`Stopping repmgr threads`); a database moved away and put back under a running replicant
+/// ended so, and its file read functional until then. The codes are Berkeley DB's, which move
+/// between versions: 5.3's names are given as such.
+fn apply_failure(b: &str) -> Option<String> {
+    let rest = b.strip_prefix("Returning ")?;
+    let digits = rest.strip_prefix('-').unwrap_or(rest);
+    let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+    if len == 0 || len > 12 {
+        return None;
+    }
+    let code: i64 = rest[..rest.len() - digits.len() + len].parse().ok()?;
+    let at = parse_lsn(digits[len..].strip_prefix(' ')?)?;
+    let name = match code {
+        -30973 => " (DB_RUNRECOVERY in Berkeley DB 5.3: its environment failed)",
+        -30986 => " (DB_PAGE_NOTFOUND in Berkeley DB 5.3)",
+        -30988 => " (DB_NOTFOUND in Berkeley DB 5.3)",
+        -30970 => " (DB_VERIFY_BAD in Berkeley DB 5.3)",
+        c if c > 0 => " (a system error number)",
+        _ => "",
+    };
+    Some(format!(
+        "{APPLY_FAILED} [{}][{}]: Berkeley DB error {code}{name}. It stops replicating; look at its server (its log, its databases), restart it (it runs recovery), and give it a new initial copy (`tt-ha apply` of a new run) if the error comes back",
+        at.file, at.offset
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record the replicant could not apply is an error naming the record and the code; the
+    /// applied and waiting ones are not; odd numbers do not panic.
+    #[test]
+    fn a_record_the_replicant_could_not_apply_is_an_error() {
+        let e = apply_failure("Returning -30973 [12][10291336], cmp = 0").unwrap();
+        assert!(
+            e.starts_with(APPLY_FAILED)
+                && e.contains("[12][10291336]")
+                && e.contains("-30973 (DB_RUNRECOVERY"),
+            "{e}"
+        );
+        assert!(
+            apply_failure("Returning 2 [1][28], cmp = 0")
+                .unwrap()
+                .contains("error 2 (a system")
+        );
+        for not in [
+            "Returning ISPERM [1][28], cmp = 0",
+            "Returning NOTPERM [1][28], cmp = 0",
+            "Returning LOGREADY up to [1][28], cmp = 0",
+            "Returning -",
+            "Returning -99999999999999999999 [1][2], cmp = 0",
+            "Returning 5 [x][2]",
+            "Returning 5",
+        ] {
+            assert_eq!(apply_failure(not), None, "{not}");
+        }
+    }
 
     /// The hand-written JSON of an event is byte for byte serde's: every variant it writes by
     /// hand (with a message kind that needs escaping, which goes through serde), and the event

@@ -202,6 +202,10 @@ pub struct NodeState {
     /// The server began to stop its replication (`Stopping repmgr threads`), finished or not:
     /// a server whose environment failed writes this and may then hang without finishing.
     pub stopping: bool,
+    /// A record this replicant could not apply (its line and the error): its replication
+    /// stopped, whatever its connections say, until its server restarts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply_failed: Option<(usize, String)>,
     /// Errors with their line numbers.
     pub errors: Vec<(usize, String)>,
     /// Harmless noise seen (counted, explained once).
@@ -912,6 +916,9 @@ impl NodeState {
                 if text.starts_with("heartbeat monitor timeout expired") {
                     self.lose_master();
                 }
+                if text.starts_with(super::classify::APPLY_FAILED) {
+                    self.apply_failed = Some((line, text.clone()));
+                }
                 self.note_error(line, text);
             }
             _ => {}
@@ -1164,13 +1171,10 @@ impl Verdict {
                 "the {node}'s server process {pid} started after the last line of its message file (written by process {wrote}) and has written nothing since: nothing proves it replicates. Check its DB_CONFIG (the replication block enabled, verbose messages to this file) and its start-up"
             ),
             Verdict::DatabasesMissing { home, lacks } => format!(
-                "the replicant's home {home} lacks {} of the master's databases ({}): its server replicates into files no longer in its folder, and its next start would lose them. Put them back if they were moved; else stop the replicant and give it a new initial copy (`tt-ha apply` of a new run)",
+                "the replicant's home {} lacks {} of the master's databases ({}): moved or deleted while its server runs, its server replicates into files no longer in its folder and its next start would lose them (or made on the master outside replication, never sent). Put them back if they were moved; else stop the replicant and give it a new initial copy (`tt-ha apply` of a new run)",
+                crate::display::one_line(home),
                 lacks.len(),
-                lacks
-                    .iter()
-                    .map(|n| crate::display::text(n).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::display::first_few(lacks)
             ),
             Verdict::ClockDoubt { doubts, by_files } => format!(
                 "{}: whether the replicant keeps up cannot be judged (a stall is timed by the stamps); set both nodes' clocks by NTP. By the files: {by_files}",
@@ -1289,6 +1293,15 @@ fn is_refused(code: i64) -> bool {
 const REPLICANT_STOPPED: &str =
     "the replicant's server stopped (its message file ends with `Repmgr threads are finished`)";
 
+/// A replicant that could not apply a record ([`NodeState::apply_failed`]) replicates no more,
+/// whatever its connections and its master say (it read `connecting` or `stalled`, and before
+/// its repmgr stopped, `functional`): the error, naming its line.
+fn failed_to_apply(r: &NodeState) -> Option<Verdict> {
+    r.apply_failed.as_ref().map(|(line, text)| Verdict::Error {
+        text: format!("replicant line {line}: {text}"),
+    })
+}
+
 /// The verdict from one file alone (`classify`): "functional" there means this file's half of
 /// the proof is complete; the combined verdict needs both files. With the site config's
 /// expectations (`monitor`, the TUI), the file's partner must also be this pair's.
@@ -1304,6 +1317,9 @@ pub fn single(n: &NodeState) -> Verdict {
             text: REPLICANT_STOPPED.into(),
         },
         Some(Role::Replicant) => {
+            if let Some(v) = failed_to_apply(n) {
+                return v;
+            }
             if let Pair::Mismatch(text) = pair {
                 return Verdict::Error { text };
             }
@@ -1355,6 +1371,9 @@ pub fn combined(m: &NodeState, r: &NodeState, now: Option<f64>, stall_secs: f64)
         return Verdict::Error {
             text: REPLICANT_STOPPED.into(),
         };
+    }
+    if let Some(v) = failed_to_apply(r) {
+        return v;
     }
     if m.shut_down || (r.lost.is_some() && !r.connected && r.startup_done) {
         return Verdict::MasterDown;
@@ -1479,6 +1498,39 @@ mod tests {
 
     /// A replicant done with start-up, connected to its master 10.0.0.1:5100 (EID 1).
     const REPLICATING: &str = "[1:0][7/1] CLIENT: EID 0 is assigned for site 10.0.0.2:5100\n[1:0][7/1] CLIENT: EID 1 is assigned for site 10.0.0.1:5100\n[1:1][7/2] CLIENT: connecting to site 10.0.0.1:5100\n[1:1][7/2] CLIENT: connection established\n[1:1][7/3] CLIENT: handshake from connection to 10.0.0.1:5100 EID 1\n[1:2][7/4] CLIENT: Updating gen from 0 to 1 from master 1\n[1:3][7/4] CLIENT: Start-up is done [1][28]\n";
+
+    /// A record the replicant could not apply (`Returning -30973 …`, as a real 5.3 replicant
+    /// wrote it when a database moved away under it was put back) ends its replication: an
+    /// error naming the line, alone and with its master, until its server restarts.
+    #[test]
+    fn a_replicant_that_could_not_apply_a_record_replicates_no_more() {
+        let failed = format!(
+            "{REPLICATING}[2:0][7/4] CLIENT: rep_apply: Set apply_th 1\n[2:1][7/4] CLIENT: Returning -30973 [12][10291336], cmp = 0\n[2:2][7/4] CLIENT: Stopping repmgr threads\n"
+        );
+        let r = node(&failed);
+        for v in [
+            single(&r),
+            combined(
+                &node("[1:0][6/1] MASTER: New master gen 1, egen 2\n"),
+                &r,
+                None,
+                60.0,
+            ),
+        ] {
+            match &v {
+                Verdict::Error { text } => assert!(
+                    text.starts_with("replicant line 9: the replicant could not apply the record at [12][10291336]"),
+                    "{text}"
+                ),
+                other => panic!("{other:?}"),
+            }
+        }
+        // A new process of the server starts afresh.
+        let again = node(&format!(
+            "{failed}[3:0][8/1] CLIENT: starting election thread\n"
+        ));
+        assert!(again.apply_failed.is_none(), "{again:?}");
+    }
 
     #[test]
     fn a_replicant_that_holds_elections_after_start_up_has_lost_its_master() {

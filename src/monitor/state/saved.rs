@@ -108,6 +108,9 @@ struct NodeStateDef {
     // Added after the first seek files: one written before reads as not stopping.
     #[serde(default)]
     stopping: bool,
+    /// Added 2026-11-25: a seek file written before has none.
+    #[serde(default)]
+    apply_failed: Option<(usize, String)>,
     errors: Vec<(usize, String)>,
     benign: BTreeMap<String, u64>,
     messages: u64,
