@@ -213,20 +213,27 @@ fn database_bytes(id: u8) -> Vec<u8> {
     b
 }
 
+/// A replicating pair whose homes both hold `volumes.db` and `media.db` (ids 1 and 2).
+fn pair_with_databases() -> tempfile::TempDir {
+    let (m, r) = replicating_pair();
+    let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+    for node in ["master", "replicant"] {
+        for (name, id) in [("volumes.db", 1), ("media.db", 2)] {
+            let home = dir.path().join(node).join("var/db");
+            std::fs::write(home.join(name), database_bytes(id)).unwrap();
+        }
+    }
+    dir
+}
+
 /// Both files say "replicating" and both servers run, but the master's databases are no
 /// longer in the replicant's home (moved away while its server runs): its server replicates
 /// into files no longer in its folder, and its next start loses them. `check` said OK; it is
 /// CRITICAL, naming the missing databases.
 #[test]
 fn check_is_critical_when_the_replicants_home_lacks_the_masters_databases() {
-    let (m, r) = replicating_pair();
-    let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+    let dir = pair_with_databases();
     let home = |node: &str| dir.path().join(node).join("var/db");
-    for node in ["master", "replicant"] {
-        for (name, id) in [("volumes.db", 1), ("media.db", 2)] {
-            std::fs::write(home(node).join(name), database_bytes(id)).unwrap();
-        }
-    }
     let (line, code) = check(dir.path());
     assert!(line.starts_with("TT-HA OK") && code == 0, "{line}");
     // A copy of a database kept in the master's home (its file id is the copied one's) is no
@@ -297,14 +304,8 @@ fn monitor_while(dir: &Path, secs: u32, act: impl FnOnce()) -> Vec<serde_json::V
 /// missing says so within seconds; put back, the pair is functional again.
 #[test]
 fn monitor_names_the_masters_databases_the_replicants_home_lacks() {
-    let (m, r) = replicating_pair();
-    let dir = common::message_site(5150, 5151, m.as_bytes(), r.as_bytes());
+    let dir = pair_with_databases();
     let home = |node: &str| dir.path().join(node).join("var/db");
-    for node in ["master", "replicant"] {
-        for (name, id) in [("volumes.db", 1), ("media.db", 2)] {
-            std::fs::write(home(node).join(name), database_bytes(id)).unwrap();
-        }
-    }
     std::fs::write(home("master").join("media.db.bak"), database_bytes(2)).unwrap();
     let snaps = |seen: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
         seen.into_iter()

@@ -517,18 +517,24 @@ fn json_snapshot_ago(run: &str, at: Cut, ago: Option<u64>) -> serde_json::Value 
         .unwrap_or_else(|| panic!("no snapshot: {}", common::text(&o)))
 }
 
-/// Both nodes' lines stamped an hour after they were written (this machine's clock an hour
-/// behind the nodes', or theirs ahead): the stamps time every stall, so a functional pair
-/// cannot be told from a stalled one. `monitor --json` said `functional`; it says
-/// `clock-doubt` naming both nodes and what the files say, as `check` says UNKNOWN.
-#[test]
-fn stamps_ahead_of_their_writing_leave_the_verdict_in_doubt() {
+/// Run 5.3-f's two files and the stamp before either began to stop: replicating under load.
+fn replicating_5_3_f() -> (String, String, (u64, u64)) {
     let (mt, rt) = (fixture("5.3-f-master.txt"), fixture("5.3-f-replicant.txt"));
     let cutoff = [first_stop(&mt), first_stop(&rt)]
         .into_iter()
         .flatten()
         .min()
         .unwrap();
+    (mt, rt, cutoff)
+}
+
+/// Both nodes' lines stamped an hour after they were written (this machine's clock an hour
+/// behind the nodes', or theirs ahead): the stamps time every stall, so a functional pair
+/// cannot be told from a stalled one. `monitor --json` said `functional`; it says
+/// `clock-doubt` naming both nodes and what the files say, as `check` says UNKNOWN.
+#[test]
+fn stamps_ahead_of_their_writing_leave_the_verdict_in_doubt() {
+    let (mt, rt, cutoff) = replicating_5_3_f();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -715,12 +721,7 @@ fn the_screen_of_a_pair_that_fell_quiet_shows_no_rate() {
 #[test]
 fn lines_that_arrive_are_news_whatever_the_nodes_clock_says() {
     use std::io::Write;
-    let (mt, rt) = (fixture("5.3-f-master.txt"), fixture("5.3-f-replicant.txt"));
-    let cutoff = [first_stop(&mt), first_stop(&rt)]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap();
+    let (mt, rt, cutoff) = replicating_5_3_f();
     let m = cut(&mt, cutoff);
     let dir = common::message_site(
         port(&mt),

@@ -124,11 +124,17 @@ impl Watcher {
             std::thread::spawn(move || {
                 let mut watch = ProcessWatch::default();
                 while !stop.load(Ordering::Relaxed) {
-                    let seen = watch.look(&*nodes[i], hints[i].load(Ordering::Relaxed));
+                    let hint = hints[i].load(Ordering::Relaxed);
+                    let seen = watch.look(&*nodes[i], hint);
                     if let Ok(mut a) = answers[i].lock() {
                         *a = Some((seen, Instant::now()));
                     }
-                    sleep_unless(&stop, RECHECK_EVERY);
+                    // A new pid in the message file is a server just started: looked at
+                    // at once (the answer from before its start said `not-running` for up
+                    // to 2 s after `apply` started the replicant).
+                    sleep_until(&stop, RECHECK_EVERY, || {
+                        hints[i].load(Ordering::Relaxed) != hint
+                    });
                 }
             });
         }
@@ -223,8 +229,13 @@ fn compare(master: &dyn NodeAccess, replicant: &dyn NodeAccess) -> Option<Vec<St
 
 /// Sleeps `d` in short steps, returning early once `stop` is set.
 fn sleep_unless(stop: &AtomicBool, d: Duration) {
+    sleep_until(stop, d, || false);
+}
+
+/// Sleeps `d` in short steps, returning early once `stop` is set or `woken` says so.
+fn sleep_until(stop: &AtomicBool, d: Duration, woken: impl Fn() -> bool) {
     let until = Instant::now() + d;
-    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+    while !stop.load(Ordering::Relaxed) && !woken() && Instant::now() < until {
         let left = until.saturating_duration_since(Instant::now());
         std::thread::sleep(Duration::from_millis(100).min(left));
     }
@@ -326,5 +337,44 @@ mod tests {
         wait_for(&|x| pid(x) == Some(id));
         stop(s);
         wait_for(&|x| *x == ProcessSeen::NotRunning);
+    }
+
+    /// A server started while the watch sleeps, named by its message file (the followers'
+    /// hint), is looked at at once, not at the next look 2 s on: `apply`'s start of the
+    /// replicant read `not-running` meanwhile.
+    #[test]
+    fn a_new_pid_in_the_message_file_wakes_the_watch() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("DB_CONFIG"), "").unwrap();
+        let nodes: Arc<[Box<dyn NodeAccess>; 2]> =
+            Arc::new([Box::new(node(d.path())), Box::new(node(d.path()))]);
+        let hints = PidHints::default();
+        let w = Watcher::spawn(nodes, hints.clone());
+        w.wait_first(Duration::from_secs(10));
+        // Right after a look: the next is 2 s away.
+        let answered = || w.answers[0].lock().unwrap().as_ref().map(|(_, at)| *at);
+        let first = answered();
+        let t = Instant::now();
+        while answered() == first {
+            assert!(t.elapsed() < Duration::from_secs(5), "no second look");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let s = server(d.path());
+        let started = Instant::now();
+        hints[0].store(u64::from(s.id()), Ordering::Relaxed);
+        while pid(&w.seen()[0]) != Some(s.id()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{:?}",
+                w.seen()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            started.elapsed() < RECHECK_EVERY / 2,
+            "seen only after {:?}: at the next look, not when its pid was named",
+            started.elapsed()
+        );
+        stop(s);
     }
 }
