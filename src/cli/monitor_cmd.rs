@@ -339,25 +339,17 @@ fn check_nodes(
     // Functional by its message files, yet without the master's databases in its home: its
     // server replicates into files no longer in its folder, lost at its next start.
     let v = if matches!(v, Verdict::Functional) {
-        // A replicant whose files this user cannot read is not judged: they are not missing.
-        let lacks = match nodes[Role::Replicant].database_ids() {
-            Ok(held) => {
-                let unread: Vec<&str> = held
-                    .iter()
-                    .filter(|(_, id)| id.as_str() == monitor::progress::UNREAD_ID)
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                if !unread.is_empty() {
+        // Files this user cannot read are there by name, not missing; a home it cannot list is not judged.
+        let lacks = match monitor::databases::look(&*nodes[Role::Master], &*nodes[Role::Replicant])
+        {
+            Ok(looked) => {
+                if !looked.unread.is_empty() {
                     notes.push(format!(
                         "note: the replicant's {} could not be read as this user: matched with the master's databases by name only, not by Berkeley DB file id. Run the check as a user in the server's group (or one that may read its home)",
-                        crate::display::first_few(&unread)
+                        crate::display::first_few(&looked.unread)
                     ));
                 }
-                monitor::pair::replicant_lacks(
-                    &nodes[Role::Master].database_ids().unwrap_or_default(),
-                    &held,
-                    nodes[Role::Replicant].os() == crate::node::NodeOs::Windows,
-                )
+                looked.lacks
             }
             Err(e) => {
                 notes.push(format!(

@@ -37,6 +37,39 @@ pub fn with_lacks(v: Verdict, lacks: &[String], home: &str) -> Verdict {
     }
 }
 
+/// One comparison of both homes ([`look`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Looked {
+    /// The master's databases the replicant's home does not hold.
+    pub lacks: Vec<String>,
+    /// The replicant's files this user could not read: matched by name only.
+    pub unread: Vec<String>,
+}
+
+/// Both homes' databases compared now ([`super::pair::replicant_lacks`]), the one look of
+/// `check` and the live views. The master is asked first: a database it has is then on the
+/// replicant too, unless replication is behind (which [`Judge`] allows for). A master that
+/// does not tell asks for nothing; an error: the replicant's home could not be listed.
+pub fn look(
+    master: &dyn crate::node::NodeAccess,
+    replicant: &dyn crate::node::NodeAccess,
+) -> std::io::Result<Looked> {
+    let m = master.database_ids().unwrap_or_default();
+    let held = replicant.database_ids()?;
+    Ok(Looked {
+        lacks: super::pair::replicant_lacks(
+            &m,
+            &held,
+            replicant.os() == crate::node::NodeOs::Windows,
+        ),
+        unread: held
+            .iter()
+            .filter(|(_, id)| id.as_str() == super::progress::UNREAD_ID)
+            .map(|(n, _)| n.clone())
+            .collect(),
+    })
+}
+
 /// A live view's judge of the comparisons it is given: it keeps the two newest begun after the
 /// pair last turned functional, and names what both lack.
 #[derive(Debug, Default, Clone)]

@@ -144,7 +144,9 @@ impl Watcher {
             std::thread::spawn(move || {
                 let mut seq = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(lacks) = compare(&*nodes[0], &*nodes[1]) {
+                    if let Ok(super::databases::Looked { lacks, .. }) =
+                        super::databases::look(&*nodes[0], &*nodes[1])
+                    {
                         seq += 1;
                         let c = super::databases::Compare { seq, lacks };
                         if let Ok(mut a) = compared.lock() {
@@ -212,19 +214,6 @@ impl Drop for Watcher {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// The master's databases the replicant's home lacks now (`None`: a node could not tell which
-/// it holds). The master is asked first: a database it has is then on the replicant too,
-/// unless replication is behind (which [`super::databases::Judge`] allows for).
-fn compare(master: &dyn NodeAccess, replicant: &dyn NodeAccess) -> Option<Vec<String>> {
-    let m = master.database_ids().ok()?;
-    let r = replicant.database_ids().ok()?;
-    Some(super::pair::replicant_lacks(
-        &m,
-        &r,
-        replicant.os() == crate::node::NodeOs::Windows,
-    ))
 }
 
 /// Sleeps `d` in short steps, returning early once `stop` is set.
