@@ -13,11 +13,17 @@ use std::sync::OnceLock;
 pub struct Stamp {
     /// Seconds (epoch, or uptime for 5.3 on Windows).
     pub secs: u64,
-    /// Microseconds (not zero-padded in the file).
+    /// Microseconds (not zero-padded in the file), at most [`USECS_MAX`].
     pub usecs: u64,
     /// The writing process.
     pub pid: u64,
 }
+
+/// The most a stamp's microseconds can be. Berkeley DB writes `tv_nsec / 1000`, below a
+/// million; more (bytes no server wrote) is read as this, so that garbage after the colon never
+/// moves a stamp by whole seconds (99999999999 read as a day ahead made a clock doubt of a
+/// stamp whose seconds were now).
+pub const USECS_MAX: u64 = 999_999;
 
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -88,6 +94,7 @@ fn stamp_at(b: &[u8], i: usize) -> Option<(Stamp, usize)> {
     if j == usize::MAX || b.get(j) != Some(&b']') || b.get(j + 1) != Some(&b'[') {
         return None;
     }
+    let usecs = usecs.min(USECS_MAX);
     let (pid, k) = digits(b, j + 2);
     if k == usize::MAX || b.get(k) != Some(&b'/') {
         return None;
@@ -237,7 +244,7 @@ impl PrefixCache {
         }
         let stamp = Stamp {
             secs: self.secs,
-            usecs,
+            usecs: usecs.min(USECS_MAX),
             pid: self.pid,
         };
         Some((stamp, (j + self.role.0, j + self.role.1), j + self.tail_len))
@@ -409,6 +416,27 @@ mod tests {
         assert_eq!((m[1].secs, m[1].pid), (Some(u64::MAX), Some(8611)));
     }
 
+    /// Microseconds past a million (bytes no server wrote) never add whole seconds: read as
+    /// [`USECS_MAX`], by the whole parse and by the cache alike.
+    #[test]
+    fn microseconds_past_a_million_stay_within_their_second() {
+        let mut cache = PrefixCache::default();
+        for line in [
+            "[1795321837:5][1/2] CLIENT: a",
+            "[1795321837:99999999999][1/2] CLIENT: b",
+            "[1795321837:1000000][1/2] CLIENT: c",
+            "[1795321837:999999][1/2] CLIENT: d",
+        ] {
+            let whole = simple(line).unwrap().0;
+            let cached = cache.simple(line).unwrap().0;
+            assert_eq!(whole, cached, "{line}");
+            assert_eq!(whole.secs, 1795321837, "{line}");
+            assert!(whole.usecs <= USECS_MAX, "{line}");
+        }
+        let m = messages("[7:123456789012][1/2] CLIENT: x\n");
+        assert_eq!((m[0].secs, m[0].usecs), (Some(7), Some(USECS_MAX)));
+    }
+
     #[test]
     fn the_fast_prefix_parser_agrees_with_the_regex() {
         for line in [
@@ -420,13 +448,14 @@ mod tests {
             "plain text: with colon",
             "[1:2][3/4] : empty role",
             "x [1:2][3/4] CLIENT: late",
+            "[1795321980:99999999999][2131/140] CLIENT: garbage microseconds",
         ] {
             let fast = parse_prefix(line)
                 .map(|(s, r, b)| (s.secs, s.usecs, r.to_string(), line[b..].to_string()));
             let slow = prefix_re().captures(line).map(|c| {
                 (
                     c["sec"].parse().unwrap(),
-                    c["usec"].parse().unwrap(),
+                    c["usec"].parse::<u64>().unwrap().min(USECS_MAX),
                     c["role"].to_string(),
                     c["body"].to_string(),
                 )
@@ -497,6 +526,8 @@ mod tests {
             "[1795321837:2][1/2] CLIENT: t",
             "[1795321837:2][1/2]",
             "[1795321837:2][1/2] CLIENT: u",
+            "[1795321837:99999999999][1/2] CLIENT: v",
+            "[1795321837:18446744073709551616][1/2] CLIENT: w",
         ] {
             lines.push(l.to_string());
         }
