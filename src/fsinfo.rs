@@ -84,11 +84,6 @@ pub fn refuse_links() {
     LINKS_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Whether this process's reads refuse a final symbolic link (a node's agent).
-pub(crate) fn links_refused() -> bool {
-    LINKS_REFUSED.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// The flags of a read by name that never waits for a FIFO's writer, and follows no final link
 /// once [`refuse_links`] was called.
 #[cfg(unix)]
@@ -137,6 +132,32 @@ pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
             }
             _ => e,
         })?;
+    let kind = f.metadata()?.file_type();
+    if kind.is_file() {
+        return Ok(f);
+    }
+    Err(not_regular(kind))
+}
+
+/// [`open_regular`] through a final symbolic link, in an agent too: for a caller that passes on
+/// nothing of the file but a database's file id ([`crate::monitor::progress::database_ids`]),
+/// since a database moved to another disk and linked back into the home is where its server
+/// opens it (an agent read such a master database as unread, and it was never compared). The
+/// link's target must be a regular file before it is opened (a link to a device or FIFO is
+/// never opened) and after.
+pub(crate) fn open_regular_through_link(path: &Path) -> std::io::Result<std::fs::File> {
+    let kind = std::fs::metadata(path)?.file_type();
+    if !kind.is_file() {
+        return Err(not_regular(kind));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let f = options.open(path)?;
     let kind = f.metadata()?.file_type();
     if kind.is_file() {
         return Ok(f);

@@ -1109,6 +1109,44 @@ fn the_other_reads_answer_as_the_nodes_own_local_node_does() {
     a.ok(json!({"op": "stop_server", "deadline_ms": 10000}));
 }
 
+/// The database comparison reads a database linked into the home (moved to another disk) by
+/// its file id, as the node's own local node does: the agent, which follows no link when it
+/// reads a file, read it as unread, and a master database linked so was never compared. Only a
+/// database's id passes: a link to another file, a FIFO or a missing target gives nothing.
+#[test]
+fn a_database_linked_into_the_home_is_read_by_its_id_as_locally() {
+    use std::os::unix::fs::symlink;
+    use tt_ha::node::NodeAccess;
+    let node = FakeNode::new();
+    let mut db = vec![0u8; 512];
+    db[12..16].copy_from_slice(&0x053162u32.to_le_bytes());
+    db[52..72].fill(7);
+    std::fs::write(node.outside.join("volumes.db"), &db).unwrap();
+    std::fs::write(
+        node.outside.join("secret"),
+        b"not a database, 72 bytes or more of it ......................",
+    )
+    .unwrap();
+    fifo(&node.outside.join("pipe"));
+    symlink(
+        node.outside.join("volumes.db"),
+        node.home.join("volumes.db"),
+    )
+    .unwrap();
+    symlink(node.outside.join("secret"), node.home.join("secret.db")).unwrap();
+    symlink(node.outside.join("pipe"), node.home.join("pipe.db")).unwrap();
+    symlink(node.outside.join("gone"), node.home.join("gone.db")).unwrap();
+    std::fs::write(node.home.join("media.db"), &db).unwrap();
+    let text = std::fs::read_to_string(&node.node_file).unwrap();
+    let cfg = tt_ha::config::parse_agent(&text, &node.node_file).unwrap();
+    let local = tt_ha::node::LocalNode::new(cfg.node.clone(), cfg.role);
+    let (mut a, _) = Peer::on(&node.node_file);
+    let ids = within_20s("database_ids", move || a.ok(json!({"op": "database_ids"})));
+    let id = "07".repeat(20);
+    assert_eq!(ids, json!({"media.db": id, "volumes.db": id}), "{ids}");
+    assert_eq!(ids, json!(local.database_ids().unwrap()));
+}
+
 /// The confinement checks the path it acts on: a link's name spelled with a trailing `/`, `/.`
 /// or doubled slashes is the link itself, never the folder it leads to. (An adversary emptied a
 /// folder outside the node, the home and the backups with `remove_tree` of `RUN/link/`.)

@@ -709,18 +709,18 @@ pub fn database_sizes(home: &Path) -> std::io::Result<BTreeMap<String, u64>> {
     Ok(sizes)
 }
 
-/// The id [`database_ids`] gives a file it could not read (this user may not, or a node's
-/// agent follows no link): present under its name, its id unknown.
+/// The id [`database_ids`] gives a file it could not read (this user may not): present under
+/// its name, its id unknown.
 pub const UNREAD_ID: &str = "";
 
 /// The home's database files by name (as [`crate::display::name`] shows it: a name that is not
 /// UTF-8 is one too), each with its Berkeley DB file id (the 20 bytes at offset 52 of its
 /// metadata page, in hexadecimal): a database and its replica share it, and a copy made with
 /// `cp` has it too, whatever either is named. A link is followed (a database moved to another
-/// disk and linked back is where its server opens it).
+/// disk and linked back is where its server opens it), by a node's agent too, which otherwise
+/// follows no link: only a regular file's file id is read, and only a database's is passed on.
 ///
-/// A file this user may not read (or a link a node's agent may not follow) that could be a
-/// database (not a region file, log, DB_CONFIG or the message file `message_file` by its
+/// A file this user may not read that could be a database (not a region file, log, DB_CONFIG or the message file `message_file` by its
 /// name) is given [`UNREAD_ID`]: it is there, by name. (Replication writes a replicant's
 /// databases mode 0640: a monitoring account outside the server's group read them as
 /// missing, and `check` said CRITICAL with the advice of a new initial copy; then, told
@@ -738,17 +738,19 @@ pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap
         }
         let name = crate::display::name(&entry.file_name()).to_string();
         let mut head = [0u8; 72];
-        match crate::fsinfo::open_regular(&path) {
+        let opened = if kind.is_symlink() {
+            crate::fsinfo::open_regular_through_link(&path)
+        } else {
+            crate::fsinfo::open_regular(&path)
+        };
+        match opened {
             Ok(mut f) => {
                 if f.read_exact(&mut head).is_ok() && has_database_magic(&head) {
                     let hex: String = head[52..72].iter().map(|b| format!("{b:02x}")).collect();
                     ids.insert(name, hex);
                 }
             }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::PermissionDenied
-                    || (kind.is_symlink() && crate::fsinfo::links_refused()) =>
-            {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 let class = crate::dbhome::classify(
                     entry.file_name(),
                     crate::dbhome::EntryKind::File,
