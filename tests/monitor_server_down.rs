@@ -443,18 +443,19 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
     }
     let state = tempfile::tempdir().unwrap();
     std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let as_nobody = || {
+    let nobody = |args: &[&str]| {
         let o = std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(env!("CARGO_BIN_EXE_tt-ha"))
-            .args(["check", "--config"])
+            .args(args)
+            .arg("--config")
             .arg(config(dir.path()))
-            .arg("--state")
-            .arg(state.path().join("seek.json"))
             .output()
             .unwrap();
         (common::text(&o), o.status.code())
     };
+    let seek = state.path().join("seek.json");
+    let as_nobody = || nobody(&["check", "--state", seek.to_str().unwrap()]);
     let (out, code) = as_nobody();
     eprintln!("as nobody: {out}");
     assert_eq!(code, Some(0), "{out}");
@@ -481,6 +482,41 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
     assert!(
         out.starts_with("TT-HA CRITICAL")
             && out.contains("lacks 1 of the master's databases (volumes.db)"),
+        "{out}"
+    );
+    // Put back, and the replicant's home made unlistable for this user (0711: its message
+    // file is opened by name, the folder never listed): OK by the files, and both `check` and
+    // `monitor --json` say the homes were not compared (the live views said nothing).
+    std::fs::rename(
+        dir.path().join("moved.db"),
+        home("replicant").join("volumes.db"),
+    )
+    .unwrap();
+    std::fs::set_permissions(home("replicant"), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let (out, code) = as_nobody();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("databases was not checked"), "{out}");
+    let (out, _) = nobody(&["monitor", "--json", "--seconds", "3"]);
+    let last = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|v| v["type"] == "snapshot")
+        .unwrap_or_else(|| panic!("no snapshot: {out}"));
+    assert_eq!(last["verdict"], "functional", "{out}");
+    assert!(
+        last["databases_unchecked"]
+            .as_str()
+            .is_some_and(|n| n.contains("was not checked")),
+        "{last}"
+    );
+    // Listable again: nothing noted.
+    std::fs::set_permissions(home("replicant"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (out, _) = nobody(&["monitor", "--json", "--seconds", "3"]);
+    assert!(
+        out.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["type"] == "snapshot")
+            .all(|v| v["databases_unchecked"].is_null()),
         "{out}"
     );
 }

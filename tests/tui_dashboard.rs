@@ -316,6 +316,7 @@ fn a_replicant_home_lacking_a_database_is_no_functional_pair() {
         Msg::Databases(Some(Compare {
             seq,
             lacks: vec!["volumes.db".into()],
+            unchecked: None,
         }))
     };
     for seq in 1..=2 {
@@ -333,6 +334,19 @@ fn a_replicant_home_lacking_a_database_is_no_functional_pair() {
     a.update(Msg::Databases(None));
     let s = render(&a, 160, 48);
     assert!(s.contains("Replication functional"), "{s}");
+    assert!(!s.contains("not compared"), "{s}");
+    // A home this user cannot list: functional by the files, and the bar says it was not
+    // compared (neither the lack named before nor a clean pair).
+    a.update(Msg::Databases(Some(Compare {
+        seq: 4,
+        lacks: Vec::new(),
+        unchecked: Some(tt_ha::monitor::databases::not_checked(&"Permission denied")),
+    })));
+    let s = render(&a, 160, 48);
+    assert!(
+        s.contains("Replication functional") && s.contains("databases not compared"),
+        "{s}"
+    );
 }
 
 /// The node watch reports every 2 s what it saw up to 2 s before: a server's uptime is that

@@ -352,9 +352,7 @@ fn check_nodes(
                 looked.lacks
             }
             Err(e) => {
-                notes.push(format!(
-                    "note: whether the replicant's home holds the master's databases was not checked: {e}. Run the check as a user in the server's group (or one that may read its home)"
-                ));
+                notes.push(format!("note: {}", monitor::databases::not_checked(&e)));
                 Vec::new()
             }
         };
@@ -521,16 +519,18 @@ fn dashboard_json(
 }
 
 /// One `monitor --json` snapshot: the verdict, both nodes' states, and the dashboard's node
-/// table, rates, lag and copy (each node's `unreachable` says why it does not answer).
+/// table, rates, lag and copy (each node's `unreachable` says why it does not answer), and
+/// `databases_unchecked`: why the replicant's home could not be compared, if so.
 fn snapshot_json(
     cfg: &config::SiteConfig,
     v: &Verdict,
     states: [&NodeState; 2],
     seen: &[monitor::dashboard::ProcessSeen; 2],
     unreached: &[Option<String>; 2],
+    databases_unchecked: Option<&str>,
 ) -> Value {
     let [m, r] = states;
-    let mut snap = json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "verdict_detail": v, "lag": monitor::lag(m, r),
+    let mut snap = json!({"type": "snapshot", "verdict": v.name(), "detail": v.describe(), "verdict_detail": v, "lag": monitor::lag(m, r), "databases_unchecked": databases_unchecked,
                "master": node_json(m, &monitor::single(m)), "replicant": node_json(r, &monitor::single(r))});
     dashboard_json(&mut snap, cfg, states, seen, unreached);
     snap
@@ -565,6 +565,7 @@ fn reach_both(
                 [&states[0], &states[1]],
                 &seen,
                 why,
+                None,
             ))?;
         } else if said.as_deref() != Some(&v.describe()) {
             outln!(
@@ -651,6 +652,7 @@ pub fn monitor(
     let mut databases = monitor::databases::Judge::default();
     let replicant_home = shown(&cfg.replicant().home).to_string();
     let mut last_seen = String::new();
+    let mut last_unchecked: Option<String> = None;
     // A file that has just appeared may still be being written (`cp` back in place): its
     // verdict is said once it has settled, not from its first bytes.
     let mut settle_until = Instant::now();
@@ -718,7 +720,9 @@ pub fn monitor(
             [&feeds[0].state, &feeds[1].state],
             now,
         );
-        let v = databases.judge(v, watcher.compared().as_ref(), &replicant_home);
+        let compared = watcher.compared();
+        let v = databases.judge(v, compared.as_ref(), &replicant_home);
+        let unchecked = compared.and_then(|c| c.unchecked);
         let v = monitor::clock::with_doubts(
             v,
             monitor::clock::stamp_doubts([&feeds[0].state, &feeds[1].state]),
@@ -730,9 +734,22 @@ pub fn monitor(
         // read "syncing 85.8%" for a moment). Said once it is read, or after 5 s regardless.
         let half_read = (more || Instant::now() < settle_until)
             && last_snapshot.elapsed() < Duration::from_secs(5);
-        let changed = !half_read && (v.name() != last_verdict || seen_words != last_seen);
+        let changed = !half_read
+            && (v.name() != last_verdict || seen_words != last_seen || unchecked != last_unchecked);
         if !half_read {
             last_seen = seen_words;
+        }
+        // Said once, when it begins (and again if its reason changes): the verdict rests on
+        // the message files alone while the replicant's home cannot be listed.
+        if !json_out
+            && !half_read
+            && unchecked != last_unchecked
+            && let Some(note) = &unchecked
+        {
+            outln!("note: {note}");
+        }
+        if !half_read {
+            last_unchecked = unchecked.clone();
         }
         if !json_out
             && (changed
@@ -754,6 +771,7 @@ pub fn monitor(
                 [&feeds[0].state, &feeds[1].state],
                 &seen,
                 &unreached,
+                unchecked.as_deref(),
             ))?;
         }
         // Following for a reader that has gone away (`tt-ha monitor --json | head`) is pointless.

@@ -20,6 +20,19 @@ pub struct Compare {
     pub seq: u64,
     /// The master's databases (one name each) the replicant's home does not hold.
     pub lacks: Vec<String>,
+    /// Why the homes could not be compared (the replicant's home could not be listed as this
+    /// user): [`not_checked`]'s note. Such a comparison says nothing of the databases.
+    pub unchecked: Option<String>,
+}
+
+/// The note a view gives when the replicant's home could not be compared (`e`: why), the same
+/// words in `check`, `monitor --json` and the plain monitor: the verdict then rests on the
+/// message files alone, and the operator must know it (a replicant's home is often readable
+/// only by the server's group).
+pub fn not_checked(e: &dyn std::fmt::Display) -> String {
+    format!(
+        "whether the replicant's home holds the master's databases was not checked: {e}. Run tt-ha as a user in the server's group (or one that may read its home)"
+    )
 }
 
 /// The pair's verdict once what the replicant's home lacks is known: functional by the
@@ -88,6 +101,8 @@ impl Judge {
     /// none fresh, so nothing is said of the databases), for the replicant's `home`.
     pub fn judge(&mut self, v: Verdict, compare: Option<&Compare>, home: &str) -> Verdict {
         let newest = compare.map_or(self.newest, |c| c.seq.max(self.newest));
+        // A comparison that could not be made says nothing of the databases: as none fresh.
+        let compare = compare.filter(|c| c.unchecked.is_none());
         if v != Verdict::Functional {
             self.fence = None;
             self.counted.clear();
@@ -128,6 +143,7 @@ mod tests {
         Compare {
             seq,
             lacks: lacks.iter().map(|s| s.to_string()).collect(),
+            unchecked: None,
         }
     }
 
@@ -182,6 +198,35 @@ mod tests {
             missing(&j.judge(f.clone(), Some(&c(9, &["a.db"])), "h")),
             ["a.db"]
         );
+    }
+
+    /// A comparison that could not be made (the replicant's home unlistable) neither names a
+    /// database nor clears one named, nor counts towards the two in a row.
+    #[test]
+    fn a_comparison_not_made_says_nothing_of_the_databases() {
+        let f = Verdict::Functional;
+        let mut j = Judge::default();
+        let not_made = |seq| Compare {
+            seq,
+            lacks: Vec::new(),
+            unchecked: Some(not_checked(&"Permission denied")),
+        };
+        // Functional from the first look (fence 0): 2 and 3 count.
+        for seq in 1..=2 {
+            assert_eq!(j.judge(f.clone(), Some(&c(seq, &["a.db"])), "h"), f);
+        }
+        assert_eq!(
+            missing(&j.judge(f.clone(), Some(&c(3, &["a.db"])), "h")),
+            ["a.db"]
+        );
+        // Not made: nothing said (not `a.db` again, nor a clean pair).
+        assert_eq!(j.judge(f.clone(), Some(&not_made(4)), "h"), f);
+        // The next one made counts on from the last made: 3 and 5 lack `a.db` in a row.
+        assert_eq!(
+            missing(&j.judge(f.clone(), Some(&c(5, &["a.db"])), "h")),
+            ["a.db"]
+        );
+        assert!(not_made(7).unchecked.unwrap().contains("Permission denied"));
     }
 
     /// The one rule `check` and the live views share: only a functional pair lacking

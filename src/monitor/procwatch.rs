@@ -144,14 +144,23 @@ impl Watcher {
             std::thread::spawn(move || {
                 let mut seq = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    if let Ok(super::databases::Looked { lacks, .. }) =
-                        super::databases::look(&*nodes[0], &*nodes[1])
-                    {
-                        seq += 1;
-                        let c = super::databases::Compare { seq, lacks };
-                        if let Ok(mut a) = compared.lock() {
-                            *a = Some((c, Instant::now()));
-                        }
+                    seq += 1;
+                    // A home that could not be listed is said (a live view notes it, as
+                    // `check` does), never read as one that lacks nothing.
+                    let c = match super::databases::look(&*nodes[0], &*nodes[1]) {
+                        Ok(looked) => super::databases::Compare {
+                            seq,
+                            lacks: looked.lacks,
+                            unchecked: None,
+                        },
+                        Err(e) => super::databases::Compare {
+                            seq,
+                            lacks: Vec::new(),
+                            unchecked: Some(super::databases::not_checked(&e)),
+                        },
+                    };
+                    if let Ok(mut a) = compared.lock() {
+                        *a = Some((c, Instant::now()));
                     }
                     // The first few 1 s apart: a view just started names a lack in seconds.
                     let every = if seq < COMPARE_QUICK {
@@ -170,8 +179,9 @@ impl Watcher {
         }
     }
 
-    /// The newest comparison of both homes' databases, if fresh (`None`: none yet, or a node
-    /// did not answer, or one of its databases could not be read). Never waits on a node.
+    /// The newest comparison of both homes' databases, if fresh (`None`: none yet, or the last
+    /// is older than 15 s); one that could not be made says why in `unchecked`. Never waits on
+    /// a node.
     pub fn compared(&self) -> Option<super::databases::Compare> {
         self.compared
             .lock()

@@ -400,6 +400,19 @@ impl App {
     /// `monitor --json` give it.
     pub fn verdict_text(&self) -> String {
         match &self.live.verdict {
+            // Functional by the message files alone: the operator must know the homes were
+            // not compared (`monitor --json`'s `databases_unchecked`, `check`'s note).
+            Some(v @ Verdict::Functional)
+                if self
+                    .databases
+                    .as_ref()
+                    .is_some_and(|c| c.unchecked.is_some()) =>
+            {
+                format!(
+                    "{} · databases not compared: the replicant's home is not listable as this user",
+                    capitalized(&v.describe())
+                )
+            }
             Some(v) => capitalized(&v.describe()),
             None => "Reading the message files".into(),
         }
