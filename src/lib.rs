@@ -23,6 +23,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod dbconfig;
+pub mod dbhead;
 pub mod dbhome;
 pub mod demo;
 pub mod display;

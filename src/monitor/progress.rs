@@ -727,7 +727,6 @@ pub const UNREAD_ID: &str = "";
 /// nothing of them, it missed a database moved away.)
 pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap<String, String>> {
     use crate::dbhome::FileClass;
-    use std::io::Read;
     let mut ids = BTreeMap::new();
     for entry in std::fs::read_dir(home)? {
         let entry = entry?;
@@ -737,7 +736,6 @@ pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap
             continue;
         }
         let name = crate::display::name(&entry.file_name()).to_string();
-        let mut head = [0u8; 72];
         let opened = if kind.is_symlink() {
             crate::fsinfo::open_regular_through_link(&path)
         } else {
@@ -745,9 +743,8 @@ pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap
         };
         match opened {
             Ok(mut f) => {
-                if f.read_exact(&mut head).is_ok() && has_database_magic(&head) {
-                    let hex: String = head[52..72].iter().map(|b| format!("{b:02x}")).collect();
-                    ids.insert(name, hex);
+                if let Ok(Some(head)) = crate::dbhead::read(&mut f) {
+                    ids.insert(name, head.file_id_hex());
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -776,28 +773,11 @@ pub fn database_ids(home: &Path, message_file: &str) -> std::io::Result<BTreeMap
     Ok(ids)
 }
 
-/// Whether a file's first bytes carry a Berkeley DB metadata magic number at byte 12 (btree,
-/// hash, queue or heap, either byte order).
-fn has_database_magic(head: &[u8]) -> bool {
-    const MAGICS: [u32; 4] = [0x053162, 0x061561, 0x042253, 0x074582];
-    let Some(bytes) = head.get(12..16) else {
-        return false;
-    };
-    let bytes = [bytes[0], bytes[1], bytes[2], bytes[3]];
-    let (le, be) = (u32::from_le_bytes(bytes), u32::from_be_bytes(bytes));
-    MAGICS.contains(&le) || MAGICS.contains(&be)
-}
-
-/// Whether `path` starts with a Berkeley DB metadata page (the magic number at byte 12).
+/// Whether `path` starts with a Berkeley DB metadata page ([`crate::dbhead`]).
 fn is_database(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 16];
     // Opened as a regular file only: a name swapped for a FIFO after the listing must not
     // block the look.
-    let Ok(mut f) = crate::fsinfo::open_regular(path) else {
-        return false;
-    };
-    f.read_exact(&mut head).is_ok() && has_database_magic(&head)
+    crate::dbhead::of_file(path).is_ok_and(|h| h.is_some())
 }
 
 /// One moment of a replayed copy: what the operator would have been shown then.

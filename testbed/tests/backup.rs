@@ -353,6 +353,55 @@ fn a_backup_whose_logs_no_longer_match_the_home_is_replaced_by_a_new_one() {
     assert_eq!(recovered_volumes(&all[1]), db_dump(&m, "volumes.db"));
 }
 
+/// A database replaced outside the log after log was written since the backup (dumped and
+/// loaded anew with `db5.3_load` into a file put in its place, the master stopped): log files
+/// cannot carry that, so the backup is not current and a new one is made. It was topped up
+/// with the log and trusted, its copy of the database being the file that was replaced.
+#[test]
+fn a_database_replaced_by_db_load_after_writes_gets_a_new_backup() {
+    let sb = Sandbox::new(300);
+    let m = sb.home("master");
+    let root = sb.root.join("backup");
+    let o = sb.tt_ha(&["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let first = backups(&root).pop().unwrap();
+    let first_tree = tree(&first);
+    // Log written since the backup.
+    put(sb.master_port, "V7000009");
+    service(&sb, "stop");
+    let dump = db_dump(&m, "volumes.db");
+    let scratch = sb.root.join("loaded.db");
+    let mut load = Command::new("db5.3_load")
+        .arg(&scratch)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("db5.3_load (Debian db5.3-util) runs");
+    use std::io::Write;
+    load.stdin
+        .take()
+        .unwrap()
+        .write_all(dump.as_bytes())
+        .unwrap();
+    assert!(load.wait().unwrap().success(), "db5.3_load");
+    std::fs::copy(&scratch, m.join("volumes.db")).unwrap();
+    let o = sb.tt_ha(&["backup"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("is another database than the one it copied"),
+        "{out}"
+    );
+    assert!(out.contains("made and verified backup"), "{out}");
+    let all = backups(&root);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(tree(&first), first_tree, "the old backup was changed");
+    assert_eq!(
+        std::fs::read(all[1].join("volumes.db")).unwrap(),
+        std::fs::read(m.join("volumes.db")).unwrap(),
+        "the new backup holds the database as it is now"
+    );
+}
+
 #[test]
 fn new_log_files_written_since_are_added_when_the_master_stops() {
     let sb = Sandbox::new(100);
