@@ -320,15 +320,39 @@ fn a_crash_during_the_top_up_then_resume_leaves_a_current_backup() {
     );
 }
 
+/// The sandbox's first backup (`tt-ha backup`): its folder and its files as made.
+fn first_backup(sb: &Sandbox) -> (PathBuf, BTreeMap<PathBuf, Vec<u8>>) {
+    let o = sb.tt_ha(&["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let first = backups(&sb.root.join("backup")).pop().unwrap();
+    let tree = tree(&first);
+    (first, tree)
+}
+
+/// `tt-ha backup` again: it says `because` and makes a new backup beside `first`, left as it
+/// was (`first_tree`). Both backups, oldest first.
+fn backup_made_anew(
+    sb: &Sandbox,
+    first: &Path,
+    first_tree: &BTreeMap<PathBuf, Vec<u8>>,
+    because: &str,
+) -> Vec<PathBuf> {
+    let o = sb.tt_ha(&["backup"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains(because), "{out}");
+    assert!(out.contains("made and verified backup"), "{out}");
+    let all = backups(&sb.root.join("backup"));
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(&tree(first), first_tree, "the old backup was changed");
+    all
+}
+
 #[test]
 fn a_backup_whose_logs_no_longer_match_the_home_is_replaced_by_a_new_one() {
     let sb = Sandbox::new(500);
     let m = sb.home("master");
-    let root = sb.root.join("backup");
-    let o = sb.tt_ha(&["backup"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let first = backups(&root).pop().unwrap();
-    let first_tree = tree(&first);
+    let (first, first_tree) = first_backup(&sb);
     // The master's environment is made anew in the same folder (a reinstall): its log file
     // has the same name but other contents, so no log can bring the old backup up to date.
     service(&sb, "stop");
@@ -342,14 +366,7 @@ fn a_backup_whose_logs_no_longer_match_the_home_is_replaced_by_a_new_one() {
         }
     }
     seed(&m, &["--volumes", "300"]);
-    let o = sb.tt_ha(&["backup"]);
-    let out = text(&o);
-    assert!(o.status.success(), "{out}");
-    assert!(out.contains("no longer matches"), "{out}");
-    assert!(out.contains("made and verified backup"), "{out}");
-    let all = backups(&root);
-    assert_eq!(all.len(), 2, "{all:?}");
-    assert_eq!(tree(&first), first_tree, "the old backup was changed");
+    let all = backup_made_anew(&sb, &first, &first_tree, "no longer matches");
     assert_eq!(recovered_volumes(&all[1]), db_dump(&m, "volumes.db"));
 }
 
@@ -361,11 +378,7 @@ fn a_backup_whose_logs_no_longer_match_the_home_is_replaced_by_a_new_one() {
 fn a_database_replaced_by_db_load_after_writes_gets_a_new_backup() {
     let sb = Sandbox::new(300);
     let m = sb.home("master");
-    let root = sb.root.join("backup");
-    let o = sb.tt_ha(&["backup"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let first = backups(&root).pop().unwrap();
-    let first_tree = tree(&first);
+    let (first, first_tree) = first_backup(&sb);
     // Log written since the backup.
     put(sb.master_port, "V7000009");
     service(&sb, "stop");
@@ -384,17 +397,12 @@ fn a_database_replaced_by_db_load_after_writes_gets_a_new_backup() {
         .unwrap();
     assert!(load.wait().unwrap().success(), "db5.3_load");
     std::fs::copy(&scratch, m.join("volumes.db")).unwrap();
-    let o = sb.tt_ha(&["backup"]);
-    let out = text(&o);
-    assert!(o.status.success(), "{out}");
-    assert!(
-        out.contains("is another database than the one it copied"),
-        "{out}"
+    let all = backup_made_anew(
+        &sb,
+        &first,
+        &first_tree,
+        "is another database than the one it copied",
     );
-    assert!(out.contains("made and verified backup"), "{out}");
-    let all = backups(&root);
-    assert_eq!(all.len(), 2, "{all:?}");
-    assert_eq!(tree(&first), first_tree, "the old backup was changed");
     assert_eq!(
         std::fs::read(all[1].join("volumes.db")).unwrap(),
         std::fs::read(m.join("volumes.db")).unwrap(),
