@@ -340,7 +340,9 @@ fn a_replicant_home_lacking_a_database_is_no_functional_pair() {
     a.update(Msg::Databases(Some(Compare {
         seq: 4,
         lacks: Vec::new(),
-        unchecked: Some(tt_ha::monitor::databases::not_checked(&"Permission denied")),
+        unchecked: Some(tt_ha::monitor::databases::not_checked(
+            &std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        )),
     })));
     let s = render(&a, 160, 48);
     assert!(

@@ -29,9 +29,14 @@ pub struct Compare {
 /// words in `check`, `monitor --json` and the plain monitor: the verdict then rests on the
 /// message files alone, and the operator must know it (a replicant's home is often readable
 /// only by the server's group).
-pub fn not_checked(e: &dyn std::fmt::Display) -> String {
+pub fn not_checked(e: &std::io::Error) -> String {
+    let advice = if e.kind() == std::io::ErrorKind::PermissionDenied {
+        ". Run tt-ha as a user in the server's group (or one that may read its home)"
+    } else {
+        ""
+    };
     format!(
-        "whether the replicant's home holds the master's databases was not checked: {e}. Run tt-ha as a user in the server's group (or one that may read its home)"
+        "whether the replicant's home holds the master's databases was not checked: {e}{advice}"
     )
 }
 
@@ -209,7 +214,9 @@ mod tests {
         let not_made = |seq| Compare {
             seq,
             lacks: Vec::new(),
-            unchecked: Some(not_checked(&"Permission denied")),
+            unchecked: Some(not_checked(&std::io::Error::from(
+                std::io::ErrorKind::PermissionDenied,
+            ))),
         };
         // Functional from the first look (fence 0): 2 and 3 count.
         for seq in 1..=2 {
@@ -226,7 +233,15 @@ mod tests {
             missing(&j.judge(f.clone(), Some(&c(5, &["a.db"])), "h")),
             ["a.db"]
         );
-        assert!(not_made(7).unchecked.unwrap().contains("Permission denied"));
+        assert!(
+            not_made(7)
+                .unchecked
+                .unwrap()
+                .contains("in the server's group")
+        );
+        // Another cause (a node out of reach) gets no advice about groups.
+        let other = not_checked(&std::io::Error::other("the link to rep was cut"));
+        assert!(other.ends_with("the link to rep was cut"), "{other}");
     }
 
     /// The one rule `check` and the live views share: only a functional pair lacking
