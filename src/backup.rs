@@ -1030,30 +1030,51 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
 
 /// A database of the master's home that is not the file backup `c` copied, by the head of its
 /// first page ([`crate::dbhead`]), read whatever log was written since: its file id is
-/// another (a `db_load`, another database put in its place), or its metadata page's LSN is
-/// older than the copy's (an older copy put back by hand). The log written since cannot carry
-/// either: a top-up would have kept a backup without the change (it was called current when
-/// log had been written since the copy). Two reads of 72 bytes per database; a file that is
-/// not a database on either side (or cannot be read here, which the hashing says) is left to
-/// the other tests. Not caught: an older copy put back whose first page did not change
-/// between it and the backup's copy. An abort that undoes a change of the metadata page also
-/// moves its LSN back; such a backup is then made anew, which costs time and loses nothing.
+/// another (a `db_load`, another database put in its place), its metadata page's LSN is older
+/// than the copy's (an older copy put back by hand), or that LSN lies past the end of the
+/// master's own log (a file of another environment put in its place: Berkeley DB itself then
+/// refuses to open it, BDB2506). The log cannot carry any of these: a top-up would have kept a
+/// backup without the change (it was called current when log had been written since the
+/// copy). Two reads of 72 bytes per database, and the newest log's end; a file that is not a
+/// database on either side (or cannot be read here, which the hashing says) is left to the
+/// other tests. Not caught: an older copy put back whose first page did not change between it
+/// and the backup's copy. An abort that undoes a change of the metadata page also moves its
+/// LSN back; such a backup is then made anew, which costs time and loses nothing.
 fn replaced_database(c: &Candidate, set: &[&crate::dbhome::Entry]) -> Option<String> {
     let held: HashSet<&str> = c.manifest.files.iter().map(|f| f.name.as_str()).collect();
+    let mut heads = Vec::new();
     for e in set
         .iter()
         .filter(|e| e.class == FileClass::Database && held.contains(e.name.as_str()))
     {
-        let (Ok(Some(now)), Ok(Some(copied))) = (
+        if let (Ok(Some(now)), Ok(Some(copied))) = (
             crate::dbhead::of_file(&e.path),
             crate::dbhead::of_file(&c.dir.join(&e.name)),
-        ) else {
-            continue;
-        };
+        ) {
+            heads.push((e, now, copied));
+        }
+    }
+    // The log's end, looked up after the pages were read: a page on disk never has an LSN
+    // past the log on disk (write-ahead logging), so a running master's later writes cannot
+    // put a page read earlier past this end.
+    let log_end = set
+        .iter()
+        .filter(|e| e.class == FileClass::Log)
+        .filter_map(|e| Some((e.name.strip_prefix("log.")?.parse::<u32>().ok()?, *e)))
+        .max_by_key(|(n, _)| *n)
+        .and_then(|(n, e)| Some((n, logs::written_end(&e.path).ok()?)));
+    for (e, now, copied) in heads {
         let how = if now.file_id != copied.file_id {
-            "is another database than the one it copied (its Berkeley DB file id changed: `db_load`, or another file put in its place)"
+            "is another database than the one it copied (its Berkeley DB file id changed: `db_load`, or another file put in its place)".to_string()
         } else if now.lsn < copied.lsn {
-            "holds an older state than its copy (its first page's log position went back: an older copy put back by hand)"
+            "holds an older state than its copy (its first page's log position went back: an older copy put back by hand)".to_string()
+        } else if let Some((n, end)) = log_end
+            && (now.lsn.0 > n || (now.lsn.0 == n && u64::from(now.lsn.1) >= end))
+        {
+            format!(
+                "holds changes the master's log does not have (its first page's log position {}/{} is past the log's end {n}/{end}: a file of another environment put in its place; Berkeley DB refuses to open it)",
+                now.lsn.0, now.lsn.1
+            )
         } else {
             continue;
         };
@@ -1728,12 +1749,14 @@ mod tests {
     }
 
     /// After log was written since the copy, a database that is not the file the backup
-    /// copied — another file id (`db_load`), or a first page older than the copy's (an older
-    /// copy put back) — makes the backup not current: a top-up of logs cannot carry it, and
+    /// copied — another file id (`db_load`), a first page older than the copy's (an older
+    /// copy put back), or one whose log position is past the end of the master's log (a file
+    /// of another environment) — makes the backup not current: a top-up of logs cannot carry it, and
     /// one was taken. A database whose first page moved on (the log's own changes) is topped
     /// up as before.
     #[test]
     fn a_database_replaced_after_log_was_written_makes_the_backup_not_current() {
+        // The home's log is 5,000 bytes of records, then 12 more written since the backup.
         let db = |id: u8, lsn_offset: u32, fill: u8| {
             let mut b = vec![fill; 600_000];
             b[0..4].copy_from_slice(&1u32.to_le_bytes());
@@ -1745,6 +1768,7 @@ mod tests {
         for (what, now, missing) in [
             ("another file id", db(2, 100, b'x'), true),
             ("an older first page", db(1, 50, b'x'), true),
+            ("a first page past the log's end", db(1, 9000, b'x'), true),
             ("pages the log carries", db(1, 200, b'y'), false),
         ] {
             let h = home();
