@@ -541,6 +541,25 @@ const SETTINGS_FILE_LIMIT: u64 = 4 << 20;
 /// Loads and validates `path`: a regular file (a FIFO, device or folder is refused at once,
 /// never waited on) of at most [`SETTINGS_FILE_LIMIT`] bytes.
 pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
+    let mut cfg = load_as_given(path)?;
+    // A home reached through a symbolic link (or spelled with `..`) is resolved once, here, so
+    // that its run folder and quarantine lie beside the real home, on its file system, and the
+    // journal names the real folder.
+    for node in std::iter::once(&mut cfg.master).chain(cfg.replicant.iter_mut()) {
+        // A remote node's home is its own machine's folder: never resolved here.
+        if !node.is_remote() {
+            node.home = crate::identity::resolve_home(&node.home);
+        }
+    }
+    Ok(cfg)
+}
+
+/// [`load`] with each home as the file spells it, links not resolved: for a view that runs on
+/// (`monitor --json`, the plain monitor) and must follow the home as the configuration names
+/// it now, as each `check` does. Resolved once at its start, a home whose link was removed
+/// or pointed at another folder was followed where it used to lead, and the monitor said
+/// `functional` while `check` said UNKNOWN or CRITICAL.
+pub fn load_as_given(path: &Path) -> Result<SiteConfig, ConfigError> {
     let text =
         crate::fsinfo::read_small_text(path, SETTINGS_FILE_LIMIT).map_err(|e| ConfigError {
             path: path.to_path_buf(),
@@ -557,15 +576,6 @@ pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
         })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut cfg = parse(&text, path, base)?;
-    // A home reached through a symbolic link (or spelled with `..`) is resolved once, here, so
-    // that its run folder and quarantine lie beside the real home, on its file system, and the
-    // journal names the real folder.
-    for node in std::iter::once(&mut cfg.master).chain(cfg.replicant.iter_mut()) {
-        // A remote node's home is its own machine's folder: never resolved here.
-        if !node.is_remote() {
-            node.home = crate::identity::resolve_home(&node.home);
-        }
-    }
     cfg.source = Source(Some(path.to_path_buf()));
     Ok(cfg)
 }

@@ -349,6 +349,44 @@ fn monitor_names_the_masters_databases_the_replicants_home_lacks() {
     );
 }
 
+/// A replicant home reached through a link that is removed, then pointed at another folder,
+/// while `monitor --json` runs: the monitor follows the home as the configuration names it
+/// now, as each `check` does. It resolved the link once at its start and followed the old
+/// folder on: `functional` while `check` said UNKNOWN (no file there), then CRITICAL (another
+/// folder's file).
+#[test]
+fn a_home_link_removed_or_repointed_under_a_running_monitor_is_followed_as_configured() {
+    let dir = pair_with_databases();
+    let var = dir.path().join("replicant/var");
+    std::fs::rename(var.join("db"), var.join("db.real")).unwrap();
+    std::os::unix::fs::symlink("db.real", var.join("db")).unwrap();
+    let notice = |seen: &[serde_json::Value], what: &str| {
+        seen.iter()
+            .any(|v| v["type"] == "file" && v["node"] == "replicant" && v["notice"] == what)
+    };
+    let seen = monitor_while(dir.path(), 8, || {
+        std::fs::remove_file(var.join("db")).unwrap()
+    });
+    assert!(notice(&seen, "missing"), "{seen:#?}");
+    // No home there: no file, and no server of that home (its process works in the folder
+    // the link led to; run beside other tests, another test's stand-in may be taken for it) —
+    // whichever is said, the pair is not functional.
+    let last = seen.iter().rfind(|v| v["type"] == "snapshot").unwrap();
+    assert_ne!(last["verdict"], "functional", "{last:#}");
+    // Pointed at another folder holding a copy of the file: another file, followed afresh.
+    std::fs::create_dir(var.join("db.other")).unwrap();
+    for e in std::fs::read_dir(var.join("db.real")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), var.join("db.other").join(e.file_name())).unwrap();
+    }
+    std::os::unix::fs::symlink("db.real", var.join("db")).unwrap();
+    let seen = monitor_while(dir.path(), 6, || {
+        std::fs::remove_file(var.join("db")).unwrap();
+        std::os::unix::fs::symlink("db.other", var.join("db")).unwrap();
+    });
+    assert!(notice(&seen, "replaced"), "{seen:#?}");
+}
+
 /// A message file deleted, or a FIFO or folder put in its place, while both servers run: what
 /// it said before proves nothing about now. `monitor --json` kept `functional` (its follower
 /// said `missing` for a deleted file and nothing for a FIFO); its verdict is
@@ -495,7 +533,10 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
     std::fs::set_permissions(home("replicant"), std::fs::Permissions::from_mode(0o711)).unwrap();
     let (out, code) = as_nobody();
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("databases was not checked"), "{out}");
+    assert!(
+        out.contains("databases was not checked: cannot list") && out.contains("replicant/var/db"),
+        "{out}"
+    );
     let (out, _) = nobody(&["monitor", "--json", "--seconds", "3"]);
     let last = out
         .lines()
@@ -509,16 +550,46 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
             .is_some_and(|n| n.contains("was not checked")),
         "{last}"
     );
-    // Listable again: nothing noted.
+    // The master's home unlistable leaves the comparison unmade as well (it read as a master
+    // without databases: OK, no note, with a database missing on the replicant).
     std::fs::set_permissions(home("replicant"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (out, _) = nobody(&["monitor", "--json", "--seconds", "3"]);
+    std::fs::set_permissions(home("master"), std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::rename(
+        home("replicant").join("volumes.db"),
+        dir.path().join("moved.db"),
+    )
+    .unwrap();
+    let (out, code) = as_nobody();
+    assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["type"] == "snapshot")
-            .all(|v| v["databases_unchecked"].is_null()),
+        out.contains("was not checked: cannot list the master's home"),
         "{out}"
     );
+    std::fs::rename(
+        dir.path().join("moved.db"),
+        home("replicant").join("volumes.db"),
+    )
+    .unwrap();
+    // Both listable again: the first snapshots say the homes are not compared yet, the last
+    // (compared twice) says nothing.
+    std::fs::set_permissions(home("master"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (out, _) = nobody(&["monitor", "--json", "--seconds", "8"]);
+    let snaps: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "snapshot")
+        .collect();
+    assert!(
+        snaps[0]["databases_unchecked"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("not compared yet")),
+        "{out}"
+    );
+    assert!(
+        snaps.last().unwrap()["databases_unchecked"].is_null(),
+        "{out}"
+    );
+    assert!(snaps.iter().all(|v| v["verdict"] == "functional"), "{out}");
 }
 
 /// The names and places of databases as a site may have them: a master's database moved to

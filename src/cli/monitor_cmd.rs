@@ -612,7 +612,8 @@ pub fn monitor(
             },
         );
     }
-    let cfg = config::load(config_path)?;
+    // The homes as configured, links followed afresh at each look (as each `check` does).
+    let cfg = config::load_as_given(config_path)?;
     let started = Instant::now();
     let until = seconds.map(Duration::from_secs);
     let Some(nodes) = reach_both(&cfg, json_out, started, until)? else {
@@ -722,7 +723,15 @@ pub fn monitor(
         );
         let compared = watcher.compared();
         let v = databases.judge(v, compared.as_ref(), &replicant_home);
-        let unchecked = compared.and_then(|c| c.unchecked);
+        // Why the homes' databases are not judged: a home could not be listed (said by every
+        // view), or, for `--json`, a functional pair not yet compared twice (its first
+        // snapshot read as compared, all present, with a database missing).
+        let cannot = compared.and_then(|c| c.unchecked);
+        let unchecked = match (&cannot, json_out) {
+            (Some(_), _) | (None, false) => cannot,
+            (None, true) => (v == Verdict::Functional && !databases.judged())
+                .then(|| monitor::databases::NOT_YET_COMPARED.to_string()),
+        };
         let v = monitor::clock::with_doubts(
             v,
             monitor::clock::stamp_doubts([&feeds[0].state, &feeds[1].state]),

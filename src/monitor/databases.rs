@@ -66,14 +66,29 @@ pub struct Looked {
 
 /// Both homes' databases compared now ([`super::pair::replicant_lacks`]), the one look of
 /// `check` and the live views. The master is asked first: a database it has is then on the
-/// replicant too, unless replication is behind (which [`Judge`] allows for). A master that
-/// does not tell asks for nothing; an error: the replicant's home could not be listed.
+/// replicant too, unless replication is behind (which [`Judge`] allows for). An error: a
+/// home could not be listed (named in it), and nothing was compared.
 pub fn look(
     master: &dyn crate::node::NodeAccess,
     replicant: &dyn crate::node::NodeAccess,
 ) -> std::io::Result<Looked> {
-    let m = master.database_ids().unwrap_or_default();
-    let held = replicant.database_ids()?;
+    // Named: the note says which folder this user could not list. A master's home that
+    // cannot be listed leaves the comparison unmade too (it read as a master with no
+    // databases, so a replicant lacking one was OK, with no note).
+    let list = |node: &dyn crate::node::NodeAccess| {
+        node.database_ids().map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot list the {}'s home {}: {e}",
+                    node.role().as_str(),
+                    crate::display::path(&node.config().home)
+                ),
+            )
+        })
+    };
+    let m = list(master)?;
+    let held = list(replicant)?;
     Ok(Looked {
         lacks: super::pair::replicant_lacks(
             &m,
@@ -99,12 +114,25 @@ pub struct Judge {
     fence: Option<u64>,
     /// The two newest comparisons that count, older first.
     counted: Vec<Compare>,
+    /// Whether the last verdict judged rested on two comparisons that count.
+    judged: bool,
 }
 
+/// The note of a live view whose functional pair has not had its databases judged yet (the
+/// first seconds after it turned functional, or after a comparison could not be made).
+pub const NOT_YET_COMPARED: &str = "not compared yet: both homes' databases are compared every 5 s (the first four 1 s apart), and a database is named once two comparisons in a row lack it";
+
 impl Judge {
+    /// Whether the verdict last judged rested on two comparisons that count: while it did
+    /// not, a `functional` says nothing of the databases yet.
+    pub fn judged(&self) -> bool {
+        self.judged
+    }
+
     /// The pair's verdict `v` judged with `compare`, the watch's newest comparison (`None`:
     /// none fresh, so nothing is said of the databases), for the replicant's `home`.
     pub fn judge(&mut self, v: Verdict, compare: Option<&Compare>, home: &str) -> Verdict {
+        self.judged = false;
         let newest = compare.map_or(self.newest, |c| c.seq.max(self.newest));
         // A comparison that could not be made says nothing of the databases: as none fresh.
         let compare = compare.filter(|c| c.unchecked.is_none());
@@ -130,6 +158,7 @@ impl Judge {
             [older, latest] if latest.seq == c.seq => [older, latest],
             _ => return v,
         };
+        self.judged = true;
         let both: Vec<String> = latest
             .lacks
             .iter()
@@ -178,6 +207,7 @@ mod tests {
         assert_eq!(j.judge(f.clone(), Some(&c(1, &["a.db", "b.db"])), "h"), f);
         assert_eq!(j.judge(f.clone(), Some(&c(2, &["a.db", "b.db"])), "h"), f);
         assert_eq!(j.judge(f.clone(), Some(&c(3, &["b.db"])), "h"), f);
+        assert!(!j.judged(), "one comparison that counts is no judgement");
         // Lacking in 3 and 4: named, with the home.
         let v = j.judge(f.clone(), Some(&c(4, &["b.db", "c.db"])), "h");
         assert_eq!(missing(&v), ["b.db"]);
@@ -192,7 +222,9 @@ mod tests {
         );
         assert_eq!(j.judge(f.clone(), None, "h"), f);
         // Put back: the next comparison lacks nothing.
+        assert!(!j.judged(), "no fresh comparison: nothing judged");
         assert_eq!(j.judge(f.clone(), Some(&c(5, &[])), "h"), f);
+        assert!(j.judged());
         // A pair that stops being functional keeps its own verdict, and starts afresh.
         let down = Verdict::MasterDown;
         assert_eq!(j.judge(down.clone(), Some(&c(6, &["a.db"])), "h"), down);
