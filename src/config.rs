@@ -460,7 +460,24 @@ pub struct SiteConfig {
     /// master is another machine keeps its journals beside it.
     #[serde(skip)]
     pub source: Source,
+    /// Each node's home as the file spells it (master first), before [`load`] resolved links
+    /// in it: a view that runs on follows these ([`SiteConfig::as_given`]).
+    #[serde(skip)]
+    pub homes_given: GivenHomes,
 }
+
+/// The homes as a configuration file spells them ([`SiteConfig::homes_given`]); like
+/// [`Source`], not part of what makes two configurations equal.
+#[derive(Debug, Clone, Default)]
+pub struct GivenHomes(pub Vec<PathBuf>);
+
+impl PartialEq for GivenHomes {
+    fn eq(&self, _: &GivenHomes) -> bool {
+        true
+    }
+}
+
+impl Eq for GivenHomes {}
 
 /// Where a configuration was loaded from. Two configurations with the same contents are equal
 /// wherever they were read.
@@ -476,6 +493,21 @@ impl PartialEq for Source {
 impl Eq for Source {}
 
 impl SiteConfig {
+    /// This configuration with each home as the file spells it, links not resolved: for a view
+    /// that runs on (`monitor`, the live panes and node watch of the screens), which must
+    /// follow the home as the configuration names it now, as each `check` does. Resolved once
+    /// at its start, a home whose link was removed or pointed at another folder was followed
+    /// where it used to lead, and the monitor said `functional` while `check` said UNKNOWN or
+    /// CRITICAL. The engine keeps the resolved homes: a run names the real folder.
+    pub fn as_given(&self) -> SiteConfig {
+        let mut cfg = self.clone();
+        let nodes = std::iter::once(&mut cfg.master).chain(cfg.replicant.iter_mut());
+        for (node, given) in nodes.zip(&self.homes_given.0) {
+            node.home = given.clone();
+        }
+        cfg
+    }
+
     /// The (single) replicant.
     pub fn replicant(&self) -> &Node {
         &self.replicant[0]
@@ -541,7 +573,13 @@ const SETTINGS_FILE_LIMIT: u64 = 4 << 20;
 /// Loads and validates `path`: a regular file (a FIFO, device or folder is refused at once,
 /// never waited on) of at most [`SETTINGS_FILE_LIMIT`] bytes.
 pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
-    let mut cfg = load_as_given(path)?;
+    let mut cfg = read(path)?;
+    cfg.homes_given = GivenHomes(
+        std::iter::once(&cfg.master)
+            .chain(cfg.replicant.iter())
+            .map(|n| n.home.clone())
+            .collect(),
+    );
     // A home reached through a symbolic link (or spelled with `..`) is resolved once, here, so
     // that its run folder and quarantine lie beside the real home, on its file system, and the
     // journal names the real folder.
@@ -554,12 +592,8 @@ pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
     Ok(cfg)
 }
 
-/// [`load`] with each home as the file spells it, links not resolved: for a view that runs on
-/// (`monitor --json`, the plain monitor) and must follow the home as the configuration names
-/// it now, as each `check` does. Resolved once at its start, a home whose link was removed
-/// or pointed at another folder was followed where it used to lead, and the monitor said
-/// `functional` while `check` said UNKNOWN or CRITICAL.
-pub fn load_as_given(path: &Path) -> Result<SiteConfig, ConfigError> {
+/// The configuration at `path`, its homes as spelled.
+fn read(path: &Path) -> Result<SiteConfig, ConfigError> {
     let text =
         crate::fsinfo::read_small_text(path, SETTINGS_FILE_LIMIT).map_err(|e| ConfigError {
             path: path.to_path_buf(),
@@ -1250,6 +1284,23 @@ exe = "/usr/bin/ttfs-sim"
             c.replicant().service,
             ServiceControl::Commands { .. }
         ));
+    }
+
+    /// `load` resolves a home reached through a link (the engine names the real folder);
+    /// `as_given` gives it back as the file spells it, for the live views.
+    #[test]
+    fn a_linked_home_is_resolved_for_the_engine_and_kept_as_given_for_live_views() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("master/var/db.real");
+        std::fs::create_dir_all(&real).unwrap();
+        std::os::unix::fs::symlink("db.real", d.path().join("master/var/db")).unwrap();
+        let path = d.path().join("tt-ha.toml");
+        std::fs::write(&path, GOOD).unwrap();
+        let c = load(&path).unwrap();
+        assert_eq!(c.master.home, real.canonicalize().unwrap());
+        let given = c.as_given();
+        assert_eq!(given.master.home, d.path().join("master/var/db"));
+        assert_eq!(given.replicant().home, PathBuf::from("/srv/rep/var/db"));
     }
 
     #[test]

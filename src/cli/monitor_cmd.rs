@@ -613,7 +613,7 @@ pub fn monitor(
         );
     }
     // The homes as configured, links followed afresh at each look (as each `check` does).
-    let cfg = config::load_as_given(config_path)?;
+    let cfg = config::load(config_path)?.as_given();
     let started = Instant::now();
     let until = seconds.map(Duration::from_secs);
     let Some(nodes) = reach_both(&cfg, json_out, started, until)? else {

@@ -84,7 +84,8 @@ pub fn spawn(
     polling_only: bool,
     send: impl Fn(LiveUpdate) -> bool + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
-    let cfg = cfg.clone();
+    // The homes as configured, links followed afresh (as `monitor --json` follows them).
+    let cfg = cfg.as_given();
     tokio::task::spawn_blocking(move || {
         // A node that cannot be reached leaves the panes empty and shows as unreachable in
         // the node table; preflight's "node reachable" row says what to do.

@@ -181,7 +181,8 @@ pub type PidHints = crate::monitor::procwatch::PidHints;
 pub fn watch_nodes(cfg: SiteConfig, tx: Tx, hints: PidHints) {
     // The nodes report their processes: a node on another machine is asked, not scanned.
     // A node that cannot be reached is not watched; preflight says why.
-    let Ok(nodes) = crate::monitor::site_nodes(&cfg) else {
+    // The homes as configured, links followed afresh (as `monitor --json` follows them).
+    let Ok(nodes) = crate::monitor::site_nodes(&cfg.as_given()) else {
         return;
     };
     let watcher = crate::monitor::procwatch::Watcher::spawn(std::sync::Arc::new(nodes), hints);
