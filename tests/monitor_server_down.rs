@@ -494,6 +494,25 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
     };
     let seek = state.path().join("seek.json");
     let as_nobody = || nobody(&["check", "--state", seek.to_str().unwrap()]);
+    // `volumes.db` moved out of the replicant's home (`true`) or back.
+    let move_volumes = |away: bool| {
+        let (inside, outside) = (
+            home("replicant").join("volumes.db"),
+            dir.path().join("moved.db"),
+        );
+        let (from, to) = if away {
+            (inside, outside)
+        } else {
+            (outside, inside)
+        };
+        std::fs::rename(from, to).unwrap();
+    };
+    let snapshots = |out: &str| -> Vec<serde_json::Value> {
+        out.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["type"] == "snapshot")
+            .collect()
+    };
     let (out, code) = as_nobody();
     eprintln!("as nobody: {out}");
     assert_eq!(code, Some(0), "{out}");
@@ -510,11 +529,7 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
     assert!(!line.contains("could not be read"), "{line}");
     // Unreadable, yet a database moved away is missing by its name: the account told nothing
     // of the databases said OK.
-    std::fs::rename(
-        home("replicant").join("volumes.db"),
-        dir.path().join("moved.db"),
-    )
-    .unwrap();
+    move_volumes(true);
     let (out, code) = as_nobody();
     assert_eq!(code, Some(2), "{out}");
     assert!(
@@ -525,11 +540,7 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
     // Put back, and the replicant's home made unlistable for this user (0711: its message
     // file is opened by name, the folder never listed): OK by the files, and both `check` and
     // `monitor --json` say the homes were not compared (the live views said nothing).
-    std::fs::rename(
-        dir.path().join("moved.db"),
-        home("replicant").join("volumes.db"),
-    )
-    .unwrap();
+    move_volumes(false);
     std::fs::set_permissions(home("replicant"), std::fs::Permissions::from_mode(0o711)).unwrap();
     let (out, code) = as_nobody();
     assert_eq!(code, Some(0), "{out}");
@@ -538,10 +549,8 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
         "{out}"
     );
     let (out, _) = nobody(&["monitor", "--json", "--seconds", "3"]);
-    let last = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .rfind(|v| v["type"] == "snapshot")
+    let last = snapshots(&out)
+        .pop()
         .unwrap_or_else(|| panic!("no snapshot: {out}"));
     assert_eq!(last["verdict"], "functional", "{out}");
     assert!(
@@ -554,31 +563,19 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
     // without databases: OK, no note, with a database missing on the replicant).
     std::fs::set_permissions(home("replicant"), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(home("master"), std::fs::Permissions::from_mode(0o711)).unwrap();
-    std::fs::rename(
-        home("replicant").join("volumes.db"),
-        dir.path().join("moved.db"),
-    )
-    .unwrap();
+    move_volumes(true);
     let (out, code) = as_nobody();
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("was not checked: cannot list the master's home"),
         "{out}"
     );
-    std::fs::rename(
-        dir.path().join("moved.db"),
-        home("replicant").join("volumes.db"),
-    )
-    .unwrap();
+    move_volumes(false);
     // Both listable again: the first snapshots say the homes are not compared yet, the last
     // (compared twice) says nothing.
     std::fs::set_permissions(home("master"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let (out, _) = nobody(&["monitor", "--json", "--seconds", "8"]);
-    let snaps: Vec<serde_json::Value> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == "snapshot")
-        .collect();
+    let snaps = snapshots(&out);
     assert!(
         snaps[0]["databases_unchecked"]
             .as_str()
