@@ -174,9 +174,7 @@ pub enum BackupError {
         why: String,
     },
     /// Recovery on a scratch copy failed.
-    #[error(
-        "`{tool} -c` on a scratch copy of {dir} failed: {output}. The backup is not usable; make a new one with `tt-ha backup`"
-    )]
+    #[error("`{tool} -c` on a scratch copy of {dir} failed: {output}. {advice}")]
     Recover {
         /// The utility.
         tool: String,
@@ -184,6 +182,8 @@ pub enum BackupError {
         dir: PathBuf,
         /// Its output.
         output: String,
+        /// What to do ([`recover_advice`]).
+        advice: &'static str,
     },
     /// The folder for a new backup already holds one.
     #[error(
@@ -543,6 +543,18 @@ fn run_recover(dir: &Path, scratch: &Path) -> Result<String, BackupError> {
     }
 }
 
+/// What to do when recovery of a fresh copy failed, by Berkeley DB's words in `output`. A
+/// database past the end of its log (BDB2506) is a fault of the master's home itself (a file
+/// of another environment put there): every new backup fails the same way, so making one
+/// again is no advice.
+fn recover_advice(output: &str) -> &'static str {
+    if output.contains("BDB2506") || output.contains("past end of log") {
+        "The master's home itself holds a database that is past the end of its log (a file of another environment put in its place): Berkeley DB will not open it, and no backup of this home recovers. Put the master's own database back (from its backup), or, if that file is the one to keep, reset its log positions on a stopped master (`db5.3_load -r lsn`); then run `tt-ha backup`"
+    } else {
+        "The backup is not usable; make a new one with `tt-ha backup`"
+    }
+}
+
 /// [`run_recover`] with the recovery utility `tool`.
 fn recover_with(tool: &str, dir: &Path, scratch: &Path) -> Result<String, BackupError> {
     let tool = tool.to_string();
@@ -552,12 +564,14 @@ fn recover_with(tool: &str, dir: &Path, scratch: &Path) -> Result<String, Backup
         .output()
         .map_err(io(dir))?;
     if !out.status.success() {
+        let output = String::from_utf8_lossy(&[out.stdout, out.stderr].concat())
+            .trim()
+            .to_string();
         return Err(BackupError::Recover {
             tool,
             dir: dir.to_path_buf(),
-            output: String::from_utf8_lossy(&[out.stdout, out.stderr].concat())
-                .trim()
-                .to_string(),
+            advice: recover_advice(&output),
+            output,
         });
     }
     Ok(format!("ok: {tool} -c recovered a scratch copy"))

@@ -410,6 +410,69 @@ fn a_database_replaced_by_db_load_after_writes_gets_a_new_backup() {
     );
 }
 
+/// A database taken from a copy of the master's home that was served elsewhere and written
+/// to (same file id, its first page's LSN past the end of the master's own log: Berkeley DB
+/// refuses to open it, BDB2506), put in place with the master stopped after log was written
+/// since the backup: log files cannot carry it, so the backup is not current. It was topped
+/// up with the log, "verified", and lacked every record of that copy.
+#[test]
+fn a_database_from_another_environment_after_writes_is_no_current_backup() {
+    let sb = Sandbox::new(300);
+    let m = sb.home("master");
+    let (_first, _) = first_backup(&sb);
+    put(sb.master_port, "V7000010");
+    service(&sb, "stop");
+    // The copy, served on a port of its own, and written to.
+    let other = sb.root.join("elsewhere/var/db");
+    std::fs::create_dir_all(&other).unwrap();
+    for e in std::fs::read_dir(&m).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), other.join(e.file_name())).unwrap();
+        }
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = Command::new(sim())
+        .args(["service", "start", "--home"])
+        .arg(&other)
+        .args(["--client-port", &port.to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed().as_secs() < 60, "the copy did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for i in 0..300 {
+        put(port, &format!("E{i:07}"));
+    }
+    let o = Command::new(sim())
+        .args(["service", "stop", "--home"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::copy(other.join("volumes.db"), m.join("volumes.db")).unwrap();
+    let o = sb.tt_ha(&["backup"]);
+    let out = text(&o);
+    assert!(
+        out.contains("is past the log's end") && !out.contains("topped up"),
+        "{out}"
+    );
+    // The new backup of such a home cannot recover either: said as the home's fault, not with
+    // the advice to make yet another backup.
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("BDB2506") && out.contains("Put the master's own database back"),
+        "{out}"
+    );
+}
+
 #[test]
 fn new_log_files_written_since_are_added_when_the_master_stops() {
     let sb = Sandbox::new(100);
