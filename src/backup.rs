@@ -1047,7 +1047,9 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
 /// another (a `db_load`, another database put in its place), its metadata page's LSN is older
 /// than the copy's (an older copy put back by hand), or that LSN lies past the end of the
 /// master's own log (a file of another environment put in its place: Berkeley DB itself then
-/// refuses to open it, BDB2506). The log cannot carry any of these: a top-up would have kept a
+/// refuses to open it, BDB2506) or, having moved on since the copy, starts no record of the
+/// master's log (such a file, whose environment wrote less log than the master: its LSN
+/// names a record of its own log). The log cannot carry any of these: a top-up would have kept a
 /// backup without the change (it was called current when log had been written since the
 /// copy). Two reads of 72 bytes per database, and the newest log's end; a file that is not a
 /// database on either side (or cannot be read here, which the hashing says) is left to the
@@ -1068,35 +1070,72 @@ fn replaced_database(c: &Candidate, set: &[&crate::dbhome::Entry]) -> Option<Str
             heads.push((e, now, copied));
         }
     }
-    // The log's end, looked up after the pages were read: a page on disk never has an LSN
-    // past the log on disk (write-ahead logging), so a running master's later writes cannot
-    // put a page read earlier past this end.
-    let log_end = set
-        .iter()
-        .filter(|e| e.class == FileClass::Log)
-        .filter_map(|e| Some((e.name.strip_prefix("log.")?.parse::<u32>().ok()?, *e)))
-        .max_by_key(|(n, _)| *n)
-        .and_then(|(n, e)| Some((n, logs::written_end(&e.path).ok()?)));
-    for (e, now, copied) in heads {
-        let how = if now.file_id != copied.file_id {
-            "is another database than the one it copied (its Berkeley DB file id changed: `db_load`, or another file put in its place)".to_string()
-        } else if now.lsn < copied.lsn {
-            "holds an older state than its copy (its first page's log position went back: an older copy put back by hand)".to_string()
-        } else if let Some((n, end)) = log_end
-            && (now.lsn.0 > n || (now.lsn.0 == n && u64::from(now.lsn.1) >= end))
-        {
-            format!(
-                "holds changes the master's log does not have (its first page's log position {}/{} is past the log's end {n}/{end}: a file of another environment put in its place; Berkeley DB refuses to open it)",
-                now.lsn.0, now.lsn.1
-            )
-        } else {
-            continue;
-        };
-        return Some(format!(
+    let said = |e: &crate::dbhome::Entry, how: String| {
+        Some(format!(
             "the master's {} {how}, a change outside the log: log files cannot bring backup {} up to date",
             crate::display::path(&e.path),
             crate::display::path(&c.dir)
-        ));
+        ))
+    };
+    for (e, now, copied) in &heads {
+        if now.file_id != copied.file_id {
+            return said(e, "is another database than the one it copied (its Berkeley DB file id changed: `db_load`, or another file put in its place)".into());
+        }
+        if now.lsn < copied.lsn {
+            return said(e, "holds an older state than its copy (its first page's log position went back: an older copy put back by hand)".into());
+        }
+    }
+    // A first page changed since the copy names the record of the master's log that changed
+    // it. The log is read after the pages: a page on disk never has an LSN past the log on
+    // disk (write-ahead logging), so a running master's later writes cannot make a page read
+    // earlier look foreign. One pass over each log file named.
+    let logs: HashMap<u32, &crate::dbhome::Entry> = set
+        .iter()
+        .filter(|e| e.class == FileClass::Log)
+        .filter_map(|e| Some((e.name.strip_prefix("log.")?.parse::<u32>().ok()?, *e)))
+        .collect();
+    let newest = logs.keys().copied().max()?;
+    let moved: Vec<_> = heads.iter().filter(|(_, now, c)| now.lsn > c.lsn).collect();
+    let past_end = |e: &crate::dbhome::Entry, (f, o): (u32, u32), end: String| {
+        said(
+            e,
+            format!(
+                "holds changes the master's log does not have (its first page's log position {f}/{o} is past the log's end {end}: a file of another environment put in its place; Berkeley DB refuses to open it)"
+            ),
+        )
+    };
+    if let Some((e, now, _)) = moved.iter().find(|(_, now, _)| now.lsn.0 > newest) {
+        return past_end(e, now.lsn, format!("in log {newest}"));
+    }
+    let mut files: Vec<u32> = moved.iter().map(|(_, now, _)| now.lsn.0).collect();
+    files.sort();
+    files.dedup();
+    for n in files {
+        let Some(log) = logs.get(&n) else { continue };
+        let asked: Vec<_> = moved.iter().filter(|(_, now, _)| now.lsn.0 == n).collect();
+        let offsets: Vec<u32> = asked.iter().map(|(_, now, _)| now.lsn.1).collect();
+        let Ok(Some(starts)) = logwalk::record_starts(&log.path, &offsets) else {
+            continue;
+        };
+        for ((e, now, _), found) in asked.iter().zip(&starts.found) {
+            if *found {
+                continue;
+            }
+            return match starts.ended {
+                Some(end) if u64::from(now.lsn.1) >= end => {
+                    past_end(e, now.lsn, format!("{n}/{end}"))
+                }
+                _ => said(
+                    e,
+                    format!(
+                        "holds changes the master's log does not have (its first page's log position {}/{} starts no record of the master's {}: a file of another environment, written there, put in its place)",
+                        now.lsn.0,
+                        now.lsn.1,
+                        shown(&log.name)
+                    ),
+                ),
+            };
+        }
     }
     None
 }
@@ -1770,7 +1809,18 @@ mod tests {
     /// up as before.
     #[test]
     fn a_database_replaced_after_log_was_written_makes_the_backup_not_current() {
-        // The home's log is 5,000 bytes of records, then 12 more written since the backup.
+        // Log records of 100 bytes as their headers give them (prev, length; the checksum is
+        // not read here): 50 of them, then one more written since the backup.
+        let records = |from: u32, n: u32| -> Vec<u8> {
+            (from..from + n)
+                .flat_map(|i| {
+                    let mut r = vec![b'r'; 100];
+                    r[0..4].copy_from_slice(&(i.saturating_sub(1) * 100).to_le_bytes());
+                    r[4..8].copy_from_slice(&100u32.to_le_bytes());
+                    r
+                })
+                .collect()
+        };
         let db = |id: u8, lsn_offset: u32, fill: u8| {
             let mut b = vec![fill; 600_000];
             b[0..4].copy_from_slice(&1u32.to_le_bytes());
@@ -1780,27 +1830,39 @@ mod tests {
             b
         };
         for (what, now, missing) in [
-            ("another file id", db(2, 100, b'x'), true),
-            ("an older first page", db(1, 50, b'x'), true),
-            ("a first page past the log's end", db(1, 9000, b'x'), true),
-            ("pages the log carries", db(1, 200, b'y'), false),
+            ("another file id", db(2, 100, b'x'), Some("file id changed")),
+            ("an older first page", db(1, 50, b'x'), Some("went back")),
+            (
+                "a first page past the log's end",
+                db(1, 9000, b'x'),
+                Some("past the log's end"),
+            ),
+            (
+                "a first page naming no record",
+                db(1, 250, b'x'),
+                Some("starts no record"),
+            ),
+            ("pages the log carries", db(1, 5000, b'y'), None),
         ] {
             let h = home();
+            std::fs::write(h.path().join("log.0000000001"), records(0, 50)).unwrap();
             std::fs::write(h.path().join("volumes.db"), db(1, 100, b'x')).unwrap();
             let root = tempfile::tempdir().unwrap();
             backup(h.path(), root.path());
-            append(&h.path().join("log.0000000001"), b"more records");
+            append(&h.path().join("log.0000000001"), &records(50, 1));
             std::fs::write(h.path().join("volumes.db"), now).unwrap();
             let found = assess(root.path(), &open(h.path()), Trust::Reread)
                 .unwrap()
                 .found;
-            match found {
-                Found::Missing(why) if missing => assert!(
-                    why.contains("volumes.db") && why.contains("outside the log"),
+            match (found, missing) {
+                (Found::Missing(why), Some(because)) => assert!(
+                    why.contains("volumes.db")
+                        && why.contains("outside the log")
+                        && why.contains(because),
                     "{what}: {why}"
                 ),
-                Found::Behind(..) if !missing => {}
-                other => panic!("{what}: {other:?}"),
+                (Found::Behind(..), None) => {}
+                (other, _) => panic!("{what}: {other:?}"),
             }
         }
     }

@@ -571,9 +571,37 @@ fn check_as_a_user_who_cannot_read_the_replicants_databases_does_not_call_them_m
         "{out}"
     );
     move_volumes(false);
+    // The master's databases unreadable to this user (0600), its home listable: named as
+    // databases, they are taken for them by name, and a replicant lacking one is CRITICAL (it
+    // read OK: the master's unread files asked for nothing).
+    std::fs::set_permissions(home("master"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for name in ["volumes.db", "media.db"] {
+        std::fs::set_permissions(
+            home("master").join(name),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    move_volumes(true);
+    let (out, code) = as_nobody();
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("lacks 1 of the master's databases (volumes.db)")
+            && out.contains("the master's media.db, volumes.db could not be read"),
+        "{out}"
+    );
+    move_volumes(false);
+    let (out, code) = as_nobody();
+    assert_eq!(code, Some(0), "{out}");
+    for name in ["volumes.db", "media.db"] {
+        std::fs::set_permissions(
+            home("master").join(name),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
     // Both listable again: the first snapshots say the homes are not compared yet, the last
     // (compared twice) says nothing.
-    std::fs::set_permissions(home("master"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let (out, _) = nobody(&["monitor", "--json", "--seconds", "8"]);
     let snaps = snapshots(&out);
     assert!(

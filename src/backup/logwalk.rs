@@ -133,6 +133,52 @@ pub fn walk(path: &Path) -> Result<Walk, String> {
     Ok(w)
 }
 
+/// Which records of one log file were looked for ([`record_starts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Starts {
+    /// For each offset asked, whether a record starts there.
+    pub found: Vec<bool>,
+    /// Where the records end, when the walk reached their end before the last offset asked.
+    pub ended: Option<u64>,
+}
+
+/// Whether records of the log file at `path` start at `offsets`, in one pass over the records'
+/// headers (each gives the next record's offset), up to the last offset asked; `None` when a
+/// header met on the way does not fit the file (not a log, or damaged: nothing can be said).
+/// A database page's LSN names the record that last changed it, in its own environment's log:
+/// one that starts no record of the master's log came from another environment.
+pub fn record_starts(path: &Path, offsets: &[u32]) -> io::Result<Option<Starts>> {
+    let mut f = io::BufReader::with_capacity(1 << 20, crate::atomic::open_read(path)?);
+    let size = f.get_ref().metadata()?.len();
+    let last = offsets.iter().copied().max().map_or(0, u64::from);
+    let mut found = vec![false; offsets.len()];
+    let (mut at, mut ended) = (0u64, None);
+    let mut hdr = [0u8; HDR as usize];
+    while at <= last {
+        if at + u64::from(HDR) > size {
+            ended = Some(at);
+            break;
+        }
+        f.read_exact(&mut hdr)?;
+        if hdr == [0; HDR as usize] {
+            ended = Some(at);
+            break;
+        }
+        let len = u32::from_le_bytes(hdr[4..8].try_into().expect("4 bytes"));
+        if len < HDR || at + u64::from(len) > size {
+            return Ok(None);
+        }
+        for (i, o) in offsets.iter().enumerate() {
+            found[i] |= u64::from(*o) == at;
+        }
+        // Skipped through the buffer: the body's bytes are read from the file all the same.
+        f.seek_relative(i64::from(len - HDR))?;
+        super::count(u64::from(len));
+        at += u64::from(len);
+    }
+    Ok(Some(Starts { found, ended }))
+}
+
 /// Walks the log files `paths` (consecutive log numbers, in order) and checks that they form
 /// one chain: each file's first record points at the last record of the file before. Returns
 /// each file's walk, or why not, naming the file.

@@ -343,6 +343,12 @@ fn check_nodes(
         let lacks = match monitor::databases::look(&*nodes[Role::Master], &*nodes[Role::Replicant])
         {
             Ok(looked) => {
+                if !looked.master_unread.is_empty() {
+                    notes.push(format!(
+                        "note: the master's {} could not be read as this user: taken for databases by their names and matched by name only. Run the check as a user in the server's group (or one that may read its home)",
+                        crate::display::first_few(&looked.master_unread)
+                    ));
+                }
                 if !looked.unread.is_empty() {
                     notes.push(format!(
                         "note: the replicant's {} could not be read as this user: matched with the master's databases by name only, not by Berkeley DB file id. Run the check as a user in the server's group (or one that may read its home)",

@@ -62,6 +62,9 @@ pub struct Looked {
     pub lacks: Vec<String>,
     /// The replicant's files this user could not read: matched by name only.
     pub unread: Vec<String>,
+    /// The master's files named as databases that this user could not read: taken for
+    /// databases by their names ([`super::pair::unread_databases`]).
+    pub master_unread: Vec<String>,
 }
 
 /// Both homes' databases compared now ([`super::pair::replicant_lacks`]), the one look of
@@ -100,6 +103,7 @@ pub fn look(
             .filter(|(_, id)| id.as_str() == super::progress::UNREAD_ID)
             .map(|(n, _)| n.clone())
             .collect(),
+        master_unread: super::pair::unread_databases(&m).cloned().collect(),
     })
 }
 

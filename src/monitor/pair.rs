@@ -292,8 +292,10 @@ fn connected(n: &NodeState) -> Vec<&str> {
 ///
 /// A replicant's file whose id could not be read ([`super::progress::UNREAD_ID`]: this user
 /// may not read it) holds whatever the master has under its name: it is there, by name (so
-/// a database moved away is still told); a master's file not read is not known to be a
-/// database, and asks for nothing.
+/// a database moved away is still told). A master's file not read is not known to be a
+/// database by its bytes: one named as a database (`*.db`) is taken for one and asks for a
+/// file of its name on the replicant (a master's databases at mode 0640 asked for nothing,
+/// and a replicant lacking one read OK to such a user); any other asks for nothing.
 pub fn replicant_lacks(
     master: &std::collections::BTreeMap<String, String>,
     replicant: &std::collections::BTreeMap<String, String>,
@@ -325,8 +327,29 @@ pub fn replicant_lacks(
         .filter(|(id, names)| !names.iter().any(|n| has(n, id)))
         .map(|(_, names)| names[0].clone())
         .collect();
+    let held_names: HashSet<String> = replicant.keys().map(|n| fold(n)).collect();
+    lacks.extend(
+        unread_databases(master)
+            .filter(|n| !held_names.contains(&fold(n)))
+            .cloned(),
+    );
     lacks.sort();
+    lacks.dedup();
     lacks
+}
+
+/// The names in `ids` ([`super::progress::database_ids`]) whose files this user could not
+/// read and that are named as databases (`*.db`): taken for databases, by name.
+pub fn unread_databases(
+    ids: &std::collections::BTreeMap<String, String>,
+) -> impl Iterator<Item = &String> {
+    ids.iter()
+        .filter(|(n, id)| {
+            id.as_str() == super::progress::UNREAD_ID
+                && crate::dbhome::classify(n.as_str(), crate::dbhome::EntryKind::File, "")
+                    == crate::dbhome::FileClass::Database
+        })
+        .map(|(n, _)| n)
 }
 
 #[cfg(test)]
@@ -370,16 +393,31 @@ mod tests {
         // master's database of that name, and its absence is still told.
         assert!(lacks(&[("media.db", ""), ("volumes.db", "")], false).is_empty());
         assert_eq!(lacks(&[("media.db", "")], false), ["volumes.db"]);
-        // A master's file not read is not known to be a database.
+        // A master's file not read is not known to be a database by its bytes: one named as a
+        // database is taken for one and asks for its name (any id, or unread) on the
+        // replicant (a master's databases at 0640 asked for nothing: OK with one missing);
+        // any other asks for nothing.
         let mut unread_master = master.clone();
         unread_master.insert("secret.db".into(), "".into());
+        unread_master.insert("notes.txt".into(), "".into());
+        let with = |r: &[(&str, &str)], fold| replicant_lacks(&unread_master, &map(r), fold);
+        assert_eq!(
+            with(&[("media.db", "X"), ("volumes.db", "Y")], false),
+            ["secret.db"]
+        );
+        for held in [("secret.db", "Q"), ("secret.db", "")] {
+            assert!(with(&[("media.db", "X"), ("volumes.db", "Y"), held], false).is_empty());
+        }
         assert!(
-            replicant_lacks(
-                &unread_master,
-                &map(&[("media.db", "X"), ("volumes.db", "Y")]),
-                false
+            with(
+                &[("media.db", "X"), ("volumes.db", "Y"), ("SECRET.DB", "Q")],
+                true
             )
             .is_empty()
+        );
+        assert_eq!(
+            with(&[("media.db", "X")], false),
+            ["secret.db", "volumes.db"]
         );
     }
 

@@ -409,7 +409,7 @@ impl App {
                     .is_some_and(|c| c.unchecked.is_some()) =>
             {
                 format!(
-                    "{} · databases not compared: the replicant's home is not listable as this user",
+                    "{} · databases not compared: a home is not listable as this user (`tt-ha check` names it)",
                     capitalized(&v.describe())
                 )
             }
