@@ -1049,13 +1049,16 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
 /// master's own log (a file of another environment put in its place: Berkeley DB itself then
 /// refuses to open it, BDB2506) or, having moved on since the copy, starts no record of the
 /// master's log (such a file, whose environment wrote less log than the master: its LSN
-/// names a record of its own log). The log cannot carry any of these: a top-up would have kept a
-/// backup without the change (it was called current when log had been written since the
-/// copy). Two reads of 72 bytes per database, and the newest log's end; a file that is not a
-/// database on either side (or cannot be read here, which the hashing says) is left to the
-/// other tests. Not caught: an older copy put back whose first page did not change between it
-/// and the backup's copy. An abort that undoes a change of the metadata page also moves its
-/// LSN back; such a backup is then made anew, which costs time and loses nothing.
+/// names a record of its own log). The log cannot carry any of these: a top-up would have kept
+/// a backup without the change (it was called current when log had been written since the
+/// copy). Two reads of 72 bytes per database, and one walk of the record headers of each log
+/// file a changed first page names, up to the furthest position named
+/// ([`logwalk::record_starts`]); a file that is not a database on either side (or cannot be
+/// read here, which the hashing says) is left to the other tests. Not caught: an older copy
+/// put back, or a file of another environment, whose first page did not change since the
+/// backup's copy, or whose environment wrote its log record for record as the master did. An
+/// abort that undoes a change of the metadata page also moves its LSN back; such a backup is
+/// then made anew, which costs time and loses nothing.
 fn replaced_database(c: &Candidate, set: &[&crate::dbhome::Entry]) -> Option<String> {
     let held: HashSet<&str> = c.manifest.files.iter().map(|f| f.name.as_str()).collect();
     let mut heads = Vec::new();
@@ -1803,10 +1806,10 @@ mod tests {
 
     /// After log was written since the copy, a database that is not the file the backup
     /// copied — another file id (`db_load`), a first page older than the copy's (an older
-    /// copy put back), or one whose log position is past the end of the master's log (a file
-    /// of another environment) — makes the backup not current: a top-up of logs cannot carry it, and
-    /// one was taken. A database whose first page moved on (the log's own changes) is topped
-    /// up as before.
+    /// copy put back), or one whose log position is past the end of the master's log or starts
+    /// none of its records (a file of another environment) — makes the backup not current: a
+    /// top-up of logs cannot carry it, and one was taken. A database whose first page moved on
+    /// to a record of the log (the log's own changes) is topped up as before.
     #[test]
     fn a_database_replaced_after_log_was_written_makes_the_backup_not_current() {
         // Log records of 100 bytes as their headers give them (prev, length; the checksum is
