@@ -1012,7 +1012,7 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
     }
     // A database that is no longer the file the backup copied, by its first page (whatever
     // log was written since): no log can carry that.
-    if let Some(why) = replaced_database(&c, &set) {
+    if let Some(why) = replaced_database(&c, &set, &held) {
         return Ok(Found::Missing(why));
     }
     // With no log written since the databases were copied (none since the backup, and no
@@ -1059,8 +1059,11 @@ fn compare(c: Candidate, home: &Home) -> Result<Found, BackupError> {
 /// backup's copy, or whose environment wrote its log record for record as the master did. An
 /// abort that undoes a change of the metadata page also moves its LSN back; such a backup is
 /// then made anew, which costs time and loses nothing.
-fn replaced_database(c: &Candidate, set: &[&crate::dbhome::Entry]) -> Option<String> {
-    let held: HashSet<&str> = c.manifest.files.iter().map(|f| f.name.as_str()).collect();
+fn replaced_database(
+    c: &Candidate,
+    set: &[&crate::dbhome::Entry],
+    held: &HashSet<&str>,
+) -> Option<String> {
     let mut heads = Vec::new();
     for e in set
         .iter()

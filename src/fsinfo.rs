@@ -115,23 +115,38 @@ pub(crate) fn link_refused(path: &Path, e: std::io::Error) -> std::io::Error {
 /// what was opened, not on a name that could be swapped meanwhile. The error says what the
 /// path is (`it is a FIFO (named pipe), not a regular file`); the caller adds what to do.
 pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    // A socket cannot be opened at all (ENXIO): say what it is rather than the bare error.
+    open_read_regular(path, false, |e| {
+        let e = link_refused(path, e);
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() && e.kind() != std::io::ErrorKind::NotFound => {
+                not_regular(meta.file_type())
+            }
+            _ => e,
+        }
+    })
+}
+
+/// Opens `path` for reading, never waiting for a FIFO's writer, following a final link only
+/// when `through_link` or this process does not refuse links ([`read_flags`]); `failed` words
+/// an open that failed. Keeps what was opened only when it is a regular file.
+fn open_read_regular(
+    path: &Path,
+    #[cfg_attr(not(unix), allow(unused_variables))] through_link: bool,
+    failed: impl FnOnce(std::io::Error) -> std::io::Error,
+) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(read_flags());
+        options.custom_flags(if through_link {
+            rustix::fs::OFlags::NONBLOCK.bits() as i32
+        } else {
+            read_flags()
+        });
     }
-    // A socket cannot be opened at all (ENXIO): say what it is rather than the bare error.
-    let f = options
-        .open(path)
-        .map_err(|e| link_refused(path, e))
-        .map_err(|e| match std::fs::metadata(path) {
-            Ok(meta) if !meta.is_file() && e.kind() != std::io::ErrorKind::NotFound => {
-                not_regular(meta.file_type())
-            }
-            _ => e,
-        })?;
+    let f = options.open(path).map_err(failed)?;
     let kind = f.metadata()?.file_type();
     if kind.is_file() {
         return Ok(f);
@@ -150,19 +165,7 @@ pub(crate) fn open_regular_through_link(path: &Path) -> std::io::Result<std::fs:
     if !kind.is_file() {
         return Err(not_regular(kind));
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
-    }
-    let f = options.open(path)?;
-    let kind = f.metadata()?.file_type();
-    if kind.is_file() {
-        return Ok(f);
-    }
-    Err(not_regular(kind))
+    open_read_regular(path, true, |e| e)
 }
 
 /// Reads the regular file at `path` whole as UTF-8 text ([`open_regular`]: never blocks on a
