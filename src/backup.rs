@@ -64,6 +64,10 @@ pub const MANIFEST: &str = "manifest.json";
 /// The manifest format this build writes. Version 1 did not record what a backup is of.
 pub const MANIFEST_VERSION: u32 = 2;
 
+/// The largest manifest (or stamp) read: a few hundred bytes per file a backup holds, so room
+/// for hundreds of thousands of log files; a larger file under its name is none tt-ha wrote.
+pub(crate) const MANIFEST_LIMIT: u64 = 64 << 20;
+
 /// One file of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestFile {
@@ -357,13 +361,15 @@ fn read_manifest(dir: &Path, name: &str) -> Result<Manifest, BackupError> {
         dir: dir.to_path_buf(),
         why,
     };
-    let text = std::fs::read_to_string(dir.join(name)).map_err(|e| {
-        bad(format!(
-            "no readable {name} ({e}): the backup is incomplete"
-        ))
-    })?;
+    // Never waits on a FIFO put in its place, nor fills memory with a file that is no manifest.
+    let bytes = crate::fsinfo::read_bounded(&dir.join(name), MANIFEST_LIMIT, "a manifest")
+        .map_err(|e| {
+            bad(format!(
+                "no readable {name} ({e}): the backup is incomplete"
+            ))
+        })?;
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("{name} is not valid ({e})")))?;
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{name} is not valid ({e})")))?;
     let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
     if version > u64::from(MANIFEST_VERSION) {
         return Err(bad(format!(
@@ -863,7 +869,7 @@ pub fn assess(root: &Path, home: &Home, trust: Trust) -> Result<Assessment, Back
     for dir in backup_dirs(root)? {
         // A committed top-up says what the backup is now; it is finished only once the backup
         // is known to be this master's (a foreign folder is never written to).
-        let pending = dir.join(NEXT).is_file();
+        let pending = dir.join(NEXT).symlink_metadata().is_ok();
         let manifest = match read_manifest(&dir, if pending { NEXT } else { MANIFEST }) {
             Ok(m) => m,
             Err(e) => {
@@ -945,7 +951,13 @@ fn backup_dirs(root: &Path) -> Result<Vec<PathBuf>, BackupError> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
-        .filter(|p| p.join(MANIFEST).is_file() || p.join(NEXT).is_file())
+        // Any file under a manifest's name makes a candidate: one that is no regular file (a
+        // FIFO, a folder) is then said not used, rather than its backup passed over unsaid.
+        .filter(|p| {
+            [MANIFEST, NEXT]
+                .iter()
+                .any(|m| p.join(m).symlink_metadata().is_ok())
+        })
         .collect();
     dirs.sort();
     Ok(dirs)

@@ -168,26 +168,34 @@ pub(crate) fn open_regular_through_link(path: &Path) -> std::io::Result<std::fs:
     open_read_regular(path, true, |e| e)
 }
 
-/// Reads the regular file at `path` whole as UTF-8 text ([`open_regular`]: never blocks on a
-/// FIFO or device), refusing one larger than `limit` bytes before reading it: a settings
-/// file is small, and a path given by mistake (a database, a log) must not fill memory.
+/// Reads the regular file at `path` whole as UTF-8 text ([`read_bounded`], `limit` bytes at
+/// most): a settings file is small, and a path given by mistake (a database, a log) must not
+/// fill memory.
 pub fn read_small_text(path: &Path, limit: u64) -> std::io::Result<String> {
+    let bytes = read_bounded(path, limit, "a settings file")?;
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Reads the regular file at `path` whole ([`open_regular`]: never blocks on a FIFO or device),
+/// refusing one larger than `limit` bytes before reading it, or one that grows past it while
+/// it is read. `what` names such a file in the error (`a settings file`).
+pub fn read_bounded(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let f = open_regular(path)?;
     let size = f.metadata()?.len();
     if size > limit {
         return Err(std::io::Error::other(format!(
-            "it is {size} bytes, larger than the {limit} bytes a settings file may be: is this the right file?"
+            "it is {size} bytes, larger than the {limit} bytes {what} may be: is this the right file?"
         )));
     }
     let mut bytes = Vec::new();
     f.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(std::io::Error::other(format!(
-            "it grew past the {limit} bytes a settings file may be while it was read: is this the right file?"
+            "it grew past the {limit} bytes {what} may be while it was read: is this the right file?"
         )));
     }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -438,11 +438,23 @@ pub fn record_run_homes(run_folder: &Path, nodes: &Pair) -> std::io::Result<()> 
 /// Why the configured homes are not the folders the run started on, if they are not. A run
 /// whose folder has no record (made by an older tt-ha) is not checked.
 pub fn run_homes_changed(run_folder: &Path, nodes: &Pair) -> Option<String> {
-    let bytes = std::fs::read(run_folder.join(RUN_HOMES_FILE)).ok()?;
-    let Ok(then) = serde_json::from_slice::<Vec<RecordedHome>>(&bytes) else {
+    let path = run_folder.join(RUN_HOMES_FILE);
+    // Never waits on a FIFO put in its place; a record of two homes is small. Only a record
+    // that is not there goes unchecked: one that cannot be read proves nothing.
+    let read = crate::fsinfo::read_bounded(&path, 1 << 20, "a record of homes");
+    if read
+        .as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    {
+        return None;
+    }
+    let Some(then) = read
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Vec<RecordedHome>>(&bytes).ok())
+    else {
         return Some(format!(
             "{} is unreadable: cannot prove the homes are the ones this run started on. Restore it, or roll the run back with the configuration it started with",
-            crate::display::path(&run_folder.join(RUN_HOMES_FILE))
+            crate::display::path(&path)
         ));
     };
     let now = [recorded(nodes.master()), recorded(nodes.replicant())];

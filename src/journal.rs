@@ -256,10 +256,9 @@ impl Journal {
             source,
         };
         std::fs::create_dir_all(run_dir).map_err(io)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        // A regular file of one name only: a FIFO put in its place would hold the open for
+        // ever, and a link or second name would send the records elsewhere.
+        let file = crate::atomic::open_regular(OpenOptions::new().create(true).append(true), &path)
             .map_err(io)?;
         // One writer per run: a second tt-ha on this machine is refused here, whatever the
         // nodes' locks say (both nodes' agents may have released theirs while this one was
@@ -362,7 +361,7 @@ impl Journal {
 fn end_on_a_whole_line(path: &Path, whole: u64) -> std::io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
 
-    let mut f = OpenOptions::new().read(true).write(true).open(path)?;
+    let mut f = crate::atomic::open_regular(OpenOptions::new().read(true).write(true), path)?;
     let len = f.metadata()?.len();
     if whole < len {
         f.seek(SeekFrom::Start(whole))?;
@@ -431,7 +430,9 @@ fn scan(path: &Path, limit: usize) -> Result<Scan, JournalError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut reader = BufReader::new(File::open(path).map_err(io)?);
+    let mut reader = BufReader::new(
+        crate::atomic::open_regular(OpenOptions::new().read(true), path).map_err(io)?,
+    );
     let mut records = Vec::new();
     let (mut offset, mut whole, mut line_no) = (0u64, 0u64, 0usize);
     let mut torn: Option<JournalError> = None;
@@ -563,6 +564,49 @@ pub fn open_intents(records: &[Record]) -> Vec<&Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A journal is opened as a regular file of one name only: a FIFO in its place held
+    /// `Journal::open` (a write open waits for a reader) and every read for ever; a link or a
+    /// second name would send the records into another file.
+    #[cfg(unix)]
+    #[test]
+    fn a_journal_that_is_no_regular_file_of_one_name_is_refused_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        let runs = [
+            d.path().join("fifo"),
+            d.path().join("link"),
+            d.path().join("second"),
+        ];
+        for r in &runs {
+            std::fs::create_dir(r).unwrap();
+        }
+        let st = std::process::Command::new("mkfifo")
+            .arg(runs[0].join(JOURNAL_FILE))
+            .status()
+            .unwrap();
+        assert!(st.success(), "mkfifo failed");
+        let other = d.path().join("other.jsonl");
+        std::fs::write(&other, "").unwrap();
+        std::os::unix::fs::symlink(&other, runs[1].join(JOURNAL_FILE)).unwrap();
+        std::fs::hard_link(&other, runs[2].join(JOURNAL_FILE)).unwrap();
+        for r in runs {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let dir = r.clone();
+            std::thread::spawn(move || {
+                let opened = Journal::open(&dir).is_ok();
+                let read = read(&dir.join(JOURNAL_FILE)).is_ok();
+                tx.send((opened, read))
+            });
+            let got = rx.recv_timeout(std::time::Duration::from_secs(5));
+            assert_eq!(
+                got,
+                Ok((false, false)),
+                "{}: opened, read, or held",
+                r.display()
+            );
+        }
+        assert_eq!(std::fs::read(&other).unwrap(), b"");
+    }
 
     #[test]
     fn a_second_writer_is_refused_before_it_writes_anything() {

@@ -146,3 +146,101 @@ fn an_odd_seek_file_is_ignored_said_and_never_waited_on() {
         );
     }
 }
+
+/// Every file under `root` named `name`.
+fn found(root: &Path, name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                dirs.push(p);
+            } else if e.file_name() == name {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Puts a FIFO at `path`, the file kept aside; returns the aside's path.
+fn fifo_over(path: &Path) -> PathBuf {
+    let aside = path.with_extension("aside");
+    std::fs::rename(path, &aside).unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mkfifo failed");
+    aside
+}
+
+/// The files tt-ha reads back from its own folders (the backup's manifest and stamp, a run's
+/// record of its homes) may have been replaced by anything since it wrote them: a FIFO in their
+/// place held `tt-ha backup` and a resumed `apply` for ever (their opens waited for a writer).
+/// Each is now read as a regular file only, at once, and said.
+#[cfg(unix)]
+#[test]
+fn a_runs_own_files_replaced_by_a_fifo_are_never_waited_on() {
+    let site = common::FakeSite::new();
+    let o = site.tt_ha(&["backup"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let root = site.dir.path();
+    let manifests = found(&root.join("backup"), "manifest.json");
+    let [manifest] = &manifests[..] else {
+        panic!("not one manifest in {}", root.display())
+    };
+    let timed = |args: &[&str]| {
+        let o = tt_ha()
+            .arg("--config")
+            .arg(&site.config)
+            .args(args)
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        (o.status.code(), common::text(&o))
+    };
+
+    // The manifest: the backup it belonged to is not trusted, and a new one is made.
+    let aside = fifo_over(manifest);
+    let (code, out) = timed(&["backup"]);
+    assert_eq!(code, Some(0), "blocked or failed on a FIFO manifest: {out}");
+    assert!(
+        out.contains("manifest.json") && out.contains("FIFO"),
+        "the FIFO manifest is not said: {out}"
+    );
+    std::fs::remove_file(manifest).unwrap();
+    std::fs::rename(&aside, manifest).unwrap();
+
+    // The stamp (what a top-up may rely on): nothing is vouched for, every copy is read again.
+    for stamp in found(&root.join("backup"), ".tt-ha-verified.json") {
+        let aside = fifo_over(&stamp);
+        let (code, out) = timed(&["backup", "--top-up"]);
+        assert_eq!(code, Some(0), "blocked or failed on a FIFO stamp: {out}");
+        std::fs::remove_file(&stamp).unwrap();
+        std::fs::rename(&aside, &stamp).unwrap();
+    }
+
+    // A run's record of the homes it started on: what cannot be read proves nothing.
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.dbconfig"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let records = found(root, "homes.json");
+    let [homes] = &records[..] else {
+        panic!("not one record of homes under {}", root.display())
+    };
+    let aside = fifo_over(homes);
+    let (code, out) = timed(&["apply", "--yes"]);
+    assert!(
+        code.is_some_and(|c| c != 0),
+        "blocked, or resumed on a FIFO record of homes: {code:?} {out}"
+    );
+    assert!(
+        out.contains("homes.json") && out.contains("unreadable"),
+        "the record is not named: {out}"
+    );
+    std::fs::remove_file(homes).unwrap();
+    std::fs::rename(&aside, homes).unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+}

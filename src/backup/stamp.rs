@@ -85,11 +85,7 @@ impl Stamp {
     /// The stamp of `dir`, or an empty one (nothing vouched for) when there is none or it does
     /// not parse.
     pub fn load(dir: &Path) -> Stamp {
-        crate::atomic::open_read(&dir.join(STAMP))
-            .and_then(|mut f| {
-                let mut b = Vec::new();
-                std::io::Read::read_to_end(&mut f, &mut b).map(|_| b)
-            })
+        crate::fsinfo::read_bounded(&dir.join(STAMP), super::MANIFEST_LIMIT, "a stamp")
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
