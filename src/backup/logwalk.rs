@@ -260,4 +260,58 @@ mod tests {
         std::fs::write(&p1, &bad).unwrap();
         assert!(walk(&p1).unwrap_err().contains("does not fit"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+        /// Any bytes where a log file is expected: a walk says why not (never a panic), and a
+        /// record search answers or says it cannot. A good log with one byte changed, cut
+        /// short or with bytes spliced in is found damaged, or still a chain of records.
+        #[test]
+        fn any_bytes_are_walked_or_refused_and_a_good_log_is_read_whole(
+            bodies in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), 1..8),
+            zeros in 0usize..300,
+            change in 0u8..4,
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            odd in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            asked in proptest::collection::vec(0u32..2000, 0..4),
+        ) {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("log.0000000001");
+            let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_slice()).collect();
+            let written: usize = bodies.iter().map(|b| HDR as usize + b.len()).sum();
+            let (mut bytes, _) = log(0, &refs, written + zeros);
+            let starts: Vec<u32> = bodies
+                .iter()
+                .scan(0u32, |at, b| {
+                    let here = *at;
+                    *at += HDR + b.len() as u32;
+                    Some(here)
+                })
+                .collect();
+            if change == 0 {
+                std::fs::write(&p, &bytes).unwrap();
+                let w = walk(&p).unwrap();
+                proptest::prop_assert_eq!(w.records, bodies.len() as u64);
+                proptest::prop_assert_eq!(w.end, written as u64);
+                let found = record_starts(&p, &starts).unwrap().unwrap();
+                proptest::prop_assert!(found.found.iter().all(|f| *f));
+            }
+            let i = at.index(bytes.len());
+            match change {
+                1 => bytes[i] ^= 0x5a,
+                2 => bytes.truncate(i),
+                3 => {
+                    bytes.splice(i..i, odd.iter().copied());
+                }
+                _ => bytes = odd.clone(),
+            }
+            std::fs::write(&p, &bytes).unwrap();
+            if let Err(why) = walk(&p) {
+                proptest::prop_assert!(!why.is_empty());
+            }
+            let _ = record_starts(&p, &asked);
+            let _ = record_starts(&p, &starts);
+        }
+    }
 }
