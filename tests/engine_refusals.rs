@@ -143,3 +143,47 @@ fn a_journal_from_another_version_is_refused() {
     }
     assert_same_tree(&snapshot(&site.replicant), &before, "replicant");
 }
+
+/// `tt-ha backup` while this controller's run holds the master's lock says what to do with
+/// that run: finalize or roll back a complete one, resume or roll back one stopped part-way
+/// (the lock's own words read as if the run had crashed). Nothing is written to the backup
+/// folder; once the run ends, the backup is made.
+#[test]
+fn a_backup_while_this_controllers_run_holds_the_lock_says_what_to_do_with_the_run() {
+    let site = FakeSite::new();
+    let backups = site.dir.path().join("backup");
+    let o = site.tt_ha(&["apply", "--yes", "--until", "replicant.dbconfig"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for (phase, words) in [
+        (
+            "part-way",
+            &["stopped part-way (applying)", "`tt-ha apply` resumes it"][..],
+        ),
+        (
+            "complete",
+            &[
+                "is complete and neither finalized nor rolled back",
+                "`tt-ha finalize`",
+                "`tt-ha rollback`",
+            ],
+        ),
+    ] {
+        if phase == "complete" {
+            let o = site.tt_ha(&["apply", "--yes"]);
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        let before = snapshot(&backups);
+        let o = site.tt_ha(&["backup"]);
+        let out = text(&o);
+        assert!(!o.status.success(), "{phase}: {out}");
+        for w in words {
+            assert!(out.contains(w), "{phase}: {w:?} not said: {out}");
+        }
+        assert!(out.contains("no backup was made"), "{phase}: {out}");
+        assert_same_tree(&snapshot(&backups), &before, "backup folder");
+    }
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = site.tt_ha(&["backup"]);
+    assert!(o.status.success(), "after the rollback: {}", text(&o));
+}

@@ -44,7 +44,8 @@ pub fn backup_on(
     let master = nodes.master();
     // A killed backup's lock is taken over; a stopped run's is not (it is unfinished).
     let run_id = format!("backup-{id}");
-    crate::node::refuse_other_run(master, &run_id, &|info| info.command == "backup")?;
+    crate::node::refuse_other_run(master, &run_id, &|info| info.command == "backup")
+        .map_err(|e| this_controllers_run(cfg, e))?;
     let controller = crate::runs::controller_id(cfg);
     let lock = master.lock_run_folder(&run_id, "backup", Some(&controller))?;
     for t in &lock.took_over {
@@ -74,4 +75,30 @@ pub fn backup_on(
     let outcome = journaled_backup(&mut ctx, STEP, found.found, trust);
     drop(lock);
     outcome
+}
+
+/// A run of this controller's that holds the master's lock, said as what to do with it: a
+/// complete run is finalized or rolled back, one stopped part-way resumed or rolled back
+/// (the lock's own words are for a run of any controller, and read as if it had crashed).
+/// Any other refusal is passed on as it is.
+fn this_controllers_run(cfg: &SiteConfig, e: crate::runlock::LockError) -> EngineError {
+    use crate::runs::Phase;
+    let crate::runlock::LockError::OtherRun { run_id, node, .. } = &e else {
+        return e.into();
+    };
+    let Ok(run) = crate::runs::state(cfg, run_id) else {
+        return e.into();
+    };
+    let id = crate::display::text(run_id);
+    let what = match run.phase {
+        Phase::Complete => format!(
+            "run {id} is complete and neither finalized nor rolled back: it holds {node}'s lock until it is. `tt-ha finalize` keeps its replication and closes it (its quarantine is purged), `tt-ha rollback` undoes it; then run `tt-ha backup` again"
+        ),
+        Phase::Applying | Phase::RollingBack | Phase::Finalizing => format!(
+            "run {id} stopped part-way ({}) and holds {node}'s lock: `tt-ha status` says where; finish it (`tt-ha apply` resumes it, `tt-ha rollback` undoes it), then run `tt-ha backup` again",
+            run.phase.as_str()
+        ),
+        Phase::RolledBack | Phase::Finalized => return e.into(),
+    };
+    EngineError::Other(format!("no backup was made: {what}"))
 }
