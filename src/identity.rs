@@ -240,6 +240,38 @@ impl NodeFolders {
     }
 }
 
+/// Why the two nodes' homes cannot be told apart, if they cannot: one folder (reached by
+/// any spelling or link), or one inside the other. The home part of [`folders_clash`], and
+/// what the live views check too: both nodes' message files, servers and databases are then
+/// one node's, and no verdict of the pair means anything.
+pub fn homes_clash(
+    (master, m): (&Node, &NodeFolders),
+    (replicant, r): (&Node, &NodeFolders),
+) -> Option<String> {
+    let both = format!(
+        "{} ({}) and {} ({})",
+        master.name,
+        crate::display::path(&master.home),
+        replicant.name,
+        crate::display::path(&replicant.home)
+    );
+    if m.home.within(&r.home) && r.home.within(&m.home) {
+        Some(format!(
+            "{both} are the same folder: each node needs its own home. Check `home` of both nodes in tt-ha.toml"
+        ))
+    } else if r.home.within(&m.home) {
+        Some(format!(
+            "{both}: the replicant's home is inside the master's. Check `home` of both nodes in tt-ha.toml"
+        ))
+    } else if m.home.within(&r.home) {
+        Some(format!(
+            "{both}: the master's home is inside the replicant's, whose contents are moved away. Check `home` of both nodes in tt-ha.toml"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Every reason the folders of the two nodes cannot be used: two homes that are one folder
 /// or nested (pruning the outer one would move the inner home), and a run or backup folder in
 /// a home, either node's (the replicant's home is emptied into quarantine, a run's journal and
@@ -250,27 +282,9 @@ pub fn folders_clash(
     (master, m): (&Node, &NodeFolders),
     (replicant, r): (&Node, &NodeFolders),
 ) -> Vec<String> {
-    let mut out = Vec::new();
-    let both = format!(
-        "{} ({}) and {} ({})",
-        master.name,
-        crate::display::path(&master.home),
-        replicant.name,
-        crate::display::path(&replicant.home)
-    );
-    if m.home.within(&r.home) && r.home.within(&m.home) {
-        out.push(format!(
-            "{both} are the same folder: each node needs its own home. Check `home` of both nodes in tt-ha.toml"
-        ));
-    } else if r.home.within(&m.home) {
-        out.push(format!(
-            "{both}: the replicant's home is inside the master's. Check `home` of both nodes in tt-ha.toml"
-        ));
-    } else if m.home.within(&r.home) {
-        out.push(format!(
-            "{both}: the master's home is inside the replicant's, whose contents are moved away. Check `home` of both nodes in tt-ha.toml"
-        ));
-    }
+    let mut out: Vec<String> = homes_clash((master, m), (replicant, r))
+        .into_iter()
+        .collect();
     for (owner, folders) in [(master, m), (replicant, r)] {
         let mut own = vec![("run folder", "run_dir", &folders.run, owner.run_dir())];
         if let (Some(lineage), Some(path)) = (&folders.backup, &owner.backup_dir) {

@@ -387,6 +387,56 @@ fn a_home_link_removed_or_repointed_under_a_running_monitor_is_followed_as_confi
     assert!(notice(&seen, "replaced"), "{seen:#?}");
 }
 
+/// The replicant's home re-pointed (a link) at the master's home, or into it, while both
+/// servers run: both nodes' files, servers and databases are then the master's, and nothing
+/// of the pair can be told. `monitor --json` read "the replicant is down: its server process
+/// is not running"; its verdict is `homes-clash`, naming both homes, and `check` is UNKNOWN
+/// with the same words. Pointed back, the pair is functional again.
+#[test]
+fn a_replicant_home_linked_to_the_masters_is_said_to_be_one_folder() {
+    let dir = pair_with_databases();
+    let var = dir.path().join("replicant/var");
+    std::fs::rename(var.join("db"), var.join("db.real")).unwrap();
+    std::os::unix::fs::symlink("db.real", var.join("db")).unwrap();
+    let (line, code) = check(dir.path());
+    assert!(line.starts_with("TT-HA OK") && code == 0, "{line}");
+    let master = dir.path().join("master/var/db");
+    std::fs::create_dir(master.join("inner")).unwrap();
+    for (to, words) in [
+        (master.clone(), "same folder"),
+        (master.join("inner"), "inside the master's"),
+    ] {
+        let seen = monitor_while(dir.path(), 4, || {
+            std::fs::remove_file(var.join("db")).unwrap();
+            std::os::unix::fs::symlink(&to, var.join("db")).unwrap();
+        });
+        let last = seen.iter().rfind(|v| v["type"] == "snapshot").unwrap();
+        assert_eq!(
+            last["verdict"],
+            "homes-clash",
+            "{}: {seen:#?}",
+            to.display()
+        );
+        let detail = last["detail"].as_str().unwrap();
+        assert!(detail.contains(words), "{detail}");
+        let why = last["verdict_detail"]["why"].as_str().unwrap();
+        assert!(why.contains(words) && why.contains("ttmaster"), "{last:#}");
+        let (line, code) = check(dir.path());
+        assert!(line.starts_with("TT-HA UNKNOWN") && code == 3, "{line}");
+        assert!(
+            line.contains(words) && line.contains("ttreplicant"),
+            "{line}"
+        );
+        std::fs::remove_file(var.join("db")).unwrap();
+        std::os::unix::fs::symlink("db.real", var.join("db")).unwrap();
+    }
+    let (line, code) = check(dir.path());
+    assert!(
+        line.starts_with("TT-HA OK") && code == 0,
+        "pointed back: {line}"
+    );
+}
+
 /// A message file deleted, or a FIFO or folder put in its place, while both servers run: what
 /// it said before proves nothing about now. `monitor --json` kept `functional` (its follower
 /// said `missing` for a deleted file and nothing for a FIFO); its verdict is

@@ -317,6 +317,7 @@ fn a_replicant_home_lacking_a_database_is_no_functional_pair() {
             seq,
             lacks: vec!["volumes.db".into()],
             unchecked: None,
+            clash: None,
         }))
     };
     for seq in 1..=2 {
@@ -343,10 +344,24 @@ fn a_replicant_home_lacking_a_database_is_no_functional_pair() {
         unchecked: Some(tt_ha::monitor::databases::not_checked(
             &std::io::Error::from(std::io::ErrorKind::PermissionDenied),
         )),
+        clash: None,
     })));
     let s = render(&a, 160, 48);
     assert!(
         s.contains("Replication functional") && s.contains("databases not compared"),
+        "{s}"
+    );
+    // The two homes found to be one folder (a link re-pointed under the screen): no pair,
+    // whatever the files say.
+    a.update(Msg::Databases(Some(Compare {
+        seq: 5,
+        lacks: Vec::new(),
+        unchecked: None,
+        clash: Some("tt-master (/m) and tt-replicant (/r) are the same folder".into()),
+    })));
+    let s = render(&a, 160, 48);
+    assert!(
+        s.contains("cannot be told apart") && !s.contains("Replication functional"),
         "{s}"
     );
 }

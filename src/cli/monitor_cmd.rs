@@ -286,6 +286,19 @@ fn check_nodes(
     crit_lag: i64,
     stale: f64,
 ) -> anyhow::Result<ExitCode> {
+    // Two homes that are one folder (or nested) are no pair: nothing of it can be told, and
+    // its files are not read (one node's file read for the other's, or none where a home
+    // inside the other has none).
+    if let Some(why) =
+        monitor::databases::homes_clash(&*nodes[Role::Master], &*nodes[Role::Replicant])
+    {
+        let v = monitor::databases::with_clash(Verdict::NoMessages, Some(&why));
+        outln!(
+            "TT-HA UNKNOWN - {} | lag_bytes=U;{warn_lag};{crit_lag} init_percent=U",
+            v.describe()
+        );
+        return Ok(ExitCode::from(3));
+    }
     // Each node reads its own file on from what the seek file remembers of it; only the
     // states travel.
     let read = |n: &dyn NodeAccess| {
@@ -393,6 +406,7 @@ fn check_nodes(
         Verdict::Connecting
         | Verdict::NoMessages
         | Verdict::NodeUnreachable { .. }
+        | Verdict::HomesClash { .. }
         | Verdict::MessageFileMissing { .. }
         | Verdict::ClockDoubt { .. } => ("UNKNOWN", 3),
         // Stopped on purpose is no failure of tt-ha's, but a pair that does not replicate is

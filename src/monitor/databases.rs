@@ -23,6 +23,36 @@ pub struct Compare {
     /// Why the homes could not be compared (the replicant's home could not be listed as this
     /// user): [`not_checked`]'s note. Such a comparison says nothing of the databases.
     pub unchecked: Option<String>,
+    /// Why the two homes cannot be told apart, when they cannot ([`homes_clash`]): the pair's
+    /// verdict is then [`Verdict::HomesClash`] ([`with_clash`]).
+    pub clash: Option<String>,
+}
+
+/// Why the homes of `master` and `replicant` cannot be told apart, as their nodes see them
+/// now (each home followed to where it leads): one folder, or one inside the other
+/// ([`crate::identity::homes_clash`]). `None` when they are apart or cannot be placed.
+pub fn homes_clash(
+    master: &dyn crate::node::NodeAccess,
+    replicant: &dyn crate::node::NodeAccess,
+) -> Option<String> {
+    crate::identity::homes_clash(
+        (master.config(), &master.folders()),
+        (replicant.config(), &replicant.folders()),
+    )
+}
+
+/// The pair's verdict once whether its homes can be told apart is known (`clash`: why not):
+/// [`Verdict::HomesClash`] over any verdict of the files, the servers or the databases (a
+/// replicant's home linked to the master's read "the replicant is down: its server process is
+/// not running", and a file holding both roles' lines could read functional); a node that
+/// cannot be reached stays so.
+pub fn with_clash(v: Verdict, clash: Option<&str>) -> Verdict {
+    match (v, clash) {
+        (v @ Verdict::NodeUnreachable { .. }, _) | (v, None) => v,
+        (_, Some(why)) => Verdict::HomesClash {
+            why: why.to_string(),
+        },
+    }
 }
 
 /// The note a view gives when the replicant's home could not be compared (`e`: why), the same
@@ -137,6 +167,7 @@ impl Judge {
     /// none fresh, so nothing is said of the databases), for the replicant's `home`.
     pub fn judge(&mut self, v: Verdict, compare: Option<&Compare>, home: &str) -> Verdict {
         self.judged = false;
+        let v = with_clash(v, compare.and_then(|c| c.clash.as_deref()));
         let newest = compare.map_or(self.newest, |c| c.seq.max(self.newest));
         // A comparison that could not be made says nothing of the databases: as none fresh.
         let compare = compare.filter(|c| c.unchecked.is_none());
@@ -182,6 +213,7 @@ mod tests {
             seq,
             lacks: lacks.iter().map(|s| s.to_string()).collect(),
             unchecked: None,
+            clash: None,
         }
     }
 
@@ -253,6 +285,7 @@ mod tests {
             unchecked: Some(not_checked(&std::io::Error::from(
                 std::io::ErrorKind::PermissionDenied,
             ))),
+            clash: None,
         };
         // Functional from the first look (fence 0): 2 and 3 count.
         for seq in 1..=2 {

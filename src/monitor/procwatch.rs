@@ -145,18 +145,30 @@ impl Watcher {
                 let mut seq = 0;
                 while !stop.load(Ordering::Relaxed) {
                     seq += 1;
-                    // A home that could not be listed is said (a live view notes it, as
-                    // `check` does), never read as one that lacks nothing.
-                    let c = match super::databases::look(&*nodes[0], &*nodes[1]) {
-                        Ok(looked) => super::databases::Compare {
-                            seq,
-                            lacks: looked.lacks,
-                            unchecked: None,
-                        },
-                        Err(e) => super::databases::Compare {
+                    // Two homes that are one (a link re-pointed under a running view) are
+                    // no pair to compare. A home that could not be listed is said (a live
+                    // view notes it, as `check` does), never read as one that lacks nothing.
+                    let clash = super::databases::homes_clash(&*nodes[0], &*nodes[1]);
+                    let c = match clash {
+                        Some(_) => super::databases::Compare {
                             seq,
                             lacks: Vec::new(),
-                            unchecked: Some(super::databases::not_checked(&e)),
+                            unchecked: None,
+                            clash,
+                        },
+                        None => match super::databases::look(&*nodes[0], &*nodes[1]) {
+                            Ok(looked) => super::databases::Compare {
+                                seq,
+                                lacks: looked.lacks,
+                                unchecked: None,
+                                clash: None,
+                            },
+                            Err(e) => super::databases::Compare {
+                                seq,
+                                lacks: Vec::new(),
+                                unchecked: Some(super::databases::not_checked(&e)),
+                                clash: None,
+                            },
                         },
                     };
                     if let Ok(mut a) = compared.lock() {

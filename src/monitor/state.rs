@@ -1039,6 +1039,14 @@ pub enum Verdict {
     },
     /// The master is gone (stopped, killed, or the link dropped).
     MasterDown,
+    /// The two nodes' homes are one folder, or one is inside the other, as `tt-ha.toml` leads
+    /// to them now (a link re-pointed, both homes configured alike): both nodes' message
+    /// files, servers and databases are then one node's, and nothing of the pair can be told.
+    /// Set by [`super::databases::with_clash`], never from the files.
+    HomesClash {
+        /// Which homes, and what to check.
+        why: String,
+    },
     /// A node's server process is seen not running (killed, crashed, stopped), whatever its
     /// message file says last: set by [`super::dashboard::pair_verdict`], never from the files.
     ServerDown {
@@ -1161,6 +1169,9 @@ impl Verdict {
                 format!("cannot reach the master's site {site} ({attempts} failed attempts)")
             }
             Verdict::MasterDown => "the master is down (the replicant lost it)".into(),
+            Verdict::HomesClash { why } => {
+                format!("the two nodes cannot be told apart, so their state is unknown: {why}")
+            }
             Verdict::ServerDown { node } => {
                 format!("the {node} is down: its server process is not running")
             }
@@ -1212,6 +1223,7 @@ impl Verdict {
             Verdict::Connecting => "connecting",
             Verdict::CannotReachMaster { .. } => "cannot-reach-master",
             Verdict::MasterDown => "master-down",
+            Verdict::HomesClash { .. } => "homes-clash",
             Verdict::ServerDown { .. } => "server-down",
             Verdict::ServerSuspended { .. } => "server-suspended",
             Verdict::ServerSilent { .. } => "server-silent",

@@ -106,6 +106,11 @@ impl<'a> Watch<'a> {
             [&m, &r],
             now,
         );
+        let v = monitor::databases::with_clash(
+            v,
+            monitor::databases::homes_clash(&*nodes[Role::Master], &*nodes[Role::Replicant])
+                .as_deref(),
+        );
         let (mn, rn) = (&self.cfg.master.name, &self.cfg.replicant().name);
         let running = v == Verdict::Functional;
         Replication {
