@@ -33,6 +33,10 @@ pub enum MoveError {
     /// what to do).
     #[error("{0}")]
     Remote(String),
+    /// A pair is not a move between the node's home and its run folder (a quarantine made a
+    /// link to another folder, a path edited in the journal): nothing of the batch was moved.
+    #[error("{0}")]
+    Refused(String),
     /// Both ends exist and the destination is not ours to replace.
     #[error(
         "cannot move {} to {}: both exist. Nothing was changed; move one of them aside by hand and run again",

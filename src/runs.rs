@@ -73,6 +73,40 @@ pub fn quarantine_dests<'a>(
     entries.into_iter().map(|e| dest_in(&dir, e)).collect()
 }
 
+/// Whether `(from, to)`, a move the journal records for the prune of `node`, is one the prune
+/// makes: an entry of the node's home into its quarantine for `run_id` under the same name
+/// ([`quarantine_dest`]). A rollback moves each back the other way: a pair edited in the
+/// journal to name another folder (the master's home) would have it move a file there.
+pub fn is_prune_move(node: &Node, run_id: &str, from: &Path, to: &Path) -> bool {
+    use crate::node::path::{exact_file_name, parent_spelled};
+    let name = exact_file_name(from);
+    let in_folder = |p: &Path, folder: &Path| {
+        parent_spelled(p).is_some_and(|parent| same_folder(&parent, folder))
+    };
+    !name.is_empty()
+        && name != b"."
+        && name != b".."
+        && exact_file_name(to) == name
+        && in_folder(from, &node.home)
+        && in_folder(to, &quarantine_dir(node, run_id))
+}
+
+/// Whether two folders of one node are spelled alike: by that node's rules (a Windows node's
+/// case and separators) where both are text, else name for name.
+fn same_folder(a: &Path, b: &Path) -> bool {
+    use crate::node::path::{NodePath, spelled_os};
+    match (a.to_str(), b.to_str()) {
+        (Some(x), Some(y)) => {
+            let os = spelled_os(b);
+            match (NodePath::new(os, x), NodePath::new(os, y)) {
+                (Ok(p), Ok(q)) => p == q,
+                _ => a == b,
+            }
+        }
+        _ => a == b,
+    }
+}
+
 /// Where `entry` goes in the quarantine folder `dir`: the one rule of [`quarantine_dest`].
 fn dest_in(dir: &Path, entry: &Entry) -> PathBuf {
     crate::node::path::join_entry(dir, &entry.path, &entry.name)

@@ -368,6 +368,23 @@ fn a_resumed_run_refuses_a_home_that_is_not_the_folder_it_started_on() {
         !other.parent().unwrap().join("tt-ha").exists(),
         "a refused resume made a run folder beside the other folder"
     );
+    // A rollback refuses it too, and its dry run (and `status`) say so: they showed the other
+    // folder's files moved into the attempt folder, which `finalize` purges.
+    for args in [&["rollback", "--dry-run"][..], &["status"]] {
+        let o = site.tt_ha(args);
+        let out = text(&o);
+        assert!(
+            out.contains("CANNOT") && out.contains("when this run started"),
+            "{args:?}: {out}"
+        );
+    }
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("nothing was changed"),
+        "{out}"
+    );
+    assert_same_tree(&snapshot(&other), &before, "the other folder");
 }
 
 #[test]
@@ -535,4 +552,114 @@ fn a_home_bind_mounted_from_inside_the_other_home_is_refused() {
     assert!(!o.status.success(), "apply went ahead:\n{out}");
     assert!(out.contains("nothing was changed"), "{out}");
     assert_same_tree(&snapshot(&site.replicant), &before, "replicant home");
+}
+
+/// The master's databases and notes, as they are now.
+fn master_data(site: &FakeSite) -> Vec<(String, Vec<u8>)> {
+    ["customers.db", "media.db", "volumes.db", "notes.txt"]
+        .iter()
+        .map(|n| (n.to_string(), fs::read(site.master.join(n)).unwrap()))
+        .collect()
+}
+
+/// A run's quarantine and journal are files an operator can change between `apply` and
+/// `rollback`. A quarantine made a link to the master's home had the rollback move the
+/// master's running databases into the replicant's home; a journal whose moves were edited to
+/// name the master's home had it move a file into it. Every move, copy and removal on a node
+/// is now confined as its agent confines it (between its home and its run folder only): both
+/// are refused before any server is stopped (the dry run says so), naming the path, and the
+/// master's files are untouched; the journal's prune moves must be the prune's. Put back as
+/// they were, the rollback completes.
+#[test]
+fn a_quarantine_or_journal_leading_to_the_masters_home_never_moves_its_files() {
+    for tamper in ["quarantine link", "journal"] {
+        let site = FakeSite::new();
+        fs::write(site.replicant.join("extra1"), "the replicant's own\n").unwrap();
+        let o = site.tt_ha(&["apply", "--yes"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let before = master_data(&site);
+        let runs = site.master.parent().unwrap().join("tt-ha");
+        let run = fs::read_dir(&runs)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("journal.jsonl").is_file())
+            .unwrap();
+        let journal = run.join("journal.jsonl");
+        let original_journal = fs::read(&journal).unwrap();
+        let quarantine = site
+            .replicant
+            .parent()
+            .unwrap()
+            .join("tt-ha")
+            .join(run.file_name().unwrap())
+            .join("quarantine/ttreplicant");
+        assert!(
+            quarantine.join("extra1").exists(),
+            "{}",
+            quarantine.display()
+        );
+        let aside = quarantine.with_extension("real");
+        match tamper {
+            "quarantine link" => {
+                fs::rename(&quarantine, &aside).unwrap();
+                std::os::unix::fs::symlink(&site.master, &quarantine).unwrap();
+            }
+            _ => {
+                let text = String::from_utf8(original_journal.clone()).unwrap();
+                let from = format!("{}", site.replicant.join("extra1").display());
+                let to = format!("{}", site.master.join("planted").display());
+                assert!(text.contains(&from), "{text}");
+                fs::write(&journal, text.replacen(&from, &to, 1)).unwrap();
+            }
+        }
+        // The dry run says it, and the rollback refuses before it stops a server.
+        let said = if tamper == "journal" {
+            "journal records 1 move(s) of the prune that are not moves of ttreplicant's home"
+        } else {
+            "refuses move_batch"
+        };
+        let o = site.tt_ha(&["rollback", "--dry-run"]);
+        let out = text(&o);
+        assert!(
+            out.contains("CANNOT") && out.contains(said),
+            "{tamper}: {out}"
+        );
+        let o = site.tt_ha(&["rollback", "--yes"]);
+        let out = text(&o);
+        assert!(
+            !o.status.success(),
+            "{tamper}: the rollback went ahead:\n{out}"
+        );
+        assert!(
+            out.contains("nothing was changed") && out.contains(said),
+            "{tamper}: {out}"
+        );
+        assert!(
+            site.up(true) && site.up(false),
+            "{tamper}: a server was stopped: {out}"
+        );
+        assert_eq!(
+            master_data(&site),
+            before,
+            "{tamper}: the master's files changed"
+        );
+        assert!(!site.master.join("planted").exists(), "{tamper}: {out}");
+        assert!(!site.master.join("extra1").exists(), "{tamper}: {out}");
+        // Put back as it was: the rollback completes, the replicant's own file back home.
+        match tamper {
+            "quarantine link" => {
+                fs::remove_file(&quarantine).unwrap();
+                fs::rename(&aside, &quarantine).unwrap();
+            }
+            _ => fs::write(&journal, &original_journal).unwrap(),
+        }
+        let o = site.tt_ha(&["rollback", "--yes"]);
+        assert!(o.status.success(), "{tamper}: {}", text(&o));
+        assert_eq!(
+            fs::read(site.replicant.join("extra1")).unwrap(),
+            b"the replicant's own\n"
+        );
+        assert_eq!(master_data(&site), before, "{tamper}");
+    }
 }

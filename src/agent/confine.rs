@@ -177,6 +177,94 @@ impl Confinement {
     }
 }
 
+impl Confinement {
+    /// The pairs of a batch of moves, each checked before any is made: from the home into
+    /// the run folder (a prune, an attempt set aside) or back (a restore), never to or from
+    /// one of these folders itself, never one of the run folder's own files. The one rule of
+    /// every move a node makes, locally as through its agent: a run folder whose quarantine
+    /// was made a link to the master's home had a local rollback move the master's running
+    /// databases into the replicant's home. The paths to act on, in order.
+    pub fn moves(&self, pairs: &[(PathBuf, PathBuf)]) -> Result<Vec<(PathBuf, PathBuf)>, Refusal> {
+        let mut checked = Vec::with_capacity(pairs.len());
+        let mut folders = Folders::default();
+        for (from, to) in pairs {
+            let (f, fi) = self.place_with(from, &mut folders)?;
+            let (t, ti) = self.place_with(to, &mut folders)?;
+            for (p, i, asked) in [(&f, fi, from), (&t, ti, to)] {
+                if i.is_run_folder_own_file(p) {
+                    return Err(own_file(asked));
+                }
+            }
+            let ends = (fi.folder, ti.folder);
+            let allowed = (ends == (HOME, RUN_FOLDER) || ends == (RUN_FOLDER, HOME))
+                && !fi.at_root
+                && !ti.at_root;
+            if !allowed {
+                return Err(Refusal {
+                    path: format!(
+                        "{} -> {}",
+                        crate::display::path(from),
+                        crate::display::path(to)
+                    ),
+                    why: format!(
+                        "a move from the {} to the {}; entries are moved only between the home and the run folder (quarantine), and never a folder itself. No entry of this batch was moved",
+                        fi.folder, ti.folder
+                    ),
+                });
+            }
+            checked.push((f, t));
+        }
+        Ok(checked)
+    }
+
+    /// `path` for operation `op` if it lies inside an allowed folder where `rule` accepts it,
+    /// and is none of the run folder's own files (but for `exists` and `tree_size`, which
+    /// only look).
+    pub fn entry(
+        &self,
+        op: &str,
+        path: &Path,
+        rule: impl Fn(Inside) -> bool,
+    ) -> Result<PathBuf, Refusal> {
+        let (p, inside) = self.place(path)?;
+        if inside.is_run_folder_own_file(&p) && op != "exists" && op != "tree_size" {
+            return Err(own_file(path));
+        }
+        if rule(inside) {
+            return Ok(p);
+        }
+        let what = if inside.at_root {
+            format!("it is the {} itself", inside.folder)
+        } else {
+            format!("it is in the {}", inside.folder)
+        };
+        Err(Refusal {
+            path: crate::display::path(path).to_string(),
+            why: format!("{what}, and {op} {}", rule_words(op)),
+        })
+    }
+}
+
+/// The refusal of a request that would move, copy over or remove one of the run folder's own
+/// files ([`Inside::is_run_folder_own_file`]).
+fn own_file(path: &Path) -> Refusal {
+    Refusal {
+        path: crate::display::path(path).to_string(),
+        why: "it is one of the run folder's own files (the lock, the agent's log, the homes' lineage), which no request moves, copies over or removes".into(),
+    }
+}
+
+/// What `rule` of an operation allows, in words.
+fn rule_words(op: &str) -> &'static str {
+    match op {
+        "remove_tree" => "removes only folders inside the run folder",
+        "copy_file_durably" => "copies only from the home into the run folder",
+        "check_writable" => "probes only the run folder and the backup folder",
+        "make_backup" => "acts only on backups inside the backup folder",
+        _ => "is not allowed there",
+    }
+}
+
 /// The label of the home.
 pub const HOME: &str = "home";
 /// The label of the run folder (journal, quarantine, attempts).

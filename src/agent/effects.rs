@@ -10,7 +10,7 @@
 //! - a backup is made, topped up or verified only strictly inside the backup folder;
 //! - the rest (exists, sizes, writability) reads anywhere inside the allowed folders.
 
-use super::confine::{BACKUP_FOLDER, Folders, HOME, Inside, RUN_FOLDER, Refusal};
+use super::confine::{BACKUP_FOLDER, HOME, Inside, RUN_FOLDER, Refusal};
 use super::protocol::{KIND_FAILED, KIND_REFUSED, KIND_STILL_RUNNING, Op, WireError, WirePath};
 use super::serve::{Agent, failed, to_json};
 use crate::node::NodeAccess;
@@ -223,84 +223,35 @@ impl Agent {
         }
     }
 
-    /// `path` if the confinement allows it and `rule` accepts where it lies; a refusal is
-    /// logged on the node and nothing is done.
+    /// `path` if the confinement allows it and `rule` accepts where it lies
+    /// ([`super::confine::Confinement::entry`]); a refusal is logged on the node and nothing
+    /// is done.
     fn entry(
         &self,
         op: &str,
         path: &WirePath,
         rule: impl Fn(Inside) -> bool,
     ) -> Result<PathBuf, WireError> {
-        let (p, inside) = self
-            .confinement()
-            .place(&path.0)
-            .map_err(|r| self.refuse(op, r))?;
-        if inside.is_run_folder_own_file(&p) && op != "exists" && op != "tree_size" {
-            return Err(self.refuse(op, own_file(&path.0)));
-        }
-        if rule(inside) {
-            return Ok(p);
-        }
-        let what = if inside.at_root {
-            format!("it is the {} itself", inside.folder)
-        } else {
-            format!("it is in the {}", inside.folder)
-        };
-        Err(self.refuse(
-            op,
-            Refusal {
-                path: crate::display::path(&path.0).to_string(),
-                why: format!("{what}, and {op} {}", rule_words(op)),
-            },
-        ))
+        self.confinement()
+            .entry(op, &path.0, rule)
+            .map_err(|r| self.refuse(op, r))
     }
 
-    /// Checks every pair before moving any: each goes from the home into the run folder or
-    /// back, never to or from a folder itself.
+    /// Checks every pair before moving any ([`super::confine::Confinement::moves`]).
     fn move_batch(
         &self,
         pairs: &[(WirePath, WirePath)],
         dest_is_ours: bool,
         emit: &mut dyn FnMut(Value),
     ) -> Result<Value, WireError> {
-        let mut checked = Vec::with_capacity(pairs.len());
-        let mut folders = Folders::default();
-        for (from, to) in pairs {
-            let (f, fi) = self
-                .confinement()
-                .place_with(&from.0, &mut folders)
-                .map_err(|r| self.refuse("move_batch", r))?;
-            let (t, ti) = self
-                .confinement()
-                .place_with(&to.0, &mut folders)
-                .map_err(|r| self.refuse("move_batch", r))?;
-            for (p, i, wire) in [(&f, fi, from), (&t, ti, to)] {
-                if i.is_run_folder_own_file(p) {
-                    return Err(self.refuse("move_batch", own_file(&wire.0)));
-                }
-            }
-            let ends = (fi.folder, ti.folder);
-            let allowed = (ends == (HOME, RUN_FOLDER) || ends == (RUN_FOLDER, HOME))
-                && !fi.at_root
-                && !ti.at_root;
-            if !allowed {
-                return Err(self.refuse(
-                    "move_batch",
-                    Refusal {
-                        path: format!(
-                            "{} -> {}",
-                            crate::display::path(&from.0),
-                            crate::display::path(&to.0)
-                        ),
-                        why: format!(
-                            "a move from the {} to the {}; the agent moves entries only between the home and the run folder (quarantine), and never a folder itself. No entry of this batch was moved",
-                            fi.folder, ti.folder
-                        ),
-                    },
-                ));
-            }
-            checked.push((f, t));
-        }
+        let asked: Vec<(PathBuf, PathBuf)> = pairs
+            .iter()
+            .map(|(f, t)| (f.0.clone(), t.0.clone()))
+            .collect();
+        let checked = self
+            .confinement()
+            .moves(&asked)
+            .map_err(|r| self.refuse("move_batch", r))?;
         let total = checked.len();
         let mut last: Option<Instant> = None;
         let mut progress = |done: usize| {
@@ -348,26 +299,6 @@ const LONGEST_WAIT: Duration = Duration::from_secs(crate::config::LONGEST_WAIT_S
 /// A wait of `ms` milliseconds as a request gives it, at most [`LONGEST_WAIT`].
 fn wait_bound(ms: u64) -> Duration {
     Duration::from_millis(ms).min(LONGEST_WAIT)
-}
-
-/// The refusal of a request that would move, copy over or remove one of the run folder's own
-/// files ([`Inside::is_run_folder_own_file`]).
-fn own_file(path: &std::path::Path) -> Refusal {
-    Refusal {
-        path: crate::display::path(path).to_string(),
-        why: "it is one of the run folder's own files (the lock, the agent's log, the homes' lineage), which no request moves, copies over or removes".into(),
-    }
-}
-
-/// What `rule` of an operation allows, in words.
-fn rule_words(op: &str) -> &'static str {
-    match op {
-        "remove_tree" => "removes only folders inside the run folder",
-        "copy_file_durably" => "copies only from the home into the run folder",
-        "check_writable" => "probes only the run folder and the backup folder",
-        "make_backup" => "acts only on backups inside the backup folder",
-        _ => "is not allowed there",
-    }
 }
 
 /// The names of the files a backup holds or takes from the home, as `found` gives them.

@@ -601,7 +601,75 @@ pub fn plan_rollback_on(
         );
         !rollback_done.contains(&s.id.as_str()) || service
     });
+    // Each put first, the last first: they read in the order found.
+    for why in refusals(nodes, cfg, &run.run_id, records, &out)
+        .into_iter()
+        .rev()
+    {
+        refuse_in(&mut out, r, why);
+    }
     out
+}
+
+/// Why the rollback planned as `steps` must not begin, each said before anything changes
+/// (a dry run and `status` show it as the rollback would refuse it): nodes that are not the
+/// ones the run started on, prune moves in the journal that are not the prune's (a journal
+/// edited to name the master's home had a rollback move a file into it), and moves a node
+/// would refuse (a quarantine made a link to the master's home had a rollback move the
+/// master's running databases out, after both servers were stopped).
+fn refusals(
+    nodes: &Pair,
+    cfg: &SiteConfig,
+    run_id: &str,
+    records: &[Record],
+    steps: &[RollbackStep],
+) -> Vec<String> {
+    let mut why = super::apply::node_refusals(nodes, cfg, run_id);
+    let replicant = nodes.replicant();
+    let foreign: Vec<String> = runs::moves_of(records, "replicant.prune")
+        .into_iter()
+        .filter(|(from, to)| !runs::is_prune_move(replicant.config(), run_id, from, to))
+        .map(|(from, to)| format!("{} -> {}", shown(&from), shown(&to)))
+        .collect();
+    if !foreign.is_empty() {
+        why.push(format!(
+            "the run's journal records {} move(s) of the prune that are not moves of {}'s home into this run's quarantine ({}): it was changed since the run wrote it, and the rollback would move files elsewhere. Put the journal back as it was (from a copy), then run again",
+            foreign.len(),
+            replicant.config().name,
+            crate::display::first_few(&foreign)
+        ));
+    }
+    for s in steps.iter().filter(|s| !s.moves.is_empty()) {
+        let access = if s.node == nodes.master().config().name {
+            nodes.master()
+        } else {
+            replicant
+        };
+        why.extend(access.moves_refused(&s.moves));
+    }
+    why
+}
+
+/// Puts `CANNOT: why` at the head of the restore step of `out` (made when there is none): a
+/// rollback refuses before anything changes while a step says it cannot, and a dry run shows
+/// why.
+fn refuse_in(out: &mut Vec<RollbackStep>, replicant: &Node, why: String) {
+    let at = match out.iter().position(|s| s.id == UndoStep::ReplicantRestore) {
+        Some(i) => i,
+        None => {
+            out.insert(
+                0,
+                step(
+                    UndoStep::ReplicantRestore,
+                    replicant,
+                    "Move the replicant's original files back",
+                    Vec::new(),
+                ),
+            );
+            0
+        }
+    };
+    out[at].effects.insert(0, format!("CANNOT: {why}"));
 }
 
 fn restore_dbconfig(
@@ -1016,16 +1084,10 @@ pub fn rollback_on(
     {
         return Err(EngineError::Other(format!("nothing was changed: {why}")));
     }
-    // Nodes that are not the ones the run started on (tt-ha.toml re-pointed meanwhile) are
-    // refused before anything is written: the lock would make a run folder beside the new
-    // folders, and the journal would record a rollback that never began.
-    let why = super::apply::node_refusals(nodes, cfg, &run.run_id);
-    if !why.is_empty() {
-        return Err(EngineError::Other(format!(
-            "nothing was changed: {}",
-            why.join("; ")
-        )));
-    }
+    // Nodes that are not the ones the run started on (tt-ha.toml re-pointed meanwhile) were
+    // refused above, with every other refusal of the plan ([`refusals`]): before anything is
+    // written, since the lock would make a run folder beside the new folders, and the journal
+    // would record a rollback that never began.
     // A program other than the servers holding a home would refuse the moves after both
     // servers were stopped, leaving them down (#14): it is refused before anything stops.
     let held = other_holders(nodes);

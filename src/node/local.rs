@@ -3,6 +3,7 @@
 //! interface; the only place a node's [`NodePath`] becomes a `std::path::Path`.
 
 use super::{EntryPath, NodeAccess, NodeOs, NodePath, Role, RunLock};
+use crate::agent::confine::{HOME, RUN_FOLDER};
 use crate::atomic::ReplaceError;
 use crate::backup::{Assessment, BackupError, Found, Outcome, Trust};
 use crate::config::Node;
@@ -32,6 +33,31 @@ pub struct LocalNode {
 }
 
 impl LocalNode {
+    /// This node's folders as its agent confines them: a move, copy or removal a run makes on
+    /// a local node is checked as its agent would check it on a remote one (the one rule,
+    /// [`crate::agent::confine::Confinement`]). Without it, a quarantine made a link to the
+    /// master's home had a rollback move the master's running databases out, and a path
+    /// edited in the journal had one moved into the master's home.
+    fn confinement(&self) -> crate::agent::confine::Confinement {
+        crate::agent::confine::Confinement::for_node(&self.cfg)
+    }
+
+    /// What a refusal of `op` says: the node, the path and why, and that nothing was done.
+    fn refused(
+        &self,
+        op: &str,
+        c: &crate::agent::confine::Confinement,
+        r: crate::agent::confine::Refusal,
+    ) -> String {
+        format!(
+            "node {} refuses {op} of {}: {}. It acts only inside its {}; nothing was done. Something in its run folder or in the run's journal was changed since the run wrote it (a link put in the quarantine, a path edited): put it back as it was, then run again",
+            self.cfg.name,
+            r.path,
+            r.why,
+            c.describe()
+        )
+    }
+
     /// The node `cfg`, in `role`, on this machine.
     pub fn new(cfg: Node, role: Role) -> LocalNode {
         LocalNode { cfg, role }
@@ -258,6 +284,13 @@ impl NodeAccess for LocalNode {
         })
     }
 
+    fn moves_refused(&self, pairs: &[(EntryPath, EntryPath)]) -> Option<String> {
+        let c = self.confinement();
+        c.moves(pairs)
+            .err()
+            .map(|r| self.refused("move_batch", &c, r))
+    }
+
     fn exists(&self, path: &EntryPath) -> std::io::Result<bool> {
         match std::fs::symlink_metadata(path) {
             Ok(_) => Ok(true),
@@ -267,6 +300,18 @@ impl NodeAccess for LocalNode {
     }
 
     fn copy_file_durably(&self, from: &EntryPath, to: &EntryPath) -> Result<(), String> {
+        let c = self.confinement();
+        let from = c
+            .entry("copy_file_durably", from, |i| {
+                i.folder == HOME && !i.at_root
+            })
+            .map_err(|r| self.refused("copy_file_durably", &c, r))?;
+        let to = c
+            .entry("copy_file_durably", to, |i| {
+                i.folder == RUN_FOLDER && !i.at_root
+            })
+            .map_err(|r| self.refused("copy_file_durably", &c, r))?;
+        let (from, to) = (&from, &to);
         // A regular file only: a link is never followed (it could name any file).
         crate::atomic::check_regular(from).map_err(|e| e.to_string())?;
         let folder = to.parent().unwrap_or(Path::new("."));
@@ -283,7 +328,11 @@ impl NodeAccess for LocalNode {
         dest_is_ours: bool,
         progress: &mut dyn FnMut(usize),
     ) -> Result<crate::quarantine::BatchMoved, MoveError> {
-        crate::quarantine::move_batch(pairs, dest_is_ours, progress)
+        let c = self.confinement();
+        let checked = c
+            .moves(pairs)
+            .map_err(|r| MoveError::Refused(self.refused("move_batch", &c, r)))?;
+        crate::quarantine::move_batch(&checked, dest_is_ours, progress)
     }
 
     fn tree_size(&self, path: &EntryPath) -> u64 {
@@ -291,6 +340,12 @@ impl NodeAccess for LocalNode {
     }
 
     fn remove_tree(&self, path: &EntryPath) -> std::io::Result<()> {
+        let c = self.confinement();
+        let path = c
+            .entry("remove_tree", path, |i| {
+                i.folder == RUN_FOLDER && !i.at_root
+            })
+            .map_err(|r| std::io::Error::other(self.refused("remove_tree", &c, r)))?;
         std::fs::remove_dir_all(path)
     }
 

@@ -171,6 +171,16 @@ pub trait NodeAccess: Send + Sync {
     /// say: callers that decide what to undo or purge must not take "cannot tell" for "absent".
     fn exists(&self, path: &EntryPath) -> std::io::Result<bool>;
 
+    /// Why `pairs` would be refused as a batch of moves on this node, before any is asked for
+    /// (a dry run says it, and a rollback refuses before it stops a server): each must go
+    /// between the node's home and its run folder ([`crate::agent::confine::Confinement::moves`]).
+    /// A remote node's agent checks each batch itself when it is asked to move it; this default
+    /// says nothing.
+    fn moves_refused(&self, pairs: &[(EntryPath, EntryPath)]) -> Option<String> {
+        let _ = pairs;
+        None
+    }
+
     /// Copies a file with its content hashed on both ends, durably (file and folder synced),
     /// making the destination's folders; an existing destination is replaced.
     fn copy_file_durably(&self, from: &EntryPath, to: &EntryPath) -> Result<(), String>;
