@@ -455,6 +455,26 @@ fn scan(path: &Path, limit: usize) -> Result<Scan, JournalError> {
         };
         match parsed {
             Ok(record) => {
+                // Records are numbered 1, 2, 3 … as they are appended: a gap or a number out
+                // of order is a record deleted, repeated or moved by hand. A run's state and
+                // its rollback are read from these records, so such a journal is not used (a
+                // deleted prune intent had `status` say "as they were" and `finalize` purge
+                // the originals).
+                if let Some(r) = &record {
+                    let expected = records
+                        .last()
+                        .map_or(1, |p: &Record| p.seq.saturating_add(1));
+                    if r.seq != expected {
+                        return Err(JournalError::Corrupt {
+                            path: path.to_path_buf(),
+                            line: line_no,
+                            why: format!(
+                                "record {} where record {expected} belongs: a record was deleted, repeated or moved since tt-ha wrote the journal, and the run's state cannot be read from it. Put the journal back as it was (from a copy or a backup of the run folder)",
+                                r.seq
+                            ),
+                        });
+                    }
+                }
                 records.extend(record);
                 whole = offset;
             }

@@ -785,7 +785,12 @@ mod tests {
     fn a_large_home_moves_in_few_journaled_batches() {
         use crate::journal::{Event, Journal};
         let d = tempfile::tempdir().unwrap();
-        let (home, q) = (d.path().join("home"), d.path().join("q"));
+        // The quarantine is in the node's run folder (beside its home): a node moves entries
+        // only between the two.
+        let (home, q) = (
+            d.path().join("home"),
+            d.path().join("tt-ha/run/quarantine/n"),
+        );
         fs::create_dir_all(&home).unwrap();
         let n = 20_001;
         let pairs: Vec<(PathBuf, PathBuf)> = (0..n)

@@ -187,3 +187,101 @@ fn a_backup_while_this_controllers_run_holds_the_lock_says_what_to_do_with_the_r
     let o = site.tt_ha(&["backup"]);
     assert!(o.status.success(), "after the rollback: {}", text(&o));
 }
+
+/// A run's journal is the record of what it moved: one emptied, cut short or with a record
+/// deleted since (by hand) lost that record. `status` said "as they were" and `finalize`
+/// purged the replicant's originals from the quarantine. A record missing or repeated is now
+/// a journal that is not used, naming the line; a quarantine holding what the journal does not
+/// name is said by `status`, and `rollback` and `finalize` refuse it before anything changes.
+#[test]
+fn a_journal_cut_short_or_missing_a_record_never_lets_the_originals_go() {
+    let site = FakeSite::new();
+    fs::write(site.replicant.join("precious.txt"), "the replicant's own\n").unwrap();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let run = fs::read_dir(site.master.parent().unwrap().join("tt-ha"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("journal.jsonl").is_file())
+        .unwrap();
+    let journal = run.join("journal.jsonl");
+    let whole = fs::read_to_string(&journal).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    let prune = lines
+        .iter()
+        .position(|l| {
+            l.contains("\"intent\"") && l.contains("replicant.prune") && l.contains("moves")
+        })
+        .unwrap_or_else(|| panic!("no prune intent in {whole}"));
+    let quarantine = fs::read_dir(site.replicant.parent().unwrap().join("tt-ha"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("quarantine/ttreplicant"))
+        .find(|q| q.join("precious.txt").exists())
+        .unwrap();
+    let before = snapshot(&quarantine);
+    let cut_at = |n: usize| {
+        lines[..n]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let without = |n: usize| {
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != n)
+            .map(|(_, l)| format!("{l}\n"))
+            .collect::<String>()
+    };
+    for (how, text_now) in [
+        ("the prune's intent deleted", without(prune)),
+        (
+            "a record repeated",
+            format!("{}{}\n", cut_at(prune + 1), lines[prune])
+                + &lines[prune + 1..]
+                    .iter()
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>(),
+        ),
+        ("emptied", String::new()),
+        ("cut before the prune", cut_at(prune)),
+        (
+            "made to read rolled back",
+            format!(
+                "{}\n{{\"v\":1,\"seq\":2,\"time\":\"t\",\"type\":\"rollback-start\"}}\n{{\"v\":1,\"seq\":3,\"time\":\"t\",\"type\":\"rollback-done\"}}\n",
+                lines[0]
+            ),
+        ),
+    ] {
+        fs::write(&journal, &text_now).unwrap();
+        let status = text(&site.tt_ha(&["status"]));
+        assert!(!status.contains("as they were"), "{how}: {status}");
+        for args in [&["rollback", "--yes"][..], &["finalize", "--yes"]] {
+            let o = site.tt_ha(args);
+            let out = text(&o);
+            assert!(!o.status.success(), "{how}: {args:?} went ahead: {out}");
+            // (A run that reads as applying is not finalized in any case.)
+            assert!(
+                out.contains("does not account for")
+                    || out.contains("where record")
+                    || out.contains("only a complete or rolled-back run"),
+                "{how}: {args:?}: {out}"
+            );
+        }
+        assert_same_tree(&snapshot(&quarantine), &before, how);
+        assert!(
+            site.up(true) && site.up(false),
+            "{how}: a server was stopped"
+        );
+    }
+    // Put back as it was: the rollback brings the replicant's own file home.
+    fs::write(&journal, &whole).unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        fs::read(site.replicant.join("precious.txt")).unwrap(),
+        b"the replicant's own\n"
+    );
+}

@@ -393,6 +393,43 @@ pub fn originals_lost(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<Str
         .collect()
 }
 
+/// Why the replicant's quarantine for `run_id` holds what the journal does not account for,
+/// when it does: entries there while the journal names none the prune moved (its records
+/// deleted or cut off since the run wrote them). A write-ahead journal names every move before
+/// it is made, so whatever the prune put there is named; these may be the replicant's
+/// originals, and a rollback read from such a journal brings none back while `status` said
+/// "as they were" and `finalize` purged them. Only bytes beyond the DB_CONFIG the run saved
+/// count. `None` when it cannot be told (the node cannot be asked).
+pub fn unaccounted_quarantine(
+    replicant: &dyn NodeAccess,
+    run_id: &str,
+    records: &[Record],
+) -> Option<String> {
+    if !runs::moves_of(records, "replicant.prune").is_empty() {
+        return None;
+    }
+    let node = replicant.config();
+    let q = runs::quarantine_dir(node, run_id);
+    if !replicant.exists(&q).ok()? {
+        return None;
+    }
+    let saved = runs::saved_dbconfig(node, run_id);
+    let own = if replicant.exists(&saved).unwrap_or(false) {
+        replicant.tree_size(&saved)
+    } else {
+        0
+    };
+    let more = replicant.tree_size(&q).saturating_sub(own);
+    (more > 0).then(|| {
+        format!(
+            "{} holds {} that the run's journal does not account for (it names nothing the prune moved there): its records were deleted or cut off since the run wrote them, and these may be {}'s original files. Move them back into its home by hand (or put the journal back as it was); tt-ha neither rolls back nor finalizes this run",
+            shown(&q),
+            crate::dbhome::human_bytes(more),
+            node.name
+        )
+    })
+}
+
 /// The replicant's originals that stay in its quarantine at rollback, as they are shown.
 fn kept_in_quarantine(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<String> {
     runs::moves_of(records, "replicant.prune")
@@ -626,6 +663,7 @@ fn refusals(
 ) -> Vec<String> {
     let mut why = super::apply::node_refusals(nodes, cfg, run_id);
     let replicant = nodes.replicant();
+    why.extend(unaccounted_quarantine(replicant, run_id, records));
     let foreign: Vec<String> = runs::moves_of(records, "replicant.prune")
         .into_iter()
         .filter(|(from, to)| !runs::is_prune_move(replicant.config(), run_id, from, to))
@@ -1062,7 +1100,14 @@ pub fn rollback_on(
         EngineError::Other("no run to roll back: `tt-ha status` shows none".into())
     })?;
     match run.phase {
-        Phase::RolledBack => return Ok((run.run_id, Vec::new())),
+        Phase::RolledBack => {
+            // Rolled back by its journal: said so only when the quarantine agrees.
+            let records = crate::journal::read(&run.journal)?;
+            if let Some(why) = unaccounted_quarantine(nodes.replicant(), &run.run_id, &records) {
+                return Err(EngineError::Other(format!("nothing was changed: {why}")));
+            }
+            return Ok((run.run_id, Vec::new()));
+        }
         Phase::Finalized => {
             return Err(EngineError::Other(format!(
                 "run {} is finalized: its quarantine is purged and it cannot be rolled back",

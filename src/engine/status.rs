@@ -201,7 +201,12 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
             let lost = nodes
                 .map(|n| super::rollback::originals_lost(n.replicant(), &records))
                 .unwrap_or_default();
-            if lost.is_empty() {
+            let unaccounted = nodes.and_then(|n| {
+                super::rollback::unaccounted_quarantine(n.replicant(), &run.run_id, &records)
+            });
+            if let Some(why) = unaccounted {
+                text.push_str(&format!("rolled back by its journal, but {why}."));
+            } else if lost.is_empty() {
                 text.push_str("rolled back: both nodes are as they were before the run.");
             } else {
                 text.push_str(&format!(
@@ -304,6 +309,16 @@ pub fn finalize_on(
             run.run_id,
             run.phase.as_str()
         )));
+    }
+    // A quarantine holding what the journal does not name may hold the replicant's originals:
+    // never purged on the word of such a journal.
+    if matches!(run.phase, Phase::RolledBack | Phase::Complete) {
+        let records = crate::journal::read(&run.journal)?;
+        if let Some(why) =
+            super::rollback::unaccounted_quarantine(nodes.replicant(), &run.run_id, &records)
+        {
+            return Err(EngineError::Other(format!("nothing was purged: {why}")));
+        }
     }
     let by_node = purge_targets(nodes, &run.run_id);
     let targets: Vec<(PathBuf, u64)> = by_node.iter().map(|(_, d, b)| (d.clone(), *b)).collect();
