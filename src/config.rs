@@ -356,6 +356,26 @@ fn check_remote(node: &Node) -> Result<(), (&'static str, String)> {
         ("run_dir", node.run_dir.as_ref()),
         ("backup_dir", node.backup_dir.as_ref()),
     ] {
+        // An empty path is whatever folder tt-ha was started in (a backup of the master was
+        // to be made there), and a NUL byte is in no path a system accepts (the home read as
+        // `./`): neither is a folder of the node.
+        if let Some(p) = p {
+            let text = p.to_string_lossy();
+            if text.trim().is_empty() || text.contains('\0') {
+                return Err((
+                    key,
+                    format!(
+                        "expected a folder's path, found {:?}: {}",
+                        text,
+                        if text.contains('\0') {
+                            "it holds a NUL byte, which no file system accepts"
+                        } else {
+                            "an empty path would be the folder tt-ha happens to run in"
+                        }
+                    ),
+                ));
+            }
+        }
         if let Some(p) = p
             && node.is_remote()
             && !remote_absolute(p)
@@ -1503,6 +1523,41 @@ exe = "/usr/bin/ttfs-sim"
             e.line,
             Some(s.lines().position(|l| l == "home = \"var/db\"").unwrap() + 1)
         );
+    }
+
+    /// An empty folder path is the folder tt-ha happens to run in (a backup of the master
+    /// was to be made there, preflight warning only of its free space), and a NUL byte is in
+    /// no path (a home read as `./`): each is refused naming its line and key.
+    #[test]
+    fn an_empty_or_nul_folder_path_is_refused() {
+        for (from, to, key) in [
+            (
+                "home = \"/srv/rep/var/db\"",
+                "home = \"\"",
+                "replicant[0].home",
+            ),
+            (
+                "home = \"/srv/rep/var/db\"",
+                "home = \"var\\u0000db\"",
+                "replicant[0].home",
+            ),
+            (
+                "home = \"/srv/rep/var/db\"",
+                "home = \"/srv/rep/var/db\"\nrun_dir = \"  \"",
+                "replicant[0].run_dir",
+            ),
+            (
+                "home = \"/srv/rep/var/db\"",
+                "home = \"/srv/rep/var/db\"\nbackup_dir = \"\"",
+                "replicant[0].backup_dir",
+            ),
+        ] {
+            assert!(GOOD.contains(from));
+            let e = parse_str(&GOOD.replacen(from, to, 1)).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{to}: {e}");
+            assert!(e.line.is_some(), "{to}: {e}");
+            assert!(e.message.contains("expected a folder's path"), "{to}: {e}");
+        }
     }
 
     #[test]

@@ -37,10 +37,15 @@ pub enum MoveError {
     /// link to another folder, a path edited in the journal): nothing of the batch was moved.
     #[error("{0}")]
     Refused(String),
-    /// Both ends exist and the destination is not ours to replace.
+    /// Both ends exist and the destination is not ours to replace: a move back into a home
+    /// (the only move whose destination is not the run's), whose name was taken since the run
+    /// moved the original out. The entries of the batch before it were moved (it said "Nothing
+    /// was changed"), and its advice to move either aside by hand led an operator to move the
+    /// original out of reach while the newcomer stayed, and `status` said "as they were".
     #[error(
-        "cannot move {} to {}: both exist. Nothing was changed; move one of them aside by hand and run again",
+        "cannot move {} back to {}: an entry of that name is there already, made after the run moved the original out (by the attempt, or by hand). The original was kept where it is; the entries before it in this batch were moved back, none after it. Move {} out of the home (it is not the original: keep it elsewhere if it is yours), then run again to bring the original back",
         shown(.from),
+        shown(.to),
         shown(.to)
     )]
     BothExist {
