@@ -402,8 +402,20 @@ fn remote_absolute(p: &Path) -> bool {
         .any(|os| NodePath::new(os, text.as_ref()).is_ok_and(|n| n.is_absolute()))
 }
 
-/// Message bodies a replicant writes before its start-up is done (from real Berkeley DB 5.3
-/// and 6.x runs): a `startup_regex` matching any of them would prove start-up at once.
+/// Message bodies a replicant writes before its start-up is done: a `startup_regex` matching
+/// any of them would prove start-up before it is done (`done` matched `Election done; egen 1`,
+/// written before the copy). These, and one of each kind of body of the real runs in
+/// `tests/fixtures/bdb` before their `Start-up is done` ([`ORDINARY_FILE`], kept whole by
+/// its test).
+fn ordinary_lines() -> impl Iterator<Item = &'static str> {
+    ORDINARY_LINES.iter().copied().chain(ORDINARY_FILE.lines())
+}
+
+/// One body of each kind a real replicant wrote before its start-up was done (its numbers
+/// as one run wrote them), from Berkeley DB 5.3, 6.1 and 6.2 runs.
+const ORDINARY_FILE: &str = include_str!("ordinary_lines.txt");
+
+/// A few such bodies written by hand, for versions the runs do not cover.
 const ORDINARY_LINES: &[&str] = &[
     "EID 0 is assigned for site 127.0.0.1:5111",
     "try join request to site site 127.0.0.1:5110",
@@ -789,7 +801,7 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
         // A pattern that matches lines every replicant writes long before its start-up is done
         // (`\b`, `.`, `site`) proves nothing either.
         Ok(re) => {
-            if let Some(line) = ORDINARY_LINES.iter().find(|l| re.is_match(l)) {
+            if let Some(line) = ordinary_lines().find(|l| re.is_match(l)) {
                 return Err(err(
                     "procedure.startup_regex".into(),
                     format!(
@@ -1388,6 +1400,52 @@ exe = "/usr/bin/ttfs-sim"
                 "{re}: {e}"
             );
         }
+    }
+
+    /// Every kind of body a real replicant wrote before its start-up was done (the runs in
+    /// `tests/fixtures/bdb`, numbers aside) is among the ordinary lines a `startup_regex` must
+    /// not match, and none of them is the line that proves it.
+    #[test]
+    fn the_ordinary_lines_cover_every_real_line_before_start_up_is_done() {
+        let shape = |b: &str| {
+            b.chars()
+                .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                .collect::<String>()
+                .split('#')
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join("#")
+        };
+        let mut known: std::collections::HashSet<String> = ordinary_lines().map(shape).collect();
+        let mut missing = Vec::new();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bdb");
+        let mut files = 0;
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with("-replicant.txt") {
+                continue;
+            }
+            files += 1;
+            let bytes = std::fs::read(e.path()).unwrap();
+            for m in crate::monitor::parse::messages(&String::from_utf8_lossy(&bytes)) {
+                if m.body.contains("Start-up is done") {
+                    break;
+                }
+                if !m.body.starts_with("#####") && !known.contains(&shape(&m.body)) {
+                    missing.push(m.body.clone());
+                    known.insert(shape(&m.body));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "not among the ordinary lines:\n{}",
+            missing.join("\n")
+        );
+        assert!(files >= 10, "{files} replicant runs in {}", dir.display());
+        assert!(ordinary_lines().all(|l| !l.contains("Start-up is done")));
+        let e = parse_str(&format!("[procedure]\nstartup_regex = \"done\"\n{GOOD}")).unwrap_err();
+        assert!(e.message.contains("Election done"), "{e}");
     }
 
     #[test]
