@@ -279,11 +279,24 @@ pub const MAX_WORD: usize = 256;
 /// The start of a file that is not a lock, for the error: at most 80 characters, every byte
 /// shown (`display::text`), so that a garbled lock is recognisable without printing it whole.
 fn quote_start(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    let shown: String = text.chars().take(80).collect();
-    let more = if shown.len() < text.len() { "…" } else { "" };
-    format!("{}{more}", crate::display::text(&shown))
+    // Cut before it is escaped (an escape is never cut in two); bytes that are not text are
+    // shown as they are (`\xff`), not as U+FFFD.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let text = text.trim();
+            let cut: String = text.chars().take(80).collect();
+            let more = if cut.len() < text.len() { "…" } else { "" };
+            format!("{}{more}", crate::display::text(&cut))
+        }
+        Err(_) => {
+            let b = bytes.trim_ascii();
+            let more = if b.len() > 80 { "…" } else { "" };
+            format!(
+                "{}{more}",
+                crate::display::escape_bytes(&b[..b.len().min(80)])
+            )
+        }
+    }
 }
 
 /// Reads the lock in `dir`, with whether its holder is alive.
@@ -596,6 +609,11 @@ mod tests {
         };
         assert!(what.chars().count() <= 90 && what.ends_with('…'), "{what}");
         assert!(!what.contains('\x1b'), "{what}");
+        // Bytes that are not text as they are, not U+FFFD.
+        assert!(
+            what.starts_with("\\xff") && !what.contains('\u{fffd}'),
+            "{what}"
+        );
         // Larger than any lock: not read, not quoted.
         std::fs::write(&lock, b"pid 1 ".repeat(1000)).unwrap();
         let err = acquire(&dirs, "r1", "apply", None).unwrap_err().to_string();
