@@ -44,6 +44,46 @@ fn a_service_that_will_not_stop_is_named_and_nothing_is_moved() {
     assert!(site.up(true), "the master was never touched");
 }
 
+/// `status` while another tt-ha's `apply` is working on the run said "interrupted during step
+/// replicant.stop … `apply` finishes them; `rollback` undoes them" beside a lock "running now":
+/// it says the run is in progress, by which command and pid, and to wait. Once that apply has
+/// stopped, it says why.
+#[test]
+fn status_while_an_apply_works_says_it_is_in_progress() {
+    let site =
+        FakeSite::with(|s| fs::write(s.replicant.parent().unwrap().join("stubborn"), "").unwrap());
+    set_config(&site, "stop_timeout_secs = 10", "stop_timeout_secs = 6");
+    let mut apply = std::process::Command::new(env!("CARGO_BIN_EXE_tt-ha"))
+        .arg("--config")
+        .arg(&site.config)
+        .args(["apply", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until it waits on the stubborn replicant's stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut out = String::new();
+    while std::time::Instant::now() < deadline {
+        out = text(&site.tt_ha(&["status"]));
+        if out.contains("replicant.stop") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        out.contains("in progress: `tt-ha apply` (pid ") && out.contains("at step replicant.stop"),
+        "{out}"
+    );
+    assert!(!out.contains("interrupted"), "{out}");
+    assert!(!apply.wait().unwrap().success());
+    let out = text(&site.tt_ha(&["status"]));
+    assert!(
+        out.contains("step replicant.stop failed") && !out.contains("in progress"),
+        "{out}"
+    );
+}
+
 #[test]
 fn a_read_only_run_folder_is_refused_before_anything_changes() {
     let site = FakeSite::new();

@@ -161,6 +161,49 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
     let records = crate::journal::read(&run.journal)?;
     let mut text = format!("Run {}: ", run.run_id);
     let mut next = Vec::new();
+    // A run a live tt-ha holds the lock for is going on now: not "interrupted", and nothing
+    // of it is to be finished or undone by hand meanwhile.
+    let live = nodes.and_then(|n| {
+        n.lock_nodes()
+            .into_iter()
+            .find_map(|node| match node.inspect_lock() {
+                // This process's own kept lock (the TUI stays open after its run stopped) is
+                // no run going on.
+                crate::runlock::Found::Lock { info, alive: true }
+                    if info.run_id == run.run_id && !info.is_mine() =>
+                {
+                    Some((info.command, info.pid))
+                }
+                _ => None,
+            })
+    });
+    if let Some((command, pid)) = live
+        && run.unfinished()
+    {
+        let at = run
+            .steps_started
+            .iter()
+            .rev()
+            .find(|s| !run.done(s))
+            .map(|s| format!(", at step {s}"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "in progress: `tt-ha {command}` (pid {pid}) is working on it now{at}. Done so far: {}.",
+            if run.steps_done.is_empty() {
+                "nothing".to_string()
+            } else {
+                run.steps_done.join(", ")
+            }
+        ));
+        return Ok(StatusReport {
+            run: Some(run),
+            lock,
+            explanation: text,
+            next: vec!["wait for it to finish (or stop it), then `tt-ha status` again".into()],
+            rollback_preview: Vec::new(),
+            unreached: None,
+        });
+    }
     match run.phase {
         Phase::Applying => {
             match &run.failed {
