@@ -33,9 +33,7 @@ pub enum EngineError {
         error: String,
     },
     /// The operator declined a confirmation.
-    #[error(
-        "stopped before {step}: not confirmed. Nothing of that step was done; run `tt-ha apply` again to continue, or `tt-ha rollback` to undo"
-    )]
+    #[error("stopped before {step}: not confirmed. {}", declined_next(step))]
     Declined {
         /// The step.
         step: String,
@@ -57,6 +55,17 @@ pub enum EngineError {
     /// Anything else, already explained.
     #[error("{0}")]
     Other(String),
+}
+
+/// What to do after `step` was not confirmed: the command that goes on from there.
+fn declined_next(step: &str) -> &'static str {
+    if step == crate::runs::FINALIZE {
+        "Nothing was purged; run `tt-ha finalize` again when you are sure"
+    } else if step.starts_with("rollback.") {
+        "Nothing of that step was done; run `tt-ha rollback` again to go on"
+    } else {
+        "Nothing of that step was done; run `tt-ha apply` again to continue, or `tt-ha rollback` to undo"
+    }
 }
 
 impl EngineError {
@@ -114,5 +123,27 @@ impl From<crate::journal::JournalError> for EngineError {
 impl From<crate::runlock::LockError> for EngineError {
     fn from(e: crate::runlock::LockError) -> Self {
         EngineError::Other(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A confirmation declined says the command that goes on from there: a declined purge
+    /// told the operator of a rolled-back run to run `apply` again or `rollback`.
+    #[test]
+    fn a_declined_step_names_the_command_that_goes_on() {
+        for (step, says) in [
+            ("finalize", "Nothing was purged; run `tt-ha finalize` again"),
+            (
+                "rollback.replicant.stop",
+                "run `tt-ha rollback` again to go on",
+            ),
+            ("replicant.prune", "run `tt-ha apply` again to continue"),
+        ] {
+            let e = EngineError::Declined { step: step.into() }.to_string();
+            assert!(e.contains(says) && e.contains(step), "{step}: {e}");
+        }
     }
 }
