@@ -239,13 +239,7 @@ fn a_journal_cut_short_or_missing_a_record_never_lets_the_originals_go() {
     fs::write(site.replicant.join("precious.txt"), "the replicant's own\n").unwrap();
     let o = site.tt_ha(&["apply", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
-    let run = fs::read_dir(site.master.parent().unwrap().join("tt-ha"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.join("journal.jsonl").is_file())
-        .unwrap();
-    let journal = run.join("journal.jsonl");
+    let journal = site.run_folder().join("journal.jsonl");
     let whole = fs::read_to_string(&journal).unwrap();
     let lines: Vec<&str> = whole.lines().collect();
     let prune = lines

@@ -578,13 +578,7 @@ fn a_quarantine_or_journal_leading_to_the_masters_home_never_moves_its_files() {
         let o = site.tt_ha(&["apply", "--yes"]);
         assert!(o.status.success(), "{}", text(&o));
         let before = master_data(&site);
-        let runs = site.master.parent().unwrap().join("tt-ha");
-        let run = fs::read_dir(&runs)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.join("journal.jsonl").is_file())
-            .unwrap();
+        let run = site.run_folder();
         let journal = run.join("journal.jsonl");
         let original_journal = fs::read(&journal).unwrap();
         let quarantine = site

@@ -180,20 +180,12 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
     if let Some((command, pid)) = live
         && run.unfinished()
     {
-        let at = run
-            .steps_started
-            .iter()
-            .rev()
-            .find(|s| !run.done(s))
+        let at = unfinished_step(&run)
             .map(|s| format!(", at step {s}"))
             .unwrap_or_default();
         text.push_str(&format!(
             "in progress: `tt-ha {command}` (pid {pid}) is working on it now{at}. Done so far: {}.",
-            if run.steps_done.is_empty() {
-                "nothing".to_string()
-            } else {
-                run.steps_done.join(", ")
-            }
+            done_words(&run)
         ));
         return Ok(StatusReport {
             run: Some(run),
@@ -208,7 +200,7 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
         Phase::Applying => {
             match &run.failed {
                 Some((step, error)) => text.push_str(&format!("step {step} failed: {error}. ")),
-                None => match run.steps_started.iter().rev().find(|s| !run.done(s)) {
+                None => match unfinished_step(&run) {
                     Some(step) => text.push_str(&format!("interrupted during step {step}. ")),
                     None => text.push_str(&format!(
                         "stopped after step {}. ",
@@ -219,14 +211,7 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
                     )),
                 },
             }
-            text.push_str(&format!(
-                "Done: {}.",
-                if run.steps_done.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    run.steps_done.join(", ")
-                }
-            ));
+            text.push_str(&format!("Done: {}.", done_words(&run)));
             next.push("tt-ha apply      # resume where it stopped".into());
             next.push("tt-ha rollback   # undo the attempt (see the preview)".into());
         }
@@ -302,6 +287,20 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
         rollback_preview,
         unreached: None,
     })
+}
+
+/// The step `run` began last and has not done, if any.
+fn unfinished_step(run: &RunState) -> Option<&String> {
+    run.steps_started.iter().rev().find(|s| !run.done(s))
+}
+
+/// The steps `run` has done, in words (`nothing` when none).
+fn done_words(run: &RunState) -> String {
+    if run.steps_done.is_empty() {
+        "nothing".to_string()
+    } else {
+        run.steps_done.join(", ")
+    }
 }
 
 /// The folders `finalize` would purge for the newest run on each node, with their sizes.

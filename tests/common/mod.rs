@@ -318,6 +318,17 @@ impl FakeSite {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     }
 
+    /// The folder of the site's run (the journal's, beside the master's home), once `apply`
+    /// made one.
+    pub fn run_folder(&self) -> PathBuf {
+        fs::read_dir(self.master.parent().unwrap().join("tt-ha"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("journal.jsonl").is_file())
+            .expect("a run folder with a journal")
+    }
+
     /// Runs tt-ha with this site's config.
     pub fn tt_ha(&self, args: &[&str]) -> std::process::Output {
         tt_ha()
