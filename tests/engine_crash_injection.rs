@@ -556,8 +556,8 @@ fn a_master_written_between_a_crash_and_the_resume_is_backed_up_again() {
     );
 }
 
-/// The original DB_CONFIG the run saved, gone from the quarantine before the rollback: the
-/// preview says it cannot be restored and the rollback refuses before anything changes. Its
+/// The original DB_CONFIG the run saved, gone from the quarantine before the rollback (or a
+/// FIFO, a folder or a link to nowhere in its place): the preview says it cannot be restored and the rollback refuses before anything changes. Its
 /// restore step used to vanish from the preview, and the rollback started the replicant with
 /// the attempt's DB_CONFIG.
 #[test]
@@ -569,17 +569,44 @@ fn a_saved_db_config_missing_from_the_quarantine_stops_the_rollback_before_anyth
     let saved = run_folder_of(&site, &site.replicant).join("quarantine/ttreplicant/DB_CONFIG");
     let away = site.dir.path().join("DB_CONFIG.away");
     fs::rename(&saved, &away).unwrap();
-    let dry = text(&site.tt_ha(&["rollback", "--dry-run"]));
-    assert!(dry.contains("CANNOT") && dry.contains("DB_CONFIG"), "{dry}");
-    let before = (snapshot(&site.replicant), snapshot(&site.master));
-    let o = site.tt_ha(&["rollback", "--yes"]);
-    let out = text(&o);
-    assert!(!o.status.success(), "{out}");
-    assert!(
-        out.contains("nothing was changed") && out.contains("is missing"),
-        "{out}"
-    );
-    assert_eq!((snapshot(&site.replicant), snapshot(&site.master)), before);
+    // Gone, or something that is no file in its place (each made the step vanish as well).
+    for kind in ["gone", "fifo", "folder", "link to nowhere"] {
+        match kind {
+            "fifo" => assert!(
+                std::process::Command::new("mkfifo")
+                    .arg(&saved)
+                    .status()
+                    .unwrap()
+                    .success()
+            ),
+            "folder" => fs::create_dir(&saved).unwrap(),
+            "link to nowhere" => std::os::unix::fs::symlink("/nonexistent", &saved).unwrap(),
+            _ => {}
+        }
+        let dry = text(&site.tt_ha(&["rollback", "--dry-run"]));
+        assert!(
+            dry.contains("CANNOT") && dry.contains("DB_CONFIG"),
+            "{kind}: {dry}"
+        );
+        let before = (snapshot(&site.replicant), snapshot(&site.master));
+        let o = site.tt_ha(&["rollback", "--yes"]);
+        let out = text(&o);
+        assert!(!o.status.success(), "{kind}: {out}");
+        assert!(
+            out.contains("nothing was changed") && out.contains("cannot be read"),
+            "{kind}: {out}"
+        );
+        assert_eq!(
+            (snapshot(&site.replicant), snapshot(&site.master)),
+            before,
+            "{kind}"
+        );
+        match kind {
+            "folder" => fs::remove_dir(&saved).unwrap(),
+            "gone" => {}
+            _ => fs::remove_file(&saved).unwrap(),
+        }
+    }
     fs::rename(&away, &saved).unwrap();
     let o = site.tt_ha(&["rollback", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));

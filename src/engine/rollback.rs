@@ -310,17 +310,21 @@ fn saved_dbconfig_missing(
         matches!(&r.event, J::Intent { action: crate::journal::Action::Write { node: n, path, .. }, .. }
             if *n == node.name && *path == node.db_config_path())
     });
-    (!restored
-        && written
-        && runs::copy_completed(records, &saved)
-        && access.exists(&saved).is_ok_and(|e| !e))
-    .then(|| {
-        format!(
-            "the original DB_CONFIG of {} that this run saved at {} is missing (moved or deleted since): put it back there (from where it went, or from a backup), then run `tt-ha rollback` again",
-            access.config().name,
-            shown(&saved)
-        )
-    })
+    if restored || !written || !runs::copy_completed(records, &saved) {
+        return None;
+    }
+    // Read as the restore reads it: a FIFO, a folder or a link to nowhere in its place is as
+    // missing as a file deleted (each made the restore step vanish from the plan, and the
+    // replicant start with the attempt's DB_CONFIG).
+    let why = match config_path(access, &saved) {
+        Ok(at) => access.read_file(&at).err()?.to_string(),
+        Err(e) => e.to_string(),
+    };
+    Some(format!(
+        "the original DB_CONFIG of {} that this run saved at {} cannot be read ({why}: moved, deleted or replaced since): put it back there as a file (from where it went, or from a backup), then run `tt-ha rollback` again",
+        access.config().name,
+        shown(&saved)
+    ))
 }
 
 /// Pairs (current → attempt folder) for entries the attempt created in a home.
