@@ -801,7 +801,24 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<SiteConfig, ConfigE
         // A pattern that matches lines every replicant writes long before its start-up is done
         // (`\b`, `.`, `site`) proves nothing either.
         Ok(re) => {
-            if let Some(line) = ordinary_lines().find(|l| re.is_match(l)) {
+            // Verbose replication lines start with the environment's home: a pattern matching
+            // the node's own path (`TapeTrack Framework Server`, `var/db`) matched the first
+            // line a replicant wrote.
+            let homes: Vec<String> = std::iter::once(&cfg.master)
+                .chain(&cfg.replicant)
+                .flat_map(|n| {
+                    let home = n.home.to_string_lossy().into_owned();
+                    [
+                        format!("{home} rep_send_message: msgv = 7 logv 19 gen = 0 eid -1, type newclient, LSN [0][0] nobuf"),
+                        format!("{home} rep_process_message: msgv = 7 logv 19 gen = 1 eid 1, type log, LSN [1][517552]"),
+                    ]
+                })
+                .collect();
+            if let Some(line) = ordinary_lines()
+                .find(|l| re.is_match(l))
+                .map(str::to_string)
+                .or_else(|| homes.into_iter().find(|l| re.is_match(l)))
+            {
                 return Err(err(
                     "procedure.startup_regex".into(),
                     format!(
@@ -1446,6 +1463,11 @@ exe = "/usr/bin/ttfs-sim"
         assert!(ordinary_lines().all(|l| !l.contains("Start-up is done")));
         let e = parse_str(&format!("[procedure]\nstartup_regex = \"done\"\n{GOOD}")).unwrap_err();
         assert!(e.message.contains("Election done"), "{e}");
+        // The node's own path, which verbose lines begin with.
+        for re in ["rep/var/db", "/srv/rep"] {
+            let e = parse_str(&format!("[procedure]\nstartup_regex = {re:?}\n{GOOD}")).unwrap_err();
+            assert!(e.message.contains("rep_send_message"), "{re}: {e}");
+        }
     }
 
     #[test]
