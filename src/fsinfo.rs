@@ -198,6 +198,64 @@ pub fn read_bounded(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<
     Ok(bytes)
 }
 
+/// Whether the folder `path` (its last name not followed) is where a file system is mounted: a
+/// bind mount made inside a run folder (of the master's home, say) is no folder of the run's,
+/// whatever its path says, and moving into it or purging it acts on the mounted folder. On
+/// Linux the kernel says (`statx`, `STATX_ATTR_MOUNT_ROOT`); where it cannot, a folder on
+/// another device than the folder holding it is taken for one (a bind mount of the same file
+/// system is then not seen). False for a path that is not there.
+pub fn is_mount_root(path: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{AtFlags, StatxAttributes, StatxFlags};
+        if let Ok(r) = rustix::fs::statx(
+            rustix::fs::CWD,
+            path,
+            AtFlags::NO_AUTOMOUNT | AtFlags::SYMLINK_NOFOLLOW,
+            StatxFlags::empty(),
+        ) && r.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
+        {
+            return r.stx_attributes.contains(StatxAttributes::MOUNT_ROOT);
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (Ok(me), Some(Ok(up))) = (
+            std::fs::symlink_metadata(path),
+            path.parent().map(std::fs::metadata),
+        ) else {
+            return false;
+        };
+        me.is_dir() && me.dev() != up.dev()
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// The first folder at or below `dir` (links not followed) where a file system is mounted
+/// ([`is_mount_root`]), if any: a removal of `dir` would empty what is mounted there (a bind
+/// mount of the master's home inside a quarantine had `finalize` delete the master's files).
+pub fn mount_at_or_below(dir: &Path) -> Option<PathBuf> {
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(d) = folders.pop() {
+        if is_mount_root(&d) {
+            return Some(d);
+        }
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                folders.push(e.path());
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -292,14 +292,29 @@ pub fn folders_clash(
         }
         for (what, key, lineage, path) in own {
             for (home_owner, home) in [(master, &m.home), (replicant, &r.home)] {
-                if !lineage.within(home) {
-                    continue;
-                }
                 let whose = if home_owner.name == owner.name {
                     "its own home".to_string()
                 } else {
                     format!("{}'s home", home_owner.name)
                 };
+                // A home inside a run folder (a `run_dir` set to a folder holding the
+                // master's home, or the replicant's run folder made a link to the master's
+                // `var`): what is moved into that folder or purged from it can be the home's
+                // files. (A backup folder only gains new folders: a home in it is left be.)
+                if key == "run_dir" && home.within(lineage) && !lineage.within(home) {
+                    out.push(format!(
+                        "{}'s home {} is inside {}'s {what} {}: a run folder's quarantine and attempt folders are moved into and purged, so that home's files could be moved or removed with them. Set `{key}` of {} in tt-ha.toml to a folder that holds neither home",
+                        home_owner.name,
+                        crate::display::path(&home_owner.home),
+                        owner.name,
+                        crate::display::path(&path),
+                        owner.name
+                    ));
+                    continue;
+                }
+                if !lineage.within(home) {
+                    continue;
+                }
                 out.push(format!(
                     "{}'s {what} {} is {whose} {} or inside it: a home holds the server's files only (the replicant's is emptied into quarantine, the master's is backed up and restored whole), so this folder would be moved or copied with it. Set `{key}` of {} in tt-ha.toml to a folder outside both homes",
                     owner.name,

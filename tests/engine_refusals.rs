@@ -281,6 +281,14 @@ fn a_journal_cut_short_or_missing_a_record_never_lets_the_originals_go() {
         ),
         ("emptied", String::new()),
         ("cut before the prune", cut_at(prune)),
+        ("the prune's list of moves trimmed", {
+            let mut v: serde_json::Value = serde_json::from_str(lines[prune]).unwrap();
+            v["action"]["moves"].as_array_mut().unwrap().truncate(1);
+            let mut t = lines.clone();
+            let edited = v.to_string();
+            t[prune] = &edited;
+            t.iter().map(|l| format!("{l}\n")).collect::<String>()
+        }),
         (
             "made to read rolled back",
             format!(
@@ -299,6 +307,7 @@ fn a_journal_cut_short_or_missing_a_record_never_lets_the_originals_go() {
             // (A run that reads as applying is not finalized in any case.)
             assert!(
                 out.contains("does not account for")
+                    || out.contains("the run's journal does not name")
                     || out.contains("where record")
                     || out.contains("only a complete or rolled-back run"),
                 "{how}: {args:?}: {out}"
@@ -318,4 +327,61 @@ fn a_journal_cut_short_or_missing_a_record_never_lets_the_originals_go() {
         fs::read(site.replicant.join("precious.txt")).unwrap(),
         b"the replicant's own\n"
     );
+}
+
+/// What the run did not put in a quarantine is never purged or taken for the run's: an entry
+/// made there by hand after `apply`, and the master's saved DB_CONFIG when the journal was cut
+/// before the copy was recorded (the master then kept its replication block, `status` said "as
+/// they were", and `finalize` purged the only copy of its original). Both are named; `rollback`
+/// and `finalize` refuse before anything changes.
+#[test]
+fn a_quarantine_entry_the_journal_does_not_name_is_never_purged() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let journal = site.run_folder().join("journal.jsonl");
+    let whole = fs::read_to_string(&journal).unwrap();
+    let replicant_q = fs::read_dir(site.replicant.parent().unwrap().join("tt-ha"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("quarantine/ttreplicant"))
+        .find(|q| q.is_dir())
+        .unwrap();
+    // By hand, into the replicant's quarantine.
+    fs::write(replicant_q.join("kept-by-hand"), "mine\n").unwrap();
+    for args in [&["finalize", "--yes"][..], &["rollback", "--yes"]] {
+        let o = site.tt_ha(args);
+        let out = text(&o);
+        assert!(!o.status.success(), "{args:?}: {out}");
+        assert!(
+            out.contains("does not name") && out.contains("kept-by-hand"),
+            "{args:?}: {out}"
+        );
+    }
+    assert_eq!(
+        fs::read(replicant_q.join("kept-by-hand")).unwrap(),
+        b"mine\n"
+    );
+    fs::remove_file(replicant_q.join("kept-by-hand")).unwrap();
+    // The journal cut before the master's DB_CONFIG copy was recorded.
+    let copy = whole
+        .lines()
+        .position(|l| l.contains("\"master.dbconfig\"") && l.contains("\"copy\""))
+        .unwrap_or_else(|| panic!("no master.dbconfig copy in {whole}"));
+    let cut: String = whole.lines().take(copy).map(|l| format!("{l}\n")).collect();
+    fs::write(&journal, cut).unwrap();
+    let status = text(&site.tt_ha(&["status"]));
+    assert!(
+        status.contains("CANNOT") && status.contains("DB_CONFIG"),
+        "{status}"
+    );
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("does not name") && out.contains("DB_CONFIG"),
+        "{out}"
+    );
+    fs::write(&journal, &whole).unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
 }

@@ -657,3 +657,103 @@ fn a_quarantine_or_journal_leading_to_the_masters_home_never_moves_its_files() {
         assert_eq!(master_data(&site), before, "{tamper}");
     }
 }
+
+impl Mounted {
+    /// Bind-mounts `what` at `at`; `None` (said, loudly) where this user may not mount.
+    fn bind(what: &Path, at: &Path) -> Option<Mounted> {
+        let ok = std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(what)
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!(
+                "SKIP (partly): cannot bind-mount here (not root?): the mount cases are not run"
+            );
+        }
+        ok.then(|| Mounted(at.to_path_buf()))
+    }
+}
+
+/// The master's home reached from inside the replicant's run folder by other means than a link
+/// in it: a bind mount of it made over the quarantine, over the attempt folder or anywhere in
+/// the quarantine, or the replicant's whole run folder made a link to the master's `var`.
+/// Rollbacks moved the master's running databases out, wrote into its home and replaced its
+/// DB_CONFIG, and a `finalize` emptied it. Each is refused before anything changes (a folder
+/// mounted inside a run folder is no folder of the run's; a home inside a run folder is no
+/// pair of folders apart), and the master's files are untouched.
+#[test]
+fn the_masters_home_mounted_or_linked_into_the_run_folder_is_never_acted_on() {
+    for case in [
+        "run folder link",
+        "mount on quarantine",
+        "mount in quarantine",
+        "mount on attempt",
+    ] {
+        let site = FakeSite::new();
+        let o = site.tt_ha(&["apply", "--yes"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let before = master_data(&site);
+        let var = |home: &Path| home.parent().unwrap().to_path_buf();
+        let run = var(&site.replicant)
+            .join("tt-ha")
+            .join(site.run_folder().file_name().unwrap());
+        let quarantine = run.join("quarantine/ttreplicant");
+        let _mounted = match case {
+            "run folder link" => {
+                // The replicant's run folder moved into the master's `var`, and linked there.
+                let (rv, mv) = (var(&site.replicant), var(&site.master));
+                let id = run.file_name().unwrap();
+                fs::rename(rv.join("tt-ha").join(id), mv.join(id)).unwrap();
+                let lock = rv.join("tt-ha/tt-ha.lock");
+                if lock.exists() {
+                    fs::rename(&lock, mv.join("tt-ha.lock.replicant")).unwrap();
+                }
+                fs::rename(rv.join("tt-ha"), rv.join("tt-ha.was")).unwrap();
+                std::os::unix::fs::symlink(&mv, rv.join("tt-ha")).unwrap();
+                None
+            }
+            "mount on quarantine" => {
+                fs::rename(&quarantine, quarantine.with_extension("real")).unwrap();
+                fs::create_dir(&quarantine).unwrap();
+                Some(Mounted::bind(&site.master, &quarantine))
+            }
+            "mount in quarantine" => {
+                fs::create_dir(quarantine.join("extra")).unwrap();
+                Some(Mounted::bind(&site.master, &quarantine.join("extra")))
+            }
+            _ => {
+                let attempt = run.join("attempt/ttreplicant");
+                fs::create_dir_all(&attempt).unwrap();
+                Some(Mounted::bind(&site.master, &attempt))
+            }
+        };
+        if matches!(_mounted, Some(None)) {
+            continue;
+        }
+        let dry = text(&site.tt_ha(&["rollback", "--dry-run"]));
+        for args in [&["rollback", "--yes"][..], &["finalize", "--yes"]] {
+            let o = site.tt_ha(args);
+            let out = text(&o);
+            assert!(
+                !o.status.success(),
+                "{case}: {args:?} went ahead:\n{out}\n(dry run: {dry})"
+            );
+            // (A folder mounted in the quarantine is also an entry the journal does not name.)
+            assert!(
+                out.contains("mount point")
+                    || out.contains("inside")
+                    || out.contains("does not name (extra)"),
+                "{case}: {args:?}: {out}"
+            );
+            assert_eq!(
+                master_data(&site),
+                before,
+                "{case}: {args:?} changed the master's files"
+            );
+            assert!(site.up(true), "{case}: {args:?} stopped the master");
+        }
+        assert!(dry.contains("CANNOT"), "{case}: {dry}");
+    }
+}

@@ -148,6 +148,21 @@ impl Confinement {
             .max_by_key(|r| r.resolved.components().count());
         match holder {
             Some(r) => {
+                // A folder between the allowed folder and the path that is a mount point (a
+                // bind mount of the master's home made in a quarantine) is not what its path
+                // says: nothing is moved into or out of it, nor removed.
+                if let Some(m) = resolved
+                    .ancestors()
+                    .skip(1)
+                    .take_while(|a| *a != r.resolved && a.starts_with(&r.resolved))
+                    .find(|a| folders.mount_root(a))
+                {
+                    return Err(refuse(format!(
+                        "{} is a mount point inside the {}: another folder is mounted there, and tt-ha never acts on files through one (unmount it)",
+                        crate::display::path(m),
+                        r.label
+                    )));
+                }
                 let at_root =
                     resolved == r.resolved || whole.as_ref().is_some_and(|w| *w == r.resolved);
                 let top_level = !at_root && resolved.parent() == Some(r.resolved.as_path());
@@ -339,9 +354,21 @@ fn resolve_existing(path: &Path) -> PathBuf {
 /// Folders resolved through their links, for the paths of one request (not kept longer: a
 /// link may change between requests).
 #[derive(Debug, Default)]
-pub struct Folders(std::collections::HashMap<PathBuf, PathBuf>);
+pub struct Folders(
+    std::collections::HashMap<PathBuf, PathBuf>,
+    std::collections::HashMap<PathBuf, bool>,
+);
 
 impl Folders {
+    /// Whether `folder` (resolved) is a mount point ([`crate::fsinfo::is_mount_root`]), asked
+    /// once per request.
+    fn mount_root(&mut self, folder: &Path) -> bool {
+        *self
+            .1
+            .entry(folder.to_path_buf())
+            .or_insert_with(|| crate::fsinfo::is_mount_root(folder))
+    }
+
     /// `folder` resolved through its links (as far as it exists), once per request.
     fn resolve(&mut self, folder: &Path) -> PathBuf {
         self.0

@@ -397,39 +397,97 @@ pub fn originals_lost(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<Str
         .collect()
 }
 
-/// Why the replicant's quarantine for `run_id` holds what the journal does not account for,
-/// when it does: entries there while the journal names none the prune moved (its records
-/// deleted or cut off since the run wrote them). A write-ahead journal names every move before
-/// it is made, so whatever the prune put there is named; these may be the replicant's
-/// originals, and a rollback read from such a journal brings none back while `status` said
-/// "as they were" and `finalize` purged them. Only bytes beyond the DB_CONFIG the run saved
-/// count. `None` when it cannot be told (the node cannot be asked).
-pub fn unaccounted_quarantine(
-    replicant: &dyn NodeAccess,
+/// Why a node's quarantine for `run_id` holds what the run's journal does not account for, when
+/// one does (both nodes' reasons, joined). A write-ahead journal names every entry the run puts
+/// there before it is put there: the moves of the replicant's prune and of the master's
+/// regions, the DB_CONFIG it saves, and beside a named entry a newcomer kept (`NAME.newer-N`)
+/// or a staging copy (`NAME.tt-ha-copy…`). Anything else there means the journal lost records
+/// since (deleted, cut short, a list of moves trimmed) or entries were put there by hand: these
+/// may be the replicant's originals or the master's saved DB_CONFIG, and a rollback read from
+/// such a journal brought none back while `status` said "as they were" and `finalize` purged
+/// them. `None` when all is named, or when it cannot be told.
+pub fn unaccounted_quarantine(nodes: &Pair, run_id: &str, records: &[Record]) -> Option<String> {
+    let why: Vec<String> = [
+        (nodes.master(), crate::procedure::Step::MasterRegions),
+        (nodes.replicant(), crate::procedure::Step::ReplicantPrune),
+    ]
+    .into_iter()
+    .filter_map(|(access, step)| unaccounted_on(access, step.as_str(), run_id, records))
+    .collect();
+    (!why.is_empty()).then(|| {
+        format!(
+            "{}. Move them back where they belong by hand (or put the journal back as it was); tt-ha neither rolls back nor finalizes this run until then",
+            why.join("; ")
+        )
+    })
+}
+
+/// [`unaccounted_quarantine`] of one node, whose moves into its quarantine are `step`'s.
+fn unaccounted_on(
+    access: &dyn NodeAccess,
+    step: &str,
     run_id: &str,
     records: &[Record],
 ) -> Option<String> {
-    if !runs::moves_of(records, "replicant.prune").is_empty() {
-        return None;
-    }
-    let node = replicant.config();
+    let node = access.config();
     let q = runs::quarantine_dir(node, run_id);
-    if !replicant.exists(&q).ok()? {
+    let saved = runs::saved_dbconfig(node, run_id);
+    let saved_named = records.iter().any(|r| {
+        matches!(&r.event, J::Intent { action: crate::journal::Action::Copy { to, .. }, .. } if *to == saved)
+    });
+    let mut named: std::collections::HashSet<Vec<u8>> = runs::moves_of(records, step)
+        .into_iter()
+        .map(|(_, to)| crate::node::path::exact_file_name(&to))
+        .collect();
+    if saved_named {
+        named.insert(b"DB_CONFIG".to_vec());
+    }
+    let is_named = |name: &[u8]| {
+        named.contains(name)
+            || [&b".newer-"[..], b".tt-ha-copy"].iter().any(|mark| {
+                (0..name.len())
+                    .filter(|&i| name[i..].starts_with(mark))
+                    .any(|i| named.contains(&name[..i]))
+            })
+    };
+    if let Some(entries) = access.run_folder_entries(&q) {
+        let unnamed: Vec<String> = entries
+            .iter()
+            .filter(|e| !is_named(&crate::node::path::exact_file_name(e)))
+            .map(|e| entry_name(e))
+            .collect();
+        return (!unnamed.is_empty()).then(|| {
+            format!(
+                "{} holds {} entr{} the run's journal does not name ({})",
+                shown(&q),
+                unnamed.len(),
+                if unnamed.len() == 1 { "y" } else { "ies" },
+                crate::display::first_few(&unnamed)
+            )
+        });
+    }
+    // Not listed (a remote node's agent lists no run folder): the journal naming no move at
+    // all, or no saved DB_CONFIG, while the quarantine holds bytes, or one.
+    if !saved_named && access.exists(&saved).unwrap_or(false) {
+        return Some(format!(
+            "{} is there, but the run's journal names no copy of it",
+            shown(&saved)
+        ));
+    }
+    if !runs::moves_of(records, step).is_empty() || !access.exists(&q).ok()? {
         return None;
     }
-    let saved = runs::saved_dbconfig(node, run_id);
-    let own = if replicant.exists(&saved).unwrap_or(false) {
-        replicant.tree_size(&saved)
+    let own = if saved_named && access.exists(&saved).unwrap_or(false) {
+        access.tree_size(&saved)
     } else {
         0
     };
-    let more = replicant.tree_size(&q).saturating_sub(own);
+    let more = access.tree_size(&q).saturating_sub(own);
     (more > 0).then(|| {
         format!(
-            "{} holds {} that the run's journal does not account for (it names nothing the prune moved there): its records were deleted or cut off since the run wrote them, and these may be {}'s original files. Move them back into its home by hand (or put the journal back as it was); tt-ha neither rolls back nor finalizes this run",
+            "{} holds {} that the run's journal does not account for (it names nothing moved there)",
             shown(&q),
-            crate::dbhome::human_bytes(more),
-            node.name
+            crate::dbhome::human_bytes(more)
         )
     })
 }
@@ -667,7 +725,6 @@ fn refusals(
 ) -> Vec<String> {
     let mut why = super::apply::node_refusals(nodes, cfg, run_id);
     let replicant = nodes.replicant();
-    why.extend(unaccounted_quarantine(replicant, run_id, records));
     let foreign: Vec<String> = runs::moves_of(records, "replicant.prune")
         .into_iter()
         .filter(|(from, to)| !runs::is_prune_move(replicant.config(), run_id, from, to))
@@ -689,6 +746,24 @@ fn refusals(
         };
         why.extend(access.moves_refused(&s.moves));
     }
+    // A DB_CONFIG restore first keeps the file it replaces in the attempt folder: the same
+    // check, before anything stops.
+    for s in steps
+        .iter()
+        .filter(|s| matches!(s.id, UndoStep::MasterDbconfig | UndoStep::ReplicantDbconfig))
+    {
+        let access = if s.id == UndoStep::MasterDbconfig {
+            nodes.master()
+        } else {
+            replicant
+        };
+        let node = access.config();
+        let kept =
+            crate::node::path::join_spelled(&runs::attempt_dir(node, run_id), &["DB_CONFIG"]);
+        why.extend(access.moves_refused(&[(node.db_config_path(), kept)]));
+    }
+    // Last: a quarantine mounted from elsewhere is said as that, not as its entries.
+    why.extend(unaccounted_quarantine(nodes, run_id, records));
     why
 }
 
@@ -1107,7 +1182,7 @@ pub fn rollback_on(
         Phase::RolledBack => {
             // Rolled back by its journal: said so only when the quarantine agrees.
             let records = crate::journal::read(&run.journal)?;
-            if let Some(why) = unaccounted_quarantine(nodes.replicant(), &run.run_id, &records) {
+            if let Some(why) = unaccounted_quarantine(nodes, &run.run_id, &records) {
                 return Err(EngineError::Other(format!("nothing was changed: {why}")));
             }
             return Ok((run.run_id, Vec::new()));

@@ -229,9 +229,8 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
             let lost = nodes
                 .map(|n| super::rollback::originals_lost(n.replicant(), &records))
                 .unwrap_or_default();
-            let unaccounted = nodes.and_then(|n| {
-                super::rollback::unaccounted_quarantine(n.replicant(), &run.run_id, &records)
-            });
+            let unaccounted = nodes
+                .and_then(|n| super::rollback::unaccounted_quarantine(n, &run.run_id, &records));
             if let Some(why) = unaccounted {
                 text.push_str(&format!("rolled back by its journal, but {why}."));
             } else if lost.is_empty() {
@@ -352,17 +351,32 @@ pub fn finalize_on(
             run.phase.as_str()
         )));
     }
+    // Folders that are no longer apart (a run folder made to hold a home: a link on it, or
+    // `run_dir` changed) are never purged from.
+    let clash = nodes.folders_clash();
+    if !clash.is_empty() {
+        return Err(EngineError::Other(format!(
+            "nothing was purged: {}",
+            clash.join("; ")
+        )));
+    }
+    let by_node = purge_targets(nodes, &run.run_id);
+    // Each purge the node would refuse is said before the first is journaled: that intent is
+    // the point of no return, after which the run can no longer be rolled back.
+    if let Some(why) = by_node
+        .iter()
+        .find_map(|(role, dir, _)| nodes.get(*role).removal_refused(dir))
+    {
+        return Err(EngineError::Other(format!("nothing was purged: {why}")));
+    }
     // A quarantine holding what the journal does not name may hold the replicant's originals:
     // never purged on the word of such a journal.
     if matches!(run.phase, Phase::RolledBack | Phase::Complete) {
         let records = crate::journal::read(&run.journal)?;
-        if let Some(why) =
-            super::rollback::unaccounted_quarantine(nodes.replicant(), &run.run_id, &records)
-        {
+        if let Some(why) = super::rollback::unaccounted_quarantine(nodes, &run.run_id, &records) {
             return Err(EngineError::Other(format!("nothing was purged: {why}")));
         }
     }
-    let by_node = purge_targets(nodes, &run.run_id);
     let targets: Vec<(PathBuf, u64)> = by_node.iter().map(|(_, d, b)| (d.clone(), *b)).collect();
     // Nothing left to delete (a finalize cut after its last purge): nothing to confirm.
     if !targets.is_empty() && !confirm(&run.run_id, &targets) {

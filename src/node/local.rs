@@ -42,6 +42,29 @@ impl LocalNode {
         crate::agent::confine::Confinement::for_node(&self.cfg)
     }
 
+    /// `path` if it may be removed whole: a folder inside the run folder (not the run folder
+    /// itself), with nothing mounted at or below it. Else why not, in words.
+    fn removable(&self, path: &EntryPath) -> Result<PathBuf, String> {
+        let c = self.confinement();
+        let path = c
+            .entry("remove_tree", path, |i| {
+                i.folder == RUN_FOLDER && !i.at_root
+            })
+            .map_err(|r| self.refused("remove_tree", &c, r))?;
+        // Nothing mounted at or below it is removed through it.
+        if let Some(m) = crate::fsinfo::mount_at_or_below(&path) {
+            let why = crate::agent::confine::Refusal {
+                path: crate::display::path(&path).to_string(),
+                why: format!(
+                    "{} is a mount point: another folder is mounted there, and its files are not the run's (unmount it)",
+                    crate::display::path(&m)
+                ),
+            };
+            return Err(self.refused("remove_tree", &c, why));
+        }
+        Ok(path)
+    }
+
     /// What a refusal of `op` says: the node, the path and why, and that nothing was done.
     fn refused(
         &self,
@@ -340,13 +363,26 @@ impl NodeAccess for LocalNode {
     }
 
     fn remove_tree(&self, path: &EntryPath) -> std::io::Result<()> {
-        let c = self.confinement();
-        let path = c
-            .entry("remove_tree", path, |i| {
-                i.folder == RUN_FOLDER && !i.at_root
-            })
-            .map_err(|r| std::io::Error::other(self.refused("remove_tree", &c, r)))?;
+        let path = self.removable(path).map_err(std::io::Error::other)?;
         std::fs::remove_dir_all(path)
+    }
+
+    fn removal_refused(&self, path: &EntryPath) -> Option<String> {
+        self.removable(path).err()
+    }
+
+    fn run_folder_entries(&self, dir: &EntryPath) -> Option<Vec<EntryPath>> {
+        let dir = self
+            .confinement()
+            .entry("exists", dir, |i| i.folder == RUN_FOLDER && !i.at_root)
+            .ok()?;
+        let mut out: Vec<EntryPath> = std::fs::read_dir(&dir)
+            .ok()?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()
+            .ok()?;
+        out.sort();
+        Some(out)
     }
 
     fn check_writable(&self, dir: &EntryPath) -> Option<(EntryPath, Option<std::io::Error>)> {

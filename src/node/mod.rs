@@ -181,6 +181,24 @@ pub trait NodeAccess: Send + Sync {
         None
     }
 
+    /// Why `path` would be refused as a folder to remove whole, before it is asked for (a
+    /// `finalize` refuses before it journals its first purge, its point of no return): only a
+    /// folder inside the run folder with nothing mounted at or below it. A remote node's
+    /// agent checks it itself when asked; this default says nothing.
+    fn removal_refused(&self, path: &EntryPath) -> Option<String> {
+        let _ = path;
+        None
+    }
+
+    /// The entries of `dir`, a folder inside the node's run folder (a quarantine), with their
+    /// exact paths: what the run put there is checked against its journal. `None` when they
+    /// cannot be listed (not there, not a folder of the run folder, or a remote node's agent,
+    /// which lists no run folder).
+    fn run_folder_entries(&self, dir: &EntryPath) -> Option<Vec<EntryPath>> {
+        let _ = dir;
+        None
+    }
+
     /// Copies a file with its content hashed on both ends, durably (file and folder synced),
     /// making the destination's folders; an existing destination is replaced.
     fn copy_file_durably(&self, from: &EntryPath, to: &EntryPath) -> Result<(), String>;
