@@ -1408,3 +1408,48 @@ fn the_run_folders_own_files_are_not_moved_copied_over_or_removed() {
         "only the secret is outside"
     );
 }
+
+/// The checks a controller makes before a rollback or a purge begins, answered by the node's
+/// agent as its own local node answers them: the entries of a quarantine (checked against the
+/// journal), whether a batch of moves would be refused (a quarantine made a link to a folder
+/// outside the node's), and whether a purge would be (a folder outside the run folder).
+#[test]
+fn the_checks_before_a_rollback_or_purge_are_answered_by_the_node() {
+    let node = FakeNode::new();
+    let q = node.run.join("r1/quarantine/rep");
+    std::fs::create_dir_all(&q).unwrap();
+    std::fs::write(q.join("customers.db"), b"c").unwrap();
+    std::fs::write(q.join("by-hand"), b"h").unwrap();
+    let (mut a, _) = Peer::on(&node.node_file);
+    let listed = a.ok(json!({"op": "run_folder_entries", "dir": wire(&q)}));
+    let mut names: Vec<Value> = listed.as_array().unwrap().iter().map(exact).collect();
+    names.sort_by_key(|v| v.to_string());
+    let mut want = vec![wire(&q.join("by-hand")), wire(&q.join("customers.db"))];
+    want.sort_by_key(|v| v.to_string());
+    assert_eq!(names, want, "{listed}");
+    // Outside the run folder: not listed.
+    assert_eq!(
+        a.ok(json!({"op": "run_folder_entries", "dir": wire(&node.outside)})),
+        json!(null)
+    );
+    // A move into the run folder is fine; one whose quarantine leads outside is refused.
+    let ok = a.ok(json!({"op": "moves_refused", "pairs": [[wire(&node.home.join("media.db")), wire(&q.join("media.db"))]]}));
+    assert_eq!(ok, json!(null));
+    let linked = node.run.join("r1/quarantine/linked");
+    std::os::unix::fs::symlink(&node.outside, &linked).unwrap();
+    let why = a.ok(json!({"op": "moves_refused", "pairs": [[wire(&linked.join("secret")), wire(&node.home.join("secret"))]]}));
+    assert!(why.as_str().is_some_and(|w| w.contains("outside")), "{why}");
+    // A purge inside the run folder is fine; the home is not purged.
+    assert_eq!(
+        a.ok(json!({"op": "removal_refused", "path": wire(&node.run.join("r1"))})),
+        json!(null)
+    );
+    let why = a.ok(json!({"op": "removal_refused", "path": wire(&node.home)}));
+    assert!(why.is_string(), "{why}");
+    // Nothing was changed by asking.
+    assert!(q.join("by-hand").exists() && node.home.join("media.db").exists());
+    assert_eq!(
+        std::fs::read(node.outside.join("secret")).unwrap(),
+        b"not yours\n"
+    );
+}

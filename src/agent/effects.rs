@@ -93,6 +93,18 @@ impl Agent {
                 let p = self.entry("exists", &path, |_| true)?;
                 n.exists(&p).map_err(failed).and_then(to_json)
             }
+            // The node's own answers (its confinement decides them, as it decides the
+            // effects they are asked before).
+            Op::RunFolderEntries { dir } => {
+                let entries = n.run_folder_entries(&dir.0);
+                to_json(entries.map(|v| v.into_iter().map(WirePath).collect::<Vec<_>>()))
+            }
+            Op::MovesRefused { pairs } => {
+                let pairs: Vec<(PathBuf, PathBuf)> =
+                    pairs.into_iter().map(|(f, t)| (f.0, t.0)).collect();
+                to_json(n.moves_refused(&pairs))
+            }
+            Op::RemovalRefused { path } => to_json(n.removal_refused(&path.0)),
             Op::TreeSize { path } => {
                 let p = self.entry("tree_size", &path, |_| true)?;
                 to_json(n.tree_size(&p))

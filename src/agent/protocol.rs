@@ -220,6 +220,15 @@ ops! {
     MoveBatch "move_batch" { pairs: Vec<(WirePath, WirePath)>, dest_is_ours: bool },
     /// Bytes under `path`. Reply: a number.
     TreeSize "tree_size" { path: WirePath },
+    /// The entries of `dir`, a folder inside the run folder (a quarantine), checked against
+    /// the run's journal. Reply: a list of paths, or `null` when they cannot be listed.
+    RunFolderEntries "run_folder_entries" { dir: WirePath },
+    /// Why `move_batch` of `pairs` would be refused, asked before any is moved. Reply: `null`
+    /// or the reason.
+    MovesRefused "moves_refused" { pairs: Vec<(WirePath, WirePath)> },
+    /// Why `remove_tree` of `path` would be refused, asked before a purge is journaled.
+    /// Reply: `null` or the reason.
+    RemovalRefused "removal_refused" { path: WirePath },
     /// Remove a folder inside the run folder. Reply: `null`.
     RemoveTree "remove_tree" { path: WirePath },
     /// Whether a file can be made in `dir`. Reply: `null` or `{at, error}`.

@@ -716,6 +716,11 @@ impl RemoteNode {
     }
 
     /// What the agent said about itself when it greeted.
+    /// Whether the node's agent serves operation `op` (it announced it when it greeted).
+    fn serves(&self, op: &str) -> bool {
+        self.hello().capabilities.iter().any(|c| c == op)
+    }
+
     pub fn hello(&self) -> &Hello {
         &self.hello
     }
@@ -1761,6 +1766,44 @@ impl NodeAccess for RemoteNode {
             Ok(answer) => answer,
             Err(e) => Some(Err(e.to_string())),
         }
+    }
+
+    fn run_folder_entries(&self, dir: &super::EntryPath) -> Option<Vec<super::EntryPath>> {
+        // An agent that does not serve it (an older tt-ha) lists nothing: the journal's checks
+        // that need no listing still run.
+        if !self.serves("run_folder_entries") {
+            return None;
+        }
+        self.ask::<Option<Vec<WirePath>>>(Op::RunFolderEntries {
+            dir: WirePath(dir.clone()),
+        })
+        .ok()
+        .flatten()
+        .map(|v| v.into_iter().map(|p| p.0).collect())
+    }
+
+    fn moves_refused(&self, pairs: &[(super::EntryPath, super::EntryPath)]) -> Option<String> {
+        if !self.serves("moves_refused") {
+            return None;
+        }
+        let pairs = pairs
+            .iter()
+            .map(|(f, t)| (WirePath(f.clone()), WirePath(t.clone())))
+            .collect();
+        // Cannot be asked: the moves themselves are refused by the agent if they must be.
+        self.ask::<Option<String>>(Op::MovesRefused { pairs })
+            .unwrap_or_default()
+    }
+
+    fn removal_refused(&self, path: &super::EntryPath) -> Option<String> {
+        if !self.serves("removal_refused") {
+            return None;
+        }
+        self.ask::<Option<String>>(Op::RemovalRefused {
+            path: WirePath(path.clone()),
+        })
+        .ok()
+        .flatten()
     }
 
     fn exists(&self, path: &super::EntryPath) -> std::io::Result<bool> {
