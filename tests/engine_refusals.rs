@@ -385,3 +385,55 @@ fn a_quarantine_entry_the_journal_does_not_name_is_never_purged() {
     let o = site.tt_ha(&["rollback", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// A journal whose record of a saved DB_CONFIG was changed (its copy's `to` pointed elsewhere,
+/// the saved file moved out of the quarantine) made the restore step vanish: the rollback said
+/// "rolled back", `status` "as they were", and the master kept its replication block. A
+/// DB_CONFIG written without a completed copy to the quarantine is refused before anything.
+#[test]
+fn a_journal_whose_saved_db_config_record_was_changed_is_refused() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let journal = site.run_folder().join("journal.jsonl");
+    let whole = fs::read_to_string(&journal).unwrap();
+    let elsewhere = site.replicant.join("DB_CONFIG").display().to_string();
+    let edited: String = whole
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if v["type"] == "intent"
+                && v["action"]["kind"] == "copy"
+                && v["action"]["node"] == "ttmaster"
+            {
+                v["action"]["to"] = serde_json::Value::String(elsewhere.clone());
+            }
+            format!("{v}\n")
+        })
+        .collect();
+    assert_ne!(edited, whole);
+    fs::write(&journal, &edited).unwrap();
+    let master_conf = fs::read(site.master.join("DB_CONFIG")).unwrap();
+    let dry = text(&site.tt_ha(&["rollback", "--dry-run"]));
+    assert!(
+        dry.contains("CANNOT") && dry.contains("ttmaster's DB_CONFIG written"),
+        "{dry}"
+    );
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("nothing was changed"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read(site.master.join("DB_CONFIG")).unwrap(),
+        master_conf
+    );
+    assert!(
+        site.up(true) && site.up(false),
+        "a server was stopped: {out}"
+    );
+    fs::write(&journal, &whole).unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+}

@@ -757,3 +757,45 @@ fn the_masters_home_mounted_or_linked_into_the_run_folder_is_never_acted_on() {
         assert!(dry.contains("CANNOT"), "{case}: {dry}");
     }
 }
+
+/// A quarantined original made a second name of the master's database (a hard link): the
+/// rollback moved it into the replicant's home, and both servers had one file. A file with
+/// other names is refused before the rollback begins, naming it.
+#[test]
+fn a_quarantined_file_linked_to_the_masters_is_never_moved_into_the_replicants_home() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let quarantine = site
+        .replicant
+        .parent()
+        .unwrap()
+        .join("tt-ha")
+        .join(site.run_folder().file_name().unwrap())
+        .join("quarantine/ttreplicant");
+    let q = quarantine.join("volumes.db");
+    fs::rename(&q, quarantine.with_extension("volumes.db.real")).unwrap();
+    fs::hard_link(site.master.join("volumes.db"), &q).unwrap();
+    let before = master_data(&site);
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("hard links") && out.contains("nothing was changed"),
+        "{out}"
+    );
+    assert_eq!(master_data(&site), before);
+    assert!(
+        !site.replicant.join("volumes.db").exists() || {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(site.replicant.join("volumes.db"))
+                .unwrap()
+                .ino()
+                != fs::metadata(site.master.join("volumes.db")).unwrap().ino()
+        }
+    );
+    assert!(
+        site.up(true) && site.up(false),
+        "a server was stopped: {out}"
+    );
+}

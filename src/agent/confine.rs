@@ -202,9 +202,46 @@ impl Confinement {
     pub fn moves(&self, pairs: &[(PathBuf, PathBuf)]) -> Result<Vec<(PathBuf, PathBuf)>, Refusal> {
         let mut checked = Vec::with_capacity(pairs.len());
         let mut folders = Folders::default();
+        // The entries of a batch share a few folders (a home of 100,000 entries, one
+        // quarantine): each folder is placed once, and each entry by its name in it (a path
+        // placed whole cost a `lstat` and a folder lookup per entry, a third more CPU time
+        // for a prune). A moved link is moved as itself, so its target is not asked for.
+        let mut placed: std::collections::HashMap<PathBuf, Inside> =
+            std::collections::HashMap::new();
+        let mut place = |path: &Path| -> Result<(PathBuf, Inside), Refusal> {
+            let norm: PathBuf = path.components().collect();
+            let (Some(parent), Some(name)) = (norm.parent(), norm.file_name()) else {
+                return self.place_with(path, &mut folders);
+            };
+            if norm.components().any(|c| c == Component::ParentDir) || !path.is_absolute() {
+                return self.place_with(path, &mut folders);
+            }
+            let folder = match placed.get(parent) {
+                Some(i) => *i,
+                None => {
+                    let i = self
+                        .place_folder(parent, &mut folders)
+                        .map_err(|why| Refusal {
+                            path: crate::display::path(path).to_string(),
+                            why,
+                        })?;
+                    placed.insert(parent.to_path_buf(), i);
+                    i
+                }
+            };
+            debug_assert!(!name.is_empty());
+            Ok((
+                norm.clone(),
+                Inside {
+                    folder: folder.folder,
+                    at_root: false,
+                    top_level: folder.at_root,
+                },
+            ))
+        };
         for (from, to) in pairs {
-            let (f, fi) = self.place_with(from, &mut folders)?;
-            let (t, ti) = self.place_with(to, &mut folders)?;
+            let (f, fi) = place(from)?;
+            let (t, ti) = place(to)?;
             for (p, i, asked) in [(&f, fi, from), (&t, ti, to)] {
                 if i.is_run_folder_own_file(p) {
                     return Err(own_file(asked));
@@ -230,6 +267,47 @@ impl Confinement {
             checked.push((f, t));
         }
         Ok(checked)
+    }
+
+    /// Where the folder `folder` lies, resolved through every link on its way (its own name
+    /// too: entries are acted on inside it), with no mount point between it and the allowed
+    /// folder that holds it (itself included). Why not, in words.
+    fn place_folder(&self, folder: &Path, folders: &mut Folders) -> Result<Inside, String> {
+        let resolved = folders.resolve(folder);
+        let Some(r) = self
+            .roots
+            .iter()
+            .filter(|r| resolved.starts_with(&r.resolved))
+            .max_by_key(|r| r.resolved.components().count())
+        else {
+            let through = if resolved != folder {
+                format!(
+                    " (through symbolic links it is {})",
+                    crate::display::path(&resolved)
+                )
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "it is in a folder outside the folders this node allows{through}"
+            ));
+        };
+        if let Some(m) = resolved
+            .ancestors()
+            .take_while(|a| *a != r.resolved && a.starts_with(&r.resolved))
+            .find(|a| folders.mount_root(a))
+        {
+            return Err(format!(
+                "{} is a mount point inside the {}: another folder is mounted there, and tt-ha never acts on files through one (unmount it)",
+                crate::display::path(m),
+                r.label
+            ));
+        }
+        Ok(Inside {
+            folder: r.label,
+            at_root: resolved == r.resolved,
+            top_level: resolved.parent() == Some(r.resolved.as_path()),
+        })
     }
 
     /// `path` for operation `op` if it lies inside an allowed folder where `rule` accepts it,

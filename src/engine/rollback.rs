@@ -738,6 +738,39 @@ fn refusals(
             crate::display::first_few(&foreign)
         ));
     }
+    // The DB_CONFIG a run saves goes to one place, its quarantine, before the run writes the
+    // node's DB_CONFIG (the restore reads it from there, by the configuration): a journal whose
+    // copy names another place, or that records the write without a completed copy, lost or
+    // changed the record of the original (a copy's `to` edited made the restore step vanish,
+    // and the rollback said "as they were" with the master's replication block still on).
+    for access in [nodes.master(), replicant] {
+        let node = access.config();
+        let saved = runs::saved_dbconfig(node, run_id);
+        let elsewhere: Vec<String> = records
+            .iter()
+            .filter_map(|r| match &r.event {
+                J::Intent {
+                    action: crate::journal::Action::Copy { node: n, to, .. },
+                    ..
+                } if *n == node.name && *to != saved => Some(shown(to).to_string()),
+                _ => None,
+            })
+            .collect();
+        let written = records.iter().any(|r| {
+            matches!(&r.event, J::Intent { action: crate::journal::Action::Write { node: n, .. }, .. } if *n == node.name)
+        });
+        if !elsewhere.is_empty() || (written && !runs::copy_completed(records, &saved)) {
+            why.push(format!(
+                "the run's journal records {}'s DB_CONFIG written, but {}: the record of its original was changed or lost since the run wrote it. Put the journal back as it was (from a copy), then run again",
+                node.name,
+                if elsewhere.is_empty() {
+                    format!("no completed copy of the original to {}", shown(&saved))
+                } else {
+                    format!("its original copied to {} instead of {}", crate::display::first_few(&elsewhere), shown(&saved))
+                }
+            ));
+        }
+    }
     for s in steps.iter().filter(|s| !s.moves.is_empty()) {
         let access = if s.node == nodes.master().config().name {
             nodes.master()

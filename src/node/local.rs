@@ -309,9 +309,31 @@ impl NodeAccess for LocalNode {
 
     fn moves_refused(&self, pairs: &[(EntryPath, EntryPath)]) -> Option<String> {
         let c = self.confinement();
-        c.moves(pairs)
-            .err()
-            .map(|r| self.refused("move_batch", &c, r))
+        if let Err(r) = c.moves(pairs) {
+            return Some(self.refused("move_batch", &c, r));
+        }
+        // A file with other names (hard links) may be another folder's file under this one's
+        // name: a quarantined original linked to the master's database was moved into the
+        // replicant's home, giving both servers one file. Asked before a rollback begins (a
+        // look at each entry, which the moves themselves do not spend).
+        #[cfg(unix)]
+        for (from, _) in pairs {
+            use std::os::unix::fs::MetadataExt;
+            if let Ok(m) = std::fs::symlink_metadata(from)
+                && m.is_file()
+                && m.nlink() > 1
+            {
+                let why = crate::agent::confine::Refusal {
+                    path: crate::display::path(from).to_string(),
+                    why: format!(
+                        "it has {} names (hard links): one may be another folder's file, the other node's say, and an entry the run moved has one",
+                        m.nlink()
+                    ),
+                };
+                return Some(self.refused("move_batch", &c, why));
+            }
+        }
+        None
     }
 
     fn exists(&self, path: &EntryPath) -> std::io::Result<bool> {
