@@ -437,3 +437,29 @@ fn a_journal_whose_saved_db_config_record_was_changed_is_refused() {
     let o = site.tt_ha(&["rollback", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// A rollback killed while it copied an original back across file systems leaves the partial
+/// copy beside it in the replicant's home (`NAME.tt-ha-copy`, set aside as
+/// `NAME.tt-ha-copy.partial-N` by the next rollback): `status` said "as they were" with it
+/// there. It names the partial copies.
+#[test]
+fn a_partial_copy_left_in_the_home_is_no_node_as_it_was() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let status = text(&site.tt_ha(&["status"]));
+    assert!(status.contains("as they were"), "{status}");
+    fs::write(
+        site.replicant.join("volumes.db.tt-ha-copy.partial-1"),
+        "half",
+    )
+    .unwrap();
+    let status = text(&site.tt_ha(&["status"]));
+    assert!(
+        status.contains("copy cut short") && status.contains("volumes.db.tt-ha-copy.partial-1"),
+        "{status}"
+    );
+    assert!(!status.contains("as they were"), "{status}");
+}

@@ -492,6 +492,26 @@ fn unaccounted_on(
     })
 }
 
+/// Partial copies a move cut short left in the replicant's home (`NAME.tt-ha-copy`, set aside
+/// as `NAME.tt-ha-copy.partial-N`): a restore across file systems copies each original beside
+/// its name in the home first, and a rollback killed mid-copy leaves it there. The node is then
+/// not as it was (a rollback said so), though nothing of the original is lost. Empty when the
+/// home cannot be listed.
+pub fn partial_copies_left(replicant: &dyn NodeAccess) -> Vec<String> {
+    let Ok(home) = replicant.list_home() else {
+        return Vec::new();
+    };
+    home.entries
+        .iter()
+        .filter(|e| {
+            crate::node::path::exact_file_name(&e.path)
+                .windows(b".tt-ha-copy".len())
+                .any(|w| w == b".tt-ha-copy")
+        })
+        .map(|e| entry_name(&e.path))
+        .collect()
+}
+
 /// The replicant's originals that stay in its quarantine at rollback, as they are shown.
 fn kept_in_quarantine(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<String> {
     runs::moves_of(records, "replicant.prune")
@@ -1300,6 +1320,17 @@ pub fn rollback_on(
     }
     ctx.journal.append(J::RollbackDone)?;
     drop(lock);
+    // Said, never passed over: the nodes are not as they were while a copy cut short is
+    // still in the home.
+    let partial = partial_copies_left(nodes.replicant());
+    if !partial.is_empty() {
+        return Err(EngineError::Other(format!(
+            "rolled back, except that a copy cut short (a rollback interrupted mid-copy) left {} in {}'s home: {}. Each is a partial copy of an original now back under its own name; remove it once you have checked",
+            partial.len(),
+            nodes.replicant().config().name,
+            crate::display::first_few(&partial)
+        )));
+    }
     // Said, never passed over: the nodes are not as they were while an original is missing.
     let lost = originals_lost(nodes.replicant(), &records);
     if !lost.is_empty() {

@@ -231,8 +231,17 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
                 .unwrap_or_default();
             let unaccounted = nodes
                 .and_then(|n| super::rollback::unaccounted_quarantine(n, &run.run_id, &records));
+            let partial = nodes
+                .map(|n| super::rollback::partial_copies_left(n.replicant()))
+                .unwrap_or_default();
             if let Some(why) = unaccounted {
                 text.push_str(&format!("rolled back by its journal, but {why}."));
+            } else if !partial.is_empty() {
+                text.push_str(&format!(
+                    "rolled back, except that a copy cut short left {} in the replicant's home: {} (partial copies of originals now back under their own names; remove them once you have checked).",
+                    partial.len(),
+                    crate::display::first_few(&partial)
+                ));
             } else if lost.is_empty() {
                 text.push_str("rolled back: both nodes are as they were before the run.");
             } else {
