@@ -157,11 +157,7 @@ impl Confinement {
                     .take_while(|a| *a != r.resolved && a.starts_with(&r.resolved))
                     .find(|a| folders.mount_root(a))
                 {
-                    return Err(refuse(format!(
-                        "{} is a mount point inside the {}: another folder is mounted there, and tt-ha never acts on files through one (unmount it)",
-                        crate::display::path(m),
-                        r.label
-                    )));
+                    return Err(refuse(mounted_words(m, r.label)));
                 }
                 let at_root =
                     resolved == r.resolved || whole.as_ref().is_some_and(|w| *w == r.resolved);
@@ -175,19 +171,10 @@ impl Confinement {
                     },
                 ))
             }
-            None => {
-                let through = if resolved != path {
-                    format!(
-                        " (through symbolic links it is {})",
-                        crate::display::path(&resolved)
-                    )
-                } else {
-                    String::new()
-                };
-                Err(refuse(format!(
-                    "it is outside the folders this node allows{through}"
-                )))
-            }
+            None => Err(refuse(format!(
+                "it is outside the folders this node allows{}",
+                through_links(path, &resolved)
+            ))),
         }
     }
 }
@@ -280,16 +267,9 @@ impl Confinement {
             .filter(|r| resolved.starts_with(&r.resolved))
             .max_by_key(|r| r.resolved.components().count())
         else {
-            let through = if resolved != folder {
-                format!(
-                    " (through symbolic links it is {})",
-                    crate::display::path(&resolved)
-                )
-            } else {
-                String::new()
-            };
             return Err(format!(
-                "it is in a folder outside the folders this node allows{through}"
+                "it is in a folder outside the folders this node allows{}",
+                through_links(folder, &resolved)
             ));
         };
         if let Some(m) = resolved
@@ -297,11 +277,7 @@ impl Confinement {
             .take_while(|a| *a != r.resolved && a.starts_with(&r.resolved))
             .find(|a| folders.mount_root(a))
         {
-            return Err(format!(
-                "{} is a mount point inside the {}: another folder is mounted there, and tt-ha never acts on files through one (unmount it)",
-                crate::display::path(m),
-                r.label
-            ));
+            return Err(mounted_words(m, r.label));
         }
         Ok(Inside {
             folder: r.label,
@@ -356,6 +332,26 @@ fn rule_words(op: &str) -> &'static str {
         "make_backup" => "acts only on backups inside the backup folder",
         _ => "is not allowed there",
     }
+}
+
+/// ` (through symbolic links it is …)` when `asked` leads elsewhere than it reads.
+fn through_links(asked: &Path, resolved: &Path) -> String {
+    if resolved != asked {
+        format!(
+            " (through symbolic links it is {})",
+            crate::display::path(resolved)
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// Why nothing is done through the mount point `m` inside the allowed folder `label`.
+fn mounted_words(m: &Path, label: &str) -> String {
+    format!(
+        "{} is a mount point inside the {label}: another folder is mounted there, and tt-ha never acts on files through one (unmount it)",
+        crate::display::path(m)
+    )
 }
 
 /// The label of the home.
