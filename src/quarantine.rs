@@ -292,6 +292,17 @@ pub fn move_entry(from: &Path, to: &Path, dest_is_ours: bool) -> Result<Moved, M
                 });
             }
             io::ErrorKind::CrossesDevices => {
+                // Across file systems a move is a copy, then the source's removal: a folder
+                // mounted at or below the source would be emptied by it (a bind mount in the
+                // replicant's home had a rollback empty the folder it showed, and say the
+                // source was intact). Refused before anything is copied.
+                if let Some(m) = crate::fsinfo::mount_at_or_below(from) {
+                    return Err(MoveError::Refused(format!(
+                        "cannot move {}: {} is a mount point, and moving it to another file system would copy it and then remove what is mounted there. Nothing of it was moved; unmount it, then run again",
+                        shown(from),
+                        shown(&m)
+                    )));
+                }
                 if exists(to) {
                     if !dest_is_ours {
                         return Err(MoveError::BothExist {
@@ -733,6 +744,42 @@ mod tests {
         );
         assert_eq!(fs::read(&to).unwrap(), b"original");
         assert_eq!(fs::read(&aside).unwrap(), b"newcomer");
+    }
+
+    /// Across file systems a move is a copy, then the source's removal: a folder mounted below
+    /// the source was emptied by it (a rollback then said "The source is intact"). Refused
+    /// before anything is copied; the mounted folder keeps its files. (Needs two file systems,
+    /// `/dev/shm`, and the right to mount: skipped, saying so, otherwise.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_move_across_file_systems_never_removes_what_is_mounted_below_its_source() {
+        let d = tempfile::tempdir().unwrap();
+        let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
+            eprintln!("SKIP a_move_across_file_systems…: no /dev/shm for a second file system");
+            return;
+        };
+        let (src, decoy) = (d.path().join("entry"), d.path().join("decoy"));
+        fs::create_dir_all(src.join("inner")).unwrap();
+        fs::create_dir_all(&decoy).unwrap();
+        fs::write(decoy.join("keep"), b"not the run's").unwrap();
+        let mounted = std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(&decoy)
+            .arg(src.join("inner"))
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("SKIP a_move_across_file_systems…: cannot bind-mount here (not root?)");
+            return;
+        }
+        let to = other.path().join("entry");
+        let moved = move_entry(&src, &to, true);
+        let _ = std::process::Command::new("umount")
+            .arg(src.join("inner"))
+            .status();
+        assert!(matches!(moved, Err(MoveError::Refused(_))), "{moved:?}");
+        assert_eq!(fs::read(decoy.join("keep")).unwrap(), b"not the run's");
+        assert!(!to.exists());
     }
 
     #[test]

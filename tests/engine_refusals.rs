@@ -445,6 +445,8 @@ fn a_journal_whose_saved_db_config_record_was_changed_is_refused() {
 #[test]
 fn a_partial_copy_left_in_the_home_is_no_node_as_it_was() {
     let site = FakeSite::new();
+    // A user's own file of such a name, there before the run, is no partial copy.
+    fs::write(site.replicant.join("notes.txt.tt-ha-copy"), "user notes\n").unwrap();
     let o = site.tt_ha(&["apply", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
     let o = site.tt_ha(&["rollback", "--yes"]);

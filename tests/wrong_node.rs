@@ -775,16 +775,32 @@ fn a_quarantined_file_linked_to_the_masters_is_never_moved_into_the_replicants_h
         .join("quarantine/ttreplicant");
     let q = quarantine.join("volumes.db");
     fs::rename(&q, quarantine.with_extension("volumes.db.real")).unwrap();
-    fs::hard_link(site.master.join("volumes.db"), &q).unwrap();
     let before = master_data(&site);
-    let o = site.tt_ha(&["rollback", "--yes"]);
-    let out = text(&o);
-    assert!(!o.status.success(), "{out}");
-    assert!(
-        out.contains("hard links") && out.contains("nothing was changed"),
-        "{out}"
-    );
-    assert_eq!(master_data(&site), before);
+    // A second name of the master's file in the original's place, inside a folder there, or a
+    // link to it there.
+    for how in ["hard link", "hard link in a folder", "symbolic link"] {
+        let _ = fs::remove_file(&q);
+        let _ = fs::remove_dir_all(&q);
+        match how {
+            "hard link" => fs::hard_link(site.master.join("volumes.db"), &q).unwrap(),
+            "hard link in a folder" => {
+                fs::create_dir(&q).unwrap();
+                fs::hard_link(site.master.join("volumes.db"), q.join("f")).unwrap();
+            }
+            _ => std::os::unix::fs::symlink(site.master.join("volumes.db"), &q).unwrap(),
+        }
+        let o = site.tt_ha(&["rollback", "--yes"]);
+        let out = text(&o);
+        assert!(!o.status.success(), "{how}: {out}");
+        assert!(
+            (out.contains("hard links") || out.contains("a link into the master's home"))
+                && out.contains("nothing was changed"),
+            "{how}: {out}"
+        );
+        assert_eq!(master_data(&site), before, "{how}");
+    }
+    fs::remove_file(&q).unwrap();
+    fs::hard_link(site.master.join("volumes.db"), &q).unwrap();
     assert!(
         !site.replicant.join("volumes.db").exists() || {
             use std::os::unix::fs::MetadataExt;
@@ -794,8 +810,5 @@ fn a_quarantined_file_linked_to_the_masters_is_never_moved_into_the_replicants_h
                 != fs::metadata(site.master.join("volumes.db")).unwrap().ino()
         }
     );
-    assert!(
-        site.up(true) && site.up(false),
-        "a server was stopped: {out}"
-    );
+    assert!(site.up(true) && site.up(false), "a server was stopped");
 }

@@ -497,16 +497,23 @@ fn unaccounted_on(
 /// its name in the home first, and a rollback killed mid-copy leaves it there. The node is then
 /// not as it was (a rollback said so), though nothing of the original is lost. Empty when the
 /// home cannot be listed.
-pub fn partial_copies_left(replicant: &dyn NodeAccess) -> Vec<String> {
+pub fn partial_copies_left(replicant: &dyn NodeAccess, records: &[Record]) -> Vec<String> {
     let Ok(home) = replicant.list_home() else {
         return Vec::new();
     };
+    // An original of that name (a user's own `notes.txt.tt-ha-copy`) is no copy of tt-ha's.
+    let originals: std::collections::HashSet<Vec<u8>> = runs::moves_of(records, "replicant.prune")
+        .iter()
+        .map(|(home, _)| crate::node::path::exact_file_name(home))
+        .collect();
     home.entries
         .iter()
         .filter(|e| {
-            crate::node::path::exact_file_name(&e.path)
-                .windows(b".tt-ha-copy".len())
-                .any(|w| w == b".tt-ha-copy")
+            let name = crate::node::path::exact_file_name(&e.path);
+            !originals.contains(&name)
+                && name
+                    .windows(b".tt-ha-copy".len())
+                    .any(|w| w == b".tt-ha-copy")
         })
         .map(|e| entry_name(&e.path))
         .collect()
@@ -814,6 +821,33 @@ fn refusals(
         let kept =
             crate::node::path::join_spelled(&runs::attempt_dir(node, run_id), &["DB_CONFIG"]);
         why.extend(access.moves_refused(&[(node.db_config_path(), kept)]));
+    }
+    // An original that is a link into the master's home, put back, would have the replicant's
+    // server open the master's file (a quarantined database swapped for such a link was
+    // restored, and `status` said "as they were"). Both homes on this machine: looked at here.
+    let master = nodes.master().config();
+    if !master.is_remote()
+        && !replicant.config().is_remote()
+        && let Ok(master_home) = std::fs::canonicalize(&master.home)
+    {
+        let into_master: Vec<String> = steps
+            .iter()
+            .filter(|s| s.id == UndoStep::ReplicantRestore)
+            .flat_map(|s| &s.moves)
+            .filter(|(from, _)| {
+                std::fs::symlink_metadata(from).is_ok_and(|m| m.file_type().is_symlink())
+                    && std::fs::canonicalize(from).is_ok_and(|t| t.starts_with(&master_home))
+            })
+            .map(|(from, _)| shown(from).to_string())
+            .collect();
+        if !into_master.is_empty() {
+            why.push(format!(
+                "{} in the replicant's quarantine {} a link into the master's home {}: put back, the replicant's server would open the master's files. Put the original back in its place (or remove the link), then run again",
+                crate::display::first_few(&into_master),
+                if into_master.len() == 1 { "is" } else { "are" },
+                shown(&master.home)
+            ));
+        }
     }
     // Last: a quarantine mounted from elsewhere is said as that, not as its entries.
     why.extend(unaccounted_quarantine(nodes, run_id, records));
@@ -1322,7 +1356,7 @@ pub fn rollback_on(
     drop(lock);
     // Said, never passed over: the nodes are not as they were while a copy cut short is
     // still in the home.
-    let partial = partial_copies_left(nodes.replicant());
+    let partial = partial_copies_left(nodes.replicant(), &records);
     if !partial.is_empty() {
         return Err(EngineError::Other(format!(
             "rolled back, except that a copy cut short (a rollback interrupted mid-copy) left {} in {}'s home: {}. Each is a partial copy of an original now back under its own name; remove it once you have checked",

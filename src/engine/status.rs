@@ -232,7 +232,7 @@ fn status_with(nodes: Option<&Pair>, cfg: &SiteConfig) -> Result<StatusReport, E
             let unaccounted = nodes
                 .and_then(|n| super::rollback::unaccounted_quarantine(n, &run.run_id, &records));
             let partial = nodes
-                .map(|n| super::rollback::partial_copies_left(n.replicant()))
+                .map(|n| super::rollback::partial_copies_left(n.replicant(), &records))
                 .unwrap_or_default();
             if let Some(why) = unaccounted {
                 text.push_str(&format!("rolled back by its journal, but {why}."));

@@ -318,13 +318,10 @@ impl NodeAccess for LocalNode {
         // look at each entry, which the moves themselves do not spend).
         #[cfg(unix)]
         for (from, _) in pairs {
-            use std::os::unix::fs::MetadataExt;
-            if let Ok(m) = std::fs::symlink_metadata(from)
-                && m.is_file()
-                && m.nlink() > 1
-            {
+            if let Some((file, m)) = linked_file_at_or_below(from) {
+                use std::os::unix::fs::MetadataExt;
                 let why = crate::agent::confine::Refusal {
-                    path: crate::display::path(from).to_string(),
+                    path: crate::display::path(&file).to_string(),
                     why: format!(
                         "it has {} names (hard links): one may be another folder's file, the other node's say, and an entry the run moved has one",
                         m.nlink()
@@ -513,6 +510,28 @@ fn tree_size(p: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// The first regular file at or below `path` (links not followed) that has other names (hard
+/// links), with its metadata: a folder moved back whole may hold one as well as a file.
+#[cfg(unix)]
+fn linked_file_at_or_below(path: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut todo = vec![path.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if m.is_file() && m.nlink() > 1 {
+            return Some((p, m));
+        }
+        if m.is_dir()
+            && let Ok(entries) = std::fs::read_dir(&p)
+        {
+            todo.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
