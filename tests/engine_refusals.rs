@@ -465,3 +465,72 @@ fn a_partial_copy_left_in_the_home_is_no_node_as_it_was() {
     );
     assert!(!status.contains("as they were"), "{status}");
 }
+
+/// The replicant's DB_CONFIG records deleted from the journal (numbering redone) and its saved
+/// original hidden in the quarantine under a newcomer's name: the rollback restored the
+/// originals, then started the replicant with the attempt's replication block on, a replica
+/// whose initial copy would replace them. It is not started: the block is not one the run
+/// wrote, nor one it found enabled.
+#[test]
+fn a_replicant_whose_db_config_records_were_deleted_is_not_started_as_a_replica() {
+    let site = FakeSite::new();
+    let o = site.tt_ha(&["apply", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let journal = site.run_folder().join("journal.jsonl");
+    let whole = fs::read_to_string(&journal).unwrap();
+    // The replicant's copy and write, their results, and the numbers redone (results follow
+    // their intents' new numbers).
+    let records: Vec<serde_json::Value> = whole
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let gone: std::collections::HashSet<u64> = records
+        .iter()
+        .filter(|v| {
+            v["action"]["node"] == "ttreplicant"
+                && (v["action"]["kind"] == "copy" || v["action"]["kind"] == "write")
+        })
+        .filter_map(|v| v["seq"].as_u64())
+        .collect();
+    let mut renumbered = std::collections::HashMap::new();
+    let mut kept = Vec::new();
+    for mut v in records {
+        let seq = v["seq"].as_u64().unwrap();
+        if gone.contains(&seq) || v["intent"].as_u64().is_some_and(|i| gone.contains(&i)) {
+            continue;
+        }
+        renumbered.insert(seq, kept.len() as u64 + 1);
+        v["seq"] = (kept.len() as u64 + 1).into();
+        if let Some(i) = v["intent"].as_u64() {
+            v["intent"] = renumbered[&i].into();
+        }
+        kept.push(v);
+    }
+    let edited: String = kept.iter().map(|v| format!("{v}\n")).collect();
+    fs::write(&journal, &edited).unwrap();
+    let quarantine = fs::read_dir(site.replicant.parent().unwrap().join("tt-ha"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("quarantine/ttreplicant"))
+        .find(|q| q.is_dir())
+        .unwrap();
+    fs::rename(
+        quarantine.join("DB_CONFIG"),
+        quarantine.join("volumes.db.newer-1"),
+    )
+    .unwrap();
+    let o = site.tt_ha(&["rollback", "--yes"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "the replicant was started: {out}");
+    assert!(
+        out.contains("enables replication, but this run never wrote it")
+            || out.contains("where record")
+            || out.contains("CANNOT")
+            || out.contains("nothing was changed"),
+        "{out}"
+    );
+    assert!(
+        !site.up(false),
+        "the replicant was started as a replica: {out}"
+    );
+}

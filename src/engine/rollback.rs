@@ -1194,7 +1194,21 @@ fn run_step(
 /// would replace the files just put back: the originals were gone for good, and the rollback
 /// said "rolled back". Refused before the start, with what to do.
 fn replicant_starts_standalone(ctx: &Ctx) -> Result<(), EngineError> {
-    if super::apply::state(ctx).started(crate::procedure::Step::ReplicantDbconfig.as_str()) {
+    // The run's own edit is undone by the restore; a block the run found enabled already was
+    // so before the run. Anything else enabled is not the run's: the step merely started
+    // (its records of the copy and the write deleted from the journal, the saved original
+    // hidden in the quarantine) started the replicant as a replica.
+    let replicant = ctx.nodes.replicant().config();
+    let step = crate::procedure::Step::ReplicantDbconfig.as_str();
+    let records = ctx.journal.records();
+    let wrote = records.iter().any(|r| {
+        matches!(&r.event, J::Intent { action: crate::journal::Action::Write { node, path, .. }, .. }
+            if *node == replicant.name && *path == replicant.db_config_path())
+    });
+    let was_enabled = records.iter().any(|r| {
+        matches!(&r.event, J::StepDone { step: s, summary } if s == step && summary.contains("block enabled with these addresses"))
+    });
+    if wrote || was_enabled {
         return Ok(());
     }
     let me = crate::nodeview::NodeView::of(ctx.nodes.replicant());
