@@ -174,8 +174,8 @@ pub trait NodeAccess: Send + Sync {
     /// Why `pairs` would be refused as a batch of moves on this node, before any is asked for
     /// (a dry run says it, and a rollback refuses before it stops a server): each must go
     /// between the node's home and its run folder ([`crate::agent::confine::Confinement::moves`]).
-    /// A remote node's agent checks each batch itself when it is asked to move it; this default
-    /// says nothing.
+    /// A node that cannot say (an agent of an older tt-ha) answers nothing: it checks each
+    /// batch when it is asked to move it.
     fn moves_refused(&self, pairs: &[(EntryPath, EntryPath)]) -> Option<String> {
         let _ = pairs;
         None
@@ -183,8 +183,8 @@ pub trait NodeAccess: Send + Sync {
 
     /// Why `path` would be refused as a folder to remove whole, before it is asked for (a
     /// `finalize` refuses before it journals its first purge, its point of no return): only a
-    /// folder inside the run folder with nothing mounted at or below it. A remote node's
-    /// agent checks it itself when asked; this default says nothing.
+    /// folder inside the run folder with nothing mounted at or below it. A node that cannot
+    /// say (an agent of an older tt-ha) answers nothing: it checks it when asked to remove it.
     fn removal_refused(&self, path: &EntryPath) -> Option<String> {
         let _ = path;
         None
@@ -192,8 +192,8 @@ pub trait NodeAccess: Send + Sync {
 
     /// The entries of `dir`, a folder inside the node's run folder (a quarantine), with their
     /// exact paths: what the run put there is checked against its journal. `None` when they
-    /// cannot be listed (not there, not a folder of the run folder, or a remote node's agent,
-    /// which lists no run folder).
+    /// cannot be listed (not there, not a folder of the run folder, or an agent of an older
+    /// tt-ha, which lists none).
     fn run_folder_entries(&self, dir: &EntryPath) -> Option<Vec<EntryPath>> {
         let _ = dir;
         None
