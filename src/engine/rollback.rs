@@ -822,33 +822,6 @@ fn refusals(
             crate::node::path::join_spelled(&runs::attempt_dir(node, run_id), &["DB_CONFIG"]);
         why.extend(access.moves_refused(&[(node.db_config_path(), kept)]));
     }
-    // An original that is a link into the master's home, put back, would have the replicant's
-    // server open the master's file (a quarantined database swapped for such a link was
-    // restored, and `status` said "as they were"). Both homes on this machine: looked at here.
-    let master = nodes.master().config();
-    if !master.is_remote()
-        && !replicant.config().is_remote()
-        && let Ok(master_home) = std::fs::canonicalize(&master.home)
-    {
-        let into_master: Vec<String> = steps
-            .iter()
-            .filter(|s| s.id == UndoStep::ReplicantRestore)
-            .flat_map(|s| &s.moves)
-            .filter(|(from, _)| {
-                std::fs::symlink_metadata(from).is_ok_and(|m| m.file_type().is_symlink())
-                    && std::fs::canonicalize(from).is_ok_and(|t| t.starts_with(&master_home))
-            })
-            .map(|(from, _)| shown(from).to_string())
-            .collect();
-        if !into_master.is_empty() {
-            why.push(format!(
-                "{} in the replicant's quarantine {} a link into the master's home {}: put back, the replicant's server would open the master's files. Put the original back in its place (or remove the link), then run again",
-                crate::display::first_few(&into_master),
-                if into_master.len() == 1 { "is" } else { "are" },
-                shown(&master.home)
-            ));
-        }
-    }
     // Last: a quarantine mounted from elsewhere is said as that, not as its entries.
     why.extend(unaccounted_quarantine(nodes, run_id, records));
     why
